@@ -1,0 +1,118 @@
+# Amtsbote build.
+#
+# The README's two commands are `make run` and `make test`; both first install what is missing
+# (`make deps`), build, and bring up the private PostgreSQL cluster under ./var/pg.
+#
+#   make            release build   -> build/release/amtsbote
+#   make asan       sanitizer build -> build/asan/amtsbote (+ unit test binaries)
+#   make run        serve on 127.0.0.1:8008 with ./var/homeserver.yaml
+#   make test       unit + end-to-end tests under ASan/UBSan against the private cluster
+#   make bench      benchmarks under tests/bench/ (release build)
+
+SHELL      := /bin/bash
+PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1
+# Debian packages: build, runtime, tests (libolm for real Olm/Megolm keys, matrix-nio for a
+# real client library, clang's runtime for LeakSanitizer).
+DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev \
+              libpq-dev postgresql libcurl4-openssl-dev libyaml-dev libolm-dev python3 \
+              python3-matrix-nio python3-olm
+PYTHON     := /usr/bin/python3
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wformat=2 -Wno-unused-parameter -Wvla
+BASE_CFLAGS = -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -I. -Ibuild/gen $(WARN) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS        = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+REL_CFLAGS  = $(BASE_CFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ASAN_CFLAGS = $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all
+ASAN_LDFLAGS = -fsanitize=address,undefined
+
+SRCS       := $(wildcard server/*.c api/*.c federation/*.c storage/*.c)
+LIB_SRCS   := $(filter-out server/main.c,$(SRCS)) build/gen/migrations.c
+MIGRATIONS := $(sort $(wildcard storage/migrations/*.sql))
+UNIT_SRCS  := $(wildcard tests/server/*_test.c tests/api/*_test.c tests/storage/*_test.c \
+                         tests/federation/*_test.c)
+
+REL_OBJS   := $(patsubst %.c,build/release/%.o,$(LIB_SRCS))
+ASAN_OBJS  := $(patsubst %.c,build/asan/%.o,$(LIB_SRCS))
+UNIT_BINS  := $(patsubst %.c,build/asan/%,$(UNIT_SRCS))
+
+.PHONY: all release asan deps run test unit e2e bench clean format pg-start pg-stop
+all: release
+release: build/release/amtsbote
+asan: build/asan/amtsbote $(UNIT_BINS)
+
+# --- dependencies ---------------------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# --- build ------------------------------------------------------------------------------------
+build/gen/migrations.c: $(MIGRATIONS) storage/embed_migrations.sh
+	@mkdir -p $(@D)
+	sh storage/embed_migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/release/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/release/libamtsbote.a: $(REL_OBJS)
+	rm -f $@ && ar rcs $@ $^
+build/asan/libamtsbote.a: $(ASAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/release/amtsbote: build/release/server/main.o build/release/libamtsbote.a
+	$(CC) -o $@ $^ $(LIBS)
+build/asan/amtsbote: build/asan/server/main.o build/asan/libamtsbote.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+build/asan/tests/%: build/asan/tests/%.o build/asan/libamtsbote.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) $(if $(findstring olm,$*),-lolm)
+
+$(REL_OBJS) $(ASAN_OBJS) build/release/server/main.o build/asan/server/main.o: | build/gen/migrations.c
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- run and test -----------------------------------------------------------------------------
+pg-start:
+	@deploy/dev/pg.sh start
+pg-stop:
+	@deploy/dev/pg.sh stop
+
+run: deps
+	@$(MAKE) --no-print-directory release
+	@deploy/dev/pg.sh start
+	@deploy/dev/firstrun.sh build/release/amtsbote
+	exec build/release/amtsbote -c var/homeserver.yaml
+
+unit: asan
+	$(PYTHON) tests/run.py --unit-only
+
+test: deps
+	@$(MAKE) --no-print-directory asan release
+	@deploy/dev/pg.sh start
+	$(PYTHON) tests/run.py
+
+bench: deps
+	@$(MAKE) --no-print-directory release
+	@deploy/dev/pg.sh start
+	$(PYTHON) tests/bench/run.py
+
+format:
+	clang-format -i $(SRCS) $(wildcard server/*.h api/*.h federation/*.h storage/*.h tests/*.h) $(UNIT_SRCS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,84 @@
+/* config.h - homeserver.yaml, with Synapse's key names wherever the concept exists. */
+#ifndef AMTSBOTE_CONFIG_H
+#define AMTSBOTE_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "server/log.h"
+
+struct config_listener {
+    int port;                /* listeners[].port, required, 1..65535 */
+    char **bind_addresses;   /* listeners[].bind_addresses, default ["::1", "127.0.0.1"] */
+    size_t n_bind_addresses;
+    bool tls;                /* listeners[].tls: unsupported here (use a reverse proxy) ->
+                                config error if true */
+    bool x_forwarded;        /* listeners[].x_forwarded: trust X-Forwarded-For */
+    bool res_client;         /* "client" in any resources[].names */
+    bool res_federation;     /* "federation" in any resources[].names */
+};
+
+struct config_ratelimit {
+    double per_second; /* tokens added per second */
+    double burst_count;
+};
+
+struct config {
+    char *server_name;       /* required */
+    char *public_baseurl;    /* default "https://<server_name>/" */
+    bool serve_server_wellknown; /* default false */
+
+    struct config_listener *listeners; /* at least one */
+    size_t n_listeners;
+
+    struct {
+        char *user, *password, *dbname, *host; /* NULL = libpq default */
+        int port;                              /* 0 = libpq default */
+        int cp_min, cp_max;                    /* pool size, default 2 and 10 */
+    } database;                /* database.name must be "postgresql" or "psycopg2" */
+
+    char *signing_key_path;    /* required */
+    char *media_store_path;    /* default "media_store" */
+    bool enable_registration;  /* default false */
+    bool enable_registration_without_verification; /* default false */
+    bool registration_requires_token;               /* default false */
+    char *registration_shared_secret;               /* NULL = shared-secret API disabled */
+    bool password_enabled;     /* password_config.enabled, default true */
+    int64_t max_upload_size;   /* bytes; "50M" style suffixes K/M/G accepted; default 50M */
+    int64_t max_request_body_size; /* JSON bodies; default 1M (Amtsbote key) */
+    bool presence_enabled;     /* presence.enabled, default false (privacy) */
+    bool allow_guest_access;   /* must stay false: guests are refused */
+    enum log_level log_level;  /* log_level, default info */
+    int worker_threads;        /* HTTP worker threads (Amtsbote key), default 4 */
+    char *default_room_version; /* default "12" */
+    char **federation_domain_whitelist; /* NULL = no allow-list configured */
+    size_t n_federation_domain_whitelist;
+    struct config_ratelimit rc_registration;       /* default 0.17/s, burst 3 */
+    struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
+    struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */
+    struct config_ratelimit rc_login_failed;       /* rc_login.failed_attempts, 0.17/s, 3 */
+};
+
+/* Parse YAML text. On success returns 0 with *out filled (free with config_free). On failure
+ * returns -1, writes a message naming the offending key (e.g. "listeners[0].port: expected an
+ * integer") to err, and leaves *out freed. Unknown keys are logged as warnings, not errors.
+ * Relative paths are kept as given (resolved against the working directory). */
+int config_parse(const char *yaml, size_t len, struct config *out, char *err, size_t errlen);
+/* Read and parse a file; same contract as config_parse. */
+int config_load(const char *path, struct config *out, char *err, size_t errlen);
+/* Release everything owned by cfg; zeroes it. NULL-safe. */
+void config_free(struct config *cfg);
+
+/* Write a complete, commented starter configuration for `server_name` to f (the same text the
+ * README documents): listener on `port` bound to 127.0.0.1, the given database args (any of
+ * them NULL to omit), the given signing key and media paths, a random
+ * registration_shared_secret, enable_registration as given. Returns 0, or -1 on I/O error. */
+int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
+                         const char *db_user, const char *db_name, const char *signing_key_path,
+                         const char *media_store_path, bool open_registration);
+
+/* Parse a Synapse size string ("50M", "1024", "10K", "1G"). Returns 0, or -1 if invalid. */
+int config_parse_size(const char *s, int64_t *out);
+
+#endif

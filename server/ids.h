@@ -1,0 +1,26 @@
+/* ids.h - Matrix identifier grammar (spec appendix "Identifier Grammar"). Pure functions. */
+#ifndef AMTSBOTE_IDS_H
+#define AMTSBOTE_IDS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IDS_USER_ID_MAX 255 /* bytes, including the sigil and domain */
+
+/* A localpart acceptable for a *new* account: 1+ chars of [a-z0-9._=\-/+]. */
+bool ids_localpart_valid(const char *lp, size_t len);
+/* A localpart acceptable in an existing (historical) user ID: printable ASCII 0x21-0x7E
+ * except ':'. */
+bool ids_localpart_historical_valid(const char *lp, size_t len);
+/* server_name = hostname [ ":" port ]; hostname = IPv4 / "[" IPv6 "]" / DNS name (1-255 chars
+ * of [A-Za-z0-9.-]); port 1-5 digits. */
+bool ids_server_name_valid(const char *s, size_t len);
+/* Split "@localpart:server" into borrowed spans. Returns 0 on a well-formed user ID
+ * (historical localpart grammar, valid server name, total <= 255 bytes), else -1. */
+int ids_user_id_split(const char *uid, const char **lp, size_t *lp_len, const char **server,
+                      size_t *server_len);
+/* Device IDs and opaque IDs we mint: 0-9A-Z, `n` chars, NUL-terminated into out[n+1]. */
+void ids_random_upper(char *out, size_t n);
+/* Opaque ID of [A-Za-z0-9], NUL-terminated into out[n+1]. */
+void ids_random_alnum(char *out, size_t n);
+
+#endif
