@@ -10,11 +10,11 @@
 #   make bench      benchmarks under tests/bench/ (release build)
 
 SHELL      := /bin/bash
-PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1
+PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1 libcrypto
 # Debian packages: build, runtime, tests (libolm for real Olm/Megolm keys, matrix-nio for a
 # real client library, clang's runtime for LeakSanitizer).
 DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev \
-              libpq-dev postgresql libcurl4-openssl-dev libyaml-dev libolm-dev python3 \
+              libpq-dev postgresql libcurl4-openssl-dev libssl-dev libyaml-dev libolm-dev python3 \
               python3-matrix-nio python3-olm
 PYTHON     := /usr/bin/python3
 

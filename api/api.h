@@ -1,0 +1,54 @@
+/* api.h - the Client-Server API handlers (one file per area of the spec) and their table. */
+#ifndef AMTSBOTE_API_H
+#define AMTSBOTE_API_H
+#include "server/http.h"
+
+extern const struct http_route api_routes[];
+
+/* Helpers shared by the handlers (api/common.c). */
+/* Field `key` of the body: the string, or NULL when absent. When present but not a string,
+ * answers 400 M_BAD_JSON and sets *bad. */
+const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, bool *bad);
+/* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
+bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
+/* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
+void api_reply_limited(struct http_req *req, int64_t retry_after_ms);
+
+/* discovery.c */
+void api_versions(struct http_req *req);
+void api_wellknown_client(struct http_req *req);
+void api_wellknown_server(struct http_req *req);
+void api_capabilities(struct http_req *req);
+/* register.c */
+void api_register(struct http_req *req);
+void api_register_available(struct http_req *req);
+void api_regtoken_validity(struct http_req *req);
+/* login.c */
+void api_login_flows(struct http_req *req);
+void api_login(struct http_req *req);
+void api_logout(struct http_req *req);
+void api_logout_all(struct http_req *req);
+/* account.c */
+void api_whoami(struct http_req *req);
+void api_password(struct http_req *req);
+void api_deactivate(struct http_req *req);
+/* devices.c */
+void api_devices(struct http_req *req);
+void api_device_get(struct http_req *req);
+void api_device_put(struct http_req *req);
+void api_device_delete(struct http_req *req);
+void api_delete_devices(struct http_req *req);
+/* profile.c */
+void api_profile(struct http_req *req);
+void api_profile_field_get(struct http_req *req);
+void api_profile_field_put(struct http_req *req);
+/* admin.c (Synapse-compatible admin API) */
+void api_admin_register_nonce(struct http_req *req);
+void api_admin_register(struct http_req *req);
+void api_admin_regtokens_list(struct http_req *req);
+void api_admin_regtokens_new(struct http_req *req);
+void api_admin_regtoken_get(struct http_req *req);
+void api_admin_regtoken_put(struct http_req *req);
+void api_admin_regtoken_delete(struct http_req *req);
+
+#endif

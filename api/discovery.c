@@ -1,0 +1,60 @@
+/* discovery.c - what a client asks before anything else: /versions, /.well-known/matrix/{client,server},
+ * /capabilities (Client-Server API s. "Server Discovery", "Capabilities negotiation").
+ *
+ * /versions advertises only what works. The list grows with the features: today accounts,
+ * login and devices, which is what v1.1 clients need to sign in. */
+#include <string.h>
+
+#include "api/api.h"
+
+void api_versions(struct http_req *req)
+{
+    /* spec versions whose endpoints this server implements */
+    static const char *const versions[] = {"r0.6.1", "v1.1"};
+    json_t *v = json_array();
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
+        json_array_append_new(v, json_string(versions[i]));
+    http_reply_json(req, 200, json_pack("{s:o,s:{}}", "versions", v, "unstable_features"));
+}
+
+void api_wellknown_client(struct http_req *req)
+{
+    const struct config *cfg = http_config(req);
+    http_reply_json(req, 200,
+                    json_pack("{s:{s:s}}", "m.homeserver", "base_url", cfg->public_baseurl));
+}
+
+/* host[:port] of public_baseurl, with 443 when the URL names no port. */
+static char *delegated_server(struct http_req *req, const char *baseurl)
+{
+    const char *p = strstr(baseurl, "://");
+    p = p ? p + 3 : baseurl;
+    size_t n = strcspn(p, "/");
+    const char *host_end = p[0] == '[' ? memchr(p, ']', n) : p;
+    if (!host_end)
+        host_end = p;
+    if (memchr(host_end, ':', n - (size_t)(host_end - p)))
+        return http_printf(req, "%.*s", (int)n, p);
+    return http_printf(req, "%.*s:443", (int)n, p);
+}
+
+void api_wellknown_server(struct http_req *req)
+{
+    const struct config *cfg = http_config(req);
+    if (!cfg->serve_server_wellknown) {
+        http_reply_error(req, 404, "M_NOT_FOUND", "No .well-known/matrix/server configured");
+        return;
+    }
+    http_reply_json(req, 200,
+                    json_pack("{s:s}", "m.server", delegated_server(req, cfg->public_baseurl)));
+}
+
+void api_capabilities(struct http_req *req)
+{
+    const struct config *cfg = http_config(req);
+    json_t *caps = json_pack("{s:{s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:b}}",
+                             "m.change_password", "enabled", cfg->password_enabled,
+                             "m.set_displayname", "enabled", 1, "m.set_avatar_url", "enabled", 1,
+                             "m.3pid_changes", "enabled", 0, "m.get_login_token", "enabled", 0);
+    http_reply_json(req, 200, json_pack("{s:o}", "capabilities", caps));
+}

@@ -1,0 +1,51 @@
+/* routes.c - the Client-Server route table. Paths are written once under /_matrix/client/v3;
+ * the router also answers the r0 aliases old clients use. Anything not listed answers 404
+ * M_UNRECOGNIZED (a listed path with another method: 405 M_UNRECOGNIZED). */
+#include "api/api.h"
+
+#define CS "/_matrix/client/v3"
+#define ADMIN "/_synapse/admin/v1"
+#define R HTTP_AUTH_REQUIRED
+#define N HTTP_AUTH_NONE
+#define J HTTP_BODY_JSON
+
+/* method, pattern, handler, auth, flags */
+const struct http_route api_routes[] = {
+    {"GET", "/_matrix/client/versions", api_versions, N, 0},
+    {"GET", "/.well-known/matrix/client", api_wellknown_client, N, 0},
+    {"GET", "/.well-known/matrix/server", api_wellknown_server, N, 0},
+    {"GET", CS "/capabilities", api_capabilities, R, 0},
+
+    {"POST", CS "/register", api_register, N, J},
+    {"GET", CS "/register/available", api_register_available, N, 0},
+    {"GET", "/_matrix/client/v1/register/m.login.registration_token/validity",
+     api_regtoken_validity, N, 0},
+
+    {"GET", CS "/login", api_login_flows, N, 0},
+    {"POST", CS "/login", api_login, N, J},
+    {"POST", CS "/logout", api_logout, R, J},
+    {"POST", CS "/logout/all", api_logout_all, R, J},
+
+    {"GET", CS "/account/whoami", api_whoami, R, 0},
+    {"POST", CS "/account/password", api_password, R, J},
+    {"POST", CS "/account/deactivate", api_deactivate, R, J},
+
+    {"GET", CS "/devices", api_devices, R, 0},
+    {"GET", CS "/devices/{deviceId}", api_device_get, R, 0},
+    {"PUT", CS "/devices/{deviceId}", api_device_put, R, J},
+    {"DELETE", CS "/devices/{deviceId}", api_device_delete, R, J},
+    {"POST", CS "/delete_devices", api_delete_devices, R, J},
+
+    {"GET", CS "/profile/{userId}", api_profile, N, 0},
+    {"GET", CS "/profile/{userId}/{field}", api_profile_field_get, N, 0},
+    {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
+
+    {"GET", ADMIN "/register", api_admin_register_nonce, N, 0},
+    {"POST", ADMIN "/register", api_admin_register, N, J},
+    {"GET", ADMIN "/registration_tokens", api_admin_regtokens_list, R, 0},
+    {"POST", ADMIN "/registration_tokens/new", api_admin_regtokens_new, R, J},
+    {"GET", ADMIN "/registration_tokens/{token}", api_admin_regtoken_get, R, 0},
+    {"PUT", ADMIN "/registration_tokens/{token}", api_admin_regtoken_put, R, J},
+    {"DELETE", ADMIN "/registration_tokens/{token}", api_admin_regtoken_delete, R, 0},
+    {0},
+};

@@ -1,0 +1,468 @@
+/* account.c - accounts, passwords, devices, access tokens and profiles (Client-Server API:
+ * "Account registration and management", "Login", "Device management", "Profiles").
+ *
+ * Guarantees:
+ *  1. Passwords are stored only as argon2id hashes (libsodium crypto_pwhash_str).
+ *  2. Access tokens are 256 random bits, handed to the client once and stored only as their
+ *     SHA-256; lookups go by that hash, so the database never holds a usable token.
+ *  3. A token belongs to one device; deleting a device (logout, /delete_devices, password
+ *     change, deactivation) deletes its tokens in the same statement via the foreign key.
+ *  4. Account creation with a registration token completes the token's reserved use in the
+ *     same transaction that creates the user. */
+#include "server/account.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/b64.h"
+#include "server/clock.h"
+#include "server/ids.h"
+#include "server/log.h"
+#include "storage/devices.h"
+#include "storage/registration.h"
+#include "storage/users.h"
+
+#define TOKEN_PREFIX "amt_"
+#define DEVICE_ID_LEN 10
+#define LAST_SEEN_INTERVAL_MS 60000 /* write a device's last use at most once a minute */
+
+void account_login_clear(struct account_login *l)
+{
+    if (!l)
+        return;
+    free(l->user_id);
+    free(l->device_id);
+    if (l->access_token)
+        sodium_memzero(l->access_token, strlen(l->access_token));
+    free(l->access_token);
+    memset(l, 0, sizeof *l);
+}
+
+char *account_hash_password(const char *password)
+{
+    char *out = malloc(crypto_pwhash_STRBYTES);
+    if (!out)
+        return NULL;
+    if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        log_error("password hashing failed (out of memory?)");
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+int account_check_password(const char *hash, const char *password)
+{
+    if (!hash || !password)
+        return 0;
+    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+static void token_hash(const char *token, uint8_t out[32])
+{
+    crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
+}
+
+/* Mint a token for user/device and store its hash. Returns a malloc'd token or NULL. */
+static char *issue_token(struct dbc *c, const char *user_id, const char *device_id)
+{
+    uint8_t raw[32], hash[32];
+    int64_t id;
+    randombytes_buf(raw, sizeof raw);
+    char *b = b64_encode_urlsafe(raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    if (!b)
+        return NULL;
+    size_t n = strlen(TOKEN_PREFIX) + strlen(b) + 1;
+    char *token = malloc(n);
+    if (token)
+        snprintf(token, n, TOKEN_PREFIX "%s", b);
+    sodium_memzero(b, strlen(b));
+    free(b);
+    if (!token)
+        return NULL;
+    token_hash(token, hash);
+    if (db_tokens_insert(c, hash, user_id, device_id, clock_now_ms(), &id) < 0) {
+        free(token);
+        return NULL;
+    }
+    return token;
+}
+
+/* Create or reuse the device and issue a token for it, inside the caller's transaction.
+ * Reusing a device_id replaces that device's earlier tokens (spec: "Relationship between
+ * access tokens and devices"). */
+static int login_device(struct dbc *c, const char *user_id, const char *device_id,
+                        const char *device_name, struct account_login *out)
+{
+    char fresh[DEVICE_ID_LEN + 1];
+    if (!device_id) {
+        ids_random_upper(fresh, DEVICE_ID_LEN);
+        device_id = fresh;
+    }
+    if (db_devices_upsert(c, user_id, device_id, device_name, clock_now_ms()) < 0 ||
+        db_tokens_delete_device(c, user_id, device_id) < 0)
+        return -1;
+    out->access_token = issue_token(c, user_id, device_id);
+    out->device_id = strdup(device_id);
+    return out->access_token && out->device_id ? 0 : -1;
+}
+
+int account_authenticate(struct http_req *req, const char *token, struct http_user *out)
+{
+    uint8_t hash[32];
+    struct db_token_owner o;
+    struct dbc *c = db_get();
+    int rc;
+
+    if (!c)
+        return -1;
+    token_hash(token, hash);
+    rc = db_tokens_lookup(c, hash, &o);
+    if (rc == 1 && o.deactivated)
+        rc = 0;
+    if (rc == 1) {
+        out->user_id = http_strdup(req, o.user_id);
+        out->device_id = http_strdup(req, o.device_id);
+        out->token_id = o.token_id;
+        out->is_admin = o.admin;
+        if (o.device_id) {
+            const char *ua = http_header(req, "User-Agent");
+            db_devices_touch(c, o.user_id, o.device_id, http_client_ip(req), ua, clock_now_ms(),
+                             LAST_SEEN_INTERVAL_MS);
+        }
+        db_token_owner_clear(&o);
+    }
+    db_put(c);
+    return rc;
+}
+
+int account_available(const char *user_id)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return -1;
+    int rc = db_users_exists_ci(c, user_id);
+    db_put(c);
+    return rc < 0 ? -1 : !rc;
+}
+
+enum account_rc account_register(const char *user_id, const char *password, bool admin,
+                                 const char *displayname, const char *reg_token, bool login,
+                                 const char *device_id, const char *device_name,
+                                 struct account_login *out)
+{
+    enum account_rc rc = ACCOUNT_ERR;
+    char *hash = NULL;
+    struct dbc *c = NULL;
+
+    memset(out, 0, sizeof *out);
+    if (password && !(hash = account_hash_password(password)))
+        return ACCOUNT_ERR;
+    if (!(c = db_get()))
+        goto out;
+    if (db_begin(c) < 0)
+        goto out;
+    int exists = db_users_exists_ci(c, user_id);
+    if (exists != 0) {
+        rc = exists > 0 ? ACCOUNT_EXISTS : ACCOUNT_ERR;
+        goto out;
+    }
+    int ins = db_users_insert(c, user_id, hash, admin, displayname, clock_now_ms());
+    if (ins != 0) {
+        rc = ins > 0 ? ACCOUNT_EXISTS : ACCOUNT_ERR;
+        goto out;
+    }
+    if (reg_token && db_regtokens_complete(c, reg_token) < 0)
+        goto out;
+    out->user_id = strdup(user_id);
+    if (!out->user_id)
+        goto out;
+    if (login && login_device(c, user_id, device_id, device_name, out) < 0)
+        goto out;
+    if (db_commit(c) < 0)
+        goto out;
+    rc = ACCOUNT_OK;
+out:
+    if (rc != ACCOUNT_OK) {
+        account_login_clear(out);
+        if (c && reg_token) { /* the reserved use did not become an account: give it back */
+            db_rollback(c);
+            db_regtokens_release(c, reg_token);
+        }
+    }
+    db_put(c);
+    if (hash) {
+        sodium_memzero(hash, strlen(hash));
+        free(hash);
+    }
+    return rc;
+}
+
+enum account_rc account_resolve_user(const char *given, const char *server_name, char **out)
+{
+    struct db_user u;
+    char *uid;
+    size_t n;
+
+    *out = NULL;
+    if (given[0] == '@') {
+        uid = strdup(given);
+    } else {
+        n = strlen(given) + strlen(server_name) + 3;
+        uid = malloc(n);
+        if (uid)
+            snprintf(uid, n, "@%s:%s", given, server_name);
+    }
+    if (!uid)
+        return ACCOUNT_ERR;
+    struct dbc *c = db_get();
+    if (!c) {
+        free(uid);
+        return ACCOUNT_ERR;
+    }
+    int rc = db_users_get(c, uid, &u);
+    if (rc == 0)
+        rc = db_users_get_ci(c, uid, &u);
+    db_put(c);
+    free(uid);
+    if (rc < 0)
+        return ACCOUNT_ERR;
+    if (rc == 0)
+        return ACCOUNT_NOT_FOUND;
+    *out = u.user_id;
+    u.user_id = NULL;
+    db_user_clear(&u);
+    return ACCOUNT_OK;
+}
+
+/* Check a user's password with a connection already held. */
+static enum account_rc verify_password(struct dbc *c, const char *user_id, const char *password)
+{
+    struct db_user u;
+    int rc = db_users_get(c, user_id, &u);
+    if (rc < 0)
+        return ACCOUNT_ERR;
+    if (rc == 0) {
+        /* Spend the same time as a real check so that timing does not reveal accounts. */
+        static const char dummy[] = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
+                                    "9aQNB2wxbJOFGkpq5ocH6Xz5jV9aF2ZGi36bd7IjwXU";
+        account_check_password(dummy, password);
+        return ACCOUNT_FORBIDDEN;
+    }
+    enum account_rc out = ACCOUNT_FORBIDDEN;
+    if (account_check_password(u.password_hash, password))
+        out = u.deactivated ? ACCOUNT_DEACTIVATED : ACCOUNT_OK;
+    else if (u.deactivated)
+        out = ACCOUNT_DEACTIVATED;
+    db_user_clear(&u);
+    return out;
+}
+
+enum account_rc account_verify_password(const char *user_id, const char *password)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    enum account_rc rc = verify_password(c, user_id, password);
+    db_put(c);
+    return rc;
+}
+
+enum account_rc account_login_password(const char *user_id, const char *password,
+                                       const char *device_id, const char *device_name,
+                                       struct account_login *out)
+{
+    memset(out, 0, sizeof *out);
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    enum account_rc rc = verify_password(c, user_id, password);
+    if (rc != ACCOUNT_OK)
+        goto out;
+    rc = ACCOUNT_ERR;
+    if (db_begin(c) < 0)
+        goto out;
+    out->user_id = strdup(user_id);
+    if (!out->user_id || login_device(c, user_id, device_id, device_name, out) < 0 ||
+        db_commit(c) < 0)
+        goto out;
+    rc = ACCOUNT_OK;
+out:
+    if (rc != ACCOUNT_OK)
+        account_login_clear(out);
+    db_put(c);
+    return rc;
+}
+
+enum account_rc account_logout(const struct http_user *who)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int rc;
+    if (who->device_id)
+        rc = db_devices_delete(c, who->user_id, who->device_id) < 0 ? -1 : 0;
+    else
+        rc = db_tokens_delete(c, who->token_id);
+    db_put(c);
+    return rc < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
+}
+
+enum account_rc account_logout_all(const char *user_id)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    long n = db_devices_delete_all(c, user_id, NULL, 0);
+    db_put(c);
+    return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
+}
+
+enum account_rc account_set_password(const struct http_user *who, const char *password,
+                                     bool logout_devices)
+{
+    enum account_rc rc = ACCOUNT_ERR;
+    char *hash = account_hash_password(password);
+    struct dbc *c = NULL;
+    if (!hash || !(c = db_get()))
+        goto out;
+    if (db_begin(c) < 0)
+        goto out;
+    int n = db_users_set_password(c, who->user_id, hash);
+    if (n <= 0) {
+        rc = n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_ERR;
+        goto out;
+    }
+    if (logout_devices &&
+        db_devices_delete_all(c, who->user_id, who->device_id ? who->device_id : "",
+                              who->token_id) < 0)
+        goto out;
+    if (db_commit(c) < 0)
+        goto out;
+    rc = ACCOUNT_OK;
+out:
+    db_put(c);
+    if (hash) {
+        sodium_memzero(hash, strlen(hash));
+        free(hash);
+    }
+    return rc;
+}
+
+enum account_rc account_deactivate(const char *user_id, bool erase)
+{
+    enum account_rc rc = ACCOUNT_ERR;
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    if (db_begin(c) < 0)
+        goto out;
+    int n = db_users_deactivate(c, user_id, erase);
+    if (n <= 0) {
+        rc = n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_ERR;
+        goto out;
+    }
+    if (db_devices_delete_all(c, user_id, NULL, 0) < 0 || db_commit(c) < 0)
+        goto out;
+    rc = ACCOUNT_OK;
+out:
+    db_put(c);
+    return rc;
+}
+
+enum account_rc account_set_admin(const char *user_id, bool admin)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_users_set_admin(c, user_id, admin);
+    db_put(c);
+    return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
+}
+
+json_t *account_devices(const char *user_id)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return NULL;
+    json_t *list = db_devices_list(c, user_id);
+    db_put(c);
+    return list;
+}
+
+enum account_rc account_device(const char *user_id, const char *device_id, json_t **out)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_devices_get(c, user_id, device_id, out);
+    db_put(c);
+    return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
+}
+
+enum account_rc account_device_rename(const char *user_id, const char *device_id,
+                                      const char *name)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_devices_set_name(c, user_id, device_id, name);
+    db_put(c);
+    return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
+}
+
+enum account_rc account_devices_delete(const char *user_id, json_t *device_ids)
+{
+    enum account_rc rc = ACCOUNT_ERR;
+    size_t i;
+    json_t *v;
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    if (db_begin(c) < 0)
+        goto out;
+    json_array_foreach(device_ids, i, v)
+    {
+        if (db_devices_delete(c, user_id, json_string_value(v)) < 0)
+            goto out;
+    }
+    if (db_commit(c) < 0)
+        goto out;
+    rc = ACCOUNT_OK;
+out:
+    db_put(c);
+    return rc;
+}
+
+enum account_rc account_profile(const char *user_id, json_t **out)
+{
+    struct db_user u;
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_users_get(c, user_id, &u);
+    db_put(c);
+    if (n <= 0)
+        return n < 0 ? ACCOUNT_ERR : ACCOUNT_NOT_FOUND;
+    *out = json_object();
+    if (u.displayname)
+        json_object_set_new(*out, "displayname", json_string(u.displayname));
+    if (u.avatar_url)
+        json_object_set_new(*out, "avatar_url", json_string(u.avatar_url));
+    db_user_clear(&u);
+    return ACCOUNT_OK;
+}
+
+enum account_rc account_profile_set(const char *user_id, const char *field, const char *value)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_users_set_profile(c, user_id, field, value);
+    db_put(c);
+    return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
+}

@@ -1,0 +1,721 @@
+/* http.c - the HTTP front on libmicrohttpd: listeners, routing, bodies, JSON and errors.
+ *
+ * The only file that speaks libmicrohttpd. Each listener bind address gets one daemon with an
+ * epoll thread pool (config `worker_threads`); handlers run on those threads and may block on
+ * the database. The request path is routed on the first callback, before any body arrives, so
+ * a body over the limit is refused with 413 M_TOO_LARGE without being read. MHD's own
+ * percent-decoding is switched off so that an encoded '/' inside a room alias or user ID stays
+ * inside its path segment; segments and query values are decoded here.
+ *
+ * Invariants:
+ *  1. Every request gets exactly one response, and every response carries the CORS headers
+ *     (web clients need them on errors too).
+ *  2. A request's memory (arena, body, parsed JSON) is released in on_completed, whatever path
+ *     the request took.
+ *  3. `inflight` counts requests between their first callback and completion; shutdown waits
+ *     for it to drain (bounded) after the listening sockets are closed. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "server/arena.h"
+#include "server/cjson.h"
+#include "server/log.h"
+
+#define MAX_TABLES 16
+#define MAX_SEGMENTS 24
+#define MAX_PARAMS 8
+#define MAX_DAEMONS 32
+#define MAX_JSON_DEPTH 100
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const struct config_listener *listener;
+    struct arena *arena;
+    const struct http_route *route;
+    const char *method;
+    const char *path; /* as received, before decoding */
+    char *params[MAX_PARAMS];
+    size_t n_params;
+    char *body;
+    size_t body_len, body_cap, body_limit;
+    bool too_large;
+    bool replied;
+    bool queued; /* a response has been handed to MHD */
+    json_t *json;
+    struct http_user user;
+    bool have_user;
+    char *client_ip;
+    /* the response, built by a handler and queued by the access callback */
+    int status;
+    char *resp_body;
+    size_t resp_len;
+};
+
+static const struct http_route *tables[MAX_TABLES];
+static enum http_resource table_res[MAX_TABLES];
+static size_t n_tables;
+static http_authenticator authenticator;
+static const struct config *config;
+static struct MHD_Daemon *daemons[MAX_DAEMONS];
+static size_t n_daemons;
+static atomic_int inflight;
+
+void http_add_routes(const struct http_route *table, enum http_resource res)
+{
+    if (n_tables < MAX_TABLES) {
+        table_res[n_tables] = res;
+        tables[n_tables++] = table;
+    }
+}
+
+static bool listener_serves(const struct config_listener *l, enum http_resource res)
+{
+    return (res == HTTP_RES_CLIENT && l->res_client) ||
+           (res == HTTP_RES_FEDERATION && l->res_federation);
+}
+
+void http_set_authenticator(http_authenticator fn)
+{
+    authenticator = fn;
+}
+
+/* --- decoding --------------------------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+char *http_pct_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
+                (lo = hexval((unsigned char)s[i + 2])) < 0)
+                goto bad;
+            out[o] = (char)(hi << 4 | lo);
+            if (out[o] == '\0')
+                goto bad;
+            o++;
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+/* Keep MHD from decoding: we decode per segment / per value ourselves. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+/* --- routing ---------------------------------------------------------------------------- */
+
+/* Compare one pattern against path segments; on a match store decoded params. Returns 1 on a
+ * match, 0 on no match, -1 on a malformed percent-escape in a parameter. */
+static int match_pattern(struct http_req *r, const char *pattern, const char *const *segs,
+                         const size_t *lens, size_t nsegs, bool store)
+{
+    const char *p = pattern;
+    size_t i = 0, np = 0;
+
+    if (*p != '/')
+        return 0;
+    p++;
+    for (;; i++) {
+        const char *end = strchr(p, '/');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (i >= nsegs)
+            return 0;
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (lens[i] == 0)
+                return 0;
+            if (store) {
+                char *dec = http_pct_decode(segs[i], lens[i]);
+                if (!dec || np >= MAX_PARAMS) {
+                    free(dec);
+                    return -1;
+                }
+                r->params[np] = arena_strdup(r->arena, dec);
+                free(dec);
+                np++;
+            }
+        } else if (plen != lens[i] || memcmp(p, segs[i], plen) != 0) {
+            return 0;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (i + 1 != nsegs)
+        return 0;
+    if (store)
+        r->n_params = np;
+    return 1;
+}
+
+/* Find the route for method+url. Returns the route, or NULL with *path_known set when some
+ * route matches the path with another method. *bad_escape is set on a malformed escape. */
+static const struct http_route *route_find(struct http_req *r, const char *method,
+                                           const char *url, bool *path_known, bool *bad_escape)
+{
+    const char *segs[MAX_SEGMENTS];
+    size_t lens[MAX_SEGMENTS], nsegs = 0;
+    char norm[2048];
+    static const char r0[] = "/_matrix/client/r0/";
+
+    *path_known = false;
+    *bad_escape = false;
+    size_t ulen = strlen(url);
+    if (ulen >= sizeof norm || url[0] != '/')
+        return NULL;
+    memcpy(norm, url, ulen + 1);
+    /* Old clients' r0 paths are the v3 endpoints. */
+    if (strncmp(norm, r0, sizeof r0 - 1) == 0)
+        memcpy(norm + sizeof r0 - 4, "v3", 2);
+
+    const char *p = norm + 1;
+    for (;;) {
+        const char *end = strchr(p, '/');
+        if (nsegs == MAX_SEGMENTS)
+            return NULL;
+        segs[nsegs] = p;
+        lens[nsegs] = end ? (size_t)(end - p) : strlen(p);
+        nsegs++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
+    for (size_t t = 0; t < n_tables; t++) {
+        if (!listener_serves(r->listener, table_res[t]))
+            continue;
+        for (const struct http_route *rt = tables[t]; rt->pattern; rt++) {
+            if (match_pattern(r, rt->pattern, segs, lens, nsegs, false) != 1)
+                continue;
+            if (strcmp(rt->method, method) != 0) {
+                *path_known = true;
+                continue;
+            }
+            if (match_pattern(r, rt->pattern, segs, lens, nsegs, true) < 0) {
+                *bad_escape = true;
+                return NULL;
+            }
+            return rt;
+        }
+    }
+    return NULL;
+}
+
+/* --- accessors -------------------------------------------------------------------------- */
+
+const char *http_param(struct http_req *req, size_t i)
+{
+    return i < req->n_params ? req->params[i] : NULL;
+}
+
+const char *http_query(struct http_req *req, const char *name)
+{
+    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw)
+        return NULL;
+    char *dec = http_pct_decode(raw, strlen(raw));
+    if (!dec)
+        return NULL;
+    char *v = arena_strdup(req->arena, dec);
+    free(dec);
+    return v;
+}
+
+const char *http_header(struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+json_t *http_json(struct http_req *req)
+{
+    return req->json;
+}
+
+const char *http_body(struct http_req *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+const struct http_user *http_user(struct http_req *req)
+{
+    return req->have_user ? &req->user : NULL;
+}
+
+const char *http_method(struct http_req *req)
+{
+    return req->method;
+}
+
+const char *http_path(struct http_req *req)
+{
+    return req->path;
+}
+
+const struct config *http_config(struct http_req *req)
+{
+    return config;
+}
+
+const char *http_client_ip(struct http_req *req)
+{
+    if (req->client_ip)
+        return req->client_ip;
+    if (req->listener && req->listener->x_forwarded) {
+        const char *xff = http_header(req, "X-Forwarded-For");
+        if (xff && *xff) {
+            size_t n = strcspn(xff, ",");
+            while (n > 0 && xff[n - 1] == ' ')
+                n--;
+            req->client_ip = arena_strndup(req->arena, xff, n);
+            return req->client_ip;
+        }
+    }
+    char buf[INET6_ADDRSTRLEN] = "unknown";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+                      sizeof buf);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+                      sizeof buf);
+    }
+    req->client_ip = arena_strdup(req->arena, buf);
+    return req->client_ip;
+}
+
+void *http_alloc(struct http_req *req, size_t n)
+{
+    return arena_alloc(req->arena, n);
+}
+
+char *http_strdup(struct http_req *req, const char *s)
+{
+    return s ? arena_strdup(req->arena, s) : NULL;
+}
+
+char *http_printf(struct http_req *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = arena_vprintf(req->arena, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* --- replies ---------------------------------------------------------------------------- */
+
+bool http_replied(struct http_req *req)
+{
+    return req->replied;
+}
+
+void http_reply_json(struct http_req *req, int status, json_t *body)
+{
+    if (req->replied) {
+        log_error("second reply to one request (%s); ignored", req->route ? req->route->pattern : "?");
+        json_decref(body);
+        return;
+    }
+    if (!body)
+        body = json_object();
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}";
+        text = strdup(oom);
+        status = 500;
+    }
+    req->replied = true;
+    req->status = status;
+    req->resp_body = text;
+    req->resp_len = text ? strlen(text) : 0;
+}
+
+static void reply_error_v(struct http_req *req, int status, const char *errcode, json_t *extra,
+                          const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    json_t *body = extra ? extra : json_object();
+    json_object_set_new(body, "errcode", json_string(errcode));
+    json_object_set_new(body, "error", json_string(msg));
+    http_reply_json(req, status, body);
+}
+
+void http_reply_error(struct http_req *req, int status, const char *errcode, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(req, status, errcode, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_error_extra(struct http_req *req, int status, const char *errcode, json_t *extra,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(req, status, errcode, extra, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_internal(struct http_req *req)
+{
+    http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
+}
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+    /* header, value */
+    static const char *const headers[][2] = {
+        {"Access-Control-Allow-Origin", "*"},
+        {"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"},
+        {"Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date"},
+        {"Access-Control-Expose-Headers", "ETag"},
+        {"Cache-Control", "no-cache, no-store, must-revalidate"},
+        {"X-Content-Type-Options", "nosniff"},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+        MHD_add_response_header(resp, headers[i][0], headers[i][1]);
+}
+
+static enum MHD_Result queue_reply(struct http_req *r)
+{
+    struct MHD_Response *resp;
+    if (r->queued)
+        return MHD_YES;
+    if (!r->replied)
+        http_reply_internal(r);
+    r->queued = true;
+    resp = MHD_create_response_from_buffer(r->resp_len, r->resp_body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    r->resp_body = NULL; /* owned by MHD now */
+    add_common_headers(resp);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result queue_options(struct http_req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    r->replied = r->queued = true;
+    add_common_headers(resp);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* --- request life cycle ----------------------------------------------------------------- */
+
+static void req_free(struct http_req *r)
+{
+    if (!r)
+        return;
+    json_decref(r->json);
+    free(r->body);
+    free(r->resp_body);
+    arena_free(r->arena);
+    free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *con_cls;
+    if (!r)
+        return;
+    req_free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&inflight, 1);
+}
+
+static const char *bearer_token(struct http_req *r)
+{
+    const char *h = http_header(r, "Authorization");
+    if (h) {
+        if (strncasecmp(h, "Bearer ", 7) == 0) {
+            h += 7;
+            while (*h == ' ')
+                h++;
+            return *h ? h : NULL;
+        }
+        return NULL;
+    }
+    return http_query(r, "access_token");
+}
+
+/* Authenticate per the route's policy. Returns true when the handler may run; otherwise the
+ * request has been answered. */
+static bool authenticate(struct http_req *r)
+{
+    if (r->route->auth == HTTP_AUTH_NONE)
+        return true;
+    const char *token = bearer_token(r);
+    if (!token) {
+        if (r->route->auth == HTTP_AUTH_OPTIONAL)
+            return true;
+        http_reply_error(r, 401, "M_MISSING_TOKEN", "Missing access token");
+        return false;
+    }
+    int rc = authenticator ? authenticator(r, token, &r->user) : -1;
+    if (rc == 1) {
+        r->have_user = true;
+        return true;
+    }
+    if (rc == 0) {
+        json_t *extra = json_pack("{s:b}", "soft_logout", 0);
+        http_reply_error_extra(r, 401, "M_UNKNOWN_TOKEN", extra, "Unrecognised access token");
+    } else if (rc == -1) {
+        http_reply_internal(r);
+    }
+    return false;
+}
+
+static bool parse_json_body(struct http_req *r)
+{
+    json_error_t err;
+    if (r->body_len == 0) {
+        r->json = json_object();
+        return true;
+    }
+    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!r->json) {
+        http_reply_error(r, 400, "M_NOT_JSON", "Content not JSON: %s", err.text);
+        return false;
+    }
+    if (!json_is_object(r->json)) {
+        http_reply_error(r, 400, "M_BAD_JSON", "Content must be a JSON object");
+        return false;
+    }
+    if (cjson_depth(r->json) > MAX_JSON_DEPTH) {
+        http_reply_error(r, 400, "M_BAD_JSON", "JSON nested deeper than %d levels",
+                         MAX_JSON_DEPTH);
+        return false;
+    }
+    return true;
+}
+
+static void dispatch(struct http_req *r)
+{
+    if (r->too_large) {
+        http_reply_error(r, 413, "M_TOO_LARGE", "Request body too large (limit %zu bytes)",
+                         r->body_limit);
+        return;
+    }
+    if ((r->route->flags & HTTP_BODY_JSON) && !parse_json_body(r))
+        return;
+    if (!authenticate(r))
+        return;
+    r->route->handler(r);
+    if (!r->replied) {
+        log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
+        http_reply_internal(r);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_req *r = *con_cls;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->arena = arena_new();
+        if (!r->arena) {
+            free(r);
+            return MHD_NO;
+        }
+        r->conn = c;
+        r->listener = cls;
+        r->method = arena_strdup(r->arena, method);
+        r->path = arena_strdup(r->arena, url);
+        *con_cls = r;
+        atomic_fetch_add(&inflight, 1);
+
+        if (strcmp(method, "OPTIONS") == 0)
+            return queue_options(r);
+
+        bool path_known, bad_escape;
+        r->route = route_find(r, method, url, &path_known, &bad_escape);
+        if (!r->route) {
+            if (bad_escape)
+                http_reply_error(r, 400, "M_INVALID_PARAM", "Malformed percent-encoding in path");
+            else if (path_known)
+                http_reply_error(r, 405, "M_UNRECOGNIZED", "Method not allowed for this path");
+            else
+                http_reply_error(r, 404, "M_UNRECOGNIZED", "Unrecognized request");
+            return queue_reply(r);
+        }
+        r->body_limit = (size_t)config->max_request_body_size;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end == '\0' && n > r->body_limit) {
+                r->too_large = true;
+                dispatch(r);
+                return queue_reply(r);
+            }
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large || r->queued)
+            return MHD_YES;
+        if (r->body_len + n > r->body_limit) {
+            r->too_large = true;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            return MHD_YES;
+        }
+        if (r->body_len + n + 1 > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 1024;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        r->body[r->body_len] = '\0';
+        return MHD_YES;
+    }
+
+    if (!r->replied)
+        dispatch(r);
+    return queue_reply(r);
+}
+
+/* --- daemons ---------------------------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+static int start_daemon(const struct config_listener *l, const char *addr, int threads)
+{
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)l->port);
+    } else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)l->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        log_error("listener: bind address '%s' is not an IP address", addr);
+        return -1;
+    }
+    if (n_daemons == MAX_DAEMONS) {
+        log_error("listener: too many bind addresses (max %d)", MAX_DAEMONS);
+        return -1;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
+    if (!d) {
+        log_error("listener: cannot listen on %s port %d (in use, or no permission?)", addr,
+                  l->port);
+        return -1;
+    }
+    daemons[n_daemons++] = d;
+    log_info("listening on %s%s%s:%d", strchr(addr, ':') ? "[" : "", addr,
+             strchr(addr, ':') ? "]" : "", l->port);
+    return 0;
+}
+
+int http_start(const struct config *cfg)
+{
+    config = cfg;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        for (size_t j = 0; j < l->n_bind_addresses; j++) {
+            if (start_daemon(l, l->bind_addresses[j], cfg->worker_threads) < 0) {
+                http_stop(0);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void http_stop(int grace_ms)
+{
+    for (size_t i = 0; i < n_daemons; i++)
+        MHD_quiesce_daemon(daemons[i]);
+    struct timespec step = {0, 10 * 1000 * 1000};
+    for (int waited = 0; waited < grace_ms && atomic_load(&inflight) > 0; waited += 10)
+        nanosleep(&step, NULL);
+    for (size_t i = 0; i < n_daemons; i++)
+        MHD_stop_daemon(daemons[i]);
+    n_daemons = 0;
+}

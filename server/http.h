@@ -1,0 +1,104 @@
+/* http.h - the HTTP front: listeners, routing, request bodies, JSON replies, errors.
+ *
+ * Handlers see a `struct http_req` and answer with exactly one http_reply_* call. All memory
+ * obtained through http_alloc/http_strdup/http_printf lives until the response is sent. */
+#ifndef AMTSBOTE_HTTP_H
+#define AMTSBOTE_HTTP_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/config.h"
+
+struct http_req;
+
+/* Who made an authenticated request (filled by the authenticator). */
+struct http_user {
+    const char *user_id;   /* "@alice:example.org" */
+    const char *device_id; /* may be NULL for tokens without a device */
+    int64_t token_id;      /* row id of the access token */
+    bool is_admin;
+};
+
+enum http_auth {
+    HTTP_AUTH_NONE,     /* no access token looked at */
+    HTTP_AUTH_OPTIONAL, /* token used if present; invalid token still rejected */
+    HTTP_AUTH_REQUIRED, /* M_MISSING_TOKEN / M_UNKNOWN_TOKEN without a valid token */
+};
+
+enum {
+    HTTP_BODY_JSON = 1 << 0, /* body must be a JSON object (empty body = {}) */
+};
+
+typedef void (*http_handler)(struct http_req *req);
+
+/* One row of a route table: method, path pattern, handler, auth, flags. Patterns are literal
+ * segments and "{name}" parameters ("/_matrix/client/v3/profile/{userId}"); a pattern under
+ * /_matrix/client/v3/ also answers /_matrix/client/r0/. A table ends with a zeroed row. */
+struct http_route {
+    const char *method;
+    const char *pattern;
+    http_handler handler;
+    enum http_auth auth;
+    unsigned flags;
+};
+
+/* Look up an access token. Returns 1 and fills *out (strings allocated with http_strdup) when
+ * valid, 0 when unknown, -1 on an internal error; may instead answer the request itself (e.g.
+ * M_USER_DEACTIVATED) and return -2. */
+typedef int (*http_authenticator)(struct http_req *req, const char *token, struct http_user *out);
+
+/* Which listener resource a route table belongs to (Synapse's listeners[].resources names). */
+enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
+
+/* Register route tables (kept, not copied) and the authenticator before http_start. A table
+ * is served only on listeners that name its resource. */
+void http_add_routes(const struct http_route *table, enum http_resource res);
+void http_set_authenticator(http_authenticator fn);
+
+/* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
+int http_start(const struct config *cfg);
+/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
+void http_stop(int grace_ms);
+
+/* --- inside a handler ------------------------------------------------------------------- */
+/* Decoded path parameter i (0-based, in pattern order); never NULL inside a matched route. */
+const char *http_param(struct http_req *req, size_t i);
+/* Decoded query parameter, or NULL. */
+const char *http_query(struct http_req *req, const char *name);
+/* Request header (case-insensitive name), or NULL. */
+const char *http_header(struct http_req *req, const char *name);
+/* The parsed body (borrowed) for HTTP_BODY_JSON routes, else NULL. */
+json_t *http_json(struct http_req *req);
+/* Raw body bytes (borrowed) and length. */
+const char *http_body(struct http_req *req, size_t *len);
+/* Authenticated user, or NULL. */
+const struct http_user *http_user(struct http_req *req);
+/* Client address (X-Forwarded-For when the listener trusts it). */
+const char *http_client_ip(struct http_req *req);
+const char *http_method(struct http_req *req);
+/* The request path as received (still percent-encoded, without the query). */
+const char *http_path(struct http_req *req);
+const struct config *http_config(struct http_req *req);
+
+void *http_alloc(struct http_req *req, size_t n);
+char *http_strdup(struct http_req *req, const char *s);
+char *http_printf(struct http_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Answer with `body` (stolen; NULL means {}). */
+void http_reply_json(struct http_req *req, int status, json_t *body);
+/* Answer {"errcode": errcode, "error": message}. */
+void http_reply_error(struct http_req *req, int status, const char *errcode, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* As http_reply_error, with the fields of `extra` (stolen, may be NULL) merged in. */
+void http_reply_error_extra(struct http_req *req, int status, const char *errcode, json_t *extra,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 500 M_UNKNOWN "Internal server error" (the cause goes to the log, not the client). */
+void http_reply_internal(struct http_req *req);
+bool http_replied(struct http_req *req);
+
+/* Percent-decode s[0..len) into a new malloc'd string; NULL if malformed or contains NUL. */
+char *http_pct_decode(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,254 @@
+/* main.c - the amtsbote process: the one composition root.
+ *
+ *   amtsbote -c FILE | --config FILE        serve
+ *   amtsbote generate-config --server-name NAME [--out FILE] [options]
+ *   amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin] [--url URL]
+ *   amtsbote --version
+ *
+ * Serving: load and check the configuration, load the signing key, open the database pool,
+ * migrate the schema, register the route tables (Client-Server and federation) and the token
+ * authenticator, start the listeners, then wait for SIGTERM/SIGINT in the main thread and
+ * shut down cleanly: stop accepting, let requests in flight finish (bounded), close the pool.
+ * Only this file may exit the process, and only during start-up or shutdown. */
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "federation/federation.h"
+#include "server/account.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/keyring.h"
+#include "server/log.h"
+#include "server/sign.h"
+#include "server/version.h"
+#include "storage/db.h"
+#include "storage/migrate.h"
+
+#define SHUTDOWN_GRACE_MS 10000
+
+static void usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  amtsbote -c FILE                    serve with the configuration in FILE\n"
+          "  amtsbote generate-config --server-name NAME [--out FILE] [--port N]\n"
+          "           [--signing-key FILE] [--media-store DIR] [--db-host HOST]\n"
+          "           [--db-user USER] [--db-name NAME] [--open-registration]\n"
+          "                                      write a configuration and a signing key\n"
+          "  amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin]\n"
+          "           [--url URL]                create an account on a running server\n"
+          "  amtsbote --version\n",
+          f);
+}
+
+/* Directory part of path ("." when none), into buf. */
+static const char *dir_of(const char *path, char *buf, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ".";
+    snprintf(buf, n, "%.*s", (int)(slash - path), path);
+    return buf[0] ? buf : "/";
+}
+
+static int cmd_generate_config(int argc, char **argv)
+{
+    /* long option, has argument, short code */
+    static const struct option opts[] = {
+        {"server-name", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
+        {"port", required_argument, 0, 'p'},        {"signing-key", required_argument, 0, 'k'},
+        {"media-store", required_argument, 0, 'm'}, {"db-host", required_argument, 0, 'H'},
+        {"db-user", required_argument, 0, 'U'},     {"db-name", required_argument, 0, 'D'},
+        {"open-registration", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
+    const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote";
+    int port = 8008, open_reg = 0, ch;
+    char dir[PATH_MAX], keybuf[PATH_MAX], mediabuf[PATH_MAX], err[256];
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': server_name = optarg; break;
+        case 'o': out = optarg; break;
+        case 'p': port = atoi(optarg); break;
+        case 'k': key_path = optarg; break;
+        case 'm': media = optarg; break;
+        case 'H': db_host = optarg; break;
+        case 'U': db_user = optarg; break;
+        case 'D': db_name = optarg; break;
+        case 'r': open_reg = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!server_name) {
+        fprintf(stderr, "generate-config: --server-name is required\n");
+        return 2;
+    }
+    if (port < 1 || port > 65535) {
+        fprintf(stderr, "generate-config: --port must be 1..65535\n");
+        return 2;
+    }
+    const char *d = dir_of(out, dir, sizeof dir);
+    if (!key_path) {
+        snprintf(keybuf, sizeof keybuf, "%s/%s.signing.key", d, server_name);
+        key_path = keybuf;
+    }
+    if (!media) {
+        snprintf(mediabuf, sizeof mediabuf, "%s/media_store", d);
+        media = mediabuf;
+    }
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "generate-config: %s exists; not overwriting it\n", out);
+        return 1;
+    }
+    if (access(key_path, F_OK) != 0) {
+        struct sign_key k;
+        if (sign_key_generate(&k) < 0 || sign_key_save(key_path, &k, err, sizeof err) < 0) {
+            fprintf(stderr, "generate-config: cannot write signing key %s: %s\n", key_path, err);
+            return 1;
+        }
+        sodium_memzero(&k, sizeof k);
+        fprintf(stderr, "wrote signing key %s\n", key_path);
+    }
+    FILE *f = fopen(out, "wx");
+    if (!f) {
+        perror(out);
+        return 1;
+    }
+    fchmod(fileno(f), 0600); /* it holds the registration shared secret */
+    int rc = config_write_default(f, server_name, port, db_host, db_user, db_name, key_path, media,
+                                  open_reg);
+    if (fclose(f) != 0 || rc < 0) {
+        fprintf(stderr, "generate-config: cannot write %s\n", out);
+        return 1;
+    }
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
+/* Refuse configurations that Synapse would refuse for the same reason. */
+static int check_config(const struct config *cfg, char *err, size_t n)
+{
+    if (cfg->enable_registration && !cfg->registration_requires_token &&
+        !cfg->enable_registration_without_verification) {
+        snprintf(err, n,
+                 "enable_registration is true without registration_requires_token: anyone could "
+                 "create accounts. Set enable_registration_without_verification: true if that "
+                 "is intended");
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(const char *config_path)
+{
+    struct config cfg;
+    struct sign_key key;
+    char err[512];
+    sigset_t sigs;
+    int sig = 0, rc = 1;
+
+    if (config_load(config_path, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "amtsbote: %s: %s\n", config_path, err);
+        return 1;
+    }
+    log_set_level(cfg.log_level);
+    if (check_config(&cfg, err, sizeof err) < 0) {
+        log_error("config: %s", err);
+        goto out_cfg;
+    }
+    if (sign_key_load(cfg.signing_key_path, &key, err, sizeof err) < 0) {
+        log_error("signing key %s: %s (amtsbote generate-config writes one)",
+                  cfg.signing_key_path, err);
+        goto out_cfg;
+    }
+    keyring_set_own(&key);
+    sodium_memzero(&key, sizeof key);
+
+    struct db_params dp = {
+        .host = cfg.database.host,
+        .user = cfg.database.user,
+        .password = cfg.database.password,
+        .dbname = cfg.database.dbname,
+        .port = cfg.database.port,
+        .min = cfg.database.cp_min,
+        .max = cfg.database.cp_max,
+    };
+    if (db_pool_open(&dp, err, sizeof err) < 0) {
+        log_error("database: %s", err);
+        goto out_cfg;
+    }
+    if (db_migrate(err, sizeof err) < 0) {
+        log_error("database: %s", err);
+        goto out_db;
+    }
+
+    /* Signals go to the main thread only: block them before any thread starts. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    http_add_routes(api_routes, HTTP_RES_CLIENT);
+    http_add_routes(federation_routes, HTTP_RES_FEDERATION);
+    http_set_authenticator(account_authenticate);
+    if (http_start(&cfg) < 0)
+        goto out_db;
+    log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,
+             db_schema_latest());
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: nothing to reload (restart to apply configuration changes)");
+            continue;
+        }
+        break;
+    }
+    log_info("signal %d: shutting down", sig);
+    http_stop(SHUTDOWN_GRACE_MS);
+    rc = 0;
+out_db:
+    db_pool_close();
+out_cfg:
+    config_free(&cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "amtsbote: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc >= 2 && strcmp(argv[1], "generate-config") == 0)
+        return cmd_generate_config(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "register-user") == 0)
+        return federation_cmd_register_user(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("amtsbote %s\n", AMTSBOTE_VERSION);
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0))
+        return serve(argv[2]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,296 @@
+/* db.c - the PostgreSQL connection pool and statement helpers.
+ *
+ * libpq connections are not thread-safe, so each one is lent to one thread at a time: db_get
+ * takes an idle connection (or opens one while fewer than `max` exist) and db_put returns it.
+ * Statements are prepared on first use per connection and remembered by the address of their
+ * SQL literal, so the hot paths skip PostgreSQL's parse and plan.
+ *
+ * Invariants:
+ *  1. A connection in the idle list has no transaction open (db_put rolls back).
+ *  2. A broken connection is reset before it is lent again; its prepared-statement cache is
+ *     emptied with it.
+ *  3. Values reach SQL only as parameters, never spliced into the statement text. */
+#include "storage/db_internal.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+
+#define STMT_CACHE 256 /* distinct statements per connection before falling back to unprepared */
+
+struct dbc {
+    PGconn *pg;
+    struct dbc *next_idle;
+    const char *stmts[STMT_CACHE]; /* SQL literal addresses, index = statement name "s<i>" */
+    int n_stmts;
+    char sqlstate[6];
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct dbc *idle;
+    int open, max;
+    const char *keys[8];
+    const char *vals[8];
+    char port[16];
+    bool ready;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void notice_quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg; /* "relation already exists, skipping" and friends are not worth a log line */
+}
+
+static struct dbc *conn_open(char *err, size_t errlen)
+{
+    struct dbc *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->pg = PQconnectdbParams(pool.keys, pool.vals, 0);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        size_t n = strlen(err);
+        while (n && err[n - 1] == '\n')
+            err[--n] = '\0';
+        PQfinish(c->pg);
+        free(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c->pg, notice_quiet, NULL);
+    return c;
+}
+
+int db_pool_open(const struct db_params *p, char *err, size_t errlen)
+{
+    int k = 0;
+#define KV(key, val)                                                                               \
+    do {                                                                                           \
+        if (val) {                                                                                 \
+            pool.keys[k] = key;                                                                    \
+            pool.vals[k] = val;                                                                    \
+            k++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+    KV("host", p->host);
+    KV("user", p->user);
+    KV("password", p->password);
+    KV("dbname", p->dbname);
+    if (p->port > 0) {
+        snprintf(pool.port, sizeof pool.port, "%d", p->port);
+        KV("port", pool.port);
+    }
+    KV("application_name", "amtsbote");
+#undef KV
+    pool.keys[k] = NULL;
+    pool.vals[k] = NULL;
+    pool.max = p->max > 0 ? p->max : 10;
+    int min = p->min > 0 ? p->min : 1;
+    if (min > pool.max)
+        min = pool.max;
+    for (int i = 0; i < min; i++) {
+        struct dbc *c = conn_open(err, errlen);
+        if (!c) {
+            db_pool_close();
+            return -1;
+        }
+        c->next_idle = pool.idle;
+        pool.idle = c;
+        pool.open++;
+    }
+    pool.ready = true;
+    return 0;
+}
+
+void db_pool_close(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    while (pool.idle) {
+        struct dbc *c = pool.idle;
+        pool.idle = c->next_idle;
+        PQfinish(c->pg);
+        free(c);
+        pool.open--;
+    }
+    pool.ready = false;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+struct dbc *db_get(void)
+{
+    struct dbc *c = NULL;
+    char err[256];
+
+    pthread_mutex_lock(&pool.lock);
+    while (!pool.idle && pool.open >= pool.max)
+        pthread_cond_wait(&pool.cond, &pool.lock);
+    if (pool.idle) {
+        c = pool.idle;
+        pool.idle = c->next_idle;
+        pthread_mutex_unlock(&pool.lock);
+    } else {
+        pool.open++;
+        pthread_mutex_unlock(&pool.lock);
+        c = conn_open(err, sizeof err);
+        if (!c) {
+            log_error("database: cannot connect: %s", err);
+            pthread_mutex_lock(&pool.lock);
+            pool.open--;
+            pthread_cond_signal(&pool.cond);
+            pthread_mutex_unlock(&pool.lock);
+            return NULL;
+        }
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        PQreset(c->pg);
+        c->n_stmts = 0;
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            log_error("database: connection lost and reset failed");
+            db_put(c);
+            return NULL;
+        }
+    }
+    c->next_idle = NULL;
+    return c;
+}
+
+void db_put(struct dbc *c)
+{
+    if (!c)
+        return;
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        db_rollback(c);
+    pthread_mutex_lock(&pool.lock);
+    c->next_idle = pool.idle;
+    pool.idle = c;
+    pthread_cond_signal(&pool.cond);
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static PGresult *check(struct dbc *c, PGresult *res, const char *sql)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        c->sqlstate[0] = '\0';
+        return res;
+    }
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    /* A unique violation is an expected outcome of a race the caller handles; say less. */
+    if (strcmp(c->sqlstate, "23505") != 0) {
+        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+        char first[96];
+        snprintf(first, sizeof first, "%s", sql);
+        for (char *p = first; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        log_error("database: %s (in: %s...)", msg, first);
+    }
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *db_exec_once(struct dbc *c, const char *sql, int n, const char *const *params)
+{
+    return check(c, PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0), sql);
+}
+
+PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params)
+{
+    char name[16];
+    int i;
+
+    for (i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i] == sql)
+            break;
+    if (i == c->n_stmts) {
+        if (c->n_stmts == STMT_CACHE)
+            return db_exec_once(c, sql, n, params);
+        snprintf(name, sizeof name, "s%d", i);
+        PGresult *res = check(c, PQprepare(c->pg, name, sql, n, NULL), sql);
+        if (!res)
+            return NULL;
+        PQclear(res);
+        c->stmts[c->n_stmts++] = sql;
+    }
+    snprintf(name, sizeof name, "s%d", i);
+    return check(c, PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0), sql);
+}
+
+int db_exec_script(struct dbc *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int db_run(struct dbc *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = db_exec(c, sql, n, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int db_begin(struct dbc *c)
+{
+    return db_run(c, "BEGIN", 0, NULL);
+}
+
+int db_commit(struct dbc *c)
+{
+    return db_run(c, "COMMIT", 0, NULL);
+}
+
+void db_rollback(struct dbc *c)
+{
+    PGresult *res = PQexec(c->pg, "ROLLBACK");
+    PQclear(res);
+}
+
+int db_unique_violation(const struct dbc *c)
+{
+    return strcmp(c->sqlstate, "23505") == 0;
+}
+
+long db_affected(PGresult *res)
+{
+    const char *n = PQcmdTuples(res);
+    return n && *n ? strtol(n, NULL, 10) : -1;
+}
+
+const char *db_val(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int64_t db_int(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+int db_bool(PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+const char *db_i64(char buf[24], int64_t v)
+{
+    snprintf(buf, 24, "%" PRId64, v);
+    return buf;
+}

@@ -1,0 +1,35 @@
+/* db.h - the PostgreSQL connection pool, as the rest of the server sees it.
+ *
+ * Callers outside storage/ hold a `struct dbc *` only to pass it to storage functions and to
+ * group calls in a transaction; they never see SQL or libpq. */
+#ifndef AMTSBOTE_DB_H
+#define AMTSBOTE_DB_H
+#include <stddef.h>
+
+struct dbc;
+
+struct db_params {
+    const char *host, *user, *password, *dbname; /* NULL: libpq default */
+    int port;                                    /* 0: default */
+    int min, max;                                /* pool size */
+};
+
+/* Open the pool with `min` connections up front. Returns 0, or -1 with a message in err. */
+int db_pool_open(const struct db_params *p, char *err, size_t errlen);
+/* Close every connection; no dbc may be in use. */
+void db_pool_close(void);
+
+/* Borrow a connection, waiting while all `max` are in use. NULL if the database cannot be
+ * reached (logged). Give it back with db_put; an open transaction is rolled back there. */
+struct dbc *db_get(void);
+void db_put(struct dbc *c);
+
+/* Transactions. Return 0, or -1 (logged). db_rollback is safe outside a transaction. */
+int db_begin(struct dbc *c);
+int db_commit(struct dbc *c);
+void db_rollback(struct dbc *c);
+
+/* 1 if the last failed statement on c was a unique violation (a lost race on insert). */
+int db_unique_violation(const struct dbc *c);
+
+#endif

@@ -1,0 +1,30 @@
+/* db_internal.h - for the storage/ files only: running SQL on a pooled connection. */
+#ifndef AMTSBOTE_DB_INTERNAL_H
+#define AMTSBOTE_DB_INTERNAL_H
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "storage/db.h"
+
+/* Run `sql` (a string literal: it is prepared once per connection and cached by address)
+ * with text parameters (NULL = SQL NULL). Returns the result (caller PQclear()s it) when it
+ * succeeded, NULL on error (logged, SQLSTATE kept for db_unique_violation). */
+PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params);
+/* Run a statement not worth preparing (DDL, one-off). Same contract. */
+PGresult *db_exec_once(struct dbc *c, const char *sql, int n, const char *const *params);
+/* Run a multi-statement script (no parameters), as migrations are. Returns 0, or -1 with
+ * PostgreSQL's message in err. */
+int db_exec_script(struct dbc *c, const char *sql, char *err, size_t errlen);
+/* Run and discard the result: 0 on success, -1 on error. */
+int db_run(struct dbc *c, const char *sql, int n, const char *const *params);
+/* Rows affected by a command result, or -1. */
+long db_affected(PGresult *res);
+/* Value at (row, col) or NULL when SQL NULL. Borrowed from res. */
+const char *db_val(PGresult *res, int row, int col);
+int64_t db_int(PGresult *res, int row, int col);
+/* "t"/"f" to 1/0. */
+int db_bool(PGresult *res, int row, int col);
+/* Format an integer for a text parameter into buf[24]. */
+const char *db_i64(char buf[24], int64_t v);
+
+#endif
