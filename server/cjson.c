@@ -1,0 +1,227 @@
+/* cjson.c - Matrix canonical JSON (spec appendix "Canonical JSON") over jansson trees.
+ *
+ * jansson's own sorted output is not canonical (upper-case \u001F escapes, reals), so this
+ * encoder writes the bytes itself: object keys sorted by code point (byte order of UTF-8,
+ * which is the same order), no whitespace, strings with only the mandatory escapes in their
+ * shortest form, other characters (all valid UTF-8, jansson guarantees it) passed through,
+ * integers in [-(2^53-1), 2^53-1] only. Keys and strings may contain NUL (jansson's *_len
+ * accessors are used throughout). Recursion depth is bounded by the input's, which callers
+ * bound when parsing (jansson: 2048). */
+#include "server/cjson.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CJSON_MAX_INT 9007199254740991LL /* 2^53 - 1 */
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->failed)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(o->buf, cap);
+        if (!nb) {
+            o->failed = 1;
+            return;
+        }
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+static void put_string(struct out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    put(o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[6];
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            if (c < 0x20) {
+                memcpy(u, "\\u00", 4);
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                put(o, s + run, i - run);
+                put(o, u, 6);
+                run = i + 1;
+            }
+            continue;
+        }
+        put(o, s + run, i - run);
+        put(o, esc, strlen(esc));
+        run = i + 1;
+    }
+    put(o, s + run, n - run);
+    put(o, "\"", 1);
+}
+
+struct key {
+    const char *k;
+    size_t n;
+    json_t *v;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct key *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->k, y->k, n);
+    if (c)
+        return c;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static void encode(struct out *o, const json_t *v)
+{
+    char num[32];
+    if (o->failed)
+        return;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        struct key *keys = n ? malloc(n * sizeof *keys) : NULL;
+        const char *k;
+        size_t klen;
+        json_t *val;
+        if (n && !keys) {
+            o->failed = 1;
+            return;
+        }
+        json_object_keylen_foreach((json_t *)v, k, klen, val)
+        {
+            keys[i].k = k;
+            keys[i].n = klen;
+            keys[i].v = val;
+            i++;
+        }
+        qsort(keys, n, sizeof *keys, key_cmp);
+        put(o, "{", 1);
+        for (i = 0; i < n; i++) {
+            if (i)
+                put(o, ",", 1);
+            put_string(o, keys[i].k, keys[i].n);
+            put(o, ":", 1);
+            encode(o, keys[i].v);
+        }
+        put(o, "}", 1);
+        free(keys);
+        break;
+    }
+    case JSON_ARRAY:
+        put(o, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put(o, ",", 1);
+            encode(o, json_array_get(v, i));
+        }
+        put(o, "]", 1);
+        break;
+    case JSON_STRING:
+        put_string(o, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER: {
+        json_int_t x = json_integer_value(v);
+        if (x > CJSON_MAX_INT || x < -CJSON_MAX_INT) {
+            o->failed = 1;
+            return;
+        }
+        int len = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, x);
+        put(o, num, (size_t)len);
+        break;
+    }
+    case JSON_TRUE:
+        put(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        break;
+    case JSON_NULL:
+        put(o, "null", 4);
+        break;
+    case JSON_REAL:
+    default:
+        o->failed = 1;
+    }
+}
+
+char *cjson_encode(const json_t *v, size_t *len)
+{
+    struct out o = {0};
+    if (!v)
+        return NULL;
+    encode(&o, v);
+    if (!o.failed && !o.buf)
+        put(&o, "", 0);
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    if (len)
+        *len = o.len;
+    return o.buf;
+}
+
+size_t cjson_depth(const json_t *v)
+{
+    size_t max = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *val;
+        json_object_foreach((json_t *)v, k, val)
+        {
+            size_t d = cjson_depth(val);
+            if (d > max)
+                max = d;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t d = cjson_depth(json_array_get(v, i));
+            if (d > max)
+                max = d;
+        }
+    }
+    return max + 1;
+}
+
+int cjson_valid(const json_t *v)
+{
+    if (json_is_real(v))
+        return 0;
+    if (json_is_integer(v))
+        return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *val;
+        json_object_foreach((json_t *)v, k, val) if (!cjson_valid(val)) return 0;
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (!cjson_valid(json_array_get(v, i)))
+                return 0;
+    }
+    return 1;
+}
