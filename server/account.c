@@ -56,9 +56,11 @@ char *account_hash_password(const char *password)
 
 int account_check_password(const char *hash, const char *password)
 {
-    if (!hash || !password)
+    char buf[crypto_pwhash_STRBYTES] = {0}; /* libsodium reads a full STRBYTES buffer */
+    if (!hash || !password || strlen(hash) >= sizeof buf)
         return 0;
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    memcpy(buf, hash, strlen(hash));
+    return crypto_pwhash_str_verify(buf, password, strlen(password)) == 0;
 }
 
 static void token_hash(const char *token, uint8_t out[32])

@@ -119,7 +119,8 @@ static void encode(struct out *o, const json_t *v)
             keys[i].v = val;
             i++;
         }
-        qsort(keys, n, sizeof *keys, key_cmp);
+        if (n > 1)
+            qsort(keys, n, sizeof *keys, key_cmp);
         put(o, "{", 1);
         for (i = 0; i < n; i++) {
             if (i)

@@ -676,11 +676,12 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
         return -1;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_SOCK_ADDR, &ss,
+        flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_END);
     if (!d) {
         log_error("listener: cannot listen on %s port %d (in use, or no permission?)", addr,

@@ -18,7 +18,7 @@ bool ids_server_name_valid(const char *s, size_t len);
  * (historical localpart grammar, valid server name, total <= 255 bytes), else -1. */
 int ids_user_id_split(const char *uid, const char **lp, size_t *lp_len, const char **server,
                       size_t *server_len);
-/* Device IDs and opaque IDs we mint: 0-9A-Z, `n` chars, NUL-terminated into out[n+1]. */
+/* Device IDs we mint: A-Z (as Synapse), `n` chars, NUL-terminated into out[n+1]. */
 void ids_random_upper(char *out, size_t n);
 /* Opaque ID of [A-Za-z0-9], NUL-terminated into out[n+1]. */
 void ids_random_alnum(char *out, size_t n);

@@ -73,7 +73,7 @@ static int cmd_generate_config(int argc, char **argv)
     const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
     const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote";
     int port = 8008, open_reg = 0, ch;
-    char dir[PATH_MAX], keybuf[PATH_MAX], mediabuf[PATH_MAX], err[256];
+    char dir[PATH_MAX], keybuf[PATH_MAX + 64], mediabuf[PATH_MAX + 16], err[256];
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -101,11 +101,18 @@ static int cmd_generate_config(int argc, char **argv)
     }
     const char *d = dir_of(out, dir, sizeof dir);
     if (!key_path) {
-        snprintf(keybuf, sizeof keybuf, "%s/%s.signing.key", d, server_name);
+        if ((size_t)snprintf(keybuf, sizeof keybuf, "%s/%s.signing.key", d, server_name) >=
+            sizeof keybuf) {
+            fprintf(stderr, "generate-config: path too long\n");
+            return 2;
+        }
         key_path = keybuf;
     }
     if (!media) {
-        snprintf(mediabuf, sizeof mediabuf, "%s/media_store", d);
+        if ((size_t)snprintf(mediabuf, sizeof mediabuf, "%s/media_store", d) >= sizeof mediabuf) {
+            fprintf(stderr, "generate-config: path too long\n");
+            return 2;
+        }
         media = mediabuf;
     }
     if (access(out, F_OK) == 0) {

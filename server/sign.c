@@ -41,7 +41,7 @@ int sign_key_generate(struct sign_key *k)
 
 int sign_key_load(const char *path, struct sign_key *k, char *err, size_t errlen)
 {
-    char line[512], alg[32], version[64], seed[128];
+    char line[512], alg[32], version[48], seed[128];
     int found = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -49,7 +49,7 @@ int sign_key_load(const char *path, struct sign_key *k, char *err, size_t errlen
         return -1;
     }
     while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%31s %63s %127s", alg, version, seed) != 3 ||
+        if (sscanf(line, "%31s %47s %127s", alg, version, seed) != 3 ||
             strcmp(alg, "ed25519") != 0)
             continue;
         size_t n = 0;
