@@ -4,7 +4,8 @@
  * encoder writes the bytes itself: object keys sorted by code point (byte order of UTF-8,
  * which is the same order), no whitespace, strings with only the mandatory escapes in their
  * shortest form, other characters (all valid UTF-8, jansson guarantees it) passed through,
- * integers in [-(2^53-1), 2^53-1] only. Keys and strings may contain NUL (jansson's *_len
+ * integers in [-(2^53-1), 2^53-1] only (a real with an integral value, such as 1e10, is
+ * written as that integer; any other real is refused). Keys and strings may contain NUL (jansson's *_len
  * accessors are used throughout). Recursion depth is bounded by the input's, which callers
  * bound when parsing (jansson: 2048). */
 #include "server/cjson.h"
@@ -155,6 +156,18 @@ static void encode(struct out *o, const json_t *v)
         put(o, num, (size_t)len);
         break;
     }
+    case JSON_REAL: {
+        /* A real with an integral value in range is that integer ("1e10" is 10000000000,
+         * per the spec's examples); any other real has no canonical form. */
+        double d = json_real_value(v);
+        if (!(d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT) || d != (double)(long long)d) {
+            o->failed = 1;
+            return;
+        }
+        int len = snprintf(num, sizeof num, "%lld", (long long)d + 0);
+        put(o, num, (size_t)len);
+        break;
+    }
     case JSON_TRUE:
         put(o, "true", 4);
         break;
@@ -164,7 +177,6 @@ static void encode(struct out *o, const json_t *v)
     case JSON_NULL:
         put(o, "null", 4);
         break;
-    case JSON_REAL:
     default:
         o->failed = 1;
     }
@@ -211,8 +223,10 @@ size_t cjson_depth(const json_t *v)
 
 int cjson_valid(const json_t *v)
 {
-    if (json_is_real(v))
-        return 0;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT && d == (double)(long long)d;
+    }
     if (json_is_integer(v))
         return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
     if (json_is_object(v)) {

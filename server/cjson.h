@@ -8,13 +8,14 @@
  * insignificant whitespace, UTF-8 passed through unescaped, only the mandatory escapes in their
  * shortest form (\" \\ \b \f \n \r \t, other controls as \u00xx lower-case), integers only.
  * Returns a malloc'd NUL-terminated string (caller frees) and sets *len if len != NULL; returns
- * NULL if the tree holds a real number, an integer outside [-(2^53-1), 2^53-1], or on OOM. */
+ * NULL if the tree holds a non-integral real, a number outside [-(2^53-1), 2^53-1], or on
+ * OOM. Integral reals (1e10, -0.0) are written as integers, as the spec's examples require. */
 char *cjson_encode(const json_t *v, size_t *len);
 
 /* Nesting depth of `v` (a scalar is 1). Used to bound request bodies. */
 size_t cjson_depth(const json_t *v);
 
-/* 1 if the tree is representable as canonical JSON (no reals, integers in range), else 0. */
+/* 1 if the tree is representable as canonical JSON (integral numbers in range), else 0. */
 int cjson_valid(const json_t *v);
 
 #endif
