@@ -39,7 +39,7 @@ REL_OBJS   := $(patsubst %.c,build/release/%.o,$(LIB_SRCS))
 ASAN_OBJS  := $(patsubst %.c,build/asan/%.o,$(LIB_SRCS))
 UNIT_BINS  := $(patsubst %.c,build/asan/%,$(UNIT_SRCS))
 
-.PHONY: all release asan deps run test unit e2e bench clean format pg-start pg-stop
+.PHONY: all release asan deps run test unit e2e bench clean format pg-start pg-stop fuzz
 all: release
 release: build/release/amtsbote
 asan: build/asan/amtsbote $(UNIT_BINS)
@@ -110,6 +110,22 @@ bench: deps
 	@$(MAKE) --no-print-directory release
 	@deploy/dev/pg.sh start
 	$(PYTHON) tests/bench/run.py
+
+# libFuzzer targets (clang): every parser gets one. FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/ids.c server/log.c
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRCS); do \
+	  n=$$(basename $$f .c); \
+	  clang -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -I. \
+	    -fsanitize=fuzzer,address,undefined $$f $(FUZZ_LIB_SRCS) -o build/fuzz/$$n \
+	    $(shell pkg-config --libs jansson libsodium yaml-0.1) || exit 1; \
+	  mkdir -p build/fuzz/$$n.corpus; \
+	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz/$$n.corpus \
+	    2>&1 | tail -n 3 || exit 1; \
+	done
 
 format:
 	clang-format -i $(SRCS) $(wildcard server/*.h api/*.h federation/*.h storage/*.h tests/*.h) $(UNIT_SRCS)
