@@ -132,6 +132,17 @@ static int opt_count(struct http_req *req, json_t *body, const char *key, int *p
     return 0;
 }
 
+/* Answer a token lookup: rc 1 with the token, 0 not found, < 0 internal error. */
+static void reply_token(struct http_req *req, int rc, json_t *tok)
+{
+    if (rc == 0)
+        http_reply_error(req, 404, "M_NOT_FOUND", "No such registration token");
+    else if (rc < 0)
+        http_reply_internal(req);
+    else
+        http_reply_json(req, 200, tok);
+}
+
 void api_admin_regtokens_list(struct http_req *req)
 {
     if (!require_admin(req))
@@ -201,12 +212,7 @@ void api_admin_regtoken_get(struct http_req *req)
     if (!require_admin(req))
         return;
     int rc = regtoken_get(http_param(req, 0), &tok);
-    if (rc == 0)
-        http_reply_error(req, 404, "M_NOT_FOUND", "No such registration token");
-    else if (rc < 0)
-        http_reply_internal(req);
-    else
-        http_reply_json(req, 200, tok);
+    reply_token(req, rc, tok);
 }
 
 void api_admin_regtoken_put(struct http_req *req)
@@ -221,23 +227,12 @@ void api_admin_regtoken_put(struct http_req *req)
         opt_count(req, body, "expiry_time", &has_expiry, &expiry, clock_now_ms()) < 0)
         return;
     int rc = regtoken_update(http_param(req, 0), has_uses, uses, has_expiry, expiry, &tok);
-    if (rc == 0)
-        http_reply_error(req, 404, "M_NOT_FOUND", "No such registration token");
-    else if (rc < 0)
-        http_reply_internal(req);
-    else
-        http_reply_json(req, 200, tok);
+    reply_token(req, rc, tok);
 }
 
 void api_admin_regtoken_delete(struct http_req *req)
 {
     if (!require_admin(req))
         return;
-    int rc = regtoken_delete(http_param(req, 0));
-    if (rc == 0)
-        http_reply_error(req, 404, "M_NOT_FOUND", "No such registration token");
-    else if (rc < 0)
-        http_reply_internal(req);
-    else
-        http_reply_json(req, 200, NULL);
+    reply_token(req, regtoken_delete(http_param(req, 0)), NULL);
 }

@@ -274,6 +274,15 @@ long db_affected(PGresult *res)
     return n && *n ? strtol(n, NULL, 10) : -1;
 }
 
+int db_affected_one(PGresult *res)
+{
+    if (!res)
+        return -1;
+    long n = db_affected(res);
+    PQclear(res);
+    return n > 0 ? 1 : 0;
+}
+
 const char *db_val(PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);

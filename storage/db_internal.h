@@ -19,6 +19,9 @@ int db_exec_script(struct dbc *c, const char *sql, char *err, size_t errlen);
 int db_run(struct dbc *c, const char *sql, int n, const char *const *params);
 /* Rows affected by a command result, or -1. */
 long db_affected(PGresult *res);
+/* For an UPDATE/DELETE result (cleared here): 1 if it touched a row, 0 if none, -1 if res is
+ * NULL (the statement failed). */
+int db_affected_one(PGresult *res);
 /* Value at (row, col) or NULL when SQL NULL. Borrowed from res. */
 const char *db_val(PGresult *res, int row, int col);
 int64_t db_int(PGresult *res, int row, int col);

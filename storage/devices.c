@@ -70,27 +70,18 @@ int db_devices_get(struct dbc *c, const char *user_id, const char *device_id, js
     return found;
 }
 
-static int affected_one(PGresult *res)
-{
-    if (!res)
-        return -1;
-    long n = db_affected(res);
-    PQclear(res);
-    return n > 0 ? 1 : 0;
-}
-
 int db_devices_set_name(struct dbc *c, const char *user_id, const char *device_id,
                         const char *display_name)
 {
     const char *p[] = {user_id, device_id, display_name};
-    return affected_one(db_exec(
+    return db_affected_one(db_exec(
         c, "UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2", 3, p));
 }
 
 int db_devices_delete(struct dbc *c, const char *user_id, const char *device_id)
 {
     const char *p[] = {user_id, device_id};
-    return affected_one(
+    return db_affected_one(
         db_exec(c, "DELETE FROM devices WHERE user_id = $1 AND device_id = $2", 2, p));
 }
 

@@ -88,25 +88,16 @@ int db_users_exists_ci(struct dbc *c, const char *user_id)
     return n;
 }
 
-static int affected_one(PGresult *res)
-{
-    if (!res)
-        return -1;
-    long n = db_affected(res);
-    PQclear(res);
-    return n > 0 ? 1 : 0;
-}
-
 int db_users_set_password(struct dbc *c, const char *user_id, const char *hash)
 {
     const char *p[] = {user_id, hash};
-    return affected_one(db_exec(c, "UPDATE users SET password_hash = $2 WHERE user_id = $1", 2, p));
+    return db_affected_one(db_exec(c, "UPDATE users SET password_hash = $2 WHERE user_id = $1", 2, p));
 }
 
 int db_users_deactivate(struct dbc *c, const char *user_id, bool erase)
 {
     const char *p[] = {user_id, erase ? "t" : "f"};
-    return affected_one(db_exec(c,
+    return db_affected_one(db_exec(c,
                                 "UPDATE users SET deactivated = true, password_hash = NULL, "
                                 "displayname = CASE WHEN $2 THEN NULL ELSE displayname END, "
                                 "avatar_url = CASE WHEN $2 THEN NULL ELSE avatar_url END "
@@ -118,10 +109,10 @@ int db_users_set_profile(struct dbc *c, const char *user_id, const char *field, 
 {
     const char *p[] = {user_id, value};
     if (strcmp(field, "displayname") == 0)
-        return affected_one(
+        return db_affected_one(
             db_exec(c, "UPDATE users SET displayname = $2 WHERE user_id = $1", 2, p));
     if (strcmp(field, "avatar_url") == 0)
-        return affected_one(
+        return db_affected_one(
             db_exec(c, "UPDATE users SET avatar_url = $2 WHERE user_id = $1", 2, p));
     return -1;
 }
@@ -129,5 +120,5 @@ int db_users_set_profile(struct dbc *c, const char *user_id, const char *field, 
 int db_users_set_admin(struct dbc *c, const char *user_id, bool admin)
 {
     const char *p[] = {user_id, admin ? "t" : "f"};
-    return affected_one(db_exec(c, "UPDATE users SET admin = $2 WHERE user_id = $1", 2, p));
+    return db_affected_one(db_exec(c, "UPDATE users SET admin = $2 WHERE user_id = $1", 2, p));
 }
