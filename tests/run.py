@@ -19,8 +19,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 
+def pg_env():
+    out = subprocess.run([os.path.join(ROOT, "deploy", "dev", "pg.sh"), "env"], check=True,
+                         capture_output=True, text=True).stdout
+    return dict(line.split("=", 1) for line in out.split())
+
+
 def run_unit():
     passed = failed = 0
+    env = dict(os.environ)
+    env.update({k: v for k, v in pg_env().items() if k.startswith("PG")})
     bins = []
     for base, _, files in os.walk(os.path.join(ROOT, "build", "asan", "tests")):
         for f in files:
@@ -30,7 +38,8 @@ def run_unit():
     for b in sorted(bins):
         name = os.path.relpath(b, os.path.join(ROOT, "build", "asan"))
         try:
-            out = subprocess.run([b], cwd=ROOT, capture_output=True, text=True, timeout=300)
+            out = subprocess.run([b], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                 env=env)
             text = out.stdout + out.stderr
             rc = out.returncode
         except subprocess.TimeoutExpired as e:

@@ -1,0 +1,108 @@
+/* rooms.c - SQL for rooms and their forward extremities.
+ *
+ * The rooms row doubles as the room's writer lock: the engine reads it FOR UPDATE at the
+ * start of every append, so appends to one room are serialised across threads and server
+ * processes while different rooms proceed in parallel. */
+#include "storage/rooms.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/db_internal.h"
+
+int db_rooms_insert(struct dbc *c, const char *room_id, const char *room_version,
+                    const char *creator, int64_t now_ms)
+{
+    char ts[24];
+    const char *p[] = {room_id, room_version, creator, db_i64(ts, now_ms)};
+    PGresult *res = db_exec(c,
+                            "INSERT INTO rooms (room_id, room_version, creator, created_ts) "
+                            "VALUES ($1, $2, $3, $4)",
+                            4, p);
+    if (!res)
+        return db_unique_violation(c) ? 1 : -1;
+    PQclear(res);
+    return 0;
+}
+
+int db_rooms_get(struct dbc *c, const char *room_id, bool lock, struct db_room *out)
+{
+    const char *p[] = {room_id};
+    memset(out, 0, sizeof *out);
+    PGresult *res =
+        lock ? db_exec(c,
+                       "SELECT room_version, creator, state_group, is_public FROM rooms "
+                       "WHERE room_id = $1 FOR UPDATE",
+                       1, p)
+             : db_exec(c,
+                       "SELECT room_version, creator, state_group, is_public FROM rooms "
+                       "WHERE room_id = $1",
+                       1, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        out->room_version = strdup(db_val(res, 0, 0));
+        out->creator = strdup(db_val(res, 0, 1));
+        out->state_group = db_int(res, 0, 2);
+        out->is_public = db_bool(res, 0, 3);
+    }
+    PQclear(res);
+    return found;
+}
+
+void db_room_clear(struct db_room *r)
+{
+    free(r->room_version);
+    free(r->creator);
+    memset(r, 0, sizeof *r);
+}
+
+int db_rooms_set_state_group(struct dbc *c, const char *room_id, int64_t group)
+{
+    char g[24];
+    const char *p[] = {room_id, db_i64(g, group)};
+    return db_run(c, "UPDATE rooms SET state_group = $2 WHERE room_id = $1", 2, p);
+}
+
+int db_rooms_set_public(struct dbc *c, const char *room_id, bool is_public)
+{
+    const char *p[] = {room_id, is_public ? "t" : "f"};
+    return db_affected_one(
+               db_exec(c, "UPDATE rooms SET is_public = $2 WHERE room_id = $1", 2, p)) < 0
+               ? -1
+               : 0;
+}
+
+json_t *db_rooms_extremities(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(
+        c, "SELECT event_id FROM room_extremities WHERE room_id = $1 ORDER BY event_id", 1, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, json_string(db_val(res, i, 0)));
+    PQclear(res);
+    return arr;
+}
+
+int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *prev,
+                                 const char *event_id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(prev, i, v)
+    {
+        const char *p[] = {room_id, json_string_value(v)};
+        if (db_run(c, "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2", 2,
+                   p) < 0)
+            return -1;
+    }
+    const char *p[] = {room_id, event_id};
+    return db_run(c,
+                  "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) "
+                  "ON CONFLICT DO NOTHING",
+                  2, p);
+}

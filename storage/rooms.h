@@ -1,0 +1,32 @@
+/* rooms.h - the rooms table and each room's forward extremities. */
+#ifndef AMTSBOTE_STORAGE_ROOMS_H
+#define AMTSBOTE_STORAGE_ROOMS_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/db.h"
+
+struct db_room {
+    char *room_version, *creator; /* malloc'd */
+    int64_t state_group;          /* state after the newest event; 0 before the first */
+    bool is_public;
+};
+
+/* Returns 0, 1 if the room exists, -1. */
+int db_rooms_insert(struct dbc *c, const char *room_id, const char *room_version,
+                    const char *creator, int64_t now_ms);
+/* Returns 1 and fills *out (free with db_room_clear), 0 if unknown, -1. With lock, the row is
+ * locked FOR UPDATE: the room's writer lock, held to the end of the transaction. */
+int db_rooms_get(struct dbc *c, const char *room_id, bool lock, struct db_room *out);
+void db_room_clear(struct db_room *r);
+int db_rooms_set_state_group(struct dbc *c, const char *room_id, int64_t group);
+int db_rooms_set_public(struct dbc *c, const char *room_id, bool is_public);
+
+/* Forward extremities as a new JSON array of event IDs (sorted); NULL on error. */
+json_t *db_rooms_extremities(struct dbc *c, const char *room_id);
+/* Replace the extremities named in `prev` (array, borrowed) by `event_id`. 0 or -1. */
+int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *prev,
+                                 const char *event_id);
+
+#endif
