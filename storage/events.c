@@ -1,0 +1,230 @@
+/* events.c - SQL for PDUs, their edges, transaction IDs, relations and reports.
+ *
+ * Stream orderings come from one sequence for all rooms, taken when the event is inserted
+ * inside the room's append transaction; /sync reads by stream, /messages by (depth, stream).
+ * Outliers (events known but not part of the room's timeline) get no stream ordering. */
+#include "storage/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/db_internal.h"
+
+int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
+                     json_t *prev_events, int64_t *stream)
+{
+    char ts[24], depth[24], sg[24];
+    const char *p[] = {m->event_id,
+                       m->room_id,
+                       m->type,
+                       m->state_key,
+                       m->sender,
+                       db_i64(ts, m->origin_server_ts),
+                       db_i64(depth, m->depth),
+                       m->state_group > 0 ? db_i64(sg, m->state_group) : NULL,
+                       m->rejected,
+                       m->outlier ? "t" : "f",
+                       json};
+    PGresult *res = db_exec(
+        c,
+        "INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, "
+        "depth, state_group, rejected, outlier, json, stream_ordering) VALUES ($1, $2, $3, $4, "
+        "$5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
+        "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering",
+        11, p);
+    if (!res)
+        return db_unique_violation(c) ? 1 : -1;
+    char nid[24];
+    snprintf(nid, sizeof nid, "%s", db_val(res, 0, 0));
+    *stream = db_int(res, 0, 1);
+    PQclear(res);
+    size_t i;
+    json_t *v;
+    json_array_foreach(prev_events, i, v)
+    {
+        const char *e[] = {nid, json_string_value(v)};
+        if (e[1] && db_run(c,
+                           "INSERT INTO event_edges (event_nid, prev_event_id) VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING",
+                           2, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+#define EVENT_COLS "event_id, room_id, redacted_by, stream_ordering, depth, state_group, " \
+                   "rejected IS NOT NULL, outlier, json"
+
+static void fill_event(PGresult *res, int i, struct db_event *out)
+{
+    out->event_id = strdup(db_val(res, i, 0));
+    out->room_id = strdup(db_val(res, i, 1));
+    out->redacted_by = db_val(res, i, 2) ? strdup(db_val(res, i, 2)) : NULL;
+    out->stream = db_int(res, i, 3);
+    out->depth = db_int(res, i, 4);
+    out->state_group = db_int(res, i, 5);
+    out->rejected = db_bool(res, i, 6);
+    out->outlier = db_bool(res, i, 7);
+    out->pdu = json_loads(db_val(res, i, 8), JSON_ALLOW_NUL, NULL);
+}
+
+int db_events_get(struct dbc *c, const char *event_id, struct db_event *out)
+{
+    const char *p[] = {event_id};
+    memset(out, 0, sizeof *out);
+    PGresult *res = db_exec(c, "SELECT " EVENT_COLS " FROM events WHERE event_id = $1", 1, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found)
+        fill_event(res, 0, out);
+    PQclear(res);
+    if (found && !out->pdu) {
+        db_event_clear(out);
+        return -1;
+    }
+    return found;
+}
+
+void db_event_clear(struct db_event *e)
+{
+    json_decref(e->pdu);
+    free(e->event_id);
+    free(e->room_id);
+    free(e->redacted_by);
+    memset(e, 0, sizeof *e);
+}
+
+int db_events_redact(struct dbc *c, const char *event_id, const char *redacted_json,
+                     const char *redacted_by)
+{
+    const char *p[] = {event_id, redacted_json, redacted_by};
+    if (db_run(c, "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1", 3, p) < 0)
+        return -1;
+    /* a redacted relation no longer relates (spec: redacted edits and reactions vanish) */
+    return db_run(c, "DELETE FROM event_relations WHERE event_id = $1", 1, p);
+}
+
+int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
+               char **event_id)
+{
+    const char *p[] = {user_id, device_id, txn_id};
+    *event_id = NULL;
+    PGresult *res = db_exec(c,
+                            "SELECT event_id FROM event_txns WHERE user_id = $1 AND "
+                            "device_id = $2 AND txn_id = $3",
+                            3, p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) > 0)
+        *event_id = strdup(db_val(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
+               const char *event_id, int64_t now_ms)
+{
+    char ts[24];
+    const char *p[] = {user_id, device_id, txn_id, event_id, db_i64(ts, now_ms)};
+    return db_run(c,
+                  "INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) "
+                  "VALUES ($1, $2, $3, $4, $5)",
+                  5, p);
+}
+
+int db_relations_put(struct dbc *c, const char *event_id, const char *room_id,
+                     const char *relates_to, const char *rel_type, const char *key,
+                     const char *sender)
+{
+    const char *p[] = {event_id, room_id, relates_to, rel_type, key, sender};
+    return db_run(c,
+                  "INSERT INTO event_relations (event_id, room_id, relates_to, rel_type, "
+                  "aggregation_key, sender) VALUES ($1, $2, $3, $4, $5, $6) "
+                  "ON CONFLICT DO NOTHING",
+                  6, p);
+}
+
+json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
+                       bool forward, int limit)
+{
+    char d[24], s[24], l[24];
+    const char *p[] = {room_id, db_i64(d, depth), db_i64(s, stream), db_i64(l, limit)};
+    PGresult *res =
+        forward
+            ? db_exec(c,
+                      "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
+                      "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
+                      "(depth, stream_ordering) > ($2, $3) ORDER BY depth, stream_ordering "
+                      "LIMIT $4",
+                      4, p)
+            : db_exec(c,
+                      "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
+                      "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
+                      "(depth, stream_ordering) < ($2, $3) ORDER BY depth DESC, "
+                      "stream_ordering DESC LIMIT $4",
+                      4, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
+        if (!pdu)
+            continue;
+        json_t *row = json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
+                                (json_int_t)db_int(res, i, 1), "stream",
+                                (json_int_t)db_int(res, i, 2), "state_group",
+                                (json_int_t)db_int(res, i, 3), "pdu", pdu);
+        if (db_val(res, i, 4))
+            json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
+        json_array_append_new(arr, row);
+    }
+    PQclear(res);
+    return arr;
+}
+
+int db_events_position(struct dbc *c, const char *event_id, int64_t *depth, int64_t *stream)
+{
+    const char *p[] = {event_id};
+    PGresult *res =
+        db_exec(c, "SELECT depth, stream_ordering FROM events WHERE event_id = $1", 1, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *depth = db_int(res, 0, 0);
+        *stream = db_int(res, 0, 1);
+    }
+    PQclear(res);
+    return found;
+}
+
+int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t *stream)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(c,
+                            "SELECT depth, stream_ordering FROM events WHERE room_id = $1 AND "
+                            "NOT outlier ORDER BY depth DESC, stream_ordering DESC LIMIT 1",
+                            1, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *depth = db_int(res, 0, 0);
+        *stream = db_int(res, 0, 1);
+    }
+    PQclear(res);
+    return found;
+}
+
+int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
+                   const char *reason, int score, bool has_score, int64_t now_ms)
+{
+    char sc[24], ts[24];
+    const char *p[] = {room_id, event_id, user_id, reason,
+                       has_score ? db_i64(sc, score) : NULL, db_i64(ts, now_ms)};
+    return db_run(c,
+                  "INSERT INTO event_reports (room_id, event_id, user_id, reason, score, "
+                  "received_ts) VALUES ($1, $2, $3, $4, $5, $6)",
+                  6, p);
+}

@@ -1,0 +1,68 @@
+/* events.h - the events table: PDUs, their DAG edges, transaction IDs, relations and
+ * reports, and the orderings /sync and /messages read. */
+#ifndef AMTSBOTE_STORAGE_EVENTS_H
+#define AMTSBOTE_STORAGE_EVENTS_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/db.h"
+
+/* What the engine records with a PDU. */
+struct db_event_meta {
+    const char *event_id, *room_id, *type, *state_key, *sender; /* state_key NULL: not state */
+    int64_t origin_server_ts, depth;
+    int64_t state_group; /* the state after the event */
+    const char *rejected; /* NULL when accepted */
+    bool outlier;
+};
+
+/* Insert the PDU (`json`: its canonical JSON) and its prev_events edges (array, borrowed).
+ * Sets *stream to its stream ordering (0 for outliers). Returns 0, 1 if the event ID is
+ * already stored, -1. */
+int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
+                     json_t *prev_events, int64_t *stream);
+
+/* A stored event. */
+struct db_event {
+    json_t *pdu;          /* parsed PDU (owned); for v3+ rooms without an "event_id" key */
+    char *event_id, *room_id, *redacted_by; /* malloc'd; redacted_by may be NULL */
+    int64_t stream, depth, state_group;
+    bool rejected, outlier;
+};
+/* Returns 1 (fill *out; free with db_event_clear), 0 if unknown, -1. */
+int db_events_get(struct dbc *c, const char *event_id, struct db_event *out);
+void db_event_clear(struct db_event *e);
+
+/* Replace the stored PDU of `event_id` by its redacted form and record the redaction.
+ * Returns 0 or -1. */
+int db_events_redact(struct dbc *c, const char *event_id, const char *redacted_json,
+                     const char *redacted_by);
+
+/* Transaction IDs: the event a device's txn_id produced, malloc'd into *event_id (NULL when
+ * new). 0 or -1. */
+int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
+               char **event_id);
+int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
+               const char *event_id, int64_t now_ms);
+
+/* Record an m.relates_to. 0 or -1. */
+int db_relations_put(struct dbc *c, const char *event_id, const char *room_id,
+                     const char *relates_to, const char *rel_type, const char *key,
+                     const char *sender);
+
+/* Page through a room's timeline in topological order (depth, stream). Events strictly
+ * after (forward) or before (backward) the position (depth, stream) are returned, at most
+ * `limit`, as a new JSON array of {"event_id", "depth", "stream", "pdu" (parsed),
+ * "state_group", "redacted_by"} objects. NULL on error. */
+json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
+                       bool forward, int limit);
+/* Topological position of an event: 1 with *depth and *stream set, 0 if unknown, -1. */
+int db_events_position(struct dbc *c, const char *event_id, int64_t *depth, int64_t *stream);
+/* The newest position of a room (its last accepted event): 1, 0 if none, -1. */
+int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t *stream);
+
+int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
+                   const char *reason, int score, bool has_score, int64_t now_ms);
+
+#endif
