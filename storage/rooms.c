@@ -106,3 +106,58 @@ int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *pre
                   "ON CONFLICT DO NOTHING",
                   2, p);
 }
+
+int db_aliases_put(struct dbc *c, const char *alias, const char *room_id, const char *creator,
+                   int64_t now_ms)
+{
+    char ts[24];
+    const char *p[] = {alias, room_id, creator, db_i64(ts, now_ms)};
+    PGresult *res = db_exec(c,
+                            "INSERT INTO room_aliases (alias, room_id, creator, created_ts) "
+                            "VALUES ($1, $2, $3, $4)",
+                            4, p);
+    if (!res)
+        return db_unique_violation(c) ? 1 : -1;
+    PQclear(res);
+    return 0;
+}
+
+int db_aliases_get(struct dbc *c, const char *alias, char **room_id, char **creator)
+{
+    const char *p[] = {alias};
+    *room_id = NULL;
+    if (creator)
+        *creator = NULL;
+    PGresult *res =
+        db_exec(c, "SELECT room_id, creator FROM room_aliases WHERE alias = $1", 1, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *room_id = strdup(db_val(res, 0, 0));
+        if (creator)
+            *creator = strdup(db_val(res, 0, 1));
+    }
+    PQclear(res);
+    return found;
+}
+
+int db_aliases_delete(struct dbc *c, const char *alias)
+{
+    const char *p[] = {alias};
+    return db_affected_one(db_exec(c, "DELETE FROM room_aliases WHERE alias = $1", 1, p));
+}
+
+json_t *db_aliases_of_room(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(
+        c, "SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias", 1, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, json_string(db_val(res, i, 0)));
+    PQclear(res);
+    return arr;
+}

@@ -29,4 +29,15 @@ json_t *db_rooms_extremities(struct dbc *c, const char *room_id);
 int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *prev,
                                  const char *event_id);
 
+/* Aliases. Returns 0, 1 if the alias is taken, -1. */
+int db_aliases_put(struct dbc *c, const char *alias, const char *room_id, const char *creator,
+                   int64_t now_ms);
+/* Room of an alias (malloc'd into *room_id) and its creator (into *creator if non-NULL):
+ * 1, 0 if unknown, -1. */
+int db_aliases_get(struct dbc *c, const char *alias, char **room_id, char **creator);
+/* 1 deleted, 0 unknown, -1. */
+int db_aliases_delete(struct dbc *c, const char *alias);
+/* The aliases of a room as a new sorted JSON array; NULL on error. */
+json_t *db_aliases_of_room(struct dbc *c, const char *room_id);
+
 #endif

@@ -1,0 +1,935 @@
+/* room.c - the room engine: builds, authorises and persists events (Client-Server API
+ * "Rooms", "Creation"; Server-Server API "PDUs", "Auth events selection").
+ *
+ * Every append runs in one database transaction that first locks the room's row
+ * (storage/rooms.c), so each room has exactly one writer at a time across threads and
+ * processes while different rooms proceed in parallel. Lock order: the room row, then
+ * anything else; a transaction never locks two rooms.
+ *
+ * An append:
+ *   1. prev_events = the room's forward extremities, depth = 1 + their greatest depth;
+ *   2. auth_events = the auth events selection (server/auth.c) taken from current state;
+ *   3. content hash, signature with the server key, event ID from the reference hash
+ *      (or "$random:server" in versions 1 and 2);
+ *   4. the format checks (sizes) and the authorization rules against that state;
+ *   5. persist: a new state group for state events, the event row, the extremities, current
+ *      state, relations, the redaction it applies, the client's transaction ID;
+ *   6. after commit, the listener is told (sync will wake on it).
+ * room_create runs all of its initial events in one transaction: a room is created whole
+ * or not at all. */
+#include "server/room.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/account.h"
+#include "server/auth.h"
+#include "server/b64.h"
+#include "server/cjson.h"
+#include "server/clock.h"
+#include "server/event.h"
+#include "server/ids.h"
+#include "server/log.h"
+#include "server/roomver.h"
+#include "server/statemap.h"
+#include "storage/events.h"
+#include "storage/rooms.h"
+#include "storage/state.h"
+
+#define MAX_PREV_EVENTS 10
+#define MAX_AUTH_KEYS 8
+#define MAX_INITIAL_EVENTS 100
+#define MAX_INVITES 100
+
+static struct {
+    char *server_name;
+    struct sign_key key;
+    const char *default_version;
+    room_listener listener;
+} eng;
+
+/* An event committed in the current transaction, announced after COMMIT. */
+struct committed {
+    int64_t stream;
+    char *room_id;
+    json_t *pdu;
+};
+
+struct batch {
+    struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
+    size_t n;
+};
+
+void room_init(const char *server_name, const struct sign_key *key,
+               const char *default_room_version, room_listener listener)
+{
+    free(eng.server_name);
+    eng.server_name = strdup(server_name);
+    eng.key = *key;
+    eng.default_version = default_room_version;
+    eng.listener = listener;
+}
+
+static void batch_announce(struct batch *b, bool committed)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (committed && eng.listener)
+            eng.listener(b->items[i].stream, b->items[i].room_id, b->items[i].pdu);
+        free(b->items[i].room_id);
+        json_decref(b->items[i].pdu);
+    }
+    b->n = 0;
+}
+
+/* --- auth state ------------------------------------------------------------------------ */
+
+static const json_t *map_state(void *ctx, const char *type, const char *state_key)
+{
+    char *k = statemap_key(type, state_key);
+    const json_t *v = k ? json_object_get(ctx, k) : NULL;
+    free(k);
+    return v;
+}
+
+/* Load a stored event's PDU with its "event_id" key set (the form auth and state resolution
+ * expect). New reference or NULL. */
+static json_t *load_pdu(struct dbc *c, const char *event_id)
+{
+    struct db_event e;
+    if (db_events_get(c, event_id, &e) != 1)
+        return NULL;
+    json_t *pdu = json_incref(e.pdu);
+    json_object_set_new(pdu, "event_id", json_string(event_id));
+    db_event_clear(&e);
+    return pdu;
+}
+
+/* The event ID of a v12 room's create event: the room ID with "$" for "!". */
+static char *create_event_id(const char *room_id)
+{
+    size_t n = strlen(room_id) + 1;
+    char *id = malloc(n);
+    if (id) {
+        memcpy(id, room_id, n);
+        id[0] = '$';
+    }
+    return id;
+}
+
+/* Select the auth events for `proto` from the room's current state: fills `auth_map`
+ * (statemap key -> PDU, for auth_check) and `auth_ids` (event IDs for the PDU). For v12 the
+ * create event is added to the map but not to the IDs. Returns 0 or -1. */
+static int select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
+                       json_t *proto, json_t *auth_map, json_t *auth_ids)
+{
+    struct auth_key keys[MAX_AUTH_KEYS];
+    size_t n = auth_select_keys(rv, proto, keys, MAX_AUTH_KEYS);
+    if (n > MAX_AUTH_KEYS)
+        n = MAX_AUTH_KEYS;
+    for (size_t i = 0; i < n; i++) {
+        char *ev = NULL;
+        if (db_current_state_get(c, room_id, keys[i].type, keys[i].state_key, &ev) < 0)
+            return -1;
+        if (!ev)
+            continue;
+        json_t *pdu = load_pdu(c, ev);
+        if (!pdu) {
+            free(ev);
+            return -1;
+        }
+        char *k = statemap_key(keys[i].type, keys[i].state_key);
+        if (!json_object_get(auth_map, k)) {
+            json_array_append_new(auth_ids, json_string(ev));
+            json_object_set_new(auth_map, k, pdu);
+        } else {
+            json_decref(pdu);
+        }
+        free(k);
+        free(ev);
+    }
+    if (!rv->create_in_auth_events) {
+        char *cid = create_event_id(room_id);
+        json_t *create = cid ? load_pdu(c, cid) : NULL;
+        free(cid);
+        if (!create)
+            return -1;
+        char *k = statemap_key("m.room.create", "");
+        json_object_set_new(auth_map, k, create);
+        free(k);
+    }
+    return 0;
+}
+
+/* Event references as the room version writes them: plain IDs from v3, [id, {sha256}] in
+ * versions 1 and 2. New reference. */
+static json_t *refs(struct dbc *c, const struct room_version *rv, json_t *ids)
+{
+    if (rv->event_ids != ROOMVER_EVID_V1)
+        return json_incref(ids);
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        uint8_t hash[32];
+        json_t *pdu = load_pdu(c, json_string_value(v));
+        char *b = NULL;
+        if (pdu && event_reference_hash(pdu, rv, hash) == 0)
+            b = b64_encode(hash, sizeof hash);
+        json_array_append_new(out, json_pack("[O,{s:s}]", v, "sha256", b ? b : ""));
+        free(b);
+        json_decref(pdu);
+    }
+    return out;
+}
+
+/* --- append ------------------------------------------------------------------------------ */
+
+struct append_req {
+    const char *room_id; /* NULL only for a v12 create event */
+    int64_t parent_group;
+    const struct room_version *rv;
+    const char *sender, *type, *state_key;
+    json_t *content; /* borrowed */
+    const struct room_txn *txn;
+    const char *redacts; /* m.room.redaction: the target (content or top level by version) */
+};
+
+/* Apply a redaction to its target if the sender may: the target's own sender, or anyone
+ * with the redact power level (spec "Redactions"; v3+ "Handling redactions"). */
+static enum room_rc check_redaction(struct dbc *c, const struct append_req *a, char *why,
+                                    size_t n)
+{
+    const char *target = a->redacts;
+    struct db_event e;
+    int rc = db_events_get(c, target, &e);
+    if (rc < 0)
+        return ROOM_ERR;
+    if (rc == 0 || strcmp(e.room_id, a->room_id) != 0) {
+        if (rc)
+            db_event_clear(&e);
+        snprintf(why, n, "Unknown event %s", target);
+        return ROOM_NOT_FOUND;
+    }
+    bool own = strcmp(event_sender(e.pdu), a->sender) == 0;
+    db_event_clear(&e);
+    if (own)
+        return ROOM_OK;
+    json_t *auth_map = json_object(), *ids = json_array();
+    json_t *proto = json_pack("{s:s,s:s,s:s}", "type", "m.room.redaction", "sender", a->sender,
+                              "room_id", a->room_id);
+    enum room_rc out = ROOM_ERR;
+    if (select_auth(c, a->room_id, a->rv, proto, auth_map, ids) == 0) {
+        struct auth_ops ops = {map_state, NULL, auth_map};
+        const json_t *pl = map_state(auth_map, "m.room.power_levels", "");
+        json_t *redact = json_object_get(json_object_get(pl, "content"), "redact");
+        int64_t need = json_is_integer(redact) ? json_integer_value(redact) : 50;
+        if (auth_user_power(a->rv, &ops, a->sender) >= need) {
+            out = ROOM_OK;
+        } else {
+            snprintf(why, n, "You may only redact your own events (redact level is %lld)",
+                     (long long)need);
+            out = ROOM_FORBIDDEN;
+        }
+    }
+    json_decref(proto);
+    json_decref(auth_map);
+    json_decref(ids);
+    return out;
+}
+
+static int apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
+                           const char *event_id)
+{
+    const char *target = event_redacts(pdu, rv);
+    struct db_event e;
+    if (!target || db_events_get(c, target, &e) != 1)
+        return 0;
+    int rc = 0;
+    if (!e.redacted_by) {
+        json_t *red = event_redact(e.pdu, rv);
+        char *text = red ? cjson_encode(red, NULL) : NULL;
+        rc = text ? db_events_redact(c, target, text, event_id) : -1;
+        free(text);
+        json_decref(red);
+    }
+    db_event_clear(&e);
+    return rc;
+}
+
+/* Persist `pdu` (state after it, event row, extremities, current state, relations,
+ * redaction). Sets *stream and *group. */
+static int persist(struct dbc *c, const struct append_req *a, const char *room_id, json_t *pdu,
+                   const char *event_id, json_t *prev_ids, int64_t *stream, int64_t *group)
+{
+    int64_t sg = a->parent_group;
+    if (a->state_key) {
+        json_t *ch = json_object();
+        statemap_set(ch, a->type, a->state_key, event_id);
+        sg = db_state_group_new(c, room_id, a->parent_group, ch);
+        json_decref(ch);
+        if (sg < 0)
+            return -1;
+    }
+    char *text = cjson_encode(pdu, NULL);
+    if (!text)
+        return -1;
+    struct db_event_meta m = {
+        .event_id = event_id,
+        .room_id = room_id,
+        .type = a->type,
+        .state_key = a->state_key,
+        .sender = a->sender,
+        .origin_server_ts = json_integer_value(json_object_get(pdu, "origin_server_ts")),
+        .depth = json_integer_value(json_object_get(pdu, "depth")),
+        .state_group = sg,
+    };
+    int rc = db_events_insert(c, &m, text, prev_ids, stream);
+    free(text);
+    if (rc != 0)
+        return -1;
+    if (db_rooms_extremities_advance(c, room_id, prev_ids, event_id) < 0)
+        return -1;
+    if (a->state_key) {
+        const char *membership =
+            strcmp(a->type, "m.room.member") == 0
+                ? json_string_value(json_object_get(a->content, "membership"))
+                : NULL;
+        if (db_current_state_set(c, room_id, a->type, a->state_key, event_id, membership) < 0 ||
+            db_rooms_set_state_group(c, room_id, sg) < 0)
+            return -1;
+    }
+    json_t *rel = json_object_get(a->content, "m.relates_to");
+    const char *rel_type = json_string_value(json_object_get(rel, "rel_type"));
+    const char *rel_to = json_string_value(json_object_get(rel, "event_id"));
+    if (rel_type && rel_to &&
+        db_relations_put(c, event_id, room_id, rel_to, rel_type,
+                         json_string_value(json_object_get(rel, "key")), a->sender) < 0)
+        return -1;
+    if (strcmp(a->type, "m.room.redaction") == 0 &&
+        apply_redaction(c, a->rv, pdu, event_id) < 0)
+        return -1;
+    *group = sg;
+    return 0;
+}
+
+/* Build, authorise and persist one event (steps 1-5 of the file header). On ROOM_OK sets
+ * *event_id and *room_id_out (both malloc'd) and queues the event in `b`. */
+static enum room_rc append(struct dbc *c, const struct append_req *a, struct batch *b,
+                           int64_t *group, char **event_id, char **room_id_out, char *why,
+                           size_t n)
+{
+    const struct room_version *rv = a->rv;
+    bool is_create = strcmp(a->type, "m.room.create") == 0 && a->state_key &&
+                     !*a->state_key;
+    json_t *pdu = json_pack("{s:s,s:s,s:O,s:I}", "type", a->type, "sender", a->sender,
+                            "content", a->content, "origin_server_ts",
+                            (json_int_t)clock_now_ms());
+    json_t *prev = NULL, *auth_map = json_object(), *auth_ids = json_array();
+    char *id = NULL, *rid = NULL;
+    enum room_rc rc = ROOM_ERR;
+    int64_t depth = 0;
+
+    if (!pdu || !auth_map || !auth_ids)
+        goto out;
+    if (a->state_key)
+        json_object_set_new(pdu, "state_key", json_string(a->state_key));
+    if (a->room_id)
+        json_object_set_new(pdu, "room_id", json_string(a->room_id));
+
+    /* 1. prev_events and depth */
+    prev = a->room_id && !is_create ? db_rooms_extremities(c, a->room_id) : json_array();
+    if (!prev)
+        goto out;
+    while (json_array_size(prev) > MAX_PREV_EVENTS)
+        json_array_remove(prev, json_array_size(prev) - 1);
+    size_t i;
+    json_t *v;
+    json_array_foreach(prev, i, v)
+    {
+        int64_t d, s;
+        if (db_events_position(c, json_string_value(v), &d, &s) == 1 && d > depth)
+            depth = d;
+    }
+    json_object_set_new(pdu, "depth", json_integer(depth + 1));
+
+    /* 2. auth events from current state */
+    if (!is_create && select_auth(c, a->room_id, rv, pdu, auth_map, auth_ids) < 0)
+        goto out;
+    json_object_set_new(pdu, "prev_events", refs(c, rv, prev));
+    json_object_set_new(pdu, "auth_events", refs(c, rv, auth_ids));
+    if (rv->event_ids == ROOMVER_EVID_V1) {
+        char rnd[19], full[300];
+        ids_random_alnum(rnd, 18);
+        snprintf(full, sizeof full, "$%s:%s", rnd, eng.server_name);
+        json_object_set_new(pdu, "event_id", json_string(full));
+    }
+    if (a->redacts && !rv->redacts_in_content)
+        json_object_set_new(pdu, "redacts", json_string(a->redacts));
+
+    /* 3. hash, sign, name */
+    if (event_set_content_hash(pdu) < 0 || event_sign(pdu, rv, eng.server_name, &eng.key) < 0)
+        goto out;
+    id = event_compute_id(pdu, rv);
+    if (!id)
+        goto out;
+    rid = a->room_id ? strdup(a->room_id) : event_room_id_from_create(pdu, rv);
+    if (!rid)
+        goto out;
+
+    /* 4. format and authorization */
+    if (event_check_format(pdu, rv, why, n) < 0) {
+        size_t len = 0;
+        char *text = cjson_encode(pdu, &len);
+        free(text);
+        rc = len > EVENT_MAX_BYTES ? ROOM_TOO_LARGE : ROOM_BAD_JSON;
+        goto out;
+    }
+    json_t *checked = json_copy(pdu);
+    json_object_set_new(checked, "event_id", json_string(id));
+    if (!json_object_get(checked, "room_id"))
+        json_object_set_new(checked, "room_id", json_string(rid));
+    struct auth_ops ops = {map_state, NULL, auth_map};
+    int allowed = auth_check(rv, checked, &ops, why, n);
+    json_decref(checked);
+    if (allowed < 0) {
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
+
+    /* 5. persist (a create event brings its room's row: in v12 only its hash names it) */
+    if (is_create) {
+        int ins = db_rooms_insert(c, rid, rv->id, a->sender, clock_now_ms());
+        if (ins != 0)
+            goto out;
+    }
+    int64_t stream = 0;
+    if (persist(c, a, rid, pdu, id, prev, &stream, group) < 0)
+        goto out;
+    if (a->txn && a->txn->txn_id &&
+        db_txn_put(c, a->sender, a->txn->device_id, a->txn->txn_id, id, clock_now_ms()) < 0)
+        goto out;
+    if (b->n < sizeof b->items / sizeof b->items[0]) {
+        b->items[b->n].stream = stream;
+        b->items[b->n].room_id = strdup(rid);
+        b->items[b->n].pdu = json_incref(pdu);
+        b->n++;
+    }
+    *event_id = id;
+    *room_id_out = rid;
+    id = rid = NULL;
+    rc = ROOM_OK;
+out:
+    free(id);
+    free(rid);
+    json_decref(pdu);
+    json_decref(prev);
+    json_decref(auth_map);
+    json_decref(auth_ids);
+    return rc;
+}
+
+/* --- sending ----------------------------------------------------------------------------- */
+
+char *room_version_of(const char *room_id)
+{
+    struct db_room r;
+    struct dbc *c = db_get();
+    if (!c)
+        return NULL;
+    int found = db_rooms_get(c, room_id, false, &r);
+    db_put(c);
+    if (found != 1)
+        return NULL;
+    char *v = r.room_version;
+    r.room_version = NULL;
+    db_room_clear(&r);
+    return v;
+}
+
+static enum room_rc send_event(const char *room_id, const char *sender, const char *type,
+                               const char *state_key, json_t *content, const char *top_redacts,
+                               const struct room_txn *txn, char **event_id, char *why, size_t n)
+{
+    struct batch b = {.n = 0};
+    struct db_room r = {0};
+    enum room_rc rc = ROOM_ERR;
+    char *rid = NULL;
+    bool committed = false;
+
+    *event_id = NULL;
+    snprintf(why, n, "Internal error");
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    if (txn && txn->txn_id) {
+        char *prior = NULL;
+        if (db_txn_get(c, sender, txn->device_id, txn->txn_id, &prior) < 0)
+            goto out;
+        if (prior) {
+            *event_id = prior;
+            rc = ROOM_OK;
+            goto out;
+        }
+    }
+    if (db_begin(c) < 0)
+        goto out;
+    int found = db_rooms_get(c, room_id, true, &r);
+    if (found <= 0) {
+        if (found == 0) {
+            snprintf(why, n, "Unknown room %s", room_id);
+            rc = ROOM_NOT_FOUND;
+        }
+        goto out;
+    }
+    const struct room_version *rv = roomver_get(r.room_version);
+    if (!rv)
+        goto out;
+    json_t *body = json_incref(content);
+    const char *redacts = NULL;
+    if (strcmp(type, "m.room.redaction") == 0) {
+        /* the target travels in content from v11, at the top level before (room_redact) */
+        redacts = rv->redacts_in_content ? json_string_value(json_object_get(content, "redacts"))
+                                         : top_redacts;
+    }
+    struct append_req a = {room_id, r.state_group, rv, sender, type, state_key, body, txn,
+                           redacts};
+    if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK) {
+        json_decref(body);
+        goto out;
+    }
+    int64_t group;
+    rc = append(c, &a, &b, &group, event_id, &rid, why, n);
+    json_decref(body);
+    if (rc != ROOM_OK)
+        goto out;
+    if (db_commit(c) < 0) {
+        free(*event_id);
+        *event_id = NULL;
+        rc = ROOM_ERR;
+        goto out;
+    }
+    committed = true;
+out:
+    if (rc != ROOM_OK || !committed)
+        db_rollback(c);
+    db_put(c);
+    batch_announce(&b, committed);
+    db_room_clear(&r);
+    free(rid);
+    return rc;
+}
+
+enum room_rc room_send(const char *room_id, const char *sender, const char *type,
+                       const char *state_key, json_t *content, const struct room_txn *txn,
+                       char **event_id, char *why, size_t n)
+{
+    return send_event(room_id, sender, type, state_key, content, NULL, txn, event_id, why, n);
+}
+
+enum room_rc room_redact(const char *room_id, const char *sender, const char *target,
+                         const char *reason, const struct room_txn *txn, char **event_id,
+                         char *why, size_t n)
+{
+    char *version = room_version_of(room_id);
+    const struct room_version *rv = roomver_get(version);
+    free(version);
+    if (!rv) {
+        snprintf(why, n, "Unknown room %s", room_id);
+        return ROOM_NOT_FOUND;
+    }
+    json_t *content = json_object();
+    if (reason)
+        json_object_set_new(content, "reason", json_string(reason));
+    if (rv->redacts_in_content)
+        json_object_set_new(content, "redacts", json_string(target));
+    enum room_rc rc = send_event(room_id, sender, "m.room.redaction", NULL, content,
+                                 rv->redacts_in_content ? NULL : target, txn, event_id, why, n);
+    json_decref(content);
+    return rc;
+}
+
+enum room_rc room_membership(const char *room_id, const char *sender, const char *target,
+                             const char *membership, const char *reason, json_t *extra,
+                             char **event_id, char *why, size_t n)
+{
+    json_t *content = extra ? json_copy(extra) : json_object();
+    json_object_set_new(content, "membership", json_string(membership));
+    if (reason)
+        json_object_set_new(content, "reason", json_string(reason));
+    if (strcmp(membership, "join") == 0 || strcmp(membership, "invite") == 0) {
+        json_t *profile = NULL;
+        if (account_profile(target, &profile) == ACCOUNT_OK) {
+            json_t *dn = json_object_get(profile, "displayname");
+            json_t *av = json_object_get(profile, "avatar_url");
+            if (dn)
+                json_object_set(content, "displayname", dn);
+            if (av)
+                json_object_set(content, "avatar_url", av);
+            json_decref(profile);
+        }
+    }
+    enum room_rc rc =
+        room_send(room_id, sender, "m.room.member", target, content, NULL, event_id, why, n);
+    json_decref(content);
+    return rc;
+}
+
+/* --- client format ----------------------------------------------------------------------- */
+
+json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
+                          const char *redacted_by, int64_t now_ms)
+{
+    /* ClientEvent fields, in the spec's order */
+    static const char *const keys[] = {"content", "origin_server_ts", "sender", "state_key",
+                                       "type"};
+    json_t *ev = json_object();
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(pdu, keys[i]);
+        if (v)
+            json_object_set(ev, keys[i], v);
+    }
+    if (!json_object_get(ev, "content"))
+        json_object_set_new(ev, "content", json_object());
+    json_object_set_new(ev, "event_id", json_string(event_id));
+    json_object_set_new(ev, "room_id", json_string(room_id));
+    /* pre-v11 redactions carry redacts at the top level: clients read it there too */
+    json_t *redacts = json_object_get(pdu, "redacts");
+    if (redacts)
+        json_object_set(ev, "redacts", redacts);
+    json_t *u = json_object();
+    json_int_t ts = json_integer_value(json_object_get(pdu, "origin_server_ts"));
+    json_object_set_new(u, "age", json_integer(now_ms > ts ? now_ms - ts : 0));
+    if (redacted_by)
+        json_object_set_new(u, "redacted_because",
+                            json_pack("{s:s,s:s}", "event_id", redacted_by, "type",
+                                      "m.room.redaction"));
+    json_object_set_new(ev, "unsigned", u);
+    return ev;
+}
+
+/* --- creation ---------------------------------------------------------------------------- */
+
+/* Preset rows: name, join_rule, history_visibility, guest_access, invitees get PL 100. */
+static const struct preset {
+    const char *name, *join_rule, *history, *guest_access;
+    bool trusted;
+} presets[] = {
+    {"private_chat", "invite", "shared", "can_join", false},
+    {"trusted_private_chat", "invite", "shared", "can_join", true},
+    {"public_chat", "public", "shared", "forbidden", false},
+};
+
+static const struct preset *find_preset(const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(presets[i].name, name) == 0)
+            return &presets[i];
+    return NULL;
+}
+
+/* The default m.room.power_levels content (Client-Server API "Creation"), before
+ * power_level_content_override is laid over it. */
+static json_t *default_power_levels(const struct room_version *rv, const char *creator,
+                                    const struct preset *p, json_t *invites)
+{
+    json_t *users = json_object();
+    if (!rv->creators_infinite_power)
+        json_object_set_new(users, creator, json_integer(100));
+    if (p->trusted) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(invites, i, v) json_object_set_new(users, json_string_value(v),
+                                                              json_integer(100));
+    }
+    return json_pack("{s:o,s:i,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:i,s:i,s:i,"
+                     "s:{s:i}}",
+                     "users", users, "users_default", 0, "events", "m.room.name", 50,
+                     "m.room.power_levels", 100, "m.room.history_visibility", 100,
+                     "m.room.canonical_alias", 50, "m.room.avatar", 50, "m.room.tombstone", 100,
+                     "m.room.server_acl", 100, "m.room.encryption", 100, "events_default", 0,
+                     "state_default", 50, "ban", 50, "kick", 50, "redact", 50, "invite",
+                     strcmp(p->name, "public_chat") == 0 ? 50 : 0, "notifications", "room", 50);
+}
+
+/* Validate createRoom's body; answers through why. */
+static enum room_rc check_create(json_t *req, char *why, size_t n)
+{
+    /* field, JSON type it must have */
+    static const struct {
+        const char *key;
+        json_type type;
+    } fields[] = {
+        {"visibility", JSON_STRING},     {"room_alias_name", JSON_STRING},
+        {"name", JSON_STRING},           {"topic", JSON_STRING},
+        {"invite", JSON_ARRAY},          {"invite_3pid", JSON_ARRAY},
+        {"room_version", JSON_STRING},   {"creation_content", JSON_OBJECT},
+        {"initial_state", JSON_ARRAY},   {"preset", JSON_STRING},
+        {"power_level_content_override", JSON_OBJECT},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(req, fields[i].key);
+        if (v && !json_is_null(v) && json_typeof(v) != fields[i].type) {
+            snprintf(why, n, "'%s' has the wrong type", fields[i].key);
+            return ROOM_BAD_JSON;
+        }
+    }
+    json_t *d = json_object_get(req, "is_direct");
+    if (d && !json_is_boolean(d)) {
+        snprintf(why, n, "'is_direct' must be a boolean");
+        return ROOM_BAD_JSON;
+    }
+    const char *vis = json_string_value(json_object_get(req, "visibility"));
+    if (vis && strcmp(vis, "public") != 0 && strcmp(vis, "private") != 0) {
+        snprintf(why, n, "'visibility' must be 'public' or 'private'");
+        return ROOM_BAD_JSON;
+    }
+    const char *preset = json_string_value(json_object_get(req, "preset"));
+    if (preset && !find_preset(preset)) {
+        snprintf(why, n, "Unknown preset '%s'", preset);
+        return ROOM_BAD_JSON;
+    }
+    json_t *inv = json_object_get(req, "invite");
+    if (json_array_size(inv) > MAX_INVITES) {
+        snprintf(why, n, "At most %d invites", MAX_INVITES);
+        return ROOM_BAD_JSON;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(inv, i, v)
+    {
+        const char *lp, *srv;
+        size_t ll, sl;
+        if (!json_is_string(v) ||
+            ids_user_id_split(json_string_value(v), &lp, &ll, &srv, &sl) < 0) {
+            snprintf(why, n, "'invite' must list user IDs");
+            return ROOM_BAD_JSON;
+        }
+        if (sl != strlen(eng.server_name) || memcmp(srv, eng.server_name, sl) != 0) {
+            snprintf(why, n, "Cannot invite %s: federation is not available yet",
+                     json_string_value(v));
+            return ROOM_NOT_LOCAL;
+        }
+    }
+    if (json_array_size(json_object_get(req, "invite_3pid"))) {
+        snprintf(why, n, "Third-party invites by e-mail are not supported");
+        return ROOM_BAD_JSON;
+    }
+    json_t *st = json_object_get(req, "initial_state");
+    if (json_array_size(st) > MAX_INITIAL_EVENTS) {
+        snprintf(why, n, "At most %d initial_state events", MAX_INITIAL_EVENTS);
+        return ROOM_INVALID_STATE;
+    }
+    json_array_foreach(st, i, v)
+    {
+        json_t *sk = json_object_get(v, "state_key");
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "type")) ||
+            !json_is_object(json_object_get(v, "content")) || (sk && !json_is_string(sk))) {
+            snprintf(why, n, "initial_state[%zu] needs a type, a content object and an optional "
+                             "string state_key", i);
+            return ROOM_INVALID_STATE;
+        }
+        const char *t = json_string_value(json_object_get(v, "type"));
+        if (strcmp(t, "m.room.create") == 0 || strcmp(t, "m.room.member") == 0) {
+            snprintf(why, n, "initial_state may not contain %s", t);
+            return ROOM_INVALID_STATE;
+        }
+    }
+    return ROOM_OK;
+}
+
+enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, char *why,
+                         size_t n)
+{
+    struct batch b = {.n = 0};
+    enum room_rc rc;
+    char *room_id = NULL, *alias = NULL;
+    json_t *plc = NULL;
+    bool committed = false;
+    int64_t group = 0;
+
+    *room_id_out = NULL;
+    if ((rc = check_create(req, why, n)) != ROOM_OK)
+        return rc;
+    const char *version = json_string_value(json_object_get(req, "room_version"));
+    const struct room_version *rv = roomver_get(version ? version : eng.default_version);
+    if (!rv) {
+        snprintf(why, n, "Room version '%s' is not supported", version);
+        return ROOM_BAD_VERSION;
+    }
+    const char *vis = json_string_value(json_object_get(req, "visibility"));
+    bool public_dir = vis && strcmp(vis, "public") == 0;
+    const char *pname = json_string_value(json_object_get(req, "preset"));
+    const struct preset *preset = find_preset(pname ? pname : public_dir ? "public_chat"
+                                                                          : "private_chat");
+    json_t *invites = json_object_get(req, "invite");
+    bool is_direct = json_is_true(json_object_get(req, "is_direct"));
+    const char *alias_name = json_string_value(json_object_get(req, "room_alias_name"));
+    if (alias_name) {
+        size_t an = strlen(alias_name) + strlen(eng.server_name) + 3;
+        alias = malloc(an);
+        snprintf(alias, an, "#%s:%s", alias_name, eng.server_name);
+        if (!*alias_name || strchr(alias_name, ':') || strlen(alias) > 255) {
+            snprintf(why, n, "Invalid room_alias_name");
+            free(alias);
+            return ROOM_BAD_JSON;
+        }
+    }
+
+    snprintf(why, n, "Internal error");
+    rc = ROOM_ERR;
+    struct dbc *c = db_get();
+    if (!c) {
+        free(alias);
+        return ROOM_ERR;
+    }
+    if (db_begin(c) < 0)
+        goto out;
+    if (!rv->room_id_from_create) {
+        char rnd[19];
+        size_t rl = strlen(eng.server_name) + 22;
+        ids_random_alnum(rnd, 18);
+        room_id = malloc(rl);
+        snprintf(room_id, rl, "!%s:%s", rnd, eng.server_name);
+    }
+
+    /* the spec's order of initial events */
+    json_t *create = json_object_get(req, "creation_content");
+    create = create ? json_deep_copy(create) : json_object();
+    json_object_set_new(create, "room_version", json_string(rv->id));
+    if (!rv->implicit_room_creator)
+        json_object_set_new(create, "creator", json_string(creator));
+    else
+        json_object_del(create, "creator");
+    struct append_req a = {room_id, 0, rv, creator, "m.room.create", "", create, NULL, NULL};
+    char *eid = NULL, *rid = NULL;
+    rc = append(c, &a, &b, &group, &eid, &rid, why, n);
+    json_decref(create);
+    free(eid);
+    if (rc != ROOM_OK)
+        goto out;
+    if (!room_id)
+        room_id = rid; /* v12: the create event's hash names the room */
+    else
+        free(rid);
+    rc = ROOM_ERR;
+
+    /* remaining events, each (type, state_key, content) */
+    json_t *profile = NULL;
+    json_t *join = json_pack("{s:s}", "membership", "join");
+    if (account_profile(creator, &profile) == ACCOUNT_OK) {
+        json_t *dn = json_object_get(profile, "displayname"), *av = json_object_get(profile,
+                                                                                    "avatar_url");
+        if (dn)
+            json_object_set(join, "displayname", dn);
+        if (av)
+            json_object_set(join, "avatar_url", av);
+    }
+    json_decref(profile);
+    plc = default_power_levels(rv, creator, preset, invites);
+    json_t *over = json_object_get(req, "power_level_content_override");
+    if (over)
+        json_object_update(plc, over);
+
+    json_t *steps = json_array();
+    json_array_append_new(steps, json_pack("[s,s,o]", "m.room.member", creator, join));
+    json_array_append_new(steps, json_pack("[s,s,O]", "m.room.power_levels", "", plc));
+    if (alias)
+        json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.canonical_alias", "",
+                                               "alias", alias));
+    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.join_rules", "", "join_rule",
+                                           preset->join_rule));
+    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.history_visibility", "",
+                                           "history_visibility", preset->history));
+    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.guest_access", "",
+                                           "guest_access", preset->guest_access));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(req, "initial_state"), i, v)
+    {
+        json_t *sk = json_object_get(v, "state_key");
+        json_array_append_new(steps, json_pack("[O,s,O]", json_object_get(v, "type"),
+                                               sk ? json_string_value(sk) : "",
+                                               json_object_get(v, "content")));
+    }
+    const char *name = json_string_value(json_object_get(req, "name"));
+    const char *topic = json_string_value(json_object_get(req, "topic"));
+    if (name)
+        json_array_append_new(steps,
+                              json_pack("[s,s,{s:s}]", "m.room.name", "", "name", name));
+    if (topic)
+        json_array_append_new(steps,
+                              json_pack("[s,s,{s:s}]", "m.room.topic", "", "topic", topic));
+    json_array_foreach(invites, i, v)
+    {
+        json_t *inv = json_pack("{s:s}", "membership", "invite");
+        if (is_direct)
+            json_object_set_new(inv, "is_direct", json_true());
+        json_t *ip = NULL;
+        if (account_profile(json_string_value(v), &ip) == ACCOUNT_OK) {
+            json_t *dn = json_object_get(ip, "displayname");
+            if (dn)
+                json_object_set(inv, "displayname", dn);
+            json_decref(ip);
+        }
+        json_array_append_new(steps, json_pack("[O,O,o]", json_string("m.room.member"), v, inv));
+    }
+
+    json_array_foreach(steps, i, v)
+    {
+        struct append_req s = {room_id,
+                               group,
+                               rv,
+                               creator,
+                               json_string_value(json_array_get(v, 0)),
+                               json_string_value(json_array_get(v, 1)),
+                               json_array_get(v, 2),
+                               NULL,
+                               NULL};
+        char *e2 = NULL, *r2 = NULL;
+        rc = append(c, &s, &b, &group, &e2, &r2, why, n);
+        free(e2);
+        free(r2);
+        if (rc != ROOM_OK) {
+            if (rc == ROOM_FORBIDDEN || rc == ROOM_BAD_JSON) {
+                rc = ROOM_INVALID_STATE;
+                size_t used = strlen(why);
+                snprintf(why + used, n - used, " (in %s)", s.type);
+            }
+            break;
+        }
+    }
+    json_decref(steps);
+    if (rc != ROOM_OK)
+        goto out;
+    rc = ROOM_ERR;
+    if (alias) {
+        int ar = db_aliases_put(c, alias, room_id, creator, clock_now_ms());
+        if (ar != 0) {
+            if (ar == 1) {
+                snprintf(why, n, "Room alias %s is already in use", alias);
+                rc = ROOM_IN_USE;
+            }
+            goto out;
+        }
+    }
+    if (public_dir && db_rooms_set_public(c, room_id, true) < 0)
+        goto out;
+    if (db_commit(c) < 0)
+        goto out;
+    committed = true;
+    rc = ROOM_OK;
+    *room_id_out = room_id;
+    room_id = NULL;
+out:
+    if (!committed)
+        db_rollback(c);
+    db_put(c);
+    batch_announce(&b, committed);
+    json_decref(plc);
+    free(room_id);
+    free(alias);
+    return rc;
+}

@@ -1,0 +1,68 @@
+/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends and,
+ * later, received PDUs go through the same path: build or check the PDU, authorise it
+ * against the room's state, persist it with its state, wake listeners. */
+#ifndef AMTSBOTE_ROOM_H
+#define AMTSBOTE_ROOM_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "server/config.h"
+#include "server/sign.h"
+
+enum room_rc {
+    ROOM_ERR = -1,       /* internal error (logged) */
+    ROOM_OK = 0,
+    ROOM_NOT_FOUND,      /* unknown room or event */
+    ROOM_FORBIDDEN,      /* the authorization rules refused; `why` names the rule */
+    ROOM_BAD_JSON,       /* malformed request content */
+    ROOM_TOO_LARGE,      /* the event would exceed 65536 bytes */
+    ROOM_BAD_VERSION,    /* unknown room version */
+    ROOM_IN_USE,         /* the alias is taken */
+    ROOM_INVALID_STATE,  /* createRoom's initial state is not acceptable */
+    ROOM_NOT_LOCAL,      /* needs federation (a remote user or room) */
+};
+
+/* A client's transaction: the same (device, txn_id) returns the first event again. */
+struct room_txn {
+    const char *device_id, *txn_id;
+};
+
+/* Called after each event is committed (stream ordering, room, PDU borrowed). */
+typedef void (*room_listener)(int64_t stream, const char *room_id, const json_t *pdu);
+
+/* Start-up: the server's name, signing key and default room version, and a listener. */
+void room_init(const char *server_name, const struct sign_key *key,
+               const char *default_room_version, room_listener listener);
+
+/* POST /createRoom: `req` is the request body (borrowed, validated here). On ROOM_OK sets
+ * *room_id (malloc'd). Errors explain themselves in why. */
+enum room_rc room_create(const char *creator, json_t *req, char **room_id, char *why, size_t n);
+
+/* Append an event authored by a local user: `state_key` NULL for a message event;
+ * `content` borrowed. On ROOM_OK sets *event_id (malloc'd). */
+enum room_rc room_send(const char *room_id, const char *sender, const char *type,
+                       const char *state_key, json_t *content, const struct room_txn *txn,
+                       char **event_id, char *why, size_t n);
+
+/* Redact `target` with an m.room.redaction from `sender` (the target's own sender, or a
+ * user with the redact power level); the reason is optional. */
+enum room_rc room_redact(const char *room_id, const char *sender, const char *target,
+                         const char *reason, const struct room_txn *txn, char **event_id,
+                         char *why, size_t n);
+
+/* Membership change by `sender` for `target` ("join", "invite", "leave", "ban", "knock"),
+ * with an optional reason; joins and invites carry the target's profile. */
+enum room_rc room_membership(const char *room_id, const char *sender, const char *target,
+                             const char *membership, const char *reason, json_t *extra,
+                             char **event_id, char *why, size_t n);
+
+/* The room version of a room (malloc'd), or NULL if unknown. */
+char *room_version_of(const char *room_id);
+
+/* Client-format event (spec "ClientEvent") of a stored PDU: content, event_id,
+ * origin_server_ts, room_id, sender, state_key, type and unsigned (age, redacted_because,
+ * transaction_id when `txn_device` sent it). New reference. */
+json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
+                          const char *redacted_by, int64_t now_ms);
+
+#endif
