@@ -300,6 +300,9 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
         if (db_current_state_set(c, room_id, a->type, a->state_key, event_id, membership) < 0 ||
             db_rooms_set_state_group(c, room_id, sg) < 0)
             return -1;
+        if (membership && strcmp(membership, "join") == 0 &&
+            db_rooms_unforget(c, room_id, a->state_key) < 0)
+            return -1;
     }
     json_t *rel = json_object_get(a->content, "m.relates_to");
     const char *rel_type = json_string_value(json_object_get(rel, "rel_type"));

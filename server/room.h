@@ -4,6 +4,7 @@
 #ifndef AMTSBOTE_ROOM_H
 #define AMTSBOTE_ROOM_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server/config.h"
@@ -64,5 +65,43 @@ char *room_version_of(const char *room_id);
  * transaction_id when `txn_device` sent it). New reference. */
 json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
                           const char *redacted_by, int64_t now_ms);
+
+/* --- reads (server/roomread.c), with the spec's visibility rules ------------------------- */
+
+/* Room IDs the user has joined (new array). */
+enum room_rc room_joined_rooms(const char *user_id, json_t **out);
+/* All current state as client events (new array); members and former members (state as of
+ * their leaving) only, or anyone in a world_readable room. */
+enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why,
+                        size_t n);
+/* The content of one state event (new reference). */
+enum room_rc room_state_event(const char *room_id, const char *user_id, const char *type,
+                              const char *state_key, json_t **out, char *why, size_t n);
+/* One event as a client event, if the user may see it (history visibility). */
+enum room_rc room_event(const char *room_id, const char *user_id, const char *event_id,
+                        json_t **out, char *why, size_t n);
+/* /members: member events (client format), filtered by membership / not_membership. */
+enum room_rc room_members(const char *room_id, const char *user_id, const char *membership,
+                          const char *not_membership, json_t **out, char *why, size_t n);
+/* /joined_members: {user_id: {display_name, avatar_url}} of joined users. */
+enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
+                                 char *why, size_t n);
+/* /messages: dir 'b' or 'f', from/to tokens (NULL: the natural ends), limit, filter
+ * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. */
+enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
+                           const char *to, char dir, int limit, json_t *filter, json_t **out,
+                           char *why, size_t n);
+/* /forget: only after leaving. */
+enum room_rc room_forget(const char *room_id, const char *user_id, char *why, size_t n);
+
+/* Aliases (local ones). */
+enum room_rc room_alias_set(const char *alias, const char *room_id, const char *user_id,
+                            char *why, size_t n);
+enum room_rc room_alias_get(const char *alias, char **room_id);
+/* Delete: the alias's creator or a user with power to change m.room.canonical_alias. */
+enum room_rc room_alias_delete(const char *alias, const char *user_id, bool is_admin, char *why,
+                               size_t n);
+enum room_rc room_aliases(const char *room_id, const char *user_id, json_t **out, char *why,
+                          size_t n);
 
 #endif

@@ -161,3 +161,18 @@ json_t *db_aliases_of_room(struct dbc *c, const char *room_id)
     PQclear(res);
     return arr;
 }
+
+int db_rooms_forget(struct dbc *c, const char *room_id, const char *user_id)
+{
+    const char *p[] = {user_id, room_id};
+    return db_run(c,
+                  "INSERT INTO room_forgotten (user_id, room_id) VALUES ($1, $2) "
+                  "ON CONFLICT DO NOTHING",
+                  2, p);
+}
+
+int db_rooms_unforget(struct dbc *c, const char *room_id, const char *user_id)
+{
+    const char *p[] = {user_id, room_id};
+    return db_run(c, "DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", 2, p);
+}

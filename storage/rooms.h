@@ -40,4 +40,8 @@ int db_aliases_delete(struct dbc *c, const char *alias);
 /* The aliases of a room as a new sorted JSON array; NULL on error. */
 json_t *db_aliases_of_room(struct dbc *c, const char *room_id);
 
+/* Remember that the user forgot the room; joining again clears it. 0 or -1. */
+int db_rooms_forget(struct dbc *c, const char *room_id, const char *user_id);
+int db_rooms_unforget(struct dbc *c, const char *room_id, const char *user_id);
+
 #endif

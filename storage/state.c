@@ -309,3 +309,89 @@ int db_current_state_replace(struct dbc *c, const char *room_id, json_t *state)
     }
     return 0;
 }
+
+int db_state_group_get(struct dbc *c, int64_t group, const char *type, const char *state_key,
+                       char **out)
+{
+    char gbuf[24];
+    const char *p[] = {db_i64(gbuf, group), type, state_key};
+    *out = NULL;
+    if (group <= 0)
+        return 0;
+    PGresult *res = db_exec(
+        c,
+        "WITH RECURSIVE chain(id, base, seq) AS ("
+        " SELECT id, base, seq FROM state_groups WHERE id = $1"
+        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = ch.base) "
+        "SELECT e.event_id FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
+        "WHERE e.type = $2 AND e.state_key = $3 ORDER BY ch.seq DESC LIMIT 1",
+        3, p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) > 0 && db_val(res, 0, 0))
+        *out = strdup(db_val(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+json_t *db_rooms_with_membership(struct dbc *c, const char *user_id, const char *membership)
+{
+    const char *p[] = {user_id, membership};
+    PGresult *res = db_exec(c,
+                            "SELECT room_id FROM current_state WHERE type = 'm.room.member' "
+                            "AND state_key = $1 AND membership = $2 ORDER BY room_id",
+                            2, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, json_string(db_val(res, i, 0)));
+    PQclear(res);
+    return arr;
+}
+
+json_t *db_current_members(struct dbc *c, const char *room_id, const char *membership,
+                           const char *not_membership)
+{
+    const char *p[] = {room_id, membership, not_membership};
+    PGresult *res = db_exec(c,
+                            "SELECT s.event_id, s.membership, e.json FROM current_state s JOIN "
+                            "events e ON e.event_id = s.event_id WHERE s.room_id = $1 AND "
+                            "s.type = 'm.room.member' AND ($2::text IS NULL OR s.membership = $2) "
+                            "AND ($3::text IS NULL OR s.membership <> $3) ORDER BY s.state_key",
+                            3, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pdu = json_loads(db_val(res, i, 2), JSON_ALLOW_NUL, NULL);
+        if (!pdu)
+            continue;
+        json_array_append_new(arr, json_pack("{s:s,s:s?,s:o}", "event_id", db_val(res, i, 0),
+                                             "membership", db_val(res, i, 1), "pdu", pdu));
+    }
+    PQclear(res);
+    return arr;
+}
+
+int db_current_membership(struct dbc *c, const char *room_id, const char *user_id, char **out,
+                          char **event_id)
+{
+    const char *p[] = {room_id, user_id};
+    *out = NULL;
+    if (event_id)
+        *event_id = NULL;
+    PGresult *res = db_exec(c,
+                            "SELECT membership, event_id FROM current_state WHERE room_id = $1 "
+                            "AND type = 'm.room.member' AND state_key = $2",
+                            2, p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) > 0) {
+        *out = db_val(res, 0, 0) ? strdup(db_val(res, 0, 0)) : NULL;
+        if (event_id)
+            *event_id = strdup(db_val(res, 0, 1));
+    }
+    PQclear(res);
+    return 0;
+}

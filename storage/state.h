@@ -17,6 +17,21 @@ json_t *db_state_group_load(struct dbc *c, int64_t group);
 /* Rows stored for one group (its delta); -1 on error. For tests and metrics. */
 long db_state_group_rows(struct dbc *c, int64_t group);
 
+/* One entry of a group's state: the event ID malloc'd into *out (NULL when absent). 0/-1. */
+int db_state_group_get(struct dbc *c, int64_t group, const char *type, const char *state_key,
+                       char **out);
+
+/* Rooms where the user's current membership is `membership` (new JSON array); NULL on error. */
+json_t *db_rooms_with_membership(struct dbc *c, const char *user_id, const char *membership);
+/* Current member events of a room as a new JSON array of {"event_id", "pdu", "membership"},
+ * optionally only with (or without) one membership; NULL on error. */
+json_t *db_current_members(struct dbc *c, const char *room_id, const char *membership,
+                           const char *not_membership);
+/* The user's current membership in a room (malloc'd into *out, NULL if none) and the event
+ * that set it (into *event_id if non-NULL). 0 or -1. */
+int db_current_membership(struct dbc *c, const char *room_id, const char *user_id, char **out,
+                          char **event_id);
+
 /* Current state of a room as a new state map; NULL on error. */
 json_t *db_current_state(struct dbc *c, const char *room_id);
 /* Event ID of one current state entry (malloc'd into *out, NULL when absent). 0 or -1. */

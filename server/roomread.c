@@ -1,0 +1,609 @@
+/* roomread.c - reading rooms with the spec's visibility rules (Client-Server API "Room
+ * membership", "History visibility", /state, /event, /members, /joined_members, /messages,
+ * aliases).
+ *
+ * Who may read what:
+ *  1. Current state (/state, /members ...): joined users see the current state; users who
+ *     left or were banned see the state as it was when they left; anyone may read a room
+ *     whose history_visibility is world_readable; everyone else gets M_FORBIDDEN.
+ *  2. Events (/messages, /event): the algorithm of "History visibility" per event, with the
+ *     state after the event: world_readable -> visible; the user was joined -> visible;
+ *     shared and the user is joined now (or was until leaving after the event) -> visible;
+ *     invited at the event and history invited -> visible; else hidden. A user who left
+ *     never sees events after their leave.
+ * Pagination tokens are "t<depth>_<stream>" (topological positions). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/room.h"
+#include "storage/events.h"
+#include "storage/rooms.h"
+#include "storage/state.h"
+
+#define MAX_LIMIT 1000
+#define PAGE_FETCH 100
+#define MAX_PAGES 50 /* bounds the work of one /messages call when most events are hidden */
+
+/* The user's standing in a room: the current membership and, once they left, the point they
+ * left at (their membership event). */
+struct standing {
+    char *membership;  /* NULL: never a member */
+    char *event_id;    /* their current member event */
+    int64_t group;     /* state to read: current (joined/world_readable) or at leaving */
+    int64_t depth, stream; /* position limit for history (leave point); INT64_MAX if none */
+    bool world_readable;
+};
+
+static void standing_clear(struct standing *s)
+{
+    free(s->membership);
+    free(s->event_id);
+}
+
+static char *state_content_string(struct dbc *c, int64_t group, const char *type,
+                                  const char *key)
+{
+    char *ev = NULL, *out = NULL;
+    if (db_state_group_get(c, group, type, "", &ev) < 0 || !ev)
+        return NULL;
+    struct db_event e;
+    if (db_events_get(c, ev, &e) == 1) {
+        const char *v = json_string_value(json_object_get(json_object_get(e.pdu, "content"), key));
+        out = v ? strdup(v) : NULL;
+        db_event_clear(&e);
+    }
+    free(ev);
+    return out;
+}
+
+/* Work out what `user_id` may read in `room_id` (rule 1). */
+static enum room_rc standing_of(struct dbc *c, const char *room_id, const char *user_id,
+                                struct standing *s, char *why, size_t n)
+{
+    struct db_room r;
+    memset(s, 0, sizeof *s);
+    s->depth = s->stream = INT64_MAX;
+    int found = db_rooms_get(c, room_id, false, &r);
+    if (found <= 0) {
+        if (found == 0)
+            snprintf(why, n, "Unknown room %s", room_id);
+        return found == 0 ? ROOM_NOT_FOUND : ROOM_ERR;
+    }
+    s->group = r.state_group;
+    db_room_clear(&r);
+    if (db_current_membership(c, room_id, user_id, &s->membership, &s->event_id) < 0)
+        return ROOM_ERR;
+    char *hv = state_content_string(c, s->group, "m.room.history_visibility",
+                                    "history_visibility");
+    s->world_readable = hv && strcmp(hv, "world_readable") == 0;
+    free(hv);
+    if (s->membership && strcmp(s->membership, "join") == 0)
+        return ROOM_OK;
+    if (s->membership &&
+        (strcmp(s->membership, "leave") == 0 || strcmp(s->membership, "ban") == 0)) {
+        struct db_event e;
+        if (db_events_get(c, s->event_id, &e) != 1)
+            return ROOM_ERR;
+        s->depth = e.depth;
+        s->stream = e.stream;
+        if (!s->world_readable)
+            s->group = e.state_group;
+        db_event_clear(&e);
+        return ROOM_OK;
+    }
+    if (s->world_readable)
+        return ROOM_OK;
+    snprintf(why, n, "You are not a member of %s", room_id);
+    return ROOM_FORBIDDEN;
+}
+
+/* Rule 2 for one event, with the state after it (group). */
+static bool event_visible(struct dbc *c, const struct standing *s, const char *user_id,
+                          int64_t group, json_t *cache)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)group);
+    json_t *hit = json_object_get(cache, key);
+    if (hit)
+        return json_is_true(hit);
+    bool ok = false;
+    char *hv = state_content_string(c, group, "m.room.history_visibility", "history_visibility");
+    char *mev = NULL, *membership = NULL;
+    if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
+        struct db_event e;
+        if (db_events_get(c, mev, &e) == 1) {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(e.pdu, "content"), "membership"));
+            membership = m ? strdup(m) : NULL;
+            db_event_clear(&e);
+        }
+    }
+    const char *h = hv ? hv : "shared";
+    if (strcmp(h, "world_readable") == 0)
+        ok = true;
+    else if (membership && strcmp(membership, "join") == 0)
+        ok = true;
+    else if (strcmp(h, "shared") == 0 && s->membership &&
+             (strcmp(s->membership, "join") == 0 || strcmp(s->membership, "leave") == 0 ||
+              strcmp(s->membership, "ban") == 0))
+        ok = true;
+    else if (strcmp(h, "invited") == 0 && membership && strcmp(membership, "invite") == 0)
+        ok = true;
+    free(hv);
+    free(mev);
+    free(membership);
+    json_object_set_new(cache, key, json_boolean(ok));
+    return ok;
+}
+
+/* Run `body` with a connection and the user's standing; answers ROOM_* codes. */
+#define WITH_STANDING(room_id, user_id)                                                            \
+    struct dbc *c = db_get();                                                                      \
+    struct standing s;                                                                             \
+    enum room_rc rc = ROOM_ERR;                                                                    \
+    if (!c)                                                                                        \
+        return ROOM_ERR;                                                                           \
+    if ((rc = standing_of(c, room_id, user_id, &s, why, n)) != ROOM_OK)                            \
+        goto out;                                                                                  \
+    rc = ROOM_ERR
+
+enum room_rc room_joined_rooms(const char *user_id, json_t **out)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    *out = db_rooms_with_membership(c, user_id, "join");
+    db_put(c);
+    return *out ? ROOM_OK : ROOM_ERR;
+}
+
+static json_t *client_event_of(struct dbc *c, const char *event_id, int64_t now)
+{
+    struct db_event e;
+    if (db_events_get(c, event_id, &e) != 1)
+        return NULL;
+    json_t *ev = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, now);
+    db_event_clear(&e);
+    return ev;
+}
+
+enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why,
+                        size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    json_t *map = db_state_group_load(c, s.group);
+    if (!map)
+        goto out;
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    int64_t now = clock_now_ms();
+    json_object_foreach(map, k, v)
+    {
+        json_t *ev = client_event_of(c, json_string_value(v), now);
+        if (ev)
+            json_array_append_new(arr, ev);
+    }
+    json_decref(map);
+    *out = arr;
+    rc = ROOM_OK;
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_state_event(const char *room_id, const char *user_id, const char *type,
+                              const char *state_key, json_t **out, char *why, size_t n)
+{
+    char *ev = NULL;
+    WITH_STANDING(room_id, user_id);
+    if (db_state_group_get(c, s.group, type, state_key, &ev) < 0)
+        goto out;
+    if (!ev) {
+        snprintf(why, n, "No %s state with key '%s'", type, state_key);
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    struct db_event e;
+    if (db_events_get(c, ev, &e) != 1)
+        goto out;
+    *out = json_incref(json_object_get(e.pdu, "content"));
+    if (!*out)
+        *out = json_object();
+    db_event_clear(&e);
+    rc = ROOM_OK;
+out:
+    free(ev);
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_event(const char *room_id, const char *user_id, const char *event_id,
+                        json_t **out, char *why, size_t n)
+{
+    struct db_event e = {0};
+    json_t *cache = json_object();
+    WITH_STANDING(room_id, user_id);
+    int found = db_events_get(c, event_id, &e);
+    if (found < 0)
+        goto out;
+    if (found == 0 || strcmp(e.room_id, room_id) != 0 || e.rejected || e.outlier ||
+        (e.depth > s.depth || (e.depth == s.depth && e.stream > s.stream)) ||
+        !event_visible(c, &s, user_id, e.state_group, cache)) {
+        snprintf(why, n, "Event not found");
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    *out = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
+    rc = ROOM_OK;
+out:
+    db_event_clear(&e);
+    json_decref(cache);
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_members(const char *room_id, const char *user_id, const char *membership,
+                          const char *not_membership, json_t **out, char *why, size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    json_t *arr = json_array();
+    int64_t now = clock_now_ms();
+    if (s.depth == INT64_MAX) {
+        json_t *rows = db_current_members(c, room_id, membership, not_membership);
+        if (!rows) {
+            json_decref(arr);
+            goto out;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(rows, i, v) json_array_append_new(
+            arr, room_client_event(json_object_get(v, "pdu"),
+                                   json_string_value(json_object_get(v, "event_id")), room_id,
+                                   NULL, now));
+        json_decref(rows);
+    } else { /* a former member: the members as of their leaving */
+        json_t *map = db_state_group_load(c, s.group);
+        const char *k;
+        json_t *v;
+        json_object_foreach(map, k, v)
+        {
+            json_t *ev = client_event_of(c, json_string_value(v), now);
+            const char *t = json_string_value(json_object_get(ev, "type"));
+            const char *m = json_string_value(
+                json_object_get(json_object_get(ev, "content"), "membership"));
+            if (ev && t && strcmp(t, "m.room.member") == 0 && m &&
+                (!membership || strcmp(m, membership) == 0) &&
+                (!not_membership || strcmp(m, not_membership) != 0))
+                json_array_append(arr, ev);
+            json_decref(ev);
+        }
+        json_decref(map);
+    }
+    *out = arr;
+    rc = ROOM_OK;
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
+                                 char *why, size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    if (!s.membership || strcmp(s.membership, "join") != 0) {
+        snprintf(why, n, "You are not joined to %s", room_id);
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
+    json_t *rows = db_current_members(c, room_id, "join", NULL);
+    if (!rows)
+        goto out;
+    json_t *joined = json_object();
+    size_t i;
+    json_t *v;
+    json_array_foreach(rows, i, v)
+    {
+        json_t *pdu = json_object_get(v, "pdu");
+        json_t *content = json_object_get(pdu, "content");
+        json_t *m = json_object();
+        json_t *dn = json_object_get(content, "displayname");
+        json_t *av = json_object_get(content, "avatar_url");
+        json_object_set(m, "display_name", dn && json_is_string(dn) ? dn : json_null());
+        json_object_set(m, "avatar_url", av && json_is_string(av) ? av : json_null());
+        json_object_set_new(joined, json_string_value(json_object_get(pdu, "state_key")), m);
+    }
+    json_decref(rows);
+    *out = json_pack("{s:o}", "joined", joined);
+    rc = ROOM_OK;
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+/* --- /messages ----------------------------------------------------------------------------- */
+
+static int parse_token(const char *t, int64_t *depth, int64_t *stream)
+{
+    long long d, s;
+    char tail;
+    if (!t || sscanf(t, "t%lld_%lld%c", &d, &s, &tail) != 2 || d < 0 || s < 0)
+        return -1;
+    *depth = d;
+    *stream = s;
+    return 0;
+}
+
+static bool str_in(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *p = json_string_value(v);
+        if (!p)
+            continue;
+        size_t pl = strlen(p);
+        if (pl && p[pl - 1] == '*' ? strncmp(p, s, pl - 1) == 0 : strcmp(p, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* RoomEventFilter's types / not_types / senders / not_senders / contains_url. */
+static bool filter_ok(json_t *f, const json_t *pdu)
+{
+    if (!f)
+        return true;
+    const char *type = json_string_value(json_object_get(pdu, "type"));
+    const char *sender = json_string_value(json_object_get(pdu, "sender"));
+    json_t *types = json_object_get(f, "types"), *nt = json_object_get(f, "not_types");
+    json_t *senders = json_object_get(f, "senders"), *ns = json_object_get(f, "not_senders");
+    if (json_is_array(types) && !str_in(types, type))
+        return false;
+    if (json_is_array(nt) && str_in(nt, type))
+        return false;
+    if (json_is_array(senders) && !str_in(senders, sender))
+        return false;
+    if (json_is_array(ns) && str_in(ns, sender))
+        return false;
+    json_t *cu = json_object_get(f, "contains_url");
+    if (json_is_boolean(cu)) {
+        bool has = json_is_string(json_object_get(json_object_get(pdu, "content"), "url"));
+        if (has != json_is_true(cu))
+            return false;
+    }
+    return true;
+}
+
+enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
+                           const char *to, char dir, int limit, json_t *filter, json_t **out,
+                           char *why, size_t n)
+{
+    int64_t fd, fs, td = -1, ts = -1;
+    json_t *chunk = json_array(), *cache = json_object();
+    bool forward = dir == 'f', more = false;
+    WITH_STANDING(room_id, user_id);
+
+    if (limit <= 0)
+        limit = 10;
+    if (limit > MAX_LIMIT)
+        limit = MAX_LIMIT;
+    if (from) {
+        if (parse_token(from, &fd, &fs) < 0) {
+            snprintf(why, n, "Invalid 'from' token");
+            rc = ROOM_BAD_JSON;
+            goto out;
+        }
+    } else if (forward) {
+        fd = fs = 0;
+    } else {
+        int got = db_events_latest(c, room_id, &fd, &fs);
+        if (got < 0)
+            goto out;
+        fs += 1; /* strictly before: start just after the newest event */
+        if (!got)
+            fd = fs = 0;
+    }
+    if (to && parse_token(to, &td, &ts) < 0) {
+        snprintf(why, n, "Invalid 'to' token");
+        rc = ROOM_BAD_JSON;
+        goto out;
+    }
+    /* a former member's history ends at their leaving */
+    if (!forward && s.depth != INT64_MAX &&
+        (fd > s.depth || (fd == s.depth && fs > s.stream + 1))) {
+        fd = s.depth;
+        fs = s.stream + 1;
+    }
+    int64_t pd = fd, ps = fs;
+    for (int page = 0; page < MAX_PAGES && (int)json_array_size(chunk) < limit; page++) {
+        json_t *rows = db_events_page(c, room_id, pd, ps, forward, PAGE_FETCH);
+        if (!rows)
+            goto out;
+        size_t nrows = json_array_size(rows), i;
+        json_t *v;
+        bool stop = nrows == 0;
+        json_array_foreach(rows, i, v)
+        {
+            int64_t d = json_integer_value(json_object_get(v, "depth"));
+            int64_t st = json_integer_value(json_object_get(v, "stream"));
+            if (to && (forward ? (d > td || (d == td && st >= ts))
+                               : (d < td || (d == td && st <= ts)))) {
+                stop = true;
+                break;
+            }
+            if (forward && (d > s.depth || (d == s.depth && st > s.stream))) {
+                stop = true;
+                break;
+            }
+            pd = d;
+            ps = st;
+            json_t *pdu = json_object_get(v, "pdu");
+            if (!filter_ok(filter, pdu) ||
+                !event_visible(c, &s, user_id, json_integer_value(json_object_get(v, "state_group")),
+                               cache))
+                continue;
+            json_array_append_new(
+                chunk, room_client_event(pdu, json_string_value(json_object_get(v, "event_id")),
+                                         room_id,
+                                         json_string_value(json_object_get(v, "redacted_by")),
+                                         clock_now_ms()));
+            if ((int)json_array_size(chunk) == limit) {
+                more = true;
+                break;
+            }
+        }
+        if (!more && nrows == PAGE_FETCH && !stop)
+            more = true;
+        json_decref(rows);
+        if (stop || nrows < PAGE_FETCH)
+            break;
+    }
+    char start[64], end[64];
+    if (from)
+        snprintf(start, sizeof start, "%s", from);
+    else
+        snprintf(start, sizeof start, "t%lld_%lld", (long long)fd, (long long)fs);
+    *out = json_pack("{s:s,s:O}", "start", start, "chunk", chunk);
+    if (more) {
+        snprintf(end, sizeof end, "t%lld_%lld", (long long)pd, (long long)ps);
+        json_object_set_new(*out, "end", json_string(end));
+    }
+    rc = ROOM_OK;
+out:
+    json_decref(chunk);
+    json_decref(cache);
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_forget(const char *room_id, const char *user_id, char *why, size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    if (s.membership && strcmp(s.membership, "join") == 0) {
+        snprintf(why, n, "Leave the room before forgetting it");
+        rc = ROOM_BAD_JSON;
+        goto out;
+    }
+    rc = db_rooms_forget(c, room_id, user_id) < 0 ? ROOM_ERR : ROOM_OK;
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+/* --- aliases ------------------------------------------------------------------------------- */
+
+enum room_rc room_alias_set(const char *alias, const char *room_id, const char *user_id,
+                            char *why, size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    if (!s.membership || strcmp(s.membership, "join") != 0) {
+        snprintf(why, n, "You are not joined to %s", room_id);
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
+    int r = db_aliases_put(c, alias, room_id, user_id, clock_now_ms());
+    if (r == 1) {
+        snprintf(why, n, "Room alias %s already exists", alias);
+        rc = ROOM_IN_USE;
+    } else {
+        rc = r == 0 ? ROOM_OK : ROOM_ERR;
+    }
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_alias_get(const char *alias, char **room_id)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    int r = db_aliases_get(c, alias, room_id, NULL);
+    db_put(c);
+    return r < 0 ? ROOM_ERR : r == 0 ? ROOM_NOT_FOUND : ROOM_OK;
+}
+
+enum room_rc room_alias_delete(const char *alias, const char *user_id, bool is_admin, char *why,
+                               size_t n)
+{
+    char *room_id = NULL, *creator = NULL;
+    struct dbc *c = db_get();
+    enum room_rc rc = ROOM_ERR;
+    if (!c)
+        return ROOM_ERR;
+    int r = db_aliases_get(c, alias, &room_id, &creator);
+    if (r <= 0) {
+        if (r == 0) {
+            snprintf(why, n, "Room alias %s not found", alias);
+            rc = ROOM_NOT_FOUND;
+        }
+        goto out;
+    }
+    if (!is_admin && strcmp(creator, user_id) != 0) {
+        /* others need the power to change the room's canonical alias */
+        char *pl_ev = NULL;
+        struct db_room room;
+        bool allowed = false;
+        if (db_rooms_get(c, room_id, false, &room) == 1) {
+            if (db_state_group_get(c, room.state_group, "m.room.power_levels", "", &pl_ev) == 0 &&
+                pl_ev) {
+                struct db_event e;
+                if (db_events_get(c, pl_ev, &e) == 1) {
+                    json_t *content = json_object_get(e.pdu, "content");
+                    json_t *users = json_object_get(content, "users");
+                    json_t *ev = json_object_get(json_object_get(content, "events"),
+                                                 "m.room.canonical_alias");
+                    json_t *mine = json_object_get(users, user_id);
+                    json_int_t have = json_is_integer(mine)
+                                          ? json_integer_value(mine)
+                                          : json_integer_value(json_object_get(content,
+                                                                               "users_default"));
+                    json_t *sd = json_object_get(content, "state_default");
+                    json_int_t need = json_is_integer(ev)   ? json_integer_value(ev)
+                                      : json_is_integer(sd) ? json_integer_value(sd)
+                                                            : 50;
+                    allowed = have >= need;
+                    db_event_clear(&e);
+                }
+            }
+            db_room_clear(&room);
+        }
+        free(pl_ev);
+        if (!allowed) {
+            snprintf(why, n, "You may not delete the alias %s", alias);
+            rc = ROOM_FORBIDDEN;
+            goto out;
+        }
+    }
+    rc = db_aliases_delete(c, alias) < 0 ? ROOM_ERR : ROOM_OK;
+out:
+    free(room_id);
+    free(creator);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_aliases(const char *room_id, const char *user_id, json_t **out, char *why,
+                          size_t n)
+{
+    WITH_STANDING(room_id, user_id);
+    *out = db_aliases_of_room(c, room_id);
+    rc = *out ? ROOM_OK : ROOM_ERR;
+out:
+    standing_clear(&s);
+    db_put(c);
+    return rc;
+}
