@@ -1,0 +1,501 @@
+/* rooms.c - the room endpoints of the Client-Server API ("Rooms": creation, sending, state,
+ * membership, /messages, redactions, aliases). Handlers validate the request and call the
+ * room engine (server/room.h); the engine's codes map onto the spec's errors in one table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "server/account.h"
+#include "server/ids.h"
+#include "server/room.h"
+
+#define MAX_TXN_ID 255
+#define MAX_REASON 1024
+
+/* room_rc -> HTTP status and errcode */
+static const struct {
+    enum room_rc rc;
+    int status;
+    const char *errcode;
+} errors[] = {
+    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
+    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
+    {ROOM_TOO_LARGE, 413, "M_TOO_LARGE"},
+    {ROOM_BAD_VERSION, 400, "M_UNSUPPORTED_ROOM_VERSION"},
+    {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
+    {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
+    {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
+};
+
+/* Answer a failed engine call. */
+static void reply_room_error(struct http_req *req, enum room_rc rc, const char *why)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        if (errors[i].rc == rc) {
+            http_reply_error(req, errors[i].status, errors[i].errcode, "%s", why);
+            return;
+        }
+    }
+    http_reply_internal(req);
+}
+
+/* Answer {"event_id": id} or the error. Frees id. */
+static void reply_event_id(struct http_req *req, enum room_rc rc, char *id, const char *why)
+{
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, json_pack("{s:s}", "event_id", id));
+    else
+        reply_room_error(req, rc, why);
+    free(id);
+}
+
+static bool valid_room_id(const char *id)
+{
+    return id && id[0] == '!' && strlen(id) <= 255 && strlen(id) > 1;
+}
+
+/* The room ID in path parameter 0; answers and returns NULL when malformed. */
+static const char *room_param(struct http_req *req)
+{
+    const char *id = http_param(req, 0);
+    if (!valid_room_id(id)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
+        return NULL;
+    }
+    return id;
+}
+
+void api_create_room(struct http_req *req)
+{
+    char why[512], *room_id = NULL;
+    enum room_rc rc = room_create(http_user(req)->user_id, http_json(req), &room_id, why,
+                                  sizeof why);
+    if (rc != ROOM_OK) {
+        reply_room_error(req, rc, why);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
+    free(room_id);
+}
+
+void api_send(struct http_req *req)
+{
+    const struct http_user *u = http_user(req);
+    const char *room_id = room_param(req), *type = http_param(req, 1), *txn = http_param(req, 2);
+    char why[512], *id = NULL;
+    if (!room_id)
+        return;
+    if (strlen(txn) > MAX_TXN_ID || strlen(type) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or transaction ID too long");
+        return;
+    }
+    struct room_txn t = {u->device_id ? u->device_id : "", txn};
+    reply_event_id(req,
+                   room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why,
+                             sizeof why),
+                   id, why);
+}
+
+void api_state_put(struct http_req *req)
+{
+    const char *room_id = room_param(req), *type = http_param(req, 1);
+    const char *key = http_param(req, 2) ? http_param(req, 2) : "";
+    char why[512], *id = NULL;
+    if (!room_id)
+        return;
+    if (strlen(type) > 255 || strlen(key) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
+        return;
+    }
+    reply_event_id(req,
+                   room_send(room_id, http_user(req)->user_id, type, key, http_json(req), NULL,
+                             &id, why, sizeof why),
+                   id, why);
+}
+
+void api_state_get(struct http_req *req)
+{
+    const char *room_id = room_param(req), *type = http_param(req, 1);
+    const char *key = http_param(req, 2) ? http_param(req, 2) : "";
+    char why[512];
+    json_t *content = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc = room_state_event(room_id, http_user(req)->user_id, type, key, &content, why,
+                                       sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, content);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_state_all(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    json_t *state = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc = room_state(room_id, http_user(req)->user_id, &state, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, state);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_event_get(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    json_t *ev = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc =
+        room_event(room_id, http_user(req)->user_id, http_param(req, 1), &ev, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, ev);
+    else
+        reply_room_error(req, rc, why);
+}
+
+/* Reason from the body: optional string, bounded. Answers on error. */
+static bool body_reason(struct http_req *req, const char **reason)
+{
+    bool bad = false;
+    *reason = api_opt_string(req, http_json(req), "reason", &bad);
+    if (bad)
+        return false;
+    if (*reason && strlen(*reason) > MAX_REASON) {
+        http_reply_error(req, 400, "M_BAD_JSON", "reason longer than %d bytes", MAX_REASON);
+        return false;
+    }
+    return true;
+}
+
+/* Is user_id local and known? Answers and returns false when not. */
+static bool local_user(struct http_req *req, const char *user_id)
+{
+    const char *lp, *srv;
+    size_t ll, sl;
+    const char *own = http_config(req)->server_name;
+    if (!user_id || ids_user_id_split(user_id, &lp, &ll, &srv, &sl) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
+        return false;
+    }
+    if (sl != strlen(own) || memcmp(srv, own, sl) != 0) {
+        http_reply_error(req, 403, "M_FORBIDDEN",
+                         "%s is on another server: federation is not available yet", user_id);
+        return false;
+    }
+    json_t *profile = NULL;
+    enum account_rc rc = account_profile(user_id, &profile);
+    json_decref(profile);
+    if (rc == ACCOUNT_NOT_FOUND) {
+        http_reply_error(req, 404, "M_NOT_FOUND", "Unknown user %s", user_id);
+        return false;
+    }
+    if (rc != ACCOUNT_OK) {
+        http_reply_internal(req);
+        return false;
+    }
+    return true;
+}
+
+static void membership(struct http_req *req, const char *room_id, const char *target,
+                       const char *m, bool reply_room)
+{
+    const char *reason;
+    char why[512], *id = NULL;
+    if (!body_reason(req, &reason))
+        return;
+    enum room_rc rc = room_membership(room_id, http_user(req)->user_id, target, m, reason, NULL,
+                                      &id, why, sizeof why);
+    free(id);
+    if (rc != ROOM_OK)
+        reply_room_error(req, rc, why);
+    else if (reply_room)
+        http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
+    else
+        http_reply_json(req, 200, NULL);
+}
+
+void api_join_room_id(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    if (room_id)
+        membership(req, room_id, http_user(req)->user_id, "join", true);
+}
+
+void api_join(struct http_req *req)
+{
+    const char *target = http_param(req, 0);
+    char *room_id = NULL;
+    if (target[0] == '#') {
+        enum room_rc rc = room_alias_get(target, &room_id);
+        if (rc == ROOM_NOT_FOUND) {
+            http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", target);
+            return;
+        }
+        if (rc != ROOM_OK) {
+            http_reply_internal(req);
+            return;
+        }
+        target = room_id;
+    } else if (!valid_room_id(target)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
+        return;
+    }
+    membership(req, target, http_user(req)->user_id, "join", true);
+    free(room_id);
+}
+
+/* Handlers whose body names a target user: invite, kick, ban, unban. */
+static void target_membership(struct http_req *req, const char *m, bool must_be_local)
+{
+    const char *room_id = room_param(req);
+    bool bad = false;
+    if (!room_id)
+        return;
+    const char *target = api_opt_string(req, http_json(req), "user_id", &bad);
+    if (bad)
+        return;
+    if (!target) {
+        http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'user_id'");
+        return;
+    }
+    if (must_be_local && !local_user(req, target))
+        return;
+    const char *lp, *srv;
+    size_t ll, sl;
+    if (ids_user_id_split(target, &lp, &ll, &srv, &sl) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
+        return;
+    }
+    membership(req, room_id, target, m, false);
+}
+
+void api_invite(struct http_req *req)
+{
+    target_membership(req, "invite", true);
+}
+
+void api_kick(struct http_req *req)
+{
+    target_membership(req, "leave", false);
+}
+
+void api_ban(struct http_req *req)
+{
+    target_membership(req, "ban", false);
+}
+
+void api_unban(struct http_req *req)
+{
+    target_membership(req, "leave", false);
+}
+
+void api_leave(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    if (room_id)
+        membership(req, room_id, http_user(req)->user_id, "leave", false);
+}
+
+void api_forget(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    if (!room_id)
+        return;
+    enum room_rc rc = room_forget(room_id, http_user(req)->user_id, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, NULL);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_joined_rooms(struct http_req *req)
+{
+    json_t *rooms = NULL;
+    if (room_joined_rooms(http_user(req)->user_id, &rooms) != ROOM_OK) {
+        http_reply_internal(req);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "joined_rooms", rooms));
+}
+
+void api_joined_members(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    json_t *out = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc = room_joined_members(room_id, http_user(req)->user_id, &out, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, out);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_members(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    json_t *out = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc = room_members(room_id, http_user(req)->user_id,
+                                   http_query(req, "membership"), http_query(req, "not_membership"),
+                                   &out, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, json_pack("{s:o}", "chunk", out));
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_messages(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    const char *dir = http_query(req, "dir"), *limit = http_query(req, "limit");
+    const char *filter_text = http_query(req, "filter");
+    char why[512];
+    json_t *out = NULL, *filter = NULL;
+    if (!room_id)
+        return;
+    if (dir && strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "dir must be 'b' or 'f'");
+        return;
+    }
+    long lim = 10;
+    if (limit) {
+        char *end;
+        lim = strtol(limit, &end, 10);
+        if (*end || lim < 0) {
+            http_reply_error(req, 400, "M_INVALID_PARAM", "limit must be a non-negative integer");
+            return;
+        }
+    }
+    if (filter_text) {
+        filter = json_loads(filter_text, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(filter)) {
+            json_decref(filter);
+            http_reply_error(req, 400, "M_BAD_JSON", "filter must be a JSON object");
+            return;
+        }
+    }
+    enum room_rc rc = room_messages(room_id, http_user(req)->user_id, http_query(req, "from"),
+                                    http_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
+                                    &out, why, sizeof why);
+    json_decref(filter);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, out);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_redact(struct http_req *req)
+{
+    const struct http_user *u = http_user(req);
+    const char *room_id = room_param(req), *target = http_param(req, 1), *txn = http_param(req, 2);
+    const char *reason;
+    char why[512], *id = NULL;
+    if (!room_id || !body_reason(req, &reason))
+        return;
+    if (strlen(txn) > MAX_TXN_ID) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+        return;
+    }
+    struct room_txn t = {u->device_id ? u->device_id : "", txn};
+    reply_event_id(req,
+                   room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why), id,
+                   why);
+}
+
+/* --- aliases ------------------------------------------------------------------------------- */
+
+/* A local alias "#name:our.server"; answers and returns false otherwise. */
+static bool local_alias(struct http_req *req, const char *alias)
+{
+    const char *own = http_config(req)->server_name;
+    const char *colon = alias ? strchr(alias, ':') : NULL;
+    if (!alias || alias[0] != '#' || !colon || colon == alias + 1 || strlen(alias) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
+        return false;
+    }
+    if (strcmp(colon + 1, own) != 0) {
+        http_reply_error(req, 404, "M_NOT_FOUND",
+                         "Room alias on another server: federation is not available yet");
+        return false;
+    }
+    return true;
+}
+
+void api_alias_put(struct http_req *req)
+{
+    const char *alias = http_param(req, 0);
+    bool bad = false;
+    char why[512];
+    if (!local_alias(req, alias))
+        return;
+    const char *room_id = api_opt_string(req, http_json(req), "room_id", &bad);
+    if (bad)
+        return;
+    if (!valid_room_id(room_id)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Missing or invalid 'room_id'");
+        return;
+    }
+    enum room_rc rc = room_alias_set(alias, room_id, http_user(req)->user_id, why, sizeof why);
+    if (rc == ROOM_IN_USE)
+        http_reply_error(req, 409, "M_UNKNOWN", "%s", why);
+    else if (rc != ROOM_OK)
+        reply_room_error(req, rc, why);
+    else
+        http_reply_json(req, 200, NULL);
+}
+
+void api_alias_get(struct http_req *req)
+{
+    const char *alias = http_param(req, 0);
+    char *room_id = NULL;
+    if (!local_alias(req, alias))
+        return;
+    enum room_rc rc = room_alias_get(alias, &room_id);
+    if (rc == ROOM_NOT_FOUND)
+        http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", alias);
+    else if (rc != ROOM_OK)
+        http_reply_internal(req);
+    else
+        http_reply_json(req, 200, json_pack("{s:s,s:[s]}", "room_id", room_id, "servers",
+                                            http_config(req)->server_name));
+    free(room_id);
+}
+
+void api_alias_delete(struct http_req *req)
+{
+    const char *alias = http_param(req, 0);
+    char why[512];
+    if (!local_alias(req, alias))
+        return;
+    const struct http_user *u = http_user(req);
+    enum room_rc rc = room_alias_delete(alias, u->user_id, u->is_admin, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, NULL);
+    else
+        reply_room_error(req, rc, why);
+}
+
+void api_room_aliases(struct http_req *req)
+{
+    const char *room_id = room_param(req);
+    char why[512];
+    json_t *out = NULL;
+    if (!room_id)
+        return;
+    enum room_rc rc = room_aliases(room_id, http_user(req)->user_id, &out, why, sizeof why);
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, json_pack("{s:o}", "aliases", out));
+    else
+        reply_room_error(req, rc, why);
+}
