@@ -40,7 +40,8 @@ static void reply_room_error(struct http_req *req, enum room_rc rc, const char *
     http_reply_internal(req);
 }
 
-/* Answer {"event_id": id} or the error. Frees id. */
+/* Answer {"event_id": id} or the error. Frees id. Call it with the engine's result held in
+ * a variable: C does not order the evaluation of arguments. */
 static void reply_event_id(struct http_req *req, enum room_rc rc, char *id, const char *why)
 {
     if (rc == ROOM_OK)
@@ -91,10 +92,9 @@ void api_send(struct http_req *req)
         return;
     }
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
-    reply_event_id(req,
-                   room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why,
-                             sizeof why),
-                   id, why);
+    enum room_rc rc =
+        room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why, sizeof why);
+    reply_event_id(req, rc, id, why);
 }
 
 void api_state_put(struct http_req *req)
@@ -108,10 +108,9 @@ void api_state_put(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
         return;
     }
-    reply_event_id(req,
-                   room_send(room_id, http_user(req)->user_id, type, key, http_json(req), NULL,
-                             &id, why, sizeof why),
-                   id, why);
+    enum room_rc rc = room_send(room_id, http_user(req)->user_id, type, key, http_json(req),
+                                NULL, &id, why, sizeof why);
+    reply_event_id(req, rc, id, why);
 }
 
 void api_state_get(struct http_req *req)
@@ -408,9 +407,8 @@ void api_redact(struct http_req *req)
         return;
     }
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
-    reply_event_id(req,
-                   room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why), id,
-                   why);
+    enum room_rc rc = room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why);
+    reply_event_id(req, rc, id, why);
 }
 
 /* --- aliases ------------------------------------------------------------------------------- */

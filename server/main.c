@@ -28,6 +28,8 @@
 #include "server/http.h"
 #include "server/keyring.h"
 #include "server/log.h"
+#include "server/room.h"
+#include "server/roomver.h"
 #include "server/sign.h"
 #include "server/version.h"
 #include "storage/db.h"
@@ -182,6 +184,12 @@ static int serve(const char *config_path)
     }
     keyring_set_own(&key);
     sodium_memzero(&key, sizeof key);
+    if (!roomver_get(cfg.default_room_version)) {
+        log_error("config: default_room_version '%s' is not a known room version",
+                  cfg.default_room_version);
+        goto out_cfg;
+    }
+    room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
 
     struct db_params dp = {
         .host = cfg.database.host,

@@ -392,7 +392,7 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
     }
     json_t *checked = json_copy(pdu);
     json_object_set_new(checked, "event_id", json_string(id));
-    if (!json_object_get(checked, "room_id"))
+    if (!json_object_get(checked, "room_id") && !(is_create && rv->room_id_from_create))
         json_object_set_new(checked, "room_id", json_string(rid));
     struct auth_ops ops = {map_state, NULL, auth_map};
     int allowed = auth_check(rv, checked, &ops, why, n);
@@ -877,7 +877,7 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
                 json_object_set(inv, "displayname", dn);
             json_decref(ip);
         }
-        json_array_append_new(steps, json_pack("[O,O,o]", json_string("m.room.member"), v, inv));
+        json_array_append_new(steps, json_pack("[s,O,o]", "m.room.member", v, inv));
     }
 
     json_array_foreach(steps, i, v)
