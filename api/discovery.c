@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "server/roomver.h"
 
 void api_versions(struct http_req *req)
 {
@@ -56,5 +57,13 @@ void api_capabilities(struct http_req *req)
                              "m.change_password", "enabled", cfg->password_enabled,
                              "m.set_displayname", "enabled", 1, "m.set_avatar_url", "enabled", 1,
                              "m.3pid_changes", "enabled", 0, "m.get_login_token", "enabled", 0);
+    json_t *avail = json_object();
+    size_t n;
+    const struct room_version *all = roomver_all(&n);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(avail, all[i].id, json_string(all[i].stable ? "stable" : "unstable"));
+    json_object_set_new(caps, "m.room_versions",
+                        json_pack("{s:s,s:o}", "default", cfg->default_room_version, "available",
+                                  avail));
     http_reply_json(req, 200, json_pack("{s:o}", "capabilities", caps));
 }

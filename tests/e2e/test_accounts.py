@@ -52,6 +52,9 @@ class Discovery(ServerTestCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(r["capabilities"]["m.change_password"]["enabled"])
         self.assertFalse(r["capabilities"]["m.3pid_changes"]["enabled"])
+        rv = r["capabilities"]["m.room_versions"]
+        self.assertEqual(rv["default"], "12")
+        self.assertEqual(set(rv["available"]), {str(v) for v in range(1, 13)})
 
     def test_key_server(self):
         r = self.s.get("/_matrix/key/v2/server")
