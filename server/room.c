@@ -337,6 +337,12 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
 
     if (!pdu || !auth_map || !auth_ids)
         goto out;
+    if (!cjson_valid(a->content)) {
+        snprintf(why, n, "Event content may only hold integers in [-(2^53-1), 2^53-1], no "
+                         "fractions");
+        rc = ROOM_BAD_JSON;
+        goto out;
+    }
     if (a->state_key)
         json_object_set_new(pdu, "state_key", json_string(a->state_key));
     if (a->room_id)

@@ -1,0 +1,401 @@
+"""Rooms end to end: creation in every room version, conversation, invites, joins, kicks,
+bans, power levels, redactions, edits, pagination, history visibility, aliases, and the
+errors for each wrong move (nothing persisted from a rejected request)."""
+import asyncio
+import json
+import tempfile
+import urllib.parse
+
+from harness import ServerTestCase
+
+import nio
+
+CS = "/_matrix/client/v3"
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+class RoomsBase(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.alice = cls.server.register("alice")["access_token"]
+        cls.bob = cls.server.register("bob")["access_token"]
+        cls.carol = cls.server.register("carol")["access_token"]
+        cls.n = 0
+
+    def txn(self):
+        type(self).n += 1
+        return f"t{self.n}"
+
+    def create(self, token=None, **body):
+        r = self.s.post(CS + "/createRoom", body, token=token or self.alice)
+        self.assertEqual(r.status, 200, r)
+        return r["room_id"]
+
+    def send(self, room, body, token=None, etype="m.room.message"):
+        return self.s.put(CS + f"/rooms/{q(room)}/send/{etype}/{self.txn()}",
+                          body, token=token or self.alice)
+
+    def msg(self, room, text, token=None):
+        r = self.send(room, {"msgtype": "m.text", "body": text}, token)
+        self.assertEqual(r.status, 200, r)
+        return r["event_id"]
+
+    def join(self, room, token):
+        return self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=token)
+
+    def messages(self, room, token, **params):
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=token,
+                       query={k: v for k, v in params.items() if v is not None})
+        self.assertEqual(r.status, 200, r)
+        return r.body
+
+    def bodies(self, chunk):
+        return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+
+
+class Conversation(RoomsBase):
+    def test_two_users_talk(self):
+        room = self.create(name="Lagebesprechung", topic="Montag", preset="private_chat",
+                           invite=["@bob:test.local"])
+        self.assertIn(room, self.s.get(CS + "/joined_rooms", token=self.alice)["joined_rooms"])
+        self.assertError(self.send(room, {"body": "x"}, self.bob), 403, "M_FORBIDDEN")
+        self.assertEqual(self.join(room, self.bob).status, 200)
+        self.assertIn(room, self.s.get(CS + "/joined_rooms", token=self.bob)["joined_rooms"])
+        self.msg(room, "Guten Morgen")
+        self.msg(room, "Morgen!", self.bob)
+        back = self.messages(room, self.bob, dir="b", limit="10")
+        self.assertEqual(self.bodies(back["chunk"])[:2], ["Morgen!", "Guten Morgen"])
+        ev = back["chunk"][0]
+        for k in ["event_id", "sender", "origin_server_ts", "room_id", "content", "type",
+                  "unsigned"]:
+            self.assertIn(k, ev)
+        self.assertEqual(ev["sender"], "@bob:test.local")
+        fwd = self.messages(room, self.bob, dir="f", limit="50")
+        self.assertEqual(fwd["chunk"][0]["type"], "m.room.create")
+        self.assertEqual(self.bodies(fwd["chunk"]), ["Guten Morgen", "Morgen!"])
+        jm = self.s.get(CS + f"/rooms/{q(room)}/joined_members", token=self.bob)["joined"]
+        self.assertEqual(set(jm), {"@alice:test.local", "@bob:test.local"})
+        self.assertEqual(jm["@bob:test.local"]["display_name"], "bob")
+        members = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.bob)["chunk"]
+        self.assertEqual({m["state_key"] for m in members},
+                         {"@alice:test.local", "@bob:test.local"})
+        name = self.s.get(CS + f"/rooms/{q(room)}/state/m.room.name", token=self.bob)
+        self.assertEqual(name.body, {"name": "Lagebesprechung"})
+        state = self.s.get(CS + f"/rooms/{q(room)}/state", token=self.bob).body
+        types = {e["type"] for e in state}
+        self.assertTrue({"m.room.create", "m.room.power_levels", "m.room.join_rules",
+                         "m.room.history_visibility", "m.room.name", "m.room.topic",
+                         "m.room.member"} <= types)
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/state", token=self.carol), 403,
+                         "M_FORBIDDEN")
+
+    def test_pagination_tokens(self):
+        room = self.create(preset="public_chat")
+        for i in range(25):
+            self.msg(room, f"m{i}")
+        seen, token = [], None
+        for _ in range(10):
+            page = self.messages(room, self.alice, dir="b", limit="7", **{"from": token})
+            seen += self.bodies(page["chunk"])
+            token = page.get("end")
+            if not token:
+                break
+        self.assertEqual(seen, [f"m{i}" for i in reversed(range(25))])
+        fwd = self.messages(room, self.alice, dir="f", limit="1000")
+        self.assertEqual(self.bodies(fwd["chunk"]), [f"m{i}" for i in range(25)])
+        only = self.messages(room, self.alice, dir="b", limit="100",
+                             filter=json.dumps({"types": ["m.room.member"]}))
+        self.assertEqual({e["type"] for e in only["chunk"]}, {"m.room.member"})
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.alice,
+                                    query={"dir": "x"}), 400, "M_INVALID_PARAM")
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.alice,
+                                    query={"dir": "b", "from": "garbage"}), 400, "M_BAD_JSON")
+
+    def test_transaction_ids(self):
+        room = self.create()
+        path = CS + f"/rooms/{q(room)}/send/m.room.message/same-txn"
+        a = self.s.put(path, {"body": "once"}, token=self.alice)
+        b = self.s.put(path, {"body": "once"}, token=self.alice)
+        self.assertEqual(a["event_id"], b["event_id"])
+        other_device = self.s.login("alice")["access_token"]
+        c = self.s.put(path, {"body": "once"}, token=other_device)
+        self.assertNotEqual(a["event_id"], c["event_id"])
+        page = self.messages(room, self.alice, dir="b", limit="10")
+        self.assertEqual(self.bodies(page["chunk"]), ["once", "once"])
+
+    def test_get_event(self):
+        room = self.create()
+        eid = self.msg(room, "findable")
+        r = self.s.get(CS + f"/rooms/{q(room)}/event/{q(eid)}", token=self.alice)
+        self.assertEqual(r["content"]["body"], "findable")
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q('$nope')}",
+                                    token=self.alice), 404, "M_NOT_FOUND")
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q(eid)}", token=self.carol),
+                         403, "M_FORBIDDEN")
+
+
+class Membership(RoomsBase):
+    def test_invite_kick_ban(self):
+        room = self.create(preset="public_chat")
+        self.assertEqual(self.join(room, self.bob).status, 200)
+        # bob (PL 0) may not kick alice
+        r = self.s.post(CS + f"/rooms/{q(room)}/kick", {"user_id": "@alice:test.local"},
+                        token=self.bob)
+        self.assertError(r, 403, "M_FORBIDDEN")
+        # alice kicks bob; he can no longer send but may rejoin a public room
+        r = self.s.post(CS + f"/rooms/{q(room)}/kick", {"user_id": "@bob:test.local",
+                                                       "reason": "Ruhe bitte"},
+                        token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertError(self.send(room, {"body": "x"}, self.bob), 403, "M_FORBIDDEN")
+        self.assertEqual(self.join(room, self.bob).status, 200)
+        # ban: cannot rejoin until unbanned
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/ban",
+                                     {"user_id": "@bob:test.local"}, token=self.alice).status,
+                         200)
+        self.assertError(self.join(room, self.bob), 403, "M_FORBIDDEN")
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/unban",
+                                     {"user_id": "@bob:test.local"}, token=self.alice).status,
+                         200)
+        self.assertEqual(self.join(room, self.bob).status, 200)
+        members = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
+                             query={"membership": "join"})["chunk"]
+        self.assertEqual(len(members), 2)
+
+    def test_invite_only(self):
+        room = self.create(preset="private_chat")
+        self.assertError(self.join(room, self.carol), 403, "M_FORBIDDEN")
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/invite",
+                                     {"user_id": "@carol:test.local"}, token=self.bob), 403,
+                         "M_FORBIDDEN")
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/invite",
+                                     {"user_id": "@carol:test.local"}, token=self.alice).status,
+                         200)
+        self.assertEqual(self.join(room, self.carol).status, 200)
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/invite",
+                                     {"user_id": "@nobody:test.local"}, token=self.alice), 404,
+                         "M_NOT_FOUND")
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/invite", {}, token=self.alice),
+                         400, "M_MISSING_PARAM")
+
+    def test_leave_and_forget(self):
+        room = self.create(preset="public_chat")
+        self.join(room, self.bob)
+        self.msg(room, "before")
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/leave", {}, token=self.bob).status,
+                         200)
+        self.msg(room, "after")
+        page = self.messages(room, self.bob, dir="b", limit="50")
+        self.assertIn("before", self.bodies(page["chunk"]))
+        self.assertNotIn("after", self.bodies(page["chunk"]))
+        self.assertNotIn(room, self.s.get(CS + "/joined_rooms", token=self.bob)["joined_rooms"])
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/forget", {}, token=self.bob).status,
+                         200)
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/forget", {}, token=self.alice),
+                         400, "M_BAD_JSON")
+
+    def test_join_by_alias(self):
+        self.create(preset="public_chat", room_alias_name="treffpunkt")
+        r = self.s.post(CS + "/join/" + q("#treffpunkt:test.local"), {}, token=self.carol)
+        self.assertEqual(r.status, 200, r)
+        self.assertError(self.s.post(CS + "/join/" + q("#nirgendwo:test.local"), {},
+                                     token=self.carol), 404, "M_NOT_FOUND")
+
+
+class PowerAndRedaction(RoomsBase):
+    def test_power_levels(self):
+        room = self.create(preset="public_chat")
+        self.join(room, self.bob)
+        path = CS + f"/rooms/{q(room)}/state/m.room.topic"
+        self.assertError(self.s.put(path, {"topic": "bob's"}, token=self.bob), 403, "M_FORBIDDEN")
+        pl = self.s.get(CS + f"/rooms/{q(room)}/state/m.room.power_levels", token=self.alice).body
+        self.assertNotIn("@alice:test.local", pl["users"])  # v12: creators are implicit
+        pl["users"]["@bob:test.local"] = 50
+        self.assertEqual(self.s.put(CS + f"/rooms/{q(room)}/state/m.room.power_levels", pl,
+                                    token=self.alice).status, 200)
+        self.assertEqual(self.s.put(path, {"topic": "bob's"}, token=self.bob).status, 200)
+        # bob (50) may not raise himself to 100 nor change power levels (needs 100)
+        pl["users"]["@bob:test.local"] = 100
+        self.assertError(self.s.put(CS + f"/rooms/{q(room)}/state/m.room.power_levels", pl,
+                                    token=self.bob), 403, "M_FORBIDDEN")
+        # nothing persisted from the rejected request
+        now = self.s.get(CS + f"/rooms/{q(room)}/state/m.room.power_levels", token=self.bob).body
+        self.assertEqual(now["users"]["@bob:test.local"], 50)
+
+    def test_redaction(self):
+        room = self.create(preset="public_chat")
+        self.join(room, self.bob)
+        mine = self.msg(room, "secret text", self.bob)
+        theirs = self.msg(room, "alice's text")
+        r = self.s.put(CS + f"/rooms/{q(room)}/redact/{q(theirs)}/{self.txn()}", {},
+                       token=self.bob)
+        self.assertError(r, 403, "M_FORBIDDEN")
+        r = self.s.put(CS + f"/rooms/{q(room)}/redact/{q(mine)}/{self.txn()}",
+                       {"reason": "typo"}, token=self.bob)
+        self.assertEqual(r.status, 200, r)
+        ev = self.s.get(CS + f"/rooms/{q(room)}/event/{q(mine)}", token=self.alice).body
+        self.assertEqual(ev["content"], {})
+        self.assertEqual(ev["unsigned"]["redacted_because"]["event_id"], r["event_id"])
+        # the creator may redact anyone's
+        r = self.s.put(CS + f"/rooms/{q(room)}/redact/{q(theirs)}/{self.txn()}", {},
+                       token=self.alice)
+        self.assertEqual(r.status, 200)
+        self.assertError(self.s.put(CS + f"/rooms/{q(room)}/redact/{q('$missing')}/x1", {},
+                                    token=self.alice), 404, "M_NOT_FOUND")
+
+    def test_edit_and_reaction_are_stored(self):
+        room = self.create()
+        orig = self.msg(room, "Tippfehlr")
+        edit = self.send(room, {"msgtype": "m.text", "body": "* Tippfehler",
+                                "m.new_content": {"msgtype": "m.text", "body": "Tippfehler"},
+                                "m.relates_to": {"rel_type": "m.replace", "event_id": orig}})
+        self.assertEqual(edit.status, 200, edit)
+        react = self.send(room, {"m.relates_to": {"rel_type": "m.annotation",
+                                                  "event_id": orig, "key": "👍"}},
+                          etype="m.reaction")
+        self.assertEqual(react.status, 200, react)
+        page = self.messages(room, self.alice, dir="b", limit="3")
+        self.assertEqual(page["chunk"][0]["type"], "m.reaction")
+        self.assertEqual(page["chunk"][1]["content"]["m.relates_to"]["event_id"], orig)
+
+
+class HistoryVisibility(RoomsBase):
+    def test_joined_visibility_hides_earlier_history(self):
+        room = self.create(preset="public_chat",
+                           initial_state=[{"type": "m.room.history_visibility",
+                                           "content": {"history_visibility": "joined"}}])
+        self.msg(room, "vor dir")
+        self.join(room, self.carol)
+        self.msg(room, "nach dir")
+        page = self.messages(room, self.carol, dir="b", limit="50")
+        self.assertEqual(self.bodies(page["chunk"]), ["nach dir"])
+
+    def test_shared_visibility_shows_earlier_history(self):
+        room = self.create(preset="public_chat")
+        self.msg(room, "vor dir")
+        self.join(room, self.carol)
+        page = self.messages(room, self.carol, dir="b", limit="50")
+        self.assertEqual(self.bodies(page["chunk"]), ["vor dir"])
+
+    def test_world_readable_without_joining(self):
+        room = self.create(preset="public_chat",
+                           initial_state=[{"type": "m.room.history_visibility",
+                                           "content": {"history_visibility": "world_readable"}}])
+        self.msg(room, "öffentlich")
+        page = self.messages(room, self.carol, dir="b", limit="50")
+        self.assertEqual(self.bodies(page["chunk"]), ["öffentlich"])
+
+
+class VersionsAndErrors(RoomsBase):
+    def test_every_room_version(self):
+        for v in range(1, 13):
+            room = self.create(room_version=str(v), preset="public_chat", name=f"v{v}")
+            if v < 12:
+                self.assertTrue(room.endswith(":test.local"), room)
+            else:
+                self.assertNotIn(":", room)
+            eid = self.msg(room, f"hello v{v}")
+            if v <= 2:
+                self.assertTrue(eid.endswith(":test.local"), eid)
+            else:
+                self.assertEqual(len(eid), 44, eid)
+            self.assertEqual(self.join(room, self.bob).status, 200, v)
+            self.assertEqual(self.s.put(CS + f"/rooms/{q(room)}/state/m.room.topic",
+                                        {"topic": "t"}, token=self.alice).status, 200)
+            r = self.s.put(CS + f"/rooms/{q(room)}/redact/{q(eid)}/{self.txn()}", {},
+                           token=self.alice)
+            self.assertEqual(r.status, 200, (v, r))
+            ev = self.s.get(CS + f"/rooms/{q(room)}/event/{q(eid)}", token=self.bob).body
+            self.assertEqual(ev["content"], {}, v)
+            create = self.s.get(CS + f"/rooms/{q(room)}/state/m.room.create", token=self.bob)
+            self.assertEqual(create["room_version"], str(v))
+
+    def test_create_room_errors(self):
+        r = self.s.post(CS + "/createRoom", {"room_version": "99"}, token=self.alice)
+        self.assertError(r, 400, "M_UNSUPPORTED_ROOM_VERSION")
+        r = self.s.post(CS + "/createRoom", {"initial_state": [{"type": "m.room.member",
+                                                                "content": {}}]},
+                        token=self.alice)
+        self.assertError(r, 400, "M_INVALID_ROOM_STATE")
+        r = self.s.post(CS + "/createRoom", {"initial_state": [{"content": {}}]},
+                        token=self.alice)
+        self.assertError(r, 400, "M_INVALID_ROOM_STATE")
+        self.create(room_alias_name="doppelt")
+        r = self.s.post(CS + "/createRoom", {"room_alias_name": "doppelt"}, token=self.alice)
+        self.assertError(r, 400, "M_ROOM_IN_USE")
+        r = self.s.post(CS + "/createRoom", {"preset": "everyone_admin"}, token=self.alice)
+        self.assertError(r, 400, "M_BAD_JSON")
+        r = self.s.post(CS + "/createRoom", {"invite": ["@x:elsewhere.org"]}, token=self.alice)
+        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertError(self.s.post(CS + "/createRoom", {}), 401, "M_MISSING_TOKEN")
+
+    def test_send_errors(self):
+        room = self.create()
+        self.assertError(self.send("!unknown:test.local", {"body": "x"}), 404, "M_NOT_FOUND")
+        self.assertError(self.send("not-a-room", {"body": "x"}), 400, "M_INVALID_PARAM")
+        r = self.s.request("PUT", CS + f"/rooms/{q(room)}/send/m.room.message/{self.txn()}",
+                           raw=b"{broken", token=self.alice)
+        self.assertError(r, 400, "M_NOT_JSON")
+        big = {"body": "x" * 70000}
+        self.assertError(self.send(room, big), 413, "M_TOO_LARGE")
+        r = self.send(room, {"n": 1.5})
+        self.assertError(r, 400, "M_BAD_JSON")
+        # a rejected send leaves no trace
+        page = self.messages(room, self.alice, dir="b", limit="5")
+        self.assertEqual(self.bodies(page["chunk"]), [])
+
+    def test_aliases(self):
+        room = self.create()
+        path = CS + "/directory/room/" + q("#amt:test.local")
+        self.assertEqual(self.s.put(path, {"room_id": room}, token=self.alice).status, 200)
+        self.assertEqual(self.s.put(path, {"room_id": room}, token=self.alice).status, 409)
+        self.assertEqual(self.s.get(path)["room_id"], room)
+        self.assertEqual(self.s.get(CS + f"/rooms/{q(room)}/aliases", token=self.alice)
+                         ["aliases"], ["#amt:test.local"])
+        self.assertError(self.s.delete(path, token=self.bob), 403, "M_FORBIDDEN")
+        self.assertEqual(self.s.delete(path, token=self.alice).status, 200)
+        self.assertError(self.s.get(path), 404, "M_NOT_FOUND")
+        self.assertError(self.s.put(CS + "/directory/room/" + q("#x:elsewhere.org"),
+                                    {"room_id": room}, token=self.alice), 404, "M_NOT_FOUND")
+
+
+class NioRooms(RoomsBase):
+    def test_nio_two_clients(self):
+        asyncio.run(self.flow())
+
+    async def flow(self):
+        store = tempfile.mkdtemp()
+        plain = nio.AsyncClientConfig(encryption_enabled=False)  # E2EE needs /sync first
+        a = nio.AsyncClient(self.s.base, "@dora:test.local", store_path=store, config=plain)
+        b = nio.AsyncClient(self.s.base, "@emil:test.local", store_path=store, config=plain)
+        try:
+            self.assertIsInstance(await a.register("dora", "pw-dora"), nio.RegisterResponse)
+            self.assertIsInstance(await b.register("emil", "pw-emil"), nio.RegisterResponse)
+            created = await a.room_create(name="nio room", invite=["@emil:test.local"])
+            self.assertIsInstance(created, nio.RoomCreateResponse, created)
+            joined = await b.join(created.room_id)
+            self.assertIsInstance(joined, nio.JoinResponse, joined)
+            sent = await a.room_send(created.room_id, "m.room.message",
+                                     {"msgtype": "m.text", "body": "Hallo Emil"})
+            self.assertIsInstance(sent, nio.RoomSendResponse, sent)
+            sent = await b.room_send(created.room_id, "m.room.message",
+                                     {"msgtype": "m.text", "body": "Hallo Dora"})
+            self.assertIsInstance(sent, nio.RoomSendResponse, sent)
+            first = self.messages(created.room_id, b.access_token, dir="b", limit="1")
+            msgs = await b.room_messages(created.room_id, first["start"], limit=10)
+            self.assertIsInstance(msgs, nio.RoomMessagesResponse, msgs)
+            texts = [e.body for e in msgs.chunk if isinstance(e, nio.RoomMessageText)]
+            self.assertEqual(texts[:2], ["Hallo Dora", "Hallo Emil"])
+            red = await a.room_redact(created.room_id, sent.event_id, reason="weg")
+            self.assertIsInstance(red, nio.RoomRedactResponse, red)
+            kicked = await a.room_kick(created.room_id, "@emil:test.local", reason="Ende")
+            self.assertIsInstance(kicked, nio.RoomKickResponse, kicked)
+            left = await b.room_send(created.room_id, "m.room.message", {"body": "x"})
+            self.assertIsInstance(left, nio.RoomSendError)
+        finally:
+            await a.close()
+            await b.close()
