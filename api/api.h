@@ -42,6 +42,15 @@ void api_delete_devices(struct http_req *req);
 void api_profile(struct http_req *req);
 void api_profile_field_get(struct http_req *req);
 void api_profile_field_put(struct http_req *req);
+/* rooms.c: shared by the room handlers */
+/* Answer a failed room engine call (its enum room_rc as int) with the spec's error. */
+void api_reply_room_error(struct http_req *req, int rc, const char *why);
+bool api_valid_room_id(const char *id);
+/* Path parameter 0 as a room ID; answers 400 and returns NULL when malformed. */
+const char *api_room_param(struct http_req *req);
+/* Change the membership of `target` in the room as the requesting user (body: reason). */
+void api_membership(struct http_req *req, const char *room_id, const char *target,
+                    const char *membership, bool reply_room);
 /* rooms.c */
 void api_create_room(struct http_req *req);
 void api_send(struct http_req *req);
@@ -66,6 +75,20 @@ void api_alias_put(struct http_req *req);
 void api_alias_get(struct http_req *req);
 void api_alias_delete(struct http_req *req);
 void api_room_aliases(struct http_req *req);
+/* directory.c */
+void api_public_rooms_get(struct http_req *req);
+void api_public_rooms_post(struct http_req *req);
+void api_directory_list_get(struct http_req *req);
+void api_directory_list_put(struct http_req *req);
+/* roomnav.c */
+void api_knock(struct http_req *req);
+void api_context(struct http_req *req);
+void api_relations(struct http_req *req);
+void api_timestamp_to_event(struct http_req *req);
+void api_room_summary(struct http_req *req);
+void api_report_event(struct http_req *req);
+void api_report_room(struct http_req *req);
+void api_upgrade(struct http_req *req);
 /* admin.c (Synapse-compatible admin API) */
 void api_admin_register_nonce(struct http_req *req);
 void api_admin_register(struct http_req *req);

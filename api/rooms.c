@@ -29,7 +29,7 @@ static const struct {
 };
 
 /* Answer a failed engine call. */
-static void reply_room_error(struct http_req *req, enum room_rc rc, const char *why)
+void api_reply_room_error(struct http_req *req, int rc, const char *why)
 {
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         if (errors[i].rc == rc) {
@@ -47,20 +47,20 @@ static void reply_event_id(struct http_req *req, enum room_rc rc, char *id, cons
     if (rc == ROOM_OK)
         http_reply_json(req, 200, json_pack("{s:s}", "event_id", id));
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
     free(id);
 }
 
-static bool valid_room_id(const char *id)
+bool api_valid_room_id(const char *id)
 {
     return id && id[0] == '!' && strlen(id) <= 255 && strlen(id) > 1;
 }
 
 /* The room ID in path parameter 0; answers and returns NULL when malformed. */
-static const char *room_param(struct http_req *req)
+const char *api_room_param(struct http_req *req)
 {
     const char *id = http_param(req, 0);
-    if (!valid_room_id(id)) {
+    if (!api_valid_room_id(id)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
         return NULL;
     }
@@ -73,7 +73,7 @@ void api_create_room(struct http_req *req)
     enum room_rc rc = room_create(http_user(req)->user_id, http_json(req), &room_id, why,
                                   sizeof why);
     if (rc != ROOM_OK) {
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
         return;
     }
     http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
@@ -83,7 +83,7 @@ void api_create_room(struct http_req *req)
 void api_send(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
-    const char *room_id = room_param(req), *type = http_param(req, 1), *txn = http_param(req, 2);
+    const char *room_id = api_room_param(req), *type = http_param(req, 1), *txn = http_param(req, 2);
     char why[512], *id = NULL;
     if (!room_id)
         return;
@@ -99,7 +99,7 @@ void api_send(struct http_req *req)
 
 void api_state_put(struct http_req *req)
 {
-    const char *room_id = room_param(req), *type = http_param(req, 1);
+    const char *room_id = api_room_param(req), *type = http_param(req, 1);
     const char *key = http_param(req, 2) ? http_param(req, 2) : "";
     char why[512], *id = NULL;
     if (!room_id)
@@ -115,7 +115,7 @@ void api_state_put(struct http_req *req)
 
 void api_state_get(struct http_req *req)
 {
-    const char *room_id = room_param(req), *type = http_param(req, 1);
+    const char *room_id = api_room_param(req), *type = http_param(req, 1);
     const char *key = http_param(req, 2) ? http_param(req, 2) : "";
     char why[512];
     json_t *content = NULL;
@@ -126,12 +126,12 @@ void api_state_get(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, content);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_state_all(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     json_t *state = NULL;
     if (!room_id)
@@ -140,12 +140,12 @@ void api_state_all(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, state);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_event_get(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     json_t *ev = NULL;
     if (!room_id)
@@ -155,7 +155,7 @@ void api_event_get(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, ev);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 /* Reason from the body: optional string, bounded. Answers on error. */
@@ -201,7 +201,7 @@ static bool local_user(struct http_req *req, const char *user_id)
     return true;
 }
 
-static void membership(struct http_req *req, const char *room_id, const char *target,
+void api_membership(struct http_req *req, const char *room_id, const char *target,
                        const char *m, bool reply_room)
 {
     const char *reason;
@@ -212,7 +212,7 @@ static void membership(struct http_req *req, const char *room_id, const char *ta
                                       &id, why, sizeof why);
     free(id);
     if (rc != ROOM_OK)
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
     else if (reply_room)
         http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
     else
@@ -221,9 +221,9 @@ static void membership(struct http_req *req, const char *room_id, const char *ta
 
 void api_join_room_id(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     if (room_id)
-        membership(req, room_id, http_user(req)->user_id, "join", true);
+        api_membership(req, room_id, http_user(req)->user_id, "join", true);
 }
 
 void api_join(struct http_req *req)
@@ -241,18 +241,18 @@ void api_join(struct http_req *req)
             return;
         }
         target = room_id;
-    } else if (!valid_room_id(target)) {
+    } else if (!api_valid_room_id(target)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
         return;
     }
-    membership(req, target, http_user(req)->user_id, "join", true);
+    api_membership(req, target, http_user(req)->user_id, "join", true);
     free(room_id);
 }
 
 /* Handlers whose body names a target user: invite, kick, ban, unban. */
 static void target_membership(struct http_req *req, const char *m, bool must_be_local)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     bool bad = false;
     if (!room_id)
         return;
@@ -271,7 +271,7 @@ static void target_membership(struct http_req *req, const char *m, bool must_be_
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
         return;
     }
-    membership(req, room_id, target, m, false);
+    api_membership(req, room_id, target, m, false);
 }
 
 void api_invite(struct http_req *req)
@@ -296,14 +296,14 @@ void api_unban(struct http_req *req)
 
 void api_leave(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     if (room_id)
-        membership(req, room_id, http_user(req)->user_id, "leave", false);
+        api_membership(req, room_id, http_user(req)->user_id, "leave", false);
 }
 
 void api_forget(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     if (!room_id)
         return;
@@ -311,7 +311,7 @@ void api_forget(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, NULL);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_joined_rooms(struct http_req *req)
@@ -326,7 +326,7 @@ void api_joined_rooms(struct http_req *req)
 
 void api_joined_members(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     json_t *out = NULL;
     if (!room_id)
@@ -335,12 +335,12 @@ void api_joined_members(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, out);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_members(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     json_t *out = NULL;
     if (!room_id)
@@ -351,12 +351,12 @@ void api_members(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, json_pack("{s:o}", "chunk", out));
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_messages(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     const char *dir = http_query(req, "dir"), *limit = http_query(req, "limit");
     const char *filter_text = http_query(req, "filter");
     char why[512];
@@ -391,13 +391,13 @@ void api_messages(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, out);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_redact(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
-    const char *room_id = room_param(req), *target = http_param(req, 1), *txn = http_param(req, 2);
+    const char *room_id = api_room_param(req), *target = http_param(req, 1), *txn = http_param(req, 2);
     const char *reason;
     char why[512], *id = NULL;
     if (!room_id || !body_reason(req, &reason))
@@ -440,7 +440,7 @@ void api_alias_put(struct http_req *req)
     const char *room_id = api_opt_string(req, http_json(req), "room_id", &bad);
     if (bad)
         return;
-    if (!valid_room_id(room_id)) {
+    if (!api_valid_room_id(room_id)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Missing or invalid 'room_id'");
         return;
     }
@@ -448,7 +448,7 @@ void api_alias_put(struct http_req *req)
     if (rc == ROOM_IN_USE)
         http_reply_error(req, 409, "M_UNKNOWN", "%s", why);
     else if (rc != ROOM_OK)
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
     else
         http_reply_json(req, 200, NULL);
 }
@@ -481,12 +481,12 @@ void api_alias_delete(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, NULL);
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }
 
 void api_room_aliases(struct http_req *req)
 {
-    const char *room_id = room_param(req);
+    const char *room_id = api_room_param(req);
     char why[512];
     json_t *out = NULL;
     if (!room_id)
@@ -495,5 +495,5 @@ void api_room_aliases(struct http_req *req)
     if (rc == ROOM_OK)
         http_reply_json(req, 200, json_pack("{s:o}", "aliases", out));
     else
-        reply_room_error(req, rc, why);
+        api_reply_room_error(req, rc, why);
 }

@@ -4,6 +4,7 @@
 #include "api/api.h"
 
 #define CS "/_matrix/client/v3"
+#define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
@@ -67,6 +68,20 @@ const struct http_route api_routes[] = {
     {"GET", CS "/directory/room/{roomAlias}", api_alias_get, N, 0},
     {"DELETE", CS "/directory/room/{roomAlias}", api_alias_delete, R, 0},
     {"GET", CS "/rooms/{roomId}/aliases", api_room_aliases, R, 0},
+    {"POST", CS "/knock/{roomIdOrAlias}", api_knock, R, J},
+    {"GET", CS "/rooms/{roomId}/context/{eventId}", api_context, R, 0},
+    {"GET", V1 "/rooms/{roomId}/relations/{eventId}", api_relations, R, 0},
+    {"GET", V1 "/rooms/{roomId}/relations/{eventId}/{relType}", api_relations, R, 0},
+    {"GET", V1 "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", api_relations, R, 0},
+    {"GET", V1 "/rooms/{roomId}/timestamp_to_event", api_timestamp_to_event, R, 0},
+    {"GET", V1 "/room_summary/{roomIdOrAlias}", api_room_summary, HTTP_AUTH_OPTIONAL, 0},
+    {"POST", CS "/rooms/{roomId}/report/{eventId}", api_report_event, R, J},
+    {"POST", CS "/rooms/{roomId}/report", api_report_room, R, J},
+    {"POST", CS "/rooms/{roomId}/upgrade", api_upgrade, R, J},
+    {"GET", CS "/publicRooms", api_public_rooms_get, R, 0},
+    {"POST", CS "/publicRooms", api_public_rooms_post, R, J},
+    {"GET", CS "/directory/list/room/{roomId}", api_directory_list_get, N, 0},
+    {"PUT", CS "/directory/list/room/{roomId}", api_directory_list_put, R, J},
 
     {"GET", ADMIN "/register", api_admin_register_nonce, N, 0},
     {"POST", ADMIN "/register", api_admin_register, N, J},

@@ -18,6 +18,7 @@
  * room_create runs all of its initial events in one transaction: a room is created whole
  * or not at all. */
 #include "server/room.h"
+#include "server/room_internal.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -940,5 +941,33 @@ out:
     json_decref(plc);
     free(room_id);
     free(alias);
+    return rc;
+}
+
+int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
+                  bool is_state)
+{
+    struct db_room r;
+    if (db_rooms_get(c, room_id, false, &r) != 1)
+        return -1;
+    const struct room_version *rv = roomver_get(r.room_version);
+    db_room_clear(&r);
+    if (!rv)
+        return -1;
+    json_t *auth_map = json_object(), *ids = json_array();
+    json_t *proto = json_pack("{s:s,s:s,s:s}", "type", type, "sender", user_id, "room_id",
+                              room_id);
+    int rc = -1;
+    if (select_auth(c, room_id, rv, proto, auth_map, ids) == 0) {
+        struct auth_ops ops = {map_state, NULL, auth_map};
+        const json_t *m = map_state(auth_map, "m.room.member", user_id);
+        const char *membership =
+            json_string_value(json_object_get(json_object_get(m, "content"), "membership"));
+        rc = membership && strcmp(membership, "join") == 0 &&
+             auth_user_power(rv, &ops, user_id) >= auth_event_power(rv, &ops, type, is_state);
+    }
+    json_decref(proto);
+    json_decref(auth_map);
+    json_decref(ids);
     return rc;
 }

@@ -91,8 +91,38 @@ enum room_rc room_joined_members(const char *room_id, const char *user_id, json_
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n);
+/* /context: events around event_id (limit split before/after), the event, the state. */
+enum room_rc room_context(const char *room_id, const char *user_id, const char *event_id,
+                          int limit, json_t *filter, json_t **out, char *why, size_t n);
+/* /relations: children of `parent` (rel_type and event_type optional), paginated. */
+enum room_rc room_relations(const char *room_id, const char *user_id, const char *parent,
+                            const char *rel_type, const char *event_type, const char *from,
+                            char dir, int limit, json_t **out, char *why, size_t n);
+/* /timestamp_to_event: {event_id, origin_server_ts} nearest ts in direction dir. */
+enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
+                            json_t **out, char *why, size_t n);
+/* Room summary (MSC3266 / v1.15): for members, invitees, and rooms one could join or peek. */
+enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
+                          size_t n);
 /* /forget: only after leaving. */
 enum room_rc room_forget(const char *room_id, const char *user_id, char *why, size_t n);
+
+/* --- server/roomadmin.c -------------------------------------------------------------------- */
+
+/* Upgrade to new_version: the replacement room's ID (malloc'd) on ROOM_OK. */
+enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *new_version,
+                          char **replacement, char *why, size_t n);
+/* The room's visibility in the public room directory. */
+enum room_rc room_visibility(const char *room_id, bool *is_public);
+/* Publish or unpublish: admins, or users who may set the canonical alias. */
+enum room_rc room_set_visibility(const char *room_id, const char *user_id, bool is_admin,
+                                 bool is_public, char *why, size_t n);
+/* /publicRooms: published rooms, `since` an "o<offset>" token. */
+enum room_rc room_public_rooms(const char *search, const char *since, int limit, json_t **out,
+                               char *why, size_t n);
+/* Report a room (event_id NULL) or an event the reporter can see. */
+enum room_rc room_report(const char *room_id, const char *user_id, const char *event_id,
+                         const char *reason, int score, bool has_score, char *why, size_t n);
 
 /* Aliases (local ones). */
 enum room_rc room_alias_set(const char *alias, const char *room_id, const char *user_id,

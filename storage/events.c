@@ -217,6 +217,106 @@ int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t
     return found;
 }
 
+json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent,
+                          const char *rel_type, const char *event_type, int64_t depth,
+                          int64_t stream, bool forward, int limit)
+{
+    char d[24], s[24], l[24];
+    const char *p[] = {room_id, parent, rel_type, event_type, db_i64(d, depth), db_i64(s, stream),
+                       db_i64(l, limit), forward ? "t" : "f"};
+    PGresult *res = db_exec(
+        c,
+        "SELECT e.event_id, e.depth, e.stream_ordering, e.state_group, e.redacted_by, e.json "
+        "FROM event_relations r JOIN events e ON e.event_id = r.event_id "
+        "WHERE r.relates_to = $2 AND e.room_id = $1 AND e.rejected IS NULL "
+        "AND ($3::text IS NULL OR r.rel_type = $3) AND ($4::text IS NULL OR e.type = $4) "
+        "AND CASE WHEN $8 THEN (e.depth, e.stream_ordering) > ($5, $6) "
+        "ELSE (e.depth, e.stream_ordering) < ($5, $6) END "
+        "ORDER BY CASE WHEN $8 THEN e.depth END, CASE WHEN $8 THEN e.stream_ordering END, "
+        "e.depth DESC, e.stream_ordering DESC LIMIT $7",
+        8, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
+        if (!pdu)
+            continue;
+        json_t *row = json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
+                                (json_int_t)db_int(res, i, 1), "stream",
+                                (json_int_t)db_int(res, i, 2), "state_group",
+                                (json_int_t)db_int(res, i, 3), "pdu", pdu);
+        if (db_val(res, i, 4))
+            json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
+        json_array_append_new(arr, row);
+    }
+    PQclear(res);
+    return arr;
+}
+
+json_t *db_relations_summary(struct dbc *c, const char *parent, const char *sender,
+                             const char *user_id)
+{
+    const char *p[] = {parent, sender, user_id};
+    PGresult *res = db_exec(
+        c,
+        "SELECT r.rel_type, count(*), "
+        " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC))[1], "
+        " bool_or(r.sender = $3), "
+        " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC) "
+        "   FILTER (WHERE r.sender = $2))[1], "
+        " array_to_json(array_agg(r.event_id ORDER BY e.stream_ordering))::text "
+        "FROM event_relations r JOIN events e ON e.event_id = r.event_id "
+        "WHERE r.relates_to = $1 AND e.rejected IS NULL AND e.redacted_by IS NULL "
+        "AND r.rel_type IN ('m.thread', 'm.replace', 'm.reference') GROUP BY r.rel_type",
+        3, p);
+    if (!res)
+        return NULL;
+    json_t *out = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *t = db_val(res, i, 0);
+        if (strcmp(t, "m.thread") == 0)
+            json_object_set_new(out, t,
+                                json_pack("{s:I,s:s,s:b}", "count", (json_int_t)db_int(res, i, 1),
+                                          "latest", db_val(res, i, 2), "participated",
+                                          db_bool(res, i, 3)));
+        else if (strcmp(t, "m.replace") == 0 && db_val(res, i, 4))
+            json_object_set_new(out, t, json_string(db_val(res, i, 4)));
+        else if (strcmp(t, "m.reference") == 0)
+            json_object_set_new(out, t, json_loads(db_val(res, i, 5), 0, NULL));
+    }
+    PQclear(res);
+    return out;
+}
+
+int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, char **event_id,
+                    int64_t *origin_ts)
+{
+    char t[24];
+    const char *p[] = {room_id, db_i64(t, ts)};
+    PGresult *res =
+        dir == 'f'
+            ? db_exec(c,
+                      "SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND NOT "
+                      "outlier AND rejected IS NULL AND origin_server_ts >= $2 ORDER BY "
+                      "origin_server_ts, stream_ordering LIMIT 1",
+                      2, p)
+            : db_exec(c,
+                      "SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND NOT "
+                      "outlier AND rejected IS NULL AND origin_server_ts <= $2 ORDER BY "
+                      "origin_server_ts DESC, stream_ordering DESC LIMIT 1",
+                      2, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *event_id = strdup(db_val(res, 0, 0));
+        *origin_ts = db_int(res, 0, 1);
+    }
+    PQclear(res);
+    return found;
+}
+
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms)
 {

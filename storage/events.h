@@ -62,6 +62,21 @@ int db_events_position(struct dbc *c, const char *event_id, int64_t *depth, int6
 /* The newest position of a room (its last accepted event): 1, 0 if none, -1. */
 int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t *stream);
 
+/* Events relating to `parent` (optionally of one rel_type and event type), in topological
+ * order after/before (depth, stream) like db_events_page. Same row shape. NULL on error. */
+json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent,
+                          const char *rel_type, const char *event_type, int64_t depth,
+                          int64_t stream, bool forward, int limit);
+/* Aggregations for `parent`: {"m.thread": {count, latest}, "m.replace": latest edit event ID
+ * by the parent's sender, "m.reference": [ids]} as a new object (empty when none); NULL on
+ * error. `sender` is the parent's sender (only their edits count). */
+json_t *db_relations_summary(struct dbc *c, const char *parent, const char *sender,
+                             const char *user_id);
+/* The event closest to ts in direction dir ('f': first at or after, 'b': last at or before):
+ * 1 with *event_id (malloc'd) and *origin_ts, 0 if none, -1. */
+int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, char **event_id,
+                    int64_t *origin_ts);
+
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms);
 

@@ -176,3 +176,80 @@ int db_rooms_unforget(struct dbc *c, const char *room_id, const char *user_id)
     const char *p[] = {user_id, room_id};
     return db_run(c, "DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", 2, p);
 }
+
+/* Directory fields of rooms, from their current state events. */
+#define ROOM_FIELDS_SQL                                                                            \
+    "SELECT r.room_id, r.room_version, "                                                           \
+    " (SELECT count(*) FROM current_state m WHERE m.room_id = r.room_id AND "                      \
+    "  m.type = 'm.room.member' AND m.membership = 'join') AS joined, "                            \
+    " (SELECT json_object_agg(s.type, (e.json::jsonb)->'content') FROM current_state s "           \
+    "  JOIN events e ON e.event_id = s.event_id WHERE s.room_id = r.room_id AND s.state_key = '' " \
+    "  AND s.type IN ('m.room.name', 'm.room.topic', 'm.room.canonical_alias', "                   \
+    "  'm.room.avatar', 'm.room.join_rules', 'm.room.history_visibility', "                        \
+    "  'm.room.guest_access', 'm.room.create', 'm.room.encryption'))::text AS st "                 \
+    "FROM rooms r "
+
+static json_t *room_fields(PGresult *res, int i)
+{
+    json_t *st = json_loads(db_val(res, i, 3) ? db_val(res, i, 3) : "{}", 0, NULL);
+    json_t *o = json_pack("{s:s,s:s,s:I}", "room_id", db_val(res, i, 0), "room_version",
+                          db_val(res, i, 1), "num_joined_members",
+                          (json_int_t)db_int(res, i, 2));
+    /* state type, content key, output key */
+    static const char *const map[][3] = {
+        {"m.room.name", "name", "name"},
+        {"m.room.topic", "topic", "topic"},
+        {"m.room.canonical_alias", "alias", "canonical_alias"},
+        {"m.room.avatar", "url", "avatar_url"},
+        {"m.room.join_rules", "join_rule", "join_rule"},
+        {"m.room.history_visibility", "history_visibility", "history_visibility"},
+        {"m.room.guest_access", "guest_access", "guest_access"},
+        {"m.room.create", "type", "room_type"},
+        {"m.room.encryption", "algorithm", "encryption"},
+    };
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
+        json_t *v = json_object_get(json_object_get(st, map[k][0]), map[k][1]);
+        if (json_is_string(v) && json_string_length(v))
+            json_object_set(o, map[k][2], v);
+    }
+    json_decref(st);
+    return o;
+}
+
+json_t *db_rooms_public(struct dbc *c, const char *search, int offset, int limit, long *total)
+{
+    char off[24], lim[24];
+    const char *p[] = {search, db_i64(off, offset), db_i64(lim, limit)};
+    PGresult *res = db_exec(
+        c,
+        "WITH pub AS (" ROOM_FIELDS_SQL "WHERE r.is_public) "
+        "SELECT room_id, room_version, joined, st, count(*) OVER () FROM pub WHERE $1::text IS "
+        "NULL OR st ILIKE '%' || replace(replace($1, '%', ''), '_', '') || '%' "
+        "ORDER BY joined DESC, room_id LIMIT $3 OFFSET $2",
+        3, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    *total = PQntuples(res) ? (long)db_int(res, 0, 4) : 0;
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, room_fields(res, i));
+    PQclear(res);
+    return arr;
+}
+
+json_t *db_rooms_summary(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(c, ROOM_FIELDS_SQL "WHERE r.room_id = $1", 1, p);
+    if (!res)
+        return NULL;
+    json_t *o = PQntuples(res) ? room_fields(res, 0) : NULL;
+    PQclear(res);
+    return o;
+}
+
+int db_aliases_move(struct dbc *c, const char *from, const char *to)
+{
+    const char *p[] = {from, to};
+    return db_run(c, "UPDATE room_aliases SET room_id = $2 WHERE room_id = $1", 2, p);
+}

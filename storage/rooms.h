@@ -37,8 +37,18 @@ int db_aliases_put(struct dbc *c, const char *alias, const char *room_id, const 
 int db_aliases_get(struct dbc *c, const char *alias, char **room_id, char **creator);
 /* 1 deleted, 0 unknown, -1. */
 int db_aliases_delete(struct dbc *c, const char *alias);
+/* Point every alias of `from` at `to` (room upgrades). 0 or -1. */
+int db_aliases_move(struct dbc *c, const char *from, const char *to);
 /* The aliases of a room as a new sorted JSON array; NULL on error. */
 json_t *db_aliases_of_room(struct dbc *c, const char *room_id);
+
+/* Published rooms (is_public), most joined members first, with their directory fields read
+ * from current state: a new JSON array of {room_id, num_joined_members, name?, topic?,
+ * canonical_alias?, avatar_url?, join_rule?, history_visibility?, guest_access?, room_type?}.
+ * `search` (NULL: none) matches name, topic or alias case-insensitively. NULL on error. */
+json_t *db_rooms_public(struct dbc *c, const char *search, int offset, int limit, long *total);
+/* The same fields for one room (new object), or NULL when unknown / on error. */
+json_t *db_rooms_summary(struct dbc *c, const char *room_id);
 
 /* Remember that the user forgot the room; joining again clears it. 0 or -1. */
 int db_rooms_forget(struct dbc *c, const char *room_id, const char *user_id);

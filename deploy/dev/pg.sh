@@ -54,7 +54,7 @@ case "$cmd" in
 start)
     if [ ! -f "$DATA/PG_VERSION" ]; then
         as_owner mkdir -p "$DATA" "$SOCK"
-        as_owner "$PGBIN/initdb" -D "$DATA" -U "$DBUSER" --auth=trust -E UTF8 --no-locale >"$PGDIR/initdb.log" 2>&1 ||
+        as_owner "$PGBIN/initdb" -D "$DATA" -U "$DBUSER" --auth=trust -E UTF8 --lc-collate=C --lc-ctype=C.UTF-8 --lc-messages=C --lc-monetary=C --lc-numeric=C --lc-time=C >"$PGDIR/initdb.log" 2>&1 ||
             { cat "$PGDIR/initdb.log" >&2; exit 1; }
         cat >>"$DATA/postgresql.conf" <<CONF
 # amtsbote development cluster: Unix socket only

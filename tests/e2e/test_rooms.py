@@ -399,3 +399,177 @@ class NioRooms(RoomsBase):
         finally:
             await a.close()
             await b.close()
+
+
+class Extras(RoomsBase):
+    V1 = "/_matrix/client/v1"
+
+    def test_context(self):
+        room = self.create()
+        ids = [self.msg(room, f"c{i}") for i in range(7)]
+        r = self.s.get(CS + f"/rooms/{q(room)}/context/{q(ids[3])}", token=self.alice,
+                       query={"limit": "4"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["event"]["content"]["body"], "c3")
+        self.assertEqual(self.bodies(r["events_before"]), ["c2", "c1"])
+        self.assertEqual(self.bodies(r["events_after"]), ["c4", "c5"])
+        self.assertIn("start", r.body)
+        self.assertIn("end", r.body)
+        self.assertTrue(any(e["type"] == "m.room.create" for e in r["state"]))
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/context/{q(ids[3])}",
+                                    token=self.carol), 403, "M_FORBIDDEN")
+
+    def test_relations_and_aggregation(self):
+        room = self.create()
+        root = self.msg(room, "Wurzel")
+        for i in range(3):
+            self.send(room, {"msgtype": "m.text", "body": f"thread {i}",
+                             "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+        self.send(room, {"msgtype": "m.text", "body": "* Wurzel!",
+                         "m.new_content": {"msgtype": "m.text", "body": "Wurzel!"},
+                         "m.relates_to": {"rel_type": "m.replace", "event_id": root}})
+        self.send(room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": root,
+                                          "key": "👍"}}, etype="m.reaction")
+        r = self.s.get(self.V1 + f"/rooms/{q(room)}/relations/{q(root)}", token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["chunk"]), 5)
+        t = self.s.get(self.V1 + f"/rooms/{q(room)}/relations/{q(root)}/m.thread",
+                       token=self.alice, query={"limit": "2"})
+        self.assertEqual([e["content"]["body"] for e in t["chunk"]], ["thread 2", "thread 1"])
+        more = self.s.get(self.V1 + f"/rooms/{q(room)}/relations/{q(root)}/m.thread",
+                          token=self.alice, query={"limit": "2", "from": t["next_batch"]})
+        self.assertEqual([e["content"]["body"] for e in more["chunk"]], ["thread 0"])
+        ann = self.s.get(self.V1 + f"/rooms/{q(room)}/relations/{q(root)}/m.annotation/m.reaction",
+                         token=self.alice)
+        self.assertEqual(len(ann["chunk"]), 1)
+        ev = self.s.get(CS + f"/rooms/{q(room)}/event/{q(root)}", token=self.alice).body
+        rel = ev["unsigned"]["m.relations"]
+        self.assertEqual(rel["m.thread"]["count"], 3)
+        self.assertTrue(rel["m.thread"]["current_user_participated"])
+        self.assertEqual(rel["m.thread"]["latest_event"]["content"]["body"], "thread 2")
+        self.assertEqual(rel["m.replace"]["content"]["m.new_content"]["body"], "Wurzel!")
+        self.assertError(self.s.get(self.V1 + f"/rooms/{q(room)}/relations/{q(root)}",
+                                    token=self.carol), 403, "M_FORBIDDEN")
+
+    def test_timestamp_to_event(self):
+        room = self.create()
+        first = self.msg(room, "früh")
+        ev = self.s.get(CS + f"/rooms/{q(room)}/event/{q(first)}", token=self.alice).body
+        ts = ev["origin_server_ts"]
+        r = self.s.get(self.V1 + f"/rooms/{q(room)}/timestamp_to_event", token=self.alice,
+                       query={"ts": str(ts), "dir": "f"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["origin_server_ts"], ts)
+        r = self.s.get(self.V1 + f"/rooms/{q(room)}/timestamp_to_event", token=self.alice,
+                       query={"ts": str(ts + 10 ** 9), "dir": "f"})
+        self.assertError(r, 404, "M_NOT_FOUND")
+        r = self.s.get(self.V1 + f"/rooms/{q(room)}/timestamp_to_event", token=self.alice,
+                       query={"ts": "x", "dir": "f"})
+        self.assertError(r, 400, "M_INVALID_PARAM")
+
+    def test_public_directory(self):
+        room = self.create(preset="public_chat", visibility="public", name="Bürgerservice",
+                           topic="Fragen", room_alias_name="buerger")
+        self.create(preset="private_chat", name="Geheim")
+        r = self.s.get(CS + "/publicRooms", token=self.bob)
+        self.assertEqual(r.status, 200, r)
+        names = [c.get("name") for c in r["chunk"]]
+        self.assertIn("Bürgerservice", names)
+        self.assertNotIn("Geheim", names)
+        entry = next(c for c in r["chunk"] if c["room_id"] == room)
+        self.assertEqual(entry["num_joined_members"], 1)
+        self.assertEqual(entry["canonical_alias"], "#buerger:test.local")
+        self.assertFalse(entry["world_readable"])
+        self.assertEqual(entry["join_rule"], "public")
+        r = self.s.post(CS + "/publicRooms", {"filter": {"generic_search_term": "BÜRGER"},
+                                              "limit": 5}, token=self.bob)
+        self.assertIn(room, [c["room_id"] for c in r["chunk"]])
+        r = self.s.post(CS + "/publicRooms", {"filter": {"generic_search_term": "nichtda"}},
+                        token=self.bob)
+        self.assertEqual(r["chunk"], [])
+        vis = CS + f"/directory/list/room/{q(room)}"
+        self.assertEqual(self.s.get(vis)["visibility"], "public")
+        self.assertError(self.s.put(vis, {"visibility": "private"}, token=self.bob), 403,
+                         "M_FORBIDDEN")
+        self.assertEqual(self.s.put(vis, {"visibility": "private"}, token=self.alice).status,
+                         200)
+        self.assertEqual(self.s.get(vis)["visibility"], "private")
+        r = self.s.get(CS + "/publicRooms", token=self.bob)
+        self.assertNotIn(room, [c["room_id"] for c in r["chunk"]])
+
+    def test_public_directory_pagination(self):
+        for i in range(5):
+            self.create(preset="public_chat", visibility="public", name=f"P{i}")
+        seen, since = [], None
+        for _ in range(10):
+            query = {"limit": "2"}
+            if since:
+                query["since"] = since
+            r = self.s.get(CS + "/publicRooms", token=self.bob, query=query)
+            seen += [c["room_id"] for c in r["chunk"]]
+            since = r.get("next_batch")
+            if not since:
+                break
+        self.assertEqual(len(seen), len(set(seen)))
+        self.assertGreaterEqual(len(seen), 5)
+
+    def test_knock(self):
+        room = self.create(room_version="7", initial_state=[
+            {"type": "m.room.join_rules", "content": {"join_rule": "knock"}}])
+        r = self.s.post(CS + f"/knock/{q(room)}", {"reason": "Darf ich?"}, token=self.carol)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["room_id"], room)
+        members = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
+                             query={"membership": "knock"})["chunk"]
+        self.assertEqual([m["state_key"] for m in members], ["@carol:test.local"])
+        old = self.create(room_version="6")
+        self.assertError(self.s.post(CS + f"/knock/{q(old)}", {}, token=self.carol), 403,
+                         "M_FORBIDDEN")
+
+    def test_reports(self):
+        room = self.create(preset="public_chat")
+        eid = self.msg(room, "Spam")
+        self.join(room, self.bob)
+        r = self.s.post(CS + f"/rooms/{q(room)}/report/{q(eid)}", {"reason": "spam", "score": -100},
+                        token=self.bob)
+        self.assertEqual(r.status, 200, r)
+        r = self.s.post(CS + f"/rooms/{q(room)}/report", {"reason": "Raum ist Spam"},
+                        token=self.bob)
+        self.assertEqual(r.status, 200, r)
+        r = self.s.post(CS + f"/rooms/{q(room)}/report/{q('$none')}", {}, token=self.bob)
+        self.assertError(r, 404, "M_NOT_FOUND")
+
+    def test_summary(self):
+        room = self.create(preset="public_chat", name="Zusammenfassung")
+        r = self.s.get(self.V1 + f"/room_summary/{q(room)}", token=self.carol)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["name"], "Zusammenfassung")
+        self.assertEqual(r["num_joined_members"], 1)
+        self.assertEqual(r["room_version"], "12")
+        secret = self.create(preset="private_chat")
+        self.assertError(self.s.get(self.V1 + f"/room_summary/{q(secret)}", token=self.carol),
+                         403, "M_FORBIDDEN")
+
+    def test_upgrade(self):
+        room = self.create(room_version="10", preset="public_chat", name="Alt",
+                           room_alias_name="umzug")
+        self.join(room, self.bob)
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/upgrade", {"new_version": "12"},
+                                     token=self.bob), 403, "M_FORBIDDEN")
+        r = self.s.post(CS + f"/rooms/{q(room)}/upgrade", {"new_version": "12"},
+                        token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        new = r["replacement_room"]
+        tomb = self.s.get(CS + f"/rooms/{q(room)}/state/m.room.tombstone", token=self.alice)
+        self.assertEqual(tomb["replacement_room"], new)
+        create = self.s.get(CS + f"/rooms/{q(new)}/state/m.room.create", token=self.alice).body
+        self.assertEqual(create["predecessor"]["room_id"], room)
+        self.assertEqual(create["room_version"], "12")
+        self.assertEqual(self.s.get(CS + f"/rooms/{q(new)}/state/m.room.name",
+                                    token=self.alice)["name"], "Alt")
+        self.assertEqual(self.s.get(CS + "/directory/room/" + q("#umzug:test.local"))["room_id"],
+                         new)
+        # the old room is now read-only for ordinary members
+        self.assertError(self.send(room, {"body": "x"}, self.bob), 403, "M_FORBIDDEN")
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/upgrade", {"new_version": "77"},
+                                     token=self.alice), 400, "M_UNSUPPORTED_ROOM_VERSION")

@@ -1,0 +1,178 @@
+/* roomnav.c - reading around and about rooms: /context, /relations, /timestamp_to_event,
+ * the room summary; and knocking, reports and upgrades (Client-Server API "Rooms",
+ * "Relationships", "Reporting content", "Room Upgrades", "Knocking on rooms"). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "server/room.h"
+
+#define MAX_REASON 1024
+
+static bool int_query(struct http_req *req, const char *name, long long *out)
+{
+    const char *v = http_query(req, name);
+    char *end;
+    if (!v)
+        return true;
+    *out = strtoll(v, &end, 10);
+    if (!*v || *end) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "'%s' must be an integer", name);
+        return false;
+    }
+    return true;
+}
+
+static void reply(struct http_req *req, enum room_rc rc, json_t *out, const char *why)
+{
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, out);
+    else
+        api_reply_room_error(req, rc, why);
+}
+
+void api_knock(struct http_req *req)
+{
+    const char *target = http_param(req, 0);
+    char *room_id = NULL;
+    if (target[0] == '#') {
+        enum room_rc rc = room_alias_get(target, &room_id);
+        if (rc != ROOM_OK) {
+            api_reply_room_error(req, rc, "Room alias not found");
+            return;
+        }
+        target = room_id;
+    } else if (!api_valid_room_id(target)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
+        return;
+    }
+    api_membership(req, target, http_user(req)->user_id, "knock", true);
+    free(room_id);
+}
+
+void api_context(struct http_req *req)
+{
+    const char *room_id = api_room_param(req);
+    long long limit = 10;
+    char why[512];
+    json_t *out = NULL, *filter = NULL;
+    if (!room_id || !int_query(req, "limit", &limit))
+        return;
+    const char *ft = http_query(req, "filter");
+    if (ft && !json_is_object(filter = json_loads(ft, 0, NULL))) {
+        json_decref(filter);
+        http_reply_error(req, 400, "M_BAD_JSON", "filter must be a JSON object");
+        return;
+    }
+    enum room_rc rc = room_context(room_id, http_user(req)->user_id, http_param(req, 1),
+                                   (int)limit, filter, &out, why, sizeof why);
+    json_decref(filter);
+    reply(req, rc, out, why);
+}
+
+void api_relations(struct http_req *req)
+{
+    const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
+    long long limit = 10;
+    char why[512];
+    json_t *out = NULL;
+    if (!room_id || !int_query(req, "limit", &limit))
+        return;
+    if (dir && strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "dir must be 'b' or 'f'");
+        return;
+    }
+    enum room_rc rc = room_relations(room_id, http_user(req)->user_id, http_param(req, 1),
+                                     http_param(req, 2), http_param(req, 3),
+                                     http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
+                                     &out, why, sizeof why);
+    reply(req, rc, out, why);
+}
+
+void api_timestamp_to_event(struct http_req *req)
+{
+    const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
+    long long ts = -1;
+    char why[512];
+    json_t *out = NULL;
+    if (!room_id || !int_query(req, "ts", &ts))
+        return;
+    if (ts < 0 || !dir || (strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "ts and dir ('f' or 'b') are required");
+        return;
+    }
+    enum room_rc rc =
+        room_timestamp(room_id, http_user(req)->user_id, ts, dir[0], &out, why, sizeof why);
+    reply(req, rc, out, why);
+}
+
+void api_room_summary(struct http_req *req)
+{
+    const char *target = http_param(req, 0);
+    char *room_id = NULL, why[512];
+    json_t *out = NULL;
+    if (target[0] == '#') {
+        enum room_rc rc = room_alias_get(target, &room_id);
+        if (rc != ROOM_OK) {
+            api_reply_room_error(req, rc, "Room alias not found");
+            return;
+        }
+        target = room_id;
+    }
+    const struct http_user *u = http_user(req);
+    enum room_rc rc = room_summary(target, u ? u->user_id : NULL, &out, why, sizeof why);
+    reply(req, rc, out, why);
+    free(room_id);
+}
+
+static void report(struct http_req *req, const char *event_id)
+{
+    const char *room_id = api_room_param(req);
+    json_t *body = http_json(req), *score = json_object_get(body, "score");
+    bool bad = false;
+    char why[512];
+    if (!room_id)
+        return;
+    const char *reason = api_opt_string(req, body, "reason", &bad);
+    if (bad)
+        return;
+    if ((score && !json_is_integer(score)) || (reason && strlen(reason) > MAX_REASON)) {
+        http_reply_error(req, 400, "M_BAD_JSON", "score must be an integer, reason short");
+        return;
+    }
+    enum room_rc rc = room_report(room_id, http_user(req)->user_id, event_id, reason,
+                                  score ? (int)json_integer_value(score) : 0, score != NULL, why,
+                                  sizeof why);
+    reply(req, rc, NULL, why);
+}
+
+void api_report_event(struct http_req *req)
+{
+    report(req, http_param(req, 1));
+}
+
+void api_report_room(struct http_req *req)
+{
+    report(req, NULL);
+}
+
+void api_upgrade(struct http_req *req)
+{
+    const char *room_id = api_room_param(req);
+    bool bad = false;
+    char why[512], *replacement = NULL;
+    if (!room_id)
+        return;
+    const char *version = api_opt_string(req, http_json(req), "new_version", &bad);
+    if (bad)
+        return;
+    if (!version) {
+        http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'new_version'");
+        return;
+    }
+    enum room_rc rc =
+        room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
+    reply(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL,
+          why);
+    free(replacement);
+}
