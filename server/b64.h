@@ -12,8 +12,9 @@ char *b64_encode_urlsafe(const uint8_t *in, size_t len);
 /* Upper bound of decoded bytes for `len` input characters. */
 size_t b64_decoded_max(size_t len);
 /* Decode standard or URL-safe base64, padded or unpadded (receivers must accept both, per the
- * spec). Writes at most `cap` bytes to `out`, sets *outlen. Returns 0, or -1 on an invalid
- * character, impossible length, non-zero trailing bits tolerated, or `cap` too small. */
+ * spec). Writes at most `cap` bytes to `out`, sets *outlen (only on success). Returns 0, or -1
+ * on an invalid character, impossible length, misplaced or excess '=', or `cap` too small.
+ * Non-zero trailing bits are tolerated, not an error: the spec's own test seed has them. */
 int b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
 
 #endif

@@ -4,12 +4,15 @@
  * encoder writes the bytes itself: object keys sorted by code point (byte order of UTF-8,
  * which is the same order), no whitespace, strings with only the mandatory escapes in their
  * shortest form, other characters (all valid UTF-8, jansson guarantees it) passed through,
- * integers in [-(2^53-1), 2^53-1] only (a real with an integral value, such as 1e10, is
- * written as that integer; any other real is refused). Keys and strings may contain NUL (jansson's *_len
- * accessors are used throughout). Recursion depth is bounded by the input's, which callers
- * bound when parsing (jansson: 2048). */
+ * integers in [-(2^53-1), 2^53-1] only (a real with an integral value, such as 1e10 or -0.0, is
+ * written as that integer, as the spec's last example requires; any other real is refused).
+ * Keys and strings may contain NUL (jansson's *_len accessors are used throughout). Strings
+ * are assumed to be valid UTF-8, which jansson checks unless a caller used a *_nocheck
+ * constructor. Recursion depth is bounded by the input's, which callers bound when parsing
+ * (jansson: 2048). */
 #include "server/cjson.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,37 +48,31 @@ static void put(struct out *o, const char *s, size_t n)
     o->buf[o->len] = '\0';
 }
 
+/* The two-character escapes of the spec grammar's "escaped" rule, by byte; other bytes below
+ * 0x20 are written \u00xx in lower-case hex, and every other byte passes through. */
+static const char *const short_escape[0x60] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+    ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
+};
+
 static void put_string(struct out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
+    size_t run = 0; /* start of the bytes not yet written */
     put(o, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                memcpy(u, "\\u00", 4);
-                u[4] = hex[c >> 4];
-                u[5] = hex[c & 15];
-                put(o, s + run, i - run);
-                put(o, u, 6);
-                run = i + 1;
-            }
+        if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        }
+        assert(c < sizeof short_escape / sizeof short_escape[0]); /* c < 0x20, '"' or '\\' */
         put(o, s + run, i - run);
-        put(o, esc, strlen(esc));
         run = i + 1;
+        if (short_escape[c]) {
+            put(o, short_escape[c], 2);
+        } else {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(o, u, sizeof u);
+        }
     }
     put(o, s + run, n - run);
     put(o, "\"", 1);
@@ -164,7 +161,7 @@ static void encode(struct out *o, const json_t *v)
             o->failed = 1;
             return;
         }
-        int len = snprintf(num, sizeof num, "%lld", (long long)d + 0);
+        int len = snprintf(num, sizeof num, "%lld", (long long)d); /* -0.0 gives "0" */
         put(o, num, (size_t)len);
         break;
     }
@@ -223,6 +220,8 @@ size_t cjson_depth(const json_t *v)
 
 int cjson_valid(const json_t *v)
 {
+    if (!v)
+        return 0;
     if (json_is_real(v)) {
         double d = json_real_value(v);
         return d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT && d == (double)(long long)d;

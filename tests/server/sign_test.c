@@ -1,9 +1,11 @@
-/* sign_test.c - base64 (spec appendix "Unpadded Base64", RFC 4648 vectors) and signed JSON
- * against the spec appendix's cryptographic test vectors ("JSON Signing"), plus key files in
- * Synapse's format. */
+/* sign_test.c - signed JSON against the spec appendix's cryptographic test vectors ("JSON
+ * Signing": seed YJDBA9Xn..., entity "domain", key "ed25519:1"), the "Signing Details" rules
+ * (signatures and unsigned are not covered), verification failures, and key files in Synapse's
+ * format ("ed25519 <version> <unpadded base64 seed>"). Base64 itself is in b64_test.c. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,45 +24,6 @@ static void spec_key(struct sign_key *k)
     CHECK_INT(n, 32);
     snprintf(k->key_id, sizeof k->key_id, "ed25519:1");
     sign_key_from_seed(k);
-}
-
-TEST(b64_vectors)
-{
-    /* input, unpadded standard encoding (spec appendix and RFC 4648 s.10) */
-    static const char *const v[][2] = {{"", ""},         {"f", "Zg"},         {"fo", "Zm8"},
-                                       {"foo", "Zm9v"},  {"foob", "Zm9vYg"},  {"fooba", "Zm9vYmE"},
-                                       {"foobar", "Zm9vYmFy"}};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        char *e = b64_encode((const uint8_t *)v[i][0], strlen(v[i][0]));
-        CHECK_STR(e, v[i][1]);
-        free(e);
-        uint8_t out[16];
-        size_t n = 99;
-        CHECK(b64_decode(v[i][1], strlen(v[i][1]), out, sizeof out, &n) == 0);
-        CHECK_INT(n, strlen(v[i][0]));
-        CHECK(memcmp(out, v[i][0], n) == 0);
-    }
-}
-
-TEST(b64_alphabets_and_padding)
-{
-    static const uint8_t bytes[] = {0xfb, 0xff, 0xbf};
-    char *s = b64_encode(bytes, 3), *u = b64_encode_urlsafe(bytes, 3);
-    CHECK_STR(s, "+/+/");
-    CHECK_STR(u, "-_-_");
-    free(s);
-    free(u);
-    uint8_t out[8];
-    size_t n;
-    CHECK(b64_decode("-_-_", 4, out, sizeof out, &n) == 0 && n == 3 && out[0] == 0xfb);
-    CHECK(b64_decode("Zg==", 4, out, sizeof out, &n) == 0 && n == 1 && out[0] == 'f');
-    CHECK(b64_decode("Zm8=", 4, out, sizeof out, &n) == 0 && n == 2);
-    CHECK(b64_decode("Zm9v", 4, out, 2, &n) == -1);  /* output too small */
-    CHECK(b64_decode("Z", 1, out, sizeof out, &n) == -1); /* impossible length */
-    CHECK(b64_decode("Zm9*", 4, out, sizeof out, &n) == -1);
-    CHECK(b64_decode("Zg=", 3, out, sizeof out, &n) == -1); /* wrong padding */
-    CHECK(b64_decode("Z===", 4, out, sizeof out, &n) == -1);
-    CHECK(b64_decode("Zm 9", 4, out, sizeof out, &n) == -1);
 }
 
 TEST(spec_json_signing_vectors)
@@ -165,15 +128,201 @@ TEST(key_files)
     rmdir(dir);
 }
 
+/* Replace the file at `path` with `text`. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Number of entries in `dir` other than . and .. */
+static int count_entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+TEST(key_file_details)
+{
+    char dir[] = "/tmp/amtsbote-sign-XXXXXX", path[128], err[128], line[128];
+    struct sign_key k, back, spec;
+    struct stat st;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/key", dir);
+    spec_key(&spec);
+
+    /* the first ed25519 line wins; other algorithms, blank lines and padding are fine */
+    snprintf(line, sizeof line, "\ncurve25519 x AAAA\ned25519 a_1 %s=\ned25519 b Zm9v\n",
+             SPEC_SEED);
+    write_file(path, line);
+    CHECK(sign_key_load(path, &back, err, sizeof err) == 0);
+    CHECK_STR(back.key_id, "ed25519:a_1");
+    CHECK(memcmp(back.pk, spec.pk, 32) == 0 && memcmp(back.sk, spec.sk, 64) == 0);
+    /* no final newline */
+    snprintf(line, sizeof line, "ed25519 1 %s", SPEC_SEED);
+    write_file(path, line);
+    CHECK(sign_key_load(path, &back, err, sizeof err) == 0);
+
+    /* saving over an existing world-readable file leaves a 0600 file and no temporaries */
+    chmod(path, 0644);
+    CHECK(sign_key_save(path, &spec, err, sizeof err) == 0);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_INT(count_entries(dir), 1);
+    FILE *f = fopen(path, "r");
+    CHECK(f && fgets(line, sizeof line, f));
+    if (f)
+        fclose(f);
+    CHECK_STR(line, "ed25519 1 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA0\n");
+
+    /* malformed lines: each is refused with a message */
+    static const char *const bad[] = {
+        "ed25519 1\n",                                               /* no seed */
+        "ed25519 1 Zm9v\n",                                          /* 3 bytes, not 32 */
+        "ed25519 1 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1A\n",  /* 33 bytes */
+        "ed25519 1 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1 x\n", /* trailing field */
+        "ed25519 a/b YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1\n", /* bad version */
+        "ed25519 1 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA!\n",   /* not base64 */
+        "",                                                          /* empty file */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        write_file(path, bad[i]);
+        if (sign_key_load(path, &back, err, sizeof err) != -1)
+            UNIT_FAIL("accepted key file %zu", i);
+        CHECK(err[0] != '\0');
+    }
+    /* a version longer than key_id can hold */
+    snprintf(line, sizeof line, "ed25519 %056d %s\n", 0, SPEC_SEED);
+    write_file(path, line);
+    CHECK(sign_key_load(path, &back, err, sizeof err) == -1);
+
+    /* a key id that is not ed25519:<version> is not saved; nor into a missing directory */
+    k = spec;
+    snprintf(k.key_id, sizeof k.key_id, "curve25519:1");
+    CHECK(sign_key_save(path, &k, err, sizeof err) == -1);
+    snprintf(line, sizeof line, "%s/missing/key", dir);
+    CHECK(sign_key_save(line, &spec, err, sizeof err) == -1);
+    CHECK_INT(count_entries(dir), 1);
+
+    unlink(path);
+    rmdir(dir);
+}
+
+TEST(public_key_and_raw_signatures)
+{
+    struct sign_key k;
+    spec_key(&k);
+    char *pub = sign_key_public_b64(&k);
+    uint8_t pk[35], sig[67];
+    size_t n = 0;
+    CHECK(pub && strlen(pub) == 43);
+    CHECK(pub && b64_decode(pub, strlen(pub), pk, sizeof pk, &n) == 0 && n == 32 &&
+          memcmp(pk, k.pk, 32) == 0);
+    free(pub);
+    /* sign_bytes_b64 is plain detached ed25519 over the bytes */
+    char *s = sign_bytes_b64(&k, (const uint8_t *)"{}", 2);
+    CHECK_STR(s, "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZ"
+                 "KM5ZAQ");
+    CHECK(s && b64_decode(s, strlen(s), sig, sizeof sig, &n) == 0 && n == 64);
+    CHECK(crypto_sign_verify_detached(sig, (const uint8_t *)"{}", 2, k.pk) == 0);
+    CHECK(crypto_sign_verify_detached(sig, (const uint8_t *)"{ }", 3, k.pk) != 0);
+    free(s);
+}
+
+TEST(signing_details)
+{
+    struct sign_key k, other;
+    spec_key(&k);
+    CHECK(sign_key_generate(&other) == 0);
+
+    /* two entities sign in turn: the second does not cover the first's signature */
+    json_t *o =
+        json_pack("{s:s,s:{s:i}}", "name", "example.org", "unsigned", "age_ts", 922834800000);
+    CHECK(sign_json(o, "domain", &k) == 0);
+    CHECK(sign_json(o, "other", &other) == 0);
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == 0);
+    CHECK(sign_verify_json(o, "other", other.key_id, other.pk) == 0);
+    /* the verifier does not change the object */
+    json_t *before = json_deep_copy(o);
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == 0);
+    CHECK(json_equal(o, before));
+    json_decref(before);
+
+    /* a padded signature still verifies (receivers accept padding); trailing NUL junk not */
+    json_t *mine = json_object_get(json_object_get(o, "signatures"), "domain");
+    char sig[100];
+    snprintf(sig, sizeof sig, "%s==", json_string_value(json_object_get(mine, "ed25519:1")));
+    json_object_set_new(mine, "ed25519:1", json_string(sig));
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == 0);
+    sig[strlen(sig) - 2] = '\0';
+    char junk[110];
+    size_t sl = strlen(sig);
+    memcpy(junk, sig, sl);
+    memcpy(junk + sl, "\0AAAA", 5);
+    json_object_set_new(mine, "ed25519:1", json_stringn(junk, sl + 5));
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == -1);
+    json_object_set_new(mine, "ed25519:1", json_integer(1));
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == -1);
+    json_object_set_new(mine, "ed25519:1", json_string(sig));
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == 0);
+
+    /* any change to covered content breaks it: a nested value, an added key */
+    json_object_set_new(o, "extra", json_true());
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == -1);
+    json_object_del(o, "extra");
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == 0);
+    json_object_set_new(o, "name", json_string("example.org "));
+    CHECK(sign_verify_json(o, "domain", "ed25519:1", k.pk) == -1);
+    json_decref(o);
+
+    /* not objects */
+    json_t *a = json_array();
+    CHECK(sign_json(a, "domain", &k) == -1);
+    CHECK(sign_verify_json(a, "domain", "ed25519:1", k.pk) == -1);
+    json_decref(a);
+}
+
+TEST(failed_signing_leaves_object_unchanged)
+{
+    struct sign_key k;
+    spec_key(&k);
+    json_t *o = json_pack("{s:f,s:{},s:{s:i}}", "x", 0.5, "signatures", "unsigned", "a", 1);
+    json_t *before = json_deep_copy(o);
+    CHECK(sign_json(o, "domain", &k) == -1);
+    CHECK(json_equal(o, before));
+    json_decref(before);
+    json_decref(o);
+    o = json_pack("{s:I,s:s}", "big", (json_int_t)9007199254740992LL, "signatures", "junk");
+    before = json_deep_copy(o);
+    CHECK(sign_json(o, "domain", &k) == -1);
+    CHECK(json_equal(o, before));
+    json_decref(before);
+    json_decref(o);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    RUN(b64_vectors);
-    RUN(b64_alphabets_and_padding);
     RUN(spec_json_signing_vectors);
     RUN(unsigned_and_existing_signatures);
     RUN(wrong_key_and_malformed_signature);
     RUN(key_files);
+    RUN(key_file_details);
+    RUN(public_key_and_raw_signatures);
+    RUN(signing_details);
+    RUN(failed_signing_leaves_object_unchanged);
     return unit_done();
 }
