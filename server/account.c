@@ -12,6 +12,7 @@
 #include "server/account.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,28 @@ static int login_device(struct dbc *c, const char *user_id, const char *device_i
     return out->access_token && out->device_id ? 0 : -1;
 }
 
+/* Whether this process should record a device's use now: once per LAST_SEEN_INTERVAL_MS per
+ * token, remembered in a small direct-mapped table (a cache: losing it only costs one more
+ * UPDATE, which the SQL makes a no-op when recent anyway). */
+static bool touch_due(int64_t token_id)
+{
+    static struct {
+        int64_t token_id, at;
+    } recent[1024];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int64_t now = clock_mono_ms();
+    size_t slot = (size_t)token_id % (sizeof recent / sizeof recent[0]);
+    bool due;
+    pthread_mutex_lock(&lock);
+    due = recent[slot].token_id != token_id || now - recent[slot].at >= LAST_SEEN_INTERVAL_MS;
+    if (due) {
+        recent[slot].token_id = token_id;
+        recent[slot].at = now;
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
+}
+
 int account_authenticate(struct http_req *req, const char *token, struct http_user *out)
 {
     uint8_t hash[32];
@@ -131,7 +154,7 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
         out->device_id = http_strdup(req, o.device_id);
         out->token_id = o.token_id;
         out->is_admin = o.admin;
-        if (o.device_id) {
+        if (o.device_id && touch_due(o.token_id)) {
             const char *ua = http_header(req, "User-Agent");
             db_devices_touch(c, o.user_id, o.device_id, http_client_ip(req), ua, clock_now_ms(),
                              LAST_SEEN_INTERVAL_MS);

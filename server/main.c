@@ -75,7 +75,7 @@ static int cmd_generate_config(int argc, char **argv)
     const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
     const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote";
     int port = 8008, open_reg = 0, ch;
-    char dir[PATH_MAX], keybuf[PATH_MAX + 64], mediabuf[PATH_MAX + 16], err[256];
+    char dir[PATH_MAX], keybuf[PATH_MAX + 64], mediabuf[PATH_MAX + 16], err[256] = "";
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

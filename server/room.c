@@ -126,39 +126,80 @@ static int select_auth(struct dbc *c, const char *room_id, const struct room_ver
                        json_t *proto, json_t *auth_map, json_t *auth_ids)
 {
     struct auth_key keys[MAX_AUTH_KEYS];
+    const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
     size_t n = auth_select_keys(rv, proto, keys, MAX_AUTH_KEYS);
     if (n > MAX_AUTH_KEYS)
         n = MAX_AUTH_KEYS;
     for (size_t i = 0; i < n; i++) {
-        char *ev = NULL;
-        if (db_current_state_get(c, room_id, keys[i].type, keys[i].state_key, &ev) < 0)
-            return -1;
-        if (!ev)
-            continue;
-        json_t *pdu = load_pdu(c, ev);
-        if (!pdu) {
-            free(ev);
-            return -1;
-        }
-        char *k = statemap_key(keys[i].type, keys[i].state_key);
-        if (!json_object_get(auth_map, k)) {
-            json_array_append_new(auth_ids, json_string(ev));
-            json_object_set_new(auth_map, k, pdu);
-        } else {
-            json_decref(pdu);
+        types[i] = keys[i].type;
+        skeys[i] = keys[i].state_key;
+    }
+    char *cid = rv->create_in_auth_events ? NULL : create_event_id(room_id);
+    /* one query for every selected key (and the v12 create event) */
+    json_t *found = db_current_state_events(c, room_id, types, skeys, n, cid);
+    free(cid);
+    if (!found)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char *k = statemap_key(types[i], skeys[i]);
+        json_t *ev = k ? json_object_get(found, k) : NULL;
+        if (ev && !json_object_get(auth_map, k)) {
+            json_array_append(auth_ids, json_object_get(ev, "event_id"));
+            json_object_set(auth_map, k, ev);
         }
         free(k);
-        free(ev);
+    }
+    int rc = 0;
+    if (!rv->create_in_auth_events) {
+        char *k = statemap_key("m.room.create", "");
+        json_t *create = json_object_get(found, k);
+        if (create)
+            json_object_set(auth_map, k, create);
+        else
+            rc = -1;
+        free(k);
+    }
+    json_decref(found);
+    return rc;
+}
+
+/* The auth key superset to prefetch for `proto` whatever the room version: the selection
+ * with the create event included (versions 1-11 select it; v12 needs it for the rules). */
+static size_t superset_keys(const json_t *proto, struct auth_key *keys)
+{
+    size_t n = auth_select_keys(roomver_get("11"), proto, keys, MAX_AUTH_KEYS);
+    return n > MAX_AUTH_KEYS ? MAX_AUTH_KEYS : n;
+}
+
+/* select_auth over a prefetched superset (db_rooms_append_view) instead of the database. */
+static int pick_auth(json_t *pre, const char *room_id, const struct room_version *rv,
+                     json_t *proto, json_t *auth_map, json_t *auth_ids)
+{
+    struct auth_key keys[MAX_AUTH_KEYS];
+    size_t n = auth_select_keys(rv, proto, keys, MAX_AUTH_KEYS);
+    if (n > MAX_AUTH_KEYS)
+        n = MAX_AUTH_KEYS;
+    for (size_t i = 0; i < n; i++) {
+        char *k = statemap_key(keys[i].type, keys[i].state_key);
+        json_t *ev = k ? json_object_get(pre, k) : NULL;
+        if (ev && !json_object_get(auth_map, k)) {
+            json_array_append(auth_ids, json_object_get(ev, "event_id"));
+            json_object_set(auth_map, k, ev);
+        }
+        free(k);
     }
     if (!rv->create_in_auth_events) {
-        char *cid = create_event_id(room_id);
-        json_t *create = cid ? load_pdu(c, cid) : NULL;
-        free(cid);
-        if (!create)
-            return -1;
         char *k = statemap_key("m.room.create", "");
-        json_object_set_new(auth_map, k, create);
+        json_t *create = json_object_get(pre, k);
+        char *cid = create_event_id(room_id);
+        int ok = create && cid &&
+                 strcmp(json_string_value(json_object_get(create, "event_id")), cid) == 0;
+        if (ok)
+            json_object_set(auth_map, k, create);
         free(k);
+        free(cid);
+        if (!ok)
+            return -1;
     }
     return 0;
 }
@@ -196,6 +237,8 @@ struct append_req {
     json_t *content; /* borrowed */
     const struct room_txn *txn;
     const char *redacts; /* m.room.redaction: the target (content or top level by version) */
+    json_t *pre_ext;     /* prefetched [[id, depth]] extremities, or NULL to query */
+    json_t *pre_auth;    /* prefetched statemap_key -> PDU superset, or NULL to query */
 };
 
 /* Apply a redaction to its target if the sender may: the target's own sender, or anyone
@@ -287,11 +330,11 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
         .depth = json_integer_value(json_object_get(pdu, "depth")),
         .state_group = sg,
     };
-    int rc = db_events_insert(c, &m, text, prev_ids, stream);
+    const char *txn_device = a->txn && a->txn->txn_id ? a->txn->device_id : NULL;
+    const char *txn_id = a->txn ? a->txn->txn_id : NULL;
+    int rc = db_events_insert(c, &m, text, prev_ids, txn_device, txn_id, clock_now_ms(), stream);
     free(text);
     if (rc != 0)
-        return -1;
-    if (db_rooms_extremities_advance(c, room_id, prev_ids, event_id) < 0)
         return -1;
     if (a->state_key) {
         const char *membership =
@@ -350,23 +393,30 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
         json_object_set_new(pdu, "room_id", json_string(a->room_id));
 
     /* 1. prev_events and depth */
-    prev = a->room_id && !is_create ? db_rooms_extremities(c, a->room_id) : json_array();
-    if (!prev)
+    json_t *ext = a->pre_ext ? json_incref(a->pre_ext)
+                  : a->room_id && !is_create
+                      ? db_rooms_extremities_depth(c, a->room_id, MAX_PREV_EVENTS)
+                      : json_array();
+    if (!ext)
         goto out;
-    while (json_array_size(prev) > MAX_PREV_EVENTS)
-        json_array_remove(prev, json_array_size(prev) - 1);
+    while (json_array_size(ext) > MAX_PREV_EVENTS)
+        json_array_remove(ext, json_array_size(ext) - 1);
+    prev = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(prev, i, v)
+    json_array_foreach(ext, i, v)
     {
-        int64_t d, s;
-        if (db_events_position(c, json_string_value(v), &d, &s) == 1 && d > depth)
-            depth = d;
+        json_array_append(prev, json_array_get(v, 0));
+        if (json_integer_value(json_array_get(v, 1)) > depth)
+            depth = json_integer_value(json_array_get(v, 1));
     }
+    json_decref(ext);
     json_object_set_new(pdu, "depth", json_integer(depth + 1));
 
     /* 2. auth events from current state */
-    if (!is_create && select_auth(c, a->room_id, rv, pdu, auth_map, auth_ids) < 0)
+    if (!is_create && (a->pre_auth ? pick_auth(a->pre_auth, a->room_id, rv, pdu, auth_map,
+                                                auth_ids)
+                                   : select_auth(c, a->room_id, rv, pdu, auth_map, auth_ids)) < 0)
         goto out;
     json_object_set_new(pdu, "prev_events", refs(c, rv, prev));
     json_object_set_new(pdu, "auth_events", refs(c, rv, auth_ids));
@@ -418,9 +468,6 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
     int64_t stream = 0;
     if (persist(c, a, rid, pdu, id, prev, &stream, group) < 0)
         goto out;
-    if (a->txn && a->txn->txn_id &&
-        db_txn_put(c, a->sender, a->txn->device_id, a->txn->txn_id, id, clock_now_ms()) < 0)
-        goto out;
     if (b->n < sizeof b->items / sizeof b->items[0]) {
         b->items[b->n].stream = stream;
         b->items[b->n].room_id = strdup(rid);
@@ -465,6 +512,7 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
 {
     struct batch b = {.n = 0};
     struct db_room r = {0};
+    struct db_append_view view = {0};
     enum room_rc rc = ROOM_ERR;
     char *rid = NULL;
     bool committed = false;
@@ -474,19 +522,23 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
     struct dbc *c = db_get();
     if (!c)
         return ROOM_ERR;
-    if (txn && txn->txn_id) {
-        char *prior = NULL;
-        if (db_txn_get(c, sender, txn->device_id, txn->txn_id, &prior) < 0)
-            goto out;
-        if (prior) {
-            *event_id = prior;
-            rc = ROOM_OK;
-            goto out;
-        }
-    }
     if (db_begin(c) < 0)
         goto out;
-    int found = db_rooms_get(c, room_id, true, &r);
+    /* one round trip: the room's lock, the transaction ID, extremities, auth events */
+    struct auth_key keys[MAX_AUTH_KEYS];
+    const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
+    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", type, "sender", sender, "content",
+                              content);
+    if (state_key)
+        json_object_set_new(proto, "state_key", json_string(state_key));
+    size_t nk = superset_keys(proto, keys);
+    for (size_t i = 0; i < nk; i++) {
+        types[i] = keys[i].type;
+        skeys[i] = keys[i].state_key;
+    }
+    int found = db_rooms_append_view(c, room_id, sender, txn ? txn->device_id : NULL,
+                                     txn ? txn->txn_id : NULL, types, skeys, nk, &view);
+    json_decref(proto);
     if (found <= 0) {
         if (found == 0) {
             snprintf(why, n, "Unknown room %s", room_id);
@@ -494,6 +546,14 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
         }
         goto out;
     }
+    if (view.prior_event_id) { /* the same transaction again: the same answer */
+        *event_id = strdup(view.prior_event_id);
+        rc = *event_id ? ROOM_OK : ROOM_ERR;
+        goto out;
+    }
+    r.room_version = view.room_version;
+    r.state_group = view.state_group;
+    view.room_version = NULL;
     const struct room_version *rv = roomver_get(r.room_version);
     if (!rv)
         goto out;
@@ -504,8 +564,9 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
         redacts = rv->redacts_in_content ? json_string_value(json_object_get(content, "redacts"))
                                          : top_redacts;
     }
-    struct append_req a = {room_id, r.state_group, rv, sender, type, state_key, body, txn,
-                           redacts};
+    struct append_req a = {room_id, r.state_group, rv,   sender,           type,
+                           state_key, body,          txn,  redacts, view.extremities,
+                           view.auth};
     if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK) {
         json_decref(body);
         goto out;
@@ -528,6 +589,7 @@ out:
     db_put(c);
     batch_announce(&b, committed);
     db_room_clear(&r);
+    db_append_view_clear(&view);
     free(rid);
     return rc;
 }
@@ -813,7 +875,8 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
         json_object_set_new(create, "creator", json_string(creator));
     else
         json_object_del(create, "creator");
-    struct append_req a = {room_id, 0, rv, creator, "m.room.create", "", create, NULL, NULL};
+    struct append_req a = {.room_id = room_id, .rv = rv, .sender = creator,
+                           .type = "m.room.create", .state_key = "", .content = create};
     char *eid = NULL, *rid = NULL;
     rc = append(c, &a, &b, &group, &eid, &rid, why, n);
     json_decref(create);
@@ -896,6 +959,8 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
                                json_string_value(json_array_get(v, 0)),
                                json_string_value(json_array_get(v, 1)),
                                json_array_get(v, 2),
+                               NULL,
+                               NULL,
                                NULL,
                                NULL};
         char *e2 = NULL, *r2 = NULL;

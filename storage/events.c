@@ -11,9 +11,13 @@
 #include "storage/db_internal.h"
 
 int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
-                     json_t *prev_events, int64_t *stream)
+                     json_t *prev_events, const char *txn_device, const char *txn_id,
+                     int64_t now_ms, int64_t *stream)
 {
-    char ts[24], depth[24], sg[24];
+    char ts[24], depth[24], sg[24], now[24];
+    char *prev = json_dumps(prev_events ? prev_events : json_array(), JSON_COMPACT);
+    if (!prev)
+        return -1;
     const char *p[] = {m->event_id,
                        m->room_id,
                        m->type,
@@ -24,31 +28,33 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
                        m->state_group > 0 ? db_i64(sg, m->state_group) : NULL,
                        m->rejected,
                        m->outlier ? "t" : "f",
-                       json};
+                       json,
+                       prev,
+                       txn_device ? txn_device : "",
+                       txn_id,
+                       db_i64(now, now_ms)};
+    /* the row, its edges, the extremities and the transaction ID in one round trip */
     PGresult *res = db_exec(
         c,
-        "INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, "
-        "depth, state_group, rejected, outlier, json, stream_ordering) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
-        "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering",
-        11, p);
+        "WITH ins AS (INSERT INTO events (event_id, room_id, type, state_key, sender, "
+        "origin_server_ts, depth, state_group, rejected, outlier, json, stream_ordering) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
+        "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering), "
+        "edges AS (INSERT INTO event_edges (event_nid, prev_event_id) SELECT DISTINCT "
+        "ins.event_nid, p FROM ins, jsonb_array_elements_text($12::jsonb) AS p), "
+        "gone AS (DELETE FROM room_extremities WHERE NOT $10 AND room_id = $2 AND event_id IN "
+        "(SELECT jsonb_array_elements_text($12::jsonb))), "
+        "ext AS (INSERT INTO room_extremities (room_id, event_id) SELECT $2, $1 FROM ins "
+        "WHERE NOT $10 ON CONFLICT DO NOTHING), "
+        "txn AS (INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) "
+        "SELECT $5, $13, $14, $1, $15 FROM ins WHERE $14::text IS NOT NULL) "
+        "SELECT stream_ordering FROM ins",
+        15, p);
+    free(prev);
     if (!res)
         return db_unique_violation(c) ? 1 : -1;
-    char nid[24];
-    snprintf(nid, sizeof nid, "%s", db_val(res, 0, 0));
-    *stream = db_int(res, 0, 1);
+    *stream = db_int(res, 0, 0);
     PQclear(res);
-    size_t i;
-    json_t *v;
-    json_array_foreach(prev_events, i, v)
-    {
-        const char *e[] = {nid, json_string_value(v)};
-        if (e[1] && db_run(c,
-                           "INSERT INTO event_edges (event_nid, prev_event_id) VALUES ($1, $2) "
-                           "ON CONFLICT DO NOTHING",
-                           2, e) < 0)
-            return -1;
-    }
     return 0;
 }
 

@@ -17,11 +17,14 @@ struct db_event_meta {
     bool outlier;
 };
 
-/* Insert the PDU (`json`: its canonical JSON) and its prev_events edges (array, borrowed).
+/* Append the PDU (`json`: its canonical JSON) in one statement: the row, its prev_events
+ * edges (array, borrowed), the room's forward extremities (the prev events replaced by this
+ * one; outliers leave them alone) and, when txn_id is non-NULL, the client's transaction ID.
  * Sets *stream to its stream ordering (0 for outliers). Returns 0, 1 if the event ID is
  * already stored, -1. */
 int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
-                     json_t *prev_events, int64_t *stream);
+                     json_t *prev_events, const char *txn_device, const char *txn_id,
+                     int64_t now_ms, int64_t *stream);
 
 /* A stored event. */
 struct db_event {

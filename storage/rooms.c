@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/statemap.h"
 #include "storage/db_internal.h"
 
 int db_rooms_insert(struct dbc *c, const char *room_id, const char *room_version,
@@ -88,23 +89,40 @@ json_t *db_rooms_extremities(struct dbc *c, const char *room_id)
     return arr;
 }
 
+json_t *db_rooms_extremities_depth(struct dbc *c, const char *room_id, int max)
+{
+    char m[24];
+    const char *p[] = {room_id, db_i64(m, max)};
+    PGresult *res = db_exec(c,
+                            "SELECT x.event_id, coalesce(e.depth, 0) FROM room_extremities x "
+                            "LEFT JOIN events e ON e.event_id = x.event_id WHERE x.room_id = $1 "
+                            "ORDER BY e.depth DESC NULLS LAST, x.event_id LIMIT $2",
+                            2, p);
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, json_pack("[s,I]", db_val(res, i, 0),
+                                             (json_int_t)db_int(res, i, 1)));
+    PQclear(res);
+    return arr;
+}
+
 int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *prev,
                                  const char *event_id)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(prev, i, v)
-    {
-        const char *p[] = {room_id, json_string_value(v)};
-        if (db_run(c, "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2", 2,
-                   p) < 0)
-            return -1;
-    }
-    const char *p[] = {room_id, event_id};
-    return db_run(c,
-                  "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) "
-                  "ON CONFLICT DO NOTHING",
-                  2, p);
+    char *ids = json_dumps(prev, JSON_COMPACT);
+    if (!ids)
+        return -1;
+    const char *p[] = {room_id, event_id, ids};
+    int rc = db_run(c,
+                    "WITH gone AS (DELETE FROM room_extremities WHERE room_id = $1 AND event_id "
+                    "IN (SELECT jsonb_array_elements_text($3::jsonb))) "
+                    "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) "
+                    "ON CONFLICT DO NOTHING",
+                    3, p);
+    free(ids);
+    return rc;
 }
 
 int db_aliases_put(struct dbc *c, const char *alias, const char *room_id, const char *creator,
@@ -252,4 +270,116 @@ int db_aliases_move(struct dbc *c, const char *from, const char *to)
 {
     const char *p[] = {from, to};
     return db_run(c, "UPDATE room_aliases SET room_id = $2 WHERE room_id = $1", 2, p);
+}
+
+/* text[] literal of strings (PostgreSQL array syntax, every element quoted). */
+static char *text_array(const char *const *v, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i]) + 3;
+    char *out = malloc(cap), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id,
+                         const char *device_id, const char *txn_id, const char *const *types,
+                         const char *const *keys, size_t n, struct db_append_view *out)
+{
+    /* first the writer lock, then one read of everything (see below) */
+    memset(out, 0, sizeof *out);
+    char *ta = text_array(types, n), *ka = text_array(keys, n);
+    const char *p[] = {room_id, user_id, device_id ? device_id : "", txn_id, ta, ka};
+    int found = -1;
+    if (!ta || !ka)
+        goto done;
+    /* The lock is its own statement: in READ COMMITTED a statement that waited for a row lock
+     * still reads everything else with the snapshot it started with, so reads in the same
+     * statement could miss the previous writer's event. Reads come after the lock. */
+    const char *lp[] = {room_id};
+    PGresult *res = db_exec(c, "SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", 1, lp);
+    if (!res)
+        goto done;
+    found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found)
+        goto done;
+    found = -1;
+    res = db_exec(
+        c,
+        "WITH r AS (SELECT room_version, state_group FROM rooms WHERE room_id = $1) "
+        "SELECT r.room_version, r.state_group, "
+        " (SELECT event_id FROM event_txns WHERE $4::text IS NOT NULL AND user_id = $2 AND "
+        "  device_id = $3 AND txn_id = $4), "
+        " (SELECT coalesce(json_agg(json_build_array(x.event_id, coalesce(e.depth, 0)) "
+        "  ORDER BY e.depth DESC NULLS LAST, x.event_id), '[]') FROM room_extremities x "
+        "  LEFT JOIN events e ON e.event_id = x.event_id WHERE x.room_id = $1)::text, "
+        " (SELECT coalesce(json_agg(json_build_array(e.event_id, e.type, e.state_key, e.json)), "
+        "  '[]') FROM current_state s JOIN events e ON e.event_id = s.event_id "
+        "  WHERE s.room_id = $1 AND (s.type, s.state_key) IN "
+        "  (SELECT * FROM unnest($5::text[], $6::text[])))::text "
+        "FROM r",
+        6, p);
+    if (!res)
+        goto done;
+    found = PQntuples(res) > 0;
+    if (found) {
+        out->room_version = strdup(db_val(res, 0, 0));
+        out->state_group = db_int(res, 0, 1);
+        out->prior_event_id = db_val(res, 0, 2) ? strdup(db_val(res, 0, 2)) : NULL;
+        out->extremities = json_loads(db_val(res, 0, 3), 0, NULL);
+        json_t *rows = json_loads(db_val(res, 0, 4), 0, NULL);
+        out->auth = json_object();
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            json_t *pdu = json_loads(json_string_value(json_array_get(row, 3)), JSON_ALLOW_NUL,
+                                     NULL);
+            char *k = statemap_key(json_string_value(json_array_get(row, 1)),
+                                   json_string_value(json_array_get(row, 2)));
+            if (pdu && k) {
+                json_object_set(pdu, "event_id", json_array_get(row, 0));
+                json_object_set_new(out->auth, k, pdu);
+            } else {
+                json_decref(pdu);
+            }
+            free(k);
+        }
+        json_decref(rows);
+        if (!out->room_version || !out->extremities) {
+            db_append_view_clear(out);
+            found = -1;
+        }
+    }
+    PQclear(res);
+done:
+    free(ta);
+    free(ka);
+    return found;
+}
+
+void db_append_view_clear(struct db_append_view *v)
+{
+    free(v->room_version);
+    free(v->prior_event_id);
+    json_decref(v->extremities);
+    json_decref(v->auth);
+    memset(v, 0, sizeof *v);
 }

@@ -25,6 +25,25 @@ int db_rooms_set_public(struct dbc *c, const char *room_id, bool is_public);
 
 /* Forward extremities as a new JSON array of event IDs (sorted); NULL on error. */
 json_t *db_rooms_extremities(struct dbc *c, const char *room_id);
+/* Everything an append needs, read in one statement right after taking the room's writer
+ * lock (the rooms row FOR UPDATE, held to the end of the transaction). */
+struct db_append_view {
+    char *room_version;   /* malloc'd */
+    int64_t state_group;
+    char *prior_event_id; /* the event this (user, device, txn_id) already produced, or NULL */
+    json_t *extremities;  /* [[event_id, depth], ...], deepest first */
+    json_t *auth;         /* statemap_key -> PDU (with "event_id") for the requested keys */
+};
+/* Returns 1 and fills *out (free with db_append_view_clear), 0 if the room is unknown, -1.
+ * txn_id may be NULL. */
+int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id,
+                         const char *device_id, const char *txn_id, const char *const *types,
+                         const char *const *keys, size_t n, struct db_append_view *out);
+void db_append_view_clear(struct db_append_view *v);
+
+/* Forward extremities with their depths: a new array of [event_id, depth], newest first, at
+ * most `max`; NULL on error. */
+json_t *db_rooms_extremities_depth(struct dbc *c, const char *room_id, int max);
 /* Replace the extremities named in `prev` (array, borrowed) by `event_id`. 0 or -1. */
 int db_rooms_extremities_advance(struct dbc *c, const char *room_id, json_t *prev,
                                  const char *event_id);

@@ -395,3 +395,43 @@ int db_current_membership(struct dbc *c, const char *room_id, const char *user_i
     PQclear(res);
     return 0;
 }
+
+json_t *db_current_state_events(struct dbc *c, const char *room_id, const char *const *types,
+                                const char *const *keys, size_t n, const char *extra_id)
+{
+    struct pgarr ta = {0}, ka = {0};
+    for (size_t i = 0; i < n; i++) {
+        pgarr_add(&ta, types[i]);
+        pgarr_add(&ka, keys[i]);
+    }
+    const char *p[] = {room_id, pgarr_end(&ta), pgarr_end(&ka), extra_id};
+    json_t *out = NULL;
+    if (!p[1] || !p[2])
+        goto done;
+    PGresult *res = db_exec(c,
+                            "SELECT e.event_id, e.type, e.state_key, e.json FROM current_state s "
+                            "JOIN events e ON e.event_id = s.event_id WHERE s.room_id = $1 AND "
+                            "(s.type, s.state_key) IN (SELECT * FROM unnest($2::text[], "
+                            "$3::text[])) UNION ALL SELECT event_id, type, state_key, json "
+                            "FROM events WHERE $4::text IS NOT NULL AND event_id = $4",
+                            4, p);
+    if (!res)
+        goto done;
+    out = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pdu = json_loads(db_val(res, i, 3), JSON_ALLOW_NUL, NULL);
+        char *k = statemap_key(db_val(res, i, 1), db_val(res, i, 2) ? db_val(res, i, 2) : "");
+        if (pdu && k) {
+            json_object_set_new(pdu, "event_id", json_string(db_val(res, i, 0)));
+            json_object_set_new(out, k, pdu);
+        } else {
+            json_decref(pdu);
+        }
+        free(k);
+    }
+    PQclear(res);
+done:
+    free(ta.buf);
+    free(ka.buf);
+    return out;
+}

@@ -32,6 +32,12 @@ json_t *db_current_members(struct dbc *c, const char *room_id, const char *membe
 int db_current_membership(struct dbc *c, const char *room_id, const char *user_id, char **out,
                           char **event_id);
 
+/* The current state events for the given keys (types[i], keys[i]), plus the event with ID
+ * `extra_id` if non-NULL, in one query: a new object mapping statemap_key -> PDU with its
+ * "event_id" set (extra_id under the key of its own type and state key). NULL on error. */
+json_t *db_current_state_events(struct dbc *c, const char *room_id, const char *const *types,
+                                const char *const *keys, size_t n, const char *extra_id);
+
 /* Current state of a room as a new state map; NULL on error. */
 json_t *db_current_state(struct dbc *c, const char *room_id);
 /* Event ID of one current state entry (malloc'd into *out, NULL when absent). 0 or -1. */
