@@ -107,6 +107,9 @@ test: deps
 	$(PYTHON) tests/run.py
 
 bench: deps
+	@dpkg-query -W -f='$${Status}' wrk 2>/dev/null | grep -q 'install ok installed' || \
+	  { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
 	@$(MAKE) --no-print-directory release
 	@deploy/dev/pg.sh start
 	$(PYTHON) tests/bench/run.py

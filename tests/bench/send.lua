@@ -1,6 +1,16 @@
--- wrk script for the send benchmark: every request a new transaction ID, so every request
--- persists one event. Set by send_bench.py: ROOM_PATH, TOKEN (environment).
-local path = os.getenv("ROOM_PATH")
+-- wrk script for the send benchmark (tests/bench/send_bench.py --wrk): every request carries
+-- a new transaction ID, so every request persists one event. Environment: ROOM_PATHS (send
+-- paths separated by spaces; thread i uses path i mod n) and TOKEN.
+local paths = {}
+for p in string.gmatch(os.getenv("ROOM_PATHS") or "", "%S+") do
+  paths[#paths + 1] = p
+end
+local next_path = 0
+setup = function(thread)
+  next_path = next_path + 1
+  thread:set("path", paths[(next_path - 1) % #paths + 1])
+end
+
 local token = os.getenv("TOKEN")
 local counter = 0
 -- each thread has its own Lua state: the address of a fresh table tells them apart
