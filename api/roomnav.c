@@ -64,8 +64,8 @@ void api_context(struct http_req *req)
         http_reply_error(req, 400, "M_BAD_JSON", "filter must be a JSON object");
         return;
     }
-    enum room_rc rc = room_context(room_id, http_user(req)->user_id, http_param(req, 1),
-                                   (int)limit, filter, &out, why, sizeof why);
+    enum room_rc rc = room_context(room_id, http_user(req)->user_id, http_param(req, 1), (int)limit,
+                                   filter, &out, why, sizeof why);
     json_decref(filter);
     reply(req, rc, out, why);
 }
@@ -82,10 +82,10 @@ void api_relations(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "dir must be 'b' or 'f'");
         return;
     }
-    enum room_rc rc = room_relations(room_id, http_user(req)->user_id, http_param(req, 1),
-                                     http_param(req, 2), http_param(req, 3),
-                                     http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
-                                     &out, why, sizeof why);
+    enum room_rc rc =
+        room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
+                       http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
+                       &out, why, sizeof why);
     reply(req, rc, out, why);
 }
 
@@ -140,9 +140,9 @@ static void report(struct http_req *req, const char *event_id)
         http_reply_error(req, 400, "M_BAD_JSON", "score must be an integer, reason short");
         return;
     }
-    enum room_rc rc = room_report(room_id, http_user(req)->user_id, event_id, reason,
-                                  score ? (int)json_integer_value(score) : 0, score != NULL, why,
-                                  sizeof why);
+    enum room_rc rc =
+        room_report(room_id, http_user(req)->user_id, event_id, reason,
+                    score ? (int)json_integer_value(score) : 0, score != NULL, why, sizeof why);
     reply(req, rc, NULL, why);
 }
 
@@ -172,7 +172,6 @@ void api_upgrade(struct http_req *req)
     }
     enum room_rc rc =
         room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
-    reply(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL,
-          why);
+    reply(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);
 }

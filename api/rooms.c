@@ -70,8 +70,8 @@ const char *api_room_param(struct http_req *req)
 void api_create_room(struct http_req *req)
 {
     char why[512], *room_id = NULL;
-    enum room_rc rc = room_create(http_user(req)->user_id, http_json(req), &room_id, why,
-                                  sizeof why);
+    enum room_rc rc =
+        room_create(http_user(req)->user_id, http_json(req), &room_id, why, sizeof why);
     if (rc != ROOM_OK) {
         api_reply_room_error(req, rc, why);
         return;
@@ -83,7 +83,8 @@ void api_create_room(struct http_req *req)
 void api_send(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
-    const char *room_id = api_room_param(req), *type = http_param(req, 1), *txn = http_param(req, 2);
+    const char *room_id = api_room_param(req), *type = http_param(req, 1),
+               *txn = http_param(req, 2);
     char why[512], *id = NULL;
     if (!room_id)
         return;
@@ -108,8 +109,8 @@ void api_state_put(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
         return;
     }
-    enum room_rc rc = room_send(room_id, http_user(req)->user_id, type, key, http_json(req),
-                                NULL, &id, why, sizeof why);
+    enum room_rc rc = room_send(room_id, http_user(req)->user_id, type, key, http_json(req), NULL,
+                                &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
 }
 
@@ -121,8 +122,8 @@ void api_state_get(struct http_req *req)
     json_t *content = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_state_event(room_id, http_user(req)->user_id, type, key, &content, why,
-                                       sizeof why);
+    enum room_rc rc =
+        room_state_event(room_id, http_user(req)->user_id, type, key, &content, why, sizeof why);
     if (rc == ROOM_OK)
         http_reply_json(req, 200, content);
     else
@@ -201,8 +202,8 @@ static bool local_user(struct http_req *req, const char *user_id)
     return true;
 }
 
-void api_membership(struct http_req *req, const char *room_id, const char *target,
-                       const char *m, bool reply_room)
+void api_membership(struct http_req *req, const char *room_id, const char *target, const char *m,
+                    bool reply_room)
 {
     const char *reason;
     char why[512], *id = NULL;
@@ -345,9 +346,8 @@ void api_members(struct http_req *req)
     json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_members(room_id, http_user(req)->user_id,
-                                   http_query(req, "membership"), http_query(req, "not_membership"),
-                                   &out, why, sizeof why);
+    enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "membership"),
+                                   http_query(req, "not_membership"), &out, why, sizeof why);
     if (rc == ROOM_OK)
         http_reply_json(req, 200, json_pack("{s:o}", "chunk", out));
     else
@@ -397,7 +397,8 @@ void api_messages(struct http_req *req)
 void api_redact(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
-    const char *room_id = api_room_param(req), *target = http_param(req, 1), *txn = http_param(req, 2);
+    const char *room_id = api_room_param(req), *target = http_param(req, 1),
+               *txn = http_param(req, 2);
     const char *reason;
     char why[512], *id = NULL;
     if (!room_id || !body_reason(req, &reason))
@@ -465,8 +466,9 @@ void api_alias_get(struct http_req *req)
     else if (rc != ROOM_OK)
         http_reply_internal(req);
     else
-        http_reply_json(req, 200, json_pack("{s:s,s:[s]}", "room_id", room_id, "servers",
-                                            http_config(req)->server_name));
+        http_reply_json(
+            req, 200,
+            json_pack("{s:s,s:[s]}", "room_id", room_id, "servers", http_config(req)->server_name));
     free(room_id);
 }
 

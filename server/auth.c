@@ -109,8 +109,7 @@ static bool is(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-bool auth_is_creator(const struct room_version *rv, const struct auth_ops *ops,
-                     const char *user_id)
+bool auth_is_creator(const struct room_version *rv, const struct auth_ops *ops, const char *user_id)
 {
     const json_t *create = state(ops, "m.room.create", "");
     if (!create || !user_id)
@@ -231,8 +230,7 @@ int auth_check_auth_events(const struct room_version *rv, const json_t *ev,
         for (size_t j = 0; j < nk && !expected; j++)
             expected = is(t, keys[j].type) && is(k, keys[j].state_key);
         if (!expected)
-            return reject(why, n, "3.2: unexpected auth event (%s, %s)", t ? t : "?",
-                          k ? k : "?");
+            return reject(why, n, "3.2: unexpected auth event (%s, %s)", t ? t : "?", k ? k : "?");
         /* 3.3: no rejected auth events */
         if (rejected && rejected[i])
             return reject(why, n, "3.3: auth event (%s, %s) was rejected", t, k);
@@ -331,8 +329,8 @@ static bool tpi_signature_ok(const json_t *signed_blk, const json_t *tpi)
 }
 
 /* v12 5: m.room.member */
-static int check_member(const struct room_version *rv, const json_t *ev,
-                        const struct auth_ops *ops, char *why, size_t n)
+static int check_member(const struct room_version *rv, const json_t *ev, const struct auth_ops *ops,
+                        char *why, size_t n)
 {
     const json_t *c = content_of(ev);
     const char *sender = str(ev, "sender"), *target = str(ev, "state_key");
@@ -345,8 +343,9 @@ static int check_member(const struct room_version *rv, const json_t *ev,
     if (rv->restricted && via) {
         const char *dom = domain_of(via);
         if (!dom || !ops->signed_by || !ops->signed_by(ops->ctx, ev, dom))
-            return reject(why, n, "5.2.1: not signed by the server of "
-                                  "join_authorised_via_users_server");
+            return reject(why, n,
+                          "5.2.1: not signed by the server of "
+                          "join_authorised_via_users_server");
     }
     const char *sender_m = membership_of(ops, sender);
     const char *target_m = membership_of(ops, target);
@@ -387,8 +386,9 @@ static int check_member(const struct room_version *rv, const json_t *ev,
                 return 0;
             if (!via || !is(membership_of(ops, via), "join") ||
                 auth_user_power(rv, ops, via) < level(rv, ops, "invite"))
-                return reject(why, n, "5.3.5.2: join_authorised_via_users_server is not a "
-                                      "joined user who may invite");
+                return reject(why, n,
+                              "5.3.5.2: join_authorised_via_users_server is not a "
+                              "joined user who may invite");
             return 0;
         }
         /* 5.3.6 */
@@ -521,8 +521,8 @@ static int check_change(const struct room_version *rv, const json_t *oldv, const
 static int check_power_levels(const struct room_version *rv, const json_t *ev,
                               const struct auth_ops *ops, char *why, size_t n)
 {
-    static const char *const fields[] = {"users_default", "events_default", "state_default",
-                                         "ban", "redact", "kick", "invite"};
+    static const char *const fields[] = {"users_default", "events_default", "state_default", "ban",
+                                         "redact",        "kick",           "invite"};
     const json_t *c = content_of(ev);
     const char *sender = str(ev, "sender");
     /* 10.1 (v10+): the numeric fields are integers */
@@ -569,8 +569,7 @@ static int check_power_levels(const struct room_version *rv, const json_t *ev,
         json_t *v;
         json_object_foreach((json_t *)om, k, v)
         {
-            if (check_change(rv, v, json_object_get(nm, k), sender_pl, false, true, k, why, n) <
-                0)
+            if (check_change(rv, v, json_object_get(nm, k), sender_pl, false, true, k, why, n) < 0)
                 return -1;
         }
         json_object_foreach((json_t *)nm, k, v)
@@ -587,8 +586,8 @@ static int check_power_levels(const struct room_version *rv, const json_t *ev,
     json_object_foreach((json_t *)ou, k, v)
     {
         bool self = is(k, sender);
-        if (check_change(rv, self ? NULL : v, json_object_get(nu, k), sender_pl, true, true, k,
-                         why, n) < 0)
+        if (check_change(rv, self ? NULL : v, json_object_get(nu, k), sender_pl, true, true, k, why,
+                         n) < 0)
             return -1;
     }
     json_object_foreach((json_t *)nu, k, v)

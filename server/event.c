@@ -22,9 +22,9 @@
 #include "server/ids.h"
 
 /* Top-level keys kept by redaction: all versions, then those dropped from v11. */
-static const char *const keep_top[] = {"event_id", "type", "room_id", "sender", "state_key",
-                                       "content", "hashes", "signatures", "depth",
-                                       "prev_events", "auth_events", "origin_server_ts"};
+static const char *const keep_top[] = {
+    "event_id", "type",       "room_id", "sender",      "state_key",   "content",
+    "hashes",   "signatures", "depth",   "prev_events", "auth_events", "origin_server_ts"};
 static const char *const keep_top_pre_v11[] = {"prev_state", "origin", "membership"};
 
 /* Content keys kept by redaction, per event type and the first redaction rule set that
@@ -157,8 +157,7 @@ json_t *event_redact(const json_t *pdu, const struct room_version *rv)
         }
         for (size_t i = 0; i < sizeof keep_content / sizeof keep_content[0]; i++) {
             const struct keep_rule *r = &keep_content[i];
-            if (strcmp(r->type, type) != 0 || rv->redaction < r->from ||
-                rv->redaction > r->until)
+            if (strcmp(r->type, type) != 0 || rv->redaction < r->from || rv->redaction > r->until)
                 continue;
             json_t *v = json_object_get(content, r->key);
             if (v)
@@ -270,9 +269,10 @@ static const struct {
     const char *key;
     json_type type;
 } required[] = {
-    {"type", JSON_STRING},         {"sender", JSON_STRING},     {"content", JSON_OBJECT},
-    {"origin_server_ts", JSON_INTEGER}, {"depth", JSON_INTEGER}, {"prev_events", JSON_ARRAY},
-    {"auth_events", JSON_ARRAY},   {"hashes", JSON_OBJECT},
+    {"type", JSON_STRING},       {"sender", JSON_STRING},
+    {"content", JSON_OBJECT},    {"origin_server_ts", JSON_INTEGER},
+    {"depth", JSON_INTEGER},     {"prev_events", JSON_ARRAY},
+    {"auth_events", JSON_ARRAY}, {"hashes", JSON_OBJECT},
 };
 
 static bool id_ok(const json_t *v)
@@ -291,8 +291,7 @@ int event_check_format(const json_t *pdu, const struct room_version *rv, char *w
             return fail(why, n, "'%s' missing or of the wrong type", required[i].key);
     }
     bool is_create = strcmp(event_type(pdu), "m.room.create") == 0 &&
-                     json_is_string(json_object_get(pdu, "state_key")) &&
-                     !*event_state_key(pdu);
+                     json_is_string(json_object_get(pdu, "state_key")) && !*event_state_key(pdu);
     json_t *room = json_object_get(pdu, "room_id");
     if (rv->room_id_from_create && is_create) {
         if (room)

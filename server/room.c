@@ -15,8 +15,8 @@
  *   5. persist: a new state group for state events, the event row, the extremities, current
  *      state, relations, the redaction it applies, the client's transaction ID;
  *   6. after commit, the listener is told (sync will wake on it).
- * room_create runs all of its initial events in one transaction: a room is created whole
- * or not at all. */
+ * Room creation (server/room_create.c) runs all of its initial events through the same
+ * append in one transaction. */
 #include "server/room.h"
 #include "server/room_internal.h"
 
@@ -41,27 +41,8 @@
 
 #define MAX_PREV_EVENTS 10
 #define MAX_AUTH_KEYS 8
-#define MAX_INITIAL_EVENTS 100
-#define MAX_INVITES 100
 
-static struct {
-    char *server_name;
-    struct sign_key key;
-    const char *default_version;
-    room_listener listener;
-} eng;
-
-/* An event committed in the current transaction, announced after COMMIT. */
-struct committed {
-    int64_t stream;
-    char *room_id;
-    json_t *pdu;
-};
-
-struct batch {
-    struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
-    size_t n;
-};
+struct room_engine eng;
 
 void room_init(const char *server_name, const struct sign_key *key,
                const char *default_room_version, room_listener listener)
@@ -73,7 +54,7 @@ void room_init(const char *server_name, const struct sign_key *key,
     eng.listener = listener;
 }
 
-static void batch_announce(struct batch *b, bool committed)
+void room_batch_announce(struct batch *b, bool committed)
 {
     for (size_t i = 0; i < b->n; i++) {
         if (committed && eng.listener)
@@ -86,7 +67,7 @@ static void batch_announce(struct batch *b, bool committed)
 
 /* --- auth state ------------------------------------------------------------------------ */
 
-static const json_t *map_state(void *ctx, const char *type, const char *state_key)
+const json_t *room_map_state(void *ctx, const char *type, const char *state_key)
 {
     char *k = statemap_key(type, state_key);
     const json_t *v = k ? json_object_get(ctx, k) : NULL;
@@ -94,9 +75,30 @@ static const json_t *map_state(void *ctx, const char *type, const char *state_ke
     return v;
 }
 
+/* Auth state for an event this server builds: the selected auth events, and signatures
+ * checked against our own key (the only key known until federation brings others'). */
+struct own_ctx {
+    json_t *map;
+    const struct room_version *rv;
+    const json_t *pdu; /* the PDU as signed (without the event_id the checked copy carries) */
+};
+
+static const json_t *own_state(void *ctx, const char *type, const char *state_key)
+{
+    return room_map_state(((struct own_ctx *)ctx)->map, type, state_key);
+}
+
+static int own_signed(void *ctx, const json_t *ev, const char *server_name)
+{
+    struct own_ctx *o = ctx;
+    if (strcmp(server_name, eng.server_name) != 0)
+        return 0;
+    return event_verify(o->pdu, o->rv, server_name, eng.key.key_id, eng.key.pk) == 0;
+}
+
 /* Load a stored event's PDU with its "event_id" key set (the form auth and state resolution
  * expect). New reference or NULL. */
-static json_t *load_pdu(struct dbc *c, const char *event_id)
+json_t *room_load_pdu(struct dbc *c, const char *event_id)
 {
     struct db_event e;
     if (db_events_get(c, event_id, &e) != 1)
@@ -122,8 +124,8 @@ static char *create_event_id(const char *room_id)
 /* Select the auth events for `proto` from the room's current state: fills `auth_map`
  * (statemap key -> PDU, for auth_check) and `auth_ids` (event IDs for the PDU). For v12 the
  * create event is added to the map but not to the IDs. Returns 0 or -1. */
-static int select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
-                       json_t *proto, json_t *auth_map, json_t *auth_ids)
+int room_select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
+                     json_t *proto, json_t *auth_map, json_t *auth_ids)
 {
     struct auth_key keys[MAX_AUTH_KEYS];
     const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
@@ -172,8 +174,8 @@ static size_t superset_keys(const json_t *proto, struct auth_key *keys)
 }
 
 /* select_auth over a prefetched superset (db_rooms_append_view) instead of the database. */
-static int pick_auth(json_t *pre, const char *room_id, const struct room_version *rv,
-                     json_t *proto, json_t *auth_map, json_t *auth_ids)
+static int pick_auth(json_t *pre, const char *room_id, const struct room_version *rv, json_t *proto,
+                     json_t *auth_map, json_t *auth_ids)
 {
     struct auth_key keys[MAX_AUTH_KEYS];
     size_t n = auth_select_keys(rv, proto, keys, MAX_AUTH_KEYS);
@@ -216,7 +218,7 @@ static json_t *refs(struct dbc *c, const struct room_version *rv, json_t *ids)
     json_array_foreach(ids, i, v)
     {
         uint8_t hash[32];
-        json_t *pdu = load_pdu(c, json_string_value(v));
+        json_t *pdu = room_load_pdu(c, json_string_value(v));
         char *b = NULL;
         if (pdu && event_reference_hash(pdu, rv, hash) == 0)
             b = b64_encode(hash, sizeof hash);
@@ -229,22 +231,9 @@ static json_t *refs(struct dbc *c, const struct room_version *rv, json_t *ids)
 
 /* --- append ------------------------------------------------------------------------------ */
 
-struct append_req {
-    const char *room_id; /* NULL only for a v12 create event */
-    int64_t parent_group;
-    const struct room_version *rv;
-    const char *sender, *type, *state_key;
-    json_t *content; /* borrowed */
-    const struct room_txn *txn;
-    const char *redacts; /* m.room.redaction: the target (content or top level by version) */
-    json_t *pre_ext;     /* prefetched [[id, depth]] extremities, or NULL to query */
-    json_t *pre_auth;    /* prefetched statemap_key -> PDU superset, or NULL to query */
-};
-
 /* Apply a redaction to its target if the sender may: the target's own sender, or anyone
  * with the redact power level (spec "Redactions"; v3+ "Handling redactions"). */
-static enum room_rc check_redaction(struct dbc *c, const struct append_req *a, char *why,
-                                    size_t n)
+static enum room_rc check_redaction(struct dbc *c, const struct append_req *a, char *why, size_t n)
 {
     const char *target = a->redacts;
     struct db_event e;
@@ -265,9 +254,9 @@ static enum room_rc check_redaction(struct dbc *c, const struct append_req *a, c
     json_t *proto = json_pack("{s:s,s:s,s:s}", "type", "m.room.redaction", "sender", a->sender,
                               "room_id", a->room_id);
     enum room_rc out = ROOM_ERR;
-    if (select_auth(c, a->room_id, a->rv, proto, auth_map, ids) == 0) {
-        struct auth_ops ops = {map_state, NULL, auth_map};
-        const json_t *pl = map_state(auth_map, "m.room.power_levels", "");
+    if (room_select_auth(c, a->room_id, a->rv, proto, auth_map, ids) == 0) {
+        struct auth_ops ops = {room_map_state, NULL, auth_map};
+        const json_t *pl = room_map_state(auth_map, "m.room.power_levels", "");
         json_t *redact = json_object_get(json_object_get(pl, "content"), "redact");
         int64_t need = json_is_integer(redact) ? json_integer_value(redact) : 50;
         if (auth_user_power(a->rv, &ops, a->sender) >= need) {
@@ -337,10 +326,9 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
     if (rc != 0)
         return -1;
     if (a->state_key) {
-        const char *membership =
-            strcmp(a->type, "m.room.member") == 0
-                ? json_string_value(json_object_get(a->content, "membership"))
-                : NULL;
+        const char *membership = strcmp(a->type, "m.room.member") == 0
+                                     ? json_string_value(json_object_get(a->content, "membership"))
+                                     : NULL;
         if (db_current_state_set(c, room_id, a->type, a->state_key, event_id, membership) < 0 ||
             db_rooms_set_state_group(c, room_id, sg) < 0)
             return -1;
@@ -355,8 +343,7 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
         db_relations_put(c, event_id, room_id, rel_to, rel_type,
                          json_string_value(json_object_get(rel, "key")), a->sender) < 0)
         return -1;
-    if (strcmp(a->type, "m.room.redaction") == 0 &&
-        apply_redaction(c, a->rv, pdu, event_id) < 0)
+    if (strcmp(a->type, "m.room.redaction") == 0 && apply_redaction(c, a->rv, pdu, event_id) < 0)
         return -1;
     *group = sg;
     return 0;
@@ -364,16 +351,13 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
 
 /* Build, authorise and persist one event (steps 1-5 of the file header). On ROOM_OK sets
  * *event_id and *room_id_out (both malloc'd) and queues the event in `b`. */
-static enum room_rc append(struct dbc *c, const struct append_req *a, struct batch *b,
-                           int64_t *group, char **event_id, char **room_id_out, char *why,
-                           size_t n)
+enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
+                         char **event_id, char **room_id_out, char *why, size_t n)
 {
     const struct room_version *rv = a->rv;
-    bool is_create = strcmp(a->type, "m.room.create") == 0 && a->state_key &&
-                     !*a->state_key;
-    json_t *pdu = json_pack("{s:s,s:s,s:O,s:I}", "type", a->type, "sender", a->sender,
-                            "content", a->content, "origin_server_ts",
-                            (json_int_t)clock_now_ms());
+    bool is_create = strcmp(a->type, "m.room.create") == 0 && a->state_key && !*a->state_key;
+    json_t *pdu = json_pack("{s:s,s:s,s:O,s:I}", "type", a->type, "sender", a->sender, "content",
+                            a->content, "origin_server_ts", (json_int_t)clock_now_ms());
     json_t *prev = NULL, *auth_map = json_object(), *auth_ids = json_array();
     char *id = NULL, *rid = NULL;
     enum room_rc rc = ROOM_ERR;
@@ -382,8 +366,9 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
     if (!pdu || !auth_map || !auth_ids)
         goto out;
     if (!cjson_valid(a->content)) {
-        snprintf(why, n, "Event content may only hold integers in [-(2^53-1), 2^53-1], no "
-                         "fractions");
+        snprintf(why, n,
+                 "Event content may only hold integers in [-(2^53-1), 2^53-1], no "
+                 "fractions");
         rc = ROOM_BAD_JSON;
         goto out;
     }
@@ -414,9 +399,9 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
     json_object_set_new(pdu, "depth", json_integer(depth + 1));
 
     /* 2. auth events from current state */
-    if (!is_create && (a->pre_auth ? pick_auth(a->pre_auth, a->room_id, rv, pdu, auth_map,
-                                                auth_ids)
-                                   : select_auth(c, a->room_id, rv, pdu, auth_map, auth_ids)) < 0)
+    if (!is_create &&
+        (a->pre_auth ? pick_auth(a->pre_auth, a->room_id, rv, pdu, auth_map, auth_ids)
+                     : room_select_auth(c, a->room_id, rv, pdu, auth_map, auth_ids)) < 0)
         goto out;
     json_object_set_new(pdu, "prev_events", refs(c, rv, prev));
     json_object_set_new(pdu, "auth_events", refs(c, rv, auth_ids));
@@ -451,7 +436,8 @@ static enum room_rc append(struct dbc *c, const struct append_req *a, struct bat
     json_object_set_new(checked, "event_id", json_string(id));
     if (!json_object_get(checked, "room_id") && !(is_create && rv->room_id_from_create))
         json_object_set_new(checked, "room_id", json_string(rid));
-    struct auth_ops ops = {map_state, NULL, auth_map};
+    struct own_ctx octx = {auth_map, rv, pdu};
+    struct auth_ops ops = {own_state, own_signed, &octx};
     int allowed = auth_check(rv, checked, &ops, why, n);
     json_decref(checked);
     if (allowed < 0) {
@@ -527,8 +513,7 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
     /* one round trip: the room's lock, the transaction ID, extremities, auth events */
     struct auth_key keys[MAX_AUTH_KEYS];
     const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
-    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", type, "sender", sender, "content",
-                              content);
+    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", type, "sender", sender, "content", content);
     if (state_key)
         json_object_set_new(proto, "state_key", json_string(state_key));
     size_t nk = superset_keys(proto, keys);
@@ -564,15 +549,14 @@ static enum room_rc send_event(const char *room_id, const char *sender, const ch
         redacts = rv->redacts_in_content ? json_string_value(json_object_get(content, "redacts"))
                                          : top_redacts;
     }
-    struct append_req a = {room_id, r.state_group, rv,   sender,           type,
-                           state_key, body,          txn,  redacts, view.extremities,
-                           view.auth};
+    struct append_req a = {room_id, r.state_group, rv,      sender,           type,     state_key,
+                           body,    txn,           redacts, view.extremities, view.auth};
     if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK) {
         json_decref(body);
         goto out;
     }
     int64_t group;
-    rc = append(c, &a, &b, &group, event_id, &rid, why, n);
+    rc = room_append(c, &a, &b, &group, event_id, &rid, why, n);
     json_decref(body);
     if (rc != ROOM_OK)
         goto out;
@@ -587,7 +571,7 @@ out:
     if (rc != ROOM_OK || !committed)
         db_rollback(c);
     db_put(c);
-    batch_announce(&b, committed);
+    room_batch_announce(&b, committed);
     db_room_clear(&r);
     db_append_view_clear(&view);
     free(rid);
@@ -602,8 +586,8 @@ enum room_rc room_send(const char *room_id, const char *sender, const char *type
 }
 
 enum room_rc room_redact(const char *room_id, const char *sender, const char *target,
-                         const char *reason, const struct room_txn *txn, char **event_id,
-                         char *why, size_t n)
+                         const char *reason, const struct room_txn *txn, char **event_id, char *why,
+                         size_t n)
 {
     char *version = room_version_of(room_id);
     const struct room_version *rv = roomver_get(version);
@@ -623,11 +607,98 @@ enum room_rc room_redact(const char *room_id, const char *sender, const char *ta
     return rc;
 }
 
+/* For a join to a restricted room (v8+ "restricted", v10+ "knock_restricted") by a user who
+ * is neither invited nor joined: if the user is joined to one of the rooms the join rules
+ * allow, a local joined member with the invite level that may vouch for the join (spec
+ * "Restricted rooms"; auth rule 5.3.5). Returns a malloc'd user ID or NULL. */
+static char *restricted_authoriser(const char *room_id, const char *user_id)
+{
+    struct dbc *c = db_get();
+    struct db_room r = {0};
+    char *jr_ev = NULL, *mine = NULL, *out = NULL;
+    json_t *rows = NULL;
+    if (!c)
+        return NULL;
+    if (db_rooms_get(c, room_id, false, &r) != 1)
+        goto done;
+    const struct room_version *rv = roomver_get(r.room_version);
+    if (!rv || !rv->restricted ||
+        db_current_state_get(c, room_id, "m.room.join_rules", "", &jr_ev) < 0 || !jr_ev)
+        goto done;
+    json_t *jr = room_load_pdu(c, jr_ev);
+    json_t *jc = json_object_get(jr, "content");
+    const char *rule = json_string_value(json_object_get(jc, "join_rule"));
+    bool restricted = rule && (strcmp(rule, "restricted") == 0 ||
+                               (rv->knock_restricted && strcmp(rule, "knock_restricted") == 0));
+    bool allowed = false;
+    if (restricted && db_current_membership(c, room_id, user_id, &mine, NULL) == 0 &&
+        !(mine && (strcmp(mine, "invite") == 0 || strcmp(mine, "join") == 0))) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(jc, "allow"), i, v)
+        {
+            const char *t = json_string_value(json_object_get(v, "type"));
+            const char *other = json_string_value(json_object_get(v, "room_id"));
+            char *m = NULL;
+            if (t && other && strcmp(t, "m.room_membership") == 0 &&
+                db_current_membership(c, other, user_id, &m, NULL) == 0 && m &&
+                strcmp(m, "join") == 0)
+                allowed = true;
+            free(m);
+        }
+    }
+    json_decref(jr);
+    if (!allowed)
+        goto done;
+    rows = db_current_members(c, room_id, "join", NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(rows, i, v)
+    {
+        const char *cand =
+            json_string_value(json_object_get(json_object_get(v, "pdu"), "state_key"));
+        const char *colon = cand ? strchr(cand, ':') : NULL;
+        if (!colon || strcmp(colon + 1, eng.server_name) != 0)
+            continue;
+        json_t *map = json_object(), *ids = json_array();
+        json_t *proto = json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "sender", cand,
+                                  "state_key", user_id, "content", "membership", "invite");
+        bool ok = false;
+        if (room_select_auth(c, room_id, rv, proto, map, ids) == 0) {
+            struct auth_ops ops = {room_map_state, NULL, map};
+            const json_t *pl = room_map_state(map, "m.room.power_levels", "");
+            json_t *inv = json_object_get(json_object_get(pl, "content"), "invite");
+            ok = auth_user_power(rv, &ops, cand) >=
+                 (json_is_integer(inv) ? json_integer_value(inv) : 0);
+        }
+        json_decref(proto);
+        json_decref(map);
+        json_decref(ids);
+        if (ok) {
+            out = strdup(cand);
+            break;
+        }
+    }
+done:
+    json_decref(rows);
+    free(jr_ev);
+    free(mine);
+    db_room_clear(&r);
+    db_put(c);
+    return out;
+}
+
 enum room_rc room_membership(const char *room_id, const char *sender, const char *target,
                              const char *membership, const char *reason, json_t *extra,
                              char **event_id, char *why, size_t n)
 {
     json_t *content = extra ? json_copy(extra) : json_object();
+    if (strcmp(membership, "join") == 0 && strcmp(sender, target) == 0) {
+        char *via = restricted_authoriser(room_id, target);
+        if (via)
+            json_object_set_new(content, "join_authorised_via_users_server", json_string(via));
+        free(via);
+    }
     json_object_set_new(content, "membership", json_string(membership));
     if (reason)
         json_object_set_new(content, "reason", json_string(reason));
@@ -675,338 +746,11 @@ json_t *room_client_event(const json_t *pdu, const char *event_id, const char *r
     json_int_t ts = json_integer_value(json_object_get(pdu, "origin_server_ts"));
     json_object_set_new(u, "age", json_integer(now_ms > ts ? now_ms - ts : 0));
     if (redacted_by)
-        json_object_set_new(u, "redacted_because",
-                            json_pack("{s:s,s:s}", "event_id", redacted_by, "type",
-                                      "m.room.redaction"));
+        json_object_set_new(
+            u, "redacted_because",
+            json_pack("{s:s,s:s}", "event_id", redacted_by, "type", "m.room.redaction"));
     json_object_set_new(ev, "unsigned", u);
     return ev;
-}
-
-/* --- creation ---------------------------------------------------------------------------- */
-
-/* Preset rows: name, join_rule, history_visibility, guest_access, invitees get PL 100. */
-static const struct preset {
-    const char *name, *join_rule, *history, *guest_access;
-    bool trusted;
-} presets[] = {
-    {"private_chat", "invite", "shared", "can_join", false},
-    {"trusted_private_chat", "invite", "shared", "can_join", true},
-    {"public_chat", "public", "shared", "forbidden", false},
-};
-
-static const struct preset *find_preset(const char *name)
-{
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        if (strcmp(presets[i].name, name) == 0)
-            return &presets[i];
-    return NULL;
-}
-
-/* The default m.room.power_levels content (Client-Server API "Creation"), before
- * power_level_content_override is laid over it. */
-static json_t *default_power_levels(const struct room_version *rv, const char *creator,
-                                    const struct preset *p, json_t *invites)
-{
-    json_t *users = json_object();
-    if (!rv->creators_infinite_power)
-        json_object_set_new(users, creator, json_integer(100));
-    if (p->trusted) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(invites, i, v) json_object_set_new(users, json_string_value(v),
-                                                              json_integer(100));
-    }
-    return json_pack("{s:o,s:i,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:i,s:i,s:i,"
-                     "s:{s:i}}",
-                     "users", users, "users_default", 0, "events", "m.room.name", 50,
-                     "m.room.power_levels", 100, "m.room.history_visibility", 100,
-                     "m.room.canonical_alias", 50, "m.room.avatar", 50, "m.room.tombstone", 100,
-                     "m.room.server_acl", 100, "m.room.encryption", 100, "events_default", 0,
-                     "state_default", 50, "ban", 50, "kick", 50, "redact", 50, "invite",
-                     strcmp(p->name, "public_chat") == 0 ? 50 : 0, "notifications", "room", 50);
-}
-
-/* Validate createRoom's body; answers through why. */
-static enum room_rc check_create(json_t *req, char *why, size_t n)
-{
-    /* field, JSON type it must have */
-    static const struct {
-        const char *key;
-        json_type type;
-    } fields[] = {
-        {"visibility", JSON_STRING},     {"room_alias_name", JSON_STRING},
-        {"name", JSON_STRING},           {"topic", JSON_STRING},
-        {"invite", JSON_ARRAY},          {"invite_3pid", JSON_ARRAY},
-        {"room_version", JSON_STRING},   {"creation_content", JSON_OBJECT},
-        {"initial_state", JSON_ARRAY},   {"preset", JSON_STRING},
-        {"power_level_content_override", JSON_OBJECT},
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        json_t *v = json_object_get(req, fields[i].key);
-        if (v && !json_is_null(v) && json_typeof(v) != fields[i].type) {
-            snprintf(why, n, "'%s' has the wrong type", fields[i].key);
-            return ROOM_BAD_JSON;
-        }
-    }
-    json_t *d = json_object_get(req, "is_direct");
-    if (d && !json_is_boolean(d)) {
-        snprintf(why, n, "'is_direct' must be a boolean");
-        return ROOM_BAD_JSON;
-    }
-    const char *vis = json_string_value(json_object_get(req, "visibility"));
-    if (vis && strcmp(vis, "public") != 0 && strcmp(vis, "private") != 0) {
-        snprintf(why, n, "'visibility' must be 'public' or 'private'");
-        return ROOM_BAD_JSON;
-    }
-    const char *preset = json_string_value(json_object_get(req, "preset"));
-    if (preset && !find_preset(preset)) {
-        snprintf(why, n, "Unknown preset '%s'", preset);
-        return ROOM_BAD_JSON;
-    }
-    json_t *inv = json_object_get(req, "invite");
-    if (json_array_size(inv) > MAX_INVITES) {
-        snprintf(why, n, "At most %d invites", MAX_INVITES);
-        return ROOM_BAD_JSON;
-    }
-    size_t i;
-    json_t *v;
-    json_array_foreach(inv, i, v)
-    {
-        const char *lp, *srv;
-        size_t ll, sl;
-        if (!json_is_string(v) ||
-            ids_user_id_split(json_string_value(v), &lp, &ll, &srv, &sl) < 0) {
-            snprintf(why, n, "'invite' must list user IDs");
-            return ROOM_BAD_JSON;
-        }
-        if (sl != strlen(eng.server_name) || memcmp(srv, eng.server_name, sl) != 0) {
-            snprintf(why, n, "Cannot invite %s: federation is not available yet",
-                     json_string_value(v));
-            return ROOM_NOT_LOCAL;
-        }
-    }
-    if (json_array_size(json_object_get(req, "invite_3pid"))) {
-        snprintf(why, n, "Third-party invites by e-mail are not supported");
-        return ROOM_BAD_JSON;
-    }
-    json_t *st = json_object_get(req, "initial_state");
-    if (json_array_size(st) > MAX_INITIAL_EVENTS) {
-        snprintf(why, n, "At most %d initial_state events", MAX_INITIAL_EVENTS);
-        return ROOM_INVALID_STATE;
-    }
-    json_array_foreach(st, i, v)
-    {
-        json_t *sk = json_object_get(v, "state_key");
-        if (!json_is_object(v) || !json_is_string(json_object_get(v, "type")) ||
-            !json_is_object(json_object_get(v, "content")) || (sk && !json_is_string(sk))) {
-            snprintf(why, n, "initial_state[%zu] needs a type, a content object and an optional "
-                             "string state_key", i);
-            return ROOM_INVALID_STATE;
-        }
-        const char *t = json_string_value(json_object_get(v, "type"));
-        if (strcmp(t, "m.room.create") == 0 || strcmp(t, "m.room.member") == 0) {
-            snprintf(why, n, "initial_state may not contain %s", t);
-            return ROOM_INVALID_STATE;
-        }
-    }
-    return ROOM_OK;
-}
-
-enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, char *why,
-                         size_t n)
-{
-    struct batch b = {.n = 0};
-    enum room_rc rc;
-    char *room_id = NULL, *alias = NULL;
-    json_t *plc = NULL;
-    bool committed = false;
-    int64_t group = 0;
-
-    *room_id_out = NULL;
-    if ((rc = check_create(req, why, n)) != ROOM_OK)
-        return rc;
-    const char *version = json_string_value(json_object_get(req, "room_version"));
-    const struct room_version *rv = roomver_get(version ? version : eng.default_version);
-    if (!rv) {
-        snprintf(why, n, "Room version '%s' is not supported", version);
-        return ROOM_BAD_VERSION;
-    }
-    const char *vis = json_string_value(json_object_get(req, "visibility"));
-    bool public_dir = vis && strcmp(vis, "public") == 0;
-    const char *pname = json_string_value(json_object_get(req, "preset"));
-    const struct preset *preset = find_preset(pname ? pname : public_dir ? "public_chat"
-                                                                          : "private_chat");
-    json_t *invites = json_object_get(req, "invite");
-    bool is_direct = json_is_true(json_object_get(req, "is_direct"));
-    const char *alias_name = json_string_value(json_object_get(req, "room_alias_name"));
-    if (alias_name) {
-        size_t an = strlen(alias_name) + strlen(eng.server_name) + 3;
-        alias = malloc(an);
-        snprintf(alias, an, "#%s:%s", alias_name, eng.server_name);
-        if (!*alias_name || strchr(alias_name, ':') || strlen(alias) > 255) {
-            snprintf(why, n, "Invalid room_alias_name");
-            free(alias);
-            return ROOM_BAD_JSON;
-        }
-    }
-
-    snprintf(why, n, "Internal error");
-    rc = ROOM_ERR;
-    struct dbc *c = db_get();
-    if (!c) {
-        free(alias);
-        return ROOM_ERR;
-    }
-    if (db_begin(c) < 0)
-        goto out;
-    if (!rv->room_id_from_create) {
-        char rnd[19];
-        size_t rl = strlen(eng.server_name) + 22;
-        ids_random_alnum(rnd, 18);
-        room_id = malloc(rl);
-        snprintf(room_id, rl, "!%s:%s", rnd, eng.server_name);
-    }
-
-    /* the spec's order of initial events */
-    json_t *create = json_object_get(req, "creation_content");
-    create = create ? json_deep_copy(create) : json_object();
-    json_object_set_new(create, "room_version", json_string(rv->id));
-    if (!rv->implicit_room_creator)
-        json_object_set_new(create, "creator", json_string(creator));
-    else
-        json_object_del(create, "creator");
-    struct append_req a = {.room_id = room_id, .rv = rv, .sender = creator,
-                           .type = "m.room.create", .state_key = "", .content = create};
-    char *eid = NULL, *rid = NULL;
-    rc = append(c, &a, &b, &group, &eid, &rid, why, n);
-    json_decref(create);
-    free(eid);
-    if (rc != ROOM_OK)
-        goto out;
-    if (!room_id)
-        room_id = rid; /* v12: the create event's hash names the room */
-    else
-        free(rid);
-    rc = ROOM_ERR;
-
-    /* remaining events, each (type, state_key, content) */
-    json_t *profile = NULL;
-    json_t *join = json_pack("{s:s}", "membership", "join");
-    if (account_profile(creator, &profile) == ACCOUNT_OK) {
-        json_t *dn = json_object_get(profile, "displayname"), *av = json_object_get(profile,
-                                                                                    "avatar_url");
-        if (dn)
-            json_object_set(join, "displayname", dn);
-        if (av)
-            json_object_set(join, "avatar_url", av);
-    }
-    json_decref(profile);
-    plc = default_power_levels(rv, creator, preset, invites);
-    json_t *over = json_object_get(req, "power_level_content_override");
-    if (over)
-        json_object_update(plc, over);
-
-    json_t *steps = json_array();
-    json_array_append_new(steps, json_pack("[s,s,o]", "m.room.member", creator, join));
-    json_array_append_new(steps, json_pack("[s,s,O]", "m.room.power_levels", "", plc));
-    if (alias)
-        json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.canonical_alias", "",
-                                               "alias", alias));
-    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.join_rules", "", "join_rule",
-                                           preset->join_rule));
-    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.history_visibility", "",
-                                           "history_visibility", preset->history));
-    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.guest_access", "",
-                                           "guest_access", preset->guest_access));
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(req, "initial_state"), i, v)
-    {
-        json_t *sk = json_object_get(v, "state_key");
-        json_array_append_new(steps, json_pack("[O,s,O]", json_object_get(v, "type"),
-                                               sk ? json_string_value(sk) : "",
-                                               json_object_get(v, "content")));
-    }
-    const char *name = json_string_value(json_object_get(req, "name"));
-    const char *topic = json_string_value(json_object_get(req, "topic"));
-    if (name)
-        json_array_append_new(steps,
-                              json_pack("[s,s,{s:s}]", "m.room.name", "", "name", name));
-    if (topic)
-        json_array_append_new(steps,
-                              json_pack("[s,s,{s:s}]", "m.room.topic", "", "topic", topic));
-    json_array_foreach(invites, i, v)
-    {
-        json_t *inv = json_pack("{s:s}", "membership", "invite");
-        if (is_direct)
-            json_object_set_new(inv, "is_direct", json_true());
-        json_t *ip = NULL;
-        if (account_profile(json_string_value(v), &ip) == ACCOUNT_OK) {
-            json_t *dn = json_object_get(ip, "displayname");
-            if (dn)
-                json_object_set(inv, "displayname", dn);
-            json_decref(ip);
-        }
-        json_array_append_new(steps, json_pack("[s,O,o]", "m.room.member", v, inv));
-    }
-
-    json_array_foreach(steps, i, v)
-    {
-        struct append_req s = {room_id,
-                               group,
-                               rv,
-                               creator,
-                               json_string_value(json_array_get(v, 0)),
-                               json_string_value(json_array_get(v, 1)),
-                               json_array_get(v, 2),
-                               NULL,
-                               NULL,
-                               NULL,
-                               NULL};
-        char *e2 = NULL, *r2 = NULL;
-        rc = append(c, &s, &b, &group, &e2, &r2, why, n);
-        free(e2);
-        free(r2);
-        if (rc != ROOM_OK) {
-            if (rc == ROOM_FORBIDDEN || rc == ROOM_BAD_JSON) {
-                rc = ROOM_INVALID_STATE;
-                size_t used = strlen(why);
-                snprintf(why + used, n - used, " (in %s)", s.type);
-            }
-            break;
-        }
-    }
-    json_decref(steps);
-    if (rc != ROOM_OK)
-        goto out;
-    rc = ROOM_ERR;
-    if (alias) {
-        int ar = db_aliases_put(c, alias, room_id, creator, clock_now_ms());
-        if (ar != 0) {
-            if (ar == 1) {
-                snprintf(why, n, "Room alias %s is already in use", alias);
-                rc = ROOM_IN_USE;
-            }
-            goto out;
-        }
-    }
-    if (public_dir && db_rooms_set_public(c, room_id, true) < 0)
-        goto out;
-    if (db_commit(c) < 0)
-        goto out;
-    committed = true;
-    rc = ROOM_OK;
-    *room_id_out = room_id;
-    room_id = NULL;
-out:
-    if (!committed)
-        db_rollback(c);
-    db_put(c);
-    batch_announce(&b, committed);
-    json_decref(plc);
-    free(room_id);
-    free(alias);
-    return rc;
 }
 
 int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
@@ -1020,12 +764,11 @@ int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const
     if (!rv)
         return -1;
     json_t *auth_map = json_object(), *ids = json_array();
-    json_t *proto = json_pack("{s:s,s:s,s:s}", "type", type, "sender", user_id, "room_id",
-                              room_id);
+    json_t *proto = json_pack("{s:s,s:s,s:s}", "type", type, "sender", user_id, "room_id", room_id);
     int rc = -1;
-    if (select_auth(c, room_id, rv, proto, auth_map, ids) == 0) {
-        struct auth_ops ops = {map_state, NULL, auth_map};
-        const json_t *m = map_state(auth_map, "m.room.member", user_id);
+    if (room_select_auth(c, room_id, rv, proto, auth_map, ids) == 0) {
+        struct auth_ops ops = {room_map_state, NULL, auth_map};
+        const json_t *m = room_map_state(auth_map, "m.room.member", user_id);
         const char *membership =
             json_string_value(json_object_get(json_object_get(m, "content"), "membership"));
         rc = membership && strcmp(membership, "join") == 0 &&

@@ -2,13 +2,111 @@
  * nobody else uses. */
 #ifndef AMTSBOTE_ROOM_INTERNAL_H
 #define AMTSBOTE_ROOM_INTERNAL_H
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "server/room.h"
+#include "server/roomver.h"
+#include "server/sign.h"
 #include "storage/db.h"
+
+#define MAX_INITIAL_EVENTS 100
+#define MAX_INVITES 100
+
+/* The engine's configuration (room_init). */
+struct room_engine {
+    char *server_name;
+    struct sign_key key;
+    const char *default_version;
+    room_listener listener;
+};
+extern struct room_engine eng;
+
+/* Events committed in the current transaction, announced to the listener after COMMIT. */
+struct committed {
+    int64_t stream;
+    char *room_id;
+    json_t *pdu;
+};
+struct batch {
+    struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
+    size_t n;
+};
+/* Tell the listener (when committed) and empty the batch. */
+void room_batch_announce(struct batch *b, bool committed);
+
+/* One event to append. */
+struct append_req {
+    const char *room_id; /* NULL only for a v12 create event */
+    int64_t parent_group;
+    const struct room_version *rv;
+    const char *sender, *type, *state_key;
+    json_t *content; /* borrowed */
+    const struct room_txn *txn;
+    const char *redacts; /* m.room.redaction: the target (content or top level by version) */
+    json_t *pre_ext;     /* prefetched [[id, depth]] extremities, or NULL to query */
+    json_t *pre_auth;    /* prefetched statemap_key -> PDU superset, or NULL to query */
+};
+/* Build, authorise and persist one event inside the caller's transaction (room.c's header
+ * describes the steps). On ROOM_OK sets *event_id and *room_id (malloc'd), updates *group to
+ * the state after it, and queues it in b. */
+enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
+                         char **event_id, char **room_id, char *why, size_t n);
+/* The auth events an event needs, from the room's current state: statemap_key -> PDU into
+ * auth_map, their IDs into auth_ids. 0 or -1. */
+int room_select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
+                     json_t *proto, json_t *auth_map, json_t *auth_ids);
+/* auth_ops.state over a statemap_key -> PDU object (ctx). */
+const json_t *room_map_state(void *ctx, const char *type, const char *state_key);
+/* A stored PDU with its "event_id" key set (new reference), or NULL. */
+json_t *room_load_pdu(struct dbc *c, const char *event_id);
 
 /* 1 if user_id is joined to room_id and its power level reaches what sending an event of
  * `type` (state or not) needs under the room's current state; 0 if not; -1 on error. */
 int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
                   bool is_state);
+
+/* --- reading (server/roomread.c) ------------------------------------------------------------ */
+
+#define MAX_LIMIT 1000 /* events per page */
+
+/* The user's standing in a room: the current membership and, once they left, the point they
+ * left at (their membership event). */
+struct standing {
+    char *membership;      /* NULL: never a member */
+    char *event_id;        /* their current member event */
+    int64_t group;         /* state to read: current (joined/world_readable) or at leaving */
+    int64_t depth, stream; /* position limit for history (leave point); INT64_MAX if none */
+    bool world_readable;
+};
+
+/* What the user may read in the room (roomread.c's rule 1); fills *s (free with
+ * room_standing_clear). ROOM_FORBIDDEN / ROOM_NOT_FOUND explain themselves in why. */
+enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_id,
+                           struct standing *s, char *why, size_t n);
+void room_standing_clear(struct standing *s);
+/* Rule 2 for one event with the state after it (group); cache: group -> verdict. */
+bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
+                        json_t *cache);
+/* A stored event in client format (new reference) or NULL. */
+json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now);
+/* Add unsigned["m.relations"] to a client event. */
+void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now);
+/* "t<depth>_<stream>" -> position; 0 or -1. */
+int room_parse_token(const char *t, int64_t *depth, int64_t *stream);
+/* Does the PDU pass a RoomEventFilter's types, senders and contains_url? */
+bool room_filter_ok(json_t *f, const json_t *pdu);
+
+/* Run `body` with a connection and the user's standing; answers ROOM_* codes. */
+#define WITH_STANDING(room_id, user_id)                                                            \
+    struct dbc *c = db_get();                                                                      \
+    struct standing s;                                                                             \
+    enum room_rc rc = ROOM_ERR;                                                                    \
+    if (!c)                                                                                        \
+        return ROOM_ERR;                                                                           \
+    if ((rc = room_standing(c, room_id, user_id, &s, why, n)) != ROOM_OK)                          \
+        goto out;                                                                                  \
+    rc = ROOM_ERR
 
 #endif

@@ -23,9 +23,15 @@
 
 /* State copied into the replacement room (besides power levels, handled on their own). */
 static const char *const upgrade_state[] = {
-    "m.room.server_acl",        "m.room.encryption", "m.room.name",
-    "m.room.avatar",            "m.room.topic",      "m.room.guest_access",
-    "m.room.history_visibility", "m.room.join_rules", "m.room.canonical_alias",
+    "m.room.server_acl",
+    "m.room.encryption",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.topic",
+    "m.room.guest_access",
+    "m.room.history_visibility",
+    "m.room.join_rules",
+    "m.room.canonical_alias",
 };
 
 /* Content of the current (type, "") state of a room (new reference) or NULL. */
@@ -109,8 +115,8 @@ enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *
     db_put(c);
     c = NULL;
 
-    json_t *tomb = json_pack("{s:s,s:s}", "body", "This room has been replaced",
-                             "replacement_room", new_room);
+    json_t *tomb =
+        json_pack("{s:s,s:s}", "body", "This room has been replaced", "replacement_room", new_room);
     rc = room_send(room_id, user_id, "m.room.tombstone", "", tomb, NULL, &eid, why, n);
     json_decref(tomb);
     free(eid);
@@ -123,8 +129,7 @@ enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *
         json_int_t need = ud + 1 > 50 ? ud + 1 : 50;
         json_object_set_new(restricted, "events_default", json_integer(need));
         json_object_set_new(restricted, "invite", json_integer(need));
-        rc = room_send(room_id, user_id, "m.room.power_levels", "", restricted, NULL, &eid, why,
-                       n);
+        rc = room_send(room_id, user_id, "m.room.power_levels", "", restricted, NULL, &eid, why, n);
         json_decref(restricted);
         free(eid);
         if (rc != ROOM_OK)
@@ -245,8 +250,7 @@ enum room_rc room_report(const char *room_id, const char *user_id, const char *e
     struct dbc *c = db_get();
     if (!c)
         return ROOM_ERR;
-    int r = db_reports_put(c, room_id, event_id, user_id, reason, score, has_score,
-                           clock_now_ms());
+    int r = db_reports_put(c, room_id, event_id, user_id, reason, score, has_score, clock_now_ms());
     db_put(c);
     return r < 0 ? ROOM_ERR : ROOM_OK;
 }

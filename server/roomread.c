@@ -19,32 +19,21 @@
 #include "server/clock.h"
 #include "server/log.h"
 #include "server/room.h"
+#include "server/room_internal.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-#define MAX_LIMIT 1000
 #define PAGE_FETCH 100
 #define MAX_PAGES 50 /* bounds the work of one /messages call when most events are hidden */
 
-/* The user's standing in a room: the current membership and, once they left, the point they
- * left at (their membership event). */
-struct standing {
-    char *membership;  /* NULL: never a member */
-    char *event_id;    /* their current member event */
-    int64_t group;     /* state to read: current (joined/world_readable) or at leaving */
-    int64_t depth, stream; /* position limit for history (leave point); INT64_MAX if none */
-    bool world_readable;
-};
-
-static void standing_clear(struct standing *s)
+void room_standing_clear(struct standing *s)
 {
     free(s->membership);
     free(s->event_id);
 }
 
-static char *state_content_string(struct dbc *c, int64_t group, const char *type,
-                                  const char *key)
+static char *state_content_string(struct dbc *c, int64_t group, const char *type, const char *key)
 {
     char *ev = NULL, *out = NULL;
     if (db_state_group_get(c, group, type, "", &ev) < 0 || !ev)
@@ -60,8 +49,8 @@ static char *state_content_string(struct dbc *c, int64_t group, const char *type
 }
 
 /* Work out what `user_id` may read in `room_id` (rule 1). */
-static enum room_rc standing_of(struct dbc *c, const char *room_id, const char *user_id,
-                                struct standing *s, char *why, size_t n)
+enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_id,
+                           struct standing *s, char *why, size_t n)
 {
     struct db_room r;
     memset(s, 0, sizeof *s);
@@ -76,8 +65,7 @@ static enum room_rc standing_of(struct dbc *c, const char *room_id, const char *
     db_room_clear(&r);
     if (db_current_membership(c, room_id, user_id, &s->membership, &s->event_id) < 0)
         return ROOM_ERR;
-    char *hv = state_content_string(c, s->group, "m.room.history_visibility",
-                                    "history_visibility");
+    char *hv = state_content_string(c, s->group, "m.room.history_visibility", "history_visibility");
     s->world_readable = hv && strcmp(hv, "world_readable") == 0;
     free(hv);
     if (s->membership && strcmp(s->membership, "join") == 0)
@@ -101,8 +89,8 @@ static enum room_rc standing_of(struct dbc *c, const char *room_id, const char *
 }
 
 /* Rule 2 for one event, with the state after it (group). */
-static bool event_visible(struct dbc *c, const struct standing *s, const char *user_id,
-                          int64_t group, json_t *cache)
+bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
+                        json_t *cache)
 {
     char key[32];
     snprintf(key, sizeof key, "%lld", (long long)group);
@@ -139,17 +127,6 @@ static bool event_visible(struct dbc *c, const struct standing *s, const char *u
     return ok;
 }
 
-/* Run `body` with a connection and the user's standing; answers ROOM_* codes. */
-#define WITH_STANDING(room_id, user_id)                                                            \
-    struct dbc *c = db_get();                                                                      \
-    struct standing s;                                                                             \
-    enum room_rc rc = ROOM_ERR;                                                                    \
-    if (!c)                                                                                        \
-        return ROOM_ERR;                                                                           \
-    if ((rc = standing_of(c, room_id, user_id, &s, why, n)) != ROOM_OK)                            \
-        goto out;                                                                                  \
-    rc = ROOM_ERR
-
 enum room_rc room_joined_rooms(const char *user_id, json_t **out)
 {
     struct dbc *c = db_get();
@@ -160,7 +137,7 @@ enum room_rc room_joined_rooms(const char *user_id, json_t **out)
     return *out ? ROOM_OK : ROOM_ERR;
 }
 
-static json_t *client_event_of(struct dbc *c, const char *event_id, int64_t now)
+json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now)
 {
     struct db_event e;
     if (db_events_get(c, event_id, &e) != 1)
@@ -171,7 +148,7 @@ static json_t *client_event_of(struct dbc *c, const char *event_id, int64_t now)
 }
 
 /* Add unsigned["m.relations"] (threads, the latest edit, references) to a client event. */
-static void aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
+void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
 {
     const char *id = json_string_value(json_object_get(ev, "event_id"));
     const char *sender = json_string_value(json_object_get(ev, "sender"));
@@ -184,15 +161,14 @@ static void aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t no
     json_t *thread = json_object_get(sum, "m.thread");
     if (thread) {
         json_t *latest =
-            client_event_of(c, json_string_value(json_object_get(thread, "latest")), now);
+            room_client_event_of(c, json_string_value(json_object_get(thread, "latest")), now);
         json_object_set_new(rel, "m.thread",
                             json_pack("{s:o*,s:O,s:O}", "latest_event", latest, "count",
-                                      json_object_get(thread, "count"),
-                                      "current_user_participated",
+                                      json_object_get(thread, "count"), "current_user_participated",
                                       json_object_get(thread, "participated")));
     }
     const char *edit = json_string_value(json_object_get(sum, "m.replace"));
-    json_t *edit_ev = edit ? client_event_of(c, edit, now) : NULL;
+    json_t *edit_ev = edit ? room_client_event_of(c, edit, now) : NULL;
     if (edit_ev)
         json_object_set_new(rel, "m.replace", edit_ev);
     json_t *refs = json_object_get(sum, "m.reference");
@@ -200,16 +176,15 @@ static void aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t no
         json_t *chunk = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(refs, i, v) json_array_append_new(chunk,
-                                                             json_pack("{s:O}", "event_id", v));
+        json_array_foreach(refs, i, v)
+            json_array_append_new(chunk, json_pack("{s:O}", "event_id", v));
         json_object_set_new(rel, "m.reference", json_pack("{s:o}", "chunk", chunk));
     }
     json_object_set_new(json_object_get(ev, "unsigned"), "m.relations", rel);
     json_decref(sum);
 }
 
-enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why,
-                        size_t n)
+enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why, size_t n)
 {
     WITH_STANDING(room_id, user_id);
     json_t *map = db_state_group_load(c, s.group);
@@ -221,7 +196,7 @@ enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, 
     int64_t now = clock_now_ms();
     json_object_foreach(map, k, v)
     {
-        json_t *ev = client_event_of(c, json_string_value(v), now);
+        json_t *ev = room_client_event_of(c, json_string_value(v), now);
         if (ev)
             json_array_append_new(arr, ev);
     }
@@ -229,7 +204,7 @@ enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, 
     *out = arr;
     rc = ROOM_OK;
 out:
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
@@ -256,7 +231,7 @@ enum room_rc room_state_event(const char *room_id, const char *user_id, const ch
     rc = ROOM_OK;
 out:
     free(ev);
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
@@ -272,18 +247,18 @@ enum room_rc room_event(const char *room_id, const char *user_id, const char *ev
         goto out;
     if (found == 0 || strcmp(e.room_id, room_id) != 0 || e.rejected || e.outlier ||
         (e.depth > s.depth || (e.depth == s.depth && e.stream > s.stream)) ||
-        !event_visible(c, &s, user_id, e.state_group, cache)) {
+        !room_event_visible(c, &s, user_id, e.state_group, cache)) {
         snprintf(why, n, "Event not found");
         rc = ROOM_NOT_FOUND;
         goto out;
     }
     *out = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
-    aggregate(c, *out, user_id, clock_now_ms());
+    room_aggregate(c, *out, user_id, clock_now_ms());
     rc = ROOM_OK;
 out:
     db_event_clear(&e);
     json_decref(cache);
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
@@ -304,8 +279,8 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
         json_t *v;
         json_array_foreach(rows, i, v) json_array_append_new(
             arr, room_client_event(json_object_get(v, "pdu"),
-                                   json_string_value(json_object_get(v, "event_id")), room_id,
-                                   NULL, now));
+                                   json_string_value(json_object_get(v, "event_id")), room_id, NULL,
+                                   now));
         json_decref(rows);
     } else { /* a former member: the members as of their leaving */
         json_t *map = db_state_group_load(c, s.group);
@@ -313,10 +288,10 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
         json_t *v;
         json_object_foreach(map, k, v)
         {
-            json_t *ev = client_event_of(c, json_string_value(v), now);
+            json_t *ev = room_client_event_of(c, json_string_value(v), now);
             const char *t = json_string_value(json_object_get(ev, "type"));
-            const char *m = json_string_value(
-                json_object_get(json_object_get(ev, "content"), "membership"));
+            const char *m =
+                json_string_value(json_object_get(json_object_get(ev, "content"), "membership"));
             if (ev && t && strcmp(t, "m.room.member") == 0 && m &&
                 (!membership || strcmp(m, membership) == 0) &&
                 (!not_membership || strcmp(m, not_membership) != 0))
@@ -328,13 +303,13 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
     *out = arr;
     rc = ROOM_OK;
 out:
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
 
-enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
-                                 char *why, size_t n)
+enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out, char *why,
+                                 size_t n)
 {
     WITH_STANDING(room_id, user_id);
     if (!s.membership || strcmp(s.membership, "join") != 0) {
@@ -363,14 +338,14 @@ enum room_rc room_joined_members(const char *room_id, const char *user_id, json_
     *out = json_pack("{s:o}", "joined", joined);
     rc = ROOM_OK;
 out:
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
 
 /* --- /messages ----------------------------------------------------------------------------- */
 
-static int parse_token(const char *t, int64_t *depth, int64_t *stream)
+int room_parse_token(const char *t, int64_t *depth, int64_t *stream)
 {
     long long d, s;
     char tail;
@@ -398,7 +373,7 @@ static bool str_in(json_t *arr, const char *s)
 }
 
 /* RoomEventFilter's types / not_types / senders / not_senders / contains_url. */
-static bool filter_ok(json_t *f, const json_t *pdu)
+bool room_filter_ok(json_t *f, const json_t *pdu)
 {
     if (!f)
         return true;
@@ -437,7 +412,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     if (limit > MAX_LIMIT)
         limit = MAX_LIMIT;
     if (from) {
-        if (parse_token(from, &fd, &fs) < 0) {
+        if (room_parse_token(from, &fd, &fs) < 0) {
             snprintf(why, n, "Invalid 'from' token");
             rc = ROOM_BAD_JSON;
             goto out;
@@ -452,7 +427,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         if (!got)
             fd = fs = 0;
     }
-    if (to && parse_token(to, &td, &ts) < 0) {
+    if (to && room_parse_token(to, &td, &ts) < 0) {
         snprintf(why, n, "Invalid 'to' token");
         rc = ROOM_BAD_JSON;
         goto out;
@@ -475,8 +450,8 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         {
             int64_t d = json_integer_value(json_object_get(v, "depth"));
             int64_t st = json_integer_value(json_object_get(v, "stream"));
-            if (to && (forward ? (d > td || (d == td && st >= ts))
-                               : (d < td || (d == td && st <= ts)))) {
+            if (to &&
+                (forward ? (d > td || (d == td && st >= ts)) : (d < td || (d == td && st <= ts)))) {
                 stop = true;
                 break;
             }
@@ -487,15 +462,14 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             pd = d;
             ps = st;
             json_t *pdu = json_object_get(v, "pdu");
-            if (!filter_ok(filter, pdu) ||
-                !event_visible(c, &s, user_id, json_integer_value(json_object_get(v, "state_group")),
-                               cache))
+            if (!room_filter_ok(filter, pdu) ||
+                !room_event_visible(c, &s, user_id,
+                                    json_integer_value(json_object_get(v, "state_group")), cache))
                 continue;
-            json_t *cev =
-                room_client_event(pdu, json_string_value(json_object_get(v, "event_id")), room_id,
-                                  json_string_value(json_object_get(v, "redacted_by")),
-                                  clock_now_ms());
-            aggregate(c, cev, user_id, clock_now_ms());
+            json_t *cev = room_client_event(
+                pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+                json_string_value(json_object_get(v, "redacted_by")), clock_now_ms());
+            room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
             if ((int)json_array_size(chunk) == limit) {
                 more = true;
@@ -522,7 +496,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
 out:
     json_decref(chunk);
     json_decref(cache);
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
@@ -537,15 +511,15 @@ enum room_rc room_forget(const char *room_id, const char *user_id, char *why, si
     }
     rc = db_rooms_forget(c, room_id, user_id) < 0 ? ROOM_ERR : ROOM_OK;
 out:
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
 
 /* --- aliases ------------------------------------------------------------------------------- */
 
-enum room_rc room_alias_set(const char *alias, const char *room_id, const char *user_id,
-                            char *why, size_t n)
+enum room_rc room_alias_set(const char *alias, const char *room_id, const char *user_id, char *why,
+                            size_t n)
 {
     WITH_STANDING(room_id, user_id);
     if (!s.membership || strcmp(s.membership, "join") != 0) {
@@ -561,7 +535,7 @@ enum room_rc room_alias_set(const char *alias, const char *room_id, const char *
         rc = r == 0 ? ROOM_OK : ROOM_ERR;
     }
 out:
-    standing_clear(&s);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }
@@ -607,10 +581,10 @@ enum room_rc room_alias_delete(const char *alias, const char *user_id, bool is_a
                     json_t *ev = json_object_get(json_object_get(content, "events"),
                                                  "m.room.canonical_alias");
                     json_t *mine = json_object_get(users, user_id);
-                    json_int_t have = json_is_integer(mine)
-                                          ? json_integer_value(mine)
-                                          : json_integer_value(json_object_get(content,
-                                                                               "users_default"));
+                    json_int_t have =
+                        json_is_integer(mine)
+                            ? json_integer_value(mine)
+                            : json_integer_value(json_object_get(content, "users_default"));
                     json_t *sd = json_object_get(content, "state_default");
                     json_int_t need = json_is_integer(ev)   ? json_integer_value(ev)
                                       : json_is_integer(sd) ? json_integer_value(sd)
@@ -643,218 +617,7 @@ enum room_rc room_aliases(const char *room_id, const char *user_id, json_t **out
     *out = db_aliases_of_room(c, room_id);
     rc = *out ? ROOM_OK : ROOM_ERR;
 out:
-    standing_clear(&s);
-    db_put(c);
-    return rc;
-}
-
-/* --- /context, /relations, /timestamp_to_event, summary ---------------------------------- */
-
-/* Visible client events from rows of db_events_page / db_relations_page, up to limit. */
-static json_t *visible_rows(struct dbc *c, const struct standing *s, const char *user_id,
-                            const char *room_id, json_t *rows, json_t *cache, json_t *filter,
-                            int limit, int64_t *last_d, int64_t *last_s)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *v;
-    int64_t now = clock_now_ms();
-    json_array_foreach(rows, i, v)
-    {
-        int64_t d = json_integer_value(json_object_get(v, "depth"));
-        int64_t st = json_integer_value(json_object_get(v, "stream"));
-        if (d > s->depth || (d == s->depth && st > s->stream))
-            continue;
-        if ((int)json_array_size(out) >= limit)
-            break;
-        *last_d = d;
-        *last_s = st;
-        json_t *pdu = json_object_get(v, "pdu");
-        if (!filter_ok(filter, pdu) ||
-            !event_visible(c, s, user_id, json_integer_value(json_object_get(v, "state_group")),
-                           cache))
-            continue;
-        json_t *ev = room_client_event(pdu, json_string_value(json_object_get(v, "event_id")),
-                                       room_id,
-                                       json_string_value(json_object_get(v, "redacted_by")), now);
-        aggregate(c, ev, user_id, now);
-        json_array_append_new(out, ev);
-    }
-    return out;
-}
-
-enum room_rc room_context(const char *room_id, const char *user_id, const char *event_id,
-                          int limit, json_t *filter, json_t **out, char *why, size_t n)
-{
-    json_t *cache = json_object(), *event = NULL;
-    struct db_event e = {0};
-    WITH_STANDING(room_id, user_id);
-    rc = room_event(room_id, user_id, event_id, &event, why, n);
-    if (rc != ROOM_OK)
-        goto out;
-    rc = ROOM_ERR;
-    if (db_events_get(c, event_id, &e) != 1)
-        goto out;
-    if (limit < 0)
-        limit = 10;
-    if (limit > MAX_LIMIT)
-        limit = MAX_LIMIT;
-    int before_n = limit / 2, after_n = limit - before_n;
-    json_t *rows_b = db_events_page(c, room_id, e.depth, e.stream, false, before_n + 20);
-    json_t *rows_a = db_events_page(c, room_id, e.depth, e.stream, true, after_n + 20);
-    if (!rows_b || !rows_a) {
-        json_decref(rows_b);
-        json_decref(rows_a);
-        goto out;
-    }
-    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
-    json_t *before = visible_rows(c, &s, user_id, room_id, rows_b, cache, filter, before_n, &bd,
-                                  &bs);
-    json_t *after =
-        visible_rows(c, &s, user_id, room_id, rows_a, cache, filter, after_n, &ad, &as);
-    json_decref(rows_b);
-    json_decref(rows_a);
-    /* the state at the last event returned */
-    json_t *state = json_array();
-    json_t *map = db_state_group_load(c, e.state_group);
-    const char *k;
-    json_t *v;
-    json_object_foreach(map, k, v)
-    {
-        json_t *sev = client_event_of(c, json_string_value(v), clock_now_ms());
-        if (sev)
-            json_array_append_new(state, sev);
-    }
-    json_decref(map);
-    char start[64], end[64];
-    snprintf(start, sizeof start, "t%lld_%lld", (long long)bd, (long long)bs);
-    snprintf(end, sizeof end, "t%lld_%lld", (long long)ad, (long long)as);
-    *out = json_pack("{s:s,s:s,s:o,s:O,s:o,s:o}", "start", start, "end", end, "events_before",
-                     before, "event", event, "events_after", after, "state", state);
-    rc = ROOM_OK;
-out:
-    json_decref(event);
-    db_event_clear(&e);
-    json_decref(cache);
-    standing_clear(&s);
-    db_put(c);
-    return rc;
-}
-
-enum room_rc room_relations(const char *room_id, const char *user_id, const char *parent,
-                            const char *rel_type, const char *event_type, const char *from,
-                            char dir, int limit, json_t **out, char *why, size_t n)
-{
-    json_t *cache = json_object(), *parent_ev = NULL;
-    WITH_STANDING(room_id, user_id);
-    /* the parent must be visible to the user */
-    rc = room_event(room_id, user_id, parent, &parent_ev, why, n);
-    json_decref(parent_ev);
-    if (rc != ROOM_OK)
-        goto out;
-    rc = ROOM_ERR;
-    if (limit <= 0)
-        limit = 10;
-    if (limit > MAX_LIMIT)
-        limit = MAX_LIMIT;
-    bool forward = dir == 'f';
-    int64_t d = forward ? 0 : INT64_MAX, st = forward ? 0 : INT64_MAX;
-    if (from && parse_token(from, &d, &st) < 0) {
-        snprintf(why, n, "Invalid 'from' token");
-        rc = ROOM_BAD_JSON;
-        goto out;
-    }
-    json_t *rows =
-        db_relations_page(c, room_id, parent, rel_type, event_type, d, st, forward, limit + 1);
-    if (!rows)
-        goto out;
-    bool more = (int)json_array_size(rows) > limit;
-    int64_t ld = d, ls = st;
-    json_t *chunk =
-        visible_rows(c, &s, user_id, room_id, rows, cache, NULL, limit, &ld, &ls);
-    json_decref(rows);
-    *out = json_pack("{s:o}", "chunk", chunk);
-    if (more) {
-        char next[64];
-        snprintf(next, sizeof next, "t%lld_%lld", (long long)ld, (long long)ls);
-        json_object_set_new(*out, "next_batch", json_string(next));
-    }
-    if (from)
-        json_object_set_new(*out, "prev_batch", json_string(from));
-    rc = ROOM_OK;
-out:
-    json_decref(cache);
-    standing_clear(&s);
-    db_put(c);
-    return rc;
-}
-
-enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
-                            json_t **out, char *why, size_t n)
-{
-    char *event_id = NULL;
-    int64_t origin = 0;
-    WITH_STANDING(room_id, user_id);
-    int found = db_events_by_ts(c, room_id, ts, dir, &event_id, &origin);
-    if (found < 0)
-        goto out;
-    if (!found) {
-        snprintf(why, n, "No event found %s %lld", dir == 'f' ? "after" : "before",
-                 (long long)ts);
-        rc = ROOM_NOT_FOUND;
-        goto out;
-    }
-    *out = json_pack("{s:s,s:I}", "event_id", event_id, "origin_server_ts", (json_int_t)origin);
-    rc = ROOM_OK;
-out:
-    free(event_id);
-    standing_clear(&s);
-    db_put(c);
-    return rc;
-}
-
-enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
-                          size_t n)
-{
-    struct dbc *c = db_get();
-    enum room_rc rc = ROOM_ERR;
-    char *membership = NULL;
-    if (!c)
-        return ROOM_ERR;
-    json_t *sum = db_rooms_summary(c, room_id);
-    if (!sum) {
-        snprintf(why, n, "Unknown room %s", room_id);
-        rc = ROOM_NOT_FOUND;
-        goto out;
-    }
-    if (user_id && db_current_membership(c, room_id, user_id, &membership, NULL) < 0)
-        goto out;
-    const char *jr = json_string_value(json_object_get(sum, "join_rule"));
-    const char *hv = json_string_value(json_object_get(sum, "history_visibility"));
-    bool peekable = (jr && (strcmp(jr, "public") == 0 || strcmp(jr, "knock") == 0 ||
-                            strcmp(jr, "knock_restricted") == 0)) ||
-                    (hv && strcmp(hv, "world_readable") == 0) ||
-                    (membership && (strcmp(membership, "join") == 0 ||
-                                    strcmp(membership, "invite") == 0 ||
-                                    strcmp(membership, "knock") == 0));
-    if (!peekable) {
-        snprintf(why, n, "You may not see this room");
-        rc = ROOM_FORBIDDEN;
-        goto out;
-    }
-    json_object_set_new(sum, "world_readable", json_boolean(hv && !strcmp(hv, "world_readable")));
-    const char *ga = json_string_value(json_object_get(sum, "guest_access"));
-    json_object_set_new(sum, "guest_can_join", json_boolean(ga && !strcmp(ga, "can_join")));
-    json_object_del(sum, "history_visibility");
-    json_object_del(sum, "guest_access");
-    if (membership)
-        json_object_set_new(sum, "membership", json_string(membership));
-    *out = sum;
-    sum = NULL;
-    rc = ROOM_OK;
-out:
-    json_decref(sum);
-    free(membership);
+    room_standing_clear(&s);
     db_put(c);
     return rc;
 }

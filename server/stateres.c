@@ -35,8 +35,8 @@
 struct res {
     const struct room_version *rv;
     const struct stateres_ops *ops;
-    json_t *chains; /* event ID -> object used as a set of auth-chain event IDs */
-    json_t *power;  /* event ID -> sender's power at the event (memo) */
+    json_t *chains;       /* event ID -> object used as a set of auth-chain event IDs */
+    json_t *power;        /* event ID -> sender's power at the event (memo) */
     json_t *mainline_pos; /* event ID -> mainline position (memo) */
 };
 
@@ -121,8 +121,8 @@ static bool is_power_event(const json_t *ev)
  * auth checks"); in v12 the create event comes from the room ID. */
 struct check_ctx {
     struct res *r;
-    json_t *state;      /* state map being built (borrowed) */
-    const json_t *ev;   /* the event being checked */
+    json_t *state;    /* state map being built (borrowed) */
+    const json_t *ev; /* the event being checked */
 };
 
 static const json_t *check_state(void *p, const char *type, const char *state_key)
@@ -307,7 +307,8 @@ static void sort_ids(json_t *ids, id_cmp cmp, void *ctx)
         a[i] = json_string_value(json_array_get(keep, i));
     for (size_t width = 1; width < n; width *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t mid = lo + width < n ? lo + width : n,
+                   hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t i = lo, j = mid, o = lo;
             while (i < mid && j < hi)
                 b[o++] = cmp(ctx, a[j], a[i]) < 0 ? a[j++] : a[i++];
@@ -620,7 +621,7 @@ json_t *stateres_resolve(const struct room_version *rv, const json_t *state_sets
         return json_deep_copy(json_array_get(state_sets, 0));
     struct res r = {rv, ops, json_object(), json_object(), json_object()};
     json_t *out = rv->state_res == ROOMVER_STATE_RES_V1 ? resolve_v1(&r, state_sets)
-                                                         : resolve_v2(&r, state_sets, why, n);
+                                                        : resolve_v2(&r, state_sets, why, n);
     json_decref(r.chains);
     json_decref(r.power);
     json_decref(r.mainline_pos);

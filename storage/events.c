@@ -58,8 +58,9 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
     return 0;
 }
 
-#define EVENT_COLS "event_id, room_id, redacted_by, stream_ordering, depth, state_group, " \
-                   "rejected IS NOT NULL, outlier, json"
+#define EVENT_COLS                                                                                 \
+    "event_id, room_id, redacted_by, stream_ordering, depth, state_group, "                        \
+    "rejected IS NOT NULL, outlier, json"
 
 static void fill_event(PGresult *res, int i, struct db_event *out)
 {
@@ -157,19 +158,18 @@ json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_
     char d[24], s[24], l[24];
     const char *p[] = {room_id, db_i64(d, depth), db_i64(s, stream), db_i64(l, limit)};
     PGresult *res =
-        forward
-            ? db_exec(c,
-                      "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
-                      "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
-                      "(depth, stream_ordering) > ($2, $3) ORDER BY depth, stream_ordering "
-                      "LIMIT $4",
-                      4, p)
-            : db_exec(c,
-                      "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
-                      "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
-                      "(depth, stream_ordering) < ($2, $3) ORDER BY depth DESC, "
-                      "stream_ordering DESC LIMIT $4",
-                      4, p);
+        forward ? db_exec(c,
+                          "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
+                          "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
+                          "(depth, stream_ordering) > ($2, $3) ORDER BY depth, stream_ordering "
+                          "LIMIT $4",
+                          4, p)
+                : db_exec(c,
+                          "SELECT event_id, depth, stream_ordering, state_group, redacted_by, json "
+                          "FROM events WHERE room_id = $1 AND NOT outlier AND rejected IS NULL AND "
+                          "(depth, stream_ordering) < ($2, $3) ORDER BY depth DESC, "
+                          "stream_ordering DESC LIMIT $4",
+                          4, p);
     if (!res)
         return NULL;
     json_t *arr = json_array();
@@ -177,10 +177,10 @@ json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_
         json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
         if (!pdu)
             continue;
-        json_t *row = json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
-                                (json_int_t)db_int(res, i, 1), "stream",
-                                (json_int_t)db_int(res, i, 2), "state_group",
-                                (json_int_t)db_int(res, i, 3), "pdu", pdu);
+        json_t *row =
+            json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
+                      (json_int_t)db_int(res, i, 1), "stream", (json_int_t)db_int(res, i, 2),
+                      "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
         if (db_val(res, i, 4))
             json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
         json_array_append_new(arr, row);
@@ -228,8 +228,9 @@ json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent
                           int64_t stream, bool forward, int limit)
 {
     char d[24], s[24], l[24];
-    const char *p[] = {room_id, parent, rel_type, event_type, db_i64(d, depth), db_i64(s, stream),
-                       db_i64(l, limit), forward ? "t" : "f"};
+    const char *p[] = {
+        room_id,           parent,           rel_type,           event_type, db_i64(d, depth),
+        db_i64(s, stream), db_i64(l, limit), forward ? "t" : "f"};
     PGresult *res = db_exec(
         c,
         "SELECT e.event_id, e.depth, e.stream_ordering, e.state_group, e.redacted_by, e.json "
@@ -248,10 +249,10 @@ json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent
         json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
         if (!pdu)
             continue;
-        json_t *row = json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
-                                (json_int_t)db_int(res, i, 1), "stream",
-                                (json_int_t)db_int(res, i, 2), "state_group",
-                                (json_int_t)db_int(res, i, 3), "pdu", pdu);
+        json_t *row =
+            json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
+                      (json_int_t)db_int(res, i, 1), "stream", (json_int_t)db_int(res, i, 2),
+                      "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
         if (db_val(res, i, 4))
             json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
         json_array_append_new(arr, row);
@@ -264,18 +265,18 @@ json_t *db_relations_summary(struct dbc *c, const char *parent, const char *send
                              const char *user_id)
 {
     const char *p[] = {parent, sender, user_id};
-    PGresult *res = db_exec(
-        c,
-        "SELECT r.rel_type, count(*), "
-        " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC))[1], "
-        " bool_or(r.sender = $3), "
-        " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC) "
-        "   FILTER (WHERE r.sender = $2))[1], "
-        " array_to_json(array_agg(r.event_id ORDER BY e.stream_ordering))::text "
-        "FROM event_relations r JOIN events e ON e.event_id = r.event_id "
-        "WHERE r.relates_to = $1 AND e.rejected IS NULL AND e.redacted_by IS NULL "
-        "AND r.rel_type IN ('m.thread', 'm.replace', 'm.reference') GROUP BY r.rel_type",
-        3, p);
+    PGresult *res =
+        db_exec(c,
+                "SELECT r.rel_type, count(*), "
+                " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC))[1], "
+                " bool_or(r.sender = $3), "
+                " (array_agg(r.event_id ORDER BY e.depth DESC, e.stream_ordering DESC) "
+                "   FILTER (WHERE r.sender = $2))[1], "
+                " array_to_json(array_agg(r.event_id ORDER BY e.stream_ordering))::text "
+                "FROM event_relations r JOIN events e ON e.event_id = r.event_id "
+                "WHERE r.relates_to = $1 AND e.rejected IS NULL AND e.redacted_by IS NULL "
+                "AND r.rel_type IN ('m.thread', 'm.replace', 'm.reference') GROUP BY r.rel_type",
+                3, p);
     if (!res)
         return NULL;
     json_t *out = json_object();
@@ -327,8 +328,9 @@ int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, con
                    const char *reason, int score, bool has_score, int64_t now_ms)
 {
     char sc[24], ts[24];
-    const char *p[] = {room_id, event_id, user_id, reason,
-                       has_score ? db_i64(sc, score) : NULL, db_i64(ts, now_ms)};
+    const char *p[] = {
+        room_id,           event_id, user_id, reason, has_score ? db_i64(sc, score) : NULL,
+        db_i64(ts, now_ms)};
     return db_run(c,
                   "INSERT INTO event_reports (room_id, event_id, user_id, reason, score, "
                   "received_ts) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -30,15 +30,15 @@ int db_rooms_get(struct dbc *c, const char *room_id, bool lock, struct db_room *
 {
     const char *p[] = {room_id};
     memset(out, 0, sizeof *out);
-    PGresult *res =
-        lock ? db_exec(c,
-                       "SELECT room_version, creator, state_group, is_public FROM rooms "
-                       "WHERE room_id = $1 FOR UPDATE",
-                       1, p)
-             : db_exec(c,
-                       "SELECT room_version, creator, state_group, is_public FROM rooms "
-                       "WHERE room_id = $1",
-                       1, p);
+    PGresult *res = lock
+                        ? db_exec(c,
+                                  "SELECT room_version, creator, state_group, is_public FROM rooms "
+                                  "WHERE room_id = $1 FOR UPDATE",
+                                  1, p)
+                        : db_exec(c,
+                                  "SELECT room_version, creator, state_group, is_public FROM rooms "
+                                  "WHERE room_id = $1",
+                                  1, p);
     if (!res)
         return -1;
     int found = PQntuples(res) > 0;
@@ -69,8 +69,8 @@ int db_rooms_set_state_group(struct dbc *c, const char *room_id, int64_t group)
 int db_rooms_set_public(struct dbc *c, const char *room_id, bool is_public)
 {
     const char *p[] = {room_id, is_public ? "t" : "f"};
-    return db_affected_one(
-               db_exec(c, "UPDATE rooms SET is_public = $2 WHERE room_id = $1", 2, p)) < 0
+    return db_affected_one(db_exec(c, "UPDATE rooms SET is_public = $2 WHERE room_id = $1", 2, p)) <
+                   0
                ? -1
                : 0;
 }
@@ -102,8 +102,8 @@ json_t *db_rooms_extremities_depth(struct dbc *c, const char *room_id, int max)
         return NULL;
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(arr, json_pack("[s,I]", db_val(res, i, 0),
-                                             (json_int_t)db_int(res, i, 1)));
+        json_array_append_new(arr,
+                              json_pack("[s,I]", db_val(res, i, 0), (json_int_t)db_int(res, i, 1)));
     PQclear(res);
     return arr;
 }
@@ -146,8 +146,7 @@ int db_aliases_get(struct dbc *c, const char *alias, char **room_id, char **crea
     *room_id = NULL;
     if (creator)
         *creator = NULL;
-    PGresult *res =
-        db_exec(c, "SELECT room_id, creator FROM room_aliases WHERE alias = $1", 1, p);
+    PGresult *res = db_exec(c, "SELECT room_id, creator FROM room_aliases WHERE alias = $1", 1, p);
     if (!res)
         return -1;
     int found = PQntuples(res) > 0;
@@ -169,8 +168,8 @@ int db_aliases_delete(struct dbc *c, const char *alias)
 json_t *db_aliases_of_room(struct dbc *c, const char *room_id)
 {
     const char *p[] = {room_id};
-    PGresult *res = db_exec(
-        c, "SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias", 1, p);
+    PGresult *res =
+        db_exec(c, "SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias", 1, p);
     if (!res)
         return NULL;
     json_t *arr = json_array();
@@ -211,8 +210,7 @@ static json_t *room_fields(PGresult *res, int i)
 {
     json_t *st = json_loads(db_val(res, i, 3) ? db_val(res, i, 3) : "{}", 0, NULL);
     json_t *o = json_pack("{s:s,s:s,s:I}", "room_id", db_val(res, i, 0), "room_version",
-                          db_val(res, i, 1), "num_joined_members",
-                          (json_int_t)db_int(res, i, 2));
+                          db_val(res, i, 1), "num_joined_members", (json_int_t)db_int(res, i, 2));
     /* state type, content key, output key */
     static const char *const map[][3] = {
         {"m.room.name", "name", "name"},
@@ -350,8 +348,8 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         json_t *row;
         json_array_foreach(rows, i, row)
         {
-            json_t *pdu = json_loads(json_string_value(json_array_get(row, 3)), JSON_ALLOW_NUL,
-                                     NULL);
+            json_t *pdu =
+                json_loads(json_string_value(json_array_get(row, 3)), JSON_ALLOW_NUL, NULL);
             char *k = statemap_key(json_string_value(json_array_get(row, 1)),
                                    json_string_value(json_array_get(row, 2)));
             if (pdu && k) {

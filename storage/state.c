@@ -119,16 +119,16 @@ int64_t db_state_group_new(struct dbc *c, const char *room_id, int64_t parent, j
     if (parent > 0) {
         /* invariant 3: overlay the deltas on parent's base chain above base_seq */
         const char *p[] = {db_i64(pbuf, parent), db_i64(bbuf, base_seq)};
-        PGresult *res = db_exec(
-            c,
-            "WITH RECURSIVE chain(id, base, seq) AS ("
-            " SELECT id, base, seq FROM state_groups WHERE id = $1"
-            " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g"
-            "  JOIN chain ch ON g.id = ch.base WHERE ch.seq > $2) "
-            "SELECT DISTINCT ON (e.type, e.state_key) e.type, e.state_key, e.event_id "
-            "FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
-            "WHERE ch.seq > $2 ORDER BY e.type, e.state_key, ch.seq DESC",
-            2, p);
+        PGresult *res =
+            db_exec(c,
+                    "WITH RECURSIVE chain(id, base, seq) AS ("
+                    " SELECT id, base, seq FROM state_groups WHERE id = $1"
+                    " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g"
+                    "  JOIN chain ch ON g.id = ch.base WHERE ch.seq > $2) "
+                    "SELECT DISTINCT ON (e.type, e.state_key) e.type, e.state_key, e.event_id "
+                    "FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
+                    "WHERE ch.seq > $2 ORDER BY e.type, e.state_key, ch.seq DESC",
+                    2, p);
         if (!res)
             goto out;
         rows_into(res, delta, base_seq == 0);
@@ -211,15 +211,16 @@ json_t *db_state_group_load(struct dbc *c, int64_t group)
     if (!map || group <= 0)
         return map;
     const char *p[] = {db_i64(gbuf, group)};
-    PGresult *res = db_exec(
-        c,
-        "WITH RECURSIVE chain(id, base, seq) AS ("
-        " SELECT id, base, seq FROM state_groups WHERE id = $1"
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = ch.base) "
-        "SELECT DISTINCT ON (e.type, e.state_key) e.type, e.state_key, e.event_id "
-        "FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
-        "ORDER BY e.type, e.state_key, ch.seq DESC",
-        1, p);
+    PGresult *res =
+        db_exec(c,
+                "WITH RECURSIVE chain(id, base, seq) AS ("
+                " SELECT id, base, seq FROM state_groups WHERE id = $1"
+                " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = "
+                "ch.base) "
+                "SELECT DISTINCT ON (e.type, e.state_key) e.type, e.state_key, e.event_id "
+                "FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
+                "ORDER BY e.type, e.state_key, ch.seq DESC",
+                1, p);
     if (!res) {
         json_decref(map);
         return NULL;
@@ -245,8 +246,8 @@ long db_state_group_rows(struct dbc *c, int64_t group)
 json_t *db_current_state(struct dbc *c, const char *room_id)
 {
     const char *p[] = {room_id};
-    PGresult *res = db_exec(
-        c, "SELECT type, state_key, event_id FROM current_state WHERE room_id = $1", 1, p);
+    PGresult *res =
+        db_exec(c, "SELECT type, state_key, event_id FROM current_state WHERE room_id = $1", 1, p);
     if (!res)
         return NULL;
     json_t *map = json_object();
@@ -322,7 +323,8 @@ int db_state_group_get(struct dbc *c, int64_t group, const char *type, const cha
         c,
         "WITH RECURSIVE chain(id, base, seq) AS ("
         " SELECT id, base, seq FROM state_groups WHERE id = $1"
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = ch.base) "
+        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = "
+        "ch.base) "
         "SELECT e.event_id FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
         "WHERE e.type = $2 AND e.state_key = $3 ORDER BY ch.seq DESC LIMIT 1",
         3, p);

@@ -628,3 +628,27 @@ class Concurrency(RoomsBase):
         [t.join() for t in ts]
         self.assertEqual(len(set(ids)), 1, ids)
         self.assertEqual(self.bodies(self.messages(room, self.alice, dir="b")["chunk"]), ["one"])
+
+
+class RestrictedJoins(RoomsBase):
+    def test_members_of_the_space_may_join(self):
+        space = self.create(preset="private_chat", invite=["@bob:test.local"])
+        self.join(space, self.bob)
+        room = self.create(room_version="10", preset="private_chat", initial_state=[
+            {"type": "m.room.join_rules",
+             "content": {"join_rule": "restricted",
+                         "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+        # carol is not in the space: refused; bob is: allowed, vouched for by alice
+        self.assertError(self.join(room, self.carol), 403, "M_FORBIDDEN")
+        self.assertEqual(self.join(room, self.bob).status, 200)
+        members = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.bob,
+                             query={"membership": "join"})["chunk"]
+        bob = next(m for m in members if m["state_key"] == "@bob:test.local")
+        self.assertEqual(bob["content"]["join_authorised_via_users_server"],
+                         "@alice:test.local")
+        # restricted is unknown to version 7 rooms: nobody gets in uninvited
+        old = self.create(room_version="7", preset="private_chat", initial_state=[
+            {"type": "m.room.join_rules",
+             "content": {"join_rule": "restricted",
+                         "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+        self.assertError(self.join(old, self.bob), 403, "M_FORBIDDEN")

@@ -1,0 +1,219 @@
+/* roomnav.c - reading around an event: /context, /relations (with the visibility rules of
+ * server/roomread.c applied to every event returned), /timestamp_to_event, and the room
+ * summary. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+#include "server/room.h"
+#include "server/room_internal.h"
+#include "storage/events.h"
+#include "storage/rooms.h"
+#include "storage/state.h"
+
+/* Visible client events from rows of db_events_page / db_relations_page, up to limit. */
+static json_t *visible_rows(struct dbc *c, const struct standing *s, const char *user_id,
+                            const char *room_id, json_t *rows, json_t *cache, json_t *filter,
+                            int limit, int64_t *last_d, int64_t *last_s)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    int64_t now = clock_now_ms();
+    json_array_foreach(rows, i, v)
+    {
+        int64_t d = json_integer_value(json_object_get(v, "depth"));
+        int64_t st = json_integer_value(json_object_get(v, "stream"));
+        if (d > s->depth || (d == s->depth && st > s->stream))
+            continue;
+        if ((int)json_array_size(out) >= limit)
+            break;
+        *last_d = d;
+        *last_s = st;
+        json_t *pdu = json_object_get(v, "pdu");
+        if (!room_filter_ok(filter, pdu) ||
+            !room_event_visible(c, s, user_id,
+                                json_integer_value(json_object_get(v, "state_group")), cache))
+            continue;
+        json_t *ev =
+            room_client_event(pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+                              json_string_value(json_object_get(v, "redacted_by")), now);
+        room_aggregate(c, ev, user_id, now);
+        json_array_append_new(out, ev);
+    }
+    return out;
+}
+
+enum room_rc room_context(const char *room_id, const char *user_id, const char *event_id, int limit,
+                          json_t *filter, json_t **out, char *why, size_t n)
+{
+    json_t *cache = json_object(), *event = NULL;
+    struct db_event e = {0};
+    WITH_STANDING(room_id, user_id);
+    rc = room_event(room_id, user_id, event_id, &event, why, n);
+    if (rc != ROOM_OK)
+        goto out;
+    rc = ROOM_ERR;
+    if (db_events_get(c, event_id, &e) != 1)
+        goto out;
+    if (limit < 0)
+        limit = 10;
+    if (limit > MAX_LIMIT)
+        limit = MAX_LIMIT;
+    int before_n = limit / 2, after_n = limit - before_n;
+    json_t *rows_b = db_events_page(c, room_id, e.depth, e.stream, false, before_n + 20);
+    json_t *rows_a = db_events_page(c, room_id, e.depth, e.stream, true, after_n + 20);
+    if (!rows_b || !rows_a) {
+        json_decref(rows_b);
+        json_decref(rows_a);
+        goto out;
+    }
+    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
+    json_t *before =
+        visible_rows(c, &s, user_id, room_id, rows_b, cache, filter, before_n, &bd, &bs);
+    json_t *after = visible_rows(c, &s, user_id, room_id, rows_a, cache, filter, after_n, &ad, &as);
+    json_decref(rows_b);
+    json_decref(rows_a);
+    /* the state at the last event returned */
+    json_t *state = json_array();
+    json_t *map = db_state_group_load(c, e.state_group);
+    const char *k;
+    json_t *v;
+    json_object_foreach(map, k, v)
+    {
+        json_t *sev = room_client_event_of(c, json_string_value(v), clock_now_ms());
+        if (sev)
+            json_array_append_new(state, sev);
+    }
+    json_decref(map);
+    char start[64], end[64];
+    snprintf(start, sizeof start, "t%lld_%lld", (long long)bd, (long long)bs);
+    snprintf(end, sizeof end, "t%lld_%lld", (long long)ad, (long long)as);
+    *out = json_pack("{s:s,s:s,s:o,s:O,s:o,s:o}", "start", start, "end", end, "events_before",
+                     before, "event", event, "events_after", after, "state", state);
+    rc = ROOM_OK;
+out:
+    json_decref(event);
+    db_event_clear(&e);
+    json_decref(cache);
+    room_standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_relations(const char *room_id, const char *user_id, const char *parent,
+                            const char *rel_type, const char *event_type, const char *from,
+                            char dir, int limit, json_t **out, char *why, size_t n)
+{
+    json_t *cache = json_object(), *parent_ev = NULL;
+    WITH_STANDING(room_id, user_id);
+    /* the parent must be visible to the user */
+    rc = room_event(room_id, user_id, parent, &parent_ev, why, n);
+    json_decref(parent_ev);
+    if (rc != ROOM_OK)
+        goto out;
+    rc = ROOM_ERR;
+    if (limit <= 0)
+        limit = 10;
+    if (limit > MAX_LIMIT)
+        limit = MAX_LIMIT;
+    bool forward = dir == 'f';
+    int64_t d = forward ? 0 : INT64_MAX, st = forward ? 0 : INT64_MAX;
+    if (from && room_parse_token(from, &d, &st) < 0) {
+        snprintf(why, n, "Invalid 'from' token");
+        rc = ROOM_BAD_JSON;
+        goto out;
+    }
+    json_t *rows =
+        db_relations_page(c, room_id, parent, rel_type, event_type, d, st, forward, limit + 1);
+    if (!rows)
+        goto out;
+    bool more = (int)json_array_size(rows) > limit;
+    int64_t ld = d, ls = st;
+    json_t *chunk = visible_rows(c, &s, user_id, room_id, rows, cache, NULL, limit, &ld, &ls);
+    json_decref(rows);
+    *out = json_pack("{s:o}", "chunk", chunk);
+    if (more) {
+        char next[64];
+        snprintf(next, sizeof next, "t%lld_%lld", (long long)ld, (long long)ls);
+        json_object_set_new(*out, "next_batch", json_string(next));
+    }
+    if (from)
+        json_object_set_new(*out, "prev_batch", json_string(from));
+    rc = ROOM_OK;
+out:
+    json_decref(cache);
+    room_standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
+                            json_t **out, char *why, size_t n)
+{
+    char *event_id = NULL;
+    int64_t origin = 0;
+    WITH_STANDING(room_id, user_id);
+    int found = db_events_by_ts(c, room_id, ts, dir, &event_id, &origin);
+    if (found < 0)
+        goto out;
+    if (!found) {
+        snprintf(why, n, "No event found %s %lld", dir == 'f' ? "after" : "before", (long long)ts);
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    *out = json_pack("{s:s,s:I}", "event_id", event_id, "origin_server_ts", (json_int_t)origin);
+    rc = ROOM_OK;
+out:
+    free(event_id);
+    room_standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
+enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
+                          size_t n)
+{
+    struct dbc *c = db_get();
+    enum room_rc rc = ROOM_ERR;
+    char *membership = NULL;
+    if (!c)
+        return ROOM_ERR;
+    json_t *sum = db_rooms_summary(c, room_id);
+    if (!sum) {
+        snprintf(why, n, "Unknown room %s", room_id);
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    if (user_id && db_current_membership(c, room_id, user_id, &membership, NULL) < 0)
+        goto out;
+    const char *jr = json_string_value(json_object_get(sum, "join_rule"));
+    const char *hv = json_string_value(json_object_get(sum, "history_visibility"));
+    bool peekable =
+        (jr && (strcmp(jr, "public") == 0 || strcmp(jr, "knock") == 0 ||
+                strcmp(jr, "knock_restricted") == 0)) ||
+        (hv && strcmp(hv, "world_readable") == 0) ||
+        (membership && (strcmp(membership, "join") == 0 || strcmp(membership, "invite") == 0 ||
+                        strcmp(membership, "knock") == 0));
+    if (!peekable) {
+        snprintf(why, n, "You may not see this room");
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
+    json_object_set_new(sum, "world_readable", json_boolean(hv && !strcmp(hv, "world_readable")));
+    const char *ga = json_string_value(json_object_get(sum, "guest_access"));
+    json_object_set_new(sum, "guest_can_join", json_boolean(ga && !strcmp(ga, "can_join")));
+    json_object_del(sum, "history_visibility");
+    json_object_del(sum, "guest_access");
+    if (membership)
+        json_object_set_new(sum, "membership", json_string(membership));
+    *out = sum;
+    sum = NULL;
+    rc = ROOM_OK;
+out:
+    json_decref(sum);
+    free(membership);
+    db_put(c);
+    return rc;
+}
