@@ -45,6 +45,8 @@ void api_profile_field_put(struct http_req *req);
 /* rooms.c: shared by the room handlers */
 /* Answer a failed room engine call (its enum room_rc as int) with the spec's error. */
 void api_reply_room_error(struct http_req *req, int rc, const char *why);
+/* Answer 200 with `out` (stolen) when rc is ROOM_OK, else the room error. */
+void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why);
 bool api_valid_room_id(const char *id);
 /* Path parameter 0 as a room ID; answers 400 and returns NULL when malformed. */
 const char *api_room_param(struct http_req *req);

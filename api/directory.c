@@ -22,10 +22,7 @@ static void list(struct http_req *req, const char *search, const char *since, in
     char why[256];
     json_t *out = NULL;
     enum room_rc rc = room_public_rooms(search, since, limit, &out, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, out);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_public_rooms_get(struct http_req *req)
@@ -84,8 +81,5 @@ void api_directory_list_put(struct http_req *req)
     const struct http_user *u = http_user(req);
     enum room_rc rc = room_set_visibility(room_id, u->user_id, u->is_admin,
                                           vis && strcmp(vis, "public") == 0, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, NULL);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, NULL, why);
 }

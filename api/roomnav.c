@@ -23,14 +23,6 @@ static bool int_query(struct http_req *req, const char *name, long long *out)
     return true;
 }
 
-static void reply(struct http_req *req, enum room_rc rc, json_t *out, const char *why)
-{
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, out);
-    else
-        api_reply_room_error(req, rc, why);
-}
-
 void api_knock(struct http_req *req)
 {
     const char *target = http_param(req, 0);
@@ -67,7 +59,7 @@ void api_context(struct http_req *req)
     enum room_rc rc = room_context(room_id, http_user(req)->user_id, http_param(req, 1), (int)limit,
                                    filter, &out, why, sizeof why);
     json_decref(filter);
-    reply(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_relations(struct http_req *req)
@@ -86,7 +78,7 @@ void api_relations(struct http_req *req)
         room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
                        http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
                        &out, why, sizeof why);
-    reply(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_timestamp_to_event(struct http_req *req)
@@ -103,7 +95,7 @@ void api_timestamp_to_event(struct http_req *req)
     }
     enum room_rc rc =
         room_timestamp(room_id, http_user(req)->user_id, ts, dir[0], &out, why, sizeof why);
-    reply(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_room_summary(struct http_req *req)
@@ -121,7 +113,7 @@ void api_room_summary(struct http_req *req)
     }
     const struct http_user *u = http_user(req);
     enum room_rc rc = room_summary(target, u ? u->user_id : NULL, &out, why, sizeof why);
-    reply(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
     free(room_id);
 }
 
@@ -143,7 +135,7 @@ static void report(struct http_req *req, const char *event_id)
     enum room_rc rc =
         room_report(room_id, http_user(req)->user_id, event_id, reason,
                     score ? (int)json_integer_value(score) : 0, score != NULL, why, sizeof why);
-    reply(req, rc, NULL, why);
+    api_reply_room(req, rc, NULL, why);
 }
 
 void api_report_event(struct http_req *req)
@@ -172,6 +164,6 @@ void api_upgrade(struct http_req *req)
     }
     enum room_rc rc =
         room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
-    reply(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
+    api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);
 }

@@ -40,14 +40,21 @@ void api_reply_room_error(struct http_req *req, int rc, const char *why)
     http_reply_internal(req);
 }
 
+void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why)
+{
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, out);
+    else {
+        json_decref(out);
+        api_reply_room_error(req, rc, why);
+    }
+}
+
 /* Answer {"event_id": id} or the error. Frees id. Call it with the engine's result held in
  * a variable: C does not order the evaluation of arguments. */
 static void reply_event_id(struct http_req *req, enum room_rc rc, char *id, const char *why)
 {
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, json_pack("{s:s}", "event_id", id));
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, json_pack("{s:s}", "event_id", id), why);
     free(id);
 }
 
@@ -124,10 +131,7 @@ void api_state_get(struct http_req *req)
         return;
     enum room_rc rc =
         room_state_event(room_id, http_user(req)->user_id, type, key, &content, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, content);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, content, why);
 }
 
 void api_state_all(struct http_req *req)
@@ -138,10 +142,7 @@ void api_state_all(struct http_req *req)
     if (!room_id)
         return;
     enum room_rc rc = room_state(room_id, http_user(req)->user_id, &state, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, state);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, state, why);
 }
 
 void api_event_get(struct http_req *req)
@@ -153,10 +154,7 @@ void api_event_get(struct http_req *req)
         return;
     enum room_rc rc =
         room_event(room_id, http_user(req)->user_id, http_param(req, 1), &ev, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, ev);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, ev, why);
 }
 
 /* Reason from the body: optional string, bounded. Answers on error. */
@@ -309,10 +307,7 @@ void api_forget(struct http_req *req)
     if (!room_id)
         return;
     enum room_rc rc = room_forget(room_id, http_user(req)->user_id, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, NULL);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, NULL, why);
 }
 
 void api_joined_rooms(struct http_req *req)
@@ -333,10 +328,7 @@ void api_joined_members(struct http_req *req)
     if (!room_id)
         return;
     enum room_rc rc = room_joined_members(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, out);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_members(struct http_req *req)
@@ -348,10 +340,7 @@ void api_members(struct http_req *req)
         return;
     enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "membership"),
                                    http_query(req, "not_membership"), &out, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, json_pack("{s:o}", "chunk", out));
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, json_pack("{s:o}", "chunk", out), why);
 }
 
 void api_messages(struct http_req *req)
@@ -388,10 +377,7 @@ void api_messages(struct http_req *req)
                                     http_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
     json_decref(filter);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, out);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_redact(struct http_req *req)
@@ -480,10 +466,7 @@ void api_alias_delete(struct http_req *req)
         return;
     const struct http_user *u = http_user(req);
     enum room_rc rc = room_alias_delete(alias, u->user_id, u->is_admin, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, NULL);
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, NULL, why);
 }
 
 void api_room_aliases(struct http_req *req)
@@ -494,8 +477,5 @@ void api_room_aliases(struct http_req *req)
     if (!room_id)
         return;
     enum room_rc rc = room_aliases(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, json_pack("{s:o}", "aliases", out));
-    else
-        api_reply_room_error(req, rc, why);
+    api_reply_room(req, rc, json_pack("{s:o}", "aliases", out), why);
 }

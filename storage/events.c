@@ -152,6 +152,29 @@ int db_relations_put(struct dbc *c, const char *event_id, const char *room_id,
                   6, p);
 }
 
+/* Rows (event_id, depth, stream_ordering, state_group, redacted_by, json) as the page shape
+ * of db_events_page; clears res. NULL when res is NULL. */
+static json_t *page_rows(PGresult *res)
+{
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
+        if (!pdu)
+            continue;
+        json_t *row =
+            json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
+                      (json_int_t)db_int(res, i, 1), "stream", (json_int_t)db_int(res, i, 2),
+                      "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
+        if (db_val(res, i, 4))
+            json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
+        json_array_append_new(arr, row);
+    }
+    PQclear(res);
+    return arr;
+}
+
 json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
                        bool forward, int limit)
 {
@@ -170,23 +193,7 @@ json_t *db_events_page(struct dbc *c, const char *room_id, int64_t depth, int64_
                           "(depth, stream_ordering) < ($2, $3) ORDER BY depth DESC, "
                           "stream_ordering DESC LIMIT $4",
                           4, p);
-    if (!res)
-        return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
-        if (!pdu)
-            continue;
-        json_t *row =
-            json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
-                      (json_int_t)db_int(res, i, 1), "stream", (json_int_t)db_int(res, i, 2),
-                      "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
-        if (db_val(res, i, 4))
-            json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
-        json_array_append_new(arr, row);
-    }
-    PQclear(res);
-    return arr;
+    return page_rows(res);
 }
 
 int db_events_position(struct dbc *c, const char *event_id, int64_t *depth, int64_t *stream)
@@ -242,23 +249,7 @@ json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent
         "ORDER BY CASE WHEN $8 THEN e.depth END, CASE WHEN $8 THEN e.stream_ordering END, "
         "e.depth DESC, e.stream_ordering DESC LIMIT $7",
         8, p);
-    if (!res)
-        return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *pdu = json_loads(db_val(res, i, 5), JSON_ALLOW_NUL, NULL);
-        if (!pdu)
-            continue;
-        json_t *row =
-            json_pack("{s:s,s:I,s:I,s:I,s:o}", "event_id", db_val(res, i, 0), "depth",
-                      (json_int_t)db_int(res, i, 1), "stream", (json_int_t)db_int(res, i, 2),
-                      "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
-        if (db_val(res, i, 4))
-            json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
-        json_array_append_new(arr, row);
-    }
-    PQclear(res);
-    return arr;
+    return page_rows(res);
 }
 
 json_t *db_relations_summary(struct dbc *c, const char *parent, const char *sender,
