@@ -20,6 +20,7 @@
 #include "server/room.h"
 #include "server/room_internal.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,90 +493,230 @@ char *room_version_of(const char *room_id)
     return v;
 }
 
-static enum room_rc send_event(const char *room_id, const char *sender, const char *type,
-                               const char *state_key, json_t *content, const char *top_redacts,
-                               const struct room_txn *txn, char **event_id, char *why, size_t n)
+/* --- sending, with group commit -----------------------------------------------------------
+ *
+ * Sends to one room are queued per room in this process. Whoever finds no writer for the
+ * room becomes it: it takes up to SEND_BATCH queued sends and appends them in one
+ * transaction (one room lock, one commit), in queue order, then hands the results back.
+ * Under load this turns N commits into one; alone, a send is a batch of one. A writer stops
+ * after a few batches once its own send is done, and a waiting sender takes over, so no
+ * request waits on others indefinitely. If a batch meets a database error it is rolled back
+ * and each of its sends is retried in a transaction of its own. The room row lock still
+ * serialises writers of different processes (storage/rooms.c). */
+
+#define SEND_BATCH 64
+#define WRITER_EXTRA_ROUNDS 3
+#define QUEUE_BUCKETS 256
+
+struct send_item {
+    const char *room_id, *sender, *type, *state_key, *top_redacts;
+    json_t *content;
+    const struct room_txn *txn;
+    enum room_rc rc;
+    char *event_id;
+    char why[512];
+    bool done;
+    struct send_item *next;
+};
+
+struct room_queue {
+    char *room_id;
+    struct send_item *head, *tail;
+    bool writing;
+    struct room_queue *next;
+};
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+static struct room_queue *q_table[QUEUE_BUCKETS];
+
+static size_t q_bucket(const char *room_id)
 {
-    struct batch b = {.n = 0};
-    struct db_room r = {0};
+    size_t h = 5381;
+    for (const char *p = room_id; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return h % QUEUE_BUCKETS;
+}
+
+/* One send inside the caller's transaction: the room lock is taken by its first read. */
+static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batch *b)
+{
     struct db_append_view view = {0};
     enum room_rc rc = ROOM_ERR;
     char *rid = NULL;
-    bool committed = false;
+    size_t n = sizeof it->why;
+    char *why = it->why;
 
-    *event_id = NULL;
+    it->event_id = NULL;
     snprintf(why, n, "Internal error");
-    struct dbc *c = db_get();
-    if (!c)
-        return ROOM_ERR;
-    if (db_begin(c) < 0)
-        goto out;
-    /* one round trip: the room's lock, the transaction ID, extremities, auth events */
     struct auth_key keys[MAX_AUTH_KEYS];
     const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
-    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", type, "sender", sender, "content", content);
-    if (state_key)
-        json_object_set_new(proto, "state_key", json_string(state_key));
+    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", it->type, "sender", it->sender, "content",
+                              it->content);
+    if (it->state_key)
+        json_object_set_new(proto, "state_key", json_string(it->state_key));
     size_t nk = superset_keys(proto, keys);
     for (size_t i = 0; i < nk; i++) {
         types[i] = keys[i].type;
         skeys[i] = keys[i].state_key;
     }
-    int found = db_rooms_append_view(c, room_id, sender, txn ? txn->device_id : NULL,
-                                     txn ? txn->txn_id : NULL, types, skeys, nk, &view);
+    /* the room's lock, then in one read: transaction ID, extremities, auth events */
+    int found = db_rooms_append_view(c, it->room_id, it->sender,
+                                     it->txn ? it->txn->device_id : NULL,
+                                     it->txn ? it->txn->txn_id : NULL, types, skeys, nk, &view);
     json_decref(proto);
     if (found <= 0) {
         if (found == 0) {
-            snprintf(why, n, "Unknown room %s", room_id);
+            snprintf(why, n, "Unknown room %s", it->room_id);
             rc = ROOM_NOT_FOUND;
         }
         goto out;
     }
     if (view.prior_event_id) { /* the same transaction again: the same answer */
-        *event_id = strdup(view.prior_event_id);
-        rc = *event_id ? ROOM_OK : ROOM_ERR;
+        it->event_id = strdup(view.prior_event_id);
+        rc = it->event_id ? ROOM_OK : ROOM_ERR;
         goto out;
     }
-    r.room_version = view.room_version;
-    r.state_group = view.state_group;
-    view.room_version = NULL;
-    const struct room_version *rv = roomver_get(r.room_version);
+    const struct room_version *rv = roomver_get(view.room_version);
     if (!rv)
         goto out;
-    json_t *body = json_incref(content);
     const char *redacts = NULL;
-    if (strcmp(type, "m.room.redaction") == 0) {
+    if (strcmp(it->type, "m.room.redaction") == 0) {
         /* the target travels in content from v11, at the top level before (room_redact) */
-        redacts = rv->redacts_in_content ? json_string_value(json_object_get(content, "redacts"))
-                                         : top_redacts;
+        redacts = rv->redacts_in_content
+                      ? json_string_value(json_object_get(it->content, "redacts"))
+                      : it->top_redacts;
     }
-    struct append_req a = {room_id, r.state_group, rv,      sender,           type,     state_key,
-                           body,    txn,           redacts, view.extremities, view.auth};
-    if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK) {
-        json_decref(body);
+    struct append_req a = {it->room_id, view.state_group, rv,      it->sender,
+                           it->type,    it->state_key,    it->content, it->txn,
+                           redacts,     view.extremities, view.auth};
+    if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK)
         goto out;
-    }
     int64_t group;
-    rc = room_append(c, &a, &b, &group, event_id, &rid, why, n);
-    json_decref(body);
-    if (rc != ROOM_OK)
-        goto out;
-    if (db_commit(c) < 0) {
-        free(*event_id);
-        *event_id = NULL;
-        rc = ROOM_ERR;
-        goto out;
-    }
-    committed = true;
+    rc = room_append(c, &a, b, &group, &it->event_id, &rid, why, n);
 out:
-    if (rc != ROOM_OK || !committed)
-        db_rollback(c);
-    db_put(c);
-    room_batch_announce(&b, committed);
-    db_room_clear(&r);
     db_append_view_clear(&view);
     free(rid);
     return rc;
+}
+
+/* Append `items` (a list of count sends) in one transaction; on a database error, one
+ * transaction each. Fills every item's rc / event_id / why. */
+static void send_batch(struct send_item *items, size_t count)
+{
+    struct batch b = {.n = 0};
+    struct dbc *c = db_get();
+    bool failed = !c || db_begin(c) < 0;
+    size_t done = 0;
+    for (struct send_item *it = items; it && done < count && !failed; it = it->next, done++) {
+        it->rc = send_in_txn(c, it, &b);
+        failed = it->rc == ROOM_ERR;
+    }
+    if (!failed && db_commit(c) == 0) {
+        db_put(c);
+        room_batch_announce(&b, true);
+        return;
+    }
+    if (c)
+        db_rollback(c);
+    db_put(c);
+    room_batch_announce(&b, false);
+    size_t i = 0;
+    for (struct send_item *it = items; it && i < count; it = it->next, i++) {
+        free(it->event_id);
+        it->event_id = NULL;
+        if (count == 1) { /* nothing to retry separately */
+            it->rc = ROOM_ERR;
+            continue;
+        }
+        send_batch(it, 1);
+    }
+}
+
+static enum room_rc send_event(const char *room_id, const char *sender, const char *type,
+                               const char *state_key, json_t *content, const char *top_redacts,
+                               const struct room_txn *txn, char **event_id, char *why, size_t n)
+{
+    struct send_item it = {.room_id = room_id,
+                           .sender = sender,
+                           .type = type,
+                           .state_key = state_key,
+                           .top_redacts = top_redacts,
+                           .content = content,
+                           .txn = txn,
+                           .rc = ROOM_ERR};
+    size_t bucket = q_bucket(room_id);
+    struct room_queue *rq;
+
+    pthread_mutex_lock(&q_lock);
+    for (rq = q_table[bucket]; rq && strcmp(rq->room_id, room_id) != 0; rq = rq->next)
+        ;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        char *copy = strdup(room_id);
+        if (!rq || !copy) {
+            pthread_mutex_unlock(&q_lock);
+            free(rq);
+            free(copy);
+            snprintf(why, n, "Internal error");
+            return ROOM_ERR;
+        }
+        rq->room_id = copy;
+        rq->next = q_table[bucket];
+        q_table[bucket] = rq;
+    }
+    if (rq->tail)
+        rq->tail->next = &it;
+    else
+        rq->head = &it;
+    rq->tail = &it;
+
+    while (!it.done) {
+        if (rq->writing) {
+            pthread_cond_wait(&q_cond, &q_lock);
+            continue;
+        }
+        /* become the room's writer */
+        rq->writing = true;
+        int extra = 0;
+        while (rq->head && (!it.done || extra++ < WRITER_EXTRA_ROUNDS)) {
+            struct send_item *first = rq->head, *last = first;
+            size_t count = 1;
+            while (last->next && count < SEND_BATCH) {
+                last = last->next;
+                count++;
+            }
+            rq->head = last->next;
+            if (!rq->head)
+                rq->tail = NULL;
+            last->next = NULL;
+            pthread_mutex_unlock(&q_lock);
+            send_batch(first, count);
+            pthread_mutex_lock(&q_lock);
+            for (struct send_item *x = first, *next; x; x = next) {
+                next = x->next;
+                x->done = true; /* after this, x (on its sender's stack) is not touched */
+            }
+            pthread_cond_broadcast(&q_cond);
+        }
+        rq->writing = false;
+        if (!rq->head) { /* idle: forget the room's queue */
+            struct room_queue **pp = &q_table[bucket];
+            while (*pp != rq)
+                pp = &(*pp)->next;
+            *pp = rq->next;
+            free(rq->room_id);
+            free(rq);
+            rq = NULL;
+        }
+        pthread_cond_broadcast(&q_cond);
+        break;
+    }
+    pthread_mutex_unlock(&q_lock);
+    *event_id = it.event_id;
+    if (it.rc != ROOM_OK)
+        snprintf(why, n, "%s", it.why);
+    return it.rc;
 }
 
 enum room_rc room_send(const char *room_id, const char *sender, const char *type,
