@@ -538,48 +538,93 @@ static size_t q_bucket(const char *room_id)
     return h % QUEUE_BUCKETS;
 }
 
-/* One send inside the caller's transaction: the room lock is taken by its first read. */
-static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batch *b)
+/* What a batch knows of its room between appends: read once under the lock, then carried
+ * forward in memory (each append makes itself the only extremity and, for state events,
+ * part of the auth state). */
+struct batch_view {
+    struct db_append_view v;
+    const struct room_version *rv;
+    json_t *txns; /* "user\x1fdevice\x1ftxn" -> event ID, stored or made in this batch */
+};
+
+static void txn_key(char *buf, size_t n, const struct send_item *it)
 {
-    struct db_append_view view = {0};
+    snprintf(buf, n, "%s\x1f%s\x1f%s", it->sender, it->txn->device_id ? it->txn->device_id : "",
+             it->txn->txn_id);
+}
+
+/* Lock the room and read what every send in `items` needs, in two queries. */
+static int batch_view_load(struct dbc *c, struct send_item *items, size_t count,
+                           struct batch_view *bv)
+{
+    json_t *seen = json_object();
+    const char *types[SEND_BATCH * MAX_AUTH_KEYS], *skeys[SEND_BATCH * MAX_AUTH_KEYS];
+    const char *users[SEND_BATCH], *devices[SEND_BATCH], *txns[SEND_BATCH];
+    json_t *protos = json_array();
+    size_t nk = 0, nt = 0, i = 0;
+    for (struct send_item *it = items; it && i < count; it = it->next, i++) {
+        struct auth_key keys[MAX_AUTH_KEYS];
+        json_t *proto = json_pack("{s:s,s:s,s:O}", "type", it->type, "sender", it->sender,
+                                  "content", it->content);
+        if (it->state_key)
+            json_object_set_new(proto, "state_key", json_string(it->state_key));
+        json_array_append_new(protos, proto); /* keeps the key strings alive */
+        size_t k = superset_keys(proto, keys);
+        for (size_t j = 0; j < k; j++) {
+            char *sk = statemap_key(keys[j].type, keys[j].state_key);
+            if (sk && !json_object_get(seen, sk)) {
+                json_object_set_new(seen, sk, json_true());
+                types[nk] = keys[j].type;
+                skeys[nk] = keys[j].state_key;
+                nk++;
+            }
+            free(sk);
+        }
+        if (it->txn && it->txn->txn_id) {
+            users[nt] = it->sender;
+            devices[nt] = it->txn->device_id ? it->txn->device_id : "";
+            txns[nt] = it->txn->txn_id;
+            nt++;
+        }
+    }
+    int found = db_rooms_append_view(c, items->room_id, items->sender, NULL, NULL, types, skeys,
+                                     nk, &bv->v);
+    json_decref(seen);
+    json_decref(protos);
+    if (found <= 0)
+        return found;
+    bv->rv = roomver_get(bv->v.room_version);
+    bv->txns = nt ? db_txn_lookup_many(c, users, devices, txns, nt) : json_object();
+    return bv->rv && bv->txns ? 1 : -1;
+}
+
+static void batch_view_clear(struct batch_view *bv)
+{
+    db_append_view_clear(&bv->v);
+    json_decref(bv->txns);
+    memset(bv, 0, sizeof *bv);
+}
+
+/* One send inside the batch's transaction, from the batch view. */
+static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batch_view *bv,
+                                struct batch *b)
+{
     enum room_rc rc = ROOM_ERR;
-    char *rid = NULL;
+    char *rid = NULL, key[1024];
     size_t n = sizeof it->why;
     char *why = it->why;
+    const struct room_version *rv = bv->rv;
 
     it->event_id = NULL;
     snprintf(why, n, "Internal error");
-    struct auth_key keys[MAX_AUTH_KEYS];
-    const char *types[MAX_AUTH_KEYS], *skeys[MAX_AUTH_KEYS];
-    json_t *proto = json_pack("{s:s,s:s,s:O}", "type", it->type, "sender", it->sender, "content",
-                              it->content);
-    if (it->state_key)
-        json_object_set_new(proto, "state_key", json_string(it->state_key));
-    size_t nk = superset_keys(proto, keys);
-    for (size_t i = 0; i < nk; i++) {
-        types[i] = keys[i].type;
-        skeys[i] = keys[i].state_key;
-    }
-    /* the room's lock, then in one read: transaction ID, extremities, auth events */
-    int found = db_rooms_append_view(c, it->room_id, it->sender,
-                                     it->txn ? it->txn->device_id : NULL,
-                                     it->txn ? it->txn->txn_id : NULL, types, skeys, nk, &view);
-    json_decref(proto);
-    if (found <= 0) {
-        if (found == 0) {
-            snprintf(why, n, "Unknown room %s", it->room_id);
-            rc = ROOM_NOT_FOUND;
+    if (it->txn && it->txn->txn_id) { /* the same transaction again: the same answer */
+        txn_key(key, sizeof key, it);
+        const char *prior = json_string_value(json_object_get(bv->txns, key));
+        if (prior) {
+            it->event_id = strdup(prior);
+            return it->event_id ? ROOM_OK : ROOM_ERR;
         }
-        goto out;
     }
-    if (view.prior_event_id) { /* the same transaction again: the same answer */
-        it->event_id = strdup(view.prior_event_id);
-        rc = it->event_id ? ROOM_OK : ROOM_ERR;
-        goto out;
-    }
-    const struct room_version *rv = roomver_get(view.room_version);
-    if (!rv)
-        goto out;
     const char *redacts = NULL;
     if (strcmp(it->type, "m.room.redaction") == 0) {
         /* the target travels in content from v11, at the top level before (room_redact) */
@@ -587,31 +632,65 @@ static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batc
                       ? json_string_value(json_object_get(it->content, "redacts"))
                       : it->top_redacts;
     }
-    struct append_req a = {it->room_id, view.state_group, rv,      it->sender,
-                           it->type,    it->state_key,    it->content, it->txn,
-                           redacts,     view.extremities, view.auth};
+    struct append_req a = {it->room_id,   bv->v.state_group, rv,       it->sender,
+                           it->type,      it->state_key,     it->content, it->txn,
+                           redacts,       bv->v.extremities, bv->v.auth};
     if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK)
-        goto out;
-    int64_t group;
+        return rc;
+    int64_t group = bv->v.state_group;
     rc = room_append(c, &a, b, &group, &it->event_id, &rid, why, n);
-out:
-    db_append_view_clear(&view);
     free(rid);
-    return rc;
+    if (rc != ROOM_OK)
+        return rc;
+    /* carry the room forward: the new event is the only extremity now */
+    const json_t *pdu = b->n ? b->items[b->n - 1].pdu : NULL;
+    json_int_t depth = json_integer_value(json_object_get(pdu, "depth"));
+    json_array_clear(bv->v.extremities);
+    json_array_append_new(bv->v.extremities, json_pack("[s,I]", it->event_id, depth));
+    bv->v.state_group = group;
+    if (it->state_key && pdu) {
+        json_t *copy = json_copy((json_t *)pdu);
+        json_object_set_new(copy, "event_id", json_string(it->event_id));
+        char *k = statemap_key(it->type, it->state_key);
+        if (k)
+            json_object_set_new(bv->v.auth, k, copy);
+        else
+            json_decref(copy);
+        free(k);
+    }
+    if (it->txn && it->txn->txn_id)
+        json_object_set_new(bv->txns, key, json_string(it->event_id));
+    return ROOM_OK;
 }
 
-/* Append `items` (a list of count sends) in one transaction; on a database error, one
- * transaction each. Fills every item's rc / event_id / why. */
+/* Append `items` (a list of count sends to one room) in one transaction; on a database
+ * error, one transaction each. Fills every item's rc / event_id / why. */
 static void send_batch(struct send_item *items, size_t count)
 {
     struct batch b = {.n = 0};
+    struct batch_view bv = {0};
     struct dbc *c = db_get();
     bool failed = !c || db_begin(c) < 0;
+    if (!failed) {
+        int found = batch_view_load(c, items, count, &bv);
+        if (found == 0) { /* unknown room: every send gets the same answer */
+            size_t i = 0;
+            for (struct send_item *it = items; it && i < count; it = it->next, i++) {
+                it->rc = ROOM_NOT_FOUND;
+                snprintf(it->why, sizeof it->why, "Unknown room %s", it->room_id);
+            }
+            db_rollback(c);
+            db_put(c);
+            return;
+        }
+        failed = found < 0;
+    }
     size_t done = 0;
     for (struct send_item *it = items; it && done < count && !failed; it = it->next, done++) {
-        it->rc = send_in_txn(c, it, &b);
+        it->rc = send_in_txn(c, it, &bv, &b);
         failed = it->rc == ROOM_ERR;
     }
+    batch_view_clear(&bv);
     if (!failed && db_commit(c) == 0) {
         db_put(c);
         room_batch_announce(&b, true);
@@ -629,7 +708,10 @@ static void send_batch(struct send_item *items, size_t count)
             it->rc = ROOM_ERR;
             continue;
         }
+        struct send_item *next = it->next;
+        it->next = NULL;
         send_batch(it, 1);
+        it->next = next;
     }
 }
 

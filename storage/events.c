@@ -140,6 +140,48 @@ int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const 
                   5, p);
 }
 
+json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *const *devices,
+                           const char *const *txns, size_t n)
+{
+    json_t *u = json_array(), *d = json_array(), *t = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(u, json_string(users[i]));
+        json_array_append_new(d, json_string(devices[i]));
+        json_array_append_new(t, json_string(txns[i]));
+    }
+    char *us = json_dumps(u, JSON_COMPACT), *ds = json_dumps(d, JSON_COMPACT),
+         *ts = json_dumps(t, JSON_COMPACT);
+    json_decref(u);
+    json_decref(d);
+    json_decref(t);
+    json_t *out = NULL;
+    const char *p[] = {us, ds, ts};
+    if (!us || !ds || !ts)
+        goto done;
+    PGresult *res = db_exec(
+        c,
+        "SELECT x.user_id, x.device_id, x.txn_id, x.event_id FROM event_txns x JOIN "
+        "(SELECT * FROM ROWS FROM (jsonb_array_elements_text($1::jsonb), "
+        "jsonb_array_elements_text($2::jsonb), jsonb_array_elements_text($3::jsonb)) "
+        "AS q(u, d, t)) q ON x.user_id = q.u AND x.device_id = q.d AND x.txn_id = q.t",
+        3, p);
+    if (!res)
+        goto done;
+    out = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s\x1f%s\x1f%s", db_val(res, i, 0), db_val(res, i, 1),
+                 db_val(res, i, 2));
+        json_object_set_new(out, key, json_string(db_val(res, i, 3)));
+    }
+    PQclear(res);
+done:
+    free(us);
+    free(ds);
+    free(ts);
+    return out;
+}
+
 int db_relations_put(struct dbc *c, const char *event_id, const char *room_id,
                      const char *relates_to, const char *rel_type, const char *key,
                      const char *sender)

@@ -49,6 +49,11 @@ int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const 
 int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
                const char *event_id, int64_t now_ms);
 
+/* Which of n (user, device, txn_id) triples already produced events: a new object mapping
+ * "user\x1fdevice\x1ftxn" to the event ID; NULL on error. */
+json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *const *devices,
+                           const char *const *txns, size_t n);
+
 /* Record an m.relates_to. 0 or -1. */
 int db_relations_put(struct dbc *c, const char *event_id, const char *room_id,
                      const char *relates_to, const char *rel_type, const char *key,
