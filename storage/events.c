@@ -160,10 +160,10 @@ json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *
         goto done;
     PGresult *res = db_exec(
         c,
-        "SELECT x.user_id, x.device_id, x.txn_id, x.event_id FROM event_txns x JOIN "
-        "(SELECT * FROM ROWS FROM (jsonb_array_elements_text($1::jsonb), "
+        "SELECT q.u, q.d, q.t, x.event_id FROM ROWS FROM (jsonb_array_elements_text($1::jsonb), "
         "jsonb_array_elements_text($2::jsonb), jsonb_array_elements_text($3::jsonb)) "
-        "AS q(u, d, t)) q ON x.user_id = q.u AND x.device_id = q.d AND x.txn_id = q.t",
+        "AS q(u, d, t) CROSS JOIN LATERAL (SELECT event_id FROM event_txns WHERE "
+        "user_id = q.u AND device_id = q.d AND txn_id = q.t) x",
         3, p);
     if (!res)
         goto done;
