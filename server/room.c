@@ -587,14 +587,26 @@ static int batch_view_load(struct dbc *c, struct send_item *items, size_t count,
             nt++;
         }
     }
-    int found = db_rooms_append_view(c, items->room_id, items->sender, NULL, NULL, types, skeys,
-                                     nk, &bv->v);
+    /* a batch of one checks its transaction ID in the view's own read */
+    const struct room_txn *one = count == 1 ? items->txn : NULL;
+    int found = db_rooms_append_view(c, items->room_id, items->sender,
+                                     one ? one->device_id : NULL, one ? one->txn_id : NULL, types,
+                                     skeys, nk, &bv->v);
     json_decref(seen);
     json_decref(protos);
     if (found <= 0)
         return found;
     bv->rv = roomver_get(bv->v.room_version);
-    bv->txns = nt ? db_txn_lookup_many(c, users, devices, txns, nt) : json_object();
+    if (count > 1 && nt) {
+        bv->txns = db_txn_lookup_many(c, users, devices, txns, nt);
+    } else {
+        bv->txns = json_object();
+        if (one && one->txn_id && bv->v.prior_event_id) {
+            char key[1024];
+            txn_key(key, sizeof key, items);
+            json_object_set_new(bv->txns, key, json_string(bv->v.prior_event_id));
+        }
+    }
     return bv->rv && bv->txns ? 1 : -1;
 }
 
