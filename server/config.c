@@ -1,253 +1,732 @@
 /* config.c - homeserver.yaml, with Synapse's key names wherever the concept exists.
  *
- * libyaml loads the document into its node tree; a static table maps dotted key paths to a
- * type and a field of struct config, and one walker checks every key against it. Unknown
- * keys are warned about and skipped; a value of the wrong type, a duplicate key or a
- * missing required key is an error naming the key path ("listeners[0].port: expected an
- * integer"). The listener list has its own small parser. */
+ * libyaml loads the text into its node tree; three static tables of known keys (the top
+ * level, one listener, one listener resource) give every dotted key path a type, a destination
+ * field, a default and whether it is required, and one walker checks each mapping against its
+ * table. Invariants:
+ *   1. Every error names the key path it concerns ("listeners[0].port: expected an integer");
+ *      a failed parse leaves *out zeroed with nothing allocated.
+ *   2. Unknown keys are warned about and skipped, never errors; Synapse keys Amtsbote knowingly
+ *      does not use are logged at info level only. A key spelled with a dot ("presence.enabled"
+ *      at the top level) is unknown: nesting is by mappings only.
+ *   3. Each setting is written at most once: duplicate keys in one mapping, and both spellings of
+ *      an aliased key (database.args.database / dbname), are errors. So a destination holds its
+ *      default until its key is read, and a null value ("key:" or "key: ~") keeps the default.
+ *   4. The walker descends only where a table has a section or list, so YAML aliases, even
+ *      cyclic ones, cannot make it recurse deeper than the tables are.
+ *   5. No value is logged or copied into an error, except listener resource names: the file
+ *      holds the database password and the registration shared secret. */
 #include "server/config.h"
 
-#include <ctype.h>
+#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
-#include <math.h>
 #include <sodium.h>
-#include <stddef.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <yaml.h>
 
 #include "server/ids.h"
 
+#define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
+#define ROWS_MAX 64      /* rows per table: the size of a walk's `seen` set */
+#define PATH_LEN 256     /* longest key path shown; every known path is far shorter */
+
 enum ktype {
-    K_SECTION,   /* a mapping whose keys have entries of their own */
-    K_STR,       /* char * */
-    K_BOOL,      /* bool */
-    K_INT,       /* int */
-    K_NUM,       /* double */
-    K_SIZE,      /* int64_t, Synapse size string */
+    K_SECTION,   /* a mapping whose keys have rows of their own */
+    K_STR,       /* char *; any non-empty scalar, numbers kept as written; optional check */
+    K_BOOL,      /* bool: true/false/yes/no/on/off, unquoted, any case */
+    K_FALSE,     /* a boolean that must be false; `arg` says why */
+    K_INT,       /* int, unquoted decimal within [min, max] */
+    K_NUM,       /* double, unquoted non-negative decimal */
+    K_SIZE,      /* int64_t, Synapse size string within [min, max] */
     K_LOGLEVEL,  /* enum log_level */
-    K_STRLIST,   /* char ** at off, size_t at off2 */
-    K_LISTENERS, /* the listeners list */
-    K_DBNAME,    /* database.name: postgresql | psycopg2 */
-    K_IGNORED,   /* Synapse keys Amtsbote knowingly does not use */
+    K_CHOICE,    /* one of the space-separated words in `arg`; not stored */
+    K_STRLIST,   /* char ** at off, size_t count at off2; optional check per item */
+    K_LISTENERS, /* struct config_listener * at off, count at off2; items: listener_keys */
+    K_RESOURCES, /* list of mappings, each walked with resource_keys */
+    K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
+    K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
+};
+
+/* What a value of each type must look like: "<path>: expected <this>". */
+static const char *const expected[] = {
+    [K_SECTION] = "a mapping",
+    [K_STR] = "a string",
+    [K_BOOL] = "a boolean",
+    [K_FALSE] = "a boolean",
+    [K_INT] = "an integer",
+    [K_NUM] = "a non-negative number",
+    [K_SIZE] = "a size such as 1024, 10K, 50M or 1G",
+    [K_LOGLEVEL] = "one of error, warning, info, debug",
+    [K_CHOICE] = "a string",
+    [K_STRLIST] = "a list of strings",
+    [K_LISTENERS] = "a list of listeners",
+    [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
+    [K_RESNAMES] = "a list of resource names",
+    [K_IGNORED] = "anything",
 };
 
 struct key {
-    const char *path;
+    const char *path; /* dotted, relative to the mapping the table describes */
     enum ktype type;
-    size_t off, off2;
+    size_t off;         /* destination in the table's struct, or NO_DEST */
+    const char *dflt;   /* default, written as in YAML (lists: space-separated); NULL = zero */
+    size_t off2;        /* lists: where the item count goes */
+    bool required;      /* absent or null -> "<path>: required" */
+    long long min, max; /* K_INT, K_SIZE bounds */
+    bool (*check)(const char *s, size_t len); /* K_STR, K_STRLIST items: extra validation */
+    const char *arg;   /* with check: what was expected; K_CHOICE: the accepted words;
+                          K_FALSE: the error when true */
+    const char *alias; /* another row (same table) for the same setting: give only one */
 };
 
-#define F(field) offsetof(struct config, field)
-/* dotted path, type, field offset, second field offset (lists: their length) */
-static const struct key keys[] = {
-    {"server_name", K_STR, F(server_name), 0},
-    {"public_baseurl", K_STR, F(public_baseurl), 0},
-    {"serve_server_wellknown", K_BOOL, F(serve_server_wellknown), 0},
-    {"listeners", K_LISTENERS, F(listeners), F(n_listeners)},
-    {"database", K_SECTION, 0, 0},
-    {"database.name", K_DBNAME, 0, 0},
-    {"database.args", K_SECTION, 0, 0},
-    {"database.args.user", K_STR, F(database.user), 0},
-    {"database.args.password", K_STR, F(database.password), 0},
-    {"database.args.database", K_STR, F(database.dbname), 0},
-    {"database.args.dbname", K_STR, F(database.dbname), 0},
-    {"database.args.host", K_STR, F(database.host), 0},
-    {"database.args.port", K_INT, F(database.port), 0},
-    {"database.args.cp_min", K_INT, F(database.cp_min), 0},
-    {"database.args.cp_max", K_INT, F(database.cp_max), 0},
-    {"signing_key_path", K_STR, F(signing_key_path), 0},
-    {"media_store_path", K_STR, F(media_store_path), 0},
-    {"enable_registration", K_BOOL, F(enable_registration), 0},
+static bool server_name_ok(const char *s, size_t len);
+static bool baseurl_ok(const char *s, size_t len);
+static bool roomver_ok(const char *s, size_t len);
+static bool ip_ok(const char *s, size_t len);
+
+#define SERVER_NAME_WANTED "a server name such as example.org or example.org:8448"
+
+/* Omitted columns are zero (no default, not required, no check): that is the point of the
+ * short rows, so the warning about them is off for the tables only. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define C(field) offsetof(struct config, field)
+/* The top level. Columns: path, type, destination, default, then named extras. */
+static const struct key config_keys[] = {
+    {"server_name", K_STR, C(server_name), NULL, .required = true, .check = server_name_ok,
+     .arg = SERVER_NAME_WANTED},
+    {"public_baseurl", K_STR, C(public_baseurl), NULL, .check = baseurl_ok,
+     .arg = "an http:// or https:// URL"}, /* default from server_name, in finish() */
+    {"serve_server_wellknown", K_BOOL, C(serve_server_wellknown), "false"},
+    {"listeners", K_LISTENERS, C(listeners), NULL, .off2 = C(n_listeners), .required = true},
+    {"database", K_SECTION, NO_DEST, NULL, .required = true},
+    {"database.name", K_CHOICE, NO_DEST, NULL, .required = true, .arg = "psycopg2 postgresql"},
+    {"database.args", K_SECTION, NO_DEST, NULL},
+    {"database.args.user", K_STR, C(database.user), NULL},
+    {"database.args.password", K_STR, C(database.password), NULL},
+    {"database.args.database", K_STR, C(database.dbname), NULL, .alias = "database.args.dbname"},
+    {"database.args.dbname", K_STR, C(database.dbname), NULL, .alias = "database.args.database"},
+    {"database.args.host", K_STR, C(database.host), NULL},
+    {"database.args.port", K_INT, C(database.port), NULL, .min = 1, .max = 65535},
+    {"database.args.cp_min", K_INT, C(database.cp_min), "2", .min = 1, .max = 1000},
+    {"database.args.cp_max", K_INT, C(database.cp_max), "10", .min = 1, .max = 1000},
+    {"signing_key_path", K_STR, C(signing_key_path), NULL, .required = true},
+    {"media_store_path", K_STR, C(media_store_path), "media_store"},
+    {"enable_registration", K_BOOL, C(enable_registration), "false"},
     {"enable_registration_without_verification", K_BOOL,
-     F(enable_registration_without_verification), 0},
-    {"registration_requires_token", K_BOOL, F(registration_requires_token), 0},
-    {"registration_shared_secret", K_STR, F(registration_shared_secret), 0},
-    {"password_config", K_SECTION, 0, 0},
-    {"password_config.enabled", K_BOOL, F(password_enabled), 0},
-    {"max_upload_size", K_SIZE, F(max_upload_size), 0},
-    {"max_request_body_size", K_SIZE, F(max_request_body_size), 0},
-    {"presence", K_SECTION, 0, 0},
-    {"presence.enabled", K_BOOL, F(presence_enabled), 0},
-    {"allow_guest_access", K_BOOL, F(allow_guest_access), 0},
-    {"log_level", K_LOGLEVEL, F(log_level), 0},
-    {"worker_threads", K_INT, F(worker_threads), 0},
-    {"default_room_version", K_STR, F(default_room_version), 0},
-    {"federation_domain_whitelist", K_STRLIST, F(federation_domain_whitelist),
-     F(n_federation_domain_whitelist)},
-    {"rc_registration", K_SECTION, 0, 0},
-    {"rc_registration.per_second", K_NUM, F(rc_registration.per_second), 0},
-    {"rc_registration.burst_count", K_NUM, F(rc_registration.burst_count), 0},
-    {"rc_login", K_SECTION, 0, 0},
-    {"rc_login.address", K_SECTION, 0, 0},
-    {"rc_login.address.per_second", K_NUM, F(rc_login_address.per_second), 0},
-    {"rc_login.address.burst_count", K_NUM, F(rc_login_address.burst_count), 0},
-    {"rc_login.account", K_SECTION, 0, 0},
-    {"rc_login.account.per_second", K_NUM, F(rc_login_account.per_second), 0},
-    {"rc_login.account.burst_count", K_NUM, F(rc_login_account.burst_count), 0},
-    {"rc_login.failed_attempts", K_SECTION, 0, 0},
-    {"rc_login.failed_attempts.per_second", K_NUM, F(rc_login_failed.per_second), 0},
-    {"rc_login.failed_attempts.burst_count", K_NUM, F(rc_login_failed.burst_count), 0},
-    {"report_stats", K_IGNORED, 0, 0},
-    {"pid_file", K_IGNORED, 0, 0},
-    {"log_config", K_IGNORED, 0, 0},
-    {"trusted_key_servers", K_IGNORED, 0, 0},
-    {"suppress_key_server_warning", K_IGNORED, 0, 0},
-    {"macaroon_secret_key", K_IGNORED, 0, 0},
-    {"form_secret", K_IGNORED, 0, 0},
+     C(enable_registration_without_verification), "false"},
+    {"registration_requires_token", K_BOOL, C(registration_requires_token), "false"},
+    {"registration_shared_secret", K_STR, C(registration_shared_secret), NULL},
+    {"password_config", K_SECTION, NO_DEST, NULL},
+    {"password_config.enabled", K_BOOL, C(password_enabled), "true"},
+    {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
+    {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
+     .max = INT64_MAX},
+    {"presence", K_SECTION, NO_DEST, NULL},
+    {"presence.enabled", K_BOOL, C(presence_enabled), "false"},
+    {"allow_guest_access", K_FALSE, C(allow_guest_access), "false",
+     .arg = "guest access is not supported; set allow_guest_access: false"},
+    {"log_level", K_LOGLEVEL, C(log_level), "info"},
+    {"worker_threads", K_INT, C(worker_threads), "4", .min = 1, .max = 256},
+    {"default_room_version", K_STR, C(default_room_version), "12", .check = roomver_ok,
+     .arg = "a room version such as 10 or 12"},
+    {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
+     .off2 = C(n_federation_domain_whitelist), .check = server_name_ok, .arg = SERVER_NAME_WANTED},
+    {"rc_registration", K_SECTION, NO_DEST, NULL},
+    {"rc_registration.per_second", K_NUM, C(rc_registration.per_second), "0.17"},
+    {"rc_registration.burst_count", K_NUM, C(rc_registration.burst_count), "3"},
+    {"rc_login", K_SECTION, NO_DEST, NULL},
+    {"rc_login.address", K_SECTION, NO_DEST, NULL},
+    {"rc_login.address.per_second", K_NUM, C(rc_login_address.per_second), "0.17"},
+    {"rc_login.address.burst_count", K_NUM, C(rc_login_address.burst_count), "3"},
+    {"rc_login.account", K_SECTION, NO_DEST, NULL},
+    {"rc_login.account.per_second", K_NUM, C(rc_login_account.per_second), "0.17"},
+    {"rc_login.account.burst_count", K_NUM, C(rc_login_account.burst_count), "3"},
+    {"rc_login.failed_attempts", K_SECTION, NO_DEST, NULL},
+    {"rc_login.failed_attempts.per_second", K_NUM, C(rc_login_failed.per_second), "0.17"},
+    {"rc_login.failed_attempts.burst_count", K_NUM, C(rc_login_failed.burst_count), "3"},
+    /* Synapse settings with no meaning here: accepted so a Synapse file loads unchanged. */
+    {"report_stats", K_IGNORED, NO_DEST, NULL},
+    {"pid_file", K_IGNORED, NO_DEST, NULL},
+    {"log_config", K_IGNORED, NO_DEST, NULL},
+    {"trusted_key_servers", K_IGNORED, NO_DEST, NULL},
+    {"suppress_key_server_warning", K_IGNORED, NO_DEST, NULL},
+    {"macaroon_secret_key", K_IGNORED, NO_DEST, NULL},
+    {"form_secret", K_IGNORED, NO_DEST, NULL},
 };
-#undef F
+#undef C
+
+#define L(field) offsetof(struct config_listener, field)
+/* One element of listeners. Same columns. */
+static const struct key listener_keys[] = {
+    {"port", K_INT, L(port), NULL, .required = true, .min = 1, .max = 65535},
+    {"bind_addresses", K_STRLIST, L(bind_addresses), "::1 127.0.0.1", .off2 = L(n_bind_addresses),
+     .check = ip_ok, .arg = "an IP address such as 127.0.0.1 or ::1"},
+    {"type", K_CHOICE, NO_DEST, NULL, .arg = "http"},
+    {"tls", K_FALSE, L(tls), "false",
+     .arg = "TLS is terminated by the reverse proxy; set tls: false"},
+    {"x_forwarded", K_BOOL, L(x_forwarded), "false"},
+    {"resources", K_RESOURCES, NO_DEST, NULL},
+};
+
+/* One element of listeners[].resources; its base is still the listener. Same columns. */
+static const struct key resource_keys[] = {
+    {"names", K_RESNAMES, NO_DEST, NULL, .required = true},
+    {"compress", K_BOOL, NO_DEST, "false"},
+};
+
+/* Resource names Amtsbote serves: name, the listener flag it sets. Others only warn. */
+static const struct {
+    const char *name;
+    size_t flag;
+} served_resources[] = {
+    {"client", L(res_client)},
+    {"federation", L(res_federation)},
+};
+#undef L
+#pragma GCC diagnostic pop
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(COUNT(config_keys) <= ROWS_MAX, "raise ROWS_MAX");
+_Static_assert(COUNT(listener_keys) <= ROWS_MAX, "raise ROWS_MAX");
+_Static_assert(COUNT(expected) == K_IGNORED + 1, "a type lacks its expected[] text");
 
 struct parse {
     yaml_document_t doc;
-    struct config *cfg;
     char *err;
     size_t errlen;
-    int failed;
+    bool failed;
 };
 
-static void fail(struct parse *p, const char *path, const char *msg)
+/* One mapping (and its sections) being walked against one table. */
+struct walk {
+    const struct key *rows;
+    size_t n;
+    void *base; /* the struct the rows' offsets point into */
+    bool seen[ROWS_MAX];
+};
+
+static int walk_table(struct parse *p, yaml_node_t *map, const struct key *rows, size_t n,
+                      void *base, const char *shown);
+
+/* Record the first error as "<path>: <message>". Returns -1, for `return fail(...)`. */
+__attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const char *path,
+                                                      const char *fmt, ...)
 {
-    if (!p->failed)
-        snprintf(p->err, p->errlen, "%s: %s", path, msg);
-    p->failed = 1;
+    va_list ap;
+    if (p->failed)
+        return -1;
+    p->failed = true;
+    if (!p->errlen)
+        return -1;
+    int n = snprintf(p->err, p->errlen, "%s: ", path);
+    if (n < 0 || (size_t)n >= p->errlen)
+        return -1; /* truncated: the start of the path is the best we can do */
+    va_start(ap, fmt);
+    vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
-static const char *scalar(yaml_node_t *n)
+/* Write prefix "." key into buf (key alone when prefix is empty), with bytes a terminal would
+ * interpret shown as '?'. Returns 0, or -1 if it was cut short (buf then ends in "..."). */
+static int path_join(char *buf, const char *prefix, const char *key, size_t keylen)
 {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    int n = snprintf(buf, PATH_LEN, "%s%s", prefix, prefix[0] ? "." : "");
+    size_t at = n < 0 ? 0 : (size_t)n;
+    for (size_t i = 0; i < keylen && at < PATH_LEN - 1; i++) {
+        unsigned char c = (unsigned char)key[i];
+        buf[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[at < PATH_LEN ? at : PATH_LEN - 1] = '\0';
+    if (n >= 0 && (size_t)n + keylen < PATH_LEN)
+        return 0;
+    memcpy(buf + PATH_LEN - 4, "...", 4);
+    return -1;
 }
 
-static bool plain(yaml_node_t *n)
+/* "prefix[i]" into buf (PATH_LEN bytes). */
+static void path_index(char *buf, const char *prefix, size_t i)
+{
+    if ((size_t)snprintf(buf, PATH_LEN, "%s[%zu]", prefix, i) >= PATH_LEN)
+        memcpy(buf + PATH_LEN - 4, "...", 4);
+}
+
+/* The text of a scalar node and its length, or NULL if n is not a scalar or holds a NUL. */
+static const char *scalar(const yaml_node_t *n, size_t *len)
+{
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return NULL;
+    const char *s = (const char *)n->data.scalar.value;
+    if (memchr(s, '\0', n->data.scalar.length))
+        return NULL;
+    *len = n->data.scalar.length;
+    return s;
+}
+
+static bool plain(const yaml_node_t *n)
 {
     return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
-/* A plain null / ~ / empty scalar: the key is present but unset. */
-static bool is_null(yaml_node_t *n)
+/* An unquoted empty, "~" or "null" scalar: the key is there but says nothing. */
+static bool is_null(const yaml_node_t *n)
 {
-    const char *s = scalar(n);
-    return s && plain(n) && (!*s || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0);
+    size_t len;
+    const char *s = scalar(n, &len);
+    return s && plain(n) && (len == 0 || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0);
 }
 
-static int parse_bool(yaml_node_t *n, bool *out)
+static int parse_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-    const char *s = scalar(n);
-    if (!s || !plain(n))
-        return -1;
-    for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
+    /* spelling, value */
+    static const struct {
+        const char *word;
+        bool value;
+    } words[] = {{"true", true},   {"yes", true}, {"on", true},
+                 {"false", false}, {"no", false}, {"off", false}};
+    for (size_t i = 0; i < COUNT(words); i++) {
+        if (strcasecmp(s, words[i].word) == 0) {
+            *out = words[i].value;
             return 0;
         }
     }
     return -1;
 }
 
-static int parse_int(yaml_node_t *n, long long *out)
+/* Decimal integer: optional '-', 1 to 18 digits. */
+static int parse_int(const char *s, long long *out)
 {
-    const char *s = scalar(n);
-    char *end;
-    if (!s || !plain(n) || !*s)
+    bool neg = *s == '-';
+    long long v = 0;
+    size_t digits = 0;
+    for (s += neg; *s; s++, digits++) {
+        if (*s < '0' || *s > '9' || digits == 18)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (!digits)
         return -1;
-    errno = 0;
-    *out = strtoll(s, &end, 10);
-    return *end || errno ? -1 : 0;
+    *out = neg ? -v : v;
+    return 0;
 }
 
-static int parse_num(yaml_node_t *n, double *out)
+/* Non-negative decimal: digits with at most one '.', at most 15 digits in all, then optionally
+ * an exponent (1e-05, as JSON writers put it). The digits form an exact integer and the net
+ * power of ten is kept within 10^±22, which doubles hold exactly, so one multiplication or
+ * division gives the correctly rounded value. Locale-independent, unlike strtod. */
+static int parse_decimal(const char *s, double *out)
 {
-    const char *s = scalar(n);
-    char *end;
-    if (!s || !plain(n) || !*s)
+    uint64_t mant = 0;
+    int digits = 0, frac = -1, exp10 = 0; /* frac: digits after the '.', -1 while none seen */
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s >= '0' && *s <= '9') {
+            if (++digits > 15)
+                return -1;
+            mant = mant * 10 + (uint64_t)(*s - '0');
+            if (frac >= 0)
+                frac++;
+        } else if (*s == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return -1;
+        }
+    }
+    if (!digits)
         return -1;
-    *out = strtod(s, &end);
-    return *end || !isfinite(*out) ? -1 : 0;
+    if (*s) {
+        bool neg = *++s == '-';
+        int e = 0, edigits = 0;
+        s += *s == '-' || *s == '+';
+        for (; *s; s++, edigits++) {
+            if (*s < '0' || *s > '9' || edigits == 3)
+                return -1;
+            e = e * 10 + (*s - '0');
+        }
+        if (!edigits)
+            return -1;
+        exp10 = neg ? -e : e;
+    }
+    exp10 -= frac > 0 ? frac : 0;
+    if (exp10 < -22 || exp10 > 22)
+        return -1;
+    double scale = 1;
+    for (int i = 0; i < (exp10 < 0 ? -exp10 : exp10); i++)
+        scale *= 10;
+    *out = exp10 < 0 ? (double)mant / scale : (double)mant * scale;
+    return 0;
 }
 
 int config_parse_size(const char *s, int64_t *out)
 {
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
-    /* suffix, multiplier */
+    /* suffix, multiplier (Synapse's: powers of 1024) */
     static const struct {
         char suffix;
-        unsigned long long mult;
-    } units[] = {{'K', 1ULL << 10}, {'M', 1ULL << 20}, {'G', 1ULL << 30}, {'T', 1ULL << 40}};
-    unsigned long long mult = 1;
-    if (*end) {
+        int64_t mult;
+    } units[] = {{'K', INT64_C(1) << 10}, {'M', INT64_C(1) << 20}, {'G', INT64_C(1) << 30}};
+    int64_t v = 0, mult = 1;
+    size_t digits = 0;
+
+    if (!s)
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        if (v > (INT64_MAX - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (!digits)
+        return -1;
+    if (*s) {
         mult = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-            if (toupper((unsigned char)*end) == units[i].suffix)
+        for (size_t i = 0; i < COUNT(units); i++)
+            if (*s == units[i].suffix || *s == units[i].suffix - 'A' + 'a')
                 mult = units[i].mult;
-        if (!mult || end[1])
+        if (!mult || s[1])
             return -1;
     }
-    if (v > (unsigned long long)INT64_MAX / mult)
+    if (v > INT64_MAX / mult)
         return -1;
-    *out = (int64_t)(v * mult);
+    *out = v * mult;
     return 0;
 }
 
-/* A list of strings; fills *out (malloc'd, NULL-free) and *n. Returns 0 or -1 (failed). */
-static int parse_strlist(struct parse *p, yaml_node_t *n, const char *path, char ***out,
-                         size_t *count)
+/* ids_server_name_valid, plus what a name we are configured with must also have: DNS labels
+ * that are not empty, and a port that exists. */
+static bool server_name_ok(const char *s, size_t len)
 {
-    if (n->type != YAML_SEQUENCE_NODE) {
-        fail(p, path, "expected a list of strings");
-        return -1;
+    if (!ids_server_name_valid(s, len))
+        return false;
+    const char *end = s + len, *port = NULL;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        port = close + 1 < end ? close + 2 : NULL;
+    } else {
+        const char *colon = memchr(s, ':', len);
+        const char *host_end = colon ? colon : end;
+        port = colon ? colon + 1 : NULL;
+        if (s[0] == '.' || host_end[-1] == '.')
+            return false;
+        for (const char *c = s; c + 1 < host_end; c++)
+            if (c[0] == '.' && c[1] == '.')
+                return false;
     }
-    size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    char **list = calloc(len ? len : 1, sizeof *list);
-    if (!list) {
-        fail(p, path, "out of memory");
-        return -1;
+    if (port) {
+        long v = 0;
+        for (; port < end; port++)
+            v = v * 10 + (*port - '0');
+        if (v < 1 || v > 65535)
+            return false;
     }
-    for (size_t i = 0; i < len; i++) {
-        const char *s = scalar(yaml_document_get_node(&p->doc, n->data.sequence.items.start[i]));
-        if (!s || !(list[i] = strdup(s))) {
-            for (size_t j = 0; j < i; j++)
-                free(list[j]);
-            free(list);
-            fail(p, path, "expected a list of strings");
+    return true;
+}
+
+static bool baseurl_ok(const char *s, size_t len)
+{
+    size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
+                    : strncasecmp(s, "http://", 7) == 0 ? 7
+                                                        : 0;
+    if (!scheme || len == scheme)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* The spec's room version grammar: 1-32 of [a-z0-9.-]. */
+static bool roomver_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 32)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+              s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* An IPv4 or IPv6 address literal, as the listener binds it (server/http.c). */
+static bool ip_ok(const char *s, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+static bool choice_ok(const char *words, const char *s, size_t len)
+{
+    while (*words) {
+        size_t n = strcspn(words, " ");
+        if (n == len && memcmp(words, s, n) == 0)
+            return true;
+        words += n + (words[n] == ' ');
+    }
+    return false;
+}
+
+static void free_list(char **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Store a new string list at row's destination, releasing the old one. */
+static void put_list(const struct key *row, void *base, char **list, size_t n)
+{
+    char ***dst = (char ***)(void *)((char *)base + row->off);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+    free_list(*dst, *count);
+    *dst = list;
+    *count = n;
+}
+
+/* Set a scalar-typed row from text s (NULL: the value was not a usable scalar); `bare` says
+ * it was unquoted. Returns 0, or fails naming `path` if the text does not fit the row. */
+static int set_text(struct parse *p, const struct key *row, void *base, const char *s, size_t len,
+                    bool bare, const char *path)
+{
+    void *dst = row->off == NO_DEST ? NULL : (char *)base + row->off;
+    long long iv;
+    int64_t zv;
+    double dv;
+    bool bv;
+    enum log_level lv;
+
+    switch (row->type) {
+    case K_STR: {
+        if (!s)
+            return fail(p, path, "expected %s", row->check ? row->arg : expected[K_STR]);
+        if (!len)
+            return fail(p, path, "must not be empty (leave the key out instead)");
+        if (row->check && !row->check(s, len))
+            return fail(p, path, "expected %s", row->arg);
+        char *copy = strdup(s);
+        if (!copy)
+            return fail(p, path, "out of memory");
+        free(*(char **)dst);
+        *(char **)dst = copy;
+        return 0;
+    }
+    case K_BOOL:
+    case K_FALSE:
+        if (!s || !bare || parse_bool(s, &bv) < 0)
+            return fail(p, path, "expected %s", expected[row->type]);
+        if (row->type == K_FALSE && bv)
+            return fail(p, path, "%s", row->arg);
+        if (dst)
+            *(bool *)dst = bv;
+        return 0;
+    case K_INT:
+        if (!s || !bare || parse_int(s, &iv) < 0)
+            return fail(p, path, "expected %s", expected[K_INT]);
+        if (iv < row->min || iv > row->max)
+            return fail(p, path, "must be between %lld and %lld", row->min, row->max);
+        *(int *)dst = (int)iv;
+        return 0;
+    case K_NUM:
+        if (!s || !bare || parse_decimal(s, &dv) < 0)
+            return fail(p, path, "expected %s", expected[K_NUM]);
+        *(double *)dst = dv;
+        return 0;
+    case K_SIZE:
+        if (!s || config_parse_size(s, &zv) < 0)
+            return fail(p, path, "expected %s", expected[K_SIZE]);
+        if (zv < row->min || zv > row->max)
+            return fail(p, path, "must be at least %lld bytes", row->min);
+        *(int64_t *)dst = zv;
+        return 0;
+    case K_LOGLEVEL:
+        if (!s || log_level_parse(s, &lv) < 0)
+            return fail(p, path, "expected %s", expected[K_LOGLEVEL]);
+        *(enum log_level *)dst = lv;
+        return 0;
+    case K_CHOICE:
+        if (!s || !choice_ok(row->arg, s, len))
+            return fail(p, path, "expected one of: %s", row->arg);
+        return 0;
+    case K_STRLIST: { /* only for a default: space-separated words */
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+            n += s[i] != ' ' && (i == 0 || s[i - 1] == ' ');
+        char **list = calloc(n + 1, sizeof *list);
+        if (!list)
+            return fail(p, path, "out of memory");
+        for (size_t i = 0, at = 0; at < len; i++) {
+            size_t w = strcspn(s + at, " ");
+            if (!(list[i] = strndup(s + at, w))) {
+                free_list(list, i);
+                return fail(p, path, "out of memory");
+            }
+            at += w + 1;
+        }
+        put_list(row, base, list, n);
+        return 0;
+    }
+    case K_SECTION:
+    case K_LISTENERS:
+    case K_RESOURCES:
+    case K_RESNAMES:
+    case K_IGNORED:
+        break;
+    }
+    assert(!"set_text on a row that is not a scalar");
+    return -1;
+}
+
+static int set_scalar(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                      const char *path)
+{
+    size_t len = 0;
+    const char *s = scalar(v, &len);
+    return set_text(p, row, base, s, len, s && plain(v), path);
+}
+
+static size_t seq_len(const yaml_node_t *v)
+{
+    return (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(struct parse *p, const yaml_node_t *v, size_t i)
+{
+    return yaml_document_get_node(&p->doc, v->data.sequence.items.start[i]);
+}
+
+static int set_strlist(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path)
+{
+    char ipath[PATH_LEN];
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, path, "expected %s", expected[K_STRLIST]);
+    size_t n = seq_len(v);
+    if (n == 0 && row->dflt)
+        return 0; /* as Synapse: an empty list means the default */
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        return fail(p, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        const char *s = scalar(seq_item(p, v, i), &len);
+        path_index(ipath, path, i);
+        if (!s || !len)
+            fail(p, ipath, "expected a string");
+        else if (row->check && !row->check(s, len))
+            fail(p, ipath, "expected %s", row->arg);
+        else if (!(list[i] = strdup(s)))
+            fail(p, ipath, "out of memory");
+        if (p->failed) {
+            free_list(list, i);
             return -1;
         }
     }
-    for (size_t i = 0; i < *count; i++)
-        free((*out)[i]);
-    free(*out);
-    *out = list;
-    *count = len;
+    put_list(row, base, list, n);
     return 0;
 }
 
-/* Check a mapping for duplicate keys; returns 0 or -1 (failed, naming it). */
-static int check_dups(struct parse *p, yaml_node_t *map, const char *path)
+static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                         const char *path)
 {
+    char ipath[PATH_LEN];
+    struct config_listener **dst = (struct config_listener **)(void *)((char *)base + row->off);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, path, "expected %s", expected[K_LISTENERS]);
+    size_t n = seq_len(v);
+    if (!n)
+        return fail(p, path, "at least one listener is required");
+    /* Stored before the walk, so config_free releases whatever a failing element held. */
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return fail(p, path, "out of memory");
+    *count = n;
+    for (size_t i = 0; i < n; i++) {
+        path_index(ipath, path, i);
+        if (walk_table(p, seq_item(p, v, i), listener_keys, COUNT(listener_keys), &(*dst)[i],
+                       ipath) < 0)
+            return -1;
+        if (!(*dst)[i].res_client && !(*dst)[i].res_federation)
+            log_warn("config: %s serves neither the client nor the federation API", ipath);
+    }
+    return 0;
+}
+
+static int set_resources(struct parse *p, void *listener, yaml_node_t *v, const char *path)
+{
+    char ipath[PATH_LEN];
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, path, "expected %s", expected[K_RESOURCES]);
+    for (size_t i = 0; i < seq_len(v); i++) {
+        path_index(ipath, path, i);
+        if (walk_table(p, seq_item(p, v, i), resource_keys, COUNT(resource_keys), listener, ipath) <
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_resnames(struct parse *p, void *listener, yaml_node_t *v, const char *path)
+{
+    char ipath[PATH_LEN], shown[PATH_LEN];
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, path, "expected %s", expected[K_RESNAMES]);
+    for (size_t i = 0; i < seq_len(v); i++) {
+        size_t len = 0, r;
+        const char *s = scalar(seq_item(p, v, i), &len);
+        path_index(ipath, path, i);
+        if (!s)
+            return fail(p, ipath, "expected a resource name");
+        for (r = 0; r < COUNT(served_resources); r++) {
+            if (strcmp(s, served_resources[r].name) == 0) {
+                *(bool *)(void *)((char *)listener + served_resources[r].flag) = true;
+                break;
+            }
+        }
+        if (r == COUNT(served_resources)) {
+            path_join(shown, "", s, len); /* a name is no secret; shown without control bytes */
+            log_warn("config: %s: resource '%s' is not served by Amtsbote; ignored", ipath, shown);
+        }
+    }
+    return 0;
+}
+
+static const struct key *find_row(const struct walk *w, const char *rel)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->rows[i].path, rel) == 0)
+            return &w->rows[i];
+    return NULL;
+}
+
+/* Fail on a key that is not a string or that appears twice in map. O(n^2): configuration
+ * mappings have tens of keys. */
+static int check_keys(struct parse *p, yaml_node_t *map, const char *shown)
+{
+    char path[PATH_LEN];
     for (yaml_node_pair_t *a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top;
          a++) {
-        const char *ka = scalar(yaml_document_get_node(&p->doc, a->key));
+        size_t la = 0, lb = 0;
+        const char *ka = scalar(yaml_document_get_node(&p->doc, a->key), &la);
         if (!ka) {
-            fail(p, path[0] ? path : "(top level)", "mapping keys must be strings");
+            fail(p, shown[0] ? shown : "(top level)", "mapping keys must be strings");
             return -1;
         }
         for (yaml_node_pair_t *b = map->data.mapping.pairs.start; b < a; b++) {
-            const char *kb = scalar(yaml_document_get_node(&p->doc, b->key));
-            if (kb && strcmp(ka, kb) == 0) {
-                char full[256];
-                snprintf(full, sizeof full, "%s%s%s", path, path[0] ? "." : "", ka);
-                fail(p, full, "duplicate key");
+            const char *kb = scalar(yaml_document_get_node(&p->doc, b->key), &lb);
+            if (kb && la == lb && memcmp(ka, kb, la) == 0) {
+                path_join(path, shown, ka, la);
+                fail(p, path, "duplicate key");
                 return -1;
             }
         }
@@ -255,321 +734,168 @@ static int check_dups(struct parse *p, yaml_node_t *map, const char *path)
     return 0;
 }
 
-static void parse_listener(struct parse *p, yaml_node_t *n, size_t idx,
-                           struct config_listener *l)
+/* Walk the mapping found at table path `rel` (shown to the user as `shown`). Returns 0 or -1. */
+static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const char *shown,
+                    const char *rel)
 {
-    char path[64], sub[96];
-    snprintf(path, sizeof path, "listeners[%zu]", idx);
-    if (n->type != YAML_MAPPING_NODE) {
-        fail(p, path, "expected a mapping");
-        return;
-    }
-    if (check_dups(p, n, path) < 0)
-        return;
-    l->port = -1;
-    for (yaml_node_pair_t *kv = n->data.mapping.pairs.start;
-         kv < n->data.mapping.pairs.top && !p->failed; kv++) {
-        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key));
+    if (check_keys(p, map, shown) < 0)
+        return -1;
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start; kv < map->data.mapping.pairs.top;
+         kv++) {
+        char spath[PATH_LEN], rpath[PATH_LEN];
+        size_t klen = 0;
+        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key), &klen);
         yaml_node_t *v = yaml_document_get_node(&p->doc, kv->value);
-        long long port;
-        snprintf(sub, sizeof sub, "%s.%s", path, k);
-        if (strcmp(k, "port") == 0) {
-            if (parse_int(v, &port) < 0 || port < 1 || port > 65535)
-                fail(p, sub, "expected an integer port 1-65535");
-            else
-                l->port = (int)port;
-        } else if (strcmp(k, "bind_addresses") == 0) {
-            parse_strlist(p, v, sub, &l->bind_addresses, &l->n_bind_addresses);
-        } else if (strcmp(k, "type") == 0) {
-            const char *t = scalar(v);
-            if (!t || strcmp(t, "http") != 0)
-                fail(p, sub, "only type 'http' is supported");
-        } else if (strcmp(k, "tls") == 0) {
-            if (parse_bool(v, &l->tls) < 0)
-                fail(p, sub, "expected a boolean");
-            else if (l->tls)
-                fail(p, sub, "TLS is terminated by the reverse proxy; set tls: false");
-        } else if (strcmp(k, "x_forwarded") == 0) {
-            if (parse_bool(v, &l->x_forwarded) < 0)
-                fail(p, sub, "expected a boolean");
-        } else if (strcmp(k, "resources") == 0) {
-            if (v->type != YAML_SEQUENCE_NODE) {
-                fail(p, sub, "expected a list of {names: [...]}");
-                continue;
-            }
-            for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top && !p->failed; it++) {
-                yaml_node_t *r = yaml_document_get_node(&p->doc, *it);
-                if (r->type != YAML_MAPPING_NODE) {
-                    fail(p, sub, "expected a list of {names: [...]}");
-                    break;
-                }
-                for (yaml_node_pair_t *rp = r->data.mapping.pairs.start;
-                     rp < r->data.mapping.pairs.top && !p->failed; rp++) {
-                    const char *rk = scalar(yaml_document_get_node(&p->doc, rp->key));
-                    yaml_node_t *rv = yaml_document_get_node(&p->doc, rp->value);
-                    char **names = NULL;
-                    size_t nn = 0;
-                    bool b;
-                    if (rk && strcmp(rk, "names") == 0) {
-                        if (parse_strlist(p, rv, sub, &names, &nn) < 0)
-                            break;
-                        for (size_t i = 0; i < nn; i++) {
-                            if (strcmp(names[i], "client") == 0)
-                                l->res_client = true;
-                            else if (strcmp(names[i], "federation") == 0)
-                                l->res_federation = true;
-                            else
-                                log_warn("config: %s: resource '%s' is not served by Amtsbote",
-                                         sub, names[i]);
-                            free(names[i]);
-                        }
-                        free(names);
-                    } else if (rk && strcmp(rk, "compress") == 0) {
-                        if (parse_bool(rv, &b) < 0)
-                            fail(p, sub, "compress: expected a boolean");
-                    } else {
-                        log_warn("config: unknown key '%s.%s' ignored", sub, rk ? rk : "?");
-                    }
-                }
-            }
-        } else {
-            log_warn("config: unknown key '%s' ignored", sub);
-        }
-    }
-    if (!p->failed && l->port < 0) {
-        snprintf(sub, sizeof sub, "%s.port", path);
-        fail(p, sub, "required");
-    }
-}
+        const struct key *row = NULL;
+        int rc = 0;
 
-static void parse_listeners(struct parse *p, yaml_node_t *n)
-{
-    struct config *cfg = p->cfg;
-    if (n->type != YAML_SEQUENCE_NODE) {
-        fail(p, "listeners", "expected a list");
-        return;
-    }
-    size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    cfg->listeners = calloc(len ? len : 1, sizeof *cfg->listeners);
-    if (!cfg->listeners) {
-        fail(p, "listeners", "out of memory");
-        return;
-    }
-    cfg->n_listeners = len;
-    for (size_t i = 0; i < len && !p->failed; i++)
-        parse_listener(p, yaml_document_get_node(&p->doc, n->data.sequence.items.start[i]), i,
-                       &cfg->listeners[i]);
-}
-
-static const struct key *find_key(const char *path)
-{
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(keys[i].path, path) == 0)
-            return &keys[i];
-    return NULL;
-}
-
-static void set_value(struct parse *p, const struct key *k, yaml_node_t *v)
-{
-    char *base = (char *)p->cfg;
-    long long iv;
-    double dv;
-    const char *s = scalar(v);
-
-    switch (k->type) {
-    case K_STR: {
-        char **dst = (char **)(void *)(base + k->off);
-        if (is_null(v)) {
-            free(*dst);
-            *dst = NULL;
-        } else if (!s) {
-            fail(p, k->path, "expected a string");
-        } else {
-            free(*dst);
-            if (!(*dst = strdup(s)))
-                fail(p, k->path, "out of memory");
-        }
-        break;
-    }
-    case K_BOOL:
-        if (parse_bool(v, (bool *)(void *)(base + k->off)) < 0)
-            fail(p, k->path, "expected a boolean");
-        break;
-    case K_INT:
-        if (parse_int(v, &iv) < 0 || iv < INT32_MIN || iv > INT32_MAX)
-            fail(p, k->path, "expected an integer");
-        else
-            *(int *)(void *)(base + k->off) = (int)iv;
-        break;
-    case K_NUM:
-        if (parse_num(v, &dv) < 0)
-            fail(p, k->path, "expected a number");
-        else
-            *(double *)(void *)(base + k->off) = dv;
-        break;
-    case K_SIZE:
-        if (!s || config_parse_size(s, (int64_t *)(void *)(base + k->off)) < 0)
-            fail(p, k->path, "expected a size such as 1024, 10K, 50M or 1G");
-        break;
-    case K_LOGLEVEL:
-        if (!s || log_level_parse(s, (enum log_level *)(void *)(base + k->off)) < 0)
-            fail(p, k->path, "expected one of error, warning, info, debug");
-        break;
-    case K_STRLIST:
-        parse_strlist(p, v, k->path, (char ***)(void *)(base + k->off),
-                      (size_t *)(void *)(base + k->off2));
-        break;
-    case K_LISTENERS:
-        parse_listeners(p, v);
-        break;
-    case K_DBNAME:
-        if (!s || (strcmp(s, "postgresql") != 0 && strcmp(s, "psycopg2") != 0))
-            fail(p, k->path, "only 'postgresql' (or its alias 'psycopg2') is supported");
-        break;
-    case K_IGNORED:
-        log_info("config: '%s' is a Synapse setting Amtsbote does not use", k->path);
-        break;
-    case K_SECTION:
-        break;
-    }
-}
-
-static void walk(struct parse *p, yaml_node_t *map, const char *prefix)
-{
-    if (check_dups(p, map, prefix) < 0)
-        return;
-    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start;
-         kv < map->data.mapping.pairs.top && !p->failed; kv++) {
-        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key));
-        yaml_node_t *v = yaml_document_get_node(&p->doc, kv->value);
-        char path[256];
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", k);
-        const struct key *key = find_key(path);
-        if (!key) {
-            log_warn("config: unknown key '%s' ignored", path);
+        assert(k && v); /* check_keys saw every key; libyaml links only nodes it made */
+        if (path_join(spath, shown, k, klen) == 0 && path_join(rpath, rel, k, klen) == 0 &&
+            !memchr(k, '.', klen))
+            row = find_row(w, rpath);
+        if (!row) {
+            log_warn("config: unknown config key '%s' ignored", spath);
             continue;
         }
-        if (key->type == K_SECTION) {
-            if (is_null(v))
-                continue;
-            if (v->type != YAML_MAPPING_NODE) {
-                fail(p, path, "expected a mapping");
-                return;
-            }
-            walk(p, v, path);
-        } else if (key->type != K_LISTENERS && key->type != K_STRLIST &&
-                   key->type != K_IGNORED && v->type != YAML_SCALAR_NODE) {
-            fail(p, path, "expected a single value");
-        } else {
-            set_value(p, key, v);
+        if (row->type == K_IGNORED) {
+            log_info("config: '%s' is a Synapse setting Amtsbote does not use", spath);
+            continue;
         }
+        if (is_null(v))
+            continue; /* keeps the default; a required key stays missing */
+        if (row->alias) {
+            const struct key *other = find_row(w, row->alias);
+            assert(other);
+            if (w->seen[other - w->rows])
+                return fail(p, spath, "same setting as %s; give only one", row->alias);
+        }
+        w->seen[row - w->rows] = true;
+        switch (row->type) {
+        case K_SECTION:
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(p, spath, "expected %s", expected[K_SECTION]);
+            rc = walk_map(p, w, v, spath, rpath);
+            break;
+        case K_STRLIST:
+            rc = set_strlist(p, row, w->base, v, spath);
+            break;
+        case K_LISTENERS:
+            rc = set_listeners(p, row, w->base, v, spath);
+            break;
+        case K_RESOURCES:
+            rc = set_resources(p, w->base, v, spath);
+            break;
+        case K_RESNAMES:
+            rc = set_resnames(p, w->base, v, spath);
+            break;
+        default:
+            rc = set_scalar(p, row, w->base, v, spath);
+            break;
+        }
+        if (rc < 0)
+            return -1;
     }
+    return 0;
 }
 
-static void set_defaults(struct config *c)
+/* Apply the table's defaults to base, walk map into it, then insist on the required keys.
+ * Returns 0 or -1. */
+static int walk_table(struct parse *p, yaml_node_t *map, const struct key *rows, size_t n,
+                      void *base, const char *shown)
 {
-    static const struct config_ratelimit rl = {0.17, 3};
-    memset(c, 0, sizeof *c);
-    c->database.cp_min = 2;
-    c->database.cp_max = 10;
-    c->password_enabled = true;
-    c->max_upload_size = 50LL << 20;
-    c->max_request_body_size = 1LL << 20;
-    c->log_level = LOG_LVL_INFO;
-    c->worker_threads = 4;
-    c->rc_registration = c->rc_login_address = c->rc_login_account = c->rc_login_failed = rl;
-}
+    struct walk w = {.rows = rows, .n = n, .base = base};
+    char path[PATH_LEN];
 
-/* Checks on the whole configuration once every key is read. */
-static void validate(struct parse *p)
-{
-    struct config *c = p->cfg;
-    static const char *const dflt_bind[] = {"::1", "127.0.0.1"};
-
-    if (!c->server_name)
-        return fail(p, "server_name", "required");
-    if (!ids_server_name_valid(c->server_name, strlen(c->server_name)))
-        return fail(p, "server_name", "not a valid server name (host[:port])");
-    if (!c->signing_key_path)
-        return fail(p, "signing_key_path", "required");
-    if (!c->n_listeners)
-        return fail(p, "listeners", "at least one listener is required");
-    if (!c->database.dbname && !c->database.host && !c->database.user)
-        log_info("config: database.args empty: using libpq defaults (PGHOST, PGDATABASE ...)");
-    if (c->database.cp_min < 1 || c->database.cp_max < c->database.cp_min)
-        return fail(p, "database.args.cp_max", "need 1 <= cp_min <= cp_max");
-    if (c->worker_threads < 1 || c->worker_threads > 256)
-        return fail(p, "worker_threads", "must be 1 to 256");
-    if (c->allow_guest_access)
-        return fail(p, "allow_guest_access", "guest access is not supported; set it to false");
-    if (c->max_request_body_size < 1024)
-        return fail(p, "max_request_body_size", "must be at least 1K");
-    for (size_t i = 0; i < c->n_listeners; i++) {
-        struct config_listener *l = &c->listeners[i];
-        if (!l->n_bind_addresses) {
-            free(l->bind_addresses);
-            l->bind_addresses = calloc(2, sizeof *l->bind_addresses);
-            if (!l->bind_addresses)
-                return fail(p, "listeners", "out of memory");
-            for (size_t j = 0; j < 2; j++)
-                l->bind_addresses[j] = strdup(dflt_bind[j]);
-            l->n_bind_addresses = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].dflt)
+            continue;
+        path_join(path, shown, rows[i].path, strlen(rows[i].path));
+        if (set_text(p, &rows[i], base, rows[i].dflt, strlen(rows[i].dflt), true, path) < 0)
+            return -1;
+    }
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(p, shown, "expected %s", expected[K_SECTION]);
+    if (walk_map(p, &w, map, shown, "") < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].required && !w.seen[i]) {
+            path_join(path, shown, rows[i].path, strlen(rows[i].path));
+            return fail(p, path, "required");
         }
     }
-    for (size_t i = 0; i < c->n_federation_domain_whitelist; i++) {
-        const char *s = c->federation_domain_whitelist[i];
-        if (!ids_server_name_valid(s, strlen(s)))
-            return fail(p, "federation_domain_whitelist", "contains an invalid server name");
-    }
-    if (!c->public_baseurl || !*c->public_baseurl) {
-        size_t n = strlen(c->server_name) + 10;
-        free(c->public_baseurl);
-        c->public_baseurl = malloc(n);
-        if (c->public_baseurl)
-            snprintf(c->public_baseurl, n, "https://%s/", c->server_name);
+    return 0;
+}
+
+/* Settings that depend on each other, once every key is read. Returns 0 or -1. */
+static int finish(struct parse *p, struct config *c)
+{
+    if (c->database.cp_max < c->database.cp_min)
+        return fail(p, "database.args.cp_max", "must not be less than cp_min");
+    if (!c->public_baseurl) {
+        size_t n = strlen(c->server_name) + sizeof "https:///";
+        if (!(c->public_baseurl = malloc(n)))
+            return fail(p, "public_baseurl", "out of memory");
+        snprintf(c->public_baseurl, n, "https://%s/", c->server_name);
     } else if (c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
         size_t n = strlen(c->public_baseurl) + 2;
         char *s = malloc(n);
-        if (s)
-            snprintf(s, n, "%s/", c->public_baseurl);
+        if (!s)
+            return fail(p, "public_baseurl", "out of memory");
+        snprintf(s, n, "%s/", c->public_baseurl);
         free(c->public_baseurl);
         c->public_baseurl = s;
     }
-    if (!c->media_store_path)
-        c->media_store_path = strdup("media_store");
-    if (!c->default_room_version)
-        c->default_room_version = strdup("12");
-    if (!c->public_baseurl || !c->media_store_path || !c->default_room_version)
-        fail(p, "config", "out of memory");
+    if (c->registration_shared_secret && strlen(c->registration_shared_secret) < 16)
+        log_warn("config: registration_shared_secret is short; anyone who guesses it can "
+                 "create admin accounts");
+    return 0;
+}
+
+static int yaml_failed(struct parse *p, const yaml_parser_t *parser)
+{
+    char where[64];
+    if (parser->error == YAML_MEMORY_ERROR)
+        return fail(p, "(config)", "out of memory");
+    snprintf(where, sizeof where, "line %zu, column %zu", parser->problem_mark.line + 1,
+             parser->problem_mark.column + 1);
+    return fail(p, where, "invalid YAML: %s%s%s",
+                parser->problem ? parser->problem : "syntax error", parser->context ? " " : "",
+                parser->context ? parser->context : "");
 }
 
 int config_parse(const char *text, size_t len, struct config *out, char *err, size_t errlen)
 {
     yaml_parser_t parser;
-    struct parse p = {.cfg = out, .err = err, .errlen = errlen};
+    yaml_document_t next;
+    struct parse p = {.err = err, .errlen = errlen};
 
-    set_defaults(out);
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    memset(out, 0, sizeof *out);
+    if (errlen)
+        err[0] = '\0';
+    if (!yaml_parser_initialize(&parser))
+        return fail(&p, "(config)", "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &p.doc)) {
-        snprintf(err, errlen, "YAML error at line %zu: %s", parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "unknown");
-        yaml_parser_delete(&parser);
-        config_free(out);
-        return -1;
+        yaml_failed(&p, &parser);
+        goto out_parser;
     }
     yaml_node_t *root = yaml_document_get_root_node(&p.doc);
-    if (!root || root->type != YAML_MAPPING_NODE)
-        fail(&p, "(top level)", "the configuration must be a mapping of keys to values");
-    else
-        walk(&p, root, "");
-    if (!p.failed)
-        validate(&p);
+    if (!root) {
+        fail(&p, "(top level)", "the configuration is empty");
+    } else if (root->type != YAML_MAPPING_NODE) {
+        fail(&p, "(top level)", "expected a mapping of keys to values");
+    } else if (!yaml_parser_load(&parser, &next)) { /* as Synapse: one document only */
+        yaml_failed(&p, &parser);
+    } else {
+        bool more = yaml_document_get_root_node(&next) != NULL;
+        yaml_document_delete(&next);
+        if (more)
+            fail(&p, "(top level)", "expected a single YAML document, found a second one");
+        else if (walk_table(&p, root, config_keys, COUNT(config_keys), out, "") == 0)
+            finish(&p, out);
+    }
     yaml_document_delete(&p.doc);
+out_parser:
     yaml_parser_delete(&parser);
     if (p.failed) {
         config_free(out);
@@ -580,33 +906,28 @@ int config_parse(const char *text, size_t len, struct config *out, char *err, si
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
+    enum { LIMIT = 16 << 20 }; /* a configuration is never this big */
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    int rc;
+    int rc = -1;
 
+    memset(out, 0, sizeof *out);
     if (!f) {
-        set_defaults(out);
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return -1;
     }
     for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (16u << 20)) { /* a configuration is never this big */
-                free(buf);
-                fclose(f);
-                set_defaults(out);
-                snprintf(err, errlen, "file larger than 16 MiB");
-                return -1;
+        if (len == cap) {
+            if (cap == LIMIT) {
+                snprintf(err, errlen, "larger than 16 MiB; not a configuration file");
+                goto out;
             }
+            cap = cap ? cap * 2 : 8192;
             char *nb = realloc(buf, cap);
             if (!nb) {
-                free(buf);
-                fclose(f);
-                set_defaults(out);
                 snprintf(err, errlen, "out of memory");
-                return -1;
+                goto out;
             }
             buf = nb;
         }
@@ -615,17 +936,15 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         if (n == 0)
             break;
     }
-    fclose(f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read: %s", strerror(errno));
+        goto out;
+    }
     rc = config_parse(buf ? buf : "", len, out, err, errlen);
+out:
     free(buf);
+    fclose(f);
     return rc;
-}
-
-static void free_list(char **list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
 }
 
 void config_free(struct config *c)
@@ -643,22 +962,38 @@ void config_free(struct config *c)
     free(c->database.host);
     free(c->signing_key_path);
     free(c->media_store_path);
+    if (c->registration_shared_secret)
+        sodium_memzero(c->registration_shared_secret, strlen(c->registration_shared_secret));
     free(c->registration_shared_secret);
     free(c->default_room_version);
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
     memset(c, 0, sizeof *c);
 }
 
-/* Write s as a double-quoted YAML scalar (escaping quotes and backslashes). */
-static void put_quoted(FILE *f, const char *s)
+/* `<indent><key>: "value"` with YAML double-quoted escapes; bytes from 0x80 pass through, so
+ * value must be UTF-8 (YAML cannot carry anything else). */
+static void put_kv(FILE *f, const char *indent, const char *key, const char *value)
 {
-    fputc('"', f);
-    for (; *s; s++) {
+    fprintf(f, "%s%s: \"", indent, key);
+    for (const unsigned char *s = (const unsigned char *)value; *s; s++) {
         if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc(*s, f);
+            fprintf(f, "\\%c", *s);
+        else if (*s < 0x20 || *s == 0x7f)
+            fprintf(f, "\\x%02x", *s);
+        else
+            fputc(*s, f);
     }
-    fputc('"', f);
+    fputs("\"\n", f);
+}
+
+/* put_kv, or the key commented out with `example` when value is NULL. */
+static void put_opt(FILE *f, const char *indent, const char *key, const char *value,
+                    const char *example)
+{
+    if (value)
+        put_kv(f, indent, key, value);
+    else
+        fprintf(f, "#%s%s: %s\n", indent, key, example);
 }
 
 int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
@@ -666,70 +1001,101 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
                          const char *media_store_path, bool open_registration)
 {
     char secret[41];
-    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    if (sodium_init() < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof secret - 1; i++)
-        secret[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
-    secret[sizeof secret - 1] = '\0';
+    const char *reg = open_registration ? "true" : "false";
 
-    fputs("# Amtsbote configuration (Synapse's key names; see README.md for every key).\n\n"
-          "# The domain in user IDs (@alice:SERVER_NAME). Cannot change once users exist.\n"
-          "server_name: ",
+    if (!server_name || !server_name_ok(server_name, strlen(server_name)) || port < 1 ||
+        port > 65535 || !signing_key_path || !media_store_path || sodium_init() < 0)
+        return -1;
+    ids_random_alnum(secret, sizeof secret - 1);
+
+    fputs("# homeserver.yaml - Amtsbote configuration. Key names follow Synapse's wherever the\n"
+          "# concept exists; a commented-out key shows its default. Keep this file private\n"
+          "# (mode 0600): it holds the registration shared secret.\n\n"
+          "# The domain in user IDs (@alice:SERVER_NAME). It cannot change once users exist.\n",
           f);
-    put_quoted(f, server_name);
+    put_kv(f, "", "server_name", server_name);
     fprintf(f,
-            "\n\n# Plain HTTP on loopback; TLS belongs to the reverse proxy in front.\n"
+            "\n# The URL clients reach this server at, through the reverse proxy.\n"
+            "#public_baseurl: https://%s/\n\n"
+            "# Answer /.well-known/matrix/server, delegating federation to public_baseurl's\n"
+            "# host (port 443), so federation needs no port 8448.\n"
+            "serve_server_wellknown: false\n\n"
+            "# Plain HTTP on loopback: TLS belongs to the reverse proxy in front, so tls must\n"
+            "# stay false. x_forwarded trusts the proxy's X-Forwarded-For for client addresses\n"
+            "# (rate limits). resources: the APIs served here: client and/or federation.\n"
             "listeners:\n"
             "  - port: %d\n"
             "    bind_addresses: ['127.0.0.1']\n"
             "    type: http\n"
             "    tls: false\n"
-            "    x_forwarded: false\n"
+            "    x_forwarded: true\n"
             "    resources:\n"
-            "      - names: [client, federation]\n\n"
-            "# PostgreSQL is the only store. host may be a Unix socket directory.\n"
+            "      - names: [client, federation]\n"
+            "        compress: false\n\n"
+            "# PostgreSQL is the only store (psycopg2 is accepted as Synapse's name for it).\n"
+            "# host may be a Unix socket directory; keys left out use libpq's defaults\n"
+            "# (PGHOST, PGUSER, ...). cp_min/cp_max: connection pool size.\n"
             "database:\n"
             "  name: psycopg2\n"
             "  args:\n",
-            port);
-    if (db_user) {
-        fputs("    user: ", f);
-        put_quoted(f, db_user);
-        fputc('\n', f);
-    }
-    if (db_name) {
-        fputs("    database: ", f);
-        put_quoted(f, db_name);
-        fputc('\n', f);
-    }
-    if (db_host) {
-        fputs("    host: ", f);
-        put_quoted(f, db_host);
-        fputc('\n', f);
-    }
-    fputs("    cp_min: 2\n    cp_max: 10\n\n"
-          "# ed25519 key that signs this server's events (Synapse's key file format).\n"
-          "signing_key_path: ",
+            server_name, port);
+    put_opt(f, "    ", "user", db_user, "amtsbote");
+    fputs("#    password: change-me\n", f);
+    put_opt(f, "    ", "database", db_name, "amtsbote");
+    put_opt(f, "    ", "host", db_host, "/var/run/postgresql");
+    fputs("#    port: 5432\n"
+          "    cp_min: 2\n"
+          "    cp_max: 10\n\n"
+          "# The ed25519 key that signs this server's events (Synapse's key file format).\n",
           f);
-    put_quoted(f, signing_key_path);
-    fputs("\n\n# Uploaded files.\nmedia_store_path: ", f);
-    put_quoted(f, media_store_path);
+    put_kv(f, "", "signing_key_path", signing_key_path);
+    fputs("\n# Where uploaded files are kept.\n", f);
+    put_kv(f, "", "media_store_path", media_store_path);
     fprintf(f,
-            "\n\n# Registration. Open registration without a token also needs\n"
-            "# enable_registration_without_verification: true.\n"
+            "\n# Registration. Open registration needs either registration_requires_token: true\n"
+            "# or enable_registration_without_verification: true (anyone may sign up).\n"
             "enable_registration: %s\n"
             "enable_registration_without_verification: %s\n"
             "registration_requires_token: false\n\n"
-            "# Lets `amtsbote register-user` create accounts (also while registration is\n"
-            "# closed). Keep it secret.\n"
+            "# Lets `amtsbote register-user` and /_synapse/admin/v1/register create accounts,\n"
+            "# also admins, even while registration is closed. Keep it secret.\n"
             "registration_shared_secret: \"%s\"\n\n"
-            "max_upload_size: 50M\n\n"
+            "# Password login; false leaves only other login types.\n"
+            "password_config:\n"
+            "  enabled: true\n\n"
+            "# Largest media upload, and largest JSON request body (K, M, G: powers of 1024).\n"
+            "max_upload_size: 50M\n"
+            "max_request_body_size: 1M\n\n"
             "# Presence is off: online status makes performance monitoring possible.\n"
             "presence:\n"
             "  enabled: false\n\n"
-            "log_level: info\n",
-            open_registration ? "true" : "false", open_registration ? "true" : "false", secret);
+            "# Guest accounts are not supported; this must stay false.\n"
+            "allow_guest_access: false\n\n"
+            "# Rate limits: tokens per second and bucket size, per client address (registration,\n"
+            "# rc_login.address), per account, and per account after failed logins.\n"
+            "rc_registration:\n"
+            "  per_second: 0.17\n"
+            "  burst_count: 3\n"
+            "rc_login:\n"
+            "  address:\n"
+            "    per_second: 0.17\n"
+            "    burst_count: 3\n"
+            "  account:\n"
+            "    per_second: 0.17\n"
+            "    burst_count: 3\n"
+            "  failed_attempts:\n"
+            "    per_second: 0.17\n"
+            "    burst_count: 3\n\n"
+            "# Federate only with these servers; leave out to federate with any.\n"
+            "#federation_domain_whitelist:\n"
+            "#  - example.org\n\n"
+            "# Room version for new rooms.\n"
+            "default_room_version: \"12\"\n\n"
+            "# error, warning, info or debug.\n"
+            "log_level: info\n\n"
+            "# HTTP worker threads per bind address.\n"
+            "worker_threads: 4\n",
+            reg, reg, secret);
     sodium_memzero(secret, sizeof secret);
-    return ferror(f) ? -1 : 0;
+    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

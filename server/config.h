@@ -73,7 +73,9 @@ void config_free(struct config *cfg);
 /* Write a complete, commented starter configuration for `server_name` to f (the same text the
  * README documents): listener on `port` bound to 127.0.0.1, the given database args (any of
  * them NULL to omit), the given signing key and media paths, a random
- * registration_shared_secret, enable_registration as given. Returns 0, or -1 on I/O error. */
+ * registration_shared_secret, enable_registration as given. Returns 0, or -1 on I/O error, or
+ * -1 with nothing written if server_name is invalid, port is outside 1..65535 or a path is
+ * NULL. Paths must be UTF-8 (YAML carries nothing else). */
 int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
                          const char *db_user, const char *db_name, const char *signing_key_path,
                          const char *media_store_path, bool open_registration);

@@ -1,10 +1,19 @@
-/* ids.c - Matrix identifier grammar (spec appendix "Identifier Grammar": user IDs, server
- * names) and the random opaque IDs this server mints. Pure functions plus libsodium's RNG. */
+/* ids.c - Matrix identifier grammar (spec appendix "Identifier Grammar": server names, user
+ * IDs and their localparts) and the random IDs this server mints.
+ *
+ * The validators are pure functions over (pointer, length) and read exactly `len` bytes, so
+ * an embedded NUL is just an invalid character. Server names follow the appendix's ABNF plus
+ * its prose: a hostname of digits and dots only is an IPv4 literal and needs numbers 0-255,
+ * and a bracketed IPv6 literal must parse as an address. The random IDs draw each character
+ * with randombytes_uniform (no modulo bias); libsodium must have been initialised. */
 #include "server/ids.h"
 
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
 
+/* user_id_char = DIGIT / %x61-7A / "-" / "." / "=" / "_" / "/" / "+" */
 bool ids_localpart_valid(const char *lp, size_t len)
 {
     if (len == 0)
@@ -18,6 +27,7 @@ bool ids_localpart_valid(const char *lp, size_t len)
     return true;
 }
 
+/* %x21-39 / %x3B-7E: printable ASCII but ':' */
 bool ids_localpart_historical_valid(const char *lp, size_t len)
 {
     if (len == 0)
@@ -30,6 +40,7 @@ bool ids_localpart_historical_valid(const char *lp, size_t len)
     return true;
 }
 
+/* A dotted quad of decimal numbers 0-255 (the spec's prose on IPv4 literals). */
 static bool valid_ipv4(const char *s, size_t len)
 {
     int parts = 0;
@@ -53,49 +64,58 @@ static bool valid_ipv4(const char *s, size_t len)
     return parts == 4;
 }
 
-static bool all_ipv4_chars(const char *s, size_t len)
+/* IPv6address = 2*45IPv6char, and (the spec's prose) an address as RFC 3513 section 2.2
+ * writes it, which inet_pton checks. */
+static bool valid_ipv6(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+    char buf[46];
+    unsigned char addr[16];
+    if (len < 2 || len > 45)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == ':' || c == '.'))
             return false;
-    return true;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-bool ids_server_name_valid(const char *s, size_t len)
+/* dns-name = 1*255dns-char; dns-char = DIGIT / ALPHA / "-" / ".". A name of digits and dots
+ * only would also match IPv4address, so it must be a valid dotted quad. */
+static bool valid_host(const char *s, size_t len)
 {
-    size_t host_len = len;
+    bool ipv4_chars = true;
     if (len == 0 || len > 255)
         return false;
-    if (s[0] == '[') { /* IPv6 literal: 2-45 chars of [0-9A-Fa-f:.] inside brackets */
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-')
+            ipv4_chars = false;
+        else if (!((c >= '0' && c <= '9') || c == '.'))
+            return false;
+    }
+    return !ipv4_chars || valid_ipv4(s, len);
+}
+
+/* server_name = hostname [ ":" port ]; port = 1*5DIGIT */
+bool ids_server_name_valid(const char *s, size_t len)
+{
+    size_t host_len;
+    if (len == 0)
+        return false;
+    if (s[0] == '[') {
         const char *close = memchr(s, ']', len);
-        if (!close)
+        if (!close || !valid_ipv6(s + 1, (size_t)(close - s) - 1))
             return false;
-        size_t in = (size_t)(close - s) - 1;
-        if (in < 2 || in > 45)
-            return false;
-        for (size_t i = 1; i <= in; i++) {
-            char c = s[i];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                  c == ':' || c == '.'))
-                return false;
-        }
-        host_len = in + 2;
+        host_len = (size_t)(close - s) + 1;
     } else {
         const char *colon = memchr(s, ':', len);
         host_len = colon ? (size_t)(colon - s) : len;
-        if (host_len == 0)
+        if (!valid_host(s, host_len))
             return false;
-        if (all_ipv4_chars(s, host_len) && !valid_ipv4(s, host_len)) {
-            /* digits and dots only: must then be a real IPv4 address, unless it is a DNS
-             * name like "1.example"; a name of only digits and dots is not a DNS name */
-            return false;
-        }
-        for (size_t i = 0; i < host_len; i++) {
-            char c = s[i];
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.'))
-                return false;
-        }
     }
     if (host_len == len)
         return true;
@@ -110,10 +130,12 @@ bool ids_server_name_valid(const char *s, size_t len)
     return true;
 }
 
+/* user_id = "@" localpart ":" server_name, at most 255 bytes; the first ':' ends the
+ * localpart, as no localpart may contain one. */
 int ids_user_id_split(const char *uid, const char **lp, size_t *lp_len, const char **server,
                       size_t *server_len)
 {
-    size_t len = strlen(uid);
+    size_t len = strnlen(uid, IDS_USER_ID_MAX + 1);
     if (len < 4 || len > IDS_USER_ID_MAX || uid[0] != '@')
         return -1;
     const char *colon = strchr(uid + 1, ':');

@@ -12,13 +12,15 @@ bool ids_localpart_valid(const char *lp, size_t len);
  * except ':'. */
 bool ids_localpart_historical_valid(const char *lp, size_t len);
 /* server_name = hostname [ ":" port ]; hostname = IPv4 / "[" IPv6 "]" / DNS name (1-255 chars
- * of [A-Za-z0-9.-]); port 1-5 digits. */
+ * of [A-Za-z0-9.-]); port 1-5 digits. As the spec's prose says, a hostname of only digits and
+ * dots must be a dotted quad of 0-255, and an IPv6 literal must parse as an address. */
 bool ids_server_name_valid(const char *s, size_t len);
 /* Split "@localpart:server" into borrowed spans. Returns 0 on a well-formed user ID
  * (historical localpart grammar, valid server name, total <= 255 bytes), else -1. */
 int ids_user_id_split(const char *uid, const char **lp, size_t *lp_len, const char **server,
                       size_t *server_len);
-/* Device IDs we mint: A-Z (as Synapse), `n` chars, NUL-terminated into out[n+1]. */
+/* Device IDs we mint: A-Z (as Synapse), `n` chars, NUL-terminated into out[n+1]. Both random
+ * functions need sodium_init() to have succeeded. */
 void ids_random_upper(char *out, size_t n);
 /* Opaque ID of [A-Za-z0-9], NUL-terminated into out[n+1]. */
 void ids_random_alnum(char *out, size_t n);
