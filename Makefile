@@ -117,7 +117,8 @@ bench: deps
 # libFuzzer targets (clang): every parser gets one. FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
-FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/ids.c server/log.c
+FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/config_write.c server/ids.c \
+                 server/log.c
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do \

@@ -84,7 +84,7 @@ struct key {
     const char *alias; /* another row (same table) for the same setting: give only one */
 };
 
-static bool server_name_ok(const char *s, size_t len);
+
 static bool baseurl_ok(const char *s, size_t len);
 static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
@@ -99,7 +99,7 @@ static bool ip_ok(const char *s, size_t len);
 #define C(field) offsetof(struct config, field)
 /* The top level. Columns: path, type, destination, default, then named extras. */
 static const struct key config_keys[] = {
-    {"server_name", K_STR, C(server_name), NULL, .required = true, .check = server_name_ok,
+    {"server_name", K_STR, C(server_name), NULL, .required = true, .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"public_baseurl", K_STR, C(public_baseurl), NULL, .check = baseurl_ok,
      .arg = "an http:// or https:// URL"}, /* default from server_name, in finish() */
@@ -137,7 +137,7 @@ static const struct key config_keys[] = {
     {"default_room_version", K_STR, C(default_room_version), "12", .check = roomver_ok,
      .arg = "a room version such as 10 or 12"},
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
-     .off2 = C(n_federation_domain_whitelist), .check = server_name_ok, .arg = SERVER_NAME_WANTED},
+     .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok, .arg = SERVER_NAME_WANTED},
     {"rc_registration", K_SECTION, NO_DEST, NULL},
     {"rc_registration.per_second", K_NUM, C(rc_registration.per_second), "0.17"},
     {"rc_registration.burst_count", K_NUM, C(rc_registration.burst_count), "3"},
@@ -398,7 +398,7 @@ int config_parse_size(const char *s, int64_t *out)
 
 /* ids_server_name_valid, plus what a name we are configured with must also have: DNS labels
  * that are not empty, and a port that exists. */
-static bool server_name_ok(const char *s, size_t len)
+bool config_server_name_ok(const char *s, size_t len)
 {
     if (!ids_server_name_valid(s, len))
         return false;
@@ -968,134 +968,4 @@ void config_free(struct config *c)
     free(c->default_room_version);
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
     memset(c, 0, sizeof *c);
-}
-
-/* `<indent><key>: "value"` with YAML double-quoted escapes; bytes from 0x80 pass through, so
- * value must be UTF-8 (YAML cannot carry anything else). */
-static void put_kv(FILE *f, const char *indent, const char *key, const char *value)
-{
-    fprintf(f, "%s%s: \"", indent, key);
-    for (const unsigned char *s = (const unsigned char *)value; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if (*s < 0x20 || *s == 0x7f)
-            fprintf(f, "\\x%02x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputs("\"\n", f);
-}
-
-/* put_kv, or the key commented out with `example` when value is NULL. */
-static void put_opt(FILE *f, const char *indent, const char *key, const char *value,
-                    const char *example)
-{
-    if (value)
-        put_kv(f, indent, key, value);
-    else
-        fprintf(f, "#%s%s: %s\n", indent, key, example);
-}
-
-int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
-                         const char *db_user, const char *db_name, const char *signing_key_path,
-                         const char *media_store_path, bool open_registration)
-{
-    char secret[41];
-    const char *reg = open_registration ? "true" : "false";
-
-    if (!server_name || !server_name_ok(server_name, strlen(server_name)) || port < 1 ||
-        port > 65535 || !signing_key_path || !media_store_path || sodium_init() < 0)
-        return -1;
-    ids_random_alnum(secret, sizeof secret - 1);
-
-    fputs("# homeserver.yaml - Amtsbote configuration. Key names follow Synapse's wherever the\n"
-          "# concept exists; a commented-out key shows its default. Keep this file private\n"
-          "# (mode 0600): it holds the registration shared secret.\n\n"
-          "# The domain in user IDs (@alice:SERVER_NAME). It cannot change once users exist.\n",
-          f);
-    put_kv(f, "", "server_name", server_name);
-    fprintf(f,
-            "\n# The URL clients reach this server at, through the reverse proxy.\n"
-            "#public_baseurl: https://%s/\n\n"
-            "# Answer /.well-known/matrix/server, delegating federation to public_baseurl's\n"
-            "# host (port 443), so federation needs no port 8448.\n"
-            "serve_server_wellknown: false\n\n"
-            "# Plain HTTP on loopback: TLS belongs to the reverse proxy in front, so tls must\n"
-            "# stay false. x_forwarded trusts the proxy's X-Forwarded-For for client addresses\n"
-            "# (rate limits). resources: the APIs served here: client and/or federation.\n"
-            "listeners:\n"
-            "  - port: %d\n"
-            "    bind_addresses: ['127.0.0.1']\n"
-            "    type: http\n"
-            "    tls: false\n"
-            "    x_forwarded: true\n"
-            "    resources:\n"
-            "      - names: [client, federation]\n"
-            "        compress: false\n\n"
-            "# PostgreSQL is the only store (psycopg2 is accepted as Synapse's name for it).\n"
-            "# host may be a Unix socket directory; keys left out use libpq's defaults\n"
-            "# (PGHOST, PGUSER, ...). cp_min/cp_max: connection pool size.\n"
-            "database:\n"
-            "  name: psycopg2\n"
-            "  args:\n",
-            server_name, port);
-    put_opt(f, "    ", "user", db_user, "amtsbote");
-    fputs("#    password: change-me\n", f);
-    put_opt(f, "    ", "database", db_name, "amtsbote");
-    put_opt(f, "    ", "host", db_host, "/var/run/postgresql");
-    fputs("#    port: 5432\n"
-          "    cp_min: 2\n"
-          "    cp_max: 10\n\n"
-          "# The ed25519 key that signs this server's events (Synapse's key file format).\n",
-          f);
-    put_kv(f, "", "signing_key_path", signing_key_path);
-    fputs("\n# Where uploaded files are kept.\n", f);
-    put_kv(f, "", "media_store_path", media_store_path);
-    fprintf(f,
-            "\n# Registration. Open registration needs either registration_requires_token: true\n"
-            "# or enable_registration_without_verification: true (anyone may sign up).\n"
-            "enable_registration: %s\n"
-            "enable_registration_without_verification: %s\n"
-            "registration_requires_token: false\n\n"
-            "# Lets `amtsbote register-user` and /_synapse/admin/v1/register create accounts,\n"
-            "# also admins, even while registration is closed. Keep it secret.\n"
-            "registration_shared_secret: \"%s\"\n\n"
-            "# Password login; false leaves only other login types.\n"
-            "password_config:\n"
-            "  enabled: true\n\n"
-            "# Largest media upload, and largest JSON request body (K, M, G: powers of 1024).\n"
-            "max_upload_size: 50M\n"
-            "max_request_body_size: 1M\n\n"
-            "# Presence is off: online status makes performance monitoring possible.\n"
-            "presence:\n"
-            "  enabled: false\n\n"
-            "# Guest accounts are not supported; this must stay false.\n"
-            "allow_guest_access: false\n\n"
-            "# Rate limits: tokens per second and bucket size, per client address (registration,\n"
-            "# rc_login.address), per account, and per account after failed logins.\n"
-            "rc_registration:\n"
-            "  per_second: 0.17\n"
-            "  burst_count: 3\n"
-            "rc_login:\n"
-            "  address:\n"
-            "    per_second: 0.17\n"
-            "    burst_count: 3\n"
-            "  account:\n"
-            "    per_second: 0.17\n"
-            "    burst_count: 3\n"
-            "  failed_attempts:\n"
-            "    per_second: 0.17\n"
-            "    burst_count: 3\n\n"
-            "# Federate only with these servers; leave out to federate with any.\n"
-            "#federation_domain_whitelist:\n"
-            "#  - example.org\n\n"
-            "# Room version for new rooms.\n"
-            "default_room_version: \"12\"\n\n"
-            "# error, warning, info or debug.\n"
-            "log_level: info\n\n"
-            "# HTTP worker threads per bind address.\n"
-            "worker_threads: 4\n",
-            reg, reg, secret);
-    sodium_memzero(secret, sizeof secret);
-    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

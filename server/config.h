@@ -80,6 +80,10 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
                          const char *db_user, const char *db_name, const char *signing_key_path,
                          const char *media_store_path, bool open_registration);
 
+/* A server name the configuration accepts: the identifier grammar, no empty DNS labels, a
+ * port within 1-65535. */
+bool config_server_name_ok(const char *s, size_t len);
+
 /* Parse a Synapse size string ("50M", "1024", "10K", "1G"). Returns 0, or -1 if invalid. */
 int config_parse_size(const char *s, int64_t *out);
 

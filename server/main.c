@@ -101,6 +101,11 @@ static int cmd_generate_config(int argc, char **argv)
         fprintf(stderr, "generate-config: --port must be 1..65535\n");
         return 2;
     }
+    if (!config_server_name_ok(server_name, strlen(server_name))) {
+        fprintf(stderr, "generate-config: '%s' is not a valid server name (host[:port])\n",
+                server_name);
+        return 2;
+    }
     const char *d = dir_of(out, dir, sizeof dir);
     if (!key_path) {
         if ((size_t)snprintf(keybuf, sizeof keybuf, "%s/%s.signing.key", d, server_name) >=

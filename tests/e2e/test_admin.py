@@ -297,6 +297,13 @@ class GenerateConfig(unittest.TestCase):
         r = subprocess.run([BIN, "generate-config", "--server-name", "example.org", "--out", out],
                            capture_output=True, text=True)
         self.assertNotEqual(r.returncode, 0)
+        # an invalid server name leaves no file behind
+        bad = os.path.join(d, "bad.yaml")
+        r = subprocess.run([BIN, "generate-config", "--server-name", "exa mple..org", "--out", bad],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a valid server name", r.stderr)
+        self.assertFalse(os.path.exists(bad))
 
 
 class Shutdown(ServerTestCase):
