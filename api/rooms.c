@@ -338,7 +338,8 @@ void api_members(struct http_req *req)
     json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "membership"),
+    enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "at"),
+                                   http_query(req, "membership"),
                                    http_query(req, "not_membership"), &out, why, sizeof why);
     api_reply_room(req, rc, json_pack("{s:o}", "chunk", out), why);
 }

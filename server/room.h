@@ -80,9 +80,11 @@ enum room_rc room_state_event(const char *room_id, const char *user_id, const ch
 /* One event as a client event, if the user may see it (history visibility). */
 enum room_rc room_event(const char *room_id, const char *user_id, const char *event_id,
                         json_t **out, char *why, size_t n);
-/* /members: member events (client format), filtered by membership / not_membership. */
-enum room_rc room_members(const char *room_id, const char *user_id, const char *membership,
-                          const char *not_membership, json_t **out, char *why, size_t n);
+/* /members: member events (client format) now, or as of the pagination token `at` (may be
+ * NULL), filtered by membership / not_membership. */
+enum room_rc room_members(const char *room_id, const char *user_id, const char *at,
+                          const char *membership, const char *not_membership, json_t **out,
+                          char *why, size_t n);
 /* /joined_members: {user_id: {display_name, avatar_url}} of joined users. */
 enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
                                  char *why, size_t n);

@@ -263,12 +263,34 @@ out:
     return rc;
 }
 
-enum room_rc room_members(const char *room_id, const char *user_id, const char *membership,
-                          const char *not_membership, json_t **out, char *why, size_t n)
+enum room_rc room_members(const char *room_id, const char *user_id, const char *at,
+                          const char *membership, const char *not_membership, json_t **out,
+                          char *why, size_t n)
 {
     WITH_STANDING(room_id, user_id);
     json_t *arr = json_array();
     int64_t now = clock_now_ms();
+    if (at) { /* the members as of a pagination token, never past the user's leaving */
+        int64_t d, st;
+        if (room_parse_token(at, &d, &st) < 0) {
+            json_decref(arr);
+            snprintf(why, n, "Invalid 'at' token");
+            rc = ROOM_BAD_JSON;
+            goto out;
+        }
+        if (d > s.depth || (d == s.depth && st > s.stream)) {
+            d = s.depth;
+            st = s.stream;
+        }
+        int64_t group = 0;
+        int got = db_events_group_at(c, room_id, d, st, &group);
+        if (got < 0) {
+            json_decref(arr);
+            goto out;
+        }
+        s.group = group;
+        s.depth = 0; /* read from s.group below */
+    }
     if (s.depth == INT64_MAX) {
         json_t *rows = db_current_members(c, room_id, membership, not_membership);
         if (!rows) {

@@ -357,6 +357,24 @@ int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, ch
     return found;
 }
 
+int db_events_group_at(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
+                       int64_t *group)
+{
+    char d[24], st[24];
+    const char *p[] = {room_id, db_i64(d, depth), db_i64(st, stream)};
+    PGresult *res = db_exec(c,
+                            "SELECT state_group FROM events WHERE room_id = $1 AND NOT outlier "
+                            "AND rejected IS NULL AND (depth, stream_ordering) <= ($2, $3) "
+                            "ORDER BY depth DESC, stream_ordering DESC LIMIT 1",
+                            3, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    *group = found ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return found;
+}
+
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms)
 {

@@ -652,3 +652,19 @@ class RestrictedJoins(RoomsBase):
              "content": {"join_rule": "restricted",
                          "allow": [{"type": "m.room_membership", "room_id": space}]}}])
         self.assertError(self.join(old, self.bob), 403, "M_FORBIDDEN")
+
+
+class MembersAt(RoomsBase):
+    def test_members_at_a_token(self):
+        room = self.create(preset="public_chat")
+        self.msg(room, "nur alice")
+        token = self.messages(room, self.alice, dir="b", limit="1")["start"]
+        self.join(room, self.bob)
+        self.join(room, self.carol)
+        now = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice)["chunk"]
+        self.assertEqual(len(now), 3)
+        then = self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
+                          query={"at": token})["chunk"]
+        self.assertEqual([m["state_key"] for m in then], ["@alice:test.local"])
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
+                                    query={"at": "nonsense"}), 400, "M_BAD_JSON")
