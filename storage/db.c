@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "server/log.h"
 
 #define STMT_CACHE 256 /* distinct statements per connection before falling back to unprepared */
@@ -281,6 +283,17 @@ int db_affected_one(PGresult *res)
     long n = db_affected(res);
     PQclear(res);
     return n > 0 ? 1 : 0;
+}
+
+json_t *db_strings(PGresult *res)
+{
+    if (!res)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(arr, json_string(db_val(res, i, 0)));
+    PQclear(res);
+    return arr;
 }
 
 const char *db_val(PGresult *res, int row, int col)

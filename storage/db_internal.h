@@ -1,6 +1,7 @@
 /* db_internal.h - for the storage/ files only: running SQL on a pooled connection. */
 #ifndef AMTSBOTE_DB_INTERNAL_H
 #define AMTSBOTE_DB_INTERNAL_H
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ long db_affected(PGresult *res);
 /* For an UPDATE/DELETE result (cleared here): 1 if it touched a row, 0 if none, -1 if res is
  * NULL (the statement failed). */
 int db_affected_one(PGresult *res);
+/* The first column of every row as a new JSON array of strings; clears res. NULL when res
+ * is NULL (the statement failed). */
+json_t *db_strings(PGresult *res);
 /* Value at (row, col) or NULL when SQL NULL. Borrowed from res. */
 const char *db_val(PGresult *res, int row, int col);
 int64_t db_int(PGresult *res, int row, int col);

@@ -80,13 +80,7 @@ json_t *db_rooms_extremities(struct dbc *c, const char *room_id)
     const char *p[] = {room_id};
     PGresult *res = db_exec(
         c, "SELECT event_id FROM room_extremities WHERE room_id = $1 ORDER BY event_id", 1, p);
-    if (!res)
-        return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(arr, json_string(db_val(res, i, 0)));
-    PQclear(res);
-    return arr;
+    return db_strings(res);
 }
 
 json_t *db_rooms_extremities_depth(struct dbc *c, const char *room_id, int max)
@@ -170,13 +164,7 @@ json_t *db_aliases_of_room(struct dbc *c, const char *room_id)
     const char *p[] = {room_id};
     PGresult *res =
         db_exec(c, "SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias", 1, p);
-    if (!res)
-        return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(arr, json_string(db_val(res, i, 0)));
-    PQclear(res);
-    return arr;
+    return db_strings(res);
 }
 
 int db_rooms_forget(struct dbc *c, const char *room_id, const char *user_id)

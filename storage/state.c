@@ -343,13 +343,7 @@ json_t *db_rooms_with_membership(struct dbc *c, const char *user_id, const char 
                             "SELECT room_id FROM current_state WHERE type = 'm.room.member' "
                             "AND state_key = $1 AND membership = $2 ORDER BY room_id",
                             2, p);
-    if (!res)
-        return NULL;
-    json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(arr, json_string(db_val(res, i, 0)));
-    PQclear(res);
-    return arr;
+    return db_strings(res);
 }
 
 json_t *db_current_members(struct dbc *c, const char *room_id, const char *membership,
