@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "server/account.h"
 #include "server/ids.h"
+#include "server/room.h"
 
 #define MAX_DISPLAYNAME 256
 #define MAX_AVATAR_URL 1000
@@ -105,6 +106,21 @@ void api_profile_field_put(struct http_req *req)
     if (account_profile_set(uid, field, value) != ACCOUNT_OK) {
         http_reply_internal(req);
         return;
+    }
+    /* the member events of every joined room carry the profile (spec "Events on change of
+     * profile information"); a room that refuses does not fail the profile change */
+    json_t *rooms = NULL;
+    if (room_joined_rooms(uid, &rooms) == ROOM_OK) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(rooms, i, v)
+        {
+            char why[256], *eid = NULL;
+            room_membership(json_string_value(v), uid, uid, "join", NULL, NULL, &eid, why,
+                            sizeof why);
+            free(eid);
+        }
+        json_decref(rooms);
     }
     http_reply_json(req, 200, NULL);
 }

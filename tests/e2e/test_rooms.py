@@ -668,3 +668,16 @@ class MembersAt(RoomsBase):
         self.assertEqual([m["state_key"] for m in then], ["@alice:test.local"])
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
                                     query={"at": "nonsense"}), 400, "M_BAD_JSON")
+
+
+class ProfileInRooms(RoomsBase):
+    def test_displayname_change_reaches_rooms(self):
+        room = self.create(preset="public_chat")
+        self.join(room, self.bob)
+        r = self.s.put(CS + "/profile/@bob:test.local/displayname", {"displayname": "Robert"},
+                       token=self.bob)
+        self.assertEqual(r.status, 200)
+        jm = self.s.get(CS + f"/rooms/{q(room)}/joined_members", token=self.alice)["joined"]
+        self.assertEqual(jm["@bob:test.local"]["display_name"], "Robert")
+        self.s.put(CS + "/profile/@bob:test.local/displayname", {"displayname": "bob"},
+                   token=self.bob)
