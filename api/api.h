@@ -91,6 +91,25 @@ void api_room_summary(struct http_req *req);
 void api_report_event(struct http_req *req);
 void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);
+/* sync.c */
+void api_sync(struct http_req *req);
+/* userdata.c */
+/* Parse and check a Filter (JSON text); new object, or NULL with the reason in why. */
+json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n);
+void api_filter_post(struct http_req *req);
+void api_filter_get(struct http_req *req);
+void api_account_data_put(struct http_req *req);
+void api_account_data_get(struct http_req *req);
+void api_room_account_data_put(struct http_req *req);
+void api_room_account_data_get(struct http_req *req);
+void api_tags_get(struct http_req *req);
+void api_tag_put(struct http_req *req);
+void api_tag_delete(struct http_req *req);
+void api_receipt(struct http_req *req);
+void api_read_markers(struct http_req *req);
+void api_typing(struct http_req *req);
+void api_presence_put(struct http_req *req);
+void api_presence_get(struct http_req *req);
 /* admin.c (Synapse-compatible admin API) */
 void api_admin_register_nonce(struct http_req *req);
 void api_admin_register(struct http_req *req);

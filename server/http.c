@@ -52,6 +52,9 @@ struct http_req {
     bool too_large;
     bool replied;
     bool queued; /* a response has been handed to MHD */
+    bool suspended;
+    http_park_fn arm, resumed;
+    void *ctx;
     json_t *json;
     struct http_user user;
     bool have_user;
@@ -551,7 +554,7 @@ static void dispatch(struct http_req *r)
     if (!authenticate(r))
         return;
     r->route->handler(r);
-    if (!r->replied) {
+    if (!r->replied && !r->suspended) {
         log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
         http_reply_internal(r);
     }
@@ -636,9 +639,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
-    if (!r->replied)
+    if (r->suspended) { /* back from http_resume */
+        r->suspended = false;
+        r->resumed(r);
+    } else if (!r->replied) {
         dispatch(r);
+    }
+    if (r->suspended && !r->replied) {
+        MHD_suspend_connection(r->conn);
+        r->arm(r);
+        return MHD_YES;
+    }
+    r->suspended = false;
     return queue_reply(r);
+}
+
+void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed)
+{
+    req->suspended = true;
+    req->arm = arm;
+    req->resumed = resumed;
+}
+
+void http_set_ctx(struct http_req *req, void *ctx)
+{
+    req->ctx = ctx;
+}
+
+void *http_ctx(struct http_req *req)
+{
+    return req->ctx;
+}
+
+void http_resume(struct http_req *req)
+{
+    MHD_resume_connection(req->conn);
 }
 
 /* --- daemons ---------------------------------------------------------------------------- */

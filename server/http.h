@@ -98,6 +98,18 @@ void http_reply_error_extra(struct http_req *req, int status, const char *errcod
 void http_reply_internal(struct http_req *req);
 bool http_replied(struct http_req *req);
 
+/* Long-polling. A handler that has nothing to say yet calls http_suspend and returns without
+ * replying. Once the connection is parked, `arm(req)` runs (on the same thread): it arranges
+ * for http_resume(req) to be called, from any thread, exactly once and possibly at once.
+ * After that, `resumed(req)` runs on an HTTP thread and either replies or suspends again.
+ * A parked request holds no thread. */
+typedef void (*http_park_fn)(struct http_req *req);
+void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
+void http_resume(struct http_req *req);
+/* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
+void http_set_ctx(struct http_req *req, void *ctx);
+void *http_ctx(struct http_req *req);
+
 /* Percent-decode s[0..len) into a new malloc'd string; NULL if malformed or contains NUL. */
 char *http_pct_decode(const char *s, size_t len);
 

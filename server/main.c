@@ -28,12 +28,14 @@
 #include "server/http.h"
 #include "server/keyring.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/room.h"
 #include "server/roomver.h"
 #include "server/sign.h"
 #include "server/version.h"
 #include "storage/db.h"
 #include "storage/migrate.h"
+#include "storage/userdata.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -213,6 +215,11 @@ static int serve(const char *config_path)
         log_error("database: %s", err);
         goto out_db;
     }
+    struct dbc *c = db_get();
+    int64_t stream_max = c ? db_stream_max(c) : -1;
+    db_put(c);
+    if (stream_max < 0 || notify_start(stream_max) < 0)
+        goto out_db;
 
     /* Signals go to the main thread only: block them before any thread starts. */
     sigemptyset(&sigs);
@@ -226,7 +233,7 @@ static int serve(const char *config_path)
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
     if (http_start(&cfg) < 0)
-        goto out_db;
+        goto out_notify;
     log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,
              db_schema_latest());
 
@@ -240,8 +247,12 @@ static int serve(const char *config_path)
         break;
     }
     log_info("signal %d: shutting down", sig);
+    notify_stop(); /* parked syncs answer now */
     http_stop(SHUTDOWN_GRACE_MS);
     rc = 0;
+out_notify:
+    notify_stop();
+    notify_cleanup();
 out_db:
     db_pool_close();
 out_cfg:

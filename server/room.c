@@ -57,6 +57,16 @@ void room_init(const char *server_name, const struct sign_key *key,
 
 void room_batch_announce(struct batch *b, bool committed)
 {
+    for (size_t i = 0; committed && i < b->n; i++) {
+        const json_t *pdu = b->items[i].pdu;
+        const char *type = json_string_value(json_object_get(pdu, "type"));
+        const char *skey = json_string_value(json_object_get(pdu, "state_key"));
+        /* a member event also concerns its target, who may not be in the room yet */
+        bool member = type && skey && strcmp(type, "m.room.member") == 0;
+        notify_touch(b->ticket, b->items[i].stream, b->items[i].room_id, member ? skey : NULL);
+    }
+    notify_end(b->ticket, committed);
+    b->ticket = NULL;
     for (size_t i = 0; i < b->n; i++) {
         if (committed && eng.listener)
             eng.listener(b->items[i].stream, b->items[i].room_id, b->items[i].pdu);
@@ -682,6 +692,7 @@ static void send_batch(struct send_item *items, size_t count)
     struct batch b = {.n = 0};
     struct batch_view bv = {0};
     struct dbc *c = db_get();
+    b.ticket = notify_begin();
     bool failed = !c || db_begin(c) < 0;
     if (!failed) {
         int found = batch_view_load(c, items, count, &bv);
@@ -693,6 +704,7 @@ static void send_batch(struct send_item *items, size_t count)
             }
             db_rollback(c);
             db_put(c);
+            room_batch_announce(&b, false);
             return;
         }
         failed = found < 0;

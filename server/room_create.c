@@ -194,6 +194,7 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
         free(alias);
         return ROOM_ERR;
     }
+    b.ticket = notify_begin();
     if (db_begin(c) < 0)
         goto out;
     if (!rv->room_id_from_create) {

@@ -8,6 +8,7 @@
 
 #include "server/room.h"
 #include "server/roomver.h"
+#include "server/notify.h"
 #include "server/sign.h"
 #include "storage/db.h"
 
@@ -32,8 +33,9 @@ struct committed {
 struct batch {
     struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
     size_t n;
+    struct notify_ticket *ticket; /* taken before the transaction (server/notify.h) */
 };
-/* Tell the listener (when committed) and empty the batch. */
+/* Tell the notifier and the listener (when committed), end the ticket, empty the batch. */
 void room_batch_announce(struct batch *b, bool committed);
 
 /* One event to append. */

@@ -296,6 +296,21 @@ json_t *db_strings(PGresult *res)
     return arr;
 }
 
+json_t *db_json(PGresult *res)
+{
+    if (!res)
+        return NULL;
+    json_t *v = NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, NULL);
+    else
+        v = json_null();
+    PQclear(res);
+    if (!v)
+        log_error("db: a JSON result did not parse");
+    return v;
+}
+
 const char *db_val(PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);

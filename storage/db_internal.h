@@ -26,6 +26,10 @@ int db_affected_one(PGresult *res);
 /* The first column of every row as a new JSON array of strings; clears res. NULL when res
  * is NULL (the statement failed). */
 json_t *db_strings(PGresult *res);
+/* The first column of the first row parsed as JSON (any value; SQL NULL or no row gives a
+ * JSON null), for queries that build their answer with json_agg/json_build_object; clears
+ * res. NULL when res is NULL or the text does not parse. */
+json_t *db_json(PGresult *res);
 /* Value at (row, col) or NULL when SQL NULL. Borrowed from res. */
 const char *db_val(PGresult *res, int row, int col);
 int64_t db_int(PGresult *res, int row, int col);

@@ -1,0 +1,722 @@
+/* sync.c - what /sync tells a user about the stream between two positions (Client-Server API
+ * "Syncing", "Lazy-loading room members", "Typing", "Receipts", "Client Config", "Send-to-
+ * Device", "Presence").
+ *
+ * A response covers the stream in (since, upto], upto = notify_position() taken first, so
+ * nothing that commits meanwhile is half-reported: it goes into the next response.
+ *  1. Memberships decide the sections: rooms the user is joined to go under `join`; rooms
+ *     whose invite / knock / leave (or ban) is in the range under `invite` / `knock` / `leave`
+ *     (an initial sync lists current invites and knocks, and left rooms only with
+ *     include_leave). A join inside the range makes that room start from scratch (full state).
+ *  2. Timeline: the newest `limit` visible events of the range, `limited` when older ones were
+ *     cut, `prev_batch` the /messages token just before the first. Visibility: an event after
+ *     the user's current join is visible; anything else goes through the history-visibility
+ *     rules of server/roomread.c.
+ *  3. State: the full state at the start of the timeline for a room that starts from scratch
+ *     (or full_state); after a gap (`limited`) the entries that differ from the state at
+ *     `since`; otherwise nothing (the timeline carries every change). Lazy-loading keeps only
+ *     the member events of the timeline's senders and the user's own.
+ *  4. Per room also: summary (when membership may have moved), ephemeral (typing, receipts),
+ *     account data, unread counts (from event_push_actions, see server/push.h).
+ *  5. Outside rooms: account data, presence (only when enabled), to-device messages (those up
+ *     to since.inbox are deleted: presenting a token acknowledges them), device-list changes.
+ * Assumes a linear room DAG for "state before an event" (the event before it in the stream);
+ * federation brings forks and will read the state group of the prev events instead. */
+#include "server/sync.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/notify.h"
+#include "server/room.h"
+#include "server/room_internal.h"
+#include "server/statemap.h"
+#include "storage/events.h"
+#include "storage/state.h"
+#include "storage/sync.h"
+#include "storage/userdata.h"
+
+#define DEFAULT_LIMIT 10
+#define MAX_TIMELINE 200
+#define MAX_TO_DEVICE 100
+
+int sync_token_parse(const char *s, struct sync_token *t)
+{
+    long long a, b, c;
+    char tail;
+    if (!s || sscanf(s, "s%lld_%lld_%lld%c", &a, &b, &c, &tail) != 3 || a < 0 || b < 0 || c < 0)
+        return -1;
+    t->pos = a;
+    t->typing = b;
+    t->inbox = c;
+    return 0;
+}
+
+void sync_token_format(const struct sync_token *t, char *buf, size_t n)
+{
+    snprintf(buf, n, "s%" PRId64 "_%" PRId64 "_%" PRId64, t->pos, t->typing, t->inbox);
+}
+
+void sync_result_clear(struct sync_result *r)
+{
+    json_decref(r->body);
+    json_decref(r->rooms);
+    memset(r, 0, sizeof *r);
+}
+
+/* --- filters ---------------------------------------------------------------------------- */
+
+static const json_t *room_part(const json_t *filter, const char *part)
+{
+    return json_object_get(json_object_get(filter, "room"), part);
+}
+
+static bool list_has(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* RoomFilter.rooms / not_rooms, and those of a part (timeline, state ...) when given. */
+static bool room_wanted(const json_t *f, const char *room_id)
+{
+    if (!f)
+        return true;
+    const json_t *rooms = json_object_get(f, "rooms");
+    if (json_is_array(rooms) && !list_has(rooms, room_id))
+        return false;
+    return !list_has(json_object_get(f, "not_rooms"), room_id);
+}
+
+static bool event_wanted(const json_t *f, const json_t *pdu)
+{
+    return !f || room_filter_ok((json_t *)f, pdu);
+}
+
+static int timeline_limit(const json_t *filter)
+{
+    const json_t *l = json_object_get(room_part(filter, "timeline"), "limit");
+    if (!json_is_integer(l))
+        return DEFAULT_LIMIT;
+    json_int_t v = json_integer_value(l);
+    return v < 1 ? 1 : v > MAX_TIMELINE ? MAX_TIMELINE : (int)v;
+}
+
+/* Apply event_fields (dotted paths, "\." a literal dot) to a client event. */
+static json_t *project(json_t *ev, const json_t *fields)
+{
+    if (!json_is_array(fields))
+        return ev;
+    json_t *out = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        const char *path = json_string_value(f);
+        if (!path)
+            continue;
+        json_t *src = ev, *dst = out;
+        char seg[256];
+        const char *p = path;
+        while (src && *p) {
+            size_t n = 0;
+            while (*p && *p != '.' && n + 1 < sizeof seg) {
+                if (*p == '\\' && (p[1] == '.' || p[1] == '\\'))
+                    p++;
+                seg[n++] = *p++;
+            }
+            seg[n] = '\0';
+            if (*p == '.')
+                p++;
+            json_t *v = json_object_get(src, seg);
+            if (!v)
+                break;
+            if (!*p) {
+                json_object_set(dst, seg, v);
+                break;
+            }
+            json_t *next = json_object_get(dst, seg);
+            if (!json_is_object(next)) {
+                next = json_object();
+                json_object_set_new(dst, seg, next);
+            }
+            src = v;
+            dst = next;
+        }
+    }
+    json_decref(ev);
+    return out;
+}
+
+/* --- per room --------------------------------------------------------------------------- */
+
+struct ctx {
+    const struct sync_req *q;
+    struct dbc *c;
+    int64_t since, upto, now;
+    int limit;
+    bool lazy;
+    const json_t *fields;
+    bool federation_format;
+};
+
+static json_t *format_event(struct ctx *x, const char *room_id, json_t *row)
+{
+    const json_t *pdu = json_object_get(row, "pdu");
+    const char *id = json_string_value(json_object_get(row, "event_id"));
+    json_t *ev;
+    if (x->federation_format) {
+        ev = json_deep_copy(pdu);
+        json_object_set_new(ev, "event_id", json_string(id));
+    } else {
+        ev = room_client_event(pdu, id, room_id,
+                               json_string_value(json_object_get(row, "redacted_by")), x->now);
+        const char *txn = json_string_value(json_object_get(row, "txn_id"));
+        if (txn)
+            json_object_set_new(json_object_get(ev, "unsigned"), "transaction_id",
+                                json_string(txn));
+    }
+    return project(ev, x->fields);
+}
+
+/* Step 2: the timeline of one room from its rows (newest first). Fills *timeline
+ * (chronological), *first (the oldest row used, borrowed) and the senders seen. */
+static json_t *build_timeline(struct ctx *x, const char *room_id, json_t *rows,
+                              const json_t *member, json_t *senders, json_t **first,
+                              bool *limited)
+{
+    const json_t *tf = room_part(x->q->filter, "timeline");
+    int64_t join_stream = json_integer_value(json_object_get(member, "stream"));
+    bool joined = strcmp(json_string_value(json_object_get(member, "membership")), "join") == 0;
+    struct standing s = {.membership = (char *)json_string_value(json_object_get(member, "membership")),
+                         .event_id = (char *)json_string_value(json_object_get(member, "event_id")),
+                         .depth = INT64_MAX,
+                         .stream = INT64_MAX};
+    json_t *cache = json_object();
+    json_t *tl = json_array();
+    size_t n = json_array_size(rows);
+    *limited = n > (size_t)x->limit;
+    *first = NULL;
+    for (size_t i = 0; i < n && json_array_size(tl) < (size_t)x->limit; i++) {
+        json_t *row = json_array_get(rows, i);
+        const json_t *pdu = json_object_get(row, "pdu");
+        int64_t st = json_integer_value(json_object_get(row, "stream"));
+        bool visible = (joined && st >= join_stream) ||
+                       room_event_visible(x->c, &s, x->q->user_id,
+                                          json_integer_value(json_object_get(row, "group")), cache);
+        if (!visible) {
+            *limited = true; /* older history exists that the user may not read */
+            break;
+        }
+        *first = row;
+        if (!event_wanted(tf, pdu))
+            continue;
+        json_array_insert_new(tl, 0, format_event(x, room_id, row));
+        const char *sender = json_string_value(json_object_get(pdu, "sender"));
+        if (sender)
+            json_object_set_new(senders, sender, json_true());
+    }
+    json_decref(cache);
+    return tl;
+}
+
+/* The state group before the row `first` (or at upto when the timeline is empty). */
+static int64_t group_before(struct ctx *x, const char *room_id, const json_t *first)
+{
+    if (!first)
+        return db_sync_group_at_stream(x->c, room_id, x->upto);
+    int64_t g = 0;
+    int64_t depth = json_integer_value(json_object_get(first, "depth"));
+    int64_t stream = json_integer_value(json_object_get(first, "stream"));
+    int rc = db_events_group_at(x->c, room_id, depth, stream - 1, &g);
+    return rc < 0 ? -1 : g;
+}
+
+/* Step 3. Returns the state events (client format) for a room, or NULL on error. */
+static json_t *build_state(struct ctx *x, const char *room_id, bool from_scratch, bool limited,
+                           const json_t *first, json_t *senders, json_t *timeline_ids)
+{
+    const json_t *sf = room_part(x->q->filter, "state");
+    if (!from_scratch && !limited && (!x->lazy || !json_object_size(senders)))
+        return json_array(); /* the timeline carries every change */
+    json_t *ids = json_array(), *now = NULL, *then = NULL, *evs = NULL, *out = NULL;
+    int64_t gt = group_before(x, room_id, first);
+    if (gt < 0)
+        goto done;
+    if (!from_scratch && !limited) {
+        /* incremental lazy-loading: the members of this timeline's senders, even if sent
+         * before (the spec allows redundant ones; no per-device record of what was sent) */
+        const char *u;
+        json_t *v;
+        json_object_foreach(senders, u, v)
+        {
+            char *id = NULL;
+            if (gt && db_state_group_get(x->c, gt, "m.room.member", u, &id) < 0)
+                goto done;
+            if (id && !json_object_get(timeline_ids, id))
+                json_array_append_new(ids, json_string(id));
+            free(id);
+        }
+    } else {
+        now = gt ? db_state_group_load(x->c, gt) : json_object();
+        if (!from_scratch) {
+            int64_t gs = db_sync_group_at_stream(x->c, room_id, x->since);
+            then = gs > 0 ? db_state_group_load(x->c, gs) : gs == 0 ? json_object() : NULL;
+        }
+        if (!now || (!from_scratch && !then))
+            goto done;
+        const char *key;
+        json_t *v;
+        json_object_foreach(now, key, v)
+        {
+            const char *id = json_string_value(v);
+            if (!id || json_object_get(timeline_ids, id))
+                continue;
+            char *type = NULL, *skey = NULL;
+            if (statemap_split(key, &type, &skey) < 0)
+                continue;
+            bool lazy_member = x->lazy && strcmp(type, "m.room.member") == 0;
+            bool wanted_member =
+                json_object_get(senders, skey) || strcmp(skey, x->q->user_id) == 0;
+            bool changed = from_scratch || !json_equal(json_object_get(then, key), v);
+            bool take = lazy_member ? wanted_member : changed;
+            free(type);
+            free(skey);
+            if (take)
+                json_array_append_new(ids, json_string(id));
+        }
+    }
+    evs = json_array_size(ids) ? db_events_many(x->c, ids) : json_object();
+    if (!evs)
+        goto done;
+    out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        json_t *row = json_object_get(evs, id);
+        if (!row || !event_wanted(sf, json_object_get(row, "pdu")))
+            continue;
+        json_object_set_new(row, "event_id", json_string(id));
+        json_array_append_new(out, format_event(x, room_id, row));
+    }
+done:
+    json_decref(ids);
+    json_decref(now);
+    json_decref(then);
+    json_decref(evs);
+    return out;
+}
+
+static json_t *room_events_wrap(json_t *events)
+{
+    return json_pack("{s:o}", "events", events);
+}
+
+/* One joined or left room's object; NULL on error. *worth: it has something to say. */
+static json_t *room_entry(struct ctx *x, const char *room_id, const json_t *member, json_t *rows,
+                          bool from_scratch, bool *worth)
+{
+    json_t *senders = json_object(), *timeline_ids = json_object(), *first = NULL;
+    bool limited = false;
+    json_t *tl = build_timeline(x, room_id, rows, member, senders, &first, &limited);
+    size_t i;
+    json_t *v;
+    json_array_foreach(tl, i, v)
+    {
+        json_object_set(timeline_ids, json_string_value(json_object_get(v, "event_id")),
+                        json_true());
+    }
+    json_t *state = build_state(x, room_id, from_scratch || x->q->full_state, limited, first,
+                                senders, timeline_ids);
+    json_decref(senders);
+    json_decref(timeline_ids);
+    if (!state) {
+        json_decref(tl);
+        return NULL;
+    }
+    json_t *timeline = json_pack("{s:o,s:b}", "events", tl, "limited", limited);
+    if (first) {
+        char tok[64];
+        snprintf(tok, sizeof tok, "t%" PRId64 "_%" PRId64,
+                 (int64_t)json_integer_value(json_object_get(first, "depth")),
+                 (int64_t)json_integer_value(json_object_get(first, "stream")));
+        json_object_set_new(timeline, "prev_batch", json_string(tok));
+    }
+    *worth = from_scratch || json_array_size(tl) || json_array_size(state);
+    return json_pack("{s:o,s:o}", "timeline", timeline, "state", room_events_wrap(state));
+}
+
+/* --- the whole response ----------------------------------------------------------------- */
+
+static void add_unread(json_t *entry, json_t *threads, bool per_thread)
+{
+    json_int_t notes = 0, hl = 0;
+    json_t *th = json_object();
+    const char *tid;
+    json_t *v;
+    json_object_foreach(threads, tid, v)
+    {
+        json_int_t n = json_integer_value(json_array_get(v, 0));
+        json_int_t h = json_integer_value(json_array_get(v, 1));
+        if (!per_thread || strcmp(tid, "main") == 0) {
+            notes += n;
+            hl += h;
+        } else {
+            json_object_set_new(th, tid,
+                                json_pack("{s:I,s:I}", "notification_count", n, "highlight_count", h));
+        }
+    }
+    json_object_set_new(entry, "unread_notifications",
+                        json_pack("{s:I,s:I}", "notification_count", notes, "highlight_count", hl));
+    if (per_thread && json_object_size(th))
+        json_object_set_new(entry, "unread_thread_notifications", th);
+    else
+        json_decref(th);
+}
+
+static bool summary_due(const json_t *entry)
+{
+    const char *parts[] = {"timeline", "state"};
+    for (size_t p = 0; p < 2; p++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(json_object_get(entry, parts[p]), "events"), i, v)
+        {
+            const char *t = json_string_value(json_object_get(v, "type"));
+            if (t && strcmp(t, "m.room.member") == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *scratch)
+{
+    const struct sync_req *q = x->q;
+    /* ephemeral: typing and receipts */
+    const json_t *ef = room_part(q->filter, "ephemeral");
+    /* receipts: since the token, or all of them in rooms that start from scratch */
+    json_t *old = json_array(), *fresh = json_array();
+    size_t i;
+    json_t *rid;
+    json_array_foreach(joined_ids, i, rid)
+    {
+        json_array_append(json_object_get(scratch, json_string_value(rid)) ? fresh : old, rid);
+    }
+    json_t *receipts = json_array_size(old)
+                           ? db_receipts_since(x->c, old, q->user_id, x->since, x->upto)
+                           : json_object();
+    json_t *rfresh = json_array_size(fresh)
+                         ? db_receipts_since(x->c, fresh, q->user_id, 0, x->upto)
+                         : json_object();
+    json_decref(old);
+    json_decref(fresh);
+    if (receipts && rfresh)
+        json_object_update(receipts, rfresh);
+    json_decref(rfresh);
+    json_t *counts = db_push_counts(x->c, q->user_id, joined_ids, x->upto);
+    json_t *need_summary = json_array();
+    if (!receipts || !counts) {
+        json_decref(receipts);
+        json_decref(counts);
+        json_decref(need_summary);
+        return -1;
+    }
+    bool per_thread =
+        json_is_true(json_object_get(room_part(q->filter, "timeline"), "unread_thread_notifications"));
+    json_array_foreach(joined_ids, i, rid)
+    {
+        const char *room_id = json_string_value(rid);
+        json_t *entry = json_object_get(join, room_id);
+        bool scratch_room = json_object_get(scratch, room_id) != NULL;
+        json_t *eph = json_array();
+        if (room_wanted(ef, room_id)) {
+            json_t *typing =
+                notify_typing_get(room_id, q->has_since && !scratch_room ? q->since.typing : -1);
+            if (typing && (json_array_size(typing) || q->has_since))
+                json_array_append_new(eph, json_pack("{s:s,s:{s:o}}", "type", "m.typing",
+                                                     "content", "user_ids", typing));
+            else
+                json_decref(typing);
+            json_t *rc = json_object_get(receipts, room_id);
+            if (rc)
+                json_array_append_new(eph, json_pack("{s:s,s:O}", "type", "m.receipt", "content", rc));
+        }
+        if (!json_array_size(eph) && !entry) {
+            json_decref(eph);
+            continue;
+        }
+        if (!entry) {
+            entry = json_pack("{s:{s:[],s:b},s:{s:[]}}", "timeline", "events", "limited", 0,
+                              "state", "events");
+            json_object_set_new(join, room_id, entry);
+        }
+        json_object_set_new(entry, "ephemeral", room_events_wrap(eph));
+        add_unread(entry, json_object_get(counts, room_id), per_thread);
+        if (scratch_room || x->lazy || summary_due(entry))
+            json_array_append(need_summary, rid);
+    }
+    json_decref(receipts);
+    json_decref(counts);
+    json_t *sums = json_array_size(need_summary)
+                       ? db_sync_summaries(x->c, need_summary, q->user_id)
+                       : json_object();
+    json_decref(need_summary);
+    if (!sums)
+        return -1;
+    const char *k;
+    json_t *s;
+    json_object_foreach(sums, k, s)
+    {
+        json_t *entry = json_object_get(join, k);
+        if (entry)
+            json_object_set_new(entry, "summary",
+                                json_pack("{s:O,s:O,s:O}", "m.heroes", json_object_get(s, "heroes"),
+                                          "m.joined_member_count", json_object_get(s, "joined"),
+                                          "m.invited_member_count", json_object_get(s, "invited")));
+    }
+    json_decref(sums);
+    return 0;
+}
+
+static void put_account_data(json_t *rooms_join, json_t *body, json_t *ad, const json_t *filter)
+{
+    const json_t *gf = json_object_get(filter, "account_data");
+    const json_t *rf = room_part(filter, "account_data");
+    json_t *global = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ad, "global"), i, v)
+    {
+        if (event_wanted(gf, v))
+            json_array_append(global, v);
+    }
+    json_object_set_new(body, "account_data", room_events_wrap(global));
+    const char *room_id;
+    json_t *list;
+    json_object_foreach(json_object_get(ad, "rooms"), room_id, list)
+    {
+        json_t *entry = json_object_get(rooms_join, room_id);
+        if (!room_wanted(rf, room_id))
+            continue;
+        json_t *evs = json_array();
+        json_array_foreach(list, i, v)
+        {
+            if (event_wanted(rf, v))
+                json_array_append(evs, v);
+        }
+        if (!json_array_size(evs)) {
+            json_decref(evs);
+            continue;
+        }
+        if (!entry) {
+            entry = json_pack("{s:{s:[],s:b},s:{s:[]},s:{s:[]}}", "timeline", "events", "limited",
+                              0, "state", "events", "ephemeral", "events");
+            json_object_set_new(rooms_join, room_id, entry);
+        }
+        json_object_set_new(entry, "account_data", room_events_wrap(evs));
+    }
+}
+
+int sync_compute(const struct sync_req *q, struct sync_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct ctx x = {.q = q, .now = clock_now_ms()};
+    x.upto = notify_position();
+    int64_t typing_now = notify_typing_serial();
+    x.since = q->has_since ? q->since.pos : 0;
+    if (x.since > x.upto)
+        x.since = x.upto; /* a token from a restored database: start from here */
+    x.limit = timeline_limit(q->filter);
+    const json_t *sf = room_part(q->filter, "state");
+    x.lazy = json_is_true(json_object_get(sf, "lazy_load_members"));
+    x.fields = json_object_get(q->filter, "event_fields");
+    const char *fmt = json_string_value(json_object_get(q->filter, "event_format"));
+    x.federation_format = fmt && strcmp(fmt, "federation") == 0;
+    const json_t *rf = json_object_get(q->filter, "room");
+    bool include_leave = json_is_true(json_object_get(rf, "include_leave"));
+
+    int rc = -1;
+    json_t *mems = NULL, *ranges = json_array(), *tls = NULL, *ad = NULL, *body = NULL;
+    json_t *joined_ids = json_array(), *scratch = json_object(), *member_of = json_object();
+    json_t *join = json_object(), *invite = json_object(), *leave = json_object(),
+           *knock = json_object();
+    x.c = db_get();
+    if (!x.c || !(mems = db_sync_memberships(x.c, q->user_id)))
+        goto out;
+
+    /* step 1: sections */
+    size_t i;
+    json_t *m;
+    json_array_foreach(mems, i, m)
+    {
+        const char *room_id = json_string_value(json_object_get(m, "room_id"));
+        const char *ms = json_string_value(json_object_get(m, "membership"));
+        int64_t mstream = json_integer_value(json_object_get(m, "stream"));
+        if (!room_id || !ms || mstream > x.upto || !room_wanted(rf, room_id))
+            continue;
+        bool moved = !q->has_since || mstream > x.since;
+        json_object_set(member_of, room_id, m);
+        if (strcmp(ms, "join") == 0) {
+            json_array_append_new(joined_ids, json_string(room_id));
+            bool fresh = moved; /* initial sync, or joined within the range */
+            if (fresh)
+                json_object_set_new(scratch, room_id, json_true());
+            json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
+                                                    fresh ? 0 : x.since, "upto", x.upto));
+        } else if ((strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) && moved) {
+            json_t *stripped = db_sync_stripped_state(x.c, room_id, q->user_id);
+            if (!stripped)
+                goto out;
+            bool inv = ms[0] == 'i';
+            json_object_set_new(inv ? invite : knock, room_id,
+                                json_pack("{s:{s:o}}", inv ? "invite_state" : "knock_state",
+                                          "events", stripped));
+        } else if ((strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0) &&
+                   (q->has_since ? moved : include_leave)) {
+            json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
+                                                    q->has_since ? x.since : 0, "upto", mstream));
+            if (!q->has_since)
+                json_object_set_new(scratch, room_id, json_true());
+        }
+    }
+
+    /* steps 2-3: timelines and state */
+    tls = json_array_size(ranges)
+              ? db_sync_timelines(x.c, ranges, x.limit + 1, q->user_id, q->device_id)
+              : json_object();
+    if (!tls)
+        goto out;
+    json_array_foreach(ranges, i, m)
+    {
+        const char *room_id = json_string_value(json_object_get(m, "room_id"));
+        const json_t *mem = json_object_get(member_of, room_id);
+        bool joined = strcmp(json_string_value(json_object_get(mem, "membership")), "join") == 0;
+        bool from_scratch = json_object_get(scratch, room_id) != NULL;
+        json_t *rows = json_object_get(tls, room_id);
+        if (!rows && !from_scratch && !q->full_state && joined)
+            continue;
+        if (!room_wanted(room_part(q->filter, "timeline"), room_id)) {
+            rows = NULL;
+        }
+        bool worth = false;
+        json_t *none = json_array();
+        json_t *entry = room_entry(&x, room_id, mem, rows ? rows : none, from_scratch, &worth);
+        json_decref(none);
+        if (!entry)
+            goto out;
+        if (!worth && !joined) {
+            json_decref(entry);
+            continue;
+        }
+        json_object_set_new(joined ? join : leave, room_id, entry);
+    }
+    if (fill_joined(&x, join, joined_ids, scratch) < 0)
+        goto out;
+
+    body = json_object();
+    ad = db_account_data_since(x.c, q->user_id, x.since, x.upto);
+    if (!ad)
+        goto out;
+    put_account_data(join, body, ad, q->filter);
+
+    /* step 5: the rest */
+    json_t *presence = json_array();
+    if (q->presence_enabled) {
+        json_t *ps = db_presence_since(x.c, q->user_id, x.since, x.upto);
+        json_t *pf = json_object_get(q->filter, "presence");
+        json_t *p;
+        json_array_foreach(ps, i, p)
+        {
+            json_t *ev = json_pack("{s:s,s:O,s:{}}", "type", "m.presence", "sender",
+                                   json_object_get(p, "user_id"), "content");
+            json_t *content = json_object_get(ev, "content");
+            json_object_update(content, p);
+            json_object_del(content, "user_id");
+            json_int_t la = json_integer_value(json_object_get(p, "last_active_ts"));
+            json_object_del(content, "last_active_ts");
+            json_object_set_new(content, "last_active_ago", json_integer(x.now > la ? x.now - la : 0));
+            if (event_wanted(pf, ev))
+                json_array_append_new(presence, ev);
+            else
+                json_decref(ev);
+        }
+        json_decref(ps);
+    }
+    json_object_set_new(body, "presence", room_events_wrap(presence));
+
+    r->next.pos = x.upto;
+    r->next.typing = typing_now;
+    r->next.inbox = q->has_since ? q->since.inbox : 0;
+    json_t *to_device = json_array();
+    if (q->device_id) {
+        json_t *msgs = db_inbox_take(x.c, q->user_id, q->device_id, r->next.inbox, x.upto,
+                                     MAX_TO_DEVICE);
+        if (!msgs) {
+            json_decref(to_device);
+            goto out;
+        }
+        json_t *msg;
+        json_array_foreach(msgs, i, msg)
+        {
+            r->next.inbox = json_integer_value(json_object_get(msg, "stream"));
+            json_object_del(msg, "stream");
+            json_array_append(to_device, msg);
+        }
+        json_decref(msgs);
+    }
+    json_object_set_new(body, "to_device", room_events_wrap(to_device));
+    json_t *changed = q->has_since ? db_device_lists_changed(x.c, q->user_id, x.since, x.upto)
+                                   : json_array();
+    if (!changed)
+        goto out;
+    json_object_set_new(body, "device_lists",
+                        json_pack("{s:o,s:[]}", "changed", changed, "left"));
+    json_object_set_new(body, "device_one_time_keys_count", json_object());
+    json_object_set_new(body, "device_unused_fallback_key_types", json_array());
+
+    r->empty = !json_object_size(join) && !json_object_size(invite) && !json_object_size(leave) &&
+               !json_object_size(knock) &&
+               !json_array_size(json_object_get(json_object_get(body, "account_data"), "events")) &&
+               !json_array_size(presence) && !json_array_size(to_device) &&
+               !json_array_size(changed);
+    char tok[80];
+    sync_token_format(&r->next, tok, sizeof tok);
+    json_object_set_new(body, "next_batch", json_string(tok));
+    json_object_set_new(body, "rooms", json_pack("{s:O,s:O,s:O,s:O}", "join", join, "invite",
+                                                 invite, "leave", leave, "knock", knock));
+    r->body = body;
+    body = NULL;
+    r->rooms = joined_ids;
+    joined_ids = NULL;
+    rc = 0;
+out:
+    if (rc < 0)
+        log_error("sync: computing the response for %s failed", q->user_id);
+    db_put(x.c);
+    json_decref(mems);
+    json_decref(ranges);
+    json_decref(tls);
+    json_decref(ad);
+    json_decref(body);
+    json_decref(joined_ids);
+    json_decref(scratch);
+    json_decref(member_of);
+    json_decref(join);
+    json_decref(invite);
+    json_decref(leave);
+    json_decref(knock);
+    return rc;
+}

@@ -1,0 +1,151 @@
+/* sync.c - the SQL behind /sync (server/sync.c): memberships, timelines by stream position,
+ * state, summaries, stripped state, to-device inboxes, device-list changes.
+ *
+ * Each function is one statement that builds its JSON answer in PostgreSQL, so a sync costs
+ * a handful of round trips however many rooms it covers. Timelines use the index
+ * events_room_stream; memberships the partial index current_state_members. */
+#include "storage/sync.h"
+
+#include <stdlib.h>
+
+#include "storage/db_internal.h"
+
+json_t *db_sync_memberships(struct dbc *c, const char *user_id)
+{
+    const char *p[] = {user_id};
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('room_id', cs.room_id, 'membership', "
+        "cs.membership, 'event_id', cs.event_id, 'stream', e.stream_ordering, 'depth', "
+        "e.depth)), '[]'::json) FROM current_state cs JOIN events e ON e.event_id = "
+        "cs.event_id WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND NOT EXISTS "
+        "(SELECT 1 FROM room_forgotten f WHERE f.user_id = $1 AND f.room_id = cs.room_id)",
+        1, p));
+}
+
+json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
+                          const char *device_id)
+{
+    char l[24];
+    char *r = json_dumps(ranges, JSON_COMPACT);
+    if (!r)
+        return NULL;
+    const char *p[] = {r, db_i64(l, limit), user_id, device_id ? device_id : ""};
+    json_t *v = db_json(db_exec(
+        c,
+        "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "
+        "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "
+        "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "
+        "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "
+        "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "
+        "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'pdu', "
+        "e.json::json) ORDER BY e.stream_ordering DESC) "
+        "AS evs FROM (SELECT * FROM events e WHERE e.room_id = x.room_id AND "
+        "e.stream_ordering > x.since AND e.stream_ordering <= x.upto AND e.rejected IS NULL "
+        "ORDER BY e.stream_ordering DESC LIMIT $2) e) t WHERE t.evs IS NOT NULL",
+        4, p));
+    free(r);
+    return v;
+}
+
+json_t *db_events_many(struct dbc *c, json_t *ids)
+{
+    char *r = json_dumps(ids, JSON_COMPACT);
+    if (!r)
+        return NULL;
+    const char *p[] = {r};
+    json_t *v = db_json(db_exec(
+        c,
+        "SELECT coalesce(json_object_agg(event_id, json_build_object('pdu', json::json, "
+        "'redacted_by', redacted_by, 'stream', stream_ordering)), '{}'::json) FROM events "
+        "WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        1, p));
+    free(r);
+    return v;
+}
+
+int64_t db_sync_group_at_stream(struct dbc *c, const char *room_id, int64_t pos)
+{
+    char s[24];
+    const char *p[] = {room_id, db_i64(s, pos)};
+    PGresult *res = db_exec(c,
+                            "SELECT state_group FROM events WHERE room_id = $1 AND "
+                            "stream_ordering <= $2 AND rejected IS NULL ORDER BY "
+                            "stream_ordering DESC LIMIT 1",
+                            2, p);
+    if (!res)
+        return -1;
+    int64_t g = PQntuples(res) && db_val(res, 0, 0) ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return g;
+}
+
+json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id)
+{
+    char *r = json_dumps(rooms, JSON_COMPACT);
+    if (!r)
+        return NULL;
+    const char *p[] = {r, user_id};
+    json_t *v = db_json(db_exec(
+        c,
+        "SELECT coalesce(json_object_agg(room_id, json_build_object('joined', j, 'invited', "
+        "i, 'heroes', coalesce(h, '[]'::json))), '{}'::json) FROM (SELECT cs.room_id, "
+        "count(*) FILTER (WHERE membership = 'join') AS j, count(*) FILTER (WHERE membership "
+        "= 'invite') AS i, (SELECT json_agg(u) FROM (SELECT h.state_key AS u FROM "
+        "current_state h WHERE h.room_id = cs.room_id AND h.type = 'm.room.member' AND "
+        "h.state_key <> $2 ORDER BY h.membership NOT IN ('join', 'invite'), h.state_key "
+        "LIMIT 5) hs) AS h FROM current_state cs WHERE cs.type = 'm.room.member' AND "
+        "cs.room_id IN (SELECT jsonb_array_elements_text($1::jsonb)) GROUP BY cs.room_id) x",
+        2, p));
+    free(r);
+    return v;
+}
+
+json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *user_id)
+{
+    const char *p[] = {room_id, user_id};
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('type', e.type, 'state_key', "
+        "e.state_key, 'content', (e.json::json)->'content', 'sender', e.sender)), "
+        "'[]'::json) FROM current_state cs JOIN events e ON e.event_id = cs.event_id WHERE "
+        "cs.room_id = $1 AND ((cs.state_key = '' AND cs.type IN ('m.room.create', "
+        "'m.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', "
+        "'m.room.topic', 'm.room.encryption')) OR (cs.type = 'm.room.member' AND "
+        "cs.state_key = $2))",
+        2, p));
+}
+
+json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
+                      int64_t upto, int limit)
+{
+    char a[24], u[24], l[24];
+    const char *p[] = {user_id, device_id, db_i64(a, acked), db_i64(u, upto), db_i64(l, limit)};
+    if (acked > 0 && db_run(c,
+                            "DELETE FROM device_inbox WHERE user_id = $1 AND device_id = $2 "
+                            "AND stream <= $3",
+                            3, p) < 0)
+        return NULL;
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('stream', stream, 'sender', sender, "
+        "'type', type, 'content', content::json) ORDER BY stream), '[]'::json) FROM (SELECT "
+        "* FROM device_inbox WHERE user_id = $1 AND device_id = $2 AND stream > $3 AND "
+        "stream <= $4 ORDER BY stream LIMIT $5) m",
+        5, p));
+}
+
+json_t *db_device_lists_changed(struct dbc *c, const char *user_id, int64_t since, int64_t upto)
+{
+    char s[24], u[24];
+    const char *p[] = {user_id, db_i64(s, since), db_i64(u, upto)};
+    return db_json(db_exec(
+        c,
+        "WITH mine AS (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND "
+        "state_key = $1 AND membership = 'join') "
+        "SELECT coalesce(json_agg(DISTINCT d.user_id), '[]'::json) FROM device_list_changes "
+        "d WHERE d.stream > $2 AND d.stream <= $3 AND (d.user_id = $1 OR EXISTS (SELECT 1 "
+        "FROM current_state cs JOIN mine USING (room_id) WHERE cs.type = 'm.room.member' AND "
+        "cs.state_key = d.user_id AND cs.membership = 'join'))",
+        3, p));
+}

@@ -1,0 +1,46 @@
+/* sync.h - the reads /sync is made of: a user's memberships, timelines by stream position,
+ * state before a position, room summaries, stripped state, to-device inboxes and device-list
+ * changes. Results are JSON built in PostgreSQL; every function returns NULL on error. */
+#ifndef AMTSBOTE_STORAGE_SYNC_H
+#define AMTSBOTE_STORAGE_SYNC_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "storage/db.h"
+
+/* The user's current membership in every room they have not forgotten: new array of
+ * {room_id, membership, event_id, stream, depth} (the member event's orderings). */
+json_t *db_sync_memberships(struct dbc *c, const char *user_id);
+
+/* Timelines: for each {room_id, since, upto} of `ranges` (array, borrowed), the newest `limit`
+ * events with since < stream <= upto, newest first. New object {room_id: [{event_id, depth,
+ * stream, group, redacted_by, txn_id, pdu}]} holding only rooms that have events there;
+ * txn_id is the client transaction ID when user_id's device_id sent the event, else null. */
+json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
+                          const char *device_id);
+
+/* Events by ID: new object {event_id: {pdu, redacted_by, stream}}. */
+json_t *db_events_many(struct dbc *c, json_t *ids);
+
+/* The state group after the newest accepted timeline event of the room with stream <= pos
+ * (0 when there is none). -1 on error. */
+int64_t db_sync_group_at_stream(struct dbc *c, const char *room_id, int64_t pos);
+
+/* Member counts and heroes of rooms: new object {room_id: {"joined": n, "invited": n,
+ * "heroes": [up to 5 user IDs other than user_id, joined or invited first, else left]}}. */
+json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id);
+
+/* Stripped state for invites and knocks (create, join rules, name, avatar, canonical alias,
+ * topic, encryption, and the user's own member event): new array of {type, state_key,
+ * content, sender}. */
+json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *user_id);
+
+/* To-device: delete what the device acknowledged (stream <= acked), then the next at most
+ * `limit` messages with stream <= upto: new array of {stream, sender, type, content}. */
+json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
+                      int64_t upto, int limit);
+
+/* Users sharing a room with user_id whose device lists changed in (since, upto]: new array. */
+json_t *db_device_lists_changed(struct dbc *c, const char *user_id, int64_t since, int64_t upto);
+
+#endif
