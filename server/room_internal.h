@@ -69,6 +69,11 @@ json_t *room_load_pdu(struct dbc *c, const char *event_id);
 int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
                   bool is_state);
 
+/* Notification rows for a stored event (server/room_push.c), inside the writer's
+ * transaction. 0 or -1. */
+int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, const char *event_id,
+                      int64_t stream);
+
 /* --- reading (server/roomread.c) ------------------------------------------------------------ */
 
 #define MAX_LIMIT 1000 /* events per page */

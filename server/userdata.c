@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/cjson.h"
 #include "server/clock.h"
 #include "server/notify.h"
 #include "storage/state.h"
@@ -24,7 +23,7 @@
 
 enum room_rc userdata_filter_put(const char *user_id, const json_t *filter, char **id)
 {
-    char *text = cjson_encode(filter, NULL);
+    char *text = json_dumps(filter, JSON_COMPACT);
     struct dbc *c = text ? db_get() : NULL;
     int64_t v = 0;
     enum room_rc rc = c && db_filter_put(c, user_id, text, &v) == 0 ? ROOM_OK : ROOM_ERR;
@@ -63,7 +62,7 @@ enum room_rc userdata_filter_get(const char *user_id, const char *id, json_t **o
 static enum room_rc put_data(struct dbc *c, const char *user_id, const char *room_id,
                              const char *type, const json_t *content)
 {
-    char *text = cjson_encode(content, NULL);
+    char *text = json_dumps(content, JSON_COMPACT); /* floats allowed: not canonical JSON */
     if (!text)
         return ROOM_ERR;
     struct notify_ticket *t = notify_begin();
@@ -92,8 +91,8 @@ enum room_rc userdata_account_data_put(const char *user_id, const char *room_id,
         snprintf(why, n, "Cannot set %s through this API", type);
         return ROOM_BAD_JSON;
     }
-    size_t len = 0;
-    char *text = cjson_encode(content, &len);
+    char *text = json_dumps(content, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
     free(text);
     if (!text || len > USERDATA_MAX_CONTENT) {
         snprintf(why, n, "Account data is limited to %d bytes", USERDATA_MAX_CONTENT);

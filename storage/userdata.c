@@ -170,6 +170,25 @@ int db_push_actions_put(struct dbc *c, const char *room_id, int64_t stream, cons
     return rc;
 }
 
+json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
+                        const char *invitee)
+{
+    const char *p[] = {room_id, sender, invitee};
+    return db_json(db_exec(
+        c,
+        "WITH m AS (SELECT cs.state_key AS user_id, cs.membership, (e.json::json)->'content'->>"
+        "'displayname' AS displayname FROM current_state cs JOIN events e ON e.event_id = "
+        "cs.event_id WHERE cs.room_id = $1 AND cs.type = 'm.room.member' AND (cs.membership = "
+        "'join' OR cs.state_key = $3)) "
+        "SELECT json_build_object('members', coalesce((SELECT json_agg(json_build_object("
+        "'user_id', user_id, 'displayname', displayname)) FROM m WHERE user_id <> $2), "
+        "'[]'::json), 'count', (SELECT count(*) FROM m WHERE membership = 'join'), "
+        "'power_levels', (SELECT (e.json::json)->'content' FROM current_state cs JOIN events e "
+        "ON e.event_id = cs.event_id WHERE cs.room_id = $1 AND cs.type = 'm.room.power_levels' "
+        "AND cs.state_key = ''))",
+        3, p));
+}
+
 json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto)
 {
     char u[24];

@@ -39,6 +39,11 @@ json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int
 /* Record notifications for an event: `rows` is an array of {user_id, highlight}. 0 or -1. */
 int db_push_actions_put(struct dbc *c, const char *room_id, int64_t stream, const char *event_id,
                         const char *thread_id, json_t *rows);
+/* Who an event in room_id may notify, in one query: {"members": [{user_id, displayname}]
+ * of joined users other than `sender` (plus `invitee` when non-NULL), "count": joined
+ * members, "power_levels": content or null}; NULL on error. */
+json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
+                        const char *invitee);
 /* Unread counts of the user in `rooms` after their read receipts: new object {room_id:
  * {thread_id: [notifications, highlights]}} (thread "main" for the main timeline and
  * unthreaded events); NULL on error. */
