@@ -54,6 +54,7 @@
 struct touch {
     int64_t pos;
     char *room_id, *user_id;
+    unsigned kind;
 };
 
 struct notify_ticket {
@@ -236,7 +237,8 @@ struct notify_ticket *notify_begin(void)
     return t;
 }
 
-void notify_touch(struct notify_ticket *t, int64_t pos, const char *room_id, const char *user_id)
+void notify_touch(struct notify_ticket *t, int64_t pos, const char *room_id, const char *user_id,
+                  unsigned kind)
 {
     if (!t || pos <= 0)
         return;
@@ -249,7 +251,7 @@ void notify_touch(struct notify_ticket *t, int64_t pos, const char *room_id, con
         t->cap = cap;
     }
     t->touches[t->n++] = (struct touch){pos, room_id ? strdup(room_id) : NULL,
-                                        user_id ? strdup(user_id) : NULL};
+                                        user_id ? strdup(user_id) : NULL, kind};
 }
 
 void notify_end(struct notify_ticket *t, bool committed)
@@ -290,6 +292,28 @@ void notify_end(struct notify_ticket *t, bool committed)
     free(t->touches);
     free(t);
     woken_run(&k);
+}
+
+int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
+                   json_t *rooms)
+{
+    *user_kinds = 0;
+    pthread_mutex_lock(&mu);
+    bool covered = recent_floor <= since && upto <= published;
+    for (size_t i = 0; covered && i < recent_count; i++) {
+        const struct touch *t = &recent[i];
+        if (t->pos <= since || t->pos > upto)
+            continue;
+        if (t->user_id && strcmp(t->user_id, user_id) == 0)
+            *user_kinds |= t->kind;
+        if (t->room_id) {
+            json_t *k = json_object_get(rooms, t->room_id);
+            json_object_set_new(rooms, t->room_id,
+                                json_integer((json_int_t)t->kind | json_integer_value(k)));
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return covered ? 0 : -1;
 }
 
 /* --- typing ----------------------------------------------------------------------------- */

@@ -27,10 +27,21 @@ bool notify_stopping(void);
 /* Register a transaction that may take stream positions; call before its first nextval.
  * Every ticket must be ended exactly once. Returns the ticket (never fails). */
 struct notify_ticket *notify_begin(void);
+/* What a touch changed, so a sync can skip the reads that cannot have news. */
+enum notify_kind {
+    NOTIFY_EVENT = 1 << 0,    /* a room event */
+    NOTIFY_RECEIPT = 1 << 1,  /* a receipt in a room */
+    NOTIFY_ACCOUNT = 1 << 2,  /* account data of a user */
+    NOTIFY_PRESENCE = 1 << 3, /* presence of a user */
+    NOTIFY_INBOX = 1 << 4,    /* a to-device message for a user */
+    NOTIFY_DEVICES = 1 << 5,  /* a device list changed */
+    NOTIFY_ALL = 0xff,
+};
 /* Record what the transaction wrote at position `pos`: a room (room_id, and `user_id` when
  * the change concerns one user in particular, e.g. the target of a member event) or only a
  * user (room_id NULL: account data, to-device). Strings are copied. */
-void notify_touch(struct notify_ticket *t, int64_t pos, const char *room_id, const char *user_id);
+void notify_touch(struct notify_ticket *t, int64_t pos, const char *room_id, const char *user_id,
+                  unsigned kind);
 /* The transaction is over (committed or not). Committed touches become visible, in stream
  * order, once no earlier ticket is still open; waiters that match are woken then. */
 void notify_end(struct notify_ticket *t, bool committed);
@@ -40,6 +51,12 @@ void notify_end(struct notify_ticket *t, bool committed);
 /* The highest position below which every transaction has finished: reads up to it are
  * complete and never change afterwards. */
 int64_t notify_position(void);
+
+/* What changed in (since, upto]: *user_kinds for touches naming user_id, and in `rooms`
+ * (an object, filled) room_id -> kinds for every room touched. Returns 0, or -1 when the
+ * notifier no longer remembers that far back (then assume everything changed). */
+int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
+                   json_t *rooms);
 
 /* A parked /sync. `rooms` are the rooms whose changes concern it (sorted by notify_wait). */
 typedef void (*notify_wake_fn)(void *arg);

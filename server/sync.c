@@ -168,7 +168,32 @@ struct ctx {
     bool lazy;
     const json_t *fields;
     bool federation_format;
+    /* what changed since `since` (server/notify.h kinds); everything when unknown */
+    bool known;
+    unsigned user_kinds;
+    json_t *room_kinds;
 };
+
+static unsigned room_kinds(const struct ctx *x, const char *room_id)
+{
+    if (!x->known)
+        return NOTIFY_ALL;
+    return (unsigned)json_integer_value(json_object_get(x->room_kinds, room_id));
+}
+
+static unsigned any_room_kinds(const struct ctx *x)
+{
+    if (!x->known)
+        return NOTIFY_ALL;
+    unsigned k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(x->room_kinds, key, v)
+    {
+        k |= (unsigned)json_integer_value(v);
+    }
+    return k;
+}
 
 static json_t *format_event(struct ctx *x, const char *room_id, json_t *row)
 {
@@ -413,7 +438,11 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
     json_t *rid;
     json_array_foreach(joined_ids, i, rid)
     {
-        json_array_append(json_object_get(scratch, json_string_value(rid)) ? fresh : old, rid);
+        const char *r = json_string_value(rid);
+        if (json_object_get(scratch, r))
+            json_array_append(fresh, rid);
+        else if (room_kinds(x, r) & NOTIFY_RECEIPT)
+            json_array_append(old, rid);
     }
     json_t *receipts = json_array_size(old)
                            ? db_receipts_since(x->c, old, q->user_id, x->since, x->upto)
@@ -557,6 +586,10 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     if (!x.c || !(mems = db_sync_memberships(x.c, q->user_id)))
         goto out;
 
+    x.room_kinds = json_object();
+    x.known = q->has_since &&
+              notify_changes(q->user_id, x.since, x.upto, &x.user_kinds, x.room_kinds) == 0;
+
     /* step 1: sections */
     size_t i;
     json_t *m;
@@ -574,6 +607,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
             bool fresh = moved; /* initial sync, or joined within the range */
             if (fresh)
                 json_object_set_new(scratch, room_id, json_true());
+            else if (!q->full_state && !(room_kinds(&x, room_id) & NOTIFY_EVENT))
+                continue; /* no event there since the token: no timeline to read */
             json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
                                                     fresh ? 0 : x.since, "upto", x.upto));
         } else if ((strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) && moved) {
@@ -627,14 +662,16 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         goto out;
 
     body = json_object();
-    ad = db_account_data_since(x.c, q->user_id, x.since, x.upto);
+    ad = !x.known || (x.user_kinds & NOTIFY_ACCOUNT)
+             ? db_account_data_since(x.c, q->user_id, x.since, x.upto)
+             : json_pack("{s:[],s:{}}", "global", "rooms");
     if (!ad)
         goto out;
     put_account_data(join, body, ad, q->filter);
 
     /* step 5: the rest */
     json_t *presence = json_array();
-    if (q->presence_enabled) {
+    if (q->presence_enabled && ((x.user_kinds | any_room_kinds(&x)) & NOTIFY_PRESENCE)) {
         json_t *ps = db_presence_since(x.c, q->user_id, x.since, x.upto);
         json_t *pf = json_object_get(q->filter, "presence");
         json_t *p;
@@ -678,7 +715,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         json_decref(msgs);
     }
     json_object_set_new(body, "to_device", room_events_wrap(to_device));
-    json_t *changed = q->has_since ? db_device_lists_changed(x.c, q->user_id, x.since, x.upto)
+    json_t *changed = q->has_since && ((x.user_kinds | any_room_kinds(&x)) & NOTIFY_DEVICES)
+                          ? db_device_lists_changed(x.c, q->user_id, x.since, x.upto)
                                    : json_array();
     if (!changed)
         goto out;
@@ -718,5 +756,6 @@ out:
     json_decref(invite);
     json_decref(leave);
     json_decref(knock);
+    json_decref(x.room_kinds);
     return rc;
 }

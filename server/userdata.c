@@ -70,7 +70,7 @@ static enum room_rc put_data(struct dbc *c, const char *user_id, const char *roo
     int rc = db_account_data_put(c, user_id, room_id ? room_id : "", type, text, &pos);
     free(text);
     if (rc == 0)
-        notify_touch(t, pos, NULL, user_id);
+        notify_touch(t, pos, NULL, user_id, NOTIFY_ACCOUNT);
     notify_end(t, rc == 0);
     return rc == 0 ? ROOM_OK : ROOM_ERR;
 }
@@ -219,7 +219,7 @@ enum room_rc userdata_receipt(const char *user_id, const char *room_id, const ch
     int found = db_receipt_put(c, room_id, type, user_id, thread_id ? thread_id : "", event_id,
                                clock_now_ms(), &pos);
     if (found > 0 && pos > 0)
-        notify_touch(t, pos, room_id, NULL);
+        notify_touch(t, pos, room_id, NULL, NOTIFY_RECEIPT);
     notify_end(t, found > 0);
     if (found == 0) {
         snprintf(why, n, "Unknown event %s in %s", event_id, room_id);
@@ -292,12 +292,12 @@ enum room_rc userdata_presence_put(const char *user_id, const char *presence,
     int rc = db_presence_put(c, user_id, presence, status_msg, clock_now_ms(), &pos);
     json_t *rooms = rc == 0 ? db_rooms_with_membership(c, user_id, "join") : NULL;
     if (rc == 0) { /* the user, and everyone sharing a room with them */
-        notify_touch(t, pos, NULL, user_id);
+        notify_touch(t, pos, NULL, user_id, NOTIFY_PRESENCE);
         size_t i;
         json_t *r;
         json_array_foreach(rooms, i, r)
         {
-            notify_touch(t, pos, json_string_value(r), NULL);
+            notify_touch(t, pos, json_string_value(r), NULL, NOTIFY_PRESENCE);
         }
     }
     json_decref(rooms);

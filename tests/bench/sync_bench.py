@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Sync benchmark: how fast a send wakes a waiting /sync, and what waiting clients cost.
+
+    make bench                         (runs this through tests/bench/run.py)
+    tests/bench/sync_bench.py [--idle 500] [--rounds 200] [--fanout 500]
+
+1. Wake-up latency: a receiver long-polls /sync in a room; a sender sends; the time from the
+   send request leaving to the receiver's sync response arriving. Measured with no other
+   client, then with --idle clients long-polling (each a user of its own, in a room of its
+   own, so a send concerns none of them).
+2. Memory: the server's resident set size with those clients parked.
+3. Fan-out (informative): --fanout clients long-polling in the sender's room, all woken by
+   one send; the time until each has its response.
+
+Release build, private PostgreSQL cluster, loopback only; every loop is bounded in count and
+time (--max-seconds)."""
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from harness import ROOT, Server  # noqa: E402
+
+CS = "/_matrix/client/v3"
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection driven by asyncio."""
+
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+        self.reader = self.writer = None
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {self.token}\r\nContent-Length: {len(data)}\r\n")
+        if data:
+            head += "Content-Type: application/json\r\n"
+        self.writer.write(head.encode() + b"\r\n" + data)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "content-length":
+                length = int(v)
+        payload = await self.reader.readexactly(length)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: {status} {payload[:200]!r}")
+        return json.loads(payload)
+
+    async def sync(self, since=None, timeout=0):
+        q = {"timeout": str(timeout)}
+        if since:
+            q["since"] = since
+        return await self.request("GET", CS + "/sync?" + urllib.parse.urlencode(q))
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def idle_loop(conn, since, stop):
+    """Long-poll forever (until stop), as an idle client does."""
+    while not stop.is_set():
+        body = await conn.sync(since, timeout=60000)
+        since = body["next_batch"]
+
+
+async def wake_rounds(srv, sender, receiver, room, rounds, deadline):
+    since = (await receiver.sync())["next_batch"]
+    lat, send_lat = [], []
+    path = CS + f"/rooms/{urllib.parse.quote(room)}/send/m.room.message/"
+    for i in range(rounds):
+        if time.monotonic() > deadline:
+            break
+        waiting = asyncio.ensure_future(receiver.sync(since, timeout=30000))
+        await asyncio.sleep(0.02)  # let it park
+        t0 = time.perf_counter()
+        await sender.request("PUT", path + f"w{time.time_ns()}",
+                             {"msgtype": "m.text", "body": f"ping {i}"})
+        send_lat.append((time.perf_counter() - t0) * 1000)
+        body = await waiting
+        lat.append((time.perf_counter() - t0) * 1000)
+        since = body["next_batch"]
+    if send_lat:
+        print(f"  (the send itself: p50 {pct(send_lat, 50):.2f} ms; the rest is the wake-up and "
+              f"the sync response)", flush=True)
+    return lat
+
+
+def register_many(srv, prefix, n):
+    with ThreadPoolExecutor(4) as ex:
+        return list(ex.map(lambda i: srv.register(f"{prefix}{i}")["access_token"], range(n)))
+
+
+async def run(srv, args):
+    deadline = time.monotonic() + args.max_seconds
+    tok_s, tok_r = register_many(srv, "pair", 2)
+    room = srv.post(CS + "/createRoom", {"preset": "public_chat"}, token=tok_s)["room_id"]
+    srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {}, token=tok_r)
+    sender, receiver = Conn(srv.port, tok_s), Conn(srv.port, tok_r)
+    await sender.open()
+    await receiver.open()
+    results = {}
+
+    lat = await wake_rounds(srv, sender, receiver, room, args.rounds, deadline)
+    results["alone"] = lat
+    print(f"wake-up, 1 client:          p50 {pct(lat, 50):6.2f} ms  p99 {pct(lat, 99):6.2f} ms"
+          f"  ({len(lat)} rounds)", flush=True)
+    base_rss = rss_mb(srv.proc.pid)
+
+    # idle clients, each in a room of its own
+    print(f"registering {args.idle} idle users ...", flush=True)
+    idle_tokens = register_many(srv, "idle", args.idle)
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda t: srv.post(CS + "/createRoom", {}, token=t), idle_tokens))
+    stop = asyncio.Event()
+    conns, tasks = [], []
+    for t in idle_tokens:
+        c = Conn(srv.port, t)
+        await c.open()
+        since = (await c.sync())["next_batch"]
+        conns.append(c)
+        tasks.append(asyncio.ensure_future(idle_loop(c, since, stop)))
+    await asyncio.sleep(1.0)
+    rss = rss_mb(srv.proc.pid)
+    lat = await wake_rounds(srv, sender, receiver, room, args.rounds, deadline)
+    results["idle"] = lat
+    print(f"wake-up, {args.idle} waiting:      p50 {pct(lat, 50):6.2f} ms  p99 "
+          f"{pct(lat, 99):6.2f} ms  ({len(lat)} rounds)", flush=True)
+    print(f"server RSS: {base_rss:.1f} MB before, {rss:.1f} MB with {args.idle} parked syncs",
+          flush=True)
+    stop.set()
+    for c in conns:
+        c.close()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    # fan-out: everyone in the sender's room
+    if args.fanout:
+        fan_tokens = idle_tokens[:args.fanout]
+        with ThreadPoolExecutor(4) as ex:
+            list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
+                                           token=t), fan_tokens))
+        fans = []
+        for t in fan_tokens:
+            c = Conn(srv.port, t)
+            await c.open()
+            fans.append((c, (await c.sync())["next_batch"]))
+        done = []
+
+        async def wait_one(c, since, t0):
+            await c.sync(since, timeout=30000)
+            done.append((time.perf_counter() - t0[0]) * 1000)
+
+        t0 = [0.0]
+        waits = [asyncio.ensure_future(wait_one(c, s, t0)) for c, s in fans]
+        await asyncio.sleep(1.0)
+        t0[0] = time.perf_counter()
+        await sender.request("PUT", CS + f"/rooms/{urllib.parse.quote(room)}/send/"
+                             f"m.room.message/fan{time.time_ns()}",
+                             {"msgtype": "m.text", "body": "everyone"})
+        await asyncio.wait_for(asyncio.gather(*waits), 60)
+        print(f"fan-out to {len(fans)} in one room: first {min(done):.1f} ms, p50 "
+              f"{pct(done, 50):.1f} ms, last {max(done):.1f} ms", flush=True)
+        for c, _ in fans:
+            c.close()
+    sender.close()
+    receiver.close()
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--idle", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=200)
+    ap.add_argument("--fanout", type=int, default=500)
+    ap.add_argument("--max-seconds", type=float, default=300)
+    args = ap.parse_args()
+    binary = os.environ.get("AMTSBOTE_BIN", os.path.join(ROOT, "build", "release", "amtsbote"))
+    srv = Server({"worker_threads": 4, "log_level": "warning",
+                  "database": {"args": {"cp_min": 4, "cp_max": 10}},
+                  "rc_message": {"per_second": 100000, "burst_count": 100000}},
+                 binary=binary).start()
+    try:
+        asyncio.run(run(srv, args))
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
