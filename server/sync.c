@@ -17,7 +17,7 @@
  *     `since`; otherwise nothing (the timeline carries every change). Lazy-loading keeps only
  *     the member events of the timeline's senders and the user's own.
  *  4. Per room also: summary (when membership may have moved), ephemeral (typing, receipts),
- *     account data, unread counts (from event_push_actions, see server/push.h).
+ *     account data, unread counts (from event_push_actions, see server/room_push.c).
  *  5. Outside rooms: account data, presence (only when enabled), to-device messages (those up
  *     to since.inbox are deleted: presenting a token acknowledges them), device-list changes.
  * Assumes a linear room DAG for "state before an event" (the event before it in the stream);
