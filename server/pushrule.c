@@ -16,6 +16,8 @@
 #include "server/pushrule.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,12 +45,13 @@ static json_t *highlight(void)
     return json_pack("{s:s}", "set_tweak", "highlight");
 }
 
-json_t *pushrule_defaults(const char *user_id)
+/* Placeholders of the shared template (pushrule_eval_defaults): the evaluating user's ID and
+ * localpart, resolved in resolve(). */
+#define PH_USER "\x01user_id"
+#define PH_LOCALPART "\x01localpart"
+
+static json_t *build_defaults(const char *user_id, json_t *localpart)
 {
-    const char *colon = user_id && user_id[0] == '@' ? strchr(user_id, ':') : NULL;
-    if (!colon)
-        return NULL;
-    json_t *localpart = json_stringn(user_id + 1, (size_t)(colon - user_id - 1));
     json_t *o = json_array(), *c = json_array(), *u = json_array();
 
     json_array_append_new(o, rule(".m.rule.master", false, json_array(), json_array()));
@@ -120,6 +123,22 @@ json_t *pushrule_defaults(const char *user_id)
                                   json_pack("[s]", "notify")));
     return json_pack("{s:{s:o,s:o,s:[],s:[],s:o}}", "global", "override", o, "content", c, "room",
                      "sender", "underride", u);
+}
+
+json_t *pushrule_defaults(const char *user_id)
+{
+    const char *colon = user_id && user_id[0] == '@' ? strchr(user_id, ':') : NULL;
+    if (!colon)
+        return NULL;
+    return build_defaults(user_id, json_stringn(user_id + 1, (size_t)(colon - user_id - 1)));
+}
+
+static json_t *template;
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+
+static void template_build(void)
+{
+    template = build_defaults(PH_USER, json_string(PH_LOCALPART));
 }
 
 /* --- matching ------------------------------------------------------------------------- */
@@ -262,16 +281,33 @@ static bool member_count_is(const char *is, int64_t count)
     return false;
 }
 
-static bool condition_holds(const json_t *cond, const json_t *event,
-                            const struct pushrule_ctx *ctx)
+/* The evaluating user's localpart, for the template's placeholder. */
+struct eval {
+    const struct pushrule_ctx *ctx;
+    char localpart[256];
+};
+
+static const char *resolve(const struct eval *e, const char *s)
 {
+    if (s && s[0] == '\x01') {
+        if (strcmp(s, PH_USER) == 0)
+            return e->ctx->user_id;
+        if (strcmp(s, PH_LOCALPART) == 0)
+            return e->localpart;
+    }
+    return s;
+}
+
+static bool condition_holds(const json_t *cond, const json_t *event, const struct eval *e)
+{
+    const struct pushrule_ctx *ctx = e->ctx;
     const char *kind = json_string_value(json_object_get(cond, "kind"));
     const char *key = json_string_value(json_object_get(cond, "key"));
     if (!kind)
         return false;
     if (strcmp(kind, "event_match") == 0) {
         const json_t *v = key ? property(event, key) : NULL;
-        const char *pattern = json_string_value(json_object_get(cond, "pattern"));
+        const char *pattern = resolve(e, json_string_value(json_object_get(cond, "pattern")));
         if (!json_is_string(v))
             return false;
         /* the spec's exception: on content.body the pattern matches words, not the whole */
@@ -286,11 +322,13 @@ static bool condition_holds(const json_t *cond, const json_t *event,
     if (strcmp(kind, "event_property_contains") == 0) {
         const json_t *v = key ? property(event, key) : NULL;
         const json_t *want = json_object_get(cond, "value");
+        const char *ws = resolve(e, json_string_value(want));
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            if (want && json_equal(x, (json_t *)want))
+            if (ws ? json_is_string(x) && strcmp(json_string_value(x), ws) == 0
+                   : want && json_equal(x, (json_t *)want))
                 return true;
         }
         return false;
@@ -319,7 +357,7 @@ static bool legacy_mention_rule(const char *id)
 }
 
 static bool rule_matches(const char *kind, const json_t *r, const json_t *event,
-                         const struct pushrule_ctx *ctx)
+                         const struct eval *e)
 {
     const char *id = json_string_value(json_object_get(r, "rule_id"));
     if (!id)
@@ -327,7 +365,7 @@ static bool rule_matches(const char *kind, const json_t *r, const json_t *event,
     if (strcmp(kind, "content") == 0) {
         const json_t *body = property(event, "content.body");
         return json_is_string(body) &&
-               glob_words(json_string_value(json_object_get(r, "pattern")),
+               glob_words(resolve(e, json_string_value(json_object_get(r, "pattern"))),
                           json_string_value(body));
     }
     if (strcmp(kind, "room") == 0)
@@ -338,7 +376,7 @@ static bool rule_matches(const char *kind, const json_t *r, const json_t *event,
     json_t *cond;
     json_array_foreach(json_object_get(r, "conditions"), i, cond)
     {
-        if (!condition_holds(cond, event, ctx))
+        if (!condition_holds(cond, event, e))
             return false;
     }
     return true;
@@ -349,6 +387,11 @@ int pushrule_eval(const json_t *ruleset, const json_t *event, const struct pushr
 {
     static const char *const kinds[] = {"override", "content", "room", "sender", "underride"};
     memset(out, 0, sizeof *out);
+    struct eval e = {.ctx = ctx};
+    const char *colon = ctx->user_id ? strchr(ctx->user_id, ':') : NULL;
+    if (colon && (size_t)(colon - ctx->user_id) < sizeof e.localpart)
+        snprintf(e.localpart, sizeof e.localpart, "%.*s", (int)(colon - ctx->user_id - 1),
+                 ctx->user_id + 1);
     const json_t *global = json_object_get(ruleset, "global");
     if (!json_is_object(global))
         return -1;
@@ -366,7 +409,7 @@ int pushrule_eval(const json_t *ruleset, const json_t *event, const struct pushr
                 continue;
             if (has_mentions && legacy_mention_rule(id))
                 continue;
-            if (!rule_matches(kinds[k], r, event, ctx))
+            if (!rule_matches(kinds[k], r, event, &e))
                 continue;
             out->rule_id = id;
             size_t j;
@@ -389,4 +432,11 @@ int pushrule_eval(const json_t *ruleset, const json_t *event, const struct pushr
         }
     }
     return 0;
+}
+
+int pushrule_eval_defaults(const json_t *event, const struct pushrule_ctx *ctx,
+                           struct pushrule_result *out)
+{
+    pthread_once(&template_once, template_build);
+    return pushrule_eval(template, event, ctx, out);
 }

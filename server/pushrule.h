@@ -34,6 +34,11 @@ struct pushrule_result {
 int pushrule_eval(const json_t *ruleset, const json_t *event, const struct pushrule_ctx *ctx,
                   struct pushrule_result *out);
 
+/* pushrule_eval with the predefined rules of ctx->user_id, from one rule set shared by all
+ * users (built once; nothing allocated per call). */
+int pushrule_eval_defaults(const json_t *event, const struct pushrule_ctx *ctx,
+                           struct pushrule_result *out);
+
 /* Glob match (`*` any run, `?` one character), case-insensitive, of the whole string. */
 bool pushrule_glob(const char *pattern, const char *s);
 

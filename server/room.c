@@ -68,6 +68,10 @@ void room_batch_announce(struct batch *b, bool committed)
     }
     notify_end(b->ticket, committed);
     b->ticket = NULL;
+    json_decref(b->push_targets);
+    b->push_targets = NULL;
+    json_decref(b->push_rows);
+    b->push_rows = NULL;
     for (size_t i = 0; i < b->n; i++) {
         if (committed && eng.listener)
             eng.listener(b->items[i].stream, b->items[i].room_id, b->items[i].pdu);
@@ -306,8 +310,9 @@ static int apply_redaction(struct dbc *c, const struct room_version *rv, const j
 
 /* Persist `pdu` (state after it, event row, extremities, current state, relations,
  * redaction). Sets *stream and *group. */
-static int persist(struct dbc *c, const struct append_req *a, const char *room_id, json_t *pdu,
-                   const char *event_id, json_t *prev_ids, int64_t *stream, int64_t *group)
+static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
+                   const char *room_id, json_t *pdu, const char *event_id, json_t *prev_ids,
+                   int64_t *stream, int64_t *group)
 {
     int64_t sg = a->parent_group;
     if (a->state_key) {
@@ -357,7 +362,7 @@ static int persist(struct dbc *c, const struct append_req *a, const char *room_i
         return -1;
     if (strcmp(a->type, "m.room.redaction") == 0 && apply_redaction(c, a->rv, pdu, event_id) < 0)
         return -1;
-    if (room_push_actions(c, room_id, pdu, event_id, *stream) < 0)
+    if (room_push_actions(c, b, room_id, pdu, event_id, *stream) < 0)
         return -1;
     *group = sg;
     return 0;
@@ -466,7 +471,7 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
             goto out;
     }
     int64_t stream = 0;
-    if (persist(c, a, rid, pdu, id, prev, &stream, group) < 0)
+    if (persist(c, a, b, rid, pdu, id, prev, &stream, group) < 0)
         goto out;
     if (b->n < sizeof b->items / sizeof b->items[0]) {
         b->items[b->n].stream = stream;
@@ -713,12 +718,14 @@ static void send_batch(struct send_item *items, size_t count)
         failed = found < 0;
     }
     size_t done = 0;
+    if (!failed) /* the push targets of the batch's message events, from the same read */
+        room_push_seed(&b, items->room_id, bv.v.members, bv.v.auth);
     for (struct send_item *it = items; it && done < count && !failed; it = it->next, done++) {
         it->rc = send_in_txn(c, it, &bv, &b);
         failed = it->rc == ROOM_ERR;
     }
     batch_view_clear(&bv);
-    if (!failed && db_commit(c) == 0) {
+    if (!failed && room_push_flush(c, &b) == 0 && db_commit(c) == 0) {
         db_put(c);
         room_batch_announce(&b, true);
         return;

@@ -34,6 +34,9 @@ struct batch {
     struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
     size_t n;
     struct notify_ticket *ticket; /* taken before the transaction (server/notify.h) */
+    json_t *push_targets;         /* room_push.c's cache for message events of one room */
+    json_t *push_rows;            /* notifications to insert before COMMIT (room_push_flush) */
+    char push_room[256];
 };
 /* Tell the notifier and the listener (when committed), end the ticket, empty the batch. */
 void room_batch_announce(struct batch *b, bool committed);
@@ -69,10 +72,15 @@ json_t *room_load_pdu(struct dbc *c, const char *event_id);
 int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
                   bool is_state);
 
-/* Notification rows for a stored event (server/room_push.c), inside the writer's
- * transaction. 0 or -1. */
-int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, const char *event_id,
-                      int64_t stream);
+/* Notification rows for a stored event (server/room_push.c), collected in the batch and
+ * inserted by room_push_flush inside the writer's transaction. 0 or -1. */
+/* Seed the batch's push-target cache from the append view: joined members [{user_id,
+ * displayname}] and the auth map (for the power levels). Borrowed. */
+void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_t *auth);
+/* Insert the batch's notification rows; call right before COMMIT. 0 or -1. */
+int room_push_flush(struct dbc *c, struct batch *b);
+int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
+                      const char *event_id, int64_t stream);
 
 /* --- reading (server/roomread.c) ------------------------------------------------------------ */
 

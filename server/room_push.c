@@ -8,16 +8,19 @@
  * the same rows will feed /notifications and the push sender. Users' own rule changes plug
  * in through push_ruleset_for (default rules until the push-rules endpoints store any). */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/pushrule.h"
 #include "server/room_internal.h"
+#include "server/statemap.h"
 #include "storage/userdata.h"
 
-/* The effective rule set of a user (new reference). */
-static json_t *push_ruleset_for(const char *user_id)
+/* Evaluate the user's rules: the predefined ones until the push-rules endpoints store a
+ * user's own (then: their merged rule set through pushrule_eval). */
+static int evaluate(const json_t *ev, const struct pushrule_ctx *ctx, struct pushrule_result *res)
 {
-    return pushrule_defaults(user_id);
+    return pushrule_eval_defaults(ev, ctx, res);
 }
 
 static bool is_local(const char *user_id)
@@ -26,8 +29,22 @@ static bool is_local(const char *user_id)
     return colon && strcmp(colon + 1, eng.server_name) == 0;
 }
 
-int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, const char *event_id,
-                      int64_t stream)
+void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_t *auth)
+{
+    if (!members || strlen(room_id) >= sizeof b->push_room)
+        return;
+    char *k = statemap_key("m.room.power_levels", "");
+    const json_t *pl = k ? json_object_get(json_object_get(auth, k), "content") : NULL;
+    free(k);
+    json_decref(b->push_targets);
+    b->push_targets = json_pack("{s:O,s:I,s:O}", "members", members, "count",
+                                (json_int_t)json_array_size(members), "power_levels",
+                                pl ? pl : json_null());
+    snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
+}
+
+int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
+                      const char *event_id, int64_t stream)
 {
     const char *sender = json_string_value(json_object_get(pdu, "sender"));
     const char *type = json_string_value(json_object_get(pdu, "type"));
@@ -38,23 +55,43 @@ int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, con
                                   strcmp(membership, "invite") == 0
                               ? skey
                               : NULL;
-    json_t *targets = db_push_targets(c, room_id, sender, invitee);
-    if (!targets)
-        return -1;
+    /* Within one batch, message events of a room see the same members and power levels:
+     * the targets are read once (with the sender kept in, dropped below) until a state
+     * event, which may change them, clears the cache. */
+    json_t *targets;
+    if (!skey && b->push_targets && strcmp(b->push_room, room_id) == 0) {
+        targets = json_incref(b->push_targets);
+    } else {
+        targets = db_push_targets(c, room_id, "", invitee);
+        if (!targets)
+            return -1;
+        json_decref(b->push_targets);
+        b->push_targets = NULL;
+        if (!skey && strlen(room_id) < sizeof b->push_room) {
+            b->push_targets = json_incref(targets);
+            snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
+        }
+    }
     json_t *members = json_object_get(targets, "members");
     json_t *rows = json_array();
     json_t *ev = NULL;
-    if (json_array_size(members)) {
-        ev = json_deep_copy(pdu);
-        json_object_set_new(ev, "event_id", json_string(event_id));
+    if (json_array_size(members)) { /* what the rules look at, borrowed from the PDU */
+        static const char *const keys[] = {"type", "content", "sender", "state_key"};
+        ev = json_object();
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            json_t *v = json_object_get(pdu, keys[k]);
+            if (v)
+                json_object_set(ev, keys[k], v);
+        }
         json_object_set_new(ev, "room_id", json_string(room_id));
+        json_object_set_new(ev, "event_id", json_string(event_id));
     }
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)
     {
         const char *uid = json_string_value(json_object_get(m, "user_id"));
-        if (!uid || !is_local(uid))
+        if (!uid || !is_local(uid) || (sender && strcmp(uid, sender) == 0))
             continue;
         struct pushrule_ctx ctx = {
             .user_id = uid,
@@ -62,12 +99,12 @@ int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, con
             .member_count = json_integer_value(json_object_get(targets, "count")),
             .power_levels = json_object_get(targets, "power_levels"),
         };
-        json_t *rules = push_ruleset_for(uid);
         struct pushrule_result res = {0};
-        if (rules && pushrule_eval(rules, ev, &ctx, &res) == 0 && res.notify)
-            json_array_append_new(rows,
-                                  json_pack("{s:s,s:b}", "user_id", uid, "highlight", res.highlight));
-        json_decref(rules);
+        if (evaluate(ev, &ctx, &res) == 0 && res.notify)
+            json_array_append_new(rows, json_pack("{s:s,s:s,s:I,s:s,s:b}", "user_id", uid,
+                                                  "room_id", room_id, "stream", (json_int_t)stream,
+                                                  "event_id", event_id, "highlight",
+                                                  res.highlight));
     }
     /* the thread an event belongs to: its root for m.thread relations, else the main one */
     const json_t *rel = json_object_get(content, "m.relates_to");
@@ -75,9 +112,25 @@ int room_push_actions(struct dbc *c, const char *room_id, const json_t *pdu, con
     const char *thread = rel_type && strcmp(rel_type, "m.thread") == 0
                              ? json_string_value(json_object_get(rel, "event_id"))
                              : NULL;
-    int rc = db_push_actions_put(c, room_id, stream, event_id, thread ? thread : "main", rows);
+    size_t i2;
+    json_t *row;
+    json_array_foreach(rows, i2, row)
+    {
+        json_object_set_new(row, "thread_id", json_string(thread ? thread : "main"));
+    }
+    if (!b->push_rows)
+        b->push_rows = json_array();
+    json_array_extend(b->push_rows, rows);
     json_decref(rows);
     json_decref(ev);
     json_decref(targets);
+    return 0;
+}
+
+int room_push_flush(struct dbc *c, struct batch *b)
+{
+    int rc = json_array_size(b->push_rows) ? db_push_actions_put(c, b->push_rows) : 0;
+    json_decref(b->push_rows);
+    b->push_rows = NULL;
     return rc;
 }

@@ -319,7 +319,11 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         " (SELECT coalesce(json_agg(json_build_array(e.event_id, e.type, e.state_key, e.json)), "
         "  '[]') FROM current_state s JOIN events e ON e.event_id = s.event_id "
         "  WHERE s.room_id = $1 AND (s.type, s.state_key) IN "
-        "  (SELECT * FROM unnest($5::text[], $6::text[])))::text "
+        "  (SELECT * FROM unnest($5::text[], $6::text[])))::text, "
+        " (SELECT coalesce(json_agg(json_build_object('user_id', s.state_key, 'displayname', "
+        "  (e.json::json)->'content'->>'displayname')), '[]') FROM current_state s JOIN events e "
+        "  ON e.event_id = s.event_id WHERE s.room_id = $1 AND s.type = 'm.room.member' AND "
+        "  s.membership = 'join')::text "
         "FROM r",
         6, p);
     if (!res)
@@ -330,6 +334,7 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         out->state_group = db_int(res, 0, 1);
         out->prior_event_id = db_val(res, 0, 2) ? strdup(db_val(res, 0, 2)) : NULL;
         out->extremities = json_loads(db_val(res, 0, 3), 0, NULL);
+        out->members = json_loads(db_val(res, 0, 5), 0, NULL);
         json_t *rows = json_loads(db_val(res, 0, 4), 0, NULL);
         out->auth = json_object();
         size_t i;
@@ -349,7 +354,7 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
             free(k);
         }
         json_decref(rows);
-        if (!out->room_version || !out->extremities) {
+        if (!out->room_version || !out->extremities || !out->members) {
             db_append_view_clear(out);
             found = -1;
         }
@@ -367,5 +372,6 @@ void db_append_view_clear(struct db_append_view *v)
     free(v->prior_event_id);
     json_decref(v->extremities);
     json_decref(v->auth);
+    json_decref(v->members);
     memset(v, 0, sizeof *v);
 }

@@ -150,22 +150,21 @@ json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int
 
 /* --- push actions ----------------------------------------------------------------------- */
 
-int db_push_actions_put(struct dbc *c, const char *room_id, int64_t stream, const char *event_id,
-                        const char *thread_id, json_t *rows)
+int db_push_actions_put(struct dbc *c, json_t *rows)
 {
     if (!json_array_size(rows))
         return 0;
-    char s[24];
     char *r = json_dumps(rows, JSON_COMPACT);
     if (!r)
         return -1;
-    const char *p[] = {room_id, db_i64(s, stream), event_id, thread_id, r};
+    const char *p[] = {r};
     int rc = db_run(c,
                     "INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
-                    "thread_id, highlight) SELECT x.user_id, $1, $2, $3, $4, x.highlight FROM "
-                    "jsonb_to_recordset($5::jsonb) AS x(user_id text, highlight boolean) "
-                    "ON CONFLICT DO NOTHING",
-                    5, p);
+                    "thread_id, highlight) SELECT x.user_id, x.room_id, x.stream, x.event_id, "
+                    "x.thread_id, x.highlight FROM jsonb_to_recordset($1::jsonb) AS x(user_id "
+                    "text, room_id text, stream bigint, event_id text, thread_id text, highlight "
+                    "boolean) ON CONFLICT DO NOTHING",
+                    1, p);
     free(r);
     return rc;
 }
