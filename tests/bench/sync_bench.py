@@ -109,8 +109,10 @@ async def wake_rounds(srv, sender, receiver, room, rounds, deadline):
         lat.append((time.perf_counter() - t0) * 1000)
         since = body["next_batch"]
     if send_lat:
-        print(f"  (the send itself: p50 {pct(send_lat, 50):.2f} ms; the rest is the wake-up and "
-              f"the sync response)", flush=True)
+        after = [a - b for a, b in zip(lat, send_lat)]
+        print(f"  (the send itself: p50 {pct(send_lat, 50):.2f} ms; the sync response came "
+              f"p50 {pct(after, 50):.2f} ms / p99 {pct(after, 99):.2f} ms after the send's)",
+              flush=True)
     return lat
 
 

@@ -226,6 +226,24 @@ class InitialAndIncremental(SyncBase):
         self.assertIn(room, body["rooms"]["leave"])
 
 
+    def test_knock_section(self):
+        room = self.room(name="Knock here", initial_state=[
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+        since_a = self.sync(self.alice)["next_batch"]
+        since = self.sync(self.carol)["next_batch"]
+        r = self.s.post(CS + f"/knock/{q(room)}", {"reason": "let me in"}, token=self.carol)
+        self.assertEqual(r.status, 200, r)
+        body = self.sync(self.carol, since)
+        kinds = {(e["type"], e["state_key"]) for e in
+                 body["rooms"]["knock"][room]["knock_state"]["events"]}
+        self.assertIn(("m.room.name", ""), kinds)
+        self.assertIn(("m.room.member", self.uid("carol")), kinds)
+        # the room's members see the knock in their timeline
+        evs = self.timeline(self.sync(self.alice, since_a), room)
+        self.assertEqual([(e["state_key"], e["content"]["membership"]) for e in evs
+                          if e["type"] == "m.room.member"], [(self.uid("carol"), "knock")])
+
+
 class Ephemeral(SyncBase):
     def test_typing_start_wake_and_stop(self):
         room = self.shared_room(self.bob)
@@ -546,3 +564,29 @@ class Restart(ServerTestCase):
         r = s.get(CS + "/sync", token=tok, query={"since": since, "timeout": "5000"})
         self.assertEqual([e["content"]["body"] for e in
                           r["rooms"]["join"][room]["timeline"]["events"]], ["after"])
+
+
+class Shutdown(ServerTestCase):
+    def test_parked_sync_answers_on_sigterm(self):
+        s = self.s
+        tok = s.register("erin")["access_token"]
+        s.post(CS + "/createRoom", {}, token=tok)
+        since = s.get(CS + "/sync", token=tok)["next_batch"]
+        out = {}
+
+        def waiter():
+            t0 = time.monotonic()
+            out["r"] = s.get(CS + "/sync", token=tok, query={"since": since, "timeout": "60000"},
+                             timeout=90)
+            out["took"] = time.monotonic() - t0
+
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.5)
+        s.proc.send_signal(15)
+        th.join(30)
+        self.assertFalse(th.is_alive())
+        self.assertEqual(out["r"].status, 200, out["r"])
+        self.assertLess(out["took"], 20)
+        s.proc.wait(timeout=60)
+        self.assertEqual(s.proc.returncode, 0)
