@@ -447,7 +447,8 @@ void notify_wait(const char *user_id, json_t *rooms, int64_t pos, int64_t typing
         if (r && (w->rooms[w->n_rooms] = strdup(r)))
             w->n_rooms++;
     }
-    qsort(w->rooms, w->n_rooms, sizeof *w->rooms, cmp_str);
+    if (w->n_rooms)
+        qsort(w->rooms, w->n_rooms, sizeof *w->rooms, cmp_str);
     w->pos = pos;
     w->typing = typing;
     w->deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);

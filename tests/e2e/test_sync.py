@@ -145,6 +145,14 @@ class InitialAndIncremental(SyncBase):
         self.assertEqual(body["rooms"]["join"], {})
         self.assertEqual(body["next_batch"].split("_")[0], since.split("_")[0])
 
+    def test_user_without_rooms_long_polls(self):
+        tok = self.s.register("loner")["access_token"]
+        since = self.sync(tok)["next_batch"]
+        t0 = time.monotonic()
+        body = self.sync(tok, since, timeout=300)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        self.assertEqual(body["rooms"]["join"], {})
+
     def test_unrelated_room_does_not_wake(self):
         mine = self.shared_room(self.bob)
         other = self.room(token=self.carol)
