@@ -23,6 +23,8 @@
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
+#include "storage/sync.h"
+#include "server/sync.h"
 
 #define PAGE_FETCH 100
 #define MAX_PAGES 50 /* bounds the work of one /messages call when most events are hidden */
@@ -420,6 +422,27 @@ bool room_filter_ok(json_t *f, const json_t *pdu)
     return true;
 }
 
+/* A /messages position from a pagination token ("t<depth>_<stream>") or a /sync token
+ * ("s<pos>_..." as next_batch and prev_batch are): the boundary just after the room's newest
+ * event at or before that stream position. 1, 0 when malformed, -1 on error. */
+static int position_of(struct dbc *c, const char *room_id, const char *tok, int64_t *depth,
+                       int64_t *stream)
+{
+    if (room_parse_token(tok, depth, stream) == 0)
+        return 1;
+    struct sync_token st;
+    if (sync_token_parse(tok, &st) < 0)
+        return 0;
+    int got = db_events_at_stream(c, room_id, st.pos, depth, stream);
+    if (got < 0)
+        return -1;
+    if (got == 0)
+        *depth = *stream = 0;
+    else
+        *stream += 1;
+    return 1;
+}
+
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n)
@@ -434,7 +457,10 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     if (limit > MAX_LIMIT)
         limit = MAX_LIMIT;
     if (from) {
-        if (room_parse_token(from, &fd, &fs) < 0) {
+        int ok = position_of(c, room_id, from, &fd, &fs);
+        if (ok < 0)
+            goto out;
+        if (ok == 0) {
             snprintf(why, n, "Invalid 'from' token");
             rc = ROOM_BAD_JSON;
             goto out;
@@ -449,10 +475,15 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         if (!got)
             fd = fs = 0;
     }
-    if (to && room_parse_token(to, &td, &ts) < 0) {
-        snprintf(why, n, "Invalid 'to' token");
-        rc = ROOM_BAD_JSON;
-        goto out;
+    if (to) {
+        int ok = position_of(c, room_id, to, &td, &ts);
+        if (ok < 0)
+            goto out;
+        if (ok == 0) {
+            snprintf(why, n, "Invalid 'to' token");
+            rc = ROOM_BAD_JSON;
+            goto out;
+        }
     }
     /* a former member's history ends at their leaving */
     if (!forward && s.depth != INT64_MAX &&

@@ -210,6 +210,8 @@ static json_t *format_event(struct ctx *x, const char *room_id, json_t *row)
         if (txn)
             json_object_set_new(json_object_get(ev, "unsigned"), "transaction_id",
                                 json_string(txn));
+        if (json_is_true(json_object_get(row, "related"))) /* threads, edits, references */
+            room_aggregate(x->c, ev, x->q->user_id, x->now);
     }
     return project(ev, x->fields);
 }
@@ -230,6 +232,7 @@ static json_t *build_timeline(struct ctx *x, const char *room_id, json_t *rows,
     json_t *cache = json_object();
     json_t *tl = json_array();
     size_t n = json_array_size(rows);
+
     *limited = n > (size_t)x->limit;
     *first = NULL;
     for (size_t i = 0; i < n && json_array_size(tl) < (size_t)x->limit; i++) {

@@ -38,7 +38,8 @@ json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *
         "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "
         "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "
         "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "
-        "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'pdu', "
+        "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'related', "
+        "EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id), 'pdu', "
         "e.json::json) ORDER BY e.stream_ordering DESC) "
         "AS evs FROM (SELECT * FROM events e WHERE e.room_id = x.room_id AND "
         "e.stream_ordering > x.since AND e.stream_ordering <= x.upto AND e.rejected IS NULL "
@@ -78,6 +79,27 @@ int64_t db_sync_group_at_stream(struct dbc *c, const char *room_id, int64_t pos)
     int64_t g = PQntuples(res) && db_val(res, 0, 0) ? db_int(res, 0, 0) : 0;
     PQclear(res);
     return g;
+}
+
+int db_events_at_stream(struct dbc *c, const char *room_id, int64_t pos, int64_t *depth,
+                        int64_t *stream)
+{
+    char s[24];
+    const char *p[] = {room_id, db_i64(s, pos)};
+    PGresult *res = db_exec(c,
+                            "SELECT depth, stream_ordering FROM events WHERE room_id = $1 AND "
+                            "stream_ordering <= $2 AND rejected IS NULL ORDER BY "
+                            "stream_ordering DESC LIMIT 1",
+                            2, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *depth = db_int(res, 0, 0);
+        *stream = db_int(res, 0, 1);
+    }
+    PQclear(res);
+    return found;
 }
 
 json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id)

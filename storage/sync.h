@@ -14,8 +14,9 @@ json_t *db_sync_memberships(struct dbc *c, const char *user_id);
 
 /* Timelines: for each {room_id, since, upto} of `ranges` (array, borrowed), the newest `limit`
  * events with since < stream <= upto, newest first. New object {room_id: [{event_id, depth,
- * stream, group, redacted_by, txn_id, pdu}]} holding only rooms that have events there;
- * txn_id is the client transaction ID when user_id's device_id sent the event, else null. */
+ * stream, group, redacted_by, txn_id, related, pdu}]} holding only rooms that have events
+ * there; txn_id is the client transaction ID when user_id's device_id sent the event, else
+ * null; related is true when relations point at the event (threads, edits, reactions). */
 json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                           const char *device_id);
 
@@ -25,6 +26,11 @@ json_t *db_events_many(struct dbc *c, json_t *ids);
 /* The state group after the newest accepted timeline event of the room with stream <= pos
  * (0 when there is none). -1 on error. */
 int64_t db_sync_group_at_stream(struct dbc *c, const char *room_id, int64_t pos);
+
+/* Topological position (depth, stream) of the room's newest timeline event with stream <= pos:
+ * 1 with them set, 0 if there is none, -1 on error. */
+int db_events_at_stream(struct dbc *c, const char *room_id, int64_t pos, int64_t *depth,
+                        int64_t *stream);
 
 /* Member counts and heroes of rooms: new object {room_id: {"joined": n, "invited": n,
  * "heroes": [up to 5 user IDs other than user_id, joined or invited first, else left]}}. */

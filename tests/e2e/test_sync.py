@@ -204,6 +204,37 @@ class InitialAndIncremental(SyncBase):
         older = list(reversed(self.bodies(r["chunk"])))
         self.assertEqual(older, sent[:10])
 
+    def test_messages_accepts_sync_tokens(self):
+        room = self.shared_room(self.bob)
+        since = self.sync(self.bob)["next_batch"]
+        for text in ("x1", "x2", "x3"):
+            self.msg(room, text)
+        nb = self.sync(self.bob, since)["next_batch"]
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.bob,
+                       query={"from": nb, "dir": "b", "limit": "2"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.bodies(r["chunk"]), ["x3", "x2"])
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.bob,
+                       query={"from": since, "dir": "f", "limit": "10"})
+        self.assertEqual(self.bodies(r["chunk"]), ["x1", "x2", "x3"])
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.bob,
+                       query={"from": "s1_x", "dir": "b"})
+        self.assertError(r, 400, "M_BAD_JSON")
+
+    def test_bundled_aggregations_in_timeline(self):
+        room = self.shared_room(self.bob)
+        root = self.msg(room, "root")
+        self.msg(room, "reply", token=self.bob,
+                 **{"m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+        self.msg(room, "* rooted", **{"m.new_content": {"msgtype": "m.text", "body": "rooted"},
+                                      "m.relates_to": {"rel_type": "m.replace", "event_id": root}})
+        body = self.sync(self.bob, filter={"room": {"timeline": {"limit": 5}}})
+        ev = [e for e in self.timeline(body, room) if e["event_id"] == root][0]
+        rel = ev["unsigned"]["m.relations"]
+        self.assertEqual(rel["m.thread"]["count"], 1)
+        self.assertTrue(rel["m.thread"]["current_user_participated"])
+        self.assertEqual(rel["m.replace"]["content"]["m.new_content"]["body"], "rooted")
+
     def test_invite_and_leave_sections(self):
         since_b = self.sync(self.bob)["next_batch"]
         room = self.room(name="Invitation")
