@@ -8,7 +8,13 @@
  *  3. A token belongs to one device; deleting a device (logout, /delete_devices, password
  *     change, deactivation) deletes its tokens in the same statement via the foreign key.
  *  4. Account creation with a registration token completes the token's reserved use in the
- *     same transaction that creates the user. */
+ *     same transaction that creates the user.
+ *  5. Token lookups are cached in memory for at most TOKEN_CACHE_MS. Every change that can
+ *     end a token's validity (logout, device deletion, password change, deactivation, admin
+ *     flag, a login that replaces a device's token) bumps a generation after its commit; an
+ *     entry remembers the generation read *before* its database lookup, so it can never
+ *     outlive a change in this process. A second process would see another's change within
+ *     TOKEN_CACHE_MS; a deployment that runs several will shorten or disable it. */
 #include "server/account.h"
 
 #include <ctype.h>
@@ -28,6 +34,93 @@
 #define TOKEN_PREFIX "amt_"
 #define DEVICE_ID_LEN 10
 #define LAST_SEEN_INTERVAL_MS 60000 /* write a device's last use at most once a minute */
+#define TOKEN_CACHE_MS 10000
+#define TOKEN_CACHE_SLOTS 4096
+
+/* The token cache: direct-mapped by the token hash. */
+struct token_slot {
+    uint8_t hash[32];
+    char *user_id, *device_id;
+    int64_t token_id, expires;
+    uint64_t gen;
+    bool admin, used;
+};
+static struct token_slot token_cache[TOKEN_CACHE_SLOTS];
+static pthread_mutex_t token_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t token_gen = 1;
+
+static uint64_t tokens_generation(void)
+{
+    pthread_mutex_lock(&token_mu);
+    uint64_t g = token_gen;
+    pthread_mutex_unlock(&token_mu);
+    return g;
+}
+
+/* Something may have ended tokens: forget every cached lookup. */
+static void tokens_changed(void)
+{
+    pthread_mutex_lock(&token_mu);
+    token_gen++;
+    pthread_mutex_unlock(&token_mu);
+}
+
+static size_t token_slot_of(const uint8_t hash[32])
+{
+    return ((size_t)hash[0] | (size_t)hash[1] << 8) % TOKEN_CACHE_SLOTS;
+}
+
+/* 1 and *out filled (strings from the request arena) on a fresh hit, else 0. */
+static int token_cache_get(struct http_req *req, const uint8_t hash[32], struct http_user *out)
+{
+    int hit = 0;
+    pthread_mutex_lock(&token_mu);
+    struct token_slot *t = &token_cache[token_slot_of(hash)];
+    if (t->used && t->gen == token_gen && t->expires > clock_mono_ms() &&
+        sodium_memcmp(t->hash, hash, 32) == 0) {
+        out->user_id = http_strdup(req, t->user_id);
+        out->device_id = t->device_id ? http_strdup(req, t->device_id) : NULL;
+        out->token_id = t->token_id;
+        out->is_admin = t->admin;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&token_mu);
+    return hit;
+}
+
+static void token_cache_put(const uint8_t hash[32], const struct http_user *u, uint64_t gen)
+{
+    char *uid = strdup(u->user_id), *did = u->device_id ? strdup(u->device_id) : NULL;
+    if (!uid || (u->device_id && !did)) {
+        free(uid);
+        free(did);
+        return;
+    }
+    pthread_mutex_lock(&token_mu);
+    struct token_slot *t = &token_cache[token_slot_of(hash)];
+    free(t->user_id);
+    free(t->device_id);
+    memcpy(t->hash, hash, 32);
+    t->user_id = uid;
+    t->device_id = did;
+    t->token_id = u->token_id;
+    t->admin = u->is_admin;
+    t->gen = gen;
+    t->expires = clock_mono_ms() + TOKEN_CACHE_MS;
+    t->used = true;
+    pthread_mutex_unlock(&token_mu);
+}
+
+void account_cache_free(void)
+{
+    pthread_mutex_lock(&token_mu);
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+        free(token_cache[i].user_id);
+        free(token_cache[i].device_id);
+        memset(&token_cache[i], 0, sizeof token_cache[i]);
+    }
+    pthread_mutex_unlock(&token_mu);
+}
 
 void account_login_clear(struct account_login *l)
 {
@@ -140,12 +233,15 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
 {
     uint8_t hash[32];
     struct db_token_owner o;
-    struct dbc *c = db_get();
     int rc;
 
+    token_hash(token, hash);
+    if (token_cache_get(req, hash, out) && !(out->device_id && touch_due(out->token_id)))
+        return 1;
+    uint64_t gen = tokens_generation(); /* before the lookup: see invariant 5 */
+    struct dbc *c = db_get();
     if (!c)
         return -1;
-    token_hash(token, hash);
     rc = db_tokens_lookup(c, hash, &o);
     if (rc == 1 && o.deactivated)
         rc = 0;
@@ -160,6 +256,7 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
                              LAST_SEEN_INTERVAL_MS);
         }
         db_token_owner_clear(&o);
+        token_cache_put(hash, out, gen);
     }
     db_put(c);
     return rc;
@@ -224,6 +321,7 @@ out:
         sodium_memzero(hash, strlen(hash));
         free(hash);
     }
+    tokens_changed();
     return rc;
 }
 
@@ -320,6 +418,7 @@ out:
     if (rc != ACCOUNT_OK)
         account_login_clear(out);
     db_put(c);
+    tokens_changed();
     return rc;
 }
 
@@ -334,6 +433,7 @@ enum account_rc account_logout(const struct http_user *who)
     else
         rc = db_tokens_delete(c, who->token_id);
     db_put(c);
+    tokens_changed();
     return rc < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
@@ -344,6 +444,7 @@ enum account_rc account_logout_all(const char *user_id)
         return ACCOUNT_ERR;
     long n = db_devices_delete_all(c, user_id, NULL, 0);
     db_put(c);
+    tokens_changed();
     return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
@@ -375,6 +476,7 @@ out:
         sodium_memzero(hash, strlen(hash));
         free(hash);
     }
+    tokens_changed();
     return rc;
 }
 
@@ -396,6 +498,7 @@ enum account_rc account_deactivate(const char *user_id, bool erase)
     rc = ACCOUNT_OK;
 out:
     db_put(c);
+    tokens_changed();
     return rc;
 }
 
@@ -406,6 +509,7 @@ enum account_rc account_set_admin(const char *user_id, bool admin)
         return ACCOUNT_ERR;
     int n = db_users_set_admin(c, user_id, admin);
     db_put(c);
+    tokens_changed();
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
 }
 
@@ -460,6 +564,7 @@ enum account_rc account_devices_delete(const char *user_id, json_t *device_ids)
     rc = ACCOUNT_OK;
 out:
     db_put(c);
+    tokens_changed();
     return rc;
 }
 

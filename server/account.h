@@ -78,4 +78,7 @@ enum account_rc account_profile(const char *user_id, json_t **out);
 /* field: "displayname" or "avatar_url"; value NULL clears it. */
 enum account_rc account_profile_set(const char *user_id, const char *field, const char *value);
 
+/* Free the token cache (at shutdown). */
+void account_cache_free(void);
+
 #endif

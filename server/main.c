@@ -255,6 +255,7 @@ out_notify:
     notify_cleanup();
 out_db:
     db_pool_close();
+    account_cache_free();
 out_cfg:
     config_free(&cfg);
     return rc;

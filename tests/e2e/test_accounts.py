@@ -264,6 +264,8 @@ class Login(ServerTestCase):
 
     def test_device_id_reuse(self):
         a = self.s.login("erin", "erin-password", device_id="REUSED")
+        # used once, so the server's token cache knows it
+        self.assertEqual(self.s.get(CS + "/account/whoami", token=a["access_token"]).status, 200)
         b = self.s.login("erin", "erin-password", device_id="REUSED")
         self.assertEqual(a["device_id"], "REUSED")
         self.assertEqual(b["device_id"], "REUSED")
@@ -289,6 +291,8 @@ class Login(ServerTestCase):
     def test_logout_all(self):
         self.s.register("frank", "frank-pw")
         toks = [self.s.login("frank", "frank-pw")["access_token"] for _ in range(3)]
+        for t in toks:  # cached by the server from here on
+            self.assertEqual(self.s.get(CS + "/account/whoami", token=t).status, 200)
         self.assertEqual(self.s.post(CS + "/logout/all", token=toks[0]).status, 200)
         for t in toks:
             self.assertError(self.s.get(CS + "/account/whoami", token=t), 401, "M_UNKNOWN_TOKEN")
@@ -323,6 +327,7 @@ class PasswordAndDeactivation(ServerTestCase):
         self.s.register("gina", "old-pw")
         t1 = self.s.login("gina", "old-pw")["access_token"]
         t2 = self.s.login("gina", "old-pw")["access_token"]
+        self.assertEqual(self.s.get(CS + "/account/whoami", token=t2).status, 200)
         r = self.uia(CS + "/account/password", {"new_password": "new-pw"}, t1, "gina", "old-pw")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.s.get(CS + "/account/whoami", token=t1).status, 200)
