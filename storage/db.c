@@ -9,7 +9,10 @@
  *  1. A connection in the idle list has no transaction open (db_put rolls back).
  *  2. A broken connection is reset before it is lent again; its prepared-statement cache is
  *     emptied with it.
- *  3. Values reach SQL only as parameters, never spliced into the statement text. */
+ *  3. Values reach SQL only as parameters, never spliced into the statement text.
+ *  4. BEGIN is not sent on its own: db_begin marks the connection and the transaction's first
+ *     statement carries it in the same round trip (libpq pipeline mode), and db_exec_many
+ *     sends several statements in one round trip the same way. */
 #include "storage/db_internal.h"
 
 #include <inttypes.h>
@@ -31,6 +34,7 @@ struct dbc {
     const char *stmts[STMT_CACHE]; /* SQL literal addresses, index = statement name "s<i>" */
     int n_stmts;
     char sqlstate[6];
+    bool begin_pending; /* db_begin was called; BEGIN goes out with the next statement */
 };
 
 static struct {
@@ -168,6 +172,7 @@ void db_put(struct dbc *c)
 {
     if (!c)
         return;
+    c->begin_pending = false;
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         db_rollback(c);
     pthread_mutex_lock(&pool.lock);
@@ -200,28 +205,157 @@ static PGresult *check(struct dbc *c, PGresult *res, const char *sql)
     return NULL;
 }
 
+/* Send a pending BEGIN on its own (for the paths that do not pipeline). 0 or -1. */
+static int flush_begin(struct dbc *c)
+{
+    if (!c->begin_pending)
+        return 0;
+    c->begin_pending = false;
+    PGresult *res = check(c, PQexec(c->pg, "BEGIN"), "BEGIN");
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 PGresult *db_exec_once(struct dbc *c, const char *sql, int n, const char *const *params)
 {
+    if (flush_begin(c) < 0)
+        return NULL;
     return check(c, PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0), sql);
+}
+
+/* The cached statement index of sql, or -1 when the cache is full. *fresh: not yet prepared
+ * on this connection (the caller prepares it as "s<index>"). */
+static int stmt_slot(struct dbc *c, const char *sql, bool *fresh)
+{
+    *fresh = false;
+    for (int i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i] == sql)
+            return i;
+    if (c->n_stmts == STMT_CACHE)
+        return -1;
+    *fresh = true;
+    return c->n_stmts;
+}
+
+/* Collect the result of one pipelined command: the last non-NULL result before the NULL that
+ * ends it. */
+static PGresult *pipeline_result(struct dbc *c)
+{
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
+int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns,
+                 const char *const *const *params, PGresult **out)
+{
+    char name[16];
+    int slots[8];
+    bool fresh[8];
+    bool begin = c->begin_pending;
+    if (k == 0 || k > 8)
+        return -1;
+    for (size_t j = 0; j < k; j++) {
+        out[j] = NULL;
+        slots[j] = stmt_slot(c, sqls[j], &fresh[j]);
+        for (size_t m = 0; m < j; m++) /* the same new statement twice: prepare once */
+            if (fresh[j] && sqls[m] == sqls[j])
+                fresh[j] = false;
+        if (slots[j] < 0) { /* cache full: no pipelining, one by one */
+            for (size_t m = 0; m < k; m++) {
+                out[m] = db_exec(c, sqls[m], ns[m], params[m]);
+                if (!out[m]) {
+                    for (size_t q = 0; q < m; q++) {
+                        PQclear(out[q]);
+                        out[q] = NULL;
+                    }
+                    return -1;
+                }
+            }
+            return 0;
+        }
+        if (fresh[j] && slots[j] == c->n_stmts)
+            c->stmts[c->n_stmts++] = sqls[j]; /* reserve; undone below on failure */
+    }
+    c->begin_pending = false;
+    int rc = -1;
+    if (!PQenterPipelineMode(c->pg))
+        goto fail;
+    bool sent = !begin || PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+    for (size_t j = 0; j < k && sent; j++) {
+        snprintf(name, sizeof name, "s%d", slots[j]);
+        if (fresh[j])
+            sent = PQsendPrepare(c->pg, name, sqls[j], ns[j], NULL);
+        sent = sent && PQsendQueryPrepared(c->pg, name, ns[j], params[j], NULL, NULL, 0);
+    }
+    sent = sent && PQpipelineSync(c->pg);
+    if (!sent) {
+        log_error("database: cannot send a pipeline: %s", PQerrorMessage(c->pg));
+        PQexitPipelineMode(c->pg);
+        goto fail;
+    }
+    rc = 0;
+    if (begin) {
+        PGresult *r = check(c, pipeline_result(c), "BEGIN");
+        if (!r)
+            rc = -1;
+        PQclear(r);
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (fresh[j]) {
+            PGresult *r = pipeline_result(c);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+                check(c, r, sqls[j]);
+                r = NULL;
+                rc = -1;
+            }
+            PQclear(r);
+        }
+        PGresult *r = pipeline_result(c);
+        if (rc == 0 && (out[j] = check(c, r, sqls[j])) == NULL)
+            rc = -1;
+        else if (rc != 0)
+            PQclear(r);
+    }
+    PGresult *sync = PQgetResult(c->pg); /* PGRES_PIPELINE_SYNC */
+    PQclear(sync);
+    if (!PQexitPipelineMode(c->pg))
+        log_error("database: cannot leave pipeline mode: %s", PQerrorMessage(c->pg));
+    if (rc == 0)
+        return 0;
+fail:
+    for (size_t j = 0; j < k; j++) {
+        PQclear(out[j]);
+        out[j] = NULL;
+    }
+    /* a statement that failed to prepare must be prepared again next time */
+    while (c->n_stmts > 0) {
+        bool ours = false;
+        for (size_t j = 0; j < k; j++)
+            ours |= fresh[j] && c->stmts[c->n_stmts - 1] == sqls[j];
+        if (!ours)
+            break;
+        c->n_stmts--;
+    }
+    return -1;
 }
 
 PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params)
 {
     char name[16];
-    int i;
-
-    for (i = 0; i < c->n_stmts; i++)
-        if (c->stmts[i] == sql)
-            break;
-    if (i == c->n_stmts) {
-        if (c->n_stmts == STMT_CACHE)
-            return db_exec_once(c, sql, n, params);
-        snprintf(name, sizeof name, "s%d", i);
-        PGresult *res = check(c, PQprepare(c->pg, name, sql, n, NULL), sql);
-        if (!res)
-            return NULL;
-        PQclear(res);
-        c->stmts[c->n_stmts++] = sql;
+    bool fresh;
+    int i = stmt_slot(c, sql, &fresh);
+    if (i < 0)
+        return db_exec_once(c, sql, n, params);
+    if (c->begin_pending || fresh) {
+        PGresult *res = NULL;
+        const char *const *pp[1] = {params};
+        return db_exec_many(c, 1, &sql, &n, pp, &res) == 0 ? res : NULL;
     }
     snprintf(name, sizeof name, "s%d", i);
     return check(c, PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0), sql);
@@ -229,6 +363,10 @@ PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *para
 
 int db_exec_script(struct dbc *c, const char *sql, char *err, size_t errlen)
 {
+    if (flush_begin(c) < 0) {
+        snprintf(err, errlen, "BEGIN failed");
+        return -1;
+    }
     PGresult *res = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = 0;
@@ -251,16 +389,25 @@ int db_run(struct dbc *c, const char *sql, int n, const char *const *params)
 
 int db_begin(struct dbc *c)
 {
-    return db_run(c, "BEGIN", 0, NULL);
+    c->begin_pending = true; /* sent with the first statement (invariant 4) */
+    return 0;
 }
 
 int db_commit(struct dbc *c)
 {
+    if (c->begin_pending) { /* nothing ran: nothing to commit */
+        c->begin_pending = false;
+        return 0;
+    }
     return db_run(c, "COMMIT", 0, NULL);
 }
 
 void db_rollback(struct dbc *c)
 {
+    if (c->begin_pending) {
+        c->begin_pending = false;
+        return;
+    }
     PGresult *res = PQexec(c->pg, "ROLLBACK");
     PQclear(res);
 }

@@ -11,6 +11,12 @@
  * with text parameters (NULL = SQL NULL). Returns the result (caller PQclear()s it) when it
  * succeeded, NULL on error (logged, SQLSTATE kept for db_unique_violation). */
 PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params);
+/* Run k (at most 8) statements (string literals, as for db_exec) in one round trip, in
+ * order; out[i] gets each result. In READ COMMITTED each still reads with its own snapshot,
+ * taken when it starts. Returns 0 with every out[i] set (caller PQclear()s them), or -1 with
+ * none (logged). */
+int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns,
+                 const char *const *const *params, PGresult **out);
 /* Run a statement not worth preparing (DDL, one-off). Same contract. */
 PGresult *db_exec_once(struct dbc *c, const char *sql, int n, const char *const *params);
 /* Run a multi-statement script (no parameters), as migrations are. Returns 0, or -1 with

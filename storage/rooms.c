@@ -297,18 +297,10 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         goto done;
     /* The lock is its own statement: in READ COMMITTED a statement that waited for a row lock
      * still reads everything else with the snapshot it started with, so reads in the same
-     * statement could miss the previous writer's event. Reads come after the lock. */
-    const char *lp[] = {room_id};
-    PGresult *res = db_exec(c, "SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", 1, lp);
-    if (!res)
-        goto done;
-    found = PQntuples(res) > 0;
-    PQclear(res);
-    if (!found)
-        goto done;
-    found = -1;
-    res = db_exec(
-        c,
+     * statement could miss the previous writer's event. Reads come after the lock, in the
+     * same round trip (a pipeline): the read's snapshot is taken once the lock is held. */
+    static const char lock_sql[] = "SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE";
+    static const char view_sql[] =
         "WITH r AS (SELECT room_version, state_group FROM rooms WHERE room_id = $1) "
         "SELECT r.room_version, r.state_group, "
         " (SELECT event_id FROM event_txns WHERE $4::text IS NOT NULL AND user_id = $2 AND "
@@ -324,10 +316,20 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         "  (e.json::json)->'content'->>'displayname')), '[]') FROM current_state s JOIN events e "
         "  ON e.event_id = s.event_id WHERE s.room_id = $1 AND s.type = 'm.room.member' AND "
         "  s.membership = 'join')::text "
-        "FROM r",
-        6, p);
-    if (!res)
+        "FROM r";
+    const char *const sqls[] = {lock_sql, view_sql};
+    const int ns[] = {1, 6};
+    const char *const *ps[] = {p, p};
+    PGresult *rs[2];
+    if (db_exec_many(c, 2, sqls, ns, ps, rs) < 0)
         goto done;
+    PGresult *res = rs[1];
+    found = PQntuples(rs[0]) > 0;
+    PQclear(rs[0]);
+    if (!found) {
+        PQclear(res);
+        goto done;
+    }
     found = PQntuples(res) > 0;
     if (found) {
         out->room_version = strdup(db_val(res, 0, 0));
