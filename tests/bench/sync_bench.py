@@ -16,9 +16,12 @@ Release build, private PostgreSQL cluster, loopback only; every loop is bounded 
 time (--max-seconds)."""
 import argparse
 import asyncio
+import http.client
 import json
+import multiprocessing
 import os
 import sys
+import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -92,22 +95,58 @@ async def idle_loop(conn, since, stop):
         since = body["next_batch"]
 
 
-async def wake_rounds(srv, sender, receiver, room, rounds, deadline):
-    since = (await receiver.sync())["next_batch"]
+class Blocking:
+    """A keep-alive http.client connection: the measuring side, lean as send_bench's."""
+
+    def __init__(self, port, token):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.token = token
+
+    def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if data:
+            headers["Content-Type"] = "application/json"
+        self.conn.request(method, path, body=data, headers=headers)
+        r = self.conn.getresponse()
+        payload = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{method} {path}: {r.status} {payload[:200]!r}")
+        return json.loads(payload)
+
+    def sync(self, since=None, timeout=0):
+        q = {"timeout": str(timeout)}
+        if since:
+            q["since"] = since
+        return self.request("GET", CS + "/sync?" + urllib.parse.urlencode(q))
+
+
+def wake_rounds(port, tok_s, tok_r, room, rounds, deadline):
+    """Receiver long-polls in a thread; the sender sends; time from the send leaving to the
+    receiver's response arriving."""
+    sender, receiver = Blocking(port, tok_s), Blocking(port, tok_r)
+    since = receiver.sync()["next_batch"]
     lat, send_lat = [], []
     path = CS + f"/rooms/{urllib.parse.quote(room)}/send/m.room.message/"
     for i in range(rounds):
         if time.monotonic() > deadline:
             break
-        waiting = asyncio.ensure_future(receiver.sync(since, timeout=30000))
-        await asyncio.sleep(0.02)  # let it park
+        box = {}
+
+        def wait(since=since, box=box):
+            box["body"] = receiver.sync(since, timeout=30000)
+            box["t"] = time.perf_counter()
+
+        th = threading.Thread(target=wait)
+        th.start()
+        time.sleep(0.02)  # let it park
         t0 = time.perf_counter()
-        await sender.request("PUT", path + f"w{time.time_ns()}",
-                             {"msgtype": "m.text", "body": f"ping {i}"})
+        sender.request("PUT", path + f"w{time.time_ns()}",
+                       {"msgtype": "m.text", "body": f"ping {i}"})
         send_lat.append((time.perf_counter() - t0) * 1000)
-        body = await waiting
-        lat.append((time.perf_counter() - t0) * 1000)
-        since = body["next_batch"]
+        th.join(35)
+        lat.append((box["t"] - t0) * 1000)
+        since = box["body"]["next_batch"]
     if send_lat:
         after = [a - b for a, b in zip(lat, send_lat)]
         print(f"  (the send itself: p50 {pct(send_lat, 50):.2f} ms; the sync response came "
@@ -116,87 +155,98 @@ async def wake_rounds(srv, sender, receiver, room, rounds, deadline):
     return lat
 
 
+def idle_process(port, tokens, ready, stop):
+    """A separate process holding the idle clients, so their event loop does not share the
+    measuring process's interpreter."""
+    async def main():
+        stop_ev = asyncio.Event()
+        conns, tasks = [], []
+        for t in tokens:
+            c = Conn(port, t)
+            await c.open()
+            since = (await c.sync())["next_batch"]
+            conns.append(c)
+            tasks.append(asyncio.ensure_future(idle_loop(c, since, stop_ev)))
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        stop_ev.set()
+        for c in conns:
+            c.close()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.run(main())
+
+
 def register_many(srv, prefix, n):
     with ThreadPoolExecutor(4) as ex:
         return list(ex.map(lambda i: srv.register(f"{prefix}{i}")["access_token"], range(n)))
 
 
-async def run(srv, args):
+async def fan_out(srv, tok_s, room, fan_tokens):
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
+                                       token=t), fan_tokens))
+    sender = Conn(srv.port, tok_s)
+    await sender.open()
+    fans = []
+    for t in fan_tokens:
+        c = Conn(srv.port, t)
+        await c.open()
+        fans.append((c, (await c.sync())["next_batch"]))
+    done = []
+
+    async def wait_one(c, since, t0):
+        await c.sync(since, timeout=30000)
+        done.append((time.perf_counter() - t0[0]) * 1000)
+
+    t0 = [0.0]
+    waits = [asyncio.ensure_future(wait_one(c, s, t0)) for c, s in fans]
+    await asyncio.sleep(1.0)
+    t0[0] = time.perf_counter()
+    await sender.request("PUT", CS + f"/rooms/{urllib.parse.quote(room)}/send/"
+                         f"m.room.message/fan{time.time_ns()}",
+                         {"msgtype": "m.text", "body": "everyone"})
+    await asyncio.wait_for(asyncio.gather(*waits), 60)
+    print(f"fan-out to {len(fans)} in one room: first {min(done):.1f} ms, p50 "
+          f"{pct(done, 50):.1f} ms, last {max(done):.1f} ms", flush=True)
+    for c, _ in fans:
+        c.close()
+    sender.close()
+
+
+def run(srv, args):
     deadline = time.monotonic() + args.max_seconds
     tok_s, tok_r = register_many(srv, "pair", 2)
     room = srv.post(CS + "/createRoom", {"preset": "public_chat"}, token=tok_s)["room_id"]
     srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {}, token=tok_r)
-    sender, receiver = Conn(srv.port, tok_s), Conn(srv.port, tok_r)
-    await sender.open()
-    await receiver.open()
-    results = {}
 
-    lat = await wake_rounds(srv, sender, receiver, room, args.rounds, deadline)
-    results["alone"] = lat
+    lat = wake_rounds(srv.port, tok_s, tok_r, room, args.rounds, deadline)
     print(f"wake-up, 1 client:          p50 {pct(lat, 50):6.2f} ms  p99 {pct(lat, 99):6.2f} ms"
           f"  ({len(lat)} rounds)", flush=True)
     base_rss = rss_mb(srv.proc.pid)
 
-    # idle clients, each in a room of its own
     print(f"registering {args.idle} idle users ...", flush=True)
     idle_tokens = register_many(srv, "idle", args.idle)
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda t: srv.post(CS + "/createRoom", {}, token=t), idle_tokens))
-    stop = asyncio.Event()
-    conns, tasks = [], []
-    for t in idle_tokens:
-        c = Conn(srv.port, t)
-        await c.open()
-        since = (await c.sync())["next_batch"]
-        conns.append(c)
-        tasks.append(asyncio.ensure_future(idle_loop(c, since, stop)))
-    await asyncio.sleep(1.0)
+    ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    proc = multiprocessing.Process(target=idle_process, args=(srv.port, idle_tokens, ready, stop))
+    proc.start()
+    ready.wait(120)
+    time.sleep(1.0)
     rss = rss_mb(srv.proc.pid)
-    lat = await wake_rounds(srv, sender, receiver, room, args.rounds, deadline)
-    results["idle"] = lat
+    lat = wake_rounds(srv.port, tok_s, tok_r, room, args.rounds, deadline)
     print(f"wake-up, {args.idle} waiting:      p50 {pct(lat, 50):6.2f} ms  p99 "
           f"{pct(lat, 99):6.2f} ms  ({len(lat)} rounds)", flush=True)
     print(f"server RSS: {base_rss:.1f} MB before, {rss:.1f} MB with {args.idle} parked syncs",
           flush=True)
     stop.set()
-    for c in conns:
-        c.close()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    proc.join(90)
 
-    # fan-out: everyone in the sender's room
     if args.fanout:
-        fan_tokens = idle_tokens[:args.fanout]
-        with ThreadPoolExecutor(4) as ex:
-            list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
-                                           token=t), fan_tokens))
-        fans = []
-        for t in fan_tokens:
-            c = Conn(srv.port, t)
-            await c.open()
-            fans.append((c, (await c.sync())["next_batch"]))
-        done = []
-
-        async def wait_one(c, since, t0):
-            await c.sync(since, timeout=30000)
-            done.append((time.perf_counter() - t0[0]) * 1000)
-
-        t0 = [0.0]
-        waits = [asyncio.ensure_future(wait_one(c, s, t0)) for c, s in fans]
-        await asyncio.sleep(1.0)
-        t0[0] = time.perf_counter()
-        await sender.request("PUT", CS + f"/rooms/{urllib.parse.quote(room)}/send/"
-                             f"m.room.message/fan{time.time_ns()}",
-                             {"msgtype": "m.text", "body": "everyone"})
-        await asyncio.wait_for(asyncio.gather(*waits), 60)
-        print(f"fan-out to {len(fans)} in one room: first {min(done):.1f} ms, p50 "
-              f"{pct(done, 50):.1f} ms, last {max(done):.1f} ms", flush=True)
-        for c, _ in fans:
-            c.close()
-    sender.close()
-    receiver.close()
-    return results
+        asyncio.run(fan_out(srv, tok_s, room, idle_tokens[:args.fanout]))
 
 
 def main():
@@ -212,7 +262,7 @@ def main():
                   "rc_message": {"per_second": 100000, "burst_count": 100000}},
                  binary=binary).start()
     try:
-        asyncio.run(run(srv, args))
+        run(srv, args)
     finally:
         srv.stop()
 
