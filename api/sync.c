@@ -24,12 +24,15 @@ struct park {
     int64_t deadline;
     int64_t pos, typing; /* what the empty response covered */
     json_t *rooms;       /* owned */
+    json_t *mems;        /* owned: p->q.mems */
 };
 
 static void park_release(struct park *p)
 {
     json_decref(p->filter);
     p->filter = NULL;
+    json_decref(p->mems);
+    p->mems = p->q.mems = NULL;
     json_decref(p->rooms);
     p->rooms = NULL;
 }
@@ -63,6 +66,10 @@ static void respond(struct http_req *req)
         r.rooms = NULL;
         p->pos = r.next.pos;
         p->typing = r.next.typing;
+        json_decref(p->mems);
+        p->mems = p->q.mems = r.mems;
+        p->q.mems_pos = r.next.pos;
+        r.mems = NULL;
         sync_result_clear(&r);
         http_suspend(req, arm, respond);
         return;

@@ -65,6 +65,7 @@ void sync_result_clear(struct sync_result *r)
 {
     json_decref(r->body);
     json_decref(r->rooms);
+    json_decref(r->mems);
     memset(r, 0, sizeof *r);
 }
 
@@ -586,7 +587,16 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     json_t *join = json_object(), *invite = json_object(), *leave = json_object(),
            *knock = json_object();
     x.c = db_get();
-    if (!x.c || !(mems = db_sync_memberships(x.c, q->user_id)))
+    if (!x.c)
+        goto out;
+    if (q->mems && q->mems_pos <= x.upto) { /* still true if no member event named the user */
+        unsigned uk = 0;
+        json_t *rk = json_object();
+        if (notify_changes(q->user_id, q->mems_pos, x.upto, &uk, rk) == 0 && !(uk & NOTIFY_EVENT))
+            mems = json_incref(q->mems);
+        json_decref(rk);
+    }
+    if (!mems && !(mems = db_sync_memberships(x.c, q->user_id)))
         goto out;
 
     x.room_kinds = json_object();
@@ -742,6 +752,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     body = NULL;
     r->rooms = joined_ids;
     joined_ids = NULL;
+    r->mems = json_incref(mems);
     rc = 0;
 out:
     if (rc < 0)

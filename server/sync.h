@@ -25,6 +25,10 @@ struct sync_req {
     bool full_state;
     const json_t *filter; /* a Filter (validated), borrowed; NULL: none */
     bool presence_enabled;
+    /* the memberships a previous computation read at position mems_pos (borrowed, may be
+     * NULL): reused when no member event for this user came since */
+    json_t *mems;
+    int64_t mems_pos;
 };
 
 /* The response and what a long-poll needs to wait on. */
@@ -32,6 +36,7 @@ struct sync_result {
     json_t *body;          /* the response (owned) */
     bool empty;            /* nothing to tell: a long-poll may wait */
     json_t *rooms;         /* IDs of the rooms whose changes concern the user (owned) */
+    json_t *mems;          /* the memberships read (owned), for sync_req.mems next time */
     struct sync_token next;
 };
 

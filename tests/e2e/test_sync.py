@@ -134,6 +134,34 @@ class InitialAndIncremental(SyncBase):
         self.assertIn("wake up", self.bodies(self.timeline(out["body"], room)))
         self.assertLess(out["took"], 5)
 
+    def test_invite_wakes_parked_sync(self):
+        self.shared_room(self.bob)  # bob waits with a room, so his memberships are reused
+        since = self.sync(self.bob)["next_batch"]
+        out = {}
+
+        def waiter():
+            out["body"] = self.sync(self.bob, since, timeout=20000)
+
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.3)
+        room = self.room(token=self.carol)
+        r = self.s.post(CS + f"/rooms/{q(room)}/invite", {"user_id": self.uid("bob")},
+                        token=self.carol)
+        self.assertEqual(r.status, 200, r)
+        th.join(30)
+        self.assertIn(room, out["body"]["rooms"]["invite"])
+        # and once joined, the next parked sync sees the room's messages
+        self.join(room, self.bob)
+        nb = self.sync(self.bob, out["body"]["next_batch"])["next_batch"]
+        th = threading.Thread(target=lambda: out.update(body=self.sync(self.bob, nb,
+                                                                         timeout=20000)))
+        th.start()
+        time.sleep(0.3)
+        self.msg(room, "welcome", token=self.carol)
+        th.join(30)
+        self.assertIn("welcome", self.bodies(self.timeline(out["body"], room)))
+
     def test_long_poll_times_out_empty(self):
         self.shared_room(self.bob)
         since = self.sync(self.bob)["next_batch"]
