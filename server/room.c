@@ -725,7 +725,7 @@ static void send_batch(struct send_item *items, size_t count)
         failed = it->rc == ROOM_ERR;
     }
     batch_view_clear(&bv);
-    if (!failed && room_push_flush(c, &b) == 0 && db_commit(c) == 0) {
+    if (!failed && room_push_commit(c, &b) == 0) {
         db_put(c);
         room_batch_announce(&b, true);
         return;

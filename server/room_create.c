@@ -332,7 +332,7 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
     }
     if (public_dir && db_rooms_set_public(c, room_id, true) < 0)
         goto out;
-    if (room_push_flush(c, &b) < 0 || db_commit(c) < 0)
+    if (room_push_commit(c, &b) < 0)
         goto out;
     committed = true;
     rc = ROOM_OK;

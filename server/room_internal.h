@@ -35,7 +35,7 @@ struct batch {
     size_t n;
     struct notify_ticket *ticket; /* taken before the transaction (server/notify.h) */
     json_t *push_targets;         /* room_push.c's cache for message events of one room */
-    json_t *push_rows;            /* notifications to insert before COMMIT (room_push_flush) */
+    json_t *push_rows;            /* notifications, inserted with the COMMIT (room_push_commit) */
     char push_room[256];
 };
 /* Tell the notifier and the listener (when committed), end the ticket, empty the batch. */
@@ -73,12 +73,12 @@ int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const
                   bool is_state);
 
 /* Notification rows for a stored event (server/room_push.c), collected in the batch and
- * inserted by room_push_flush inside the writer's transaction. 0 or -1. */
+ * inserted by room_push_commit with the writer's COMMIT. 0 or -1. */
 /* Seed the batch's push-target cache from the append view: joined members [{user_id,
  * displayname}] and the auth map (for the power levels). Borrowed. */
 void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_t *auth);
-/* Insert the batch's notification rows; call right before COMMIT. 0 or -1. */
-int room_push_flush(struct dbc *c, struct batch *b);
+/* Insert the batch's notification rows and COMMIT (one round trip). 0, or -1: roll back. */
+int room_push_commit(struct dbc *c, struct batch *b);
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
                       const char *event_id, int64_t stream);
 

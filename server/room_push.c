@@ -127,9 +127,9 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
     return 0;
 }
 
-int room_push_flush(struct dbc *c, struct batch *b)
+int room_push_commit(struct dbc *c, struct batch *b)
 {
-    int rc = json_array_size(b->push_rows) ? db_push_actions_put(c, b->push_rows) : 0;
+    int rc = db_push_actions_commit(c, b->push_rows);
     json_decref(b->push_rows);
     b->push_rows = NULL;
     return rc;

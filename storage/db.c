@@ -402,6 +402,20 @@ int db_commit(struct dbc *c)
     return db_run(c, "COMMIT", 0, NULL);
 }
 
+int db_commit_after(struct dbc *c, const char *sql, int n, const char *const *params)
+{
+    static const char commit[] = "COMMIT";
+    const char *const sqls[] = {sql, commit};
+    const int ns[] = {n, 0};
+    const char *const *ps[] = {params, NULL};
+    PGresult *rs[2];
+    if (db_exec_many(c, 2, sqls, ns, ps, rs) < 0)
+        return -1;
+    PQclear(rs[0]);
+    PQclear(rs[1]);
+    return 0;
+}
+
 void db_rollback(struct dbc *c)
 {
     if (c->begin_pending) {

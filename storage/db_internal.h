@@ -17,6 +17,9 @@ PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *para
  * none (logged). */
 int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns,
                  const char *const *const *params, PGresult **out);
+/* Run `sql` and COMMIT in one round trip (the COMMIT does not happen if sql fails; the
+ * caller then rolls back). 0 or -1. */
+int db_commit_after(struct dbc *c, const char *sql, int n, const char *const *params);
 /* Run a statement not worth preparing (DDL, one-off). Same contract. */
 PGresult *db_exec_once(struct dbc *c, const char *sql, int n, const char *const *params);
 /* Run a multi-statement script (no parameters), as migrations are. Returns 0, or -1 with

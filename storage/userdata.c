@@ -150,21 +150,21 @@ json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int
 
 /* --- push actions ----------------------------------------------------------------------- */
 
-int db_push_actions_put(struct dbc *c, json_t *rows)
+static const char push_insert_sql[] =
+    "INSERT INTO event_push_actions (user_id, room_id, stream, event_id, thread_id, highlight) "
+    "SELECT x.user_id, x.room_id, x.stream, x.event_id, x.thread_id, x.highlight FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id text, stream bigint, event_id "
+    "text, thread_id text, highlight boolean) ON CONFLICT DO NOTHING";
+
+int db_push_actions_commit(struct dbc *c, json_t *rows)
 {
     if (!json_array_size(rows))
-        return 0;
+        return db_commit(c);
     char *r = json_dumps(rows, JSON_COMPACT);
     if (!r)
         return -1;
     const char *p[] = {r};
-    int rc = db_run(c,
-                    "INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
-                    "thread_id, highlight) SELECT x.user_id, x.room_id, x.stream, x.event_id, "
-                    "x.thread_id, x.highlight FROM jsonb_to_recordset($1::jsonb) AS x(user_id "
-                    "text, room_id text, stream bigint, event_id text, thread_id text, highlight "
-                    "boolean) ON CONFLICT DO NOTHING",
-                    1, p);
+    int rc = db_commit_after(c, push_insert_sql, 1, p);
     free(r);
     return rc;
 }

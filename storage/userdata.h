@@ -36,9 +36,9 @@ int db_receipt_put(struct dbc *c, const char *room_id, const char *type, const c
 json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int64_t since,
                           int64_t upto);
 
-/* Record notifications: `rows` is an array of {user_id, room_id, stream, event_id,
- * thread_id, highlight}, inserted in one statement. 0 or -1. */
-int db_push_actions_put(struct dbc *c, json_t *rows);
+/* Record notifications and commit, in one round trip: `rows` is an array of {user_id,
+ * room_id, stream, event_id, thread_id, highlight}. 0, or -1 (nothing committed: roll back). */
+int db_push_actions_commit(struct dbc *c, json_t *rows);
 /* Who an event in room_id may notify, in one query: {"members": [{user_id, displayname}]
  * of joined users other than `sender` (plus `invitee` when non-NULL), "count": joined
  * members, "power_levels": content or null}; NULL on error. */
