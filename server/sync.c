@@ -431,7 +431,8 @@ static bool summary_due(const json_t *entry)
     return false;
 }
 
-static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *scratch)
+static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *scratch,
+                       json_t *counts)
 {
     const struct sync_req *q = x->q;
     /* ephemeral: typing and receipts */
@@ -459,11 +460,8 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
     if (receipts && rfresh)
         json_object_update(receipts, rfresh);
     json_decref(rfresh);
-    json_t *counts = db_push_counts(x->c, q->user_id, joined_ids, x->upto);
     json_t *need_summary = json_array();
-    if (!receipts || !counts) {
-        json_decref(receipts);
-        json_decref(counts);
+    if (!receipts) {
         json_decref(need_summary);
         return -1;
     }
@@ -502,7 +500,6 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
             json_array_append(need_summary, rid);
     }
     json_decref(receipts);
-    json_decref(counts);
     json_t *sums = json_array_size(need_summary)
                        ? db_sync_summaries(x->c, need_summary, q->user_id)
                        : json_object();
@@ -583,6 +580,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
 
     int rc = -1;
     json_t *mems = NULL, *ranges = json_array(), *tls = NULL, *ad = NULL, *body = NULL;
+    json_t *counts = NULL;
     json_t *joined_ids = json_array(), *scratch = json_object(), *member_of = json_object();
     json_t *join = json_object(), *invite = json_object(), *leave = json_object(),
            *knock = json_object();
@@ -642,11 +640,21 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     }
 
     /* steps 2-3: timelines and state */
-    tls = json_array_size(ranges)
-              ? db_sync_timelines(x.c, ranges, x.limit + 1, q->user_id, q->device_id)
-              : json_object();
-    if (!tls)
-        goto out;
+    /* the timelines and the unread counts of the joined rooms, in one round trip */
+    if (json_array_size(ranges) && json_array_size(joined_ids)) {
+        if (db_sync_timelines_counts(x.c, ranges, x.limit + 1, q->user_id, q->device_id,
+                                     joined_ids, x.upto, &tls, &counts) < 0)
+            goto out;
+    } else {
+        tls = json_array_size(ranges)
+                  ? db_sync_timelines(x.c, ranges, x.limit + 1, q->user_id, q->device_id)
+                  : json_object();
+        counts = json_array_size(joined_ids)
+                     ? db_push_counts(x.c, q->user_id, joined_ids, x.upto)
+                     : json_object();
+        if (!tls || !counts)
+            goto out;
+    }
     json_array_foreach(ranges, i, m)
     {
         const char *room_id = json_string_value(json_object_get(m, "room_id"));
@@ -671,7 +679,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         }
         json_object_set_new(joined ? join : leave, room_id, entry);
     }
-    if (fill_joined(&x, join, joined_ids, scratch) < 0)
+    if (fill_joined(&x, join, joined_ids, scratch, counts) < 0)
         goto out;
 
     body = json_object();
@@ -761,6 +769,7 @@ out:
     json_decref(mems);
     json_decref(ranges);
     json_decref(tls);
+    json_decref(counts);
     json_decref(ad);
     json_decref(body);
     json_decref(joined_ids);

@@ -23,17 +23,8 @@ json_t *db_sync_memberships(struct dbc *c, const char *user_id)
         1, p));
 }
 
-json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
-                          const char *device_id)
-{
-    char l[24];
-    char *r = json_dumps(ranges, JSON_COMPACT);
-    if (!r)
-        return NULL;
-    const char *p[] = {r, db_i64(l, limit), user_id, device_id ? device_id : ""};
-    json_t *v = db_json(db_exec(
-        c,
-        "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "
+static const char timelines_sql[] =
+    "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "
         "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "
         "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "
         "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "
@@ -43,10 +34,78 @@ json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *
         "e.json::json) ORDER BY e.stream_ordering DESC) "
         "AS evs FROM (SELECT * FROM events e WHERE e.room_id = x.room_id AND "
         "e.stream_ordering > x.since AND e.stream_ordering <= x.upto AND e.rejected IS NULL "
-        "ORDER BY e.stream_ordering DESC LIMIT $2) e) t WHERE t.evs IS NOT NULL",
-        4, p));
+        "ORDER BY e.stream_ordering DESC LIMIT $2) e) t WHERE t.evs IS NOT NULL";
+
+/* per room and thread: rows after the newest of the user's unthreaded receipt and the
+ * receipt for that thread (m.read or m.read.private, whichever is later) */
+static const char counts_sql[] =
+    "WITH rooms AS (SELECT jsonb_array_elements_text($2::jsonb) AS room_id), "
+        "rc AS (SELECT room_id, thread_id, max(event_stream) AS s FROM receipts WHERE "
+        "user_id = $1 AND room_id IN (SELECT room_id FROM rooms) GROUP BY room_id, thread_id), "
+        "n AS (SELECT a.room_id, a.thread_id, count(*) AS notes, count(*) FILTER (WHERE "
+        "a.highlight) AS hl FROM event_push_actions a WHERE a.user_id = $1 AND a.room_id IN "
+        "(SELECT room_id FROM rooms) AND a.stream <= $3 AND a.stream > greatest("
+        "coalesce((SELECT s FROM rc WHERE rc.room_id = a.room_id AND rc.thread_id = ''), 0), "
+        "coalesce((SELECT s FROM rc WHERE rc.room_id = a.room_id AND rc.thread_id = "
+        "a.thread_id), 0)) GROUP BY a.room_id, a.thread_id) "
+        "SELECT coalesce(json_object_agg(room_id, threads), '{}'::json) FROM (SELECT room_id, "
+        "json_object_agg(thread_id, json_build_array(notes, hl)) AS threads FROM n GROUP BY "
+        "room_id) x";
+
+json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
+                          const char *device_id)
+{
+    char l[24];
+    char *r = json_dumps(ranges, JSON_COMPACT);
+    if (!r)
+        return NULL;
+    const char *p[] = {r, db_i64(l, limit), user_id, device_id ? device_id : ""};
+    json_t *v = db_json(db_exec(c, timelines_sql, 4, p));
     free(r);
     return v;
+}
+
+json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto)
+{
+    char u[24];
+    char *ids = json_dumps(rooms, JSON_COMPACT);
+    if (!ids)
+        return NULL;
+    const char *p[] = {user_id, ids, db_i64(u, upto)};
+    json_t *v = db_json(db_exec(c, counts_sql, 3, p));
+    free(ids);
+    return v;
+}
+
+int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const char *user_id,
+                             const char *device_id, json_t *rooms, int64_t upto, json_t **tls,
+                             json_t **counts)
+{
+    char l[24], u[24];
+    char *r = json_dumps(ranges, JSON_COMPACT), *ids = json_dumps(rooms, JSON_COMPACT);
+    int rc = -1;
+    *tls = *counts = NULL;
+    if (r && ids) {
+        const char *tp[] = {r, db_i64(l, limit), user_id, device_id ? device_id : ""};
+        const char *cp[] = {user_id, ids, db_i64(u, upto)};
+        const char *const sqls[] = {timelines_sql, counts_sql};
+        const int ns[] = {4, 3};
+        const char *const *ps[] = {tp, cp};
+        PGresult *rs[2];
+        if (db_exec_many(c, 2, sqls, ns, ps, rs) == 0) {
+            *tls = db_json(rs[0]);
+            *counts = db_json(rs[1]);
+            rc = *tls && *counts ? 0 : -1;
+            if (rc < 0) {
+                json_decref(*tls);
+                json_decref(*counts);
+                *tls = *counts = NULL;
+            }
+        }
+    }
+    free(r);
+    free(ids);
+    return rc;
 }
 
 json_t *db_events_many(struct dbc *c, json_t *ids)

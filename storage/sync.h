@@ -20,6 +20,15 @@ json_t *db_sync_memberships(struct dbc *c, const char *user_id);
 json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                           const char *device_id);
 
+/* Unread counts of the user in `rooms` after their read receipts: new object {room_id:
+ * {thread_id: [notifications, highlights]}} (thread "main" for the main timeline and
+ * unthreaded events); NULL on error. */
+json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto);
+/* db_sync_timelines and db_push_counts(rooms) in one round trip. 0 (both set) or -1. */
+int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const char *user_id,
+                             const char *device_id, json_t *rooms, int64_t upto, json_t **tls,
+                             json_t **counts);
+
 /* Events by ID: new object {event_id: {pdu, redacted_by, stream}}. */
 json_t *db_events_many(struct dbc *c, json_t *ids);
 

@@ -188,34 +188,6 @@ json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
         3, p));
 }
 
-json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto)
-{
-    char u[24];
-    char *ids = json_dumps(rooms, JSON_COMPACT);
-    if (!ids)
-        return NULL;
-    const char *p[] = {user_id, ids, db_i64(u, upto)};
-    /* per room and thread: rows after the newest of the user's unthreaded receipt and the
-     * receipt for that thread (m.read or m.read.private, whichever is later) */
-    json_t *v = db_json(db_exec(
-        c,
-        "WITH rooms AS (SELECT jsonb_array_elements_text($2::jsonb) AS room_id), "
-        "rc AS (SELECT room_id, thread_id, max(event_stream) AS s FROM receipts WHERE "
-        "user_id = $1 AND room_id IN (SELECT room_id FROM rooms) GROUP BY room_id, thread_id), "
-        "n AS (SELECT a.room_id, a.thread_id, count(*) AS notes, count(*) FILTER (WHERE "
-        "a.highlight) AS hl FROM event_push_actions a WHERE a.user_id = $1 AND a.room_id IN "
-        "(SELECT room_id FROM rooms) AND a.stream <= $3 AND a.stream > greatest("
-        "coalesce((SELECT s FROM rc WHERE rc.room_id = a.room_id AND rc.thread_id = ''), 0), "
-        "coalesce((SELECT s FROM rc WHERE rc.room_id = a.room_id AND rc.thread_id = "
-        "a.thread_id), 0)) GROUP BY a.room_id, a.thread_id) "
-        "SELECT coalesce(json_object_agg(room_id, threads), '{}'::json) FROM (SELECT room_id, "
-        "json_object_agg(thread_id, json_build_array(notes, hl)) AS threads FROM n GROUP BY "
-        "room_id) x",
-        3, p));
-    free(ids);
-    return v;
-}
-
 /* --- presence --------------------------------------------------------------------------- */
 
 int db_presence_put(struct dbc *c, const char *user_id, const char *presence,

@@ -44,10 +44,6 @@ int db_push_actions_commit(struct dbc *c, json_t *rows);
  * members, "power_levels": content or null}; NULL on error. */
 json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
                         const char *invitee);
-/* Unread counts of the user in `rooms` after their read receipts: new object {room_id:
- * {thread_id: [notifications, highlights]}} (thread "main" for the main timeline and
- * unthreaded events); NULL on error. */
-json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto);
 
 /* Presence: set (status_msg may be NULL) and read. */
 int db_presence_put(struct dbc *c, const char *user_id, const char *presence,
