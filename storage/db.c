@@ -10,6 +10,11 @@
  *  2. A broken connection is reset before it is lent again; its prepared-statement cache is
  *     emptied with it.
  *  3. Values reach SQL only as parameters, never spliced into the statement text.
+ *  5. Cached plans are dropped (DEALLOCATE ALL) when a connection has run 1,000 statements,
+ *     then 2,000 more, 4,000 ... up to every 256,000: PostgreSQL keeps a prepared statement's
+ *     generic plan until the statistics change, and a plan chosen while a table was nearly
+ *     empty (a fresh server) would otherwise scan it whole for as long as the connection
+ *     lives.
  *  4. BEGIN is not sent on its own: db_begin marks the connection and the transaction's first
  *     statement carries it in the same round trip (libpq pipeline mode), and db_exec_many
  *     sends several statements in one round trip the same way. */
@@ -35,6 +40,7 @@ struct dbc {
     int n_stmts;
     char sqlstate[6];
     bool begin_pending; /* db_begin was called; BEGIN goes out with the next statement */
+    uint64_t execs, replan_at; /* statements run; when the cached plans are dropped next */
 };
 
 static struct {
@@ -57,6 +63,8 @@ static void notice_quiet(void *arg, const char *msg)
 static struct dbc *conn_open(char *err, size_t errlen)
 {
     struct dbc *c = calloc(1, sizeof *c);
+    if (c)
+        c->replan_at = 1000;
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -164,6 +172,15 @@ struct dbc *db_get(void)
             return NULL;
         }
     }
+    if (c->execs >= c->replan_at) { /* invariant 5; the connection is idle here */
+        PGresult *res = PQexec(c->pg, "DEALLOCATE ALL");
+        PQclear(res);
+        c->n_stmts = 0;
+        uint64_t step = c->replan_at ? c->replan_at : 1000;
+        c->replan_at = c->execs + (step < 256000 ? step : 256000);
+        if (c->replan_at <= c->execs + 1000)
+            c->replan_at = c->execs + 1000;
+    }
     c->next_idle = NULL;
     return c;
 }
@@ -260,6 +277,7 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
     bool begin = c->begin_pending;
     if (k == 0 || k > 8)
         return -1;
+    c->execs += k;
     for (size_t j = 0; j < k; j++) {
         out[j] = NULL;
         slots[j] = stmt_slot(c, sqls[j], &fresh[j]);
@@ -349,6 +367,7 @@ PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *para
 {
     char name[16];
     bool fresh;
+    c->execs++;
     int i = stmt_slot(c, sql, &fresh);
     if (i < 0)
         return db_exec_once(c, sql, n, params);

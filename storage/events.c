@@ -158,12 +158,14 @@ json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *
     const char *p[] = {us, ds, ts};
     if (!us || !ds || !ts)
         goto done;
+    /* a scalar subquery per item: always an index lookup, whatever the table's size was when
+     * the plan was made */
     PGresult *res = db_exec(
         c,
-        "SELECT q.u, q.d, q.t, x.event_id FROM ROWS FROM (jsonb_array_elements_text($1::jsonb), "
-        "jsonb_array_elements_text($2::jsonb), jsonb_array_elements_text($3::jsonb)) "
-        "AS q(u, d, t) CROSS JOIN LATERAL (SELECT event_id FROM event_txns WHERE "
-        "user_id = q.u AND device_id = q.d AND txn_id = q.t) x",
+        "SELECT * FROM (SELECT q.u, q.d, q.t, (SELECT event_id FROM event_txns WHERE "
+        "user_id = q.u AND device_id = q.d AND txn_id = q.t) AS ev FROM ROWS FROM "
+        "(jsonb_array_elements_text($1::jsonb), jsonb_array_elements_text($2::jsonb), "
+        "jsonb_array_elements_text($3::jsonb)) AS q(u, d, t)) x WHERE ev IS NOT NULL",
         3, p);
     if (!res)
         goto done;
