@@ -72,6 +72,7 @@ void room_batch_announce(struct batch *b, bool committed)
     b->push_targets = NULL;
     json_decref(b->push_rows);
     b->push_rows = NULL;
+    room_deferred_clear(b);
     for (size_t i = 0; i < b->n; i++) {
         if (committed && eng.listener)
             eng.listener(b->items[i].stream, b->items[i].room_id, b->items[i].pdu);
@@ -338,10 +339,41 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
     };
     const char *txn_device = a->txn && a->txn->txn_id ? a->txn->device_id : NULL;
     const char *txn_id = a->txn ? a->txn->txn_id : NULL;
-    int rc = db_events_insert(c, &m, text, prev_ids, txn_device, txn_id, clock_now_ms(), stream);
-    free(text);
-    if (rc != 0)
-        return -1;
+    /* A message event's row waits for the COMMIT's round trip (room_push_commit); anything
+     * else first writes what waits, then itself at once. */
+    bool defer = !a->state_key && strcmp(a->type, "m.room.redaction") != 0 &&
+                 b->n_deferred < MAX_DEFERRED;
+    if (defer) {
+        struct deferred *d = &b->deferred[b->n_deferred];
+        char *prev = json_dumps(prev_ids ? prev_ids : json_array(), JSON_COMPACT);
+        *d = (struct deferred){.event_id = strdup(event_id),
+                               .room_id = strdup(room_id),
+                               .type = strdup(a->type),
+                               .sender = strdup(a->sender),
+                               .json = text,
+                               .prev = prev,
+                               .txn_device = txn_device ? strdup(txn_device) : NULL,
+                               .txn_id = txn_id ? strdup(txn_id) : NULL,
+                               .ts = m.origin_server_ts,
+                               .depth = m.depth,
+                               .state_group = sg,
+                               .item = b->n};
+        b->n_deferred++;
+        if (!d->event_id || !d->room_id || !d->type || !d->sender || !prev ||
+            (txn_device && !d->txn_device) || (txn_id && !d->txn_id))
+            return -1;
+        *stream = 0; /* known after the flush */
+    } else {
+        if (room_deferred_flush(c, b) < 0) {
+            free(text);
+            return -1;
+        }
+        int rc = db_events_insert(c, &m, text, prev_ids, txn_device, txn_id, clock_now_ms(),
+                                  stream);
+        free(text);
+        if (rc != 0)
+            return -1;
+    }
     if (a->state_key) {
         const char *membership = strcmp(a->type, "m.room.member") == 0
                                      ? json_string_value(json_object_get(a->content, "membership"))
@@ -665,6 +697,8 @@ static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batc
     struct append_req a = {it->room_id,   bv->v.state_group, rv,       it->sender,
                            it->type,      it->state_key,     it->content, it->txn,
                            redacts,       bv->v.extremities, bv->v.auth};
+    if (redacts && room_deferred_flush(c, b) < 0) /* the target may wait in this batch */
+        return ROOM_ERR;
     if (redacts && (rc = check_redaction(c, &a, why, n)) != ROOM_OK)
         return rc;
     int64_t group = bv->v.state_group;

@@ -30,9 +30,19 @@ struct committed {
     char *room_id;
     json_t *pdu;
 };
+/* A message event whose row is written with the COMMIT (room_push_commit): one round trip
+ * for a whole batch of sends. */
+#define MAX_DEFERRED 64
+struct deferred {
+    char *event_id, *room_id, *type, *sender, *json, *prev, *txn_device, *txn_id;
+    int64_t ts, depth, state_group;
+    size_t item; /* index in batch.items */
+};
 struct batch {
     struct committed items[MAX_INITIAL_EVENTS + MAX_INVITES + 16];
     size_t n;
+    struct deferred deferred[MAX_DEFERRED];
+    size_t n_deferred;
     struct notify_ticket *ticket; /* taken before the transaction (server/notify.h) */
     json_t *push_targets;         /* room_push.c's cache for message events of one room */
     json_t *push_rows;            /* notifications, inserted with the COMMIT (room_push_commit) */
@@ -77,8 +87,13 @@ int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const
 /* Seed the batch's push-target cache from the append view: joined members [{user_id,
  * displayname}] and the auth map (for the power levels). Borrowed. */
 void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_t *auth);
-/* Insert the batch's notification rows and COMMIT (one round trip). 0, or -1: roll back. */
+/* Write the batch's deferred event rows and notification rows and COMMIT, in one round
+ * trip; the items get their stream orderings. 0, or -1: roll back. */
 int room_push_commit(struct dbc *c, struct batch *b);
+/* Write the deferred rows now (before anything that reads or follows them in the DAG). */
+int room_deferred_flush(struct dbc *c, struct batch *b);
+/* Free the deferred rows (after commit or rollback). */
+void room_deferred_clear(struct batch *b);
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
                       const char *event_id, int64_t stream);
 

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/pushrule.h"
 #include "server/room_internal.h"
 #include "server/statemap.h"
+#include "storage/events.h"
 #include "storage/userdata.h"
 
 /* Evaluate the user's rules: the predefined ones until the push-rules endpoints store a
@@ -101,10 +103,9 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         };
         struct pushrule_result res = {0};
         if (evaluate(ev, &ctx, &res) == 0 && res.notify)
-            json_array_append_new(rows, json_pack("{s:s,s:s,s:I,s:s,s:b}", "user_id", uid,
-                                                  "room_id", room_id, "stream", (json_int_t)stream,
-                                                  "event_id", event_id, "highlight",
-                                                  res.highlight));
+            json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid,
+                                                  "room_id", room_id, "event_id", event_id,
+                                                  "highlight", res.highlight));
     }
     /* the thread an event belongs to: its root for m.thread relations, else the main one */
     const json_t *rel = json_object_get(content, "m.relates_to");
@@ -127,10 +128,62 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
     return 0;
 }
 
+/* Write the deferred rows (and, with commit, the notifications and COMMIT). */
+static int flush(struct dbc *c, struct batch *b, bool commit)
+{
+    struct db_event_row rows[MAX_DEFERRED];
+    int64_t streams[MAX_DEFERRED];
+    for (size_t i = 0; i < b->n_deferred; i++) {
+        const struct deferred *d = &b->deferred[i];
+        rows[i] = (struct db_event_row){
+            .m = {.event_id = d->event_id,
+                  .room_id = d->room_id,
+                  .type = d->type,
+                  .sender = d->sender,
+                  .origin_server_ts = d->ts,
+                  .depth = d->depth,
+                  .state_group = d->state_group},
+            .json = d->json,
+            .prev = d->prev,
+            .txn_device = d->txn_device,
+            .txn_id = d->txn_id,
+        };
+    }
+    int rc = db_events_insert_commit(c, rows, b->n_deferred, clock_now_ms(),
+                                     commit ? b->push_rows : NULL, commit, streams);
+    for (size_t i = 0; rc == 0 && i < b->n_deferred; i++)
+        if (b->deferred[i].item < b->n)
+            b->items[b->deferred[i].item].stream = streams[i];
+    room_deferred_clear(b);
+    if (commit) {
+        json_decref(b->push_rows);
+        b->push_rows = NULL;
+    }
+    return rc;
+}
+
 int room_push_commit(struct dbc *c, struct batch *b)
 {
-    int rc = db_push_actions_commit(c, b->push_rows);
-    json_decref(b->push_rows);
-    b->push_rows = NULL;
-    return rc;
+    return flush(c, b, true);
+}
+
+int room_deferred_flush(struct dbc *c, struct batch *b)
+{
+    return b->n_deferred ? flush(c, b, false) : 0;
+}
+
+void room_deferred_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_deferred; i++) {
+        struct deferred *d = &b->deferred[i];
+        free(d->event_id);
+        free(d->room_id);
+        free(d->type);
+        free(d->sender);
+        free(d->json);
+        free(d->prev);
+        free(d->txn_device);
+        free(d->txn_id);
+    }
+    b->n_deferred = 0;
 }

@@ -272,12 +272,16 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
                  const char *const *const *params, PGresult **out)
 {
     char name[16];
-    int slots[8];
-    bool fresh[8];
+    int slots_buf[8];
+    bool fresh_buf[8];
+    int *slots = k <= 8 ? slots_buf : calloc(k, sizeof *slots);
+    bool *fresh = k <= 8 ? fresh_buf : calloc(k, sizeof *fresh);
     bool begin = c->begin_pending;
-    if (k == 0 || k > 8)
-        return -1;
+    int rc = -1;
+    if (k == 0 || !slots || !fresh)
+        goto free_out;
     c->execs += k;
+    int n_before = c->n_stmts;
     for (size_t j = 0; j < k; j++) {
         out[j] = NULL;
         slots[j] = stmt_slot(c, sqls[j], &fresh[j]);
@@ -285,23 +289,24 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
             if (fresh[j] && sqls[m] == sqls[j])
                 fresh[j] = false;
         if (slots[j] < 0) { /* cache full: no pipelining, one by one */
-            for (size_t m = 0; m < k; m++) {
+            c->n_stmts = n_before; /* nothing reserved here was prepared */
+            rc = 0;
+            for (size_t m = 0; m < k && rc == 0; m++) {
                 out[m] = db_exec(c, sqls[m], ns[m], params[m]);
                 if (!out[m]) {
                     for (size_t q = 0; q < m; q++) {
                         PQclear(out[q]);
                         out[q] = NULL;
                     }
-                    return -1;
+                    rc = -1;
                 }
             }
-            return 0;
+            goto free_out;
         }
         if (fresh[j] && slots[j] == c->n_stmts)
             c->stmts[c->n_stmts++] = sqls[j]; /* reserve; undone below on failure */
     }
     c->begin_pending = false;
-    int rc = -1;
     if (!PQenterPipelineMode(c->pg))
         goto fail;
     bool sent = !begin || PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
@@ -345,7 +350,7 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
     if (!PQexitPipelineMode(c->pg))
         log_error("database: cannot leave pipeline mode: %s", PQerrorMessage(c->pg));
     if (rc == 0)
-        return 0;
+        goto free_out;
 fail:
     for (size_t j = 0; j < k; j++) {
         PQclear(out[j]);
@@ -360,7 +365,13 @@ fail:
             break;
         c->n_stmts--;
     }
-    return -1;
+    rc = -1;
+free_out:
+    if (slots != slots_buf)
+        free(slots);
+    if (fresh != fresh_buf)
+        free(fresh);
+    return rc;
 }
 
 PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params)

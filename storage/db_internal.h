@@ -11,7 +11,7 @@
  * with text parameters (NULL = SQL NULL). Returns the result (caller PQclear()s it) when it
  * succeeded, NULL on error (logged, SQLSTATE kept for db_unique_violation). */
 PGresult *db_exec(struct dbc *c, const char *sql, int n, const char *const *params);
-/* Run k (at most 8) statements (string literals, as for db_exec) in one round trip, in
+/* Run k statements (string literals, as for db_exec) in one round trip, in
  * order; out[i] gets each result. In READ COMMITTED each still reads with its own snapshot,
  * taken when it starts. Returns 0 with every out[i] set (caller PQclear()s them), or -1 with
  * none (logged). */

@@ -10,33 +10,9 @@
 
 #include "storage/db_internal.h"
 
-int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
-                     json_t *prev_events, const char *txn_device, const char *txn_id,
-                     int64_t now_ms, int64_t *stream)
-{
-    char ts[24], depth[24], sg[24], now[24];
-    char *prev = json_dumps(prev_events ? prev_events : json_array(), JSON_COMPACT);
-    if (!prev)
-        return -1;
-    const char *p[] = {m->event_id,
-                       m->room_id,
-                       m->type,
-                       m->state_key,
-                       m->sender,
-                       db_i64(ts, m->origin_server_ts),
-                       db_i64(depth, m->depth),
-                       m->state_group > 0 ? db_i64(sg, m->state_group) : NULL,
-                       m->rejected,
-                       m->outlier ? "t" : "f",
-                       json,
-                       prev,
-                       txn_device ? txn_device : "",
-                       txn_id,
-                       db_i64(now, now_ms)};
-    /* the row, its edges, the extremities and the transaction ID in one round trip */
-    PGresult *res = db_exec(
-        c,
-        "WITH ins AS (INSERT INTO events (event_id, room_id, type, state_key, sender, "
+/* The row, its edges, the extremities and the transaction ID in one statement. */
+static const char insert_sql[] =
+    "WITH ins AS (INSERT INTO events (event_id, room_id, type, state_key, sender, "
         "origin_server_ts, depth, state_group, rejected, outlier, json, stream_ordering) VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
         "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering), "
@@ -48,14 +24,111 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
         "WHERE NOT $10 ON CONFLICT DO NOTHING), "
         "txn AS (INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) "
         "SELECT $5, $13, $14, $1, $15 FROM ins WHERE $14::text IS NOT NULL) "
-        "SELECT stream_ordering FROM ins",
-        15, p);
+        "SELECT stream_ordering FROM ins";
+
+/* Text parameters of insert_sql for one event (bufs: 4 x 24 bytes of number text). */
+static void insert_params(const struct db_event_meta *m, const char *json, const char *prev,
+                          const char *txn_device, const char *txn_id, int64_t now_ms,
+                          char bufs[4][24], const char *p[15])
+{
+    const char *v[15] = {m->event_id,
+                         m->room_id,
+                         m->type,
+                         m->state_key,
+                         m->sender,
+                         db_i64(bufs[0], m->origin_server_ts),
+                         db_i64(bufs[1], m->depth),
+                         m->state_group > 0 ? db_i64(bufs[2], m->state_group) : NULL,
+                         m->rejected,
+                         m->outlier ? "t" : "f",
+                         json,
+                         prev,
+                         txn_device ? txn_device : "",
+                         txn_id,
+                         db_i64(bufs[3], now_ms)};
+    memcpy(p, v, sizeof v);
+}
+
+int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
+                     json_t *prev_events, const char *txn_device, const char *txn_id,
+                     int64_t now_ms, int64_t *stream)
+{
+    char bufs[4][24];
+    const char *p[15];
+    char *prev = json_dumps(prev_events ? prev_events : json_array(), JSON_COMPACT);
+    if (!prev)
+        return -1;
+    insert_params(m, json, prev, txn_device, txn_id, now_ms, bufs, p);
+    PGresult *res = db_exec(c, insert_sql, 15, p);
     free(prev);
     if (!res)
         return db_unique_violation(c) ? 1 : -1;
     *stream = db_int(res, 0, 0);
     PQclear(res);
     return 0;
+}
+
+/* Notifications of events stored in this transaction; the stream position is read from the
+ * event's row, so rows may name events inserted earlier in the same pipeline. */
+static const char push_insert_sql[] =
+    "INSERT INTO event_push_actions (user_id, room_id, stream, event_id, thread_id, highlight) "
+    "SELECT x.user_id, x.room_id, e.stream_ordering, x.event_id, x.thread_id, x.highlight FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id text, event_id text, thread_id "
+    "text, highlight boolean) JOIN events e ON e.event_id = x.event_id ON CONFLICT DO NOTHING";
+
+int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size_t n,
+                            int64_t now_ms, json_t *push_rows, bool commit, int64_t *streams)
+{
+    static const char commit_sql[] = "COMMIT";
+    if (!n && !commit)
+        return 0;
+    size_t k = n + (json_array_size(push_rows) ? 1 : 0) + (commit ? 1 : 0);
+    const char **sqls = calloc(k, sizeof *sqls);
+    int *ns = calloc(k, sizeof *ns);
+    const char *const **ps = calloc(k, sizeof *ps);
+    const char **pbuf = calloc(n ? n * 15 : 1, sizeof *pbuf);
+    char (*bufs)[4][24] = calloc(n ? n : 1, sizeof *bufs);
+    PGresult **rs = calloc(k, sizeof *rs);
+    char *push = json_array_size(push_rows) ? json_dumps(push_rows, JSON_COMPACT) : NULL;
+    const char *push_p[1] = {push};
+    int rc = -1;
+    if (!sqls || !ns || !ps || !pbuf || !bufs || !rs || (json_array_size(push_rows) && !push))
+        goto out;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++, j++) {
+        insert_params(&rows[i].m, rows[i].json, rows[i].prev, rows[i].txn_device,
+                      rows[i].txn_id, now_ms, bufs[i], pbuf + i * 15);
+        sqls[j] = insert_sql;
+        ns[j] = 15;
+        ps[j] = pbuf + i * 15;
+    }
+    if (push) {
+        sqls[j] = push_insert_sql;
+        ns[j] = 1;
+        ps[j] = push_p;
+        j++;
+    }
+    if (commit) {
+        sqls[j] = commit_sql;
+        ns[j] = 0;
+        ps[j] = NULL;
+    }
+    if (db_exec_many(c, k, sqls, ns, ps, rs) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        streams[i] = db_int(rs[i], 0, 0);
+    for (size_t i = 0; i < k; i++)
+        PQclear(rs[i]);
+    rc = 0;
+out:
+    free(sqls);
+    free(ns);
+    free(ps);
+    free(pbuf);
+    free(bufs);
+    free(rs);
+    free(push);
+    return rc;
 }
 
 #define EVENT_COLS                                                                                 \

@@ -26,6 +26,18 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
                      json_t *prev_events, const char *txn_device, const char *txn_id,
                      int64_t now_ms, int64_t *stream);
 
+/* One event for db_events_insert_commit: what db_events_insert takes (prev as JSON text). */
+struct db_event_row {
+    struct db_event_meta m;
+    const char *json, *prev, *txn_device, *txn_id;
+};
+/* Insert the rows (as db_events_insert would, in order), then the notifications `push_rows`
+ * (array of {user_id, room_id, event_id, thread_id, highlight}, may be NULL), then COMMIT
+ * when `commit`: one round trip for all. streams[i] gets each row's stream ordering. 0, or
+ * -1 (a unique violation included; nothing committed: roll back). */
+int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size_t n,
+                            int64_t now_ms, json_t *push_rows, bool commit, int64_t *streams);
+
 /* A stored event. */
 struct db_event {
     json_t *pdu;          /* parsed PDU (owned); for v3+ rooms without an "event_id" key */
