@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "server/filter.h"
 #include "server/room.h"
 
 #define MAX_REASON 1024
@@ -51,9 +52,8 @@ void api_context(struct http_req *req)
     if (!room_id || !int_query(req, "limit", &limit))
         return;
     const char *ft = http_query(req, "filter");
-    if (ft && !json_is_object(filter = json_loads(ft, 0, NULL))) {
-        json_decref(filter);
-        http_reply_error(req, 400, "M_BAD_JSON", "filter must be a JSON object");
+    if (ft && !(filter = filter_parse_param(ft, FILTER_KIND_ROOM_EVENT, why, sizeof why))) {
+        http_reply_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", why);
         return;
     }
     enum room_rc rc = room_context(room_id, http_user(req)->user_id, http_param(req, 1), (int)limit,

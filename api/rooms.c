@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "server/account.h"
+#include "server/filter.h"
 #include "server/ids.h"
 #include "server/room.h"
 
@@ -367,10 +368,9 @@ void api_messages(struct http_req *req)
         }
     }
     if (filter_text) {
-        filter = json_loads(filter_text, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(filter)) {
-            json_decref(filter);
-            http_reply_error(req, 400, "M_BAD_JSON", "filter must be a JSON object");
+        filter = filter_parse_param(filter_text, FILTER_KIND_ROOM_EVENT, why, sizeof why);
+        if (!filter) {
+            http_reply_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", why);
             return;
         }
     }

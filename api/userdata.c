@@ -3,128 +3,26 @@
  * "Presence"). A user reads and writes only their own data; presence of others is readable
  * only when presence is enabled and they share a room. The handlers validate and call
  * server/userdata.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "server/filter.h"
 #include "server/ids.h"
 #include "server/userdata.h"
 
 #define MAX_TYPE 255
-#define MAX_FILTER_LIST 1000
-
-/* --- filter validation (Filter, RoomFilter, EventFilter, RoomEventFilter schemas) -------- */
-
-enum kind { K_BOOL, K_INT, K_STRINGS, K_EVENT, K_ROOM_EVENT, K_ROOM, K_FORMAT };
-
-/* field, kind: one table per schema */
-struct field {
-    const char *name;
-    enum kind kind;
-};
-static const struct field event_filter[] = {
-    {"limit", K_INT},          {"types", K_STRINGS},   {"not_types", K_STRINGS},
-    {"senders", K_STRINGS},    {"not_senders", K_STRINGS}, {NULL, 0}};
-static const struct field room_event_filter[] = {
-    {"limit", K_INT},
-    {"types", K_STRINGS},
-    {"not_types", K_STRINGS},
-    {"senders", K_STRINGS},
-    {"not_senders", K_STRINGS},
-    {"rooms", K_STRINGS},
-    {"not_rooms", K_STRINGS},
-    {"contains_url", K_BOOL},
-    {"lazy_load_members", K_BOOL},
-    {"include_redundant_members", K_BOOL},
-    {"unread_thread_notifications", K_BOOL},
-    {NULL, 0}};
-static const struct field room_filter[] = {
-    {"rooms", K_STRINGS},       {"not_rooms", K_STRINGS},  {"include_leave", K_BOOL},
-    {"timeline", K_ROOM_EVENT}, {"state", K_ROOM_EVENT},   {"ephemeral", K_ROOM_EVENT},
-    {"account_data", K_ROOM_EVENT}, {NULL, 0}};
-static const struct field top_filter[] = {
-    {"event_fields", K_STRINGS}, {"event_format", K_FORMAT}, {"presence", K_EVENT},
-    {"account_data", K_EVENT},   {"room", K_ROOM},           {NULL, 0}};
-
-static bool check_object(const json_t *obj, const struct field *fields, const char *where,
-                         char *why, size_t n);
-
-static bool check_value(const json_t *v, enum kind k, const char *path, char *why, size_t n)
-{
-    switch (k) {
-    case K_BOOL:
-        if (json_is_boolean(v))
-            return true;
-        snprintf(why, n, "%s must be a boolean", path);
-        return false;
-    case K_INT:
-        if (json_is_integer(v) && json_integer_value(v) >= 1)
-            return true;
-        snprintf(why, n, "%s must be a positive integer", path);
-        return false;
-    case K_FORMAT:
-        if (json_is_string(v) && (strcmp(json_string_value(v), "client") == 0 ||
-                                  strcmp(json_string_value(v), "federation") == 0))
-            return true;
-        snprintf(why, n, "%s must be \"client\" or \"federation\"", path);
-        return false;
-    case K_STRINGS: {
-        if (!json_is_array(v) || json_array_size(v) > MAX_FILTER_LIST) {
-            snprintf(why, n, "%s must be an array of at most %d strings", path, MAX_FILTER_LIST);
-            return false;
-        }
-        size_t i;
-        json_t *s;
-        json_array_foreach(v, i, s)
-        {
-            if (!json_is_string(s)) {
-                snprintf(why, n, "%s must contain only strings", path);
-                return false;
-            }
-        }
-        return true;
-    }
-    case K_EVENT:
-        return check_object(v, event_filter, path, why, n);
-    case K_ROOM_EVENT:
-        return check_object(v, room_event_filter, path, why, n);
-    case K_ROOM:
-        return check_object(v, room_filter, path, why, n);
-    }
-    return false;
-}
-
-static bool check_object(const json_t *obj, const struct field *fields, const char *where,
-                         char *why, size_t n)
-{
-    if (!json_is_object(obj)) {
-        snprintf(why, n, "%s must be an object", where);
-        return false;
-    }
-    for (const struct field *f = fields; f->name; f++) {
-        json_t *v = json_object_get(obj, f->name);
-        if (!v)
-            continue;
-        char path[128];
-        snprintf(path, sizeof path, "%s.%s", where, f->name);
-        if (!check_value(v, f->kind, path, why, n))
-            return false;
-    }
-    return true; /* unknown keys are ignored, as the spec's schemas allow */
-}
 
 json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n)
 {
-    json_error_t err;
-    json_t *f = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (!f) {
-        snprintf(why, n, "not JSON: %s", err.text);
+    char *copy = strndup(text, len); /* filter_parse_param reads a C string */
+    if (!copy) {
+        snprintf(why, n, "out of memory");
         return NULL;
     }
-    if (!check_object(f, top_filter, "filter", why, n)) {
-        json_decref(f);
-        return NULL;
-    }
+    json_t *f = filter_parse_param(copy, FILTER_KIND_SYNC, why, n);
+    free(copy);
     return f;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/filter.h"
 #include "server/log.h"
 #include "server/room.h"
 #include "server/room_internal.h"
@@ -380,46 +381,10 @@ int room_parse_token(const char *t, int64_t *depth, int64_t *stream)
     return 0;
 }
 
-static bool str_in(json_t *arr, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        const char *p = json_string_value(v);
-        if (!p)
-            continue;
-        size_t pl = strlen(p);
-        if (pl && p[pl - 1] == '*' ? strncmp(p, s, pl - 1) == 0 : strcmp(p, s) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* RoomEventFilter's types / not_types / senders / not_senders / contains_url. */
+/* RoomEventFilter's types, senders, rooms and contains_url (server/filter.h). */
 bool room_filter_ok(json_t *f, const json_t *pdu)
 {
-    if (!f)
-        return true;
-    const char *type = json_string_value(json_object_get(pdu, "type"));
-    const char *sender = json_string_value(json_object_get(pdu, "sender"));
-    json_t *types = json_object_get(f, "types"), *nt = json_object_get(f, "not_types");
-    json_t *senders = json_object_get(f, "senders"), *ns = json_object_get(f, "not_senders");
-    if (json_is_array(types) && !str_in(types, type))
-        return false;
-    if (json_is_array(nt) && str_in(nt, type))
-        return false;
-    if (json_is_array(senders) && !str_in(senders, sender))
-        return false;
-    if (json_is_array(ns) && str_in(ns, sender))
-        return false;
-    json_t *cu = json_object_get(f, "contains_url");
-    if (json_is_boolean(cu)) {
-        bool has = json_is_string(json_object_get(json_object_get(pdu, "content"), "url"));
-        if (has != json_is_true(cu))
-            return false;
-    }
-    return true;
+    return !f || filter_event_ok(f, pdu);
 }
 
 /* A /messages position from a pagination token ("t<depth>_<stream>") or a /sync token

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/filter.h"
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/room.h"
@@ -69,94 +70,37 @@ void sync_result_clear(struct sync_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* --- filters ---------------------------------------------------------------------------- */
+/* --- filters (server/filter.h) ---------------------------------------------------------- */
 
 static const json_t *room_part(const json_t *filter, const char *part)
 {
-    return json_object_get(json_object_get(filter, "room"), part);
-}
-
-static bool list_has(const json_t *arr, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-            return true;
-    }
-    return false;
+    return filter_room_part(filter, part);
 }
 
 /* RoomFilter.rooms / not_rooms, and those of a part (timeline, state ...) when given. */
 static bool room_wanted(const json_t *f, const char *room_id)
 {
-    if (!f)
-        return true;
-    const json_t *rooms = json_object_get(f, "rooms");
-    if (json_is_array(rooms) && !list_has(rooms, room_id))
-        return false;
-    return !list_has(json_object_get(f, "not_rooms"), room_id);
+    return !f || filter_room_ok(f, room_id);
 }
 
 static bool event_wanted(const json_t *f, const json_t *pdu)
 {
-    return !f || room_filter_ok((json_t *)f, pdu);
+    return !f || filter_event_ok(f, pdu);
 }
 
 static int timeline_limit(const json_t *filter)
 {
-    const json_t *l = json_object_get(room_part(filter, "timeline"), "limit");
-    if (!json_is_integer(l))
-        return DEFAULT_LIMIT;
-    json_int_t v = json_integer_value(l);
-    return v < 1 ? 1 : v > MAX_TIMELINE ? MAX_TIMELINE : (int)v;
+    return filter_limit(room_part(filter, "timeline"), DEFAULT_LIMIT, MAX_TIMELINE);
 }
 
-/* Apply event_fields (dotted paths, "\." a literal dot) to a client event. */
+/* Apply event_fields to a client event (stolen; new reference returned). */
 static json_t *project(json_t *ev, const json_t *fields)
 {
     if (!json_is_array(fields))
         return ev;
-    json_t *out = json_object();
-    size_t i;
-    json_t *f;
-    json_array_foreach(fields, i, f)
-    {
-        const char *path = json_string_value(f);
-        if (!path)
-            continue;
-        json_t *src = ev, *dst = out;
-        char seg[256];
-        const char *p = path;
-        while (src && *p) {
-            size_t n = 0;
-            while (*p && *p != '.' && n + 1 < sizeof seg) {
-                if (*p == '\\' && (p[1] == '.' || p[1] == '\\'))
-                    p++;
-                seg[n++] = *p++;
-            }
-            seg[n] = '\0';
-            if (*p == '.')
-                p++;
-            json_t *v = json_object_get(src, seg);
-            if (!v)
-                break;
-            if (!*p) {
-                json_object_set(dst, seg, v);
-                break;
-            }
-            json_t *next = json_object_get(dst, seg);
-            if (!json_is_object(next)) {
-                next = json_object();
-                json_object_set_new(dst, seg, next);
-            }
-            src = v;
-            dst = next;
-        }
-    }
+    json_t *out = filter_project(ev, fields);
     json_decref(ev);
-    return out;
+    return out ? out : json_object();
 }
 
 /* --- per room --------------------------------------------------------------------------- */
