@@ -1,0 +1,961 @@
+/* push.c - push rules, Client-Server API v1.19: "Push Rules" (kinds, actions, conditions),
+ * "Predefined Rules", "Push Rules: API", and the appendices "Glob-style matching" and
+ * "Dot-separated property paths". Pure: no I/O, no database, no global state.
+ *
+ * Invariants and readings of the spec:
+ *  1. The predefined rules are the table `predefined` below, copied from the v1.19 text in its
+ *     order; "[the user's Matrix ID]" stands for the rule set's owner there, as in the spec.
+ *  2. Kinds are evaluated override, content, room, sender, underride; the first enabled rule
+ *     that matches decides. The user's own events never notify. "dont_notify" and "coalesce"
+ *     are ignored (evaluation) or stripped (stored rules), as "Historical Actions" says.
+ *  3. Unknown condition kinds never match; a property that is absent or of the wrong type
+ *     never matches, even the pattern "*".
+ *  4. Globs (`*` any run, `?` one character) match code points, case-insensitively, in
+ *     O(len(pattern) * len(value)) time: an NFA over the pattern, never backtracking.
+ *     "Case-insensitive" is left to the server: here ASCII, Latin-1, Latin Extended-A,
+ *     Greek and Cyrillic capitals fold to their small letters.
+ *  5. event_match on content.body, content rules' patterns and contains_display_name match
+ *     a substring of content.body that starts and ends at a word boundary: the start or end
+ *     of the value, or a character outside [A-Za-z0-9_]. For non-ASCII text letters count as
+ *     word characters (so "Jörg" is one word) and punctuation, symbols and emoji as
+ *     boundaries (so „Alice“ holds the word Alice) - the table `boundaries`.
+ *  6. In the stored form (push.h) user rules precede the predefined rules of their kind, but
+ *     .m.rule.master stays first of all, as "Predefined Rules" requires. */
+#include "server/push.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USER_PLACEHOLDER "[the user's Matrix ID]"
+
+/* The rule kinds, in evaluation order. */
+enum { K_OVERRIDE, K_CONTENT, K_ROOM, K_SENDER, K_UNDERRIDE, K_COUNT };
+static const char *const kinds[K_COUNT] = {"override", "content", "room", "sender", "underride"};
+
+static int kind_index(const char *kind)
+{
+    for (int k = 0; kind && k < K_COUNT; k++)
+        if (strcmp(kind, kinds[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* --- the predefined rules (spec "Predefined Rules", v1.19) ------------------------------- */
+
+#define A_SOUND "{\"set_tweak\":\"sound\",\"value\":\"default\"}"
+#define A_HIGHLIGHT "{\"set_tweak\":\"highlight\"}"
+#define C_MATCH(key, pattern)                                                                      \
+    "{\"kind\":\"event_match\",\"key\":\"" key "\",\"pattern\":\"" pattern "\"}"
+
+/* Columns: kind, rule_id, enabled, conditions (JSON), actions (JSON). */
+static const struct predefined_rule {
+    int kind;
+    const char *rule_id;
+    bool enabled;
+    const char *conditions, *actions;
+} predefined[] = {
+    {K_OVERRIDE, ".m.rule.master", false, "[]", "[]"},
+    {K_OVERRIDE, ".m.rule.suppress_notices", true, "[" C_MATCH("content.msgtype", "m.notice") "]",
+     "[]"},
+    {K_OVERRIDE, ".m.rule.invite_for_me", true,
+     "[" C_MATCH("type", "m.room.member") "," C_MATCH("content.membership", "invite") "," C_MATCH(
+         "state_key", USER_PLACEHOLDER) "]",
+     "[\"notify\"," A_SOUND "]"},
+    {K_OVERRIDE, ".m.rule.member_event", true, "[" C_MATCH("type", "m.room.member") "]", "[]"},
+    {K_OVERRIDE, ".m.rule.is_user_mention", true,
+     "[{\"kind\":\"event_property_contains\",\"key\":\"content.m\\\\.mentions.user_ids\","
+     "\"value\":\"" USER_PLACEHOLDER "\"}]",
+     "[\"notify\"," A_SOUND "," A_HIGHLIGHT "]"},
+    {K_OVERRIDE, ".m.rule.is_room_mention", true,
+     "[{\"kind\":\"event_property_is\",\"key\":\"content.m\\\\.mentions.room\",\"value\":true},"
+     "{\"kind\":\"sender_notification_permission\",\"key\":\"room\"}]",
+     "[\"notify\"," A_HIGHLIGHT "]"},
+    {K_OVERRIDE, ".m.rule.tombstone", true,
+     "[" C_MATCH("type", "m.room.tombstone") "," C_MATCH("state_key", "") "]",
+     "[\"notify\"," A_HIGHLIGHT "]"},
+    {K_OVERRIDE, ".m.rule.reaction", true, "[" C_MATCH("type", "m.reaction") "]", "[]"},
+    {K_OVERRIDE, ".m.rule.room.server_acl", true,
+     "[" C_MATCH("type", "m.room.server_acl") "," C_MATCH("state_key", "") "]", "[]"},
+    {K_OVERRIDE, ".m.rule.suppress_edits", true,
+     "[{\"kind\":\"event_property_is\",\"key\":\"content.m\\\\.relates_to.rel_type\","
+     "\"value\":\"m.replace\"}]",
+     "[]"},
+    {K_UNDERRIDE, ".m.rule.call", true, "[" C_MATCH("type", "m.call.invite") "]",
+     "[\"notify\",{\"set_tweak\":\"sound\",\"value\":\"ring\"}]"},
+    {K_UNDERRIDE, ".m.rule.encrypted_room_one_to_one", true,
+     "[{\"kind\":\"room_member_count\",\"is\":\"2\"}," C_MATCH("type", "m.room.encrypted") "]",
+     "[\"notify\"," A_SOUND "]"},
+    {K_UNDERRIDE, ".m.rule.room_one_to_one", true,
+     "[{\"kind\":\"room_member_count\",\"is\":\"2\"}," C_MATCH("type", "m.room.message") "]",
+     "[\"notify\"," A_SOUND "]"},
+    {K_UNDERRIDE, ".m.rule.message", true, "[" C_MATCH("type", "m.room.message") "]",
+     "[\"notify\"]"},
+    {K_UNDERRIDE, ".m.rule.encrypted", true, "[" C_MATCH("type", "m.room.encrypted") "]",
+     "[\"notify\"]"},
+};
+#define PREDEFINED_COUNT (sizeof predefined / sizeof predefined[0])
+
+static bool is_predefined(int kind, const char *rule_id)
+{
+    for (size_t i = 0; i < PREDEFINED_COUNT; i++)
+        if (predefined[i].kind == kind && strcmp(predefined[i].rule_id, rule_id) == 0)
+            return true;
+    return false;
+}
+
+/* Replace the placeholder in each condition's "pattern" and "value" by user_id. 0 or -1. */
+static int fill_user(json_t *conditions, const char *user_id)
+{
+    static const char *const params[] = {"pattern", "value"};
+    size_t i;
+    json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        for (size_t p = 0; p < 2; p++) {
+            const char *s = json_string_value(json_object_get(c, params[p]));
+            if (s && strcmp(s, USER_PLACEHOLDER) == 0 &&
+                json_object_set_new(c, params[p], json_string(user_id)) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Is s valid UTF-8 (jansson's test, which every JSON string must pass)? */
+static bool utf8_valid(const char *s)
+{
+    json_t *j = json_string(s); /* NULL unless valid */
+    bool valid = j != NULL;
+    json_decref(j);
+    return valid;
+}
+
+json_t *push_default_ruleset(const char *user_id)
+{
+    if (!user_id || user_id[0] != '@' || !strchr(user_id, ':') || !utf8_valid(user_id))
+        return NULL;
+    json_t *ruleset = json_pack("{s:{s:[],s:[],s:[],s:[],s:[]}}", "global", "override", "content",
+                                "room", "sender", "underride");
+    json_t *global = json_object_get(ruleset, "global"); /* borrowed */
+    for (size_t i = 0; ruleset && i < PREDEFINED_COUNT; i++) {
+        const struct predefined_rule *d = &predefined[i];
+        json_t *conditions = json_loads(d->conditions, JSON_REJECT_DUPLICATES, NULL);
+        json_t *actions = json_loads(d->actions, JSON_REJECT_DUPLICATES, NULL);
+        json_t *r = NULL;
+        if (conditions && actions && fill_user(conditions, user_id) == 0)
+            /* "O" takes references of its own; ours are dropped below */
+            r = json_pack("{s:s,s:b,s:b,s:O,s:O}", "rule_id", d->rule_id, "default", 1, "enabled",
+                          d->enabled, "conditions", conditions, "actions", actions);
+        json_decref(conditions);
+        json_decref(actions);
+        if (json_array_append_new(json_object_get(global, kinds[d->kind]), r) != 0) {
+            json_decref(ruleset);
+            return NULL;
+        }
+    }
+    return ruleset;
+}
+
+/* --- text: UTF-8, case folding, word boundaries ----------------------------------------- */
+
+#define BAD_BYTE 0x80000000u /* or'd with a byte that starts no valid sequence */
+
+/* The code point at *p (not past end), advancing *p; a byte that starts no valid sequence
+ * is returned or'd with BAD_BYTE and consumed alone. */
+static uint32_t utf8_next(const unsigned char **p, const unsigned char *end)
+{
+    const unsigned char *s = *p;
+    uint32_t c = s[0];
+    size_t more = c >= 0xC2 && c <= 0xDF   ? 1
+                  : c >= 0xE0 && c <= 0xEF ? 2
+                  : c >= 0xF0 && c <= 0xF4 ? 3
+                                           : 0;
+    *p = s + 1;
+    if (c < 0x80)
+        return c;
+    if (more == 0 || (size_t)(end - s - 1) < more)
+        return BAD_BYTE | c;
+    uint32_t cp = c & (more == 1 ? 0x1F : more == 2 ? 0x0F : 0x07);
+    for (size_t i = 1; i <= more; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return BAD_BYTE | c;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    *p = s + 1 + more;
+    return cp;
+}
+
+/* Capital letters and their small ones. Columns: first, last, which fold (2 every code point,
+ * 0 the even, 1 the odd ones), distance to the small letter. */
+static const struct fold_range {
+    uint32_t lo, hi;
+    int parity;
+    uint32_t delta;
+} folds[] = {
+    {0x41, 0x5A, 2, 32},   {0xC0, 0xD6, 2, 32},   {0xD8, 0xDE, 2, 32},   {0x100, 0x12F, 0, 1},
+    {0x132, 0x137, 0, 1},  {0x139, 0x148, 1, 1},  {0x14A, 0x177, 0, 1},  {0x179, 0x17E, 1, 1},
+    {0x391, 0x3A1, 2, 32}, {0x3A3, 0x3AB, 2, 32}, {0x400, 0x40F, 2, 80}, {0x410, 0x42F, 2, 32},
+};
+
+static uint32_t fold(uint32_t c)
+{
+    if (c == 0x178) /* Y with diaeresis: its small letter is in Latin-1 */
+        return 0xFF;
+    if (c == 0x1E9E) /* capital sharp s */
+        return 0xDF;
+    for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++)
+        if (c >= folds[i].lo && c <= folds[i].hi &&
+            (folds[i].parity == 2 || (int)(c & 1) == folds[i].parity))
+            return c + folds[i].delta;
+    return c;
+}
+
+/* Non-ASCII code points that are word boundaries (first, last): Latin-1 punctuation and
+ * symbols, general punctuation (spaces, dashes, quotes), symbols and arrows, CJK and
+ * full-width punctuation, emoji. Other non-ASCII code points are word characters. */
+static const struct {
+    uint32_t lo, hi;
+} boundaries[] = {
+    {0x80, 0xBF},     {0xD7, 0xD7},     {0xF7, 0xF7},     {0x2000, 0x206F},   {0x20A0, 0x20CF},
+    {0x2100, 0x2BFF}, {0x2E00, 0x2E7F}, {0x3000, 0x303F}, {0xFE10, 0xFE1F},   {0xFE30, 0xFE6F},
+    {0xFEFF, 0xFEFF}, {0xFF00, 0xFF0F}, {0xFF1A, 0xFF20}, {0x1F000, 0x1FAFF},
+};
+
+static bool word_char(uint32_t c)
+{
+    if (c < 0x80)
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    for (size_t i = 0; i < sizeof boundaries / sizeof boundaries[0]; i++)
+        if (c >= boundaries[i].lo && c <= boundaries[i].hi)
+            return false;
+    return true;
+}
+
+/* --- glob matching ---------------------------------------------------------------------- */
+
+enum glob_mode {
+    GLOB_WHOLE, /* the pattern matches the whole value */
+    GLOB_WORDS, /* ... a substring between word boundaries (content.body) */
+    TEXT_WORDS, /* a literal text (no wildcards) between word boundaries (display names) */
+};
+
+#define TOK_STAR 0xFFFFFFFFu
+#define TOK_ONE 0xFFFFFFFEu
+#define GLOB_STACK 128
+
+/* Let the states reachable without consuming a character (past `*`) be active too. */
+static void closure(bool *st, const uint32_t *tok, size_t m)
+{
+    for (size_t k = 0; k < m; k++)
+        if (st[k] && tok[k] == TOK_STAR)
+            st[k + 1] = true;
+}
+
+/* Does pattern[0..pn) match s[0..sn) in `mode`? State k of the NFA: the first k pattern
+ * tokens matched. In the word modes a run may start at every boundary. False on allocation
+ * failure. */
+static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
+                       enum glob_mode mode)
+{
+    uint32_t tok_stack[GLOB_STACK];
+    bool st_stack[2 * (GLOB_STACK + 1)];
+    uint32_t *tok = pn <= GLOB_STACK ? tok_stack : malloc(pn * sizeof *tok);
+    bool *states = pn <= GLOB_STACK ? st_stack : malloc(2 * (pn + 1) * sizeof *states);
+    bool *cur = states;
+    bool found = false;
+    if (!tok || !states)
+        goto out;
+
+    size_t m = 0;
+    const unsigned char *pp = (const unsigned char *)pattern, *pend = pp + pn;
+    while (pp < pend) {
+        uint32_t c = utf8_next(&pp, pend);
+        if (mode != TEXT_WORDS && c == '*') {
+            if (m == 0 || tok[m - 1] != TOK_STAR)
+                tok[m++] = TOK_STAR;
+        } else {
+            tok[m++] = mode != TEXT_WORDS && c == '?' ? TOK_ONE : fold(c);
+        }
+    }
+    bool *nxt = cur + m + 1;
+    memset(cur, 0, (m + 1) * sizeof *cur);
+    if (mode == GLOB_WHOLE) {
+        cur[0] = true;
+        closure(cur, tok, m);
+    }
+
+    const unsigned char *p = (const unsigned char *)s, *end = p + sn;
+    bool prev_word = false;
+    for (;;) {
+        const unsigned char *q = p;
+        uint32_t c = p < end ? utf8_next(&q, end) : 0;
+        bool c_word = p < end && word_char(c);
+        if (mode == GLOB_WHOLE) {
+            if (p == end) {
+                found = cur[m];
+                break;
+            }
+        } else {
+            if (!prev_word) { /* the start of the value or after a boundary */
+                cur[0] = true;
+                closure(cur, tok, m);
+            }
+            if (cur[m] && !c_word) { /* the end of the value or before a boundary */
+                found = true;
+                break;
+            }
+            if (p == end)
+                break;
+        }
+        uint32_t fc = fold(c);
+        bool any = false;
+        memset(nxt, 0, (m + 1) * sizeof *nxt);
+        for (size_t k = 0; k < m; k++) {
+            if (!cur[k])
+                continue;
+            if (tok[k] == TOK_STAR)
+                any = nxt[k] = true;
+            else if (tok[k] == TOK_ONE || tok[k] == fc)
+                any = nxt[k + 1] = true;
+        }
+        closure(nxt, tok, m);
+        bool *t = cur;
+        cur = nxt;
+        nxt = t;
+        if (!any && mode == GLOB_WHOLE)
+            break;
+        prev_word = c_word;
+        p = q;
+    }
+out:
+    if (tok != tok_stack)
+        free(tok);
+    if (states != st_stack)
+        free(states);
+    return found;
+}
+
+/* --- conditions ------------------------------------------------------------------------- */
+
+#define PATH_SEGMENT_MAX 256 /* bytes of one property name in a dotted path */
+
+/* The property of `event` at the dotted path `key` ("\." a literal dot, "\\" a backslash,
+ * other escapes left as they are); borrowed, or NULL if absent or a segment is too long. */
+static const json_t *event_property(const json_t *event, const char *key)
+{
+    char seg[PATH_SEGMENT_MAX];
+    const json_t *v = event;
+    const char *p = key;
+    for (;;) {
+        size_t n = 0;
+        while (*p && *p != '.') {
+            char ch = *p++;
+            if (ch == '\\' && (*p == '.' || *p == '\\'))
+                ch = *p++;
+            if (n + 1 >= sizeof seg)
+                return NULL;
+            seg[n++] = ch;
+        }
+        seg[n] = '\0';
+        v = json_is_object(v) ? json_object_get(v, seg) : NULL;
+        if (!v || !*p)
+            return v;
+        p++; /* the separating dot */
+    }
+}
+
+/* A value event_property_is and event_property_contains compare: string, integer, boolean,
+ * null ("non-compound canonical JSON values"). */
+static bool simple_value(const json_t *v)
+{
+    return json_is_string(v) || json_is_integer(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+/* A power level: an integer, or (room versions before 10) a string holding one. */
+static bool power_value(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || *end || !((*s >= '0' && *s <= '9') || *s == '-' || *s == '+'))
+        return false;
+    *out = n;
+    return true;
+}
+
+static bool sender_may_notify(const char *key, const json_t *event, const struct push_ctx *ctx)
+{
+    const char *sender = json_string_value(json_object_get(event, "sender"));
+    if (!key || !sender)
+        return false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(ctx->creators, i, c)
+    {
+        if (json_is_string(c) && strcmp(json_string_value(c), sender) == 0)
+            return true;
+    }
+    const json_t *pl = ctx->power_levels;
+    int64_t required = 50, level = 0; /* the spec's default for notifications, users_default */
+    power_value(json_object_get(json_object_get(pl, "notifications"), key), &required);
+    if (!power_value(json_object_get(json_object_get(pl, "users"), sender), &level))
+        power_value(json_object_get(pl, "users_default"), &level);
+    return level >= required;
+}
+
+/* room_member_count's "is": an optional operator, then a decimal integer. */
+static bool member_count_is(const char *is, int64_t count)
+{
+    /* Columns: prefix, and whether it holds for count < n, count == n, count > n. The empty
+     * prefix, last, always matches. */
+    static const struct {
+        const char *op;
+        bool lt, eq, gt;
+    } ops[] = {{"==", 0, 1, 0}, {"<=", 1, 1, 0}, {">=", 0, 1, 1},
+               {"<", 1, 0, 0},  {">", 0, 0, 1},  {"", 0, 1, 0}};
+    size_t o = 0;
+    if (!is)
+        return false;
+    while (strncmp(is, ops[o].op, strlen(ops[o].op)) != 0)
+        o++;
+    const char *digits = is + strlen(ops[o].op);
+    char *end;
+    errno = 0;
+    long long n = strtoll(digits, &end, 10);
+    if (*digits < '0' || *digits > '9' || errno || *end)
+        return false;
+    return count < n ? ops[o].lt : count == n ? ops[o].eq : ops[o].gt;
+}
+
+static bool condition_holds(const json_t *cond, const json_t *event, const struct push_ctx *ctx)
+{
+    const char *kind = json_string_value(json_object_get(cond, "kind"));
+    const char *key = json_string_value(json_object_get(cond, "key"));
+    if (!kind)
+        return false;
+    if (strcmp(kind, "event_match") == 0) {
+        const json_t *pattern = json_object_get(cond, "pattern");
+        const json_t *v = key ? event_property(event, key) : NULL;
+        return json_is_string(pattern) && json_is_string(v) &&
+               glob_match(json_string_value(pattern), json_string_length(pattern),
+                          json_string_value(v), json_string_length(v),
+                          strcmp(key, "content.body") == 0 ? GLOB_WORDS : GLOB_WHOLE);
+    }
+    if (strcmp(kind, "event_property_is") == 0) {
+        const json_t *want = json_object_get(cond, "value");
+        const json_t *v = key ? event_property(event, key) : NULL;
+        return simple_value(want) && simple_value(v) && json_equal(v, want);
+    }
+    if (strcmp(kind, "event_property_contains") == 0) {
+        const json_t *want = json_object_get(cond, "value");
+        const json_t *v = key ? event_property(event, key) : NULL;
+        size_t i;
+        json_t *x;
+        if (!simple_value(want))
+            return false;
+        json_array_foreach(v, i, x)
+        {
+            if (simple_value(x) && json_equal(x, want))
+                return true;
+        }
+        return false;
+    }
+    if (strcmp(kind, "contains_display_name") == 0) {
+        const json_t *body = event_property(event, "content.body");
+        const char *name = ctx->display_name;
+        return name && *name && json_is_string(body) &&
+               glob_match(name, strlen(name), json_string_value(body), json_string_length(body),
+                          TEXT_WORDS);
+    }
+    if (strcmp(kind, "room_member_count") == 0)
+        return member_count_is(json_string_value(json_object_get(cond, "is")), ctx->member_count);
+    if (strcmp(kind, "sender_notification_permission") == 0)
+        return sender_may_notify(key, event, ctx);
+    return false; /* unrecognised conditions never match */
+}
+
+/* --- evaluation ------------------------------------------------------------------------- */
+
+static bool rule_matches(int kind, const json_t *rule, const json_t *event,
+                         const struct push_ctx *ctx)
+{
+    const json_t *id = json_object_get(rule, "rule_id");
+    switch (kind) {
+    case K_CONTENT: {
+        const json_t *pattern = json_object_get(rule, "pattern");
+        const json_t *body = event_property(event, "content.body");
+        return json_is_string(pattern) && json_is_string(body) &&
+               glob_match(json_string_value(pattern), json_string_length(pattern),
+                          json_string_value(body), json_string_length(body), GLOB_WORDS);
+    }
+    case K_ROOM:
+        return json_is_string(id) && json_equal(id, json_object_get(event, "room_id"));
+    case K_SENDER:
+        return json_is_string(id) && json_equal(id, json_object_get(event, "sender"));
+    default: {
+        const json_t *conditions = json_object_get(rule, "conditions");
+        size_t i;
+        json_t *c;
+        if (conditions && !json_is_array(conditions))
+            return false;
+        json_array_foreach(conditions, i, c)
+        {
+            if (!condition_holds(c, event, ctx))
+                return false;
+        }
+        return true; /* no conditions: always */
+    }
+    }
+}
+
+static void apply_actions(const json_t *actions, struct push_result *out)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(actions, i, a)
+    {
+        const char *tweak = json_string_value(json_object_get(a, "set_tweak"));
+        const json_t *value = json_object_get(a, "value");
+        if (json_is_string(a) && strcmp(json_string_value(a), "notify") == 0)
+            out->notify = true;
+        else if (tweak && strcmp(tweak, "highlight") == 0)
+            out->highlight = !value || json_is_true(value);
+        else if (tweak && strcmp(tweak, "sound") == 0)
+            out->sound = json_string_value(value);
+        /* "dont_notify", "coalesce" and unknown actions or tweaks: nothing to do */
+    }
+    if (!out->notify) {
+        out->highlight = false;
+        out->sound = NULL;
+    }
+}
+
+int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx *ctx,
+              struct push_result *out)
+{
+    if (!out)
+        return -1;
+    memset(out, 0, sizeof *out);
+    const json_t *global = json_object_get(ruleset, "global");
+    if (!json_is_object(global) || !event || !ctx)
+        return -1;
+    const char *sender = json_string_value(json_object_get(event, "sender"));
+    if (sender && ctx->user_id && strcmp(sender, ctx->user_id) == 0)
+        return 0; /* "MUST NOT notify ... for events that the user has sent themselves" */
+    for (int k = 0; k < K_COUNT; k++) {
+        size_t i;
+        json_t *rule;
+        json_array_foreach(json_object_get(global, kinds[k]), i, rule)
+        {
+            const char *id = json_string_value(json_object_get(rule, "rule_id"));
+            if (!id || json_is_false(json_object_get(rule, "enabled")) ||
+                !rule_matches(k, rule, event, ctx))
+                continue;
+            out->rule_id = id;
+            apply_actions(json_object_get(rule, "actions"), out);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* --- the store and the /pushrules edits --------------------------------------------------- */
+
+/* Columns: HTTP status, errcode; indexed by enum push_status. */
+static const struct {
+    int http;
+    const char *errcode;
+} statuses[] = {
+    [PUSH_OK] = {200, NULL},
+    [PUSH_NOT_FOUND] = {404, "M_NOT_FOUND"},
+    [PUSH_ANCHOR_NOT_FOUND] = {400, "M_UNKNOWN"},
+    [PUSH_INVALID_PARAM] = {400, "M_INVALID_PARAM"},
+    [PUSH_BAD_JSON] = {400, "M_BAD_JSON"},
+    [PUSH_DEFAULT_RULE] = {400, "M_INVALID_PARAM"},
+    [PUSH_NOMEM] = {500, "M_UNKNOWN"},
+};
+
+const char *push_status_errcode(enum push_status s, int *http_status)
+{
+    if ((size_t)s >= sizeof statuses / sizeof statuses[0])
+        s = PUSH_NOMEM;
+    if (http_status)
+        *http_status = statuses[s].http;
+    return statuses[s].errcode;
+}
+
+json_t *push_store_new(void)
+{
+    return json_pack("{s:[],s:[],s:[],s:[],s:[],s:{}}", "override", "content", "room", "sender",
+                     "underride", "defaults");
+}
+
+static bool is_legacy_action(const json_t *a)
+{
+    const char *s = json_string_value(a);
+    return s && (strcmp(s, "dont_notify") == 0 || strcmp(s, "coalesce") == 0);
+}
+
+/* A copy of `actions` (an array) without the historical actions. New reference or NULL. */
+static json_t *actions_copy(const json_t *actions)
+{
+    json_t *copy = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(actions, i, a)
+    {
+        if (!is_legacy_action(a) && json_array_append_new(copy, json_deep_copy(a)) != 0) {
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+static bool actions_valid(const json_t *actions, const char **err)
+{
+    size_t i;
+    json_t *a;
+    if (!json_is_array(actions)) {
+        *err = "actions must be an array";
+        return false;
+    }
+    json_array_foreach(actions, i, a)
+    {
+        if (!json_is_string(a) && !json_is_object(a)) {
+            *err = "each action must be a string or an object";
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The parameters each known condition kind requires (push_condition.yaml). Columns: kind,
+ * requires a string "key", a string "pattern", a simple "value", a string "is". */
+static const struct {
+    const char *kind;
+    bool key, pattern, value, is;
+} condition_params[] = {
+    {"event_match", true, true, false, false},
+    {"event_property_is", true, false, true, false},
+    {"event_property_contains", true, false, true, false},
+    {"contains_display_name", false, false, false, false},
+    {"room_member_count", false, false, false, true},
+    {"sender_notification_permission", true, false, false, false},
+};
+
+static bool conditions_valid(const json_t *conditions, const char **err)
+{
+    size_t i;
+    json_t *c;
+    if (!json_is_array(conditions)) {
+        *err = "conditions must be an array";
+        return false;
+    }
+    json_array_foreach(conditions, i, c)
+    {
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        if (!json_is_object(c) || !kind) {
+            *err = "each condition must be an object with a string kind";
+            return false;
+        }
+        for (size_t k = 0; k < sizeof condition_params / sizeof condition_params[0]; k++) {
+            if (strcmp(kind, condition_params[k].kind) != 0)
+                continue;
+            if ((condition_params[k].key && !json_is_string(json_object_get(c, "key"))) ||
+                (condition_params[k].pattern && !json_is_string(json_object_get(c, "pattern"))) ||
+                (condition_params[k].value && !simple_value(json_object_get(c, "value"))) ||
+                (condition_params[k].is && !json_is_string(json_object_get(c, "is")))) {
+                *err = "a condition lacks a parameter its kind requires";
+                return false;
+            }
+        }
+        /* unknown kinds are allowed: they never match */
+    }
+    return true;
+}
+
+/* The index of the user rule `rule_id` in `list`, or -1. */
+static ssize_t find_index(const json_t *list, const char *rule_id)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "rule_id"));
+        if (id && strcmp(id, rule_id) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+static enum push_status rule_id_check(int kind, const char *rule_id, const char **err)
+{
+    if (kind < 0) {
+        *err = "unknown push rule kind";
+        return PUSH_INVALID_PARAM;
+    }
+    if (!rule_id || !*rule_id || rule_id[0] == '.' || strpbrk(rule_id, "/\\")) {
+        *err = "rule_id may not be empty, start with '.' or hold '/' or '\\'";
+        return PUSH_INVALID_PARAM;
+    }
+    if ((kind == K_ROOM && rule_id[0] != '!') || (kind == K_SENDER && rule_id[0] != '@')) {
+        *err = "a room rule's rule_id is a room ID, a sender rule's a user ID";
+        return PUSH_INVALID_PARAM;
+    }
+    if (!utf8_valid(rule_id)) {
+        *err = "rule_id is not valid UTF-8";
+        return PUSH_INVALID_PARAM;
+    }
+    return PUSH_OK;
+}
+
+/* The stored rule for a PUT body already checked. New reference or NULL. */
+static json_t *stored_rule(int kind, const char *rule_id, bool enabled, const json_t *body)
+{
+    json_t *r = json_pack("{s:s,s:b,s:o*}", "rule_id", rule_id, "enabled", enabled, "actions",
+                          actions_copy(json_object_get(body, "actions")));
+    const json_t *conditions = json_object_get(body, "conditions");
+    int rc = 0;
+    if (r && (kind == K_OVERRIDE || kind == K_UNDERRIDE))
+        rc = json_object_set_new(r, "conditions",
+                                 conditions ? json_deep_copy(conditions) : json_array());
+    else if (r && kind == K_CONTENT)
+        rc = json_object_set_new(r, "pattern", json_deep_copy(json_object_get(body, "pattern")));
+    if (rc != 0 || !json_object_get(r, "actions")) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+enum push_status push_put_rule(json_t *store, const char *kind, const char *rule_id,
+                               const json_t *body, const char *before, const char *after,
+                               const char **err)
+{
+    const char *unused;
+    if (!err)
+        err = &unused;
+    *err = NULL;
+    int k = kind_index(kind);
+    enum push_status st = rule_id_check(k, rule_id, err);
+    if (st != PUSH_OK)
+        return st;
+    if (!json_is_object(body)) {
+        *err = "the rule must be an object";
+        return PUSH_BAD_JSON;
+    }
+    if (!actions_valid(json_object_get(body, "actions"), err))
+        return PUSH_BAD_JSON;
+    if ((k == K_OVERRIDE || k == K_UNDERRIDE) && json_object_get(body, "conditions") &&
+        !conditions_valid(json_object_get(body, "conditions"), err))
+        return PUSH_BAD_JSON;
+    if (k == K_CONTENT && !json_is_string(json_object_get(body, "pattern"))) {
+        *err = "a content rule needs a string pattern";
+        return PUSH_BAD_JSON;
+    }
+
+    json_t *list = json_object_get(store, kind); /* borrowed */
+    if (!json_is_array(list))
+        list = NULL; /* no rules of this kind yet (or a malformed entry, replaced below) */
+    ssize_t old = list ? find_index(list, rule_id) : -1;
+    const char *anchor = before ? before : after;
+    ssize_t at = anchor && list ? find_index(list, anchor) : -1;
+    if (anchor && (at < 0 || at == old)) {
+        *err = "before/after names no other user-defined rule of this kind";
+        return PUSH_ANCHOR_NOT_FOUND;
+    }
+    bool enabled =
+        old < 0 || !json_is_false(json_object_get(json_array_get(list, (size_t)old), "enabled"));
+    json_t *rule = stored_rule(k, rule_id, enabled, body);
+    if (!rule)
+        return PUSH_NOMEM;
+    if (!list) {
+        if (json_object_set_new(store, kind, json_pack("[o]", rule)) != 0) /* steals rule */
+            return PUSH_NOMEM;
+        return PUSH_OK;
+    }
+    /* Insert first, then drop the old version, so that failure leaves the list as it was. */
+    size_t pos = before ? (size_t)at : after ? (size_t)at + 1 : old >= 0 ? (size_t)old : 0;
+    if (json_array_insert_new(list, pos, rule) != 0) /* steals rule, even on failure */
+        return PUSH_NOMEM;
+    if (old >= 0)
+        json_array_remove(list, (size_t)old < pos ? (size_t)old : (size_t)old + 1);
+    return PUSH_OK;
+}
+
+enum push_status push_delete_rule(json_t *store, const char *kind, const char *rule_id)
+{
+    int k = kind_index(kind);
+    if (k < 0 || !rule_id)
+        return PUSH_INVALID_PARAM;
+    json_t *list = json_object_get(store, kind); /* borrowed */
+    ssize_t i = find_index(list, rule_id);
+    if (i >= 0 && rule_id[0] != '.') {
+        json_array_remove(list, (size_t)i);
+        return PUSH_OK;
+    }
+    return is_predefined(k, rule_id) ? PUSH_DEFAULT_RULE : PUSH_NOT_FOUND;
+}
+
+/* Set `field` to `value` (stolen) on the user rule or the store's record of the predefined
+ * rule `rule_id` of `kind`, making the records' objects as needed. */
+static enum push_status set_field(json_t *store, const char *kind, const char *rule_id,
+                                  const char *field, json_t *value)
+{
+    int k = kind_index(kind);
+    enum push_status st = PUSH_OK;
+    if (!value)
+        return PUSH_NOMEM;
+    if (k < 0 || !rule_id) {
+        st = PUSH_INVALID_PARAM;
+        goto out;
+    }
+    json_t *list = json_object_get(store, kind); /* borrowed */
+    ssize_t i = rule_id[0] == '.' ? -1 : find_index(list, rule_id);
+    if (i >= 0)
+        return json_object_set_new(json_array_get(list, (size_t)i), field, value) == 0
+                   ? PUSH_OK
+                   : PUSH_NOMEM; /* set_new steals value, even on failure */
+    if (!is_predefined(k, rule_id)) {
+        st = PUSH_NOT_FOUND;
+        goto out;
+    }
+    /* store.defaults[kind][rule_id][field] = value; new objects are linked in last, so that a
+     * failure leaves the store as it was */
+    json_t *chain[3] = {json_object_get(store, "defaults"), NULL, NULL};
+    chain[1] = json_object_get(chain[0], kind);
+    chain[2] = json_object_get(chain[1], rule_id);
+    const char *names[3] = {"defaults", kind, rule_id};
+    json_t *child = value;
+    const char *child_name = field;
+    for (int level = 2; level >= -1; level--) {
+        json_t *parent = level >= 0 ? chain[level] : store;
+        bool fresh = level >= 0 && !json_is_object(parent);
+        if (fresh && !(parent = json_object())) {
+            json_decref(child);
+            return PUSH_NOMEM;
+        }
+        if (json_object_set_new(parent, child_name, child) != 0) { /* steals child */
+            if (fresh)
+                json_decref(parent);
+            return PUSH_NOMEM;
+        }
+        if (!fresh)
+            return PUSH_OK;
+        child = parent;
+        child_name = names[level];
+    }
+    return PUSH_OK; /* not reached: the store is never fresh */
+out:
+    json_decref(value);
+    return st;
+}
+
+enum push_status push_set_enabled(json_t *store, const char *kind, const char *rule_id,
+                                  bool enabled)
+{
+    return set_field(store, kind, rule_id, "enabled", json_boolean(enabled));
+}
+
+enum push_status push_set_actions(json_t *store, const char *kind, const char *rule_id,
+                                  const json_t *actions, const char **err)
+{
+    const char *unused;
+    if (!err)
+        err = &unused;
+    *err = NULL;
+    if (!actions_valid(actions, err))
+        return PUSH_BAD_JSON;
+    return set_field(store, kind, rule_id, "actions", actions_copy(actions));
+}
+
+/* The rule the API shows for a stored user rule of `kind`; new reference, or NULL if the
+ * stored entry is malformed (it is then left out) or on allocation failure. */
+static json_t *shown_rule(int kind, const json_t *r)
+{
+    const json_t *id = json_object_get(r, "rule_id"), *actions = json_object_get(r, "actions");
+    const json_t *conditions = json_object_get(r, "conditions");
+    const json_t *pattern = json_object_get(r, "pattern");
+    if (!json_is_string(id) || !json_is_array(actions) ||
+        (kind == K_CONTENT && !json_is_string(pattern)))
+        return NULL;
+    json_t *shown =
+        json_pack("{s:o*,s:b,s:b,s:o*}", "rule_id", json_deep_copy(id), "default", 0, "enabled",
+                  !json_is_false(json_object_get(r, "enabled")), "actions", actions_copy(actions));
+    int rc = 0;
+    if (shown && (kind == K_OVERRIDE || kind == K_UNDERRIDE))
+        rc = json_object_set_new(shown, "conditions",
+                                 json_is_array(conditions) ? json_deep_copy(conditions)
+                                                           : json_array());
+    else if (shown && kind == K_CONTENT)
+        rc = json_object_set_new(shown, "pattern", json_deep_copy(pattern));
+    /* nothing shared with the store: an "o*" that got NULL (no memory) left its key out */
+    if (rc != 0 || !json_object_get(shown, "actions") || !json_object_get(shown, "rule_id")) {
+        json_decref(shown);
+        return NULL;
+    }
+    return shown;
+}
+
+json_t *push_merge(const json_t *store, const char *user_id)
+{
+    json_t *ruleset = push_default_ruleset(user_id);
+    json_t *global = json_object_get(ruleset, "global"); /* borrowed */
+    const json_t *changes = json_object_get(store, "defaults");
+    for (int k = 0; ruleset && k < K_COUNT; k++) {
+        json_t *defaults = json_object_get(global, kinds[k]); /* borrowed */
+        json_t *merged = json_array();
+        size_t i, first_default = 0;
+        json_t *r;
+        json_array_foreach(defaults, i, r)
+        {
+            const char *id = json_string_value(json_object_get(r, "rule_id"));
+            const json_t *change = json_object_get(json_object_get(changes, kinds[k]), id);
+            const json_t *enabled = json_object_get(change, "enabled");
+            const json_t *actions = json_object_get(change, "actions");
+            if (json_is_boolean(enabled))
+                json_object_set(r, "enabled", (json_t *)enabled);
+            if (json_is_array(actions))
+                json_object_set_new(r, "actions", actions_copy(actions));
+        }
+        /* .m.rule.master precedes the user's rules; the other predefined ones follow them */
+        r = json_array_get(defaults, 0);
+        if (k == K_OVERRIDE &&
+            strcmp(json_string_value(json_object_get(r, "rule_id")), ".m.rule.master") == 0) {
+            json_array_append(merged, r);
+            first_default = 1;
+        }
+        json_array_foreach(json_object_get(store, kinds[k]), i, r)
+        {
+            json_t *shown = shown_rule(k, r);
+            if (shown)
+                json_array_append_new(merged, shown);
+        }
+        for (i = first_default; i < json_array_size(defaults); i++)
+            json_array_append(merged, json_array_get(defaults, i));
+        if (json_object_set_new(global, kinds[k], merged) != 0) { /* steals merged */
+            json_decref(ruleset);
+            return NULL;
+        }
+    }
+    return ruleset;
+}
+
+const json_t *push_find_rule(const json_t *ruleset, const char *kind, const char *rule_id)
+{
+    if (kind_index(kind) < 0 || !rule_id)
+        return NULL;
+    const json_t *list = json_object_get(json_object_get(ruleset, "global"), kind);
+    ssize_t i = find_index(list, rule_id);
+    return i >= 0 ? json_array_get(list, (size_t)i) : NULL;
+}

@@ -1,0 +1,132 @@
+/* push.h - push rules (Client-Server API v1.19 "Push Rules", "Predefined Rules" and
+ * "Push Rules: API"): the predefined rule set, the evaluation of a rule set against an event,
+ * and the pure JSON edits behind /pushrules (a user's stored rules, merged with the
+ * predefined ones into the rule set GET /pushrules/ answers). No I/O, no database. */
+#ifndef AMTSBOTE_PUSH_H
+#define AMTSBOTE_PUSH_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* --- the predefined rules and evaluation ------------------------------------------------ */
+
+/* The predefined rules of v1.19 for user_id, in the spec's order, shaped as GET /pushrules/
+ * answers: {"global": {"override": [10 rules], "content": [], "room": [], "sender": [],
+ * "underride": [5 rules]}}, each rule with rule_id, "default": true, enabled, conditions and
+ * actions. (v1.17 removed the legacy body-mention rules .m.rule.contains_display_name,
+ * .m.rule.roomnotif and .m.rule.contains_user_name; v1.19 lists none of them.) New
+ * reference; NULL if user_id is not "@localpart:server" or on allocation failure. It parses
+ * some thirty small JSON texts: evaluate many events against one result, not one each. */
+json_t *push_default_ruleset(const char *user_id);
+
+/* What the evaluator needs besides the event and the rule set. All borrowed. */
+struct push_ctx {
+    const char *user_id;        /* whose rules these are; their own events never notify */
+    const char *display_name;   /* their display name in the room; NULL or "" never matches */
+    int64_t member_count;       /* the room's joined members (room_member_count) */
+    const json_t *power_levels; /* content of the room's m.room.power_levels; may be NULL */
+    const json_t *creators;     /* array of user IDs whose power is unlimited for
+                                   sender_notification_permission: the creators of a room
+                                   version 12 room, or the creator of an older room that has
+                                   no power levels (then level 100); may be NULL */
+};
+
+/* The outcome: the first enabled rule that matched decides. */
+struct push_result {
+    bool notify;         /* the rule's actions hold "notify" */
+    bool highlight;      /* its highlight tweak (no value: true); false unless notify */
+    const char *sound;   /* its sound tweak, borrowed from the rule set; NULL if none or
+                            unless notify */
+    const char *rule_id; /* the deciding rule, borrowed from the rule set; NULL when no
+                            rule matched or the event is the user's own */
+};
+
+/* Evaluate `ruleset` ({"global": {...}} as push_default_ruleset or push_merge make it)
+ * against `event` (a client event or PDU: type, content, sender, state_key, room_id, ...).
+ * Kinds are tried in the order override, content, room, sender, underride, rules within a
+ * kind in list order; rules with "enabled": false are skipped. Events whose sender is
+ * ctx->user_id never notify (the spec's MUST NOT): *out is all zero and rule_id NULL. The
+ * historical actions "dont_notify" and "coalesce" are ignored, so ["dont_notify"] means no
+ * notification, as the spec says. *out borrows from `ruleset`, valid while it is.
+ * Returns 0, or -1 (with *out all zero) if an argument is NULL or the rule set has no
+ * "global" object. */
+int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx *ctx,
+              struct push_result *out);
+
+/* --- a user's stored rules and the /pushrules edits ------------------------------------- */
+
+/* The stored form of a user's push rules (the "store"), what a database keeps per user:
+ *   {"override":  [{"rule_id", "enabled", "actions", "conditions"}, ...],
+ *    "content":   [{"rule_id", "enabled", "actions", "pattern"}, ...],
+ *    "room":      [{"rule_id", "enabled", "actions"}, ...],
+ *    "sender":    [{"rule_id", "enabled", "actions"}, ...],
+ *    "underride": [{"rule_id", "enabled", "actions", "conditions"}, ...],
+ *    "defaults":  {"<kind>": {"<predefined rule_id>": {"enabled": bool, "actions": [...]}}}}
+ * The five lists hold the user-defined rules, most important first; "defaults" the user's
+ * changes to predefined rules (either key may be absent: the predefined value holds). Any key
+ * may be missing; entries that are not of this shape are ignored by push_merge. */
+
+/* Outcomes of the edits. push_status_errcode maps each to the HTTP status and errcode. */
+enum push_status {
+    PUSH_OK = 0,
+    PUSH_NOT_FOUND,        /* 404 M_NOT_FOUND: no rule of that kind and rule_id */
+    PUSH_ANCHOR_NOT_FOUND, /* 400 M_UNKNOWN (the spec's example): `before`/`after` names no
+                              user-defined rule of that kind (predefined ones never count) */
+    PUSH_INVALID_PARAM,    /* 400 M_INVALID_PARAM: unknown kind, or a rule_id that is
+                              reserved (starts with '.', holds '/' or '\') or not a room ID
+                              (room rules) or user ID (sender rules) */
+    PUSH_BAD_JSON,         /* 400 M_BAD_JSON: the rule body is malformed */
+    PUSH_DEFAULT_RULE,     /* 400 M_INVALID_PARAM: predefined rules cannot be deleted */
+    PUSH_NOMEM,            /* 500 M_UNKNOWN: allocation failed; the store is unchanged */
+};
+
+/* The HTTP status and Matrix errcode for `s` (PUSH_OK: 200 and NULL). Static strings. */
+const char *push_status_errcode(enum push_status s, int *http_status);
+
+/* An empty store (no user-defined rules, predefined rules unchanged). New reference; NULL on
+ * allocation failure. */
+json_t *push_store_new(void);
+
+/* The effective rule set of user_id, shaped as push_default_ruleset's: .m.rule.master first,
+ * then the user's override rules, then the other predefined override rules; in every other
+ * kind the user's rules before the predefined ones. User rules carry "default": false; the
+ * store's changes to predefined rules are applied. `store` is borrowed and may be NULL (the
+ * predefined rules alone). New reference; NULL on a bad user_id or allocation failure. */
+json_t *push_merge(const json_t *store, const char *user_id);
+
+/* The rule `rule_id` of `kind` in a rule set ({"global": ...}), borrowed from it; NULL if
+ * there is none (or kind is unknown). */
+const json_t *push_find_rule(const json_t *ruleset, const char *kind, const char *rule_id);
+
+/* PUT /pushrules/global/{kind}/{rule_id}[?before=|after=] on the store. `body` (borrowed)
+ * must hold "actions" (an array of strings and objects); override and underride rules may
+ * hold "conditions" (an array of objects, each with a string "kind"; known kinds with their
+ * parameters); content rules need a string "pattern". The historical actions "dont_notify"
+ * and "coalesce" are stripped. An existing user rule of that kind and rule_id is replaced
+ * and keeps its place and enabled state unless before/after move it; a new one is enabled
+ * and goes to `before`'s place, after `after` (when both are given `before` wins, as the spec
+ * says), or first among the user's rules of the kind. before/after may be NULL. On any error
+ * the store is unchanged; *err (if err is non-NULL) is set to a static message for the
+ * M_BAD_JSON / M_INVALID_PARAM answer, or NULL. */
+enum push_status push_put_rule(json_t *store, const char *kind, const char *rule_id,
+                               const json_t *body, const char *before, const char *after,
+                               const char **err);
+
+/* DELETE /pushrules/global/{kind}/{rule_id}: removes a user-defined rule. PUSH_DEFAULT_RULE
+ * for a predefined rule of that kind, PUSH_NOT_FOUND if there is no such rule,
+ * PUSH_INVALID_PARAM for an unknown kind. */
+enum push_status push_delete_rule(json_t *store, const char *kind, const char *rule_id);
+
+/* PUT .../{kind}/{rule_id}/enabled: for a user-defined or a predefined rule of that kind
+ * (the latter recorded under the store's "defaults"). PUSH_NOT_FOUND if there is no such
+ * rule, PUSH_INVALID_PARAM for an unknown kind, PUSH_NOMEM (store unchanged). */
+enum push_status push_set_enabled(json_t *store, const char *kind, const char *rule_id,
+                                  bool enabled);
+
+/* PUT .../{kind}/{rule_id}/actions: `actions` (borrowed; copied, historical actions
+ * stripped) for a user-defined or predefined rule. PUSH_BAD_JSON (with *err) if actions is
+ * not an array of strings and objects; otherwise as push_set_enabled. */
+enum push_status push_set_actions(json_t *store, const char *kind, const char *rule_id,
+                                  const json_t *actions, const char **err);
+
+#endif
