@@ -72,6 +72,8 @@ void room_batch_announce(struct batch *b, bool committed)
     b->push_targets = NULL;
     json_decref(b->push_rows);
     b->push_rows = NULL;
+    json_decref(b->push_rules);
+    b->push_rules = NULL;
     room_deferred_clear(b);
     for (size_t i = 0; i < b->n; i++) {
         if (committed && eng.listener)

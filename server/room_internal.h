@@ -46,6 +46,7 @@ struct batch {
     struct notify_ticket *ticket; /* taken before the transaction (server/notify.h) */
     json_t *push_targets;         /* room_push.c's cache for message events of one room */
     json_t *push_rows;            /* notifications, inserted with the COMMIT (room_push_commit) */
+    json_t *push_rules;           /* user_id -> rule set, for this batch */
     char push_room[256];
 };
 /* Tell the notifier and the listener (when committed), end the ticket, empty the batch. */

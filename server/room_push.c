@@ -12,17 +12,22 @@
 #include <string.h>
 
 #include "server/clock.h"
-#include "server/pushrule.h"
+#include "server/push.h"
 #include "server/room_internal.h"
 #include "server/statemap.h"
 #include "storage/events.h"
 #include "storage/userdata.h"
 
-/* Evaluate the user's rules: the predefined ones until the push-rules endpoints store a
- * user's own (then: their merged rule set through pushrule_eval). */
-static int evaluate(const json_t *ev, const struct pushrule_ctx *ctx, struct pushrule_result *res)
+/* The user's rule set, built once per batch: the predefined one until the push-rules
+ * endpoints store a user's own (then push_merge of their store). Borrowed from the cache. */
+static const json_t *ruleset_for(struct batch *b, const char *user_id)
 {
-    return pushrule_eval_defaults(ev, ctx, res);
+    if (!b->push_rules)
+        b->push_rules = json_object();
+    json_t *r = json_object_get(b->push_rules, user_id);
+    if (!r && (r = push_default_ruleset(user_id)) != NULL)
+        json_object_set_new(b->push_rules, user_id, r);
+    return r;
 }
 
 static bool is_local(const char *user_id)
@@ -95,14 +100,15 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         const char *uid = json_string_value(json_object_get(m, "user_id"));
         if (!uid || !is_local(uid) || (sender && strcmp(uid, sender) == 0))
             continue;
-        struct pushrule_ctx ctx = {
+        struct push_ctx ctx = {
             .user_id = uid,
             .display_name = json_string_value(json_object_get(m, "displayname")),
             .member_count = json_integer_value(json_object_get(targets, "count")),
             .power_levels = json_object_get(targets, "power_levels"),
         };
-        struct pushrule_result res = {0};
-        if (evaluate(ev, &ctx, &res) == 0 && res.notify)
+        struct push_result res = {0};
+        const json_t *rules = ruleset_for(b, uid);
+        if (rules && push_eval(rules, ev, &ctx, &res) == 0 && res.notify)
             json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid,
                                                   "room_id", room_id, "event_id", event_id,
                                                   "highlight", res.highlight));

@@ -403,11 +403,12 @@ class Ephemeral(SyncBase):
         since = self.sync(self.alice)["next_batch"]
         self.msg(room, "one", token=self.bob)
         self.msg(room, "two", token=self.bob)
-        last = self.msg(room, "hey alice", token=self.bob)
+        last = self.msg(room, "hey alice", token=self.bob,
+                        **{"m.mentions": {"user_ids": [self.uid("alice")]}})
         body = self.sync(self.alice, since)
         counts = body["rooms"]["join"][room]["unread_notifications"]
         self.assertEqual(counts["notification_count"], 3)
-        self.assertEqual(counts["highlight_count"], 1)  # display name "alice" mentioned
+        self.assertEqual(counts["highlight_count"], 1)  # the m.mentions of the last
         # the sender's own messages never count
         self.assertEqual(self.sync(self.bob)["rooms"]["join"][room]["unread_notifications"]
                          ["notification_count"], 0)
