@@ -13,9 +13,12 @@
 
 #include "server/clock.h"
 #include "server/push.h"
+#include "server/roomver.h"
 #include "server/room_internal.h"
 #include "server/statemap.h"
 #include "storage/events.h"
+#include "storage/rooms.h"
+#include "storage/state.h"
 #include "storage/userdata.h"
 
 /* The user's rule set, built once per batch: the predefined one until the push-rules
@@ -48,6 +51,39 @@ void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_
                                 (json_int_t)json_array_size(members), "power_levels",
                                 pl ? pl : json_null());
     snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
+}
+
+/* The creators with unlimited power (room version 12: the create event's sender and its
+ * additional_creators), for sender_notification_permission; only looked up for an @room
+ * mention, the one predefined rule that asks. New array, or NULL when not such a room. */
+static json_t *creators_of(struct dbc *c, const char *room_id)
+{
+    struct db_room r; /* on this transaction's connection */
+    if (db_rooms_get(c, room_id, false, &r) != 1)
+        return NULL;
+    const struct room_version *rv = roomver_get(r.room_version);
+    db_room_clear(&r);
+    if (!rv || !rv->creators_infinite_power)
+        return NULL;
+    char *create_id = NULL;
+    if (db_current_state_get(c, room_id, "m.room.create", "", &create_id) < 0 || !create_id)
+        return NULL;
+    json_t *create = room_load_pdu(c, create_id);
+    free(create_id);
+    if (!create)
+        return NULL;
+    json_t *out = json_array();
+    json_array_append(out, json_object_get(create, "sender"));
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(json_object_get(create, "content"), "additional_creators"),
+                       i, u)
+    {
+        if (json_is_string(u))
+            json_array_append(out, u);
+    }
+    json_decref(create);
+    return out;
 }
 
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
@@ -93,6 +129,10 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         json_object_set_new(ev, "room_id", json_string(room_id));
         json_object_set_new(ev, "event_id", json_string(event_id));
     }
+    json_t *creators = NULL;
+    if (json_array_size(members) &&
+        json_is_true(json_object_get(json_object_get(content, "m.mentions"), "room")))
+        creators = creators_of(c, room_id);
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)
@@ -105,6 +145,7 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
             .display_name = json_string_value(json_object_get(m, "displayname")),
             .member_count = json_integer_value(json_object_get(targets, "count")),
             .power_levels = json_object_get(targets, "power_levels"),
+            .creators = creators,
         };
         struct push_result res = {0};
         const json_t *rules = ruleset_for(b, uid);
@@ -131,6 +172,7 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
     json_decref(rows);
     json_decref(ev);
     json_decref(targets);
+    json_decref(creators);
     return 0;
 }
 

@@ -421,6 +421,17 @@ class Ephemeral(SyncBase):
         fully = [e for e in entry["account_data"]["events"] if e["type"] == "m.fully_read"]
         self.assertEqual(fully[0]["content"]["event_id"], last)
 
+    def test_room_mention_by_creator_highlights(self):
+        # in a version 12 room the creator has unlimited power without a power-levels entry
+        room = self.shared_room(self.bob)
+        since = self.sync(self.bob)["next_batch"]
+        self.msg(room, "@room all hands", **{"m.mentions": {"room": True}})
+        self.msg(room, "@room from bob", token=self.bob, **{"m.mentions": {"room": True}})
+        a = self.sync(self.alice)["rooms"]["join"][room]["unread_notifications"]
+        b = self.sync(self.bob, since)["rooms"]["join"][room]["unread_notifications"]
+        self.assertEqual(b["highlight_count"], 1)  # alice may notify the room
+        self.assertEqual(a["highlight_count"], 0)  # bob (power 0) may not
+
     def test_thread_counts(self):
         room = self.shared_room(self.bob)
         root = self.msg(room, "root", token=self.bob)
