@@ -236,8 +236,17 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
     int rc;
 
     token_hash(token, hash);
-    if (token_cache_get(req, hash, out) && !(out->device_id && touch_due(out->token_id)))
+    if (token_cache_get(req, hash, out)) {
+        if (out->device_id && touch_due(out->token_id)) { /* last seen, once a minute */
+            struct dbc *c = db_get();
+            if (c)
+                db_devices_touch(c, out->user_id, out->device_id, http_client_ip(req),
+                                 http_header(req, "User-Agent"), clock_now_ms(),
+                                 LAST_SEEN_INTERVAL_MS);
+            db_put(c);
+        }
         return 1;
+    }
     uint64_t gen = tokens_generation(); /* before the lookup: see invariant 5 */
     struct dbc *c = db_get();
     if (!c)
