@@ -396,7 +396,7 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
         return -1;
     if (strcmp(a->type, "m.room.redaction") == 0 && apply_redaction(c, a->rv, pdu, event_id) < 0)
         return -1;
-    if (room_push_actions(c, b, room_id, pdu, event_id, *stream) < 0)
+    if (room_push_actions(c, b, room_id, pdu, event_id) < 0)
         return -1;
     *group = sg;
     return 0;

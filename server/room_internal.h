@@ -96,7 +96,7 @@ int room_deferred_flush(struct dbc *c, struct batch *b);
 /* Free the deferred rows (after commit or rollback). */
 void room_deferred_clear(struct batch *b);
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
-                      const char *event_id, int64_t stream);
+                      const char *event_id);
 
 /* --- reading (server/roomread.c) ------------------------------------------------------------ */
 

@@ -87,7 +87,7 @@ static json_t *creators_of(struct dbc *c, const char *room_id)
 }
 
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
-                      const char *event_id, int64_t stream)
+                      const char *event_id)
 {
     const char *sender = json_string_value(json_object_get(pdu, "sender"));
     const char *type = json_string_value(json_object_get(pdu, "type"));

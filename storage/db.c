@@ -487,6 +487,19 @@ json_t *db_strings(PGresult *res)
     return arr;
 }
 
+int db_string(PGresult *res, char **out)
+{
+    *out = NULL;
+    if (!res)
+        return -1;
+    const char *v = PQntuples(res) > 0 ? db_val(res, 0, 0) : NULL;
+    int rc = 0;
+    if (v && !(*out = strdup(v)))
+        rc = -1;
+    PQclear(res);
+    return rc;
+}
+
 json_t *db_json(PGresult *res)
 {
     if (!res)

@@ -35,6 +35,9 @@ int db_affected_one(PGresult *res);
 /* The first column of every row as a new JSON array of strings; clears res. NULL when res
  * is NULL (the statement failed). */
 json_t *db_strings(PGresult *res);
+/* The first column of the first row, malloc'd into *out (NULL when there is no row or it is
+ * SQL NULL); clears res. 0, or -1 when res is NULL (the statement failed) or out of memory. */
+int db_string(PGresult *res, char **out);
 /* The first column of the first row parsed as JSON (any value; SQL NULL or no row gives a
  * JSON null), for queries that build their answer with json_agg/json_build_object; clears
  * res. NULL when res is NULL or the text does not parse. */

@@ -189,17 +189,11 @@ int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const 
                char **event_id)
 {
     const char *p[] = {user_id, device_id, txn_id};
-    *event_id = NULL;
-    PGresult *res = db_exec(c,
-                            "SELECT event_id FROM event_txns WHERE user_id = $1 AND "
-                            "device_id = $2 AND txn_id = $3",
-                            3, p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) > 0)
-        *event_id = strdup(db_val(res, 0, 0));
-    PQclear(res);
-    return 0;
+    return db_string(db_exec(c,
+                             "SELECT event_id FROM event_txns WHERE user_id = $1 AND "
+                             "device_id = $2 AND txn_id = $3",
+                             3, p),
+                     event_id);
 }
 
 int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,

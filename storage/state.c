@@ -260,17 +260,11 @@ int db_current_state_get(struct dbc *c, const char *room_id, const char *type,
                          const char *state_key, char **out)
 {
     const char *p[] = {room_id, type, state_key};
-    *out = NULL;
-    PGresult *res = db_exec(c,
-                            "SELECT event_id FROM current_state WHERE room_id = $1 AND "
-                            "type = $2 AND state_key = $3",
-                            3, p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) > 0)
-        *out = strdup(db_val(res, 0, 0));
-    PQclear(res);
-    return 0;
+    return db_string(db_exec(c,
+                             "SELECT event_id FROM current_state WHERE room_id = $1 AND "
+                             "type = $2 AND state_key = $3",
+                             3, p),
+                     out);
 }
 
 int db_current_state_set(struct dbc *c, const char *room_id, const char *type,
@@ -319,21 +313,17 @@ int db_state_group_get(struct dbc *c, int64_t group, const char *type, const cha
     *out = NULL;
     if (group <= 0)
         return 0;
-    PGresult *res = db_exec(
-        c,
-        "WITH RECURSIVE chain(id, base, seq) AS ("
-        " SELECT id, base, seq FROM state_groups WHERE id = $1"
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON g.id = "
-        "ch.base) "
-        "SELECT e.event_id FROM state_group_entries e JOIN chain ch ON ch.id = e.state_group "
-        "WHERE e.type = $2 AND e.state_key = $3 ORDER BY ch.seq DESC LIMIT 1",
-        3, p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) > 0 && db_val(res, 0, 0))
-        *out = strdup(db_val(res, 0, 0));
-    PQclear(res);
-    return 0;
+    return db_string(
+        db_exec(c,
+                "WITH RECURSIVE chain(id, base, seq) AS ("
+                " SELECT id, base, seq FROM state_groups WHERE id = $1"
+                " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN chain ch ON "
+                "g.id = ch.base) "
+                "SELECT e.event_id FROM state_group_entries e JOIN chain ch ON ch.id = "
+                "e.state_group WHERE e.type = $2 AND e.state_key = $3 ORDER BY ch.seq DESC "
+                "LIMIT 1",
+                3, p),
+        out);
 }
 
 json_t *db_rooms_with_membership(struct dbc *c, const char *user_id, const char *membership)
