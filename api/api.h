@@ -110,6 +110,14 @@ void api_read_markers(struct http_req *req);
 void api_typing(struct http_req *req);
 void api_presence_put(struct http_req *req);
 void api_presence_get(struct http_req *req);
+/* keys.c */
+void api_keys_upload(struct http_req *req);
+void api_keys_query(struct http_req *req);
+void api_keys_claim(struct http_req *req);
+void api_keys_changes(struct http_req *req);
+void api_device_signing_upload(struct http_req *req);
+void api_signatures_upload(struct http_req *req);
+void api_send_to_device(struct http_req *req);
 /* admin.c (Synapse-compatible admin API) */
 void api_admin_register_nonce(struct http_req *req);
 void api_admin_register(struct http_req *req);

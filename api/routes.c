@@ -101,6 +101,15 @@ const struct http_route api_routes[] = {
     {"GET", CS "/directory/list/room/{roomId}", api_directory_list_get, N, 0},
     {"PUT", CS "/directory/list/room/{roomId}", api_directory_list_put, R, J},
 
+    /* end-to-end encryption (api/keys.c) */
+    {"POST", CS "/keys/upload", api_keys_upload, R, J},
+    {"POST", CS "/keys/query", api_keys_query, R, J},
+    {"POST", CS "/keys/claim", api_keys_claim, R, J},
+    {"GET", CS "/keys/changes", api_keys_changes, R, 0},
+    {"POST", CS "/keys/device_signing/upload", api_device_signing_upload, R, J},
+    {"POST", CS "/keys/signatures/upload", api_signatures_upload, R, J},
+    {"PUT", CS "/sendToDevice/{eventType}/{txnId}", api_send_to_device, R, J},
+
     {"GET", ADMIN "/register", api_admin_register_nonce, N, 0},
     {"POST", ADMIN "/register", api_admin_register, N, J},
     {"GET", ADMIN "/registration_tokens", api_admin_regtokens_list, R, 0},

@@ -25,6 +25,7 @@
 
 #include "server/b64.h"
 #include "server/clock.h"
+#include "server/e2e.h"
 #include "server/ids.h"
 #include "server/log.h"
 #include "storage/devices.h"
@@ -443,6 +444,8 @@ enum account_rc account_logout(const struct http_user *who)
         rc = db_tokens_delete(c, who->token_id);
     db_put(c);
     tokens_changed();
+    if (rc == 0 && who->device_id)
+        e2e_device_list_touch(who->user_id);
     return rc < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
@@ -454,6 +457,8 @@ enum account_rc account_logout_all(const char *user_id)
     long n = db_devices_delete_all(c, user_id, NULL, 0);
     db_put(c);
     tokens_changed();
+    if (n > 0)
+        e2e_device_list_touch(user_id);
     return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
@@ -481,6 +486,8 @@ enum account_rc account_set_password(const struct http_user *who, const char *pa
     rc = ACCOUNT_OK;
 out:
     db_put(c);
+    if (rc == ACCOUNT_OK && logout_devices)
+        e2e_device_list_touch(who->user_id);
     if (hash) {
         sodium_memzero(hash, strlen(hash));
         free(hash);
@@ -507,6 +514,8 @@ enum account_rc account_deactivate(const char *user_id, bool erase)
     rc = ACCOUNT_OK;
 out:
     db_put(c);
+    if (rc == ACCOUNT_OK)
+        e2e_device_list_touch(user_id);
     tokens_changed();
     return rc;
 }
@@ -550,6 +559,8 @@ enum account_rc account_device_rename(const char *user_id, const char *device_id
         return ACCOUNT_ERR;
     int n = db_devices_set_name(c, user_id, device_id, name);
     db_put(c);
+    if (n > 0)
+        e2e_device_list_touch(user_id);
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
 }
 
@@ -573,6 +584,8 @@ enum account_rc account_devices_delete(const char *user_id, json_t *device_ids)
     rc = ACCOUNT_OK;
 out:
     db_put(c);
+    if (rc == ACCOUNT_OK && json_array_size(device_ids))
+        e2e_device_list_touch(user_id);
     tokens_changed();
     return rc;
 }

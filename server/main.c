@@ -28,6 +28,7 @@
 #include "server/http.h"
 #include "server/keyring.h"
 #include "server/log.h"
+#include "server/e2e.h"
 #include "server/notify.h"
 #include "server/room.h"
 #include "server/roomver.h"
@@ -197,6 +198,7 @@ static int serve(const char *config_path)
         goto out_cfg;
     }
     room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
+    e2e_init(cfg.server_name);
 
     struct db_params dp = {
         .host = cfg.database.host,

@@ -35,6 +35,7 @@ enum notify_kind {
     NOTIFY_PRESENCE = 1 << 3, /* presence of a user */
     NOTIFY_INBOX = 1 << 4,    /* a to-device message for a user */
     NOTIFY_DEVICES = 1 << 5,  /* a device list changed */
+    NOTIFY_MEMBER = 1 << 6,   /* a member event (with NOTIFY_EVENT): who shares a room moved */
     NOTIFY_ALL = 0xff,
 };
 /* Record what the transaction wrote at position `pos`: a room (room_id, and `user_id` when

@@ -64,7 +64,7 @@ void room_batch_announce(struct batch *b, bool committed)
         /* a member event also concerns its target, who may not be in the room yet */
         bool member = type && skey && strcmp(type, "m.room.member") == 0;
         notify_touch(b->ticket, b->items[i].stream, b->items[i].room_id, member ? skey : NULL,
-                     NOTIFY_EVENT);
+                     member ? NOTIFY_EVENT | NOTIFY_MEMBER : NOTIFY_EVENT);
     }
     notify_end(b->ticket, committed);
     b->ticket = NULL;

@@ -37,6 +37,7 @@
 #include "server/room_internal.h"
 #include "server/statemap.h"
 #include "storage/events.h"
+#include "storage/keys.h"
 #include "storage/state.h"
 #include "storage/sync.h"
 #include "storage/userdata.h"
@@ -680,21 +681,38 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         json_decref(msgs);
     }
     json_object_set_new(body, "to_device", room_events_wrap(to_device));
-    json_t *changed = q->has_since && ((x.user_kinds | any_room_kinds(&x)) & NOTIFY_DEVICES)
-                          ? db_device_lists_changed(x.c, q->user_id, x.since, x.upto)
-                                   : json_array();
-    if (!changed)
+    json_t *lists = q->has_since && ((x.user_kinds | any_room_kinds(&x)) &
+                                     (NOTIFY_DEVICES | NOTIFY_MEMBER))
+                        ? db_device_lists(x.c, q->user_id, x.since, x.upto)
+                        : json_pack("{s:[],s:[]}", "changed", "left");
+    if (!json_is_object(lists)) {
+        json_decref(lists);
         goto out;
-    json_object_set_new(body, "device_lists",
-                        json_pack("{s:o,s:[]}", "changed", changed, "left"));
-    json_object_set_new(body, "device_one_time_keys_count", json_object());
-    json_object_set_new(body, "device_unused_fallback_key_types", json_array());
+    }
+    json_t *changed = json_object_get(lists, "changed"), *left = json_object_get(lists, "left");
+    json_object_set_new(body, "device_lists", lists);
+    json_t *kc = q->device_id ? db_keys_counts(x.c, q->user_id, q->device_id)
+                                  : json_pack("{s:{},s:[]}", "counts", "unused_fallback");
+    if (!json_is_object(kc)) {
+        json_decref(kc);
+        goto out;
+    }
+    json_t *otk = json_object_get(kc, "counts");
+    json_object_set_new(body, "device_one_time_keys_count",
+                        json_is_object(otk) ? json_copy(otk) : json_object());
+    if (q->device_id && !json_object_get(json_object_get(body, "device_one_time_keys_count"),
+                                         "signed_curve25519"))
+        json_object_set_new(json_object_get(body, "device_one_time_keys_count"),
+                            "signed_curve25519", json_integer(0));
+    json_object_set(body, "device_unused_fallback_key_types",
+                    json_object_get(kc, "unused_fallback"));
+    json_decref(kc);
 
     r->empty = !json_object_size(join) && !json_object_size(invite) && !json_object_size(leave) &&
                !json_object_size(knock) &&
                !json_array_size(json_object_get(json_object_get(body, "account_data"), "events")) &&
                !json_array_size(presence) && !json_array_size(to_device) &&
-               !json_array_size(changed);
+               !json_array_size(changed) && !json_array_size(left);
     char tok[80];
     sync_token_format(&r->next, tok, sizeof tok);
     json_object_set_new(body, "next_batch", json_string(tok));

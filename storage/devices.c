@@ -78,11 +78,30 @@ int db_devices_set_name(struct dbc *c, const char *user_id, const char *device_i
         c, "UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2", 3, p));
 }
 
+/* Deleting devices also drops their to-device inbox and transaction IDs (the key tables go
+ * by cascade). */
+#define DELETE_DEVICE_TAIL                                                                      \
+    "RETURNING device_id), i AS (DELETE FROM device_inbox WHERE user_id = $1 AND device_id IN " \
+    "(SELECT device_id FROM d)), x AS (DELETE FROM to_device_txns WHERE user_id = $1 AND "      \
+    "device_id IN (SELECT device_id FROM d)) SELECT count(*) FROM d"
+
+static long count_of(PGresult *res)
+{
+    if (!res)
+        return -1;
+    long n = PQntuples(res) ? (long)db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return n;
+}
+
 int db_devices_delete(struct dbc *c, const char *user_id, const char *device_id)
 {
     const char *p[] = {user_id, device_id};
-    return db_affected_one(
-        db_exec(c, "DELETE FROM devices WHERE user_id = $1 AND device_id = $2", 2, p));
+    long n = count_of(db_exec(c,
+                              "WITH d AS (DELETE FROM devices WHERE user_id = $1 AND device_id "
+                              "= $2 " DELETE_DEVICE_TAIL,
+                              2, p));
+    return n < 0 ? -1 : n > 0;
 }
 
 long db_devices_delete_all(struct dbc *c, const char *user_id, const char *keep_device,
@@ -93,15 +112,10 @@ long db_devices_delete_all(struct dbc *c, const char *user_id, const char *keep_
     const char *p[] = {user_id, keep_device};
     if (db_run(c, "DELETE FROM access_tokens WHERE user_id = $1 AND id <> $2", 2, t) < 0)
         return -1;
-    PGresult *res = db_exec(c,
-                            "DELETE FROM devices WHERE user_id = $1 AND "
-                            "($2::text IS NULL OR device_id <> $2)",
-                            2, p);
-    if (!res)
-        return -1;
-    long n = db_affected(res);
-    PQclear(res);
-    return n;
+    return count_of(db_exec(c,
+                            "WITH d AS (DELETE FROM devices WHERE user_id = $1 AND "
+                            "($2::text IS NULL OR device_id <> $2) " DELETE_DEVICE_TAIL,
+                            2, p));
 }
 
 int db_devices_touch(struct dbc *c, const char *user_id, const char *device_id, const char *ip,

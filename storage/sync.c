@@ -215,18 +215,3 @@ json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id,
         "stream <= $4 ORDER BY stream LIMIT $5) m",
         5, p));
 }
-
-json_t *db_device_lists_changed(struct dbc *c, const char *user_id, int64_t since, int64_t upto)
-{
-    char s[24], u[24];
-    const char *p[] = {user_id, db_i64(s, since), db_i64(u, upto)};
-    return db_json(db_exec(
-        c,
-        "WITH mine AS (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND "
-        "state_key = $1 AND membership = 'join') "
-        "SELECT coalesce(json_agg(DISTINCT d.user_id), '[]'::json) FROM device_list_changes "
-        "d WHERE d.stream > $2 AND d.stream <= $3 AND (d.user_id = $1 OR EXISTS (SELECT 1 "
-        "FROM current_state cs JOIN mine USING (room_id) WHERE cs.type = 'm.room.member' AND "
-        "cs.state_key = d.user_id AND cs.membership = 'join'))",
-        3, p));
-}

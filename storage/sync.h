@@ -55,7 +55,5 @@ json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *u
 json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
                       int64_t upto, int limit);
 
-/* Users sharing a room with user_id whose device lists changed in (since, upto]: new array. */
-json_t *db_device_lists_changed(struct dbc *c, const char *user_id, int64_t since, int64_t upto);
 
 #endif

@@ -1,0 +1,53 @@
+/* e2e.h - end-to-end encryption support on the server (Client-Server API "End-to-End
+ * Encryption", "Send-to-Device messaging", "Cross-signing"): storing and relaying the key
+ * material clients upload, verifying cross-signing signatures, and telling the notifier who
+ * must hear of a change. The server never needs a private key or a plaintext. */
+#ifndef AMTSBOTE_E2E_H
+#define AMTSBOTE_E2E_H
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Why a call failed: the HTTP status, the spec's errcode and a message for the client.
+ * status 500 means an internal error (logged). */
+struct e2e_error {
+    int status;
+    const char *errcode;
+    char why[256];
+};
+
+/* Start-up: the server name, to tell local users from remote ones. */
+void e2e_init(const char *server_name);
+
+/* POST /keys/upload for (user_id, device_id); `body` borrowed. Returns the response
+ * ({one_time_key_counts}) as a new object, or NULL with *err set. */
+json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *body,
+                   struct e2e_error *err);
+/* POST /keys/query by `requester`. New response object, or NULL with *err. */
+json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *err);
+/* POST /keys/claim. New response object, or NULL with *err. */
+json_t *e2e_claim(const json_t *body, struct e2e_error *err);
+/* GET /keys/changes between two sync tokens. New response object, or NULL with *err. */
+json_t *e2e_changes(const char *user_id, const char *from, const char *to,
+                    struct e2e_error *err);
+
+/* PUT /sendToDevice/{type}/{txnId} from (sender, device_id (NULL: none)). Returns 0, or -1
+ * with *err. Repeating a transaction ID delivers nothing twice. */
+int e2e_send_to_device(const char *sender, const char *device_id, const char *type,
+                       const char *txn_id, const json_t *body, struct e2e_error *err);
+
+/* POST /keys/device_signing/upload. Whether this upload needs user-interactive auth first:
+ * 1 when the user has a master key and the upload would replace a key with a different one,
+ * 0 when not (the first upload, or the same keys again), -1 on error (*err). */
+int e2e_cross_signing_needs_auth(const char *user_id, const json_t *body,
+                                 struct e2e_error *err);
+/* Check and store the keys (after any auth). 0, or -1 with *err. */
+int e2e_cross_signing_upload(const char *user_id, const json_t *body, struct e2e_error *err);
+/* POST /keys/signatures/upload: each signature verified before it is stored. New response
+ * ({failures}), or NULL with *err. */
+json_t *e2e_signatures_upload(const char *user_id, const json_t *body, struct e2e_error *err);
+
+/* The user's device list changed (a device was deleted or renamed): record it and wake the
+ * syncs of everyone sharing a room. 0 or -1 (logged). */
+int e2e_device_list_touch(const char *user_id);
+
+#endif
