@@ -663,11 +663,11 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     r->next.pos = x.upto;
     r->next.typing = typing_now;
     r->next.inbox = q->has_since ? q->since.inbox : 0;
-    json_t *to_device = json_array();
+    json_t *to_device = json_array(), *kc = NULL;
     if (q->device_id) {
-        json_t *msgs = db_inbox_take(x.c, q->user_id, q->device_id, r->next.inbox, x.upto,
-                                     MAX_TO_DEVICE);
-        if (!msgs) {
+        json_t *msgs = NULL;
+        if (db_keys_sync(x.c, q->user_id, q->device_id, r->next.inbox, x.upto, MAX_TO_DEVICE,
+                         &msgs, &kc) < 0) {
             json_decref(to_device);
             goto out;
         }
@@ -679,6 +679,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
             json_array_append(to_device, msg);
         }
         json_decref(msgs);
+    } else {
+        kc = json_pack("{s:{},s:[]}", "counts", "unused_fallback");
     }
     json_object_set_new(body, "to_device", room_events_wrap(to_device));
     json_t *lists = q->has_since && ((x.user_kinds | any_room_kinds(&x)) &
@@ -687,16 +689,11 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
                         : json_pack("{s:[],s:[]}", "changed", "left");
     if (!json_is_object(lists)) {
         json_decref(lists);
+        json_decref(kc);
         goto out;
     }
     json_t *changed = json_object_get(lists, "changed"), *left = json_object_get(lists, "left");
     json_object_set_new(body, "device_lists", lists);
-    json_t *kc = q->device_id ? db_keys_counts(x.c, q->user_id, q->device_id)
-                                  : json_pack("{s:{},s:[]}", "counts", "unused_fallback");
-    if (!json_is_object(kc)) {
-        json_decref(kc);
-        goto out;
-    }
     json_t *otk = json_object_get(kc, "counts");
     json_object_set_new(body, "device_one_time_keys_count",
                         json_is_object(otk) ? json_copy(otk) : json_object());

@@ -107,17 +107,17 @@ int db_keys_fallback_put(struct dbc *c, const char *user_id, const char *device_
                   5, p);
 }
 
+#define COUNTS_SQL                                                                         \
+    "SELECT json_build_object('counts', (SELECT coalesce(json_object_agg(algorithm, n), "   \
+    "'{}'::json) FROM (SELECT algorithm, count(*) AS n FROM e2e_one_time_keys WHERE "        \
+    "user_id = $1 AND device_id = $2 GROUP BY algorithm) x), 'unused_fallback', (SELECT "   \
+    "coalesce(json_agg(algorithm ORDER BY algorithm), '[]'::json) FROM e2e_fallback_keys "  \
+    "WHERE user_id = $1 AND device_id = $2 AND NOT used))"
+
 json_t *db_keys_counts(struct dbc *c, const char *user_id, const char *device_id)
 {
     const char *p[] = {user_id, device_id};
-    return db_json(db_exec(
-        c,
-        "SELECT json_build_object('counts', (SELECT coalesce(json_object_agg(algorithm, n), "
-        "'{}'::json) FROM (SELECT algorithm, count(*) AS n FROM e2e_one_time_keys WHERE "
-        "user_id = $1 AND device_id = $2 GROUP BY algorithm) x), 'unused_fallback', (SELECT "
-        "coalesce(json_agg(algorithm ORDER BY algorithm), '[]'::json) FROM e2e_fallback_keys "
-        "WHERE user_id = $1 AND device_id = $2 AND NOT used))",
-        2, p));
+    return db_json(db_exec(c, COUNTS_SQL, 2, p));
 }
 
 json_t *db_keys_claim(struct dbc *c, const json_t *want)
@@ -310,4 +310,36 @@ int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
     *users = json_loads(db_val(res, 0, 1) ? db_val(res, 0, 1) : "[]", 0, NULL);
     PQclear(res);
     return *users ? 0 : -1;
+}
+
+int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
+                 int64_t upto, int limit, json_t **msgs, json_t **counts)
+{
+    *msgs = *counts = NULL;
+    char a[24], u[24], l[24];
+    const char *p[] = {user_id, device_id, db_i64(a, acked), db_i64(u, upto), db_i64(l, limit)};
+    const char *const sqls[] = {
+        "DELETE FROM device_inbox WHERE user_id = $1 AND device_id = $2 AND stream <= $3",
+        "SELECT coalesce(json_agg(json_build_object('stream', stream, 'sender', sender, "
+        "'type', type, 'content', content::json) ORDER BY stream), '[]'::json) FROM (SELECT "
+        "* FROM device_inbox WHERE user_id = $1 AND device_id = $2 AND stream > $3 AND "
+        "stream <= $4 ORDER BY stream LIMIT $5) m",
+        COUNTS_SQL,
+    };
+    /* the acknowledged messages go first, in the same round trip as the reads */
+    const int ns[] = {3, 5, 2};
+    const char *const *pp[] = {p, p, p};
+    size_t skip = acked > 0 ? 0 : 1;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    if (db_exec_many(c, 3 - skip, sqls + skip, ns + skip, pp + skip, res + skip) < 0)
+        return -1;
+    PQclear(res[0]);
+    *msgs = db_json(res[1]);
+    *counts = db_json(res[2]);
+    if (json_is_array(*msgs) && json_is_object(*counts))
+        return 0;
+    json_decref(*msgs);
+    json_decref(*counts);
+    *msgs = *counts = NULL;
+    return -1;
 }

@@ -83,4 +83,11 @@ int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
                       const char *txn_id, const char *type, const json_t *msgs, int64_t now_ms,
                       int64_t *pos, json_t **users);
 
+/* What /sync tells one device, in one round trip: first delete the to-device messages it
+ * acknowledged (stream <= acked), then read the next at most `limit` with stream <= upto
+ * into *msgs (new array of {stream, sender, type, content}) and its key counts into *counts
+ * (as db_keys_counts). 0 or -1. */
+int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
+                 int64_t upto, int limit, json_t **msgs, json_t **counts);
+
 #endif

@@ -196,22 +196,3 @@ json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *u
         "cs.state_key = $2))",
         2, p));
 }
-
-json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
-                      int64_t upto, int limit)
-{
-    char a[24], u[24], l[24];
-    const char *p[] = {user_id, device_id, db_i64(a, acked), db_i64(u, upto), db_i64(l, limit)};
-    if (acked > 0 && db_run(c,
-                            "DELETE FROM device_inbox WHERE user_id = $1 AND device_id = $2 "
-                            "AND stream <= $3",
-                            3, p) < 0)
-        return NULL;
-    return db_json(db_exec(
-        c,
-        "SELECT coalesce(json_agg(json_build_object('stream', stream, 'sender', sender, "
-        "'type', type, 'content', content::json) ORDER BY stream), '[]'::json) FROM (SELECT "
-        "* FROM device_inbox WHERE user_id = $1 AND device_id = $2 AND stream > $3 AND "
-        "stream <= $4 ORDER BY stream LIMIT $5) m",
-        5, p));
-}

@@ -50,10 +50,6 @@ json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id);
  * content, sender}. */
 json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *user_id);
 
-/* To-device: delete what the device acknowledged (stream <= acked), then the next at most
- * `limit` messages with stream <= upto: new array of {stream, sender, type, content}. */
-json_t *db_inbox_take(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
-                      int64_t upto, int limit);
 
 
 #endif
