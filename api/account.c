@@ -75,3 +75,31 @@ void api_deactivate(struct http_req *req)
     }
     http_reply_json(req, 200, json_pack("{s:s}", "id_server_unbind_result", "no-support"));
 }
+
+/* --- third-party identifiers ------------------------------------------------------------
+ * Amtsbote binds no e-mail addresses or phone numbers to accounts (agency accounts come from
+ * the admin or the directory, and no identity server is involved), and /capabilities says so
+ * with m.3pid_changes disabled. The list is therefore always empty, adding one is refused
+ * with M_THREEPID_DENIED, and removing one finds nothing to unbind. */
+
+void api_threepids(struct http_req *req)
+{
+    http_reply_json(req, 200, json_pack("{s:[]}", "threepids"));
+}
+
+void api_threepid_denied(struct http_req *req)
+{
+    http_reply_error(req, 403, "M_THREEPID_DENIED",
+                     "Third-party identifiers (e-mail, phone) are not supported on this server");
+}
+
+void api_threepid_remove(struct http_req *req)
+{
+    json_t *body = http_json(req);
+    if (!json_is_string(json_object_get(body, "medium")) ||
+        !json_is_string(json_object_get(body, "address"))) {
+        http_reply_error(req, 400, "M_BAD_JSON", "'medium' and 'address' are required");
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:s}", "id_server_unbind_result", "no-support"));
+}

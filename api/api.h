@@ -110,6 +110,16 @@ void api_read_markers(struct http_req *req);
 void api_typing(struct http_req *req);
 void api_presence_put(struct http_req *req);
 void api_presence_get(struct http_req *req);
+/* voip.c, thirdparty.c, openid.c, and account.c's third-party identifiers */
+void api_turn_server(struct http_req *req);
+void api_user_directory_search(struct http_req *req);
+void api_thirdparty_protocols(struct http_req *req);
+void api_thirdparty_protocol(struct http_req *req);
+void api_thirdparty_lookup(struct http_req *req);
+void api_openid_request_token(struct http_req *req);
+void api_threepids(struct http_req *req);
+void api_threepid_denied(struct http_req *req);
+void api_threepid_remove(struct http_req *req);
 /* keys.c */
 void api_keys_upload(struct http_req *req);
 void api_keys_query(struct http_req *req);

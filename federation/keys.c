@@ -44,5 +44,7 @@ static void fed_version(struct http_req *req)
 const struct http_route federation_routes[] = {
     {"GET", "/_matrix/key/v2/server", key_server, HTTP_AUTH_NONE, 0},
     {"GET", "/_matrix/federation/v1/version", fed_version, HTTP_AUTH_NONE, 0},
+    {"GET", "/_matrix/federation/v1/openid/userinfo", federation_openid_userinfo, HTTP_AUTH_NONE,
+     0},
     {0},
 };

@@ -32,7 +32,7 @@
 #include "server/ids.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
-#define ROWS_MAX 64      /* rows per table: the size of a walk's `seen` set */
+#define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
 #define PATH_LEN 256     /* longest key path shown; every known path is far shorter */
 
 enum ktype {
@@ -43,6 +43,7 @@ enum ktype {
     K_INT,       /* int, unquoted decimal within [min, max] */
     K_NUM,       /* double, unquoted non-negative decimal */
     K_SIZE,      /* int64_t, Synapse size string within [min, max] */
+    K_DURATION,  /* int64_t milliseconds, Synapse duration string ("30s", "1h"; bare = ms) */
     K_LOGLEVEL,  /* enum log_level */
     K_CHOICE,    /* one of the space-separated words in `arg`; not stored */
     K_STRLIST,   /* char ** at off, size_t count at off2; optional check per item */
@@ -61,6 +62,7 @@ static const char *const expected[] = {
     [K_INT] = "an integer",
     [K_NUM] = "a non-negative number",
     [K_SIZE] = "a size such as 1024, 10K, 50M or 1G",
+    [K_DURATION] = "a duration such as 30s, 10m, 1h or 7d",
     [K_LOGLEVEL] = "one of error, warning, info, debug",
     [K_CHOICE] = "a string",
     [K_STRLIST] = "a list of strings",
@@ -88,6 +90,7 @@ struct key {
 static bool baseurl_ok(const char *s, size_t len);
 static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
+static bool turn_uri_ok(const char *s, size_t len);
 
 #define SERVER_NAME_WANTED "a server name such as example.org or example.org:8448"
 
@@ -138,6 +141,13 @@ static const struct key config_keys[] = {
      .arg = "a room version such as 10 or 12"},
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
      .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok, .arg = SERVER_NAME_WANTED},
+    {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
+     .arg = "a turn: or turns: URI"},
+    {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
+    {"turn_user_lifetime", K_DURATION, C(turn_user_lifetime_ms), "1h"},
+    {"user_directory", K_SECTION, NO_DEST, NULL},
+    {"user_directory.enabled", K_BOOL, C(user_directory_enabled), "true"},
+    {"user_directory.search_all_users", K_BOOL, C(user_directory_search_all_users), "false"},
     {"rc_registration", K_SECTION, NO_DEST, NULL},
     {"rc_registration.per_second", K_NUM, C(rc_registration.per_second), "0.17"},
     {"rc_registration.burst_count", K_NUM, C(rc_registration.burst_count), "3"},
@@ -426,6 +436,51 @@ bool config_server_name_ok(const char *s, size_t len)
     return true;
 }
 
+int config_parse_duration(const char *s, int64_t *out)
+{
+    /* suffix, milliseconds (Synapse's units; a bare number is milliseconds) */
+    static const struct {
+        char suffix;
+        int64_t ms;
+    } units[] = {{'s', 1000},      {'m', 60000},        {'h', 3600000},
+                 {'d', 86400000}, {'w', 604800000},    {'y', INT64_C(31536000000)}};
+    int64_t v = 0, mult = 1;
+    size_t digits = 0;
+    if (!s)
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        if (v > (INT64_MAX - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (!digits)
+        return -1;
+    if (*s) {
+        mult = 0;
+        for (size_t i = 0; i < COUNT(units); i++)
+            if (*s == units[i].suffix)
+                mult = units[i].ms;
+        if (!mult || s[1])
+            return -1;
+    }
+    if (v > INT64_MAX / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+/* turn:host[:port][?transport=udp|tcp] or turns:...; no spaces or controls. */
+static bool turn_uri_ok(const char *s, size_t len)
+{
+    size_t scheme = strncmp(s, "turns:", 6) == 0 ? 6 : strncmp(s, "turn:", 5) == 0 ? 5 : 0;
+    if (!scheme || len == scheme)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
 static bool baseurl_ok(const char *s, size_t len)
 {
     size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
@@ -546,6 +601,11 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
             return fail(p, path, "expected %s", expected[K_SIZE]);
         if (zv < row->min || zv > row->max)
             return fail(p, path, "must be at least %lld bytes", row->min);
+        *(int64_t *)dst = zv;
+        return 0;
+    case K_DURATION:
+        if (!s || config_parse_duration(s, &zv) < 0)
+            return fail(p, path, "expected %s", expected[K_DURATION]);
         *(int64_t *)dst = zv;
         return 0;
     case K_LOGLEVEL:
@@ -967,5 +1027,9 @@ void config_free(struct config *c)
     free(c->registration_shared_secret);
     free(c->default_room_version);
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
+    free_list(c->turn_uris, c->n_turn_uris);
+    if (c->turn_shared_secret)
+        sodium_memzero(c->turn_shared_secret, strlen(c->turn_shared_secret));
+    free(c->turn_shared_secret);
     memset(c, 0, sizeof *c);
 }

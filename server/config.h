@@ -54,6 +54,12 @@ struct config {
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
+    size_t n_turn_uris;
+    char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */
+    int64_t turn_user_lifetime_ms; /* turn_user_lifetime, default 1h */
+    bool user_directory_enabled;   /* user_directory.enabled, default true */
+    bool user_directory_search_all_users; /* user_directory.search_all_users, default false */
     struct config_ratelimit rc_registration;       /* default 0.17/s, burst 3 */
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */
@@ -69,6 +75,10 @@ int config_parse(const char *yaml, size_t len, struct config *out, char *err, si
 int config_load(const char *path, struct config *out, char *err, size_t errlen);
 /* Release everything owned by cfg; zeroes it. NULL-safe. */
 void config_free(struct config *cfg);
+
+/* Parse a Synapse duration ("30s", "10m", "1h", "7d", "1w", "1y"; a bare number is
+ * milliseconds) into *out milliseconds. 0, or -1 when malformed or out of range. */
+int config_parse_duration(const char *s, int64_t *out);
 
 /* Write a complete, commented starter configuration for `server_name` to f (the same text the
  * README documents): listener on `port` bound to 127.0.0.1, the given database args (any of

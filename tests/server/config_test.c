@@ -657,6 +657,48 @@ TEST(sizes)
     CHECK(config_parse_size("1T", &v) == -1);
 }
 
+TEST(durations)
+{
+    int64_t v;
+    CHECK(config_parse_duration("1500", &v) == 0 && v == 1500);
+    CHECK(config_parse_duration("30s", &v) == 0 && v == 30000);
+    CHECK(config_parse_duration("10m", &v) == 0 && v == 600000);
+    CHECK(config_parse_duration("1h", &v) == 0 && v == 3600000);
+    CHECK(config_parse_duration("7d", &v) == 0 && v == 604800000);
+    CHECK(config_parse_duration("2w", &v) == 0 && v == 1209600000);
+    CHECK(config_parse_duration("1y", &v) == 0 && v == 31536000000LL);
+    CHECK(config_parse_duration("", &v) == -1);
+    CHECK(config_parse_duration(NULL, &v) == -1);
+    CHECK(config_parse_duration("1H", &v) == -1);
+    CHECK(config_parse_duration("1hm", &v) == -1);
+    CHECK(config_parse_duration("-1s", &v) == -1);
+    CHECK(config_parse_duration("999999999999y", &v) == -1);
+}
+
+TEST(turn_and_user_directory)
+{
+    struct config c;
+    char err[256];
+    const char *y = "server_name: example.org\nsigning_key_path: k\n"
+                    "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                    "turn_uris: ['turn:t.example.org?transport=udp']\n"
+                    "turn_shared_secret: geheim\nturn_user_lifetime: 30m\n"
+                    "user_directory: {search_all_users: true}\n";
+    if (config_parse(y, strlen(y), &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK(c.n_turn_uris == 1 && c.turn_user_lifetime_ms == 1800000);
+    CHECK_STR(c.turn_shared_secret, "geheim");
+    CHECK(c.user_directory_enabled && c.user_directory_search_all_users);
+    config_free(&c);
+    const char *bad = "server_name: example.org\nsigning_key_path: k\n"
+                      "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                      "turn_uris: ['http://x']\n";
+    CHECK(config_parse(bad, strlen(bad), &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "turn_uris") != NULL);
+}
+
 TEST(example_in_deploy_parses)
 {
     struct config c;
@@ -792,6 +834,8 @@ int main(void)
     RUN(unknown_keys_only_warn);
     RUN(secrets_stay_out_of_errors_and_logs);
     RUN(sizes);
+    RUN(durations);
+    RUN(turn_and_user_directory);
     RUN(example_in_deploy_parses);
     RUN(generated_config_reads_back);
     return unit_done();
