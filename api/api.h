@@ -113,6 +113,7 @@ void api_presence_get(struct http_req *req);
 /* voip.c, thirdparty.c, openid.c, and account.c's third-party identifiers */
 void api_turn_server(struct http_req *req);
 void api_user_directory_search(struct http_req *req);
+void api_search(struct http_req *req);
 void api_thirdparty_protocols(struct http_req *req);
 void api_thirdparty_protocol(struct http_req *req);
 void api_thirdparty_lookup(struct http_req *req);

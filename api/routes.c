@@ -104,6 +104,7 @@ const struct http_route api_routes[] = {
     /* the rest a client calls (api/voip.c, thirdparty.c, openid.c, account.c) */
     {"GET", CS "/voip/turnServer", api_turn_server, R, 0},
     {"POST", CS "/user_directory/search", api_user_directory_search, R, J},
+    {"POST", CS "/search", api_search, R, J},
     {"GET", CS "/thirdparty/protocols", api_thirdparty_protocols, R, 0},
     {"GET", CS "/thirdparty/protocol/{protocol}", api_thirdparty_protocol, R, 0},
     {"GET", CS "/thirdparty/location/{protocol}", api_thirdparty_protocol, R, 0},

@@ -30,6 +30,7 @@
 #include "server/log.h"
 #include "server/e2e.h"
 #include "server/notify.h"
+#include "server/search.h"
 #include "server/room.h"
 #include "server/roomver.h"
 #include "server/sign.h"
@@ -234,6 +235,10 @@ static int serve(const char *config_path)
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
+    if (search_start() < 0) {
+        log_error("cannot start the search indexer");
+        goto out_notify;
+    }
     if (http_start(&cfg) < 0)
         goto out_notify;
     log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,
@@ -253,6 +258,7 @@ static int serve(const char *config_path)
     http_stop(SHUTDOWN_GRACE_MS);
     rc = 0;
 out_notify:
+    search_stop();
     notify_stop();
     notify_cleanup();
 out_db:
