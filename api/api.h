@@ -88,6 +88,7 @@ void api_context(struct http_req *req);
 void api_relations(struct http_req *req);
 void api_timestamp_to_event(struct http_req *req);
 void api_room_summary(struct http_req *req);
+void api_hierarchy(struct http_req *req);
 void api_report_event(struct http_req *req);
 void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);

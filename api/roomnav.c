@@ -167,3 +167,31 @@ void api_upgrade(struct http_req *req)
     api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);
 }
+
+void api_hierarchy(struct http_req *req)
+{
+    const char *room_id = api_room_param(req);
+    const char *so = http_query(req, "suggested_only"), *lim = http_query(req, "limit");
+    const char *md = http_query(req, "max_depth"), *from = http_query(req, "from");
+    char why[256] = "", *end;
+    if (!room_id)
+        return;
+    if (so && strcmp(so, "true") != 0 && strcmp(so, "false") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "suggested_only must be true or false");
+        return;
+    }
+    long limit = lim ? strtol(lim, &end, 10) : 50, depth = md ? strtol(md, &end, 10) : 50;
+    if ((lim && (!*lim || *end || limit < 1)) || (md && (!*md || *end || depth < 0))) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "limit and max_depth must be numbers");
+        return;
+    }
+    limit = limit > 100 ? 100 : limit;
+    depth = depth > 50 ? 50 : depth;
+    json_t *out = NULL;
+    enum room_rc rc = room_hierarchy(room_id, http_user(req)->user_id, so && !strcmp(so, "true"),
+                                     (int)limit, (int)depth, from, &out, why, sizeof why);
+    if (rc == ROOM_BAD_JSON)
+        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
+    else
+        api_reply_room(req, rc, out, why);
+}

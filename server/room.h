@@ -103,6 +103,12 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
 /* /timestamp_to_event: {event_id, origin_server_ts} nearest ts in direction dir. */
 enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
                             json_t **out, char *why, size_t n);
+/* /hierarchy (server/spaces.c): the rooms of a space the user may see, breadth first, at
+ * most max_depth levels down, `limit` per page from the offset token `from` (NULL: start).
+ * *out = {rooms, next_batch?}. ROOM_FORBIDDEN when the root is not visible. */
+enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggested_only,
+                            int limit, int max_depth, const char *from, json_t **out,
+                            char *why, size_t n);
 /* Room summary (MSC3266 / v1.15): for members, invitees, and rooms one could join or peek. */
 enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
                           size_t n);

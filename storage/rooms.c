@@ -377,3 +377,27 @@ void db_append_view_clear(struct db_append_view *v)
     json_decref(v->members);
     memset(v, 0, sizeof *v);
 }
+
+json_t *db_space_children(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('type', 'm.space.child', 'state_key', "
+        "cs.state_key, 'content', e.json::json -> 'content', 'sender', e.sender, "
+        "'origin_server_ts', e.origin_server_ts) ORDER BY cs.state_key), '[]'::json) FROM "
+        "current_state cs JOIN events e ON e.event_id = cs.event_id WHERE cs.room_id = $1 AND "
+        "cs.type = 'm.space.child' AND json_typeof(e.json::json -> 'content' -> 'via') = "
+        "'array' AND json_array_length(e.json::json -> 'content' -> 'via') > 0",
+        1, p));
+}
+
+json_t *db_join_rules_content(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    return db_json(db_exec(c,
+                           "SELECT e.json::json -> 'content' FROM current_state cs JOIN events e "
+                           "ON e.event_id = cs.event_id WHERE cs.room_id = $1 AND cs.type = "
+                           "'m.room.join_rules' AND cs.state_key = ''",
+                           1, p));
+}

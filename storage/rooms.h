@@ -74,4 +74,11 @@ json_t *db_rooms_summary(struct dbc *c, const char *room_id);
 int db_rooms_forget(struct dbc *c, const char *room_id, const char *user_id);
 int db_rooms_unforget(struct dbc *c, const char *room_id, const char *user_id);
 
+/* The current m.space.child events of a room with a non-empty content.via, as a new array of
+ * stripped events {type, state_key, content, sender, origin_server_ts}; NULL on error. */
+json_t *db_space_children(struct dbc *c, const char *room_id);
+/* The content of the room's current m.room.join_rules event (new), JSON null when none, or
+ * NULL on error. */
+json_t *db_join_rules_content(struct dbc *c, const char *room_id);
+
 #endif
