@@ -46,9 +46,10 @@ void api_keys_claim(struct http_req *req)
 void api_keys_changes(struct http_req *req)
 {
     struct e2e_error err = {0};
-    reply(req, e2e_changes(http_user(req)->user_id, http_query(req, "from"),
-                           http_query(req, "to"), &err),
-          &err);
+    reply(
+        req,
+        e2e_changes(http_user(req)->user_id, http_query(req, "from"), http_query(req, "to"), &err),
+        &err);
 }
 
 void api_send_to_device(struct http_req *req)

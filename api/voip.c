@@ -24,8 +24,8 @@ void api_turn_server(struct http_req *req)
     for (size_t i = 0; i < cfg->n_turn_uris; i++)
         json_array_append_new(uris, json_string(cfg->turn_uris[i]));
     http_reply_json(req, 200,
-                    json_pack("{s:s,s:s,s:o,s:I}", "username", user, "password", pass, "uris",
-                              uris, "ttl", (json_int_t)(cfg->turn_user_lifetime_ms / 1000)));
+                    json_pack("{s:s,s:s,s:o,s:I}", "username", user, "password", pass, "uris", uris,
+                              "ttl", (json_int_t)(cfg->turn_user_lifetime_ms / 1000)));
     free(user);
     free(pass);
 }

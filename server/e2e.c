@@ -14,7 +14,8 @@
  *     and touches the rooms of the user (device lists) or the recipient (to-device), so the
  *     waiting syncs wake.
  *  4. Signatures by a user's user-signing key are private to that user: they are served to
- *     the signer only. */
+ *     the signer only.
+ * Cross-signing uploads and signature checks are in crosssign.c. */
 #include "server/e2e.h"
 
 #include <stdarg.h>
@@ -29,12 +30,8 @@
 #include "server/notify.h"
 #include "server/sign.h"
 #include "server/sync.h"
+#include "server/e2e_internal.h"
 #include "storage/keys.h"
-
-#define MAX_ID 255            /* user, device, key IDs and event types */
-#define MAX_UPLOAD_KEYS 1000  /* one-time keys in one upload */
-#define MAX_CLAIMS 10000      /* devices in one claim */
-#define MAX_TO_DEVICE 10000   /* recipient devices of one sendToDevice */
 
 static const char *own_server = "";
 
@@ -43,8 +40,7 @@ void e2e_init(const char *server_name)
     own_server = server_name;
 }
 
-__attribute__((format(printf, 4, 5))) static void fail(struct e2e_error *e, int status,
-                                                       const char *errcode, const char *fmt, ...)
+void e2e_fail(struct e2e_error *e, int status, const char *errcode, const char *fmt, ...)
 {
     e->status = status;
     e->errcode = errcode;
@@ -54,28 +50,28 @@ __attribute__((format(printf, 4, 5))) static void fail(struct e2e_error *e, int 
     va_end(ap);
 }
 
-static void fail_internal(struct e2e_error *e)
+void e2e_fail_internal(struct e2e_error *e)
 {
-    fail(e, 500, "M_UNKNOWN", "Internal server error");
+    e2e_fail(e, 500, "M_UNKNOWN", "Internal server error");
 }
 
 /* The server part of a user ID, or NULL when it is not one. */
-static const char *server_of(const char *user_id)
+const char *e2e_server_of(const char *user_id)
 {
     const char *colon = user_id && user_id[0] == '@' ? strchr(user_id, ':') : NULL;
     return colon && colon[1] && strlen(user_id) <= MAX_ID ? colon + 1 : NULL;
 }
 
-static bool is_local(const char *user_id)
+bool e2e_is_local(const char *user_id)
 {
-    const char *s = server_of(user_id);
+    const char *s = e2e_server_of(user_id);
     return s && strcmp(s, own_server) == 0;
 }
 
 /* failures[server] for a remote user, whose keys need federation. */
-static void remote_failure(json_t *failures, const char *user_id)
+void e2e_remote_failure(json_t *failures, const char *user_id)
 {
-    const char *s = server_of(user_id);
+    const char *s = e2e_server_of(user_id);
     json_object_set_new(failures, s ? s : user_id,
                         json_pack("{s:i,s:s}", "status", 503, "message",
                                   "Federation is not available on this server"));
@@ -83,7 +79,7 @@ static void remote_failure(json_t *failures, const char *user_id)
 
 /* Canonical JSON of `v` without `signatures` and `unsigned` (what signatures cover);
  * malloc'd, NULL when v is not an object or not canonicalisable. */
-static char *signed_part(const json_t *v)
+char *e2e_signed_part(const json_t *v)
 {
     if (!json_is_object(v))
         return NULL;
@@ -98,9 +94,9 @@ static char *signed_part(const json_t *v)
 }
 
 /* Whether a and b are the same key apart from their signatures. */
-static bool same_key(const json_t *a, const json_t *b)
+bool e2e_same_key(const json_t *a, const json_t *b)
 {
-    char *x = signed_part(a), *y = signed_part(b);
+    char *x = e2e_signed_part(a), *y = e2e_signed_part(b);
     bool same = x && y && strcmp(x, y) == 0;
     free(x);
     free(y);
@@ -108,23 +104,23 @@ static bool same_key(const json_t *a, const json_t *b)
 }
 
 /* Decode an unpadded base64 ed25519 public key. 0 or -1. */
-static int decode_pk(const char *b64, uint8_t pk[32])
+int e2e_decode_pk(const char *b64, uint8_t pk[32])
 {
     size_t n = 0;
     return b64 && b64_decode(b64, strlen(b64), pk, 32, &n) == 0 && n == 32 ? 0 : -1;
 }
 
 /* Verify signatures[signer_user][signer_key] on obj with the base64 key `pub`. */
-static bool verified(const json_t *obj, const char *signer_user, const char *signer_key,
-                     const char *pub)
+bool e2e_verified(const json_t *obj, const char *signer_user, const char *signer_key,
+                  const char *pub)
 {
     uint8_t pk[32];
-    return decode_pk(pub, pk) == 0 && sign_verify_json(obj, signer_user, signer_key, pk) == 0;
+    return e2e_decode_pk(pub, pk) == 0 && sign_verify_json(obj, signer_user, signer_key, pk) == 0;
 }
 
 /* Add signatures[signer_user][signer_key] = sig to obj (borrowed). */
-static void add_signature(json_t *obj, const char *signer_user, const char *signer_key,
-                          const char *sig)
+void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_key,
+                       const char *sig)
 {
     json_t *sigs = json_object_get(obj, "signatures");
     if (!json_is_object(sigs)) {
@@ -141,7 +137,7 @@ static void add_signature(json_t *obj, const char *signer_user, const char *sign
 
 /* Record a device-list change of user_id under ticket t (taken by the caller before any
  * stream position of its transaction) and touch the user and every room they are in. */
-static int record_change(struct dbc *c, struct notify_ticket *t, const char *user_id)
+int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id)
 {
     int64_t pos = 0;
     json_t *rooms = NULL;
@@ -164,7 +160,7 @@ int e2e_device_list_touch(const char *user_id)
     if (!c)
         return -1;
     struct notify_ticket *t = notify_begin();
-    int rc = record_change(c, t, user_id);
+    int rc = e2e_record_change(c, t, user_id);
     notify_end(t, rc == 0);
     db_put(c);
     return rc;
@@ -182,14 +178,14 @@ static bool device_keys_ok(const json_t *dk, const char *user_id, const char *de
     json_t *sigs = json_object_get(dk, "signatures");
     if (!json_is_object(dk) || !u || !d || !json_is_array(algs) || !json_is_object(keys) ||
         !json_is_object(sigs)) {
-        fail(err, 400, "M_BAD_JSON",
-             "device_keys needs user_id, device_id, algorithms, keys and signatures");
+        e2e_fail(err, 400, "M_BAD_JSON",
+                 "device_keys needs user_id, device_id, algorithms, keys and signatures");
         return false;
     }
     if (strcmp(u, user_id) != 0 || strcmp(d, device_id) != 0) {
-        fail(err, 400, "M_INVALID_PARAM",
-             "device_keys must be for the device of the access token (%s, %s)", user_id,
-             device_id);
+        e2e_fail(err, 400, "M_INVALID_PARAM",
+                 "device_keys must be for the device of the access token (%s, %s)", user_id,
+                 device_id);
         return false;
     }
     const char *k;
@@ -197,7 +193,7 @@ static bool device_keys_ok(const json_t *dk, const char *user_id, const char *de
     json_object_foreach(keys, k, v)
     {
         if (!json_is_string(v) || strlen(k) > MAX_ID) {
-            fail(err, 400, "M_BAD_JSON", "device_keys.keys must map key IDs to strings");
+            e2e_fail(err, 400, "M_BAD_JSON", "device_keys.keys must map key IDs to strings");
             return false;
         }
     }
@@ -209,11 +205,11 @@ static json_t *key_rows(const json_t *keys, const char *what, bool objects_only,
                         struct e2e_error *err)
 {
     if (!json_is_object(keys)) {
-        fail(err, 400, "M_BAD_JSON", "%s must be an object", what);
+        e2e_fail(err, 400, "M_BAD_JSON", "%s must be an object", what);
         return NULL;
     }
     if (json_object_size(keys) > MAX_UPLOAD_KEYS) {
-        fail(err, 400, "M_TOO_LARGE", "At most %d %s in one upload", MAX_UPLOAD_KEYS, what);
+        e2e_fail(err, 400, "M_TOO_LARGE", "At most %d %s in one upload", MAX_UPLOAD_KEYS, what);
         return NULL;
     }
     json_t *rows = json_array();
@@ -224,20 +220,19 @@ static json_t *key_rows(const json_t *keys, const char *what, bool objects_only,
         const char *colon = strchr(k, ':');
         if (!colon || colon == k || !colon[1] || strlen(k) > MAX_ID ||
             !(json_is_object(v) || (!objects_only && json_is_string(v)))) {
-            fail(err, 400, "M_BAD_JSON", "%s: '%s' is not <algorithm>:<key id> with a key",
-                 what, k);
+            e2e_fail(err, 400, "M_BAD_JSON", "%s: '%s' is not <algorithm>:<key id> with a key",
+                     what, k);
             json_decref(rows);
             return NULL;
         }
         char *text = cjson_encode(v, NULL);
         if (!text) {
-            fail(err, 400, "M_BAD_JSON", "%s: key '%s' is not valid canonical JSON", what, k);
+            e2e_fail(err, 400, "M_BAD_JSON", "%s: key '%s' is not valid canonical JSON", what, k);
             json_decref(rows);
             return NULL;
         }
-        json_array_append_new(rows, json_pack("{s:s%,s:s,s:s}", "algorithm", k,
-                                              (size_t)(colon - k), "key_id", colon + 1, "json",
-                                              text));
+        json_array_append_new(rows, json_pack("{s:s%,s:s,s:s}", "algorithm", k, (size_t)(colon - k),
+                                              "key_id", colon + 1, "json", text));
         free(text);
     }
     return rows;
@@ -256,7 +251,7 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
                    struct e2e_error *err)
 {
     if (!device_id) {
-        fail(err, 400, "M_INVALID_PARAM", "This access token belongs to no device");
+        e2e_fail(err, 400, "M_INVALID_PARAM", "This access token belongs to no device");
         return NULL;
     }
     json_t *dk = json_object_get(body, "device_keys");
@@ -273,10 +268,10 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
     struct dbc *c = NULL;
     struct notify_ticket *t = NULL;
     bool ok = false;
-    if (dk && (!device_keys_ok(dk, user_id, device_id, err) ||
-               !(dk_text = cjson_encode(dk, NULL)))) {
+    if (dk &&
+        (!device_keys_ok(dk, user_id, device_id, err) || !(dk_text = cjson_encode(dk, NULL)))) {
         if (dk_text == NULL && err->status == 0)
-            fail(err, 400, "M_BAD_JSON", "device_keys is not valid canonical JSON");
+            e2e_fail(err, 400, "M_BAD_JSON", "device_keys is not valid canonical JSON");
         goto out;
     }
     if (otk && !(otk_rows = key_rows(otk, "one_time_keys", false, err)))
@@ -293,10 +288,10 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
             !prev || json_equal(json_object_get(prev, "keys"), json_object_get(dk, "keys"));
         json_decref(prev);
         if (!same_identity) {
-            fail(err, 400, "M_INVALID_PARAM",
-                 "Device %s already has different identity keys; log in as a new device "
-                 "to use new keys",
-                 device_id);
+            e2e_fail(err, 400, "M_INVALID_PARAM",
+                     "Device %s already has different identity keys; log in as a new device "
+                     "to use new keys",
+                     device_id);
             goto out;
         }
         if (old && strcmp(old, dk_text) == 0) { /* the same upload again */
@@ -309,10 +304,10 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
     if (dk_text) {
         t = notify_begin();
         int put = db_keys_device_put(c, user_id, device_id, dk_text);
-        if (put < 0 || (put == 1 && record_change(c, t, user_id) < 0))
+        if (put < 0 || (put == 1 && e2e_record_change(c, t, user_id) < 0))
             goto internal;
         if (put == 0) {
-            fail(err, 404, "M_NOT_FOUND", "Unknown device");
+            e2e_fail(err, 404, "M_NOT_FOUND", "Unknown device");
             goto out;
         }
     }
@@ -320,8 +315,8 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
         if (db_keys_otk_add(c, user_id, device_id, otk_rows, &conflict) < 0)
             goto internal;
         if (conflict) {
-            fail(err, 400, "M_INVALID_PARAM",
-                 "One-time key %s already exists with different content", conflict);
+            e2e_fail(err, 400, "M_INVALID_PARAM",
+                     "One-time key %s already exists with different content", conflict);
             goto out;
         }
     }
@@ -344,11 +339,10 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
     }
     if (!(counts = db_keys_counts(c, user_id, device_id)))
         goto internal;
-    out = json_pack("{s:o}", "one_time_key_counts",
-                    otk_counts(json_object_get(counts, "counts")));
+    out = json_pack("{s:o}", "one_time_key_counts", otk_counts(json_object_get(counts, "counts")));
     goto out;
 internal:
-    fail_internal(err);
+    e2e_fail_internal(err);
 out:
     if (c && !ok)
         db_rollback(c);
@@ -382,8 +376,8 @@ static void merge_signatures(json_t *obj, const json_t *sigs, const char *user, 
             continue;
         if (viewer && strcmp(su, user) != 0 && strcmp(su, viewer) != 0)
             continue;
-        add_signature(obj, su, json_string_value(json_object_get(s, "signer_key")),
-                      json_string_value(json_object_get(s, "signature")));
+        e2e_add_signature(obj, su, json_string_value(json_object_get(s, "signer_key")),
+                          json_string_value(json_object_get(s, "signature")));
     }
 }
 
@@ -391,7 +385,7 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
 {
     json_t *want = json_object_get(body, "device_keys");
     if (!json_is_object(want)) {
-        fail(err, 400, "M_BAD_JSON", "device_keys must be an object of user IDs");
+        e2e_fail(err, 400, "M_BAD_JSON", "device_keys must be an object of user IDs");
         return NULL;
     }
     json_t *local = json_object(), *users = json_array(), *failures = json_object();
@@ -405,20 +399,20 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
         size_t i;
         json_t *d;
         if (!json_is_array(list)) {
-            fail(err, 400, "M_BAD_JSON", "device_keys.%s must be a list of device IDs", u);
+            e2e_fail(err, 400, "M_BAD_JSON", "device_keys.%s must be a list of device IDs", u);
             goto out;
         }
         json_array_foreach(list, i, d)
         {
             if (!json_is_string(d)) {
-                fail(err, 400, "M_BAD_JSON", "device_keys.%s must be a list of device IDs", u);
+                e2e_fail(err, 400, "M_BAD_JSON", "device_keys.%s must be a list of device IDs", u);
                 goto out;
             }
         }
-        if (!server_of(u))
+        if (!e2e_server_of(u))
             continue;
-        if (!is_local(u)) {
-            remote_failure(failures, u);
+        if (!e2e_is_local(u)) {
+            e2e_remote_failure(failures, u);
             continue;
         }
         json_object_set(local, u, list);
@@ -433,7 +427,7 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
     }
     db_put(c);
     if (!c || (json_array_size(users) && !sigs)) {
-        fail_internal(err);
+        e2e_fail_internal(err);
         goto out;
     }
     size_t i;
@@ -447,8 +441,7 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
         if (!user || !dev || !json_is_object(keys))
             continue;
         if (json_is_string(name))
-            json_object_set_new(keys, "unsigned",
-                                json_pack("{s:O}", "device_display_name", name));
+            json_object_set_new(keys, "unsigned", json_pack("{s:O}", "device_display_name", name));
         merge_signatures(keys, sigs, user, dev, NULL);
         json_object_set(json_object_get(device_keys, user), dev, keys);
     }
@@ -494,7 +487,7 @@ json_t *e2e_claim(const json_t *body, struct e2e_error *err)
 {
     json_t *want_in = json_object_get(body, "one_time_keys");
     if (!json_is_object(want_in)) {
-        fail(err, 400, "M_BAD_JSON", "one_time_keys must be an object of user IDs");
+        e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys must be an object of user IDs");
         return NULL;
     }
     json_t *want = json_array(), *failures = json_object(), *keys = json_object();
@@ -506,31 +499,31 @@ json_t *e2e_claim(const json_t *body, struct e2e_error *err)
         const char *d;
         json_t *alg;
         if (!json_is_object(devs)) {
-            fail(err, 400, "M_BAD_JSON", "one_time_keys.%s must map device IDs to algorithms",
-                 u);
+            e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s must map device IDs to algorithms",
+                     u);
             goto out;
         }
         json_object_foreach(devs, d, alg)
         {
             if (!json_is_string(alg)) {
-                fail(err, 400, "M_BAD_JSON", "one_time_keys.%s.%s must be an algorithm", u, d);
+                e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s.%s must be an algorithm", u, d);
                 goto out;
             }
         }
-        if (!server_of(u))
+        if (!e2e_server_of(u))
             continue;
-        if (!is_local(u)) {
-            remote_failure(failures, u);
+        if (!e2e_is_local(u)) {
+            e2e_remote_failure(failures, u);
             continue;
         }
         json_object_foreach(devs, d, alg)
         {
             if (json_array_size(want) >= MAX_CLAIMS) {
-                fail(err, 400, "M_TOO_LARGE", "At most %d devices in one claim", MAX_CLAIMS);
+                e2e_fail(err, 400, "M_TOO_LARGE", "At most %d devices in one claim", MAX_CLAIMS);
                 goto out;
             }
-            json_array_append_new(want, json_pack("{s:s,s:s,s:O}", "user_id", u, "device_id",
-                                                  d, "algorithm", alg));
+            json_array_append_new(
+                want, json_pack("{s:s,s:s,s:O}", "user_id", u, "device_id", d, "algorithm", alg));
         }
     }
     if (json_array_size(want)) {
@@ -538,7 +531,7 @@ json_t *e2e_claim(const json_t *body, struct e2e_error *err)
         rows = c ? db_keys_claim(c, want) : NULL;
         db_put(c);
         if (!rows) {
-            fail_internal(err);
+            e2e_fail_internal(err);
             goto out;
         }
     }
@@ -569,12 +562,11 @@ out:
 
 /* --- /keys/changes ------------------------------------------------------------------------ */
 
-json_t *e2e_changes(const char *user_id, const char *from, const char *to,
-                    struct e2e_error *err)
+json_t *e2e_changes(const char *user_id, const char *from, const char *to, struct e2e_error *err)
 {
     struct sync_token f, t;
     if (!from || !to || sync_token_parse(from, &f) < 0 || sync_token_parse(to, &t) < 0) {
-        fail(err, 400, "M_INVALID_PARAM", "'from' and 'to' must be sync tokens");
+        e2e_fail(err, 400, "M_INVALID_PARAM", "'from' and 'to' must be sync tokens");
         return NULL;
     }
     int64_t upto = t.pos < notify_position() ? t.pos : notify_position();
@@ -585,7 +577,7 @@ json_t *e2e_changes(const char *user_id, const char *from, const char *to,
     db_put(c);
     if (!json_is_object(out)) {
         json_decref(out);
-        fail_internal(err);
+        e2e_fail_internal(err);
         return NULL;
     }
     return out;
@@ -598,7 +590,7 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
 {
     json_t *messages = json_object_get(body, "messages");
     if (!json_is_object(messages)) {
-        fail(err, 400, "M_BAD_JSON", "messages must be an object of user IDs");
+        e2e_fail(err, 400, "M_BAD_JSON", "messages must be an object of user IDs");
         return -1;
     }
     json_t *rows = json_array();
@@ -610,33 +602,33 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
         const char *d;
         json_t *content;
         if (!json_is_object(devs)) {
-            fail(err, 400, "M_BAD_JSON", "messages.%s must map device IDs to contents", u);
+            e2e_fail(err, 400, "M_BAD_JSON", "messages.%s must map device IDs to contents", u);
             goto out;
         }
         json_object_foreach(devs, d, content)
         {
             if (!json_is_object(content) || strlen(d) > MAX_ID) {
-                fail(err, 400, "M_BAD_JSON", "messages.%s.%s must be an object", u, d);
+                e2e_fail(err, 400, "M_BAD_JSON", "messages.%s.%s must be an object", u, d);
                 goto out;
             }
         }
-        if (!is_local(u)) { /* remote devices need federation; a bad user ID gets nothing */
-            if (server_of(u))
+        if (!e2e_is_local(u)) { /* remote devices need federation; a bad user ID gets nothing */
+            if (e2e_server_of(u))
                 log_warn("sendToDevice: %s is on another server; not delivered", u);
             continue;
         }
         json_object_foreach(devs, d, content)
         {
             if (json_array_size(rows) >= MAX_TO_DEVICE) {
-                fail(err, 400, "M_TOO_LARGE", "At most %d devices in one request",
-                     MAX_TO_DEVICE);
+                e2e_fail(err, 400, "M_TOO_LARGE", "At most %d devices in one request",
+                         MAX_TO_DEVICE);
                 goto out;
             }
             char *text = json_dumps(content, JSON_COMPACT);
             if (!text)
                 goto internal;
-            json_array_append_new(rows, json_pack("{s:s,s:s,s:s}", "user_id", u, "device_id",
-                                                  d, "content", text));
+            json_array_append_new(
+                rows, json_pack("{s:s,s:s,s:s}", "user_id", u, "device_id", d, "content", text));
             free(text);
         }
     }
@@ -664,358 +656,9 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
         goto internal;
     goto out;
 internal:
-    fail_internal(err);
+    e2e_fail_internal(err);
     rc = -1;
 out:
     json_decref(rows);
     return rc;
-}
-
-/* --- cross-signing ------------------------------------------------------------------------ */
-
-static const char *const usages[] = {"master", "self_signing", "user_signing"};
-static const char *const body_keys[] = {"master_key", "self_signing_key", "user_signing_key"};
-
-/* Check a CrossSigningKey object; its public key into pub (malloc'd). */
-static bool cross_key_ok(const json_t *k, const char *user_id, const char *usage, char **pub,
-                         struct e2e_error *err)
-{
-    const char *u = json_string_value(json_object_get(k, "user_id"));
-    json_t *us = json_object_get(k, "usage"), *keys = json_object_get(k, "keys");
-    bool has_usage = false;
-    size_t i;
-    json_t *v;
-    json_array_foreach(us, i, v)
-    {
-        if (json_is_string(v) && strcmp(json_string_value(v), usage) == 0)
-            has_usage = true;
-    }
-    const char *kid = json_object_size(keys) == 1 ? json_object_iter_key(json_object_iter(keys))
-                                                  : NULL;
-    const char *val = kid ? json_string_value(json_object_get(keys, kid)) : NULL;
-    uint8_t pk[32];
-    if (!u || strcmp(u, user_id) != 0 || !has_usage || !val || strncmp(kid, "ed25519:", 8) != 0 ||
-        strcmp(kid + 8, val) != 0 || decode_pk(val, pk) < 0) {
-        fail(err, 400, "M_INVALID_PARAM",
-             "The %s key must be for %s, have usage '%s' and one ed25519 key", usage, user_id,
-             usage);
-        return false;
-    }
-    if (!cjson_valid(k)) {
-        fail(err, 400, "M_BAD_JSON", "The %s key is not valid canonical JSON", usage);
-        return false;
-    }
-    *pub = strdup(val);
-    return *pub != NULL;
-}
-
-/* The stored cross-signing keys of one user: rows[usage index] borrowed from *all. */
-static int load_cross(struct dbc *c, const char *user_id, json_t **all, json_t *rows[3])
-{
-    json_t *users = json_pack("[s]", user_id);
-    *all = db_keys_cross_signing_get(c, users);
-    json_decref(users);
-    if (!*all)
-        return -1;
-    for (int u = 0; u < 3; u++)
-        rows[u] = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach(*all, i, r)
-    {
-        const char *usage = json_string_value(json_object_get(r, "usage"));
-        for (int u = 0; u < 3; u++)
-            if (usage && strcmp(usage, usages[u]) == 0)
-                rows[u] = r;
-    }
-    return 0;
-}
-
-int e2e_cross_signing_needs_auth(const char *user_id, const json_t *body,
-                                 struct e2e_error *err)
-{
-    struct dbc *c = db_get();
-    json_t *all = NULL, *rows[3];
-    int rc = c ? load_cross(c, user_id, &all, rows) : -1;
-    db_put(c);
-    if (rc < 0) {
-        fail_internal(err);
-        return -1;
-    }
-    int need = 0;
-    for (int u = 0; u < 3 && rows[0]; u++) {
-        json_t *k = json_object_get(body, body_keys[u]);
-        if (k && !json_is_null(k) && (!rows[u] || !same_key(json_object_get(rows[u], "key"), k)))
-            need = 1;
-    }
-    json_decref(all);
-    return need;
-}
-
-int e2e_cross_signing_upload(const char *user_id, const json_t *body, struct e2e_error *err)
-{
-    json_t *given[3];
-    char *pub[3] = {NULL, NULL, NULL}, *text[3] = {NULL, NULL, NULL};
-    json_t *all = NULL, *rows[3] = {NULL, NULL, NULL};
-    struct dbc *c = NULL;
-    struct notify_ticket *t = NULL;
-    int rc = -1;
-    bool any = false;
-    for (int u = 0; u < 3; u++) {
-        given[u] = json_object_get(body, body_keys[u]);
-        if (json_is_null(given[u]))
-            given[u] = NULL;
-        if (given[u] && !cross_key_ok(given[u], user_id, usages[u], &pub[u], err))
-            goto out;
-        any |= given[u] != NULL;
-    }
-    if (!any) {
-        fail(err, 400, "M_MISSING_PARAM", "No cross-signing key given");
-        goto out;
-    }
-    if (!(c = db_get()) || load_cross(c, user_id, &all, rows) < 0)
-        goto internal;
-    /* the master key that must have signed the others: the new one, else the stored one */
-    const char *master_pub = pub[0] ? pub[0]
-                             : rows[0] ? json_string_value(json_object_get(rows[0], "public_key"))
-                                       : NULL;
-    if (!master_pub && (given[1] || given[2])) {
-        fail(err, 400, "M_MISSING_PARAM", "A master key is needed to sign the other keys");
-        goto out;
-    }
-    char signer[8 + MAX_ID + 1];
-    snprintf(signer, sizeof signer, "ed25519:%s", master_pub ? master_pub : "");
-    for (int u = 1; u < 3; u++) {
-        if (given[u] && !verified(given[u], user_id, signer, master_pub)) {
-            fail(err, 400, "M_INVALID_SIGNATURE", "The %s key is not signed by the master key",
-                 usages[u]);
-            goto out;
-        }
-    }
-    for (int u = 0; u < 3; u++)
-        if (given[u] && !(text[u] = cjson_encode(given[u], NULL)))
-            goto internal;
-    if (db_begin(c) < 0)
-        goto internal;
-    t = notify_begin();
-    for (int u = 0; u < 3; u++) {
-        if (!given[u])
-            continue;
-        const char *old = rows[u] ? json_string_value(json_object_get(rows[u], "public_key"))
-                                  : NULL;
-        if (old && strcmp(old, pub[u]) != 0 && db_keys_signatures_drop(c, user_id, old) < 0)
-            goto internal;
-        if (db_keys_cross_signing_put(c, user_id, usages[u], pub[u], text[u]) < 0)
-            goto internal;
-    }
-    if (record_change(c, t, user_id) < 0 || db_commit(c) < 0)
-        goto internal;
-    notify_end(t, true);
-    t = NULL;
-    rc = 0;
-    goto out;
-internal:
-    fail_internal(err);
-out:
-    if (t) {
-        db_rollback(c);
-        notify_end(t, false);
-    }
-    db_put(c);
-    json_decref(all);
-    for (int u = 0; u < 3; u++) {
-        free(pub[u]);
-        free(text[u]);
-    }
-    return rc;
-}
-
-/* --- /keys/signatures/upload -------------------------------------------------------------- */
-
-static void sig_failure(json_t *failures, const char *user, const char *key, const char *errcode,
-                        const char *why)
-{
-    json_t *by = json_object_get(failures, user);
-    if (!by) {
-        by = json_object();
-        json_object_set_new(failures, user, by);
-    }
-    json_object_set_new(by, key, json_pack("{s:s,s:s}", "errcode", errcode, "error", why));
-}
-
-/* The stored public key of `usage` for `user`, borrowed from rows. */
-static const char *cross_pub(json_t *rows[3], int usage)
-{
-    return rows[usage] ? json_string_value(json_object_get(rows[usage], "public_key")) : NULL;
-}
-
-/* Verify and store the signatures by `signer` (the uploader) on one object. Returns the
- * number stored, or -1 on a database error; a bad signature is a failure entry. */
-static int sign_one(struct dbc *c, const char *signer, json_t *mine[3], const char *target,
-                    const char *key_id, const json_t *obj, json_t *failures)
-{
-    json_t *by = json_object_get(json_object_get(obj, "signatures"), signer);
-    if (!json_is_object(obj) || !json_is_object(by) || !json_object_size(by)) {
-        sig_failure(failures, target, key_id, "M_INVALID_SIGNATURE",
-                    "No signature by the uploader");
-        return 0;
-    }
-    bool own = strcmp(target, signer) == 0;
-    json_t *theirs_all = NULL, *theirs[3];
-    json_t **cross = mine;
-    if (!own) {
-        if (!is_local(target)) {
-            sig_failure(failures, target, key_id, "M_NOT_FOUND",
-                        "Keys of users on other servers are not available");
-            return 0;
-        }
-        if (load_cross(c, target, &theirs_all, theirs) < 0)
-            return -1;
-        cross = theirs;
-    }
-    int stored = 0;
-    char *dev_text = NULL;
-    json_t *dev = NULL;
-    const char *master = cross_pub(cross, 0);
-    if (master && strcmp(key_id, master) == 0) {
-        /* a master key: own, signed by one of the uploader's devices; another user's, signed
-         * by the uploader's user-signing key */
-        if (!same_key(obj, json_object_get(cross[0], "key"))) {
-            sig_failure(failures, target, key_id, "M_INVALID_PARAM",
-                        "The signed object is not the stored master key");
-            goto out;
-        }
-        const char *sk;
-        json_t *sig;
-        json_object_foreach(by, sk, sig)
-        {
-            const char *pub = NULL;
-            char *dkt = NULL;
-            json_t *dk = NULL;
-            if (own && strncmp(sk, "ed25519:", 8) == 0 && strcmp(sk + 8, master) != 0) {
-                if (db_keys_device_get(c, signer, sk + 8, &dkt) < 0) {
-                    stored = -1;
-                    goto out;
-                }
-                dk = dkt ? json_loads(dkt, 0, NULL) : NULL;
-                pub = json_string_value(json_object_get(json_object_get(dk, "keys"), sk));
-            } else if (!own) {
-                const char *us = cross_pub(mine, 2);
-                if (us && strncmp(sk, "ed25519:", 8) == 0 && strcmp(sk + 8, us) == 0)
-                    pub = us;
-            } else {
-                continue; /* the master key's own signature is part of the stored key */
-            }
-            bool good = pub && json_is_string(sig) && verified(obj, signer, sk, pub);
-            if (good && db_keys_signature_put(c, signer, sk, target, key_id,
-                                              json_string_value(sig)) < 0)
-                stored = -1;
-            else if (good)
-                stored++;
-            else
-                sig_failure(failures, target, key_id, "M_INVALID_SIGNATURE",
-                            pub ? "Invalid signature" : "Unknown signing key");
-            json_decref(dk);
-            free(dkt);
-            if (stored < 0)
-                goto out;
-        }
-        goto out;
-    }
-    if (own) {
-        /* one of the uploader's devices, signed by their self-signing key */
-        if (db_keys_device_get(c, signer, key_id, &dev_text) < 0) {
-            stored = -1;
-            goto out;
-        }
-        dev = dev_text ? json_loads(dev_text, 0, NULL) : NULL;
-        if (dev) {
-            const char *ss = cross_pub(mine, 1);
-            char sk[8 + MAX_ID + 1];
-            snprintf(sk, sizeof sk, "ed25519:%s", ss ? ss : "");
-            const char *sig = json_string_value(json_object_get(by, sk));
-            if (!same_key(obj, dev))
-                sig_failure(failures, target, key_id, "M_INVALID_PARAM",
-                            "The signed object is not the stored device keys");
-            else if (!ss || !sig || !verified(obj, signer, sk, ss))
-                sig_failure(failures, target, key_id, "M_INVALID_SIGNATURE",
-                            ss ? "Invalid signature by the self-signing key"
-                               : "No self-signing key uploaded");
-            else if (db_keys_signature_put(c, signer, sk, target, key_id, sig) < 0)
-                stored = -1;
-            else
-                stored = 1;
-            goto out;
-        }
-    }
-    sig_failure(failures, target, key_id, "M_NOT_FOUND", "Unknown key");
-out:
-    json_decref(dev);
-    free(dev_text);
-    json_decref(theirs_all);
-    return stored;
-}
-
-json_t *e2e_signatures_upload(const char *user_id, const json_t *body, struct e2e_error *err)
-{
-    if (!json_is_object(body)) {
-        fail(err, 400, "M_BAD_JSON", "The body must be an object of user IDs");
-        return NULL;
-    }
-    const char *u;
-    json_t *keys;
-    size_t total = 0;
-    json_object_foreach((json_t *)body, u, keys)
-    {
-        if (!json_is_object(keys)) {
-            fail(err, 400, "M_BAD_JSON", "%s must map key IDs to signed objects", u);
-            return NULL;
-        }
-        total += json_object_size(keys);
-    }
-    if (total > MAX_UPLOAD_KEYS) {
-        fail(err, 400, "M_TOO_LARGE", "At most %d signed objects in one upload",
-             MAX_UPLOAD_KEYS);
-        return NULL;
-    }
-    json_t *failures = json_object(), *all = NULL, *mine[3];
-    struct dbc *c = db_get();
-    int stored = 0;
-    if (!c || load_cross(c, user_id, &all, mine) < 0)
-        goto internal;
-    if (db_begin(c) < 0)
-        goto internal;
-    struct notify_ticket *t = notify_begin();
-    json_object_foreach((json_t *)body, u, keys)
-    {
-        const char *k;
-        json_t *obj;
-        json_object_foreach(keys, k, obj)
-        {
-            int n = sign_one(c, user_id, mine, u, k, obj, failures);
-            if (n < 0) {
-                notify_end(t, false);
-                goto internal;
-            }
-            stored += n;
-        }
-    }
-    if ((stored && record_change(c, t, user_id) < 0) || db_commit(c) < 0) {
-        notify_end(t, false);
-        goto internal;
-    }
-    notify_end(t, true);
-    db_put(c);
-    json_decref(all);
-    json_t *out = json_pack("{s:O}", "failures", failures);
-    json_decref(failures);
-    return out;
-internal:
-    fail_internal(err);
-    if (c)
-        db_rollback(c);
-    db_put(c);
-    json_decref(all);
-    json_decref(failures);
-    return NULL;
 }

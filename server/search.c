@@ -166,7 +166,7 @@ static json_t *rooms_to_search(const char *user_id, const json_t *filter, int *e
     json_array_foreach(joined, i, r)
     {
         const char *id = json_string_value(r);
-        if ((only && !in_list(only, id)) || (not && in_list(not, id)))
+        if ((only && !in_list(only, id)) || (not &&in_list(not, id)))
             continue;
         json_array_append(out, r);
     }
@@ -198,16 +198,15 @@ static json_t *context_of(const char *room_id, const char *user_id, const char *
     char why[256];
     int half = before > after ? before : after;
     json_t *ctx = NULL;
-    if (room_context(room_id, user_id, event_id, 2 * half, NULL, &ctx, why, sizeof why) !=
-        ROOM_OK)
+    if (room_context(room_id, user_id, event_id, 2 * half, NULL, &ctx, why, sizeof why) != ROOM_OK)
         return json_object();
     json_t *eb = json_object_get(ctx, "events_before"), *ea = json_object_get(ctx, "events_after");
     while (json_array_size(eb) > (size_t)before)
         json_array_remove(eb, json_array_size(eb) - 1);
     while (json_array_size(ea) > (size_t)after)
         json_array_remove(ea, json_array_size(ea) - 1);
-    json_t *out = json_pack("{s:O,s:O}", "events_before", eb ? eb : json_array(),
-                            "events_after", ea ? ea : json_array());
+    json_t *out = json_pack("{s:O,s:O}", "events_before", eb ? eb : json_array(), "events_after",
+                            ea ? ea : json_array());
     if (json_is_string(json_object_get(ctx, "start")))
         json_object_set(out, "start", json_object_get(ctx, "start"));
     if (json_is_string(json_object_get(ctx, "end")))
@@ -246,16 +245,16 @@ static json_t *context_of(const char *room_id, const char *user_id, const char *
     return out;
 }
 
-#define FAIL(st, code, ...)                                                                      \
-    do {                                                                                         \
-        *status = (st);                                                                          \
-        *errcode = (code);                                                                       \
-        snprintf(why, n, __VA_ARGS__);                                                           \
-        goto out;                                                                                \
+#define FAIL(st, code, ...)                                                                        \
+    do {                                                                                           \
+        *status = (st);                                                                            \
+        *errcode = (code);                                                                         \
+        snprintf(why, n, __VA_ARGS__);                                                             \
+        goto out;                                                                                  \
     } while (0)
 
-json_t *search_run(const char *user_id, const json_t *body, const char *next_batch,
-                   int *status, const char **errcode, char *why, size_t n)
+json_t *search_run(const char *user_id, const json_t *body, const char *next_batch, int *status,
+                   const char **errcode, char *why, size_t n)
 {
     json_t *words = NULL, *rooms = NULL, *keys = NULL, *found = NULL, *out = NULL;
     json_t *results = NULL, *groups = NULL, *state = NULL;
@@ -307,8 +306,7 @@ json_t *search_run(const char *user_id, const json_t *body, const char *next_bat
         offset = v;
     }
     bool recent = order && strcmp(json_string_value(order), "recent") == 0;
-    keys = k ? json_incref(k) : json_pack("[sss]", "content.body", "content.name",
-                                          "content.topic");
+    keys = k ? json_incref(k) : json_pack("[sss]", "content.body", "content.name", "content.topic");
     words = words_of(term);
     int err = 0;
     rooms = rooms_to_search(user_id, filter, &err);

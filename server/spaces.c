@@ -22,8 +22,7 @@
 /* Whether a valid `order` (printable ASCII, at most 50 characters) is present. */
 static const char *order_of(const json_t *child)
 {
-    const char *o = json_string_value(json_object_get(json_object_get(child, "content"),
-                                                      "order"));
+    const char *o = json_string_value(json_object_get(json_object_get(child, "content"), "order"));
     if (!o || strlen(o) > MAX_ORDER)
         return NULL;
     for (const char *s = o; *s; s++)
@@ -105,9 +104,8 @@ static json_t *chunk_of(const char *room_id, const char *user_id, bool *forbidde
     return sum;
 }
 
-enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggested_only,
-                            int limit, int max_depth, const char *from, json_t **out,
-                            char *why, size_t n)
+enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggested_only, int limit,
+                            int max_depth, const char *from, json_t **out, char *why, size_t n)
 {
     long offset = 0;
     if (from) {
@@ -166,10 +164,9 @@ enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggeste
         for (i = 0; i < k && sorted; i++) {
             json_array_append(ordered, sorted[i]);
             if (depth < max_depth)
-                json_array_append_new(queue,
-                                      json_pack("{s:O,s:i}", "room_id",
-                                                json_object_get(sorted[i], "state_key"), "depth",
-                                                depth + 1));
+                json_array_append_new(queue, json_pack("{s:O,s:i}", "room_id",
+                                                       json_object_get(sorted[i], "state_key"),
+                                                       "depth", depth + 1));
         }
         free(sorted);
         json_decref(kept);
@@ -177,9 +174,8 @@ enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggeste
         json_array_append_new(rooms, chunk);
     }
     json_t *page = json_array();
-    for (size_t i = (size_t)offset; i < json_array_size(rooms) && json_array_size(page) <
-                                                                       (size_t)limit;
-         i++)
+    for (size_t i = (size_t)offset;
+         i < json_array_size(rooms) && json_array_size(page) < (size_t)limit; i++)
         json_array_append(page, json_array_get(rooms, i));
     *out = json_pack("{s:o}", "rooms", page);
     if ((size_t)offset + (size_t)limit < json_array_size(rooms)) {

@@ -34,8 +34,7 @@ int db_keys_device_get(struct dbc *c, const char *user_id, const char *device_id
                      out);
 }
 
-int db_keys_device_put(struct dbc *c, const char *user_id, const char *device_id,
-                       const char *json)
+int db_keys_device_put(struct dbc *c, const char *user_id, const char *device_id, const char *json)
 {
     const char *p[] = {user_id, device_id, json};
     return db_affected_one(db_exec(
@@ -52,24 +51,24 @@ json_t *db_keys_devices_query(struct dbc *c, const json_t *query)
     if (!q)
         return NULL;
     const char *p[] = {q};
-    json_t *out = db_json(db_exec(
-        c,
-        "SELECT coalesce(json_agg(json_build_object('user_id', k.user_id, 'device_id', "
-        "k.device_id, 'keys', k.key_json::json, 'display_name', d.display_name) ORDER BY "
-        "k.user_id, k.device_id), '[]'::json) FROM json_each($1::json) q "
-        "JOIN e2e_device_keys k ON k.user_id = q.key "
-        "JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id "
-        "WHERE json_array_length(q.value) = 0 OR k.device_id IN "
-        "(SELECT json_array_elements_text(q.value))",
-        1, p));
+    json_t *out = db_json(
+        db_exec(c,
+                "SELECT coalesce(json_agg(json_build_object('user_id', k.user_id, 'device_id', "
+                "k.device_id, 'keys', k.key_json::json, 'display_name', d.display_name) ORDER BY "
+                "k.user_id, k.device_id), '[]'::json) FROM json_each($1::json) q "
+                "JOIN e2e_device_keys k ON k.user_id = q.key "
+                "JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id "
+                "WHERE json_array_length(q.value) = 0 OR k.device_id IN "
+                "(SELECT json_array_elements_text(q.value))",
+                1, p));
     free(q);
     return out;
 }
 
 /* --- one-time and fallback keys ----------------------------------------------------------- */
 
-int db_keys_otk_add(struct dbc *c, const char *user_id, const char *device_id,
-                    const json_t *keys, char **conflict)
+int db_keys_otk_add(struct dbc *c, const char *user_id, const char *device_id, const json_t *keys,
+                    char **conflict)
 {
     *conflict = NULL;
     char *k = param(keys);
@@ -107,11 +106,11 @@ int db_keys_fallback_put(struct dbc *c, const char *user_id, const char *device_
                   5, p);
 }
 
-#define COUNTS_SQL                                                                         \
-    "SELECT json_build_object('counts', (SELECT coalesce(json_object_agg(algorithm, n), "   \
-    "'{}'::json) FROM (SELECT algorithm, count(*) AS n FROM e2e_one_time_keys WHERE "        \
-    "user_id = $1 AND device_id = $2 GROUP BY algorithm) x), 'unused_fallback', (SELECT "   \
-    "coalesce(json_agg(algorithm ORDER BY algorithm), '[]'::json) FROM e2e_fallback_keys "  \
+#define COUNTS_SQL                                                                                 \
+    "SELECT json_build_object('counts', (SELECT coalesce(json_object_agg(algorithm, n), "          \
+    "'{}'::json) FROM (SELECT algorithm, count(*) AS n FROM e2e_one_time_keys WHERE "              \
+    "user_id = $1 AND device_id = $2 GROUP BY algorithm) x), 'unused_fallback', (SELECT "          \
+    "coalesce(json_agg(algorithm ORDER BY algorithm), '[]'::json) FROM e2e_fallback_keys "         \
     "WHERE user_id = $1 AND device_id = $2 AND NOT used))"
 
 json_t *db_keys_counts(struct dbc *c, const char *user_id, const char *device_id)
@@ -126,26 +125,26 @@ json_t *db_keys_claim(struct dbc *c, const json_t *want)
     if (!w)
         return NULL;
     const char *p[] = {w};
-    json_t *out = db_json(db_exec(
-        c,
-        "WITH q AS (SELECT DISTINCT * FROM json_to_recordset($1::json) AS q(user_id text, "
-        "device_id text, algorithm text)), "
-        "pick AS (SELECT o.* FROM q CROSS JOIN LATERAL (SELECT k.user_id, k.device_id, "
-        "k.algorithm, k.key_id FROM e2e_one_time_keys k WHERE k.user_id = q.user_id AND "
-        "k.device_id = q.device_id AND k.algorithm = q.algorithm ORDER BY k.key_id LIMIT 1 "
-        "FOR UPDATE SKIP LOCKED) o), "
-        "del AS (DELETE FROM e2e_one_time_keys t USING pick WHERE t.user_id = pick.user_id "
-        "AND t.device_id = pick.device_id AND t.algorithm = pick.algorithm AND t.key_id = "
-        "pick.key_id RETURNING t.user_id, t.device_id, t.algorithm, t.key_id, t.key_json), "
-        "fb AS (UPDATE e2e_fallback_keys f SET used = true FROM q WHERE f.user_id = "
-        "q.user_id AND f.device_id = q.device_id AND f.algorithm = q.algorithm AND NOT "
-        "EXISTS (SELECT 1 FROM pick WHERE pick.user_id = q.user_id AND pick.device_id = "
-        "q.device_id AND pick.algorithm = q.algorithm) RETURNING f.user_id, f.device_id, "
-        "f.algorithm, f.key_id, f.key_json) "
-        "SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'device_id', "
-        "device_id, 'key_id', algorithm || ':' || key_id, 'key', key_json::json)), "
-        "'[]'::json) FROM (SELECT * FROM del UNION ALL SELECT * FROM fb) r",
-        1, p));
+    json_t *out = db_json(
+        db_exec(c,
+                "WITH q AS (SELECT DISTINCT * FROM json_to_recordset($1::json) AS q(user_id text, "
+                "device_id text, algorithm text)), "
+                "pick AS (SELECT o.* FROM q CROSS JOIN LATERAL (SELECT k.user_id, k.device_id, "
+                "k.algorithm, k.key_id FROM e2e_one_time_keys k WHERE k.user_id = q.user_id AND "
+                "k.device_id = q.device_id AND k.algorithm = q.algorithm ORDER BY k.key_id LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED) o), "
+                "del AS (DELETE FROM e2e_one_time_keys t USING pick WHERE t.user_id = pick.user_id "
+                "AND t.device_id = pick.device_id AND t.algorithm = pick.algorithm AND t.key_id = "
+                "pick.key_id RETURNING t.user_id, t.device_id, t.algorithm, t.key_id, t.key_json), "
+                "fb AS (UPDATE e2e_fallback_keys f SET used = true FROM q WHERE f.user_id = "
+                "q.user_id AND f.device_id = q.device_id AND f.algorithm = q.algorithm AND NOT "
+                "EXISTS (SELECT 1 FROM pick WHERE pick.user_id = q.user_id AND pick.device_id = "
+                "q.device_id AND pick.algorithm = q.algorithm) RETURNING f.user_id, f.device_id, "
+                "f.algorithm, f.key_id, f.key_json) "
+                "SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'device_id', "
+                "device_id, 'key_id', algorithm || ':' || key_id, 'key', key_json::json)), "
+                "'[]'::json) FROM (SELECT * FROM del UNION ALL SELECT * FROM fb) r",
+                1, p));
     free(w);
     return out;
 }
@@ -190,8 +189,7 @@ int db_keys_signatures_drop(struct dbc *c, const char *user_id, const char *publ
 }
 
 int db_keys_signature_put(struct dbc *c, const char *signer_user, const char *signer_key,
-                          const char *target_user, const char *target_key,
-                          const char *signature)
+                          const char *target_user, const char *target_key, const char *signature)
 {
     const char *p[] = {signer_user, signer_key, target_user, target_key, signature};
     return db_run(c,
@@ -279,9 +277,9 @@ json_t *db_device_lists(struct dbc *c, const char *user_id, int64_t since, int64
 
 /* --- to-device ---------------------------------------------------------------------------- */
 
-int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
-                      const char *txn_id, const char *type, const json_t *msgs, int64_t now_ms,
-                      int64_t *pos, json_t **users)
+int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device, const char *txn_id,
+                      const char *type, const json_t *msgs, int64_t now_ms, int64_t *pos,
+                      json_t **users)
 {
     *pos = 0;
     *users = NULL;

@@ -15,8 +15,8 @@ static const char *hex_of(char out[65], const uint8_t hash[32])
     return out;
 }
 
-int db_openid_insert(struct dbc *c, const uint8_t hash[32], const char *user_id,
-                     int64_t expires_ts, int64_t now_ms)
+int db_openid_insert(struct dbc *c, const uint8_t hash[32], const char *user_id, int64_t expires_ts,
+                     int64_t now_ms)
 {
     char h[65], e[24], n[24];
     const char *p[] = {hex_of(h, hash), user_id, db_i64(e, expires_ts), db_i64(n, now_ms)};

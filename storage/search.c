@@ -42,22 +42,30 @@ json_t *db_search_events(struct dbc *c, const json_t *words, const json_t *rooms
     char *k = json_dumps(keys, JSON_COMPACT);
     char o[24], l[24];
     const char *p[] = {w, r, k, recent ? "t" : "f", db_i64(o, offset), db_i64(l, limit)};
-    json_t *out = w && r && k ? db_json(db_exec(
-        c,
-        "WITH q AS (SELECT string_agg(quote_literal(x) || ':*', ' & ')::tsquery AS q FROM "
-        "json_array_elements_text($1::json) x), "
-        "hits AS (SELECT s.event_id, s.room_id, s.stream, ts_rank_cd(s.vector, q.q) AS rank, "
-        "count(*) OVER () AS total FROM q, event_search s JOIN events e ON e.event_id = "
-        "s.event_id WHERE s.vector @@ q.q AND s.room_id IN (SELECT "
-        "json_array_elements_text($2::json)) AND s.key IN (SELECT "
-        "json_array_elements_text($3::json)) AND e.redacted_by IS NULL "
-        "ORDER BY CASE WHEN $4::boolean THEN 0 ELSE ts_rank_cd(s.vector, q.q) END DESC, "
-        "s.stream DESC OFFSET $5 LIMIT $6) "
-        "SELECT json_build_object('total', coalesce((SELECT max(total) FROM hits), 0), 'rows', "
-        "coalesce((SELECT json_agg(json_build_object('event_id', event_id, 'room_id', room_id, "
-        "'rank', rank) ORDER BY CASE WHEN $4::boolean THEN 0 ELSE rank END DESC, stream DESC) "
-        "FROM hits), '[]'::json))",
-        6, p)) : NULL;
+    json_t *out =
+        w && r && k
+            ? db_json(db_exec(
+                  c,
+                  "WITH q AS (SELECT string_agg(quote_literal(x) || ':*', ' & ')::tsquery AS q "
+                  "FROM "
+                  "json_array_elements_text($1::json) x), "
+                  "hits AS (SELECT s.event_id, s.room_id, s.stream, ts_rank_cd(s.vector, q.q) AS "
+                  "rank, "
+                  "count(*) OVER () AS total FROM q, event_search s JOIN events e ON e.event_id = "
+                  "s.event_id WHERE s.vector @@ q.q AND s.room_id IN (SELECT "
+                  "json_array_elements_text($2::json)) AND s.key IN (SELECT "
+                  "json_array_elements_text($3::json)) AND e.redacted_by IS NULL "
+                  "ORDER BY CASE WHEN $4::boolean THEN 0 ELSE ts_rank_cd(s.vector, q.q) END DESC, "
+                  "s.stream DESC OFFSET $5 LIMIT $6) "
+                  "SELECT json_build_object('total', coalesce((SELECT max(total) FROM hits), 0), "
+                  "'rows', "
+                  "coalesce((SELECT json_agg(json_build_object('event_id', event_id, 'room_id', "
+                  "room_id, "
+                  "'rank', rank) ORDER BY CASE WHEN $4::boolean THEN 0 ELSE rank END DESC, stream "
+                  "DESC) "
+                  "FROM hits), '[]'::json))",
+                  6, p))
+            : NULL;
     free(w);
     free(r);
     free(k);

@@ -1,0 +1,45 @@
+/* e2e_internal.h - what server/e2e.c, crosssign.c and dehydrated.c share: errors, user IDs,
+ * signature checks and device-list change records. Not for other files. */
+#ifndef AMTSBOTE_E2E_INTERNAL_H
+#define AMTSBOTE_E2E_INTERNAL_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/e2e.h"
+#include "server/notify.h"
+#include "storage/db.h"
+
+#define MAX_ID 255           /* user, device, key IDs and event types */
+#define MAX_UPLOAD_KEYS 1000 /* one-time keys in one upload */
+#define MAX_CLAIMS 10000     /* devices in one claim */
+#define MAX_TO_DEVICE 10000  /* recipient devices of one sendToDevice */
+
+/* Fill *e (status, errcode, printf-style message). */
+void e2e_fail(struct e2e_error *e, int status, const char *errcode, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 500 M_UNKNOWN. */
+void e2e_fail_internal(struct e2e_error *e);
+/* The server part of a user ID (borrowed), or NULL when it is not one. */
+const char *e2e_server_of(const char *user_id);
+/* Whether a user ID belongs to this server. */
+bool e2e_is_local(const char *user_id);
+/* failures[server] = {status 503, message} for a remote user, whose keys need federation. */
+void e2e_remote_failure(json_t *failures, const char *user_id);
+/* Canonical JSON of `v` without `signatures` and `unsigned` (malloc'd), or NULL. */
+char *e2e_signed_part(const json_t *v);
+/* Whether a and b are the same key apart from their signatures. */
+bool e2e_same_key(const json_t *a, const json_t *b);
+/* Decode an unpadded base64 ed25519 public key. 0 or -1. */
+int e2e_decode_pk(const char *b64, uint8_t pk[32]);
+/* Whether signatures[signer_user][signer_key] on obj verifies with the base64 key `pub`. */
+bool e2e_verified(const json_t *obj, const char *signer_user, const char *signer_key,
+                  const char *pub);
+/* Set signatures[signer_user][signer_key] = sig on obj (borrowed). */
+void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_key,
+                       const char *sig);
+/* Record a device-list change of user_id under ticket t (taken before any stream position
+ * of the transaction) and touch the user and every room they are in. 0 or -1. */
+int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id);
+
+#endif
