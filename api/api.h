@@ -130,6 +130,10 @@ void api_keys_changes(struct http_req *req);
 void api_device_signing_upload(struct http_req *req);
 void api_signatures_upload(struct http_req *req);
 void api_send_to_device(struct http_req *req);
+void api_dehydrated_put(struct http_req *req);
+void api_dehydrated_get(struct http_req *req);
+void api_dehydrated_delete(struct http_req *req);
+void api_dehydrated_events(struct http_req *req);
 /* admin.c (Synapse-compatible admin API) */
 void api_admin_register_nonce(struct http_req *req);
 void api_admin_register(struct http_req *req);

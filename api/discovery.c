@@ -15,7 +15,10 @@ void api_versions(struct http_req *req)
     json_t *v = json_array();
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
         json_array_append_new(v, json_string(versions[i]));
-    http_reply_json(req, 200, json_pack("{s:o,s:{}}", "versions", v, "unstable_features"));
+    /* unstable features that work: dehydrated devices (MSC3814) */
+    http_reply_json(req, 200,
+                    json_pack("{s:o,s:{s:b}}", "versions", v, "unstable_features",
+                              "org.matrix.msc3814", 1));
 }
 
 void api_wellknown_client(struct http_req *req)

@@ -95,3 +95,31 @@ void api_signatures_upload(struct http_req *req)
     struct e2e_error err = {0};
     reply(req, e2e_signatures_upload(http_user(req)->user_id, http_json(req), &err), &err);
 }
+
+/* --- dehydrated devices (MSC3814) --------------------------------------------------------- */
+
+void api_dehydrated_put(struct http_req *req)
+{
+    struct e2e_error err = {0};
+    reply(req, e2e_dehydrated_put(http_user(req)->user_id, http_json(req), &err), &err);
+}
+
+void api_dehydrated_get(struct http_req *req)
+{
+    struct e2e_error err = {0};
+    reply(req, e2e_dehydrated_get(http_user(req)->user_id, &err), &err);
+}
+
+void api_dehydrated_delete(struct http_req *req)
+{
+    struct e2e_error err = {0};
+    reply(req, e2e_dehydrated_delete(http_user(req)->user_id, &err), &err);
+}
+
+void api_dehydrated_events(struct http_req *req)
+{
+    struct e2e_error err = {0};
+    reply(req,
+          e2e_dehydrated_events(http_user(req)->user_id, http_param(req, 0), http_json(req), &err),
+          &err);
+}

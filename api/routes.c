@@ -6,6 +6,7 @@
 #define CS "/_matrix/client/v3"
 #define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
+#define MSC3814 "/_matrix/client/unstable/org.matrix.msc3814.v1"
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
 #define J HTTP_BODY_JSON
@@ -134,6 +135,10 @@ const struct http_route api_routes[] = {
     {"POST", CS "/keys/device_signing/upload", api_device_signing_upload, R, J},
     {"POST", CS "/keys/signatures/upload", api_signatures_upload, R, J},
     {"PUT", CS "/sendToDevice/{eventType}/{txnId}", api_send_to_device, R, J},
+    {"PUT", MSC3814 "/dehydrated_device", api_dehydrated_put, R, J},
+    {"GET", MSC3814 "/dehydrated_device", api_dehydrated_get, R, 0},
+    {"DELETE", MSC3814 "/dehydrated_device", api_dehydrated_delete, R, 0},
+    {"POST", MSC3814 "/dehydrated_device/{deviceId}/events", api_dehydrated_events, R, J},
 
     {"GET", ADMIN "/register", api_admin_register_nonce, N, 0},
     {"POST", ADMIN "/register", api_admin_register, N, J},

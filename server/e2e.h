@@ -46,6 +46,17 @@ int e2e_cross_signing_upload(const char *user_id, const json_t *body, struct e2e
  * ({failures}), or NULL with *err. */
 json_t *e2e_signatures_upload(const char *user_id, const json_t *body, struct e2e_error *err);
 
+/* Dehydrated devices (MSC3814, server/dehydrated.c). PUT: {device_id, device_data,
+ * initial_device_display_name?, device_keys, one_time_keys?, fallback_keys?} -> {device_id};
+ * GET -> {device_id, device_data}; DELETE -> {device_id}; events: the device's to-device
+ * messages after `next_batch` -> {events, next_batch}. Each returns a new object or NULL with
+ * *err (404 M_NOT_FOUND when the user has no such dehydrated device). */
+json_t *e2e_dehydrated_put(const char *user_id, const json_t *body, struct e2e_error *err);
+json_t *e2e_dehydrated_get(const char *user_id, struct e2e_error *err);
+json_t *e2e_dehydrated_delete(const char *user_id, struct e2e_error *err);
+json_t *e2e_dehydrated_events(const char *user_id, const char *device_id, const json_t *body,
+                              struct e2e_error *err);
+
 /* The user's device list changed (a device was deleted or renamed): record it and wake the
  * syncs of everyone sharing a room. 0 or -1 (logged). */
 int e2e_device_list_touch(const char *user_id);

@@ -341,3 +341,76 @@ int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int6
     *msgs = *counts = NULL;
     return -1;
 }
+
+/* --- dehydrated devices (MSC3814) -------------------------------------------------------- */
+
+#define DROP_DEVICE_SQL(dev)                                                                       \
+    "WITH d AS (DELETE FROM devices WHERE user_id = $1 AND device_id = " dev " RETURNING "         \
+    "device_id), i AS (DELETE FROM device_inbox WHERE user_id = $1 AND device_id IN (SELECT "      \
+    "device_id FROM d)) SELECT device_id FROM d"
+
+int db_dehydrated_put(struct dbc *c, const char *user_id, const char *device_id,
+                      const char *display_name, const char *data, int64_t now_ms, char **old)
+{
+    char ts[24];
+    const char *p1[] = {user_id};
+    const char *p2[] = {user_id, device_id, display_name, db_i64(ts, now_ms)};
+    const char *p3[] = {user_id, device_id, data};
+    *old = NULL;
+    if (db_string(db_exec(c,
+                          DROP_DEVICE_SQL("(SELECT device_id FROM dehydrated_devices WHERE "
+                                          "user_id = $1)"),
+                          1, p1),
+                  old) < 0)
+        return -1;
+    PGresult *res = db_exec(c,
+                            "INSERT INTO devices (user_id, device_id, display_name, created_ts) "
+                            "VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device_id) DO NOTHING "
+                            "RETURNING device_id",
+                            4, p2);
+    if (!res)
+        return -1;
+    int created = PQntuples(res);
+    PQclear(res);
+    if (!created)
+        return 0; /* an existing device: never turned into a dehydrated one */
+    return db_run(c,
+                  "INSERT INTO dehydrated_devices (user_id, device_id, device_data) VALUES ($1, "
+                  "$2, $3) ON CONFLICT (user_id) DO UPDATE SET device_id = EXCLUDED.device_id, "
+                  "device_data = EXCLUDED.device_data",
+                  3, p3) < 0
+               ? -1
+               : 1;
+}
+
+int db_dehydrated_get(struct dbc *c, const char *user_id, char **device_id, char **data)
+{
+    const char *p[] = {user_id};
+    *device_id = *data = NULL;
+    PGresult *res = db_exec(
+        c, "SELECT device_id, device_data FROM dehydrated_devices WHERE user_id = $1", 1, p);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows) {
+        *device_id = strdup(db_val(res, 0, 0));
+        *data = strdup(db_val(res, 0, 1));
+    }
+    PQclear(res);
+    if (rows == 0 || (*device_id && *data))
+        return 0;
+    free(*device_id);
+    free(*data);
+    *device_id = *data = NULL;
+    return -1;
+}
+
+int db_dehydrated_delete(struct dbc *c, const char *user_id, char **device_id)
+{
+    const char *p[] = {user_id};
+    return db_string(db_exec(c,
+                             DROP_DEVICE_SQL("(SELECT device_id FROM dehydrated_devices WHERE "
+                                             "user_id = $1)"),
+                             1, p),
+                     device_id);
+}

@@ -90,4 +90,17 @@ int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
 int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
                  int64_t upto, int limit, json_t **msgs, json_t **counts);
 
+/* --- dehydrated devices (MSC3814) -------------------------------------------------------- */
+
+/* Make `device_id` the user's dehydrated device with `data` (JSON text): the previous one, if
+ * any, is deleted (its keys and inbox with it; its ID into *old, malloc'd, else NULL), the
+ * device row created. Run it in a transaction. 1, 0 when device_id names an existing device
+ * (nothing should be kept then: roll back), or -1. */
+int db_dehydrated_put(struct dbc *c, const char *user_id, const char *device_id,
+                      const char *display_name, const char *data, int64_t now_ms, char **old);
+/* The user's dehydrated device: *device_id and *data (malloc'd) or both NULL. 0 or -1. */
+int db_dehydrated_get(struct dbc *c, const char *user_id, char **device_id, char **data);
+/* Delete it (device, keys, inbox); its ID into *device_id (malloc'd; NULL when none). */
+int db_dehydrated_delete(struct dbc *c, const char *user_id, char **device_id);
+
 #endif

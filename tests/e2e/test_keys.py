@@ -520,3 +520,82 @@ class TestCrossSigning(KeysBase):
         seen = j.post("/keys/query", {"device_keys": {i.user_id: []}})
         self.assertEqual(list(seen["device_keys"][i.user_id][i.device_id]["signatures"]
                               [i.user_id]), [f"ed25519:{i.device_id}"])
+
+
+MSC3814 = "/_matrix/client/unstable/org.matrix.msc3814.v1"
+
+
+class TestDehydratedDevice(KeysBase):
+    def dehydrate(self, owner, device_id, pickle="opaque"):
+        fake = Device.__new__(Device)
+        fake.s, fake.token, fake.user_id, fake.device_id = self.s, owner.token, owner.user_id, \
+            device_id
+        fake.acct, fake.n = olm.Account(), 0
+        body = {"device_id": device_id, "device_data": {"algorithm": "x", "pickle": pickle},
+                "initial_device_display_name": "Dehydrated", "device_keys": fake.device_keys(),
+                "one_time_keys": fake.signed_otks(3)}
+        return fake, self.s.put(MSC3814 + "/dehydrated_device", body, token=owner.token)
+
+    def test_lifecycle(self):
+        a, b = self.dev("alice"), self.dev("bob")
+        self.assertEqual(self.s.get(CS.replace("/v3", "") + "/versions").body[
+            "unstable_features"]["org.matrix.msc3814"], True)
+        self.assertError(self.s.get(MSC3814 + "/dehydrated_device", token=a.token), 404,
+                         "M_NOT_FOUND")
+        dd, r = self.dehydrate(a, "DEHYD1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, {"device_id": "DEHYD1"})
+        r = self.s.get(MSC3814 + "/dehydrated_device", token=a.token)
+        self.assertEqual(r.body, {"device_id": "DEHYD1",
+                                  "device_data": {"algorithm": "x", "pickle": "opaque"}})
+        # others see its keys and can claim its one-time keys
+        seen = b.post("/keys/query", {"device_keys": {a.user_id: ["DEHYD1"]}})
+        self.assertEqual({k: v for k, v in seen["device_keys"][a.user_id]["DEHYD1"].items()
+                          if k != "unsigned"}, dd.device_keys())
+        got = b.post("/keys/claim", {"one_time_keys": {a.user_id: {
+            "DEHYD1": "signed_curve25519"}}})
+        self.assertEqual(len(got["one_time_keys"][a.user_id]["DEHYD1"]), 1)
+        # to-device messages wait for it; next_batch acknowledges them
+        for i in range(3):
+            self.s.put(CS + f"/sendToDevice/m.test/dd{i}",
+                       {"messages": {a.user_id: {"DEHYD1": {"i": i}}}}, token=b.token)
+        r = self.s.post(MSC3814 + "/dehydrated_device/DEHYD1/events", {}, token=a.token)
+        self.assertEqual([e["content"]["i"] for e in r["events"]], [0, 1, 2])
+        self.assertEqual(r["events"][0]["sender"], b.user_id)
+        r2 = self.s.post(MSC3814 + "/dehydrated_device/DEHYD1/events",
+                         {"next_batch": r["next_batch"]}, token=a.token)
+        self.assertEqual(r2["events"], [])
+        # a new one replaces the old, whose keys go with it
+        _, r = self.dehydrate(a, "DEHYD2", pickle="newer")
+        self.assertEqual(r.status, 200, r)
+        seen = b.post("/keys/query", {"device_keys": {a.user_id: []}})
+        self.assertNotIn("DEHYD1", seen["device_keys"][a.user_id])
+        self.assertIn("DEHYD2", seen["device_keys"][a.user_id])
+        self.assertError(self.s.post(MSC3814 + "/dehydrated_device/DEHYD1/events", {},
+                                     token=a.token), 404, "M_NOT_FOUND")
+        r = self.s.delete(MSC3814 + "/dehydrated_device", token=a.token)
+        self.assertEqual(r.body, {"device_id": "DEHYD2"})
+        self.assertError(self.s.get(MSC3814 + "/dehydrated_device", token=a.token), 404,
+                         "M_NOT_FOUND")
+
+    def test_refusals(self):
+        a = self.dev("carol")
+        _, r = self.dehydrate(a, a.device_id)  # a real device never becomes dehydrated
+        self.assertError(r, 400, "M_INVALID_PARAM")
+        for body in ({}, {"device_id": "X", "device_data": "s", "device_keys": {}},
+                     {"device_id": "X", "device_data": {}}):
+            r = self.s.put(MSC3814 + "/dehydrated_device", body, token=a.token)
+            self.assertError(r, 400, "M_BAD_JSON")
+        # keys for another device ID: refused, and no device is left behind
+        fake, _ = self.dehydrate(a, "DHX")
+        self.s.delete(MSC3814 + "/dehydrated_device", token=a.token)
+        body = {"device_id": "DHY", "device_data": {}, "device_keys": fake.device_keys()}
+        r = self.s.put(MSC3814 + "/dehydrated_device", body, token=a.token)
+        self.assertError(r, 400, "M_INVALID_PARAM")
+        self.assertError(self.s.get(MSC3814 + "/dehydrated_device", token=a.token), 404,
+                         "M_NOT_FOUND")
+        devs = [d["device_id"] for d in self.s.get(CS + "/devices", token=a.token)["devices"]]
+        self.assertNotIn("DHY", devs)
+        r = self.s.post(MSC3814 + "/dehydrated_device/DHX/events", {"next_batch": "zz"},
+                        token=a.token)
+        self.assertError(r, 400, "M_INVALID_PARAM")
