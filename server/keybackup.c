@@ -327,15 +327,16 @@ static int add_room(json_t *rows, const char *room_id, const json_t *room,
     }
     const json_t *sessions = json_object_get(room, "sessions");
     if (!json_is_object(room) || !json_is_object(sessions)) {
-        fail(err, 400, "M_BAD_JSON",
-             "The keys of a room must be an object with 'sessions', "
-             "an object");
+        fail(err, 400, "M_BAD_JSON", "The keys of a room must be an object with 'sessions'");
         return -1;
     }
     const char *session_id;
     json_t *key;
-    json_object_foreach((json_t *)sessions, session_id,
-                        key) if (add_session(rows, room_id, session_id, key, err) < 0) return -1;
+    json_object_foreach((json_t *)sessions, session_id, key)
+    {
+        if (add_session(rows, room_id, session_id, key, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -363,8 +364,11 @@ static json_t *collect(const char *room_id, const char *session_id, const json_t
         json_t *room;
         if (json_is_object(rooms)) {
             rc = 0;
-            json_object_foreach((json_t *)rooms, id,
-                                room) if ((rc = add_room(rows, id, room, err)) < 0) break;
+            json_object_foreach((json_t *)rooms, id, room)
+            {
+                if ((rc = add_room(rows, id, room, err)) < 0)
+                    break;
+            }
         } else {
             fail(err, 400, "M_BAD_JSON", "'rooms' must be an object");
         }
@@ -397,12 +401,13 @@ static int choose(struct dbc *c, const char *user_id, int64_t v, json_t *rows, j
     int rc = -1;
     if (!pairs)
         return -1;
-    json_array_foreach(
-        rows, i,
-        row) if (json_array_append_new(pairs,
-                                       json_pack("{s:O, s:O}", "room_id",
-                                                 json_object_get(row, "room_id"), "session_id",
-                                                 json_object_get(row, "session_id"))) < 0) goto out;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *pair = json_pack("{s:O, s:O}", "room_id", json_object_get(row, "room_id"),
+                                 "session_id", json_object_get(row, "session_id"));
+        if (json_array_append_new(pairs, pair) < 0) /* steals pair; fails on NULL */
+            goto out;
+    }
     if (!(text = json_dumps(pairs, JSON_COMPACT)) ||
         !(stored = db_keybackup_sessions_meta(c, user_id, v, text)) || !json_is_object(stored))
         goto out;
