@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define USER_PLACEHOLDER "[the user's Matrix ID]"
 
@@ -286,9 +287,26 @@ static void closure(bool *st, const uint32_t *tok, size_t m)
 /* Does pattern[0..pn) match s[0..sn) in `mode`? State k of the NFA: the first k pattern
  * tokens matched. In the word modes a run may start at every boundary. False on allocation
  * failure. */
+/* The common case of a whole-value match without wildcards over ASCII (event types,
+ * msgtypes, user IDs): a case-insensitive comparison. 1 or 0 when it decides, -1 when the
+ * general matcher must (a wildcard, or a byte outside ASCII, which case folding may map). */
+static int glob_plain(const char *pattern, size_t pn, const char *s, size_t sn)
+{
+    for (size_t i = 0; i < pn; i++)
+        if (pattern[i] == '*' || pattern[i] == '?' || (unsigned char)pattern[i] >= 0x80)
+            return -1;
+    for (size_t i = 0; i < sn; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return -1;
+    return pn == sn && strncasecmp(pattern, s, pn) == 0;
+}
+
 static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
                        enum glob_mode mode)
 {
+    int plain = mode == GLOB_WHOLE ? glob_plain(pattern, pn, s, sn) : -1;
+    if (plain >= 0)
+        return plain == 1;
     uint32_t tok_stack[GLOB_STACK];
     bool st_stack[2 * (GLOB_STACK + 1)];
     uint32_t *tok = pn <= GLOB_STACK ? tok_stack : malloc(pn * sizeof *tok);

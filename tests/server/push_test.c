@@ -184,6 +184,12 @@ TEST(event_match_globs)
     CHECK(glob("content.topic", "\xc3\x9c*",
                topic("\xc3\xbc"
                      "ber"))); /* Ü folds to ü */
+    /* plain ASCII patterns (the fast path) and what it must leave to case folding */
+    CHECK(glob("type", "M.ROOM.TOPIC", topic("x")));
+    CHECK(!glob("type", "m.room.topics", topic("x")));
+    CHECK(!glob("type", "m.room.topi", topic("x")));
+    CHECK(glob("content.topic", "lunch", topic("LUNCH")));
+    CHECK(!glob("content.topic", "lunch", topic("lunch\xc3\xa9")));
     CHECK(glob("content.topic", "*a*a*a*a*a*a*b", topic("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab")));
     CHECK(!glob("content.topic", "*a*a*a*a*a*a*b", topic("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")));
     /* a long pattern takes the heap path */
