@@ -342,7 +342,10 @@ void api_members(struct http_req *req)
     enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "at"),
                                    http_query(req, "membership"),
                                    http_query(req, "not_membership"), &out, why, sizeof why);
-    api_reply_room(req, rc, json_pack("{s:o}", "chunk", out), why);
+    if (rc == ROOM_BAD_JSON) /* a malformed `at`: a query parameter, not the body */
+        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
+    else
+        api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "chunk", out) : NULL, why);
 }
 
 void api_messages(struct http_req *req)

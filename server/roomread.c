@@ -273,6 +273,23 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
     WITH_STANDING(room_id, user_id);
     json_t *arr = json_array();
     int64_t now = clock_now_ms();
+    struct sync_token sync_at;
+    if (at && room_parse_token(at, &(int64_t){0}, &(int64_t){0}) < 0 &&
+        sync_token_parse(at, &sync_at) == 0) {
+        /* a sync token (a client's last next_batch, as lazy-loading clients send): the state
+         * after the room's last event at that stream position, never past the user's leaving */
+        if (s.stream == INT64_MAX || sync_at.pos < s.stream) {
+            int64_t group = db_sync_group_at_stream(c, room_id, sync_at.pos);
+            if (group < 0) {
+                json_decref(arr);
+                goto out;
+            }
+            if (group > 0)
+                s.group = group;
+        }
+        s.depth = 0; /* read from s.group below */
+        at = NULL;
+    }
     if (at) { /* the members as of a pagination token, never past the user's leaving */
         int64_t d, st;
         if (room_parse_token(at, &d, &st) < 0) {
