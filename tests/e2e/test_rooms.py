@@ -667,7 +667,7 @@ class MembersAt(RoomsBase):
                           query={"at": token})["chunk"]
         self.assertEqual([m["state_key"] for m in then], ["@alice:test.local"])
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/members", token=self.alice,
-                                    query={"at": "nonsense"}), 400, "M_BAD_JSON")
+                                    query={"at": "nonsense"}), 400, "M_INVALID_PARAM")
 
 
 class ProfileInRooms(RoomsBase):
