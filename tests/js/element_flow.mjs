@@ -403,20 +403,30 @@ async function main() {
         const cached = status.privateKeysCachedLocally;
         assert(cached.masterKey && cached.selfSigningKey && cached.userSigningKey, `private keys cached: ${JSON.stringify(status)}`);
         assert(await crypto.isCrossSigningReady(), "isCrossSigningReady()");
-        // The server hands out the keys: B sees A's master key, and A's device is cross-signed.
-        const ownDevice = await crypto.getDeviceVerificationStatus(userId, clients.A.deviceId);
-        assert(ownDevice?.signedByOwner, `own device signed by the self-signing key: ${JSON.stringify(ownDevice)}`);
-        const bView = await waitFor(
-            async () => {
-                const id = await clients.B.client.getCrypto().getUserVerificationStatus(userId);
-                const map = await clients.B.client.getCrypto().getUserDeviceInfo([userId], true);
-                const dev = map.get(userId)?.get(clients.A.deviceId);
-                return dev && (await clients.B.client.getCrypto().getCrossSigningKeyId?.()) !== undefined ? { id, dev } : null;
-            },
-            5000,
-            "B reads A's keys",
+        // The device signature went up with /keys/signatures/upload: A's own device comes back
+        // from /keys/query signed by the self-signing key.
+        try {
+            await waitFor(
+                async () => (await crypto.getDeviceVerificationStatus(userId, clients.A.deviceId))?.signedByOwner,
+                10000,
+                "A's own device signed by its self-signing key",
+                300,
+            );
+        } catch (e) {
+            const raw = await client.http.authedRequest(sdk.Method.Post, "/keys/query", undefined, {
+                device_keys: { [userId]: [] },
+            });
+            e.message += `; /keys/query now answers ${JSON.stringify(raw).slice(0, 3000)}`;
+            throw e;
+        }
+        // B learns of A's new identity through device_lists.changed in its sync.
+        await waitFor(
+            () => clients.B.client.getCrypto().userHasCrossSigningKeys(userId, false),
+            10000,
+            "B sees A's cross-signing keys (device_lists.changed, then /keys/query)",
+            300,
         );
-        return `${uia}; B sees A's device ${bView.dev.deviceId}`;
+        return `${uia}; A's device cross-signed; B sees A's identity`;
     });
 
     await check("4b", "bootstrap secret storage with a new key backup", ["4a"], 30000, async () => {
