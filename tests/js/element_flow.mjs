@@ -377,27 +377,35 @@ async function main() {
     await check("4a", "bootstrap cross-signing (UIA answered with the password)", ["2"], 30000, async () => {
         const { client, password, userId } = clients.A;
         const crypto = client.getCrypto();
-        let uia = "no UIA asked";
-        await crypto.bootstrapCrossSigning({
-            setupNewCrossSigning: true,
-            authUploadDeviceSigningKeys: async (makeRequest) => {
-                try {
-                    await makeRequest(null);
-                } catch (e) {
-                    if (e.httpStatus !== 401 || !e.data?.flows) throw e;
-                    const flows = e.data.flows.map((f) => f.stages.join(">"));
-                    assert(e.data.flows.some((f) => f.stages.length === 1 && f.stages[0] === "m.login.password"),
-                        `a password-only UIA flow, got ${JSON.stringify(flows)}`);
-                    uia = `UIA answered (flows ${flows.join(", ")})`;
-                    await makeRequest({
-                        type: "m.login.password",
-                        identifier: { type: "m.id.user", user: userId },
-                        password,
-                        session: e.data.session,
-                    });
-                }
-            },
-        });
+        // Element's callback: try without auth, answer a 401 with the password. The first
+        // upload needs no UIA (v1.11, MSC3967); replacing the keys must ask for it.
+        const uia = [];
+        const authUploadDeviceSigningKeys = async (makeRequest) => {
+            try {
+                await makeRequest(null);
+                uia.push("none");
+            } catch (e) {
+                if (e.httpStatus !== 401 || !e.data?.flows) throw e;
+                const flows = e.data.flows.map((f) => f.stages.join(">"));
+                assert(e.data.flows.some((f) => f.stages.length === 1 && f.stages[0] === "m.login.password"),
+                    `a password-only UIA flow, got ${JSON.stringify(flows)}`);
+                await makeRequest({
+                    type: "m.login.password",
+                    identifier: { type: "m.id.user", user: userId },
+                    password,
+                    session: e.data.session,
+                });
+                uia.push(`password (flows ${flows.join(", ")})`);
+            }
+        };
+        await crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys });
+        const firstMaster = (await crypto.getCrossSigningKeyId())?.toString();
+        assert(firstMaster, "a master key after the first bootstrap");
+        // Reset, as Element's "reset cross-signing" does: new keys replace the old ones.
+        await crypto.bootstrapCrossSigning({ setupNewCrossSigning: true, authUploadDeviceSigningKeys });
+        const master = await crypto.getCrossSigningKeyId();
+        assert(master && master !== firstMaster, `a new master key after the reset (${firstMaster} -> ${master})`);
+        assert(uia.length === 2 && uia[1] !== "none", `the replacement asked for UIA: ${JSON.stringify(uia)}`);
         const status = await crypto.getCrossSigningStatus();
         assert(status.publicKeysOnDevice, `public keys on device: ${JSON.stringify(status)}`);
         const cached = status.privateKeysCachedLocally;
@@ -426,7 +434,7 @@ async function main() {
             "B sees A's cross-signing keys (device_lists.changed, then /keys/query)",
             300,
         );
-        return `${uia}; A's device cross-signed; B sees A's identity`;
+        return `UIA first upload: ${uia[0]}, reset: ${uia[1]}; A's device cross-signed; B sees A's identity`;
     });
 
     await check("4b", "bootstrap secret storage with a new key backup", ["4a"], 30000, async () => {
@@ -445,10 +453,13 @@ async function main() {
         assert(await crypto.isSecretStorageReady(), "isSecretStorageReady()");
         const status = await crypto.getCrossSigningStatus();
         assert(status.privateKeysInSecretStorage, `cross-signing keys in secret storage: ${JSON.stringify(status)}`);
-        const info = await crypto.getKeyBackupInfo();
-        assert(info?.version, `a key backup version on the server: ${JSON.stringify(info)}`);
+        // checkKeyBackupAndEnable() reads GET /room_keys/version afresh (getKeyBackupInfo()
+        // answers from the cache of the backup manager's first check, made before the backup).
         const check = await crypto.checkKeyBackupAndEnable();
-        assert(check?.backupInfo?.version === info.version, `checkKeyBackupAndEnable: ${JSON.stringify(check?.backupInfo)}`);
+        const info = check?.backupInfo;
+        assert(info?.version, `a key backup version on the server: ${JSON.stringify(check)}`);
+        assert(info.algorithm === "m.megolm_backup.v1.curve25519-aes-sha2" && info.auth_data?.public_key,
+            `backup info ${JSON.stringify(info)}`);
         assert(check.trustInfo?.trusted, `the backup is trusted: ${JSON.stringify(check.trustInfo)}`);
         const active = await waitFor(() => crypto.getActiveSessionBackupVersion(), 5000, "an active backup version");
         assert(active === info.version, `active backup ${active} is ${info.version}`);
