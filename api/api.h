@@ -89,6 +89,7 @@ void api_relations(struct http_req *req);
 void api_timestamp_to_event(struct http_req *req);
 void api_room_summary(struct http_req *req);
 void api_hierarchy(struct http_req *req);
+void api_threads(struct http_req *req);
 void api_report_event(struct http_req *req);
 void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);

@@ -164,7 +164,8 @@ void api_upgrade(struct http_req *req)
     }
     enum room_rc rc =
         room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
-    api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
+    api_reply_room(req, rc,
+                   rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);
 }
 
@@ -190,6 +191,32 @@ void api_hierarchy(struct http_req *req)
     json_t *out = NULL;
     enum room_rc rc = room_hierarchy(room_id, http_user(req)->user_id, so && !strcmp(so, "true"),
                                      (int)limit, (int)depth, from, &out, why, sizeof why);
+    if (rc == ROOM_BAD_JSON)
+        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
+    else
+        api_reply_room(req, rc, out, why);
+}
+
+void api_threads(struct http_req *req)
+{
+    const char *room_id = api_room_param(req);
+    const char *inc = http_query(req, "include"), *lim = http_query(req, "limit");
+    char why[256] = "", *end;
+    if (!room_id)
+        return;
+    if (inc && strcmp(inc, "all") != 0 && strcmp(inc, "participated") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "include must be 'all' or 'participated'");
+        return;
+    }
+    long limit = lim ? strtol(lim, &end, 10) : 10;
+    if (lim && (!*lim || *end || limit < 1)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "limit must be a positive number");
+        return;
+    }
+    json_t *out = NULL;
+    enum room_rc rc = room_threads(room_id, http_user(req)->user_id,
+                                   inc && strcmp(inc, "participated") == 0, http_query(req, "from"),
+                                   (int)(limit > 1000 ? 1000 : limit), &out, why, sizeof why);
     if (rc == ROOM_BAD_JSON)
         http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
     else

@@ -94,6 +94,7 @@ const struct http_route api_routes[] = {
     {"GET", V1 "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", api_relations, R, 0},
     {"GET", V1 "/rooms/{roomId}/timestamp_to_event", api_timestamp_to_event, R, 0},
     {"GET", V1 "/rooms/{roomId}/hierarchy", api_hierarchy, R, 0},
+    {"GET", V1 "/rooms/{roomId}/threads", api_threads, R, 0},
     {"GET", V1 "/room_summary/{roomIdOrAlias}", api_room_summary, HTTP_AUTH_OPTIONAL, 0},
     {"POST", CS "/rooms/{roomId}/report/{eventId}", api_report_event, R, J},
     {"POST", CS "/rooms/{roomId}/report", api_report_room, R, J},

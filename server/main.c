@@ -31,6 +31,7 @@
 #include "server/e2e.h"
 #include "server/notify.h"
 #include "server/search.h"
+#include "storage/pducache.h"
 #include "server/room.h"
 #include "server/roomver.h"
 #include "server/sign.h"
@@ -263,6 +264,7 @@ out_notify:
     notify_cleanup();
 out_db:
     db_pool_close();
+    pducache_free();
     account_cache_free();
 out_cfg:
     config_free(&cfg);

@@ -103,6 +103,11 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
 /* /timestamp_to_event: {event_id, origin_server_ts} nearest ts in direction dir. */
 enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
                             json_t **out, char *why, size_t n);
+/* /threads: the room's thread roots (client events with their bundled m.thread summary), most
+ * recently active first; `participated`: only threads the user started or replied to; `from`
+ * is a previous next_batch (NULL: start). *out = {chunk, next_batch?}. */
+enum room_rc room_threads(const char *room_id, const char *user_id, bool participated,
+                          const char *from, int limit, json_t **out, char *why, size_t n);
 /* /hierarchy (server/spaces.c): the rooms of a space the user may see, breadth first, at
  * most max_depth levels down, `limit` per page from the offset token `from` (NULL: start).
  * *out = {rooms, next_batch?}. ROOM_FORBIDDEN when the root is not visible. */

@@ -149,6 +149,46 @@ out:
     return rc;
 }
 
+enum room_rc room_threads(const char *room_id, const char *user_id, bool participated,
+                          const char *from, int limit, json_t **out, char *why, size_t n)
+{
+    json_t *cache = json_object();
+    WITH_STANDING(room_id, user_id);
+    int64_t before = INT64_MAX;
+    if (from) {
+        char *end;
+        long long v = strtoll(from, &end, 10);
+        if (!*from || *end || v <= 0) {
+            snprintf(why, n, "Invalid 'from' token");
+            rc = ROOM_BAD_JSON;
+            goto out;
+        }
+        before = v;
+    }
+    limit = limit <= 0 ? 10 : limit > MAX_LIMIT ? MAX_LIMIT : limit;
+    json_t *rows = db_threads_page(c, room_id, participated ? user_id : NULL, before, limit + 1);
+    if (!rows)
+        goto out;
+    bool more = (int)json_array_size(rows) > limit;
+    int64_t ld = 0, ls = 0;
+    json_t *chunk = visible_rows(c, &s, user_id, room_id, rows, cache, NULL, limit, &ld, &ls);
+    *out = json_pack("{s:o}", "chunk", chunk);
+    if (more) {
+        char next[24];
+        json_t *last = json_array_get(rows, (size_t)limit - 1);
+        snprintf(next, sizeof next, "%lld",
+                 (long long)json_integer_value(json_object_get(last, "order")));
+        json_object_set_new(*out, "next_batch", json_string(next));
+    }
+    json_decref(rows);
+    rc = ROOM_OK;
+out:
+    json_decref(cache);
+    room_standing_clear(&s);
+    db_put(c);
+    return rc;
+}
+
 enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
                             json_t **out, char *why, size_t n)
 {

@@ -13,18 +13,18 @@
 /* The row, its edges, the extremities and the transaction ID in one statement. */
 static const char insert_sql[] =
     "WITH ins AS (INSERT INTO events (event_id, room_id, type, state_key, sender, "
-        "origin_server_ts, depth, state_group, rejected, outlier, json, stream_ordering) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
-        "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering), "
-        "edges AS (INSERT INTO event_edges (event_nid, prev_event_id) SELECT DISTINCT "
-        "ins.event_nid, p FROM ins, jsonb_array_elements_text($12::jsonb) AS p), "
-        "gone AS (DELETE FROM room_extremities WHERE NOT $10 AND room_id = $2 AND event_id IN "
-        "(SELECT jsonb_array_elements_text($12::jsonb))), "
-        "ext AS (INSERT INTO room_extremities (room_id, event_id) SELECT $2, $1 FROM ins "
-        "WHERE NOT $10 ON CONFLICT DO NOTHING), "
-        "txn AS (INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) "
-        "SELECT $5, $13, $14, $1, $15 FROM ins WHERE $14::text IS NOT NULL) "
-        "SELECT stream_ordering FROM ins";
+    "origin_server_ts, depth, state_group, rejected, outlier, json, stream_ordering) VALUES "
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
+    "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering), "
+    "edges AS (INSERT INTO event_edges (event_nid, prev_event_id) SELECT DISTINCT "
+    "ins.event_nid, p FROM ins, jsonb_array_elements_text($12::jsonb) AS p), "
+    "gone AS (DELETE FROM room_extremities WHERE NOT $10 AND room_id = $2 AND event_id IN "
+    "(SELECT jsonb_array_elements_text($12::jsonb))), "
+    "ext AS (INSERT INTO room_extremities (room_id, event_id) SELECT $2, $1 FROM ins "
+    "WHERE NOT $10 ON CONFLICT DO NOTHING), "
+    "txn AS (INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) "
+    "SELECT $5, $13, $14, $1, $15 FROM ins WHERE $14::text IS NOT NULL) "
+    "SELECT stream_ordering FROM ins";
 
 /* Text parameters of insert_sql for one event (bufs: 4 x 24 bytes of number text). */
 static void insert_params(const struct db_event_meta *m, const char *json, const char *prev,
@@ -87,7 +87,7 @@ int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size
     int *ns = calloc(k, sizeof *ns);
     const char *const **ps = calloc(k, sizeof *ps);
     const char **pbuf = calloc(n ? n * 15 : 1, sizeof *pbuf);
-    char (*bufs)[4][24] = calloc(n ? n : 1, sizeof *bufs);
+    char(*bufs)[4][24] = calloc(n ? n : 1, sizeof *bufs);
     PGresult **rs = calloc(k, sizeof *rs);
     char *push = json_array_size(push_rows) ? json_dumps(push_rows, JSON_COMPACT) : NULL;
     const char *push_p[1] = {push};
@@ -96,8 +96,8 @@ int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size
         goto out;
     size_t j = 0;
     for (size_t i = 0; i < n; i++, j++) {
-        insert_params(&rows[i].m, rows[i].json, rows[i].prev, rows[i].txn_device,
-                      rows[i].txn_id, now_ms, bufs[i], pbuf + i * 15);
+        insert_params(&rows[i].m, rows[i].json, rows[i].prev, rows[i].txn_device, rows[i].txn_id,
+                      now_ms, bufs[i], pbuf + i * 15);
         sqls[j] = insert_sql;
         ns[j] = 15;
         ps[j] = pbuf + i * 15;
@@ -227,13 +227,13 @@ json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *
         goto done;
     /* a scalar subquery per item: always an index lookup, whatever the table's size was when
      * the plan was made */
-    PGresult *res = db_exec(
-        c,
-        "SELECT * FROM (SELECT q.u, q.d, q.t, (SELECT event_id FROM event_txns WHERE "
-        "user_id = q.u AND device_id = q.d AND txn_id = q.t) AS ev FROM ROWS FROM "
-        "(jsonb_array_elements_text($1::jsonb), jsonb_array_elements_text($2::jsonb), "
-        "jsonb_array_elements_text($3::jsonb)) AS q(u, d, t)) x WHERE ev IS NOT NULL",
-        3, p);
+    PGresult *res =
+        db_exec(c,
+                "SELECT * FROM (SELECT q.u, q.d, q.t, (SELECT event_id FROM event_txns WHERE "
+                "user_id = q.u AND device_id = q.d AND txn_id = q.t) AS ev FROM ROWS FROM "
+                "(jsonb_array_elements_text($1::jsonb), jsonb_array_elements_text($2::jsonb), "
+                "jsonb_array_elements_text($3::jsonb)) AS q(u, d, t)) x WHERE ev IS NOT NULL",
+                3, p);
     if (!res)
         goto done;
     out = json_object();
@@ -280,6 +280,8 @@ static json_t *page_rows(PGresult *res)
                       "state_group", (json_int_t)db_int(res, i, 3), "pdu", pdu);
         if (db_val(res, i, 4))
             json_object_set_new(row, "redacted_by", json_string(db_val(res, i, 4)));
+        if (PQnfields(res) > 6) /* a seventh column: the ordering key of the page */
+            json_object_set_new(row, "order", json_integer(db_int(res, i, 6)));
         json_array_append_new(arr, row);
     }
     PQclear(res);
@@ -455,4 +457,23 @@ int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, con
                   "INSERT INTO event_reports (room_id, event_id, user_id, reason, score, "
                   "received_ts) VALUES ($1, $2, $3, $4, $5, $6)",
                   6, p);
+}
+
+json_t *db_threads_page(struct dbc *c, const char *room_id, const char *participant, int64_t before,
+                        int limit)
+{
+    char b[24], l[24];
+    const char *p[] = {room_id, db_i64(b, before), participant, db_i64(l, limit)};
+    PGresult *res = db_exec(
+        c,
+        "WITH t AS (SELECT r.relates_to AS root, max(e.stream_ordering) AS activity, "
+        "bool_or(r.sender = $3) AS mine FROM event_relations r JOIN events e ON e.event_id = "
+        "r.event_id WHERE r.room_id = $1 AND r.rel_type = 'm.thread' AND e.rejected IS NULL "
+        "GROUP BY r.relates_to) "
+        "SELECT e.event_id, e.depth, e.stream_ordering, e.state_group, e.redacted_by, e.json, "
+        "t.activity FROM t JOIN events e ON e.event_id = t.root WHERE e.room_id = $1 AND "
+        "e.rejected IS NULL AND t.activity < $2 AND ($3::text IS NULL OR t.mine OR e.sender = "
+        "$3) ORDER BY t.activity DESC LIMIT $4",
+        4, p);
+    return page_rows(res);
 }

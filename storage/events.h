@@ -84,6 +84,12 @@ int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t
 
 /* Events relating to `parent` (optionally of one rel_type and event type), in topological
  * order after/before (depth, stream) like db_events_page. Same row shape. NULL on error. */
+/* Thread roots of a room with their latest reply before stream `before`, most recently
+ * active first, at most `limit`; with `participant` only threads they started or replied
+ * to. Rows as db_relations_page, each with "order" = the latest reply's stream. NULL on
+ * error. */
+json_t *db_threads_page(struct dbc *c, const char *room_id, const char *participant,
+                        int64_t before, int limit);
 json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent,
                           const char *rel_type, const char *event_type, int64_t depth,
                           int64_t stream, bool forward, int limit);

@@ -10,6 +10,7 @@
 
 #include "server/statemap.h"
 #include "storage/db_internal.h"
+#include "storage/pducache.h"
 
 int db_rooms_insert(struct dbc *c, const char *room_id, const char *room_version,
                     const char *creator, int64_t now_ms)
@@ -291,7 +292,7 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
     /* first the writer lock, then one read of everything (see below) */
     memset(out, 0, sizeof *out);
     char *ta = text_array(types, n), *ka = text_array(keys, n);
-    const char *p[] = {room_id, user_id, device_id ? device_id : "", txn_id, ta, ka};
+    const char *p[] = {room_id, user_id, device_id ? device_id : "", txn_id};
     int found = -1;
     if (!ta || !ka)
         goto done;
@@ -308,26 +309,30 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         " (SELECT coalesce(json_agg(json_build_array(x.event_id, coalesce(e.depth, 0)) "
         "  ORDER BY e.depth DESC NULLS LAST, x.event_id), '[]') FROM room_extremities x "
         "  LEFT JOIN events e ON e.event_id = x.event_id WHERE x.room_id = $1)::text, "
-        " (SELECT coalesce(json_agg(json_build_array(e.event_id, e.type, e.state_key, e.json)), "
-        "  '[]') FROM current_state s JOIN events e ON e.event_id = s.event_id "
-        "  WHERE s.room_id = $1 AND (s.type, s.state_key) IN "
-        "  (SELECT * FROM unnest($5::text[], $6::text[])))::text, "
         " (SELECT coalesce(json_agg(json_build_object('user_id', s.state_key, 'displayname', "
         "  (e.json::json)->'content'->>'displayname')), '[]') FROM current_state s JOIN events e "
         "  ON e.event_id = s.event_id WHERE s.room_id = $1 AND s.type = 'm.room.member' AND "
         "  s.membership = 'join')::text "
         "FROM r";
-    const char *const sqls[] = {lock_sql, view_sql};
-    const int ns[] = {1, 6};
-    const char *const *ps[] = {p, p};
-    PGresult *rs[2];
-    if (db_exec_many(c, 2, sqls, ns, ps, rs) < 0)
+    /* the auth events as rows, so that cached ones need no parsing (pducache.c) */
+    static const char auth_sql[] =
+        "SELECT e.event_id, e.type, e.state_key, e.redacted_by, e.json FROM current_state s "
+        "JOIN events e ON e.event_id = s.event_id WHERE s.room_id = $1 AND (s.type, "
+        "s.state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))";
+    const char *const sqls[] = {lock_sql, view_sql, auth_sql};
+    const char *pa[] = {room_id, ta, ka};
+    const int ns[] = {1, 4, 3};
+    const char *const *ps[] = {p, p, pa};
+    PGresult *rs[3];
+    if (db_exec_many(c, 3, sqls, ns, ps, rs) < 0)
         goto done;
     PGresult *res = rs[1];
     found = PQntuples(rs[0]) > 0;
     PQclear(rs[0]);
+    PGresult *auth = rs[2];
     if (!found) {
         PQclear(res);
+        PQclear(auth);
         goto done;
     }
     found = PQntuples(res) > 0;
@@ -336,32 +341,32 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         out->state_group = db_int(res, 0, 1);
         out->prior_event_id = db_val(res, 0, 2) ? strdup(db_val(res, 0, 2)) : NULL;
         out->extremities = json_loads(db_val(res, 0, 3), 0, NULL);
-        out->members = json_loads(db_val(res, 0, 5), 0, NULL);
-        json_t *rows = json_loads(db_val(res, 0, 4), 0, NULL);
+        out->members = json_loads(db_val(res, 0, 4), 0, NULL);
         out->auth = json_object();
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            json_t *pdu =
-                json_loads(json_string_value(json_array_get(row, 3)), JSON_ALLOW_NUL, NULL);
-            char *k = statemap_key(json_string_value(json_array_get(row, 1)),
-                                   json_string_value(json_array_get(row, 2)));
-            if (pdu && k) {
-                json_object_set(pdu, "event_id", json_array_get(row, 0));
-                json_object_set_new(out->auth, k, pdu);
-            } else {
-                json_decref(pdu);
+        for (int i = 0; i < PQntuples(auth); i++) {
+            const char *id = db_val(auth, i, 0), *red = db_val(auth, i, 3);
+            json_t *pdu = pducache_get(id, red);
+            if (!pdu) {
+                pdu = json_loads(db_val(auth, i, 4), JSON_ALLOW_NUL, NULL);
+                if (pdu) {
+                    json_object_set_new(pdu, "event_id", json_string(id));
+                    pducache_put(id, red, pdu);
+                }
             }
+            char *k = statemap_key(db_val(auth, i, 1), db_val(auth, i, 2));
+            if (pdu && k)
+                json_object_set_new(out->auth, k, pdu);
+            else
+                json_decref(pdu);
             free(k);
         }
-        json_decref(rows);
         if (!out->room_version || !out->extremities || !out->members) {
             db_append_view_clear(out);
             found = -1;
         }
     }
     PQclear(res);
+    PQclear(auth);
 done:
     free(ta);
     free(ka);
