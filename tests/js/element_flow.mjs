@@ -217,17 +217,11 @@ function cryptoCallbacks(name) {
     };
 }
 
-function fullId(user) {
-    return user;
-}
-
 const clients = {};
 
 async function login(name, user, password) {
     const temp = sdk.createClient({ baseUrl: BASE, fetchFn: tracingFetch(name) });
-    const identifier = user.startsWith("@")
-        ? { type: "m.id.user", user }
-        : { type: "m.id.user", user: fullId(user) };
+    const identifier = { type: "m.id.user", user }; // a localpart or a full user ID
     const r = await temp.loginRequest({
         type: "m.login.password",
         identifier,
