@@ -368,70 +368,107 @@ async function main() {
         return roomId;
     });
 
-    await check("4a", "bootstrap cross-signing (UIA answered with the password)", ["2"], 30000, async () => {
-        const { client, password, userId } = clients.A;
-        const crypto = client.getCrypto();
-        // Element's callback: try without auth, answer a 401 with the password. The first
-        // upload needs no UIA (v1.11, MSC3967); replacing the keys must ask for it.
-        const uia = [];
-        const authUploadDeviceSigningKeys = async (makeRequest) => {
-            try {
-                await makeRequest(null);
-                uia.push("none");
-            } catch (e) {
-                if (e.httpStatus !== 401 || !e.data?.flows) throw e;
-                const flows = e.data.flows.map((f) => f.stages.join(">"));
-                assert(e.data.flows.some((f) => f.stages.length === 1 && f.stages[0] === "m.login.password"),
-                    `a password-only UIA flow, got ${JSON.stringify(flows)}`);
-                await makeRequest({
-                    type: "m.login.password",
-                    identifier: { type: "m.id.user", user: userId },
-                    password,
-                    session: e.data.session,
-                });
-                uia.push(`password (flows ${flows.join(", ")})`);
-            }
-        };
-        await crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys });
-        const firstMaster = (await crypto.getCrossSigningKeyId())?.toString();
-        assert(firstMaster, "a master key after the first bootstrap");
-        // Reset, as Element's "reset cross-signing" does: new keys replace the old ones.
-        await crypto.bootstrapCrossSigning({ setupNewCrossSigning: true, authUploadDeviceSigningKeys });
-        const master = await crypto.getCrossSigningKeyId();
-        assert(master && master !== firstMaster, `a new master key after the reset (${firstMaster} -> ${master})`);
-        assert(uia.length === 2 && uia[1] !== "none", `the replacement asked for UIA: ${JSON.stringify(uia)}`);
-        const status = await crypto.getCrossSigningStatus();
-        assert(status.publicKeysOnDevice, `public keys on device: ${JSON.stringify(status)}`);
-        const cached = status.privateKeysCachedLocally;
-        assert(cached.masterKey && cached.selfSigningKey && cached.userSigningKey, `private keys cached: ${JSON.stringify(status)}`);
-        assert(await crypto.isCrossSigningReady(), "isCrossSigningReady()");
-        // The device signature went up with /keys/signatures/upload: A's own device comes back
-        // from /keys/query signed by the self-signing key.
+    // Element's callback: try without auth, answer a 401 with the password. The first upload
+    // needs no UIA (v1.11, MSC3967); replacing the keys must ask for it.
+    const uia = [];
+    const authUploadDeviceSigningKeys = async (makeRequest) => {
+        const { password, userId } = clients.A;
         try {
+            await makeRequest(null);
+            uia.push("none");
+        } catch (e) {
+            if (e.httpStatus !== 401 || !e.data?.flows) throw e;
+            const flows = e.data.flows.map((f) => f.stages.join(">"));
+            assert(e.data.flows.some((f) => f.stages.length === 1 && f.stages[0] === "m.login.password"),
+                `a password-only UIA flow, got ${JSON.stringify(flows)}`);
+            await makeRequest({
+                type: "m.login.password",
+                identifier: { type: "m.id.user", user: userId },
+                password,
+                session: e.data.session,
+            });
+            uia.push(`password (flows ${flows.join(", ")})`);
+        }
+    };
+
+    // Cross-signing of A is in place: its master key came back from /keys/query as the one it
+    // holds, the private keys are cached, A's device is signed by the self-signing key, and B
+    // has A's (new) master key after device_lists.changed.
+    async function crossSigningSettled(previousMaster) {
+        const { client, userId, deviceId } = clients.A;
+        const crypto = client.getCrypto();
+        const seen = [];
+        try {
+            const master = await waitFor(
+                async () => {
+                    const id = await crypto.getCrossSigningKeyId();
+                    if (seen.at(-1) !== id) seen.push(id);
+                    return id && id !== previousMaster ? id : null;
+                },
+                10000,
+                previousMaster ? `a new master key (was ${previousMaster})` : "A's master key",
+                200,
+            );
+            const status = await crypto.getCrossSigningStatus();
+            const cached = status.privateKeysCachedLocally;
+            assert(status.publicKeysOnDevice && cached.masterKey && cached.selfSigningKey && cached.userSigningKey,
+                `keys on the device: ${JSON.stringify(status)}`);
+            assert(await crypto.isCrossSigningReady(), "isCrossSigningReady()");
             await waitFor(
-                async () => (await crypto.getDeviceVerificationStatus(userId, clients.A.deviceId))?.signedByOwner,
+                async () => (await crypto.getDeviceVerificationStatus(userId, deviceId))?.signedByOwner,
                 10000,
                 "A's own device signed by its self-signing key",
-                300,
+                200,
             );
+            await waitFor(
+                async () => {
+                    const bMap = await clients.B.client.getCrypto().getUserDeviceInfo([userId], false);
+                    const bSees = await clients.B.client.getCrypto().userHasCrossSigningKeys(userId, false);
+                    // B's view of A's master key, read through B's own /keys/query (device_lists)
+                    const v = await clients.B.client.getCrypto().getUserVerificationStatus(userId);
+                    return bSees && bMap.get(userId)?.has(deviceId) && v ? true : null;
+                },
+                10000,
+                "B sees A's cross-signing keys (device_lists.changed, then /keys/query)",
+                200,
+            );
+            return master;
         } catch (e) {
             const raw = await client.http.authedRequest(sdk.Method.Post, "/keys/query", undefined, {
                 device_keys: { [userId]: [] },
             });
-            e.message += `; /keys/query now answers ${JSON.stringify(raw).slice(0, 3000)}`;
+            e.message += `; getCrossSigningKeyId() gave ${JSON.stringify(seen)}; status ${JSON.stringify(
+                await crypto.getCrossSigningStatus())}; /keys/query now answers ${JSON.stringify(raw).slice(0, 3000)}`;
             throw e;
         }
-        // B learns of A's new identity through device_lists.changed in its sync.
-        await waitFor(
-            () => clients.B.client.getCrypto().userHasCrossSigningKeys(userId, false),
-            10000,
-            "B sees A's cross-signing keys (device_lists.changed, then /keys/query)",
-            300,
-        );
-        return `UIA first upload: ${uia[0]}, reset: ${uia[1]}; A's device cross-signed; B sees A's identity`;
+    }
+
+    await check("4a", "bootstrap cross-signing", ["2"], 30000, async () => {
+        await clients.A.client.getCrypto().bootstrapCrossSigning({ authUploadDeviceSigningKeys });
+        roomState.master = await crossSigningSettled(null);
+        return `master ${roomState.master}; UIA asked: ${uia[0]}`;
     });
 
-    await check("4b", "bootstrap secret storage with a new key backup", ["4a"], 30000, async () => {
+    await check("4b", "reset cross-signing: the replacement asks for UIA, answered with the password", ["4a"], 30000, async () => {
+        // As Element's "reset cross-signing" does: new keys replace the old ones.
+        await clients.A.client.getCrypto().bootstrapCrossSigning({ setupNewCrossSigning: true, authUploadDeviceSigningKeys });
+        assert(uia.length === 2 && uia[1] !== "none", `the replacement asked for UIA: ${JSON.stringify(uia)}`);
+        roomState.master = await crossSigningSettled(roomState.master);
+        // B pinned A's first identity: the new one must reach B as a change to approve
+        // (device_lists.changed in B's sync, then B's /keys/query with the new master key).
+        const bCrypto = clients.B.client.getCrypto();
+        await waitFor(
+            async () => (await bCrypto.getUserVerificationStatus(clients.A.userId)).needsUserApproval,
+            10000,
+            "B sees A's identity change (needsUserApproval)",
+            200,
+        );
+        await bCrypto.pinCurrentUserIdentity(clients.A.userId); // Element's "OK" on the warning
+        assert(!(await bCrypto.getUserVerificationStatus(clients.A.userId)).needsUserApproval, "B pinned A's new identity");
+        return `new master ${roomState.master}; UIA: ${uia[1]}; B saw the identity change`;
+    });
+
+    await check("4c", "bootstrap secret storage with a new key backup", ["4a", "4b"], 30000, async () => {
         const { client } = clients.A;
         const crypto = client.getCrypto();
         let recoveryKey;
@@ -485,7 +522,7 @@ async function main() {
         return event_id;
     });
 
-    await check("5c", "A's megolm session reaches the key backup", ["4b", "5a"], 25000, async () => {
+    await check("5c", "A's megolm session reaches the key backup", ["4c", "5a"], 25000, async () => {
         const { client } = clients.A;
         const version = roomState.backupVersion;
         const path = `/_matrix/client/v3/room_keys/keys?version=${encodeURIComponent(version)}`;
