@@ -71,17 +71,27 @@ function dumpTraffic(n = 25) {
     console.log(`    last ${Math.min(n, traffic.length)} HTTP exchanges:`);
     for (const l of traffic.slice(-n)) console.log("    | " + l);
 }
+// Per client: /keys/query requests in flight and when the last one ended.
+const keysQueries = {};
 function tracingFetch(who) {
+    const kq = (keysQueries[who] = { inflight: 0, last: 0 });
     return async (input, init = {}) => {
         const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
         const method = init.method || "GET";
         const path = url.replace(BASE, "").replace(/access_token=[^&]*/, "access_token=…");
+        const isKq = path.startsWith("/_matrix/client/v3/keys/query");
         let res;
+        if (isKq) kq.inflight += 1;
         try {
             res = await fetch(input, init);
         } catch (e) {
             note(`${who} ${method} ${path} -> network error ${e.message}`);
             throw e;
+        } finally {
+            if (isKq) {
+                kq.inflight -= 1;
+                kq.last = Date.now();
+            }
         }
         if (path.startsWith("/_matrix/client/v3/sync") && res.ok) return res; // too chatty
         let extra = "";
@@ -450,6 +460,15 @@ async function main() {
     });
 
     await check("4b", "reset cross-signing: the replacement asks for UIA, answered with the password", ["4a"], 30000, async () => {
+        // A /keys/query of A's own keys still in flight when the reset makes new private keys
+        // answers with the old public ones, and the Rust crypto then drops the new private
+        // keys (a client-side race): start the reset once A's key queries have gone quiet.
+        await waitFor(
+            () => keysQueries.A.inflight === 0 && Date.now() - keysQueries.A.last > 1000,
+            8000,
+            "A's /keys/query requests to go quiet",
+            100,
+        );
         // As Element's "reset cross-signing" does: new keys replace the old ones.
         await clients.A.client.getCrypto().bootstrapCrossSigning({ setupNewCrossSigning: true, authUploadDeviceSigningKeys });
         assert(uia.length === 2 && uia[1] !== "none", `the replacement asked for UIA: ${JSON.stringify(uia)}`);
