@@ -135,6 +135,15 @@ void api_dehydrated_put(struct http_req *req);
 void api_dehydrated_get(struct http_req *req);
 void api_dehydrated_delete(struct http_req *req);
 void api_dehydrated_events(struct http_req *req);
+/* keybackup.c */
+void api_keybackup_version_create(struct http_req *req);
+void api_keybackup_version_current(struct http_req *req);
+void api_keybackup_version_get(struct http_req *req);
+void api_keybackup_version_put(struct http_req *req);
+void api_keybackup_version_delete(struct http_req *req);
+void api_keybackup_keys_put(struct http_req *req);
+void api_keybackup_keys_get(struct http_req *req);
+void api_keybackup_keys_delete(struct http_req *req);
 /* admin.c (Synapse-compatible admin API) */
 void api_admin_register_nonce(struct http_req *req);
 void api_admin_register(struct http_req *req);

@@ -74,10 +74,15 @@ void api_relations(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "dir must be 'b' or 'f'");
         return;
     }
+    const char *recurse = http_query(req, "recurse");
+    if (recurse && strcmp(recurse, "true") != 0 && strcmp(recurse, "false") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "recurse must be true or false");
+        return;
+    }
     enum room_rc rc =
         room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
                        http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
-                       &out, why, sizeof why);
+                       recurse && strcmp(recurse, "true") == 0, &out, why, sizeof why);
     api_reply_room(req, rc, out, why);
 }
 

@@ -141,6 +141,22 @@ const struct http_route api_routes[] = {
     {"DELETE", MSC3814 "/dehydrated_device", api_dehydrated_delete, R, 0},
     {"POST", MSC3814 "/dehydrated_device/{deviceId}/events", api_dehydrated_events, R, J},
 
+    /* key backup (api/keybackup.c) */
+    {"POST", CS "/room_keys/version", api_keybackup_version_create, R, J},
+    {"GET", CS "/room_keys/version", api_keybackup_version_current, R, 0},
+    {"GET", CS "/room_keys/version/{version}", api_keybackup_version_get, R, 0},
+    {"PUT", CS "/room_keys/version/{version}", api_keybackup_version_put, R, J},
+    {"DELETE", CS "/room_keys/version/{version}", api_keybackup_version_delete, R, 0},
+    {"PUT", CS "/room_keys/keys", api_keybackup_keys_put, R, J},
+    {"GET", CS "/room_keys/keys", api_keybackup_keys_get, R, 0},
+    {"DELETE", CS "/room_keys/keys", api_keybackup_keys_delete, R, 0},
+    {"PUT", CS "/room_keys/keys/{roomId}", api_keybackup_keys_put, R, J},
+    {"GET", CS "/room_keys/keys/{roomId}", api_keybackup_keys_get, R, 0},
+    {"DELETE", CS "/room_keys/keys/{roomId}", api_keybackup_keys_delete, R, 0},
+    {"PUT", CS "/room_keys/keys/{roomId}/{sessionId}", api_keybackup_keys_put, R, J},
+    {"GET", CS "/room_keys/keys/{roomId}/{sessionId}", api_keybackup_keys_get, R, 0},
+    {"DELETE", CS "/room_keys/keys/{roomId}/{sessionId}", api_keybackup_keys_delete, R, 0},
+
     {"GET", ADMIN "/register", api_admin_register_nonce, N, 0},
     {"POST", ADMIN "/register", api_admin_register, N, J},
     {"GET", ADMIN "/registration_tokens", api_admin_regtokens_list, R, 0},

@@ -29,6 +29,7 @@
 #include "server/ids.h"
 #include "server/log.h"
 #include "storage/devices.h"
+#include "storage/keys.h"
 #include "storage/registration.h"
 #include "storage/users.h"
 
@@ -509,7 +510,8 @@ enum account_rc account_deactivate(const char *user_id, bool erase)
         rc = n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_ERR;
         goto out;
     }
-    if (db_devices_delete_all(c, user_id, NULL, 0) < 0 || db_commit(c) < 0)
+    if (db_devices_delete_all(c, user_id, NULL, 0) < 0 || db_keys_forget_user(c, user_id) < 0 ||
+        db_commit(c) < 0)
         goto out;
     rc = ACCOUNT_OK;
 out:

@@ -99,7 +99,10 @@ enum room_rc room_context(const char *room_id, const char *user_id, const char *
 /* /relations: children of `parent` (rel_type and event_type optional), paginated. */
 enum room_rc room_relations(const char *room_id, const char *user_id, const char *parent,
                             const char *rel_type, const char *event_type, const char *from,
-                            char dir, int limit, json_t **out, char *why, size_t n);
+                            char dir, int limit, bool recurse, json_t **out, char *why,
+                            size_t n);
+/* How many steps of relations `recurse` follows (the spec suggests at least 3). */
+#define RELATIONS_RECURSION 3
 /* /timestamp_to_event: {event_id, origin_server_ts} nearest ts in direction dir. */
 enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
                             json_t **out, char *why, size_t n);

@@ -104,7 +104,7 @@ out:
 
 enum room_rc room_relations(const char *room_id, const char *user_id, const char *parent,
                             const char *rel_type, const char *event_type, const char *from,
-                            char dir, int limit, json_t **out, char *why, size_t n)
+                            char dir, int limit, bool recurse, json_t **out, char *why, size_t n)
 {
     json_t *cache = json_object(), *parent_ev = NULL;
     WITH_STANDING(room_id, user_id);
@@ -126,7 +126,8 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
         goto out;
     }
     json_t *rows =
-        db_relations_page(c, room_id, parent, rel_type, event_type, d, st, forward, limit + 1);
+        db_relations_page(c, room_id, parent, rel_type, event_type, d, st, forward, limit + 1,
+                          recurse ? RELATIONS_RECURSION : 1);
     if (!rows)
         goto out;
     bool more = (int)json_array_size(rows) > limit;
@@ -141,6 +142,8 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
     }
     if (from)
         json_object_set_new(*out, "prev_batch", json_string(from));
+    if (recurse)
+        json_object_set_new(*out, "recursion_depth", json_integer(RELATIONS_RECURSION));
     rc = ROOM_OK;
 out:
     json_decref(cache);

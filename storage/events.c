@@ -345,23 +345,27 @@ int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t
 
 json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent,
                           const char *rel_type, const char *event_type, int64_t depth,
-                          int64_t stream, bool forward, int limit)
+                          int64_t stream, bool forward, int limit, int levels)
 {
-    char d[24], s[24], l[24];
-    const char *p[] = {
-        room_id,           parent,           rel_type,           event_type, db_i64(d, depth),
-        db_i64(s, stream), db_i64(l, limit), forward ? "t" : "f"};
+    char d[24], s[24], l[24], lv[24];
+    const char *p[] = {room_id,           parent,           rel_type,
+                       event_type,        db_i64(d, depth), db_i64(s, stream),
+                       db_i64(l, limit),  forward ? "t" : "f", db_i64(lv, levels)};
     PGresult *res = db_exec(
         c,
-        "SELECT e.event_id, e.depth, e.stream_ordering, e.state_group, e.redacted_by, e.json "
-        "FROM event_relations r JOIN events e ON e.event_id = r.event_id "
-        "WHERE r.relates_to = $2 AND e.room_id = $1 AND e.rejected IS NULL "
+        "WITH RECURSIVE rel(event_id, lvl) AS (SELECT r.event_id, 1 FROM event_relations r "
+        "WHERE r.relates_to = $2 UNION SELECT r.event_id, rel.lvl + 1 FROM event_relations r "
+        "JOIN rel ON r.relates_to = rel.event_id WHERE rel.lvl < $9) "
+        "SELECT e.event_id, e.depth, e.stream_ordering, "
+        "e.state_group, e.redacted_by, e.json FROM rel JOIN event_relations r ON r.event_id = "
+        "rel.event_id JOIN events e ON e.event_id = rel.event_id "
+        "WHERE e.room_id = $1 AND e.rejected IS NULL "
         "AND ($3::text IS NULL OR r.rel_type = $3) AND ($4::text IS NULL OR e.type = $4) "
         "AND CASE WHEN $8 THEN (e.depth, e.stream_ordering) > ($5, $6) "
         "ELSE (e.depth, e.stream_ordering) < ($5, $6) END "
         "ORDER BY CASE WHEN $8 THEN e.depth END, CASE WHEN $8 THEN e.stream_ordering END, "
         "e.depth DESC, e.stream_ordering DESC LIMIT $7",
-        8, p);
+        9, p);
     return page_rows(res);
 }
 

@@ -90,9 +90,13 @@ int db_events_latest(struct dbc *c, const char *room_id, int64_t *depth, int64_t
  * error. */
 json_t *db_threads_page(struct dbc *c, const char *room_id, const char *participant,
                         int64_t before, int limit);
+/* Events relating to `parent` (directly, or with levels > 1 through a chain of relations up
+ * to that many steps), filtered by rel_type and event_type (NULL: any), paged from
+ * (depth, stream) in the given direction. Rows {event_id, depth, stream, state_group, pdu,
+ * redacted_by?}; NULL on error. */
 json_t *db_relations_page(struct dbc *c, const char *room_id, const char *parent,
                           const char *rel_type, const char *event_type, int64_t depth,
-                          int64_t stream, bool forward, int limit);
+                          int64_t stream, bool forward, int limit, int levels);
 /* Aggregations for `parent`: {"m.thread": {count, latest}, "m.replace": latest edit event ID
  * by the parent's sender, "m.reference": [ids]} as a new object (empty when none); NULL on
  * error. `sender` is the parent's sender (only their edits count). */

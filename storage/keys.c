@@ -342,6 +342,16 @@ int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int6
     return -1;
 }
 
+int db_keys_forget_user(struct dbc *c, const char *user_id)
+{
+    const char *p[] = {user_id};
+    return db_run(c,
+                  "WITH x AS (DELETE FROM e2e_cross_signing_keys WHERE user_id = $1), "
+                  "s AS (DELETE FROM e2e_signatures WHERE signer_user = $1 OR target_user = $1) "
+                  "DELETE FROM key_backup_versions WHERE user_id = $1",
+                  1, p);
+}
+
 /* --- dehydrated devices (MSC3814) -------------------------------------------------------- */
 
 #define DROP_DEVICE_SQL(dev)                                                                       \

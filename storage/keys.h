@@ -90,6 +90,11 @@ int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
 int db_keys_sync(struct dbc *c, const char *user_id, const char *device_id, int64_t acked,
                  int64_t upto, int limit, json_t **msgs, json_t **counts);
 
+/* Forget a deactivated user's encryption material beyond their devices (which go with the
+ * devices): cross-signing keys, signatures by and on them, key backups (the version numbers
+ * stay taken). 0 or -1. */
+int db_keys_forget_user(struct dbc *c, const char *user_id);
+
 /* --- dehydrated devices (MSC3814) -------------------------------------------------------- */
 
 /* Make `device_id` the user's dehydrated device with `data` (JSON text): the previous one, if

@@ -2,7 +2,10 @@
  *
  * The schema_version table records each applied migration. Under a transaction-level advisory
  * lock, each pending migration runs in its own transaction with its bookkeeping row, so a
- * crash leaves the schema at a whole version. A database whose newest version is above what
+ * crash leaves the schema at a whole version. "Pending" means not recorded, not "above the
+ * newest recorded": migrations written in parallel may land in any order, so a database that
+ * has 0010 still gets a 0005 that arrived later (such migrations must not depend on each
+ * other, which new tables and indexes do not). A database whose newest version is above what
  * this binary knows is refused: an older server must not write to a newer schema. */
 #include "storage/migrate.h"
 
@@ -17,6 +20,19 @@
 int db_schema_latest(void)
 {
     return n_migrations ? migrations[n_migrations - 1].version : 0;
+}
+
+/* 1 if migration `version` is recorded, 0 if not, -1 on error. */
+static int applied(struct dbc *c, int version)
+{
+    char v[24];
+    const char *p[] = {db_i64(v, version)};
+    PGresult *res = db_exec_once(c, "SELECT 1 FROM schema_version WHERE version = $1", 1, p);
+    if (!res)
+        return -1;
+    int n = PQntuples(res) > 0;
+    PQclear(res);
+    return n;
 }
 
 static int current_version(struct dbc *c, int *out)
@@ -65,7 +81,12 @@ int db_migrate(char *err, size_t errlen)
                      have, db_schema_latest());
             goto out;
         }
-        if (m->version <= have) {
+        int done = applied(c, m->version);
+        if (done < 0) {
+            snprintf(err, errlen, "cannot read the schema version");
+            goto out;
+        }
+        if (done) {
             db_rollback(c);
             continue;
         }

@@ -210,7 +210,7 @@ class Server:
         assert r.status == 401, r
         body["auth"] = {"type": "m.login.dummy", "session": r["session"]}
         r = self.post("/_matrix/client/v3/register", body)
-        assert r.status == 200, r
+        assert r.status == 200, f"{r}\nserver log:\n{self.read_log()[-3000:]}"
         return r.body
 
     def login(self, user, password="correct horse battery", **extra):

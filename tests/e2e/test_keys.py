@@ -599,3 +599,23 @@ class TestDehydratedDevice(KeysBase):
         r = self.s.post(MSC3814 + "/dehydrated_device/DHX/events", {"next_batch": "zz"},
                         token=a.token)
         self.assertError(r, 400, "M_INVALID_PARAM")
+
+
+class TestDeactivation(KeysBase):
+    def test_deactivation_forgets_keys(self):
+        self.s.register("kim")
+        k, other = Device(self.s, "kim"), self.dev("bob")
+        self.upload(k, otks=2)
+        cs = CrossSigning(k.user_id)
+        self.assertEqual(k.post("/keys/device_signing/upload", cs.upload_body()).status, 200)
+        r = k.post("/room_keys/version", {"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+                                          "auth_data": {"public_key": "abc"}})
+        self.assertEqual(r.status, 200, r)
+        r = k.post("/account/deactivate", {"auth": {
+            "type": "m.login.password", "password": PASSWORD,
+            "identifier": {"type": "m.id.user", "user": k.user_id}}})
+        self.assertEqual(r.status, 200, r)
+        seen = other.post("/keys/query", {"device_keys": {k.user_id: []}})
+        self.assertEqual(seen["device_keys"][k.user_id], {})
+        self.assertEqual(seen["master_keys"], {})
+        self.assertEqual(seen["self_signing_keys"], {})

@@ -71,3 +71,31 @@ class TestThreads(ServerTestCase):
         self.assertError(self.threads(include="mine"), 400, "M_INVALID_PARAM")
         self.assertError(self.threads(limit="0"), 400, "M_INVALID_PARAM")
         self.assertError(self.threads(**{"from": "x"}), 400, "M_INVALID_PARAM")
+
+
+class TestRelationsRecurse(ServerTestCase):
+    def test_recurse(self):
+        s = self.s
+        tok = s.register("rr")["access_token"]
+        room = s.post(CS + "/createRoom", {}, token=tok)["room_id"]
+
+        def send(n, content, etype="m.room.message"):
+            r = s.put(CS + f"/rooms/{q(room)}/send/{etype}/r{n}", content, token=tok)
+            self.assertEqual(r.status, 200, r)
+            return r["event_id"]
+
+        root = send(1, {"msgtype": "m.text", "body": "root"})
+        reply = send(2, {"msgtype": "m.text", "body": "reply", "m.relates_to": {
+            "rel_type": "m.thread", "event_id": root}})
+        react = send(3, {"m.relates_to": {"rel_type": "m.annotation", "event_id": reply,
+                                          "key": "👍"}}, "m.reaction")
+        base = V1 + f"/rooms/{q(room)}/relations/{q(root)}"
+        r = s.get(base, token=tok)
+        self.assertEqual([e["event_id"] for e in r["chunk"]], [reply])
+        self.assertNotIn("recursion_depth", r.body)
+        r = s.get(base + "?recurse=true", token=tok)
+        self.assertEqual([e["event_id"] for e in r["chunk"]], [react, reply])
+        self.assertEqual(r["recursion_depth"], 3)
+        r = s.get(base + "/m.annotation?recurse=true", token=tok)
+        self.assertEqual([e["event_id"] for e in r["chunk"]], [react])
+        self.assertError(s.get(base + "?recurse=maybe", token=tok), 400, "M_INVALID_PARAM")
