@@ -24,8 +24,10 @@
 #include "server/push.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define USER_PLACEHOLDER "[the user's Matrix ID]"
 
@@ -131,10 +133,12 @@ static bool utf8_valid(const char *s)
     return valid;
 }
 
-json_t *push_default_ruleset(const char *user_id)
+/* The predefined rule set with USER_PLACEHOLDER where the user's ID goes, built once. */
+static json_t *template_ruleset;
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+
+static void build_template(void)
 {
-    if (!user_id || user_id[0] != '@' || !strchr(user_id, ':') || !utf8_valid(user_id))
-        return NULL;
     json_t *ruleset = json_pack("{s:{s:[],s:[],s:[],s:[],s:[]}}", "global", "override", "content",
                                 "room", "sender", "underride");
     json_t *global = json_object_get(ruleset, "global"); /* borrowed */
@@ -143,7 +147,7 @@ json_t *push_default_ruleset(const char *user_id)
         json_t *conditions = json_loads(d->conditions, JSON_REJECT_DUPLICATES, NULL);
         json_t *actions = json_loads(d->actions, JSON_REJECT_DUPLICATES, NULL);
         json_t *r = NULL;
-        if (conditions && actions && fill_user(conditions, user_id) == 0)
+        if (conditions && actions)
             /* "O" takes references of its own; ours are dropped below */
             r = json_pack("{s:s,s:b,s:b,s:O,s:O}", "rule_id", d->rule_id, "default", 1, "enabled",
                           d->enabled, "conditions", conditions, "actions", actions);
@@ -151,7 +155,34 @@ json_t *push_default_ruleset(const char *user_id)
         json_decref(actions);
         if (json_array_append_new(json_object_get(global, kinds[d->kind]), r) != 0) {
             json_decref(ruleset);
-            return NULL;
+            ruleset = NULL;
+        }
+    }
+    template_ruleset = ruleset; /* lives as long as the process; never changed */
+}
+
+const json_t *push_predefined(void)
+{
+    pthread_once(&template_once, build_template);
+    return template_ruleset;
+}
+
+json_t *push_default_ruleset(const char *user_id)
+{
+    if (!user_id || user_id[0] != '@' || !strchr(user_id, ':') || !utf8_valid(user_id))
+        return NULL;
+    pthread_once(&template_once, build_template);
+    json_t *ruleset = template_ruleset ? json_deep_copy(template_ruleset) : NULL;
+    json_t *global = json_object_get(ruleset, "global");
+    for (size_t k = 0; ruleset && k < K_COUNT; k++) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(global, kinds[k]), i, r)
+        {
+            if (fill_user(json_object_get(r, "conditions"), user_id) != 0) {
+                json_decref(ruleset);
+                return NULL;
+            }
         }
     }
     return ruleset;
@@ -256,9 +287,26 @@ static void closure(bool *st, const uint32_t *tok, size_t m)
 /* Does pattern[0..pn) match s[0..sn) in `mode`? State k of the NFA: the first k pattern
  * tokens matched. In the word modes a run may start at every boundary. False on allocation
  * failure. */
+/* The common case of a whole-value match without wildcards over ASCII (event types,
+ * msgtypes, user IDs): a case-insensitive comparison. 1 or 0 when it decides, -1 when the
+ * general matcher must (a wildcard, or a byte outside ASCII, which case folding may map). */
+static int glob_plain(const char *pattern, size_t pn, const char *s, size_t sn)
+{
+    for (size_t i = 0; i < pn; i++)
+        if (pattern[i] == '*' || pattern[i] == '?' || (unsigned char)pattern[i] >= 0x80)
+            return -1;
+    for (size_t i = 0; i < sn; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return -1;
+    return pn == sn && strncasecmp(pattern, s, pn) == 0;
+}
+
 static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
                        enum glob_mode mode)
 {
+    int plain = mode == GLOB_WHOLE ? glob_plain(pattern, pn, s, sn) : -1;
+    if (plain >= 0)
+        return plain == 1;
     uint32_t tok_stack[GLOB_STACK];
     bool st_stack[2 * (GLOB_STACK + 1)];
     uint32_t *tok = pn <= GLOB_STACK ? tok_stack : malloc(pn * sizeof *tok);
@@ -436,6 +484,20 @@ static bool member_count_is(const char *is, int64_t count)
     return count < n ? ops[o].lt : count == n ? ops[o].eq : ops[o].gt;
 }
 
+/* Is v the template's stand-in for the user's ID (push_predefined)? */
+static bool is_placeholder(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), USER_PLACEHOLDER) == 0;
+}
+
+/* x (an event value) equals want (a condition's value); the placeholder means ctx->user_id. */
+static bool value_is(const json_t *x, const json_t *want, const struct push_ctx *ctx)
+{
+    if (is_placeholder(want))
+        return ctx->user_id && json_is_string(x) && strcmp(json_string_value(x), ctx->user_id) == 0;
+    return simple_value(x) && json_equal(x, want);
+}
+
 static bool condition_holds(const json_t *cond, const json_t *event, const struct push_ctx *ctx)
 {
     const char *kind = json_string_value(json_object_get(cond, "kind"));
@@ -445,15 +507,17 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
     if (strcmp(kind, "event_match") == 0) {
         const json_t *pattern = json_object_get(cond, "pattern");
         const json_t *v = key ? event_property(event, key) : NULL;
-        return json_is_string(pattern) && json_is_string(v) &&
-               glob_match(json_string_value(pattern), json_string_length(pattern),
-                          json_string_value(v), json_string_length(v),
+        const char *pat = is_placeholder(pattern) ? ctx->user_id : json_string_value(pattern);
+        size_t pat_len =
+            is_placeholder(pattern) ? (pat ? strlen(pat) : 0) : json_string_length(pattern);
+        return pat && json_is_string(v) &&
+               glob_match(pat, pat_len, json_string_value(v), json_string_length(v),
                           strcmp(key, "content.body") == 0 ? GLOB_WORDS : GLOB_WHOLE);
     }
     if (strcmp(kind, "event_property_is") == 0) {
         const json_t *want = json_object_get(cond, "value");
         const json_t *v = key ? event_property(event, key) : NULL;
-        return simple_value(want) && simple_value(v) && json_equal(v, want);
+        return simple_value(want) && value_is(v, want, ctx);
     }
     if (strcmp(kind, "event_property_contains") == 0) {
         const json_t *want = json_object_get(cond, "value");
@@ -464,7 +528,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
             return false;
         json_array_foreach(v, i, x)
         {
-            if (simple_value(x) && json_equal(x, want))
+            if (value_is(x, want, ctx))
                 return true;
         }
         return false;

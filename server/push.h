@@ -19,6 +19,12 @@
  * some thirty small JSON texts: evaluate many events against one result, not one each. */
 json_t *push_default_ruleset(const char *user_id);
 
+/* The same predefined rules with a stand-in where the user's ID goes, which push_eval reads
+ * as ctx->user_id: one rule set for every user who changed nothing, built once. Borrowed,
+ * never changed, safe to read from any thread (take a reference to keep it: jansson's
+ * reference counts are atomic). NULL only on allocation failure at the first call. */
+const json_t *push_predefined(void);
+
 /* What the evaluator needs besides the event and the rule set. All borrowed. */
 struct push_ctx {
     const char *user_id;        /* whose rules these are; their own events never notify */

@@ -21,15 +21,16 @@
 #include "storage/state.h"
 #include "storage/userdata.h"
 
-/* The user's rule set, built once per batch: the predefined one until the push-rules
- * endpoints store a user's own (then push_merge of their store). Borrowed from the cache. */
+/* The user's rule set, looked up once per batch: the shared predefined one (push_predefined:
+ * no per-user copy, the evaluator fills in the user's ID) until the push-rules endpoints
+ * store a user's own (then push_merge of their store). Borrowed from the batch's cache. */
 static const json_t *ruleset_for(struct batch *b, const char *user_id)
 {
     if (!b->push_rules)
         b->push_rules = json_object();
     json_t *r = json_object_get(b->push_rules, user_id);
-    if (!r && (r = push_default_ruleset(user_id)) != NULL)
-        json_object_set_new(b->push_rules, user_id, r);
+    if (!r && (r = (json_t *)push_predefined()) != NULL)
+        json_object_set(b->push_rules, user_id, r); /* shared, never changed: a reference */
     return r;
 }
 
@@ -47,9 +48,9 @@ void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_
     const json_t *pl = k ? json_object_get(json_object_get(auth, k), "content") : NULL;
     free(k);
     json_decref(b->push_targets);
-    b->push_targets = json_pack("{s:O,s:I,s:O}", "members", members, "count",
-                                (json_int_t)json_array_size(members), "power_levels",
-                                pl ? pl : json_null());
+    b->push_targets =
+        json_pack("{s:O,s:I,s:O}", "members", members, "count",
+                  (json_int_t)json_array_size(members), "power_levels", pl ? pl : json_null());
     snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
 }
 
@@ -150,9 +151,9 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         struct push_result res = {0};
         const json_t *rules = ruleset_for(b, uid);
         if (rules && push_eval(rules, ev, &ctx, &res) == 0 && res.notify)
-            json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid,
-                                                  "room_id", room_id, "event_id", event_id,
-                                                  "highlight", res.highlight));
+            json_array_append_new(rows,
+                                  json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid, "room_id", room_id,
+                                            "event_id", event_id, "highlight", res.highlight));
     }
     /* the thread an event belongs to: its root for m.thread relations, else the main one */
     const json_t *rel = json_object_get(content, "m.relates_to");

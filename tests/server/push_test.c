@@ -184,6 +184,12 @@ TEST(event_match_globs)
     CHECK(glob("content.topic", "\xc3\x9c*",
                topic("\xc3\xbc"
                      "ber"))); /* Ü folds to ü */
+    /* plain ASCII patterns (the fast path) and what it must leave to case folding */
+    CHECK(glob("type", "M.ROOM.TOPIC", topic("x")));
+    CHECK(!glob("type", "m.room.topics", topic("x")));
+    CHECK(!glob("type", "m.room.topi", topic("x")));
+    CHECK(glob("content.topic", "lunch", topic("LUNCH")));
+    CHECK(!glob("content.topic", "lunch", topic("lunch\xc3\xa9")));
     CHECK(glob("content.topic", "*a*a*a*a*a*a*b", topic("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab")));
     CHECK(!glob("content.topic", "*a*a*a*a*a*a*b", topic("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")));
     /* a long pattern takes the heap path */
@@ -476,6 +482,50 @@ TEST(mentions)
 #undef ROOM_MENTION
     json_decref(pl);
     json_decref(rules);
+}
+
+/* The shared predefined rules (push_predefined) decide exactly as a user's own copy does,
+ * with the user's ID taken from the context. */
+TEST(shared_template_decides_like_a_copy)
+{
+    const char *events[] = {
+        "{'type':'m.room.message','sender':'@bob:example.org','content':{'msgtype':'m.text',"
+        "'body':'hi','m.mentions':{'user_ids':['@alice:example.org']}}}",
+        "{'type':'m.room.message','sender':'@bob:example.org','content':{'msgtype':'m.text',"
+        "'body':'hi','m.mentions':{'user_ids':['@carol:example.org']}}}",
+        "{'type':'m.room.member','state_key':'@alice:example.org','sender':'@bob:example.org',"
+        "'content':{'membership':'invite'}}",
+        "{'type':'m.room.member','state_key':'@carol:example.org','sender':'@bob:example.org',"
+        "'content':{'membership':'invite'}}",
+        "{'type':'m.room.message','sender':'@bob:example.org','content':{'msgtype':'m.text',"
+        "'body':'@alice:example.org'}}",
+    };
+    const char *users[] = {ME, "@carol:example.org"};
+    const json_t *shared = push_predefined();
+    CHECK(shared != NULL);
+    for (size_t u = 0; u < 2; u++) {
+        json_t *own = push_default_ruleset(users[u]);
+        struct push_ctx c = {.user_id = users[u], .member_count = 5};
+        for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+            struct push_result a = eval_with(own, J(events[i]), &c);
+            char a_id[128];
+            snprintf(a_id, sizeof a_id, "%s", a.rule_id);
+            struct push_result b = eval_with(shared, J(events[i]), &c);
+            CHECK(a.notify == b.notify && a.highlight == b.highlight);
+            CHECK_STR(b.rule_id, a_id);
+        }
+        json_decref(own);
+    }
+    /* the mention of alice highlights for alice only, through the shared rules */
+    struct push_ctx alice = {.user_id = ME, .member_count = 5};
+    struct push_result r = eval_with(shared, J(events[0]), &alice);
+    CHECK(r.highlight);
+    CHECK_STR(r.rule_id, ".m.rule.is_user_mention");
+    struct push_ctx carol = {.user_id = "@carol:example.org", .member_count = 5};
+    r = eval_with(shared, J(events[0]), &carol);
+    CHECK(!r.highlight);
+    r = eval_with(shared, J(events[3]), &carol);
+    CHECK_STR(r.rule_id, ".m.rule.invite_for_me");
 }
 
 TEST(own_events_never_notify)
@@ -809,6 +859,7 @@ int main(void)
     RUN(unknown_conditions_never_match);
     RUN(predefined_outcomes);
     RUN(mentions);
+    RUN(shared_template_decides_like_a_copy);
     RUN(own_events_never_notify);
     RUN(evaluation_order_and_actions);
     RUN(master_rule_silences_everything);
