@@ -38,11 +38,13 @@ UNIT_SRCS  := $(wildcard tests/server/*_test.c tests/api/*_test.c tests/storage/
 REL_OBJS   := $(patsubst %.c,build/release/%.o,$(LIB_SRCS))
 ASAN_OBJS  := $(patsubst %.c,build/asan/%.o,$(LIB_SRCS))
 UNIT_BINS  := $(patsubst %.c,build/asan/%,$(UNIT_SRCS))
+# C programs the end-to-end tests run against a live server (not unit tests: no _test suffix)
+E2E_C_BINS := build/asan/tests/e2e/olm_e2e
 
 .PHONY: all release asan deps run test unit e2e bench clean format pg-start pg-stop fuzz
 all: release
 release: build/release/amtsbote
-asan: build/asan/amtsbote $(UNIT_BINS)
+asan: build/asan/amtsbote $(UNIT_BINS) $(E2E_C_BINS)
 
 # --- dependencies ---------------------------------------------------------------------------
 deps:
