@@ -123,6 +123,16 @@ void api_openid_request_token(struct http_req *req);
 void api_threepids(struct http_req *req);
 void api_threepid_denied(struct http_req *req);
 void api_threepid_remove(struct http_req *req);
+/* pushrules.c */
+void api_pushrules_all(struct http_req *req);
+void api_pushrules_global(struct http_req *req);
+void api_pushrule_get(struct http_req *req);
+void api_pushrule_put(struct http_req *req);
+void api_pushrule_delete(struct http_req *req);
+void api_pushrule_enabled_get(struct http_req *req);
+void api_pushrule_enabled_put(struct http_req *req);
+void api_pushrule_actions_get(struct http_req *req);
+void api_pushrule_actions_put(struct http_req *req);
 /* keys.c */
 void api_keys_upload(struct http_req *req);
 void api_keys_query(struct http_req *req);

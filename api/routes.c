@@ -128,6 +128,18 @@ const struct http_route api_routes[] = {
     {"POST", CS "/account/password/email/requestToken", api_threepid_denied, N, J},
     {"POST", CS "/account/password/msisdn/requestToken", api_threepid_denied, N, J},
 
+    /* push rules (api/pushrules.c) */
+    {"GET", CS "/pushrules/", api_pushrules_all, R, 0},
+    {"GET", CS "/pushrules", api_pushrules_all, R, 0},
+    {"GET", CS "/pushrules/global/", api_pushrules_global, R, 0},
+    {"GET", CS "/pushrules/global/{kind}/{ruleId}", api_pushrule_get, R, 0},
+    {"PUT", CS "/pushrules/global/{kind}/{ruleId}", api_pushrule_put, R, J},
+    {"DELETE", CS "/pushrules/global/{kind}/{ruleId}", api_pushrule_delete, R, 0},
+    {"GET", CS "/pushrules/global/{kind}/{ruleId}/enabled", api_pushrule_enabled_get, R, 0},
+    {"PUT", CS "/pushrules/global/{kind}/{ruleId}/enabled", api_pushrule_enabled_put, R, J},
+    {"GET", CS "/pushrules/global/{kind}/{ruleId}/actions", api_pushrule_actions_get, R, 0},
+    {"PUT", CS "/pushrules/global/{kind}/{ruleId}/actions", api_pushrule_actions_put, R, J},
+
     /* end-to-end encryption (api/keys.c) */
     {"POST", CS "/keys/upload", api_keys_upload, R, J},
     {"POST", CS "/keys/query", api_keys_query, R, J},

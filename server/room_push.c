@@ -21,9 +21,10 @@
 #include "storage/state.h"
 #include "storage/userdata.h"
 
-/* The user's rule set, looked up once per batch: the shared predefined one (push_predefined:
- * no per-user copy, the evaluator fills in the user's ID) until the push-rules endpoints
- * store a user's own (then push_merge of their store). Borrowed from the batch's cache. */
+/* The user's rule set for this batch: their effective set if they stored rules of their own
+ * (put in the batch's cache by room_push_seed, read with the room's members), else the
+ * shared predefined one (push_predefined: no per-user copy, the evaluator fills in the
+ * user's ID). Borrowed from the batch's cache. */
 static const json_t *ruleset_for(struct batch *b, const char *user_id)
 {
     if (!b->push_rules)
@@ -52,6 +53,20 @@ void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_
         json_pack("{s:O,s:I,s:O}", "members", members, "count",
                   (json_int_t)json_array_size(members), "power_levels", pl ? pl : json_null());
     snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
+    /* members with rules of their own: their effective set, once for the batch */
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m)
+    {
+        const json_t *store = json_object_get(m, "rules");
+        const char *user = json_string_value(json_object_get(m, "user_id"));
+        json_t *set = json_is_object(store) && user ? push_merge(store, user) : NULL;
+        if (!set)
+            continue;
+        if (!b->push_rules)
+            b->push_rules = json_object();
+        json_object_set_new(b->push_rules, user, set);
+    }
 }
 
 /* The creators with unlimited power (room version 12: the create event's sender and its

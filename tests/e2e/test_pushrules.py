@@ -1,0 +1,117 @@
+"""/pushrules: the effective rule set (the predefined rules of v1.19 with the user's own),
+rule CRUD with before/after, enabled and actions, the spec's errors, m.push_rules account
+data in /sync, and user rules deciding the unread counts /sync reports."""
+import urllib.parse
+
+from harness import ServerTestCase
+
+CS = "/_matrix/client/v3"
+PR = CS + "/pushrules/global"
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+class TestPushRules(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.a = cls.server.register("pa")["access_token"]
+        cls.b = cls.server.register("pb")["access_token"]
+        cls.n = 0
+
+    def ids(self, kind, tok=None):
+        r = self.s.get(CS + "/pushrules/", token=tok or self.a)
+        self.assertEqual(r.status, 200, r)
+        return [x["rule_id"] for x in r["global"][kind]]
+
+    def test_predefined_and_crud(self):
+        r = self.s.get(CS + "/pushrules/", token=self.a)
+        self.assertEqual(r["global"]["override"][0]["rule_id"], ".m.rule.master")
+        self.assertIn(".m.rule.is_user_mention", self.ids("override"))
+        g = self.s.get(PR + "/", token=self.a)
+        self.assertEqual(g.body, r["global"])
+        # user content rules: new ones go first; before/after place them
+        for rid in ("lunch", "pizza"):
+            r = self.s.put(PR + f"/content/{rid}", {"pattern": rid, "actions": ["notify"]},
+                           token=self.a)
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.ids("content"), ["pizza", "lunch"])
+        r = self.s.put(PR + "/content/cake?after=lunch", {"pattern": "cake", "actions": []},
+                       token=self.a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.ids("content"), ["pizza", "lunch", "cake"])
+        r = self.s.put(PR + "/content/tea?before=pizza", {"pattern": "tea", "actions": []},
+                       token=self.a)
+        self.assertEqual(self.ids("content"), ["tea", "pizza", "lunch", "cake"])
+        rule = self.s.get(PR + "/content/lunch", token=self.a)
+        self.assertEqual((rule["pattern"], rule["enabled"], rule["default"]),
+                         ("lunch", True, False))
+        # enabled and actions, for user rules and predefined ones
+        self.assertEqual(self.s.put(PR + "/content/lunch/enabled", {"enabled": False},
+                                    token=self.a).status, 200)
+        self.assertEqual(self.s.get(PR + "/content/lunch/enabled", token=self.a).body,
+                         {"enabled": False})
+        r = self.s.put(PR + "/underride/.m.rule.message/actions", {"actions": []}, token=self.a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.s.get(PR + "/underride/.m.rule.message/actions",
+                                    token=self.a).body, {"actions": []})
+        # delete
+        self.assertEqual(self.s.delete(PR + "/content/tea", token=self.a).status, 200)
+        self.assertNotIn("tea", self.ids("content"))
+        # someone else's rules are untouched
+        self.assertEqual(self.ids("content", self.b), [])
+
+    def test_errors(self):
+        self.assertError(self.s.get(PR + "/content/nope", token=self.a), 404, "M_NOT_FOUND")
+        self.assertError(self.s.get(PR + "/sideways/x", token=self.a), 400, "M_INVALID_PARAM")
+        self.assertError(self.s.delete(PR + "/override/.m.rule.master", token=self.a), 400,
+                         "M_INVALID_PARAM")
+        self.assertError(self.s.put(PR + "/content/.reserved", {"pattern": "x", "actions": []},
+                                    token=self.a), 400, "M_INVALID_PARAM")
+        self.assertError(self.s.put(PR + "/content/x", {"actions": []}, token=self.a), 400,
+                         "M_BAD_JSON")
+        self.assertError(self.s.put(PR + "/content/x/enabled", {"enabled": "yes"},
+                                    token=self.a), 400, "M_BAD_JSON")
+        r = self.s.put(PR + "/content/y?before=nonexistent", {"pattern": "y", "actions": []},
+                       token=self.a)
+        self.assertEqual(r.status, 400, r)
+        self.assertError(self.s.put(PR + "/content/nope/enabled", {"enabled": True},
+                                    token=self.a), 404, "M_NOT_FOUND")
+
+    def send(self, room, tok, body):
+        type(self).n += 1
+        r = self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/p{self.n}",
+                       {"msgtype": "m.text", "body": body}, token=tok)
+        self.assertEqual(r.status, 200, r)
+
+    def test_rules_decide_counts_and_reach_sync(self):
+        c = self.s.register("pc")["access_token"]
+        d = self.s.register("pd")["access_token"]
+        quiet = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=d)["room_id"]
+        loud = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=d)["room_id"]
+        for room in (quiet, loud):
+            self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=c)
+        first = self.s.get(CS + "/sync", token=c)["next_batch"]
+        # c silences one room with a room rule
+        r = self.s.put(PR + f"/room/{q(quiet)}", {"actions": []}, token=c)
+        self.assertEqual(r.status, 200, r)
+        for room in (quiet, loud):
+            for i in range(2):
+                self.send(room, d, f"hallo {i}")
+        s = self.s.get(CS + "/sync?since=" + q(first), token=c).body
+        counts = {rid: v["unread_notifications"]["notification_count"]
+                  for rid, v in s["rooms"]["join"].items()}
+        self.assertEqual(counts[quiet], 0)
+        self.assertEqual(counts[loud], 2)
+        pushrules = [e for e in s["account_data"]["events"] if e["type"] == "m.push_rules"]
+        self.assertEqual(len(pushrules), 1)
+        self.assertIn(quiet, [x["rule_id"] for x in pushrules[0]["content"]["global"]["room"]])
+        # the master rule switches everything off
+        self.assertEqual(self.s.put(PR + "/override/.m.rule.master/enabled", {"enabled": True},
+                                    token=c).status, 200)
+        self.send(loud, d, "noch einer")
+        s2 = self.s.get(CS + "/sync?since=" + q(s["next_batch"]), token=c).body
+        self.assertEqual(s2["rooms"]["join"][loud]["unread_notifications"]["notification_count"],
+                         2)
