@@ -11,10 +11,11 @@
 
 SHELL      := /bin/bash
 PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1 libcrypto
-# Debian packages: build, runtime, tests (libolm for real Olm/Megolm keys, matrix-nio for a
-# real client library, clang's runtime for LeakSanitizer).
+# Debian packages: build, runtime (libvips for thumbnails), tests (libolm for real Olm/Megolm
+# keys, matrix-nio for a real client library, clang's runtime for LeakSanitizer).
 DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev \
               libpq-dev postgresql libcurl4-openssl-dev libssl-dev libyaml-dev libolm-dev python3 \
+              libvips-dev \
               python3-matrix-nio python3-olm
 PYTHON     := /usr/bin/python3
 
@@ -22,7 +23,9 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-proto
               -Wformat=2 -Wno-unused-parameter -Wvla
 BASE_CFLAGS = -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -I. -Ibuild/gen $(WARN) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS        = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LIBS        = $(shell pkg-config --libs $(PKGS) vips 2>/dev/null) -lpthread -lm
+# libvips (thumbnails) is seen by server/thumbnail.c only; its glib headers as system headers
+VIPS_CFLAGS = $(shell pkg-config --cflags vips 2>/dev/null | sed 's/-I/-isystem /g')
 
 REL_CFLAGS  = $(BASE_CFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_CFLAGS = $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -65,11 +68,13 @@ build/gen/migrations.c: $(MIGRATIONS) storage/embed_migrations.sh
 
 build/release/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(REL_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ASAN_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+build/release/server/thumbnail.o build/asan/server/thumbnail.o: EXTRA_CFLAGS = $(VIPS_CFLAGS)
 
 build/release/libamtsbote.a: $(REL_OBJS)
 	rm -f $@ && ar rcs $@ $^

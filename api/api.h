@@ -123,6 +123,15 @@ void api_openid_request_token(struct http_req *req);
 void api_threepids(struct http_req *req);
 void api_threepid_denied(struct http_req *req);
 void api_threepid_remove(struct http_req *req);
+/* media.c */
+void api_media_upload(struct http_req *req);
+void api_media_upload_to(struct http_req *req);
+void api_media_create(struct http_req *req);
+void api_media_config(struct http_req *req);
+void api_media_download(struct http_req *req);
+void api_media_thumbnail(struct http_req *req);
+void api_media_legacy_read(struct http_req *req);
+void api_media_preview_url(struct http_req *req);
 /* pushrules.c */
 void api_pushrules_all(struct http_req *req);
 void api_pushrules_global(struct http_req *req);

@@ -10,6 +10,7 @@
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
 #define J HTTP_BODY_JSON
+#define F HTTP_BODY_FILE
 
 /* method, pattern, handler, auth, flags */
 const struct http_route api_routes[] = {
@@ -127,6 +128,22 @@ const struct http_route api_routes[] = {
     {"POST", CS "/register/msisdn/requestToken", api_threepid_denied, N, J},
     {"POST", CS "/account/password/email/requestToken", api_threepid_denied, N, J},
     {"POST", CS "/account/password/msisdn/requestToken", api_threepid_denied, N, J},
+
+    /* media (api/media.c) */
+    {"POST", "/_matrix/media/v3/upload", api_media_upload, R, F},
+    {"PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}", api_media_upload_to, R, F},
+    {"POST", "/_matrix/media/v1/create", api_media_create, R, 0},
+    {"GET", V1 "/media/config", api_media_config, R, 0},
+    {"GET", "/_matrix/media/v3/config", api_media_config, R, 0},
+    {"GET", V1 "/media/download/{serverName}/{mediaId}", api_media_download, R, 0},
+    {"GET", V1 "/media/download/{serverName}/{mediaId}/{fileName}", api_media_download, R, 0},
+    {"GET", V1 "/media/thumbnail/{serverName}/{mediaId}", api_media_thumbnail, R, 0},
+    {"GET", V1 "/media/preview_url", api_media_preview_url, R, 0},
+    {"GET", "/_matrix/media/v3/preview_url", api_media_preview_url, R, 0},
+    {"GET", "/_matrix/media/v3/download/{serverName}/{mediaId}", api_media_legacy_read, N, 0},
+    {"GET", "/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}",
+     api_media_legacy_read, N, 0},
+    {"GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", api_media_legacy_read, N, 0},
 
     /* push rules (api/pushrules.c) */
     {"GET", CS "/pushrules/", api_pushrules_all, R, 0},

@@ -129,6 +129,10 @@ static const struct key config_keys[] = {
     {"password_config", K_SECTION, NO_DEST, NULL},
     {"password_config.enabled", K_BOOL, C(password_enabled), "true"},
     {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
+    {"enable_authenticated_media", K_BOOL, C(enable_authenticated_media), "true"},
+    {"url_preview_enabled", K_FALSE, C(url_preview_enabled), "false",
+     .arg = "URL previews are not supported (they would leak what users read); set "
+            "url_preview_enabled: false"},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
     {"presence", K_SECTION, NO_DEST, NULL},

@@ -47,6 +47,9 @@ struct config {
     bool password_enabled;     /* password_config.enabled, default true */
     int64_t max_upload_size;   /* bytes; "50M" style suffixes K/M/G accepted; default 50M */
     int64_t max_request_body_size; /* JSON bodies; default 1M (Amtsbote key) */
+    bool enable_authenticated_media; /* default true: the unauthenticated /_matrix/media/v3
+                                        download and thumbnail endpoints are frozen */
+    bool url_preview_enabled;  /* must stay false: URL previews are not supported */
     bool presence_enabled;     /* presence.enabled, default false (privacy) */
     bool allow_guest_access;   /* must stay false: guests are refused */
     enum log_level log_level;  /* log_level, default info */

@@ -28,6 +28,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "server/arena.h"
 #include "server/cjson.h"
 #include "server/log.h"
@@ -59,10 +65,18 @@ struct http_req {
     struct http_user user;
     bool have_user;
     char *client_ip;
+    /* HTTP_BODY_FILE: the body streamed to a temporary file */
+    int body_fd;
+    char *body_path; /* malloc'd; unlinked in req_free unless taken */
+    crypto_hash_sha256_state sha;
+    uint8_t sha_out[32];
     /* the response, built by a handler and queued by the access callback */
     int status;
     char *resp_body;
     size_t resp_len;
+    int resp_fd; /* http_reply_bytes from a file, else -1 */
+    uint64_t resp_fd_len;
+    char *resp_type, *resp_disposition; /* arena; NULL: JSON */
 };
 
 static const struct http_route *tables[MAX_TABLES];
@@ -186,8 +200,8 @@ static int match_pattern(struct http_req *r, const char *pattern, const char *co
 
 /* Find the route for method+url. Returns the route, or NULL with *path_known set when some
  * route matches the path with another method. *bad_escape is set on a malformed escape. */
-static const struct http_route *route_find(struct http_req *r, const char *method,
-                                           const char *url, bool *path_known, bool *bad_escape)
+static const struct http_route *route_find(struct http_req *r, const char *method, const char *url,
+                                           bool *path_known, bool *bad_escape)
 {
     const char *segs[MAX_SEGMENTS];
     size_t lens[MAX_SEGMENTS], nsegs = 0;
@@ -354,7 +368,8 @@ bool http_replied(struct http_req *req)
 void http_reply_json(struct http_req *req, int status, json_t *body)
 {
     if (req->replied) {
-        log_error("second reply to one request (%s); ignored", req->route ? req->route->pattern : "?");
+        log_error("second reply to one request (%s); ignored",
+                  req->route ? req->route->pattern : "?");
         json_decref(body);
         return;
     }
@@ -429,12 +444,31 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (!r->replied)
         http_reply_internal(r);
     r->queued = true;
-    resp = MHD_create_response_from_buffer(r->resp_len, r->resp_body, MHD_RESPMEM_MUST_FREE);
+    if (r->resp_fd >= 0) {
+        resp = MHD_create_response_from_fd((uint64_t)r->resp_fd_len, r->resp_fd);
+        if (resp)
+            r->resp_fd = -1; /* closed by MHD */
+    } else {
+        resp = MHD_create_response_from_buffer(r->resp_len, r->resp_body, MHD_RESPMEM_MUST_FREE);
+        if (resp)
+            r->resp_body = NULL; /* owned by MHD now */
+    }
     if (!resp)
         return MHD_NO;
-    r->resp_body = NULL; /* owned by MHD now */
     add_common_headers(resp);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (r->resp_type) {
+        MHD_add_response_header(resp, "Content-Type", r->resp_type);
+        if (r->resp_disposition)
+            MHD_add_response_header(resp, "Content-Disposition", r->resp_disposition);
+        /* media: never run as a page, usable from other origins */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "sandbox; default-src 'none'; script-src 'none'; plugin-types "
+                                "application/pdf; style-src 'unsafe-inline'; media-src 'self'; "
+                                "object-src 'self';");
+        MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "cross-origin");
+    } else {
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -461,6 +495,14 @@ static void req_free(struct http_req *r)
     json_decref(r->json);
     free(r->body);
     free(r->resp_body);
+    if (r->body_fd >= 0)
+        close(r->body_fd);
+    if (r->body_path) {
+        unlink(r->body_path);
+        free(r->body_path);
+    }
+    if (r->resp_fd >= 0)
+        close(r->resp_fd);
     arena_free(r->arena);
     free(r);
 }
@@ -535,8 +577,7 @@ static bool parse_json_body(struct http_req *r)
         return false;
     }
     if (cjson_depth(r->json) > MAX_JSON_DEPTH) {
-        http_reply_error(r, 400, "M_BAD_JSON", "JSON nested deeper than %d levels",
-                         MAX_JSON_DEPTH);
+        http_reply_error(r, 400, "M_BAD_JSON", "JSON nested deeper than %d levels", MAX_JSON_DEPTH);
         return false;
     }
     return true;
@@ -560,10 +601,85 @@ static void dispatch(struct http_req *r)
     }
 }
 
+/* Append a chunk of an HTTP_BODY_FILE body to its temporary file (created at the first
+ * chunk under media_store_path/tmp). 0, or -1 (logged; the connection is dropped). */
+static int body_to_file(struct http_req *r, const char *data, size_t n)
+{
+    if (r->body_fd < 0) {
+        char *dir = arena_printf(r->arena, "%s/tmp", config->media_store_path);
+        if (!dir)
+            return -1;
+        mkdir(config->media_store_path, 0700);
+        mkdir(dir, 0700);
+        r->body_path = malloc(strlen(dir) + sizeof "/upload-XXXXXX");
+        if (!r->body_path)
+            return -1;
+        sprintf(r->body_path, "%s/upload-XXXXXX", dir);
+        r->body_fd = mkstemp(r->body_path);
+        if (r->body_fd < 0) {
+            log_error("upload: cannot create a file in %s: %s", dir, strerror(errno));
+            free(r->body_path);
+            r->body_path = NULL;
+            return -1;
+        }
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(r->body_fd, data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            log_error("upload: cannot write %s: %s", r->body_path, strerror(errno));
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    crypto_hash_sha256_update(&r->sha, (const unsigned char *)data, n);
+    r->body_len += n;
+    return 0;
+}
+
+const char *http_body_file(struct http_req *req, uint64_t *len, uint8_t sha256[32])
+{
+    *len = req->body_len;
+    crypto_hash_sha256_state copy = req->sha;
+    crypto_hash_sha256_final(&copy, sha256);
+    return req->body_path;
+}
+
+void http_body_file_take(struct http_req *req)
+{
+    if (req->body_fd >= 0)
+        close(req->body_fd);
+    req->body_fd = -1;
+    free(req->body_path);
+    req->body_path = NULL;
+}
+
+void http_reply_bytes(struct http_req *req, int status, char *body, int fd, uint64_t len,
+                      const char *content_type, const char *disposition)
+{
+    if (req->replied) {
+        free(body);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    req->replied = true;
+    req->status = status;
+    req->resp_body = body;
+    req->resp_len = body ? (size_t)len : 0;
+    req->resp_fd = body ? -1 : fd;
+    if (body && fd >= 0)
+        close(fd);
+    req->resp_fd_len = len;
+    req->resp_type =
+        arena_strdup(req->arena, content_type ? content_type : "application/octet-stream");
+    req->resp_disposition = disposition ? arena_strdup(req->arena, disposition) : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_req *r = *con_cls;
 
@@ -577,6 +693,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         }
         r->conn = c;
+        r->body_fd = r->resp_fd = -1;
         r->listener = cls;
         r->method = arena_strdup(r->arena, method);
         r->path = arena_strdup(r->arena, url);
@@ -597,7 +714,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 http_reply_error(r, 404, "M_UNRECOGNIZED", "Unrecognized request");
             return queue_reply(r);
         }
-        r->body_limit = (size_t)config->max_request_body_size;
+        r->body_limit =
+            (size_t)((r->route->flags & HTTP_BODY_FILE) ? config->max_upload_size
+                                                        : config->max_request_body_size);
+        if (r->route->flags & HTTP_BODY_FILE)
+            crypto_hash_sha256_init(&r->sha);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -623,6 +744,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->body_len = r->body_cap = 0;
             return MHD_YES;
         }
+        if (r->route->flags & HTTP_BODY_FILE)
+            return body_to_file(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
         if (r->body_len + n + 1 > r->body_cap) {
             size_t cap = r->body_cap ? r->body_cap : 1024;
             while (cap < r->body_len + n + 1)
@@ -712,12 +835,10 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
     }
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(32 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
         log_error("listener: cannot listen on %s port %d (in use, or no permission?)", addr,
                   l->port);

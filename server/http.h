@@ -29,6 +29,9 @@ enum http_auth {
 
 enum {
     HTTP_BODY_JSON = 1 << 0, /* body must be a JSON object (empty body = {}) */
+    HTTP_BODY_FILE = 1 << 1, /* body streamed to a temporary file under
+                                media_store_path/tmp as it arrives, limited by
+                                max_upload_size (media uploads); see http_body_file */
 };
 
 typedef void (*http_handler)(struct http_req *req);
@@ -73,6 +76,11 @@ const char *http_header(struct http_req *req, const char *name);
 json_t *http_json(struct http_req *req);
 /* Raw body bytes (borrowed) and length. */
 const char *http_body(struct http_req *req, size_t *len);
+/* For HTTP_BODY_FILE routes: the temporary file holding the body (NULL when the body was
+ * empty), its length and SHA-256. The file is deleted when the request ends unless the
+ * handler took it with http_body_file_take (e.g. after renaming it). */
+const char *http_body_file(struct http_req *req, uint64_t *len, uint8_t sha256[32]);
+void http_body_file_take(struct http_req *req);
 /* Authenticated user, or NULL. */
 const struct http_user *http_user(struct http_req *req);
 /* Client address (X-Forwarded-For when the listener trusts it). */
@@ -94,6 +102,11 @@ void http_reply_error(struct http_req *req, int status, const char *errcode, con
 /* As http_reply_error, with the fields of `extra` (stolen, may be NULL) merged in. */
 void http_reply_error_extra(struct http_req *req, int status, const char *errcode, json_t *extra,
                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Answer with raw bytes: `body` (malloc'd, stolen) of `len`, or the open file `fd` (stolen,
+ * closed when sent) of `len` bytes when body is NULL; content_type and disposition (may be
+ * NULL) are copied. Media answers also carry a sandboxing Content-Security-Policy. */
+void http_reply_bytes(struct http_req *req, int status, char *body, int fd, uint64_t len,
+                      const char *content_type, const char *disposition);
 /* 500 M_UNKNOWN "Internal server error" (the cause goes to the log, not the client). */
 void http_reply_internal(struct http_req *req);
 bool http_replied(struct http_req *req);

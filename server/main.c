@@ -29,6 +29,7 @@
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/e2e.h"
+#include "server/media.h"
 #include "server/notify.h"
 #include "server/search.h"
 #include "storage/pducache.h"
@@ -236,6 +237,8 @@ static int serve(const char *config_path)
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
+    if (media_init(&cfg, "amtsbote") < 0)
+        goto out_notify;
     if (search_start() < 0) {
         log_error("cannot start the search indexer");
         goto out_notify;
@@ -260,6 +263,7 @@ static int serve(const char *config_path)
     rc = 0;
 out_notify:
     search_stop();
+    media_shutdown();
     notify_stop();
     notify_cleanup();
 out_db:

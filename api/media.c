@@ -1,0 +1,134 @@
+/* media.c - the content repository endpoints (Client-Server API "Content repository"):
+ * uploads under /_matrix/media/v3 and v1/create, downloads and thumbnails under the
+ * authenticated /_matrix/client/v1/media (v1.11), the configuration, and the legacy
+ * unauthenticated /_matrix/media/v3 reads, frozen (404 M_NOT_FOUND) while
+ * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off:
+ * preview_url answers 403 M_FORBIDDEN. The rules are in server/media.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "server/media.h"
+
+static void reply_err(struct http_req *req, const struct media_error *e)
+{
+    if (e->status == 500 || !e->errcode)
+        http_reply_internal(req);
+    else
+        http_reply_error(req, e->status, e->errcode, "%s", e->why);
+}
+
+static void reply_out(struct http_req *req, struct media_out *o)
+{
+    http_reply_bytes(req, 200, o->buf, o->fd, o->len, o->content_type,
+                     o->disposition[0] ? o->disposition : NULL);
+}
+
+static void upload(struct http_req *req, const char *media_id)
+{
+    uint64_t len = 0;
+    uint8_t sha[32];
+    const char *tmp = http_body_file(req, &len, sha);
+    struct media_error err = {0};
+    json_t *out = media_upload(http_user(req)->user_id, media_id, tmp, len, sha,
+                               http_header(req, "Content-Type"), http_query(req, "filename"), &err);
+    if (!out) {
+        reply_err(req, &err);
+        return;
+    }
+    if (tmp)
+        http_body_file_take(req); /* moved into the store */
+    http_reply_json(req, 200, out);
+}
+
+void api_media_upload(struct http_req *req)
+{
+    upload(req, NULL);
+}
+
+void api_media_upload_to(struct http_req *req)
+{
+    if (strcmp(http_param(req, 0), http_config(req)->server_name) != 0) {
+        http_reply_error(req, 403, "M_FORBIDDEN", "Media IDs of other servers");
+        return;
+    }
+    upload(req, http_param(req, 1));
+}
+
+void api_media_create(struct http_req *req)
+{
+    struct media_error err = {0};
+    json_t *out = media_create(http_user(req)->user_id, &err);
+    if (out)
+        http_reply_json(req, 200, out);
+    else
+        reply_err(req, &err);
+}
+
+void api_media_config(struct http_req *req)
+{
+    http_reply_json(
+        req, 200,
+        json_pack("{s:I}", "m.upload.size", (json_int_t)http_config(req)->max_upload_size));
+}
+
+void api_media_download(struct http_req *req)
+{
+    struct media_out out;
+    struct media_error err = {0};
+    if (media_download(http_param(req, 0), http_param(req, 1), http_param(req, 2), &out, &err) < 0)
+        reply_err(req, &err);
+    else
+        reply_out(req, &out);
+}
+
+static bool dimension(struct http_req *req, const char *name, int *v)
+{
+    const char *s = http_query(req, name);
+    char *end;
+    long n = s ? strtol(s, &end, 10) : -1;
+    if (!s || !*s || *end || n < 1 || n > 100000) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "%s must be a positive integer", name);
+        return false;
+    }
+    *v = (int)n;
+    return true;
+}
+
+void api_media_thumbnail(struct http_req *req)
+{
+    int w, h;
+    const char *method = http_query(req, "method");
+    if (!dimension(req, "width", &w) || !dimension(req, "height", &h))
+        return;
+    if (method && strcmp(method, "crop") != 0 && strcmp(method, "scale") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "method must be crop or scale");
+        return;
+    }
+    struct media_out out;
+    struct media_error err = {0};
+    if (media_thumbnail(http_param(req, 0), http_param(req, 1), w, h, method ? method : "scale",
+                        &out, &err) < 0)
+        reply_err(req, &err);
+    else
+        reply_out(req, &out);
+}
+
+/* The legacy reads: the spec's freeze of unauthenticated media. */
+void api_media_legacy_read(struct http_req *req)
+{
+    if (http_config(req)->enable_authenticated_media) {
+        http_reply_error(req, 404, "M_NOT_FOUND",
+                         "Unauthenticated media is frozen: use /_matrix/client/v1/media");
+        return;
+    }
+    if (strstr(http_path(req), "/thumbnail/"))
+        api_media_thumbnail(req);
+    else
+        api_media_download(req);
+}
+
+void api_media_preview_url(struct http_req *req)
+{
+    http_reply_error(req, 403, "M_FORBIDDEN", "URL previews are disabled on this server");
+}

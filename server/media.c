@@ -1,0 +1,439 @@
+/* media.c - the media repository (Client-Server API "Content repository", authenticated media
+ * of v1.11): uploads, asynchronous uploads, downloads and thumbnails.
+ *
+ * Invariants:
+ *  1. No path is built from user input: files are named by the SHA-256 of their content
+ *     (media_store_path/ab/cd/<hash>, thumbnails under thumbnails/), and media IDs are checked
+ *     against the alphabet this server generates before any lookup.
+ *  2. Uploads arrive in a temporary file (server/http.c streams them there, stopping at
+ *     max_upload_size) that is synced and renamed into place: a file in the store is whole.
+ *     Identical content is stored once.
+ *  3. What is served carries a Content-Type from a list of harmless types (anything else is
+ *     application/octet-stream) and a Content-Disposition that is inline only for those;
+ *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
+ *  4. Remote media (other server names) needs federation: not found, for now. */
+#include "server/media.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "server/clock.h"
+#include "server/ids.h"
+#include "server/log.h"
+#include "server/thumbnail.h"
+#include "storage/media.h"
+
+#define MEDIA_ID_LEN 24
+#define PENDING_MAX 20                  /* unfinished asynchronous uploads per user */
+#define PENDING_MS (24LL * 3600 * 1000) /* how long a created media ID waits for content */
+#define MAX_THUMB 1600
+
+static char *store; /* media_store_path */
+static char server_name[256];
+
+__attribute__((format(printf, 4, 5))) static void fail(struct media_error *e, int status,
+                                                       const char *errcode, const char *fmt, ...)
+{
+    e->status = status;
+    e->errcode = errcode;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->why, sizeof e->why, fmt, ap);
+    va_end(ap);
+}
+
+static void fail_internal(struct media_error *e)
+{
+    fail(e, 500, "M_UNKNOWN", "Internal server error");
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int media_init(const struct config *cfg, const char *argv0)
+{
+    free(store);
+    store = strdup(cfg->media_store_path);
+    snprintf(server_name, sizeof server_name, "%s", cfg->server_name);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/tmp", cfg->media_store_path);
+    if (!store || mkdir_p(tmp) < 0) {
+        log_error("media_store_path %s: cannot create it: %s", cfg->media_store_path,
+                  strerror(errno));
+        return -1;
+    }
+    return thumbnail_init(argv0);
+}
+
+void media_shutdown(void)
+{
+    thumbnail_shutdown();
+    free(store);
+    store = NULL;
+}
+
+static bool valid_media_id(const char *id)
+{
+    if (!id || strlen(id) != MEDIA_ID_LEN)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p))
+            return false;
+    return true;
+}
+
+static void hex(const uint8_t sha[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", sha[i]);
+}
+
+/* The stored file of a content hash (thumbnail: under thumbnails/). */
+static void file_of(const char *sha_hex, bool thumb, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s%.2s/%.2s/%s", store, thumb ? "thumbnails/" : "", sha_hex, sha_hex + 2,
+             sha_hex);
+}
+
+/* Move (or, for a buffer, write) content into the store under its hash. 0 or -1. */
+static int put_file(const char *tmp, const char *buf, size_t len, const char *sha_hex, bool thumb)
+{
+    char dest[4096], dir[4096];
+    file_of(sha_hex, thumb, dest, sizeof dest);
+    snprintf(dir, sizeof dir, "%s", dest);
+    *strrchr(dir, '/') = '\0';
+    if (mkdir_p(dir) < 0)
+        return -1;
+    struct stat st;
+    if (stat(dest, &st) == 0 && (uint64_t)st.st_size == (uint64_t)len) {
+        if (tmp)
+            unlink(tmp); /* the same content is stored already */
+        return 0;
+    }
+    char staged[4200];
+    if (!tmp) { /* a buffer (thumbnail, or an empty upload): write it to a staging file */
+        snprintf(staged, sizeof staged, "%s/tmp/put-XXXXXX", store);
+        int fd = mkstemp(staged);
+        if (fd < 0)
+            return -1;
+        for (size_t off = 0; off < len;) {
+            ssize_t w = write(fd, buf + off, len - off);
+            if (w <= 0 && errno != EINTR) {
+                close(fd);
+                unlink(staged);
+                return -1;
+            }
+            off += w > 0 ? (size_t)w : 0;
+        }
+        if (fsync(fd) < 0) {
+            close(fd);
+            unlink(staged);
+            return -1;
+        }
+        close(fd);
+        tmp = staged;
+    } else {
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) < 0) {
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        close(fd);
+    }
+    if (rename(tmp, dest) < 0) {
+        log_error("media: cannot move %s into the store: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static bool header_text_ok(const char *s, size_t max)
+{
+    if (strlen(s) > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+json_t *media_upload(const char *user_id, const char *media_id, const char *tmp, uint64_t len,
+                     const uint8_t sha[32], const char *content_type, const char *filename,
+                     struct media_error *err)
+{
+    if (!content_type || !*content_type)
+        content_type = "application/octet-stream";
+    if (!header_text_ok(content_type, 255)) {
+        fail(err, 400, "M_INVALID_PARAM", "Invalid Content-Type");
+        return NULL;
+    }
+    if (filename && (!*filename || !header_text_ok(filename, 255))) {
+        fail(err, 400, "M_INVALID_PARAM", "Invalid filename");
+        return NULL;
+    }
+    char sha_hex[65], id[MEDIA_ID_LEN + 1];
+    hex(sha, sha_hex);
+    if (put_file(tmp, "", (size_t)len, sha_hex, false) < 0) {
+        fail_internal(err);
+        return NULL;
+    }
+    struct dbc *c = db_get();
+    if (!c) {
+        fail_internal(err);
+        return NULL;
+    }
+    json_t *out = NULL;
+    if (media_id) { /* filling a created ID */
+        struct db_media m;
+        int filled = db_media_fill(c, media_id, user_id, content_type, filename, (int64_t)len,
+                                   sha_hex, clock_now_ms());
+        if (filled == 1) {
+            out = json_object();
+        } else if (filled == 0) {
+            int got = db_media_get(c, media_id, &m);
+            if (got == 1 && strcmp(m.user_id, user_id) != 0)
+                fail(err, 403, "M_FORBIDDEN", "This media ID belongs to someone else");
+            else if (got == 1 && m.sha256)
+                fail(err, 409, "M_CANNOT_OVERWRITE_MEDIA", "This media has been uploaded");
+            else if (got >= 0)
+                fail(err, 404, "M_NOT_FOUND", "Unknown or expired media ID");
+            else
+                fail_internal(err);
+            if (got == 1)
+                db_media_clear(&m);
+        } else {
+            fail_internal(err);
+        }
+    } else {
+        ids_random_alnum(id, MEDIA_ID_LEN);
+        id[MEDIA_ID_LEN] = '\0';
+        char uri[400];
+        snprintf(uri, sizeof uri, "mxc://%s/%s", server_name, id);
+        if (db_media_insert(c, id, user_id, content_type, filename, (int64_t)len, sha_hex,
+                            clock_now_ms()) == 0)
+            out = json_pack("{s:s}", "content_uri", uri);
+        else
+            fail_internal(err);
+    }
+    db_put(c);
+    return out;
+}
+
+json_t *media_create(const char *user_id, struct media_error *err)
+{
+    char id[MEDIA_ID_LEN + 1];
+    ids_random_alnum(id, MEDIA_ID_LEN);
+    id[MEDIA_ID_LEN] = '\0';
+    int64_t now = clock_now_ms();
+    struct dbc *c = db_get();
+    int rc = c ? db_media_reserve(c, id, user_id, now, now + PENDING_MS, PENDING_MAX) : -1;
+    db_put(c);
+    if (rc < 0) {
+        fail_internal(err);
+        return NULL;
+    }
+    if (rc == 0) {
+        fail(err, 429, "M_LIMIT_EXCEEDED", "Too many media IDs waiting for their upload");
+        return NULL;
+    }
+    char uri[400];
+    snprintf(uri, sizeof uri, "mxc://%s/%s", server_name, id);
+    return json_pack("{s:s,s:I}", "content_uri", uri, "unused_expires_at",
+                     (json_int_t)(now + PENDING_MS));
+}
+
+/* Content types served as they are (and inline); anything else is an opaque download. */
+static bool safe_type(const char *t)
+{
+    static const char *const ok[] = {
+        "image/jpeg", "image/gif",  "image/png",       "image/apng", "image/webp",
+        "image/avif", "video/mp4",  "video/webm",      "video/ogg",  "video/quicktime",
+        "audio/mp4",  "audio/webm", "audio/aac",       "audio/mpeg", "audio/ogg",
+        "audio/wave", "audio/wav",  "audio/x-wav",     "audio/flac", "audio/x-flac",
+        "text/plain", "text/csv",   "application/json"};
+    size_t n = strcspn(t, "; ");
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strlen(ok[i]) == n && strncasecmp(t, ok[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* Content-Disposition with the file name in RFC 5987 form (UTF-8, percent-encoded). */
+static void disposition(const char *name, bool inl, char *out, size_t n)
+{
+    size_t o = (size_t)snprintf(out, n, "%s", inl ? "inline" : "attachment");
+    if (!name || !*name || o >= n)
+        return;
+    o += (size_t)snprintf(out + o, n - o, "; filename*=utf-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < n; p++) {
+        if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p))
+            out[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(out + o, n - o, "%%%02X", *p);
+    }
+    out[o < n ? o : n - 1] = '\0';
+}
+
+static bool local_id(const char *server, const char *media_id, struct media_error *err)
+{
+    if (!server || strcmp(server, server_name) != 0) {
+        fail(err, 404, "M_NOT_FOUND", "Media from other servers needs federation");
+        return false;
+    }
+    if (!valid_media_id(media_id)) {
+        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        return false;
+    }
+    return true;
+}
+
+/* The media row, answering "not found" and "not yet uploaded". */
+static int lookup(const char *media_id, struct db_media *m, struct media_error *err)
+{
+    struct dbc *c = db_get();
+    int got = c ? db_media_get(c, media_id, m) : -1;
+    db_put(c);
+    if (got < 0) {
+        fail_internal(err);
+        return -1;
+    }
+    if (got == 0) {
+        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        return -1;
+    }
+    if (!m->sha256) {
+        bool expired = m->expires_ts <= clock_now_ms();
+        db_media_clear(m);
+        if (expired)
+            fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        else
+            fail(err, 504, "M_NOT_YET_UPLOADED", "The media has not been uploaded yet");
+        return -1;
+    }
+    return 0;
+}
+
+int media_download(const char *server, const char *media_id, const char *download_name,
+                   struct media_out *out, struct media_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    struct db_media m;
+    if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
+        return -1;
+    char path[4096];
+    file_of(m.sha256, false, path, sizeof path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        log_error("media %s: its file %s is missing", media_id, path);
+        db_media_clear(&m);
+        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        return -1;
+    }
+    const char *type =
+        m.content_type && safe_type(m.content_type) ? m.content_type : "application/octet-stream";
+    snprintf(out->content_type, sizeof out->content_type, "%s", type);
+    disposition(download_name ? download_name : m.upload_name, safe_type(type), out->disposition,
+                sizeof out->disposition);
+    out->len = (uint64_t)m.size;
+    if (m.size == 0) { /* an empty file: a buffer, not a descriptor */
+        close(fd);
+        out->buf = malloc(1);
+    } else {
+        out->fd = fd;
+    }
+    db_media_clear(&m);
+    return 0;
+}
+
+int media_thumbnail(const char *server, const char *media_id, int width, int height,
+                    const char *method, struct media_out *out, struct media_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    bool crop = strcmp(method, "crop") == 0;
+    if (width < 1 || height < 1) {
+        fail(err, 400, "M_INVALID_PARAM", "width and height must be positive");
+        return -1;
+    }
+    width = width > MAX_THUMB ? MAX_THUMB : width;
+    height = height > MAX_THUMB ? MAX_THUMB : height;
+    struct db_media m;
+    if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
+        return -1;
+    char *type = NULL, *sha = NULL, path[4096];
+    int64_t size = 0;
+    struct dbc *c = db_get();
+    int got = c ? db_thumbnail_get(c, media_id, width, height, crop ? "crop" : "scale", &type, &sha,
+                                   &size)
+                : -1;
+    db_put(c);
+    int rc = -1;
+    if (got < 0) {
+        fail_internal(err);
+        goto out;
+    }
+    if (got == 1) { /* made before */
+        file_of(sha, true, path, sizeof path);
+        out->fd = open(path, O_RDONLY);
+        if (out->fd >= 0) {
+            out->len = (uint64_t)size;
+            snprintf(out->content_type, sizeof out->content_type, "%s", type);
+            snprintf(out->disposition, sizeof out->disposition, "inline");
+            rc = 0;
+            goto out;
+        }
+    }
+    file_of(m.sha256, false, path, sizeof path);
+    char *buf = NULL;
+    size_t len = 0;
+    const char *ttype = NULL;
+    if (thumbnail_make(path, width, height, crop, &buf, &len, &ttype) < 0) {
+        fail(err, 400, "M_UNKNOWN", "Cannot make a thumbnail of this media");
+        goto out;
+    }
+    uint8_t digest[32];
+    char hexd[65];
+    crypto_hash_sha256(digest, (const unsigned char *)buf, len);
+    hex(digest, hexd);
+    if (put_file(NULL, buf, len, hexd, true) == 0 && (c = db_get()) != NULL) {
+        db_thumbnail_put(c, media_id, width, height, crop ? "crop" : "scale", ttype, hexd,
+                         (int64_t)len);
+        db_put(c);
+    }
+    out->buf = buf;
+    out->len = len;
+    snprintf(out->content_type, sizeof out->content_type, "%s", ttype);
+    snprintf(out->disposition, sizeof out->disposition, "inline");
+    rc = 0;
+out:
+    free(type);
+    free(sha);
+    db_media_clear(&m);
+    return rc;
+}
