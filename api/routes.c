@@ -146,6 +146,9 @@ const struct http_route api_routes[] = {
     {"GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", api_media_legacy_read, N, 0},
 
     /* push rules (api/pushrules.c) */
+    {"GET", CS "/pushers", api_pushers_get, R, 0},
+    {"POST", CS "/pushers/set", api_pushers_set, R, J},
+    {"GET", CS "/notifications", api_notifications, R, 0},
     {"GET", CS "/pushrules/", api_pushrules_all, R, 0},
     {"GET", CS "/pushrules", api_pushrules_all, R, 0},
     {"GET", CS "/pushrules/global/", api_pushrules_global, R, 0},

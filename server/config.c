@@ -135,6 +135,8 @@ static const struct key config_keys[] = {
             "url_preview_enabled: false"},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
+    {"push", K_SECTION, NO_DEST, NULL},
+    {"push.include_content", K_BOOL, C(push_include_content), "false"},
     {"presence", K_SECTION, NO_DEST, NULL},
     {"presence.enabled", K_BOOL, C(presence_enabled), "false"},
     {"allow_guest_access", K_FALSE, C(allow_guest_access), "false",

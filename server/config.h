@@ -51,6 +51,8 @@ struct config {
                                         download and thumbnail endpoints are frozen */
     bool url_preview_enabled;  /* must stay false: URL previews are not supported */
     bool presence_enabled;     /* presence.enabled, default false (privacy) */
+    bool push_include_content; /* push.include_content, default false: pushes carry event and
+                                  room IDs and counts, never message content */
     bool allow_guest_access;   /* must stay false: guests are refused */
     enum log_level log_level;  /* log_level, default info */
     int worker_threads;        /* HTTP worker threads (Amtsbote key), default 4 */

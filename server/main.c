@@ -31,6 +31,7 @@
 #include "server/e2e.h"
 #include "server/media.h"
 #include "server/notify.h"
+#include "server/pusher.h"
 #include "server/search.h"
 #include "storage/pducache.h"
 #include "server/room.h"
@@ -239,6 +240,10 @@ static int serve(const char *config_path)
     http_set_authenticator(account_authenticate);
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
+    if (pusher_start(cfg.push_include_content) < 0) {
+        log_error("cannot start the push sender");
+        goto out_notify;
+    }
     if (search_start() < 0) {
         log_error("cannot start the search indexer");
         goto out_notify;
@@ -262,6 +267,7 @@ static int serve(const char *config_path)
     http_stop(SHUTDOWN_GRACE_MS);
     rc = 0;
 out_notify:
+    pusher_stop();
     search_stop();
     media_shutdown();
     notify_stop();

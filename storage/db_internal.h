@@ -50,4 +50,12 @@ int db_bool(PGresult *res, int row, int col);
 /* Format an integer for a text parameter into buf[24]. */
 const char *db_i64(char buf[24], int64_t v);
 
+/* The tail of a statement whose CTE `ins` returned push-action rows (user_id, room_id,
+ * event_id): queue a delivery to each pusher of those users (migration 0013). */
+#define PUSH_ENQUEUE_SQL                                                                        \
+    "INSERT INTO push_queue (user_id, app_id, pushkey, event_id, room_id, next_ts, "           \
+    "created_ts) SELECT i.user_id, p.app_id, p.pushkey, i.event_id, i.room_id, t.now, t.now " \
+    "FROM ins i JOIN pushers p ON p.user_id = i.user_id, (SELECT (extract(epoch FROM "         \
+    "clock_timestamp()) * 1000)::bigint AS now) t"
+
 #endif

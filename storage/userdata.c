@@ -150,11 +150,13 @@ json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int
 
 /* --- push actions ----------------------------------------------------------------------- */
 
+/* The rows, and a delivery for each pusher of their users (PUSH_ENQUEUE_SQL). */
 static const char push_insert_sql[] =
-    "INSERT INTO event_push_actions (user_id, room_id, stream, event_id, thread_id, highlight) "
-    "SELECT x.user_id, x.room_id, x.stream, x.event_id, x.thread_id, x.highlight FROM "
-    "jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id text, stream bigint, event_id "
-    "text, thread_id text, highlight boolean) ON CONFLICT DO NOTHING";
+    "WITH ins AS (INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
+    "thread_id, highlight) SELECT x.user_id, x.room_id, x.stream, x.event_id, x.thread_id, "
+    "x.highlight FROM jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id text, stream "
+    "bigint, event_id text, thread_id text, highlight boolean) ON CONFLICT DO NOTHING "
+    "RETURNING user_id, room_id, event_id) " PUSH_ENQUEUE_SQL;
 
 int db_push_actions_commit(struct dbc *c, json_t *rows)
 {
