@@ -103,3 +103,20 @@ void api_threepid_remove(struct http_req *req)
     }
     http_reply_json(req, 200, json_pack("{s:s}", "id_server_unbind_result", "no-support"));
 }
+
+/* GET /admin/whois/{userId} (Client-Server API "Server Administration"): server admins may
+ * look up anyone, users themselves. Users of other servers are not known here. */
+void api_whois(struct http_req *req)
+{
+    const struct http_user *u = http_user(req);
+    const char *target = http_param(req, 0);
+    if (!u->is_admin && strcmp(target, u->user_id) != 0) {
+        http_reply_error(req, 403, "M_FORBIDDEN", "Only server admins can look up other users");
+        return;
+    }
+    json_t *out = account_whois(target);
+    if (out)
+        http_reply_json(req, 200, out);
+    else
+        http_reply_internal(req);
+}

@@ -121,6 +121,7 @@ void api_thirdparty_protocol(struct http_req *req);
 void api_thirdparty_lookup(struct http_req *req);
 void api_openid_request_token(struct http_req *req);
 void api_threepids(struct http_req *req);
+void api_whois(struct http_req *req);
 void api_threepid_denied(struct http_req *req);
 void api_threepid_remove(struct http_req *req);
 /* media.c */

@@ -1,8 +1,13 @@
-/* discovery.c - what a client asks before anything else: /versions, /.well-known/matrix/{client,server},
- * /capabilities (Client-Server API s. "Server Discovery", "Capabilities negotiation").
+/* discovery.c - what a client asks before anything else: /versions,
+ * /.well-known/matrix/{client,server}, /capabilities (Client-Server API s. "Server Discovery",
+ * "Capabilities negotiation").
  *
- * /versions advertises only what works. The list grows with the features: today accounts,
- * login and devices, which is what v1.1 clients need to sign in. */
+ * /versions advertises only what works: the client-server features of v1.1 to v1.11 are all
+ * here (spaces, threads, relations with recursion, timestamp lookup, asynchronous and
+ * authenticated media, cross-signing without UIA for the first upload); the optional ones
+ * (refresh tokens, login tokens, 3PIDs, URL previews) are declared absent through
+ * /capabilities or answered as the spec allows. Clients switch to authenticated media only
+ * when they see v1.11, which the frozen legacy media endpoints need. */
 #include <string.h>
 
 #include "api/api.h"
@@ -11,14 +16,15 @@
 void api_versions(struct http_req *req)
 {
     /* spec versions whose endpoints this server implements */
-    static const char *const versions[] = {"r0.6.1", "v1.1"};
+    static const char *const versions[] = {"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4",  "v1.5",
+                                           "v1.6",   "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"};
     json_t *v = json_array();
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
         json_array_append_new(v, json_string(versions[i]));
     /* unstable features that work: dehydrated devices (MSC3814) */
-    http_reply_json(req, 200,
-                    json_pack("{s:o,s:{s:b}}", "versions", v, "unstable_features",
-                              "org.matrix.msc3814", 1));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:o,s:{s:b}}", "versions", v, "unstable_features", "org.matrix.msc3814", 1));
 }
 
 void api_wellknown_client(struct http_req *req)
@@ -56,17 +62,17 @@ void api_wellknown_server(struct http_req *req)
 void api_capabilities(struct http_req *req)
 {
     const struct config *cfg = http_config(req);
-    json_t *caps = json_pack("{s:{s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:b}}",
-                             "m.change_password", "enabled", cfg->password_enabled,
-                             "m.set_displayname", "enabled", 1, "m.set_avatar_url", "enabled", 1,
-                             "m.3pid_changes", "enabled", 0, "m.get_login_token", "enabled", 0);
+    json_t *caps =
+        json_pack("{s:{s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:b}}", "m.change_password", "enabled",
+                  cfg->password_enabled, "m.set_displayname", "enabled", 1, "m.set_avatar_url",
+                  "enabled", 1, "m.3pid_changes", "enabled", 0, "m.get_login_token", "enabled", 0);
     json_t *avail = json_object();
     size_t n;
     const struct room_version *all = roomver_all(&n);
     for (size_t i = 0; i < n; i++)
         json_object_set_new(avail, all[i].id, json_string(all[i].stable ? "stable" : "unstable"));
-    json_object_set_new(caps, "m.room_versions",
-                        json_pack("{s:s,s:o}", "default", cfg->default_room_version, "available",
-                                  avail));
+    json_object_set_new(
+        caps, "m.room_versions",
+        json_pack("{s:s,s:o}", "default", cfg->default_room_version, "available", avail));
     http_reply_json(req, 200, json_pack("{s:o}", "capabilities", caps));
 }

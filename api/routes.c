@@ -117,6 +117,7 @@ const struct http_route api_routes[] = {
     {"GET", CS "/thirdparty/user", api_thirdparty_lookup, R, 0},
     {"POST", CS "/user/{userId}/openid/request_token", api_openid_request_token, R, J},
     {"GET", CS "/account/3pid", api_threepids, R, 0},
+    {"GET", CS "/admin/whois/{userId}", api_whois, R, 0},
     {"POST", CS "/account/3pid", api_threepid_denied, R, J},
     {"POST", CS "/account/3pid/add", api_threepid_denied, R, J},
     {"POST", CS "/account/3pid/bind", api_threepid_denied, R, J},

@@ -39,6 +39,12 @@ static void park_release(struct park *p)
 
 static void respond(struct http_req *req);
 
+/* The request ended (also unanswered, when the server stopped with it parked). */
+static void park_end(void *ctx)
+{
+    park_release(ctx);
+}
+
 static void wake(void *arg)
 {
     http_resume(arg);
@@ -159,5 +165,6 @@ void api_sync(struct http_req *req)
     }
     p->deadline = clock_mono_ms() + (p->q.full_state ? 0 : timeout);
     http_set_ctx(req, p);
+    http_on_end(req, park_end);
     respond(req);
 }

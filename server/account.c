@@ -533,6 +533,14 @@ enum account_rc account_set_admin(const char *user_id, bool admin)
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
 }
 
+json_t *account_whois(const char *user_id)
+{
+    struct dbc *c = db_get();
+    json_t *d = c ? db_devices_whois(c, user_id) : NULL;
+    db_put(c);
+    return d ? json_pack("{s:s,s:o}", "user_id", user_id, "devices", d) : NULL;
+}
+
 json_t *account_devices(const char *user_id)
 {
     struct dbc *c = db_get();
@@ -553,8 +561,7 @@ enum account_rc account_device(const char *user_id, const char *device_id, json_
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
 }
 
-enum account_rc account_device_rename(const char *user_id, const char *device_id,
-                                      const char *name)
+enum account_rc account_device_rename(const char *user_id, const char *device_id, const char *name)
 {
     struct dbc *c = db_get();
     if (!c)

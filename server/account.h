@@ -67,6 +67,8 @@ enum account_rc account_set_admin(const char *user_id, bool admin);
 
 /* Devices as JSON (new references). */
 json_t *account_devices(const char *user_id);
+/* GET /admin/whois: the user's devices and their last connections (new), or NULL. */
+json_t *account_whois(const char *user_id);
 enum account_rc account_device(const char *user_id, const char *device_id, json_t **out);
 enum account_rc account_device_rename(const char *user_id, const char *device_id,
                                       const char *name);

@@ -61,6 +61,7 @@ struct http_req {
     bool suspended;
     http_park_fn arm, resumed;
     void *ctx;
+    void (*on_end)(void *ctx);
     json_t *json;
     struct http_user user;
     bool have_user;
@@ -492,6 +493,8 @@ static void req_free(struct http_req *r)
 {
     if (!r)
         return;
+    if (r->on_end)
+        r->on_end(r->ctx);
     json_decref(r->json);
     free(r->body);
     free(r->resp_body);
@@ -787,6 +790,11 @@ void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed)
 void http_set_ctx(struct http_req *req, void *ctx)
 {
     req->ctx = ctx;
+}
+
+void http_on_end(struct http_req *req, void (*fn)(void *ctx))
+{
+    req->on_end = fn;
 }
 
 void *http_ctx(struct http_req *req)

@@ -119,6 +119,9 @@ bool http_replied(struct http_req *req);
 typedef void (*http_park_fn)(struct http_req *req);
 void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
 void http_resume(struct http_req *req);
+/* Called with the ctx when the request ends, however it ends (also when the server stops
+ * with the request still parked): release what ctx owns there. */
+void http_on_end(struct http_req *req, void (*fn)(void *ctx));
 /* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
 void http_set_ctx(struct http_req *req, void *ctx);
 void *http_ctx(struct http_req *req);

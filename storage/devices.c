@@ -54,6 +54,19 @@ json_t *db_devices_list(struct dbc *c, const char *user_id)
     return arr;
 }
 
+json_t *db_devices_whois(struct dbc *c, const char *user_id)
+{
+    const char *p[] = {user_id};
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_object_agg(device_id, json_build_object('sessions', "
+        "json_build_array(json_build_object('connections', CASE WHEN last_seen_ts IS NULL THEN "
+        "'[]'::json ELSE json_build_array(json_strip_nulls(json_build_object('ip', "
+        "last_seen_ip, 'last_seen', last_seen_ts, 'user_agent', last_seen_user_agent))) "
+        "END)))), '{}'::json) FROM devices WHERE user_id = $1",
+        1, p));
+}
+
 int db_devices_get(struct dbc *c, const char *user_id, const char *device_id, json_t **out)
 {
     const char *p[] = {user_id, device_id};
@@ -80,9 +93,9 @@ int db_devices_set_name(struct dbc *c, const char *user_id, const char *device_i
 
 /* Deleting devices also drops their to-device inbox and transaction IDs (the key tables go
  * by cascade). */
-#define DELETE_DEVICE_TAIL                                                                      \
-    "RETURNING device_id), i AS (DELETE FROM device_inbox WHERE user_id = $1 AND device_id IN " \
-    "(SELECT device_id FROM d)), x AS (DELETE FROM to_device_txns WHERE user_id = $1 AND "      \
+#define DELETE_DEVICE_TAIL                                                                         \
+    "RETURNING device_id), i AS (DELETE FROM device_inbox WHERE user_id = $1 AND device_id IN "    \
+    "(SELECT device_id FROM d)), x AS (DELETE FROM to_device_txns WHERE user_id = $1 AND "         \
     "device_id IN (SELECT device_id FROM d)) SELECT count(*) FROM d"
 
 static long count_of(PGresult *res)
@@ -122,8 +135,8 @@ int db_devices_touch(struct dbc *c, const char *user_id, const char *device_id, 
                      const char *user_agent, int64_t now_ms, int64_t interval_ms)
 {
     char ts[24], cut[24];
-    const char *p[] = {user_id, device_id, ip, user_agent, db_i64(ts, now_ms),
-                       db_i64(cut, now_ms - interval_ms)};
+    const char *p[] = {user_id,    device_id,          ip,
+                       user_agent, db_i64(ts, now_ms), db_i64(cut, now_ms - interval_ms)};
     return db_run(c,
                   "UPDATE devices SET last_seen_ip = $3, last_seen_user_agent = $4, "
                   "last_seen_ts = $5 WHERE user_id = $1 AND device_id = $2 AND "

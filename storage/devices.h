@@ -14,6 +14,9 @@ int db_devices_upsert(struct dbc *c, const char *user_id, const char *device_id,
 /* All devices of a user as a new JSON array of {device_id, display_name, last_seen_ip,
  * last_seen_ts} (null where unknown; caller owns), ordered by device_id. NULL on error. */
 json_t *db_devices_list(struct dbc *c, const char *user_id);
+/* GET /admin/whois: {device_id: {sessions: [{connections: [{ip, last_seen, user_agent}]}]}}
+ * for the user's devices (the last connection each device was seen on); new, or NULL. */
+json_t *db_devices_whois(struct dbc *c, const char *user_id);
 /* One device as a new JSON object (same shape); returns 1 and sets *out, 0 if absent, -1. */
 int db_devices_get(struct dbc *c, const char *user_id, const char *device_id, json_t **out);
 /* Rename (NULL clears). Returns 1, 0 if absent, -1. */

@@ -13,6 +13,7 @@ class Discovery(ServerTestCase):
         r = self.s.get("/_matrix/client/versions")
         self.assertEqual(r.status, 200)
         self.assertIn("v1.1", r["versions"])
+        self.assertIn("v1.11", r["versions"])  # clients use authenticated media only then
         self.assertIsInstance(r["unstable_features"], dict)
         self.assertEqual(r.headers.get("Access-Control-Allow-Origin"), "*")
 

@@ -149,3 +149,20 @@ class TestTurnConfigured(ServerTestCase):
         self.assertTrue(before + 7200 - 2 <= int(expiry) <= before + 7200 + 2)
         mac = hmac.new(b"s3cret", r["username"].encode(), hashlib.sha1).digest()
         self.assertEqual(r["password"], base64.b64encode(mac).decode())
+
+
+class TestWhois(ServerTestCase):
+    def test_self_admin_and_others(self):
+        t = self.s.register("who")["access_token"]
+        other = self.s.register("who2")["access_token"]
+        r = self.s.get(CS + "/admin/whois/@who:test.local", token=t)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["user_id"], "@who:test.local")
+        (dev,) = r["devices"].values()
+        conns = dev["sessions"][0]["connections"]
+        self.assertTrue(all("last_seen" in c for c in conns))
+        self.assertError(self.s.get(CS + "/admin/whois/@who:test.local", token=other), 403,
+                         "M_FORBIDDEN")
+        admin = self.s.admin_register("whoadmin", admin=True)["access_token"]
+        self.assertEqual(self.s.get(CS + "/admin/whois/@who:test.local", token=admin).status,
+                         200)
