@@ -23,8 +23,9 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-proto
               -Wformat=2 -Wno-unused-parameter -Wvla
 BASE_CFLAGS = -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -I. -Ibuild/gen $(WARN) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS        = $(shell pkg-config --libs $(PKGS) vips 2>/dev/null) -lpthread -lm
-# libvips (thumbnails) is seen by server/thumbnail.c only; its glib headers as system headers
+LIBS        = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# libvips (thumbnails) is not linked: server/thumbnail.c loads it with dlopen in a child
+# process; only that file sees its headers (the glib ones as system headers)
 VIPS_CFLAGS = $(shell pkg-config --cflags vips 2>/dev/null | sed 's/-I/-isystem /g')
 
 REL_CFLAGS  = $(BASE_CFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2

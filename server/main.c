@@ -33,6 +33,7 @@
 #include "server/notify.h"
 #include "server/pusher.h"
 #include "server/search.h"
+#include "server/thumbnail.h"
 #include "storage/pducache.h"
 #include "server/room.h"
 #include "server/roomver.h"
@@ -72,11 +73,16 @@ static int cmd_generate_config(int argc, char **argv)
 {
     /* long option, has argument, short code */
     static const struct option opts[] = {
-        {"server-name", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
-        {"port", required_argument, 0, 'p'},        {"signing-key", required_argument, 0, 'k'},
-        {"media-store", required_argument, 0, 'm'}, {"db-host", required_argument, 0, 'H'},
-        {"db-user", required_argument, 0, 'U'},     {"db-name", required_argument, 0, 'D'},
-        {"open-registration", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+        {"server-name", required_argument, 0, 's'},
+        {"out", required_argument, 0, 'o'},
+        {"port", required_argument, 0, 'p'},
+        {"signing-key", required_argument, 0, 'k'},
+        {"media-store", required_argument, 0, 'm'},
+        {"db-host", required_argument, 0, 'H'},
+        {"db-user", required_argument, 0, 'U'},
+        {"db-name", required_argument, 0, 'D'},
+        {"open-registration", no_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
@@ -87,17 +93,39 @@ static int cmd_generate_config(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
-        case 's': server_name = optarg; break;
-        case 'o': out = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'k': key_path = optarg; break;
-        case 'm': media = optarg; break;
-        case 'H': db_host = optarg; break;
-        case 'U': db_user = optarg; break;
-        case 'D': db_name = optarg; break;
-        case 'r': open_reg = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            server_name = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'm':
+            media = optarg;
+            break;
+        case 'H':
+            db_host = optarg;
+            break;
+        case 'U':
+            db_user = optarg;
+            break;
+        case 'D':
+            db_name = optarg;
+            break;
+        case 'r':
+            open_reg = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!server_name) {
@@ -190,8 +218,8 @@ static int serve(const char *config_path)
         goto out_cfg;
     }
     if (sign_key_load(cfg.signing_key_path, &key, err, sizeof err) < 0) {
-        log_error("signing key %s: %s (amtsbote generate-config writes one)",
-                  cfg.signing_key_path, err);
+        log_error("signing key %s: %s (amtsbote generate-config writes one)", cfg.signing_key_path,
+                  err);
         goto out_cfg;
     }
     keyring_set_own(&key);
@@ -289,6 +317,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "generate-config") == 0)
         return cmd_generate_config(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "thumbnail") == 0) /* the media child (thumbnail.c) */
+        return thumbnail_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "register-user") == 0)
         return federation_cmd_register_user(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {

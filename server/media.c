@@ -85,7 +85,8 @@ int media_init(const struct config *cfg, const char *argv0)
                   strerror(errno));
         return -1;
     }
-    return thumbnail_init(argv0);
+    (void)argv0;
+    return thumbnail_init(tmp);
 }
 
 void media_shutdown(void)

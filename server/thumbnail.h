@@ -6,10 +6,13 @@
 
 #define THUMBNAIL_MAX_PIXELS (32LL * 1000 * 1000) /* larger sources are refused undecoded */
 
-/* Start-up and shutdown of libvips (no operation cache, one worker thread per image,
- * untrusted loaders blocked). 0 or -1. */
-int thumbnail_init(const char *argv0);
+/* Start-up: find this executable (the child runs it again) and the directory for the
+ * children's output (`store_tmp`, inside media_store_path). 0 or -1. */
+int thumbnail_init(const char *store_tmp);
 void thumbnail_shutdown(void);
+/* The child: `amtsbote thumbnail SRC W H crop|scale OUT` (main.c's subcommand). Its exit
+ * status says what it wrote: 0 JPEG, 10 PNG, 11 not an image it may decode, 1 failure. */
+int thumbnail_main(int argc, char **argv);
 
 /* A thumbnail of the image file `path`: scaled to fit width x height, or (crop) filling
  * exactly width x height, never enlarged. PNG when the image has transparency, else JPEG.
