@@ -36,9 +36,16 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool stopping;
 
+static int64_t indexed; /* the position the index reached (this process's view) */
+
 int search_catch_up(void)
 {
     int64_t upto = notify_position(), done = 0;
+    pthread_mutex_lock(&mu);
+    bool news = upto > indexed;
+    pthread_mutex_unlock(&mu);
+    if (!news) /* nothing committed since: no statement, no WAL */
+        return 0;
     struct dbc *c = db_get();
     if (!c)
         return -1;
@@ -49,6 +56,12 @@ int search_catch_up(void)
             break;
     }
     db_put(c);
+    if (rc == 0) {
+        pthread_mutex_lock(&mu);
+        if (done > indexed)
+            indexed = done;
+        pthread_mutex_unlock(&mu);
+    }
     return rc;
 }
 
