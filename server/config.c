@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -86,7 +87,6 @@ struct key {
     const char *alias; /* another row (same table) for the same setting: give only one */
 };
 
-
 static bool baseurl_ok(const char *s, size_t len);
 static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
@@ -146,7 +146,8 @@ static const struct key config_keys[] = {
     {"default_room_version", K_STR, C(default_room_version), "12", .check = roomver_ok,
      .arg = "a room version such as 10 or 12"},
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
-     .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok, .arg = SERVER_NAME_WANTED},
+     .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok,
+     .arg = SERVER_NAME_WANTED},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
      .arg = "a turn: or turns: URI"},
     {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
@@ -379,16 +380,19 @@ static int parse_decimal(const char *s, double *out)
     return 0;
 }
 
-int config_parse_size(const char *s, int64_t *out)
+/* A unit letter and what it multiplies by. */
+struct unit {
+    char suffix;
+    int64_t mult;
+};
+
+/* Decimal digits, then at most one unit letter from `units` (upper and lower case alike when
+ * `any_case`); no unit: 1. 0 with *out, or -1 when malformed or out of range. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n, bool any_case,
+                        int64_t *out)
 {
-    /* suffix, multiplier (Synapse's: powers of 1024) */
-    static const struct {
-        char suffix;
-        int64_t mult;
-    } units[] = {{'K', INT64_C(1) << 10}, {'M', INT64_C(1) << 20}, {'G', INT64_C(1) << 30}};
     int64_t v = 0, mult = 1;
     size_t digits = 0;
-
     if (!s)
         return -1;
     for (; *s >= '0' && *s <= '9'; s++, digits++) {
@@ -400,8 +404,9 @@ int config_parse_size(const char *s, int64_t *out)
         return -1;
     if (*s) {
         mult = 0;
-        for (size_t i = 0; i < COUNT(units); i++)
-            if (*s == units[i].suffix || *s == units[i].suffix - 'A' + 'a')
+        for (size_t i = 0; i < n; i++)
+            if (*s == units[i].suffix ||
+                (any_case && tolower((unsigned char)*s) == tolower((unsigned char)units[i].suffix)))
                 mult = units[i].mult;
         if (!mult || s[1])
             return -1;
@@ -410,6 +415,14 @@ int config_parse_size(const char *s, int64_t *out)
         return -1;
     *out = v * mult;
     return 0;
+}
+
+int config_parse_size(const char *s, int64_t *out)
+{
+    /* Synapse's: powers of 1024, either case */
+    static const struct unit units[] = {
+        {'K', INT64_C(1) << 10}, {'M', INT64_C(1) << 20}, {'G', INT64_C(1) << 30}};
+    return parse_scaled(s, units, COUNT(units), true, out);
 }
 
 /* ids_server_name_valid, plus what a name we are configured with must also have: DNS labels
@@ -444,35 +457,11 @@ bool config_server_name_ok(const char *s, size_t len)
 
 int config_parse_duration(const char *s, int64_t *out)
 {
-    /* suffix, milliseconds (Synapse's units; a bare number is milliseconds) */
-    static const struct {
-        char suffix;
-        int64_t ms;
-    } units[] = {{'s', 1000},      {'m', 60000},        {'h', 3600000},
-                 {'d', 86400000}, {'w', 604800000},    {'y', INT64_C(31536000000)}};
-    int64_t v = 0, mult = 1;
-    size_t digits = 0;
-    if (!s)
-        return -1;
-    for (; *s >= '0' && *s <= '9'; s++, digits++) {
-        if (v > (INT64_MAX - (*s - '0')) / 10)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    if (!digits)
-        return -1;
-    if (*s) {
-        mult = 0;
-        for (size_t i = 0; i < COUNT(units); i++)
-            if (*s == units[i].suffix)
-                mult = units[i].ms;
-        if (!mult || s[1])
-            return -1;
-    }
-    if (v > INT64_MAX / mult)
-        return -1;
-    *out = v * mult;
-    return 0;
+    /* Synapse's units, to milliseconds; a bare number is milliseconds */
+    static const struct unit units[] = {{'s', 1000},      {'m', 60000},
+                                        {'h', 3600000},   {'d', 86400000},
+                                        {'w', 604800000}, {'y', INT64_C(31536000000)}};
+    return parse_scaled(s, units, COUNT(units), false, out);
 }
 
 /* turn:host[:port][?transport=udp|tcp] or turns:...; no spaces or controls. */

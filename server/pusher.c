@@ -16,14 +16,13 @@
 #include "server/pusher.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/clock.h"
 #include "server/log.h"
+#include "server/worker.h"
 #include "storage/pushers.h"
 
 #define BATCH 50
@@ -32,10 +31,9 @@
 #define GIVE_UP_MS (24LL * 3600 * 1000)
 #define MAX_PUSHERS 20
 
-static pthread_t thread;
-static bool running, stopping, woken, include_content;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static bool include_content, started;
+static void deliver(struct worker *w);
+static struct worker sender = {.name = "push sender", .tick_ms = TICK_MS, .round = deliver};
 
 int64_t pusher_backoff_ms(int attempts)
 {
@@ -145,7 +143,7 @@ static int post(const char *url, const json_t *body, const char *pushkey, bool *
 }
 
 /* One round: deliver what is due. */
-static void deliver(void)
+static void deliver(struct worker *w)
 {
     int64_t now = clock_now_ms();
     struct dbc *c = db_get();
@@ -155,10 +153,7 @@ static void deliver(void)
     json_t *row;
     json_array_foreach(rows, i, row)
     {
-        pthread_mutex_lock(&mu);
-        bool stop = stopping;
-        pthread_mutex_unlock(&mu);
-        if (stop)
+        if (worker_stopping(w))
             break;
         int64_t id = json_integer_value(json_object_get(row, "id"));
         const char *url = json_string_value(json_object_get(json_object_get(row, "data"), "url"));
@@ -186,58 +181,30 @@ static void deliver(void)
     json_decref(rows);
 }
 
-static void *loop(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&mu);
-    while (!stopping) {
-        woken = false;
-        pthread_mutex_unlock(&mu);
-        deliver();
-        pthread_mutex_lock(&mu);
-        if (stopping || woken)
-            continue;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&cv, &mu, &until);
-    }
-    pthread_mutex_unlock(&mu);
-    return NULL;
-}
-
 int pusher_start(bool with_content)
 {
     include_content = with_content;
-    stopping = false;
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses libcurl */
-    if (pthread_create(&thread, NULL, loop, NULL) != 0)
+    if (worker_start(&sender) < 0) {
+        curl_global_cleanup();
         return -1;
-    running = true;
+    }
+    started = true;
     return 0;
 }
 
 void pusher_stop(void)
 {
-    if (!running)
+    if (!started)
         return;
-    pthread_mutex_lock(&mu);
-    stopping = true;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(thread, NULL);
-    running = false;
+    worker_stop(&sender);
     curl_global_cleanup();
+    started = false;
 }
 
 void pusher_wake(void)
 {
-    pthread_mutex_lock(&mu);
-    woken = true;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
+    worker_wake(&sender);
 }
 
 /* --- the endpoints' logic ------------------------------------------------------------------ */

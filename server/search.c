@@ -20,6 +20,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/room.h"
+#include "server/worker.h"
 #include "storage/search.h"
 
 #define INDEX_BATCH 5000   /* stream positions per indexing statement */
@@ -30,12 +31,7 @@
 #define MAX_LIMIT 50
 #define MAX_CONTEXT 20
 
-static pthread_t indexer;
-static bool running;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static bool stopping;
-
 static int64_t indexed; /* the position the index reached (this process's view) */
 
 int search_catch_up(void)
@@ -65,46 +61,24 @@ int search_catch_up(void)
     return rc;
 }
 
-static void *index_loop(void *arg)
+static void index_round(struct worker *w)
 {
-    (void)arg;
-    pthread_mutex_lock(&mu);
-    while (!stopping) {
-        pthread_mutex_unlock(&mu);
-        if (search_catch_up() < 0)
-            log_warn("search: indexing failed; will retry");
-        pthread_mutex_lock(&mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += INDEX_EVERY_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        if (!stopping)
-            pthread_cond_timedwait(&cv, &mu, &until);
-    }
-    pthread_mutex_unlock(&mu);
-    return NULL;
+    (void)w;
+    if (search_catch_up() < 0)
+        log_warn("search: indexing failed; will retry");
 }
+
+static struct worker indexer = {
+    .name = "search indexer", .tick_ms = INDEX_EVERY_MS, .round = index_round};
 
 int search_start(void)
 {
-    stopping = false;
-    if (pthread_create(&indexer, NULL, index_loop, NULL) != 0)
-        return -1;
-    running = true;
-    return 0;
+    return worker_start(&indexer);
 }
 
 void search_stop(void)
 {
-    if (!running)
-        return;
-    pthread_mutex_lock(&mu);
-    stopping = true;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(indexer, NULL);
-    running = false;
+    worker_stop(&indexer);
 }
 
 /* --- the query ---------------------------------------------------------------------------- */
