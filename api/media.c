@@ -2,13 +2,14 @@
  * uploads under /_matrix/media/v3 and v1/create, downloads and thumbnails under the
  * authenticated /_matrix/client/v1/media (v1.11), the configuration, and the legacy
  * unauthenticated /_matrix/media/v3 reads, frozen (404 M_NOT_FOUND) while
- * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off:
- * preview_url answers 403 M_FORBIDDEN. The rules are in server/media.c. */
+ * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off
+ * unless configured (server/preview.c). The rules are in server/media.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "server/media.h"
+#include "server/preview.h"
 
 static void reply_err(struct http_req *req, const struct media_error *e)
 {
@@ -130,5 +131,13 @@ void api_media_legacy_read(struct http_req *req)
 
 void api_media_preview_url(struct http_req *req)
 {
-    http_reply_error(req, 403, "M_FORBIDDEN", "URL previews are disabled on this server");
+    int status;
+    const char *errcode;
+    char why[256];
+    json_t *out = preview_url(http_config(req), http_query(req, "url"), &status, &errcode, why,
+                              sizeof why);
+    if (out)
+        http_reply_json(req, 200, out);
+    else
+        http_reply_error(req, status, errcode, "%s", why);
 }

@@ -130,9 +130,10 @@ static const struct key config_keys[] = {
     {"password_config.enabled", K_BOOL, C(password_enabled), "true"},
     {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
     {"enable_authenticated_media", K_BOOL, C(enable_authenticated_media), "true"},
-    {"url_preview_enabled", K_FALSE, C(url_preview_enabled), "false",
-     .arg = "URL previews are not supported (they would leak what users read); set "
-            "url_preview_enabled: false"},
+    {"url_preview_enabled", K_BOOL, C(url_preview_enabled), "false"},
+    {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,
+     .off2 = C(n_url_preview_domains), .check = config_server_name_ok,
+     .arg = "a host name such as intranet.example.org"},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
     {"push", K_SECTION, NO_DEST, NULL},
@@ -1023,6 +1024,7 @@ void config_free(struct config *c)
     free(c->default_room_version);
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
     free_list(c->turn_uris, c->n_turn_uris);
+    free_list(c->url_preview_domains, c->n_url_preview_domains);
     if (c->turn_shared_secret)
         sodium_memzero(c->turn_shared_secret, strlen(c->turn_shared_secret));
     free(c->turn_shared_secret);

@@ -49,7 +49,10 @@ struct config {
     int64_t max_request_body_size; /* JSON bodies; default 1M (Amtsbote key) */
     bool enable_authenticated_media; /* default true: the unauthenticated /_matrix/media/v3
                                         download and thumbnail endpoints are frozen */
-    bool url_preview_enabled;  /* must stay false: URL previews are not supported */
+    bool url_preview_enabled;  /* url_preview_enabled, default false (privacy) */
+    char **url_preview_domains; /* url_preview_domain_whitelist (Amtsbote key): the only hosts
+                                   previews are fetched from; none: nothing is fetched */
+    size_t n_url_preview_domains;
     bool presence_enabled;     /* presence.enabled, default false (privacy) */
     bool push_include_content; /* push.include_content, default false: pushes carry event and
                                   room IDs and counts, never message content */
