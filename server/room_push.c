@@ -41,6 +41,29 @@ static bool is_local(const char *user_id)
     return colon && strcmp(colon + 1, eng.server_name) == 0;
 }
 
+/* Members with rules of their own ("rules": their store, as the append view and
+ * db_push_targets read it with the members): their effective set into the batch's cache,
+ * once for the batch (users already there keep theirs). */
+static void seed_rules(struct batch *b, const json_t *members)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m)
+    {
+        const json_t *store = json_object_get(m, "rules");
+        const char *user = json_string_value(json_object_get(m, "user_id"));
+        if (!json_is_object(store) || !user ||
+            (b->push_rules && json_object_get(b->push_rules, user)))
+            continue;
+        json_t *set = push_merge(store, user);
+        if (!set)
+            continue;
+        if (!b->push_rules)
+            b->push_rules = json_object();
+        json_object_set_new(b->push_rules, user, set);
+    }
+}
+
 void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_t *auth)
 {
     if (!members || strlen(room_id) >= sizeof b->push_room)
@@ -53,20 +76,7 @@ void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_
         json_pack("{s:O,s:I,s:O}", "members", members, "count",
                   (json_int_t)json_array_size(members), "power_levels", pl ? pl : json_null());
     snprintf(b->push_room, sizeof b->push_room, "%s", room_id);
-    /* members with rules of their own: their effective set, once for the batch */
-    size_t i;
-    json_t *m;
-    json_array_foreach(members, i, m)
-    {
-        const json_t *store = json_object_get(m, "rules");
-        const char *user = json_string_value(json_object_get(m, "user_id"));
-        json_t *set = json_is_object(store) && user ? push_merge(store, user) : NULL;
-        if (!set)
-            continue;
-        if (!b->push_rules)
-            b->push_rules = json_object();
-        json_object_set_new(b->push_rules, user, set);
-    }
+    seed_rules(b, members);
 }
 
 /* The creators with unlimited power (room version 12: the create event's sender and its
@@ -124,6 +134,8 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         targets = db_push_targets(c, room_id, "", invitee);
         if (!targets)
             return -1;
+        /* an invitee, or a batch not seeded (room creation): their own rules, too */
+        seed_rules(b, json_object_get(targets, "members"));
         json_decref(b->push_targets);
         b->push_targets = NULL;
         if (!skey && strlen(room_id) < sizeof b->push_room) {

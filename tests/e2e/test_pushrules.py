@@ -1,6 +1,7 @@
 """/pushrules: the effective rule set (the predefined rules of v1.19 with the user's own),
 rule CRUD with before/after, enabled and actions, the spec's errors, m.push_rules account
-data in /sync, and user rules deciding the unread counts /sync reports."""
+data in /sync, user rules deciding the unread counts /sync reports, and an invitee's own
+rules deciding whether an invite notifies (also when the invite comes with createRoom)."""
 import urllib.parse
 
 from harness import ServerTestCase
@@ -115,3 +116,23 @@ class TestPushRules(ServerTestCase):
         s2 = self.s.get(CS + "/sync?since=" + q(s["next_batch"]), token=c).body
         self.assertEqual(s2["rooms"]["join"][loud]["unread_notifications"]["notification_count"],
                          2)
+
+    def test_invitee_rules_decide(self):
+        host = self.s.register("pinvh")["access_token"]
+        quiet = self.s.register("pinvq")["access_token"]
+        loud = self.s.register("pinvl")["access_token"]
+        r = self.s.put(PR + "/override/.m.rule.invite_for_me/enabled", {"enabled": False},
+                       token=quiet)
+        self.assertEqual(r.status, 200, r)
+        # an invite into an existing room, and invites with createRoom
+        room = self.s.post(CS + "/createRoom", {"preset": "private_chat"}, token=host)["room_id"]
+        for who in ("pinvq", "pinvl"):
+            r = self.s.post(CS + f"/rooms/{q(room)}/invite", {"user_id": f"@{who}:test.local"},
+                            token=host)
+            self.assertEqual(r.status, 200, r)
+        room2 = self.s.post(CS + "/createRoom", {"preset": "private_chat", "invite": [
+            "@pinvq:test.local", "@pinvl:test.local"]}, token=host)["room_id"]
+        for tok, want in ((quiet, set()), (loud, {room, room2})):
+            got = {n["room_id"] for n in self.s.get(CS + "/notifications", token=tok)
+                   ["notifications"] if n["event"]["type"] == "m.room.member"}
+            self.assertEqual(got, want)
