@@ -600,7 +600,27 @@ static void apply_actions(const json_t *actions, struct push_result *out)
     if (!out->notify) {
         out->highlight = false;
         out->sound = NULL;
+    } else {
+        out->actions = actions;
     }
+}
+
+json_t *push_tweaks(const json_t *actions)
+{
+    json_t *out = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(actions, i, a)
+    {
+        const char *tweak = json_string_value(json_object_get(a, "set_tweak"));
+        if (!tweak || strcmp(tweak, "highlight") == 0)
+            continue;
+        if (!out && (out = json_object()) == NULL)
+            return NULL;
+        json_t *value = json_object_get(a, "value");
+        json_object_set_new(out, tweak, value ? json_incref(value) : json_true());
+    }
+    return out;
 }
 
 int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx *ctx,

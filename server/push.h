@@ -39,12 +39,13 @@ struct push_ctx {
 
 /* The outcome: the first enabled rule that matched decides. */
 struct push_result {
-    bool notify;         /* the rule's actions hold "notify" */
-    bool highlight;      /* its highlight tweak (no value: true); false unless notify */
-    const char *sound;   /* its sound tweak, borrowed from the rule set; NULL if none or
-                            unless notify */
-    const char *rule_id; /* the deciding rule, borrowed from the rule set; NULL when no
-                            rule matched or the event is the user's own */
+    bool notify;           /* the rule's actions hold "notify" */
+    bool highlight;        /* its highlight tweak (no value: true); false unless notify */
+    const char *sound;     /* its sound tweak, borrowed from the rule set; NULL if none or
+                              unless notify */
+    const char *rule_id;   /* the deciding rule, borrowed from the rule set; NULL when no
+                              rule matched or the event is the user's own */
+    const json_t *actions; /* the deciding rule's actions, borrowed; NULL unless notify */
 };
 
 /* Evaluate `ruleset` ({"global": {...}} as push_default_ruleset or push_merge make it)
@@ -58,6 +59,12 @@ struct push_result {
  * "global" object. */
 int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx *ctx,
               struct push_result *out);
+
+/* The tweaks of `actions` (a rule's action list) other than highlight, as the push gateway
+ * API's devices[].tweaks and the store of a notification want them: {"sound": "default",
+ * "<other tweak>": value, ...}; a set_tweak without a value counts as true. New object, or
+ * NULL when there are none (or on allocation failure): callers store nothing then. */
+json_t *push_tweaks(const json_t *actions);
 
 /* --- a user's stored rules and the /pushrules edits ------------------------------------- */
 

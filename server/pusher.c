@@ -7,8 +7,9 @@
  *     event's push actions: a crash or restart loses none, and nothing is queued for an event
  *     that was not stored.
  *  2. By default a push carries no content: event ID, room ID, unread count, the device's
- *     pushkey and data (without its url) and tweaks. Only with push.include_content, and a
- *     pusher that did not ask for event_id_only, do type, sender and content go out.
+ *     pushkey and data (without its url) and the deciding rule's tweaks (sound, highlight).
+ *     Only with push.include_content, and a pusher that did not ask for event_id_only, do
+ *     type, sender and content go out.
  *  3. A failed delivery is retried with back-off (1 s doubling to 10 min) and given up after a
  *     day; pushkeys the gateway rejects lose their pushers, as the spec says.
  *  4. The sender is one thread with bounded work per round and a timeout per request; it
@@ -52,9 +53,15 @@ json_t *pusher_notification(const json_t *row, bool with_content)
     }
     const char *format = json_string_value(json_object_get(data, "format"));
     json_object_del(data, "url"); /* the spec: data without url */
-    json_t *device = json_pack("{s:O,s:O,s:O,s:o,s:{}}", "app_id", json_object_get(row, "app_id"),
+    /* the deciding rule's tweaks: stored ones (sound, ...) and highlight */
+    json_t *tweaks = json_is_object(json_object_get(row, "tweaks"))
+                         ? json_deep_copy(json_object_get(row, "tweaks"))
+                         : json_object();
+    if (json_is_true(json_object_get(row, "highlight")))
+        json_object_set_new(tweaks, "highlight", json_true());
+    json_t *device = json_pack("{s:O,s:O,s:O,s:o,s:o}", "app_id", json_object_get(row, "app_id"),
                                "pushkey", json_object_get(row, "pushkey"), "pushkey_ts",
-                               json_object_get(row, "pushkey_ts"), "data", data, "tweaks");
+                               json_object_get(row, "pushkey_ts"), "data", data, "tweaks", tweaks);
     json_int_t pts = json_integer_value(json_object_get(row, "pushkey_ts")) / 1000;
     json_object_set_new(device, "pushkey_ts", json_integer(pts));
     json_t *n =
@@ -315,10 +322,17 @@ json_t *pusher_notifications(const char *user_id, const char *from, int limit, b
             json_object_get(ev, "origin_server_ts"), "content", json_object_get(ev, "content"));
         if (json_object_get(ev, "state_key"))
             json_object_set(client, "state_key", json_object_get(ev, "state_key"));
-        bool hl = json_is_true(json_object_get(r, "highlight"));
-        json_t *actions =
-            hl ? json_pack("[s,{s:s,s:b}]", "notify", "set_tweak", "highlight", "value", 1)
-               : json_pack("[s]", "notify");
+        /* the deciding rule's actions: notify and its tweaks (migration 0007 keeps them) */
+        json_t *actions = json_pack("[s]", "notify");
+        if (json_is_true(json_object_get(r, "highlight")))
+            json_array_append_new(actions,
+                                  json_pack("{s:s,s:b}", "set_tweak", "highlight", "value", 1));
+        const char *tk;
+        json_t *tv;
+        json_object_foreach(json_object_get(r, "tweaks"), tk, tv)
+        {
+            json_array_append_new(actions, json_pack("{s:s,s:O}", "set_tweak", tk, "value", tv));
+        }
         json_array_append_new(list, json_pack("{s:o,s:o,s:O,s:O,s:O}", "actions", actions, "event",
                                               client, "read", json_object_get(r, "read"), "room_id",
                                               json_object_get(r, "room_id"), "ts",

@@ -3,10 +3,11 @@
  *
  * Runs inside the room writer's transaction, right after the event is stored: every local
  * user joined to the room (and the target of an invite) other than the sender gets the push
- * rules evaluated (server/pushrule.h); a "notify" outcome becomes a row in event_push_actions, so
+ * rules evaluated (server/push.h); a "notify" outcome becomes a row in event_push_actions, so
  * /sync's unread and highlight counts are counts of rows after the user's read receipt, and
- * the same rows will feed /notifications and the push sender. Users' own rule changes plug
- * in through push_ruleset_for (default rules until the push-rules endpoints store any). */
+ * the same rows feed /notifications and the push sender (migration 0013 queues a delivery
+ * per pusher with the insert; 0007 keeps the deciding rule's tweaks). Users' own rules come
+ * with the members (room_push_seed, db_push_targets) and are merged once per batch. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,10 +178,17 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         };
         struct push_result res = {0};
         const json_t *rules = ruleset_for(b, uid);
-        if (rules && push_eval(rules, ev, &ctx, &res) == 0 && res.notify)
-            json_array_append_new(rows,
-                                  json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid, "room_id", room_id,
-                                            "event_id", event_id, "highlight", res.highlight));
+        if (!rules || push_eval(rules, ev, &ctx, &res) != 0 || !res.notify)
+            continue;
+        json_t *row = json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid, "room_id", room_id, "event_id",
+                                event_id, "highlight", res.highlight);
+        json_t *tweaks = push_tweaks(res.actions); /* most rules: none, nothing stored */
+        char *text = tweaks ? json_dumps(tweaks, JSON_COMPACT) : NULL;
+        if (text)
+            json_object_set_new(row, "tweaks", json_string(text));
+        free(text);
+        json_decref(tweaks);
+        json_array_append_new(rows, row);
     }
     /* the thread an event belongs to: its root for m.thread relations, else the main one */
     const json_t *rel = json_object_get(content, "m.relates_to");

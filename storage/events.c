@@ -75,10 +75,11 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
  * database grew. */
 static const char push_insert_sql[] =
     "WITH ins AS (INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
-    "thread_id, highlight) SELECT user_id, room_id, stream, event_id, thread_id, highlight "
-    "FROM (SELECT x.*, (SELECT e.stream_ordering FROM events e WHERE e.event_id = "
-    "x.event_id) AS stream FROM jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id "
-    "text, event_id text, thread_id text, highlight boolean)) y WHERE stream IS NOT NULL ON "
+    "thread_id, highlight, tweaks) SELECT user_id, room_id, stream, event_id, thread_id, "
+    "highlight, tweaks FROM (SELECT x.*, (SELECT e.stream_ordering FROM events e WHERE "
+    "e.event_id = x.event_id) AS stream FROM jsonb_to_recordset($1::jsonb) AS x(user_id text, "
+    "room_id text, event_id text, thread_id text, highlight boolean, tweaks text)) y WHERE "
+    "stream IS NOT NULL ON "
     "CONFLICT DO NOTHING RETURNING user_id, room_id, event_id) " PUSH_ENQUEUE_SQL;
 
 int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size_t n,

@@ -76,14 +76,17 @@ json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_ev
         "SELECT coalesce(json_agg(json_build_object('id', q.id, 'user_id', q.user_id, "
         "'app_id', q.app_id, 'pushkey', q.pushkey, 'pushkey_ts', p.created_ts, 'data', "
         "p.data::json, 'event_id', q.event_id, 'room_id', q.room_id, 'attempts', q.attempts, "
-        "'created_ts', q.created_ts, 'unread', (SELECT count(*) FROM event_push_actions a "
+        "'created_ts', q.created_ts, 'highlight', pa.highlight, 'tweaks', pa.tweaks::json, "
+        "'unread', (SELECT count(*) FROM event_push_actions a "
         "WHERE a.user_id = q.user_id AND a.stream > coalesce((SELECT max(r.event_stream) FROM "
         "receipts r WHERE r.user_id = a.user_id AND r.room_id = a.room_id AND r.receipt_type "
         "IN ('m.read', 'm.read.private')), 0)), 'event', CASE WHEN $3::boolean THEN (SELECT "
         "e.json::json FROM events e WHERE e.event_id = q.event_id) END) ORDER BY q.id), "
         "'[]'::json) FROM (SELECT * FROM push_queue WHERE next_ts <= $1 ORDER BY id LIMIT $2) "
         "q JOIN pushers p ON p.app_id = q.app_id AND p.pushkey = q.pushkey AND p.user_id = "
-        "q.user_id",
+        "q.user_id LEFT JOIN LATERAL (SELECT a.highlight, a.tweaks FROM event_push_actions a "
+        "WHERE a.user_id = q.user_id AND a.room_id = q.room_id AND a.stream = (SELECT "
+        "e.stream_ordering FROM events e WHERE e.event_id = q.event_id)) pa ON true",
         3, p));
 }
 
@@ -110,7 +113,8 @@ json_t *db_notifications(struct dbc *c, const char *user_id, int64_t before, int
     return db_json(db_exec(
         c,
         "SELECT coalesce(json_agg(json_build_object('stream', a.stream, 'room_id', a.room_id, "
-        "'highlight', a.highlight, 'event_id', a.event_id, 'ts', e.origin_server_ts, 'event', "
+        "'highlight', a.highlight, 'tweaks', a.tweaks::json, 'event_id', a.event_id, 'ts', "
+        "e.origin_server_ts, 'event', "
         "e.json::json, 'redacted_by', e.redacted_by, 'read', a.stream <= coalesce((SELECT "
         "max(r.event_stream) FROM receipts r WHERE r.user_id = $1 AND r.room_id = a.room_id "
         "AND r.receipt_type IN ('m.read', 'm.read.private')), 0)) ORDER BY a.stream DESC), "

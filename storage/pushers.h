@@ -20,7 +20,8 @@ int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id,
 
 /* Due deliveries (next_ts <= now), oldest first, at most `limit`: a new array of {id,
  * user_id, app_id, pushkey, pushkey_ts, data (object), event_id, room_id, attempts,
- * created_ts, unread, event (the PDU, when with_event)}, or NULL. */
+ * created_ts, highlight, tweaks (object or null; migration 0007), unread, event (the PDU,
+ * when with_event)}, or NULL. */
 json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event);
 /* A delivery is over (sent, or given up). 0 or -1. */
 int db_push_queue_done(struct dbc *c, int64_t id);
@@ -28,8 +29,8 @@ int db_push_queue_done(struct dbc *c, int64_t id);
 int db_push_queue_retry(struct dbc *c, int64_t id, int64_t next_ts);
 
 /* /notifications: the user's notifications with stream < before, newest first, at most
- * `limit`, only highlights if asked: a new array of {stream, room_id, highlight, read, ts,
- * event (PDU), event_id}, or NULL. */
+ * `limit`, only highlights if asked: a new array of {stream, room_id, highlight, tweaks
+ * (object or null), read, ts, event (PDU), event_id}, or NULL. */
 json_t *db_notifications(struct dbc *c, const char *user_id, int64_t before, int limit,
                          bool only_highlight);
 

@@ -104,6 +104,8 @@ class TestPushers(PushBase):
         self.assertNotIn("url", n["devices"][0]["data"])
         self.assertNotIn("content", n)
         self.assertNotIn("geheime", json.dumps(got))
+        # the deciding rule's tweaks: a two-member room is .m.rule.room_one_to_one
+        self.assertEqual(n["devices"][0]["tweaks"], {"sound": "default"})
         # the sender's own message pushes nothing to the sender
         self.assertEqual(self.pusher(ta, "pka").status, 200)
         self.send(room, ta, "zweite", "m2")
@@ -117,6 +119,8 @@ class TestPushers(PushBase):
         ids = [x["event"]["event_id"] for x in r["notifications"]]
         self.assertEqual(ids[1], ev)  # newest first: "zweite", then ev (then the invite)
         self.assertFalse(r["notifications"][0]["read"])
+        self.assertEqual(r["notifications"][1]["actions"],
+                         ["notify", {"set_tweak": "sound", "value": "default"}])
         r = self.s.get(CS + "/notifications?limit=1", token=tb)
         self.assertEqual(len(r["notifications"]), 1)
         r2 = self.s.get(CS + "/notifications?limit=1&from=" + r["next_token"], token=tb)

@@ -539,6 +539,40 @@ TEST(own_events_never_notify)
     CHECK(!r.notify && !r.highlight);
 }
 
+/* The deciding rule's actions and their tweaks (what a notification stores and the push
+ * gateway gets): sound and custom tweaks, a valueless tweak as true, highlight left out. */
+TEST(tweaks_of_the_deciding_rule)
+{
+    json_t *rules = push_default_ruleset(ME);
+    struct push_ctx c = {.user_id = ME, .display_name = "Alice", .member_count = 2};
+    json_t *ev = message(BOB, "hallo");
+    struct push_result r;
+    CHECK_INT(push_eval(rules, ev, &c, &r), 0);
+    CHECK_STR(r.rule_id, ".m.rule.room_one_to_one");
+    json_t *t = push_tweaks(r.actions);
+    CHECK(t && json_object_size(t) == 1);
+    CHECK_STR(json_string_value(json_object_get(t, "sound")), "default");
+    json_decref(t);
+    c.member_count = 5; /* .m.rule.message: notify, no tweaks */
+    CHECK_INT(push_eval(rules, ev, &c, &r), 0);
+    CHECK(r.notify && r.actions);
+    CHECK(push_tweaks(r.actions) == NULL);
+    json_decref(ev);
+    ev = message(ME, "own");
+    CHECK_INT(push_eval(rules, ev, &c, &r), 0);
+    CHECK(r.actions == NULL);
+    json_decref(ev);
+    json_decref(rules);
+    json_t *a = J("['notify',{'set_tweak':'highlight'},{'set_tweak':'x-flash'},"
+                  "{'set_tweak':'sound','value':'bell'},'coalesce']");
+    t = push_tweaks(a);
+    CHECK(t && json_object_size(t) == 2 && json_is_true(json_object_get(t, "x-flash")));
+    CHECK_STR(json_string_value(json_object_get(t, "sound")), "bell");
+    json_decref(t);
+    json_decref(a);
+    CHECK(push_tweaks(NULL) == NULL);
+}
+
 TEST(evaluation_order_and_actions)
 {
     struct push_ctx c = {.user_id = ME, .member_count = 5};
@@ -862,6 +896,7 @@ int main(void)
     RUN(shared_template_decides_like_a_copy);
     RUN(own_events_never_notify);
     RUN(evaluation_order_and_actions);
+    RUN(tweaks_of_the_deciding_rule);
     RUN(master_rule_silences_everything);
     RUN(put_with_before_and_after);
     RUN(put_validates);

@@ -1,5 +1,6 @@
 /* pusher_test.c - the push sender's pure parts: the back-off and the notification body
- * (event_id_only by default; content only when configured and not refused). */
+ * (event_id_only by default; content only when configured and not refused; the deciding
+ * rule's tweaks on the device). */
 #include "server/pusher.h"
 #include "tests/unit.h"
 
@@ -54,10 +55,30 @@ TEST(content_only_when_allowed)
     json_decref(r);
 }
 
+TEST(tweaks_reach_the_device)
+{
+    json_t *r = row(NULL);
+    json_t *b = pusher_notification(r, false);
+    json_t *dev = json_array_get(json_object_get(json_object_get(b, "notification"), "devices"), 0);
+    CHECK(json_is_object(json_object_get(dev, "tweaks")));
+    CHECK(json_object_size(json_object_get(dev, "tweaks")) == 0);
+    json_decref(b);
+    json_object_set_new(r, "highlight", json_true());
+    json_object_set_new(r, "tweaks", json_pack("{s:s}", "sound", "default"));
+    b = pusher_notification(r, false);
+    dev = json_array_get(json_object_get(json_object_get(b, "notification"), "devices"), 0);
+    json_t *want = json_pack("{s:s,s:b}", "sound", "default", "highlight", 1);
+    CHECK(json_equal(json_object_get(dev, "tweaks"), want));
+    json_decref(want);
+    json_decref(b);
+    json_decref(r);
+}
+
 int main(void)
 {
     RUN(backoff);
     RUN(event_id_only_by_default);
     RUN(content_only_when_allowed);
+    RUN(tweaks_reach_the_device);
     return unit_done();
 }
