@@ -13,7 +13,8 @@
  *  3. A failed delivery is retried with back-off (1 s doubling to 10 min) and given up after a
  *     day; pushkeys the gateway rejects lose their pushers, as the spec says.
  *  4. The sender is one thread with bounded work per round and a timeout per request; it
- *     stops within a second of pusher_stop (plus a request in flight, at most its timeout). */
+ *     stops within about a second of pusher_stop, a request in flight included (libcurl's
+ *     progress callback aborts it; the delivery stays queued). */
 #include "server/pusher.h"
 
 #include <curl/curl.h>
@@ -99,9 +100,17 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
     return add;
 }
 
+/* libcurl's progress callback (at least about once a second, even while a gateway is
+ * silent): a nonzero answer aborts the request, so pusher_stop need not wait for it. */
+static int abort_if_stopping(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    return worker_stopping(arg) ? 1 : 0;
+}
+
 /* POST the notification. 1 delivered (and *rejected set when the gateway rejected the
- * pushkey), 0 failed (retry), -1 hopeless (give up). */
-static int post(const char *url, const json_t *body, const char *pushkey, bool *rejected)
+ * pushkey), 0 failed or cut short by pusher_stop (retry), -1 hopeless (give up). */
+static int post(struct worker *w, const char *url, const json_t *body, const char *pushkey,
+                bool *rejected)
 {
     *rejected = false;
     char *text = json_dumps(body, JSON_COMPACT);
@@ -123,6 +132,9 @@ static int post(const char *url, const json_t *body, const char *pushkey, bool *
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_if_stopping);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     int rc = 0;
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK) {
@@ -167,7 +179,7 @@ static void deliver(struct worker *w)
         const char *pushkey = json_string_value(json_object_get(row, "pushkey"));
         json_t *body = pusher_notification(row, include_content);
         bool rejected = false;
-        int sent = url && pushkey ? post(url, body, pushkey, &rejected) : -1;
+        int sent = url && pushkey ? post(w, url, body, pushkey, &rejected) : -1;
         json_decref(body);
         int attempts = (int)json_integer_value(json_object_get(row, "attempts"));
         int64_t created = json_integer_value(json_object_get(row, "created_ts"));

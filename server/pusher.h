@@ -8,7 +8,8 @@
 
 /* Start the sender thread (include_content: push.include_content). 0 or -1. */
 int pusher_start(bool include_content);
-/* Stop it promptly (an HTTP request in flight is cut at its timeout). Safe if not started. */
+/* Stop it promptly (a request in flight is aborted within about a second and stays
+ * queued). Safe if not started. */
 void pusher_stop(void);
 /* Something was queued: look now rather than at the next tick. */
 void pusher_wake(void);

@@ -1,7 +1,7 @@
 """Pushers and delivery to a real HTTP push gateway (a local receiver started by the test):
 /pushers/set and /pushers, event_id_only notifications without content by default, retry
-after a failing gateway, rejected pushkeys removing their pusher, push.include_content, and
-/notifications."""
+after a failing gateway, rejected pushkeys removing their pusher, push.include_content,
+/notifications, and a prompt shutdown while a gateway does not answer."""
 import json
 import threading
 import time
@@ -22,11 +22,16 @@ class Gateway:
 
     def __init__(self):
         self.received, self.fail_next, self.reject = [], 0, set()
+        self.hang, self.release, self.hanging = False, threading.Event(), threading.Event()
         gw = self
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if gw.hang:  # a silent gateway: no answer until released (bounded)
+                    gw.hanging.set()
+                    gw.release.wait(30)
+                    return
                 if gw.fail_next > 0:
                     gw.fail_next -= 1
                     self.send_response(500)
@@ -55,6 +60,7 @@ class Gateway:
         return self.received[:n]
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
 
 
@@ -173,3 +179,15 @@ class TestPushContent(PushBase):
         (got,) = self.gw.wait(1)
         self.assertEqual(got["notification"]["content"]["body"], "mit Inhalt")
         self.assertEqual(got["notification"]["type"], "m.room.message")
+
+
+class TestPushShutdown(PushBase):
+    def test_silent_gateway_does_not_hold_shutdown(self):
+        ta, tb, room = self.pair("pushg", "pushh")
+        self.assertEqual(self.pusher(tb, "pk-silent").status, 200)
+        self.gw.hang = True
+        self.send(room, ta, "niemand antwortet", "s1")
+        self.assertTrue(self.gw.hanging.wait(15))
+        t0 = time.time()
+        self.server.stop()  # raises on an unclean exit or a sanitizer report
+        self.assertLess(time.time() - t0, 5)  # not the request's 10 s timeout
