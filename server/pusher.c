@@ -245,6 +245,8 @@ const char *pusher_set(const char *user_id, const char *device_id, const json_t 
     if (!str_field(body, "app_id", 64, true) || !str_field(body, "pushkey", 512, true))
         return "app_id (at most 64 bytes) and pushkey (at most 512) are required";
     json_t *kind = json_object_get(body, "kind");
+    if (!kind) /* required; null (deletion) is a value */
+        return "kind is required (null deletes the pusher)";
     const char *app_id = json_string_value(json_object_get(body, "app_id"));
     const char *pushkey = json_string_value(json_object_get(body, "pushkey"));
     struct dbc *c;

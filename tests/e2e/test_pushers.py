@@ -162,6 +162,8 @@ class TestPushers(PushBase):
             self.assertError(self.pusher(tok, **extra), 400, "M_INVALID_PARAM")
         r = self.s.post(CS + "/pushers/set", {"kind": "http"}, token=tok)
         self.assertError(r, 400, "M_MISSING_PARAM")
+        r = self.s.post(CS + "/pushers/set", {"app_id": "a", "pushkey": "k"}, token=tok)
+        self.assertError(r, 400, "M_MISSING_PARAM")  # kind is required; null deletes
         for i in range(20):
             self.assertEqual(self.pusher(tok, f"k{i}").status, 200)
         self.assertError(self.pusher(tok, "k20"), 429, "M_LIMIT_EXCEEDED")
