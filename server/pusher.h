@@ -28,7 +28,7 @@ const char *pusher_set(const char *user_id, const char *device_id, const json_t 
 json_t *pusher_list(const char *user_id);
 /* GET /notifications: {notifications, next_token?} (new), or NULL with *bad when `from` is
  * malformed. */
-json_t *pusher_notifications(const char *user_id, const char *from, int limit,
-                             bool only_highlight, bool *bad);
+json_t *pusher_notifications(const char *user_id, const char *from, int limit, bool only_highlight,
+                             bool *bad);
 
 #endif

@@ -15,8 +15,7 @@ json_t *db_pushers_list(struct dbc *c, const char *user_id);
 int db_pushers_set(struct dbc *c, const char *user_id, const char *device_id, const json_t *p,
                    bool append, int max, int64_t now_ms);
 /* Delete a pusher of the user. 0 or -1. */
-int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id,
-                      const char *pushkey);
+int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id, const char *pushkey);
 
 /* Due deliveries (next_ts <= now), oldest first, at most `limit`: a new array of {id,
  * user_id, app_id, pushkey, pushkey_ts, data (object), event_id, room_id, attempts,
