@@ -23,8 +23,11 @@
 #include "server/worker.h"
 #include "storage/search.h"
 
-#define INDEX_BATCH 5000   /* stream positions per indexing statement */
-#define INDEX_EVERY_MS 500 /* how often the indexer looks for news */
+#define INDEX_BATCH                                                                                \
+    250                      /* stream positions per round: a burst of sends is indexed over       \
+                                the next seconds instead of competing with it for the CPU */
+#define INDEX_CATCH_UP 20000 /* further behind than this, rounds go on until caught up */
+#define INDEX_EVERY_MS 500   /* how often the indexer looks for news */
 #define MAX_TERM 512
 #define MAX_WORDS 16
 #define DEFAULT_LIMIT 10
@@ -38,17 +41,17 @@ int search_catch_up(void)
 {
     int64_t upto = notify_position(), done = 0;
     pthread_mutex_lock(&mu);
-    bool news = upto > indexed;
+    int64_t from = indexed;
     pthread_mutex_unlock(&mu);
-    if (!news) /* nothing committed since: no statement, no WAL */
+    if (upto <= from) /* nothing committed since: no statement, no WAL */
         return 0;
     struct dbc *c = db_get();
     if (!c)
         return -1;
     int rc = 0;
-    for (int i = 0; i < 1000 && rc == 0; i++) { /* bounded: 5M positions per call */
+    for (int i = 0; i < 1000 && rc == 0; i++) { /* bounded: 250k positions per call */
         rc = db_search_index(c, upto, INDEX_BATCH, &done);
-        if (done >= upto)
+        if (done >= upto || upto - from < INDEX_CATCH_UP)
             break;
     }
     db_put(c);

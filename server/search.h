@@ -8,7 +8,8 @@
 int search_start(void);
 /* Stop it (waits for the thread). Safe if never started. */
 void search_stop(void);
-/* Index everything committed so far, now (tests and start-up use it). 0 or -1. */
+/* One round of indexing: the next batch of what was committed, or everything when far
+ * behind. 0 or -1. */
 int search_catch_up(void);
 
 /* POST /search as `user_id` with `body` (borrowed) and the next_batch query parameter (may be

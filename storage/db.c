@@ -39,7 +39,7 @@ struct dbc {
     const char *stmts[STMT_CACHE]; /* SQL literal addresses, index = statement name "s<i>" */
     int n_stmts;
     char sqlstate[6];
-    bool begin_pending; /* db_begin was called; BEGIN goes out with the next statement */
+    bool begin_pending;        /* db_begin was called; BEGIN goes out with the next statement */
     uint64_t execs, replan_at; /* statements run; when the cached plans are dropped next */
 };
 
@@ -273,12 +273,13 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
 {
     char name[16];
     int slots_buf[8];
-    bool fresh_buf[8];
+    bool fresh_buf[8], prepared_buf[8] = {false};
     int *slots = k <= 8 ? slots_buf : calloc(k, sizeof *slots);
     bool *fresh = k <= 8 ? fresh_buf : calloc(k, sizeof *fresh);
+    bool *prepared = k <= 8 ? prepared_buf : calloc(k, sizeof *prepared);
     bool begin = c->begin_pending;
     int rc = -1;
-    if (k == 0 || !slots || !fresh)
+    if (k == 0 || !slots || !fresh || !prepared)
         goto free_out;
     c->execs += k;
     int n_before = c->n_stmts;
@@ -288,7 +289,7 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
         for (size_t m = 0; m < j; m++) /* the same new statement twice: prepare once */
             if (fresh[j] && sqls[m] == sqls[j])
                 fresh[j] = false;
-        if (slots[j] < 0) { /* cache full: no pipelining, one by one */
+        if (slots[j] < 0) {        /* cache full: no pipelining, one by one */
             c->n_stmts = n_before; /* nothing reserved here was prepared */
             rc = 0;
             for (size_t m = 0; m < k && rc == 0; m++) {
@@ -332,6 +333,7 @@ int db_exec_many(struct dbc *c, size_t k, const char *const *sqls, const int *ns
     for (size_t j = 0; j < k; j++) {
         if (fresh[j]) {
             PGresult *r = pipeline_result(c);
+            prepared[j] = PQresultStatus(r) == PGRES_COMMAND_OK; /* the server has it now */
             if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
                 check(c, r, sqls[j]);
                 r = NULL;
@@ -356,11 +358,13 @@ fail:
         PQclear(out[j]);
         out[j] = NULL;
     }
-    /* a statement that failed to prepare must be prepared again next time */
+    /* a statement whose PREPARE did not happen (it failed, or the pipeline was aborted before
+     * it) must be prepared again next time; one that was prepared keeps its name, even if
+     * executing it failed, or a later statement would try to take the same name */
     while (c->n_stmts > 0) {
         bool ours = false;
         for (size_t j = 0; j < k; j++)
-            ours |= fresh[j] && c->stmts[c->n_stmts - 1] == sqls[j];
+            ours |= fresh[j] && !prepared[j] && c->stmts[c->n_stmts - 1] == sqls[j];
         if (!ours)
             break;
         c->n_stmts--;
@@ -371,6 +375,8 @@ free_out:
         free(slots);
     if (fresh != fresh_buf)
         free(fresh);
+    if (prepared != prepared_buf)
+        free(prepared);
     return rc;
 }
 
