@@ -47,7 +47,7 @@ void api_context(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     long long limit = 10;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL, *filter = NULL;
     if (!room_id || !int_query(req, "limit", &limit))
         return;
@@ -66,7 +66,7 @@ void api_relations(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
     long long limit = 10;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id || !int_query(req, "limit", &limit))
         return;
@@ -90,7 +90,7 @@ void api_timestamp_to_event(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
     long long ts = -1;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id || !int_query(req, "ts", &ts))
         return;
@@ -127,7 +127,7 @@ static void report(struct http_req *req, const char *event_id)
     const char *room_id = api_room_param(req);
     json_t *body = http_json(req), *score = json_object_get(body, "score");
     bool bad = false;
-    char why[512];
+    char why[512] = "";
     if (!room_id)
         return;
     const char *reason = api_opt_string(req, body, "reason", &bad);
@@ -157,7 +157,7 @@ void api_upgrade(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     bool bad = false;
-    char why[512], *replacement = NULL;
+    char why[512] = "", *replacement = NULL;
     if (!room_id)
         return;
     const char *version = api_opt_string(req, http_json(req), "new_version", &bad);

@@ -366,6 +366,16 @@ bool http_replied(struct http_req *req)
     return req->replied;
 }
 
+/* The error-level line every 5xx leaves: route (not the path: it may carry user IDs and the
+ * query string is never logged), status, errcode, the client message and the cause. */
+static void log_server_error(const struct http_req *req, int status, const char *errcode,
+                             const char *msg, const char *cause)
+{
+    log_error("%s %s answered %d %s: %s%s%s", req->method ? req->method : "?",
+              req->route ? req->route->pattern : "(no route)", status, errcode, msg,
+              cause ? "; cause: " : "", cause ? cause : "");
+}
+
 void http_reply_json(struct http_req *req, int status, json_t *body)
 {
     if (req->replied) {
@@ -382,6 +392,8 @@ void http_reply_json(struct http_req *req, int status, json_t *body)
         static const char oom[] = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}";
         text = strdup(oom);
         status = 500;
+        log_server_error(req, status, "M_UNKNOWN", "Internal server error",
+                         "the reply could not be encoded (out of memory)");
     }
     req->replied = true;
     req->status = status;
@@ -394,6 +406,8 @@ static void reply_error_v(struct http_req *req, int status, const char *errcode,
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (status >= 500 && !req->replied && strcmp(errcode, "M_NOT_YET_UPLOADED") != 0)
+        log_server_error(req, status, errcode, msg, NULL);
     json_t *body = extra ? extra : json_object();
     json_object_set_new(body, "errcode", json_string(errcode));
     json_object_set_new(body, "error", json_string(msg));
@@ -420,6 +434,23 @@ void http_reply_error_extra(struct http_req *req, int status, const char *errcod
 void http_reply_internal(struct http_req *req)
 {
     http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
+}
+
+void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
+{
+    char cause[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof cause, fmt, ap);
+    va_end(ap);
+    if (!req->replied) {
+        log_server_error(req, 500, "M_UNKNOWN", "Internal server error", cause);
+        http_reply_json(req, 500,
+                        json_pack("{s:s,s:s}", "errcode", "M_UNKNOWN", "error",
+                                  "Internal server error"));
+    } else {
+        http_reply_internal(req); /* logs the second reply */
+    }
 }
 
 static void add_common_headers(struct MHD_Response *resp)

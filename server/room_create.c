@@ -3,6 +3,7 @@
  * preset's defaults and power_level_content_override, canonical alias, the preset's join
  * rules, history visibility and guest access, initial_state, name, topic, invites), all
  * appended by the engine in one transaction: a room is created whole or not at all. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,16 @@
 #include "server/room_internal.h"
 #include "server/roomver.h"
 #include "storage/rooms.h"
+
+int64_t room_create_ts(void)
+{
+    static _Atomic int64_t last;
+    int64_t now = clock_now_ms(), prev = atomic_load(&last), want;
+    do
+        want = now > prev ? now : prev + 1;
+    while (!atomic_compare_exchange_weak(&last, &prev, want));
+    return want;
+}
 
 /* Preset rows: name, join_rule, history_visibility, guest_access, invitees get PL 100. */
 static const struct preset {

@@ -69,6 +69,10 @@ struct append_req {
  * the state after it, and queues it in b. */
 enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
                          char **event_id, char **room_id, char *why, size_t n);
+/* origin_server_ts for a new m.room.create (server/room_create.c): the clock, but strictly
+ * increasing within the process, so that two otherwise identical create events (one user's
+ * concurrent /createRoom in v12, where the create event's hash is the room ID) differ. */
+int64_t room_create_ts(void);
 /* The auth events an event needs, from the room's current state: statemap_key -> PDU into
  * auth_map, their IDs into auth_ids. 0 or -1. */
 int room_select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
