@@ -27,6 +27,8 @@ static const struct {
     {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
     {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
     {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
+    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
 };
 
 /* Answer a failed engine call. */
@@ -209,8 +211,11 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
     char why[512] = "", *id = NULL;
     if (!body_reason(req, &reason))
         return;
-    enum room_rc rc = room_membership(room_id, http_user(req)->user_id, target, m, reason, NULL,
-                                      &id, why, sizeof why);
+    const char *me = http_user(req)->user_id;
+    enum room_rc rc = strcmp(m, "kick") == 0
+                          ? room_kick(room_id, me, target, reason, &id, why, sizeof why)
+                          : room_membership(room_id, me, target, m, reason, NULL, &id, why,
+                                            sizeof why);
     free(id);
     if (rc != ROOM_OK)
         api_reply_room_error(req, rc, why);
@@ -282,7 +287,7 @@ void api_invite(struct http_req *req)
 
 void api_kick(struct http_req *req)
 {
-    target_membership(req, "leave", false);
+    target_membership(req, "kick", false); /* a leave, of a user in the room only */
 }
 
 void api_ban(struct http_req *req)

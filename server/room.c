@@ -879,6 +879,15 @@ enum room_rc room_send(const char *room_id, const char *sender, const char *type
                        const char *state_key, json_t *content, const struct room_txn *txn,
                        char **event_id, char *why, size_t n)
 {
+    if (state_key && !*state_key && strcmp(type, "m.room.canonical_alias") == 0) {
+        struct dbc *c = db_get();
+        if (!c)
+            return ROOM_ERR;
+        enum room_rc rc = room_check_canonical_alias(c, room_id, content, why, n);
+        db_put(c);
+        if (rc != ROOM_OK)
+            return rc;
+    }
     return send_event(room_id, sender, type, state_key, content, NULL, txn, event_id, why, n);
 }
 

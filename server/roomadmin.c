@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/ids.h"
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/roomver.h"
@@ -20,6 +21,7 @@
 #include "storage/state.h"
 
 #define PUBLIC_ROOMS_MAX 500
+#define MAX_ALT_ALIASES 100
 
 /* State copied into the replacement room (besides power levels, handled on their own). */
 static const char *const upgrade_state[] = {
@@ -253,4 +255,80 @@ enum room_rc room_report(const char *room_id, const char *user_id, const char *e
     int r = db_reports_put(c, room_id, event_id, user_id, reason, score, has_score, clock_now_ms());
     db_put(c);
     return r < 0 ? ROOM_ERR : ROOM_OK;
+}
+
+/* --- membership and aliases the engine checks before writing ------------------------------- */
+
+enum room_rc room_kick(const char *room_id, const char *sender, const char *target,
+                       const char *reason, char **event_id, char *why, size_t n)
+{
+    /* memberships a kick may end (spec POST /kick: "The kickee is not currently in the room") */
+    static const char *const in_room[] = {"join", "invite", "knock"};
+    char *m = NULL;
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    int r = db_current_membership(c, room_id, target, &m, NULL);
+    db_put(c);
+    if (r < 0)
+        return ROOM_ERR;
+    bool present = false;
+    for (size_t i = 0; m && i < sizeof in_room / sizeof in_room[0]; i++)
+        present = present || strcmp(m, in_room[i]) == 0;
+    free(m);
+    if (!present) {
+        snprintf(why, n, "%s is not in the room", target);
+        return ROOM_FORBIDDEN;
+    }
+    return room_membership(room_id, sender, target, "leave", reason, NULL, event_id, why, n);
+}
+
+/* One alias of an m.room.canonical_alias: syntax, then where it points. */
+static enum room_rc check_one_alias(struct dbc *c, const char *room_id, const json_t *v,
+                                    char *why, size_t n)
+{
+    const char *alias = json_string_value(v);
+    const char *colon = alias ? strchr(alias, ':') : NULL;
+    if (!alias || alias[0] != '#' || !colon || colon == alias + 1 || strlen(alias) > 255 ||
+        !ids_server_name_valid(colon + 1, strlen(colon + 1))) {
+        snprintf(why, n, "Aliases must be room aliases (#name:server)");
+        return ROOM_BAD_PARAM;
+    }
+    char *target = NULL;
+    int r = strcmp(colon + 1, eng.server_name) == 0 ? db_aliases_get(c, alias, &target, NULL) : 0;
+    bool ok = r == 1 && target && strcmp(target, room_id) == 0;
+    free(target);
+    if (r < 0)
+        return ROOM_ERR;
+    if (!ok) {
+        snprintf(why, n, "The alias '%s' does not point to this room", alias);
+        return ROOM_BAD_ALIAS;
+    }
+    return ROOM_OK;
+}
+
+enum room_rc room_check_canonical_alias(struct dbc *c, const char *room_id, const json_t *content,
+                                        char *why, size_t n)
+{
+    const json_t *alias = json_object_get(content, "alias");
+    const json_t *alt = json_object_get(content, "alt_aliases");
+    enum room_rc rc;
+    if (alias && !json_is_null(alias) && (rc = check_one_alias(c, room_id, alias, why, n)))
+        return rc;
+    if (alt && !json_is_array(alt)) {
+        snprintf(why, n, "alt_aliases must be a list of room aliases");
+        return ROOM_BAD_PARAM;
+    }
+    if (json_array_size(alt) > MAX_ALT_ALIASES) {
+        snprintf(why, n, "At most %d alt_aliases", MAX_ALT_ALIASES);
+        return ROOM_BAD_PARAM;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(alt, i, v)
+    {
+        if ((rc = check_one_alias(c, room_id, v, why, n)))
+            return rc;
+    }
+    return ROOM_OK;
 }
