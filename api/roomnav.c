@@ -6,9 +6,11 @@
 
 #include "api/api.h"
 #include "server/filter.h"
+#include "server/ids.h"
 #include "server/room.h"
 
 #define MAX_REASON 1024
+#define MAX_ADDITIONAL_CREATORS 100 /* per upgrade, as createRoom allows */
 
 static bool int_query(struct http_req *req, const char *name, long long *out)
 {
@@ -167,8 +169,25 @@ void api_upgrade(struct http_req *req)
         http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'new_version'");
         return;
     }
-    enum room_rc rc =
-        room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
+    json_t *ac = json_object_get(http_json(req), "additional_creators");
+    size_t i;
+    json_t *v;
+    bool ok = !ac || json_is_array(ac);
+    json_array_foreach(ac, i, v)
+    {
+        const char *lp, *srv;
+        size_t ll, sl;
+        ok = ok && json_is_string(v) &&
+             ids_user_id_split(json_string_value(v), &lp, &ll, &srv, &sl) == 0;
+    }
+    if (!ok || json_array_size(ac) > MAX_ADDITIONAL_CREATORS) {
+        http_reply_error(req, 400, "M_BAD_JSON",
+                         "additional_creators must be a list of at most %d user IDs",
+                         MAX_ADDITIONAL_CREATORS);
+        return;
+    }
+    enum room_rc rc = room_upgrade(room_id, http_user(req)->user_id, version, ac, &replacement,
+                                   why, sizeof why);
     api_reply_room(req, rc,
                    rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);

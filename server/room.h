@@ -132,11 +132,13 @@ enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out
 /* /forget: only after leaving. */
 enum room_rc room_forget(const char *room_id, const char *user_id, char *why, size_t n);
 
-/* --- server/roomadmin.c -------------------------------------------------------------------- */
+/* --- server/roomadmin.c, server/room_upgrade.c -------------------------------------------------------------------- */
 
-/* Upgrade to new_version: the replacement room's ID (malloc'd) on ROOM_OK. */
+/* Upgrade to new_version (server/room_upgrade.c): the replacement room's ID (malloc'd) on
+ * ROOM_OK. additional_creators (borrowed array of user IDs, may be NULL) names the new room's
+ * other creators when new_version has them (v12+), and is ignored otherwise. */
 enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *new_version,
-                          char **replacement, char *why, size_t n);
+                          json_t *additional_creators, char **replacement, char *why, size_t n);
 /* The room's visibility in the public room directory. */
 enum room_rc room_visibility(const char *room_id, bool *is_public);
 /* Publish or unpublish: admins, or users who may set the canonical alias. */

@@ -157,7 +157,9 @@ class Upgrades(Base):
         self.join(room, self.bob)
         new = self.upgrade(room, "10")
         pl = self.state(new, "m.room.power_levels").body
-        self.assertEqual(pl["users"].get("@alice:test.local"), 100)  # creator keeps control
+        # the creator keeps control: the highest level the power levels use (tombstone: 150)
+        self.assertEqual(pl["users"].get("@alice:test.local"), 150)
+        self.assertEqual(pl["events"]["m.room.tombstone"], 150)
         self.assertEqual(self.state(new, "m.room.name")["name"], "Zwölf")
         r = self.put_state(new, "m.room.topic", {"topic": "weiter"})
         self.assertEqual(r.status, 200, r)
