@@ -158,6 +158,10 @@ void api_event_get(struct http_req *req)
         return;
     enum room_rc rc =
         room_event(room_id, http_user(req)->user_id, http_param(req, 1), &ev, why, sizeof why);
+    if (rc == ROOM_FORBIDDEN) { /* spec: 404 also when "you do not have permission to read" */
+        rc = ROOM_NOT_FOUND;
+        snprintf(why, sizeof why, "Event not found");
+    }
     api_reply_room(req, rc, ev, why);
 }
 

@@ -297,12 +297,15 @@ class Visibility(Base):
                          404, "M_NOT_FOUND")
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q(seen)}", token=self.carol),
                          404, "M_NOT_FOUND")
-        # world_readable history is readable by anyone
+        # events sent while the history is world_readable are readable by anyone
         r = self.put_state(room, "m.room.history_visibility",
                            {"history_visibility": "world_readable"})
         self.assertEqual(r.status, 200, r)
-        r = self.s.get(CS + f"/rooms/{q(room)}/event/{q(later)}", token=self.carol)
+        public = self.msg(room, "für alle")
+        r = self.s.get(CS + f"/rooms/{q(room)}/event/{q(public)}", token=self.carol)
         self.assertEqual(r.status, 200, r)
+        self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q(later)}", token=self.carol),
+                         404, "M_NOT_FOUND")
 
     def test_shared_secret_registration_lower_cases(self):
         s = self.s

@@ -135,7 +135,7 @@ class Conversation(RoomsBase):
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q('$nope')}",
                                     token=self.alice), 404, "M_NOT_FOUND")
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q(eid)}", token=self.carol),
-                         403, "M_FORBIDDEN")
+                         404, "M_NOT_FOUND")  # spec: also when not permitted to read it
 
 
 class Membership(RoomsBase):
