@@ -2,7 +2,15 @@
  * the spec's initial events in its order (create, the creator's join, power levels with the
  * preset's defaults and power_level_content_override, canonical alias, the preset's join
  * rules, history visibility and guest access, initial_state, name, topic, invites), all
- * appended by the engine in one transaction: a room is created whole or not at all. */
+ * appended by the engine in one transaction: a room is created whole or not at all.
+ * Invariants:
+ *   1. one event per state key from the start: an initial_state entry replaces the preset's
+ *      (or the alias's) event for its key instead of following it;
+ *   2. create events get a strictly increasing origin_server_ts (room_create_ts): in v12 the
+ *      create event's hash is the room ID, so one user's identical concurrent requests must
+ *      still produce different events;
+ *   3. v12+: the creators (sender, additional_creators, trusted_private_chat's invitees) are
+ *      never in the power levels' users, and m.room.tombstone needs more than state_default. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>

@@ -340,3 +340,11 @@ class Visibility(Base):
         joined = r["rooms"]["join"]
         self.assertNotIn("m.heroes", joined[named]["summary"])
         self.assertIn("@alice:test.local", joined[plain]["summary"]["m.heroes"])
+
+    def test_deprecated_endpoints_and_guests_stay_refused(self):
+        """README's decision: the pre-v1.0 endpoints are not served, guests are refused."""
+        room = self.create()
+        for path in ("/events", "/initialSync", f"/rooms/{q(room)}/initialSync"):
+            self.assertError(self.s.get(CS + path, token=self.alice), 404, "M_UNRECOGNIZED")
+        r = self.s.post(CS + "/register", {}, query={"kind": "guest"})
+        self.assertError(r, 403, "M_GUEST_ACCESS_FORBIDDEN")
