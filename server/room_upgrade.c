@@ -31,9 +31,14 @@
 /* State copied into the replacement room (power levels and the canonical alias are handled
  * on their own). */
 static const char *const upgrade_state[] = {
-    "m.room.server_acl",  "m.room.encryption",  "m.room.name",
-    "m.room.avatar",      "m.room.topic",       "m.room.guest_access",
-    "m.room.history_visibility", "m.room.join_rules",
+    "m.room.server_acl",
+    "m.room.encryption",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.topic",
+    "m.room.guest_access",
+    "m.room.history_visibility",
+    "m.room.join_rules",
 };
 
 /* Keys of m.room.create's content the new room inherits (spec step 2; m.federate because a
@@ -73,17 +78,21 @@ static json_int_t max_i(json_int_t a, json_int_t b)
 /* The highest level a power levels content names anywhere, at least 100. */
 static json_int_t top_level(const json_t *pl)
 {
-    static const char *const keys[] = {"users_default", "events_default", "state_default",
-                                       "ban", "kick", "redact", "invite"};
+    static const char *const keys[] = {"users_default", "events_default", "state_default", "ban",
+                                       "kick",          "redact",         "invite"};
     json_int_t top = 100;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         top = max_i(top, level_or(pl, keys[i], 0));
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(pl, "users"), k, v)
+    {
         top = max_i(top, json_is_integer(v) ? json_integer_value(v) : 0);
+    }
     json_object_foreach(json_object_get(pl, "events"), k, v)
+    {
         top = max_i(top, json_is_integer(v) ? json_integer_value(v) : 0);
+    }
     return top;
 }
 
@@ -91,8 +100,7 @@ static json_int_t top_level(const json_t *pl)
  * reference): see the file header. old_creators: the old room's creators when they had
  * implicit power (else empty); new_creators: the new room's when it gives them that. */
 static json_t *carried_power_levels(const json_t *old_pl, const struct room_version *nv,
-                                    const char *user_id, json_t *old_creators,
-                                    json_t *new_creators)
+                                    const char *user_id, json_t *old_creators, json_t *new_creators)
 {
     json_t *pl = json_deep_copy(old_pl);
     json_t *users = json_object_get(pl, "users");
@@ -110,7 +118,9 @@ static json_t *carried_power_levels(const json_t *old_pl, const struct room_vers
     json_t *v;
     if (nv->creators_infinite_power) {
         json_array_foreach(new_creators, i, v)
+        {
             json_object_del(users, json_string_value(v));
+        }
         if (level_or(events, "m.room.tombstone", state_default) <= state_default)
             json_object_set_new(events, "m.room.tombstone",
                                 json_integer(max_i(150, state_default + 1)));
@@ -118,7 +128,9 @@ static json_t *carried_power_levels(const json_t *old_pl, const struct room_vers
     }
     json_int_t top = top_level(pl);
     json_array_foreach(old_creators, i, v)
+    {
         json_object_set_new(users, json_string_value(v), json_integer(top));
+    }
     json_int_t need = max_i(state_default, level_or(pl, "ban", 50));
     for (size_t k = 0; k < sizeof upgrade_state / sizeof upgrade_state[0]; k++)
         need = max_i(need, level_or(events, upgrade_state[k], state_default));
@@ -139,8 +151,10 @@ static json_t *implicit_creators(const json_t *create, const struct room_version
     json_t *v;
     json_array_foreach(json_object_get(json_object_get(create, "content"), "additional_creators"),
                        i, v)
+    {
         if (json_is_string(v))
             json_array_append(out, v);
+    }
     return out;
 }
 
@@ -227,8 +241,8 @@ static enum room_rc leave_old_room(const char *room_id, const char *new_room, co
     db_put(c);
 
     if (moved) {
-        if (room_send(new_room, user_id, "m.room.canonical_alias", "", moved, NULL, &eid, why,
-                      n) != ROOM_OK)
+        if (room_send(new_room, user_id, "m.room.canonical_alias", "", moved, NULL, &eid, why, n) !=
+            ROOM_OK)
             log_warn("upgrade of %s: canonical alias not carried: %s", room_id, why);
         free(eid);
         eid = NULL;
