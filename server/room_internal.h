@@ -69,6 +69,10 @@ struct append_req {
  * the state after it, and queues it in b. */
 enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
                          char **event_id, char **room_id, char *why, size_t n);
+/* The creators with unlimited power (room version 12+: the create event's sender and its
+ * additional_creators; server/room_push.c). New array, or NULL when the room's version has
+ * none such (or on error). */
+json_t *room_creators(struct dbc *c, const char *room_id);
 /* room_create, and then (room upgrades) a ban of each user ID in `bans` (borrowed, may be
  * NULL) after the named state, in the same transaction. */
 enum room_rc room_create_banned(const char *creator, json_t *req, json_t *bans, char **room_id,

@@ -98,7 +98,7 @@ static json_int_t top_level(const json_t *pl)
 
 /* The power levels of the new room from the old room's (a copy is edited; returns a new
  * reference): see the file header. old_creators: the old room's creators when they had
- * implicit power (else empty); new_creators: the new room's when it gives them that. */
+ * implicit power (else NULL); new_creators: the new room's when it gives them that. */
 static json_t *carried_power_levels(const json_t *old_pl, const struct room_version *nv,
                                     const char *user_id, json_t *old_creators, json_t *new_creators)
 {
@@ -138,24 +138,6 @@ static json_t *carried_power_levels(const json_t *old_pl, const struct room_vers
     if (mine < need)
         json_object_set_new(users, user_id, json_integer(need));
     return pl;
-}
-
-/* The old room's creators with implicit power (v12+: sender and additional_creators). */
-static json_t *implicit_creators(const json_t *create, const struct room_version *ov)
-{
-    json_t *out = json_array();
-    if (!ov || !ov->creators_infinite_power)
-        return out;
-    json_array_append(out, json_object_get(create, "sender"));
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(json_object_get(create, "content"), "additional_creators"),
-                       i, v)
-    {
-        if (json_is_string(v))
-            json_array_append(out, v);
-    }
-    return out;
 }
 
 /* The user IDs banned from a room (new array) or NULL. */
@@ -319,10 +301,7 @@ enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *
             json_array_remove(bans, json_array_size(bans) - 1);
     }
     const json_t *old_content = json_object_get(create, "content");
-    const struct room_version *ov =
-        roomver_get(json_string_value(json_object_get(old_content, "room_version")));
-    if (!ov && !json_object_get(old_content, "room_version"))
-        ov = roomver_get("1");
+    old_creators = room_creators(c, room_id); /* NULL: none with implicit power */
     req = json_pack("{s:s,s:{s:{s:s}},s:[]}", "room_version", new_version, "creation_content",
                     "predecessor", "room_id", room_id, "initial_state");
     json_t *cc = json_object_get(req, "creation_content");
@@ -351,7 +330,6 @@ enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *
     old_alias = current_content(c, room_id, "m.room.canonical_alias");
     db_put(c);
     c = NULL;
-    old_creators = implicit_creators(create, ov);
     if (old_pl)
         json_object_set_new(req, "power_level_content_override",
                             carried_power_levels(old_pl, nv, user_id, old_creators, new_creators));

@@ -10,44 +10,15 @@ import hmac
 import os
 import subprocess
 import threading
-import urllib.parse
 
-from harness import ServerTestCase
-
-CS = "/_matrix/client/v3"
+from test_rooms import CS, RoomsBase, q
 
 
-def q(s):
-    return urllib.parse.quote(s, safe="")
-
-
-class Base(ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.alice = cls.server.register("alice")["access_token"]
-        cls.bob = cls.server.register("bob")["access_token"]
-        cls.carol = cls.server.register("carol")["access_token"]
-        cls.n = 0
-
-    def txn(self):
-        type(self).n += 1
-        return f"t{self.n}"
-
-    def create(self, token=None, **body):
-        r = self.s.post(CS + "/createRoom", body, token=token or self.alice)
-        self.assertEqual(r.status, 200, r)
-        return r["room_id"]
-
-    def msg(self, room, text, token=None):
-        r = self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/{self.txn()}",
-                       {"msgtype": "m.text", "body": text}, token=token or self.alice)
-        self.assertEqual(r.status, 200, r)
-        return r["event_id"]
-
+class Base(RoomsBase):
     def join(self, room, token):
-        r = self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=token)
+        r = super().join(room, token)
         self.assertEqual(r.status, 200, r)
+        return r
 
     def state(self, room, etype, key="", token=None):
         return self.s.get(CS + f"/rooms/{q(room)}/state/{etype}/{q(key)}",
