@@ -6,7 +6,8 @@
  *      and (v12+) the request's additional_creators, never the old ones;
  *   3. the transferable state is replicated (server ACL, encryption, name, avatar, topic,
  *      guest access, history visibility, join rules, power levels) together with the old
- *      room's bans, in the room's creating transaction: each state key is written once;
+ *      room's bans, in the room's creating transaction (each state key is written once; bans
+ *      beyond what one transaction's batch announces follow it one by one);
  *   4. local aliases move, and the canonical alias follows them; the directory entry too;
  *   5. the tombstone is sent to the old room;
  *   6. the old room's power levels then keep ordinary members from speaking or inviting.
@@ -26,7 +27,8 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-#define MAX_CARRIED_BANS 1000 /* bans written in the new room's creating transaction */
+#define BANS_AT_CREATION 150 /* bans in the creating transaction (its batch holds ~216) */
+#define MAX_CARRIED_BANS 5000 /* all bans carried, the rest one transaction each */
 
 /* State copied into the replacement room (power levels and the canonical alias are handled
  * on their own). */
@@ -333,9 +335,20 @@ enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *
     if (old_pl)
         json_object_set_new(req, "power_level_content_override",
                             carried_power_levels(old_pl, nv, user_id, old_creators, new_creators));
-    rc = room_create_banned(user_id, req, bans, &new_room, why, n);
+    json_t *first = json_array();
+    for (size_t i = 0; i < json_array_size(bans) && i < BANS_AT_CREATION; i++)
+        json_array_append(first, json_array_get(bans, i));
+    rc = room_create_banned(user_id, req, first, &new_room, why, n);
+    json_decref(first);
     if (rc != ROOM_OK)
         goto out;
+    for (size_t i = BANS_AT_CREATION; i < json_array_size(bans); i++) {
+        char *eid = NULL;
+        const char *u = json_string_value(json_array_get(bans, i));
+        if (room_membership(new_room, user_id, u, "ban", NULL, NULL, &eid, why, n) != ROOM_OK)
+            log_warn("upgrade of %s: ban of %s not carried: %s", room_id, u, why);
+        free(eid);
+    }
     /* 4.-6. */
     rc = leave_old_room(room_id, new_room, user_id, old_pl, old_alias, why, n);
     if (rc != ROOM_OK)

@@ -198,6 +198,17 @@ class Upgrades(Base):
         self.assertNotIn("type", self.state(plain, "m.room.create").body)
 
 
+    def test_many_bans_all_carried(self):
+        room = self.create(room_version="10")
+        banned = [f"@stoerer{i}:test.local" for i in range(155)]  # beyond one batch (150)
+        for u in banned:
+            r = self.s.post(CS + f"/rooms/{q(room)}/ban", {"user_id": u}, token=self.alice)
+            self.assertEqual(r.status, 200, r)
+        new = self.upgrade(room, "12")
+        for u in (banned[0], banned[149], banned[150], banned[-1]):
+            self.assertEqual(self.state(new, "m.room.member", u)["membership"], "ban", u)
+
+
 class Membership(Base):
     def test_kick_needs_a_member(self):
         room = self.create(preset="public_chat")
