@@ -85,6 +85,10 @@ void api_relations(struct http_req *req)
         room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
                        http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
                        recurse && strcmp(recurse, "true") == 0, &out, why, sizeof why);
+    if (rc == ROOM_FORBIDDEN) { /* spec: 404 when "the user does not have permission to read" */
+        rc = ROOM_NOT_FOUND;
+        snprintf(why, sizeof why, "Event not found");
+    }
     api_reply_room(req, rc, out, why);
 }
 

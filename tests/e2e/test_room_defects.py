@@ -283,6 +283,8 @@ class Visibility(Base):
                          404, "M_NOT_FOUND")
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/event/{q(seen)}", token=self.carol),
                          404, "M_NOT_FOUND")
+        self.assertError(self.s.get(f"/_matrix/client/v1/rooms/{q(room)}/relations/{q(seen)}",
+                                    token=self.carol), 404, "M_NOT_FOUND")
         # events sent while the history is world_readable are readable by anyone
         r = self.put_state(room, "m.room.history_visibility",
                            {"history_visibility": "world_readable"})
