@@ -474,7 +474,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (r->queued)
         return MHD_YES;
     if (!r->replied)
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "no reply was made");
     r->queued = true;
     if (r->resp_fd >= 0) {
         resp = MHD_create_response_from_fd((uint64_t)r->resp_fd_len, r->resp_fd);
@@ -589,7 +589,7 @@ static bool authenticate(struct http_req *r)
         json_t *extra = json_pack("{s:b}", "soft_logout", 0);
         http_reply_error_extra(r, 401, "M_UNKNOWN_TOKEN", extra, "Unrecognised access token");
     } else if (rc == -1) {
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "the access token could not be looked up");
     }
     return false;
 }
@@ -629,10 +629,8 @@ static void dispatch(struct http_req *r)
     if (!authenticate(r))
         return;
     r->route->handler(r);
-    if (!r->replied && !r->suspended) {
-        log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
-        http_reply_internal(r);
-    }
+    if (!r->replied && !r->suspended)
+        http_reply_internal_cause(r, "the handler gave no reply");
 }
 
 /* Append a chunk of an HTTP_BODY_FILE body to its temporary file (created at the first
