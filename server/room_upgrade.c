@@ -27,7 +27,7 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-#define BANS_AT_CREATION 150 /* bans in the creating transaction (its batch holds ~216) */
+#define BANS_AT_CREATION 150  /* bans in the creating transaction (its batch holds ~216) */
 #define MAX_CARRIED_BANS 5000 /* all bans carried, the rest one transaction each */
 
 /* State copied into the replacement room (power levels and the canonical alias are handled
@@ -98,6 +98,50 @@ static json_int_t top_level(const json_t *pl)
     return top;
 }
 
+/* A level as an integer: before v10 levels could be numeric strings ("50"), which v10+
+ * rejects. NULL (drop it) when it is neither. New reference. */
+static json_t *as_level(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_incref((json_t *)v);
+    const char *s = json_string_value(v);
+    char *end;
+    long long x = s && *s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || x > 9007199254740991LL || x < -9007199254740991LL)
+        return NULL;
+    return json_integer(x);
+}
+
+/* Every level in a power levels content (top-level keys, users, events, notifications) as an
+ * integer; keys that hold none are dropped (room versions 1-9 accepted strings). */
+static void integer_levels(json_t *pl)
+{
+    static const char *const keys[] = {"users_default", "events_default", "state_default", "ban",
+                                       "kick",          "redact",         "invite"};
+    static const char *const maps[] = {"users", "events", "notifications"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(pl, keys[i]), *lv = v ? as_level(v) : NULL;
+        if (lv)
+            json_object_set_new(pl, keys[i], lv);
+        else
+            json_object_del(pl, keys[i]);
+    }
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        json_t *m = json_object_get(pl, maps[i]);
+        const char *k;
+        void *tmp;
+        json_t *v;
+        json_object_foreach_safe(m, tmp, k, v)
+        {
+            json_t *lv = as_level(v);
+            if (lv)
+                json_object_set_new(m, k, lv);
+            else
+                json_object_del(m, k);
+        }
+    }
+}
+
 /* The power levels of the new room from the old room's (a copy is edited; returns a new
  * reference): see the file header. old_creators: the old room's creators when they had
  * implicit power (else NULL); new_creators: the new room's when it gives them that. */
@@ -105,6 +149,7 @@ static json_t *carried_power_levels(const json_t *old_pl, const struct room_vers
                                     const char *user_id, json_t *old_creators, json_t *new_creators)
 {
     json_t *pl = json_deep_copy(old_pl);
+    integer_levels(pl);
     json_t *users = json_object_get(pl, "users");
     if (!json_is_object(users)) {
         users = json_object();

@@ -198,6 +198,18 @@ class Upgrades(Base):
         self.assertNotIn("type", self.state(plain, "m.room.create").body)
 
 
+    def test_string_power_levels_become_integers(self):
+        room = self.create(room_version="9")
+        pl = self.state(room, "m.room.power_levels").body
+        pl["users"]["@bob:test.local"] = "50"
+        pl["ban"] = "60"
+        r = self.put_state(room, "m.room.power_levels", pl)
+        self.assertEqual(r.status, 200, r)  # room versions 1-9 accept numeric strings
+        new = self.upgrade(room, "10")
+        pl = self.state(new, "m.room.power_levels").body
+        self.assertEqual(pl["users"]["@bob:test.local"], 50)
+        self.assertEqual(pl["ban"], 60)
+
     def test_many_bans_all_carried(self):
         room = self.create(room_version="10")
         banned = [f"@stoerer{i}:test.local" for i in range(155)]  # beyond one batch (150)
