@@ -14,7 +14,8 @@
  * Power levels across the v12 boundary (MSC4289): into v12+ the new creators leave `users`
  * and m.room.tombstone needs more than state_default; out of v12 the old room's creators,
  * whose power was implicit, get the highest level the power levels use (at least 100), and
- * the upgrading user at least what writing the copied state and the bans needs. */
+ * the upgrading user at least what writing the copied state and the bans needs. Levels are
+ * carried as integers (room versions 1-9 allowed numeric strings, which v10+ rejects). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
