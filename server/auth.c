@@ -607,8 +607,9 @@ int auth_check(const struct room_version *rv, const json_t *ev, const struct aut
     if (!type || !sender)
         return reject(why, n, "event has no type or sender");
 
-    /* 1: m.room.create */
-    if (is(type, "m.room.create") && is(state_key, ""))
+    /* 1: m.room.create, whatever its state_key (a create event with another state_key is
+     * still a create event: it must have no prev_events, so it cannot enter a room) */
+    if (is(type, "m.room.create"))
         return check_create(rv, ev, why, n);
 
     const json_t *create = state(ops, "m.room.create", "");

@@ -153,6 +153,21 @@ TEST(create_rules)
     json_decref(st);
 }
 
+/* Defect 1: rule 1 applies to every m.room.create event, whatever its state_key. An admin's
+ * m.room.create with state_key "x" inside an existing room has prev_events: rejected by 1.1,
+ * not allowed by rule 8 as an ordinary state event. */
+TEST(create_with_other_state_key)
+{
+    json_t *st = room("10", "public");
+    json_t *c = ev("m.room.create", "@alice:a.org", "x", json_pack("{s:s}", "creator",
+                                                                   "@alice:a.org"));
+    DENY("10", st, c, "1.1");
+    json_t *msg = ev("m.room.create", "@alice:a.org", NULL, json_object());
+    json_object_del(msg, "state_key");
+    DENY("10", st, msg, "1.1");
+    json_decref(st);
+}
+
 TEST(first_join_and_basic_joins)
 {
     json_t *st = json_object();
@@ -437,6 +452,7 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     RUN(create_rules);
+    RUN(create_with_other_state_key);
     RUN(first_join_and_basic_joins);
     RUN(restricted_and_knock);
     RUN(invite_kick_ban_leave);

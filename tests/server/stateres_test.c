@@ -220,6 +220,40 @@ TEST(version_1_depth_ordering)
     json_decref(s2);
 }
 
+/* Defect 2: version 1 resolves the member keys one after another, each result written to R
+ * at once, so their order must not follow the order of the state sets. bob's member key
+ * conflicts between two joins; dave's between two invites by bob. Resolved first, bob is
+ * joined in R and dave's later invite passes; resolved after dave, bob is absent from R and
+ * the earlier invite stays. The keys are inserted in opposite orders in the two sets. */
+TEST(version_1_member_order)
+{
+    json_t *s1 = base_state("1");
+    const char *D = "@dave:x";
+    add("$mb2", "m.room.member", B, B, json_pack("{s:s,s:s}", "membership", "join",
+                                                  "displayname", "Bob"),
+        7, AUTH("$create", "$jr", "$pl1", "$mb"));
+    add("$invd1", "m.room.member", D, B, mem("invite"), 8, AUTH("$create", "$jr", "$pl1", "$mb"));
+    add("$invd2", "m.room.member", D, B, json_pack("{s:s,s:s}", "membership", "invite",
+                                                    "reason", "again"),
+        9, AUTH("$create", "$jr", "$pl1", "$mb2"));
+    statemap_set(s1, "m.room.member", D, "$invd1");
+    json_t *s2 = json_object();
+    statemap_set(s2, "m.room.member", D, "$invd2"); /* dave's key before bob's */
+    json_t *rest = json_deep_copy(s1);
+    char *dk = statemap_key("m.room.member", D);
+    json_object_del(rest, dk);
+    free(dk);
+    json_object_update(s2, rest);
+    statemap_set(s2, "m.room.member", B, "$mb2");
+    json_t *r = resolve2("1", s1, s2); /* checks both orders agree */
+    CHECK_STR(statemap_get(r, "m.room.member", B), "$mb2");
+    CHECK_STR(statemap_get(r, "m.room.member", D), "$invd2");
+    json_decref(r);
+    json_decref(rest);
+    json_decref(s1);
+    json_decref(s2);
+}
+
 TEST(version_12_starts_from_nothing)
 {
     /* Both forks agree bob is banned (unconflicted), but one holds a power level change bob
@@ -296,6 +330,7 @@ int main(void)
     RUN(tie_break_by_event_id);
     RUN(unconflicted_passes_through);
     RUN(version_1_depth_ordering);
+    RUN(version_1_member_order);
     RUN(version_12_starts_from_nothing);
     RUN(random_forks_terminate_and_agree);
     json_decref(events);
