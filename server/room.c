@@ -110,7 +110,7 @@ static const json_t *own_state(void *ctx, const char *type, const char *state_ke
 static int own_signed(void *ctx, const json_t *ev, const char *server_name)
 {
     struct own_ctx *o = ctx;
-    if (strcmp(server_name, eng.server_name) != 0)
+    if (!ids_is_local_server(server_name))
         return 0;
     return event_verify(o->pdu, o->rv, server_name, eng.key.key_id, eng.key.pk) == 0;
 }
@@ -950,8 +950,7 @@ static char *restricted_authoriser(const char *room_id, const char *user_id)
     {
         const char *cand =
             json_string_value(json_object_get(json_object_get(v, "pdu"), "state_key"));
-        const char *colon = cand ? strchr(cand, ':') : NULL;
-        if (!colon || strcmp(colon + 1, eng.server_name) != 0)
+        if (!ids_is_local(cand))
             continue;
         json_t *map = json_object(), *ids = json_array();
         json_t *proto = json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "sender", cand,
