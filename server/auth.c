@@ -67,6 +67,15 @@ static int power_value(const struct room_version *rv, const json_t *v, int64_t *
         *out = json_integer_value(v);
         return 0;
     }
+    /* v1-5 ("floaty" power levels): a float counts truncated, 50.57 as 50; beyond a 64-bit
+     * integer it is unusable */
+    if (!rv->strict_canonical_json && json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d > -9.2e18 && d < 9.2e18))
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
     if (!rv->integer_power_levels && json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;

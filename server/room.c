@@ -302,7 +302,7 @@ static int apply_redaction(struct dbc *c, const struct room_version *rv, const j
     int rc = 0;
     if (!e.redacted_by) {
         json_t *red = event_redact(e.pdu, rv);
-        char *text = red ? cjson_encode(red, NULL) : NULL;
+        char *text = red ? event_encoder(rv)(red, NULL) : NULL;
         rc = text ? db_events_redact(c, target, text, event_id) : -1;
         free(text);
         json_decref(red);
@@ -418,10 +418,12 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
 
     if (!pdu || !auth_map || !auth_ids)
         goto out;
-    if (!cjson_valid(a->content)) {
+    /* whatever the room version: floats in old rooms are for reading, not for new events
+     * (rooms/v1 "Deprecated formatting": prevent users from sending them) */
+    if (!cjson_strict(a->content)) {
         snprintf(why, n,
                  "Event content may only hold integers in [-(2^53-1), 2^53-1], no "
-                 "fractions");
+                 "floats (1.0 and 1e10 included)");
         rc = ROOM_BAD_JSON;
         goto out;
     }

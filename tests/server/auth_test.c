@@ -168,6 +168,26 @@ TEST(create_with_other_state_key)
     json_decref(st);
 }
 
+/* v1-5 "floaty" power levels: 50.57 counts as 50 (enough for state_default 50); from v6 a
+ * float is no power level at all (users_default 0 applies). */
+TEST(float_power_levels)
+{
+    const char *vs[] = {"1", "5", "6", "10"};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+        json_t *st = room(vs[i], "public");
+        json_object_set_new(json_object_get(json_object_get(sget(st, "m.room.power_levels"),
+                                                             "content"),
+                                            "users"),
+                            "@mod:a.org", json_real(50.57));
+        json_t *topic = ev("m.room.topic", "@mod:a.org", "", json_pack("{s:s}", "topic", "t"));
+        if (strcmp(vs[i], "6") < 0 && strlen(vs[i]) == 1)
+            ALLOW(vs[i], st, topic);
+        else
+            DENY(vs[i], st, topic, "8");
+        json_decref(st);
+    }
+}
+
 TEST(first_join_and_basic_joins)
 {
     json_t *st = json_object();
@@ -453,6 +473,7 @@ int main(void)
         return 1;
     RUN(create_rules);
     RUN(create_with_other_state_key);
+    RUN(float_power_levels);
     RUN(first_join_and_basic_joins);
     RUN(restricted_and_knock);
     RUN(invite_kick_ban_leave);
