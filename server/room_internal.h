@@ -75,6 +75,12 @@ int room_select_auth(struct dbc *c, const char *room_id, const struct room_versi
                      json_t *proto, json_t *auth_map, json_t *auth_ids);
 /* auth_ops.state over a statemap_key -> PDU object (ctx). */
 const json_t *room_map_state(void *ctx, const char *type, const char *state_key);
+/* The event ID of a v12 room's create event: the room ID with "$" for "!" (malloc'd). */
+char *room_create_event_id(const char *room_id);
+/* Replace the stored target of the redaction `pdu` (event_id) by its redacted form, unless
+ * it is unknown or already redacted. 0 or -1. */
+int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
+                         const char *event_id);
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
 

@@ -135,8 +135,13 @@ static const json_t *check_state(void *p, const char *type, const char *state_ke
     if (!cc->ev)
         return NULL;
     json_t *auth = json_object_get(cc->ev, "auth_events");
+    const struct stateres_ops *ops = cc->r->ops;
     for (size_t i = 0; i < json_array_size(auth); i++) {
-        const json_t *a = fetch(cc->r, auth_id(json_array_get(auth, i)));
+        const char *aid = auth_id(json_array_get(auth, i));
+        if (aid && ops->rejected && ops->rejected(ops->ctx, aid))
+            continue; /* "the appropriate state event from the event's auth_events is used if
+                         the auth event is not rejected" */
+        const json_t *a = fetch(cc->r, aid);
         if (a && str(a, "type") && strcmp(str(a, "type"), type) == 0 && str(a, "state_key") &&
             strcmp(str(a, "state_key"), state_key) == 0)
             return a;

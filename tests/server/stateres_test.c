@@ -18,7 +18,7 @@ static const json_t *fetch(void *ctx, const char *id)
     return json_object_get(events, id);
 }
 
-static const struct stateres_ops ops = {fetch, NULL, NULL};
+static const struct stateres_ops ops = {fetch, NULL, NULL, NULL};
 
 /* Add an event; auth is a NULL-terminated list of event IDs. Returns its ID. */
 static const char *add(const char *id, const char *type, const char *sk, const char *sender,
