@@ -170,6 +170,50 @@ TEST(topics_by_mainline_then_time)
     json_decref(s2);
 }
 
+/* v2 "Rejected events": when the partial state lacks a key, a rejected auth event is not
+ * used in its place. Bob's member key is in neither state set (an unconflicted event of his
+ * keeps $mb in both auth chains, out of the conflicted set), so bob's topic can pass only
+ * through its own auth event $mb: with $mb known as rejected it fails, and alice's earlier
+ * topic stays. */
+static const char *rejected_id;
+
+static int is_rejected(void *ctx, const char *id)
+{
+    return rejected_id && strcmp(id, rejected_id) == 0;
+}
+
+TEST(rejected_auth_events_not_used)
+{
+    json_t *s1 = base_state("10");
+    char *bk = statemap_key("m.room.member", B);
+    json_object_del(s1, bk);
+    free(bk);
+    add("$xb", "x.bob", "", B, NULL, 7, AUTH("$create", "$mb", "$pl1"));
+    statemap_set(s1, "x.bob", "", "$xb");
+    json_t *s2 = json_deep_copy(s1);
+    add("$ta", "m.room.topic", "", A, json_pack("{s:s}", "topic", "alice"), 7,
+        AUTH("$create", "$ma", "$pl1"));
+    add("$tb", "m.room.topic", "", B, json_pack("{s:s}", "topic", "bob"), 7,
+        AUTH("$create", "$mb", "$pl1"));
+    statemap_set(s1, "m.room.topic", "", "$ta");
+    statemap_set(s2, "m.room.topic", "", "$tb");
+    char why[256];
+    json_t *sets = json_pack("[O,O]", s1, s2);
+    struct stateres_ops with = {fetch, NULL, NULL, is_rejected};
+    rejected_id = NULL;
+    json_t *r = stateres_resolve(roomver_get("10"), sets, &with, why, sizeof why);
+    CHECK_STR(statemap_get(r, "m.room.topic", ""), "$tb");
+    json_decref(r);
+    rejected_id = "$mb";
+    r = stateres_resolve(roomver_get("10"), sets, &with, why, sizeof why);
+    CHECK_STR(statemap_get(r, "m.room.topic", ""), "$ta");
+    json_decref(r);
+    rejected_id = NULL;
+    json_decref(sets);
+    json_decref(s1);
+    json_decref(s2);
+}
+
 TEST(tie_break_by_event_id)
 {
     json_t *s1 = base_state("10"), *s2 = json_deep_copy(s1);
@@ -327,6 +371,7 @@ int main(void)
     RUN(ban_racing_power_change);
     RUN(join_racing_join_rule_change);
     RUN(topics_by_mainline_then_time);
+    RUN(rejected_auth_events_not_used);
     RUN(tie_break_by_event_id);
     RUN(unconflicted_passes_through);
     RUN(version_1_depth_ordering);
