@@ -26,8 +26,7 @@
  * loaded through one cache that refuses events of other rooms ("fetched events checked to
  * belong to the room") and knows which were rejected.
  *
- * room_receive_state stores the state and auth chain a send_join answer brings as outliers
- * (each checked against its own auth events), then the join with that state before it. */
+ * Outliers (the send_join answer's events, fetched auth events) are server/room_outlier.c's. */
 #include "server/room.h"
 #include "server/room_internal.h"
 
@@ -47,8 +46,6 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-#define MAX_RECV_EVENTS 20000 /* events of one send_join answer (state + auth chain) */
-
 static struct room_fetcher fetcher;
 
 void room_set_fetcher(const struct room_fetcher *f)
@@ -66,14 +63,6 @@ const struct room_fetcher *room_fetcher(void)
 
 /* --- the events one receive reads ---------------------------------------------------------- */
 
-struct recv {
-    struct dbc *c;
-    const struct room_version *rv;
-    const char *room_id;
-    json_t *cache;    /* event ID -> PDU with "event_id", or null when unknown here */
-    json_t *rejected; /* event ID -> true */
-    bool failed;      /* a database error while loading */
-};
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -81,7 +70,7 @@ static const char *str(const json_t *o, const char *k)
 }
 
 /* An event ID of prev_events / auth_events entries (plain from v3, [id, hashes] before). */
-static const char *ref_id(const json_t *entry)
+const char *room_recv_ref_id(const json_t *entry)
 {
     return json_is_array(entry) ? json_string_value(json_array_get(entry, 0))
                                 : json_string_value(entry);
@@ -89,7 +78,7 @@ static const char *ref_id(const json_t *entry)
 
 /* A stored event of this room (borrowed from the cache), or NULL: unknown, or of another room
  * (which counts as unknown). */
-static const json_t *load(struct recv *x, const char *id)
+const json_t *room_recv_load(struct room_recv_ctx *x, const char *id)
 {
     if (!id)
         return NULL;
@@ -117,18 +106,18 @@ static const json_t *load(struct recv *x, const char *id)
 
 static const json_t *sr_fetch(void *ctx, const char *id)
 {
-    return load(ctx, id);
+    return room_recv_load(ctx, id);
 }
 
-static int sr_rejected(void *ctx, const char *id)
+int room_recv_rejected(void *ctx, const char *id)
 {
-    return json_is_true(json_object_get(((struct recv *)ctx)->rejected, id));
+    return json_is_true(json_object_get(((struct room_recv_ctx *)ctx)->rejected, id));
 }
 
 /* Step 2 verified the signatures of every server pdu_required_signers names (the authorising
  * server of a restricted join among them), so a signature block of such a server is a
  * verified one. */
-static int signed_checked(struct recv *x, const json_t *ev, const char *server)
+static int signed_checked(struct room_recv_ctx *x, const json_t *ev, const char *server)
 {
     const char *signers[4];
     size_t n = pdu_required_signers(x->rv, ev, signers, 4);
@@ -143,33 +132,26 @@ static int sr_signed(void *ctx, const json_t *ev, const char *server)
     return signed_checked(ctx, ev, server);
 }
 
-/* Auth state for auth_ops: a state map (statemap key -> event ID) read through the cache, or
- * a map of PDUs (statemap key -> PDU, room_select_auth's). */
-struct map_state {
-    struct recv *x;
-    const json_t *map;  /* IDs, or NULL */
-    const json_t *pdus; /* PDUs, or NULL */
-};
 
-static const json_t *map_state(void *ctx, const char *type, const char *state_key)
+const json_t *room_recv_map_state(void *ctx, const char *type, const char *state_key)
 {
-    struct map_state *m = ctx;
+    struct room_recv_state *m = ctx;
     if (m->pdus)
         return room_map_state((void *)m->pdus, type, state_key);
-    return load(m->x, statemap_get(m->map, type, state_key));
+    return room_recv_load(m->x, statemap_get(m->map, type, state_key));
 }
 
-static int map_signed(void *ctx, const json_t *ev, const char *server)
+int room_recv_map_signed(void *ctx, const json_t *ev, const char *server)
 {
-    return signed_checked(((struct map_state *)ctx)->x, ev, server);
+    return signed_checked(((struct room_recv_state *)ctx)->x, ev, server);
 }
 
 /* Resolve state maps (a non-empty array, borrowed) of the room. New reference or NULL. */
-static json_t *resolve(struct recv *x, json_t *maps, char *why, size_t n)
+static json_t *resolve(struct room_recv_ctx *x, json_t *maps, char *why, size_t n)
 {
     if (json_array_size(maps) == 1)
         return json_deep_copy(json_array_get(maps, 0));
-    struct stateres_ops ops = {sr_fetch, sr_signed, x, sr_rejected};
+    struct stateres_ops ops = {sr_fetch, sr_signed, x, room_recv_rejected};
     json_t *out = stateres_resolve(x->rv, maps, &ops, why, n);
     if (x->failed) {
         json_decref(out);
@@ -210,7 +192,7 @@ static int64_t group_for(struct dbc *c, const char *room_id, int64_t parent,
 
 /* Check `ev` against its own auth_events. Returns 0 (passes), 1 (fails: rejected, why set),
  * 2 (some are unknown: their IDs appended to missing), -1 (error). */
-static int check_auth_events(struct recv *x, const json_t *ev, json_t *missing, char *why,
+int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *missing, char *why,
                              size_t n)
 {
     json_t *auth = json_object_get(ev, "auth_events");
@@ -225,9 +207,9 @@ static int check_auth_events(struct recv *x, const json_t *ev, json_t *missing, 
         goto out;
     }
     for (size_t i = 0; i < na; i++) {
-        const char *id = ref_id(json_array_get(auth, i));
-        evs[i] = load(x, id);
-        rej[i] = evs[i] && sr_rejected(x, id);
+        const char *id = room_recv_ref_id(json_array_get(auth, i));
+        evs[i] = room_recv_load(x, id);
+        rej[i] = evs[i] && room_recv_rejected(x, id);
         if (!evs[i] && id) {
             json_array_append_new(missing, json_string(id));
             rc = 2;
@@ -252,7 +234,7 @@ static int check_auth_events(struct recv *x, const json_t *ev, json_t *missing, 
     /* v12: the create event is never listed; the room ID names it */
     if (!x->rv->create_in_auth_events && strcmp(str(ev, "type"), "m.room.create") != 0) {
         char *cid = room_create_event_id(x->room_id);
-        if (cid && !load(x, cid)) {
+        if (cid && !room_recv_load(x, cid)) {
             json_array_append_new(missing, json_string(cid));
             rc = 2;
         } else if (cid) {
@@ -262,8 +244,8 @@ static int check_auth_events(struct recv *x, const json_t *ev, json_t *missing, 
         if (rc)
             goto out;
     }
-    struct map_state ms = {x, map, NULL};
-    struct auth_ops ops = {map_state, map_signed, &ms};
+    struct room_recv_state ms = {x, map, NULL};
+    struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
     if (auth_check(x->rv, ev, &ops, why, n) < 0)
         rc = 1;
 out:
@@ -287,14 +269,14 @@ static char *stored_text(const struct room_version *rv, const json_t *checked)
     return text;
 }
 
-static json_t *prev_ids(const json_t *pdu)
+json_t *room_recv_prev_ids(const json_t *pdu)
 {
     json_t *out = json_array();
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(pdu, "prev_events"), i, v)
     {
-        const char *id = ref_id(v);
+        const char *id = room_recv_ref_id(v);
         if (id)
             json_array_append_new(out, json_string(id));
     }
@@ -302,9 +284,9 @@ static json_t *prev_ids(const json_t *pdu)
 }
 
 /* Insert the event row. */
-static int insert(struct recv *x, const json_t *ev, const char *id, int64_t group,
-                  const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
-                  int64_t *stream)
+int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
+                     const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
+                     int64_t *stream, bool promote)
 {
     char *text = stored_text(x->rv, ev);
     if (!text)
@@ -323,7 +305,8 @@ static int insert(struct recv *x, const json_t *ev, const char *id, int64_t grou
         .soft_failed = soft_failed,
     };
     int64_t s = 0;
-    int rc = db_events_insert(x->c, &m, text, prevs, NULL, NULL, clock_now_ms(), &s);
+    int rc = promote ? db_events_promote(x->c, &m, prevs, &s)
+                     : db_events_insert(x->c, &m, text, prevs, NULL, NULL, clock_now_ms(), &s);
     free(text);
     if (stream)
         *stream = s;
@@ -339,7 +322,7 @@ static int insert(struct recv *x, const json_t *ev, const char *id, int64_t grou
 /* Relations and the redaction an accepted event brings, and its notifications. For v3+ the
  * redaction is applied when its sender's server is the target's, or the sender has the redact
  * level in the state before it (v3 "Handling redactions"); v1/v2 redactions passed rule 11. */
-static int side_effects(struct recv *x, struct batch *b, const json_t *ev, const char *id,
+int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev, const char *id,
                         const json_t *before)
 {
     const json_t *content = json_object_get(ev, "content");
@@ -352,15 +335,15 @@ static int side_effects(struct recv *x, struct batch *b, const json_t *ev, const
     const char *target = strcmp(str(ev, "type"), "m.room.redaction") == 0
                              ? event_redacts(ev, x->rv)
                              : NULL;
-    const json_t *t = target ? load(x, target) : NULL;
+    const json_t *t = target ? room_recv_load(x, target) : NULL;
     if (t) {
         bool ok = x->rv->event_ids == ROOMVER_EVID_V1;
         const char *a = ids_server_of(str(t, "sender")), *s = ids_server_of(str(ev, "sender"));
         ok = ok || (a && s && strcmp(a, s) == 0);
         if (!ok) {
-            struct map_state ms = {x, before, NULL};
-            struct auth_ops ops = {map_state, NULL, &ms};
-            const json_t *pl = map_state(&ms, "m.room.power_levels", "");
+            struct room_recv_state ms = {x, before, NULL};
+            struct auth_ops ops = {room_recv_map_state, NULL, &ms};
+            const json_t *pl = room_recv_map_state(&ms, "m.room.power_levels", "");
             const json_t *r = json_object_get(json_object_get(pl, "content"), "redact");
             int64_t need = json_is_integer(r) ? json_integer_value(r) : 50;
             ok = auth_user_power(x->rv, &ops, str(ev, "sender")) >= need;
@@ -375,7 +358,7 @@ static int side_effects(struct recv *x, struct batch *b, const json_t *ev, const
     return rc;
 }
 
-static void queue_item(struct batch *b, int64_t stream, const char *room_id, const json_t *ev)
+void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const json_t *ev)
 {
     if (b->n >= sizeof b->items / sizeof b->items[0])
         return;
@@ -388,7 +371,7 @@ static void queue_item(struct batch *b, int64_t stream, const char *room_id, con
 }
 
 /* The state group after an accepted or soft-failed event: before + the event if state. */
-static int64_t group_after(struct recv *x, const json_t *ev, const char *id, int64_t before)
+int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t before)
 {
     const char *sk = str(ev, "state_key");
     if (!sk)
@@ -402,7 +385,7 @@ static int64_t group_after(struct recv *x, const json_t *ev, const char *id, int
 
 /* The room's current state after accepting `id` (its prev events `prevs`, the state after it
  * `after` / after_map): the extremities were `old_ext` before it. */
-static int update_current(struct recv *x, const json_t *ev, const char *id, json_t *prevs,
+static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *prevs,
                           json_t *old_ext, int64_t before_group, int64_t after_group,
                           const json_t *after_map, char *why, size_t n)
 {
@@ -468,7 +451,7 @@ out:
 
 /* The state before `ev` from its prev events: *group (a stored group; 0 when it must be made)
  * and *map. Returns 0, 2 (some prev events unknown or outliers: appended to missing), -1. */
-static int state_before(struct recv *x, const json_t *ev, json_t *prevs, json_t *missing,
+static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs, json_t *missing,
                         int64_t *group, json_t **map, char *why, size_t n)
 {
     json_t *groups = json_array(), *maps = json_array(), *seen = json_object();
@@ -539,21 +522,31 @@ out:
 }
 
 /* Steps 4-6 and persistence, in the transaction holding the room lock. */
-static enum room_recv receive_locked(struct recv *x, struct batch *b, const json_t *ev,
+static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
                                      const char *id, json_t *missing, char *why, size_t n)
 {
-    json_t *prevs = prev_ids(ev), *before = NULL, *after_map = NULL, *old_ext = NULL;
+    json_t *prevs = room_recv_prev_ids(ev), *before = NULL, *after_map = NULL, *old_ext = NULL;
     enum room_recv out = ROOM_RECV_ERR;
     char reason[300] = "";
     int64_t before_group = 0;
 
-    if (load(x, id)) {
-        snprintf(why, n, "already stored");
-        out = ROOM_RECV_DUPLICATE;
-        goto done;
+    /* stored already: a duplicate, unless it is an outlier without state (an auth event
+     * fetched earlier, the send_join answer's) that now joins the timeline */
+    bool promote = false;
+    if (room_recv_load(x, id)) {
+        struct db_event e;
+        if (db_events_get(x->c, id, &e) == 1) {
+            promote = e.outlier && !e.soft_failed && !e.rejected && e.state_group <= 0;
+            db_event_clear(&e);
+        }
+        if (!promote) {
+            snprintf(why, n, "already stored");
+            out = ROOM_RECV_DUPLICATE;
+            goto done;
+        }
     }
     /* 4. auth events (all of them must be here) */
-    int a = check_auth_events(x, ev, missing, reason, sizeof reason);
+    int a = room_recv_check_auth(x, ev, missing, reason, sizeof reason);
     if (a < 0)
         goto done;
     if (a == 2) {
@@ -572,14 +565,15 @@ static enum room_recv receive_locked(struct recv *x, struct batch *b, const json
         goto done;
     }
     if (a == 0) {
-        struct map_state ms = {x, before, NULL};
-        struct auth_ops ops = {map_state, map_signed, &ms};
+        struct room_recv_state ms = {x, before, NULL};
+        struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
         if (auth_check(x->rv, ev, &ops, reason, sizeof reason) < 0)
             a = 1;
     }
     if (a == 1) { /* rejected: kept with the state before it */
         snprintf(why, n, "rejected: %s", reason);
-        if (insert(x, ev, id, before_group, reason, true, false, prevs, NULL) < 0)
+        if (room_recv_insert(x, ev, id, before_group, reason, true, false, prevs, NULL,
+                             promote) < 0)
             goto done;
         out = ROOM_RECV_REJECTED;
         goto done;
@@ -604,8 +598,8 @@ static enum room_recv receive_locked(struct recv *x, struct batch *b, const json
         json_t *cur = json_object(), *ids = json_array();
         json_t *proto = json_deep_copy(ev);
         if (room_select_auth(x->c, x->room_id, x->rv, proto, cur, ids) == 0) {
-            struct map_state ms = {x, NULL, cur};
-            struct auth_ops ops = {map_state, map_signed, &ms};
+            struct room_recv_state ms = {x, NULL, cur};
+            struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
             soft = auth_check(x->rv, ev, &ops, reason, sizeof reason) < 0;
         } else {
             soft = true; /* no create event in current state: nothing can pass */
@@ -615,18 +609,20 @@ static enum room_recv receive_locked(struct recv *x, struct batch *b, const json
         json_decref(cur);
         json_decref(ids);
     }
-    int64_t after_group = group_after(x, ev, id, before_group);
+    int64_t after_group = room_recv_group_after(x, ev, id, before_group);
     if (after_group <= 0)
         goto done;
     if (soft) {
         snprintf(why, n, "soft failed: %s", reason);
-        if (insert(x, ev, id, after_group, NULL, true, true, prevs, NULL) < 0)
+        if (room_recv_insert(x, ev, id, after_group, NULL, true, true, prevs, NULL, promote) <
+            0)
             goto done;
         out = ROOM_RECV_SOFT_FAILED;
         goto done;
     }
     int64_t stream = 0;
-    if (insert(x, ev, id, after_group, NULL, false, false, prevs, &stream) < 0)
+    if (room_recv_insert(x, ev, id, after_group, NULL, false, false, prevs, &stream,
+                         promote) < 0)
         goto done;
     after_map = json_deep_copy(before);
     if (str(ev, "state_key"))
@@ -640,9 +636,9 @@ static enum room_recv receive_locked(struct recv *x, struct batch *b, const json
     if (m && strcmp(m, "join") == 0 && ids_is_local(str(ev, "state_key")) &&
         db_rooms_unforget(x->c, x->room_id, str(ev, "state_key")) < 0)
         goto done;
-    if (side_effects(x, b, ev, id, before) < 0)
+    if (room_recv_side_effects(x, b, ev, id, before) < 0)
         goto done;
-    queue_item(b, stream, x->room_id, ev);
+    room_recv_queue(b, stream, x->room_id, ev);
     snprintf(why, n, "accepted");
     out = ROOM_RECV_ACCEPTED;
 done:
@@ -654,7 +650,7 @@ done:
 }
 
 /* Commit (stored outcomes) or roll back, and announce what was committed. */
-static enum room_recv finish(struct dbc *c, struct batch *b, enum room_recv rc)
+enum room_recv room_recv_finish(struct dbc *c, struct batch *b, enum room_recv rc)
 {
     bool keep = rc == ROOM_RECV_ACCEPTED || rc == ROOM_RECV_REJECTED ||
                 rc == ROOM_RECV_SOFT_FAILED;
@@ -669,7 +665,7 @@ static enum room_recv finish(struct dbc *c, struct batch *b, enum room_recv rc)
     return rc;
 }
 
-static enum room_recv from_verdict(enum pdu_verdict v)
+enum room_recv room_recv_verdict(int v)
 {
     return v == PDU_RETRY ? ROOM_RECV_RETRY : ROOM_RECV_DROPPED;
 }
@@ -705,7 +701,7 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
     if (v == PDU_DROP || v == PDU_RETRY) {
         log_info("pdu from %s dropped: %s", origin ? origin : "?", why);
         json_decref(miss);
-        return from_verdict(v);
+        return room_recv_verdict(v);
     }
     *event_id = strdup(id);
     struct dbc *c = db_get();
@@ -721,11 +717,11 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
         room_batch_announce(&b, false);
         goto out;
     }
-    struct recv x = {c, rv, room_id, json_object(), json_object(), false};
+    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
     rc = receive_locked(&x, &b, checked, id, miss, why, n);
     json_decref(x.cache);
     json_decref(x.rejected);
-    rc = finish(c, &b, rc);
+    rc = room_recv_finish(c, &b, rc);
 out:
     if (c)
         db_put(c);
@@ -738,322 +734,3 @@ out:
     return rc;
 }
 
-/* --- room_receive_state: the send_join answer ------------------------------------------------ */
-
-/* Is `ev` (checked, with "event_id") an event of room_id? In v12 the create event names the
- * room by its own ID. */
-static bool of_room(const struct room_version *rv, const json_t *ev, const char *room_id)
-{
-    const char *type = str(ev, "type"), *sk = str(ev, "state_key");
-    if (rv->room_id_from_create && type && sk && strcmp(type, "m.room.create") == 0 && !*sk) {
-        const char *id = str(ev, "event_id");
-        return id && room_id[0] == '!' && strcmp(id + 1, room_id + 1) == 0;
-    }
-    const char *r = str(ev, "room_id");
-    return r && strcmp(r, room_id) == 0;
-}
-
-/* Check the PDUs of `list` (steps 1-3) into evs (event ID -> checked PDU); state IDs into
- * `state_ids` when it is non-NULL. Returns 0, or RETRY when a key could not be fetched. */
-static int check_list(const struct room_version *rv, const char *room_id, const json_t *list,
-                      json_t *evs, json_t *state_ids, char *why, size_t n)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        json_t *checked = NULL;
-        char *id = NULL, reason[200];
-        if (json_object_size(evs) >= MAX_RECV_EVENTS)
-            break;
-        enum pdu_verdict pv = pdu_check(rv, v, &checked, &id, reason, sizeof reason);
-        if (pv == PDU_RETRY) {
-            snprintf(why, n, "%s", reason);
-            return -1;
-        }
-        if (pv == PDU_DROP || !of_room(rv, checked, room_id)) {
-            log_info("send_join answer: event dropped: %s",
-                     pv == PDU_DROP ? reason : "of another room");
-        } else {
-            if (state_ids)
-                json_object_set_new(state_ids, id, json_true());
-            json_object_set(evs, id, checked);
-        }
-        json_decref(checked);
-        free(id);
-    }
-    return 0;
-}
-
-/* The events of evs in an order where auth events come first (Kahn's algorithm over the
- * auth_events edges inside evs; ties by event ID). Events on a cycle are left out. New array
- * of IDs. */
-static json_t *auth_order(const json_t *evs)
-{
-    json_t *indeg = json_object(), *users = json_object(), *order = json_array();
-    const char *id;
-    json_t *ev;
-    json_object_foreach((json_t *)evs, id, ev)
-    {
-        json_int_t d = 0;
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(ev, "auth_events"), i, a)
-        {
-            const char *aid = ref_id(a);
-            if (!aid || !json_object_get(evs, aid))
-                continue;
-            d++;
-            json_t *u = json_object_get(users, aid);
-            if (!u) {
-                u = json_array();
-                json_object_set_new(users, aid, u);
-            }
-            json_array_append_new(u, json_string(id));
-        }
-        json_object_set_new(indeg, id, json_integer(d));
-    }
-    json_t *ready = json_array();
-    json_object_foreach(indeg, id, ev) if (json_integer_value(ev) == 0)
-        json_array_append_new(ready, json_string(id));
-    while (json_array_size(ready)) {
-        /* smallest ID first: the order does not depend on the lists' order */
-        size_t best = 0;
-        for (size_t i = 1; i < json_array_size(ready); i++)
-            if (strcmp(json_string_value(json_array_get(ready, i)),
-                       json_string_value(json_array_get(ready, best))) < 0)
-                best = i;
-        json_t *cur_id = json_incref(json_array_get(ready, best));
-        json_array_remove(ready, best);
-        json_array_append(order, cur_id);
-        size_t i;
-        json_t *u;
-        json_array_foreach(json_object_get(users, json_string_value(cur_id)), i, u)
-        {
-            json_t *d = json_object_get(indeg, json_string_value(u));
-            json_integer_set(d, json_integer_value(d) - 1);
-            if (json_integer_value(d) == 0)
-                json_array_append(ready, u);
-        }
-        json_decref(cur_id);
-    }
-    /* the create event first: it has no auth events, and in v12 every other event needs it
-     * without listing it */
-    for (size_t i = 1; i < json_array_size(order); i++) {
-        const json_t *e = json_object_get(evs, json_string_value(json_array_get(order, i)));
-        const char *t = str(e, "type"), *sk = str(e, "state_key");
-        if (t && sk && strcmp(t, "m.room.create") == 0 && !*sk) {
-            json_t *cid = json_incref(json_array_get(order, i));
-            json_array_remove(order, i);
-            json_array_insert_new(order, 0, cid);
-            break;
-        }
-    }
-    json_decref(ready);
-    json_decref(indeg);
-    json_decref(users);
-    return order;
-}
-
-/* Store the checked events of evs as outliers in auth order (step 4 each), and build the
- * state map of the non-rejected ones among state_ids. Returns 0, 2 (an auth event is
- * nowhere: missing), -1. */
-static int store_outliers(struct recv *x, const json_t *evs, const json_t *state_ids,
-                          json_t *state_map, json_t *missing)
-{
-    json_t *order = auth_order(evs);
-    size_t i;
-    json_t *v;
-    int rc = 0;
-    json_array_foreach(order, i, v)
-    {
-        const char *id = json_string_value(v);
-        const json_t *ev = json_object_get(evs, id);
-        char reason[300] = "";
-        bool stored = load(x, id) != NULL; /* known already (a rejoin) */
-        if (x->failed) {
-            rc = -1;
-            break;
-        }
-        if (!stored) {
-            int a = check_auth_events(x, ev, missing, reason, sizeof reason);
-            if (a < 0 || a == 2) {
-                rc = a;
-                break;
-            }
-            json_t *prevs = prev_ids(ev);
-            int ins = insert(x, ev, id, 0, a == 1 ? reason : NULL, true, false, prevs, NULL);
-            json_decref(prevs);
-            if (ins < 0) {
-                rc = -1;
-                break;
-            }
-            if (a == 1) {
-                log_info("send_join answer: %s rejected: %s", id, reason);
-            }
-        }
-        const char *sk = str(ev, "state_key");
-        if (sk && json_object_get(state_ids, id) && !sr_rejected(x, id) &&
-            !statemap_get(state_map, str(ev, "type"), sk))
-            statemap_set(state_map, str(ev, "type"), sk, id);
-    }
-    json_decref(order);
-    return rc;
-}
-
-enum room_recv room_receive_state(const char *room_id, const char *room_version,
-                                  const json_t *state, const json_t *auth_chain,
-                                  const json_t *join, char **event_id, char *why, size_t n)
-{
-    const struct room_version *rv = roomver_get(room_version);
-    json_t *evs = json_object(), *state_ids = json_object(), *checked = NULL;
-    json_t *state_map = json_object(), *missing = json_array(), *after_map = NULL;
-    json_t *old_ext = NULL;
-    char *id = NULL, reason[300] = "";
-    enum room_recv rc = ROOM_RECV_ERR;
-    struct dbc *c = NULL;
-    struct db_room r = {0};
-    struct batch b = {.n = 0};
-    struct recv x = {NULL, rv, room_id, json_object(), json_object(), false};
-    bool in_txn = false;
-    *event_id = NULL;
-    snprintf(why, n, "internal error");
-    if (!rv || !room_id || !json_is_array(state) || !json_is_array(auth_chain)) {
-        snprintf(why, n, "unknown room version or malformed state");
-        rc = ROOM_RECV_DROPPED;
-        goto out;
-    }
-    /* 1-3 for every event, outside the lock */
-    enum pdu_verdict v = pdu_check(rv, join, &checked, &id, why, n);
-    if (v == PDU_DROP || v == PDU_RETRY) {
-        rc = from_verdict(v);
-        goto out;
-    }
-    *event_id = strdup(id);
-    if (!of_room(rv, checked, room_id)) {
-        snprintf(why, n, "the join is for another room");
-        rc = ROOM_RECV_DROPPED;
-        goto out;
-    }
-    if (check_list(rv, room_id, state, evs, state_ids, why, n) < 0 ||
-        check_list(rv, room_id, auth_chain, evs, NULL, why, n) < 0) {
-        rc = ROOM_RECV_RETRY;
-        goto out;
-    }
-    const char *creator = NULL;
-    const char *k;
-    json_t *ev;
-    json_object_foreach(evs, k, ev)
-    {
-        if (strcmp(str(ev, "type"), "m.room.create") == 0 && str(ev, "state_key") &&
-            !*str(ev, "state_key"))
-            creator = str(ev, "sender");
-    }
-    if (!creator) {
-        snprintf(why, n, "no valid m.room.create event in the state");
-        rc = ROOM_RECV_REJECTED;
-        goto out;
-    }
-    /* the room's writer lock (its row, made here when new) */
-    if (!(c = db_get()))
-        goto out;
-    x.c = c;
-    b.ticket = notify_begin();
-    if (db_begin(c) < 0)
-        goto out;
-    in_txn = true;
-    int found = db_rooms_get(c, room_id, true, &r);
-    if (found < 0 ||
-        (found == 0 && (db_rooms_insert(c, room_id, rv->id, creator, clock_now_ms()) != 0 ||
-                        db_rooms_get(c, room_id, true, &r) != 1)))
-        goto out;
-    if (strcmp(r.room_version, rv->id) != 0) {
-        snprintf(why, n, "room %s is of version %s here", room_id, r.room_version);
-        rc = ROOM_RECV_DROPPED;
-        goto out;
-    }
-    if (load(&x, id)) {
-        snprintf(why, n, "already stored");
-        rc = ROOM_RECV_DUPLICATE;
-        goto out;
-    }
-    int s = store_outliers(&x, evs, state_ids, state_map, missing);
-    if (s < 0)
-        goto out;
-    if (s == 2) {
-        snprintf(why, n, "an auth event is in neither list: %s",
-                 json_string_value(json_array_get(missing, 0)));
-        rc = ROOM_RECV_MISSING_AUTH;
-        goto out;
-    }
-    /* the join: 4 against its auth events, 5 against the state it came with */
-    int a = check_auth_events(&x, checked, missing, reason, sizeof reason);
-    if (a < 0)
-        goto out;
-    if (a == 2) {
-        snprintf(why, n, "an auth event of the join is unknown");
-        rc = ROOM_RECV_MISSING_AUTH;
-        goto out;
-    }
-    if (a == 0) {
-        struct map_state ms = {&x, state_map, NULL};
-        struct auth_ops ops = {map_state, map_signed, &ms};
-        if (auth_check(rv, checked, &ops, reason, sizeof reason) < 0)
-            a = 1;
-    }
-    if (a == 1) {
-        snprintf(why, n, "the join is rejected: %s", reason);
-        rc = ROOM_RECV_REJECTED; /* rolled back: nothing is kept of the room */
-        goto out;
-    }
-    int64_t before = db_state_group_new(c, room_id, 0, state_map);
-    int64_t after = before > 0 ? group_after(&x, checked, id, before) : -1;
-    json_t *prevs = prev_ids(checked);
-    int64_t stream = 0;
-    old_ext = db_rooms_extremities(c, room_id);
-    int ins = after > 0 && old_ext ? insert(&x, checked, id, after, NULL, false, false, prevs,
-                                            &stream)
-                                   : -1;
-    json_decref(prevs);
-    if (ins < 0)
-        goto out;
-    after_map = json_deep_copy(state_map);
-    statemap_set(after_map, str(checked, "type"), str(checked, "state_key"), id);
-    /* the join is the only extremity; the state after it is the current state */
-    if ((json_array_size(old_ext) &&
-         db_rooms_extremities_advance(c, room_id, old_ext, id) < 0) ||
-        db_current_state_replace(c, room_id, after_map) < 0 ||
-        db_rooms_set_state_group(c, room_id, after) < 0)
-        goto out;
-    const char *joiner = str(checked, "state_key");
-    if (ids_is_local(joiner) && db_rooms_unforget(c, room_id, joiner) < 0)
-        goto out;
-    if (side_effects(&x, &b, checked, id, state_map) < 0)
-        goto out;
-    queue_item(&b, stream, room_id, checked);
-    snprintf(why, n, "accepted");
-    rc = ROOM_RECV_ACCEPTED;
-out:
-    if (in_txn && rc == ROOM_RECV_ACCEPTED) {
-        rc = finish(c, &b, rc);
-    } else { /* only an accepted join keeps anything: the outliers go with a rejected one */
-        if (in_txn)
-            db_rollback(c);
-        if (b.ticket)
-            room_batch_announce(&b, false);
-    }
-    if (c)
-        db_put(c);
-    db_room_clear(&r);
-    json_decref(x.cache);
-    json_decref(x.rejected);
-    json_decref(evs);
-    json_decref(state_ids);
-    json_decref(state_map);
-    json_decref(missing);
-    json_decref(after_map);
-    json_decref(old_ext);
-    json_decref(checked);
-    free(id);
-    return rc;
-}

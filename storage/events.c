@@ -71,6 +71,43 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
     return 0;
 }
 
+/* An outlier (stored without state) joins the timeline: its state group, standing and stream
+ * position, and the extremities as insert_sql moves them (its edges are already stored). */
+static const char promote_sql[] =
+    "WITH up AS (UPDATE events SET state_group = $3, outlier = $4, soft_failed = $5, "
+    "rejected = $6, stream_ordering = CASE WHEN $4 THEN NULL ELSE "
+    "nextval('stream_ordering_seq') END WHERE event_id = $1 AND room_id = $2 AND outlier AND "
+    "NOT soft_failed AND rejected IS NULL AND state_group IS NULL RETURNING stream_ordering), "
+    "gone AS (DELETE FROM room_extremities WHERE NOT $4 AND room_id = $2 AND event_id IN "
+    "(SELECT jsonb_array_elements_text($7::jsonb)) AND EXISTS (SELECT 1 FROM up)), "
+    "ext AS (INSERT INTO room_extremities (room_id, event_id) SELECT $2, $1 FROM up "
+    "WHERE NOT $4 ON CONFLICT DO NOTHING) "
+    "SELECT stream_ordering FROM up";
+
+int db_events_promote(struct dbc *c, const struct db_event_meta *m, json_t *prev_events,
+                      int64_t *stream)
+{
+    char g[24];
+    char *prev = prev_events ? json_dumps(prev_events, JSON_COMPACT) : strdup("[]");
+    if (!prev)
+        return -1;
+    const char *p[7] = {m->event_id,
+                        m->room_id,
+                        m->state_group > 0 ? db_i64(g, m->state_group) : NULL,
+                        m->outlier ? "t" : "f",
+                        m->soft_failed ? "t" : "f",
+                        m->rejected,
+                        prev};
+    PGresult *res = db_exec(c, promote_sql, 7, p);
+    free(prev);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    *stream = found ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return found ? 0 : 1;
+}
+
 /* Notifications of events stored in this transaction; the stream position is read from the
  * event's row, so rows may name events inserted earlier in the same pipeline. A scalar
  * subquery per row, not a join: a join lets a generic plan hash the whole events table

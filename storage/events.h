@@ -27,6 +27,12 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
                      json_t *prev_events, const char *txn_device, const char *txn_id,
                      int64_t now_ms, int64_t *stream);
 
+/* Give a stored outlier without state (the send_join answer's, or one fetched as an auth
+ * event) the standing `m` describes (state group, outlier, soft_failed, rejected; the other
+ * fields are the stored ones): a stream position and the extremities as db_events_insert
+ * would. Returns 0 (*stream set), 1 if there is no such outlier, -1. */
+int db_events_promote(struct dbc *c, const struct db_event_meta *m, json_t *prev_events,
+                      int64_t *stream);
 /* One event for db_events_insert_commit: what db_events_insert takes (prev as JSON text). */
 struct db_event_row {
     struct db_event_meta m;
