@@ -121,6 +121,31 @@ const struct room_fetcher *room_fetcher(void);
 enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **event_id,
                                 json_t **missing, char *why, size_t n);
 
+/* One event fetched from another server (an auth event another event needs) stored as an
+ * outlier of room_id, a room this server is in: steps 1-4 (format, signatures, hash, auth
+ * against its own auth events: stored rejected when that fails), no state, no timeline.
+ * ACCEPTED (stored), REJECTED, DUPLICATE, DROPPED, RETRY, MISSING_AUTH (*missing: its own
+ * unknown auth events), UNKNOWN_ROOM, ERR. A later room_receive_pdu of the same event places
+ * it in the timeline. */
+enum room_recv room_receive_outlier(const char *origin, const char *room_id, const json_t *pdu,
+                                    char **event_id, json_t **missing, char *why, size_t n);
+
+/* room_receive_pdu with the registered fetcher's help (federation's /send handler calls this
+ * outside any lock): on MISSING_AUTH the missing auth events are fetched from `origin`
+ * (get_event) and stored as outliers, their own missing auth events first; on MISSING_PREV
+ * the events between the room's extremities and the PDU are asked for (get_missing_events,
+ * ROOM_FETCH_MISSING_LIMIT at a time) and received the same way, shallowest first, up to
+ * ROOM_FETCH_DEPTH levels; then the PDU is tried again (ROOM_FETCH_ROUNDS times at most;
+ * ROOM_FETCH_BUDGET fetches in all). Without a fetcher it is room_receive_pdu. Answers as
+ * room_receive_pdu; MISSING_PREV stays when the gap cannot be closed (a /state_ids fallback
+ * is not done yet). */
+#define ROOM_FETCH_MISSING_LIMIT 10
+#define ROOM_FETCH_DEPTH 3
+#define ROOM_FETCH_ROUNDS 4
+#define ROOM_FETCH_BUDGET 100
+enum room_recv room_receive_pdu_fetching(const char *origin, const json_t *pdu, char **event_id,
+                                         char *why, size_t n);
+
 /* The send_join flow (Server-Server API "Joining Rooms"): store `state` and `auth_chain`
  * (arrays of PDUs, borrowed) of room `room_id` in version `room_version` as outliers, each
  * checked (steps 1-4: format, signatures, hash, auth against its own auth_events; events that

@@ -354,3 +354,220 @@ out:
     free(id);
     return rc;
 }
+
+/* --- single outliers and the fetching receive ---------------------------------------------- */
+
+enum room_recv room_receive_outlier(const char *origin, const char *room_id, const json_t *pdu,
+                                    char **event_id, json_t **missing, char *why, size_t n)
+{
+    json_t *checked = NULL, *miss = json_array();
+    char *id = NULL, reason[300] = "";
+    enum room_recv rc = ROOM_RECV_ERR;
+    struct db_room r = {0};
+    struct batch b = {.n = 0};
+    struct dbc *c = NULL;
+    *event_id = NULL;
+    if (missing)
+        *missing = NULL;
+    snprintf(why, n, "internal error");
+    char *version = room_id ? room_version_of(room_id) : NULL;
+    const struct room_version *rv = roomver_get(version);
+    free(version);
+    if (!rv) {
+        snprintf(why, n, "this server is not in room %s", room_id ? room_id : "?");
+        json_decref(miss);
+        return ROOM_RECV_UNKNOWN_ROOM;
+    }
+    enum pdu_verdict v = pdu_check(rv, pdu, &checked, &id, why, n);
+    if (v == PDU_DROP || v == PDU_RETRY) {
+        log_info("outlier from %s dropped: %s", origin ? origin : "?", why);
+        json_decref(miss);
+        return room_recv_verdict(v);
+    }
+    *event_id = strdup(id);
+    if (!of_room(rv, checked, room_id)) {
+        snprintf(why, n, "the event is of another room");
+        rc = ROOM_RECV_DROPPED;
+        goto out;
+    }
+    if (!(c = db_get()))
+        goto out;
+    b.ticket = notify_begin();
+    if (db_begin(c) < 0) {
+        room_batch_announce(&b, false);
+        goto out;
+    }
+    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
+    if (db_rooms_get(c, room_id, true, &r) != 1) {
+        rc = ROOM_RECV_ERR;
+    } else if (room_recv_load(&x, id)) {
+        snprintf(why, n, "already stored");
+        rc = ROOM_RECV_DUPLICATE;
+    } else {
+        int a = room_recv_check_auth(&x, checked, miss, reason, sizeof reason);
+        if (a == 2) {
+            snprintf(why, n, "unknown auth events");
+            rc = ROOM_RECV_MISSING_AUTH;
+        } else if (a >= 0) {
+            json_t *prevs = room_recv_prev_ids(checked);
+            if (room_recv_insert(&x, checked, id, 0, a == 1 ? reason : NULL, true, false, prevs,
+                                 NULL, false) == 0) {
+                rc = a == 1 ? ROOM_RECV_REJECTED : ROOM_RECV_ACCEPTED;
+                snprintf(why, n, "%s%s", a == 1 ? "rejected: " : "stored as an outlier",
+                         a == 1 ? reason : "");
+            }
+            json_decref(prevs);
+        }
+    }
+    json_decref(x.cache);
+    json_decref(x.rejected);
+    rc = room_recv_finish(c, &b, rc);
+out:
+    if (c)
+        db_put(c);
+    db_room_clear(&r);
+    if (missing && rc == ROOM_RECV_MISSING_AUTH)
+        *missing = json_incref(miss);
+    json_decref(miss);
+    json_decref(checked);
+    free(id);
+    return rc;
+}
+
+static enum room_recv receive_fetching(const char *origin, const json_t *pdu, char **event_id,
+                                       char *why, size_t n, int *budget, int depth_left);
+
+/* Fetch the events `ids` (array of IDs) from `origin` and store them as outliers, with their
+ * own missing auth events first; at most *budget fetches. Returns 0 when every one is stored
+ * (accepted or rejected), -1 when one could not be fetched or stored. */
+static int fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
+                      const json_t *ids, int *budget)
+{
+    json_t *todo = json_deep_copy(ids), *seen = json_object();
+    int rc = 0;
+    while (json_array_size(todo) && rc == 0) {
+        const char *id = json_string_value(json_array_get(todo, json_array_size(todo) - 1));
+        if (!id || (*budget)-- <= 0 ||
+            (json_object_get(seen, id) && json_integer_value(json_object_get(seen, id)) > 1)) {
+            rc = -1;
+            break;
+        }
+        json_object_set_new(seen, id,
+                            json_integer(json_integer_value(json_object_get(seen, id)) + 1));
+        json_t *pdu = f->get_event(f->ctx, origin, room_id, id);
+        char *got = NULL, why[300];
+        json_t *missing = NULL;
+        enum room_recv r = pdu ? room_receive_outlier(origin, room_id, pdu, &got, &missing, why,
+                                                      sizeof why)
+                               : ROOM_RECV_ERR;
+        json_decref(pdu);
+        if (r == ROOM_RECV_MISSING_AUTH) { /* its own auth events first, then it again */
+            json_array_extend(todo, missing);
+        } else if (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_REJECTED ||
+                   r == ROOM_RECV_DUPLICATE) {
+            if (got && strcmp(got, id) == 0)
+                json_array_remove(todo, json_array_size(todo) - 1);
+            else
+                rc = -1; /* the server answered with another event */
+        } else {
+            rc = -1;
+        }
+        json_decref(missing);
+        free(got);
+    }
+    json_decref(todo);
+    json_decref(seen);
+    return rc;
+}
+
+/* Ask `origin` for the events between the room's extremities and `pdu` and receive them, the
+ * shallowest first. Returns 0 if anything was received, -1. */
+static int fetch_prev(const struct room_fetcher *f, const char *origin, const char *room_id,
+                      const json_t *pdu, const char *event_id, int *budget, int depth_left)
+{
+    struct dbc *c = db_get();
+    json_t *earliest = c ? db_rooms_extremities(c, room_id) : NULL;
+    db_put(c);
+    if (!earliest)
+        return -1;
+    json_t *latest = json_pack("[s]", event_id);
+    int64_t depth = json_integer_value(json_object_get(pdu, "depth"));
+    json_t *got = f->get_missing_events(f->ctx, origin, room_id, earliest, latest,
+                                        ROOM_FETCH_MISSING_LIMIT,
+                                        depth > ROOM_FETCH_MISSING_LIMIT
+                                            ? depth - ROOM_FETCH_MISSING_LIMIT
+                                            : 0);
+    json_decref(earliest);
+    json_decref(latest);
+    if (!json_is_array(got) || !json_array_size(got)) {
+        json_decref(got);
+        return -1;
+    }
+    /* shallowest first: each one's prev events before it */
+    size_t nn = json_array_size(got);
+    for (size_t i = 1; i < nn; i++)
+        for (size_t j = i; j > 0; j--) {
+            json_t *a = json_array_get(got, j - 1), *b = json_array_get(got, j);
+            if (json_integer_value(json_object_get(a, "depth")) <=
+                json_integer_value(json_object_get(b, "depth")))
+                break;
+            json_incref(a);
+            json_array_set(got, j - 1, b);
+            json_array_set_new(got, j, a);
+        }
+    int received = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(got, i, ev)
+    {
+        if (*budget <= 0)
+            break;
+        (*budget)--;
+        char *id = NULL, why[300];
+        enum room_recv r = receive_fetching(origin, ev, &id, why, sizeof why, budget,
+                                            depth_left - 1);
+        received += r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_SOFT_FAILED ||
+                    r == ROOM_RECV_REJECTED;
+        free(id);
+    }
+    json_decref(got);
+    return received ? 0 : -1;
+}
+
+/* room_receive_pdu, and on MISSING_AUTH / MISSING_PREV the fetcher's help, then again; the
+ * prev events it brings are received the same way, `depth_left` levels deep. */
+static enum room_recv receive_fetching(const char *origin, const json_t *pdu, char **event_id,
+                                       char *why, size_t n, int *budget, int depth_left)
+{
+    const struct room_fetcher *f = room_fetcher();
+    const char *room_id = str(pdu, "room_id");
+    json_t *missing = NULL;
+    enum room_recv rc = room_receive_pdu(origin, pdu, event_id, &missing, why, n);
+    for (int round = 0; round < ROOM_FETCH_ROUNDS && room_id && *event_id &&
+                        (rc == ROOM_RECV_MISSING_AUTH || rc == ROOM_RECV_MISSING_PREV);
+         round++) {
+        int got;
+        if (rc == ROOM_RECV_MISSING_AUTH)
+            got = f->get_event ? fetch_auth(f, origin, room_id, missing, budget) : -1;
+        else
+            got = f->get_missing_events && depth_left > 0
+                      ? fetch_prev(f, origin, room_id, pdu, *event_id, budget, depth_left)
+                      : -1;
+        if (got < 0)
+            break;
+        json_decref(missing);
+        missing = NULL;
+        free(*event_id);
+        *event_id = NULL;
+        rc = room_receive_pdu(origin, pdu, event_id, &missing, why, n);
+    }
+    json_decref(missing);
+    return rc;
+}
+
+enum room_recv room_receive_pdu_fetching(const char *origin, const json_t *pdu, char **event_id,
+                                         char *why, size_t n)
+{
+    int budget = ROOM_FETCH_BUDGET;
+    return receive_fetching(origin, pdu, event_id, why, n, &budget, ROOM_FETCH_DEPTH);
+}

@@ -439,6 +439,110 @@ TEST(fork_resolves_current_state)
     free(room);
 }
 
+/* The fake remote's answers to the engine's fetches. */
+static json_t *remote_has;    /* event ID -> PDU, for get_event */
+static json_t *missing_reply; /* the answer to get_missing_events */
+static int fetches;
+
+static json_t *fake_get_event(void *ctx, const char *server, const char *room_id,
+                              const char *event_id)
+{
+    fetches++;
+    return json_deep_copy(json_object_get(remote_has, event_id));
+}
+
+static json_t *fake_missing(void *ctx, const char *server, const char *room_id,
+                            const json_t *earliest, const json_t *latest, int limit,
+                            int64_t min_depth)
+{
+    fetches++;
+    return missing_reply ? json_deep_copy(missing_reply) : NULL;
+}
+
+TEST(fetching_missing_prev_and_auth)
+{
+    struct room_fetcher f = {fake_get_event, fake_missing, NULL, NULL};
+    room_set_fetcher(&f);
+    remote_has = json_object();
+    char *bj = NULL, *m1 = NULL, *m2 = NULL, *m3 = NULL, *d1 = NULL, *id = NULL, why[300];
+    char *room = room_with_bob(&bj);
+    if (!room)
+        return;
+    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
+    char *jr = cur(room, "m.room.join_rules", "");
+    json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
+    /* m1 never arrives; m2 (after it) does: the engine asks for the gap */
+    json_t *p1 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
+                    IDS(create, pl, bj), 0, &remote, REMOTE, &m1);
+    json_t *p2 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(m1),
+                    IDS(create, pl, bj), 0, &remote, REMOTE, &m2);
+    missing_reply = json_pack("[O]", p1);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p2, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
+    CHECK_STR(id, m2);
+    free(id);
+    struct db_event e;
+    CHECK_INT(standing(m1, &e), 1);
+    CHECK(e.stream > 0 && !e.outlier);
+    db_event_clear(&e);
+    CHECK(only_extremity(room, m2));
+    json_decref(missing_reply);
+    missing_reply = NULL;
+    /* d1 (bob's new display name) never arrives, m3 lists it among its auth events: fetched
+     * by ID and stored as an outlier, then m3 passes */
+    json_t *pd = mk("10", room, "m.room.member", BOB, BOB,
+                    json_pack("{s:s,s:s}", "membership", "join", "displayname", "B"), IDS(m2),
+                    IDS(create, pl, bj, jr), 0, &remote, REMOTE, &d1);
+    json_object_set(remote_has, d1, pd);
+    json_t *p3 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(m2),
+                    IDS(create, pl, d1), 0, &remote, REMOTE, &m3);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p3, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
+    free(id);
+    CHECK_INT(standing(d1, &e), 1);
+    CHECK(e.outlier && e.stream == 0 && e.state_group == 0);
+    db_event_clear(&e);
+    CHECK(only_extremity(room, m3));
+    /* now d1 itself arrives: the outlier joins the timeline (a fork off m2, resolved) */
+    CHECK_INT(recv_(pd, NULL), ROOM_RECV_ACCEPTED);
+    CHECK_INT(standing(d1, &e), 1);
+    CHECK(!e.outlier && e.stream > 0 && e.state_group > 0);
+    db_event_clear(&e);
+    json_t *x = extremities(room);
+    CHECK_INT(json_array_size(x), 2);
+    json_decref(x);
+    char *cm = cur(room, "m.room.member", BOB);
+    CHECK_STR(cm, d1);
+    free(cm);
+    CHECK_INT(recv_(pd, NULL), ROOM_RECV_DUPLICATE);
+    /* a gap the remote cannot fill stays missing, within the fetch budget */
+    json_t *p4 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content),
+                    IDS("$never"), IDS(create, pl, bj), 30, &remote, REMOTE, &id);
+    fetches = 0;
+    char *got = NULL;
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &got, why, sizeof why),
+              ROOM_RECV_MISSING_PREV);
+    CHECK(fetches >= 1 && fetches <= 100);
+    free(got);
+    free(id);
+    json_decref(p4);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    json_decref(pd);
+    json_decref(content);
+    json_decref(remote_has);
+    remote_has = NULL;
+    room_set_fetcher(NULL);
+    free(m1);
+    free(m2);
+    free(m3);
+    free(d1);
+    free(create);
+    free(pl);
+    free(jr);
+    free(bj);
+    free(room);
+}
+
 /* A room made entirely on remote.test by @rob, then joined by alice through send_join's
  * answer: state and auth chain as outliers, the join with that state. */
 static void send_join_flow(const char *version, json_t *pl_extra)
@@ -561,6 +665,7 @@ int main(void)
     RUN(missing_prev_and_auth);
     RUN(rejection_and_soft_failure);
     RUN(fork_resolves_current_state);
+    RUN(fetching_missing_prev_and_auth);
     RUN(send_join_v10);
     RUN(send_join_v12);
     RUN(send_join_v3_with_float_power_level);
