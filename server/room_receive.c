@@ -385,8 +385,8 @@ int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const c
 
 /* The room's current state after accepting `id` (its prev events `prevs`, the state after it
  * `after` / after_map): the extremities were `old_ext` before it. */
-static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *prevs,
-                          json_t *old_ext, int64_t before_group, int64_t after_group,
+static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id,
+                          json_t *prevs, json_t *old_ext, int64_t after_group,
                           const json_t *after_map, char *why, size_t n)
 {
     size_t i;
@@ -441,7 +441,6 @@ static int update_current(struct room_recv_ctx *x, const json_t *ev, const char 
         rc = db_rooms_set_state_group(x->c, x->room_id, g);
     json_decref(cur);
 out:
-    (void)before_group;
     json_decref(pset);
     json_decref(ext);
     return rc;
@@ -482,13 +481,8 @@ static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs
         if (found == 1)
             db_event_clear(&e);
     }
-    if (rc || !json_array_size(groups)) {
-        if (!rc) {
-            snprintf(why, n, "no prev_events");
-            rc = 2;
-        }
+    if (rc)
         goto out;
-    }
     json_array_foreach(groups, i, v)
     {
         json_t *m = db_state_group_load(x->c, json_integer_value(v));
@@ -530,6 +524,11 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     char reason[300] = "";
     int64_t before_group = 0;
 
+    if (!json_array_size(prevs)) { /* only a create event has none, and the room has its own */
+        snprintf(why, n, "no prev_events");
+        out = ROOM_RECV_DROPPED;
+        goto done;
+    }
     /* stored already: a duplicate, unless it is an outlier without state (an auth event
      * fetched earlier, the send_join answer's) that now joins the timeline */
     bool promote = false;
@@ -627,7 +626,7 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     after_map = json_deep_copy(before);
     if (str(ev, "state_key"))
         statemap_set(after_map, str(ev, "type"), str(ev, "state_key"), id);
-    if (update_current(x, ev, id, prevs, old_ext, before_group, after_group, after_map, why, n) <
+    if (update_current(x, ev, id, prevs, old_ext, after_group, after_map, why, n) <
         0)
         goto done;
     const char *m = strcmp(str(ev, "type"), "m.room.member") == 0

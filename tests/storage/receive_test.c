@@ -235,7 +235,7 @@ TEST(drops_and_retries)
         return;
     char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
     json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
-    /* signed by a key remote.test does not have */
+    /* signed under remote.test's key ID by another key */
     json_t *p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
                    IDS(create, pl, bj), 0, &stranger, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
@@ -264,6 +264,12 @@ TEST(drops_and_retries)
     p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
            IDS(create, pl, bj), 0, &remote, REMOTE, &id);
     json_object_del(p, "sender");
+    CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
+    json_decref(p);
+    free(id);
+    /* no prev_events: only a create event has none */
+    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), json_array(),
+           IDS(create, pl, bj), 9, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     json_decref(p);
     free(id);
