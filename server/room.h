@@ -28,7 +28,9 @@ struct room_txn {
     const char *device_id, *txn_id;
 };
 
-/* Called after each event is committed (stream ordering, room, PDU borrowed). */
+/* Called after each event is committed (stream ordering, room, PDU borrowed): local sends and
+ * accepted events received from other servers alike (a federation sender must pick the
+ * local ones: ids_is_local of the sender). */
 typedef void (*room_listener)(int64_t stream, const char *room_id, const json_t *pdu);
 
 /* Start-up: the server's name, signing key and default room version, and a listener. */
