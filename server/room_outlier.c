@@ -199,8 +199,8 @@ static int store_outliers(struct room_recv_ctx *x, const json_t *evs, const json
 }
 
 enum room_recv room_receive_state(const char *room_id, const char *room_version,
-                                  const json_t *state, const json_t *auth_chain,
-                                  const json_t *join, char **event_id, char *why, size_t n)
+                                  const json_t *state, const json_t *auth_chain, const json_t *join,
+                                  char **event_id, char *why, size_t n)
 {
     const struct room_version *rv = roomver_get(room_version);
     json_t *evs = json_object(), *state_ids = json_object(), *checked = NULL;
@@ -317,8 +317,7 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
     after_map = json_deep_copy(state_map);
     statemap_set(after_map, str(checked, "type"), str(checked, "state_key"), id);
     /* the join is the only extremity; the state after it is the current state */
-    if ((json_array_size(old_ext) &&
-         db_rooms_extremities_advance(c, room_id, old_ext, id) < 0) ||
+    if ((json_array_size(old_ext) && db_rooms_extremities_advance(c, room_id, old_ext, id) < 0) ||
         db_current_state_replace(c, room_id, after_map) < 0 ||
         db_rooms_set_state_group(c, room_id, after) < 0)
         goto out;
@@ -457,14 +456,13 @@ static int fetch_auth(const struct room_fetcher *f, const char *origin, const ch
         json_t *pdu = f->get_event(f->ctx, origin, room_id, id);
         char *got = NULL, why[300];
         json_t *missing = NULL;
-        enum room_recv r = pdu ? room_receive_outlier(origin, room_id, pdu, &got, &missing, why,
-                                                      sizeof why)
-                               : ROOM_RECV_ERR;
+        enum room_recv r =
+            pdu ? room_receive_outlier(origin, room_id, pdu, &got, &missing, why, sizeof why)
+                : ROOM_RECV_ERR;
         json_decref(pdu);
         if (r == ROOM_RECV_MISSING_AUTH) { /* its own auth events first, then it again */
             json_array_extend(todo, missing);
-        } else if (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_REJECTED ||
-                   r == ROOM_RECV_DUPLICATE) {
+        } else if (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_REJECTED || r == ROOM_RECV_DUPLICATE) {
             if (got && strcmp(got, id) == 0)
                 json_array_remove(todo, json_array_size(todo) - 1);
             else
@@ -492,11 +490,9 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
         return -1;
     json_t *latest = json_pack("[s]", event_id);
     int64_t depth = json_integer_value(json_object_get(pdu, "depth"));
-    json_t *got = f->get_missing_events(f->ctx, origin, room_id, earliest, latest,
-                                        ROOM_FETCH_MISSING_LIMIT,
-                                        depth > ROOM_FETCH_MISSING_LIMIT
-                                            ? depth - ROOM_FETCH_MISSING_LIMIT
-                                            : 0);
+    json_t *got = f->get_missing_events(
+        f->ctx, origin, room_id, earliest, latest, ROOM_FETCH_MISSING_LIMIT,
+        depth > ROOM_FETCH_MISSING_LIMIT ? depth - ROOM_FETCH_MISSING_LIMIT : 0);
     json_decref(earliest);
     json_decref(latest);
     if (!json_is_array(got) || !json_array_size(got)) {
@@ -524,10 +520,10 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
             break;
         (*budget)--;
         char *id = NULL, why[300];
-        enum room_recv r = receive_fetching(origin, ev, &id, why, sizeof why, budget,
-                                            depth_left - 1);
-        received += r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_SOFT_FAILED ||
-                    r == ROOM_RECV_REJECTED;
+        enum room_recv r =
+            receive_fetching(origin, ev, &id, why, sizeof why, budget, depth_left - 1);
+        received +=
+            r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_SOFT_FAILED || r == ROOM_RECV_REJECTED;
         free(id);
     }
     json_decref(got);

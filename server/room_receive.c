@@ -63,7 +63,6 @@ const struct room_fetcher *room_fetcher(void)
 
 /* --- the events one receive reads ---------------------------------------------------------- */
 
-
 static const char *str(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -132,7 +131,6 @@ static int sr_signed(void *ctx, const json_t *ev, const char *server)
     return signed_checked(ctx, ev, server);
 }
 
-
 const json_t *room_recv_map_state(void *ctx, const char *type, const char *state_key)
 {
     struct room_recv_state *m = ctx;
@@ -193,7 +191,7 @@ static int64_t group_for(struct dbc *c, const char *room_id, int64_t parent,
 /* Check `ev` against its own auth_events. Returns 0 (passes), 1 (fails: rejected, why set),
  * 2 (some are unknown: their IDs appended to missing), -1 (error). */
 int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *missing, char *why,
-                             size_t n)
+                         size_t n)
 {
     json_t *auth = json_object_get(ev, "auth_events");
     size_t na = json_array_size(auth);
@@ -322,8 +320,8 @@ int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, 
 /* Relations and the redaction an accepted event brings, and its notifications. For v3+ the
  * redaction is applied when its sender's server is the target's, or the sender has the redact
  * level in the state before it (v3 "Handling redactions"); v1/v2 redactions passed rule 11. */
-int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev, const char *id,
-                        const json_t *before)
+int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                           const char *id, const json_t *before)
 {
     const json_t *content = json_object_get(ev, "content");
     const json_t *rel = json_object_get(content, "m.relates_to");
@@ -332,9 +330,8 @@ int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_
         db_relations_put(x->c, id, x->room_id, rel_to, rel_type, str(rel, "key"),
                          str(ev, "sender")) < 0)
         return -1;
-    const char *target = strcmp(str(ev, "type"), "m.room.redaction") == 0
-                             ? event_redacts(ev, x->rv)
-                             : NULL;
+    const char *target =
+        strcmp(str(ev, "type"), "m.room.redaction") == 0 ? event_redacts(ev, x->rv) : NULL;
     const json_t *t = target ? room_recv_load(x, target) : NULL;
     if (t) {
         bool ok = x->rv->event_ids == ROOMVER_EVID_V1;
@@ -371,7 +368,8 @@ void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const
 }
 
 /* The state group after an accepted or soft-failed event: before + the event if state. */
-int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t before)
+int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const char *id,
+                              int64_t before)
 {
     const char *sk = str(ev, "state_key");
     if (!sk)
@@ -385,9 +383,9 @@ int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const c
 
 /* The room's current state after accepting `id` (its prev events `prevs`, the state after it
  * `after` / after_map): the extremities were `old_ext` before it. */
-static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id,
-                          json_t *prevs, json_t *old_ext, int64_t after_group,
-                          const json_t *after_map, char *why, size_t n)
+static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *prevs,
+                          json_t *old_ext, int64_t after_group, const json_t *after_map, char *why,
+                          size_t n)
 {
     size_t i;
     json_t *v;
@@ -571,8 +569,8 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     }
     if (a == 1) { /* rejected: kept with the state before it */
         snprintf(why, n, "rejected: %s", reason);
-        if (room_recv_insert(x, ev, id, before_group, reason, true, false, prevs, NULL,
-                             promote) < 0)
+        if (room_recv_insert(x, ev, id, before_group, reason, true, false, prevs, NULL, promote) <
+            0)
             goto done;
         out = ROOM_RECV_REJECTED;
         goto done;
@@ -613,21 +611,18 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
         goto done;
     if (soft) {
         snprintf(why, n, "soft failed: %s", reason);
-        if (room_recv_insert(x, ev, id, after_group, NULL, true, true, prevs, NULL, promote) <
-            0)
+        if (room_recv_insert(x, ev, id, after_group, NULL, true, true, prevs, NULL, promote) < 0)
             goto done;
         out = ROOM_RECV_SOFT_FAILED;
         goto done;
     }
     int64_t stream = 0;
-    if (room_recv_insert(x, ev, id, after_group, NULL, false, false, prevs, &stream,
-                         promote) < 0)
+    if (room_recv_insert(x, ev, id, after_group, NULL, false, false, prevs, &stream, promote) < 0)
         goto done;
     after_map = json_deep_copy(before);
     if (str(ev, "state_key"))
         statemap_set(after_map, str(ev, "type"), str(ev, "state_key"), id);
-    if (update_current(x, ev, id, prevs, old_ext, after_group, after_map, why, n) <
-        0)
+    if (update_current(x, ev, id, prevs, old_ext, after_group, after_map, why, n) < 0)
         goto done;
     const char *m = strcmp(str(ev, "type"), "m.room.member") == 0
                         ? str(json_object_get(ev, "content"), "membership")
@@ -651,8 +646,7 @@ done:
 /* Commit (stored outcomes) or roll back, and announce what was committed. */
 enum room_recv room_recv_finish(struct dbc *c, struct batch *b, enum room_recv rc)
 {
-    bool keep = rc == ROOM_RECV_ACCEPTED || rc == ROOM_RECV_REJECTED ||
-                rc == ROOM_RECV_SOFT_FAILED;
+    bool keep = rc == ROOM_RECV_ACCEPTED || rc == ROOM_RECV_REJECTED || rc == ROOM_RECV_SOFT_FAILED;
     if (keep && room_push_commit(c, b) < 0) {
         db_rollback(c);
         room_batch_announce(b, false);
@@ -732,4 +726,3 @@ out:
     free(id);
     return rc;
 }
-

@@ -19,8 +19,7 @@ static int unreachable;
 static int64_t last_min_ts = -1;
 
 /* a.test and b.test publish one key each; a.test's expires at a_valid_until */
-static int lookup(void *ctx, const char *server, const char *key_id, int64_t min_ts,
-                  uint8_t pk[32])
+static int lookup(void *ctx, const char *server, const char *key_id, int64_t min_ts, uint8_t pk[32])
 {
     last_min_ts = min_ts;
     if (unreachable)
@@ -39,14 +38,16 @@ static int lookup(void *ctx, const char *server, const char *key_id, int64_t min
 static json_t *event(const char *version, const char *sender, json_t *content)
 {
     const struct room_version *rv = roomver_get(version);
-    json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[s],s:[s],s:i,s:I}", "type", "m.room.message",
-                           "sender", sender, "room_id", "!r:a.test", "content", content,
-                           "prev_events", "$p", "auth_events", "$c", "depth", 3,
-                           "origin_server_ts", (json_int_t)1000);
+    json_t *ev =
+        json_pack("{s:s,s:s,s:s,s:o,s:[s],s:[s],s:i,s:I}", "type", "m.room.message", "sender",
+                  sender, "room_id", "!r:a.test", "content", content, "prev_events", "$p",
+                  "auth_events", "$c", "depth", 3, "origin_server_ts", (json_int_t)1000);
     if (rv->event_ids == ROOMVER_EVID_V1) {
         json_object_set_new(ev, "event_id", json_string("$e:b.test"));
-        json_object_set_new(ev, "prev_events", json_pack("[[s,{s:s}]]", "$p:a.test", "sha256", "x"));
-        json_object_set_new(ev, "auth_events", json_pack("[[s,{s:s}]]", "$c:a.test", "sha256", "x"));
+        json_object_set_new(ev, "prev_events",
+                            json_pack("[[s,{s:s}]]", "$p:a.test", "sha256", "x"));
+        json_object_set_new(ev, "auth_events",
+                            json_pack("[[s,{s:s}]]", "$c:a.test", "sha256", "x"));
     }
     event_set_content_hash(ev);
     return ev;

@@ -81,13 +81,15 @@ static json_t *ids(const char *const *v, size_t n)
             json_array_append_new(a, json_string(v[i]));
     return a;
 }
-#define IDS(...) ids((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define IDS(...)                                                                                   \
+    ids((const char *const[]){__VA_ARGS__},                                                        \
+        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* A PDU of `sender` signed by `server` with key k: prevs and auths (arrays, stolen), depth one
  * more than the deepest prev (or `depth` when there is none); *id its event ID (malloc'd). */
 static json_t *mk(const char *version, const char *room, const char *type, const char *sk,
-                  const char *sender, json_t *content, json_t *prevs, json_t *auths,
-                  int64_t depth, const struct sign_key *k, const char *server, char **id)
+                  const char *sender, json_t *content, json_t *prevs, json_t *auths, int64_t depth,
+                  const struct sign_key *k, const char *server, char **id)
 {
     const struct room_version *rv = roomver_get(version);
     size_t i;
@@ -103,8 +105,8 @@ static json_t *mk(const char *version, const char *room, const char *type, const
     int64_t ts = clock_now_ms() > last_ts ? clock_now_ms() : last_ts + 1;
     last_ts = ts;
     json_t *pdu = json_pack("{s:s,s:s,s:o,s:o,s:o,s:I,s:I}", "type", type, "sender", sender,
-                            "content", content, "prev_events", prevs, "auth_events", auths,
-                            "depth", (json_int_t)depth, "origin_server_ts", (json_int_t)ts);
+                            "content", content, "prev_events", prevs, "auth_events", auths, "depth",
+                            (json_int_t)depth, "origin_server_ts", (json_int_t)ts);
     if (room)
         json_object_set_new(pdu, "room_id", json_string(room));
     if (sk)
@@ -274,8 +276,8 @@ TEST(drops_and_retries)
     json_decref(p);
     free(id);
     /* an unknown room */
-    p = mk("10", "!nowhere:" REMOTE, "m.room.message", NULL, BOB, json_deep_copy(content),
-           IDS(bj), IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", "!nowhere:" REMOTE, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
+           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_UNKNOWN_ROOM);
     json_decref(p);
     free(id);
@@ -366,8 +368,7 @@ TEST(rejection_and_soft_failure)
     free(id);
 
     /* alice bans bob */
-    CHECK_INT(room_membership(room, ALICE, BOB, "ban", NULL, NULL, &ban, why, sizeof why),
-              ROOM_OK);
+    CHECK_INT(room_membership(room, ALICE, BOB, "ban", NULL, NULL, &ban, why, sizeof why), ROOM_OK);
     /* bob's message on the branch before the ban: passes its auth events and the state
      * before it, fails the current state: soft failed */
     p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(after),
@@ -520,12 +521,11 @@ TEST(fetching_missing_prev_and_auth)
     free(cm);
     CHECK_INT(recv_(pd, NULL), ROOM_RECV_DUPLICATE);
     /* a gap the remote cannot fill stays missing, within the fetch budget */
-    json_t *p4 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content),
-                    IDS("$never"), IDS(create, pl, bj), 30, &remote, REMOTE, &id);
+    json_t *p4 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS("$never"),
+                    IDS(create, pl, bj), 30, &remote, REMOTE, &id);
     fetches = 0;
     char *got = NULL;
-    CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &got, why, sizeof why),
-              ROOM_RECV_MISSING_PREV);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &got, why, sizeof why), ROOM_RECV_MISSING_PREV);
     CHECK(fetches >= 1 && fetches <= 100);
     free(got);
     free(id);
@@ -575,17 +575,17 @@ static void send_join_flow(const char *version, json_t *pl_extra)
     json_t *a1 = v12 ? json_array() : IDS(cid);
     json_t *j = mk(version, room, "m.room.member", ROB, ROB, member("join"), IDS(cid), a1, 2,
                    &remote, REMOTE, &rj);
-    json_t *plc = json_pack("{s:{s:i},s:i,s:i}", "users", ROB, 100, "users_default", 0,
-                            "state_default", 50);
+    json_t *plc =
+        json_pack("{s:{s:i},s:i,s:i}", "users", ROB, 100, "users_default", 0, "state_default", 50);
     if (v12)
         json_object_del(json_object_get(plc, "users"), ROB);
     if (pl_extra)
         json_object_update(json_object_get(plc, "users"), pl_extra);
     json_t *pl = mk(version, room, "m.room.power_levels", "", ROB, plc, IDS(rj),
                     v12 ? IDS(rj) : IDS(cid, rj), 3, &remote, REMOTE, &plid);
-    json_t *jr = mk(version, room, "m.room.join_rules", "", ROB,
-                    json_pack("{s:s}", "join_rule", "public"), IDS(plid),
-                    v12 ? IDS(rj, plid) : IDS(cid, rj, plid), 4, &remote, REMOTE, &jrid);
+    json_t *jr =
+        mk(version, room, "m.room.join_rules", "", ROB, json_pack("{s:s}", "join_rule", "public"),
+           IDS(plid), v12 ? IDS(rj, plid) : IDS(cid, rj, plid), 4, &remote, REMOTE, &jrid);
     json_t *join = mk(version, room, "m.room.member", ALICE, ALICE, member("join"), IDS(jrid),
                       v12 ? IDS(plid, jrid) : IDS(cid, plid, jrid), 5, &own, LOCAL, &aj);
     json_t *state = json_pack("[O,O,O,O]", create, j, pl, jr);
