@@ -287,22 +287,33 @@ char *cjson_encode_compat(const json_t *v, size_t *len)
     return encode_top(v, len, 1);
 }
 
-int cjson_strict(const json_t *v)
+/* Every number an integer in range; with `integral_reals`, reals with such a value too. */
+static int numbers_ok(const json_t *v, int integral_reals)
 {
-    if (!v || json_is_real(v))
+    if (!v)
         return 0;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return integral_reals && d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT &&
+               d == (double)(long long)d;
+    }
     if (json_is_integer(v))
         return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
     if (json_is_object(v)) {
         const char *k;
         json_t *val;
-        json_object_foreach((json_t *)v, k, val) if (!cjson_strict(val)) return 0;
+        json_object_foreach((json_t *)v, k, val) if (!numbers_ok(val, integral_reals)) return 0;
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
-            if (!cjson_strict(json_array_get(v, i)))
+            if (!numbers_ok(json_array_get(v, i), integral_reals))
                 return 0;
     }
     return 1;
+}
+
+int cjson_strict(const json_t *v)
+{
+    return numbers_ok(v, 0);
 }
 
 size_t cjson_depth(const json_t *v)
@@ -329,22 +340,5 @@ size_t cjson_depth(const json_t *v)
 
 int cjson_valid(const json_t *v)
 {
-    if (!v)
-        return 0;
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        return d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT && d == (double)(long long)d;
-    }
-    if (json_is_integer(v))
-        return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *val;
-        json_object_foreach((json_t *)v, k, val) if (!cjson_valid(val)) return 0;
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (!cjson_valid(json_array_get(v, i)))
-                return 0;
-    }
-    return 1;
+    return numbers_ok(v, 1);
 }

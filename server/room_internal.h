@@ -151,6 +151,16 @@ int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_
                            const char *id, const json_t *before);
 /* Queue an accepted event for the announcement after COMMIT. */
 void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const json_t *ev);
+/* The part of a receive that runs under the room's writer lock: `ev` is the checked PDU (with
+ * "event_id"), missing collects unknown event IDs. */
+typedef enum room_recv (*room_recv_step)(struct room_recv_ctx *x, struct batch *b,
+                                         const json_t *ev, const char *id, json_t *missing,
+                                         char *why, size_t n);
+/* Steps 1-3 for `pdu` of room_id (outside any lock), then `locked` in a transaction holding
+ * the room's writer lock, then commit (what is kept) or roll back. As room_receive_pdu. */
+enum room_recv room_recv_run(const char *origin, const char *room_id, const json_t *pdu,
+                             room_recv_step locked, char **event_id, json_t **missing, char *why,
+                             size_t n);
 /* ROOM_RECV_RETRY for PDU_RETRY, else ROOM_RECV_DROPPED. */
 enum room_recv room_recv_verdict(int pdu_verdict);
 /* Commit what is kept (accepted, rejected, soft failed) or roll back; announce. */

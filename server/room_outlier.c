@@ -356,81 +356,40 @@ out:
 
 /* --- single outliers and the fetching receive ---------------------------------------------- */
 
+/* room_receive_outlier's part under the lock. */
+static enum room_recv outlier_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                                     const char *id, json_t *missing, char *why, size_t n)
+{
+    char reason[300] = "";
+    if (!of_room(x->rv, ev, x->room_id)) {
+        snprintf(why, n, "the event is of another room");
+        return ROOM_RECV_DROPPED;
+    }
+    if (room_recv_load(x, id)) {
+        snprintf(why, n, "already stored");
+        return ROOM_RECV_DUPLICATE;
+    }
+    int a = room_recv_check_auth(x, ev, missing, reason, sizeof reason);
+    if (a < 0)
+        return ROOM_RECV_ERR;
+    if (a == 2) {
+        snprintf(why, n, "unknown auth events");
+        return ROOM_RECV_MISSING_AUTH;
+    }
+    json_t *prevs = room_recv_prev_ids(ev);
+    int ins =
+        room_recv_insert(x, ev, id, 0, a == 1 ? reason : NULL, true, false, prevs, NULL, false);
+    json_decref(prevs);
+    if (ins < 0)
+        return ROOM_RECV_ERR;
+    snprintf(why, n, "%s%s", a == 1 ? "rejected: " : "stored as an outlier", a == 1 ? reason : "");
+    return a == 1 ? ROOM_RECV_REJECTED : ROOM_RECV_ACCEPTED;
+}
+
 enum room_recv room_receive_outlier(const char *origin, const char *room_id, const json_t *pdu,
                                     char **event_id, json_t **missing, char *why, size_t n)
 {
-    json_t *checked = NULL, *miss = json_array();
-    char *id = NULL, reason[300] = "";
-    enum room_recv rc = ROOM_RECV_ERR;
-    struct db_room r = {0};
-    struct batch b = {.n = 0};
-    struct dbc *c = NULL;
-    *event_id = NULL;
-    if (missing)
-        *missing = NULL;
-    snprintf(why, n, "internal error");
-    char *version = room_id ? room_version_of(room_id) : NULL;
-    const struct room_version *rv = roomver_get(version);
-    free(version);
-    if (!rv) {
-        snprintf(why, n, "this server is not in room %s", room_id ? room_id : "?");
-        json_decref(miss);
-        return ROOM_RECV_UNKNOWN_ROOM;
-    }
-    enum pdu_verdict v = pdu_check(rv, pdu, &checked, &id, why, n);
-    if (v == PDU_DROP || v == PDU_RETRY) {
-        log_info("outlier from %s dropped: %s", origin ? origin : "?", why);
-        json_decref(miss);
-        return room_recv_verdict(v);
-    }
-    *event_id = strdup(id);
-    if (!of_room(rv, checked, room_id)) {
-        snprintf(why, n, "the event is of another room");
-        rc = ROOM_RECV_DROPPED;
-        goto out;
-    }
-    if (!(c = db_get()))
-        goto out;
-    b.ticket = notify_begin();
-    if (db_begin(c) < 0) {
-        room_batch_announce(&b, false);
-        goto out;
-    }
-    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
-    if (db_rooms_get(c, room_id, true, &r) != 1) {
-        rc = ROOM_RECV_ERR;
-    } else if (room_recv_load(&x, id)) {
-        snprintf(why, n, "already stored");
-        rc = ROOM_RECV_DUPLICATE;
-    } else {
-        int a = room_recv_check_auth(&x, checked, miss, reason, sizeof reason);
-        if (a == 2) {
-            snprintf(why, n, "unknown auth events");
-            rc = ROOM_RECV_MISSING_AUTH;
-        } else if (a >= 0) {
-            json_t *prevs = room_recv_prev_ids(checked);
-            if (room_recv_insert(&x, checked, id, 0, a == 1 ? reason : NULL, true, false, prevs,
-                                 NULL, false) == 0) {
-                rc = a == 1 ? ROOM_RECV_REJECTED : ROOM_RECV_ACCEPTED;
-                snprintf(why, n, "%s%s", a == 1 ? "rejected: " : "stored as an outlier",
-                         a == 1 ? reason : "");
-            }
-            json_decref(prevs);
-        }
-    }
-    json_decref(x.cache);
-    json_decref(x.rejected);
-    rc = room_recv_finish(c, &b, rc);
-out:
-    if (c)
-        db_put(c);
-    db_room_clear(&r);
-    if (missing && rc == ROOM_RECV_MISSING_AUTH)
-        *missing = json_incref(miss);
-    json_decref(miss);
-    json_decref(checked);
-    free(id);
-    return rc;
+    return room_recv_run(origin, room_id, pdu, outlier_locked, event_id, missing, why, n);
 }
 
 static enum room_recv receive_fetching(const char *origin, const json_t *pdu, char **event_id,

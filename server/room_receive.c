@@ -663,29 +663,25 @@ enum room_recv room_recv_verdict(int v)
     return v == PDU_RETRY ? ROOM_RECV_RETRY : ROOM_RECV_DROPPED;
 }
 
-enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **event_id,
-                                json_t **missing, char *why, size_t n)
+enum room_recv room_recv_run(const char *origin, const char *room_id, const json_t *pdu,
+                             room_recv_step locked, char **event_id, json_t **missing, char *why,
+                             size_t n)
 {
-    const char *room_id = str(pdu, "room_id");
     json_t *checked = NULL, *miss = json_array();
     char *id = NULL;
     enum room_recv rc = ROOM_RECV_ERR;
     struct db_room r = {0};
     struct batch b = {.n = 0};
+    struct dbc *c = NULL;
     *event_id = NULL;
     if (missing)
         *missing = NULL;
     snprintf(why, n, "internal error");
-    if (!json_is_object(pdu) || !room_id) {
-        snprintf(why, n, "invalid event: no room_id");
-        json_decref(miss);
-        return ROOM_RECV_DROPPED;
-    }
-    char *version = room_version_of(room_id);
+    char *version = room_id ? room_version_of(room_id) : NULL;
     const struct room_version *rv = roomver_get(version);
     free(version);
     if (!rv) {
-        snprintf(why, n, "this server is not in room %s", room_id);
+        snprintf(why, n, "this server is not in room %s", room_id ? room_id : "?");
         json_decref(miss);
         return ROOM_RECV_UNKNOWN_ROOM;
     }
@@ -697,8 +693,7 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
         return room_recv_verdict(v);
     }
     *event_id = strdup(id);
-    struct dbc *c = db_get();
-    if (!c)
+    if (!(c = db_get()))
         goto out;
     b.ticket = notify_begin();
     if (db_begin(c) < 0) {
@@ -711,7 +706,7 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
         goto out;
     }
     struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
-    rc = receive_locked(&x, &b, checked, id, miss, why, n);
+    rc = locked(&x, &b, checked, id, miss, why, n);
     json_decref(x.cache);
     json_decref(x.rejected);
     rc = room_recv_finish(c, &b, rc);
@@ -725,4 +720,18 @@ out:
     json_decref(checked);
     free(id);
     return rc;
+}
+
+enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **event_id,
+                                json_t **missing, char *why, size_t n)
+{
+    const char *room_id = str(pdu, "room_id");
+    if (!json_is_object(pdu) || !room_id) {
+        *event_id = NULL;
+        if (missing)
+            *missing = NULL;
+        snprintf(why, n, "invalid event: no room_id");
+        return ROOM_RECV_DROPPED;
+    }
+    return room_recv_run(origin, room_id, pdu, receive_locked, event_id, missing, why, n);
 }
