@@ -181,38 +181,68 @@ static char *room_with_bob(char **bob_join)
     return room;
 }
 
+/* Every test's start: alice's room with bob joined, its create, power levels and join rules
+ * event IDs, and a message content. */
+struct fx {
+    char *room, *bj, *create, *pl, *jr;
+    json_t *content;
+};
+
+static int fx_open(struct fx *f)
+{
+    memset(f, 0, sizeof *f);
+    f->room = room_with_bob(&f->bj);
+    if (!f->room)
+        return -1;
+    f->create = cur(f->room, "m.room.create", "");
+    f->pl = cur(f->room, "m.room.power_levels", "");
+    f->jr = cur(f->room, "m.room.join_rules", "");
+    f->content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
+    return 0;
+}
+
+static void fx_close(struct fx *f)
+{
+    free(f->room);
+    free(f->bj);
+    free(f->create);
+    free(f->pl);
+    free(f->jr);
+    json_decref(f->content);
+}
+
 /* --- tests --------------------------------------------------------------------------------- */
 
 TEST(accept_join_and_message)
 {
-    char *bj = NULL, *mid = NULL;
-    char *room = room_with_bob(&bj);
-    CHECK(room && bj);
-    if (!room)
+    char *mid = NULL;
+    struct fx f;
+    if (fx_open(&f) < 0) {
+        UNIT_FAIL("no room");
         return;
-    char *m = cur(room, "m.room.member", BOB);
-    CHECK_STR(m, bj);
+    }
+    char *m = cur(f.room, "m.room.member", BOB);
+    CHECK_STR(m, f.bj);
     free(m);
-    CHECK(only_extremity(room, bj));
+    CHECK(only_extremity(f.room, f.bj));
     struct db_event e;
-    CHECK_INT(standing(bj, &e), 1);
+    CHECK_INT(standing(f.bj, &e), 1);
     CHECK(e.stream > 0 && !e.outlier && !e.rejected && e.state_group > 0);
     db_event_clear(&e);
 
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    json_t *msg = mk("10", room, "m.room.message", NULL, BOB,
-                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "hi"), IDS(bj),
-                     IDS(create, pl, bj), 0, &remote, REMOTE, &mid);
+    json_t *msg = mk("10", f.room, "m.room.message", NULL, BOB,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "hi"), IDS(f.bj),
+                     IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &mid);
     CHECK_INT(recv_(msg, NULL), ROOM_RECV_ACCEPTED);
     CHECK_INT(recv_(msg, NULL), ROOM_RECV_DUPLICATE);
-    CHECK(only_extremity(room, mid));
+    CHECK(only_extremity(f.room, mid));
     /* a local send follows it */
     char *lid = NULL, why[256];
     json_t *body = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "back");
-    CHECK_INT(room_send(room, ALICE, "m.room.message", NULL, body, NULL, &lid, why, sizeof why),
+    CHECK_INT(room_send(f.room, ALICE, "m.room.message", NULL, body, NULL, &lid, why, sizeof why),
               ROOM_OK);
     json_decref(body);
-    CHECK(lid && only_extremity(room, lid));
+    CHECK(lid && only_extremity(f.room, lid));
     json_t *lpdu = NULL;
     if (lid && standing(lid, &e) == 1) {
         lpdu = json_incref(e.pdu);
@@ -223,37 +253,32 @@ TEST(accept_join_and_message)
     free(lid);
     json_decref(msg);
     free(mid);
-    free(create);
-    free(pl);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 TEST(drops_and_retries)
 {
-    char *bj = NULL, *id = NULL;
-    char *room = room_with_bob(&bj);
-    if (!room)
+    char *id = NULL;
+    struct fx f;
+    if (fx_open(&f) < 0)
         return;
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
     /* signed under remote.test's key ID by another key */
-    json_t *p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-                   IDS(create, pl, bj), 0, &stranger, REMOTE, &id);
+    json_t *p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+                   IDS(f.create, f.pl, f.bj), 0, &stranger, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     json_decref(p);
     free(id);
     /* a forged signature under the real key ID */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     json_object_set_new(json_object_get(json_object_get(p, "signatures"), REMOTE), remote.key_id,
                         json_string("AAAA"));
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     json_decref(p);
     free(id);
     /* a changed field the signature covers */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     json_object_set_new(p, "origin_server_ts", json_integer(5));
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     /* the key server is unreachable: try again later */
@@ -263,27 +288,27 @@ TEST(drops_and_retries)
     json_decref(p);
     free(id);
     /* malformed: no sender */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     json_object_del(p, "sender");
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     json_decref(p);
     free(id);
-    /* no prev_events: only a create event has none */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), json_array(),
-           IDS(create, pl, bj), 9, &remote, REMOTE, &id);
+    /* no prev_events: only a f.create event has none */
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), json_array(),
+           IDS(f.create, f.pl, f.bj), 9, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_DROPPED);
     json_decref(p);
     free(id);
-    /* an unknown room */
-    p = mk("10", "!nowhere:" REMOTE, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    /* an unknown f.room */
+    p = mk("10", "!nowhere:" REMOTE, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+           IDS(f.bj), IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_UNKNOWN_ROOM);
     json_decref(p);
     free(id);
-    /* content changed after signing: the hash fails, the redacted copy is stored */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    /* f.content changed after signing: the hash fails, the redacted copy is stored */
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     json_object_set_new(json_object_get(p, "content"), "body", json_string("changed"));
     CHECK_INT(recv_(p, NULL), ROOM_RECV_ACCEPTED);
     struct db_event e;
@@ -292,158 +317,137 @@ TEST(drops_and_retries)
     db_event_clear(&e);
     json_decref(p);
     free(id);
-    json_decref(content);
-    free(create);
-    free(pl);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 TEST(missing_prev_and_auth)
 {
-    char *bj = NULL, *id = NULL;
-    char *room = room_with_bob(&bj);
-    if (!room)
+    char *id = NULL;
+    struct fx f;
+    if (fx_open(&f) < 0)
         return;
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
     json_t *missing = NULL;
-    json_t *p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content),
-                   IDS("$unknownprev"), IDS(create, pl, bj), 7, &remote, REMOTE, &id);
+    json_t *p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+                   IDS("$unknownprev"), IDS(f.create, f.pl, f.bj), 7, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, &missing), ROOM_RECV_MISSING_PREV);
     CHECK_STR(json_string_value(json_array_get(missing, 0)), "$unknownprev");
     json_decref(missing);
     json_decref(p);
     free(id);
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, "$unknownauth"), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, "$unknownauth"), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, &missing), ROOM_RECV_MISSING_AUTH);
     CHECK_STR(json_string_value(json_array_get(missing, 0)), "$unknownauth");
     json_decref(missing);
     CHECK_INT(standing(id, &(struct db_event){0}), 0); /* nothing stored */
     json_decref(p);
     free(id);
-    /* an auth event of another room counts as unknown */
+    /* an auth event of another f.room counts as unknown */
     char *bj2 = NULL;
     char *room2 = room_with_bob(&bj2);
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-           IDS(create, pl, bj2), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+           IDS(f.create, f.pl, bj2), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, &missing), ROOM_RECV_MISSING_AUTH);
     json_decref(missing);
     json_decref(p);
     free(id);
     free(bj2);
     free(room2);
-    json_decref(content);
-    free(create);
-    free(pl);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 TEST(rejection_and_soft_failure)
 {
-    char *bj = NULL, *id = NULL, *ban = NULL, why[256];
-    char *room = room_with_bob(&bj);
-    if (!room)
+    char *id = NULL, *ban = NULL, why[256];
+    struct fx f;
+    if (fx_open(&f) < 0)
         return;
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
     /* carol never joined: her auth events cannot allow her (step 4) */
-    json_t *p = mk("10", room, "m.room.message", NULL, CAROL, json_deep_copy(content), IDS(bj),
-                   IDS(create, pl), 0, &remote, REMOTE, &id);
+    json_t *p = mk("10", f.room, "m.room.message", NULL, CAROL, json_deep_copy(f.content),
+                   IDS(f.bj), IDS(f.create, f.pl), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_REJECTED);
     struct db_event e;
     CHECK_INT(standing(id, &e), 1);
     CHECK(e.rejected && e.outlier && e.stream == 0);
     db_event_clear(&e);
-    CHECK(only_extremity(room, bj));
+    CHECK(only_extremity(f.room, f.bj));
     /* an event after a rejected one sees the state before it */
     char *after = NULL;
-    json_t *p2 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(id),
-                    IDS(create, pl, bj), 0, &remote, REMOTE, &after);
+    json_t *p2 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(id),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &after);
     CHECK_INT(recv_(p2, NULL), ROOM_RECV_ACCEPTED);
     json_decref(p2);
     json_decref(p);
     free(id);
 
     /* alice bans bob */
-    CHECK_INT(room_membership(room, ALICE, BOB, "ban", NULL, NULL, &ban, why, sizeof why), ROOM_OK);
+    CHECK_INT(room_membership(f.room, ALICE, BOB, "ban", NULL, NULL, &ban, why, sizeof why),
+              ROOM_OK);
     /* bob's message on the branch before the ban: passes its auth events and the state
      * before it, fails the current state: soft failed */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(after),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(after),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_SOFT_FAILED);
     CHECK_INT(standing(id, &e), 1);
     CHECK(e.soft_failed && !e.rejected && e.outlier && e.stream == 0 && e.state_group > 0);
     db_event_clear(&e);
-    CHECK(only_extremity(room, ban));
+    CHECK(only_extremity(f.room, ban));
     json_decref(p);
     free(id);
     /* the same after the ban: the state before it has the ban (step 5) */
-    p = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(ban),
-           IDS(create, pl, bj), 0, &remote, REMOTE, &id);
+    p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(ban),
+           IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_REJECTED);
-    CHECK(only_extremity(room, ban));
+    CHECK(only_extremity(f.room, ban));
     json_decref(p);
     free(id);
-    char *m = cur(room, "m.room.member", BOB);
+    char *m = cur(f.room, "m.room.member", BOB);
     CHECK_STR(m, ban);
     free(m);
     free(after);
     free(ban);
-    json_decref(content);
-    free(create);
-    free(pl);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 TEST(fork_resolves_current_state)
 {
-    char *bj = NULL, *topic = NULL, *mine = NULL, *msg = NULL, why[256];
-    char *room = room_with_bob(&bj);
-    if (!room)
+    char *topic = NULL, *mine = NULL, *msg = NULL, why[256];
+    struct fx f;
+    if (fx_open(&f) < 0)
         return;
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    char *jr = cur(room, "m.room.join_rules", "");
     json_t *t = json_pack("{s:s}", "topic", "local topic");
-    CHECK_INT(room_send(room, ALICE, "m.room.topic", "", t, NULL, &topic, why, sizeof why),
+    CHECK_INT(room_send(f.room, ALICE, "m.room.topic", "", t, NULL, &topic, why, sizeof why),
               ROOM_OK);
     json_decref(t);
     /* bob changes his display name on the branch before the topic */
-    json_t *p = mk("10", room, "m.room.member", BOB, BOB,
-                   json_pack("{s:s,s:s}", "membership", "join", "displayname", "Bob"), IDS(bj),
-                   IDS(create, pl, bj, jr), 0, &remote, REMOTE, &mine);
+    json_t *p = mk("10", f.room, "m.room.member", BOB, BOB,
+                   json_pack("{s:s,s:s}", "membership", "join", "displayname", "Bob"), IDS(f.bj),
+                   IDS(f.create, f.pl, f.bj, f.jr), 0, &remote, REMOTE, &mine);
     CHECK_INT(recv_(p, NULL), ROOM_RECV_ACCEPTED);
     json_decref(p);
-    json_t *x = extremities(room);
+    json_t *x = extremities(f.room);
     CHECK_INT(json_array_size(x), 2);
     json_decref(x);
     /* current state: the resolution of both branches, not the state after bob's event (which
      * has no topic) */
-    char *ct = cur(room, "m.room.topic", ""), *cm = cur(room, "m.room.member", BOB);
+    char *ct = cur(f.room, "m.room.topic", ""), *cm = cur(f.room, "m.room.member", BOB);
     CHECK_STR(ct, topic);
     CHECK_STR(cm, mine);
     free(ct);
     free(cm);
     /* a local send joins the fork */
     json_t *body = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "merge");
-    CHECK_INT(room_send(room, ALICE, "m.room.message", NULL, body, NULL, &msg, why, sizeof why),
+    CHECK_INT(room_send(f.room, ALICE, "m.room.message", NULL, body, NULL, &msg, why, sizeof why),
               ROOM_OK);
     json_decref(body);
-    CHECK(msg && only_extremity(room, msg));
-    ct = cur(room, "m.room.topic", "");
+    CHECK(msg && only_extremity(f.room, msg));
+    ct = cur(f.room, "m.room.topic", "");
     CHECK_STR(ct, topic);
     free(ct);
     free(msg);
     free(mine);
     free(topic);
-    free(create);
-    free(pl);
-    free(jr);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 /* The fake remote's answers to the engine's fetches. */
@@ -468,21 +472,18 @@ static json_t *fake_missing(void *ctx, const char *server, const char *room_id,
 
 TEST(fetching_missing_prev_and_auth)
 {
-    struct room_fetcher f = {fake_get_event, fake_missing, NULL, NULL};
-    room_set_fetcher(&f);
+    struct room_fetcher fetcher = {fake_get_event, fake_missing, NULL, NULL};
+    room_set_fetcher(&fetcher);
     remote_has = json_object();
-    char *bj = NULL, *m1 = NULL, *m2 = NULL, *m3 = NULL, *d1 = NULL, *id = NULL, why[300];
-    char *room = room_with_bob(&bj);
-    if (!room)
+    char *m1 = NULL, *m2 = NULL, *m3 = NULL, *d1 = NULL, *id = NULL, why[300];
+    struct fx f;
+    if (fx_open(&f) < 0)
         return;
-    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
-    char *jr = cur(room, "m.room.join_rules", "");
-    json_t *content = json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "x");
     /* m1 never arrives; m2 (after it) does: the engine asks for the gap */
-    json_t *p1 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(bj),
-                    IDS(create, pl, bj), 0, &remote, REMOTE, &m1);
-    json_t *p2 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(m1),
-                    IDS(create, pl, bj), 0, &remote, REMOTE, &m2);
+    json_t *p1 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m1);
+    json_t *p2 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m1),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m2);
     missing_reply = json_pack("[O]", p1);
     CHECK_INT(room_receive_pdu_fetching(REMOTE, p2, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
     CHECK_STR(id, m2);
@@ -491,38 +492,38 @@ TEST(fetching_missing_prev_and_auth)
     CHECK_INT(standing(m1, &e), 1);
     CHECK(e.stream > 0 && !e.outlier);
     db_event_clear(&e);
-    CHECK(only_extremity(room, m2));
+    CHECK(only_extremity(f.room, m2));
     json_decref(missing_reply);
     missing_reply = NULL;
     /* d1 (bob's new display name) never arrives, m3 lists it among its auth events: fetched
      * by ID and stored as an outlier, then m3 passes */
-    json_t *pd = mk("10", room, "m.room.member", BOB, BOB,
+    json_t *pd = mk("10", f.room, "m.room.member", BOB, BOB,
                     json_pack("{s:s,s:s}", "membership", "join", "displayname", "B"), IDS(m2),
-                    IDS(create, pl, bj, jr), 0, &remote, REMOTE, &d1);
+                    IDS(f.create, f.pl, f.bj, f.jr), 0, &remote, REMOTE, &d1);
     json_object_set(remote_has, d1, pd);
-    json_t *p3 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS(m2),
-                    IDS(create, pl, d1), 0, &remote, REMOTE, &m3);
+    json_t *p3 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m2),
+                    IDS(f.create, f.pl, d1), 0, &remote, REMOTE, &m3);
     CHECK_INT(room_receive_pdu_fetching(REMOTE, p3, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
     free(id);
     CHECK_INT(standing(d1, &e), 1);
     CHECK(e.outlier && e.stream == 0 && e.state_group == 0);
     db_event_clear(&e);
-    CHECK(only_extremity(room, m3));
+    CHECK(only_extremity(f.room, m3));
     /* now d1 itself arrives: the outlier joins the timeline (a fork off m2, resolved) */
     CHECK_INT(recv_(pd, NULL), ROOM_RECV_ACCEPTED);
     CHECK_INT(standing(d1, &e), 1);
     CHECK(!e.outlier && e.stream > 0 && e.state_group > 0);
     db_event_clear(&e);
-    json_t *x = extremities(room);
+    json_t *x = extremities(f.room);
     CHECK_INT(json_array_size(x), 2);
     json_decref(x);
-    char *cm = cur(room, "m.room.member", BOB);
+    char *cm = cur(f.room, "m.room.member", BOB);
     CHECK_STR(cm, d1);
     free(cm);
     CHECK_INT(recv_(pd, NULL), ROOM_RECV_DUPLICATE);
     /* a gap the remote cannot fill stays missing, within the fetch budget */
-    json_t *p4 = mk("10", room, "m.room.message", NULL, BOB, json_deep_copy(content), IDS("$never"),
-                    IDS(create, pl, bj), 30, &remote, REMOTE, &id);
+    json_t *p4 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+                    IDS("$never"), IDS(f.create, f.pl, f.bj), 30, &remote, REMOTE, &id);
     fetches = 0;
     char *got = NULL;
     CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &got, why, sizeof why), ROOM_RECV_MISSING_PREV);
@@ -534,7 +535,6 @@ TEST(fetching_missing_prev_and_auth)
     json_decref(p2);
     json_decref(p3);
     json_decref(pd);
-    json_decref(content);
     json_decref(remote_has);
     remote_has = NULL;
     room_set_fetcher(NULL);
@@ -542,11 +542,7 @@ TEST(fetching_missing_prev_and_auth)
     free(m2);
     free(m3);
     free(d1);
-    free(create);
-    free(pl);
-    free(jr);
-    free(bj);
-    free(room);
+    fx_close(&f);
 }
 
 /* A room made entirely on remote.test by @rob, then joined by alice through send_join's
