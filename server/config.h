@@ -19,6 +19,14 @@ struct config_listener {
     bool res_federation;     /* "federation" in any resources[].names */
 };
 
+/* trusted_key_servers[]: a notary whose /_matrix/key/v2/query answers are believed. */
+struct config_key_server {
+    char *server_name;     /* required */
+    char **key_ids;        /* verify_keys: key ID -> unpadded base64 public key; the notary's */
+    char **keys;           /* answers must carry a valid signature by one of them */
+    size_t n_keys;
+};
+
 struct config_ratelimit {
     double per_second; /* tokens added per second */
     double burst_count;
@@ -62,6 +70,16 @@ struct config {
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    struct config_key_server *trusted_key_servers; /* default none: keys fetched directly */
+    size_t n_trusted_key_servers;
+    bool federation_verify_certificates; /* default true */
+    char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
+    size_t n_federation_custom_ca_list;
+    char **ip_range_blacklist; /* outbound federation never connects to these CIDR ranges;
+                                  default: loopback, private and reserved ranges */
+    size_t n_ip_range_blacklist;
+    char **ip_range_whitelist; /* exceptions to the blacklist (e.g. 127.0.0.1/32 in tests) */
+    size_t n_ip_range_whitelist;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */

@@ -266,6 +266,10 @@ static int serve(const char *config_path)
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
+    if (federation_init(&cfg, err, sizeof err) < 0) {
+        log_error("config: %s", err);
+        goto out_notify;
+    }
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
     if (pusher_start(cfg.push_include_content) < 0) {
@@ -301,6 +305,7 @@ out_notify:
     notify_stop();
     notify_cleanup();
 out_db:
+    federation_shutdown();
     db_pool_close();
     pducache_free();
     account_cache_free();
