@@ -74,8 +74,10 @@ static int via_notary(const struct config_key_server *ks, const char *server_nam
                      server_name);
             continue;
         }
-        if (keyring_store_answer(a, server_name) == 0)
+        if (keyring_store_answer(a, server_name) == 0) {
+            log_info("keys of %s stored through notary %s", server_name, ks->server_name);
             stored = 0;
+        }
     }
 out:
     json_decref(out);
