@@ -95,6 +95,11 @@ int xmatrix_parse(const char *hdr, size_t len, struct xmatrix_auth *out)
     for (i = sizeof scheme - 1; i < len && hdr[i] == ' '; i++)
         ;
     while (i < len) {
+        if (hdr[i] == ',') { /* an empty list element (RFC 9110 s.5.6.1) */
+            for (i++; i < len && ows(hdr[i]); i++)
+                ;
+            continue;
+        }
         size_t name = i;
         while (i < len && tchar((unsigned char)hdr[i]))
             i++;

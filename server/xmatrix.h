@@ -21,7 +21,8 @@ struct xmatrix_auth {
 
 /* Parse `hdr` (len bytes, need not be NUL-terminated): scheme "X-Matrix" (any case), one or
  * more spaces, then comma-separated name=value pairs (names any case, spaces and tabs around
- * commas, values quoted with backslash escapes or bare tokens, bare values may hold ':').
+ * commas, empty elements skipped, values quoted with backslash escapes or bare tokens, bare
+ * values may hold ':').
  * Unknown names are ignored. Returns 0 with *out filled, or -1 when the scheme is not
  * X-Matrix, the syntax is broken, a known name repeats, origin/key/sig is missing, a value does
  * not fit, holds control bytes, origin or destination is not a server name, or the key ID does
