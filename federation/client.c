@@ -21,6 +21,7 @@
 #include "server/iprange.h"
 #include "server/keyring.h"
 #include "server/log.h"
+#include "server/remote.h"
 #include "server/xmatrix.h"
 
 #define CA_FILE_MAX (1 << 20)
@@ -101,6 +102,7 @@ int federation_init(const struct config *cfg, char *err, size_t errlen)
         log_warn("federation_verify_certificates is false: other servers' certificates are not "
                  "checked");
     keyring_init(cfg->server_name, federation_fetch_keys);
+    remote_init(federation_request);
     http_set_server_authenticator(federation_authenticate);
     return 0;
 }

@@ -176,6 +176,34 @@ class TestFederationTrust(unittest.TestCase):
         self.assertError(r, 404, "M_NOT_FOUND")
         self.assertEqual(self.B.front.connections, before)
 
+    def test_remote_profile_through_client_api(self):
+        # A's own outbound request (signed in C, discovery of an IP literal, custom CA) is
+        # accepted by B, which verifies A's signature
+        tok = self.A.register("alice")["access_token"]
+        bob = f"@bob:{self.B.server_name}"
+        r = self.A.get(f"/_matrix/client/v3/profile/{urllib.parse.quote(bob)}", token=tok)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, {"displayname": "Bob B"})
+        r = self.A.get(f"/_matrix/client/v3/profile/{urllib.parse.quote(bob)}/displayname",
+                       token=tok)
+        self.assertEqual(r.body, {"displayname": "Bob B"})
+        nobody = urllib.parse.quote(f"@nobody:{self.B.server_name}")
+        self.assertError(self.A.get(f"/_matrix/client/v3/profile/{nobody}", token=tok), 404,
+                         "M_NOT_FOUND")
+        # without an access token this server asks nobody
+        self.assertError(self.A.get(f"/_matrix/client/v3/profile/{urllib.parse.quote(bob)}"),
+                         401, "M_MISSING_TOKEN")
+        # N may only talk to A: never sent
+        before = self.B.front.connections
+        ntok = self.N.register("nora")["access_token"]
+        self.assertError(self.N.get(f"/_matrix/client/v3/profile/{urllib.parse.quote(bob)}",
+                                    token=ntok), 403, "M_FORBIDDEN")
+        self.assertEqual(self.B.front.connections, before)
+        # while a server on N's list is asked
+        r = self.N.get(f"/_matrix/client/v3/profile/{urllib.parse.quote('@alice:' + self.A.server_name)}",
+                       token=ntok)
+        self.assertEqual(r.status, 200, r)
+
     def test_profile_query_errors(self):
         self.assertError(self.from_A(path=PROFILE), 400, "M_MISSING_PARAM")
         self.assertError(self.from_A(path=profile_path("@bob:elsewhere.example")), 400,
