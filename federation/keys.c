@@ -30,9 +30,16 @@ static json_t *own_answer(const char *server_name)
     char *pub = sign_key_public_b64(k);
     if (!pub)
         return NULL;
-    json_t *body = json_pack("{s:s,s:I,s:{s:{s:s}},s:{}}", "server_name", server_name,
+    size_t n_old;
+    const struct keyring_old_key *old = keyring_own_old(&n_old);
+    json_t *olds = json_object();
+    for (size_t i = 0; olds && i < n_old; i++)
+        json_object_set_new(olds, old[i].key_id,
+                            json_pack("{s:s,s:I}", "key", old[i].key, "expired_ts",
+                                      (json_int_t)old[i].expired_ts));
+    json_t *body = json_pack("{s:s,s:I,s:{s:{s:s}},s:o*}", "server_name", server_name,
                              "valid_until_ts", (json_int_t)(clock_now_ms() + KEY_VALIDITY_MS),
-                             "verify_keys", k->key_id, "key", pub, "old_verify_keys");
+                             "verify_keys", k->key_id, "key", pub, "old_verify_keys", olds);
     free(pub);
     if (body && sign_json(body, server_name, k) < 0) {
         json_decref(body);

@@ -53,6 +53,7 @@ enum ktype {
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
     K_KEYSERVERS, /* struct config_key_server * at off, count at off2; items: keyserver_keys */
+    K_OLDKEYS,   /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
     K_STRMAP,    /* mapping of strings to strings: char ** names at off, values at off3, count
                     at off2; optional check per value */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
@@ -75,6 +76,7 @@ static const char *const expected[] = {
     [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
     [K_RESNAMES] = "a list of resource names",
     [K_KEYSERVERS] = "a list of key servers such as {server_name: example.org}",
+    [K_OLDKEYS] = "a mapping of key IDs to {key, expired_ts}",
     [K_STRMAP] = "a mapping of names to strings",
     [K_IGNORED] = "anything",
 };
@@ -157,6 +159,7 @@ static const struct key config_keys[] = {
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
      .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
+    {"old_signing_keys", K_OLDKEYS, C(old_signing_keys), NULL, .off2 = C(n_old_signing_keys)},
     {"trusted_key_servers", K_KEYSERVERS, C(trusted_key_servers), NULL,
      .off2 = C(n_trusted_key_servers)},
     {"federation_verify_certificates", K_BOOL, C(federation_verify_certificates), "true"},
@@ -677,6 +680,7 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_RESOURCES:
     case K_RESNAMES:
     case K_KEYSERVERS:
+    case K_OLDKEYS:
     case K_STRMAP:
     case K_IGNORED:
         break;
@@ -820,6 +824,61 @@ static int set_strmap(struct parse *p, const struct key *row, void *base, yaml_n
     return 0;
 }
 
+/* The value of `name` in mapping m, or NULL. */
+static yaml_node_t *map_get(struct parse *p, yaml_node_t *m, const char *name)
+{
+    for (yaml_node_pair_t *kv = m->data.mapping.pairs.start; kv < m->data.mapping.pairs.top; kv++) {
+        size_t len = 0;
+        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key), &len);
+        if (k && strcmp(k, name) == 0)
+            return yaml_document_get_node(&p->doc, kv->value);
+    }
+    return NULL;
+}
+
+/* Synapse's old_signing_keys: {"ed25519:id": {key: <base64>, expired_ts: <ms>}}. */
+static int set_oldkeys(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path)
+{
+    char ipath[PATH_LEN];
+    struct config_old_key **dst = (struct config_old_key **)(void *)((char *)base + row->off);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(p, path, "expected %s", expected[K_OLDKEYS]);
+    if (check_keys(p, v, path) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (!n)
+        return 0;
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return fail(p, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *kv = v->data.mapping.pairs.start + i;
+        size_t klen = 0, len = 0, tlen = 0;
+        const char *id = scalar(yaml_document_get_node(&p->doc, kv->key), &klen);
+        yaml_node_t *m = yaml_document_get_node(&p->doc, kv->value);
+        long long ts;
+        path_join(ipath, path, id, klen);
+        if (strncmp(id, "ed25519:", 8) != 0 || klen < 9 || klen > 63)
+            return fail(p, ipath, "expected a key ID such as ed25519:a_AbCd");
+        if (m->type != YAML_MAPPING_NODE)
+            return fail(p, ipath, "expected a mapping such as {key: ..., expired_ts: ...}");
+        const char *key = scalar(map_get(p, m, "key"), &len);
+        yaml_node_t *tn = map_get(p, m, "expired_ts");
+        const char *t = scalar(tn, &tlen);
+        if (!key || !key_b64_ok(key, len))
+            return fail(p, ipath, "key: expected an unpadded base64 ed25519 public key");
+        if (!t || !plain(tn) || parse_int(t, &ts) < 0 || ts < 0)
+            return fail(p, ipath, "expired_ts: expected a timestamp in milliseconds");
+        *count = i + 1; /* before the copies, so config_free releases a partial entry */
+        if (!((*dst)[i].key_id = strdup(id)) || !((*dst)[i].key = strdup(key)))
+            return fail(p, ipath, "out of memory");
+        (*dst)[i].expired_ts = ts;
+    }
+    return 0;
+}
+
 static int set_resources(struct parse *p, void *listener, yaml_node_t *v, const char *path)
 {
     char ipath[PATH_LEN];
@@ -951,6 +1010,9 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
             break;
         case K_STRMAP:
             rc = set_strmap(p, row, w->base, v, spath);
+            break;
+        case K_OLDKEYS:
+            rc = set_oldkeys(p, row, w->base, v, spath);
             break;
         default:
             rc = set_scalar(p, row, w->base, v, spath);
@@ -1139,6 +1201,11 @@ void config_free(struct config *c)
         free_list(ks->keys, ks->n_keys + (ks->keys && ks->keys[ks->n_keys]));
     }
     free(c->trusted_key_servers);
+    for (size_t i = 0; i < c->n_old_signing_keys; i++) {
+        free(c->old_signing_keys[i].key_id);
+        free(c->old_signing_keys[i].key);
+    }
+    free(c->old_signing_keys);
     free_list(c->federation_custom_ca_list, c->n_federation_custom_ca_list);
     free_list(c->ip_range_blacklist, c->n_ip_range_blacklist);
     free_list(c->ip_range_whitelist, c->n_ip_range_whitelist);

@@ -27,6 +27,13 @@ struct config_key_server {
     size_t n_keys;
 };
 
+/* old_signing_keys: a key this server signed with before, published in old_verify_keys. */
+struct config_old_key {
+    char *key_id;       /* "ed25519:..." */
+    char *key;          /* unpadded base64 public key */
+    int64_t expired_ts; /* when it stopped being used, ms */
+};
+
 struct config_ratelimit {
     double per_second; /* tokens added per second */
     double burst_count;
@@ -70,6 +77,8 @@ struct config {
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    struct config_old_key *old_signing_keys; /* default none */
+    size_t n_old_signing_keys;
     struct config_key_server *trusted_key_servers; /* default none: keys fetched directly */
     size_t n_trusted_key_servers;
     bool federation_verify_certificates; /* default true */

@@ -28,6 +28,8 @@
 #define RECENT_SLOTS 64
 
 static struct sign_key own;
+static struct keyring_old_key own_old[KEYRING_MAX_OLD];
+static size_t n_own_old;
 static char own_server[256];
 static keyring_fetch_fn fetcher;
 
@@ -47,6 +49,27 @@ void keyring_set_own(const struct sign_key *k)
 const struct sign_key *keyring_own(void)
 {
     return &own;
+}
+
+static int decode_key(const char *b64, size_t len, uint8_t pk[32]);
+
+int keyring_set_own_old(const struct keyring_old_key *keys, size_t n)
+{
+    if (n > KEYRING_MAX_OLD)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        own_old[i] = keys[i];
+        if (decode_key(own_old[i].key, strlen(own_old[i].key), own_old[i].pk) < 0)
+            return -1;
+    }
+    n_own_old = n;
+    return 0;
+}
+
+const struct keyring_old_key *keyring_own_old(size_t *n)
+{
+    *n = n_own_old;
+    return own_old;
 }
 
 void keyring_init(const char *server_name, keyring_fetch_fn fetch)
@@ -117,12 +140,22 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
                   uint8_t pk[32])
 {
     bool stale = false;
-    if (strcmp(server, own_server) == 0 && strcmp(key_id, own.key_id) == 0) {
-        memcpy(pk, own.pk, 32);
-        return 1;
+    if (strcmp(server, own_server) == 0) {
+        if (strcmp(key_id, own.key_id) == 0) {
+            memcpy(pk, own.pk, 32);
+            return 1;
+        }
+        for (size_t i = 0; i < n_own_old; i++) {
+            if (strcmp(key_id, own_old[i].key_id) == 0 && !current &&
+                at_ts < own_old[i].expired_ts) {
+                memcpy(pk, own_old[i].pk, 32);
+                return 1;
+            }
+        }
+        return 0;
     }
     int rc = from_store(server, key_id, at_ts, current, pk, &stale);
-    if (rc != 0 || !stale || !fetcher || strcmp(server, own_server) == 0 || !may_fetch(server))
+    if (rc != 0 || !stale || !fetcher || !may_fetch(server))
         return rc;
     if (fetcher(server, key_id, at_ts) < 0)
         return 0;

@@ -4,6 +4,7 @@
 #ifndef AMTSBOTE_KEYRING_H
 #define AMTSBOTE_KEYRING_H
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "server/sign.h"
@@ -12,6 +13,21 @@
 void keyring_set_own(const struct sign_key *k);
 /* The server's key; valid for the life of the process. */
 const struct sign_key *keyring_own(void);
+
+/* A key this server used before (old_signing_keys), published in old_verify_keys. */
+struct keyring_old_key {
+    char key_id[64];
+    char key[48]; /* unpadded base64 */
+    uint8_t pk[32];
+    int64_t expired_ts;
+};
+#define KEYRING_MAX_OLD 16
+
+/* Install the old keys (copied; at most KEYRING_MAX_OLD) before serving. Returns 0, or -1
+ * when there are too many or one is not a base64 ed25519 key. */
+int keyring_set_own_old(const struct keyring_old_key *keys, size_t n);
+/* The old keys; *n set to their number. Valid for the life of the process. */
+const struct keyring_old_key *keyring_own_old(size_t *n);
 
 /* Fetch the keys of server_name (directly, or through notaries) and hand every verified
  * answer to keyring_store_answer. key_id is the key wanted, min_valid_ts the time it must be

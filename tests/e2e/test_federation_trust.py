@@ -29,6 +29,9 @@ class TestFederationTrust(unittest.TestCase):
         cls.ca = TestCA(cls.tmp)
         ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
         cls.A = FedServer(cls.ca, dict(ca_cfg))
+        cls.old_key = Key("a_old")
+        cls.A.overrides["old_signing_keys"] = {
+            cls.old_key.key_id: {"key": cls.old_key.public, "expired_ts": 1_600_000_000_000}}
         cls.N = FedServer(cls.ca, dict(ca_cfg))
         cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.B.overrides.update({
@@ -133,6 +136,10 @@ class TestFederationTrust(unittest.TestCase):
         r = self.from_A(path=profile_path(f"@bob:{self.B.server_name}") + "&field=displayname")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, {"displayname": "Bob B"})
+        # the target is checked as sent: '+', escapes, empty and valueless parameters, order
+        for extra in ("&x=a+b", "&y=%2B%20&x=1", "&flag&z=", "&b=1&a=2"):
+            r = self.from_A(path=profile_path(f"@bob:{self.B.server_name}") + extra)
+            self.assertEqual(r.status, 200, (extra, r))
 
     def test_unsigned_and_malformed_refused(self):
         r = self.B.get(profile_path(f"@bob:{self.B.server_name}"))
@@ -153,6 +160,18 @@ class TestFederationTrust(unittest.TestCase):
         # signed by another key claiming A's key ID
         r = self.B.fed_request("GET", profile_path(f"@bob:{self.B.server_name}"),
                                Key(self.A.key.version), self.A.server_name)
+        self.assertError(r, 401, "M_UNAUTHORIZED")
+
+    def test_old_key_published_but_never_signs_requests(self):
+        r = self.A.get("/_matrix/key/v2/server")
+        self.assertEqual(r["old_verify_keys"], {self.old_key.key_id: {
+            "key": self.old_key.public, "expired_ts": 1_600_000_000_000}})
+        self.assertTrue(verify_json(r.body, self.A.server_name, self.A.key.key_id,
+                                    self.A.key.public))
+        # B knows A's keys (old ones included) once A's current key has been used
+        self.assertEqual(self.from_A().status, 200)
+        r = self.B.fed_request("GET", profile_path(f"@bob:{self.B.server_name}"), self.old_key,
+                               self.A.server_name)
         self.assertError(r, 401, "M_UNAUTHORIZED")
 
     def test_wrong_destination_refused(self):

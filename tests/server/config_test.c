@@ -727,7 +727,10 @@ TEST(federation_trust_keys)
              "federation_verify_certificates: false\n"
              "federation_custom_ca_list: [/etc/ca/bund.pem, /etc/ca/land.pem]\n"
              "ip_range_blacklist: ['10.0.0.0/8', 'fc00::/7']\n"
-             "ip_range_whitelist: ['10.1.0.0/16', '127.0.0.1']\n",
+             "ip_range_whitelist: ['10.1.0.0/16', '127.0.0.1']\n"
+             "old_signing_keys:\n"
+             "  \"ed25519:id\": {key: \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\", "
+             "expired_ts: 123456789123}\n",
              minimal);
     if (parse(text, &c, err, sizeof err) != 0) {
         UNIT_FAIL("%s", err);
@@ -745,7 +748,16 @@ TEST(federation_trust_keys)
     CHECK_STR(c.federation_custom_ca_list[1], "/etc/ca/land.pem");
     CHECK_INT(c.n_ip_range_blacklist, 2);
     CHECK_INT(c.n_ip_range_whitelist, 2);
+    CHECK_INT(c.n_old_signing_keys, 1);
+    CHECK_STR(c.old_signing_keys[0].key_id, "ed25519:id");
+    CHECK(c.old_signing_keys[0].expired_ts == 123456789123LL);
     config_free(&c);
+    fails("old_signing_keys: {\"ed25519:x\": {key: short, expired_ts: 1}}\n",
+          "old_signing_keys.ed25519:x: key: expected");
+    fails("old_signing_keys: {\"ed25519:x\": {key: Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw}}\n",
+          "old_signing_keys.ed25519:x: expired_ts: expected");
+    fails("old_signing_keys: {\"rsa:x\": {}}\n", "old_signing_keys.rsa:x: expected a key ID");
+    fails("old_signing_keys: [a]\n", "old_signing_keys: expected a mapping");
     /* errors name the key */
     fails("trusted_key_servers: [{verify_keys: {}}]\n", "trusted_key_servers[0].server_name: required");
     fails("trusted_key_servers: [{server_name: 'a b'}]\n", "trusted_key_servers[0].server_name");
