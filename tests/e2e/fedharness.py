@@ -83,7 +83,8 @@ def xmatrix(key, origin, destination, method, uri, content=None):
 
 
 class TestCA:
-    """A CA and one certificate for 127.0.0.1 (subjectAltName IP), made with openssl."""
+    """A CA and one certificate for 127.0.0.1 and localhost (subjectAltName IP and DNS), made
+    with openssl."""
 
     def __init__(self, directory, name="Amtsbote Test CA"):
         self.dir = directory
@@ -98,7 +99,7 @@ class TestCA:
         csr = os.path.join(directory, "server.csr")
         ext = os.path.join(directory, "ext.cnf")
         with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
         run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", self.key, "-out", csr, "-subj", "/CN=127.0.0.1")
         run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
@@ -177,11 +178,11 @@ class TLSFront:
 class FedServer(Server):
     """A Server whose federation API is reachable as https://127.0.0.1:<front port>."""
 
-    def __init__(self, ca, config=None, key=None):
+    def __init__(self, ca, config=None, key=None, server_name=None):
         self.front = TLSFront(ca.cert, ca.key)
         super().__init__(config)
         self.front.backend_port = self.port
-        self.server_name = f"127.0.0.1:{self.front.port}"
+        self.server_name = server_name or f"127.0.0.1:{self.front.port}"
         self.key = key or Key()
         self.key.write(os.path.join(self.dir, "signing.key"))
 
@@ -202,3 +203,48 @@ class FedServer(Server):
                                                        content)
         return self.request(method, path, body=content, raw=raw,
                             headers={"Authorization": header} if header else None)
+
+
+class WellKnownServer:
+    """HTTPS on 127.0.0.1:443 answering /.well-known/matrix/server with `body` (a dict, or
+    None for 404), as a domain's web server does. Needs the port: check `ok`."""
+
+    def __init__(self, ca, body, max_age=3600):
+        import http.server
+        outer = self
+        self.hits = 0
+        self.body, self.max_age = body, max_age
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits += 1
+                if self.path != "/.well-known/matrix/server" or outer.body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(outer.body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", f"max-age={outer.max_age}")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        try:
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 443), H)
+        except OSError:
+            self.ok = False
+            return
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ca.cert, ca.key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.ok = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        if self.ok:
+            self.httpd.shutdown()
+            self.httpd.server_close()
