@@ -260,7 +260,7 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
     else if (strcmp(m, "leave") == 0 && strcmp(target, me) == 0)
         rc = room_leave_remote(room_id, me, reason, &id, &err, why, sizeof why);
     else if (strcmp(m, "invite") == 0 && !ids_is_local(target))
-        rc = room_invite_remote(room_id, me, target, reason, &id, &err, why, sizeof why);
+        rc = room_invite_remote(room_id, me, target, reason, NULL, &id, &err, why, sizeof why);
     else
         rc = room_membership(room_id, me, target, m, reason, NULL, &id, why, sizeof why);
     free(id);

@@ -248,11 +248,12 @@ enum room_rc room_join_remote(const char *room_id, const char *user_id, const ch
 enum room_rc room_leave_remote(const char *room_id, const char *user_id, const char *reason,
                                char **event_id, struct room_remote_err *err, char *why, size_t n);
 
-/* Invite a user of another server: the invite is built here, signed by the invitee's server
- * (PUT /invite v2) and then received into the room like any PDU. */
+/* Invite a user of another server: the invite is built here (content: membership, the
+ * fields of `extra` (borrowed, may be NULL; e.g. is_direct) and the reason), signed by the
+ * invitee's server (PUT /invite v2) and then received into the room like any PDU. */
 enum room_rc room_invite_remote(const char *room_id, const char *sender, const char *target,
-                                const char *reason, char **event_id, struct room_remote_err *err,
-                                char *why, size_t n);
+                                const char *reason, const json_t *extra, char **event_id,
+                                struct room_remote_err *err, char *why, size_t n);
 
 /* Resolve a room alias of another server (GET /query/directory): *room_id (malloc'd) and
  * *servers (new array). ROOM_NOT_FOUND, ROOM_FORBIDDEN (federation refused), ROOM_ERR. */

@@ -32,6 +32,7 @@
 
 #define MAX_AUTH_CHAIN 50000 /* events of one send_join answer's auth chain */
 #define MAX_INVITE_STATE 50  /* invite_room_state entries kept */
+#define MAX_INVITE_STATE_IN 100 /* invite_room_state entries accepted (v12 checks them all) */
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -141,13 +142,6 @@ enum room_rc room_make_membership(const char *origin, const char *room_id, const
         goto out;
     if (strcmp(membership, "leave") != 0 && !supports(versions, rv->id)) {
         snprintf(why, n, "Your homeserver does not support room version %s", rv->id);
-        *room_version = version;
-        version = NULL;
-        rc = ROOM_INCOMPATIBLE;
-        goto out;
-    }
-    if (strcmp(membership, "knock") == 0 && !rv->knock) {
-        snprintf(why, n, "Room version %s does not support knocking", rv->id);
         *room_version = version;
         version = NULL;
         rc = ROOM_INCOMPATIBLE;
@@ -390,6 +384,47 @@ int room_remember_remote(const char *user_id, const char *room_id, const char *m
     return rc;
 }
 
+/* invite_room_state's checks (Server-Server API invite v2: SHOULD from room version 12 on,
+ * MAY before; done for v12+ here): an m.room.create event is there, and every entry is a
+ * well-formed, correctly signed event of room_id. 0, or -1 with why. */
+static int check_invite_state(const struct room_version *rv, const char *room_id,
+                              const json_t *irs, char *why, size_t n)
+{
+    bool create = false;
+    size_t i;
+    json_t *v;
+    if (json_array_size(irs) > MAX_INVITE_STATE_IN) {
+        snprintf(why, n, "invite_room_state has more than %d events", MAX_INVITE_STATE_IN);
+        return -1;
+    }
+    json_array_foreach((json_t *)irs, i, v)
+    {
+        json_t *checked = NULL;
+        char *id = NULL, reason[200] = "";
+        enum pdu_verdict pv = pdu_check(rv, v, &checked, &id, reason, sizeof reason);
+        bool ok = pv == PDU_VALID || pv == PDU_REDACTED;
+        const char *type = str(checked, "type"), *sk = str(checked, "state_key");
+        bool is_create = ok && type && sk && !*sk && strcmp(type, "m.room.create") == 0;
+        if (ok && is_create && rv->room_id_from_create)
+            ok = id && strcmp(id + 1, room_id + 1) == 0; /* the create event names the room */
+        else if (ok)
+            ok = str(checked, "room_id") && strcmp(str(checked, "room_id"), room_id) == 0;
+        create = create || (ok && is_create);
+        json_decref(checked);
+        free(id);
+        if (!ok) {
+            snprintf(why, n, "invite_room_state[%zu] is not a valid event of the room%s%s", i,
+                     *reason ? ": " : "", reason);
+            return -1;
+        }
+    }
+    if (!create) {
+        snprintf(why, n, "invite_room_state lacks the m.room.create event");
+        return -1;
+    }
+    return 0;
+}
+
 enum room_rc room_receive_invite(const char *origin, const char *room_id, const char *event_id,
                                  const char *room_version, const json_t *pdu,
                                  const json_t *invite_room_state, json_t **signed_ev, char *why,
@@ -424,6 +459,8 @@ enum room_rc room_receive_invite(const char *origin, const char *room_id, const 
         snprintf(why, n, "invite_room_state must be an array");
         goto out;
     }
+    if (rv->room_id_from_create && check_invite_state(rv, room_id, invite_room_state, why, n) < 0)
+        goto out;
     json_t *profile = NULL;
     if (account_profile(target, &profile) != ACCOUNT_OK) {
         snprintf(why, n, "Unknown user %s", target);

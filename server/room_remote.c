@@ -449,8 +449,8 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
 }
 
 enum room_rc room_invite_remote(const char *room_id, const char *sender, const char *target,
-                                const char *reason, char **event_id, struct room_remote_err *err,
-                                char *why, size_t n)
+                                const char *reason, const json_t *extra, char **event_id,
+                                struct room_remote_err *err, char *why, size_t n)
 {
     char *version = room_version_of(room_id), *id = NULL, *got = NULL, path[2400], e[256];
     const struct room_version *rv = roomver_get(version);
@@ -470,8 +470,18 @@ enum room_rc room_invite_remote(const char *room_id, const char *sender, const c
                       (json_int_t)clock_now_ms(), "content", "membership", "invite");
     if (!proto || !server || !(c = db_get()))
         goto out;
+    json_t *content = json_object_get(proto, "content");
+    if (extra) { /* is_direct and the like; the membership stays an invite */
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)extra, k, x)
+        {
+            if (strcmp(k, "membership") != 0)
+                json_object_set(content, k, x);
+        }
+    }
     if (reason)
-        json_object_set_new(json_object_get(proto, "content"), "reason", json_string(reason));
+        json_object_set_new(content, "reason", json_string(reason));
     rc = room_template(c, room_id, rv, proto, why, n);
     db_put(c);
     c = NULL;

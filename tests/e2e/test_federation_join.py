@@ -5,6 +5,8 @@ accept and reject invites from A, and knock; C is off A's federation_domain_whit
 Refused: a banned user's join, an invite-only room, an unsupported room version, a server off
 the allow-list. (Later messages from A reach B only with the outbound transaction queue: not
 tested here.)"""
+import base64
+import hashlib
 import os
 import shutil
 import tempfile
@@ -12,7 +14,7 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA
+from fedharness import FedServer, TestCA, canonical
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -229,6 +231,38 @@ class TestFederationJoin(unittest.TestCase):
                                self.A.server_name,
                                content={"room_version": "999", "event": {}})
         self.assertError(r, 400, "M_INCOMPATIBLE_ROOM_VERSION")
+
+    def test_create_room_with_remote_invite(self):
+        carol = self.uid("ivy", self.B)
+        r = self.A.post(f"{CS}/createRoom", {"preset": "trusted_private_chat", "is_direct": True,
+                                              "invite": [carol]}, token=self.tok["alice"])
+        self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
+        room = r["room_id"]
+        self.assertEqual(self.membership_on(self.A, self.tok["alice"], room, carol), "invite")
+        inv = self.sync(self.B, "ivy")["rooms"]["invite"][room]["invite_state"]["events"]
+        mine = [e for e in inv if e["type"] == "m.room.member" and e["state_key"] == carol]
+        self.assertTrue(mine[0]["content"]["is_direct"])
+
+    def test_v12_invite_needs_create_in_invite_room_state(self):
+        """A correctly signed v12 invite from A whose invite_room_state lacks the create
+        event: refused (invite v2: SHOULD from room version 12)."""
+        room = "!" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        ev = {"type": "m.room.member", "room_id": room, "sender": self.uid("alice", self.A),
+              "state_key": self.uid("gina", self.B), "content": {"membership": "invite"},
+              "origin_server_ts": int(time.time() * 1000), "depth": 5,
+              "prev_events": ["$" + "a" * 43], "auth_events": ["$" + "b" * 43]}
+        ev["hashes"] = {"sha256": base64.b64encode(
+            hashlib.sha256(canonical(ev)).digest()).decode().rstrip("=")}
+        ev["signatures"] = {self.A.server_name: {self.A.key.key_id: self.A.key.sign(canonical(ev))}}
+        ref = {k: v for k, v in ev.items() if k not in ("signatures", "unsigned")}
+        eid = "$" + base64.urlsafe_b64encode(
+            hashlib.sha256(canonical(ref)).digest()).decode().rstrip("=")
+        r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q(eid)}", self.A.key,
+                               self.A.server_name,
+                               content={"room_version": "12", "event": ev,
+                                        "invite_room_state": []})
+        self.assertError(r, 400, "M_INVALID_PARAM")
+        self.assertIn("m.room.create", r["error"])
 
     # --- knocks -------------------------------------------------------------------------
     def test_knock_then_invite(self):
