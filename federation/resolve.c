@@ -113,6 +113,8 @@ static void srv(const char *name, struct fedresolve_srv *out, int64_t *ttl_s)
     memset(&rs, 0, sizeof rs);
     if (res_ninit(&rs) != 0)
         return;
+    rs.retrans = 2; /* seconds per try, two tries: a dead resolver costs at most ~8 s */
+    rs.retry = 2;
     int len = res_nquery(&rs, name, ns_c_in, ns_t_srv, ans, sizeof ans);
     res_nclose(&rs);
     if (len < 0 || ns_initparse(ans, len, &msg) < 0) {

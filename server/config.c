@@ -738,54 +738,46 @@ static int set_strlist(struct parse *p, const struct key *row, void *base, yaml_
     return 0;
 }
 
-static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
-                         const char *path)
+/* A list of mappings, each walked with `rows` into a new array of `size`-byte elements stored
+ * at row->off (count at row->off2). An empty list is the error `if_empty` (NULL: allowed). */
+static int set_maplist(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path, const struct key *rows, size_t nrows, size_t size,
+                       const char *if_empty)
 {
     char ipath[PATH_LEN];
-    struct config_listener **dst = (struct config_listener **)(void *)((char *)base + row->off);
+    void **dst = (void **)(void *)((char *)base + row->off);
     size_t *count = (size_t *)(void *)((char *)base + row->off2);
 
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(p, path, "expected %s", expected[K_LISTENERS]);
+        return fail(p, path, "expected %s", expected[row->type]);
     size_t n = seq_len(v);
     if (!n)
-        return fail(p, path, "at least one listener is required");
+        return if_empty ? fail(p, path, "%s", if_empty) : 0;
     /* Stored before the walk, so config_free releases whatever a failing element held. */
-    if (!(*dst = calloc(n, sizeof **dst)))
+    if (!(*dst = calloc(n, size)))
         return fail(p, path, "out of memory");
     *count = n;
     for (size_t i = 0; i < n; i++) {
         path_index(ipath, path, i);
-        if (walk_table(p, seq_item(p, v, i), listener_keys, COUNT(listener_keys), &(*dst)[i],
-                       ipath) < 0)
+        if (walk_table(p, seq_item(p, v, i), rows, nrows, (char *)*dst + i * size, ipath) < 0)
             return -1;
-        if (!(*dst)[i].res_client && !(*dst)[i].res_federation)
-            log_warn("config: %s serves neither the client nor the federation API", ipath);
     }
     return 0;
 }
 
-static int set_keyservers(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
-                          const char *path)
+static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                         const char *path)
 {
     char ipath[PATH_LEN];
-    struct config_key_server **dst = (struct config_key_server **)(void *)((char *)base + row->off);
-    size_t *count = (size_t *)(void *)((char *)base + row->off2);
-
-    if (v->type != YAML_SEQUENCE_NODE)
-        return fail(p, path, "expected %s", expected[K_KEYSERVERS]);
-    size_t n = seq_len(v);
-    if (!n)
-        return 0;
-    /* Stored before the walk, so config_free releases whatever a failing element held. */
-    if (!(*dst = calloc(n, sizeof **dst)))
-        return fail(p, path, "out of memory");
-    *count = n;
+    if (set_maplist(p, row, base, v, path, listener_keys, COUNT(listener_keys),
+                    sizeof(struct config_listener), "at least one listener is required") < 0)
+        return -1;
+    struct config_listener *l = *(struct config_listener **)(void *)((char *)base + row->off);
+    size_t n = *(size_t *)(void *)((char *)base + row->off2);
     for (size_t i = 0; i < n; i++) {
         path_index(ipath, path, i);
-        if (walk_table(p, seq_item(p, v, i), keyserver_keys, COUNT(keyserver_keys), &(*dst)[i],
-                       ipath) < 0)
-            return -1;
+        if (!l[i].res_client && !l[i].res_federation)
+            log_warn("config: %s serves neither the client nor the federation API", ipath);
     }
     return 0;
 }
@@ -1006,7 +998,8 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
             rc = set_resnames(p, w->base, v, spath);
             break;
         case K_KEYSERVERS:
-            rc = set_keyservers(p, row, w->base, v, spath);
+            rc = set_maplist(p, row, w->base, v, spath, keyserver_keys, COUNT(keyserver_keys),
+                             sizeof(struct config_key_server), NULL);
             break;
         case K_STRMAP:
             rc = set_strmap(p, row, w->base, v, spath);

@@ -205,6 +205,38 @@ class FedServer(Server):
                             headers={"Authorization": header} if header else None)
 
 
+def start_servers(*servers):
+    """Start the servers in order; if one fails, stop those started, close every front and
+    raise. Returns the list (give it to stop_servers)."""
+    started = []
+    try:
+        for s in servers:
+            s.start()
+            started.append(s)
+    except Exception:
+        stop_servers(started)
+        for s in servers:
+            if s not in started:
+                s.front.close()
+        raise
+    return started
+
+
+def stop_servers(servers):
+    for s in servers:
+        s.stop()
+
+
+def user_with_name(server, localpart, displayname):
+    """Register a user on server and set their display name; returns the access token."""
+    server.register(localpart)
+    tok = server.login(localpart)["access_token"]
+    r = server.put(f"/_matrix/client/v3/profile/@{localpart}:{server.server_name}/displayname",
+                   {"displayname": displayname}, token=tok)
+    assert r.status == 200, r
+    return tok
+
+
 class WellKnownServer:
     """HTTPS on 127.0.0.1:443 answering /.well-known/matrix/server with `body` (a dict, or
     None for 404), as a domain's web server does. Needs the port: check `ok`."""

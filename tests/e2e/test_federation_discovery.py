@@ -8,7 +8,8 @@ import tempfile
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, WellKnownServer
+from fedharness import (FedServer, TestCA, WellKnownServer, start_servers, stop_servers,
+                        user_with_name)
 
 
 class TestDiscovery(unittest.TestCase):
@@ -24,27 +25,18 @@ class TestDiscovery(unittest.TestCase):
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = FedServer(cls.ca, dict(ca_cfg), server_name="localhost")
         cls.wk.body = {"m.server": f"localhost:{cls.B.front.port}"}
-        cls.servers = []
         try:
-            for s in (cls.A, cls.B):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.B)
         except Exception:
-            cls.tearDownClass()
+            cls.wk.close()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
-        cls.B.register("bob")
-        tok = cls.B.login("bob")["access_token"]
-        cls.B.put("/_matrix/client/v3/profile/@bob:localhost/displayname",
-                  {"displayname": "Bob Local"}, token=tok)
+        user_with_name(cls.B, "bob", "Bob Local")
         cls.tok = cls.A.register("alice")["access_token"]
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         cls.wk.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 

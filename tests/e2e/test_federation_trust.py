@@ -10,7 +10,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, Key, TestCA, verify_json, xmatrix
+from fedharness import (FedServer, Key, TestCA, start_servers, stop_servers, user_with_name,
+                        verify_json, xmatrix)
 
 PROFILE = "/_matrix/federation/v1/query/profile"
 
@@ -40,27 +41,16 @@ class TestFederationTrust(unittest.TestCase):
             "federation_domain_whitelist": [cls.A.server_name, cls.N.server_name],
         })
         cls.N.overrides["federation_domain_whitelist"] = [cls.A.server_name]
-        cls.servers = []
         try:
-            for s in (cls.A, cls.N, cls.B):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.N, cls.B)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
-        cls.B.register("bob")
-        tok = cls.B.login("bob")["access_token"]
-        r = cls.B.put(f"/_matrix/client/v3/profile/@bob:{cls.B.server_name}/displayname",
-                      {"displayname": "Bob B"}, token=tok)
-        assert r.status == 200, r
+        user_with_name(cls.B, "bob", "Bob B")
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.N, cls.B):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def assertError(self, r, status, errcode):
@@ -248,22 +238,15 @@ class TestFederationTLS(unittest.TestCase):
         cls.L = FedServer(cls.ca, {"federation_custom_ca_list": [cls.ca.ca],
                                    "ip_range_whitelist": []})
         cls.I = FedServer(cls.ca, {"federation_verify_certificates": False})
-        cls.servers = []
         try:
-            for s in (cls.P, cls.W, cls.L, cls.I):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.P, cls.W, cls.L, cls.I)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.P, cls.W, cls.L, cls.I):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def query(self, server):
