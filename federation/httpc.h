@@ -22,12 +22,12 @@ struct httpc_opts {
                                    certificate check (resolved SRV targets) */
     const char *ca_pem;         /* PEM text of the CAs to trust instead of the system's */
     size_t ca_pem_len;
-    bool insecure;              /* do not verify the peer's certificate */
+    bool insecure; /* do not verify the peer's certificate */
     /* Asked before every connection; false refuses the address (then the request fails with
      * "address not allowed"). NULL: every address. */
     bool (*addr_ok)(const struct sockaddr *sa);
-    int max_redirects;          /* 0: redirects are not followed */
-    int64_t *max_age_s;         /* out: Cache-Control max-age of the answer, -1 when none */
+    int max_redirects;  /* 0: redirects are not followed */
+    int64_t *max_age_s; /* out: Cache-Control max-age of the answer, -1 when none */
 };
 
 /* httpc_json with options (o may be NULL). Same contract. */

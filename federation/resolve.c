@@ -85,8 +85,8 @@ static enum fedresolve_state wellknown(const char *host, char wk[256], int64_t *
     o.max_redirects = 5; /* "30x redirects should be followed ... loops avoided" */
     o.max_age_s = &age;
     snprintf(url, sizeof url, "https://%s/.well-known/matrix/server", host);
-    int status = httpc_json_opts("GET", url, NULL, &o, WELLKNOWN_TIMEOUT_MS, &body, err,
-                                 sizeof err);
+    int status =
+        httpc_json_opts("GET", url, NULL, &o, WELLKNOWN_TIMEOUT_MS, &body, err, sizeof err);
     enum fedresolve_state st =
         status == 200 && fedresolve_wellknown(body, wk) == 0 ? FR_FOUND : FR_ABSENT;
     json_decref(body);
@@ -125,15 +125,13 @@ static void srv(const char *name, struct fedresolve_srv *out, int64_t *ttl_s)
     int64_t ttl = FAILURE_CACHE_S;
     for (int i = 0; i < ns_msg_count(msg, ns_s_an) && n < 16; i++) {
         ns_rr r;
-        if (ns_parserr(&msg, ns_s_an, i, &r) < 0 || ns_rr_type(r) != ns_t_srv ||
-            ns_rr_rdlen(r) < 7)
+        if (ns_parserr(&msg, ns_s_an, i, &r) < 0 || ns_rr_type(r) != ns_t_srv || ns_rr_rdlen(r) < 7)
             continue;
         const unsigned char *d = ns_rr_rdata(r);
-        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), d + 6, targets[n], sizeof targets[n]) <
-            0)
+        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), d + 6, targets[n], sizeof targets[n]) < 0)
             continue;
-        rr[n] = (struct fedresolve_srv_rr){ns_get16(d), ns_get16(d + 2), ns_get16(d + 4),
-                                           targets[n]};
+        rr[n] =
+            (struct fedresolve_srv_rr){ns_get16(d), ns_get16(d + 2), ns_get16(d + 4), targets[n]};
         if (n == 0 || (int64_t)ns_rr_ttl(r) < ttl)
             ttl = ns_rr_ttl(r);
         n++;
@@ -162,16 +160,15 @@ static int target_of(const struct fedresolve_out *r, struct fed_target *t)
         url_port = 0;
         for (const char *c = port_at; *c >= '0' && *c <= '9'; c++)
             url_port = url_port * 10 + (*c - '0');
-        snprintf(url_host, sizeof url_host, "%.*s",
-                 (int)(port_at - hh - 1), hh);
+        snprintf(url_host, sizeof url_host, "%.*s", (int)(port_at - hh - 1), hh);
     } else {
         snprintf(url_host, sizeof url_host, "%s", hh);
     }
     if ((size_t)snprintf(t->url_base, sizeof t->url_base, "https://%s", hh) >= sizeof t->url_base)
         return -1;
     bool v6 = strchr(r->connect_host, ':') != NULL;
-    if ((size_t)snprintf(t->connect_to, sizeof t->connect_to, "%s:%d:%s%s%s:%d", url_host,
-                         url_port, v6 ? "[" : "", r->connect_host, v6 ? "]" : "",
+    if ((size_t)snprintf(t->connect_to, sizeof t->connect_to, "%s:%d:%s%s%s:%d", url_host, url_port,
+                         v6 ? "[" : "", r->connect_host, v6 ? "]" : "",
                          r->connect_port) >= sizeof t->connect_to)
         return -1;
     return 0;

@@ -4,7 +4,6 @@
  * are public by the spec. */
 #include "federation/federation.h"
 
-
 /* method, pattern, handler, auth, flags */
 const struct http_route federation_routes[] = {
     {"GET", "/_matrix/key/v2/server", federation_key_server, HTTP_AUTH_NONE, 0},
@@ -13,7 +12,6 @@ const struct http_route federation_routes[] = {
     {"GET", "/_matrix/federation/v1/version", federation_version, HTTP_AUTH_NONE, 0},
     {"GET", "/_matrix/federation/v1/openid/userinfo", federation_openid_userinfo, HTTP_AUTH_NONE,
      0},
-    {"GET", "/_matrix/federation/v1/query/profile", federation_query_profile, HTTP_AUTH_SERVER,
-     0},
+    {"GET", "/_matrix/federation/v1/query/profile", federation_query_profile, HTTP_AUTH_SERVER, 0},
     {0},
 };

@@ -52,7 +52,7 @@ enum ktype {
     K_LISTENERS, /* struct config_listener * at off, count at off2; items: listener_keys */
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
-    K_KEYSERVERS, /* struct config_key_server * at off, count at off2; items: keyserver_keys */
+    K_NOTARIES,  /* struct config_key_server * at off, count at off2; items: keyserver_keys */
     K_OLDKEYS,   /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
     K_STRMAP,    /* mapping of strings to strings: char ** names at off, values at off3, count
                     at off2; optional check per value */
@@ -75,7 +75,7 @@ static const char *const expected[] = {
     [K_LISTENERS] = "a list of listeners",
     [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
     [K_RESNAMES] = "a list of resource names",
-    [K_KEYSERVERS] = "a list of key servers such as {server_name: example.org}",
+    [K_NOTARIES] = "a list of key servers such as {server_name: example.org}",
     [K_OLDKEYS] = "a mapping of key IDs to {key, expired_ts}",
     [K_STRMAP] = "a mapping of names to strings",
     [K_IGNORED] = "anything",
@@ -160,7 +160,7 @@ static const struct key config_keys[] = {
      .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"old_signing_keys", K_OLDKEYS, C(old_signing_keys), NULL, .off2 = C(n_old_signing_keys)},
-    {"trusted_key_servers", K_KEYSERVERS, C(trusted_key_servers), NULL,
+    {"trusted_key_servers", K_NOTARIES, C(trusted_key_servers), NULL,
      .off2 = C(n_trusted_key_servers)},
     {"federation_verify_certificates", K_BOOL, C(federation_verify_certificates), "true"},
     {"federation_custom_ca_list", K_STRLIST, C(federation_custom_ca_list), NULL,
@@ -168,9 +168,8 @@ static const struct key config_keys[] = {
     {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), IPRANGE_DEFAULT_BLACKLIST,
      .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
      .arg = "an address range such as 10.0.0.0/8 or fc00::/7"},
-    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
-     .off2 = C(n_ip_range_whitelist), .check = iprange_ok,
-     .arg = "an address range such as 127.0.0.1/32"},
+    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL, .off2 = C(n_ip_range_whitelist),
+     .check = iprange_ok, .arg = "an address range such as 127.0.0.1/32"},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
      .arg = "a turn: or turns: URI"},
     {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
@@ -217,8 +216,8 @@ static const struct key listener_keys[] = {
 #define KS(field) offsetof(struct config_key_server, field)
 /* One element of trusted_key_servers. Same columns. */
 static const struct key keyserver_keys[] = {
-    {"server_name", K_STR, KS(server_name), NULL, .required = true,
-     .check = config_server_name_ok, .arg = SERVER_NAME_WANTED},
+    {"server_name", K_STR, KS(server_name), NULL, .required = true, .check = config_server_name_ok,
+     .arg = SERVER_NAME_WANTED},
     {"verify_keys", K_STRMAP, KS(key_ids), NULL, .off2 = KS(n_keys), .off3 = KS(keys),
      .check = key_b64_ok, .arg = "an unpadded base64 ed25519 public key"},
     {"accept_keys_insecurely", K_IGNORED, NO_DEST, NULL},
@@ -679,7 +678,7 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_LISTENERS:
     case K_RESOURCES:
     case K_RESNAMES:
-    case K_KEYSERVERS:
+    case K_NOTARIES:
     case K_OLDKEYS:
     case K_STRMAP:
     case K_IGNORED:
@@ -997,7 +996,7 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
         case K_RESNAMES:
             rc = set_resnames(p, w->base, v, spath);
             break;
-        case K_KEYSERVERS:
+        case K_NOTARIES:
             rc = set_maplist(p, row, w->base, v, spath, keyserver_keys, COUNT(keyserver_keys),
                              sizeof(struct config_key_server), NULL);
             break;

@@ -16,9 +16,9 @@ struct iprange {
 
 /* Synapse's default ip_range_blacklist, space-separated: loopback, private, link-local,
  * shared, documentation, multicast and reserved ranges of IPv4 and IPv6. */
-#define IPRANGE_DEFAULT_BLACKLIST                                                              \
-    "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 192.0.0.0/24 "          \
-    "169.254.0.0/16 192.88.99.0/24 198.18.0.0/15 192.0.2.0/24 198.51.100.0/24 203.0.113.0/24 " \
+#define IPRANGE_DEFAULT_BLACKLIST                                                                  \
+    "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 192.0.0.0/24 "              \
+    "169.254.0.0/16 192.88.99.0/24 198.18.0.0/15 192.0.2.0/24 198.51.100.0/24 203.0.113.0/24 "     \
     "224.0.0.0/4 ::1/128 fe80::/10 fc00::/7 2001:db8::/32 ff00::/8 fec0::/10"
 
 /* Parse "a.b.c.d[/p]" or "v6[/p]" (len bytes); no prefix means one address. Returns 0, or -1

@@ -256,12 +256,12 @@ static int check_section(const json_t *sec, bool old, int64_t valid_until, json_
             snprintf(err, errlen, "malformed key %.40s", id);
             return -1;
         }
-        if (keys && json_array_append_new(
-                        keys, json_pack("{s:s,s:O,s:I,s:I}", "key_id", id, "key", k,
-                                        "valid_until_ts",
-                                        (json_int_t)(old ? json_integer_value(exp) : valid_until),
-                                        "expired_ts",
-                                        (json_int_t)(old ? json_integer_value(exp) : 0))) < 0) {
+        if (keys &&
+            json_array_append_new(
+                keys, json_pack("{s:s,s:O,s:I,s:I}", "key_id", id, "key", k, "valid_until_ts",
+                                (json_int_t)(old ? json_integer_value(exp) : valid_until),
+                                "expired_ts", (json_int_t)(old ? json_integer_value(exp) : 0))) <
+                0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -291,8 +291,8 @@ static int check_answer(const json_t *a, const char *server_name, json_t *keys, 
     }
     int64_t until = json_integer_value(vu), cap = clock_now_ms() + KEYRING_MAX_VALIDITY_MS;
     if (check_section(vk, false, until < cap ? until : cap, keys, &count, err, errlen) < 0 ||
-        check_section(json_object_get(a, "old_verify_keys"), true, 0, keys, &count, err,
-                      errlen) < 0)
+        check_section(json_object_get(a, "old_verify_keys"), true, 0, keys, &count, err, errlen) <
+            0)
         return -1;
     if (!json_is_object(sigs)) {
         snprintf(err, errlen, "not signed by %.255s", server_name);
@@ -317,8 +317,7 @@ static int check_answer(const json_t *a, const char *server_name, json_t *keys, 
     return 0;
 }
 
-int keyring_check_answer(const json_t *answer, const char *server_name, char *err,
-                         size_t errlen)
+int keyring_check_answer(const json_t *answer, const char *server_name, char *err, size_t errlen)
 {
     return check_answer(answer, server_name, NULL, err, errlen);
 }
@@ -338,9 +337,9 @@ int keyring_store_answer(const json_t *answer, const char *server_name)
     text = json_dumps(answer, JSON_COMPACT);
     struct dbc *c = text ? db_get() : NULL;
     if (c) {
-        rc = db_server_keys_store(
-            c, server_name, keys, text,
-            json_integer_value(json_object_get(answer, "valid_until_ts")), clock_now_ms());
+        rc = db_server_keys_store(c, server_name, keys, text,
+                                  json_integer_value(json_object_get(answer, "valid_until_ts")),
+                                  clock_now_ms());
         db_put(c);
         cache_forget(server_name);
     }

@@ -33,8 +33,7 @@ const struct keyring_old_key *keyring_own_old(size_t *n);
  * answer to keyring_store_answer. key_id is the key wanted, min_valid_ts the time it must be
  * valid at. Returns 0 when an answer was stored, -1 otherwise. Called without locks held,
  * from any thread. */
-typedef int (*keyring_fetch_fn)(const char *server_name, const char *key_id,
-                                int64_t min_valid_ts);
+typedef int (*keyring_fetch_fn)(const char *server_name, const char *key_id, int64_t min_valid_ts);
 
 /* Set this server's name (its own key answers lookups for it) and the fetcher (NULL: cache
  * only). Call once at start-up, before serving. */
@@ -62,8 +61,7 @@ int keyring_lookup_request(const char *server_name, const char *key_id, uint8_t 
  * server_name, a valid_until_ts, well-formed verify_keys and old_verify_keys (at most 64 keys)
  * and signatures[server_name]: at least one by a key of verify_keys, and every signature by
  * such a key valid. Returns 0, or -1 with a reason in err. */
-int keyring_check_answer(const json_t *answer, const char *server_name, char *err,
-                         size_t errlen);
+int keyring_check_answer(const json_t *answer, const char *server_name, char *err, size_t errlen);
 
 /* keyring_check_answer, then store its keys and the answer itself (for notary service).
  * Returns 0, or -1 (refused: logged with the reason; or a database error). */

@@ -48,7 +48,7 @@ TEST(parse)
     CHECK_INT(r.prefix, 128);
     CHECK_INT(iprange_parse("fc00::/7", 8, &r), 0);
     CHECK_INT(r.prefix, 7);
-    static const char *const bad[] = {"", "10.0.0.0/33", "::/129", "10.0.0/8", "x",
+    static const char *const bad[] = {"",          "10.0.0.0/33", "::/129",       "10.0.0/8", "x",
                                       "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8", "1.2.3.4 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (iprange_parse(bad[i], strlen(bad[i]), &r) == 0)
