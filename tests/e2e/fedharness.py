@@ -237,6 +237,53 @@ def user_with_name(server, localpart, displayname):
     return tok
 
 
+class FakeOrigin:
+    """Another homeserver as far as its keys go: HTTPS on a free loopback port serving a
+    signed /_matrix/key/v2/server answer whose valid_until_ts the test chooses. Its server
+    name is 127.0.0.1:<port>; `key` signs requests from it."""
+
+    def __init__(self, ca, valid_until_ts):
+        import http.server
+        outer = self
+        self.key = Key()
+        self.hits = 0
+        self.valid_until_ts = valid_until_ts
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits += 1
+                if self.path != "/_matrix/key/v2/server":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(outer.answer()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ca.cert, ca.key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.server_name = f"127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self):
+        a = {"server_name": self.server_name, "valid_until_ts": self.valid_until_ts,
+             "verify_keys": {self.key.key_id: {"key": self.key.public}}, "old_verify_keys": {}}
+        a["signatures"] = {self.server_name: {self.key.key_id: self.key.sign(canonical(a))}}
+        return a
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class WellKnownServer:
     """HTTPS on 127.0.0.1:443 answering /.well-known/matrix/server with `body` (a dict, or
     None for 404), as a domain's web server does. Needs the port: check `ok`."""

@@ -10,8 +10,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import (FedServer, Key, TestCA, start_servers, stop_servers, user_with_name,
-                        verify_json, xmatrix)
+from fedharness import (FakeOrigin, FedServer, Key, TestCA, start_servers, stop_servers,
+                        user_with_name, verify_json, xmatrix)
 
 PROFILE = "/_matrix/federation/v1/query/profile"
 
@@ -163,6 +163,28 @@ class TestFederationTrust(unittest.TestCase):
         r = self.B.fed_request("GET", profile_path(f"@bob:{self.B.server_name}"), self.old_key,
                                self.A.server_name)
         self.assertError(r, 401, "M_UNAUTHORIZED")
+
+    def test_expired_key_refused(self):
+        # a key past its valid_until_ts no longer signs requests: what bounds a replay
+        now = int(time.time() * 1000)
+        fresh, stale = FakeOrigin(self.ca, now + 3600_000), FakeOrigin(self.ca, now - 1000)
+        try:
+            path = profile_path(f"@nobody:{self.A.server_name}")
+            r = self.A.fed_request("GET", path, fresh.key, fresh.server_name)
+            self.assertError(r, 404, "M_NOT_FOUND")  # authenticated, then: no such user
+            self.assertEqual(fresh.hits, 1)
+            r = self.A.fed_request("GET", path, stale.key, stale.server_name)
+            self.assertError(r, 401, "M_UNAUTHORIZED")
+            self.assertEqual(stale.hits, 1)
+            # the key is refetched (once per 2 s at most) and accepted once renewed
+            time.sleep(2.2)
+            stale.valid_until_ts = now + 3600_000
+            r = self.A.fed_request("GET", path, stale.key, stale.server_name)
+            self.assertError(r, 404, "M_NOT_FOUND")
+            self.assertEqual(stale.hits, 2)
+        finally:
+            fresh.close()
+            stale.close()
 
     def test_wrong_destination_refused(self):
         r = self.from_A(destination=self.N.server_name)
