@@ -21,8 +21,9 @@ struct fed_target {
 };
 
 /* Resolve server_name (Server-Server API "Resolving server names", cached: well-known answers
- * for their max-age, 24 h without one, at most 48 h; failures for 10 minutes; SRV answers for
- * their TTL). Returns 0, or -1 with a reason in err. */
+ * for their max-age, 24 h without one, at most 48 h; failures for 5 minutes, doubled for each
+ * failure in a row up to an hour; SRV answers for their TTL, at least a minute). Returns 0, or
+ * -1 with a reason in err. */
 int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t errlen);
 void fed_resolve_cache_clear(void);
 

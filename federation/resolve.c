@@ -10,6 +10,7 @@
  * mutex, replaced round-robin; lookups run without the lock held, so two threads may resolve
  * the same name at once (harmless: the later result wins). */
 #include <arpa/nameser.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <resolv.h>
@@ -25,13 +26,15 @@
 #define WELLKNOWN_TIMEOUT_MS 10000
 #define WELLKNOWN_DEFAULT_S (24 * 3600)
 #define WELLKNOWN_MAX_S (48 * 3600)
-#define FAILURE_CACHE_S 600
+#define FAILURE_CACHE_S 300 /* doubled for each failure in a row, up to an hour */
+#define FAILURE_CACHE_MAX_S 3600
 #define SRV_MIN_TTL_S 60
 
 static struct {
     char name[256];
     struct fed_target t;
     int64_t expires; /* monotonic ms */
+    int wk_failures; /* well-known failures in a row, kept when the entry expires */
 } cache[CACHE_SLOTS];
 static size_t cache_next;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,22 +46,30 @@ void fed_resolve_cache_clear(void)
     pthread_mutex_unlock(&cache_lock);
 }
 
-static bool cache_get(const char *name, struct fed_target *t)
+/* The cached target of name if still valid; *wk_failures the well-known failures in a row
+ * recorded for it (also from an expired entry). */
+static bool cache_get(const char *name, struct fed_target *t, int *wk_failures)
 {
     bool hit = false;
     int64_t now = clock_mono_ms();
+    *wk_failures = 0;
     pthread_mutex_lock(&cache_lock);
-    for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
-        if (cache[i].expires > now && strcmp(cache[i].name, name) == 0) {
-            *t = cache[i].t;
-            hit = true;
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        if (strcmp(cache[i].name, name) == 0) {
+            *wk_failures = cache[i].wk_failures;
+            if (cache[i].expires > now) {
+                *t = cache[i].t;
+                hit = true;
+            }
+            break;
         }
     }
     pthread_mutex_unlock(&cache_lock);
     return hit;
 }
 
-static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_s)
+static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_s,
+                      int wk_failures)
 {
     pthread_mutex_lock(&cache_lock);
     size_t slot = cache_next;
@@ -70,12 +81,15 @@ static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_
     snprintf(cache[slot].name, sizeof cache[slot].name, "%s", name);
     cache[slot].t = *t;
     cache[slot].expires = clock_mono_ms() + ttl_s * 1000;
+    cache[slot].wk_failures = wk_failures;
     pthread_mutex_unlock(&cache_lock);
 }
 
 /* GET https://<host>/.well-known/matrix/server. FR_FOUND with m.server in wk, or FR_ABSENT;
- * *ttl_s how long the answer may be kept. */
-static enum fedresolve_state wellknown(const char *host, char wk[256], int64_t *ttl_s)
+ * *ttl_s how long the answer may be kept: its max-age (24 h without one, at most 48 h), or
+ * after `failures` earlier failures in a row 5 minutes doubled that often, at most an hour. */
+static enum fedresolve_state wellknown(const char *host, char wk[256], int failures,
+                                       int64_t *ttl_s)
 {
     char url[320], err[160];
     int64_t age = -1;
@@ -92,7 +106,9 @@ static enum fedresolve_state wellknown(const char *host, char wk[256], int64_t *
     json_decref(body);
     if (st == FR_ABSENT) {
         log_debug("well-known of %s: %s", host, status < 0 ? err : "no valid m.server");
-        *ttl_s = FAILURE_CACHE_S;
+        *ttl_s = FAILURE_CACHE_S << (failures < 4 ? failures : 4);
+        if (*ttl_s > FAILURE_CACHE_MAX_S)
+            *ttl_s = FAILURE_CACHE_MAX_S;
     } else {
         *ttl_s = age < 0 ? WELLKNOWN_DEFAULT_S : age > WELLKNOWN_MAX_S ? WELLKNOWN_MAX_S : age;
     }
@@ -116,9 +132,12 @@ static void srv(const char *name, struct fedresolve_srv *out, int64_t *ttl_s)
     rs.retrans = 2; /* seconds per try, two tries: a dead resolver costs at most ~8 s */
     rs.retry = 2;
     int len = res_nquery(&rs, name, ns_c_in, ns_t_srv, ans, sizeof ans);
+    bool transient = len < 0 && rs.res_h_errno == TRY_AGAIN;
     res_nclose(&rs);
     if (len < 0 || ns_initparse(ans, len, &msg) < 0) {
-        if (*ttl_s > FAILURE_CACHE_S)
+        /* no such record: as long as the rest of the answer is kept; a resolver that did
+         * not answer: asked again soon */
+        if (transient && *ttl_s > FAILURE_CACHE_S)
             *ttl_s = FAILURE_CACHE_S;
         return;
     }
@@ -180,8 +199,9 @@ int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t
     struct fedresolve_out out;
     int64_t ttl_s = WELLKNOWN_MAX_S;
     bool looked_up = false;
+    int wk_failures;
 
-    if (cache_get(server_name, t))
+    if (cache_get(server_name, t, &wk_failures))
         return 0;
     for (int step = 0; step < 6; step++) {
         struct fedname n;
@@ -191,7 +211,8 @@ int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t
             return -1;
         case FR_NEED_WELLKNOWN:
             fedname_parse(server_name, &n);
-            in.wellknown = wellknown(n.host, in.wk_server, &ttl_s);
+            in.wellknown = wellknown(n.host, in.wk_server, wk_failures, &ttl_s);
+            wk_failures = in.wellknown == FR_FOUND ? 0 : wk_failures + 1;
             looked_up = true;
             break;
         case FR_NEED_SRV_FED:
@@ -208,7 +229,7 @@ int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t
                 return -1;
             }
             if (looked_up)
-                cache_put(server_name, t, ttl_s);
+                cache_put(server_name, t, ttl_s, wk_failures);
             return 0;
         }
     }
