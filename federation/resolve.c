@@ -26,6 +26,7 @@
 #define WELLKNOWN_TIMEOUT_MS 10000
 #define WELLKNOWN_DEFAULT_S (24 * 3600)
 #define WELLKNOWN_MAX_S (48 * 3600)
+#define WELLKNOWN_MIN_S 300 /* as Synapse: max-age=0 must not mean a fetch per request */
 #define FAILURE_CACHE_S 300 /* doubled for each failure in a row, up to an hour */
 #define FAILURE_CACHE_MAX_S 3600
 #define SRV_MIN_TTL_S 60
@@ -68,8 +69,7 @@ static bool cache_get(const char *name, struct fed_target *t, int *wk_failures)
     return hit;
 }
 
-static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_s,
-                      int wk_failures)
+static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_s, int wk_failures)
 {
     pthread_mutex_lock(&cache_lock);
     size_t slot = cache_next;
@@ -86,10 +86,9 @@ static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_
 }
 
 /* GET https://<host>/.well-known/matrix/server. FR_FOUND with m.server in wk, or FR_ABSENT;
- * *ttl_s how long the answer may be kept: its max-age (24 h without one, at most 48 h), or
+ * *ttl_s how long the answer may be kept: its max-age (24 h without one, 5 minutes to 48 h), or
  * after `failures` earlier failures in a row 5 minutes doubled that often, at most an hour. */
-static enum fedresolve_state wellknown(const char *host, char wk[256], int failures,
-                                       int64_t *ttl_s)
+static enum fedresolve_state wellknown(const char *host, char wk[256], int failures, int64_t *ttl_s)
 {
     char url[320], err[160];
     int64_t age = -1;
@@ -110,7 +109,10 @@ static enum fedresolve_state wellknown(const char *host, char wk[256], int failu
         if (*ttl_s > FAILURE_CACHE_MAX_S)
             *ttl_s = FAILURE_CACHE_MAX_S;
     } else {
-        *ttl_s = age < 0 ? WELLKNOWN_DEFAULT_S : age > WELLKNOWN_MAX_S ? WELLKNOWN_MAX_S : age;
+        *ttl_s = age < 0                 ? WELLKNOWN_DEFAULT_S
+                 : age > WELLKNOWN_MAX_S ? WELLKNOWN_MAX_S
+                 : age < WELLKNOWN_MIN_S ? WELLKNOWN_MIN_S
+                                         : age;
     }
     return st;
 }
