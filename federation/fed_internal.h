@@ -20,10 +20,10 @@ struct fed_target {
     char connect_to[600]; /* curl CONNECT_TO entry, "" when the URL's host and port are it */
 };
 
-/* Resolve server_name (Server-Server API "Resolving server names", cached: well-known answers
- * for their max-age, 24 h without one, at most 48 h; failures for 5 minutes, doubled for each
- * failure in a row up to an hour; SRV answers for their TTL, at least a minute). Returns 0, or
- * -1 with a reason in err. */
+/* Resolve server_name (Server-Server API "Resolving server names"), cached: well-known
+ * answers for their max-age (24 h without one, 5 minutes to 48 h), failures for 5 minutes
+ * doubled for each failure in a row up to an hour, SRV answers for their TTL (at least a
+ * minute). Returns 0, or -1 with a reason in err. */
 int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t errlen);
 void fed_resolve_cache_clear(void);
 
