@@ -25,6 +25,5 @@ struct fed_target {
  * doubled for each failure in a row up to an hour, SRV answers for their TTL (at least a
  * minute). Returns 0, or -1 with a reason in err. */
 int fed_resolve(const char *server_name, struct fed_target *t, char *err, size_t errlen);
-void fed_resolve_cache_clear(void);
 
 #endif

@@ -40,13 +40,6 @@ static struct {
 static size_t cache_next;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void fed_resolve_cache_clear(void)
-{
-    pthread_mutex_lock(&cache_lock);
-    memset(cache, 0, sizeof cache);
-    pthread_mutex_unlock(&cache_lock);
-}
-
 /* The cached target of name if still valid; *wk_failures the well-known failures in a row
  * recorded for it (also from an expired entry). */
 static bool cache_get(const char *name, struct fed_target *t, int *wk_failures)
