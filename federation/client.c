@@ -25,6 +25,9 @@
 #include "server/xmatrix.h"
 
 #define CA_FILE_MAX (1 << 20)
+/* send_join and /state answers of large rooms run to megabytes; a hostile server is held to
+ * this much memory per request */
+#define FED_MAX_RESPONSE (32u << 20)
 
 const struct config *fed_cfg;
 static char *ca_pem;
@@ -163,6 +166,7 @@ int federation_request(const char *destination, const char *method, const char *
     fed_base_opts(&o);
     o.headers = headers;
     o.connect_to = t.connect_to[0] ? t.connect_to : NULL;
+    o.max_body = FED_MAX_RESPONSE;
     rc = httpc_json_opts(method, url, body, &o, timeout_ms, out, err, errlen);
     if (rc < 0)
         rc = FED_ERR_TRANSPORT;

@@ -1,10 +1,10 @@
 /* httpc.c - outbound JSON over HTTP with libcurl.
  *
  * One easy handle per call: simple and thread-safe (curl_global_init runs once, guarded by
- * pthread_once). Response bodies are bounded (HTTPC_MAX_BODY) so a hostile peer cannot make
- * the server buffer without limit. Redirects are not followed unless the caller asks
- * (bounded). Federation's options: extra headers, connect-to for resolved SRV targets, a CA
- * bundle in memory, and an address filter consulted before every connect(2), so that a host
+ * pthread_once). Response bodies are bounded (HTTPC_MAX_BODY, or the caller's max_body) so a
+ * hostile peer cannot make the server buffer without limit. Redirects are not followed unless the
+ * caller asks (bounded). Federation's options: extra headers, connect-to for resolved SRV targets,
+ * a CA bundle in memory, and an address filter consulted before every connect(2), so that a host
  * name resolving to a refused range (loopback, private) is never contacted. */
 #include "federation/httpc.h"
 
@@ -21,7 +21,7 @@
 
 struct buf {
     char *data;
-    size_t len;
+    size_t len, max;
     int overflow;
 };
 
@@ -36,7 +36,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
     struct buf *b = arg;
     size_t add = size * n;
-    if (b->len + add > HTTPC_MAX_BODY) {
+    if (b->len + add > b->max) {
         b->overflow = 1;
         return 0;
     }
@@ -106,7 +106,7 @@ int httpc_json_opts(const char *method, const char *url, json_t *body, const str
     static const struct httpc_opts none = {0};
     struct sock_ctx sc = {.o = o ? o : &none};
     struct curl_slist *connect_to = NULL;
-    struct buf b = {0};
+    struct buf b = {.max = o && o->max_body ? o->max_body : HTTPC_MAX_BODY};
     struct curl_slist *hdrs = NULL;
     char *text = NULL;
     long status = -1;

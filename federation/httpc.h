@@ -28,9 +28,10 @@ struct httpc_opts {
     bool (*addr_ok)(const struct sockaddr *sa);
     int max_redirects;  /* 0: redirects are not followed */
     int64_t *max_age_s; /* out: Cache-Control max-age of the answer, -1 when none */
+    size_t max_body;    /* largest response body; 0: 1 MiB */
 };
 
-/* httpc_json with options (o may be NULL). Same contract. */
+/* httpc_json with options (o may be NULL). Same contract, with o->max_body as the limit. */
 int httpc_json_opts(const char *method, const char *url, json_t *body, const struct httpc_opts *o,
                     long timeout_ms, json_t **out, char *err, size_t errlen);
 
