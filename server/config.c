@@ -167,7 +167,12 @@ static const struct key config_keys[] = {
      .off2 = C(n_federation_custom_ca_list)},
     {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), IPRANGE_DEFAULT_BLACKLIST,
      .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
-     .arg = "an address range such as 10.0.0.0/8 or fc00::/7"},
+     .arg = "an address range such as 10.0.0.0/8 or fc00::/7",
+     .alias = "federation_ip_range_blacklist"},
+    /* Synapse's older name for the same setting */
+    {"federation_ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
+     .arg = "an address range such as 10.0.0.0/8 or fc00::/7", .alias = "ip_range_blacklist"},
     {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL, .off2 = C(n_ip_range_whitelist),
      .check = iprange_ok, .arg = "an address range such as 127.0.0.1/32"},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,

@@ -769,6 +769,16 @@ TEST(federation_trust_keys)
     fails("ip_range_blacklist: ['10.0.0.0/33']\n", "ip_range_blacklist[0]: expected an address range");
     fails("ip_range_whitelist: [localhost]\n", "ip_range_whitelist[0]");
     fails("federation_verify_certificates: maybe\n", "federation_verify_certificates");
+    /* Synapse's older spelling, but not both */
+    snprintf(text, sizeof text, "%sfederation_ip_range_blacklist: ['10.0.0.0/8']\n", minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.n_ip_range_blacklist, 1);
+    config_free(&c);
+    fails("ip_range_blacklist: ['10.0.0.0/8']\nfederation_ip_range_blacklist: ['10.0.0.0/8']\n",
+          "same setting as");
 }
 
 TEST(example_in_deploy_parses)
