@@ -10,12 +10,16 @@
  *      valid_until_ts), so a server cannot make a stolen key last for years.
  *   3. Fetches per server are spaced by KEYRING_REFETCH_MS (a small table under a mutex), so
  *      requests naming unknown keys cannot make this server hammer the claimed origin.
- *   4. Known keys are also kept in memory for CACHE_MS (misses are not: they go to the
+ *   4. At most KEYRING_MAX_FETCHING fetches run at once (a fetch may block its thread for
+ *      the resolution and request timeouts): requests naming many unknown origins cannot
+ *      tie up every HTTP worker; beyond that a miss is answered "unknown" at once.
+ *   5. Known keys are also kept in memory for CACHE_MS (misses are not: they go to the
  *      database and the fetcher); storing a server's answer drops its cached keys. Lock
  *      order: no two of recent_lock and cache_lock are ever held together. */
 #include "server/keyring.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -45,6 +49,7 @@ static struct {
 } recent[RECENT_SLOTS];
 static size_t recent_next;
 static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int fetching; /* fetcher calls under way */
 
 /* Keys read from the database, kept CACHE_MS so that every signature checked does not cost a
  * query; replaced round-robin; a server's entries are dropped when a new answer is stored. */
@@ -212,7 +217,14 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
     int rc = from_store(server, key_id, at_ts, current, pk, &stale);
     if (rc != 0 || !stale || !fetcher || !may_fetch(server))
         return rc;
-    if (fetcher(server, key_id, at_ts) < 0)
+    if (atomic_fetch_add(&fetching, 1) >= KEYRING_MAX_FETCHING) {
+        atomic_fetch_sub(&fetching, 1);
+        log_info("keys of %s not fetched: %d fetches under way", server, KEYRING_MAX_FETCHING);
+        return 0;
+    }
+    int fetched = fetcher(server, key_id, at_ts);
+    atomic_fetch_sub(&fetching, 1);
+    if (fetched < 0)
         return 0;
     return from_store(server, key_id, at_ts, current, pk, &stale);
 }

@@ -43,7 +43,8 @@ void keyring_init(const char *server_name, keyring_fetch_fn fetch);
  * `server_name` as valid for a signature made at `at_ts` (ms): a current key while at_ts <=
  * its valid_until_ts (capped at 7 days after the fetch), an old_verify_keys entry while
  * at_ts < its expired_ts. A cache miss, or a current key valid for too short a time, asks
- * the fetcher (at most once per server every KEYRING_REFETCH_MS). at_ts 0 accepts any key
+ * the fetcher (at most once per server every KEYRING_REFETCH_MS, and not while
+ * KEYRING_MAX_FETCHING other fetches are under way). at_ts 0 accepts any key
  * ever published, whatever its validity (room versions 1-4 do not enforce valid_until_ts).
  * Returns 1 with pk filled,
  * 0 when no such key is known or it is not valid at at_ts, -1 on an internal error. Blocks
@@ -55,6 +56,7 @@ int keyring_lookup(const char *server_name, const char *key_id, int64_t at_ts, u
 int keyring_lookup_request(const char *server_name, const char *key_id, uint8_t pk[32]);
 
 #define KEYRING_REFETCH_MS 2000
+#define KEYRING_MAX_FETCHING 2 /* fetches under way at once; a miss beyond that is 0 */
 #define KEYRING_MAX_VALIDITY_MS (7LL * 24 * 60 * 60 * 1000)
 
 /* Check a /_matrix/key/v2/server answer (borrowed) as coming from `server_name`: the right

@@ -1,9 +1,11 @@
 /* serverkeys_test.c - remote servers' keys through keyring_lookup, the lookup the engine
  * registers, over a real database: validity of current keys (valid_until_ts, capped at 7
  * days) and old keys (expired_ts), request lookups refusing old keys, fetch on a miss and on
- * a key valid for too short a time, the refetch spacing, our own keys without a fetch, and
- * refused answers never stored. */
+ * a key valid for too short a time, the refetch spacing, the bound on fetches under way, our
+ * own keys without a fetch, and refused answers never stored. */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +34,15 @@ static json_t *answer(void)
     return a;
 }
 
+static atomic_int slow_fetches;
+
 static int fetcher(const char *server, const char *key_id, int64_t min_valid_ts)
 {
+    if (strncmp(server, "slow", 4) == 0) { /* a server that takes its time */
+        atomic_fetch_add(&slow_fetches, 1);
+        usleep(600 * 1000);
+        return -1;
+    }
     fetches++;
     if (strcmp(server, "r.example") != 0)
         return -1;
@@ -108,6 +117,35 @@ TEST(own_keys_and_refusals)
     json_decref(a);
 }
 
+static void *slow_lookup(void *name)
+{
+    uint8_t pk[32];
+    keyring_lookup(name, "ed25519:k", 0, pk);
+    return NULL;
+}
+
+TEST(fetches_under_way_bounded)
+{
+    pthread_t t[KEYRING_MAX_FETCHING];
+    char names[KEYRING_MAX_FETCHING][32];
+    uint8_t pk[32];
+    for (int i = 0; i < KEYRING_MAX_FETCHING; i++) {
+        snprintf(names[i], sizeof names[i], "slow%d.example", i);
+        pthread_create(&t[i], NULL, slow_lookup, names[i]);
+    }
+    usleep(200 * 1000);
+    /* every fetch slot taken: a miss is answered at once, without a fetch */
+    int64_t t0 = clock_mono_ms();
+    CHECK_INT(keyring_lookup("slowx.example", "ed25519:k", 0, pk), 0);
+    CHECK(clock_mono_ms() - t0 < 300);
+    for (int i = 0; i < KEYRING_MAX_FETCHING; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(slow_fetches, KEYRING_MAX_FETCHING);
+    /* and once they are done, fetching resumes */
+    CHECK_INT(keyring_lookup("slowy.example", "ed25519:k", 0, pk), 0);
+    CHECK_INT(slow_fetches, KEYRING_MAX_FETCHING + 1);
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || sign_key_generate(&remote) < 0 || sign_key_generate(&old) < 0 ||
@@ -122,6 +160,7 @@ int main(void)
     RUN(fetch_on_miss_and_validity);
     RUN(validity_capped);
     RUN(own_keys_and_refusals);
+    RUN(fetches_under_way_bounded);
     dbtest_close();
     return unit_done();
 }
