@@ -34,6 +34,7 @@
 #define MAX_KEYS 64
 #define RECENT_SLOTS 64
 #define CACHE_SLOTS 256
+#define KEYRING_ANSWER_MAX (64 * 1024) /* stored and served again as a notary: bounded */
 #define CACHE_MS (10 * 60 * 1000)
 
 static struct sign_key own;
@@ -347,6 +348,11 @@ int keyring_store_answer(const json_t *answer, const char *server_name)
         goto out;
     }
     text = json_dumps(answer, JSON_COMPACT);
+    if (text && strlen(text) > KEYRING_ANSWER_MAX) {
+        log_warn("keys of %s refused: answer larger than %d bytes", server_name,
+                 KEYRING_ANSWER_MAX);
+        goto out;
+    }
     struct dbc *c = text ? db_get() : NULL;
     if (c) {
         rc = db_server_keys_store(c, server_name, keys, text,

@@ -115,6 +115,16 @@ TEST(own_keys_and_refusals)
     CHECK_INT(keyring_stored_answer("s.example", &got), 0);
     CHECK(got == NULL);
     json_decref(a);
+    /* nor one padded to a size worth storing and serving again */
+    a = answer();
+    json_object_del(a, "signatures");
+    char *pad = calloc(1, 70000);
+    memset(pad, 'x', 69999);
+    json_object_set_new(a, "padding", json_string(pad));
+    free(pad);
+    sign_json(a, "r.example", &remote);
+    CHECK_INT(keyring_store_answer(a, "r.example"), -1);
+    json_decref(a);
 }
 
 static void *slow_lookup(void *name)
