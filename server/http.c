@@ -286,6 +286,31 @@ const char *http_header(struct http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_all *h = cls;
+    if (strcasecmp(key, h->name) == 0) {
+        if (h->n < h->max)
+            h->out[h->n] = value;
+        h->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max)
+{
+    struct header_all h = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_one, &h);
+    return h.n;
+}
+
 json_t *http_json(struct http_req *req)
 {
     return req->json;
