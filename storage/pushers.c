@@ -105,6 +105,25 @@ int db_push_queue_retry(struct dbc *c, int64_t id, int64_t next_ts)
                   p);
 }
 
+int db_push_queue_lease(struct dbc *c, const int64_t *ids, size_t n, int64_t until_ts)
+{
+    if (n == 0)
+        return 0;
+    char *list = malloc(n * 21 + 3), t[24];
+    if (!list)
+        return -1;
+    size_t o = 0;
+    list[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(list + o, 22, "%s%lld", i ? "," : "", (long long)ids[i]);
+    list[o++] = '}';
+    list[o] = '\0';
+    const char *p[] = {list, db_i64(t, until_ts)};
+    int rc = db_run(c, "UPDATE push_queue SET next_ts = $2 WHERE id = ANY($1::bigint[])", 2, p);
+    free(list);
+    return rc;
+}
+
 json_t *db_notifications(struct dbc *c, const char *user_id, int64_t before, int limit,
                          bool only_highlight)
 {

@@ -26,6 +26,9 @@ json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_ev
 int db_push_queue_done(struct dbc *c, int64_t id);
 /* Try again at next_ts. 0 or -1. */
 int db_push_queue_retry(struct dbc *c, int64_t id, int64_t next_ts);
+/* Deliveries ids[0..n) are in flight: not due again before until_ts (a lease: if the server
+ * dies with them in flight they come due again then). Attempts unchanged. 0 or -1. */
+int db_push_queue_lease(struct dbc *c, const int64_t *ids, size_t n, int64_t until_ts);
 
 /* /notifications: the user's notifications with stream < before, newest first, at most
  * `limit`, only highlights if asked: a new array of {stream, room_id, highlight, tweaks

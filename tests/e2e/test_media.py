@@ -164,15 +164,26 @@ class TestMedia(ServerTestCase):
         self.assertError(r, 409, "M_CANNOT_OVERWRITE_MEDIA")
 
     def test_thumbnails(self):
+        # served in Synapse's default thumbnail_sizes (32x32 and 96x96 crop, 320x240, 640x480
+        # and 800x600 scale), the nearest size at least as large as asked, as Synapse picks
         sm = self.mxc(self.upload(png(400, 200), "image/png", "bild.png"))
         r = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=scale",
                            token=self.tok)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers["Content-Type"], "image/jpeg")
-        self.assertEqual(image_size(r.raw), (100, 50))  # fits, keeps the aspect ratio
+        self.assertEqual(image_size(r.raw), (320, 160))  # 320x240, keeping the aspect ratio
+        other = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=300&height=200&method=scale",
+                               token=self.tok)
+        self.assertEqual(other.raw, r.raw)  # the same stored size, not one per request
         r = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=crop",
                            token=self.tok)
-        self.assertEqual(image_size(r.raw), (100, 100))  # fills exactly
+        self.assertEqual(image_size(r.raw), (96, 96))  # no crop size is as large: the nearest
+        r1 = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=1&height=1&method=crop",
+                            token=self.tok)
+        self.assertEqual(image_size(r1.raw), (32, 32))
+        big = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100000&height=100000",
+                             token=self.tok)
+        self.assertEqual(image_size(big.raw), (400, 200))  # 800x600, never enlarged
         again = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=crop",
                                token=self.tok)
         self.assertEqual(again.raw, r.raw)  # the stored one

@@ -43,7 +43,8 @@ class Site:
 
 
 class TestPreviewOn(ServerTestCase):
-    config = {"url_preview_enabled": True, "url_preview_domain_whitelist": ["127.0.0.1"]}
+    config = {"url_preview_enabled": True, "url_preview_domain_whitelist": ["127.0.0.1"],
+              "url_preview_ip_range_whitelist": ["127.0.0.1"]}  # the local site is on loopback
 
     @classmethod
     def setUpClass(cls):

@@ -64,7 +64,13 @@ class Gateway:
         self.httpd.shutdown()
 
 
+# the local gateway listens on loopback, which ip_range_blacklist refuses by default
+LOCAL = {"ip_range_whitelist": ["127.0.0.1"]}
+
+
 class PushBase(ServerTestCase):
+    config = LOCAL
+
     def setUp(self):
         self.gw = Gateway()
 
@@ -170,7 +176,7 @@ class TestPushers(PushBase):
 
 
 class TestPushContent(PushBase):
-    config = {"push": {"include_content": True}}
+    config = {"push": {"include_content": True}, **LOCAL}
 
     def test_content_when_configured(self):
         ta, tb, room = self.pair("pushe", "pushf")
