@@ -104,7 +104,8 @@ static bool dimension(struct http_req *req, const char *name, int *v)
 static const char *who(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
-    return u ? u->user_id : http_printf(req, "ip:%s", http_client_ip(req));
+    const char *ip = u ? NULL : http_printf(req, "ip:%s", http_client_ip(req));
+    return u ? u->user_id : ip ? ip : "ip:?";
 }
 
 static void thumb_made(void *job, struct media_thumb_result *r)
@@ -144,6 +145,10 @@ void api_media_thumbnail(struct http_req *req)
     struct media_out out;
     struct media_error err = {0};
     struct media_thumb *t = http_alloc(req, sizeof *t);
+    if (!t) {
+        http_reply_internal(req);
+        return;
+    }
     int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h,
                                   method ? method : "scale", who(req), &out, t,
                                   &err);
@@ -208,13 +213,15 @@ void api_media_preview_url(struct http_req *req)
     const char *errcode;
     char why[256];
     json_t *out;
-    const char *url = http_query(req, "url");
-    const char *user_id = who(req);
-    if (preview_check(http_config(req), url, user_id, &out, &status, &errcode, why,
+    struct preview_park *p = http_alloc(req, sizeof *p);
+    if (!p) {
+        http_reply_internal(req);
+        return;
+    }
+    p->url = http_query(req, "url");
+    p->user_id = who(req);
+    if (preview_check(http_config(req), p->url, p->user_id, &out, &status, &errcode, why,
                       sizeof why) == PREVIEW_FETCH) {
-        struct preview_park *p = http_alloc(req, sizeof *p);
-        p->url = url;
-        p->user_id = user_id;
         http_job_park(req, preview_start, preview_finish, p); /* answered off this thread */
     } else if (out) {
         http_reply_json(req, 200, out);

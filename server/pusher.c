@@ -122,7 +122,7 @@ static void on_answer(void *arg, struct outbound_res *res)
     struct flight *f = arg;
     f->sent = 0;
     if (res->err == OUTBOUND_E_STOPPED) {
-        f->sent = -2; /* the lease brings it back after a restart */
+        f->sent = -2; /* not tried: stays queued */
     } else if (res->err == OUTBOUND_OK && res->status == 200) {
         f->sent = 1;
         json_t *r = res->body ? json_loadb(res->body, res->len, 0, NULL) : NULL;
@@ -159,8 +159,10 @@ static void record_landed(void)
     while (l) {
         struct flight *f = l;
         l = f->next;
-        struct dbc *c = f->sent == -2 ? NULL : db_get();
-        if (c && f->sent == 1 && f->rejected)
+        struct dbc *c = db_get();
+        if (c && f->sent == -2) /* cut short by the stop: due again at once after a restart */
+            db_push_queue_lease(c, &f->id, 1, clock_now_ms());
+        else if (c && f->sent == 1 && f->rejected)
             db_pushers_delete(c, f->user_id, f->app_id, f->pushkey);
         else if (c && (f->sent != 0 || clock_now_ms() - f->created > GIVE_UP_MS))
             db_push_queue_done(c, f->id);

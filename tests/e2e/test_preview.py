@@ -147,3 +147,31 @@ class TestPreviewAddresses(ServerTestCase):
             r = self.s.get(f"{V1}/preview_url?url={url}", token=self.tok)
             self.assertError(r, 404, "M_NOT_FOUND")
         self.assertEqual(self.site.hits, 0)
+
+
+class TestPreviewShutdown(ServerTestCase):
+    """A preview waiting for a slow site when the server stops is answered and released: the
+    server exits promptly and cleanly (sanitizers included)."""
+    config = TestPreviewOffWorkers.config
+
+    def test_stop_with_preview_in_flight(self):
+        site = Site(slow_s=8)
+        try:
+            tok = self.s.register("prevstop")["access_token"]
+            url = urllib.parse.quote(site.base + "/slow", safe="")
+            with ThreadPoolExecutor(1) as ex:
+                fut = ex.submit(self.s.get, f"{V1}/preview_url?url={url}", token=tok)
+                deadline = time.time() + 5
+                while site.hits == 0 and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(site.hits, 1)
+                t0 = time.time()
+                self.server.stop()  # raises on an unclean exit or a sanitizer report
+                self.assertLess(time.time() - t0, 4)
+                try:
+                    r = fut.result(timeout=5)
+                    self.assertEqual(r.status, 404)
+                except OSError:
+                    pass  # the connection closed with the server: acceptable too
+        finally:
+            site.httpd.shutdown()
