@@ -47,20 +47,27 @@ class Site:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
-class TestPreviewOn(ServerTestCase):
-    config = {"url_preview_enabled": True, "url_preview_domain_whitelist": ["127.0.0.1"],
-              "url_preview_ip_range_whitelist": ["127.0.0.1"]}  # the local site is on loopback
+class SiteCase(ServerTestCase):
+    """A server with a local site (slow_s: how long /slow takes) and `users` users."""
+    slow_s, users = 0, 1
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.site = Site()
-        cls.tok = cls.server.register("prev")["access_token"]
+        cls.site = Site(cls.slow_s)
+        cls.toks = [cls.server.register(f"{cls.__name__.lower()}{i}")["access_token"]
+                    for i in range(cls.users)]
+        cls.tok = cls.toks[0]
 
     @classmethod
     def tearDownClass(cls):
         cls.site.httpd.shutdown()
         super().tearDownClass()
+
+
+class TestPreviewOn(SiteCase):
+    config = {"url_preview_enabled": True, "url_preview_domain_whitelist": ["127.0.0.1"],
+              "url_preview_ip_range_whitelist": ["127.0.0.1"]}  # the local site is on loopback
 
     def preview(self, url):
         return self.s.get(f"{V1}/preview_url?url={urllib.parse.quote(url, safe='')}",
@@ -85,23 +92,13 @@ class TestPreviewOn(ServerTestCase):
         self.assertError(self.s.get(f"{V1}/preview_url", token=self.tok), 400, "M_INVALID_PARAM")
 
 
-class TestPreviewOffWorkers(ServerTestCase):
+class TestPreviewOffWorkers(SiteCase):
     """Previews wait for their site on parked connections, not on the HTTP worker threads: with
     two workers, six slow previews leave /versions fast; each user has at most three in
     flight (429 beyond)."""
     config = {"url_preview_enabled": True, "url_preview_domain_whitelist": ["127.0.0.1"],
               "url_preview_ip_range_whitelist": ["127.0.0.1"], "worker_threads": 2}
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.site = Site(slow_s=3)
-        cls.toks = [cls.server.register(f"prevslow{i}")["access_token"] for i in range(2)]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.site.httpd.shutdown()
-        super().tearDownClass()
+    slow_s, users = 3, 2
 
     def preview(self, tok, path):
         url = urllib.parse.quote(self.site.base + path, safe="")
@@ -123,22 +120,11 @@ class TestPreviewOffWorkers(ServerTestCase):
         self.assertEqual(self.preview(self.toks[0], "/page").status, 200)  # slots given back
 
 
-class TestPreviewAddresses(ServerTestCase):
+class TestPreviewAddresses(SiteCase):
     """Without url_preview_ip_range_whitelist the default blacklist applies at connect time:
     an allow-listed name (or address) that leads to loopback fetches nothing."""
     config = {"url_preview_enabled": True,
               "url_preview_domain_whitelist": ["localhost", "127.0.0.1"]}
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.site = Site()
-        cls.tok = cls.server.register("prevaddr")["access_token"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.site.httpd.shutdown()
-        super().tearDownClass()
 
     def test_internal_addresses_refused(self):
         port = self.site.httpd.server_port
