@@ -293,6 +293,7 @@ static int serve(const char *config_path)
     if (!push_filter || !preview_filter)
         goto out_notify;
     preview_set_filter(preview_filter);
+    outbound_set_ip_range_filter(push_filter); /* push gateways and federation */
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
@@ -331,6 +332,7 @@ out_notify:
     notify_stop();
     notify_cleanup();
 out_db:
+    outbound_set_ip_range_filter(NULL);
     ipfilter_free(push_filter);
     ipfilter_free(preview_filter);
     db_pool_close();

@@ -645,6 +645,18 @@ void outbound_stop(void)
     pthread_mutex_unlock(&mu);
 }
 
+static const struct ipfilter *_Atomic ip_range_filter;
+
+void outbound_set_ip_range_filter(const struct ipfilter *f)
+{
+    ip_range_filter = f;
+}
+
+const struct ipfilter *outbound_ip_range_filter(void)
+{
+    return ip_range_filter;
+}
+
 void outbound_stats(int *in_flight, int *queued)
 {
     pthread_mutex_lock(&mu);

@@ -108,6 +108,12 @@ int outbound_url_parse(const char *url, struct outbound_url *out);
  * before the database closes. */
 void outbound_stop(void);
 
+/* The server's filter for push gateways and federation (ip_range_blacklist /
+ * ip_range_whitelist), set once at start-up by main.c; NULL before. Federation requests pass
+ * it as outbound_req.filter. */
+void outbound_set_ip_range_filter(const struct ipfilter *f);
+const struct ipfilter *outbound_ip_range_filter(void);
+
 /* Requests in flight and queued (for tests and logs). */
 void outbound_stats(int *in_flight, int *queued);
 
