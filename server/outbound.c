@@ -240,7 +240,8 @@ static int job_prepare(struct job *j, int64_t left_ms)
     }
     if (j->ca_pem) {
         struct curl_blob blob = {(void *)j->ca_pem, j->ca_pem_len, CURL_BLOB_NOCOPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob); /* replaces the CA bundle file */
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);        /* and the CA directory */
     }
     return 0;
 }

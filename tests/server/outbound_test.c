@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,6 +265,106 @@ TEST(url_parsing)
             UNIT_FAIL("accepted %s", bad[i]);
 }
 
+extern char **environ;
+
+/* A free loopback port (bound, read, released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int port = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                       getsockname(fd, (struct sockaddr *)&a, &al) == 0
+                   ? ntohs(a.sin_port)
+                   : -1;
+    close(fd);
+    return port;
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* TLS as federation uses it: the URL names the server, connect_to the address found by
+ * discovery; the certificate is checked against the URL's host, with the system's CAs or
+ * only the given ones (federation_custom_ca_list), or not at all. With `openssl s_server`. */
+TEST(tls_options)
+{
+    char dir[] = "/tmp/outbound-tls-XXXXXX", cmd[1024], cert[64], key[64], to[64], url[128];
+    if (!mkdtemp(dir)) {
+        UNIT_FAIL("mkdtemp");
+        return;
+    }
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=matrix.example -addext subjectAltName=DNS:matrix.example -keyout %s "
+             "-out %s >/dev/null 2>&1",
+             key, cert);
+    int port = free_port();
+    if (system(cmd) != 0 || port < 0) {
+        printf("    (skipped: openssl cannot make a certificate)\n");
+        return;
+    }
+    char accept_at[32];
+    snprintf(accept_at, sizeof accept_at, "127.0.0.1:%d", port);
+    char *argv[] = {"openssl", "s_server", "-accept", accept_at, "-cert", cert, "-key", key,
+                    "-www", "-quiet", NULL};
+    pid_t pid;
+    if (posix_spawnp(&pid, "openssl", NULL, NULL, argv, environ) != 0) {
+        UNIT_FAIL("cannot start openssl s_server");
+        return;
+    }
+    for (int i = 0; i < 500 && !port_open(port); i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    char *pem = NULL;
+    size_t pem_len = 0;
+    FILE *f = fopen(cert, "rb");
+    if (f) {
+        pem = calloc(1, 8192);
+        pem_len = pem ? fread(pem, 1, 8191, f) : 0;
+        fclose(f);
+    }
+    snprintf(to, sizeof to, "127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "https://matrix.example:%d/", port);
+    struct outbound_req r = {.url = url, .connect_to = to, .filter = loopback_ok};
+    struct outbound_res res;
+    CHECK_INT(outbound_fetch(&r, &res), -1); /* self-signed: not in the system's store */
+    CHECK_INT(res.err, OUTBOUND_E_TLS);
+    outbound_res_clear(&res);
+    r.ca_pem = pem;
+    r.ca_pem_len = pem_len;
+    CHECK_INT(outbound_fetch(&r, &res), 0); /* trusted through the given CA list */
+    CHECK_INT(res.status, 200);
+    outbound_res_clear(&res);
+    char other[128];
+    snprintf(other, sizeof other, "https://other.example:%d/", port);
+    r.url = other;
+    CHECK_INT(outbound_fetch(&r, &res), -1); /* the certificate names another server */
+    CHECK_INT(res.err, OUTBOUND_E_TLS);
+    outbound_res_clear(&res);
+    r.ca_pem = NULL;
+    r.tls_no_verify = true; /* federation_verify_certificates: false */
+    CHECK_INT(outbound_fetch(&r, &res), 0);
+    outbound_res_clear(&res);
+    free(pem);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 TEST(stop_ends_everything)
 {
     char url[128];
@@ -297,6 +399,7 @@ int main(void)
     RUN(response_limits);
     RUN(address_filter_and_connect_to);
     RUN(url_parsing);
+    RUN(tls_options);
     RUN(stop_ends_everything);
     ipfilter_free(loopback_ok);
     return unit_done();
