@@ -13,8 +13,10 @@
  *  3. A failed delivery is retried with back-off (1 s doubling to 10 min) and given up after a
  *     day; pushkeys the gateway rejects lose their pushers, as the spec says.
  *  4. The sender is one thread with bounded work per round (at most MAX_IN_FLIGHT deliveries
- *     out); the requests go through the outbound client (server/outbound.h), which sends to
- *     each gateway separately, so a silent gateway delays only its own pushes. A delivery in
+ *     out, at most PER_GATEWAY of them for one gateway URL, whose further deliveries are not
+ *     fetched meanwhile); the requests go through the outbound client
+ *     (server/outbound.h), which sends to each gateway separately (GATEWAY_CONNS at a time),
+ *     so a silent gateway, however large its backlog, delays only its own pushes. A delivery in
  *     flight is leased in the database (next_ts pushed past its timeout): the next round does
  *     not pick it again, and after a crash it comes due again. When the server stops,
  *     outbound_stop ends requests in flight at once and their deliveries stay queued.
@@ -32,6 +34,7 @@
 #include "server/log.h"
 #include "server/ipfilter.h"
 #include "server/outbound.h"
+#include "server/userslots.h"
 #include "server/worker.h"
 #include "storage/pushers.h"
 
@@ -41,6 +44,9 @@
 #define GIVE_UP_MS (24LL * 3600 * 1000)
 #define MAX_PUSHERS 20
 #define MAX_IN_FLIGHT 200
+#define PER_GATEWAY 50     /* deliveries in flight per gateway URL: a share of the above */
+#define GATEWAY_CONNS 8    /* requests on the wire per gateway; the rest wait in the client */
+#define DEFER_MS 2000      /* a delivery for a gateway at its share looks again after this */
 #define LEASE_MS (REQUEST_TIMEOUT_MS + 20000)
 
 static bool include_content, started;
@@ -95,6 +101,8 @@ json_t *pusher_notification(const json_t *row, bool with_content)
 /* One delivery in flight: what the round needs to record its outcome. */
 struct flight {
     struct flight *next;
+    char gateway[300]; /* host:port: the outbound client's destination */
+    char *url;         /* the gateway URL: the per_gateway key */
     int64_t id, created;
     int attempts;
     char *user_id, *app_id, *pushkey;
@@ -105,9 +113,11 @@ struct flight {
 static pthread_mutex_t flights_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct flight *landed; /* results waiting for the round, under flights_mu */
 static int in_flight;         /* under flights_mu */
+static struct userslots per_gateway = USERSLOTS_INIT;
 
 static void flight_free(struct flight *f)
 {
+    free(f->url);
     free(f->user_id);
     free(f->app_id);
     free(f->pushkey);
@@ -141,6 +151,7 @@ static void on_answer(void *arg, struct outbound_res *res)
         f->sent = -1; /* an address ip_range_blacklist refuses: no retry will help */
         log_warn("push: a gateway of %s is refused: %s", f->user_id, res->why);
     }
+    userslots_give(&per_gateway, f->url);
     pthread_mutex_lock(&flights_mu);
     f->next = landed;
     landed = f;
@@ -175,14 +186,24 @@ static void record_landed(void)
     }
 }
 
-/* Send one queued delivery `row`; true when it is in flight. */
-static bool launch(const json_t *row)
+/* Send one queued delivery `row`: 1 in flight, 0 its gateway has its share in flight
+ * already (try again shortly), -1 failed. */
+static int launch(const json_t *row)
 {
     const char *url = json_string_value(json_object_get(json_object_get(row, "data"), "url"));
     const char *pushkey = json_string_value(json_object_get(row, "pushkey"));
+    struct outbound_url u;
     struct flight *f = calloc(1, sizeof *f);
-    if (!f)
-        return false;
+    if (!f || !url || outbound_url_parse(url, &u) < 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->gateway, sizeof f->gateway, "%s:%d", u.host, u.port);
+    if (!(f->url = strdup(url)) || !userslots_take(&per_gateway, url, PER_GATEWAY)) {
+        bool oom = !f->url;
+        flight_free(f);
+        return oom ? -1 : 0;
+    }
     f->id = json_integer_value(json_object_get(row, "id"));
     f->created = json_integer_value(json_object_get(row, "created_ts"));
     f->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
@@ -200,10 +221,12 @@ static bool launch(const json_t *row)
                              .headers = hdrs,
                              .body = text,
                              .body_len = text ? strlen(text) : 0,
+                             .destination = f->gateway,
+                             .max_in_flight = GATEWAY_CONNS,
                              .timeout_ms = REQUEST_TIMEOUT_MS,
                              .max_body = 65536, /* a gateway's answer is small */
                              .filter = gateway_filter};
-    bool ok = url && text && f->user_id && f->app_id && f->pushkey;
+    bool ok = text && f->user_id && f->app_id && f->pushkey;
     if (ok) {
         pthread_mutex_lock(&flights_mu);
         in_flight++;
@@ -216,9 +239,11 @@ static bool launch(const json_t *row)
         }
     }
     free(text);
-    if (!ok)
+    if (!ok) {
+        userslots_give(&per_gateway, f->url);
         flight_free(f);
-    return ok;
+    }
+    return ok ? 1 : -1;
 }
 
 /* One round: record what landed, then send what is due, each gateway in parallel (the
@@ -233,24 +258,42 @@ static void deliver(struct worker *w)
         return;
     int64_t now = clock_now_ms();
     struct dbc *c = db_get();
-    json_t *rows = c ? db_push_queue_due(c, now, room < BATCH ? room : BATCH, include_content)
+    /* gateways with their share in flight are left out, so their backlog cannot hide others */
+    json_t *full = userslots_full(&per_gateway, PER_GATEWAY);
+    char *skip = full && json_array_size(full) ? json_dumps(full, JSON_COMPACT) : NULL;
+    json_decref(full);
+    json_t *rows = c ? db_push_queue_due(c, now, room < BATCH ? room : BATCH, include_content,
+                                         skip)
                      : NULL;
+    free(skip);
     size_t n = json_array_size(rows), i;
     int64_t *ids = calloc(n ? n : 1, sizeof *ids);
     json_t *row;
-    json_array_foreach(rows, i, row) ids[i] = json_integer_value(json_object_get(row, "id"));
+    json_array_foreach(rows, i, row)
+    {
+        if (ids)
+            ids[i] = json_integer_value(json_object_get(row, "id"));
+    }
     /* leased before sending, so the next round does not pick them again */
     bool leased = c && ids && db_push_queue_lease(c, ids, n, now + LEASE_MS) == 0;
     db_put(c);
-    free(ids);
+    size_t n_deferred = 0;
     json_array_foreach(rows, i, row)
     {
         if (!leased || worker_stopping(w))
             break;
-        if (!launch(row)) /* not sent: due again when the lease ends */
+        int rc = launch(row);
+        if (rc == 0) /* its gateway has its share out: looked at again shortly */
+            ids[n_deferred++] = json_integer_value(json_object_get(row, "id"));
+        else if (rc < 0) /* not sent: due again when the lease ends */
             log_warn("push: cannot queue a notification for %s",
                      json_string_value(json_object_get(row, "user_id")));
     }
+    if (n_deferred && (c = db_get()) != NULL) {
+        db_push_queue_lease(c, ids, n_deferred, now + DEFER_MS);
+        db_put(c);
+    }
+    free(ids);
     json_decref(rows);
 }
 

@@ -50,3 +50,14 @@ void userslots_give(struct userslots *s, const char *user_id)
     }
     pthread_mutex_unlock(&s->mu);
 }
+
+json_t *userslots_full(struct userslots *s, int max)
+{
+    json_t *out = json_array();
+    pthread_mutex_lock(&s->mu);
+    for (struct userslots_entry *e = s->head; out && e; e = e->next)
+        if (e->n >= max)
+            json_array_append_new(out, json_string(e->user_id));
+    pthread_mutex_unlock(&s->mu);
+    return out;
+}

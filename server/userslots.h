@@ -1,6 +1,7 @@
 /* userslots.h - a per-user limit on work in flight (previews, thumbnails being made). */
 #ifndef AMTSBOTE_USERSLOTS_H
 #define AMTSBOTE_USERSLOTS_H
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -15,5 +16,8 @@ struct userslots {
 bool userslots_take(struct userslots *s, const char *user_id, int max);
 /* Give back a slot taken with userslots_take. */
 void userslots_give(struct userslots *s, const char *user_id);
+
+/* The keys holding at least `max` slots: a new array of strings (NULL when out of memory). */
+json_t *userslots_full(struct userslots *s, int max);
 
 #endif

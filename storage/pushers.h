@@ -20,8 +20,10 @@ int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id, co
 /* Due deliveries (next_ts <= now), oldest first, at most `limit`: a new array of {id,
  * user_id, app_id, pushkey, pushkey_ts, data (object), event_id, room_id, attempts,
  * created_ts, highlight, tweaks (object or null; migration 0007), unread, event (the PDU,
- * when with_event)}, or NULL. */
-json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event);
+ * when with_event)}, or NULL. skip_urls (may be NULL): a JSON array of gateway URLs whose
+ * deliveries are left out (gateways with enough in flight already). */
+json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event,
+                          const char *skip_urls);
 /* A delivery is over (sent, or given up). 0 or -1. */
 int db_push_queue_done(struct dbc *c, int64_t id);
 /* Try again at next_ts. 0 or -1. */

@@ -260,3 +260,33 @@ class TestPushGatewaysInParallel(PushBase):
             self.assertLess(time.time() - t0, 3)  # not behind the silent gateway's 10 s
         finally:
             good.close()
+
+    def test_silent_gateway_backlog_does_not_crowd_out_others(self):
+        """More deliveries for a silent gateway than the sender keeps in flight in all: the
+        sender caps each gateway's share, so another gateway's push still goes out."""
+        silent = self.gw
+        good = Gateway()
+        try:
+            ta, tb, room_b = self.pair("pushn", "pusho")
+            tc = self.s.register("pushp")["access_token"]
+            room_c = self.s.post(CS + "/createRoom", {"invite": ["@pushp:test.local"]},
+                                 token=ta)["room_id"]
+            self.s.post(CS + f"/rooms/{q(room_c)}/join", {}, token=tc)
+            for i in range(20):  # 20 pushers: every message is 20 deliveries
+                self.assertEqual(self.pusher(tb, f"silent{i}").status, 200)
+            body = {"kind": "http", "app_id": "de.amtsbote.test", "pushkey": "pk-good2",
+                    "app_display_name": "T", "device_display_name": "D", "lang": "de",
+                    "data": {"url": good.url, "format": "event_id_only"}}
+            self.assertEqual(self.s.post(CS + "/pushers/set", body, token=tc).status, 200)
+            silent.hang = True
+            for i in range(12):  # 240 deliveries to the silent gateway
+                self.send(room_b, ta, "niemand antwortet", f"b{i}")
+            self.assertTrue(silent.hanging.wait(15))
+            time.sleep(1.5)  # the sender has taken up what it will
+            t0 = time.time()
+            ev = self.send(room_c, ta, "bitte sofort", "g2")
+            got = good.wait(1, timeout=12)
+            self.assertEqual([g["notification"]["event_id"] for g in got], [ev])
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            good.close()
