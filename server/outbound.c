@@ -528,8 +528,8 @@ int outbound_submit(const struct outbound_req *req, outbound_cb cb, void *arg)
         q_head = j;
     q_tail = j;
     n_queued++;
+    curl_multi_wakeup(multi); /* under mu: outbound_stop frees multi under mu */
     pthread_mutex_unlock(&mu);
-    curl_multi_wakeup(multi);
     return 0;
 }
 
@@ -636,8 +636,8 @@ void outbound_stop(void)
         return;
     }
     stopping = true;
-    pthread_mutex_unlock(&mu);
     curl_multi_wakeup(multi);
+    pthread_mutex_unlock(&mu);
     pthread_join(thread, NULL);
     pthread_mutex_lock(&mu);
     curl_multi_cleanup(multi);

@@ -72,7 +72,8 @@ struct outbound_res {
 };
 
 /* Called once per submitted request, on the client's thread: must not block (no database,
- * no outbound_fetch); hand the result to another thread or resume a parked HTTP request. */
+ * no outbound_fetch); hand the result to another thread or resume a parked HTTP request. It
+ * may call outbound_submit (a follow-up request). */
 typedef void (*outbound_cb)(void *arg, struct outbound_res *res);
 
 /* Queue a request; cb(arg, res) runs once when it ends, however it ends. Starts the client's
