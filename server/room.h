@@ -16,6 +16,7 @@ enum room_rc {
     ROOM_NOT_FOUND,      /* unknown room or event */
     ROOM_FORBIDDEN,      /* the authorization rules refused; `why` names the rule */
     ROOM_BAD_JSON,       /* malformed request content */
+    ROOM_BAD_PARAM,      /* a query parameter, e.g. a token this server did not issue */
     ROOM_TOO_LARGE,      /* the event would exceed 65536 bytes */
     ROOM_BAD_VERSION,    /* unknown room version */
     ROOM_IN_USE,         /* the alias is taken */

@@ -7,6 +7,7 @@
  * and power levels; move local aliases; send the tombstone; restrict the old room so that
  * only moderators can speak or invite. Each step is an ordinary engine call, so the usual
  * authorization applies to all of them. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/roomver.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
@@ -185,14 +187,12 @@ enum room_rc room_set_visibility(const char *room_id, const char *user_id, bool 
 enum room_rc room_public_rooms(const char *search, const char *since, int limit, json_t **out,
                                char *why, size_t n)
 {
-    int offset = 0;
-    if (since) {
-        char tail;
-        if (sscanf(since, "o%d%c", &offset, &tail) != 1 || offset < 0) {
-            snprintf(why, n, "Invalid 'since' token");
-            return ROOM_BAD_JSON;
-        }
+    int64_t o = 0;
+    if (since && (token_parse(since, "o#", &o, 1) < 0 || o > INT_MAX)) {
+        snprintf(why, n, "Invalid 'since' token");
+        return ROOM_BAD_PARAM;
     }
+    int offset = (int)o;
     if (limit <= 0 || limit > PUBLIC_ROOMS_MAX)
         limit = limit <= 0 ? 100 : PUBLIC_ROOMS_MAX;
     struct dbc *c = db_get();
