@@ -136,9 +136,10 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# Federate only with these servers; leave out to federate with any.\n"
             "#federation_domain_whitelist:\n"
             "#  - example.org\n\n"
-            "# Room version for new rooms.\n"
+            "# Room version for new rooms. \"10\" while staff use clients older than room\n"
+            "# version 11 (nheko 0.11, Debian 12's, misreads 11 and 12); see the README.\n"
             "default_room_version: \"12\"\n\n"
-            "# error, warning, info or debug.\n"
+            "# error, warning, info (includes the access log: one line per request) or debug.\n"
             "log_level: info\n\n"
             "# HTTP worker threads per bind address.\n"
             "worker_threads: 4\n",
