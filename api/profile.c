@@ -56,8 +56,7 @@ static json_t *load_profile(struct http_req *req)
             http_reply_error(req, 403, "M_FORBIDDEN", "Federation with %s is not allowed", name);
         else
             http_reply_error(req, 404, "M_NOT_FOUND", "Profile was not found%s",
-                             rr == REMOTE_UNREACHABLE ? " (the user's server did not answer)"
-                                                      : "");
+                             rr == REMOTE_UNREACHABLE ? " (the user's server did not answer)" : "");
         return NULL;
     }
     enum account_rc rc = account_profile(uid, &profile);

@@ -36,7 +36,8 @@ enum {
  * federation_domain_whitelist; the destination is resolved as the spec's "Resolving server
  * names" says (results cached); the connection refuses addresses in ip_range_blacklist
  * (unless in ip_range_whitelist) and checks the certificate as federation_verify_certificates
- * and federation_custom_ca_list say; redirects are not followed.
+ * and federation_custom_ca_list say; redirects are not followed; answers over 32 MiB are
+ * transport errors.
  * Returns the HTTP status with *out the parsed JSON answer (new reference; NULL if the body
  * was not JSON), or FED_ERR_TRANSPORT / FED_ERR_REFUSED with *out NULL and a reason in err
  * (never secrets). Blocks up to timeout_ms plus resolution (at most 10 s); any thread. */

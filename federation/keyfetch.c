@@ -88,8 +88,8 @@ int federation_fetch_keys_direct(const char *server_name)
 {
     char err[256];
     json_t *out = NULL;
-    int st = federation_request(server_name, "GET", "/_matrix/key/v2/server", NULL,
-                                KEY_TIMEOUT_MS, &out, err, sizeof err);
+    int st = federation_request(server_name, "GET", "/_matrix/key/v2/server", NULL, KEY_TIMEOUT_MS,
+                                &out, err, sizeof err);
     int rc = -1;
     if (st == 200)
         rc = keyring_store_answer(out, server_name);

@@ -34,9 +34,9 @@ static json_t *own_answer(const char *server_name)
     const struct keyring_old_key *old = keyring_own_old(&n_old);
     json_t *olds = json_object();
     for (size_t i = 0; olds && i < n_old; i++)
-        json_object_set_new(olds, old[i].key_id,
-                            json_pack("{s:s,s:I}", "key", old[i].key, "expired_ts",
-                                      (json_int_t)old[i].expired_ts));
+        json_object_set_new(
+            olds, old[i].key_id,
+            json_pack("{s:s,s:I}", "key", old[i].key, "expired_ts", (json_int_t)old[i].expired_ts));
     json_t *body = json_pack("{s:s,s:I,s:{s:{s:s}},s:o*}", "server_name", server_name,
                              "valid_until_ts", (json_int_t)(clock_now_ms() + KEY_VALIDITY_MS),
                              "verify_keys", k->key_id, "key", pub, "old_verify_keys", olds);
@@ -158,7 +158,7 @@ void federation_key_query_post(struct http_req *req)
 
 void federation_version(struct http_req *req)
 {
-    http_reply_json(req, 200,
-                    json_pack("{s:{s:s,s:s}}", "server", "name", "Amtsbote", "version",
-                              AMTSBOTE_VERSION));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:{s:s,s:s}}", "server", "name", "Amtsbote", "version", AMTSBOTE_VERSION));
 }

@@ -4,7 +4,6 @@
  * are public by the spec. */
 #include "federation/federation.h"
 
-
 /* method, pattern, handler, auth, flags */
 const struct http_route federation_routes[] = {
     {"GET", "/_matrix/key/v2/server", federation_key_server, HTTP_AUTH_NONE, 0},

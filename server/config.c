@@ -31,7 +31,7 @@
 #include <yaml.h>
 
 #include "server/ids.h"
-#include "server/iprange.h"
+#include "server/ipfilter.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
 #define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
@@ -52,10 +52,11 @@ enum ktype {
     K_LISTENERS, /* struct config_listener * at off, count at off2; items: listener_keys */
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
-    K_KEYSERVERS, /* struct config_key_server * at off, count at off2; items: keyserver_keys */
-    K_OLDKEYS,   /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
-    K_STRMAP,    /* mapping of strings to strings: char ** names at off, values at off3, count
-                    at off2; optional check per value */
+    K_THUMBSIZES, /* struct thumbnail_size * at off, count at off2; items: thumbsize_keys */
+    K_NOTARIES,   /* struct config_key_server * at off, count at off2; items: keyserver_keys */
+    K_OLDKEYS,    /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
+    K_STRMAP,     /* mapping of strings to strings: char ** names at off, values at off3, count
+                     at off2; optional check per value */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
 };
 
@@ -74,8 +75,9 @@ static const char *const expected[] = {
     [K_STRLIST] = "a list of strings",
     [K_LISTENERS] = "a list of listeners",
     [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
+    [K_THUMBSIZES] = "a list of sizes such as {width: 32, height: 32, method: crop}",
     [K_RESNAMES] = "a list of resource names",
-    [K_KEYSERVERS] = "a list of key servers such as {server_name: example.org}",
+    [K_NOTARIES] = "a list of key servers such as {server_name: example.org}",
     [K_OLDKEYS] = "a mapping of key IDs to {key, expired_ts}",
     [K_STRMAP] = "a mapping of names to strings",
     [K_IGNORED] = "anything",
@@ -110,12 +112,13 @@ static bool key_b64_ok(const char *s, size_t len);
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #define C(field) offsetof(struct config, field)
+#define IP_RANGE "an IP range such as 10.0.0.0/8, fc00::/7 or 127.0.0.1"
 /* The top level. Columns: path, type, destination, default, then named extras. */
 static const struct key config_keys[] = {
     {"server_name", K_STR, C(server_name), NULL, .required = true, .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"public_baseurl", K_STR, C(public_baseurl), NULL, .check = baseurl_ok,
-     .arg = "an http:// or https:// URL"}, /* default from server_name, in finish() */
+     .arg = "an http:// or https:// URL"}, /* unset: NULL (nothing advertised) */
     {"serve_server_wellknown", K_BOOL, C(serve_server_wellknown), "false"},
     {"listeners", K_LISTENERS, C(listeners), NULL, .off2 = C(n_listeners), .required = true},
     {"database", K_SECTION, NO_DEST, NULL, .required = true},
@@ -144,6 +147,20 @@ static const struct key config_keys[] = {
     {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,
      .off2 = C(n_url_preview_domains), .check = config_server_name_ok,
      .arg = "a host name such as intranet.example.org"},
+    {"url_preview_ip_range_blacklist", K_STRLIST, C(url_preview_ip_range_blacklist), NULL,
+     .off2 = C(n_url_preview_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"url_preview_ip_range_whitelist", K_STRLIST, C(url_preview_ip_range_whitelist), NULL,
+     .off2 = C(n_url_preview_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE,
+     .alias = "federation_ip_range_blacklist"},
+    /* Synapse's older name for the same setting */
+    {"federation_ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE,
+     .alias = "ip_range_blacklist"},
+    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
+     .off2 = C(n_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"thumbnail_sizes", K_THUMBSIZES, C(thumbnail_sizes), NULL, .off2 = C(n_thumbnail_sizes)},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
     {"push", K_SECTION, NO_DEST, NULL},
@@ -160,17 +177,11 @@ static const struct key config_keys[] = {
      .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"old_signing_keys", K_OLDKEYS, C(old_signing_keys), NULL, .off2 = C(n_old_signing_keys)},
-    {"trusted_key_servers", K_KEYSERVERS, C(trusted_key_servers), NULL,
+    {"trusted_key_servers", K_NOTARIES, C(trusted_key_servers), NULL,
      .off2 = C(n_trusted_key_servers)},
     {"federation_verify_certificates", K_BOOL, C(federation_verify_certificates), "true"},
     {"federation_custom_ca_list", K_STRLIST, C(federation_custom_ca_list), NULL,
      .off2 = C(n_federation_custom_ca_list)},
-    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), IPRANGE_DEFAULT_BLACKLIST,
-     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
-     .arg = "an address range such as 10.0.0.0/8 or fc00::/7"},
-    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
-     .off2 = C(n_ip_range_whitelist), .check = iprange_ok,
-     .arg = "an address range such as 127.0.0.1/32"},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
      .arg = "a turn: or turns: URI"},
     {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
@@ -214,11 +225,28 @@ static const struct key listener_keys[] = {
     {"resources", K_RESOURCES, NO_DEST, NULL},
 };
 
+/* One element of thumbnail_sizes, read into a struct thumbsize_row. Same columns. */
+struct thumbsize_row {
+    int width, height;
+    char *method;
+};
+#define T(field) offsetof(struct thumbsize_row, field)
+static bool method_ok(const char *s, size_t len)
+{
+    return strcmp(s, "crop") == 0 || strcmp(s, "scale") == 0;
+}
+static const struct key thumbsize_keys[] = {
+    {"width", K_INT, T(width), NULL, .required = true, .min = 1, .max = 10000},
+    {"height", K_INT, T(height), NULL, .required = true, .min = 1, .max = 10000},
+    {"method", K_STR, T(method), "scale", .check = method_ok, .arg = "crop or scale"},
+};
+#undef T
+
 #define KS(field) offsetof(struct config_key_server, field)
 /* One element of trusted_key_servers. Same columns. */
 static const struct key keyserver_keys[] = {
-    {"server_name", K_STR, KS(server_name), NULL, .required = true,
-     .check = config_server_name_ok, .arg = SERVER_NAME_WANTED},
+    {"server_name", K_STR, KS(server_name), NULL, .required = true, .check = config_server_name_ok,
+     .arg = SERVER_NAME_WANTED},
     {"verify_keys", K_STRMAP, KS(key_ids), NULL, .off2 = KS(n_keys), .off3 = KS(keys),
      .check = key_b64_ok, .arg = "an unpadded base64 ed25519 public key"},
     {"accept_keys_insecurely", K_IGNORED, NO_DEST, NULL},
@@ -679,7 +707,8 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_LISTENERS:
     case K_RESOURCES:
     case K_RESNAMES:
-    case K_KEYSERVERS:
+    case K_THUMBSIZES:
+    case K_NOTARIES:
     case K_OLDKEYS:
     case K_STRMAP:
     case K_IGNORED:
@@ -738,53 +767,73 @@ static int set_strlist(struct parse *p, const struct key *row, void *base, yaml_
     return 0;
 }
 
-static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
-                         const char *path)
+/* A list of mappings, each walked with `rows` into a new array of `size`-byte elements stored
+ * at row->off (count at row->off2). An empty list is the error `if_empty` (NULL: allowed). */
+static int set_maplist(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path, const struct key *rows, size_t nrows, size_t size,
+                       const char *if_empty)
 {
     char ipath[PATH_LEN];
-    struct config_listener **dst = (struct config_listener **)(void *)((char *)base + row->off);
+    void **dst = (void **)(void *)((char *)base + row->off);
     size_t *count = (size_t *)(void *)((char *)base + row->off2);
 
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(p, path, "expected %s", expected[K_LISTENERS]);
+        return fail(p, path, "expected %s", expected[row->type]);
     size_t n = seq_len(v);
     if (!n)
-        return fail(p, path, "at least one listener is required");
+        return if_empty ? fail(p, path, "%s", if_empty) : 0;
     /* Stored before the walk, so config_free releases whatever a failing element held. */
-    if (!(*dst = calloc(n, sizeof **dst)))
+    if (!(*dst = calloc(n, size)))
         return fail(p, path, "out of memory");
     *count = n;
     for (size_t i = 0; i < n; i++) {
         path_index(ipath, path, i);
-        if (walk_table(p, seq_item(p, v, i), listener_keys, COUNT(listener_keys), &(*dst)[i],
-                       ipath) < 0)
+        if (walk_table(p, seq_item(p, v, i), rows, nrows, (char *)*dst + i * size, ipath) < 0)
             return -1;
-        if (!(*dst)[i].res_client && !(*dst)[i].res_federation)
+    }
+    return 0;
+}
+
+static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                         const char *path)
+{
+    char ipath[PATH_LEN];
+    if (set_maplist(p, row, base, v, path, listener_keys, COUNT(listener_keys),
+                    sizeof(struct config_listener), "at least one listener is required") < 0)
+        return -1;
+    struct config_listener *l = *(struct config_listener **)(void *)((char *)base + row->off);
+    size_t n = *(size_t *)(void *)((char *)base + row->off2);
+    for (size_t i = 0; i < n; i++) {
+        path_index(ipath, path, i);
+        if (!l[i].res_client && !l[i].res_federation)
             log_warn("config: %s serves neither the client nor the federation API", ipath);
     }
     return 0;
 }
 
-static int set_keyservers(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+static int set_thumbsizes(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
                           const char *path)
 {
     char ipath[PATH_LEN];
-    struct config_key_server **dst = (struct config_key_server **)(void *)((char *)base + row->off);
+    struct thumbnail_size **dst = (struct thumbnail_size **)(void *)((char *)base + row->off);
     size_t *count = (size_t *)(void *)((char *)base + row->off2);
-
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(p, path, "expected %s", expected[K_KEYSERVERS]);
+        return fail(p, path, "expected %s", expected[K_THUMBSIZES]);
     size_t n = seq_len(v);
-    if (!n)
-        return 0;
-    /* Stored before the walk, so config_free releases whatever a failing element held. */
+    if (n == 0)
+        return 0; /* the default sizes */
+    if (n > 32)
+        return fail(p, path, "at most 32 sizes");
     if (!(*dst = calloc(n, sizeof **dst)))
         return fail(p, path, "out of memory");
     *count = n;
     for (size_t i = 0; i < n; i++) {
+        struct thumbsize_row r = {0};
         path_index(ipath, path, i);
-        if (walk_table(p, seq_item(p, v, i), keyserver_keys, COUNT(keyserver_keys), &(*dst)[i],
-                       ipath) < 0)
+        int rc = walk_table(p, seq_item(p, v, i), thumbsize_keys, COUNT(thumbsize_keys), &r, ipath);
+        (*dst)[i] = (struct thumbnail_size){r.width, r.height, r.method && !strcmp(r.method, "crop")};
+        free(r.method);
+        if (rc < 0)
             return -1;
     }
     return 0;
@@ -1005,8 +1054,12 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
         case K_RESNAMES:
             rc = set_resnames(p, w->base, v, spath);
             break;
-        case K_KEYSERVERS:
-            rc = set_keyservers(p, row, w->base, v, spath);
+        case K_THUMBSIZES:
+            rc = set_thumbsizes(p, row, w->base, v, spath);
+            break;
+        case K_NOTARIES:
+            rc = set_maplist(p, row, w->base, v, spath, keyserver_keys, COUNT(keyserver_keys),
+                             sizeof(struct config_key_server), NULL);
             break;
         case K_STRMAP:
             rc = set_strmap(p, row, w->base, v, spath);
@@ -1057,12 +1110,8 @@ static int finish(struct parse *p, struct config *c)
 {
     if (c->database.cp_max < c->database.cp_min)
         return fail(p, "database.args.cp_max", "must not be less than cp_min");
-    if (!c->public_baseurl) {
-        size_t n = strlen(c->server_name) + sizeof "https:///";
-        if (!(c->public_baseurl = malloc(n)))
-            return fail(p, "public_baseurl", "out of memory");
-        snprintf(c->public_baseurl, n, "https://%s/", c->server_name);
-    } else if (c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
+    /* an unset public_baseurl stays NULL: clients are told nothing rather than a guess */
+    if (c->public_baseurl && c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
         size_t n = strlen(c->public_baseurl) + 2;
         char *s = malloc(n);
         if (!s)
@@ -1207,9 +1256,12 @@ void config_free(struct config *c)
     }
     free(c->old_signing_keys);
     free_list(c->federation_custom_ca_list, c->n_federation_custom_ca_list);
+    free_list(c->url_preview_domains, c->n_url_preview_domains);
+    free_list(c->url_preview_ip_range_blacklist, c->n_url_preview_ip_range_blacklist);
+    free_list(c->url_preview_ip_range_whitelist, c->n_url_preview_ip_range_whitelist);
     free_list(c->ip_range_blacklist, c->n_ip_range_blacklist);
     free_list(c->ip_range_whitelist, c->n_ip_range_whitelist);
-    free_list(c->url_preview_domains, c->n_url_preview_domains);
+    free(c->thumbnail_sizes);
     if (c->turn_shared_secret)
         sodium_memzero(c->turn_shared_secret, strlen(c->turn_shared_secret));
     free(c->turn_shared_secret);

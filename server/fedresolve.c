@@ -105,8 +105,7 @@ enum fedresolve_next fedresolve_step(const struct fedresolve_in *in, struct fedr
     if (in->wellknown == FR_FOUND && fedname_parse(in->wk_server, &d) == 0) {
         /* 3.1 delegated to an IP literal; 3.2 delegated to host:port */
         if (d.ip)
-            return done(out, d.host, d.port ? d.port : FEDRESOLVE_DEFAULT_PORT, in->wk_server,
-                        &d);
+            return done(out, d.host, d.port ? d.port : FEDRESOLVE_DEFAULT_PORT, in->wk_server, &d);
         if (d.port)
             return done(out, d.host, d.port, in->wk_server, &d);
         /* 3.3 _matrix-fed._tcp SRV, 3.4 _matrix._tcp SRV, 3.5 the delegated host on 8448 */

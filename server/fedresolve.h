@@ -33,9 +33,9 @@ struct fedresolve_srv {
 
 struct fedresolve_in {
     const char *server_name;
-    enum fedresolve_state wellknown; /* FR_ABSENT: error, non-200, bad JSON or bad m.server */
-    char wk_server[256];             /* m.server when FR_FOUND, checked by fedresolve_wellknown */
-    struct fedresolve_srv srv_fed;   /* _matrix-fed._tcp.<name to look up> */
+    enum fedresolve_state wellknown;  /* FR_ABSENT: error, non-200, bad JSON or bad m.server */
+    char wk_server[256];              /* m.server when FR_FOUND, checked by fedresolve_wellknown */
+    struct fedresolve_srv srv_fed;    /* _matrix-fed._tcp.<name to look up> */
     struct fedresolve_srv srv_legacy; /* _matrix._tcp.<name to look up> (deprecated) */
 };
 
@@ -51,9 +51,9 @@ struct fedresolve_out {
     char srv_name[300];     /* FR_NEED_SRV_*: the name to query */
     char connect_host[256]; /* FR_DONE: host name or IP literal (no brackets) to connect to */
     int connect_port;
-    char host_header[300];  /* FR_DONE: the Host header (and URL authority), brackets on IPv6 */
-    char tls_name[256];     /* FR_DONE: the name the certificate must be valid for */
-    bool tls_name_is_ip;    /* then no SNI is sent */
+    char host_header[300]; /* FR_DONE: the Host header (and URL authority), brackets on IPv6 */
+    char tls_name[256];    /* FR_DONE: the name the certificate must be valid for */
+    bool tls_name_is_ip;   /* then no SNI is sent */
 };
 
 /* One step of the spec's procedure over what `in` knows. Returns what is needed next, or

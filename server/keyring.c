@@ -9,10 +9,17 @@
  *   2. A current key's validity is capped at 7 days after the fetch (the spec's rule for
  *      valid_until_ts), so a server cannot make a stolen key last for years.
  *   3. Fetches per server are spaced by KEYRING_REFETCH_MS (a small table under a mutex), so
- *      requests naming unknown keys cannot make this server hammer the claimed origin. */
+ *      requests naming unknown keys cannot make this server hammer the claimed origin.
+ *   4. At most KEYRING_MAX_FETCHING fetches run at once (a fetch may block its thread for
+ *      the resolution and request timeouts): requests naming many unknown origins cannot
+ *      tie up every HTTP worker; beyond that a miss is answered "unknown" at once.
+ *   5. Known keys are also kept in memory for CACHE_MS (misses are not: they go to the
+ *      database and the fetcher); storing a server's answer drops its cached keys. Lock
+ *      order: no two of recent_lock and cache_lock are ever held together. */
 #include "server/keyring.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -26,6 +33,9 @@
 
 #define MAX_KEYS 64
 #define RECENT_SLOTS 64
+#define CACHE_SLOTS 256
+#define KEYRING_ANSWER_MAX (64 * 1024) /* stored and served again as a notary: bounded */
+#define CACHE_MS (10 * 60 * 1000)
 
 static struct sign_key own;
 static struct keyring_old_key own_old[KEYRING_MAX_OLD];
@@ -42,6 +52,18 @@ static struct {
 } recent[RECENT_SLOTS];
 static size_t recent_next;
 static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int fetching; /* fetcher calls under way */
+
+/* Keys read from the database, kept CACHE_MS so that every signature checked does not cost a
+ * query; replaced round-robin; a server's entries are dropped when a new answer is stored. */
+static struct {
+    char server[256];
+    char key_id[128];
+    struct db_server_key k;
+    int64_t until; /* monotonic ms; 0: empty */
+} cache[CACHE_SLOTS];
+static size_t cache_next;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void keyring_set_own(const struct sign_key *k)
 {
@@ -122,15 +144,54 @@ static int decode_key(const char *b64, size_t len, uint8_t pk[32])
 }
 
 /* The stored key, if valid at at_ts (current only when `current`). 1, 0 or -1. */
+/* The key from the memory cache, else the database (then cached). 1, 0 or -1. */
+static int key_get(const char *server, const char *key_id, struct db_server_key *k)
+{
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].until > now && strcmp(cache[i].key_id, key_id) == 0 &&
+            strcmp(cache[i].server, server) == 0) {
+            *k = cache[i].k;
+            pthread_mutex_unlock(&cache_lock);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    struct dbc *c = db_get();
+    if (!c)
+        return -1;
+    int rc = db_server_key_get(c, server, key_id, k);
+    db_put(c);
+    if (rc == 1 && strlen(server) < sizeof cache[0].server &&
+        strlen(key_id) < sizeof cache[0].key_id) {
+        pthread_mutex_lock(&cache_lock);
+        size_t i = cache_next;
+        cache_next = (cache_next + 1) % CACHE_SLOTS;
+        memcpy(cache[i].server, server, strlen(server) + 1);
+        memcpy(cache[i].key_id, key_id, strlen(key_id) + 1);
+        cache[i].k = *k;
+        cache[i].until = now + CACHE_MS;
+        pthread_mutex_unlock(&cache_lock);
+    }
+    return rc;
+}
+
+/* Forget server's cached keys (a new answer was stored). */
+static void cache_forget(const char *server)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (strcmp(cache[i].server, server) == 0)
+            cache[i].until = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
+
 static int from_store(const char *server, const char *key_id, int64_t at_ts, bool current,
                       uint8_t pk[32], bool *stale)
 {
     struct db_server_key k;
-    struct dbc *c = db_get();
-    if (!c)
-        return -1;
-    int rc = db_server_key_get(c, server, key_id, &k);
-    db_put(c);
+    int rc = key_get(server, key_id, &k);
     *stale = rc == 0;
     if (rc != 1)
         return rc;
@@ -167,7 +228,14 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
     int rc = from_store(server, key_id, at_ts, current, pk, &stale);
     if (rc != 0 || !stale || !fetcher || !may_fetch(server))
         return rc;
-    if (fetcher(server, key_id, at_ts) < 0)
+    if (atomic_fetch_add(&fetching, 1) >= KEYRING_MAX_FETCHING) {
+        atomic_fetch_sub(&fetching, 1);
+        log_info("keys of %s not fetched: %d fetches under way", server, KEYRING_MAX_FETCHING);
+        return 0;
+    }
+    int fetched = fetcher(server, key_id, at_ts);
+    atomic_fetch_sub(&fetching, 1);
+    if (fetched < 0)
         return 0;
     return from_store(server, key_id, at_ts, current, pk, &stale);
 }
@@ -211,12 +279,12 @@ static int check_section(const json_t *sec, bool old, int64_t valid_until, json_
             snprintf(err, errlen, "malformed key %.40s", id);
             return -1;
         }
-        if (keys && json_array_append_new(
-                        keys, json_pack("{s:s,s:O,s:I,s:I}", "key_id", id, "key", k,
-                                        "valid_until_ts",
-                                        (json_int_t)(old ? json_integer_value(exp) : valid_until),
-                                        "expired_ts",
-                                        (json_int_t)(old ? json_integer_value(exp) : 0))) < 0) {
+        if (keys &&
+            json_array_append_new(
+                keys, json_pack("{s:s,s:O,s:I,s:I}", "key_id", id, "key", k, "valid_until_ts",
+                                (json_int_t)(old ? json_integer_value(exp) : valid_until),
+                                "expired_ts", (json_int_t)(old ? json_integer_value(exp) : 0))) <
+                0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -246,8 +314,8 @@ static int check_answer(const json_t *a, const char *server_name, json_t *keys, 
     }
     int64_t until = json_integer_value(vu), cap = clock_now_ms() + KEYRING_MAX_VALIDITY_MS;
     if (check_section(vk, false, until < cap ? until : cap, keys, &count, err, errlen) < 0 ||
-        check_section(json_object_get(a, "old_verify_keys"), true, 0, keys, &count, err,
-                      errlen) < 0)
+        check_section(json_object_get(a, "old_verify_keys"), true, 0, keys, &count, err, errlen) <
+            0)
         return -1;
     if (!json_is_object(sigs)) {
         snprintf(err, errlen, "not signed by %.255s", server_name);
@@ -272,8 +340,7 @@ static int check_answer(const json_t *a, const char *server_name, json_t *keys, 
     return 0;
 }
 
-int keyring_check_answer(const json_t *answer, const char *server_name, char *err,
-                         size_t errlen)
+int keyring_check_answer(const json_t *answer, const char *server_name, char *err, size_t errlen)
 {
     return check_answer(answer, server_name, NULL, err, errlen);
 }
@@ -291,12 +358,18 @@ int keyring_store_answer(const json_t *answer, const char *server_name)
         goto out;
     }
     text = json_dumps(answer, JSON_COMPACT);
+    if (text && strlen(text) > KEYRING_ANSWER_MAX) {
+        log_warn("keys of %s refused: answer larger than %d bytes", server_name,
+                 KEYRING_ANSWER_MAX);
+        goto out;
+    }
     struct dbc *c = text ? db_get() : NULL;
     if (c) {
-        rc = db_server_keys_store(
-            c, server_name, keys, text,
-            json_integer_value(json_object_get(answer, "valid_until_ts")), clock_now_ms());
+        rc = db_server_keys_store(c, server_name, keys, text,
+                                  json_integer_value(json_object_get(answer, "valid_until_ts")),
+                                  clock_now_ms());
         db_put(c);
+        cache_forget(server_name);
     }
 out:
     free(text);

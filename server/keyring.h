@@ -33,8 +33,7 @@ const struct keyring_old_key *keyring_own_old(size_t *n);
  * answer to keyring_store_answer. key_id is the key wanted, min_valid_ts the time it must be
  * valid at. Returns 0 when an answer was stored, -1 otherwise. Called without locks held,
  * from any thread. */
-typedef int (*keyring_fetch_fn)(const char *server_name, const char *key_id,
-                                int64_t min_valid_ts);
+typedef int (*keyring_fetch_fn)(const char *server_name, const char *key_id, int64_t min_valid_ts);
 
 /* Set this server's name (its own key answers lookups for it) and the fetcher (NULL: cache
  * only). Call once at start-up, before serving. */
@@ -44,7 +43,10 @@ void keyring_init(const char *server_name, keyring_fetch_fn fetch);
  * `server_name` as valid for a signature made at `at_ts` (ms): a current key while at_ts <=
  * its valid_until_ts (capped at 7 days after the fetch), an old_verify_keys entry while
  * at_ts < its expired_ts. A cache miss, or a current key valid for too short a time, asks
- * the fetcher (at most once per server every KEYRING_REFETCH_MS). Returns 1 with pk filled,
+ * the fetcher (at most once per server every KEYRING_REFETCH_MS, and not while
+ * KEYRING_MAX_FETCHING other fetches are under way). at_ts 0 accepts any key
+ * ever published, whatever its validity (room versions 1-4 do not enforce valid_until_ts).
+ * Returns 1 with pk filled,
  * 0 when no such key is known or it is not valid at at_ts, -1 on an internal error. Blocks
  * for the fetch (bounded by federation's timeouts); any thread. */
 int keyring_lookup(const char *server_name, const char *key_id, int64_t at_ts, uint8_t pk[32]);
@@ -61,14 +63,14 @@ typedef int (*keyring_lookup_fn)(void *ctx, const char *server_name, const char 
 void keyring_set_lookup_override(keyring_lookup_fn fn, void *ctx);
 
 #define KEYRING_REFETCH_MS 2000
+#define KEYRING_MAX_FETCHING 2 /* fetches under way at once; a miss beyond that is 0 */
 #define KEYRING_MAX_VALIDITY_MS (7LL * 24 * 60 * 60 * 1000)
 
 /* Check a /_matrix/key/v2/server answer (borrowed) as coming from `server_name`: the right
  * server_name, a valid_until_ts, well-formed verify_keys and old_verify_keys (at most 64 keys)
  * and signatures[server_name]: at least one by a key of verify_keys, and every signature by
  * such a key valid. Returns 0, or -1 with a reason in err. */
-int keyring_check_answer(const json_t *answer, const char *server_name, char *err,
-                         size_t errlen);
+int keyring_check_answer(const json_t *answer, const char *server_name, char *err, size_t errlen);
 
 /* keyring_check_answer, then store its keys and the answer itself (for notary service).
  * Returns 0, or -1 (refused: logged with the reason; or a database error). */

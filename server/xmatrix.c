@@ -35,7 +35,10 @@ struct param {
     const char *name;
     size_t off, size;
 };
-#define P(n, f) {n, offsetof(struct xmatrix_auth, f), sizeof(((struct xmatrix_auth *)0)->f)}
+#define P(n, f)                                                                                    \
+    {                                                                                              \
+        n, offsetof(struct xmatrix_auth, f), sizeof(((struct xmatrix_auth *)0)->f)                 \
+    }
 static const struct param params[] = {
     P("origin", origin),
     P("destination", destination),
@@ -164,9 +167,9 @@ char *xmatrix_sign_header(const struct sign_key *k, const char *origin, const ch
         goto out;
     size_t n = strlen(origin) + strlen(destination) + strlen(k->key_id) + strlen(sig) + 64;
     hdr = malloc(n);
-    if (hdr && (size_t)snprintf(hdr, n,
-                                "X-Matrix origin=\"%s\",destination=\"%s\",key=\"%s\",sig=\"%s\"",
-                                origin, destination, k->key_id, sig) >= n) {
+    if (hdr &&
+        (size_t)snprintf(hdr, n, "X-Matrix origin=\"%s\",destination=\"%s\",key=\"%s\",sig=\"%s\"",
+                         origin, destination, k->key_id, sig) >= n) {
         free(hdr);
         hdr = NULL;
     }

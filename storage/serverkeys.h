@@ -8,9 +8,9 @@
 
 /* One stored key. */
 struct db_server_key {
-    char verify_key[64];    /* unpadded base64 */
+    char verify_key[64]; /* unpadded base64 */
     int64_t valid_until_ts;
-    int64_t expired_ts;     /* 0: current key */
+    int64_t expired_ts; /* 0: current key */
 };
 
 /* Look up (server_name, key_id). Returns 1 with *out filled, 0 when unknown, -1 on error. */

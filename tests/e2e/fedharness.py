@@ -205,20 +205,108 @@ class FedServer(Server):
                             headers={"Authorization": header} if header else None)
 
 
+def start_servers(*servers):
+    """Start the servers in order; if one fails, stop those started, close every front and
+    raise. Returns the list (give it to stop_servers)."""
+    started = []
+    try:
+        for s in servers:
+            s.start()
+            started.append(s)
+    except Exception:
+        stop_servers(started)
+        for s in servers:
+            if s not in started:
+                s.front.close()
+        raise
+    return started
+
+
+def stop_servers(servers):
+    for s in servers:
+        s.stop()
+
+
+def user_with_name(server, localpart, displayname):
+    """Register a user on server and set their display name; returns the access token."""
+    server.register(localpart)
+    tok = server.login(localpart)["access_token"]
+    r = server.put(f"/_matrix/client/v3/profile/@{localpart}:{server.server_name}/displayname",
+                   {"displayname": displayname}, token=tok)
+    assert r.status == 200, r
+    return tok
+
+
+class FakeOrigin:
+    """Another homeserver as far as its keys go: HTTPS on a free loopback port serving a
+    signed /_matrix/key/v2/server answer whose valid_until_ts the test chooses. Its server
+    name is 127.0.0.1:<port>; `key` signs requests from it."""
+
+    def __init__(self, ca, valid_until_ts):
+        import http.server
+        outer = self
+        self.key = Key()
+        self.hits = 0
+        self.valid_until_ts = valid_until_ts
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits += 1
+                if self.path != "/_matrix/key/v2/server":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(outer.answer()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ca.cert, ca.key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.server_name = f"127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self):
+        a = {"server_name": self.server_name, "valid_until_ts": self.valid_until_ts,
+             "verify_keys": {self.key.key_id: {"key": self.key.public}}, "old_verify_keys": {}}
+        a["signatures"] = {self.server_name: {self.key.key_id: self.key.sign(canonical(a))}}
+        return a
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class WellKnownServer:
     """HTTPS on 127.0.0.1:443 answering /.well-known/matrix/server with `body` (a dict, or
-    None for 404), as a domain's web server does. Needs the port: check `ok`."""
+    None for 404), as a domain's web server does, after a redirect when `redirect`. Needs the
+    port: check `ok`."""
 
-    def __init__(self, ca, body, max_age=3600):
+    def __init__(self, ca, body, max_age=3600, redirect=False):
         import http.server
         outer = self
         self.hits = 0
+        self.redirect = redirect
         self.body, self.max_age = body, max_age
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.hits += 1
-                if self.path != "/.well-known/matrix/server" or outer.body is None:
+                if self.path == "/.well-known/matrix/server" and outer.redirect:
+                    self.send_response(302)  # as a web server moving the file would
+                    self.send_header("Location", "https://localhost/moved/matrix-server")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path not in ("/.well-known/matrix/server", "/moved/matrix-server") \
+                        or outer.body is None:
                     self.send_response(404)
                     self.end_headers()
                     return

@@ -1,6 +1,7 @@
 """Server discovery end to end (Server-Server API "Resolving server names", step 3.2): B is
 called "localhost" (no port); A finds it through https://localhost/.well-known/matrix/server
-(a Python HTTPS server on 127.0.0.1:443, skipped when that port is taken), which delegates to
+(a Python HTTPS server on 127.0.0.1:443, skipped when that port is taken; the file has moved,
+a 302 says where), which delegates to
 localhost:<B's TLS front>; A then connects there with SNI and certificate check for
 "localhost" and Host "localhost:<port>". The well-known answer is cached for its max-age."""
 import shutil
@@ -8,7 +9,8 @@ import tempfile
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, WellKnownServer
+from fedharness import (FedServer, TestCA, WellKnownServer, start_servers, stop_servers,
+                        user_with_name)
 
 
 class TestDiscovery(unittest.TestCase):
@@ -16,7 +18,7 @@ class TestDiscovery(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="amtsbote-disc-")
         cls.ca = TestCA(cls.tmp)
-        cls.wk = WellKnownServer(cls.ca, None)
+        cls.wk = WellKnownServer(cls.ca, None, redirect=True)
         if not cls.wk.ok:
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise unittest.SkipTest("127.0.0.1:443 is not available")
@@ -24,27 +26,18 @@ class TestDiscovery(unittest.TestCase):
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = FedServer(cls.ca, dict(ca_cfg), server_name="localhost")
         cls.wk.body = {"m.server": f"localhost:{cls.B.front.port}"}
-        cls.servers = []
         try:
-            for s in (cls.A, cls.B):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.B)
         except Exception:
-            cls.tearDownClass()
+            cls.wk.close()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
-        cls.B.register("bob")
-        tok = cls.B.login("bob")["access_token"]
-        cls.B.put("/_matrix/client/v3/profile/@bob:localhost/displayname",
-                  {"displayname": "Bob Local"}, token=tok)
+        user_with_name(cls.B, "bob", "Bob Local")
         cls.tok = cls.A.register("alice")["access_token"]
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         cls.wk.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
@@ -54,9 +47,9 @@ class TestDiscovery(unittest.TestCase):
         r = self.A.get(path, token=self.tok)
         self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
         self.assertEqual(r.body, {"displayname": "Bob Local"})
-        self.assertEqual(self.wk.hits, 1)
+        self.assertEqual(self.wk.hits, 2)  # the redirect was followed
         self.assertGreater(self.B.front.connections, before)
-        # cached: the well-known is not asked again
+        # cached for its max-age: the well-known is not asked again
         r = self.A.get(path, token=self.tok)
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(self.wk.hits, 1)
+        self.assertEqual(self.wk.hits, 2)

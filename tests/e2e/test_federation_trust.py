@@ -10,7 +10,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, Key, TestCA, verify_json, xmatrix
+from fedharness import (FakeOrigin, FedServer, Key, TestCA, start_servers, stop_servers,
+                        user_with_name, verify_json, xmatrix)
 
 PROFILE = "/_matrix/federation/v1/query/profile"
 
@@ -40,27 +41,16 @@ class TestFederationTrust(unittest.TestCase):
             "federation_domain_whitelist": [cls.A.server_name, cls.N.server_name],
         })
         cls.N.overrides["federation_domain_whitelist"] = [cls.A.server_name]
-        cls.servers = []
         try:
-            for s in (cls.A, cls.N, cls.B):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.N, cls.B)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
-        cls.B.register("bob")
-        tok = cls.B.login("bob")["access_token"]
-        r = cls.B.put(f"/_matrix/client/v3/profile/@bob:{cls.B.server_name}/displayname",
-                      {"displayname": "Bob B"}, token=tok)
-        assert r.status == 200, r
+        user_with_name(cls.B, "bob", "Bob B")
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.N, cls.B):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def assertError(self, r, status, errcode):
@@ -174,6 +164,62 @@ class TestFederationTrust(unittest.TestCase):
                                self.A.server_name)
         self.assertError(r, 401, "M_UNAUTHORIZED")
 
+    def test_expired_key_refused(self):
+        # a key past its valid_until_ts no longer signs requests: what bounds a replay
+        now = int(time.time() * 1000)
+        fresh, stale = FakeOrigin(self.ca, now + 3600_000), FakeOrigin(self.ca, now - 1000)
+        try:
+            path = profile_path(f"@nobody:{self.A.server_name}")
+            r = self.A.fed_request("GET", path, fresh.key, fresh.server_name)
+            self.assertError(r, 404, "M_NOT_FOUND")  # authenticated, then: no such user
+            self.assertEqual(fresh.hits, 1)
+            r = self.A.fed_request("GET", path, stale.key, stale.server_name)
+            self.assertError(r, 401, "M_UNAUTHORIZED")
+            self.assertEqual(stale.hits, 1)
+            # the key is refetched (once per 2 s at most) and accepted once renewed
+            time.sleep(2.2)
+            stale.valid_until_ts = now + 3600_000
+            r = self.A.fed_request("GET", path, stale.key, stale.server_name)
+            self.assertError(r, 404, "M_NOT_FOUND")
+            self.assertEqual(stale.hits, 2)
+        finally:
+            fresh.close()
+            stale.close()
+
+    def raw_get(self, server, path, headers):
+        """GET with repeated headers (urllib folds them); returns (status, errcode)."""
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.putrequest("GET", path)
+        for k, v in headers:
+            c.putheader(k, v)
+        c.endheaders()
+        r = c.getresponse()
+        body = json.loads(r.read() or b"{}")
+        c.close()
+        return r.status, body.get("errcode")
+
+    def test_several_authorization_headers(self):
+        path = profile_path(f"@bob:{self.B.server_name}")
+        good = xmatrix(self.A.key, self.A.server_name, self.B.server_name, "GET", path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good)]), (200, None))
+        # one header per signing key: each must be valid
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good)] * 2),
+                         (200, None))
+        forged = xmatrix(Key(self.A.key.version), self.A.server_name, self.B.server_name, "GET",
+                         path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good),
+                                                     ("Authorization", forged)]),
+                         (401, "M_UNAUTHORIZED"))
+        other = xmatrix(self.N.key, self.N.server_name, self.B.server_name, "GET", path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good),
+                                                     ("Authorization", other)]),
+                         (401, "M_UNAUTHORIZED"))
+        # another scheme next to X-Matrix is not ours to judge
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", "Bearer x"),
+                                                     ("Authorization", good)]), (200, None))
+
     def test_wrong_destination_refused(self):
         r = self.from_A(destination=self.N.server_name)
         self.assertError(r, 401, "M_UNAUTHORIZED")
@@ -248,22 +294,15 @@ class TestFederationTLS(unittest.TestCase):
         cls.L = FedServer(cls.ca, {"federation_custom_ca_list": [cls.ca.ca],
                                    "ip_range_whitelist": []})
         cls.I = FedServer(cls.ca, {"federation_verify_certificates": False})
-        cls.servers = []
         try:
-            for s in (cls.P, cls.W, cls.L, cls.I):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.P, cls.W, cls.L, cls.I)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.P, cls.W, cls.L, cls.I):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def query(self, server):

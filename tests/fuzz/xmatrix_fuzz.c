@@ -1,12 +1,14 @@
 /* xmatrix_fuzz.c - libFuzzer target: the X-Matrix Authorization header parser stays within
  * `size` bytes, and whatever it accepts has NUL-terminated fields within their bounds, a valid
- * origin, and verifies against no key (a fixed all-zero public key) without crashing. Also
- * the server ACL glob over the same bytes. Build and run: make fuzz */
+ * origin, and verifies against no key (a fixed all-zero public key) without crashing. Also,
+ * over the same bytes: the server ACL glob, server-name parsing (what parses is a server name
+ * and takes apart consistently). Build and run: make fuzz */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/fedacl.h"
+#include "server/fedresolve.h"
 #include "server/ids.h"
 #include "server/xmatrix.h"
 
@@ -37,6 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(s, data, size);
         s[size] = s[size + 1] = '\0';
         (void)fedacl_glob(s, s + strlen(s) + (strlen(s) < size));
+        struct fedname n;
+        if (fedname_parse(s, &n) == 0 &&
+            (!ids_server_name_valid(s, strlen(s)) || n.port < 0 || n.port > 65535 ||
+             !memchr(n.host, '\0', sizeof n.host) || (n.ipv6 && !n.ip)))
+            abort();
         free(s);
     }
     return 0;

@@ -25,9 +25,17 @@ TEST(names)
     CHECK_INT(n.port, 8448);
     CHECK_INT(fedname_parse("[2001:db8::1]", &n), 0);
     CHECK_INT(n.port, 0);
-    static const char *const bad[] = {"", "a b", "example.org:", "example.org:0",
-                                      "example.org:65536", "example.org:123456", "[::1",
-                                      "[zz::1]", "1.2.3.400", "ex_ample.org", "a:b:c"};
+    static const char *const bad[] = {"",
+                                      "a b",
+                                      "example.org:",
+                                      "example.org:0",
+                                      "example.org:65536",
+                                      "example.org:123456",
+                                      "[::1",
+                                      "[zz::1]",
+                                      "1.2.3.400",
+                                      "ex_ample.org",
+                                      "a:b:c"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (fedname_parse(bad[i], &n) == 0)
             UNIT_FAIL("accepted: %s", bad[i]);
@@ -93,15 +101,15 @@ TEST(steps)
     /* 3.1 delegated to an IP literal, with and without port */
     resolves("example.org", "5.6.7.8:4321", NULL, 0, NULL, 0, "5.6.7.8", 4321, "5.6.7.8:4321",
              "5.6.7.8", true);
-    resolves("example.org", "[2001:db8::2]", NULL, 0, NULL, 0, "2001:db8::2", 8448,
-             "[2001:db8::2]", "2001:db8::2", true);
+    resolves("example.org", "[2001:db8::2]", NULL, 0, NULL, 0, "2001:db8::2", 8448, "[2001:db8::2]",
+             "2001:db8::2", true);
     /* 3.2 delegated host with port */
     resolves("example.org", "matrix.example.org:443", "srv.example", 1, NULL, 0,
              "matrix.example.org", 443, "matrix.example.org:443", "matrix.example.org", false);
     /* 3.3 delegated host, _matrix-fed._tcp SRV: connect to the target; Host and certificate
      * are the delegated name, never the SRV target */
-    resolves("example.org", "matrix.example.org", "fed1.example.net", 8449, "legacy.example",
-             1, "fed1.example.net", 8449, "matrix.example.org", "matrix.example.org", false);
+    resolves("example.org", "matrix.example.org", "fed1.example.net", 8449, "legacy.example", 1,
+             "fed1.example.net", 8449, "matrix.example.org", "matrix.example.org", false);
     /* 3.4 only the deprecated _matrix._tcp SRV */
     resolves("example.org", "matrix.example.org", NULL, 0, "old.example.net", 8450,
              "old.example.net", 8450, "matrix.example.org", "matrix.example.org", false);
@@ -109,8 +117,8 @@ TEST(steps)
     resolves("example.org", "matrix.example.org", NULL, 0, NULL, 0, "matrix.example.org", 8448,
              "matrix.example.org", "matrix.example.org", false);
     /* 4. no well-known, _matrix-fed._tcp SRV of the server name */
-    resolves("example.org", NULL, "fed.example.net", 443, "legacy.example", 1,
-             "fed.example.net", 443, "example.org", "example.org", false);
+    resolves("example.org", NULL, "fed.example.net", 443, "legacy.example", 1, "fed.example.net",
+             443, "example.org", "example.org", false);
     /* 5. the deprecated one */
     resolves("example.org", NULL, NULL, 0, "old.example.net", 8000, "old.example.net", 8000,
              "example.org", "example.org", false);

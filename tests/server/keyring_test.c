@@ -14,10 +14,10 @@ static struct sign_key k, other;
 static json_t *answer(void)
 {
     char *pub = sign_key_public_b64(&k);
-    json_t *a = json_pack("{s:s,s:I,s:{s:{s:s}},s:{s:{s:s,s:I}}}", "server_name", "s.example",
-                          "valid_until_ts", (json_int_t)4102444800000, "verify_keys", k.key_id,
-                          "key", pub, "old_verify_keys", "ed25519:old", "key", pub,
-                          "expired_ts", (json_int_t)1000);
+    json_t *a =
+        json_pack("{s:s,s:I,s:{s:{s:s}},s:{s:{s:s,s:I}}}", "server_name", "s.example",
+                  "valid_until_ts", (json_int_t)4102444800000, "verify_keys", k.key_id, "key", pub,
+                  "old_verify_keys", "ed25519:old", "key", pub, "expired_ts", (json_int_t)1000);
     free(pub);
     return a;
 }
@@ -53,7 +53,7 @@ TEST(refused)
 
     a = answer();
     sign_json(a, "s.example", &k);
-    CHECK_INT(keyring_check_answer(a, "t.example", err, sizeof err), -1); /* another server */
+    CHECK_INT(keyring_check_answer(a, "t.example", err, sizeof err), -1);  /* another server */
     json_object_set_new(a, "valid_until_ts", json_integer(4102444800001)); /* tampered */
     CHECK_INT(check(a), -1);
     CHECK(strstr(err, "server_name") != NULL);

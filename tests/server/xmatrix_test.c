@@ -58,18 +58,18 @@ TEST(refused)
         "X-Matrix ",
         "Bearer origin=o,key=ed25519:k,sig=s",
         "X-Matrixorigin=o,key=ed25519:k,sig=s",
-        "X-Matrix origin=o,key=ed25519:k",            /* no sig */
-        "X-Matrix key=ed25519:k,sig=s",               /* no origin */
-        "X-Matrix origin=o,sig=s",                    /* no key */
+        "X-Matrix origin=o,key=ed25519:k",                /* no sig */
+        "X-Matrix key=ed25519:k,sig=s",                   /* no origin */
+        "X-Matrix origin=o,sig=s",                        /* no key */
         "X-Matrix origin=o,origin=p,key=ed25519:k,sig=s", /* repeated */
-        "X-Matrix origin=o,key=ed25519:k,sig=a/b",    /* '/' is not a token character */
-        "X-Matrix origin=o key=ed25519:k,sig=s",      /* no comma */
-        "X-Matrix origin=\"o,key=ed25519:k,sig=s",    /* unterminated quote */
-        "X-Matrix origin=\"o\\",                      /* escape at the end */
-        "X-Matrix origin=,key=ed25519:k,sig=s",       /* empty bare value */
+        "X-Matrix origin=o,key=ed25519:k,sig=a/b",        /* '/' is not a token character */
+        "X-Matrix origin=o key=ed25519:k,sig=s",          /* no comma */
+        "X-Matrix origin=\"o,key=ed25519:k,sig=s",        /* unterminated quote */
+        "X-Matrix origin=\"o\\",                          /* escape at the end */
+        "X-Matrix origin=,key=ed25519:k,sig=s",           /* empty bare value */
         "X-Matrix origin=\"not a name\",key=ed25519:k,sig=s",
         "X-Matrix origin=o,destination=\"bad name\",key=ed25519:k,sig=s",
-        "X-Matrix origin=o,key=rsa:k,sig=s",          /* not ed25519 */
+        "X-Matrix origin=o,key=rsa:k,sig=s", /* not ed25519 */
         "X-Matrix origin=o,key=ed25519:,sig=s",
         "X-Matrix origin=\"o\x01\",key=ed25519:k,sig=s", /* control byte */
         "X-Matrix =o,key=ed25519:k,sig=s",
