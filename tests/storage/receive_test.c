@@ -450,6 +450,52 @@ TEST(fork_resolves_current_state)
     fx_close(&f);
 }
 
+/* v8+ restricted rooms: carol (remote) joins through alice (local), who vouches for her:
+ * the join needs the signature of alice's server too (step 2), and auth rule 4.3.5 / v12
+ * 5.3.5 checks it (signed_by). */
+TEST(restricted_join_needs_the_authorising_server)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *jr2 = NULL, *cj = NULL, *am = cur(f.room, "m.room.member", ALICE), why[256];
+    json_t *rules = json_pack("{s:s,s:[{s:s,s:s}]}", "join_rule", "restricted", "allow", "type",
+                              "m.room_membership", "room_id", "!other:" LOCAL);
+    CHECK_INT(room_send(f.room, ALICE, "m.room.join_rules", "", rules, NULL, &jr2, why, sizeof why),
+              ROOM_OK);
+    json_decref(rules);
+    json_t *x = extremities(f.room);
+    json_t *c =
+        json_pack("{s:s,s:s}", "membership", "join", "join_authorised_via_users_server", ALICE);
+    json_t *j = mk("10", f.room, "m.room.member", CAROL, CAROL, c, json_deep_copy(x),
+                   IDS(f.create, f.pl, jr2, am), 0, &remote, REMOTE, &cj);
+    /* only carol's server signed: alice's server's signature is missing */
+    CHECK_INT(recv_(j, NULL), ROOM_RECV_DROPPED);
+    /* with it (as send_join adds it) the join passes */
+    event_sign(j, roomver_get("10"), LOCAL, &own);
+    CHECK_INT(recv_(j, NULL), ROOM_RECV_ACCEPTED);
+    char *m = cur(f.room, "m.room.member", CAROL);
+    CHECK_STR(m, cj);
+    free(m);
+    /* vouched for by a user of ours who is not in the room: signed, but rejected (the
+     * authorising user must be joined with the invite level) */
+    char *dj = NULL;
+    json_t *c2 = json_pack("{s:s,s:s}", "membership", "join", "join_authorised_via_users_server",
+                           "@nobody:" LOCAL);
+    json_t *j2 = mk("10", f.room, "m.room.member", "@dave:" REMOTE, "@dave:" REMOTE, c2,
+                    json_pack("[s]", cj), IDS(f.create, f.pl, jr2), 0, &remote, REMOTE, &dj);
+    event_sign(j2, roomver_get("10"), LOCAL, &own);
+    CHECK_INT(recv_(j2, NULL), ROOM_RECV_REJECTED);
+    json_decref(j2);
+    free(dj);
+    json_decref(j);
+    json_decref(x);
+    free(cj);
+    free(jr2);
+    free(am);
+    fx_close(&f);
+}
+
 /* The fake remote's answers to the engine's fetches. */
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
@@ -667,6 +713,7 @@ int main(void)
     RUN(missing_prev_and_auth);
     RUN(rejection_and_soft_failure);
     RUN(fork_resolves_current_state);
+    RUN(restricted_join_needs_the_authorising_server);
     RUN(fetching_missing_prev_and_auth);
     RUN(send_join_v10);
     RUN(send_join_v12);
