@@ -591,6 +591,73 @@ TEST(fetching_missing_prev_and_auth)
     fx_close(&f);
 }
 
+/* The fake remote's /state_ids: the room's current state here (what the state before the
+ * asked-for event is in the test), with itself as the auth chain. */
+static json_t *fake_state_ids(void *ctx, const char *server, const char *room_id,
+                              const char *event_id)
+{
+    fetches++;
+    struct dbc *c = db_get();
+    json_t *st = c ? db_current_state(c, room_id) : NULL;
+    db_put(c);
+    json_t *ids = json_array(), *v;
+    const char *k;
+    json_object_foreach(st, k, v) json_array_append(ids, v);
+    json_decref(st);
+    return json_pack("{s:O,s:o}", "pdu_ids", ids, "auth_chain_ids", ids);
+}
+
+/* get_missing_events cannot close a gap: the state before the missing prev event is asked
+ * for, the prev event is stored as an outlier with that state, and the event is placed. */
+TEST(state_fallback_for_missing_prev)
+{
+    struct room_fetcher fetcher = {fake_get_event, fake_missing, fake_state_ids, NULL};
+    room_set_fetcher(&fetcher);
+    remote_has = json_object();
+    missing_reply = NULL;
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *m1 = NULL, *m2 = NULL, *m3 = NULL, *id = NULL, why[300];
+    json_t *p1 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m1);
+    json_t *p2 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m1),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m2);
+    json_t *p3 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m2),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m3);
+    json_object_set(remote_has, m2, p2);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p3, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
+    CHECK_STR(id, m3);
+    free(id);
+    struct db_event e;
+    CHECK_INT(standing(m2, &e), 1);
+    CHECK(e.outlier && e.stream == 0 && e.state_group > 0);
+    db_event_clear(&e);
+    CHECK_INT(standing(m1, &e), 0);
+    CHECK_INT(standing(m3, &e), 1);
+    CHECK(!e.outlier && e.stream > 0);
+    db_event_clear(&e);
+    /* without /state_ids the gap stays */
+    room_set_fetcher(&(struct room_fetcher){fake_get_event, fake_missing, NULL, NULL});
+    char *m4 = NULL;
+    json_t *p4 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+                    IDS("$gone"), IDS(f.create, f.pl, f.bj), 40, &remote, REMOTE, &m4);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &id, why, sizeof why), ROOM_RECV_MISSING_PREV);
+    free(id);
+    free(m4);
+    json_decref(p4);
+    room_set_fetcher(NULL);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    json_decref(remote_has);
+    remote_has = NULL;
+    free(m1);
+    free(m2);
+    free(m3);
+    fx_close(&f);
+}
+
 /* A room made entirely on remote.test by @rob, then joined by alice through send_join's
  * answer: state and auth chain as outliers, the join with that state. */
 static void send_join_flow(const char *version, json_t *pl_extra)
@@ -715,6 +782,7 @@ int main(void)
     RUN(fork_resolves_current_state);
     RUN(restricted_join_needs_the_authorising_server);
     RUN(fetching_missing_prev_and_auth);
+    RUN(state_fallback_for_missing_prev);
     RUN(send_join_v10);
     RUN(send_join_v12);
     RUN(send_join_v3_with_float_power_level);
