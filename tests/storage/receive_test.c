@@ -660,7 +660,7 @@ TEST(state_fallback_for_missing_prev)
 
 /* A room made entirely on remote.test by @rob, then joined by alice through send_join's
  * answer: state and auth chain as outliers, the join with that state. */
-static void send_join_flow(const char *version, json_t *pl_extra)
+static char *send_join_flow(const char *version, json_t *pl_extra)
 {
     const struct room_version *rv = roomver_get(version);
     const char *ROB = "@rob:" REMOTE;
@@ -742,24 +742,42 @@ static void send_join_flow(const char *version, json_t *pl_extra)
     free(plid);
     free(jrid);
     free(aj);
-    free(room);
+    return room;
 }
 
 TEST(send_join_v10)
 {
-    send_join_flow("10", NULL);
+    free(send_join_flow("10", NULL));
 }
 
 TEST(send_join_v12)
 {
-    send_join_flow("12", NULL);
+    free(send_join_flow("12", NULL));
 }
 
 TEST(send_join_v3_with_float_power_level)
 {
-    json_t *extra = json_pack("{s:f}", "@mod:" REMOTE, 50.57);
-    send_join_flow("3", extra);
+    json_t *extra = json_pack("{s:f,s:f}", "@mod:" REMOTE, 50.57, ALICE, 100.0);
+    char *room = send_join_flow("3", extra);
     json_decref(extra);
+    /* alice (100.0) may upgrade the room: the floats become integers (v10 refuses floats) */
+    char *repl = NULL, why[256];
+    enum room_rc rc = room_upgrade(room, ALICE, "10", NULL, &repl, why, sizeof why);
+    if (rc != ROOM_OK)
+        UNIT_FAIL("upgrade: %d %s", rc, why);
+    char *plid = repl ? cur(repl, "m.room.power_levels", "") : NULL;
+    struct db_event e;
+    if (plid && standing(plid, &e) == 1) {
+        json_t *users = json_object_get(json_object_get(e.pdu, "content"), "users");
+        CHECK(json_is_integer(json_object_get(users, "@mod:" REMOTE)));
+        CHECK_INT(json_integer_value(json_object_get(users, "@mod:" REMOTE)), 50);
+        db_event_clear(&e);
+    } else {
+        UNIT_FAIL("no power levels in the new room");
+    }
+    free(plid);
+    free(repl);
+    free(room);
 }
 
 int main(void)
