@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/b64.h"
 #include "server/clock.h"
 #include "server/event.h"
 #include "server/ids.h"
@@ -85,6 +86,30 @@ static json_t *ids(const char *const *v, size_t n)
     ids((const char *const[]){__VA_ARGS__},                                                        \
         sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+/* [[id, {sha256: reference hash}], ...] of stored events (versions 1 and 2). New array. */
+static json_t *v1_refs(const struct room_version *rv, const json_t *ids)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        struct dbc *c = db_get();
+        struct db_event e;
+        uint8_t h[32];
+        char *b = NULL;
+        if (c && db_events_get(c, json_string_value(v), &e) == 1) {
+            if (event_reference_hash(e.pdu, rv, h) == 0)
+                b = b64_encode(h, sizeof h);
+            db_event_clear(&e);
+        }
+        db_put(c);
+        json_array_append_new(out, json_pack("[O,{s:s}]", v, "sha256", b ? b : "unknown"));
+        free(b);
+    }
+    return out;
+}
+
 /* A PDU of `sender` signed by `server` with key k: prevs and auths (arrays, stolen), depth one
  * more than the deepest prev (or `depth` when there is none); *id its event ID (malloc'd). */
 static json_t *mk(const char *version, const char *room, const char *type, const char *sk,
@@ -111,6 +136,14 @@ static json_t *mk(const char *version, const char *room, const char *type, const
         json_object_set_new(pdu, "room_id", json_string(room));
     if (sk)
         json_object_set_new(pdu, "state_key", json_string(sk));
+    if (rv->event_ids == ROOMVER_EVID_V1) { /* the sender names it; references carry hashes */
+        static int serial;
+        char eid[64];
+        snprintf(eid, sizeof eid, "$v1ev%d:%s", ++serial, server);
+        json_object_set_new(pdu, "event_id", json_string(eid));
+        json_object_set_new(pdu, "prev_events", v1_refs(rv, prevs));
+        json_object_set_new(pdu, "auth_events", v1_refs(rv, auths));
+    }
     event_set_content_hash(pdu);
     event_sign(pdu, rv, server, k);
     *id = event_compute_id(pdu, rv);
@@ -159,10 +192,10 @@ static bool only_extremity(const char *room, const char *id)
 
 /* A v10 public room of alice's, with bob (remote) joined through the receive path. Sets
  * *bob_join. */
-static char *room_with_bob(char **bob_join)
+static char *room_with_bob_in(const char *version, char **bob_join)
 {
     char *room = NULL, why[256];
-    json_t *req = json_pack("{s:s,s:s}", "preset", "public_chat", "room_version", "10");
+    json_t *req = json_pack("{s:s,s:s}", "preset", "public_chat", "room_version", version);
     CHECK_INT(room_create(ALICE, req, &room, why, sizeof why), ROOM_OK);
     json_decref(req);
     if (!room)
@@ -170,7 +203,7 @@ static char *room_with_bob(char **bob_join)
     char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
     char *jr = cur(room, "m.room.join_rules", "");
     json_t *x = extremities(room);
-    json_t *join = mk("10", room, "m.room.member", BOB, BOB, member("join"), json_deep_copy(x),
+    json_t *join = mk(version, room, "m.room.member", BOB, BOB, member("join"), json_deep_copy(x),
                       IDS(create, pl, jr), 0, &remote, REMOTE, bob_join);
     CHECK_INT(recv_(join, NULL), ROOM_RECV_ACCEPTED);
     json_decref(join);
@@ -179,6 +212,11 @@ static char *room_with_bob(char **bob_join)
     free(pl);
     free(jr);
     return room;
+}
+
+static char *room_with_bob(char **bob_join)
+{
+    return room_with_bob_in("10", bob_join);
 }
 
 /* Every test's start: alice's room with bob joined, its create, power levels and join rules
@@ -496,6 +534,60 @@ TEST(restricted_join_needs_the_authorising_server)
     fx_close(&f);
 }
 
+/* Versions 1 and 2: event IDs chosen by the sender ("$x:remote.test", whose server must sign
+ * too), references with hashes; a join, a message, a fork joined by a local send. */
+TEST(version_1_events)
+{
+    char *bj = NULL, *mid = NULL, *tid = NULL, *lid = NULL, why[256];
+    char *room = room_with_bob_in("1", &bj);
+    if (!room)
+        return;
+    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
+    json_t *msg = mk("1", room, "m.room.message", NULL, BOB,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "old"), IDS(bj),
+                     IDS(create, pl, bj), 0, &remote, REMOTE, &mid);
+    CHECK_STR(mid, json_string_value(json_object_get(msg, "event_id")));
+    CHECK_INT(recv_(msg, NULL), ROOM_RECV_ACCEPTED);
+    CHECK(only_extremity(room, mid));
+    /* an event ID of another server needs that server's signature too */
+    char *fid = NULL;
+    json_t *forged = mk("1", room, "m.room.message", NULL, BOB, json_pack("{s:s}", "body", "x"),
+                        IDS(mid), IDS(create, pl, bj), 0, &remote, REMOTE, &fid);
+    json_object_set_new(forged, "event_id", json_string("$stolen:" LOCAL));
+    CHECK_INT(recv_(forged, NULL), ROOM_RECV_DROPPED);
+    json_decref(forged);
+    free(fid);
+    /* alice's topic and bob's message on the same parent: a fork, joined by alice's next send */
+    json_t *t = json_pack("{s:s}", "topic", "t");
+    CHECK_INT(room_send(room, ALICE, "m.room.topic", "", t, NULL, &tid, why, sizeof why), ROOM_OK);
+    json_decref(t);
+    char *m2 = NULL;
+    json_t *msg2 = mk("1", room, "m.room.message", NULL, BOB, json_pack("{s:s}", "body", "y"),
+                      IDS(mid), IDS(create, pl, bj), 0, &remote, REMOTE, &m2);
+    CHECK_INT(recv_(msg2, NULL), ROOM_RECV_ACCEPTED);
+    json_t *x = extremities(room);
+    CHECK_INT(json_array_size(x), 2);
+    json_decref(x);
+    char *ct = cur(room, "m.room.topic", "");
+    CHECK_STR(ct, tid);
+    free(ct);
+    json_t *body = json_pack("{s:s}", "body", "merge");
+    CHECK_INT(room_send(room, ALICE, "m.room.message", NULL, body, NULL, &lid, why, sizeof why),
+              ROOM_OK);
+    json_decref(body);
+    CHECK(lid && only_extremity(room, lid));
+    json_decref(msg2);
+    json_decref(msg);
+    free(m2);
+    free(lid);
+    free(tid);
+    free(mid);
+    free(create);
+    free(pl);
+    free(bj);
+    free(room);
+}
+
 /* The fake remote's answers to the engine's fetches. */
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
@@ -799,6 +891,7 @@ int main(void)
     RUN(rejection_and_soft_failure);
     RUN(fork_resolves_current_state);
     RUN(restricted_join_needs_the_authorising_server);
+    RUN(version_1_events);
     RUN(fetching_missing_prev_and_auth);
     RUN(state_fallback_for_missing_prev);
     RUN(send_join_v10);
