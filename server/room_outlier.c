@@ -309,7 +309,7 @@ static enum room_recv with_state(const char *room_id, const struct room_version 
         goto out;
     }
     if (a == 0) {
-        struct room_recv_state ms = {&x, state_map, NULL};
+        struct room_recv_state ms = {&x, state_map, NULL, 0};
         struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
         if (auth_check(rv, checked, &ops, reason, sizeof reason) < 0)
             a = 1;
@@ -353,7 +353,8 @@ static enum room_recv with_state(const char *room_id, const struct room_version 
     const char *joiner = str(checked, "state_key");
     if (ids_is_local(joiner) && db_rooms_unforget(c, room_id, joiner) < 0)
         goto out;
-    if (room_recv_side_effects(&x, &b, checked, id, state_map) < 0)
+    struct room_recv_state bs = {&x, state_map, NULL, 0};
+    if (room_recv_side_effects(&x, &b, checked, id, &bs) < 0)
         goto out;
     room_recv_queue(&b, stream, room_id, checked);
     snprintf(why, n, "accepted");
