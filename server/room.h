@@ -1,6 +1,7 @@
-/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends and,
- * later, received PDUs go through the same path: build or check the PDU, authorise it
- * against the room's state, persist it with its state, wake listeners. */
+/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends
+ * (server/room.c) and PDUs received from other servers (server/room_receive.c,
+ * room_outlier.c) go through the same steps under the same per-room lock: build or check the
+ * PDU, authorise it against the room's state, persist it with its state, wake listeners. */
 #ifndef AMTSBOTE_ROOM_H
 #define AMTSBOTE_ROOM_H
 #include <jansson.h>
