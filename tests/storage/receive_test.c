@@ -19,6 +19,7 @@
 #include "server/keyring.h"
 #include "server/room.h"
 #include "server/statemap.h"
+#include "server/stateres.h"
 #include "storage/db.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
@@ -615,6 +616,177 @@ TEST(linear_messages_timing)
     fx_close(&f);
 }
 
+/* Random forks: bob sends messages, display name changes, leaves and joins on random parents
+ * (one or two of the events stored with a state so far). After every receive the engine's
+ * invariants hold: the forward extremities are the accepted events nobody accepted follows,
+ * and the current state (table and group) is the resolution of the states at them. */
+static json_t *inv_cache;
+
+static const json_t *inv_fetch(void *ctx, const char *id)
+{
+    json_t *hit = json_object_get(inv_cache, id);
+    if (hit)
+        return hit;
+    struct dbc *c = db_get();
+    struct db_event e;
+    json_t *pdu = NULL;
+    if (c && db_events_get(c, id, &e) == 1) {
+        pdu = json_incref(e.pdu);
+        json_object_set_new(pdu, "event_id", json_string(id));
+        db_event_clear(&e);
+        json_object_set_new(inv_cache, id, pdu);
+    }
+    db_put(c);
+    return pdu;
+}
+
+static int64_t group_of(const char *id)
+{
+    struct db_event e;
+    int64_t g = 0;
+    if (standing(id, &e) == 1) {
+        g = e.state_group;
+        db_event_clear(&e);
+    }
+    return g;
+}
+
+static bool invariants_hold(const char *room, json_t *ext)
+{
+    bool ok = true;
+    json_t *x = extremities(room);
+    json_t *want = json_object(), *v;
+    size_t i;
+    json_array_foreach(ext, i, v) json_object_set_new(want, json_string_value(v), json_true());
+    ok = ok && json_array_size(x) == json_object_size(want);
+    json_array_foreach(x, i, v) ok = ok && json_object_get(want, json_string_value(v));
+    if (!ok)
+        UNIT_FAIL("extremities differ");
+    json_t *maps = json_array();
+    json_array_foreach(ext, i, v)
+    {
+        struct dbc *c = db_get();
+        json_array_append_new(maps, db_state_group_load(c, group_of(json_string_value(v))));
+        db_put(c);
+    }
+    char why[256];
+    struct stateres_ops ops = {inv_fetch, NULL, NULL, NULL};
+    json_t *res = stateres_resolve(roomver_get("10"), maps, &ops, why, sizeof why);
+    struct dbc *c = db_get();
+    json_t *cur = db_current_state(c, room);
+    struct db_room r;
+    json_t *grp = NULL;
+    if (db_rooms_get(c, room, false, &r) == 1) {
+        grp = db_state_group_load(c, r.state_group);
+        db_room_clear(&r);
+    }
+    db_put(c);
+    if (!res || !json_equal(res, cur)) {
+        ok = false;
+        UNIT_FAIL("current state is not the resolution of the extremities");
+    }
+    if (!grp || !json_equal(grp, cur)) {
+        ok = false;
+        UNIT_FAIL("the room's state group is not its current state");
+    }
+    json_decref(res);
+    json_decref(cur);
+    json_decref(grp);
+    json_decref(maps);
+    json_decref(x);
+    json_decref(want);
+    return ok;
+}
+
+static void random_forks(uint32_t seed)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    inv_cache = json_object();
+    json_t *ext = json_pack("[s]", f.bj);
+    json_t *pool = json_pack("[s]", f.bj); /* events stored with a state */
+    char *bob_member = strdup(f.bj);
+    json_t *joins = json_pack("[s]", f.bj); /* bob's accepted joins: any one may authorise */
+    int counts[10] = {0};
+    for (int round = 0; round < 60; round++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = seed >> 8;
+        size_t np = json_array_size(pool);
+        json_t *prevs = json_array();
+        json_array_append(prevs, json_array_get(pool, np - 1 - (r % (np < 6 ? np : 6))));
+        if ((r >> 4) % 3 == 0) {
+            json_t *other = json_array_get(pool, (r >> 8) % np);
+            if (!json_equal(other, json_array_get(prevs, 0)))
+                json_array_append(prevs, other);
+        }
+        int kind = (int)((r >> 12) % 10);
+        char *id = NULL;
+        json_t *p;
+        if (kind < 6) {
+            const char *auth_m =
+                (r >> 20) % 2
+                    ? bob_member
+                    : json_string_value(json_array_get(joins, (r >> 21) % json_array_size(joins)));
+            p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), prevs,
+                   IDS(f.create, f.pl, auth_m), 0, &remote, REMOTE, &id);
+        } else {
+            const char *m = kind < 8 ? "join" : kind == 8 ? "leave" : "join";
+            json_t *c = json_pack("{s:s,s:i}", "membership", m, "n", round);
+            /* join rules are an auth event of joins only (auth events selection) */
+            p = mk("10", f.room, "m.room.member", BOB, BOB, c, prevs,
+                   kind == 8 ? IDS(f.create, f.pl, bob_member)
+                             : IDS(f.create, f.pl, f.jr, bob_member),
+                   0, &remote, REMOTE, &id);
+        }
+        enum room_recv rc = recv_(p, NULL);
+        if (rc >= 0 && rc < 10)
+            counts[rc]++;
+        if (rc == ROOM_RECV_ACCEPTED || rc == ROOM_RECV_SOFT_FAILED || rc == ROOM_RECV_REJECTED)
+            json_array_append_new(pool, json_string(id));
+        if (rc == ROOM_RECV_ACCEPTED) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(json_object_get(p, "prev_events"), i, v)
+            {
+                for (size_t j = 0; j < json_array_size(ext); j++)
+                    if (json_equal(json_array_get(ext, j), v)) {
+                        json_array_remove(ext, j);
+                        break;
+                    }
+            }
+            json_array_append_new(ext, json_string(id));
+            if (kind >= 6) {
+                free(bob_member);
+                bob_member = strdup(id);
+                if (kind != 8)
+                    json_array_append_new(joins, json_string(id));
+            }
+        }
+        json_decref(p);
+        free(id);
+        if (!invariants_hold(f.room, ext)) {
+            UNIT_FAIL("round %d (answer %d)", round, rc);
+            break;
+        }
+    }
+    printf("# random forks: %d accepted, %d rejected, %d soft failed\n", counts[ROOM_RECV_ACCEPTED],
+           counts[ROOM_RECV_REJECTED], counts[ROOM_RECV_SOFT_FAILED]);
+    free(bob_member);
+    json_decref(joins);
+    json_decref(ext);
+    json_decref(pool);
+    json_decref(inv_cache);
+    fx_close(&f);
+}
+
+TEST(random_forks_keep_the_invariants)
+{
+    random_forks(12345);
+    random_forks(777);
+    random_forks(4242);
+}
+
 /* The fake remote's answers to the engine's fetches. */
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
@@ -920,6 +1092,7 @@ int main(void)
     RUN(restricted_join_needs_the_authorising_server);
     RUN(version_1_events);
     RUN(linear_messages_timing);
+    RUN(random_forks_keep_the_invariants);
     RUN(fetching_missing_prev_and_auth);
     RUN(state_fallback_for_missing_prev);
     RUN(send_join_v10);
