@@ -723,6 +723,24 @@ static void random_forks(uint32_t seed)
         int kind = (int)((r >> 12) % 10);
         char *id = NULL;
         json_t *p;
+        if (((r >> 17) ^ (r >> 5)) % 8 == 0 && json_array_size(ext) <= 10) {
+            /* alice (local) changes the topic: her event follows every extremity */
+            char why[256];
+            json_t *t = json_pack("{s:s,s:i}", "topic", "t", "n", round);
+            CHECK_INT(room_send(f.room, ALICE, "m.room.topic", "", t, NULL, &id, why, sizeof why),
+                      ROOM_OK);
+            json_decref(t);
+            json_decref(prevs);
+            json_array_clear(ext);
+            json_array_append_new(ext, json_string(id));
+            json_array_append_new(pool, json_string(id));
+            free(id);
+            if (!invariants_hold(f.room, ext)) {
+                UNIT_FAIL("round %d (local send)", round);
+                break;
+            }
+            continue;
+        }
         if (kind < 6) {
             const char *auth_m =
                 (r >> 20) % 2
