@@ -516,6 +516,9 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
         if (*budget <= 0)
             break;
         (*budget)--;
+        const char *rid = str(ev, "room_id");
+        if (!rid || strcmp(rid, room_id) != 0) /* only this room's events answer this question */
+            continue;
         char *id = NULL, why[300];
         enum room_recv r =
             receive_fetching(origin, ev, &id, why, sizeof why, budget, depth_left - 1);
