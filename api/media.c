@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "server/ids.h"
 #include "server/httpjob.h"
+#include "server/ids.h"
 #include "server/media.h"
 #include "server/preview.h"
 
