@@ -14,33 +14,21 @@
 
 #define MAX_VERSIONS 32
 
-/* The engine's answers as the spec's errors (columns: rc, status, errcode). */
-static const struct {
-    enum room_rc rc;
-    int status;
-    const char *errcode;
-} errors[] = {
-    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
-    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
-    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
-    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
-    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
-};
-
+/* The engine's answer as the spec's error (server/room.c's table); M_INCOMPATIBLE_ROOM_VERSION
+ * carries the room's version. */
 static void reply_error(struct http_req *req, enum room_rc rc, const char *why,
                         const char *room_version)
 {
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
-        if (errors[i].rc != rc)
-            continue;
-        json_t *extra = rc == ROOM_INCOMPATIBLE && room_version
-                            ? json_pack("{s:s}", "room_version", room_version)
-                            : NULL;
-        http_reply_error_extra(req, errors[i].status, errors[i].errcode, extra, "%s", why);
+    const char *errcode;
+    int status = room_rc_http(rc, &errcode);
+    if (!status) {
+        http_reply_internal_cause(req, "%s", *why ? why : "room engine error");
         return;
     }
-    http_reply_internal_cause(req, "%s", *why ? why : "room engine error");
+    json_t *extra = rc == ROOM_INCOMPATIBLE && room_version
+                        ? json_pack("{s:s}", "room_version", room_version)
+                        : NULL;
+    http_reply_error_extra(req, status, errcode, extra, "%s", why);
 }
 
 /* The room's server ACL applies to every room-scoped endpoint (spec "Server Access Control

@@ -14,7 +14,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, canonical
+from fedharness import (FedServer, TestCA, canonical, start_servers, stop_servers,
+                        user_with_name)
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -35,29 +36,21 @@ class TestFederationJoin(unittest.TestCase):
         cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.C = FedServer(cls.ca, dict(ca_cfg))
         cls.A.overrides["federation_domain_whitelist"] = [cls.B.server_name]
-        cls.servers = []
         try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.B, cls.C)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
         cls.tok = {}
         for srv, names in ((cls.A, ["alice"]), (cls.C, ["cyril"]),
                            (cls.B, ["bob", "bea", "carol", "dave", "erin", "frank", "gina",
                                     "hugo", "ivy"])):
             for n in names:
-                srv.register(n)
-                cls.tok[n] = srv.login(n)["access_token"]
+                cls.tok[n] = user_with_name(srv, n, n.capitalize())
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- helpers ------------------------------------------------------------------------
@@ -96,6 +89,9 @@ class TestFederationJoin(unittest.TestCase):
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
         self.assertEqual(r["room_id"], room)
         self.assertJoinedOnBoth(room, "bob")
+        r = self.A.get(f"{CS}/rooms/{q(room)}/state/m.room.member/{q(self.uid('bob', self.B))}",
+                       token=self.tok["alice"])
+        self.assertEqual(r["displayname"], "Bob")  # B's profile, in the event B signed
         # the room, its state and the join in bob's /sync on B
         s = self.sync(self.B, "bob")
         self.assertIn(room, s["rooms"]["join"])
