@@ -491,8 +491,14 @@ enum room_rc room_receive_invite(const char *origin, const char *room_id, const 
         free(got);
         json_decref(missing);
     }
-    *signed_ev = ev;
-    ev = NULL;
+    /* the answer is their event untouched but for our signature (unsigned included) */
+    *signed_ev = json_deep_copy(pdu);
+    if (!*signed_ev ||
+        json_object_set(*signed_ev, "signatures", json_object_get(ev, "signatures")) < 0) {
+        json_decref(*signed_ev);
+        *signed_ev = NULL;
+        goto out;
+    }
     rc = ROOM_OK;
 out:
     json_decref(checked);

@@ -252,12 +252,10 @@ class TestFederationJoin(unittest.TestCase):
         mine = [e for e in inv if e["type"] == "m.room.member" and e["state_key"] == carol]
         self.assertTrue(mine[0]["content"]["is_direct"])
 
-    def test_v12_invite_needs_create_in_invite_room_state(self):
-        """A correctly signed v12 invite from A whose invite_room_state lacks the create
-        event: refused (invite v2: SHOULD from room version 12)."""
-        room = "!" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    def signed_invite(self, room, invitee):
+        """An invite PDU (v10+ format) from alice of A signed with A's key, and its event ID."""
         ev = {"type": "m.room.member", "room_id": room, "sender": self.uid("alice", self.A),
-              "state_key": self.uid("gina", self.B), "content": {"membership": "invite"},
+              "state_key": invitee, "content": {"membership": "invite"},
               "origin_server_ts": int(time.time() * 1000), "depth": 5,
               "prev_events": ["$" + "a" * 43], "auth_events": ["$" + "b" * 43]}
         ev["hashes"] = {"sha256": base64.b64encode(
@@ -266,6 +264,35 @@ class TestFederationJoin(unittest.TestCase):
         ref = {k: v for k, v in ev.items() if k not in ("signatures", "unsigned")}
         eid = "$" + base64.urlsafe_b64encode(
             hashlib.sha256(canonical(ref)).digest()).decode().rstrip("=")
+        return ev, eid
+
+    def test_invite_v2_signs_and_keeps_the_event(self):
+        room = f"!direct:{self.A.server_name}"
+        gina = self.uid("gina", self.B)
+        ev, eid = self.signed_invite(room, gina)
+        ev["unsigned"] = {"age": 5}
+        r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q(eid)}", self.A.key,
+                               self.A.server_name,
+                               content={"room_version": "10", "event": ev,
+                                        "invite_room_state": []})
+        self.assertEqual(r.status, 200, r)
+        out = r["event"]
+        self.assertIn(self.B.key.key_id, out["signatures"][self.B.server_name])
+        self.assertEqual(out["signatures"][self.A.server_name], ev["signatures"][self.A.server_name])
+        self.assertEqual({k: v for k, v in out.items() if k != "signatures"},
+                         {k: v for k, v in ev.items() if k != "signatures"})
+        self.assertIn(room, self.sync(self.B, "gina")["rooms"]["invite"])
+        # the wrong event ID in the path
+        r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q('$other')}", self.A.key,
+                               self.A.server_name,
+                               content={"room_version": "10", "event": ev})
+        self.assertError(r, 400, "M_INVALID_PARAM")
+
+    def test_v12_invite_needs_create_in_invite_room_state(self):
+        """A correctly signed v12 invite from A whose invite_room_state lacks the create
+        event: refused (invite v2: SHOULD from room version 12)."""
+        room = "!" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        ev, eid = self.signed_invite(room, self.uid("gina", self.B))
         r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q(eid)}", self.A.key,
                                self.A.server_name,
                                content={"room_version": "12", "event": ev,
