@@ -155,6 +155,10 @@ class TestFederationJoin(unittest.TestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(self.membership_on(self.A, self.tok["alice"], room,
                                                 self.uid("hugo", self.B)), "leave")
+            # and back: B is no longer in the room, so through A again
+            r = self.B.post(f"{CS}/join/{q(room)}", {}, token=self.tok["hugo"])
+            self.assertEqual(r.status, 200, f"{version}: {r}\n{self.B.read_log()[-3000:]}")
+            self.assertJoinedOnBoth(room, "hugo")
 
     def test_join_v12_room_with_via(self):
         room = self.create(preset="public_chat", room_version="12")
