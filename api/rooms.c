@@ -459,6 +459,16 @@ void api_alias_get(struct http_req *req)
 {
     const char *alias = http_param(req, 0);
     char *room_id = NULL;
+    const char *srv = alias[0] == '#' ? ids_server_of(alias) : NULL;
+    if (srv && !ids_is_local(alias) && ids_server_name_valid(srv, strlen(srv)) &&
+        strlen(alias) <= 255) {
+        if (!http_user(req)) /* no anonymous requests to other servers (amplification) */
+            http_reply_error(req, 401, "M_MISSING_TOKEN",
+                             "Resolving another server's alias needs an access token");
+        else
+            api_remote_alias(req, alias); /* GET /query/directory of its server */
+        return;
+    }
     if (!local_alias(req, alias))
         return;
     enum room_rc rc = room_alias_get(alias, &room_id);

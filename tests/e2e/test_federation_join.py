@@ -112,8 +112,15 @@ class TestFederationJoin(unittest.TestCase):
     def test_join_by_alias_and_leave(self):
         room = self.create(preset="public_chat", room_alias_name="lobby")
         alias = f"#lobby:{self.A.server_name}"
-        # the directory query itself
+        # the client's alias lookup goes to A's /query/directory
         r = self.B.get(f"{CS}/directory/room/{q(alias)}", token=self.tok["bea"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["room_id"], room)
+        self.assertIn(self.A.server_name, r["servers"])
+        r = self.B.get(f"{CS}/directory/room/{q('#nope:' + self.A.server_name)}",
+                       token=self.tok["bea"])
+        self.assertError(r, 404, "M_NOT_FOUND")
+        self.assertError(self.B.get(f"{CS}/directory/room/{q(alias)}"), 401, "M_MISSING_TOKEN")
         r = self.B.post(f"{CS}/join/{q(alias)}", {}, token=self.tok["bea"])
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
         self.assertEqual(r["room_id"], room)
