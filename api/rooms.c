@@ -426,7 +426,7 @@ static bool local_alias(struct http_req *req, const char *alias)
     }
     if (!ids_is_local(alias)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
-                         "Room alias on another server: federation is not available yet");
+                         "Room aliases of another server are that server's to change");
         return false;
     }
     return true;
