@@ -45,6 +45,34 @@ class SharedSecretRegistration(ServerTestCase):
         self.assertEqual(self.s.post(ADMIN + "/register", body).status, 200)
         self.assertError(self.s.post(ADMIN + "/register", body), 400, "M_UNKNOWN")
 
+    def psql(self, sql):
+        return subprocess.run([os.path.join(self.s.pg["PGBIN"], "psql"), "-h",
+                               self.s.pg["PGHOST"], "-U", self.s.pg["PGUSER"], "-d",
+                               self.s.dbname, "-Atc", sql],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def test_nonces_bounded_and_expiring(self):
+        # issue 17: every unauthenticated GET wrote a row, without limit. At most 1,000
+        # unexpired nonces are outstanding; stale ones (over 60 s) go when a new one is made.
+        self.psql("INSERT INTO admin_register_nonces (nonce, created_ts) SELECT 'n' || i, "
+                  "(extract(epoch from now()) * 1000)::bigint FROM generate_series(1, 1000) i")
+        r = self.s.get(ADMIN + "/register")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertGreater(r["retry_after_ms"], 0)
+        self.psql("UPDATE admin_register_nonces SET created_ts = created_ts - 61000")
+        r = self.s.get(ADMIN + "/register")
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(int(self.psql("SELECT count(*) FROM admin_register_nonces")), 10)
+        # a nonce older than 60 s is refused
+        nonce = r["nonce"]
+        self.psql(f"UPDATE admin_register_nonces SET created_ts = created_ts - 61000 "
+                  f"WHERE nonce = '{nonce}'")
+        mac = hmac.new(Server.SHARED_SECRET.encode(), b"\0".join(
+            [nonce.encode(), b"late", b"pw", b"notadmin"]), hashlib.sha1).hexdigest()
+        r = self.s.post(ADMIN + "/register", {"nonce": nonce, "username": "late",
+                                              "password": "pw", "mac": mac})
+        self.assertError(r, 400, "M_UNKNOWN")
+
     def test_register_user_command(self):
         out = subprocess.run([BIN, "register-user", "-c", self.s.config_path, "-u", "cmduser",
                               "-p", "cmd-pw", "--admin"], capture_output=True, text=True,
@@ -179,6 +207,14 @@ class RateLimits(ServerTestCase):
         self.assertEqual(r.status, 429)
         self.assertEqual(r.errcode, "M_LIMIT_EXCEEDED")
         self.assertGreater(r["retry_after_ms"], 0)
+
+    def test_admin_nonce_limited(self):
+        # the shared-secret nonce endpoint is unauthenticated: limited per address
+        for _ in range(2):
+            self.assertEqual(self.s.get(ADMIN + "/register").status, 200)
+        r = self.s.get(ADMIN + "/register")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertIn("retry_after_ms", r.body)
 
     def test_registration_limited(self):
         self.s.register("rl1")
