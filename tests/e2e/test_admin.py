@@ -224,6 +224,49 @@ class RateLimits(ServerTestCase):
         self.assertIn("retry_after_ms", r.body)
 
 
+class MessageLimit(ServerTestCase):
+    """rc_message with Synapse's defaults (0.2/s, burst 10; null keeps the default) for
+    messages, state events and redactions, per user; and unauthenticated profile lookups
+    limited per address like /register/available (issue 17, item 8)."""
+    config = {"rc_message": None,
+              "rc_registration": {"per_second": 0.001, "burst_count": 3}}
+
+    def test_messages_limited_per_user(self):
+        a = self.s.register("msga")["access_token"]
+        b = self.s.register("msgb")["access_token"]
+        room = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=a)["room_id"]
+        self.assertEqual(self.s.post(CS + f"/rooms/{room}/join", {}, token=b).status, 200)
+        ids = []
+        for i in range(10):
+            r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/t{i}",
+                           {"msgtype": "m.text", "body": str(i)}, token=a)
+            self.assertEqual(r.status, 200, r)
+            ids.append(r["event_id"])
+        r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/t10",
+                       {"msgtype": "m.text", "body": "10"}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertGreater(r["retry_after_ms"], 1000)  # a token every 5 s
+        self.assertLessEqual(r["retry_after_ms"], 5000)
+        r = self.s.put(CS + f"/rooms/{room}/state/m.room.topic/", {"topic": "x"}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        r = self.s.put(CS + f"/rooms/{room}/redact/{ids[0]}/r1", {}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        # another user has a bucket of their own
+        r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/b1",
+                       {"msgtype": "m.text", "body": "b"}, token=b)
+        self.assertEqual(r.status, 200, r)
+
+    def test_unauthenticated_profile_limited(self):
+        tok = self.s.register("prof")["access_token"]
+        for _ in range(3):
+            self.assertEqual(self.s.get(CS + "/profile/@prof:test.local").status, 200)
+        r = self.s.get(CS + "/profile/@prof:test.local/displayname")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        for _ in range(5):  # with an access token: not limited
+            self.assertEqual(self.s.get(CS + "/profile/@prof:test.local", token=tok).status,
+                             200)
+
+
 class FailedLoginLimit(ServerTestCase):
     config = {"rc_login": {"failed_attempts": {"per_second": 0.05, "burst_count": 2}}}
 
