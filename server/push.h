@@ -28,7 +28,8 @@ const json_t *push_predefined(void);
 /* Bounds on what one user's rules may cost (issue 17: a 200,000-byte glob made every message
  * in the user's rooms cost seconds in the room's writer). The edits refuse a pattern longer
  * than PUSH_PATTERN_MAX bytes, a rule with more than PUSH_CONDITIONS_MAX conditions and more
- * than PUSH_RULES_MAX user-defined rules (all kinds together); push_eval stops matching globs
+ * than PUSH_RULES_MAX user-defined rules (all kinds together) or PUSH_STORE_MAX bytes of
+ * them; push_eval stops matching globs
  * for a user once they cost PUSH_GLOB_BUDGET units (a unit: one character of a value against
  * 64 pattern tokens), and a glob it could not finish does not match. The budget is some 30
  * scans of a 64 KiB body with short patterns (about 5 ms): users within the limits do not
@@ -36,6 +37,7 @@ const json_t *push_predefined(void);
 #define PUSH_PATTERN_MAX 512
 #define PUSH_CONDITIONS_MAX 16
 #define PUSH_RULES_MAX 500
+#define PUSH_STORE_MAX 262144 /* bytes of a user's stored rules (pushrules.c refuses more) */
 #define PUSH_GLOB_BUDGET 2000000
 
 /* What the evaluator needs besides the event and the rule set. All borrowed. */

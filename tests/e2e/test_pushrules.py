@@ -158,6 +158,12 @@ class TestPushRules(ServerTestCase):
         r = self.s.put(PR + "/content/fine", {"pattern": "a*" * 256, "actions": ["notify"]},
                        token=tok)
         self.assertEqual(r.status, 200, r)
+        # the stored rules in all: at most 256 KiB (the room writer reads them with every event)
+        big = [{"set_tweak": "x", "value": "y" * 1000}] * 300
+        r = self.s.put(PR + "/content/fat", {"pattern": "f", "actions": big}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        r = self.s.put(PR + "/content/fine/actions", {"actions": big}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
         self.assertNotIn("huge", self.ids("content", tok))
         # the number of rules: 500 in all kinds; replacing one is always allowed
         for i in range(499):
