@@ -5,10 +5,11 @@
  * up to burst_count tokens and gains per_second tokens per second; an action takes one.
  * The table is an open hash with linear probing. When it is three quarters full, buckets that
  * have refilled completely are dropped (they carry no information), and if more than half of
- * the table is still in use the least recently used buckets go until half is free: a new key
- * always finds a bucket, so a flood of keys (spoofed forwarded addresses) never refuses an
- * innocent address. An evicted key starts again with a full bucket; the keys in use during
- * the flood keep theirs. */
+ * the table is still in use the fullest buckets go until half is free (among equally full
+ * ones the least recently used): a new key always finds a bucket, so a flood of keys
+ * (spoofed forwarded addresses) never refuses an innocent address, and the buckets that
+ * limit most, an address or account that used up its burst, are the last to be forgotten.
+ * An evicted key starts again with a full bucket. */
 #include "server/ratelimit.h"
 
 #include <math.h>
@@ -49,16 +50,20 @@ static void refill(struct bucket *b, int64_t now)
     b->updated_ms = now;
 }
 
-/* Most recently used first. */
-static int by_use(const void *a, const void *b)
+/* The order of keeping: the emptiest first (relative to its burst), then the most recently
+ * used. The buckets have just been refilled. */
+static int by_keep(const void *a, const void *b)
 {
-    int64_t x = (*(const struct bucket *const *)a)->used_ms;
-    int64_t y = (*(const struct bucket *const *)b)->used_ms;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const struct bucket *x = *(const struct bucket *const *)a;
+    const struct bucket *y = *(const struct bucket *const *)b;
+    double fx = x->tokens / x->burst, fy = y->tokens / y->burst;
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    return x->used_ms < y->used_ms ? 1 : x->used_ms > y->used_ms ? -1 : 0;
 }
 
-/* Drop buckets that are full again, then the least recently used beyond half the table;
- * rehash the rest. Caller holds the lock. */
+/* Drop buckets that are full again, then the fullest beyond half the table; rehash the
+ * rest. Caller holds the lock. */
 static void prune(int64_t now)
 {
     struct bucket *old = slots, **keep = malloc(SLOTS * sizeof *keep);
@@ -78,7 +83,7 @@ static void prune(int64_t now)
             keep[n++] = &old[i];
     }
     if (n > SLOTS / 2) {
-        qsort(keep, n, sizeof *keep, by_use);
+        qsort(keep, n, sizeof *keep, by_keep);
         n = SLOTS / 2;
     }
     for (size_t i = 0; i < n; i++) {
