@@ -323,7 +323,7 @@ static void closure(uint64_t *s, const struct glob_nfa *a)
     }
 }
 
-/* The vector of literal tokens equal to the folded code point fc; NULL for none. */
+/* The vector of literal tokens equal to the folded code point fc (the empty one if none). */
 static uint64_t *literal_mask(const struct glob_nfa *a, uint32_t fc)
 {
     if (fc < 128)
