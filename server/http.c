@@ -13,7 +13,12 @@
  *  2. A request's memory (arena, body, parsed JSON) is released in on_completed, whatever path
  *     the request took.
  *  3. `inflight` counts requests between their first callback and completion; shutdown waits
- *     for it to drain (bounded) after the listening sockets are closed. */
+ *     for it to drain (bounded) after the listening sockets are closed, closing connections
+ *     that wait for a request at once and answering the rest with `Connection: close`.
+ *  4. Every connection passes http_guard (server/http_guard.c): admitted by the accept policy
+ *     against max_connections and the listener's per-address limit, and given deadlines for
+ *     its request head and body. libmicrohttpd's own connection limit is set above ours so
+ *     that it never stops accepting silently. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -36,6 +41,7 @@
 
 #include "server/arena.h"
 #include "server/cjson.h"
+#include "server/http_guard.h"
 #include "server/log.h"
 
 #define MAX_TABLES 16
@@ -65,6 +71,7 @@ struct http_req {
     json_t *json;
     struct http_user user;
     bool have_user;
+    struct http_guard_conn *gc; /* the connection's deadlines; may be NULL */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -88,6 +95,8 @@ static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
 static atomic_int inflight;
+static atomic_bool stopping; /* http_stop has begun: responses close their connection */
+static bool (*unavailable_probe)(void);
 
 void http_add_routes(const struct http_route *table, enum http_resource res)
 {
@@ -106,6 +115,11 @@ static bool listener_serves(const struct config_listener *l, enum http_resource 
 void http_set_authenticator(http_authenticator fn)
 {
     authenticator = fn;
+}
+
+void http_set_unavailable_probe(bool (*probe)(void))
+{
+    unavailable_probe = probe;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -435,6 +449,26 @@ static void add_common_headers(struct MHD_Response *resp)
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
         MHD_add_response_header(resp, headers[i][0], headers[i][1]);
+    if (atomic_load(&stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* A 500 while the database cannot be reached is a 503 the client may retry (Retry-After):
+ * the server is fine and recovers by itself once PostgreSQL is back. */
+static bool database_unavailable(struct http_req *r)
+{
+    static const char body[] =
+        "{\"errcode\":\"M_UNKNOWN\",\"error\":\"The database is unavailable; try again later\"}";
+    if (r->status != 500 || r->resp_type || !unavailable_probe || !unavailable_probe())
+        return false;
+    char *text = strdup(body);
+    if (!text)
+        return false;
+    free(r->resp_body);
+    r->resp_body = text;
+    r->resp_len = sizeof body - 1;
+    r->status = 503;
+    return true;
 }
 
 static enum MHD_Result queue_reply(struct http_req *r)
@@ -445,6 +479,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (!r->replied)
         http_reply_internal(r);
     r->queued = true;
+    bool retry_after = database_unavailable(r);
     if (r->resp_fd >= 0) {
         resp = MHD_create_response_from_fd((uint64_t)r->resp_fd_len, r->resp_fd);
         if (resp)
@@ -457,6 +492,8 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (!resp)
         return MHD_NO;
     add_common_headers(resp);
+    if (retry_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
     if (r->resp_type) {
         MHD_add_response_header(resp, "Content-Type", r->resp_type);
         if (r->resp_disposition)
@@ -516,6 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct http_req *r = *con_cls;
     if (!r)
         return;
+    http_guard_idle(r->gc); /* the connection waits for its next request now */
     req_free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
@@ -702,6 +740,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->path = arena_strdup(r->arena, url);
         *con_cls = r;
         atomic_fetch_add(&inflight, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->gc = ci ? ci->socket_context : NULL;
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        http_guard_head_done(r->gc, te || (len && strcmp(len, "0") != 0));
 
         if (strcmp(method, "OPTIONS") == 0)
             return queue_options(r);
@@ -738,6 +782,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        http_guard_body(r->gc, n);
         if (r->too_large || r->queued)
             return MHD_YES;
         if (r->body_len + n > r->body_limit) {
@@ -765,6 +810,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
+    http_guard_busy(r->gc); /* the whole request is in: no deadline while it is handled */
     if (r->suspended) { /* back from http_resume */
         r->suspended = false;
         r->resumed(r);
@@ -819,6 +865,28 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+/* The accept policy (before libmicrohttpd allocates anything for the connection). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    const struct config_listener *l = cls;
+    unsigned per_address = (unsigned)l->max_connections_per_address;
+    return http_guard_admit((unsigned)(l - config->listeners), per_address, sa, len) ? MHD_YES
+                                                                                    : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = http_guard_open(ci ? ci->connect_fd : -1);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_guard_close(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static int start_daemon(const struct config_listener *l, const char *addr, int threads)
 {
     struct sockaddr_storage ss;
@@ -841,11 +909,16 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
         log_error("listener: too many bind addresses (max %d)", MAX_DAEMONS);
         return -1;
     }
+    /* libmicrohttpd splits its limit between the pool's threads and, at it, stops accepting
+     * without a word: give each thread room for all of ours, so http_guard decides. */
+    unsigned mhd_limit = ((unsigned)config->max_connections + 1) * (unsigned)threads;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        flags, (uint16_t)l->port, on_accept, (void *)l, on_request, (void *)l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(32 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
         log_error("listener: cannot listen on %s port %d (in use, or no permission?)", addr,
@@ -861,6 +934,14 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
 int http_start(const struct config *cfg)
 {
     config = cfg;
+    atomic_store(&stopping, false);
+    struct http_guard_limits gl = {.max_connections = (unsigned)cfg->max_connections,
+                                   .header_timeout_ms = cfg->request_header_timeout_ms,
+                                   .body_timeout_ms = cfg->request_body_timeout_ms};
+    if (http_guard_start(&gl) < 0) {
+        log_error("http: cannot start the connection deadline thread");
+        return -1;
+    }
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const struct config_listener *l = &cfg->listeners[i];
         for (size_t j = 0; j < l->n_bind_addresses; j++) {
@@ -875,12 +956,20 @@ int http_start(const struct config *cfg)
 
 void http_stop(int grace_ms)
 {
+    atomic_store(&stopping, true);
     for (size_t i = 0; i < n_daemons; i++)
         MHD_quiesce_daemon(daemons[i]);
+    /* Keep-alive connections between requests close now; the others with their response
+     * (Connection: close), so clients that keep sending cannot hold the stop. */
     struct timespec step = {0, 10 * 1000 * 1000};
-    for (int waited = 0; waited < grace_ms && atomic_load(&inflight) > 0; waited += 10)
+    for (int waited = 0; waited < grace_ms; waited += 10) {
+        http_guard_close_waiting();
+        if (atomic_load(&inflight) == 0)
+            break;
         nanosleep(&step, NULL);
+    }
     for (size_t i = 0; i < n_daemons; i++)
         MHD_stop_daemon(daemons[i]);
     n_daemons = 0;
+    http_guard_stop();
 }

@@ -59,10 +59,14 @@ enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
  * is served only on listeners that name its resource. */
 void http_add_routes(const struct http_route *table, enum http_resource res);
 void http_set_authenticator(http_authenticator fn);
+/* While `probe` returns true (the database cannot be reached), an answer of 500 goes out as
+ * 503 M_UNKNOWN with Retry-After instead. */
+void http_set_unavailable_probe(bool (*probe)(void));
 
 /* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
 int http_start(const struct config *cfg);
-/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
+/* Stop accepting, close connections that wait for a request, answer the requests in flight
+ * (waiting up to `grace_ms`) with Connection: close, then stop. */
 void http_stop(int grace_ms);
 
 /* --- inside a handler ------------------------------------------------------------------- */
