@@ -169,6 +169,15 @@ static bool ratelog_due(struct ratelog *rl, int64_t now, unsigned *suppressed)
     return true;
 }
 
+/* "; N more since the last such line", or "" when none were skipped; into buf. */
+static const char *since_last(unsigned skipped, char *buf, size_t n)
+{
+    if (!skipped)
+        return "";
+    snprintf(buf, n, "; %u more since the last such line", skipped);
+    return buf;
+}
+
 /* --- admission -------------------------------------------------------------------------- */
 
 /* Release this thread's unclaimed reservation (its connection failed before opening). */
@@ -188,7 +197,7 @@ bool http_guard_admit(unsigned listener, unsigned per_address, const struct sock
     uint8_t key[KEY_LEN];
     bool have_key = sa && addr_key(listener, sa, len, key);
     unsigned skipped;
-    char who[INET6_ADDRSTRLEN + 8] = "an unknown address";
+    char who[INET6_ADDRSTRLEN + 8] = "an unknown address", buf[64];
 
     pthread_mutex_lock(&mu);
     drop_reservation();
@@ -197,9 +206,9 @@ bool http_guard_admit(unsigned listener, unsigned per_address, const struct sock
         key_text(key, who, sizeof who);
     if (open_count >= lim.max_connections) {
         if (ratelog_due(&log_total, now, &skipped))
-            log_warn("http: refused a connection from %s: %u connections open (max_connections); "
-                     "%u more refused since the last such line",
-                     who, open_count, skipped);
+            log_warn("http: refused a connection from %s: %u connections open "
+                     "(max_connections)%s",
+                     who, open_count, since_last(skipped, buf, sizeof buf));
         pthread_mutex_unlock(&mu);
         return false;
     }
@@ -210,9 +219,8 @@ bool http_guard_admit(unsigned listener, unsigned per_address, const struct sock
             if (ratelog_due(&log_addr, now, &skipped))
                 log_warn("http: refused a connection from %s: it has %u open to listeners[%u] "
                          "(max_connections_per_address; behind a reverse proxy every connection "
-                         "comes from the proxy: set x_forwarded: true or raise the limit); %u "
-                         "more refused since the last such line",
-                         who, node->count, listener, skipped);
+                         "comes from the proxy: set x_forwarded: true or raise the limit)%s",
+                         who, node->count, listener, since_last(skipped, buf, sizeof buf));
             pthread_mutex_unlock(&mu);
             return false;
         }
@@ -324,6 +332,7 @@ static void sweep(struct worker *w)
 {
     size_t heads = 0, bodies = 0;
     unsigned skipped;
+    char buf[64];
     pthread_mutex_lock(&mu);
     int64_t now = clock_mono_ms();
     for (struct http_guard_conn *gc = conns; gc; gc = gc->next) {
@@ -339,13 +348,12 @@ static void sweep(struct worker *w)
     }
     if (heads && ratelog_due(&log_head, now, &skipped))
         log_info("http: closed %zu connection(s) that sent no complete request head within "
-                 "%lld ms (request_header_timeout, also the keep-alive time); %u such lines "
-                 "skipped",
-                 heads, (long long)lim.header_timeout_ms, skipped);
+                 "%lld ms (request_header_timeout, also the keep-alive time)%s",
+                 heads, (long long)lim.header_timeout_ms, since_last(skipped, buf, sizeof buf));
     if (bodies && ratelog_due(&log_body, now, &skipped))
         log_warn("http: closed %zu connection(s) sending a request body too slowly "
-                 "(request_body_timeout); %u such lines skipped",
-                 bodies, skipped);
+                 "(request_body_timeout)%s",
+                 bodies, since_last(skipped, buf, sizeof buf));
     pthread_mutex_unlock(&mu);
 }
 
