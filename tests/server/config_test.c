@@ -753,6 +753,9 @@ TEST(example_in_deploy_parses)
     }
     CHECK_STR(c.server_name, "example.org");
     CHECK(c.listeners[0].x_forwarded);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 0);
+    CHECK_INT(c.max_connections, 10000);
+    CHECK_INT(c.request_header_timeout_ms, 30000);
     CHECK_INT(c.n_federation_domain_whitelist, 2);
     config_free(&c);
 
