@@ -25,6 +25,7 @@
 #include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 
 #include "server/arena.h"
 #include "server/cjson.h"
+#include "server/clock.h"
 #include "server/http_guard.h"
 #include "server/log.h"
 
@@ -49,6 +51,7 @@
 #define MAX_PARAMS 8
 #define MAX_DAEMONS 32
 #define MAX_JSON_DEPTH 100
+#define MHD_LOG_BURST 20 /* libmicrohttpd's messages logged per 10 s */
 
 struct http_req {
     struct MHD_Connection *conn;
@@ -862,7 +865,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_warn("http: %s", msg);
+    /* a client that went away (or was cut off by http_guard) is routine, not a warning */
+    if (strstr(msg, "connection closure") || strstr(msg, "reset by peer") ||
+        strstr(msg, "Broken pipe")) {
+        log_debug("http: %s", msg);
+        return;
+    }
+    /* at most MHD_LOG_BURST lines per 10 s, so that no client can flood the log */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t window;
+    static unsigned lines, dropped;
+    pthread_mutex_lock(&mu);
+    int64_t now = clock_mono_ms();
+    if (now - window >= 10000) {
+        if (dropped)
+            log_warn("http: %u libmicrohttpd messages not logged in the last 10 s", dropped);
+        window = now;
+        lines = dropped = 0;
+    }
+    bool show = lines < MHD_LOG_BURST;
+    lines += show;
+    dropped += !show;
+    pthread_mutex_unlock(&mu);
+    if (show)
+        log_warn("http: %s", msg);
 }
 
 /* The accept policy (before libmicrohttpd allocates anything for the connection). */

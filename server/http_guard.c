@@ -33,7 +33,9 @@
 #define LOG_EVERY_MS 10000
 #define KEY_LEN 18 /* listener, family, 16 address bytes */
 
-enum phase { PH_HEAD, PH_BODY, PH_BUSY };
+/* PH_HEAD: a new connection waits for its first request head; PH_IDLE: a kept-alive one for
+ * its next (both under request_header_timeout); PH_BODY: a body arrives; PH_BUSY: none. */
+enum phase { PH_HEAD, PH_IDLE, PH_BODY, PH_BUSY };
 
 struct addr_node {
     struct addr_node *next;
@@ -316,7 +318,7 @@ void http_guard_idle(struct http_guard_conn *gc)
     if (!gc)
         return;
     atomic_store(&gc->deadline, clock_mono_ms() + lim.header_timeout_ms);
-    atomic_store(&gc->phase, PH_HEAD);
+    atomic_store(&gc->phase, PH_IDLE);
 }
 
 /* --- the sweeper ------------------------------------------------------------------------ */
@@ -330,7 +332,7 @@ static void shut(struct http_guard_conn *gc)
 
 static void sweep(struct worker *w)
 {
-    size_t heads = 0, bodies = 0;
+    size_t heads = 0, idles = 0, bodies = 0;
     unsigned skipped;
     char buf[64];
     pthread_mutex_lock(&mu);
@@ -342,13 +344,17 @@ static void sweep(struct worker *w)
             continue;
         if (phase == PH_BODY)
             bodies++;
+        else if (phase == PH_IDLE)
+            idles++;
         else
             heads++;
         shut(gc);
     }
+    if (idles) /* kept-alive connections that had nothing more to ask: routine */
+        log_debug("http: closed %zu idle keep-alive connection(s)", idles);
     if (heads && ratelog_due(&log_head, now, &skipped))
-        log_info("http: closed %zu connection(s) that sent no complete request head within "
-                 "%lld ms (request_header_timeout, also the keep-alive time)%s",
+        log_info("http: closed %zu new connection(s) that sent no complete request head within "
+                 "%lld ms (request_header_timeout)%s",
                  heads, (long long)lim.header_timeout_ms, since_last(skipped, buf, sizeof buf));
     if (bodies && ratelog_due(&log_body, now, &skipped))
         log_warn("http: closed %zu connection(s) sending a request body too slowly "
@@ -376,7 +382,8 @@ size_t http_guard_close_waiting(void)
     size_t n = 0;
     pthread_mutex_lock(&mu);
     for (struct http_guard_conn *gc = conns; gc; gc = gc->next) {
-        if (!gc->shut && atomic_load(&gc->phase) == PH_HEAD) {
+        int phase = atomic_load(&gc->phase);
+        if (!gc->shut && (phase == PH_HEAD || phase == PH_IDLE)) {
             shut(gc);
             n++;
         }
