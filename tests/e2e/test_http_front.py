@@ -8,6 +8,7 @@ limits and timeouts in the configuration, every wait bounded."""
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -321,6 +322,51 @@ class DatabaseDownTest(ServerTestCase):
         ok = eventually(lambda: self.s.post("/_matrix/client/v3/createRoom", {},
                                             token=tok).status == 200, 10)
         self.assertTrue(ok, "no recovery once the database was back")
+
+
+class DescriptorLimitTest(unittest.TestCase):
+    """RLIMIT_NOFILE is raised at start-up to fit max_connections; when the hard limit is too
+    low, max_connections is lowered to fit, with a warning."""
+
+    def start_with_limits(self, soft, hard, config):
+        """Start the server through a shell that sets its descriptor limits first (a lowered
+        hard limit cannot be raised again, so not in this process)."""
+        old = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if old[1] != resource.RLIM_INFINITY and old[1] < hard:
+            self.skipTest(f"hard descriptor limit {old[1]} below {hard}")
+        srv = Server(config)
+        wrapper = os.path.join(srv.dir, "limited.sh")
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nulimit -S -n {soft} && ulimit -H -n {hard} && "
+                    f"exec {srv.binary} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        srv.binary = wrapper
+        return srv.start()
+
+    @staticmethod
+    def soft_limit(pid):
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+        return 0
+
+    def test_soft_limit_raised_to_fit(self):
+        srv = self.start_with_limits(1024, 8192, {"max_connections": 3000})
+        try:
+            self.assertGreaterEqual(self.soft_limit(srv.proc.pid), 3000 + 512)
+        finally:
+            srv.stop()
+
+    def test_low_hard_limit_lowers_max_connections(self):
+        srv = self.start_with_limits(1024, 1200, {"max_connections": 5000})
+        try:
+            log = srv.read_log()
+            self.assertIn("max_connections 5000 needs", log)
+            self.assertIn("serving at most", log)
+            self.assertEqual(self.soft_limit(srv.proc.pid), 1200)
+        finally:
+            srv.stop()
 
 
 class StaleUploadTest(unittest.TestCase):
