@@ -18,7 +18,11 @@
  *  4. Every connection passes http_guard (server/http_guard.c): admitted by the accept policy
  *     against max_connections and the listener's per-address limit, and given deadlines for
  *     its request head and body. libmicrohttpd's own connection limit is set above ours so
- *     that it never stops accepting silently. */
+ *     that it never stops accepting silently.
+ *  5. A parked request's struct lives until both its connection has ended and the
+ *     http_resume its arm arranged has come (`waiter_pending`, under park_mu): a request
+ *     ended early (its client went away, see cancel_gone) is left as an `orphan` for that
+ *     http_resume to free. MHD_resume_connection is never called with park_mu held. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -68,6 +72,7 @@ struct http_req {
     bool replied;
     bool queued; /* a response has been handed to MHD */
     bool suspended;
+    bool waiter_pending, cancelled, orphan; /* invariant 5; under park_mu */
     http_park_fn arm, resumed;
     void *ctx;
     void (*on_end)(void *ctx);
@@ -78,7 +83,7 @@ struct http_req {
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
-    char *body_path; /* malloc'd; unlinked in req_free unless taken */
+    char *body_path; /* malloc'd; unlinked in req_release unless taken */
     crypto_hash_sha256_state sha;
     uint8_t sha_out[32];
     /* the response, built by a handler and queued by the access callback */
@@ -99,6 +104,7 @@ static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
 static atomic_int inflight;
 static atomic_bool stopping; /* http_stop has begun: responses close their connection */
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER; /* invariant 5 */
 static bool (*unavailable_probe)(void);
 
 void http_add_routes(const struct http_route *table, enum http_resource res)
@@ -529,10 +535,9 @@ static enum MHD_Result queue_options(struct http_req *r)
 
 /* --- request life cycle ----------------------------------------------------------------- */
 
-static void req_free(struct http_req *r)
+/* Release what the request holds, but not the struct itself. */
+static void req_release(struct http_req *r)
 {
-    if (!r)
-        return;
     if (r->on_end)
         r->on_end(r->ctx);
     json_decref(r->json);
@@ -547,7 +552,7 @@ static void req_free(struct http_req *r)
     if (r->resp_fd >= 0)
         close(r->resp_fd);
     arena_free(r->arena);
-    free(r);
+    r->arena = NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -557,7 +562,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     http_guard_idle(r->gc); /* the connection waits for its next request now */
-    req_free(r);
+    req_release(r);
+    pthread_mutex_lock(&park_mu);
+    bool orphan = r->orphan = r->waiter_pending; /* invariant 5: http_resume frees it */
+    pthread_mutex_unlock(&park_mu);
+    if (!orphan)
+        free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
 }
@@ -815,6 +825,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     http_guard_busy(r->gc); /* the whole request is in: no deadline while it is handled */
     if (r->suspended) { /* back from http_resume */
+        http_guard_unpark(r->gc);
+        if (r->cancelled) /* the client went away (cancel_gone): close the connection */
+            return MHD_NO;
         r->suspended = false;
         r->resumed(r);
     } else if (!r->replied) {
@@ -822,6 +835,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->suspended && !r->replied) {
         MHD_suspend_connection(r->conn);
+        pthread_mutex_lock(&park_mu);
+        r->waiter_pending = true;
+        pthread_mutex_unlock(&park_mu);
+        http_guard_park(r->gc, r);
         r->arm(r);
         return MHD_YES;
     }
@@ -853,7 +870,33 @@ void *http_ctx(struct http_req *req)
 
 void http_resume(struct http_req *req)
 {
-    MHD_resume_connection(req->conn);
+    pthread_mutex_lock(&park_mu);
+    bool pending = req->waiter_pending, orphan = req->orphan, cancelled = req->cancelled;
+    req->waiter_pending = false;
+    pthread_mutex_unlock(&park_mu);
+    if (orphan)
+        free(req); /* its connection ended first (invariant 5) */
+    else if (pending && !cancelled)
+        MHD_resume_connection(req->conn);
+}
+
+/* http_guard's hooks for a parked request whose client went away: claim it (under the
+ * guard's lock) so that the waiter's later http_resume does not resume it, then resume it
+ * here to end it (on_request closes a cancelled request's connection). */
+static void *claim_gone(void *owner)
+{
+    struct http_req *r = owner;
+    pthread_mutex_lock(&park_mu);
+    bool mine = r->waiter_pending && !r->cancelled && !atomic_load(&stopping);
+    if (mine)
+        r->cancelled = true;
+    pthread_mutex_unlock(&park_mu);
+    return mine ? r->conn : NULL;
+}
+
+static void cancel_gone(void *token)
+{
+    MHD_resume_connection(token);
 }
 
 /* --- daemons ---------------------------------------------------------------------------- */
@@ -964,6 +1007,7 @@ int http_start(const struct config *cfg)
     struct http_guard_limits gl = {.max_connections = (unsigned)cfg->max_connections,
                                    .header_timeout_ms = cfg->request_header_timeout_ms,
                                    .body_timeout_ms = cfg->request_body_timeout_ms};
+    http_guard_on_gone(claim_gone, cancel_gone);
     if (http_guard_start(&gl) < 0) {
         log_error("http: cannot start the connection deadline thread");
         return -1;
@@ -983,6 +1027,7 @@ int http_start(const struct config *cfg)
 void http_stop(int grace_ms)
 {
     atomic_store(&stopping, true);
+    http_guard_stop(); /* no sweeps (nor cancels) while the daemons stop */
     for (size_t i = 0; i < n_daemons; i++)
         MHD_quiesce_daemon(daemons[i]);
     /* Keep-alive connections between requests close now; the others with their response
@@ -997,5 +1042,4 @@ void http_stop(int grace_ms)
     for (size_t i = 0; i < n_daemons; i++)
         MHD_stop_daemon(daemons[i]);
     n_daemons = 0;
-    http_guard_stop();
 }

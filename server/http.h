@@ -124,7 +124,9 @@ typedef void (*http_park_fn)(struct http_req *req);
 void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
 void http_resume(struct http_req *req);
 /* Called with the ctx when the request ends, however it ends (also when the server stops
- * with the request still parked): release what ctx owns there. */
+ * with the request still parked, or when its client goes away while it is parked: the HTTP
+ * front notices within about a second; the http_resume arranged by `arm` may then still
+ * come, and is harmless): release what ctx owns there. */
 void http_on_end(struct http_req *req, void (*fn)(void *ctx));
 /* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
 void http_set_ctx(struct http_req *req, void *ctx);

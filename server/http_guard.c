@@ -14,11 +14,16 @@
  *     http_guard_close removes it under `mu` before the socket is closed: a reused descriptor
  *     number is never touched.
  *  3. Only a connection waiting for its head or receiving its body has a deadline; a request
- *     being handled, parked (long-polling /sync) or answered has none. */
+ *     being handled, parked (long-polling /sync) or answered has none.
+ *  4. A parked connection whose client closed is handed to the `claim`/`cancel` hooks once,
+ *     so that a client that parks a /sync and leaves frees its slot within about a second
+ *     rather than at the sync's timeout. Lock order: `mu`, then whatever `claim` takes. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "server/http_guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +56,7 @@ struct http_guard_conn {
     _Atomic int64_t deadline;      /* monotonic ms; 0: none */
     _Atomic int phase;             /* enum phase */
     int64_t body_start, body_bytes; /* owned by the connection's thread */
+    void *owner;                    /* parked for this (http_guard_park); under mu */
 };
 
 /* One rate-limited log line: when it was last written, how many were not written since. */
@@ -68,6 +74,9 @@ static unsigned open_count;
 static struct addr_node *buckets[ADDR_BUCKETS];
 static struct ratelog log_total, log_addr, log_head, log_body;
 static struct worker sweeper;
+static unsigned sweeps;
+static void *(*gone_claim)(void *owner);
+static void (*gone_cancel)(void *token);
 
 /* This thread's admitted connection not yet claimed by http_guard_open. */
 static _Thread_local struct {
@@ -330,8 +339,73 @@ static void shut(struct http_guard_conn *gc)
     gc->shut = true;
 }
 
+void http_guard_on_gone(void *(*claim)(void *owner), void (*cancel)(void *token))
+{
+    gone_claim = claim;
+    gone_cancel = cancel;
+}
+
+void http_guard_park(struct http_guard_conn *gc, void *owner)
+{
+    if (!gc)
+        return;
+    pthread_mutex_lock(&mu);
+    gc->owner = owner;
+    pthread_mutex_unlock(&mu);
+}
+
+void http_guard_unpark(struct http_guard_conn *gc)
+{
+    http_guard_park(gc, NULL);
+}
+
+/* Invariant 4: claim the parked connections whose client closed. Under mu; returns how many
+ * tokens were put in *out (malloc'd, caller frees; NULL when none). */
+static size_t find_gone(void ***out)
+{
+    size_t n = 0, k = 0, i = 0;
+    *out = NULL;
+    if (!gone_claim)
+        return 0;
+    for (struct http_guard_conn *gc = conns; gc; gc = gc->next)
+        n += gc->owner && gc->fd >= 0;
+    if (!n)
+        return 0;
+    struct pollfd *pf = calloc(n, sizeof *pf);
+    struct http_guard_conn **who = calloc(n, sizeof *who);
+    void **tokens = calloc(n, sizeof *tokens);
+    if (!pf || !who || !tokens)
+        goto out;
+    for (struct http_guard_conn *gc = conns; gc && i < n; gc = gc->next) {
+        if (gc->owner && gc->fd >= 0) {
+            pf[i] = (struct pollfd){.fd = gc->fd, .events = POLLRDHUP};
+            who[i++] = gc;
+        }
+    }
+    if (poll(pf, (nfds_t)i, 0) <= 0)
+        goto out;
+    for (size_t j = 0; j < i; j++) {
+        if (!(pf[j].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            continue;
+        void *tok = gone_claim(who[j]->owner);
+        who[j]->owner = NULL; /* claimed once */
+        if (tok)
+            tokens[k++] = tok;
+    }
+out:
+    free(pf);
+    free(who);
+    if (k)
+        *out = tokens;
+    else
+        free(tokens);
+    return k;
+}
+
 static void sweep(struct worker *w)
 {
+    void **gone = NULL;
+    size_t n_gone = 0;
     size_t heads = 0, idles = 0, bodies = 0;
     unsigned skipped;
     char buf[64];
@@ -360,7 +434,14 @@ static void sweep(struct worker *w)
         log_warn("http: closed %zu connection(s) sending a request body too slowly "
                  "(request_body_timeout)%s",
                  bodies, since_last(skipped, buf, sizeof buf));
+    if (++sweeps % 4 == 0) /* once a second */
+        n_gone = find_gone(&gone);
     pthread_mutex_unlock(&mu);
+    for (size_t i = 0; i < n_gone; i++)
+        gone_cancel(gone[i]);
+    if (n_gone)
+        log_debug("http: ended %zu parked request(s) whose client went away", n_gone);
+    free(gone);
 }
 
 int http_guard_start(const struct http_guard_limits *limits)

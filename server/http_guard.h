@@ -52,6 +52,15 @@ void http_guard_body(struct http_guard_conn *gc, size_t n);
 void http_guard_busy(struct http_guard_conn *gc);
 void http_guard_idle(struct http_guard_conn *gc);
 
+/* Parked requests (long-polls) whose client went away. libmicrohttpd does not watch a
+ * suspended socket, so the sweeper looks at them once a second; for each one whose peer
+ * closed, `claim(owner)` runs under the guard's lock and returns a token (NULL: nothing to
+ * do), and `cancel(token)` runs after the lock is released. Set before http_guard_start. */
+void http_guard_on_gone(void *(*claim)(void *owner), void (*cancel)(void *token));
+/* Mark the connection parked for `owner` (watched as above) / no longer parked. NULL-safe. */
+void http_guard_park(struct http_guard_conn *gc, void *owner);
+void http_guard_unpark(struct http_guard_conn *gc);
+
 /* Shut down every connection that waits for a request head (no request in flight on it), for
  * a quick stop. Returns how many. */
 size_t http_guard_close_waiting(void);

@@ -174,6 +174,31 @@ class ConnectionLimitTest(unittest.TestCase):
                 c.close()
 
 
+    def test_parked_sync_of_a_client_that_left_frees_its_slot(self):
+        port = self.s.port
+        tok = self.s.register("leaver")["access_token"]
+        since = self.s.get("/_matrix/client/v3/sync", token=tok)["next_batch"]
+        parked = []
+        for _ in range(4):
+            c = connect(port, "127.0.0.7")
+            c.sendall(f"GET /_matrix/client/v3/sync?since={since}&timeout=6000 HTTP/1.1\r\n"
+                      f"Host: t\r\nAuthorization: Bearer {tok}\r\n\r\n".encode())
+            parked.append(c)
+        t0 = time.monotonic()
+        time.sleep(0.5)
+        self.assertTrue(refused(port, "127.0.0.7"))
+        for c in parked:
+            c.close()
+        # libmicrohttpd does not watch a parked socket; the guard does, about once a second
+        again = eventually(lambda: answered(port, "127.0.0.7"), 3)
+        self.assertIsNotNone(again, "the parked syncs of a client that left kept their slots")
+        again.close()
+        self.assertLess(time.monotonic() - t0, 5)
+        # their waiters still fire at the sync timeout, after the requests ended: harmless
+        time.sleep(max(0, t0 + 7 - time.monotonic()))
+        self.assertEqual(self.s.get("/_matrix/client/v3/sync", token=tok).status, 200)
+
+
 class DeadlineTest(unittest.TestCase):
     """request_header_timeout 1 s, request_body_timeout 1 s."""
 
