@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import resource
-import socket
 import sys
 import time
 import urllib.parse
@@ -31,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from harness import ROOT, Server  # noqa: E402
+from sync_bench import Blocking  # noqa: E402
 
 CS = "/_matrix/client/v3"
 SOURCES = 25  # loopback source addresses 127.0.3.1 .. 127.0.3.25
@@ -66,34 +66,30 @@ def fresh_versions(port):
     return (time.perf_counter() - t0) * 1000
 
 
-class Keepalive:
-    def __init__(self, port, token):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        self.token = token
+def timed(client, method, path, body=None):
+    """(ms, body) of one request on a keep-alive sync_bench.Blocking client, or (None, None)
+    when it failed."""
+    t0 = time.perf_counter()
+    try:
+        out = client.request(method, path, body)
+    except (OSError, RuntimeError, http.client.HTTPException):
+        client.conn.close()
+        return None, None
+    return (time.perf_counter() - t0) * 1000, out
 
-    def request(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self.token}"}
-        if data:
-            headers["Content-Type"] = "application/json"
-        t0 = time.perf_counter()
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            r = self.conn.getresponse()
-            payload = r.read()
-        except OSError:
-            self.conn.close()
-            return None, None
-        ms = (time.perf_counter() - t0) * 1000
-        return (ms, json.loads(payload)) if r.status == 200 else (None, None)
+
+def keepalive(port, token):
+    client = Blocking(port, token)
+    client.conn.timeout = 10
+    return client
 
 
 def measure(srv, tok, room, rounds, label):
     vers = [fresh_versions(srv.port) for _ in range(rounds)]
-    sender = Keepalive(srv.port, tok)
+    sender = keepalive(srv.port, tok)
     path = CS + f"/rooms/{urllib.parse.quote(room)}/send/m.room.message/"
-    sends = [sender.request("PUT", path + f"t{i}-{time.time_ns()}",
-                            {"msgtype": "m.text", "body": f"{label} {i}"})[0]
+    sends = [timed(sender, "PUT", path + f"t{i}-{time.time_ns()}",
+                   {"msgtype": "m.text", "body": f"{label} {i}"})[0]
              for i in range(rounds)]
     ok_v = [v for v in vers if v is not None]
     ok_s = [v for v in sends if v is not None]
@@ -173,7 +169,7 @@ def run(srv, args):
     time.sleep(1.0)
     rss, fds = proc_status(srv.proc.pid)
     failures += measure(srv, tok_s, room, args.rounds, f"with {got['parked']} parked")
-    ms, _ = Keepalive(srv.port, tok_s).request("GET", CS + "/sync?timeout=0")
+    ms, _ = timed(keepalive(srv.port, tok_s), "GET", CS + "/sync?timeout=0")
     print(f"{'':>22}  a fresh /sync?timeout=0: "
           f"{'failed' if ms is None else f'{ms:.2f} ms'}", flush=True)
     print(f"server: RSS {base_rss:.1f} MB and {base_fds} descriptors before, {rss:.1f} MB and "
