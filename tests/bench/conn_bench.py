@@ -19,7 +19,6 @@ private PostgreSQL cluster, loopback only; bounded by --max-seconds."""
 import argparse
 import asyncio
 import http.client
-import json
 import multiprocessing
 import os
 import resource
