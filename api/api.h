@@ -50,7 +50,8 @@ void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why);
 bool api_valid_room_id(const char *id);
 /* Path parameter 0 as a room ID; answers 400 and returns NULL when malformed. */
 const char *api_room_param(struct http_req *req);
-/* Change the membership of `target` in the room as the requesting user (body: reason). */
+/* Change the membership of `target` in the room as the requesting user (body: reason); m
+ * "kick" is a leave of a user who is in the room (room_kick). */
 void api_membership(struct http_req *req, const char *room_id, const char *target,
                     const char *membership, bool reply_room);
 /* rooms.c */

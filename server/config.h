@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "server/log.h"
+#include "server/thumbnail.h"
 
 struct config_listener {
     int port;                /* listeners[].port, required, 1..65535 */
@@ -57,6 +58,20 @@ struct config {
     char **url_preview_domains; /* url_preview_domain_whitelist (Amtsbote key): the only hosts
                                    previews are fetched from; none: nothing is fetched */
     size_t n_url_preview_domains;
+    char **url_preview_ip_range_blacklist; /* url_preview_ip_range_blacklist: addresses previews
+                                              never connect to; unset or empty: Synapse's
+                                              default list (ipfilter_default_deny) */
+    size_t n_url_preview_ip_range_blacklist;
+    char **url_preview_ip_range_whitelist; /* exceptions to the blacklist */
+    size_t n_url_preview_ip_range_whitelist;
+    char **ip_range_blacklist; /* ip_range_blacklist: addresses push gateways (and federation)
+                                  are never reached at; unset or empty: the default list */
+    size_t n_ip_range_blacklist;
+    char **ip_range_whitelist; /* ip_range_whitelist: exceptions to it */
+    size_t n_ip_range_whitelist;
+    struct thumbnail_size *thumbnail_sizes; /* thumbnail_sizes ({width, height, method}); none:
+                                               Synapse's default five (thumbnail.h) */
+    size_t n_thumbnail_sizes;
     bool presence_enabled;     /* presence.enabled, default false (privacy) */
     bool push_include_content; /* push.include_content, default false: pushes carry event and
                                   room IDs and counts, never message content */

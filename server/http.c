@@ -389,6 +389,16 @@ bool http_replied(struct http_req *req)
     return req->replied;
 }
 
+/* The error-level line every 5xx leaves: route (not the path: it may carry user IDs and the
+ * query string is never logged), status, errcode, the client message and the cause. */
+static void log_server_error(const struct http_req *req, int status, const char *errcode,
+                             const char *msg, const char *cause)
+{
+    log_error("%s %s answered %d %s: %s%s%s", req->method ? req->method : "?",
+              req->route ? req->route->pattern : "(no route)", status, errcode, msg,
+              cause ? "; cause: " : "", cause ? cause : "");
+}
+
 void http_reply_json(struct http_req *req, int status, json_t *body)
 {
     if (req->replied) {
@@ -405,6 +415,8 @@ void http_reply_json(struct http_req *req, int status, json_t *body)
         static const char oom[] = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}";
         text = strdup(oom);
         status = 500;
+        log_server_error(req, status, "M_UNKNOWN", "Internal server error",
+                         "the reply could not be encoded (out of memory)");
     }
     req->replied = true;
     req->status = status;
@@ -417,6 +429,8 @@ static void reply_error_v(struct http_req *req, int status, const char *errcode,
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (status >= 500 && !req->replied && strcmp(errcode, "M_NOT_YET_UPLOADED") != 0)
+        log_server_error(req, status, errcode, msg, NULL);
     json_t *body = extra ? extra : json_object();
     json_object_set_new(body, "errcode", json_string(errcode));
     json_object_set_new(body, "error", json_string(msg));
@@ -443,6 +457,23 @@ void http_reply_error_extra(struct http_req *req, int status, const char *errcod
 void http_reply_internal(struct http_req *req)
 {
     http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
+}
+
+void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
+{
+    char cause[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof cause, fmt, ap);
+    va_end(ap);
+    if (!req->replied) {
+        log_server_error(req, 500, "M_UNKNOWN", "Internal server error", cause);
+        http_reply_json(req, 500,
+                        json_pack("{s:s,s:s}", "errcode", "M_UNKNOWN", "error",
+                                  "Internal server error"));
+    } else {
+        http_reply_internal(req); /* logs the second reply */
+    }
 }
 
 static void add_common_headers(struct MHD_Response *resp)
@@ -486,7 +517,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (r->queued)
         return MHD_YES;
     if (!r->replied)
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "no reply was made");
     r->queued = true;
     bool retry_after = database_unavailable(r);
     if (r->resp_fd >= 0) {
@@ -609,7 +640,7 @@ static bool authenticate(struct http_req *r)
         json_t *extra = json_pack("{s:b}", "soft_logout", 0);
         http_reply_error_extra(r, 401, "M_UNKNOWN_TOKEN", extra, "Unrecognised access token");
     } else if (rc == -1) {
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "the access token could not be looked up");
     }
     return false;
 }
@@ -649,10 +680,8 @@ static void dispatch(struct http_req *r)
     if (!authenticate(r))
         return;
     r->route->handler(r);
-    if (!r->replied && !r->suspended) {
-        log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
-        http_reply_internal(r);
-    }
+    if (!r->replied && !r->suspended)
+        http_reply_internal_cause(r, "the handler gave no reply");
 }
 
 /* Append a chunk of an HTTP_BODY_FILE body to its temporary file (created at the first

@@ -27,11 +27,14 @@
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/ipfilter.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/e2e.h"
 #include "server/media.h"
 #include "server/notify.h"
+#include "server/outbound.h"
+#include "server/preview.h"
 #include "server/pusher.h"
 #include "server/search.h"
 #include "server/thumbnail.h"
@@ -230,8 +233,22 @@ static void fit_descriptors(struct config *cfg)
     }
 }
 
+/* An address filter from a configured blacklist (unset or empty: Synapse's default) and
+ * whitelist. NULL (logged) when a range is malformed. */
+static struct ipfilter *filter_of(const char *what, char **deny, size_t n_deny, char **allow,
+                                  size_t n_allow)
+{
+    char err[200];
+    struct ipfilter *f = ipfilter_new(n_deny ? (const char *const *)deny : NULL, n_deny,
+                                      (const char *const *)allow, n_allow, err, sizeof err);
+    if (!f)
+        log_error("config: %s: %s", what, err);
+    return f;
+}
+
 static int serve(const char *config_path)
 {
+    struct ipfilter *push_filter = NULL, *preview_filter = NULL;
     struct config cfg;
     struct sign_key key;
     char err[512];
@@ -297,9 +314,20 @@ static int serve(const char *config_path)
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
     http_set_unavailable_probe(db_unavailable);
+    push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
+                            cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
+    preview_filter = filter_of("url_preview_ip_range_blacklist",
+                               cfg.url_preview_ip_range_blacklist,
+                               cfg.n_url_preview_ip_range_blacklist,
+                               cfg.url_preview_ip_range_whitelist,
+                               cfg.n_url_preview_ip_range_whitelist);
+    if (!push_filter || !preview_filter)
+        goto out_notify;
+    preview_set_filter(preview_filter);
+    outbound_set_ip_range_filter(push_filter); /* push gateways and federation */
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
-    if (pusher_start(cfg.push_include_content) < 0) {
+    if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
     }
@@ -323,16 +351,22 @@ static int serve(const char *config_path)
         break;
     }
     log_info("signal %d: shutting down", sig);
-    notify_stop(); /* parked syncs answer now */
+    notify_stop();   /* parked syncs answer now */
+    outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
+    media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
     rc = 0;
 out_notify:
+    outbound_stop();
     pusher_stop();
     search_stop();
     media_shutdown();
     notify_stop();
     notify_cleanup();
 out_db:
+    outbound_set_ip_range_filter(NULL);
+    ipfilter_free(push_filter);
+    ipfilter_free(preview_filter);
     db_pool_close();
     pducache_free();
     account_cache_free();

@@ -410,7 +410,8 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
     const struct room_version *rv = a->rv;
     bool is_create = strcmp(a->type, "m.room.create") == 0 && a->state_key && !*a->state_key;
     json_t *pdu = json_pack("{s:s,s:s,s:O,s:I}", "type", a->type, "sender", a->sender, "content",
-                            a->content, "origin_server_ts", (json_int_t)clock_now_ms());
+                            a->content, "origin_server_ts",
+                            (json_int_t)(is_create ? room_create_ts() : clock_now_ms()));
     json_t *prev = NULL, *auth_map = json_object(), *auth_ids = json_array();
     char *id = NULL, *rid = NULL;
     enum room_rc rc = ROOM_ERR;
@@ -501,8 +502,11 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
     /* 5. persist (a create event brings its room's row: in v12 only its hash names it) */
     if (is_create) {
         int ins = db_rooms_insert(c, rid, rv->id, a->sender, clock_now_ms());
-        if (ins != 0)
+        if (ins != 0) {
+            if (ins == 1)
+                snprintf(why, n, "Room %s already exists (identical create event)", rid);
             goto out;
+        }
     }
     int64_t stream = 0;
     if (persist(c, a, b, rid, pdu, id, prev, &stream, group) < 0)
@@ -875,6 +879,15 @@ enum room_rc room_send(const char *room_id, const char *sender, const char *type
                        const char *state_key, json_t *content, const struct room_txn *txn,
                        char **event_id, char *why, size_t n)
 {
+    if (state_key && !*state_key && strcmp(type, "m.room.canonical_alias") == 0) {
+        struct dbc *c = db_get();
+        if (!c)
+            return ROOM_ERR;
+        enum room_rc rc = room_check_canonical_alias(c, room_id, content, why, n);
+        db_put(c);
+        if (rc != ROOM_OK)
+            return rc;
+    }
     return send_event(room_id, sender, type, state_key, content, NULL, txn, event_id, why, n);
 }
 

@@ -456,9 +456,11 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
     json_object_foreach(sums, k, s)
     {
         json_t *entry = json_object_get(join, k);
+        json_t *heroes = json_object_get(s, "heroes"); /* null: named, none needed */
         if (entry)
             json_object_set_new(entry, "summary",
-                                json_pack("{s:O,s:O,s:O}", "m.heroes", json_object_get(s, "heroes"),
+                                json_pack("{s:O*,s:O,s:O}", "m.heroes",
+                                          json_is_array(heroes) ? heroes : NULL,
                                           "m.joined_member_count", json_object_get(s, "joined"),
                                           "m.invited_member_count", json_object_get(s, "invited")));
     }
