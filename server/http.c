@@ -19,10 +19,10 @@
  *     against max_connections and the listener's per-address limit, and given deadlines for
  *     its request head and body. libmicrohttpd's own connection limit is set above ours so
  *     that it never stops accepting silently.
- *  5. A parked request's struct lives until both its connection has ended and the
- *     http_resume its arm arranged has come (`waiter_pending`, under park_mu): a request
- *     ended early (its client went away, see cancel_gone) is left as an `orphan` for that
- *     http_resume to free. MHD_resume_connection is never called with park_mu held. */
+ *  5. A parked request is resumed once: by the http_resume its arm arranged, or, when its
+ *     client went away, by cancel_gone, which ends it; `waiter_pending` and `cancelled`
+ *     (under park_mu) decide which. Parkers call http_resume only while the request lives
+ *     (http.h). MHD_resume_connection is never called with park_mu held. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -72,7 +72,7 @@ struct http_req {
     bool replied;
     bool queued; /* a response has been handed to MHD */
     bool suspended;
-    bool waiter_pending, cancelled, orphan; /* invariant 5; under park_mu */
+    bool waiter_pending, cancelled; /* invariant 5; under park_mu */
     http_park_fn arm, resumed;
     void *ctx;
     void (*on_end)(void *ctx);
@@ -594,11 +594,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     http_guard_idle(r->gc); /* the connection waits for its next request now */
     req_release(r);
-    pthread_mutex_lock(&park_mu);
-    bool orphan = r->orphan = r->waiter_pending; /* invariant 5: http_resume frees it */
-    pthread_mutex_unlock(&park_mu);
-    if (!orphan)
-        free(r);
+    free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
 }
@@ -900,12 +896,10 @@ void *http_ctx(struct http_req *req)
 void http_resume(struct http_req *req)
 {
     pthread_mutex_lock(&park_mu);
-    bool pending = req->waiter_pending, orphan = req->orphan, cancelled = req->cancelled;
+    bool resume = req->waiter_pending && !req->cancelled;
     req->waiter_pending = false;
     pthread_mutex_unlock(&park_mu);
-    if (orphan)
-        free(req); /* its connection ended first (invariant 5) */
-    else if (pending && !cancelled)
+    if (resume)
         MHD_resume_connection(req->conn);
 }
 

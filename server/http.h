@@ -121,16 +121,17 @@ bool http_replied(struct http_req *req);
 
 /* Long-polling. A handler that has nothing to say yet calls http_suspend and returns without
  * replying. Once the connection is parked, `arm(req)` runs (on the same thread): it arranges
- * for http_resume(req) to be called, from any thread, exactly once and possibly at once.
- * After that, `resumed(req)` runs on an HTTP thread and either replies or suspends again.
- * A parked request holds no thread. */
+ * for http_resume(req) to be called, from any thread, at most once and possibly at once, and
+ * never after the request has ended (see http_on_end: a parker that may fire later holds
+ * something the on_end hook can disarm). After that, `resumed(req)` runs on an HTTP thread
+ * and either replies or suspends again. A parked request holds no thread. */
 typedef void (*http_park_fn)(struct http_req *req);
 void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
 void http_resume(struct http_req *req);
 /* Called with the ctx when the request ends, however it ends (also when the server stops
  * with the request still parked, or when its client goes away while it is parked: the HTTP
- * front notices within about a second; the http_resume arranged by `arm` may then still
- * come, and is harmless): release what ctx owns there. */
+ * front notices within about a second and ends it): release what ctx owns there, and make
+ * sure no http_resume(req) comes afterwards. */
 void http_on_end(struct http_req *req, void (*fn)(void *ctx));
 /* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
 void http_set_ctx(struct http_req *req, void *ctx);
