@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 from harness import Server, ServerTestCase, pg_env
@@ -197,6 +198,42 @@ class ConnectionLimitTest(unittest.TestCase):
         # their waiters still fire at the sync timeout, after the requests ended: harmless
         time.sleep(max(0, t0 + 7 - time.monotonic()))
         self.assertEqual(self.s.get("/_matrix/client/v3/sync", token=tok).status, 200)
+
+
+class ParkedJobLeftTest(unittest.TestCase):
+    """A URL preview parked on a slow site (a job on another thread) whose client leaves: its
+    slot frees within about a second, and the job finishing later touches nothing freed."""
+
+    def test_preview_of_a_client_that_left(self):
+        from test_preview import Site
+        site = Site(slow_s=4)
+        srv = FrontServer({"url_preview_enabled": True,
+                           "url_preview_domain_whitelist": ["127.0.0.1"],
+                           "url_preview_ip_range_whitelist": ["127.0.0.1"]},
+                          {"max_connections_per_address": 2}).start()
+        try:
+            tok = srv.register("previewer")["access_token"]
+            url = urllib.parse.quote(site.base + "/slow", safe="")
+            parked = []
+            for i in range(2):
+                c = connect(srv.port, "127.0.0.8")
+                c.sendall(f"GET /_matrix/client/v1/media/preview_url?url={url}{i} HTTP/1.1\r\n"
+                          f"Host: t\r\nAuthorization: Bearer {tok}\r\n\r\n".encode())
+                parked.append(c)
+            self.assertTrue(eventually(lambda: site.hits >= 2, 5))
+            self.assertTrue(refused(srv.port, "127.0.0.8"))
+            t0 = time.monotonic()
+            for c in parked:
+                c.close()
+            again = eventually(lambda: answered(srv.port, "127.0.0.8"), 3)
+            self.assertIsNotNone(again, "the parked previews of a client that left kept their slots")
+            again.close()
+            self.assertLess(time.monotonic() - t0, 3)
+            time.sleep(4.5)  # the site answers; the jobs end without a request to resume
+            self.assertEqual(srv.get("/_matrix/client/versions").status, 200)
+        finally:
+            srv.stop()  # raises on a sanitizer report (use after free, leak)
+            site.httpd.shutdown()
 
 
 class DeadlineTest(unittest.TestCase):
