@@ -12,6 +12,9 @@ anyone else.
    per-address limit of 256), held by a separate process. Then the same two measurements, a
    fresh /sync, and the server's resident memory and open descriptors.
 3. The parked clients disconnect; how soon the server has let their connections go.
+4. --slowloris connections (25 source addresses) each send part of a request head, then one
+   byte every 5 s; meanwhile /versions on fresh connections; then how long until the server
+   has closed them all (request_header_timeout is 10 s here).
 
 Every request has a 10 s timeout, so a server that stops accepting (libmicrohttpd's default
 limit, about 1,016 connections, before the fix) shows as failures, not a hang. Release build,
@@ -22,6 +25,7 @@ import http.client
 import multiprocessing
 import os
 import resource
+import socket
 import sys
 import time
 import urllib.parse
@@ -139,6 +143,54 @@ def parked_process(port, plan, ready, stop, result):
     asyncio.run(main())
 
 
+def slowloris(srv, n, rounds):
+    """Phase 4; returns the number of failures."""
+    socks, t0 = [], time.monotonic()
+    for i in range(n):
+        try:
+            c = socket.create_connection(("127.0.0.1", srv.port), timeout=5,
+                                         source_address=(f"127.0.4.{1 + i % SOURCES}", 0))
+            c.sendall(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: b\r\nX-Slow: a")
+            c.setblocking(False)
+            socks.append(c)
+        except OSError:
+            pass
+    vers = [fresh_versions(srv.port) for _ in range(rounds)]
+    ok = [v for v in vers if v is not None]
+    print(f"{n} slowloris connections ({len(socks)} opened): fresh /versions p50 "
+          f"{pct(ok, 50):.2f} ms  p99 {pct(ok, 99):.2f} ms  ({len(vers) - len(ok)} failed)",
+          flush=True)
+    open_ = list(socks)
+    last_drip = time.monotonic()
+    while open_ and time.monotonic() - t0 < 30:
+        still = []
+        for c in open_:
+            try:
+                if c.recv(4096) == b"":
+                    c.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                c.close()
+                continue
+            still.append(c)
+        open_ = still
+        if time.monotonic() - last_drip >= 5:  # one more header byte each
+            last_drip = time.monotonic()
+            for c in open_:
+                try:
+                    c.send(b"a")
+                except OSError:
+                    pass
+        time.sleep(0.1)
+    print(f"the server closed {len(socks) - len(open_)} of them within "
+          f"{time.monotonic() - t0:.1f} s of their opening", flush=True)
+    for c in open_:
+        c.close()
+    return len(vers) - len(ok) + len(open_)
+
+
 def run(srv, args):
     deadline = time.monotonic() + args.max_seconds
     with ThreadPoolExecutor(4) as ex:
@@ -181,6 +233,8 @@ def run(srv, args):
     print(f"after the parked clients left: {proc_status(srv.proc.pid)[1]} descriptors after "
           f"{time.monotonic() - t_left:.1f} s (their parked requests are ended)", flush=True)
     failures += 0 if ms is not None else 1
+    if args.slowloris:
+        failures += slowloris(srv, args.slowloris, args.rounds)
     return 1 if failures or got["parked"] < args.parked else 0
 
 
@@ -189,6 +243,7 @@ def main():
     ap.add_argument("--parked", type=int, default=5000)
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=50)
+    ap.add_argument("--slowloris", type=int, default=1100)
     ap.add_argument("--max-seconds", type=float, default=300)
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -196,7 +251,7 @@ def main():
         print(f"the descriptor hard limit ({hard}) is too low for {args.parked} connections")
         return 1
     binary = os.environ.get("AMTSBOTE_BIN", os.path.join(ROOT, "build", "release", "amtsbote"))
-    srv = Server({"worker_threads": 4, "log_level": "warning",
+    srv = Server({"worker_threads": 4, "log_level": "warning", "request_header_timeout": "10s",
                   "database": {"args": {"cp_min": 4, "cp_max": 10}},
                   "rc_message": {"per_second": 100000, "burst_count": 100000}},
                  binary=binary).start()
