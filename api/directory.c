@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "server/ids.h"
 #include "server/room.h"
 
 static bool own_server(struct http_req *req, const char *server)
 {
-    if (server && strcmp(server, http_config(req)->server_name) != 0) {
+    if (server && !ids_is_local_server(server)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
                          "Listing another server's rooms needs federation, not available yet");
         return false;
@@ -30,7 +31,7 @@ void api_public_rooms_get(struct http_req *req)
     const char *limit = http_query(req, "limit");
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, NULL, http_query(req, "since"), limit ? atoi(limit) : 0);
+    list(req, NULL, api_token_query(req, "since"), limit ? atoi(limit) : 0);
 }
 
 void api_public_rooms_post(struct http_req *req)
@@ -48,7 +49,7 @@ void api_public_rooms_post(struct http_req *req)
     }
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, search, since, limit ? (int)json_integer_value(limit) : 0);
+    list(req, search, since && *since ? since : NULL, limit ? (int)json_integer_value(limit) : 0);
 }
 
 void api_directory_list_get(struct http_req *req)

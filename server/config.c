@@ -109,7 +109,7 @@ static const struct key config_keys[] = {
     {"server_name", K_STR, C(server_name), NULL, .required = true, .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"public_baseurl", K_STR, C(public_baseurl), NULL, .check = baseurl_ok,
-     .arg = "an http:// or https:// URL"}, /* default from server_name, in finish() */
+     .arg = "an http:// or https:// URL"}, /* unset: NULL (nothing advertised) */
     {"serve_server_wellknown", K_BOOL, C(serve_server_wellknown), "false"},
     {"listeners", K_LISTENERS, C(listeners), NULL, .off2 = C(n_listeners), .required = true},
     {"database", K_SECTION, NO_DEST, NULL, .required = true},
@@ -955,12 +955,8 @@ static int finish(struct parse *p, struct config *c)
 {
     if (c->database.cp_max < c->database.cp_min)
         return fail(p, "database.args.cp_max", "must not be less than cp_min");
-    if (!c->public_baseurl) {
-        size_t n = strlen(c->server_name) + sizeof "https:///";
-        if (!(c->public_baseurl = malloc(n)))
-            return fail(p, "public_baseurl", "out of memory");
-        snprintf(c->public_baseurl, n, "https://%s/", c->server_name);
-    } else if (c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
+    /* an unset public_baseurl stays NULL: clients are told nothing rather than a guess */
+    if (c->public_baseurl && c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
         size_t n = strlen(c->public_baseurl) + 2;
         char *s = malloc(n);
         if (!s)

@@ -31,7 +31,7 @@ struct config_ratelimit {
 
 struct config {
     char *server_name;       /* required */
-    char *public_baseurl;    /* default "https://<server_name>/" */
+    char *public_baseurl;    /* ends in '/'; NULL when not configured (nothing advertised) */
     bool serve_server_wellknown; /* default false */
 
     struct config_listener *listeners; /* at least one */
@@ -115,14 +115,16 @@ void config_free(struct config *cfg);
 int config_parse_duration(const char *s, int64_t *out);
 
 /* Write a complete, commented starter configuration for `server_name` to f (the same text the
- * README documents): listener on `port` bound to 127.0.0.1, the given database args (any of
- * them NULL to omit), the given signing key and media paths, a random
- * registration_shared_secret, enable_registration as given. Returns 0, or -1 on I/O error, or
- * -1 with nothing written if server_name is invalid, port is outside 1..65535 or a path is
- * NULL. Paths must be UTF-8 (YAML carries nothing else). */
-int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
-                         const char *db_user, const char *db_name, const char *signing_key_path,
-                         const char *media_store_path, bool open_registration);
+ * README documents): listener on `port` bound to 127.0.0.1, public_baseurl (NULL: left
+ * commented out, so nothing is advertised), the given database args (any of them NULL to
+ * omit), the given signing key and media paths, a random registration_shared_secret,
+ * enable_registration as given. Returns 0, or -1 on I/O error, or -1 with nothing written if
+ * server_name is invalid, port is outside 1..65535 or a path is NULL. Paths must be UTF-8
+ * (YAML carries nothing else). */
+int config_write_default(FILE *f, const char *server_name, int port, const char *public_baseurl,
+                         const char *db_host, const char *db_user, const char *db_name,
+                         const char *signing_key_path, const char *media_store_path,
+                         bool open_registration);
 
 /* A server name the configuration accepts: the identifier grammar, no empty DNS labels, a
  * port within 1-65535. */
