@@ -146,7 +146,14 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# error, warning, info (includes the access log: one line per request) or debug.\n"
             "log_level: info\n\n"
             "# HTTP worker threads per bind address.\n"
-            "worker_threads: 4\n",
+            "worker_threads: 4\n\n"
+            "# Connections open at once, all listeners together (a parked /sync holds one), and\n"
+            "# how long a client may take to send a request head (also the keep-alive idle\n"
+            "# time) and body (plus 1 s per 4 KiB). A listener's max_connections_per_address\n"
+            "# is 0 (no limit: the peer is the proxy) with x_forwarded, else 256.\n"
+            "#max_connections: 10000\n"
+            "#request_header_timeout: 30s\n"
+            "#request_body_timeout: 60s\n",
             reg, reg, secret);
     sodium_memzero(secret, sizeof secret);
     return fflush(f) == 0 && !ferror(f) ? 0 : -1;
