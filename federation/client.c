@@ -19,6 +19,7 @@
 
 #include "federation/fed_internal.h"
 #include "federation/federation.h"
+#include "server/ids.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/remote.h"
@@ -112,6 +113,10 @@ int federation_request(const char *destination, const char *method, const char *
     *out = NULL;
     if (!fed_cfg || strcmp(destination, fed_cfg->server_name) == 0) {
         snprintf(err, errlen, "%.255s is this server", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (!ids_server_name_valid(destination, strlen(destination))) {
+        snprintf(err, errlen, "not a server name");
         return FED_ERR_REFUSED;
     }
     if (!federation_domain_allowed(destination)) {
