@@ -11,10 +11,10 @@
  * the handler reads the origin with http_origin(req). */
 extern const struct http_route federation_routes[];
 
-/* Start-up, before serving: keep cfg (it must outlive the server), load
- * federation_custom_ca_list, parse ip_range_blacklist/whitelist, register the X-Matrix
- * authenticator with server/http.c and the key fetcher with server/keyring.c. Returns 0, or -1
- * with a message in err. */
+/* Start-up, before serving and after outbound_set_ip_range_filter: keep cfg (it must outlive
+ * the server), load federation_custom_ca_list, register the X-Matrix authenticator with
+ * server/http.c, the key fetcher with server/keyring.c and federation_request with
+ * server/remote.c. Returns 0, or -1 with a message in err. */
 int federation_init(const struct config *cfg, char *err, size_t errlen);
 /* Release what federation_init loaded. */
 void federation_shutdown(void);
@@ -40,7 +40,9 @@ enum {
  * transport errors.
  * Returns the HTTP status with *out the parsed JSON answer (new reference; NULL if the body
  * was not JSON), or FED_ERR_TRANSPORT / FED_ERR_REFUSED with *out NULL and a reason in err
- * (never secrets). Blocks up to timeout_ms plus resolution (at most 10 s); any thread. */
+ * (never secrets). Blocks up to timeout_ms plus resolution when the destination is not
+ * cached (the well-known fetch at most 10 s, each SRV query at most about 8 s); any worker
+ * thread, never an outbound callback. */
 int federation_request(const char *destination, const char *method, const char *path_query,
                        json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
 
