@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "server/http.h"
+#include "server/outbound.h"
 
 /* The federation route table (federation/routes.c). Rows with HTTP_AUTH_SERVER get X-Matrix
  * authentication, the origin allow-list and the signing-key checks before their handler runs;
@@ -45,6 +46,33 @@ enum {
  * thread, never an outbound callback. */
 int federation_request(const char *destination, const char *method, const char *path_query,
                        json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
+
+/* A signed federation request ready for the outbound client, for senders that submit it
+ * themselves with a callback (outbound_submit: many destinations concurrently, nothing
+ * blocks). `req` points into this struct; outbound_submit copies what it needs, so the struct
+ * may be cleared as soon as it returns. */
+struct federation_prepared {
+    struct outbound_req req; /* url, method, headers (X-Matrix, JSON), body, destination (the
+                                concurrency key), connect_to, CA list, verification, address
+                                filter, timeout, 32 MiB response limit: all set */
+    char url[4096];
+    char connect_to[300];
+    char destination[256];
+    char *auth; /* "Authorization: X-Matrix ..." */
+    char *body; /* the JSON text, or NULL */
+    const char *headers[4];
+};
+
+/* The first half of federation_request: the checks, resolution and signing. Returns 0 with *p
+ * filled (release with federation_prepared_clear), or FED_ERR_REFUSED (never to be sent) /
+ * FED_ERR_TRANSPORT (the destination could not be resolved) with a reason in err. Blocks for
+ * resolution when the destination is not cached: call it from a worker thread, not from an
+ * outbound callback. */
+int federation_prepare(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, struct federation_prepared *p, char *err,
+                       size_t errlen);
+/* Free what federation_prepare allocated; NULL-safe, idempotent. */
+void federation_prepared_clear(struct federation_prepared *p);
 
 /* Whether `server_name` may be talked to at all under federation_domain_whitelist. */
 bool federation_domain_allowed(const char *server_name);
