@@ -202,6 +202,9 @@ static const struct key config_keys[] = {
     {"rc_login.failed_attempts", K_SECTION, NO_DEST, NULL},
     {"rc_login.failed_attempts.per_second", K_NUM, C(rc_login_failed.per_second), "0.17"},
     {"rc_login.failed_attempts.burst_count", K_NUM, C(rc_login_failed.burst_count), "3"},
+    {"rc_message", K_SECTION, NO_DEST, NULL},
+    {"rc_message.per_second", K_NUM, C(rc_message.per_second), "0.2"},
+    {"rc_message.burst_count", K_NUM, C(rc_message.burst_count), "10"},
     /* Synapse settings with no meaning here: accepted so a Synapse file loads unchanged. */
     {"report_stats", K_IGNORED, NO_DEST, NULL},
     {"pid_file", K_IGNORED, NO_DEST, NULL},

@@ -109,6 +109,8 @@ struct config {
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */
     struct config_ratelimit rc_login_failed;       /* rc_login.failed_attempts, 0.17/s, 3 */
+    struct config_ratelimit rc_message;            /* per user: sending messages, state,
+                                                      redactions; default 0.2/s, burst 10 */
 };
 
 /* Parse YAML text. On success returns 0 with *out filled (free with config_free). On failure

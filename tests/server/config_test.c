@@ -238,6 +238,7 @@ TEST(defaults)
                                            &c.rc_login_account, &c.rc_login_failed};
     for (size_t i = 0; i < 4; i++)
         CHECK(rl[i]->per_second == 0.17 && rl[i]->burst_count == 3);
+    CHECK(c.rc_message.per_second == 0.2 && c.rc_message.burst_count == 10); /* Synapse's */
     config_free(&c);
 }
 
@@ -889,6 +890,7 @@ TEST(generated_config_reads_back)
     CHECK_INT(c.worker_threads, 4);
     CHECK(c.federation_domain_whitelist == NULL);
     CHECK(c.rc_login_failed.per_second == 0.17 && c.rc_login_failed.burst_count == 3);
+    CHECK(c.rc_message.per_second == 0.2 && c.rc_message.burst_count == 10);
     const char *secret = c.registration_shared_secret;
     CHECK(secret && strlen(secret) >= 32);
     for (size_t i = 0; secret && secret[i]; i++)
