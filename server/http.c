@@ -81,6 +81,7 @@ struct http_req {
     struct http_user user;
     bool have_user;
     struct http_guard_conn *gc; /* the connection's deadlines; may be NULL */
+    const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -101,6 +102,7 @@ static const struct http_route *tables[MAX_TABLES];
 static enum http_resource table_res[MAX_TABLES];
 static size_t n_tables;
 static http_authenticator authenticator;
+static http_server_authenticator server_authenticator;
 static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
@@ -131,6 +133,11 @@ void http_set_authenticator(http_authenticator fn)
 void http_set_unavailable_probe(bool (*probe)(void))
 {
     unavailable_probe = probe;
+}
+
+void http_set_server_authenticator(http_server_authenticator fn)
+{
+    server_authenticator = fn;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -304,6 +311,31 @@ const char *http_header(struct http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_all *h = cls;
+    if (strcasecmp(key, h->name) == 0) {
+        if (h->n < h->max)
+            h->out[h->n] = value;
+        h->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max)
+{
+    struct header_all h = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_one, &h);
+    return h.n;
+}
+
 json_t *http_json(struct http_req *req)
 {
     return req->json;
@@ -313,6 +345,64 @@ const char *http_body(struct http_req *req, size_t *len)
 {
     *len = req->body_len;
     return req->body ? req->body : "";
+}
+
+const char *http_origin(struct http_req *req)
+{
+    return req->origin;
+}
+
+void http_set_origin(struct http_req *req, const char *origin)
+{
+    req->origin = arena_strdup(req->arena, origin);
+}
+
+struct target_buf {
+    struct arena *arena;
+    char *s;
+    size_t len;
+    bool failed;
+};
+
+/* Append to the target; MHD turned '+' into ' ' before our (identity) unescape callback, and
+ * a raw query holds no spaces, so ' ' is put back as '+'. */
+static void target_add(struct target_buf *t, const char *s, size_t n)
+{
+    char *ns = t->failed ? NULL : arena_alloc(t->arena, t->len + n + 1);
+    if (!ns) {
+        t->failed = true;
+        return;
+    }
+    memcpy(ns, t->s, t->len);
+    for (size_t i = 0; i < n; i++)
+        ns[t->len + i] = s[i] == ' ' ? '+' : s[i];
+    t->len += n;
+    ns[t->len] = '\0';
+    t->s = ns;
+}
+
+static enum MHD_Result target_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct target_buf *t = cls;
+    target_add(t, t->s[t->len - 1] == '?' ? "" : "&", t->s[t->len - 1] == '?' ? 0 : 1);
+    target_add(t, key, strlen(key));
+    if (value) {
+        target_add(t, "=", 1);
+        target_add(t, value, strlen(value));
+    }
+    return MHD_YES;
+}
+
+const char *http_target(struct http_req *req)
+{
+    struct target_buf t = {.arena = req->arena, .s = (char *)"", .len = 0};
+    if (MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) <= 0)
+        return req->path;
+    target_add(&t, req->path, strlen(req->path));
+    target_add(&t, "?", 1);
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
+    return t.failed ? NULL : t.s;
 }
 
 const struct http_user *http_user(struct http_req *req)
@@ -611,7 +701,8 @@ static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
     struct timespec now;
     if (!l || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
         return;
-    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : NULL, r->method,
+    /* who: the user of an access token, or the origin server of an X-Matrix request */
+    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : r->origin, r->method,
                     r->path);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, access_log_arg, l);
     double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
@@ -656,6 +747,12 @@ static bool authenticate(struct http_req *r)
 {
     if (r->route->auth == HTTP_AUTH_NONE)
         return true;
+    if (r->route->auth == HTTP_AUTH_SERVER) {
+        if (server_authenticator)
+            return server_authenticator(r);
+        http_reply_error(r, 401, "M_UNAUTHORIZED", "Federation is not enabled");
+        return false;
+    }
     const char *token = bearer_token(r);
     if (!token) {
         if (r->route->auth == HTTP_AUTH_OPTIONAL)
