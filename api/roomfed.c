@@ -119,11 +119,8 @@ static const struct {
     enum kind kind;
     void (*run)(struct job *j);
 } runners[] = {
-    {K_JOIN, run_join},
-    {K_LEAVE, run_leave},
-    {K_INVITE, run_invite},
-    {K_CREATE, run_create},
-    {K_ALIAS, run_alias},
+    {K_JOIN, run_join},     {K_LEAVE, run_leave}, {K_INVITE, run_invite},
+    {K_CREATE, run_create}, {K_ALIAS, run_alias},
 };
 
 static void *job_thread(void *arg)

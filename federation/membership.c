@@ -55,8 +55,7 @@ static void make(struct http_req *req, const char *membership)
     enum room_rc rc = room_make_membership(http_origin(req), room_id, user_id, membership, vers,
                                            &event, &version, why, sizeof why);
     if (rc == ROOM_OK)
-        http_reply_json(req, 200,
-                        json_pack("{s:s,s:o}", "room_version", version, "event", event));
+        http_reply_json(req, 200, json_pack("{s:s,s:o}", "room_version", version, "event", event));
     else
         reply_error(req, rc, why, version);
     json_decref(vers);
@@ -86,17 +85,17 @@ static void send(struct http_req *req, const char *membership)
     char why[512] = "";
     if (!acl_ok(req, room_id))
         return;
-    enum room_rc rc = room_send_membership(http_origin(req), room_id, event_id, membership,
-                                           http_json(req), &signed_ev, &state, &chain, why,
-                                           sizeof why);
+    enum room_rc rc =
+        room_send_membership(http_origin(req), room_id, event_id, membership, http_json(req),
+                             &signed_ev, &state, &chain, why, sizeof why);
     if (rc != ROOM_OK) {
         reply_error(req, rc, why, NULL);
         return;
     }
     if (strcmp(membership, "join") == 0) {
         /* omit_members is declined: the full state is answered (members_omitted false) */
-        json_t *body = json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain,
-                                 "members_omitted", 0);
+        json_t *body =
+            json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain, "members_omitted", 0);
         json_t *via = json_object_get(json_object_get(signed_ev, "content"),
                                       "join_authorised_via_users_server");
         if (json_is_string(via) && ids_is_local(json_string_value(via)))
@@ -143,9 +142,9 @@ void federation_invite(struct http_req *req)
     }
     if (!acl_ok(req, room_id))
         return;
-    enum room_rc rc = room_receive_invite(http_origin(req), room_id, event_id,
-                                          json_string_value(rv), ev, irs, &signed_ev, why,
-                                          sizeof why);
+    enum room_rc rc =
+        room_receive_invite(http_origin(req), room_id, event_id, json_string_value(rv), ev, irs,
+                            &signed_ev, why, sizeof why);
     if (rc != ROOM_OK)
         reply_error(req, rc, why, json_string_value(rv));
     else

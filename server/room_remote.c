@@ -212,8 +212,8 @@ static json_t *make(const char *server, const char *room_id, const char *user_id
  * error of theirs, kept in err), ROOM_NOT_FOUND (no usable answer: try another server),
  * ROOM_ERR; on failure nothing is left in the out-parameters. */
 static enum room_rc handshake(const char *server, const char *room_id, const char *user_id,
-                              const char *membership, const char *reason,
-                              const char *send_prefix, long timeout_ms, json_t **ev, char **id,
+                              const char *membership, const char *reason, const char *send_prefix,
+                              long timeout_ms, json_t **ev, char **id,
                               const struct room_version **rv, json_t **ans,
                               struct room_remote_err *err, char *why, size_t n)
 {
@@ -226,9 +226,9 @@ static enum room_rc handshake(const char *server, const char *room_id, const cha
     enum room_rc rc = ROOM_ERR;
     if (sign_template(*rv, *ev, user_id, reason, id) == 0 &&
         fed_path(path, sizeof path, send_prefix, room_id, *id) == 0)
-        rc = call(server, "PUT", path, *ev, timeout_ms, ans, err, why, n) == 0
-                 ? ROOM_OK
-                 : err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
+        rc = call(server, "PUT", path, *ev, timeout_ms, ans, err, why, n) == 0 ? ROOM_OK
+             : err->status                                                     ? ROOM_FORBIDDEN
+                                                                               : ROOM_NOT_FOUND;
     if (rc != ROOM_OK) {
         json_decref(*ev);
         free(*id);
@@ -246,9 +246,9 @@ static enum room_rc join_via(const char *server, const char *room_id, const char
     const struct room_version *rv = NULL;
     json_t *ev = NULL, *ans = NULL;
     char *id = NULL;
-    enum room_rc rc = handshake(server, room_id, user_id, "join", reason,
-                                "/_matrix/federation/v2/send_join", REMOTE_SEND_JOIN_MS, &ev,
-                                &id, &rv, &ans, err, why, n);
+    enum room_rc rc =
+        handshake(server, room_id, user_id, "join", reason, "/_matrix/federation/v2/send_join",
+                  REMOTE_SEND_JOIN_MS, &ev, &id, &rv, &ans, err, why, n);
     if (rc != ROOM_OK)
         return rc;
     json_t *state = json_object_get(ans, "state"), *chain = json_object_get(ans, "auth_chain");
@@ -262,8 +262,8 @@ static enum room_rc join_via(const char *server, const char *room_id, const char
     char *got = NULL;
     int64_t t0 = clock_mono_ms();
     enum room_recv r = room_receive_state(room_id, rv->id, state, chain, join, &got, why, n);
-    log_info("join of %s to %s through %s: %zu state, %zu auth chain events, %lld ms: %s",
-             user_id, room_id, server, json_array_size(state), json_array_size(chain),
+    log_info("join of %s to %s through %s: %zu state, %zu auth chain events, %lld ms: %s", user_id,
+             room_id, server, json_array_size(state), json_array_size(chain),
              (long long)(clock_mono_ms() - t0), why);
     if (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_DUPLICATE) {
         *event_id = got ? got : strdup(id);
@@ -287,9 +287,9 @@ static enum room_rc knock_via(const char *server, const char *room_id, const cha
     const struct room_version *rv = NULL;
     json_t *ev = NULL, *ans = NULL, *servers = NULL;
     char *id = NULL;
-    enum room_rc rc = handshake(server, room_id, user_id, "knock", reason,
-                                "/_matrix/federation/v1/send_knock", REMOTE_SEND_MS, &ev, &id,
-                                &rv, &ans, err, why, n);
+    enum room_rc rc =
+        handshake(server, room_id, user_id, "knock", reason, "/_matrix/federation/v1/send_knock",
+                  REMOTE_SEND_MS, &ev, &id, &rv, &ans, err, why, n);
     if (rc != ROOM_OK)
         return rc;
     json_t *krs = json_object_get(ans, "knock_room_state");
@@ -320,8 +320,8 @@ enum room_rc room_join_remote(const char *room_id, const char *user_id, const ch
     json_t *list = candidates(room_id, user_id, servers);
     if (!json_array_size(list)) { /* nobody else to ask: the local engine answers */
         json_decref(list);
-        return room_membership(room_id, user_id, user_id, membership, reason, NULL, event_id,
-                               why, n);
+        return room_membership(room_id, user_id, user_id, membership, reason, NULL, event_id, why,
+                               n);
     }
     enum room_rc rc = ROOM_NOT_FOUND;
     snprintf(why, n, "No server to join %s through (give server_name or via)", room_id);
@@ -360,8 +360,8 @@ static int send_leave(const char *server, const char *room_id, const char *id, j
 static enum room_rc leave_resident(const char *room_id, const char *user_id, const char *reason,
                                    char **event_id, char *why, size_t n)
 {
-    enum room_rc rc = room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id,
-                                      why, n);
+    enum room_rc rc =
+        room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why, n);
     if (rc != ROOM_OK)
         return rc;
     /* Until the outbound transaction queue carries local events, hand the leave to the
@@ -411,8 +411,7 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
     if (found == 0 || strcmp(m.membership, "leave") == 0) {
         db_remote_membership_clear(&m);
         /* not resident, nothing remote: the local engine explains (or it is a local room) */
-        return room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why,
-                               n);
+        return room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why, n);
     }
     json_t *list = candidates(room_id, user_id, NULL), *done = NULL;
     enum room_rc rc = ROOM_ERR;
@@ -426,8 +425,8 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
         if (i >= MAX_TRIES)
             break;
         if (handshake(json_string_value(v), room_id, user_id, "leave", reason,
-                      "/_matrix/federation/v2/send_leave", REMOTE_SEND_MS, &ev, &id, &rv, &ans,
-                      err, why, n) == ROOM_OK) {
+                      "/_matrix/federation/v2/send_leave", REMOTE_SEND_MS, &ev, &id, &rv, &ans, err,
+                      why, n) == ROOM_OK) {
             json_decref(ans);
             done = ev;
             *event_id = id;
@@ -438,9 +437,8 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
         /* nobody could take the rejection: forget the invite here all the same (the other
          * servers keep it pending), as the spec allows a server that cannot reach the room */
         log_info("rejection of %s in %s: %s; rejected locally", user_id, room_id, why);
-        done = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "room_id",
-                         room_id, "sender", user_id, "state_key", user_id, "content",
-                         "membership", "leave");
+        done = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "room_id", room_id,
+                         "sender", user_id, "state_key", user_id, "content", "membership", "leave");
         char rnd[19], full[64];
         ids_random_alnum(rnd, 18);
         snprintf(full, sizeof full, "$%s", rnd);
@@ -511,8 +509,8 @@ enum room_rc room_invite_remote(const char *room_id, const char *sender, const c
         !(id = event_compute_id(proto, rv)) || !(state = room_stripped_pdus(room_id)) ||
         fed_path(path, sizeof path, "/_matrix/federation/v2/invite", room_id, id) < 0)
         goto out;
-    body = json_pack("{s:s,s:O,s:O}", "room_version", rv->id, "event", proto,
-                     "invite_room_state", state);
+    body = json_pack("{s:s,s:O,s:O}", "room_version", rv->id, "event", proto, "invite_room_state",
+                     state);
     if (!body)
         goto out;
     if (call(server, "PUT", path, body, REMOTE_SEND_MS, &ans, err, why, n) < 0) {
@@ -521,12 +519,12 @@ enum room_rc room_invite_remote(const char *room_id, const char *sender, const c
     }
     /* invariant 1: the answer must be our event, now signed by the invitee's server */
     json_t *signed_ev = json_object_get(ans, "event");
-    char *sid = json_is_object(signed_ev) ? (rv->event_ids == ROOMVER_EVID_V1
-                                                 ? (str(signed_ev, "event_id")
-                                                        ? strdup(str(signed_ev, "event_id"))
-                                                        : NULL)
-                                                 : event_compute_id(signed_ev, rv))
-                                          : NULL;
+    char *sid =
+        json_is_object(signed_ev)
+            ? (rv->event_ids == ROOMVER_EVID_V1
+                   ? (str(signed_ev, "event_id") ? strdup(str(signed_ev, "event_id")) : NULL)
+                   : event_compute_id(signed_ev, rv))
+            : NULL;
     bool same = sid && strcmp(sid, id) == 0;
     free(sid);
     if (!same || !pdu_signed_by(rv, signed_ev, server)) {
