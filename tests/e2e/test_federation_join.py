@@ -186,10 +186,28 @@ class TestFederationJoin(unittest.TestCase):
             "type": "m.room.join_rules", "state_key": "",
             "content": {"join_rule": "restricted",
                         "allow": [{"type": "m.room_membership", "room_id": space}]}}])
-        # someone of B who is in no allowed room cannot be vouched for
+        # someone of B who is in no allowed room is refused
         r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
                         token=self.tok["gina"])
+        self.assertError(r, 403, "M_FORBIDDEN")
+        # allowed rooms A is not in: A cannot tell
+        elsewhere = self.create(room_version="10", initial_state=[{
+            "type": "m.room.join_rules", "state_key": "",
+            "content": {"join_rule": "restricted", "allow": [
+                {"type": "m.room_membership", "room_id": f"!gone:{self.B.server_name}"}]}}])
+        r = self.B.post(f"{CS}/join/{q(elsewhere)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["ivy"])
         self.assertError(r, 400, "M_UNABLE_TO_AUTHORISE_JOIN")
+        # ivy qualifies, but nobody on A may invite: another server would have to vouch
+        weak = self.create(room_version="10", power_level_content_override={
+            "invite": 100, "events": {}, "state_default": 50,
+            "users": {self.uid("alice", self.A): 50}}, initial_state=[{
+                "type": "m.room.join_rules", "state_key": "",
+                "content": {"join_rule": "restricted",
+                            "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+        r = self.B.post(f"{CS}/join/{q(weak)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["ivy"])
+        self.assertError(r, 400, "M_UNABLE_TO_GRANT_JOIN")
         r = self.B.post(f"{CS}/rooms/{q(room)}/join?server_name={q(self.A.server_name)}", {},
                         token=self.tok["ivy"])
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
