@@ -404,6 +404,17 @@ class TestFederationJoin(unittest.TestCase):
         self.assertEqual(ev["content"]["membership"], "join")
         self.assertEqual(ev["origin"], self.A.server_name)
 
+    def test_server_acl_refuses_join(self):
+        room = self.create(preset="public_chat")
+        r = self.A.put(f"{CS}/rooms/{q(room)}/state/m.room.server_acl/",
+                       {"allow": ["*"], "deny": ["127.0.0.1"], "allow_ip_literals": True},
+                       token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["gina"])
+        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertIn("banned", r["error"])
+
     def test_server_off_allow_list(self):
         room = self.create(preset="public_chat")
         r = self.C.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
