@@ -25,6 +25,7 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 #include "storage/sync.h"
+#include "storage/userdata.h"
 #include "server/sync.h"
 
 #define PAGE_FETCH 100
@@ -404,6 +405,24 @@ bool room_filter_ok(json_t *f, const json_t *pdu)
     return !f || filter_event_ok(f, pdu);
 }
 
+json_t *room_ignored_users(struct dbc *c, const char *user_id)
+{
+    json_t *content = db_account_data_get(c, user_id, "", "m.ignored_user_list");
+    if (!content)
+        return NULL;
+    json_t *users = json_object_get(content, "ignored_users");
+    json_t *out = json_is_object(users) ? json_incref(users) : json_object();
+    json_decref(content);
+    return out;
+}
+
+bool room_ignored(const json_t *ignored, const json_t *pdu)
+{
+    const char *sender = json_string_value(json_object_get(pdu, "sender"));
+    return sender && !json_object_get(pdu, "state_key") && json_object_size(ignored) &&
+           json_object_get(ignored, sender);
+}
+
 /* A /messages position from a pagination token ("t<depth>_<stream>") or a /sync token
  * ("s<pos>_..." as next_batch and prev_batch are): the boundary just after the room's newest
  * event at or before that stream position. 1, 0 when malformed, -1 on error. */
@@ -430,7 +449,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
                            char *why, size_t n)
 {
     int64_t fd, fs, td = -1, ts = -1;
-    json_t *chunk = json_array(), *cache = json_object();
+    json_t *chunk = json_array(), *cache = json_object(), *ignored = NULL;
     bool forward = dir == 'f', more = false;
     WITH_STANDING(room_id, user_id);
 
@@ -473,6 +492,9 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         fd = s.depth;
         fs = s.stream + 1;
     }
+    ignored = room_ignored_users(c, user_id);
+    if (!ignored)
+        goto out;
     int64_t pd = fd, ps = fs;
     for (int page = 0; page < MAX_PAGES && (int)json_array_size(chunk) < limit; page++) {
         json_t *rows = db_events_page(c, room_id, pd, ps, forward, PAGE_FETCH);
@@ -497,7 +519,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             pd = d;
             ps = st;
             json_t *pdu = json_object_get(v, "pdu");
-            if (!room_filter_ok(filter, pdu) ||
+            if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
                 !room_event_visible(c, &s, user_id,
                                     json_integer_value(json_object_get(v, "state_group")), cache))
                 continue;
@@ -531,6 +553,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
 out:
     json_decref(chunk);
     json_decref(cache);
+    json_decref(ignored);
     room_standing_clear(&s);
     db_put(c);
     return rc;
