@@ -424,7 +424,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     /* a narrowing filter: where state moved in the range, the timeline may not show it */
     if (x.narrow && json_array_size(ranges) && !(x.groups = db_sync_groups_at(x.c, ranges)))
         goto out;
-    if (record && q->has_since && json_array_size(ranges)) {
+    if (record && q->has_since && !q->full_state && json_array_size(ranges)) {
         json_t *rooms = json_array();
         json_array_foreach(ranges, i, m) json_array_append(rooms, json_object_get(m, "room_id"));
         x.lazy_sent = db_lazy_members_get(x.c, q->user_id, q->device_id, rooms, x.since);

@@ -41,7 +41,7 @@ json_t *db_receipts_since(struct dbc *c, json_t *rooms, const char *user_id, int
 int db_push_actions_commit(struct dbc *c, json_t *rows);
 /* Who an event in room_id may notify, in one query: {"members": [{user_id, displayname,
  * rules (their push rule store, or null)}] of joined users other than `sender` (plus
- * `invitee` when non-NULL) who do not ignore `sender` (m.ignored_user_list), "count": joined
+ * `invitee` when non-NULL), "count": joined
  * members, "power_levels": content or null}; NULL on error. */
 json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
                         const char *invitee);

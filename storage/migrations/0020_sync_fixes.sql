@@ -1,4 +1,5 @@
--- Sync: private device-list changes and the lazy-loading record of each device.
+-- Sync: private device-list changes, the lazy-loading record of each device, and an index
+-- of who ignores whom.
 
 -- A change only one user may learn of (the owner's new user-signing key; a signature the
 -- user made on someone else's key with it): NULL for a change everyone who shares a room
@@ -20,3 +21,8 @@ CREATE TABLE sync_lazy_members (
     FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 CREATE INDEX sync_lazy_members_age ON sync_lazy_members (user_id, device_id, stream);
+
+-- Who ignores a user (m.ignored_user_list), for the push rules of an event they send: one
+-- probe however many members the room has.
+CREATE INDEX account_data_ignorers ON account_data USING gin ((content::jsonb -> 'ignored_users'))
+    WHERE type = 'm.ignored_user_list' AND room_id = '';

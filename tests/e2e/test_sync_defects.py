@@ -260,6 +260,9 @@ class Ignoring:
             evs = self.tl(inc, room)
             self.assertEqual(self.bodies(evs), ["c0", "c1", "c2"])
             self.assertIn(topic, [e["event_id"] for e in evs])
+            # their messages do not count as unread (the one from before ignoring does)
+            self.assertEqual(self.entry(inc, room)["unread_notifications"]
+                             ["notification_count"], 4)
             self.assertNotIn(inv, inc["rooms"]["invite"])
             self.assertNotIn(inv, self.sync("alice")["rooms"]["invite"])
             # the ignoring user learns the list in account data
