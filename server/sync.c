@@ -28,12 +28,7 @@
 #include "server/filter.h"
 #include "server/log.h"
 #include "server/notify.h"
-#include "server/room.h"
-#include "server/room_internal.h"
-#include "server/statemap.h"
-#include "storage/events.h"
 #include "storage/keys.h"
-#include "storage/state.h"
 #include "storage/sync.h"
 #include "storage/userdata.h"
 
