@@ -48,6 +48,36 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
     return out;
 }
 
+#define CONTEXT_PAGES 20 /* pages read on each side of a /context event at most */
+
+/* Up to n events on one side of the position (*ld, *ls) that the filter, the ignore list and
+ * visibility let through, paging on while rows are turned away (at most CONTEXT_PAGES pages
+ * of n + 20 rows). *ld, *ls end at the last position examined. NULL on error. */
+static json_t *context_side(struct dbc *c, const struct standing *s, const char *user_id,
+                            const char *room_id, bool forward, int n, json_t *cache,
+                            json_t *filter, const json_t *ignored, int64_t *ld, int64_t *ls)
+{
+    json_t *out = json_array();
+    int page = n + 20;
+    for (int p = 0; p < CONTEXT_PAGES && (int)json_array_size(out) < n; p++) {
+        int64_t d0 = *ld, s0 = *ls;
+        json_t *rows = db_events_page(c, room_id, *ld, *ls, forward, page);
+        if (!rows) {
+            json_decref(out);
+            return NULL;
+        }
+        json_t *got = visible_rows(c, s, user_id, room_id, rows, cache, filter, ignored,
+                                   n - (int)json_array_size(out), ld, ls);
+        json_array_extend(out, got);
+        json_decref(got);
+        size_t nrows = json_array_size(rows);
+        json_decref(rows);
+        if (nrows < (size_t)page || (*ld == d0 && *ls == s0))
+            break; /* the end of the room, or only events past the user's leaving */
+    }
+    return out;
+}
+
 enum room_rc room_context(const char *room_id, const char *user_id, const char *event_id, int limit,
                           json_t *filter, json_t **out, char *why, size_t n)
 {
@@ -65,20 +95,16 @@ enum room_rc room_context(const char *room_id, const char *user_id, const char *
     if (limit > MAX_LIMIT)
         limit = MAX_LIMIT;
     int before_n = limit / 2, after_n = limit - before_n;
-    json_t *rows_b = db_events_page(c, room_id, e.depth, e.stream, false, before_n + 20);
-    json_t *rows_a = db_events_page(c, room_id, e.depth, e.stream, true, after_n + 20);
-    if (!rows_b || !rows_a) {
-        json_decref(rows_b);
-        json_decref(rows_a);
+    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
+    json_t *before = context_side(c, &s, user_id, room_id, false, before_n, cache, filter,
+                                  ignored, &bd, &bs);
+    json_t *after = context_side(c, &s, user_id, room_id, true, after_n, cache, filter, ignored,
+                                 &ad, &as);
+    if (!before || !after) {
+        json_decref(before);
+        json_decref(after);
         goto out;
     }
-    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
-    json_t *before = visible_rows(c, &s, user_id, room_id, rows_b, cache, filter, ignored,
-                                  before_n, &bd, &bs);
-    json_t *after = visible_rows(c, &s, user_id, room_id, rows_a, cache, filter, ignored,
-                                 after_n, &ad, &as);
-    json_decref(rows_b);
-    json_decref(rows_a);
     /* the state at the event; with lazy_load_members only the member events of the senders
      * of the events returned (spec: /context "state") */
     bool lazy = filter_event_lazy_members(filter, NULL);

@@ -306,7 +306,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
 
     int rc = -1;
     json_t *mems = NULL, *ranges = json_array(), *tls = NULL, *ad = NULL, *body = NULL;
-    json_t *counts = NULL, *before = NULL; /* before: rooms joined throughout */
+    json_t *counts = NULL, *stayed_in = NULL; /* rooms joined at since and throughout */
     json_t *ignored = NULL;                 /* m.ignored_user_list, read for invites */
     json_t *joined_ids = json_array(), *scratch = json_object(), *member_of = json_object();
     json_t *join = json_object(), *invite = json_object(), *leave = json_object(),
@@ -333,8 +333,9 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     x.known = q->has_since &&
               notify_changes(q->user_id, x.since, x.upto, &x.user_kinds, x.room_kinds) == 0;
 
-    /* step 1: sections. A join in the range is a new join only when the user was not joined
-     * at `since` already: a displayname change or a repeated /join is join -> join. */
+    /* step 1: sections. A join in the range is a new join unless the user was joined at
+     * `since` and had no other membership since (join -> join: a displayname change or a
+     * repeated /join); one query for the rooms whose member event of the user moved. */
     size_t i;
     json_t *m;
     json_t *moved_joins = json_array();
@@ -353,8 +354,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     json_decref(moved_joins);
     if (!stayed)
         goto out;
-    before = json_object();
-    json_array_foreach(stayed, i, m) json_object_set(before, json_string_value(m), json_true());
+    stayed_in = json_object();
+    json_array_foreach(stayed, i, m) json_object_set(stayed_in, json_string_value(m), json_true());
     json_decref(stayed);
     json_array_foreach(mems, i, m)
     {
@@ -368,7 +369,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         if (strcmp(ms, "join") == 0) {
             json_array_append_new(joined_ids, json_string(room_id));
             /* initial sync, or joined within the range */
-            bool fresh = moved && !json_object_get(before, room_id);
+            bool fresh = moved && !json_object_get(stayed_in, room_id);
             if (fresh)
                 json_object_set_new(scratch, room_id, json_true());
             else if (!q->full_state && !(room_kinds(&x, room_id) & NOTIFY_EVENT))
@@ -559,7 +560,7 @@ out:
     json_decref(ranges);
     json_decref(tls);
     json_decref(counts);
-    json_decref(before);
+    json_decref(stayed_in);
     json_decref(ad);
     json_decref(body);
     json_decref(joined_ids);

@@ -57,33 +57,41 @@ json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *ro
     return v;
 }
 
-static const char timelines_sql[] =
-    "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "
-        "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "
-        "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "
-        "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "
-        "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "
-        "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'related', "
-        "EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id), 'pdu', "
-        "e.json::json) ORDER BY e.stream_ordering DESC) "
-        "AS evs FROM (SELECT * FROM events e WHERE e.room_id = x.room_id AND "
-        "e.stream_ordering > x.since AND e.stream_ordering <= x.upto AND e.rejected IS NULL "
-        /* the user's ignored users: their state events only */
-        "AND NOT (e.state_key IS NULL AND e.sender IN (SELECT k FROM account_data a, "
-        "jsonb_object_keys(CASE WHEN jsonb_typeof(a.content::jsonb -> 'ignored_users') = "
-        "'object' THEN a.content::jsonb -> 'ignored_users' ELSE '{}'::jsonb END) k WHERE "
-        "a.user_id = $3 AND a.room_id = '' AND a.type = 'm.ignored_user_list')) "
-        /* the timeline filter (see filter_sql), before the limit */
-        "AND ($5::jsonb IS NULL OR ((NOT ($5::jsonb ? 'types') OR EXISTS (SELECT 1 FROM "
-        "jsonb_array_elements_text($5::jsonb -> 'types') p WHERE e.type LIKE p)) AND NOT "
-        "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce($5::jsonb -> 'not_types', "
-        "'[]')) p WHERE e.type LIKE p) AND (NOT ($5::jsonb ? 'senders') OR e.sender IN (SELECT "
-        "jsonb_array_elements_text($5::jsonb -> 'senders'))) AND e.sender NOT IN (SELECT "
-        "jsonb_array_elements_text(coalesce($5::jsonb -> 'not_senders', '[]'))) AND CASE WHEN "
-        "$5::jsonb ? 'contains_url' THEN coalesce(jsonb_typeof((e.json::jsonb) -> 'content' "
-        "-> 'url') = 'string', false) = ($5::jsonb ->> 'contains_url')::boolean ELSE true "
-        "END)) "
-        "ORDER BY e.stream_ordering DESC LIMIT $2) e) t WHERE t.evs IS NOT NULL";
+/* The timelines query (see db_sync_timelines) is assembled from these: its start, the
+ * condition for the user's ignored users (their state events only), the optional timeline
+ * filter condition ($5, see filter_sql; only in the filtered variant, so that unfiltered
+ * syncs, the hot path, do not pay for planning it) and its end. */
+#define TIMELINES_HEAD                                                                          \
+    "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "                      \
+    "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "              \
+    "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "           \
+    "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "                   \
+    "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "         \
+    "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'related', "             \
+    "EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id), 'pdu', "         \
+    "e.json::json) ORDER BY e.stream_ordering DESC) "                                           \
+    "AS evs FROM (SELECT * FROM events e WHERE e.room_id = x.room_id AND "                      \
+    "e.stream_ordering > x.since AND e.stream_ordering <= x.upto AND e.rejected IS NULL "
+#define TIMELINES_IGNORED                                                                       \
+    "AND NOT (e.state_key IS NULL AND e.sender IN (SELECT k FROM account_data a, "              \
+    "jsonb_object_keys(CASE WHEN jsonb_typeof(a.content::jsonb -> 'ignored_users') = "          \
+    "'object' THEN a.content::jsonb -> 'ignored_users' ELSE '{}'::jsonb END) k WHERE "          \
+    "a.user_id = $3 AND a.room_id = '' AND a.type = 'm.ignored_user_list')) "
+#define TIMELINES_FILTER                                                                        \
+    "AND (NOT ($5::jsonb ? 'types') OR EXISTS (SELECT 1 FROM "                                   \
+    "jsonb_array_elements_text($5::jsonb -> 'types') p WHERE e.type LIKE p)) AND NOT "          \
+    "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce($5::jsonb -> 'not_types', "       \
+    "'[]')) p WHERE e.type LIKE p) AND (NOT ($5::jsonb ? 'senders') OR e.sender IN (SELECT "    \
+    "jsonb_array_elements_text($5::jsonb -> 'senders'))) AND e.sender NOT IN (SELECT "          \
+    "jsonb_array_elements_text(coalesce($5::jsonb -> 'not_senders', '[]'))) AND CASE WHEN "     \
+    "$5::jsonb ? 'contains_url' THEN coalesce(jsonb_typeof((e.json::jsonb) -> 'content' "       \
+    "-> 'url') = 'string', false) = ($5::jsonb ->> 'contains_url')::boolean ELSE true END "
+#define TIMELINES_TAIL                                                                          \
+    "ORDER BY e.stream_ordering DESC LIMIT $2) e) t WHERE t.evs IS NOT NULL"
+
+static const char timelines_sql[] = TIMELINES_HEAD TIMELINES_IGNORED TIMELINES_TAIL;
+static const char timelines_filtered_sql[] =
+    TIMELINES_HEAD TIMELINES_IGNORED TIMELINES_FILTER TIMELINES_TAIL;
 
 /* A filter glob ('*' any bytes) as a LIKE pattern: '\', '%' and '_' escaped. New string. */
 static json_t *glob_to_like(const char *g)
@@ -164,7 +172,7 @@ json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *
         return NULL;
     }
     const char *p[] = {r, db_i64(l, limit), user_id, device_id ? device_id : "", f};
-    json_t *v = db_json(db_exec(c, timelines_sql, 5, p));
+    json_t *v = db_json(db_exec(c, f ? timelines_filtered_sql : timelines_sql, f ? 5 : 4, p));
     free(r);
     free(f);
     return v;
@@ -193,8 +201,8 @@ int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const cha
     if (r && ids && filter_sql(tf, &f) == 0) {
         const char *tp[] = {r, db_i64(l, limit), user_id, device_id ? device_id : "", f};
         const char *cp[] = {user_id, ids, db_i64(u, upto)};
-        const char *const sqls[] = {timelines_sql, counts_sql};
-        const int ns[] = {5, 3};
+        const char *const sqls[] = {f ? timelines_filtered_sql : timelines_sql, counts_sql};
+        const int ns[] = {f ? 5 : 4, 3};
         const char *const *ps[] = {tp, cp};
         PGresult *rs[2];
         if (db_exec_many(c, 2, sqls, ns, ps, rs) == 0) {

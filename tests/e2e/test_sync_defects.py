@@ -230,6 +230,22 @@ class FilterWindow:
         self.assertTrue(all(e["type"] != "x.noise" for e in r["chunk"]))
 
 
+    def test_context_filter_fills(self):
+        room = self.room("alice", "bob")
+        self.msg(room, "bob", "earlier")
+        for i in range(25):
+            self.send(room, "alice", "x.noise", {"i": i})
+        target = self.msg(room, "bob", "target")
+        for i in range(25):
+            self.send(room, "alice", "x.noise", {"i": i})
+        self.msg(room, "bob", "later")
+        r = self.s.get(CS + f"/rooms/{q(room)}/context/{q(target)}", token=self.tok["bob"],
+                       query={"limit": "2", "filter": json.dumps({"types": ["m.room.message"]})})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.bodies(r["events_before"]), ["earlier"])
+        self.assertEqual(self.bodies(r["events_after"]), ["later"])
+
+
 # --- 3. m.ignored_user_list -------------------------------------------------------------------
 
 class Ignoring:
