@@ -18,8 +18,8 @@ json_t *db_sync_memberships(struct dbc *c, const char *user_id)
         c,
         "SELECT coalesce(json_agg(json_build_object('room_id', cs.room_id, 'membership', "
         "cs.membership, 'event_id', cs.event_id, 'stream', e.stream_ordering, 'depth', "
-        "e.depth, 'sender', e.sender)), '[]'::json) FROM current_state cs JOIN events e ON e.event_id = "
-        "cs.event_id WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND NOT EXISTS "
+        "e.depth, 'sender', e.sender)), '[]'::json) FROM current_state cs JOIN events e ON "
+        "e.event_id = cs.event_id WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND NOT EXISTS "
         "(SELECT 1 FROM room_forgotten f WHERE f.user_id = $1 AND f.room_id = cs.room_id)",
         1, p));
 }
