@@ -74,6 +74,12 @@ void api_admin_register(struct http_req *req)
         http_reply_error(req, 403, "M_FORBIDDEN", "HMAC incorrect");
         return;
     }
+    /* the MAC covers the name as given; the account is lower-case, as Synapse registers it */
+    char *lower = http_printf(req, "%s", username);
+    for (char *p = lower; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    username = lower;
     if (!ids_localpart_valid(username, strlen(username))) {
         http_reply_error(req, 400, "M_INVALID_USERNAME",
                          "User ID may contain only a-z, 0-9, '.', '_', '=', '-', '/' and '+'");

@@ -19,7 +19,7 @@ static bool own_server(struct http_req *req, const char *server)
 
 static void list(struct http_req *req, const char *search, const char *since, int limit)
 {
-    char why[256];
+    char why[256] = "";
     json_t *out = NULL;
     enum room_rc rc = room_public_rooms(search, since, limit, &out, why, sizeof why);
     api_reply_room(req, rc, out, why);
@@ -30,7 +30,7 @@ void api_public_rooms_get(struct http_req *req)
     const char *limit = http_query(req, "limit");
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, NULL, http_query(req, "since"), limit ? atoi(limit) : 0);
+    list(req, NULL, api_token_query(req, "since"), limit ? atoi(limit) : 0);
 }
 
 void api_public_rooms_post(struct http_req *req)
@@ -48,7 +48,7 @@ void api_public_rooms_post(struct http_req *req)
     }
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, search, since, limit ? (int)json_integer_value(limit) : 0);
+    list(req, search, since && *since ? since : NULL, limit ? (int)json_integer_value(limit) : 0);
 }
 
 void api_directory_list_get(struct http_req *req)
@@ -68,7 +68,7 @@ void api_directory_list_put(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     bool bad = false;
-    char why[256];
+    char why[256] = "";
     if (!room_id)
         return;
     const char *vis = api_opt_string(req, http_json(req), "visibility", &bad);

@@ -3,11 +3,14 @@
  * authenticated /_matrix/client/v1/media (v1.11), the configuration, and the legacy
  * unauthenticated /_matrix/media/v3 reads, frozen (404 M_NOT_FOUND) while
  * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off
- * unless configured (server/preview.c). The rules are in server/media.c. */
+ * unless configured (server/preview.c). The rules are in server/media.c. Previews and
+ * thumbnails that must be made park their request (server/httpjob.h) instead of holding an
+ * HTTP worker while a site or an image decoder takes its time. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "server/httpjob.h"
 #include "server/media.h"
 #include "server/preview.h"
 
@@ -96,6 +99,39 @@ static bool dimension(struct http_req *req, const char *name, int *v)
     return true;
 }
 
+/* Whose work this is, for the per-user limits: the user, or the address of an
+ * unauthenticated legacy read. */
+static const char *who(struct http_req *req)
+{
+    const struct http_user *u = http_user(req);
+    const char *ip = u ? NULL : http_printf(req, "ip:%s", http_client_ip(req));
+    return u ? u->user_id : ip ? ip : "ip:?";
+}
+
+static void thumb_made(void *job, struct media_thumb_result *r)
+{
+    http_job_done(job, r, media_thumb_result_free);
+}
+
+static void thumb_start(struct http_job *job, void *arg)
+{
+    media_thumbnail_run(arg, thumb_made, job);
+}
+
+static void thumb_finish(struct http_req *req, void *arg, void *result)
+{
+    struct media_thumb_result *r = result;
+    if (!r) {
+        http_reply_internal(req);
+    } else if (r->rc < 0) {
+        reply_err(req, &r->err);
+    } else {
+        reply_out(req, &r->out); /* the reply takes buf or fd */
+        r->out.buf = NULL;
+        r->out.fd = -1;
+    }
+}
+
 void api_media_thumbnail(struct http_req *req)
 {
     int w, h;
@@ -108,11 +144,20 @@ void api_media_thumbnail(struct http_req *req)
     }
     struct media_out out;
     struct media_error err = {0};
-    if (media_thumbnail(http_param(req, 0), http_param(req, 1), w, h, method ? method : "scale",
-                        &out, &err) < 0)
+    struct media_thumb *t = http_alloc(req, sizeof *t);
+    if (!t) {
+        http_reply_internal(req);
+        return;
+    }
+    int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h,
+                                  method ? method : "scale", who(req), &out, t,
+                                  &err);
+    if (rc < 0)
         reply_err(req, &err);
-    else
+    else if (rc == 0)
         reply_out(req, &out);
+    else /* made on the thumbnail pool while the request is parked */
+        http_job_park(req, thumb_start, thumb_finish, t);
 }
 
 /* The legacy reads: the spec's freeze of unauthenticated media. */
@@ -129,15 +174,58 @@ void api_media_legacy_read(struct http_req *req)
         api_media_download(req);
 }
 
+/* A preview being fetched: what the parked request needs (request memory). */
+struct preview_park {
+    const char *url, *user_id;
+};
+
+static void free_json(void *j)
+{
+    json_decref(j);
+}
+
+static void preview_fetched(void *job, json_t *og)
+{
+    http_job_done(job, og, free_json);
+}
+
+static void preview_start(struct http_job *job, void *arg)
+{
+    struct preview_park *p = arg;
+    preview_fetch(p->url, p->user_id, preview_fetched, job);
+}
+
+static void preview_finish(struct http_req *req, void *arg, void *result)
+{
+    struct preview_park *p = arg;
+    json_t *og = result;
+    if (!og) {
+        http_reply_error(req, 404, "M_NOT_FOUND", "Could not fetch a preview of that URL");
+        return;
+    }
+    preview_store(p->url, og);
+    http_reply_json(req, 200, json_incref(og));
+}
+
 void api_media_preview_url(struct http_req *req)
 {
     int status;
     const char *errcode;
     char why[256];
-    json_t *out = preview_url(http_config(req), http_query(req, "url"), &status, &errcode, why,
-                              sizeof why);
-    if (out)
+    json_t *out;
+    struct preview_park *p = http_alloc(req, sizeof *p);
+    if (!p) {
+        http_reply_internal(req);
+        return;
+    }
+    p->url = http_query(req, "url");
+    p->user_id = who(req);
+    if (preview_check(http_config(req), p->url, p->user_id, &out, &status, &errcode, why,
+                      sizeof why) == PREVIEW_FETCH) {
+        http_job_park(req, preview_start, preview_finish, p); /* answered off this thread */
+    } else if (out) {
         http_reply_json(req, 200, out);
-    else
+    } else {
         http_reply_error(req, status, errcode, "%s", why);
+    }
 }

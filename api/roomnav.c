@@ -6,9 +6,11 @@
 
 #include "api/api.h"
 #include "server/filter.h"
+#include "server/ids.h"
 #include "server/room.h"
 
 #define MAX_REASON 1024
+#define MAX_ADDITIONAL_CREATORS 100 /* per upgrade, as createRoom allows */
 
 static bool int_query(struct http_req *req, const char *name, long long *out)
 {
@@ -47,7 +49,7 @@ void api_context(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     long long limit = 10;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL, *filter = NULL;
     if (!room_id || !int_query(req, "limit", &limit))
         return;
@@ -66,7 +68,7 @@ void api_relations(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
     long long limit = 10;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id || !int_query(req, "limit", &limit))
         return;
@@ -81,8 +83,12 @@ void api_relations(struct http_req *req)
     }
     enum room_rc rc =
         room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
-                       http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
+                       http_param(req, 3), api_token_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
                        recurse && strcmp(recurse, "true") == 0, &out, why, sizeof why);
+    if (rc == ROOM_FORBIDDEN) { /* spec: 404 when "the user does not have permission to read" */
+        rc = ROOM_NOT_FOUND;
+        snprintf(why, sizeof why, "Event not found");
+    }
     api_reply_room(req, rc, out, why);
 }
 
@@ -90,7 +96,7 @@ void api_timestamp_to_event(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *dir = http_query(req, "dir");
     long long ts = -1;
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id || !int_query(req, "ts", &ts))
         return;
@@ -127,7 +133,7 @@ static void report(struct http_req *req, const char *event_id)
     const char *room_id = api_room_param(req);
     json_t *body = http_json(req), *score = json_object_get(body, "score");
     bool bad = false;
-    char why[512];
+    char why[512] = "";
     if (!room_id)
         return;
     const char *reason = api_opt_string(req, body, "reason", &bad);
@@ -157,7 +163,7 @@ void api_upgrade(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     bool bad = false;
-    char why[512], *replacement = NULL;
+    char why[512] = "", *replacement = NULL;
     if (!room_id)
         return;
     const char *version = api_opt_string(req, http_json(req), "new_version", &bad);
@@ -167,8 +173,25 @@ void api_upgrade(struct http_req *req)
         http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'new_version'");
         return;
     }
-    enum room_rc rc =
-        room_upgrade(room_id, http_user(req)->user_id, version, &replacement, why, sizeof why);
+    json_t *ac = json_object_get(http_json(req), "additional_creators");
+    size_t i;
+    json_t *v;
+    bool ok = !ac || json_is_array(ac);
+    json_array_foreach(ac, i, v)
+    {
+        const char *lp, *srv;
+        size_t ll, sl;
+        ok = ok && json_is_string(v) &&
+             ids_user_id_split(json_string_value(v), &lp, &ll, &srv, &sl) == 0;
+    }
+    if (!ok || json_array_size(ac) > MAX_ADDITIONAL_CREATORS) {
+        http_reply_error(req, 400, "M_BAD_JSON",
+                         "additional_creators must be a list of at most %d user IDs",
+                         MAX_ADDITIONAL_CREATORS);
+        return;
+    }
+    enum room_rc rc = room_upgrade(room_id, http_user(req)->user_id, version, ac, &replacement,
+                                   why, sizeof why);
     api_reply_room(req, rc,
                    rc == ROOM_OK ? json_pack("{s:s}", "replacement_room", replacement) : NULL, why);
     free(replacement);
@@ -178,7 +201,7 @@ void api_hierarchy(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     const char *so = http_query(req, "suggested_only"), *lim = http_query(req, "limit");
-    const char *md = http_query(req, "max_depth"), *from = http_query(req, "from");
+    const char *md = http_query(req, "max_depth"), *from = api_token_query(req, "from");
     char why[256] = "", *end;
     if (!room_id)
         return;
@@ -196,10 +219,7 @@ void api_hierarchy(struct http_req *req)
     json_t *out = NULL;
     enum room_rc rc = room_hierarchy(room_id, http_user(req)->user_id, so && !strcmp(so, "true"),
                                      (int)limit, (int)depth, from, &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON)
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_threads(struct http_req *req)
@@ -220,10 +240,7 @@ void api_threads(struct http_req *req)
     }
     json_t *out = NULL;
     enum room_rc rc = room_threads(room_id, http_user(req)->user_id,
-                                   inc && strcmp(inc, "participated") == 0, http_query(req, "from"),
+                                   inc && strcmp(inc, "participated") == 0, api_token_query(req, "from"),
                                    (int)(limit > 1000 ? 1000 : limit), &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON)
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }

@@ -27,6 +27,8 @@ static const struct {
     {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
     {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
     {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
+    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
 };
 
 /* Answer a failed engine call. */
@@ -38,7 +40,8 @@ void api_reply_room_error(struct http_req *req, int rc, const char *why)
             return;
         }
     }
-    http_reply_internal(req);
+    /* ROOM_ERR: the engine's why says what failed (callers start it empty) */
+    http_reply_internal_cause(req, "%s", why && *why ? why : "room engine error");
 }
 
 void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why)
@@ -77,7 +80,7 @@ const char *api_room_param(struct http_req *req)
 
 void api_create_room(struct http_req *req)
 {
-    char why[512], *room_id = NULL;
+    char why[512] = "", *room_id = NULL;
     enum room_rc rc =
         room_create(http_user(req)->user_id, http_json(req), &room_id, why, sizeof why);
     if (rc != ROOM_OK) {
@@ -93,7 +96,7 @@ void api_send(struct http_req *req)
     const struct http_user *u = http_user(req);
     const char *room_id = api_room_param(req), *type = http_param(req, 1),
                *txn = http_param(req, 2);
-    char why[512], *id = NULL;
+    char why[512] = "", *id = NULL;
     if (!room_id)
         return;
     if (strlen(txn) > MAX_TXN_ID || strlen(type) > 255) {
@@ -110,7 +113,7 @@ void api_state_put(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *type = http_param(req, 1);
     const char *key = http_param(req, 2) ? http_param(req, 2) : "";
-    char why[512], *id = NULL;
+    char why[512] = "", *id = NULL;
     if (!room_id)
         return;
     if (strlen(type) > 255 || strlen(key) > 255) {
@@ -126,7 +129,7 @@ void api_state_get(struct http_req *req)
 {
     const char *room_id = api_room_param(req), *type = http_param(req, 1);
     const char *key = http_param(req, 2) ? http_param(req, 2) : "";
-    char why[512];
+    char why[512] = "";
     json_t *content = NULL;
     if (!room_id)
         return;
@@ -138,7 +141,7 @@ void api_state_get(struct http_req *req)
 void api_state_all(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     json_t *state = NULL;
     if (!room_id)
         return;
@@ -149,12 +152,16 @@ void api_state_all(struct http_req *req)
 void api_event_get(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     json_t *ev = NULL;
     if (!room_id)
         return;
     enum room_rc rc =
         room_event(room_id, http_user(req)->user_id, http_param(req, 1), &ev, why, sizeof why);
+    if (rc == ROOM_FORBIDDEN) { /* spec: 404 also when "you do not have permission to read" */
+        rc = ROOM_NOT_FOUND;
+        snprintf(why, sizeof why, "Event not found");
+    }
     api_reply_room(req, rc, ev, why);
 }
 
@@ -205,11 +212,14 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
                     bool reply_room)
 {
     const char *reason;
-    char why[512], *id = NULL;
+    char why[512] = "", *id = NULL;
     if (!body_reason(req, &reason))
         return;
-    enum room_rc rc = room_membership(room_id, http_user(req)->user_id, target, m, reason, NULL,
-                                      &id, why, sizeof why);
+    const char *me = http_user(req)->user_id;
+    enum room_rc rc = strcmp(m, "kick") == 0
+                          ? room_kick(room_id, me, target, reason, &id, why, sizeof why)
+                          : room_membership(room_id, me, target, m, reason, NULL, &id, why,
+                                            sizeof why);
     free(id);
     if (rc != ROOM_OK)
         api_reply_room_error(req, rc, why);
@@ -281,7 +291,7 @@ void api_invite(struct http_req *req)
 
 void api_kick(struct http_req *req)
 {
-    target_membership(req, "leave", false);
+    target_membership(req, "kick", false); /* a leave, of a user in the room only */
 }
 
 void api_ban(struct http_req *req)
@@ -304,7 +314,7 @@ void api_leave(struct http_req *req)
 void api_forget(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     if (!room_id)
         return;
     enum room_rc rc = room_forget(room_id, http_user(req)->user_id, why, sizeof why);
@@ -324,7 +334,7 @@ void api_joined_rooms(struct http_req *req)
 void api_joined_members(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id)
         return;
@@ -335,17 +345,14 @@ void api_joined_members(struct http_req *req)
 void api_members(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "at"),
+    enum room_rc rc = room_members(room_id, http_user(req)->user_id, api_token_query(req, "at"),
                                    http_query(req, "membership"),
                                    http_query(req, "not_membership"), &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON) /* a malformed `at`: a query parameter, not the body */
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "chunk", out) : NULL, why);
+    api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "chunk", out) : NULL, why);
 }
 
 void api_messages(struct http_req *req)
@@ -353,7 +360,7 @@ void api_messages(struct http_req *req)
     const char *room_id = api_room_param(req);
     const char *dir = http_query(req, "dir"), *limit = http_query(req, "limit");
     const char *filter_text = http_query(req, "filter");
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL, *filter = NULL;
     if (!room_id)
         return;
@@ -377,8 +384,8 @@ void api_messages(struct http_req *req)
             return;
         }
     }
-    enum room_rc rc = room_messages(room_id, http_user(req)->user_id, http_query(req, "from"),
-                                    http_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
+    enum room_rc rc = room_messages(room_id, http_user(req)->user_id, api_token_query(req, "from"),
+                                    api_token_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
     json_decref(filter);
     api_reply_room(req, rc, out, why);
@@ -390,7 +397,7 @@ void api_redact(struct http_req *req)
     const char *room_id = api_room_param(req), *target = http_param(req, 1),
                *txn = http_param(req, 2);
     const char *reason;
-    char why[512], *id = NULL;
+    char why[512] = "", *id = NULL;
     if (!room_id || !body_reason(req, &reason))
         return;
     if (strlen(txn) > MAX_TXN_ID) {
@@ -425,7 +432,7 @@ void api_alias_put(struct http_req *req)
 {
     const char *alias = http_param(req, 0);
     bool bad = false;
-    char why[512];
+    char why[512] = "";
     if (!local_alias(req, alias))
         return;
     const char *room_id = api_opt_string(req, http_json(req), "room_id", &bad);
@@ -465,7 +472,7 @@ void api_alias_get(struct http_req *req)
 void api_alias_delete(struct http_req *req)
 {
     const char *alias = http_param(req, 0);
-    char why[512];
+    char why[512] = "";
     if (!local_alias(req, alias))
         return;
     const struct http_user *u = http_user(req);
@@ -476,7 +483,7 @@ void api_alias_delete(struct http_req *req)
 void api_room_aliases(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    char why[512];
+    char why[512] = "";
     json_t *out = NULL;
     if (!room_id)
         return;

@@ -53,7 +53,7 @@ void api_filter_post(struct http_req *req)
 {
     if (!own_user(req, "create filters"))
         return;
-    char why[256];
+    char why[256] = "";
     size_t len;
     const char *body = http_body(req, &len);
     json_t *f = api_filter_parse(len ? body : "{}", len ? len : 2, why, sizeof why);

@@ -1,89 +1,56 @@
-/* httpc.c - outbound JSON over HTTP with libcurl.
- *
- * One easy handle per call: simple and thread-safe (curl_global_init runs once, guarded by
- * pthread_once). Response bodies are bounded (HTTPC_MAX_BODY) so a hostile peer cannot make
- * the server buffer without limit. Redirects are not followed. */
+/* httpc.c - outbound JSON over HTTP: encodes the request body, adds the JSON headers, waits
+ * for the server's HTTP client (server/outbound.c: per-destination concurrency, deadlines,
+ * bounded responses, address filter) and parses the answer. Redirects are not followed. */
 #include "federation/httpc.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HTTPC_MAX_BODY (1024 * 1024)
+#define HTTPC_MAX_HEADERS 16
 
-struct buf {
-    char *data;
-    size_t len;
-    int overflow;
-};
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void global_init(void)
+int httpc_json_req(const struct outbound_req *base, json_t *body, json_t **out,
+                   enum outbound_err *why_err, char *err, size_t errlen)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    size_t add = size * n;
-    if (b->len + add > HTTPC_MAX_BODY) {
-        b->overflow = 1;
-        return 0;
+    const char *hdrs[HTTPC_MAX_HEADERS + 3];
+    size_t n = 0;
+    *out = NULL;
+    hdrs[n++] = "Accept: application/json";
+    if (body)
+        hdrs[n++] = "Content-Type: application/json";
+    for (size_t i = 0; base->headers && base->headers[i]; i++) {
+        if (i == HTTPC_MAX_HEADERS) {
+            snprintf(err, errlen, "too many headers");
+            return -1;
+        }
+        hdrs[n++] = base->headers[i];
     }
-    char *nd = realloc(b->data, b->len + add + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + b->len, p, add);
-    b->data = nd;
-    b->len += add;
-    b->data[b->len] = '\0';
-    return add;
+    hdrs[n] = NULL;
+    struct outbound_req r = *base;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    r.headers = hdrs;
+    r.body = body ? (text ? text : "{}") : NULL;
+    r.body_len = r.body ? strlen(r.body) : 0;
+    r.truncate = false;
+    struct outbound_res res;
+    int rc = outbound_fetch(&r, &res);
+    free(text);
+    if (why_err)
+        *why_err = res.err;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", res.why);
+        outbound_res_clear(&res);
+        return -1;
+    }
+    if (res.body)
+        *out = json_loadb(res.body, res.len, 0, NULL);
+    outbound_res_clear(&res);
+    return (int)res.status;
 }
 
 int httpc_json(const char *method, const char *url, json_t *body, long timeout_ms, json_t **out,
                char *err, size_t errlen)
 {
-    struct buf b = {0};
-    struct curl_slist *hdrs = NULL;
-    char *text = NULL;
-    long status = -1;
-
-    *out = NULL;
-    pthread_once(&once, global_init);
-    CURL *h = curl_easy_init();
-    if (!h) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        return -1;
-    }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "{}");
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s", b.overflow ? "response too large" : curl_easy_strerror(cc));
-    } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (b.data)
-            *out = json_loadb(b.data, b.len, 0, NULL);
-    }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    free(text);
-    free(b.data);
-    return (int)status;
+    struct outbound_req r = {.method = method, .url = url, .timeout_ms = timeout_ms};
+    return httpc_json_req(&r, body, out, NULL, err, errlen);
 }

@@ -31,6 +31,7 @@
 #include <yaml.h>
 
 #include "server/ids.h"
+#include "server/ipfilter.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
 #define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
@@ -51,6 +52,7 @@ enum ktype {
     K_LISTENERS, /* struct config_listener * at off, count at off2; items: listener_keys */
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
+    K_THUMBSIZES, /* struct thumbnail_size * at off, count at off2; items: thumbsize_keys */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
 };
 
@@ -69,6 +71,7 @@ static const char *const expected[] = {
     [K_STRLIST] = "a list of strings",
     [K_LISTENERS] = "a list of listeners",
     [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
+    [K_THUMBSIZES] = "a list of sizes such as {width: 32, height: 32, method: crop}",
     [K_RESNAMES] = "a list of resource names",
     [K_IGNORED] = "anything",
 };
@@ -100,12 +103,13 @@ static bool turn_uri_ok(const char *s, size_t len);
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #define C(field) offsetof(struct config, field)
+#define IP_RANGE "an IP range such as 10.0.0.0/8, fc00::/7 or 127.0.0.1"
 /* The top level. Columns: path, type, destination, default, then named extras. */
 static const struct key config_keys[] = {
     {"server_name", K_STR, C(server_name), NULL, .required = true, .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
     {"public_baseurl", K_STR, C(public_baseurl), NULL, .check = baseurl_ok,
-     .arg = "an http:// or https:// URL"}, /* default from server_name, in finish() */
+     .arg = "an http:// or https:// URL"}, /* unset: NULL (nothing advertised) */
     {"serve_server_wellknown", K_BOOL, C(serve_server_wellknown), "false"},
     {"listeners", K_LISTENERS, C(listeners), NULL, .off2 = C(n_listeners), .required = true},
     {"database", K_SECTION, NO_DEST, NULL, .required = true},
@@ -134,6 +138,15 @@ static const struct key config_keys[] = {
     {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,
      .off2 = C(n_url_preview_domains), .check = config_server_name_ok,
      .arg = "a host name such as intranet.example.org"},
+    {"url_preview_ip_range_blacklist", K_STRLIST, C(url_preview_ip_range_blacklist), NULL,
+     .off2 = C(n_url_preview_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"url_preview_ip_range_whitelist", K_STRLIST, C(url_preview_ip_range_whitelist), NULL,
+     .off2 = C(n_url_preview_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
+     .off2 = C(n_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"thumbnail_sizes", K_THUMBSIZES, C(thumbnail_sizes), NULL, .off2 = C(n_thumbnail_sizes)},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
     {"push", K_SECTION, NO_DEST, NULL},
@@ -192,6 +205,23 @@ static const struct key listener_keys[] = {
     {"x_forwarded", K_BOOL, L(x_forwarded), "false"},
     {"resources", K_RESOURCES, NO_DEST, NULL},
 };
+
+/* One element of thumbnail_sizes, read into a struct thumbsize_row. Same columns. */
+struct thumbsize_row {
+    int width, height;
+    char *method;
+};
+#define T(field) offsetof(struct thumbsize_row, field)
+static bool method_ok(const char *s, size_t len)
+{
+    return strcmp(s, "crop") == 0 || strcmp(s, "scale") == 0;
+}
+static const struct key thumbsize_keys[] = {
+    {"width", K_INT, T(width), NULL, .required = true, .min = 1, .max = 10000},
+    {"height", K_INT, T(height), NULL, .required = true, .min = 1, .max = 10000},
+    {"method", K_STR, T(method), "scale", .check = method_ok, .arg = "crop or scale"},
+};
+#undef T
 
 /* One element of listeners[].resources; its base is still the listener. Same columns. */
 static const struct key resource_keys[] = {
@@ -635,6 +665,7 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_LISTENERS:
     case K_RESOURCES:
     case K_RESNAMES:
+    case K_THUMBSIZES:
     case K_IGNORED:
         break;
     }
@@ -714,6 +745,34 @@ static int set_listeners(struct parse *p, const struct key *row, void *base, yam
             return -1;
         if (!(*dst)[i].res_client && !(*dst)[i].res_federation)
             log_warn("config: %s serves neither the client nor the federation API", ipath);
+    }
+    return 0;
+}
+
+static int set_thumbsizes(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                          const char *path)
+{
+    char ipath[PATH_LEN];
+    struct thumbnail_size **dst = (struct thumbnail_size **)(void *)((char *)base + row->off);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(p, path, "expected %s", expected[K_THUMBSIZES]);
+    size_t n = seq_len(v);
+    if (n == 0)
+        return 0; /* the default sizes */
+    if (n > 32)
+        return fail(p, path, "at most 32 sizes");
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return fail(p, path, "out of memory");
+    *count = n;
+    for (size_t i = 0; i < n; i++) {
+        struct thumbsize_row r = {0};
+        path_index(ipath, path, i);
+        int rc = walk_table(p, seq_item(p, v, i), thumbsize_keys, COUNT(thumbsize_keys), &r, ipath);
+        (*dst)[i] = (struct thumbnail_size){r.width, r.height, r.method && !strcmp(r.method, "crop")};
+        free(r.method);
+        if (rc < 0)
+            return -1;
     }
     return 0;
 }
@@ -844,6 +903,9 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
         case K_RESNAMES:
             rc = set_resnames(p, w->base, v, spath);
             break;
+        case K_THUMBSIZES:
+            rc = set_thumbsizes(p, row, w->base, v, spath);
+            break;
         default:
             rc = set_scalar(p, row, w->base, v, spath);
             break;
@@ -887,12 +949,8 @@ static int finish(struct parse *p, struct config *c)
 {
     if (c->database.cp_max < c->database.cp_min)
         return fail(p, "database.args.cp_max", "must not be less than cp_min");
-    if (!c->public_baseurl) {
-        size_t n = strlen(c->server_name) + sizeof "https:///";
-        if (!(c->public_baseurl = malloc(n)))
-            return fail(p, "public_baseurl", "out of memory");
-        snprintf(c->public_baseurl, n, "https://%s/", c->server_name);
-    } else if (c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
+    /* an unset public_baseurl stays NULL: clients are told nothing rather than a guess */
+    if (c->public_baseurl && c->public_baseurl[strlen(c->public_baseurl) - 1] != '/') {
         size_t n = strlen(c->public_baseurl) + 2;
         char *s = malloc(n);
         if (!s)
@@ -1025,6 +1083,11 @@ void config_free(struct config *c)
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
     free_list(c->turn_uris, c->n_turn_uris);
     free_list(c->url_preview_domains, c->n_url_preview_domains);
+    free_list(c->url_preview_ip_range_blacklist, c->n_url_preview_ip_range_blacklist);
+    free_list(c->url_preview_ip_range_whitelist, c->n_url_preview_ip_range_whitelist);
+    free_list(c->ip_range_blacklist, c->n_ip_range_blacklist);
+    free_list(c->ip_range_whitelist, c->n_ip_range_whitelist);
+    free(c->thumbnail_sizes);
     if (c->turn_shared_secret)
         sodium_memzero(c->turn_shared_secret, strlen(c->turn_shared_secret));
     free(c->turn_shared_secret);

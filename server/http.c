@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/accesslog.h"
 #include "server/arena.h"
 #include "server/cjson.h"
 #include "server/log.h"
@@ -78,6 +79,7 @@ struct http_req {
     int resp_fd; /* http_reply_bytes from a file, else -1 */
     uint64_t resp_fd_len;
     char *resp_type, *resp_disposition; /* arena; NULL: JSON */
+    struct timespec started;            /* first callback, for the access log */
 };
 
 static const struct http_route *tables[MAX_TABLES];
@@ -366,6 +368,16 @@ bool http_replied(struct http_req *req)
     return req->replied;
 }
 
+/* The error-level line every 5xx leaves: route (not the path: it may carry user IDs and the
+ * query string is never logged), status, errcode, the client message and the cause. */
+static void log_server_error(const struct http_req *req, int status, const char *errcode,
+                             const char *msg, const char *cause)
+{
+    log_error("%s %s answered %d %s: %s%s%s", req->method ? req->method : "?",
+              req->route ? req->route->pattern : "(no route)", status, errcode, msg,
+              cause ? "; cause: " : "", cause ? cause : "");
+}
+
 void http_reply_json(struct http_req *req, int status, json_t *body)
 {
     if (req->replied) {
@@ -382,6 +394,8 @@ void http_reply_json(struct http_req *req, int status, json_t *body)
         static const char oom[] = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}";
         text = strdup(oom);
         status = 500;
+        log_server_error(req, status, "M_UNKNOWN", "Internal server error",
+                         "the reply could not be encoded (out of memory)");
     }
     req->replied = true;
     req->status = status;
@@ -394,6 +408,8 @@ static void reply_error_v(struct http_req *req, int status, const char *errcode,
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (status >= 500 && !req->replied && strcmp(errcode, "M_NOT_YET_UPLOADED") != 0)
+        log_server_error(req, status, errcode, msg, NULL);
     json_t *body = extra ? extra : json_object();
     json_object_set_new(body, "errcode", json_string(errcode));
     json_object_set_new(body, "error", json_string(msg));
@@ -422,6 +438,23 @@ void http_reply_internal(struct http_req *req)
     http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
 }
 
+void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
+{
+    char cause[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof cause, fmt, ap);
+    va_end(ap);
+    if (!req->replied) {
+        log_server_error(req, 500, "M_UNKNOWN", "Internal server error", cause);
+        http_reply_json(req, 500,
+                        json_pack("{s:s,s:s}", "errcode", "M_UNKNOWN", "error",
+                                  "Internal server error"));
+    } else {
+        http_reply_internal(req); /* logs the second reply */
+    }
+}
+
 static void add_common_headers(struct MHD_Response *resp)
 {
     /* header, value */
@@ -443,7 +476,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (r->queued)
         return MHD_YES;
     if (!r->replied)
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "no reply was made");
     r->queued = true;
     if (r->resp_fd >= 0) {
         resp = MHD_create_response_from_fd((uint64_t)r->resp_fd_len, r->resp_fd);
@@ -481,6 +514,7 @@ static enum MHD_Result queue_options(struct http_req *r)
     if (!resp)
         return MHD_NO;
     r->replied = r->queued = true;
+    r->status = 204;
     add_common_headers(resp);
     enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
     MHD_destroy_response(resp);
@@ -510,12 +544,45 @@ static void req_free(struct http_req *r)
     free(r);
 }
 
+static enum MHD_Result access_log_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    accesslog_query(cls, key, value);
+    return MHD_YES;
+}
+
+/* The access log line of a finished request (server/accesslog.c masks the secrets): at
+ * info, as Synapse writes it. The client address honours the listener's x_forwarded. */
+static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
+{
+    static const char *const ended[] = {
+        [MHD_REQUEST_TERMINATED_WITH_ERROR] = "(connection error)",
+        [MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "(timed out)",
+        [MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "(server shutting down)",
+        [MHD_REQUEST_TERMINATED_READ_ERROR] = "(client went away)",
+        [MHD_REQUEST_TERMINATED_CLIENT_ABORT] = "(client went away)",
+    };
+    struct accesslog *l = arena_alloc(r->arena, sizeof *l);
+    struct timespec now;
+    if (!l || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return;
+    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : NULL, r->method,
+                    r->path);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, access_log_arg, l);
+    double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+    const char *why = (size_t)toe < sizeof ended / sizeof ended[0] ? ended[toe] : NULL;
+    accesslog_end(l, r->queued ? r->status : 0, ms, why);
+    log_info("%s", l->buf);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct http_req *r = *con_cls;
     if (!r)
         return;
+    access_log(r, toe);
     req_free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
@@ -558,7 +625,7 @@ static bool authenticate(struct http_req *r)
         json_t *extra = json_pack("{s:b}", "soft_logout", 0);
         http_reply_error_extra(r, 401, "M_UNKNOWN_TOKEN", extra, "Unrecognised access token");
     } else if (rc == -1) {
-        http_reply_internal(r);
+        http_reply_internal_cause(r, "the access token could not be looked up");
     }
     return false;
 }
@@ -598,10 +665,8 @@ static void dispatch(struct http_req *r)
     if (!authenticate(r))
         return;
     r->route->handler(r);
-    if (!r->replied && !r->suspended) {
-        log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
-        http_reply_internal(r);
-    }
+    if (!r->replied && !r->suspended)
+        http_reply_internal_cause(r, "the handler gave no reply");
 }
 
 /* Append a chunk of an HTTP_BODY_FILE body to its temporary file (created at the first
@@ -696,6 +761,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         }
         r->conn = c;
+        clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->body_fd = r->resp_fd = -1;
         r->listener = cls;
         r->method = arena_strdup(r->arena, method);

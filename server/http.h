@@ -107,8 +107,12 @@ void http_reply_error_extra(struct http_req *req, int status, const char *errcod
  * NULL) are copied. Media answers also carry a sandboxing Content-Security-Policy. */
 void http_reply_bytes(struct http_req *req, int status, char *body, int fd, uint64_t len,
                       const char *content_type, const char *disposition);
-/* 500 M_UNKNOWN "Internal server error" (the cause goes to the log, not the client). */
+/* 500 M_UNKNOWN "Internal server error" (the cause goes to the log, not the client). Every
+ * reply with a status of 500 or more leaves an error-level log line naming the route and the
+ * message; http_reply_internal_cause adds the cause (no secrets in it) to that line. */
 void http_reply_internal(struct http_req *req);
+void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 bool http_replied(struct http_req *req);
 
 /* Long-polling. A handler that has nothing to say yet calls http_suspend and returns without

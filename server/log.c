@@ -49,9 +49,14 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
     /* A truncated message still ends in a newline. */
+    /* one message, one line: embedded line breaks (libpq's messages end in one; a client's
+     * string could forge a line) become spaces */
     size_t len = 0;
-    while (line[len])
+    while (line[len]) {
+        if (line[len] == '\n' || line[len] == '\r')
+            line[len] = ' ';
         len++;
+    }
     line[len] = '\n';
     line[len + 1] = '\0';
     fputs(line, stderr);

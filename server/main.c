@@ -26,11 +26,14 @@
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/ipfilter.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/e2e.h"
 #include "server/media.h"
 #include "server/notify.h"
+#include "server/outbound.h"
+#include "server/preview.h"
 #include "server/pusher.h"
 #include "server/search.h"
 #include "server/thumbnail.h"
@@ -50,7 +53,7 @@ static void usage(FILE *f)
     fputs("usage:\n"
           "  amtsbote -c FILE                    serve with the configuration in FILE\n"
           "  amtsbote generate-config --server-name NAME [--out FILE] [--port N]\n"
-          "           [--signing-key FILE] [--media-store DIR] [--db-host HOST]\n"
+          "           [--public-baseurl URL] [--signing-key FILE] [--media-store DIR] [--db-host HOST]\n"
           "           [--db-user USER] [--db-name NAME] [--open-registration]\n"
           "                                      write a configuration and a signing key\n"
           "  amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin]\n"
@@ -76,6 +79,7 @@ static int cmd_generate_config(int argc, char **argv)
         {"server-name", required_argument, 0, 's'},
         {"out", required_argument, 0, 'o'},
         {"port", required_argument, 0, 'p'},
+        {"public-baseurl", required_argument, 0, 'b'},
         {"signing-key", required_argument, 0, 'k'},
         {"media-store", required_argument, 0, 'm'},
         {"db-host", required_argument, 0, 'H'},
@@ -86,7 +90,7 @@ static int cmd_generate_config(int argc, char **argv)
         {0, 0, 0, 0},
     };
     const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
-    const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote";
+    const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote", *baseurl = NULL;
     int port = 8008, open_reg = 0, ch;
     char dir[PATH_MAX], keybuf[PATH_MAX + 64], mediabuf[PATH_MAX + 16], err[256] = "";
 
@@ -101,6 +105,9 @@ static int cmd_generate_config(int argc, char **argv)
             break;
         case 'p':
             port = atoi(optarg);
+            break;
+        case 'b':
+            baseurl = optarg;
             break;
         case 'k':
             key_path = optarg;
@@ -134,6 +141,10 @@ static int cmd_generate_config(int argc, char **argv)
     }
     if (port < 1 || port > 65535) {
         fprintf(stderr, "generate-config: --port must be 1..65535\n");
+        return 2;
+    }
+    if (baseurl && strncmp(baseurl, "http://", 7) != 0 && strncmp(baseurl, "https://", 8) != 0) {
+        fprintf(stderr, "generate-config: --public-baseurl must be an http:// or https:// URL\n");
         return 2;
     }
     if (!config_server_name_ok(server_name, strlen(server_name))) {
@@ -176,8 +187,8 @@ static int cmd_generate_config(int argc, char **argv)
         return 1;
     }
     fchmod(fileno(f), 0600); /* it holds the registration shared secret */
-    int rc = config_write_default(f, server_name, port, db_host, db_user, db_name, key_path, media,
-                                  open_reg);
+    int rc = config_write_default(f, server_name, port, baseurl, db_host, db_user, db_name,
+                                  key_path, media, open_reg);
     if (fclose(f) != 0 || rc < 0) {
         fprintf(stderr, "generate-config: cannot write %s\n", out);
         return 1;
@@ -200,8 +211,22 @@ static int check_config(const struct config *cfg, char *err, size_t n)
     return 0;
 }
 
+/* An address filter from a configured blacklist (unset or empty: Synapse's default) and
+ * whitelist. NULL (logged) when a range is malformed. */
+static struct ipfilter *filter_of(const char *what, char **deny, size_t n_deny, char **allow,
+                                  size_t n_allow)
+{
+    char err[200];
+    struct ipfilter *f = ipfilter_new(n_deny ? (const char *const *)deny : NULL, n_deny,
+                                      (const char *const *)allow, n_allow, err, sizeof err);
+    if (!f)
+        log_error("config: %s: %s", what, err);
+    return f;
+}
+
 static int serve(const char *config_path)
 {
+    struct ipfilter *push_filter = NULL, *preview_filter = NULL;
     struct config cfg;
     struct sign_key key;
     char err[512];
@@ -266,9 +291,20 @@ static int serve(const char *config_path)
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
+    push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
+                            cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
+    preview_filter = filter_of("url_preview_ip_range_blacklist",
+                               cfg.url_preview_ip_range_blacklist,
+                               cfg.n_url_preview_ip_range_blacklist,
+                               cfg.url_preview_ip_range_whitelist,
+                               cfg.n_url_preview_ip_range_whitelist);
+    if (!push_filter || !preview_filter)
+        goto out_notify;
+    preview_set_filter(preview_filter);
+    outbound_set_ip_range_filter(push_filter); /* push gateways and federation */
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
-    if (pusher_start(cfg.push_include_content) < 0) {
+    if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
     }
@@ -291,16 +327,22 @@ static int serve(const char *config_path)
         break;
     }
     log_info("signal %d: shutting down", sig);
-    notify_stop(); /* parked syncs answer now */
+    notify_stop();   /* parked syncs answer now */
+    outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
+    media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
     rc = 0;
 out_notify:
+    outbound_stop();
     pusher_stop();
     search_stop();
     media_shutdown();
     notify_stop();
     notify_cleanup();
 out_db:
+    outbound_set_ip_range_filter(NULL);
+    ipfilter_free(push_filter);
+    ipfilter_free(preview_filter);
     db_pool_close();
     pducache_free();
     account_cache_free();

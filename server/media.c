@@ -31,15 +31,24 @@
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/thumbnail.h"
+#include "server/userslots.h"
+#include "server/workpool.h"
 #include "storage/media.h"
 
 #define MEDIA_ID_LEN 24
 #define PENDING_MAX 20                  /* unfinished asynchronous uploads per user */
 #define PENDING_MS (24LL * 3600 * 1000) /* how long a created media ID waits for content */
-#define MAX_THUMB 1600
+#define THUMB_THREADS 2   /* thumbnails made at once (each a child process) */
+#define THUMB_QUEUE 32    /* waiting beyond this: 429 */
+#define THUMBS_PER_USER 2 /* thumbnails being made per user; more: 429 */
 
 static char *store; /* media_store_path */
 static char server_name[256];
+static const struct thumbnail_size *sizes = thumbnail_default_sizes;
+static size_t n_sizes;
+static struct userslots making = USERSLOTS_INIT;
+static struct workpool pool = {.name = "thumbnails", .threads = THUMB_THREADS,
+                               .max_queued = THUMB_QUEUE};
 
 __attribute__((format(printf, 4, 5))) static void fail(struct media_error *e, int status,
                                                        const char *errcode, const char *fmt, ...)
@@ -86,11 +95,19 @@ int media_init(const struct config *cfg, const char *argv0)
         return -1;
     }
     (void)argv0;
-    return thumbnail_init(tmp);
+    n_sizes = thumbnail_n_default_sizes;
+    if (cfg->n_thumbnail_sizes) {
+        sizes = cfg->thumbnail_sizes;
+        n_sizes = cfg->n_thumbnail_sizes;
+    }
+    if (thumbnail_init(tmp) < 0 || workpool_start(&pool) < 0)
+        return -1;
+    return 0;
 }
 
 void media_shutdown(void)
 {
+    media_quiesce();
     thumbnail_shutdown();
     free(store);
     store = NULL;
@@ -372,26 +389,27 @@ int media_download(const char *server, const char *media_id, const char *downloa
     return 0;
 }
 
-int media_thumbnail(const char *server, const char *media_id, int width, int height,
-                    const char *method, struct media_out *out, struct media_error *err)
+int media_thumbnail_find(const char *server, const char *media_id, int width, int height,
+                         const char *method, const char *user_id, struct media_out *out,
+                         struct media_thumb *t, struct media_error *err)
 {
     memset(out, 0, sizeof *out);
+    memset(t, 0, sizeof *t);
     out->fd = -1;
-    bool crop = strcmp(method, "crop") == 0;
-    if (width < 1 || height < 1) {
+    int i = thumbnail_select(sizes, n_sizes, width, height, strcmp(method, "crop") == 0);
+    if (i < 0) {
         fail(err, 400, "M_INVALID_PARAM", "width and height must be positive");
         return -1;
     }
-    width = width > MAX_THUMB ? MAX_THUMB : width;
-    height = height > MAX_THUMB ? MAX_THUMB : height;
+    const struct thumbnail_size *sz = &sizes[i];
     struct db_media m;
     if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
         return -1;
     char *type = NULL, *sha = NULL, path[4096];
     int64_t size = 0;
     struct dbc *c = db_get();
-    int got = c ? db_thumbnail_get(c, media_id, width, height, crop ? "crop" : "scale", &type, &sha,
-                                   &size)
+    int got = c ? db_thumbnail_get(c, media_id, sz->width, sz->height, sz->crop ? "crop" : "scale",
+                                   &type, &sha, &size)
                 : -1;
     db_put(c);
     int rc = -1;
@@ -410,20 +428,43 @@ int media_thumbnail(const char *server, const char *media_id, int width, int hei
             goto out;
         }
     }
-    file_of(m.sha256, false, path, sizeof path);
+    if (!userslots_take(&making, user_id, THUMBS_PER_USER)) {
+        fail(err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again shortly");
+        goto out;
+    }
+    snprintf(t->media_id, sizeof t->media_id, "%s", media_id);
+    snprintf(t->user_id, sizeof t->user_id, "%s", user_id);
+    file_of(m.sha256, false, t->src, sizeof t->src);
+    t->size = *sz;
+    rc = 1;
+out:
+    free(type);
+    free(sha);
+    db_media_clear(&m);
+    return rc;
+}
+
+/* Make t's thumbnail (blocking: a pool thread) and store it. 0 with *out, or -1 with *err. */
+static int make(const struct media_thumb *t, struct media_out *out, struct media_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    const char *method = t->size.crop ? "crop" : "scale";
     char *buf = NULL;
     size_t len = 0;
     const char *ttype = NULL;
-    if (thumbnail_make(path, width, height, crop, &buf, &len, &ttype) < 0) {
+    if (thumbnail_make(t->src, t->size.width, t->size.height, t->size.crop, &buf, &len, &ttype) <
+        0) {
         fail(err, 400, "M_UNKNOWN", "Cannot make a thumbnail of this media");
-        goto out;
+        return -1;
     }
     uint8_t digest[32];
     char hexd[65];
     crypto_hash_sha256(digest, (const unsigned char *)buf, len);
     hex(digest, hexd);
+    struct dbc *c;
     if (put_file(NULL, buf, len, hexd, true) == 0 && (c = db_get()) != NULL) {
-        db_thumbnail_put(c, media_id, width, height, crop ? "crop" : "scale", ttype, hexd,
+        db_thumbnail_put(c, t->media_id, t->size.width, t->size.height, method, ttype, hexd,
                          (int64_t)len);
         db_put(c);
     }
@@ -431,10 +472,67 @@ int media_thumbnail(const char *server, const char *media_id, int width, int hei
     out->len = len;
     snprintf(out->content_type, sizeof out->content_type, "%s", ttype);
     snprintf(out->disposition, sizeof out->disposition, "inline");
-    rc = 0;
-out:
-    free(type);
-    free(sha);
-    db_media_clear(&m);
-    return rc;
+    return 0;
+}
+
+struct making {
+    struct media_thumb t;
+    media_thumb_done_fn done;
+    void *arg;
+};
+
+static void make_work(void *arg, bool cancelled)
+{
+    struct making *mk = arg;
+    struct media_thumb_result *r = calloc(1, sizeof *r);
+    if (r) {
+        r->out.fd = -1;
+        if (cancelled) {
+            fail(&r->err, 503, "M_UNKNOWN", "The server is stopping");
+            r->rc = -1;
+        } else {
+            r->rc = make(&mk->t, &r->out, &r->err);
+        }
+    }
+    userslots_give(&making, mk->t.user_id);
+    mk->done(mk->arg, r);
+    free(mk);
+}
+
+void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, void *arg)
+{
+    struct making *mk = malloc(sizeof *mk);
+    if (mk) {
+        mk->t = *t;
+        mk->done = done;
+        mk->arg = arg;
+        if (workpool_submit(&pool, make_work, mk) == 0)
+            return;
+        free(mk);
+    }
+    userslots_give(&making, t->user_id);
+    struct media_thumb_result *r = calloc(1, sizeof *r);
+    if (r) {
+        r->out.fd = -1;
+        r->rc = -1;
+        fail(&r->err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again");
+    }
+    done(arg, r);
+}
+
+void media_thumb_result_free(void *p)
+{
+    struct media_thumb_result *r = p;
+    if (!r)
+        return;
+    if (r->out.fd >= 0)
+        close(r->out.fd);
+    free(r->out.buf);
+    free(r);
+}
+
+void media_quiesce(void)
+{
+    thumbnail_cancel();
+    workpool_stop(&pool);
 }

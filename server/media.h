@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "server/config.h"
+#include "server/thumbnail.h"
 
 struct media_error {
     int status; /* 500: internal (logged) */
@@ -40,8 +41,36 @@ json_t *media_create(const char *user_id, struct media_error *err);
  * Content-Disposition; may be NULL). 0 with *out, or -1 with *err. */
 int media_download(const char *server_name, const char *media_id, const char *download_name,
                    struct media_out *out, struct media_error *err);
-/* A thumbnail (method "crop" or "scale"), made on first request and kept. */
-int media_thumbnail(const char *server_name, const char *media_id, int width, int height,
-                    const char *method, struct media_out *out, struct media_error *err);
+/* A thumbnail to make: the source file and the configured size serving the request. */
+struct media_thumb {
+    char media_id[32];
+    char user_id[256];
+    char src[4096];
+    struct thumbnail_size size;
+};
+/* GET thumbnail, the quick part: the configured size (thumbnail_sizes) serving width x height
+ * by method ("crop" or "scale"). Returns 0 with *out when that thumbnail was made before, 1
+ * with *t when it must be made (a slot of user_id's is taken: the caller must call
+ * media_thumbnail_run exactly once, which gives it back), -1 with *err (429 when user_id
+ * has enough thumbnails being made). */
+int media_thumbnail_find(const char *server_name, const char *media_id, int width, int height,
+                         const char *method, const char *user_id, struct media_out *out,
+                         struct media_thumb *t, struct media_error *err);
+
+struct media_thumb_result {
+    int rc; /* 0: out, -1: err */
+    struct media_out out;
+    struct media_error err;
+};
+/* The made thumbnail (a new result, or NULL when out of memory: free with
+ * media_thumb_result_free), on a pool thread or the caller's. */
+typedef void (*media_thumb_done_fn)(void *arg, struct media_thumb_result *r);
+/* Make t's thumbnail on the thumbnail pool (never on the caller's thread) and store it; done
+ * runs exactly once, possibly before this returns (429 when the pool's queue is full). */
+void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, void *arg);
+void media_thumb_result_free(void *r);
+/* Shutdown, before the HTTP front stops: thumbnails being made or waiting end (their
+ * requests are answered). */
+void media_quiesce(void);
 
 #endif

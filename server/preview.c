@@ -1,24 +1,33 @@
 /* preview.c - URL previews, off by default: fetching a link tells its web server who reads
  * what, so an agency turns them on only for hosts it trusts (url_preview_enabled and
- * url_preview_domain_whitelist). A preview is fetched with libcurl from an allow-listed host
- * only (http and https, no redirects, at most 1 MiB, 10 s), parsed for Open Graph data, and
- * cached for an hour. Images are not fetched, so og:image is left out. libcurl is used here
- * as in the push sender: outbound HTTP the engine itself needs. */
+ * url_preview_domain_whitelist). A preview is fetched through the outbound HTTP client from an
+ * allow-listed host only (http and https, no redirects, the first 1 MiB, 10 s), at an address
+ * url_preview_ip_range_blacklist / _whitelist allow (checked when connecting, after DNS: an
+ * allow-listed name resolving to an internal address fetches nothing), parsed for Open Graph
+ * data, and cached for an hour. Images are not fetched, so og:image is left out.
+ *
+ * The fetch runs off the HTTP worker threads: the request parks (server/httpjob.h) while the
+ * outbound client waits for the site, and each user has at most PREVIEW_PER_USER previews in
+ * flight (429 M_LIMIT_EXCEEDED beyond), so a slow site holds no worker. */
 #include "server/preview.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "server/clock.h"
+#include "server/log.h"
+#include "server/outbound.h"
+#include "server/userslots.h"
 #include "storage/preview.h"
 
 #define MAX_PAGE (1 << 20)
 #define MAX_VALUE 1000
 #define CACHE_MS 3600000
+#define FETCH_TIMEOUT_MS 10000
+#define PREVIEW_PER_USER 3 /* previews in flight per user; more: 429 */
 
 /* --- parsing ------------------------------------------------------------------------------- */
 
@@ -141,119 +150,120 @@ json_t *preview_parse_html(const char *html, size_t len)
 
 int preview_url_host(const char *url, char *host, size_t n)
 {
-    const char *p = strncasecmp(url, "https://", 8) == 0  ? url + 8
-                    : strncasecmp(url, "http://", 7) == 0 ? url + 7
-                                                          : NULL;
-    if (!p)
-        return -1;
-    size_t hl = strcspn(p, "/?#");
-    if (memchr(p, '@', hl) || hl == 0)
+    struct outbound_url u;
+    if (!url || outbound_url_parse(url, &u) < 0 || u.has_userinfo)
         return -1; /* user information in a URL only serves to mislead */
-    size_t host_len = p[0] == '[' ? hl : strcspn(p, ":/?#");
-    if (host_len == 0 || host_len >= n)
-        return -1;
-    for (size_t i = 0; i < host_len; i++)
-        host[i] = (char)tolower((unsigned char)p[i]);
-    host[host_len] = '\0';
-    return 0;
+    bool v6 = strchr(u.host, ':') != NULL;
+    int w = snprintf(host, n, "%s%s%s", v6 ? "[" : "", u.host, v6 ? "]" : "");
+    return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 /* --- fetching ------------------------------------------------------------------------------ */
 
-struct page {
-    char *p;
-    size_t n;
-};
+static const struct ipfilter *filter;
+static struct userslots in_flight = USERSLOTS_INIT;
 
-static size_t take(char *ptr, size_t size, size_t nmemb, void *arg)
+void preview_set_filter(const struct ipfilter *f)
 {
-    struct page *b = arg;
-    size_t add = size * nmemb;
-    if (b->n + add > MAX_PAGE)
-        return 0; /* enough of it */
-    char *q = realloc(b->p, b->n + add + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, add);
-    b->p = q;
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
+    filter = f;
 }
 
-/* Fetch url; the preview (new) or NULL. */
-static json_t *fetch(const char *url)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return NULL;
-    struct page pg = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "Amtsbote URL preview");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &pg);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    char *ctype = NULL;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-    json_t *out = NULL;
-    bool got = (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && pg.n >= MAX_PAGE)) && status == 200;
-    if (got)
-        out = ctype && strncasecmp(ctype, "text/html", 9) == 0
-                  ? preview_parse_html(pg.p ? pg.p : "", pg.n)
-                  : json_object(); /* not a page: nothing to show */
-    curl_easy_cleanup(c);
-    free(pg.p);
-    return out;
-}
-
-json_t *preview_url(const struct config *cfg, const char *url, int *status, const char **errcode,
-                    char *why, size_t n)
+enum preview_rc preview_check(const struct config *cfg, const char *url, const char *user_id,
+                              json_t **out, int *status, const char **errcode, char *why,
+                              size_t n)
 {
     char host[256];
+    *out = NULL;
     *status = 403;
     *errcode = "M_FORBIDDEN";
     if (!cfg->url_preview_enabled) {
         snprintf(why, n, "URL previews are disabled on this server");
-        return NULL;
+        return PREVIEW_ANSWER;
     }
     if (!url || strlen(url) > 2048 || preview_url_host(url, host, sizeof host) < 0) {
         *status = 400;
         *errcode = "M_INVALID_PARAM";
         snprintf(why, n, "url must be an http(s) URL");
-        return NULL;
+        return PREVIEW_ANSWER;
     }
     bool allowed = false;
     for (size_t i = 0; i < cfg->n_url_preview_domains; i++)
         allowed |= strcasecmp(cfg->url_preview_domains[i], host) == 0;
     if (!allowed) {
         snprintf(why, n, "Previews of %s are not allowed on this server", host);
-        return NULL;
+        return PREVIEW_ANSWER;
     }
     int64_t now = clock_now_ms();
     struct dbc *c = db_get();
     json_t *cached = c ? db_preview_get(c, url, now - CACHE_MS) : NULL;
     db_put(c);
-    if (json_is_object(cached))
-        return cached;
-    json_decref(cached);
-    json_t *og = fetch(url);
-    if (!og) {
-        *status = 404;
-        *errcode = "M_NOT_FOUND";
-        snprintf(why, n, "Could not fetch a preview of that URL");
-        return NULL;
+    if (json_is_object(cached)) {
+        *out = cached;
+        return PREVIEW_ANSWER;
     }
+    json_decref(cached);
+    if (!userslots_take(&in_flight, user_id, PREVIEW_PER_USER)) {
+        *status = 429;
+        *errcode = "M_LIMIT_EXCEEDED";
+        snprintf(why, n, "Too many previews in progress; try again shortly");
+        return PREVIEW_ANSWER;
+    }
+    return PREVIEW_FETCH;
+}
+
+struct fetch {
+    char *user_id;
+    preview_done_fn done;
+    void *arg;
+};
+
+/* The outbound client's callback: the page's Open Graph data, or NULL. */
+static void fetched(void *arg, struct outbound_res *res)
+{
+    struct fetch *f = arg;
+    json_t *og = NULL;
+    if (res->err == OUTBOUND_OK && res->status == 200)
+        og = strncasecmp(res->content_type, "text/html", 9) == 0
+                 ? preview_parse_html(res->body ? res->body : "", res->len)
+                 : json_object(); /* not a page: nothing to show */
+    else if (res->err == OUTBOUND_E_BLOCKED)
+        log_warn("preview: refused to connect to an address url_preview_ip_range_blacklist "
+                 "lists");
+    userslots_give(&in_flight, f->user_id);
+    f->done(f->arg, og);
+    free(f->user_id);
+    free(f);
+}
+
+void preview_fetch(const char *url, const char *user_id, preview_done_fn done, void *arg)
+{
+    struct fetch *f = calloc(1, sizeof *f);
+    struct outbound_req r = {.url = url,
+                             .timeout_ms = FETCH_TIMEOUT_MS,
+                             .max_body = MAX_PAGE,
+                             .truncate = true, /* the head of a long page is enough */
+                             .filter = filter,
+                             .user_agent = "Amtsbote URL preview"};
+    if (f && (f->user_id = strdup(user_id)) != NULL) {
+        f->done = done;
+        f->arg = arg;
+        if (outbound_submit(&r, fetched, f) == 0)
+            return;
+    }
+    if (f)
+        free(f->user_id);
+    free(f);
+    userslots_give(&in_flight, user_id);
+    done(arg, NULL);
+}
+
+void preview_store(const char *url, const json_t *og)
+{
     char *text = json_dumps(og, JSON_COMPACT);
+    struct dbc *c;
     if (text && (c = db_get()) != NULL) {
-        db_preview_put(c, url, now, text);
+        db_preview_put(c, url, clock_now_ms(), text);
         db_put(c);
     }
     free(text);
-    return og;
 }

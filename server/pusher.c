@@ -1,6 +1,6 @@
 /* pusher.c - pushers (POST /pushers/set, GET /pushers), GET /notifications, and the sender
  * that delivers notifications to HTTP push gateways (Push Gateway API,
- * POST /_matrix/push/v1/notify) with libcurl.
+ * POST /_matrix/push/v1/notify) through the outbound HTTP client.
  *
  * Invariants:
  *  1. Deliveries live in the database (push_queue), queued in the transaction that records an
@@ -12,18 +12,30 @@
  *     type, sender and content go out.
  *  3. A failed delivery is retried with back-off (1 s doubling to 10 min) and given up after a
  *     day; pushkeys the gateway rejects lose their pushers, as the spec says.
- *  4. The sender is one thread with bounded work per round and a timeout per request; it
- *     stops within about a second of pusher_stop, a request in flight included (libcurl's
- *     progress callback aborts it; the delivery stays queued). */
+ *  4. The sender is one thread with bounded work per round (at most MAX_IN_FLIGHT deliveries
+ *     out, at most PER_GATEWAY of them for one gateway URL, whose further deliveries are not
+ *     fetched meanwhile); the requests go through the outbound client
+ *     (server/outbound.h), which sends to each gateway separately (GATEWAY_CONNS at a time),
+ *     so a silent gateway, however large its backlog, delays only its own pushes. A delivery in
+ *     flight is leased in the database (next_ts pushed past its timeout): the next round does
+ *     not pick it again, and after a crash it comes due again. When the server stops,
+ *     outbound_stop ends requests in flight at once and their deliveries stay queued.
+ *  5. Gateways are reached only at addresses ip_range_blacklist / ip_range_whitelist allow,
+ *     checked when connecting (after DNS); the URL must be exactly an http(s) URL whose path
+ *     is /_matrix/push/v1/notify, without user information, query or fragment. */
 #include "server/pusher.h"
 
-#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/clock.h"
 #include "server/log.h"
+#include "server/ipfilter.h"
+#include "server/outbound.h"
+#include "server/token.h"
+#include "server/userslots.h"
 #include "server/worker.h"
 #include "storage/pushers.h"
 
@@ -32,8 +44,14 @@
 #define REQUEST_TIMEOUT_MS 10000
 #define GIVE_UP_MS (24LL * 3600 * 1000)
 #define MAX_PUSHERS 20
+#define MAX_IN_FLIGHT 200
+#define PER_GATEWAY 50     /* deliveries in flight per gateway URL: a share of the above */
+#define GATEWAY_CONNS 8    /* requests on the wire per gateway; the rest wait in the client */
+#define DEFER_MS 2000      /* a delivery for a gateway at its share looks again after this */
+#define LEASE_MS (REQUEST_TIMEOUT_MS + 20000)
 
 static bool include_content, started;
+static const struct ipfilter *gateway_filter;
 static void deliver(struct worker *w);
 static struct worker sender = {.name = "push sender", .tick_ms = TICK_MS, .round = deliver};
 
@@ -79,135 +97,213 @@ json_t *pusher_notification(const json_t *row, bool with_content)
     return json_pack("{s:o}", "notification", n);
 }
 
-struct buf {
-    char *p;
-    size_t n;
+/* --- sending ---------------------------------------------------------------------------- */
+
+/* One delivery in flight: what the round needs to record its outcome. */
+struct flight {
+    struct flight *next;
+    char gateway[300]; /* host:port: the outbound client's destination */
+    char *url;         /* the gateway URL: the per_gateway key */
+    int64_t id, created;
+    int attempts;
+    char *user_id, *app_id, *pushkey;
+    int sent;       /* 1 delivered, 0 retry, -1 give up; -2 not recorded (server stopping) */
+    bool rejected;
 };
 
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+static pthread_mutex_t flights_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct flight *landed; /* results waiting for the round, under flights_mu */
+static int in_flight;         /* under flights_mu */
+static struct userslots per_gateway = USERSLOTS_INIT;
+
+static void flight_free(struct flight *f)
 {
-    struct buf *b = arg;
-    size_t add = size * nmemb;
-    if (b->n + add > 65536) /* a gateway's answer is small */
-        return 0;
-    char *q = realloc(b->p, b->n + add + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, add);
-    b->p = q;
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
+    free(f->url);
+    free(f->user_id);
+    free(f->app_id);
+    free(f->pushkey);
+    free(f);
 }
 
-/* libcurl's progress callback (at least about once a second, even while a gateway is
- * silent): a nonzero answer aborts the request, so pusher_stop need not wait for it. */
-static int abort_if_stopping(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+/* The outbound client's callback (its thread: no database here): classify, hand to the
+ * round. 1 delivered (rejected when the gateway rejected the pushkey), 0 retry, -1 the
+ * gateway will not take it. */
+static void on_answer(void *arg, struct outbound_res *res)
 {
-    return worker_stopping(arg) ? 1 : 0;
-}
-
-/* POST the notification. 1 delivered (and *rejected set when the gateway rejected the
- * pushkey), 0 failed or cut short by pusher_stop (retry), -1 hopeless (give up). */
-static int post(struct worker *w, const char *url, const json_t *body, const char *pushkey,
-                bool *rejected)
-{
-    *rejected = false;
-    char *text = json_dumps(body, JSON_COMPACT);
-    CURL *c = curl_easy_init();
-    if (!text || !c) {
-        free(text);
-        if (c)
-            curl_easy_cleanup(c);
-        return 0;
+    struct flight *f = arg;
+    f->sent = 0;
+    if (res->err == OUTBOUND_E_STOPPED) {
+        f->sent = -2; /* not tried: stays queued */
+    } else if (res->err == OUTBOUND_OK && res->status == 200) {
+        f->sent = 1;
+        json_t *r = res->body ? json_loadb(res->body, res->len, 0, NULL) : NULL;
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(r, "rejected"), i, k)
+        {
+            if (json_is_string(k) && strcmp(json_string_value(k), f->pushkey) == 0)
+                f->rejected = true;
+        }
+        json_decref(r);
+    } else if (res->err == OUTBOUND_OK && res->status >= 400 && res->status < 500 &&
+               res->status != 429) {
+        f->sent = -1;
+    } else if (res->err == OUTBOUND_E_BLOCKED || res->err == OUTBOUND_E_BAD_URL) {
+        f->sent = -1; /* an address ip_range_blacklist refuses: no retry will help */
+        log_warn("push: a gateway of %s is refused: %s", f->user_id, res->why);
     }
-    struct buf out = {0};
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_if_stopping);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    int rc = 0;
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status == 200) {
-            rc = 1;
-            json_t *r = out.p ? json_loads(out.p, 0, NULL) : NULL;
-            size_t i;
-            json_t *k;
-            json_array_foreach(json_object_get(r, "rejected"), i, k)
-            {
-                if (json_is_string(k) && strcmp(json_string_value(k), pushkey) == 0)
-                    *rejected = true;
-            }
-            json_decref(r);
-        } else if (status >= 400 && status < 500 && status != 429) {
-            rc = -1; /* the gateway will not take it */
+    userslots_give(&per_gateway, f->url);
+    pthread_mutex_lock(&flights_mu);
+    f->next = landed;
+    landed = f;
+    in_flight--;
+    pthread_mutex_unlock(&flights_mu);
+    worker_wake(&sender);
+}
+
+/* Record the outcomes that landed. */
+static void record_landed(void)
+{
+    pthread_mutex_lock(&flights_mu);
+    struct flight *l = landed;
+    landed = NULL;
+    pthread_mutex_unlock(&flights_mu);
+    while (l) {
+        struct flight *f = l;
+        l = f->next;
+        struct dbc *c = db_get();
+        if (c && f->sent == -2) /* cut short by the stop: due again at once after a restart */
+            db_push_queue_lease(c, &f->id, 1, clock_now_ms());
+        else if (c && f->sent == 1 && f->rejected)
+            db_pushers_delete(c, f->user_id, f->app_id, f->pushkey);
+        else if (c && (f->sent != 0 || clock_now_ms() - f->created > GIVE_UP_MS))
+            db_push_queue_done(c, f->id);
+        else if (c)
+            db_push_queue_retry(c, f->id, clock_now_ms() + pusher_backoff_ms(f->attempts));
+        if (f->sent == -1)
+            log_warn("push: the gateway refused a notification for %s; dropped", f->user_id);
+        db_put(c);
+        flight_free(f);
+    }
+}
+
+/* Send one queued delivery `row`: 1 in flight, 0 its gateway has its share in flight
+ * already (try again shortly), -1 failed. */
+static int launch(const json_t *row)
+{
+    const char *url = json_string_value(json_object_get(json_object_get(row, "data"), "url"));
+    const char *pushkey = json_string_value(json_object_get(row, "pushkey"));
+    struct outbound_url u;
+    struct flight *f = calloc(1, sizeof *f);
+    if (!f || !url || outbound_url_parse(url, &u) < 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->gateway, sizeof f->gateway, "%s:%d", u.host, u.port);
+    if (!(f->url = strdup(url)) || !userslots_take(&per_gateway, url, PER_GATEWAY)) {
+        bool oom = !f->url;
+        flight_free(f);
+        return oom ? -1 : 0;
+    }
+    f->id = json_integer_value(json_object_get(row, "id"));
+    f->created = json_integer_value(json_object_get(row, "created_ts"));
+    f->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+    const char *user_id = json_string_value(json_object_get(row, "user_id"));
+    const char *app_id = json_string_value(json_object_get(row, "app_id"));
+    f->user_id = strdup(user_id ? user_id : "");
+    f->app_id = strdup(app_id ? app_id : "");
+    f->pushkey = strdup(pushkey ? pushkey : "");
+    json_t *body = pusher_notification(row, include_content);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    struct outbound_req r = {.method = "POST",
+                             .url = url,
+                             .headers = hdrs,
+                             .body = text,
+                             .body_len = text ? strlen(text) : 0,
+                             .destination = f->gateway,
+                             .max_in_flight = GATEWAY_CONNS,
+                             .timeout_ms = REQUEST_TIMEOUT_MS,
+                             .max_body = 65536, /* a gateway's answer is small */
+                             .filter = gateway_filter};
+    bool ok = text && f->user_id && f->app_id && f->pushkey;
+    if (ok) {
+        pthread_mutex_lock(&flights_mu);
+        in_flight++;
+        pthread_mutex_unlock(&flights_mu);
+        if (outbound_submit(&r, on_answer, f) < 0) {
+            pthread_mutex_lock(&flights_mu);
+            in_flight--;
+            pthread_mutex_unlock(&flights_mu);
+            ok = false;
         }
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(out.p);
     free(text);
-    return rc;
+    if (!ok) {
+        userslots_give(&per_gateway, f->url);
+        flight_free(f);
+    }
+    return ok ? 1 : -1;
 }
 
-/* One round: deliver what is due. */
+/* One round: record what landed, then send what is due, each gateway in parallel (the
+ * outbound client queues per destination, so a silent gateway holds up only its own). */
 static void deliver(struct worker *w)
 {
+    record_landed();
+    pthread_mutex_lock(&flights_mu);
+    int room = MAX_IN_FLIGHT - in_flight;
+    pthread_mutex_unlock(&flights_mu);
+    if (room <= 0 || worker_stopping(w))
+        return;
     int64_t now = clock_now_ms();
     struct dbc *c = db_get();
-    json_t *rows = c ? db_push_queue_due(c, now, BATCH, include_content) : NULL;
-    db_put(c);
-    size_t i;
+    /* gateways with their share in flight are left out, so their backlog cannot hide others */
+    json_t *full = userslots_full(&per_gateway, PER_GATEWAY);
+    char *skip = full && json_array_size(full) ? json_dumps(full, JSON_COMPACT) : NULL;
+    json_decref(full);
+    json_t *rows = c ? db_push_queue_due(c, now, room < BATCH ? room : BATCH, include_content,
+                                         skip)
+                     : NULL;
+    free(skip);
+    size_t n = json_array_size(rows), i;
+    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
     json_t *row;
     json_array_foreach(rows, i, row)
     {
-        if (worker_stopping(w))
+        if (ids)
+            ids[i] = json_integer_value(json_object_get(row, "id"));
+    }
+    /* leased before sending, so the next round does not pick them again */
+    bool leased = c && ids && db_push_queue_lease(c, ids, n, now + LEASE_MS) == 0;
+    db_put(c);
+    size_t n_deferred = 0;
+    json_array_foreach(rows, i, row)
+    {
+        if (!leased || worker_stopping(w))
             break;
-        int64_t id = json_integer_value(json_object_get(row, "id"));
-        const char *url = json_string_value(json_object_get(json_object_get(row, "data"), "url"));
-        const char *pushkey = json_string_value(json_object_get(row, "pushkey"));
-        json_t *body = pusher_notification(row, include_content);
-        bool rejected = false;
-        int sent = url && pushkey ? post(w, url, body, pushkey, &rejected) : -1;
-        json_decref(body);
-        int attempts = (int)json_integer_value(json_object_get(row, "attempts"));
-        int64_t created = json_integer_value(json_object_get(row, "created_ts"));
-        if ((c = db_get()) == NULL)
-            break;
-        if (sent == 1 && rejected)
-            db_pushers_delete(c, json_string_value(json_object_get(row, "user_id")),
-                              json_string_value(json_object_get(row, "app_id")), pushkey);
-        else if (sent != 0 || clock_now_ms() - created > GIVE_UP_MS)
-            db_push_queue_done(c, id);
-        else
-            db_push_queue_retry(c, id, clock_now_ms() + pusher_backoff_ms(attempts));
-        if (sent == -1)
-            log_warn("push: the gateway refused a notification for %s; dropped",
+        int rc = launch(row);
+        if (rc == 0) /* its gateway has its share out: looked at again shortly */
+            ids[n_deferred++] = json_integer_value(json_object_get(row, "id"));
+        else if (rc < 0) /* not sent: due again when the lease ends */
+            log_warn("push: cannot queue a notification for %s",
                      json_string_value(json_object_get(row, "user_id")));
+    }
+    if (n_deferred && (c = db_get()) != NULL) {
+        db_push_queue_lease(c, ids, n_deferred, now + DEFER_MS);
         db_put(c);
     }
+    free(ids);
     json_decref(rows);
 }
 
-int pusher_start(bool with_content)
+int pusher_start(bool with_content, const struct ipfilter *filter)
 {
     include_content = with_content;
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses libcurl */
-    if (worker_start(&sender) < 0) {
-        curl_global_cleanup();
+    gateway_filter = filter;
+    if (worker_start(&sender) < 0)
         return -1;
-    }
     started = true;
     return 0;
 }
@@ -217,7 +313,7 @@ void pusher_stop(void)
     if (!started)
         return;
     worker_stop(&sender);
-    curl_global_cleanup();
+    record_landed(); /* what landed before the outbound client stopped */
     started = false;
 }
 
@@ -270,10 +366,13 @@ const char *pusher_set(const char *user_id, const char *device_id, const json_t 
     *errcode = "M_INVALID_PARAM";
     if (!json_is_object(data) || !url)
         return "data.url is required for http pushers";
-    size_t ul = strlen(url), tail = strlen("/_matrix/push/v1/notify");
-    if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || ul > 2048 ||
-        ul < tail || strcmp(url + ul - tail, "/_matrix/push/v1/notify") != 0)
-        return "data.url must be an http(s) URL ending in /_matrix/push/v1/notify";
+    struct outbound_url u;
+    if (strlen(url) > 2048 || outbound_url_parse(url, &u) < 0 ||
+        strcmp(u.path, "/_matrix/push/v1/notify") != 0 || u.has_query || u.has_fragment ||
+        u.has_userinfo)
+        return "data.url must be an http(s) URL whose path is /_matrix/push/v1/notify";
+    if (u.host_is_ip && !ipfilter_allows_text(gateway_filter, u.host))
+        return "data.url points to an address this server does not send to";
     if (json_object_get(data, "format") && (!format || strcmp(format, "event_id_only") != 0))
         return "data.format can only be event_id_only";
     char *dump = json_dumps(data, JSON_COMPACT);
@@ -308,14 +407,11 @@ json_t *pusher_notifications(const char *user_id, const char *from, int limit, b
                              bool *bad)
 {
     *bad = false;
-    long long before = INT64_MAX;
-    if (from) {
-        char *end;
-        before = strtoll(from, &end, 10);
-        if (!*from || *end || before <= 0) {
-            *bad = true;
-            return NULL;
-        }
+    int64_t before = INT64_MAX;
+    if (from && (token_parse(from, "#", &before, 1) < 0 || before <= 0 ||
+                 !token_stream_issued(NULL, before))) {
+        *bad = true;
+        return NULL;
     }
     struct dbc *c = db_get();
     json_t *rows = c ? db_notifications(c, user_id, before, limit, only_highlight) : NULL;

@@ -6,9 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Start the sender thread (include_content: push.include_content). 0 or -1. */
-int pusher_start(bool include_content);
-/* Stop it promptly (a request in flight is aborted within about a second and stays
+struct ipfilter;
+
+/* Start the sender thread (include_content: push.include_content; filter: the addresses
+ * gateways may have, from ip_range_blacklist / ip_range_whitelist, borrowed for the
+ * server's life; pusher_set also refuses gateway URLs with a refused IP literal). 0 or -1. */
+int pusher_start(bool include_content, const struct ipfilter *filter);
+/* Stop it (call after outbound_stop, which ends requests in flight; their deliveries stay
  * queued). Safe if not started. */
 void pusher_stop(void);
 /* Something was queued: look now rather than at the next tick. */

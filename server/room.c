@@ -410,7 +410,8 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
     const struct room_version *rv = a->rv;
     bool is_create = strcmp(a->type, "m.room.create") == 0 && a->state_key && !*a->state_key;
     json_t *pdu = json_pack("{s:s,s:s,s:O,s:I}", "type", a->type, "sender", a->sender, "content",
-                            a->content, "origin_server_ts", (json_int_t)clock_now_ms());
+                            a->content, "origin_server_ts",
+                            (json_int_t)(is_create ? room_create_ts() : clock_now_ms()));
     json_t *prev = NULL, *auth_map = json_object(), *auth_ids = json_array();
     char *id = NULL, *rid = NULL;
     enum room_rc rc = ROOM_ERR;
@@ -501,8 +502,11 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
     /* 5. persist (a create event brings its room's row: in v12 only its hash names it) */
     if (is_create) {
         int ins = db_rooms_insert(c, rid, rv->id, a->sender, clock_now_ms());
-        if (ins != 0)
+        if (ins != 0) {
+            if (ins == 1)
+                snprintf(why, n, "Room %s already exists (identical create event)", rid);
             goto out;
+        }
     }
     int64_t stream = 0;
     if (persist(c, a, b, rid, pdu, id, prev, &stream, group) < 0)
@@ -695,6 +699,11 @@ static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batc
         redacts = rv->redacts_in_content
                       ? json_string_value(json_object_get(it->content, "redacts"))
                       : it->top_redacts;
+        /* a pre-v11 redaction sent through /send with the newer shape (content.redacts) is
+         * a redaction of that event, as Synapse treats it: never one that names a target
+         * in content only, which clients reading content would believe */
+        if (!redacts)
+            redacts = json_string_value(json_object_get(it->content, "redacts"));
     }
     struct append_req a = {it->room_id,   bv->v.state_group, rv,       it->sender,
                            it->type,      it->state_key,     it->content, it->txn,
@@ -875,6 +884,15 @@ enum room_rc room_send(const char *room_id, const char *sender, const char *type
                        const char *state_key, json_t *content, const struct room_txn *txn,
                        char **event_id, char *why, size_t n)
 {
+    if (state_key && !*state_key && strcmp(type, "m.room.canonical_alias") == 0) {
+        struct dbc *c = db_get();
+        if (!c)
+            return ROOM_ERR;
+        enum room_rc rc = room_check_canonical_alias(c, room_id, content, why, n);
+        db_put(c);
+        if (rc != ROOM_OK)
+            return rc;
+    }
     return send_event(room_id, sender, type, state_key, content, NULL, txn, event_id, why, n);
 }
 
@@ -1015,6 +1033,31 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
 
 /* --- client format ----------------------------------------------------------------------- */
 
+/* A redaction names its target at the top level (room versions 1-10) or in content (11 and
+ * later); clients of either generation look in one place only, so a client event carries it
+ * in both (the v11 page's SHOULD, and content.redacts for the older versions). `ev` holds
+ * pdu's content by reference: it is copied before it is changed. */
+static void redacts_both_places(json_t *ev, const json_t *pdu)
+{
+    const char *type = json_string_value(json_object_get(pdu, "type"));
+    if (!type || strcmp(type, "m.room.redaction") != 0 ||
+        !json_is_object(json_object_get(pdu, "content")))
+        return;
+    /* the top level decides before v11 and never appears in later versions' events made
+     * here; content.redacts of a pre-v11 redaction equals it (see send_in_txn) */
+    json_t *top = json_object_get(pdu, "redacts");
+    json_t *in_content = json_object_get(json_object_get(pdu, "content"), "redacts");
+    json_t *target = json_is_string(top) ? top : json_is_string(in_content) ? in_content : NULL;
+    if (!target)
+        return;
+    json_object_set(ev, "redacts", target);
+    if (!json_equal(in_content, target)) {
+        json_t *content = json_copy(json_object_get(pdu, "content"));
+        json_object_set(content, "redacts", target);
+        json_object_set_new(ev, "content", content);
+    }
+}
+
 json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
                           const char *redacted_by, int64_t now_ms)
 {
@@ -1031,10 +1074,7 @@ json_t *room_client_event(const json_t *pdu, const char *event_id, const char *r
         json_object_set_new(ev, "content", json_object());
     json_object_set_new(ev, "event_id", json_string(event_id));
     json_object_set_new(ev, "room_id", json_string(room_id));
-    /* pre-v11 redactions carry redacts at the top level: clients read it there too */
-    json_t *redacts = json_object_get(pdu, "redacts");
-    if (redacts)
-        json_object_set(ev, "redacts", redacts);
+    redacts_both_places(ev, pdu);
     json_t *u = json_object();
     json_int_t ts = json_integer_value(json_object_get(pdu, "origin_server_ts"));
     json_object_set_new(u, "age", json_integer(now_ms > ts ? now_ms - ts : 0));

@@ -21,6 +21,9 @@ enum room_rc {
     ROOM_IN_USE,         /* the alias is taken */
     ROOM_INVALID_STATE,  /* createRoom's initial state is not acceptable */
     ROOM_NOT_LOCAL,      /* needs federation (a remote user or room) */
+    ROOM_BAD_ALIAS,      /* m.room.canonical_alias names an alias not pointing to the room */
+    ROOM_BAD_PARAM,      /* a malformed parameter, or a token this server did not issue
+                            (M_INVALID_PARAM) */
 };
 
 /* A client's transaction: the same (device, txn_id) returns the first event again. */
@@ -40,7 +43,8 @@ void room_init(const char *server_name, const struct sign_key *key,
 enum room_rc room_create(const char *creator, json_t *req, char **room_id, char *why, size_t n);
 
 /* Append an event authored by a local user: `state_key` NULL for a message event;
- * `content` borrowed. On ROOM_OK sets *event_id (malloc'd). */
+ * `content` borrowed. On ROOM_OK sets *event_id (malloc'd). An m.room.canonical_alias must
+ * name aliases that point to the room (ROOM_BAD_ALIAS, ROOM_BAD_PARAM for bad syntax). */
 enum room_rc room_send(const char *room_id, const char *sender, const char *type,
                        const char *state_key, json_t *content, const struct room_txn *txn,
                        char **event_id, char *why, size_t n);
@@ -56,6 +60,12 @@ enum room_rc room_redact(const char *room_id, const char *sender, const char *ta
 enum room_rc room_membership(const char *room_id, const char *sender, const char *target,
                              const char *membership, const char *reason, json_t *extra,
                              char **event_id, char *why, size_t n);
+
+/* POST /kick: like room_membership(.., "leave", ..), but only of a user who is in the room
+ * (joined, invited or knocking); anyone else is ROOM_FORBIDDEN (spec: "The kickee is not
+ * currently in the room"), and nothing is written. */
+enum room_rc room_kick(const char *room_id, const char *sender, const char *target,
+                       const char *reason, char **event_id, char *why, size_t n);
 
 /* The room version of a room (malloc'd), or NULL if unknown. */
 char *room_version_of(const char *room_id);
@@ -123,11 +133,13 @@ enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out
 /* /forget: only after leaving. */
 enum room_rc room_forget(const char *room_id, const char *user_id, char *why, size_t n);
 
-/* --- server/roomadmin.c -------------------------------------------------------------------- */
+/* --- server/roomadmin.c, server/room_upgrade.c -------------------------------------------------------------------- */
 
-/* Upgrade to new_version: the replacement room's ID (malloc'd) on ROOM_OK. */
+/* Upgrade to new_version (server/room_upgrade.c): the replacement room's ID (malloc'd) on
+ * ROOM_OK. additional_creators (borrowed array of user IDs, may be NULL) names the new room's
+ * other creators when new_version has them (v12+), and is ignored otherwise. */
 enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *new_version,
-                          char **replacement, char *why, size_t n);
+                          json_t *additional_creators, char **replacement, char *why, size_t n);
 /* The room's visibility in the public room directory. */
 enum room_rc room_visibility(const char *room_id, bool *is_public);
 /* Publish or unpublish: admins, or users who may set the canonical alias. */

@@ -2,7 +2,16 @@
  * the spec's initial events in its order (create, the creator's join, power levels with the
  * preset's defaults and power_level_content_override, canonical alias, the preset's join
  * rules, history visibility and guest access, initial_state, name, topic, invites), all
- * appended by the engine in one transaction: a room is created whole or not at all. */
+ * appended by the engine in one transaction: a room is created whole or not at all.
+ * Invariants:
+ *   1. one event per state key from the start: an initial_state entry replaces the preset's
+ *      (or the alias's) event for its key instead of following it;
+ *   2. create events get a strictly increasing origin_server_ts (room_create_ts): in v12 the
+ *      create event's hash is the room ID, so one user's identical concurrent requests must
+ *      still produce different events;
+ *   3. v12+: the creators (sender, additional_creators, trusted_private_chat's invitees) are
+ *      never in the power levels' users, and m.room.tombstone needs more than state_default. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +22,16 @@
 #include "server/room_internal.h"
 #include "server/roomver.h"
 #include "storage/rooms.h"
+
+int64_t room_create_ts(void)
+{
+    static _Atomic int64_t last;
+    int64_t now = clock_now_ms(), prev = atomic_load(&last), want;
+    do
+        want = now > prev ? now : prev + 1;
+    while (!atomic_compare_exchange_weak(&last, &prev, want));
+    return want;
+}
 
 /* Preset rows: name, join_rule, history_visibility, guest_access, invitees get PL 100. */
 static const struct preset {
@@ -33,27 +52,95 @@ static const struct preset *find_preset(const char *name)
 }
 
 /* The default m.room.power_levels content (Client-Server API "Creation"), before
- * power_level_content_override is laid over it. */
+ * power_level_content_override is laid over it. From v12 the creators (sender and
+ * additional_creators) have infinite power and may not be listed, trusted invitees are
+ * additional creators instead of PL 100, and m.room.tombstone needs more than state_default. */
 static json_t *default_power_levels(const struct room_version *rv, const char *creator,
                                     const struct preset *p, json_t *invites)
 {
     json_t *users = json_object();
-    if (!rv->creators_infinite_power)
+    if (!rv->creators_infinite_power) {
         json_object_set_new(users, creator, json_integer(100));
-    if (p->trusted) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(invites, i, v)
-            json_object_set_new(users, json_string_value(v), json_integer(100));
+        if (p->trusted) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(invites, i, v)
+                json_object_set_new(users, json_string_value(v), json_integer(100));
+        }
     }
     return json_pack("{s:o,s:i,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:i,s:i,s:i,"
                      "s:{s:i}}",
                      "users", users, "users_default", 0, "events", "m.room.name", 50,
                      "m.room.power_levels", 100, "m.room.history_visibility", 100,
-                     "m.room.canonical_alias", 50, "m.room.avatar", 50, "m.room.tombstone", 100,
-                     "m.room.server_acl", 100, "m.room.encryption", 100, "events_default", 0,
-                     "state_default", 50, "ban", 50, "kick", 50, "redact", 50, "invite",
+                     "m.room.canonical_alias", 50, "m.room.avatar", 50, "m.room.tombstone",
+                     rv->creators_infinite_power ? 150 : 100, "m.room.server_acl", 100,
+                     "m.room.encryption", 100, "events_default", 0, "state_default", 50, "ban",
+                     50, "kick", 50, "redact", 50, "invite",
                      strcmp(p->name, "public_chat") == 0 ? 50 : 0, "notifications", "room", 50);
+}
+
+/* v12+: creation_content.additional_creators checked (user IDs, at most MAX_INVITES), and for
+ * trusted_private_chat the invitees added (spec createRoom: "the server SHOULD combine
+ * additional_creators specified here and the invite array", deduplicated). Edits `create`. */
+static enum room_rc set_additional_creators(json_t *create, const struct room_version *rv,
+                                            const struct preset *p, json_t *invites,
+                                            char *why, size_t n)
+{
+    json_t *given = json_object_get(create, "additional_creators");
+    if (!rv->creators_infinite_power)
+        return ROOM_OK; /* the field means nothing before v12: left as the client gave it */
+    if (given && !json_is_array(given)) {
+        snprintf(why, n, "additional_creators must be a list of user IDs");
+        return ROOM_BAD_JSON;
+    }
+    json_t *out = json_array(), *seen = json_object();
+    json_t *lists[] = {given, p->trusted ? invites : NULL};
+    for (size_t k = 0; k < 2; k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(lists[k], i, v)
+        {
+            const char *lp, *srv, *u = json_string_value(v);
+            size_t ll, sl;
+            if (!u || ids_user_id_split(u, &lp, &ll, &srv, &sl) < 0) {
+                snprintf(why, n, "additional_creators must be a list of user IDs");
+                json_decref(out);
+                json_decref(seen);
+                return ROOM_BAD_JSON;
+            }
+            if (!json_object_get(seen, u)) {
+                json_object_set_new(seen, u, json_true());
+                json_array_append(out, v);
+            }
+        }
+    }
+    json_decref(seen);
+    if (json_array_size(out) > MAX_INVITES) {
+        snprintf(why, n, "At most %d additional_creators", MAX_INVITES);
+        json_decref(out);
+        return ROOM_BAD_JSON;
+    }
+    if (json_array_size(out))
+        json_object_set_new(create, "additional_creators", out);
+    else
+        json_decref(out);
+    return ROOM_OK;
+}
+
+/* Does initial_state set (type, "")? Then the preset's or the alias's event for it is left
+ * out (spec: initial_state "takes precedence over events set by preset"), so that the room
+ * has one event per state key from the start. */
+static bool initial_sets(json_t *req, const char *type)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(req, "initial_state"), i, v)
+    {
+        const char *sk = json_string_value(json_object_get(v, "state_key"));
+        if (strcmp(json_string_value(json_object_get(v, "type")), type) == 0 && (!sk || !*sk))
+            return true;
+    }
+    return false;
 }
 
 /* Validate createRoom's body; answers through why. */
@@ -151,6 +238,12 @@ static enum room_rc check_create(json_t *req, char *why, size_t n)
 
 enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, char *why, size_t n)
 {
+    return room_create_banned(creator, req, NULL, room_id_out, why, n);
+}
+
+enum room_rc room_create_banned(const char *creator, json_t *req, json_t *bans, char **room_id_out,
+                                char *why, size_t n)
+{
     struct batch b = {.n = 0};
     enum room_rc rc;
     char *room_id = NULL, *alias = NULL;
@@ -209,6 +302,10 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
     json_t *create = json_object_get(req, "creation_content");
     create = create ? json_deep_copy(create) : json_object();
     json_object_set_new(create, "room_version", json_string(rv->id));
+    if ((rc = set_additional_creators(create, rv, preset, invites, why, n)) != ROOM_OK) {
+        json_decref(create);
+        goto out;
+    }
     if (!rv->implicit_room_creator)
         json_object_set_new(create, "creator", json_string(creator));
     else
@@ -230,6 +327,18 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
     else
         free(rid);
     rc = ROOM_ERR;
+    if (alias) { /* before the events, so that the canonical alias event finds it */
+        int ar = db_aliases_put(c, alias, room_id, creator, clock_now_ms());
+        if (ar != 0) {
+            if (ar == 1) {
+                snprintf(why, n, "Room alias %s is already in use", alias);
+                rc = ROOM_IN_USE;
+            } else {
+                snprintf(why, n, "Cannot store the room alias");
+            }
+            goto out;
+        }
+    }
 
     /* remaining events, each (type, state_key, content) */
     json_t *profile = NULL;
@@ -251,15 +360,17 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
     json_t *steps = json_array();
     json_array_append_new(steps, json_pack("[s,s,o]", "m.room.member", creator, join));
     json_array_append_new(steps, json_pack("[s,s,O]", "m.room.power_levels", "", plc));
-    if (alias)
-        json_array_append_new(
-            steps, json_pack("[s,s,{s:s}]", "m.room.canonical_alias", "", "alias", alias));
-    json_array_append_new(
-        steps, json_pack("[s,s,{s:s}]", "m.room.join_rules", "", "join_rule", preset->join_rule));
-    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.history_visibility", "",
-                                           "history_visibility", preset->history));
-    json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.guest_access", "", "guest_access",
-                                           preset->guest_access));
+    /* type, content key, value: the alias's and the preset's events */
+    const char *const preset_events[][3] = {
+        {"m.room.canonical_alias", "alias", alias},
+        {"m.room.join_rules", "join_rule", preset->join_rule},
+        {"m.room.history_visibility", "history_visibility", preset->history},
+        {"m.room.guest_access", "guest_access", preset->guest_access},
+    };
+    for (size_t k = 0; k < sizeof preset_events / sizeof preset_events[0]; k++)
+        if (preset_events[k][2] && !initial_sets(req, preset_events[k][0]))
+            json_array_append_new(steps, json_pack("[s,s,{s:s}]", preset_events[k][0], "",
+                                                   preset_events[k][1], preset_events[k][2]));
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(req, "initial_state"), i, v)
@@ -275,6 +386,9 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
         json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.name", "", "name", name));
     if (topic)
         json_array_append_new(steps, json_pack("[s,s,{s:s}]", "m.room.topic", "", "topic", topic));
+    json_array_foreach(bans, i, v) /* room upgrades: the old room's bans */
+        json_array_append_new(steps, json_pack("[s,O,{s:s}]", "m.room.member", v, "membership",
+                                               "ban"));
     json_array_foreach(invites, i, v)
     {
         json_t *inv = json_pack("{s:s}", "membership", "invite");
@@ -304,6 +418,9 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
                                NULL,
                                NULL};
         char *e2 = NULL, *r2 = NULL;
+        if (strcmp(s.type, "m.room.canonical_alias") == 0 && !*s.state_key &&
+            (rc = room_check_canonical_alias(c, room_id, s.content, why, n)) != ROOM_OK)
+            break;
         rc = room_append(c, &s, &b, &group, &e2, &r2, why, n);
         free(e2);
         free(r2);
@@ -320,16 +437,6 @@ enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, c
     if (rc != ROOM_OK)
         goto out;
     rc = ROOM_ERR;
-    if (alias) {
-        int ar = db_aliases_put(c, alias, room_id, creator, clock_now_ms());
-        if (ar != 0) {
-            if (ar == 1) {
-                snprintf(why, n, "Room alias %s is already in use", alias);
-                rc = ROOM_IN_USE;
-            }
-            goto out;
-        }
-    }
     if (public_dir && db_rooms_set_public(c, room_id, true) < 0)
         goto out;
     if (room_push_commit(c, &b) < 0)

@@ -69,6 +69,24 @@ struct append_req {
  * the state after it, and queues it in b. */
 enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
                          char **event_id, char **room_id, char *why, size_t n);
+/* The creators with unlimited power (room version 12+: the create event's sender and its
+ * additional_creators; server/room_push.c). New array, or NULL when the room's version has
+ * none such (or on error). */
+json_t *room_creators(struct dbc *c, const char *room_id);
+/* room_create, and then (room upgrades) a ban of each user ID in `bans` (borrowed, may be
+ * NULL) after the named state, in the same transaction. */
+enum room_rc room_create_banned(const char *creator, json_t *req, json_t *bans, char **room_id,
+                                char *why, size_t n);
+/* Client-Server API m.room.canonical_alias: `alias` and every `alt_aliases` entry must be a
+ * room alias ("#local:server", at most 255 bytes: ROOM_BAD_PARAM otherwise) that exists on
+ * this server and points to room_id (ROOM_BAD_ALIAS otherwise; another server's alias cannot
+ * be checked without federation and is refused too). ROOM_OK, or the error explained in why. */
+enum room_rc room_check_canonical_alias(struct dbc *c, const char *room_id, const json_t *content,
+                                        char *why, size_t n);
+/* origin_server_ts for a new m.room.create (server/room_create.c): the clock, but strictly
+ * increasing within the process, so that two otherwise identical create events (one user's
+ * concurrent /createRoom in v12, where the create event's hash is the room ID) differ. */
+int64_t room_create_ts(void);
 /* The auth events an event needs, from the room's current state: statemap_key -> PDU into
  * auth_map, their IDs into auth_ids. 0 or -1. */
 int room_select_auth(struct dbc *c, const char *room_id, const struct room_version *rv,
@@ -125,7 +143,7 @@ json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now);
 /* Add unsigned["m.relations"] to a client event. */
 void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now);
 /* "t<depth>_<stream>" -> position; 0 or -1. */
-int room_parse_token(const char *t, int64_t *depth, int64_t *stream);
+int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream);
 /* Does the PDU pass a RoomEventFilter's types, senders and contains_url? */
 bool room_filter_ok(json_t *f, const json_t *pdu);
 /* The users `user_id` ignores (m.ignored_user_list's ignored_users; spec "Ignoring Users"):

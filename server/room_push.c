@@ -80,10 +80,9 @@ void room_push_seed(struct batch *b, const char *room_id, json_t *members, json_
     seed_rules(b, members);
 }
 
-/* The creators with unlimited power (room version 12: the create event's sender and its
- * additional_creators), for sender_notification_permission; only looked up for an @room
- * mention, the one predefined rule that asks. New array, or NULL when not such a room. */
-static json_t *creators_of(struct dbc *c, const char *room_id)
+/* room_internal.h; here for sender_notification_permission, only looked up for an @room
+ * mention, the one predefined rule that asks. */
+json_t *room_creators(struct dbc *c, const char *room_id)
 {
     struct db_room r; /* on this transaction's connection */
     if (db_rooms_get(c, room_id, false, &r) != 1)
@@ -161,7 +160,7 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
     json_t *creators = NULL;
     if (json_array_size(members) &&
         json_is_true(json_object_get(json_object_get(content, "m.mentions"), "room")))
-        creators = creators_of(c, room_id);
+        creators = room_creators(c, room_id);
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)

@@ -1,150 +1,24 @@
-/* roomadmin.c - room operations beyond sending: upgrades (Client-Server API "Room
- * Upgrades"), the public room directory and a room's visibility in it, and reports of rooms
- * and events ("Reporting content").
- *
- * An upgrade follows the spec's server behaviour: check the user may send m.room.tombstone;
- * create the new room (predecessor in its create event) with the old room's important state
- * and power levels; move local aliases; send the tombstone; restrict the old room so that
- * only moderators can speak or invite. Each step is an ordinary engine call, so the usual
- * authorization applies to all of them. */
+/* roomadmin.c - room operations beyond sending: the public room directory and a room's
+ * visibility in it, reports of rooms and events ("Reporting content"), and the checks the
+ * engine makes before writing for a local client: a kick needs a kickee in the room, an
+ * m.room.canonical_alias aliases that point to the room. (Upgrades: server/room_upgrade.c.) */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/ids.h"
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/roomver.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
 
 #define PUBLIC_ROOMS_MAX 500
-
-/* State copied into the replacement room (besides power levels, handled on their own). */
-static const char *const upgrade_state[] = {
-    "m.room.server_acl",
-    "m.room.encryption",
-    "m.room.name",
-    "m.room.avatar",
-    "m.room.topic",
-    "m.room.guest_access",
-    "m.room.history_visibility",
-    "m.room.join_rules",
-    "m.room.canonical_alias",
-};
-
-/* Content of the current (type, "") state of a room (new reference) or NULL. */
-static json_t *current_content(struct dbc *c, const char *room_id, const char *type)
-{
-    char *ev = NULL;
-    json_t *out = NULL;
-    if (db_current_state_get(c, room_id, type, "", &ev) == 0 && ev) {
-        struct db_event e;
-        if (db_events_get(c, ev, &e) == 1) {
-            out = json_incref(json_object_get(e.pdu, "content"));
-            db_event_clear(&e);
-        }
-    }
-    free(ev);
-    return out;
-}
-
-enum room_rc room_upgrade(const char *room_id, const char *user_id, const char *new_version,
-                          char **replacement, char *why, size_t n)
-{
-    const struct room_version *nv = roomver_get(new_version);
-    json_t *req = NULL, *pl = NULL;
-    char *new_room = NULL, *eid = NULL;
-    enum room_rc rc = ROOM_ERR;
-
-    *replacement = NULL;
-    if (!nv) {
-        snprintf(why, n, "Room version '%s' is not supported", new_version);
-        return ROOM_BAD_VERSION;
-    }
-    struct dbc *c = db_get();
-    if (!c)
-        return ROOM_ERR;
-    int may = room_may_send(c, room_id, user_id, "m.room.tombstone", true);
-    if (may <= 0) {
-        db_put(c);
-        if (may == 0) {
-            snprintf(why, n, "You may not upgrade this room");
-            return ROOM_FORBIDDEN;
-        }
-        snprintf(why, n, "Unknown room %s", room_id);
-        return ROOM_NOT_FOUND;
-    }
-    req = json_pack("{s:s,s:{s:{s:s}},s:[]}", "room_version", new_version, "creation_content",
-                    "predecessor", "room_id", room_id, "initial_state");
-    json_t *init = json_object_get(req, "initial_state");
-    for (size_t i = 0; i < sizeof upgrade_state / sizeof upgrade_state[0]; i++) {
-        json_t *content = current_content(c, room_id, upgrade_state[i]);
-        if (content)
-            json_array_append_new(init, json_pack("{s:s,s:s,s:o}", "type", upgrade_state[i],
-                                                  "state_key", "", "content", content));
-    }
-    pl = current_content(c, room_id, "m.room.power_levels");
-    db_put(c);
-    c = NULL;
-    if (pl) {
-        json_t *over = json_deep_copy(pl);
-        json_t *users = json_object_get(over, "users");
-        if (nv->creators_infinite_power)
-            json_object_del(users, user_id); /* creators are implicit from v12 */
-        json_object_set_new(req, "power_level_content_override", over);
-    }
-    rc = room_create(user_id, req, &new_room, why, n);
-    if (rc != ROOM_OK)
-        goto out;
-
-    /* aliases follow the room; so does its place in the directory */
-    rc = ROOM_ERR;
-    if (!(c = db_get()))
-        goto out;
-    struct db_room old;
-    if (db_rooms_get(c, room_id, false, &old) != 1)
-        goto out;
-    bool was_public = old.is_public;
-    db_room_clear(&old);
-    if (db_aliases_move(c, room_id, new_room) < 0 ||
-        (was_public && (db_rooms_set_public(c, room_id, false) < 0 ||
-                        db_rooms_set_public(c, new_room, true) < 0)))
-        goto out;
-    db_put(c);
-    c = NULL;
-
-    json_t *tomb =
-        json_pack("{s:s,s:s}", "body", "This room has been replaced", "replacement_room", new_room);
-    rc = room_send(room_id, user_id, "m.room.tombstone", "", tomb, NULL, &eid, why, n);
-    json_decref(tomb);
-    free(eid);
-    eid = NULL;
-    if (rc != ROOM_OK)
-        goto out;
-    if (pl) { /* only moderators may still speak or invite in the old room */
-        json_t *restricted = json_deep_copy(pl);
-        json_int_t ud = json_integer_value(json_object_get(restricted, "users_default"));
-        json_int_t need = ud + 1 > 50 ? ud + 1 : 50;
-        json_object_set_new(restricted, "events_default", json_integer(need));
-        json_object_set_new(restricted, "invite", json_integer(need));
-        rc = room_send(room_id, user_id, "m.room.power_levels", "", restricted, NULL, &eid, why, n);
-        json_decref(restricted);
-        free(eid);
-        if (rc != ROOM_OK)
-            goto out;
-    }
-    *replacement = new_room;
-    new_room = NULL;
-    rc = ROOM_OK;
-out:
-    db_put(c);
-    free(new_room);
-    json_decref(req);
-    json_decref(pl);
-    return rc;
-}
+#define MAX_ALT_ALIASES 100
 
 enum room_rc room_visibility(const char *room_id, bool *is_public)
 {
@@ -185,14 +59,12 @@ enum room_rc room_set_visibility(const char *room_id, const char *user_id, bool 
 enum room_rc room_public_rooms(const char *search, const char *since, int limit, json_t **out,
                                char *why, size_t n)
 {
-    int offset = 0;
-    if (since) {
-        char tail;
-        if (sscanf(since, "o%d%c", &offset, &tail) != 1 || offset < 0) {
-            snprintf(why, n, "Invalid 'since' token");
-            return ROOM_BAD_JSON;
-        }
+    int64_t o = 0;
+    if (since && (token_parse(since, "o#", &o, 1) < 0 || o > INT_MAX)) {
+        snprintf(why, n, "Invalid 'since' token");
+        return ROOM_BAD_PARAM;
     }
+    int offset = (int)o;
     if (limit <= 0 || limit > PUBLIC_ROOMS_MAX)
         limit = limit <= 0 ? 100 : PUBLIC_ROOMS_MAX;
     struct dbc *c = db_get();
@@ -253,4 +125,80 @@ enum room_rc room_report(const char *room_id, const char *user_id, const char *e
     int r = db_reports_put(c, room_id, event_id, user_id, reason, score, has_score, clock_now_ms());
     db_put(c);
     return r < 0 ? ROOM_ERR : ROOM_OK;
+}
+
+/* --- membership and aliases the engine checks before writing ------------------------------- */
+
+enum room_rc room_kick(const char *room_id, const char *sender, const char *target,
+                       const char *reason, char **event_id, char *why, size_t n)
+{
+    /* memberships a kick may end (spec POST /kick: "The kickee is not currently in the room") */
+    static const char *const in_room[] = {"join", "invite", "knock"};
+    char *m = NULL;
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    int r = db_current_membership(c, room_id, target, &m, NULL);
+    db_put(c);
+    if (r < 0)
+        return ROOM_ERR;
+    bool present = false;
+    for (size_t i = 0; m && i < sizeof in_room / sizeof in_room[0]; i++)
+        present = present || strcmp(m, in_room[i]) == 0;
+    free(m);
+    if (!present) {
+        snprintf(why, n, "%s is not in the room", target);
+        return ROOM_FORBIDDEN;
+    }
+    return room_membership(room_id, sender, target, "leave", reason, NULL, event_id, why, n);
+}
+
+/* One alias of an m.room.canonical_alias: syntax, then where it points. */
+static enum room_rc check_one_alias(struct dbc *c, const char *room_id, const json_t *v,
+                                    char *why, size_t n)
+{
+    const char *alias = json_string_value(v);
+    const char *colon = alias ? strchr(alias, ':') : NULL;
+    if (!alias || alias[0] != '#' || !colon || colon == alias + 1 || strlen(alias) > 255 ||
+        !ids_server_name_valid(colon + 1, strlen(colon + 1))) {
+        snprintf(why, n, "Aliases must be room aliases (#name:server)");
+        return ROOM_BAD_PARAM;
+    }
+    char *target = NULL;
+    int r = strcmp(colon + 1, eng.server_name) == 0 ? db_aliases_get(c, alias, &target, NULL) : 0;
+    bool ok = r == 1 && target && strcmp(target, room_id) == 0;
+    free(target);
+    if (r < 0)
+        return ROOM_ERR;
+    if (!ok) {
+        snprintf(why, n, "The alias '%s' does not point to this room", alias);
+        return ROOM_BAD_ALIAS;
+    }
+    return ROOM_OK;
+}
+
+enum room_rc room_check_canonical_alias(struct dbc *c, const char *room_id, const json_t *content,
+                                        char *why, size_t n)
+{
+    const json_t *alias = json_object_get(content, "alias");
+    const json_t *alt = json_object_get(content, "alt_aliases");
+    enum room_rc rc;
+    if (alias && !json_is_null(alias) && (rc = check_one_alias(c, room_id, alias, why, n)))
+        return rc;
+    if (alt && !json_is_array(alt)) {
+        snprintf(why, n, "alt_aliases must be a list of room aliases");
+        return ROOM_BAD_PARAM;
+    }
+    if (json_array_size(alt) > MAX_ALT_ALIASES) {
+        snprintf(why, n, "At most %d alt_aliases", MAX_ALT_ALIASES);
+        return ROOM_BAD_PARAM;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(alt, i, v)
+    {
+        if ((rc = check_one_alias(c, room_id, v, why, n)))
+            return rc;
+    }
+    return ROOM_OK;
 }

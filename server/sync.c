@@ -28,6 +28,7 @@
 #include "server/filter.h"
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/token.h"
 #include "storage/keys.h"
 #include "storage/sync.h"
 #include "storage/userdata.h"
@@ -39,13 +40,13 @@
 
 int sync_token_parse(const char *s, struct sync_token *t)
 {
-    long long a, b, c;
-    char tail;
-    if (!s || sscanf(s, "s%lld_%lld_%lld%c", &a, &b, &c, &tail) != 3 || a < 0 || b < 0 || c < 0)
+    int64_t v[3];
+    /* issued: pos never past the published position, inbox never past pos (server/token.c) */
+    if (token_parse(s, "s#_#_#", v, 3) < 0 || v[0] > notify_position() || v[2] > v[0])
         return -1;
-    t->pos = a;
-    t->typing = b;
-    t->inbox = c;
+    t->pos = v[0];
+    t->typing = v[1];
+    t->inbox = v[2];
     return 0;
 }
 
@@ -233,9 +234,11 @@ static int fill_joined(struct sync_ctx *x, json_t *join, json_t *joined_ids, jso
     json_object_foreach(sums, k, s)
     {
         json_t *entry = json_object_get(join, k);
+        json_t *heroes = json_object_get(s, "heroes"); /* null: named, none needed */
         if (entry)
             json_object_set_new(entry, "summary",
-                                json_pack("{s:O,s:O,s:O}", "m.heroes", json_object_get(s, "heroes"),
+                                json_pack("{s:O*,s:O,s:O}", "m.heroes",
+                                          json_is_array(heroes) ? heroes : NULL,
                                           "m.joined_member_count", json_object_get(s, "joined"),
                                           "m.invited_member_count", json_object_get(s, "invited")));
     }

@@ -7,12 +7,18 @@
  * (address space, CPU time), reads only the header first (an image claiming more than
  * THUMBNAIL_MAX_PIXELS is refused before any pixel is decoded), lets vips_thumbnail shrink on
  * load, and writes JPEG, or PNG for images with transparency. A crash or a hang there costs
- * one thumbnail, not the server: the child is killed after THUMBNAIL_TIMEOUT_MS. */
+ * one thumbnail, not the server: the child is killed after THUMBNAIL_TIMEOUT_MS.
+ *
+ * Thumbnails come in a fixed set of sizes (thumbnail_sizes; thumbnail_select picks the one
+ * serving a request, as Synapse does), so a client cannot make the server store one per
+ * width and height it can think of. */
 #include "server/thumbnail.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -50,6 +56,56 @@ int thumbnail_init(const char *store_tmp)
 }
 
 void thumbnail_shutdown(void) {}
+
+static atomic_bool cancelled;
+
+void thumbnail_cancel(void)
+{
+    atomic_store(&cancelled, true);
+}
+
+const struct thumbnail_size thumbnail_default_sizes[] = {
+    {32, 32, true}, {96, 96, true}, {320, 240, false}, {640, 480, false}, {800, 600, false}};
+const size_t thumbnail_n_default_sizes =
+    sizeof thumbnail_default_sizes / sizeof thumbnail_default_sizes[0];
+
+/* Pick among sizes of method `crop` (any method when all_methods); -1 when none. */
+static int pick(const struct thumbnail_size *sizes, size_t n, int width, int height, bool crop,
+                bool all_methods)
+{
+    int best = -1;
+    bool best_big = false;
+    double best_aspect = 0;
+    long long best_size = 0;
+    double want_aspect = (double)width / height;
+    for (size_t i = 0; i < n; i++) {
+        const struct thumbnail_size *t = &sizes[i];
+        if (!all_methods && t->crop != crop)
+            continue;
+        bool big = t->width >= width && t->height >= height;
+        double aspect = crop ? fabs(want_aspect - (double)t->width / t->height) : 0;
+        long long size = llabs((long long)(width - t->width) * (height - t->height));
+        bool better = best < 0 || (big && !best_big) ||
+                      (big == best_big &&
+                       (aspect < best_aspect || (aspect == best_aspect && size < best_size)));
+        if (better) {
+            best = (int)i;
+            best_big = big;
+            best_aspect = aspect;
+            best_size = size;
+        }
+    }
+    return best;
+}
+
+int thumbnail_select(const struct thumbnail_size *sizes, size_t n, int width, int height,
+                     bool crop)
+{
+    if (width < 1 || height < 1)
+        return -1;
+    int i = pick(sizes, n, width, height, crop, false);
+    return i >= 0 ? i : pick(sizes, n, width, height, false, true);
+}
 
 static int64_t mono_ms(void)
 {
@@ -89,7 +145,7 @@ int thumbnail_make(const char *path, int width, int height, bool crop, char **ou
     envp[k++] = "ASAN_OPTIONS=detect_leaks=0";
     pid_t pid;
     int rc = -1;
-    int spawned = posix_spawn(&pid, self, NULL, NULL, argv, envp);
+    int spawned = atomic_load(&cancelled) ? ECANCELED : posix_spawn(&pid, self, NULL, NULL, argv, envp);
     free(envp);
     if (spawned != 0) {
         log_error("thumbnails: cannot start %s: %s", self, strerror(errno));
@@ -106,7 +162,7 @@ int thumbnail_make(const char *path, int width, int height, bool crop, char **ou
             status = -1;
             break;
         }
-        if (mono_ms() > deadline) {
+        if (mono_ms() > deadline || atomic_load(&cancelled)) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             log_warn("thumbnails: %s took too long; killed", path);

@@ -21,4 +21,25 @@ int thumbnail_main(int argc, char **argv);
 int thumbnail_make(const char *path, int width, int height, bool crop, char **out, size_t *len,
                    const char **content_type);
 
+/* One size thumbnails are made in (Synapse's thumbnail_sizes entries). */
+struct thumbnail_size {
+    int width, height;
+    bool crop; /* method crop, else scale */
+};
+/* Synapse's default thumbnail_sizes: 32x32 crop, 96x96 crop, 320x240 scale, 640x480 scale,
+ * 800x600 scale. */
+extern const struct thumbnail_size thumbnail_default_sizes[];
+extern const size_t thumbnail_n_default_sizes;
+
+/* Which of sizes[0..n) serves a request for width x height by method (pure), as Synapse
+ * chooses: among the sizes of that method, those at least as large as asked come first; of
+ * these (else of the rest) the closest aspect ratio for crop, then the smallest
+ * |(w - W) * (h - H)|; ties go to the earlier size. Without a size of that method, the
+ * closest of all. The index, or -1 when n == 0. */
+int thumbnail_select(const struct thumbnail_size *sizes, size_t n, int width, int height,
+                     bool crop);
+
+/* Shutdown: children being made are killed and thumbnail_make fails from now on. */
+void thumbnail_cancel(void);
+
 #endif

@@ -3,7 +3,7 @@
  * members of public rooms; with user_directory.search_all_users every active local user
  * (Synapse's setting, off by default so an agency's staff list is not an open book). The
  * term matches anywhere in the user ID or display name, case-insensitively; prefix matches
- * and people sharing a room come first. Deactivated users are never found. */
+ * and people sharing a room come first. Deactivated users and the searcher are never found. */
 #include "server/userdir.h"
 
 #include <ctype.h>

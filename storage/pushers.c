@@ -67,10 +67,12 @@ int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id, co
                   p);
 }
 
-json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event)
+json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event,
+                          const char *skip_urls)
 {
     char n[24], l[24];
-    const char *p[] = {db_i64(n, now_ms), db_i64(l, limit), with_event ? "t" : "f"};
+    const char *p[] = {db_i64(n, now_ms), db_i64(l, limit), with_event ? "t" : "f",
+                       skip_urls ? skip_urls : "[]"};
     return db_json(db_exec(
         c,
         "SELECT coalesce(json_agg(json_build_object('id', q.id, 'user_id', q.user_id, "
@@ -82,12 +84,14 @@ json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_ev
         "receipts r WHERE r.user_id = a.user_id AND r.room_id = a.room_id AND r.receipt_type "
         "IN ('m.read', 'm.read.private')), 0)), 'event', CASE WHEN $3::boolean THEN (SELECT "
         "e.json::json FROM events e WHERE e.event_id = q.event_id) END) ORDER BY q.id), "
-        "'[]'::json) FROM (SELECT * FROM push_queue WHERE next_ts <= $1 ORDER BY id LIMIT $2) "
-        "q JOIN pushers p ON p.app_id = q.app_id AND p.pushkey = q.pushkey AND p.user_id = "
+        "'[]'::json) FROM (SELECT * FROM push_queue WHERE next_ts <= $1 AND (json_array_length($4::json) "
+        "= 0 OR NOT EXISTS (SELECT 1 FROM pushers s WHERE s.app_id = push_queue.app_id AND "
+        "s.pushkey = push_queue.pushkey AND s.user_id = push_queue.user_id AND s.data::json->>'url' "
+        "IN (SELECT json_array_elements_text($4::json)))) ORDER BY id LIMIT $2) q JOIN pushers p ON p.app_id = q.app_id AND p.pushkey = q.pushkey AND p.user_id = "
         "q.user_id LEFT JOIN LATERAL (SELECT a.highlight, a.tweaks FROM event_push_actions a "
         "WHERE a.user_id = q.user_id AND a.room_id = q.room_id AND a.stream = (SELECT "
         "e.stream_ordering FROM events e WHERE e.event_id = q.event_id)) pa ON true",
-        3, p));
+        4, p));
 }
 
 int db_push_queue_done(struct dbc *c, int64_t id)
@@ -103,6 +107,25 @@ int db_push_queue_retry(struct dbc *c, int64_t id, int64_t next_ts)
     const char *p[] = {db_i64(i, id), db_i64(t, next_ts)};
     return db_run(c, "UPDATE push_queue SET attempts = attempts + 1, next_ts = $2 WHERE id = $1", 2,
                   p);
+}
+
+int db_push_queue_lease(struct dbc *c, const int64_t *ids, size_t n, int64_t until_ts)
+{
+    if (n == 0)
+        return 0;
+    char *list = malloc(n * 21 + 3), t[24];
+    if (!list)
+        return -1;
+    size_t o = 0;
+    list[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(list + o, 22, "%s%lld", i ? "," : "", (long long)ids[i]);
+    list[o++] = '}';
+    list[o] = '\0';
+    const char *p[] = {list, db_i64(t, until_ts)};
+    int rc = db_run(c, "UPDATE push_queue SET next_ts = $2 WHERE id = ANY($1::bigint[])", 2, p);
+    free(list);
+    return rc;
 }
 
 json_t *db_notifications(struct dbc *c, const char *user_id, int64_t before, int limit,

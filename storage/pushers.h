@@ -20,12 +20,17 @@ int db_pushers_delete(struct dbc *c, const char *user_id, const char *app_id, co
 /* Due deliveries (next_ts <= now), oldest first, at most `limit`: a new array of {id,
  * user_id, app_id, pushkey, pushkey_ts, data (object), event_id, room_id, attempts,
  * created_ts, highlight, tweaks (object or null; migration 0007), unread, event (the PDU,
- * when with_event)}, or NULL. */
-json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event);
+ * when with_event)}, or NULL. skip_urls (may be NULL): a JSON array of gateway URLs whose
+ * deliveries are left out (gateways with enough in flight already). */
+json_t *db_push_queue_due(struct dbc *c, int64_t now_ms, int limit, bool with_event,
+                          const char *skip_urls);
 /* A delivery is over (sent, or given up). 0 or -1. */
 int db_push_queue_done(struct dbc *c, int64_t id);
 /* Try again at next_ts. 0 or -1. */
 int db_push_queue_retry(struct dbc *c, int64_t id, int64_t next_ts);
+/* Deliveries ids[0..n) are in flight: not due again before until_ts (a lease: if the server
+ * dies with them in flight they come due again then). Attempts unchanged. 0 or -1. */
+int db_push_queue_lease(struct dbc *c, const int64_t *ids, size_t n, int64_t until_ts);
 
 /* /notifications: the user's notifications with stream < before, newest first, at most
  * `limit`, only highlights if asked: a new array of {stream, room_id, highlight, tweaks

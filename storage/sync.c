@@ -304,7 +304,12 @@ json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id)
     json_t *v = db_json(db_exec(
         c,
         "SELECT coalesce(json_object_agg(room_id, json_build_object('joined', j, 'invited', "
-        "i, 'heroes', coalesce(h, '[]'::json))), '{}'::json) FROM (SELECT cs.room_id, "
+        "i, 'heroes', CASE WHEN named THEN NULL ELSE coalesce(h, '[]'::json) END)), "
+        "'{}'::json) FROM (SELECT cs.room_id, EXISTS (SELECT 1 FROM current_state n JOIN "
+        "events e ON e.event_id = n.event_id WHERE n.room_id = cs.room_id AND n.state_key = '' "
+        "AND ((n.type = 'm.room.name' AND coalesce(e.json::json -> 'content' ->> 'name', '') "
+        "<> '') OR (n.type = 'm.room.canonical_alias' AND coalesce(e.json::json -> 'content' "
+        "->> 'alias', '') <> ''))) AS named, "
         "count(*) FILTER (WHERE membership = 'join') AS j, count(*) FILTER (WHERE membership "
         "= 'invite') AS i, (SELECT json_agg(u) FROM (SELECT h.state_key AS u FROM "
         "current_state h WHERE h.room_id = cs.room_id AND h.type = 'm.room.member' AND "

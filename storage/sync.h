@@ -55,7 +55,8 @@ int db_events_at_stream(struct dbc *c, const char *room_id, int64_t pos, int64_t
                         int64_t *stream);
 
 /* Member counts and heroes of rooms: new object {room_id: {"joined": n, "invited": n,
- * "heroes": [up to 5 user IDs other than user_id, joined or invited first, else left]}}. */
+ * "heroes": [up to 5 user IDs other than user_id, joined or invited first, else left], or
+ * null when the room has a non-empty name or canonical alias (spec: heroes are for naming)}}. */
 json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id);
 
 /* Stripped state for invites and knocks (create, join rules, name, avatar, canonical alias,

@@ -30,6 +30,7 @@ json_t *db_userdir_search(struct dbc *c, const char *searcher, const char *patte
         "hits AS (SELECT u.user_id, u.displayname, u.avatar_url, b.shared, "
         "(lower(u.user_id) LIKE $3 OR lower(coalesce(u.displayname, '')) LIKE $3) AS prefix "
         "FROM best b JOIN users u ON u.user_id = b.user_id WHERE NOT u.deactivated AND "
+        "u.user_id <> $1 AND " /* never the searcher himself */
         "(lower(u.user_id) LIKE $2 OR lower(coalesce(u.displayname, '')) LIKE $2) "
         "ORDER BY prefix DESC, b.shared DESC, lower(coalesce(u.displayname, u.user_id)), "
         "u.user_id LIMIT $4) "

@@ -6,8 +6,10 @@ import hashlib
 import http.client
 import os
 import struct
+import time
 import urllib.parse
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import ServerTestCase
 
@@ -164,15 +166,26 @@ class TestMedia(ServerTestCase):
         self.assertError(r, 409, "M_CANNOT_OVERWRITE_MEDIA")
 
     def test_thumbnails(self):
+        # served in Synapse's default thumbnail_sizes (32x32 and 96x96 crop, 320x240, 640x480
+        # and 800x600 scale), the nearest size at least as large as asked, as Synapse picks
         sm = self.mxc(self.upload(png(400, 200), "image/png", "bild.png"))
         r = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=scale",
                            token=self.tok)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers["Content-Type"], "image/jpeg")
-        self.assertEqual(image_size(r.raw), (100, 50))  # fits, keeps the aspect ratio
+        self.assertEqual(image_size(r.raw), (320, 160))  # 320x240, keeping the aspect ratio
+        other = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=300&height=200&method=scale",
+                               token=self.tok)
+        self.assertEqual(other.raw, r.raw)  # the same stored size, not one per request
         r = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=crop",
                            token=self.tok)
-        self.assertEqual(image_size(r.raw), (100, 100))  # fills exactly
+        self.assertEqual(image_size(r.raw), (96, 96))  # no crop size is as large: the nearest
+        r1 = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=1&height=1&method=crop",
+                            token=self.tok)
+        self.assertEqual(image_size(r1.raw), (32, 32))
+        big = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100000&height=100000",
+                             token=self.tok)
+        self.assertEqual(image_size(big.raw), (400, 200))  # 800x600, never enlarged
         again = self.s.request("GET", f"{V1}/thumbnail/{sm}?width=100&height=100&method=crop",
                                token=self.tok)
         self.assertEqual(again.raw, r.raw)  # the stored one
@@ -195,3 +208,53 @@ class TestMedia(ServerTestCase):
     def test_preview_url_is_off(self):
         r = self.s.get(f"{V1}/preview_url?url=https%3A%2F%2Fexample.org", token=self.tok)
         self.assertError(r, 403, "M_FORBIDDEN")
+
+
+def big_png(width, height, seed):
+    """A large real PNG, built quickly (rows from one pattern; compresses well)."""
+    base = bytes((i * 7 + seed) % 256 for i in range(width * 3 + 256))
+    rows = b"".join(b"\x00" + base[y % 256:y % 256 + width * 3] for y in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+            chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b""))
+
+
+class TestThumbnailsOffWorkers(ServerTestCase):
+    """Thumbnails are made on their own small pool while the request is parked: with two HTTP
+    workers, ten large thumbnails in the making leave /versions fast; a user has at most two
+    being made (429 beyond)."""
+    config = {"worker_threads": 2}
+
+    def test_large_thumbnails_hold_no_worker(self):
+        toks = [self.s.register(f"thumbw{i}")["access_token"] for i in range(5)]
+        mxcs = []
+        for seed in (1, 2):
+            r = self.s.request("POST", "/_matrix/media/v3/upload", raw=big_png(5000, 5000, seed),
+                               token=toks[0], headers={"Content-Type": "image/png"})
+            self.assertEqual(r.status, 200, r)
+            mxcs.append(r["content_uri"][len("mxc://"):])
+        r = self.s.request("POST", "/_matrix/media/v3/upload", raw=png(64, 64), token=toks[4],
+                           headers={"Content-Type": "image/png"})
+        small = r["content_uri"][len("mxc://"):]  # a thumbnail nobody has made yet
+        sizes = ["width=32&height=32&method=crop", "width=96&height=96&method=crop",
+                 "width=320&height=240", "width=640&height=480", "width=800&height=600"]
+        jobs = [(toks[i // 2], f"{V1}/thumbnail/{mxcs[i % 2]}?{sizes[i // 2]}")
+                for i in range(10)]  # ten different thumbnails, two per user
+        with ThreadPoolExecutor(10) as ex:
+            futs = [ex.submit(self.s.get, path, token=tok) for tok, path in jobs]
+            time.sleep(0.3)
+            t0 = time.time()
+            for _ in range(5):
+                self.assertEqual(self.s.get("/_matrix/client/versions").status, 200)
+            elapsed = time.time() - t0
+            third = self.s.get(f"{V1}/thumbnail/{small}?width=1&height=1", token=toks[4])
+            results = [f.result() for f in futs]
+        self.assertLess(elapsed, 1.0)
+        self.assertError(third, 429, "M_LIMIT_EXCEEDED")
+        for r in results:
+            self.assertEqual(r.status, 200, r)

@@ -64,7 +64,13 @@ class Gateway:
         self.httpd.shutdown()
 
 
+# the local gateway listens on loopback, which ip_range_blacklist refuses by default
+LOCAL = {"ip_range_whitelist": ["127.0.0.1"]}
+
+
 class PushBase(ServerTestCase):
+    config = LOCAL
+
     def setUp(self):
         self.gw = Gateway()
 
@@ -170,7 +176,7 @@ class TestPushers(PushBase):
 
 
 class TestPushContent(PushBase):
-    config = {"push": {"include_content": True}}
+    config = {"push": {"include_content": True}, **LOCAL}
 
     def test_content_when_configured(self):
         ta, tb, room = self.pair("pushe", "pushf")
@@ -193,3 +199,94 @@ class TestPushShutdown(PushBase):
         t0 = time.time()
         self.server.stop()  # raises on an unclean exit or a sanitizer report
         self.assertLess(time.time() - t0, 5)  # not the request's 10 s timeout
+
+
+class TestPushGatewayAddresses(PushBase):
+    """Without ip_range_whitelist, Synapse's default blacklist keeps gateways off loopback and
+    private ranges: IP literals are refused by /pushers/set, names resolving there are
+    refused when connecting (after DNS), so nothing reaches the gateway."""
+    config = {}
+
+    def test_refused_addresses_and_urls(self):
+        tok = self.s.register("pushaddr")["access_token"]
+        port = self.gw.httpd.server_port
+        for url in (self.gw.url, f"http://[::1]:{port}/_matrix/push/v1/notify",
+                    "http://10.1.2.3/_matrix/push/v1/notify",
+                    "https://169.254.169.254/_matrix/push/v1/notify",
+                    "http://[::ffff:127.0.0.1]/_matrix/push/v1/notify",
+                    "https://gw.example/_matrix/push/v1/notify?/_matrix/push/v1/notify",
+                    "https://gw.example/x#/_matrix/push/v1/notify",
+                    "https://gw.example/x?y=/_matrix/push/v1/notify",
+                    "https://user@gw.example/_matrix/push/v1/notify",
+                    "https://gw.example/_matrix/push/v1/notify/../../x/_matrix/push/v1/notify"):
+            r = self.pusher(tok, data={"url": url})
+            self.assertError(r, 400, "M_INVALID_PARAM")
+        self.assertEqual(self.pusher(tok, data={"url": "https://gw.example/_matrix/push/v1/notify"}
+                                     ).status, 200)
+
+    def test_name_resolving_to_loopback_gets_nothing(self):
+        ta, tb, room = self.pair("pushi", "pushj")
+        url = f"http://localhost:{self.gw.httpd.server_port}/_matrix/push/v1/notify"
+        self.assertEqual(self.pusher(tb, "pk-local", data={"url": url}).status, 200)
+        self.send(room, ta, "an die Loopback-Adresse", "l1")
+        time.sleep(3)
+        self.assertEqual(self.gw.received, [])
+        self.assertIn("push: a gateway of @pushj:test.local is refused", self.server.read_log())
+
+
+class TestPushGatewaysInParallel(PushBase):
+    def test_silent_gateway_does_not_delay_others(self):
+        silent = self.gw
+        good = Gateway()
+        try:
+            ta, tb, room_b = self.pair("pushk", "pushl")
+            tc = self.s.register("pushm")["access_token"]
+            room_c = self.s.post(CS + "/createRoom", {"invite": ["@pushm:test.local"]},
+                                 token=ta)["room_id"]
+            self.s.post(CS + f"/rooms/{q(room_c)}/join", {}, token=tc)
+            self.assertEqual(self.pusher(tb, "pk-silent").status, 200)
+            body = {"kind": "http", "app_id": "de.amtsbote.test", "pushkey": "pk-good",
+                    "app_display_name": "T", "device_display_name": "D", "lang": "de",
+                    "data": {"url": good.url, "format": "event_id_only"}}
+            self.assertEqual(self.s.post(CS + "/pushers/set", body, token=tc).status, 200)
+            silent.hang = True
+            for i in range(3):  # the silent gateway's requests go out first
+                self.send(room_b, ta, "niemand antwortet", f"s{i}")
+            self.assertTrue(silent.hanging.wait(15))
+            t0 = time.time()
+            ev = self.send(room_c, ta, "bitte sofort", "g1")
+            got = good.wait(1, timeout=8)
+            self.assertEqual([g["notification"]["event_id"] for g in got], [ev])
+            self.assertLess(time.time() - t0, 3)  # not behind the silent gateway's 10 s
+        finally:
+            good.close()
+
+    def test_silent_gateway_backlog_does_not_crowd_out_others(self):
+        """More deliveries for a silent gateway than the sender keeps in flight in all: the
+        sender caps each gateway's share, so another gateway's push still goes out."""
+        silent = self.gw
+        good = Gateway()
+        try:
+            ta, tb, room_b = self.pair("pushn", "pusho")
+            tc = self.s.register("pushp")["access_token"]
+            room_c = self.s.post(CS + "/createRoom", {"invite": ["@pushp:test.local"]},
+                                 token=ta)["room_id"]
+            self.s.post(CS + f"/rooms/{q(room_c)}/join", {}, token=tc)
+            for i in range(20):  # 20 pushers: every message is 20 deliveries
+                self.assertEqual(self.pusher(tb, f"silent{i}").status, 200)
+            body = {"kind": "http", "app_id": "de.amtsbote.test", "pushkey": "pk-good2",
+                    "app_display_name": "T", "device_display_name": "D", "lang": "de",
+                    "data": {"url": good.url, "format": "event_id_only"}}
+            self.assertEqual(self.s.post(CS + "/pushers/set", body, token=tc).status, 200)
+            silent.hang = True
+            for i in range(12):  # 240 deliveries to the silent gateway
+                self.send(room_b, ta, "niemand antwortet", f"b{i}")
+            self.assertTrue(silent.hanging.wait(15))
+            time.sleep(1.5)  # the sender has taken up what it will
+            t0 = time.time()
+            ev = self.send(room_c, ta, "bitte sofort", "g2")
+            got = good.wait(1, timeout=12)
+            self.assertEqual([g["notification"]["event_id"] for g in got], [ev])
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            good.close()
