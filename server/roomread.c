@@ -444,6 +444,42 @@ static int position_of(struct dbc *c, const char *room_id, const char *tok, int6
     return 1;
 }
 
+/* /messages with lazy_load_members: the member events of the senders of `events` (client
+ * events) in state group `group` (spec: the response's "state"), as a new array; NULL on
+ * error. */
+static json_t *lazy_members(struct dbc *c, const json_t *events, int64_t group)
+{
+    json_t *users = json_array(), *seen = json_object();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *who = json_string_value(json_object_get(ev, "sender"));
+        if (who && !json_object_get(seen, who)) {
+            json_object_set_new(seen, who, json_true());
+            json_array_append_new(users, json_string(who));
+        }
+    }
+    json_decref(seen);
+    json_t *ids = group > 0 && json_array_size(users) ? db_state_group_members(c, group, users)
+                                                      : json_object();
+    json_decref(users);
+    if (!ids)
+        return NULL;
+    json_t *out = json_array();
+    const char *k;
+    json_t *v;
+    int64_t now = clock_now_ms();
+    json_object_foreach(ids, k, v)
+    {
+        json_t *m = room_client_event_of(c, json_string_value(v), now);
+        if (m)
+            json_array_append_new(out, m);
+    }
+    json_decref(ids);
+    return out;
+}
+
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n)
@@ -451,6 +487,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     int64_t fd, fs, td = -1, ts = -1;
     json_t *chunk = json_array(), *cache = json_object(), *ignored = NULL;
     bool forward = dir == 'f', more = false;
+    int64_t group = 0;
     WITH_STANDING(room_id, user_id);
 
     if (limit <= 0)
@@ -528,6 +565,8 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
                 json_string_value(json_object_get(v, "redacted_by")), clock_now_ms());
             room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
+            if (!group) /* lazy-loaded members are read at the chunk's first event */
+                group = json_integer_value(json_object_get(v, "state_group"));
             if ((int)json_array_size(chunk) == limit) {
                 more = true;
                 break;
@@ -545,6 +584,15 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     else
         snprintf(start, sizeof start, "t%lld_%lld", (long long)fd, (long long)fs);
     *out = json_pack("{s:s,s:O}", "start", start, "chunk", chunk);
+    if (filter_event_lazy_members(filter, NULL)) {
+        json_t *state = lazy_members(c, chunk, group);
+        if (!state) {
+            json_decref(*out);
+            *out = NULL;
+            goto out;
+        }
+        json_object_set_new(*out, "state", state);
+    }
     if (more) {
         snprintf(end, sizeof end, "t%lld_%lld", (long long)pd, (long long)ps);
         json_object_set_new(*out, "end", json_string(end));

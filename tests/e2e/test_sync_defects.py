@@ -373,6 +373,20 @@ class LazyMembers:
                          {self.uid(n) for n in ("alice", "bob", "carol", "dave")})
 
 
+    def test_messages_lazy_loads(self):
+        room = self.room("alice", "bob", "carol", "dave")
+        self.msg(room, "carol", "older")
+        self.msg(room, "bob", "newest")
+        lazy = json.dumps({"lazy_load_members": True})
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.tok["alice"],
+                       query={"dir": "b", "limit": "2", "filter": lazy})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.members(r["state"]), {self.uid("bob"), self.uid("carol")})
+        r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.tok["alice"],
+                       query={"dir": "b", "limit": "2"})
+        self.assertNotIn("state", r.body)
+
+
 # --- 5. device lists --------------------------------------------------------------------------
 
 class DeviceLists:
