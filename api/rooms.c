@@ -184,12 +184,11 @@ static bool local_user(struct http_req *req, const char *user_id)
 {
     const char *lp, *srv;
     size_t ll, sl;
-    const char *own = http_config(req)->server_name;
     if (!user_id || ids_user_id_split(user_id, &lp, &ll, &srv, &sl) < 0) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
         return false;
     }
-    if (sl != strlen(own) || memcmp(srv, own, sl) != 0) {
+    if (!ids_is_local(user_id)) {
         http_reply_error(req, 403, "M_FORBIDDEN",
                          "%s is on another server: federation is not available yet", user_id);
         return false;
@@ -414,13 +413,12 @@ void api_redact(struct http_req *req)
 /* A local alias "#name:our.server"; answers and returns false otherwise. */
 static bool local_alias(struct http_req *req, const char *alias)
 {
-    const char *own = http_config(req)->server_name;
     const char *colon = alias ? strchr(alias, ':') : NULL;
     if (!alias || alias[0] != '#' || !colon || colon == alias + 1 || strlen(alias) > 255) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
         return false;
     }
-    if (strcmp(colon + 1, own) != 0) {
+    if (!ids_is_local(alias)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
                          "Room alias on another server: federation is not available yet");
         return false;

@@ -1,6 +1,7 @@
-/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends and,
- * later, received PDUs go through the same path: build or check the PDU, authorise it
- * against the room's state, persist it with its state, wake listeners. */
+/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends
+ * (server/room.c) and PDUs received from other servers (server/room_receive.c,
+ * room_outlier.c) go through the same steps under the same per-room lock: build or check the
+ * PDU, authorise it against the room's state, persist it with its state, wake listeners. */
 #ifndef AMTSBOTE_ROOM_H
 #define AMTSBOTE_ROOM_H
 #include <jansson.h>
@@ -31,7 +32,9 @@ struct room_txn {
     const char *device_id, *txn_id;
 };
 
-/* Called after each event is committed (stream ordering, room, PDU borrowed). */
+/* Called after each event is committed (stream ordering, room, PDU borrowed): local sends and
+ * accepted events received from other servers alike (a federation sender must pick the
+ * local ones: ids_is_local of the sender). */
 typedef void (*room_listener)(int64_t stream, const char *room_id, const json_t *pdu);
 
 /* Start-up: the server's name, signing key and default room version, and a listener. */
@@ -75,6 +78,103 @@ char *room_version_of(const char *room_id);
  * transaction_id when `txn_device` sent it). New reference. */
 json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
                           const char *redacted_by, int64_t now_ms);
+
+/* --- events from other servers (server/room_receive.c) ----------------------------------- */
+
+/* What became of a received PDU (Server-Server API "Checks performed on receipt of a PDU"). */
+enum room_recv {
+    ROOM_RECV_ERR = -1,       /* internal error (logged); nothing stored: try again later */
+    ROOM_RECV_ACCEPTED = 0,   /* stored, in the timeline, current state updated */
+    ROOM_RECV_DUPLICATE,      /* already stored (in whatever standing it got then) */
+    ROOM_RECV_REJECTED,       /* steps 4/5 failed: stored as rejected, never shown */
+    ROOM_RECV_SOFT_FAILED,    /* step 6 failed: stored with its state, not shown, no extremity */
+    ROOM_RECV_DROPPED,        /* steps 1/2 failed (format, signatures): not stored */
+    ROOM_RECV_RETRY,          /* a signing key could not be fetched now: not stored */
+    ROOM_RECV_MISSING_AUTH,   /* some auth_events are unknown: *missing lists them */
+    ROOM_RECV_MISSING_PREV,   /* some prev_events are unknown, or known only as outliers (no
+                                 state): *missing lists them */
+    ROOM_RECV_UNKNOWN_ROOM,   /* this server is not in the room */
+};
+
+/* How the engine may ask other servers for events (the Server-Server API's /event,
+ * /get_missing_events, /state_ids); federation/ registers it at start-up (server/ includes no
+ * federation/ header, STYLE.md s.1). Every member may be NULL: "not available". Each returns
+ * a new reference (NULL: failed) and may block on the network: the engine calls them outside
+ * any room lock. The PDUs returned are untrusted: the engine checks them like any other. */
+struct room_fetcher {
+    /* GET /event/{event_id} from `server`: the PDU. */
+    json_t *(*get_event)(void *ctx, const char *server, const char *room_id,
+                         const char *event_id);
+    /* POST /get_missing_events/{room_id}: up to `limit` PDUs between earliest_events
+     * (borrowed array of IDs) and latest_events, not below min_depth. An array. */
+    json_t *(*get_missing_events)(void *ctx, const char *server, const char *room_id,
+                                  const json_t *earliest_events, const json_t *latest_events,
+                                  int limit, int64_t min_depth);
+    /* GET /state_ids/{room_id}?event_id=: {"pdu_ids": [...], "auth_chain_ids": [...]}. */
+    json_t *(*get_state_ids)(void *ctx, const char *server, const char *room_id,
+                             const char *event_id);
+    void *ctx;
+};
+/* Start-up: register the fetcher (copied; NULL: none). */
+void room_set_fetcher(const struct room_fetcher *f);
+/* The registered fetcher (all members NULL when none). */
+const struct room_fetcher *room_fetcher(void);
+
+/* Receive one full PDU that `origin` sent (a /send transaction, a backfilled or fetched event),
+ * in a room this server is in. Runs the spec's checks in order: 1 format and sizes, 2
+ * signatures (server/pdu.c, keys through server/keyring.h), 3 content hash (mismatch: the
+ * redacted copy goes on), then under the room's writer lock 4 auth against its auth_events,
+ * 5 auth against the state before it (the resolution of the states after its prev_events), 6
+ * auth against the current state (soft failure). An accepted event gets its state group, the
+ * room's forward extremities and current state follow it (current state = the resolution of
+ * the states at the extremities when it joins a fork), and /sync and pushes hear of it as of a
+ * local send. `pdu` is borrowed. *event_id (malloc'd) is set once the ID is known (anything
+ * but DROPPED for a malformed event, ERR, UNKNOWN_ROOM); *missing (new array of event IDs) on
+ * MISSING_AUTH / MISSING_PREV; `missing` may be NULL. why explains anything but ACCEPTED. */
+enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **event_id,
+                                json_t **missing, char *why, size_t n);
+
+/* One event fetched from another server (an auth event another event needs) stored as an
+ * outlier of room_id, a room this server is in: steps 1-4 (format, signatures, hash, auth
+ * against its own auth events: stored rejected when that fails), no state, no timeline.
+ * ACCEPTED (stored), REJECTED, DUPLICATE, DROPPED, RETRY, MISSING_AUTH (*missing: its own
+ * unknown auth events), UNKNOWN_ROOM, ERR. A later room_receive_pdu of the same event places
+ * it in the timeline. */
+enum room_recv room_receive_outlier(const char *origin, const char *room_id, const json_t *pdu,
+                                    char **event_id, json_t **missing, char *why, size_t n);
+
+/* room_receive_pdu with the registered fetcher's help (federation's /send handler calls this
+ * outside any lock): on MISSING_AUTH the missing auth events are fetched from `origin`
+ * (get_event) and stored as outliers, their own missing auth events first; on MISSING_PREV
+ * the events between the room's extremities and the PDU are asked for (get_missing_events,
+ * ROOM_FETCH_MISSING_LIMIT at a time) and received the same way, shallowest first, up to
+ * ROOM_FETCH_DEPTH levels; then the PDU is tried again (ROOM_FETCH_ROUNDS times at most;
+ * ROOM_FETCH_BUDGET fetches in all). When get_missing_events cannot close the gap, the state
+ * before each missing prev event is asked for (get_state_ids, then get_event for the events
+ * not stored here) and the prev event is stored as an outlier with that state, so the PDU
+ * can be placed. Without a fetcher it is room_receive_pdu. Answers as room_receive_pdu. */
+#define ROOM_FETCH_MISSING_LIMIT 10
+#define ROOM_FETCH_DEPTH 3
+#define ROOM_FETCH_ROUNDS 4
+#define ROOM_FETCH_BUDGET 100
+#define ROOM_FETCH_STATE_MAX 20000 /* state and auth chain events of one /state_ids answer */
+enum room_recv room_receive_pdu_fetching(const char *origin, const json_t *pdu, char **event_id,
+                                         char *why, size_t n);
+
+/* The send_join flow (Server-Server API "Joining Rooms"): store `state` and `auth_chain`
+ * (arrays of PDUs, borrowed) of room `room_id` in version `room_version` as outliers, each
+ * checked (steps 1-4: format, signatures, hash, auth against its own auth_events; events that
+ * fail step 4 are stored rejected and left out of the state), then the `join` event (this
+ * server's, signed by the resident server too) as the room's first timeline event, whose
+ * state before is `state`: it is checked (steps 1-5) and persisted with its state group; the
+ * room row is created if new, extremities become {join}, current state the state after it.
+ * Returns ROOM_RECV_ACCEPTED, ROOM_RECV_DROPPED / REJECTED (the join itself failed; nothing
+ * is kept of the room then), ROOM_RECV_MISSING_AUTH (an event's auth event is in neither
+ * list nor stored), ROOM_RECV_RETRY, ROOM_RECV_ERR. For v1-11 room_id must be the join's;
+ * for v12 the create event among `state` names the room. */
+enum room_recv room_receive_state(const char *room_id, const char *room_version,
+                                  const json_t *state, const json_t *auth_chain,
+                                  const json_t *join, char **event_id, char *why, size_t n);
 
 /* --- reads (server/roomread.c), with the spec's visibility rules ------------------------- */
 

@@ -201,7 +201,7 @@ static enum room_rc check_create(json_t *req, char *why, size_t n)
             snprintf(why, n, "'invite' must list user IDs");
             return ROOM_BAD_JSON;
         }
-        if (sl != strlen(eng.server_name) || memcmp(srv, eng.server_name, sl) != 0) {
+        if (!ids_is_local(json_string_value(v))) {
             snprintf(why, n, "Cannot invite %s: federation is not available yet",
                      json_string_value(v));
             return ROOM_NOT_LOCAL;
