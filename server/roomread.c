@@ -189,22 +189,29 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
     json_decref(sum);
 }
 
+/* The events a map's values name ({key: event_id}, borrowed) in client format: new array. */
+static json_t *client_events_of(struct dbc *c, const json_t *map)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    int64_t now = clock_now_ms();
+    json_object_foreach((json_t *)map, k, v)
+    {
+        json_t *ev = room_client_event_of(c, json_string_value(v), now);
+        if (ev)
+            json_array_append_new(arr, ev);
+    }
+    return arr;
+}
+
 enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why, size_t n)
 {
     WITH_STANDING(room_id, user_id);
     json_t *map = db_state_group_load(c, s.group);
     if (!map)
         goto out;
-    json_t *arr = json_array();
-    const char *k;
-    json_t *v;
-    int64_t now = clock_now_ms();
-    json_object_foreach(map, k, v)
-    {
-        json_t *ev = room_client_event_of(c, json_string_value(v), now);
-        if (ev)
-            json_array_append_new(arr, ev);
-    }
+    json_t *arr = client_events_of(c, map);
     json_decref(map);
     *out = arr;
     rc = ROOM_OK;
@@ -466,16 +473,7 @@ static json_t *lazy_members(struct dbc *c, const json_t *events, int64_t group)
     json_decref(users);
     if (!ids)
         return NULL;
-    json_t *out = json_array();
-    const char *k;
-    json_t *v;
-    int64_t now = clock_now_ms();
-    json_object_foreach(ids, k, v)
-    {
-        json_t *m = room_client_event_of(c, json_string_value(v), now);
-        if (m)
-            json_array_append_new(out, m);
-    }
+    json_t *out = client_events_of(c, ids);
     json_decref(ids);
     return out;
 }
