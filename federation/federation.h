@@ -73,6 +73,16 @@ void federation_version(struct http_req *req);
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
 void federation_query_profile(struct http_req *req);
 
+/* The membership handshakes and the alias query (federation/membership.c). */
+void federation_make_join(struct http_req *req);
+void federation_send_join(struct http_req *req);
+void federation_make_leave(struct http_req *req);
+void federation_send_leave(struct http_req *req);
+void federation_make_knock(struct http_req *req);
+void federation_send_knock(struct http_req *req);
+void federation_invite(struct http_req *req);
+void federation_query_directory(struct http_req *req);
+
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);
 

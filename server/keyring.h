@@ -55,6 +55,13 @@ int keyring_lookup(const char *server_name, const char *key_id, int64_t at_ts, u
  * key from old_verify_keys never qualifies (the spec allows those for events only). */
 int keyring_lookup_request(const char *server_name, const char *key_id, uint8_t pk[32]);
 
+/* A replacement for the whole remote lookup (tests with fake remote servers): same arguments
+ * and answers as keyring_lookup, plus -1 "cannot tell now". Set before threads start; NULL
+ * restores the cache-and-fetcher path. This server's own keys are still answered first. */
+typedef int (*keyring_lookup_fn)(void *ctx, const char *server_name, const char *key_id,
+                                 int64_t min_valid_ts, uint8_t pk[32]);
+void keyring_set_lookup_override(keyring_lookup_fn fn, void *ctx);
+
 #define KEYRING_REFETCH_MS 2000
 #define KEYRING_MAX_FETCHING 2 /* fetches under way at once; a miss beyond that is 0 */
 #define KEYRING_MAX_VALIDITY_MS (7LL * 24 * 60 * 60 * 1000)

@@ -26,6 +26,7 @@
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/ids.h"
 #include "server/ipfilter.h"
 #include "server/keyring.h"
 #include "server/log.h"
@@ -260,6 +261,7 @@ static int serve(const char *config_path)
                   cfg.default_room_version);
         goto out_cfg;
     }
+    ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
     room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
     e2e_init(cfg.server_name);
 
