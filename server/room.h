@@ -1,6 +1,7 @@
-/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends and,
- * later, received PDUs go through the same path: build or check the PDU, authorise it
- * against the room's state, persist it with its state, wake listeners. */
+/* room.h - the room engine: the one writer of every room (STYLE.md s.2.9). Local sends
+ * (server/room.c) and PDUs received from other servers (server/room_receive.c,
+ * room_outlier.c) go through the same steps under the same per-room lock: build or check the
+ * PDU, authorise it against the room's state, persist it with its state, wake listeners. */
 #ifndef AMTSBOTE_ROOM_H
 #define AMTSBOTE_ROOM_H
 #include <jansson.h>
@@ -149,13 +150,15 @@ enum room_recv room_receive_outlier(const char *origin, const char *room_id, con
  * the events between the room's extremities and the PDU are asked for (get_missing_events,
  * ROOM_FETCH_MISSING_LIMIT at a time) and received the same way, shallowest first, up to
  * ROOM_FETCH_DEPTH levels; then the PDU is tried again (ROOM_FETCH_ROUNDS times at most;
- * ROOM_FETCH_BUDGET fetches in all). Without a fetcher it is room_receive_pdu. Answers as
- * room_receive_pdu; MISSING_PREV stays when the gap cannot be closed (a /state_ids fallback
- * is not done yet). */
+ * ROOM_FETCH_BUDGET fetches in all). When get_missing_events cannot close the gap, the state
+ * before each missing prev event is asked for (get_state_ids, then get_event for the events
+ * not stored here) and the prev event is stored as an outlier with that state, so the PDU
+ * can be placed. Without a fetcher it is room_receive_pdu. Answers as room_receive_pdu. */
 #define ROOM_FETCH_MISSING_LIMIT 10
 #define ROOM_FETCH_DEPTH 3
 #define ROOM_FETCH_ROUNDS 4
 #define ROOM_FETCH_BUDGET 100
+#define ROOM_FETCH_STATE_MAX 20000 /* state and auth chain events of one /state_ids answer */
 enum room_recv room_receive_pdu_fetching(const char *origin, const json_t *pdu, char **event_id,
                                          char *why, size_t n);
 

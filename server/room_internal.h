@@ -163,12 +163,14 @@ const char *room_recv_ref_id(const json_t *entry);
 /* The IDs of a PDU's prev_events (new array). */
 json_t *room_recv_prev_ids(const json_t *pdu);
 
-/* auth_ops state over a state map (statemap key -> event ID, through the cache) or a map of
- * PDUs (statemap key -> PDU); ctx is a struct room_recv_state. */
+/* auth_ops state over a state map (statemap key -> event ID, through the cache), a map of
+ * PDUs (statemap key -> PDU), or a stored state group (one lookup per key: the auth rules
+ * read a handful, and a room's whole state may be large); ctx is a struct room_recv_state. */
 struct room_recv_state {
     struct room_recv_ctx *x;
     const json_t *map;  /* IDs, or NULL */
     const json_t *pdus; /* PDUs, or NULL */
+    int64_t group;      /* without map and pdus: this state group */
 };
 const json_t *room_recv_map_state(void *ctx, const char *type, const char *state_key);
 int room_recv_map_signed(void *ctx, const json_t *ev, const char *server);
@@ -186,7 +188,7 @@ int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const c
                               int64_t before);
 /* Relations, redaction and notifications of an accepted event (state before it: `before`). */
 int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
-                           const char *id, const json_t *before);
+                           const char *id, const struct room_recv_state *before);
 /* Queue an accepted event for the announcement after COMMIT. */
 void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const json_t *ev);
 /* The part of a receive that runs under the room's writer lock: `ev` is the checked PDU (with

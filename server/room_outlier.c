@@ -198,11 +198,14 @@ static int store_outliers(struct room_recv_ctx *x, const json_t *evs, const json
     return rc;
 }
 
-enum room_recv room_receive_state(const char *room_id, const char *room_version,
-                                  const json_t *state, const json_t *auth_chain, const json_t *join,
-                                  char **event_id, char *why, size_t n)
+/* Store `state` and `auth_chain` as outliers, then `pdu` with `state` before it: with `join`,
+ * as the room's newest timeline event (room_receive_state; the room row is made when new, and
+ * a rejected join keeps nothing), else as an outlier with that state (a prev event another
+ * event needs; kept rejected when it fails). */
+static enum room_recv with_state(const char *room_id, const struct room_version *rv,
+                                 const json_t *state, const json_t *auth_chain, const json_t *pdu,
+                                 bool join, char **event_id, char *why, size_t n)
 {
-    const struct room_version *rv = roomver_get(room_version);
     json_t *evs = json_object(), *state_ids = json_object(), *checked = NULL;
     json_t *state_map = json_object(), *missing = json_array(), *after_map = NULL;
     json_t *old_ext = NULL;
@@ -221,14 +224,14 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
         goto out;
     }
     /* 1-3 for every event, outside the lock */
-    enum pdu_verdict v = pdu_check(rv, join, &checked, &id, why, n);
+    enum pdu_verdict v = pdu_check(rv, pdu, &checked, &id, why, n);
     if (v == PDU_DROP || v == PDU_RETRY) {
         rc = room_recv_verdict(v);
         goto out;
     }
     *event_id = strdup(id);
     if (!of_room(rv, checked, room_id)) {
-        snprintf(why, n, "the join is for another room");
+        snprintf(why, n, "the event is of another room");
         rc = ROOM_RECV_DROPPED;
         goto out;
     }
@@ -260,6 +263,11 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
         goto out;
     in_txn = true;
     int found = db_rooms_get(c, room_id, true, &r);
+    if (found == 0 && !join) {
+        snprintf(why, n, "this server is not in room %s", room_id);
+        rc = ROOM_RECV_UNKNOWN_ROOM;
+        goto out;
+    }
     if (found < 0 ||
         (found == 0 && (db_rooms_insert(c, room_id, rv->id, creator, clock_now_ms()) != 0 ||
                         db_rooms_get(c, room_id, true, &r) != 1)))
@@ -269,10 +277,18 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
         rc = ROOM_RECV_DROPPED;
         goto out;
     }
+    bool promote = false; /* a stored outlier without state gets this state */
     if (room_recv_load(&x, id)) {
-        snprintf(why, n, "already stored");
-        rc = ROOM_RECV_DUPLICATE;
-        goto out;
+        struct db_event e;
+        if (!join && db_events_get(c, id, &e) == 1) {
+            promote = e.outlier && !e.soft_failed && !e.rejected && e.state_group <= 0;
+            db_event_clear(&e);
+        }
+        if (!promote) {
+            snprintf(why, n, "already stored");
+            rc = ROOM_RECV_DUPLICATE;
+            goto out;
+        }
     }
     int s = store_outliers(&x, evs, state_ids, state_map, missing);
     if (s < 0)
@@ -283,29 +299,42 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
         rc = ROOM_RECV_MISSING_AUTH;
         goto out;
     }
-    /* the join: 4 against its auth events, 5 against the state it came with */
+    /* the event: 4 against its auth events, 5 against the state it came with */
     int a = room_recv_check_auth(&x, checked, missing, reason, sizeof reason);
     if (a < 0)
         goto out;
     if (a == 2) {
-        snprintf(why, n, "an auth event of the join is unknown");
+        snprintf(why, n, "an auth event of the event is unknown");
         rc = ROOM_RECV_MISSING_AUTH;
         goto out;
     }
     if (a == 0) {
-        struct room_recv_state ms = {&x, state_map, NULL};
+        struct room_recv_state ms = {&x, state_map, NULL, 0};
         struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
         if (auth_check(rv, checked, &ops, reason, sizeof reason) < 0)
             a = 1;
     }
+    int64_t before = db_state_group_new(c, room_id, 0, state_map);
+    json_t *prevs = room_recv_prev_ids(checked);
     if (a == 1) {
-        snprintf(why, n, "the join is rejected: %s", reason);
-        rc = ROOM_RECV_REJECTED; /* rolled back: nothing is kept of the room */
+        snprintf(why, n, "rejected: %s", reason);
+        rc = ROOM_RECV_REJECTED; /* a join: rolled back, nothing is kept of the room */
+        if (!join && (before <= 0 || room_recv_insert(&x, checked, id, before, reason, true, false,
+                                                      prevs, NULL, promote) < 0))
+            rc = ROOM_RECV_ERR;
+        json_decref(prevs);
         goto out;
     }
-    int64_t before = db_state_group_new(c, room_id, 0, state_map);
     int64_t after = before > 0 ? room_recv_group_after(&x, checked, id, before) : -1;
-    json_t *prevs = room_recv_prev_ids(checked);
+    if (!join) { /* an outlier with its state: no timeline, no extremity */
+        rc = after > 0 && room_recv_insert(&x, checked, id, after, NULL, true, false, prevs, NULL,
+                                           promote) == 0
+                 ? ROOM_RECV_ACCEPTED
+                 : ROOM_RECV_ERR;
+        json_decref(prevs);
+        snprintf(why, n, "stored with its state");
+        goto out;
+    }
     int64_t stream = 0;
     old_ext = db_rooms_extremities(c, room_id);
     int ins = after > 0 && old_ext ? room_recv_insert(&x, checked, id, after, NULL, false, false,
@@ -324,13 +353,14 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
     const char *joiner = str(checked, "state_key");
     if (ids_is_local(joiner) && db_rooms_unforget(c, room_id, joiner) < 0)
         goto out;
-    if (room_recv_side_effects(&x, &b, checked, id, state_map) < 0)
+    struct room_recv_state bs = {&x, state_map, NULL, 0};
+    if (room_recv_side_effects(&x, &b, checked, id, &bs) < 0)
         goto out;
     room_recv_queue(&b, stream, room_id, checked);
     snprintf(why, n, "accepted");
     rc = ROOM_RECV_ACCEPTED;
 out:
-    if (in_txn && rc == ROOM_RECV_ACCEPTED) {
+    if (in_txn && (rc == ROOM_RECV_ACCEPTED || (!join && rc == ROOM_RECV_REJECTED))) {
         rc = room_recv_finish(c, &b, rc);
     } else { /* only an accepted join keeps anything: the outliers go with a rejected one */
         if (in_txn)
@@ -352,6 +382,14 @@ out:
     json_decref(checked);
     free(id);
     return rc;
+}
+
+enum room_recv room_receive_state(const char *room_id, const char *room_version,
+                                  const json_t *state, const json_t *auth_chain, const json_t *join,
+                                  char **event_id, char *why, size_t n)
+{
+    return with_state(room_id, roomver_get(room_version), state, auth_chain, join, true, event_id,
+                      why, n);
 }
 
 /* --- single outliers and the fetching receive ---------------------------------------------- */
@@ -478,6 +516,9 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
         if (*budget <= 0)
             break;
         (*budget)--;
+        const char *rid = str(ev, "room_id");
+        if (!rid || strcmp(rid, room_id) != 0) /* only this room's events answer this question */
+            continue;
         char *id = NULL, why[300];
         enum room_recv r =
             receive_fetching(origin, ev, &id, why, sizeof why, budget, depth_left - 1);
@@ -487,6 +528,79 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
     }
     json_decref(got);
     return received ? 0 : -1;
+}
+
+/* The PDUs of `ids` (array of event IDs, at most ROOM_FETCH_STATE_MAX): stored ones from the
+ * database, the others from `origin`. New array, or NULL when one cannot be had. */
+static json_t *pdus_of(const struct room_fetcher *f, const struct room_version *rv,
+                       const char *origin, const char *room_id, const json_t *ids)
+{
+    if (!json_is_array(ids) || json_array_size(ids) > ROOM_FETCH_STATE_MAX)
+        return NULL;
+    struct dbc *c = db_get();
+    json_t *out = c ? json_array() : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        json_t *pdu = id ? room_load_pdu(c, id) : NULL;
+        if (pdu && rv->event_ids != ROOMVER_EVID_V1) /* as sent: v3+ PDUs carry no event_id */
+            json_object_del(pdu, "event_id");
+        if (!pdu && id)
+            pdu = f->get_event(f->ctx, origin, room_id, id);
+        if (!pdu || !out) {
+            json_decref(pdu);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_array_append_new(out, pdu);
+    }
+    db_put(c);
+    return out;
+}
+
+/* The last resort for prev events get_missing_events cannot bring (Synapse's way, as the spec
+ * leaves it open): for each, the state before it from `origin` (/state_ids, then the events
+ * not stored here), and the event itself, stored as an outlier with that state, so that the
+ * event that needs them can be placed. Returns 0 if every one was stored, -1. */
+static int fill_from_state(const struct room_fetcher *f, const char *origin, const char *room_id,
+                           const json_t *missing)
+{
+    char *version = room_version_of(room_id);
+    const struct room_version *rv = roomver_get(version);
+    free(version);
+    if (!rv || json_array_size(missing) > 20)
+        return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(missing, i, v)
+    {
+        const char *pid = json_string_value(v);
+        json_t *ids = pid ? f->get_state_ids(f->ctx, origin, room_id, pid) : NULL;
+        json_t *state = pdus_of(f, rv, origin, room_id, json_object_get(ids, "pdu_ids"));
+        json_t *chain = pdus_of(f, rv, origin, room_id, json_object_get(ids, "auth_chain_ids"));
+        json_t *pev = state && chain ? f->get_event(f->ctx, origin, room_id, pid) : NULL;
+        char *got = NULL, why[300];
+        enum room_recv r =
+            pev ? with_state(room_id, rv, state, chain, pev, false, &got, why, sizeof why)
+                : ROOM_RECV_ERR;
+        bool ok =
+            (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_REJECTED || r == ROOM_RECV_DUPLICATE) &&
+            got && strcmp(got, pid) == 0;
+        if (!ok)
+            log_info("state of %s from %s not usable: %s", pid, origin ? origin : "?",
+                     pev ? why : "not fetched");
+        free(got);
+        json_decref(pev);
+        json_decref(state);
+        json_decref(chain);
+        json_decref(ids);
+        if (!ok)
+            return -1;
+    }
+    return 0;
 }
 
 /* room_receive_pdu, and on MISSING_AUTH / MISSING_PREV the fetcher's help, then again; the
@@ -504,10 +618,13 @@ static enum room_recv receive_fetching(const char *origin, const json_t *pdu, ch
         int got;
         if (rc == ROOM_RECV_MISSING_AUTH)
             got = f->get_event ? fetch_auth(f, origin, room_id, missing, budget) : -1;
-        else
+        else {
             got = f->get_missing_events && depth_left > 0
                       ? fetch_prev(f, origin, room_id, pdu, *event_id, budget, depth_left)
                       : -1;
+            if (got < 0 && f->get_state_ids && f->get_event)
+                got = fill_from_state(f, origin, room_id, missing);
+        }
         if (got < 0)
             break;
         json_decref(missing);

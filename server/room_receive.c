@@ -136,7 +136,14 @@ const json_t *room_recv_map_state(void *ctx, const char *type, const char *state
     struct room_recv_state *m = ctx;
     if (m->pdus)
         return room_map_state((void *)m->pdus, type, state_key);
-    return room_recv_load(m->x, statemap_get(m->map, type, state_key));
+    if (m->map)
+        return room_recv_load(m->x, statemap_get(m->map, type, state_key));
+    char *id = NULL;
+    if (m->group <= 0 || db_state_group_get(m->x->c, m->group, type, state_key, &id) < 0)
+        m->x->failed = m->group > 0;
+    const json_t *ev = room_recv_load(m->x, id);
+    free(id);
+    return ev;
 }
 
 int room_recv_map_signed(void *ctx, const json_t *ev, const char *server)
@@ -242,7 +249,7 @@ int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *miss
         if (rc)
             goto out;
     }
-    struct room_recv_state ms = {x, map, NULL};
+    struct room_recv_state ms = {x, map, NULL, 0};
     struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
     if (auth_check(x->rv, ev, &ops, why, n) < 0)
         rc = 1;
@@ -321,7 +328,7 @@ int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, 
  * redaction is applied when its sender's server is the target's, or the sender has the redact
  * level in the state before it (v3 "Handling redactions"); v1/v2 redactions passed rule 11. */
 int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
-                           const char *id, const json_t *before)
+                           const char *id, const struct room_recv_state *before)
 {
     const json_t *content = json_object_get(ev, "content");
     const json_t *rel = json_object_get(content, "m.relates_to");
@@ -338,9 +345,8 @@ int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_
         const char *a = ids_server_of(str(t, "sender")), *s = ids_server_of(str(ev, "sender"));
         ok = ok || (a && s && strcmp(a, s) == 0);
         if (!ok) {
-            struct room_recv_state ms = {x, before, NULL};
-            struct auth_ops ops = {room_recv_map_state, NULL, &ms};
-            const json_t *pl = room_recv_map_state(&ms, "m.room.power_levels", "");
+            struct auth_ops ops = {room_recv_map_state, NULL, (void *)before};
+            const json_t *pl = room_recv_map_state((void *)before, "m.room.power_levels", "");
             const json_t *r = json_object_get(json_object_get(pl, "content"), "redact");
             int64_t need = json_is_integer(r) ? json_integer_value(r) : 50;
             ok = auth_user_power(x->rv, &ops, str(ev, "sender")) >= need;
@@ -381,15 +387,16 @@ int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const c
     return g;
 }
 
-/* The room's current state after accepting `id` (its prev events `prevs`, the state after it
- * `after` / after_map): the extremities were `old_ext` before it. */
+/* The room's current state after accepting `id` (its prev events `prevs`; the state after it
+ * is the group after_group; the state before it the map `before`, or NULL: read the group):
+ * the extremities were `old_ext` before it. */
 static int update_current(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *prevs,
-                          json_t *old_ext, int64_t after_group, const json_t *after_map, char *why,
+                          json_t *old_ext, int64_t after_group, const json_t *before, char *why,
                           size_t n)
 {
     size_t i;
     json_t *v;
-    json_t *pset = json_object(), *ext = json_array();
+    json_t *pset = json_object(), *ext = json_array(), *after_map = NULL;
     int rc = -1;
     json_array_foreach(prevs, i, v) json_object_set_new(pset, json_string_value(v), json_true());
     bool covers = true; /* every old extremity among the prev events */
@@ -400,26 +407,31 @@ static int update_current(struct room_recv_ctx *x, const json_t *ev, const char 
             json_array_append(ext, v);
         }
     }
-    if (covers) {
-        /* the event is the only extremity: current state = the state after it */
-        const char *sk = str(ev, "state_key");
-        if (json_array_size(old_ext) == json_object_size(pset) && sk) {
-            /* and the state before it was the current state (the same extremities) */
-            const char *m = strcmp(str(ev, "type"), "m.room.member") == 0
-                                ? str(json_object_get(ev, "content"), "membership")
-                                : NULL;
-            if (db_current_state_set(x->c, x->room_id, str(ev, "type"), sk, id, m) < 0)
-                goto out;
-        } else if (json_array_size(old_ext) != json_object_size(pset) &&
-                   db_current_state_replace(x->c, x->room_id, (json_t *)after_map) < 0) {
-            goto out;
-        }
-        rc = db_rooms_set_state_group(x->c, x->room_id, after_group);
+    const char *sk = str(ev, "state_key");
+    if (covers && json_array_size(old_ext) == json_object_size(pset)) {
+        /* the same extremities: the state before it was the current state, and it is the
+         * only extremity now */
+        const char *m = sk && strcmp(str(ev, "type"), "m.room.member") == 0
+                            ? str(json_object_get(ev, "content"), "membership")
+                            : NULL;
+        if (!sk || db_current_state_set(x->c, x->room_id, str(ev, "type"), sk, id, m) == 0)
+            rc = db_rooms_set_state_group(x->c, x->room_id, after_group);
+        goto out;
+    }
+    /* the state after it, in full */
+    after_map = before ? json_deep_copy(before) : db_state_group_load(x->c, after_group);
+    if (!after_map)
+        goto out;
+    if (before && sk)
+        statemap_set(after_map, str(ev, "type"), sk, id);
+    if (covers) { /* the only extremity: current state = the state after it */
+        if (db_current_state_replace(x->c, x->room_id, after_map) == 0)
+            rc = db_rooms_set_state_group(x->c, x->room_id, after_group);
         goto out;
     }
     /* a fork stays open: the resolution of the states at every extremity */
     json_t *maps = json_array();
-    json_array_append(maps, (json_t *)after_map);
+    json_array_append(maps, after_map);
     json_array_foreach(ext, i, v)
     {
         struct db_event e;
@@ -439,6 +451,7 @@ static int update_current(struct room_recv_ctx *x, const json_t *ev, const char 
         rc = db_rooms_set_state_group(x->c, x->room_id, g);
     json_decref(cur);
 out:
+    json_decref(after_map);
     json_decref(pset);
     json_decref(ext);
     return rc;
@@ -446,8 +459,9 @@ out:
 
 /* --- room_receive_pdu ---------------------------------------------------------------------- */
 
-/* The state before `ev` from its prev events: *group (a stored group; 0 when it must be made)
- * and *map. Returns 0, 2 (some prev events unknown or outliers: appended to missing), -1. */
+/* The state before `ev` from its prev events: *group (stored) and, when several states were
+ * resolved, *map (else NULL: read through the group). Returns 0, 2 (some prev events unknown
+ * or outliers: appended to missing), -1. */
 static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs, json_t *missing,
                         int64_t *group, json_t **map, char *why, size_t n)
 {
@@ -481,6 +495,10 @@ static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs
     }
     if (rc)
         goto out;
+    if (json_array_size(groups) == 1) { /* read key by key through the group */
+        *group = json_integer_value(json_array_get(groups, 0));
+        goto out;
+    }
     json_array_foreach(groups, i, v)
     {
         json_t *m = db_state_group_load(x->c, json_integer_value(v));
@@ -495,11 +513,8 @@ static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs
         rc = -1;
         goto out;
     }
-    if (json_array_size(groups) == 1)
-        *group = json_integer_value(json_array_get(groups, 0));
-    else
-        *group = group_for(x->c, x->room_id, json_integer_value(json_array_get(groups, 0)),
-                           json_array_get(maps, 0), *map);
+    *group = group_for(x->c, x->room_id, json_integer_value(json_array_get(groups, 0)),
+                       json_array_get(maps, 0), *map);
     if (*group <= 0)
         rc = -1;
 out:
@@ -517,7 +532,7 @@ out:
 static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
                                      const char *id, json_t *missing, char *why, size_t n)
 {
-    json_t *prevs = room_recv_prev_ids(ev), *before = NULL, *after_map = NULL, *old_ext = NULL;
+    json_t *prevs = room_recv_prev_ids(ev), *before = NULL, *old_ext = NULL;
     enum room_recv out = ROOM_RECV_ERR;
     char reason[300] = "";
     int64_t before_group = 0;
@@ -553,6 +568,7 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     }
     /* 5. the state before it */
     int s = state_before(x, ev, prevs, missing, &before_group, &before, why, n);
+    struct room_recv_state bs = {x, before, NULL, before_group};
     if (s < 0)
         goto done;
     if (s == 2) {
@@ -562,10 +578,11 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
         goto done;
     }
     if (a == 0) {
-        struct room_recv_state ms = {x, before, NULL};
-        struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
+        struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &bs};
         if (auth_check(x->rv, ev, &ops, reason, sizeof reason) < 0)
             a = 1;
+        if (x->failed) /* a read failed: no verdict */
+            goto done;
     }
     if (a == 1) { /* rejected: kept with the state before it */
         snprintf(why, n, "rejected: %s", reason);
@@ -595,7 +612,7 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
         json_t *cur = json_object(), *ids = json_array();
         json_t *proto = json_deep_copy(ev);
         if (room_select_auth(x->c, x->room_id, x->rv, proto, cur, ids) == 0) {
-            struct room_recv_state ms = {x, NULL, cur};
+            struct room_recv_state ms = {x, NULL, cur, 0};
             struct auth_ops ops = {room_recv_map_state, room_recv_map_signed, &ms};
             soft = auth_check(x->rv, ev, &ops, reason, sizeof reason) < 0;
         } else {
@@ -619,10 +636,7 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     int64_t stream = 0;
     if (room_recv_insert(x, ev, id, after_group, NULL, false, false, prevs, &stream, promote) < 0)
         goto done;
-    after_map = json_deep_copy(before);
-    if (str(ev, "state_key"))
-        statemap_set(after_map, str(ev, "type"), str(ev, "state_key"), id);
-    if (update_current(x, ev, id, prevs, old_ext, after_group, after_map, why, n) < 0)
+    if (update_current(x, ev, id, prevs, old_ext, after_group, before, why, n) < 0)
         goto done;
     const char *m = strcmp(str(ev, "type"), "m.room.member") == 0
                         ? str(json_object_get(ev, "content"), "membership")
@@ -630,7 +644,7 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
     if (m && strcmp(m, "join") == 0 && ids_is_local(str(ev, "state_key")) &&
         db_rooms_unforget(x->c, x->room_id, str(ev, "state_key")) < 0)
         goto done;
-    if (room_recv_side_effects(x, b, ev, id, before) < 0)
+    if (room_recv_side_effects(x, b, ev, id, &bs) < 0)
         goto done;
     room_recv_queue(b, stream, x->room_id, ev);
     snprintf(why, n, "accepted");
@@ -638,7 +652,6 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
 done:
     json_decref(prevs);
     json_decref(before);
-    json_decref(after_map);
     json_decref(old_ext);
     return out;
 }

@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/b64.h"
 #include "server/clock.h"
 #include "server/event.h"
 #include "server/ids.h"
 #include "server/keyring.h"
 #include "server/room.h"
 #include "server/statemap.h"
+#include "server/stateres.h"
 #include "storage/db.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
@@ -85,6 +87,30 @@ static json_t *ids(const char *const *v, size_t n)
     ids((const char *const[]){__VA_ARGS__},                                                        \
         sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+/* [[id, {sha256: reference hash}], ...] of stored events (versions 1 and 2). New array. */
+static json_t *v1_refs(const struct room_version *rv, const json_t *ids)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        struct dbc *c = db_get();
+        struct db_event e;
+        uint8_t h[32];
+        char *b = NULL;
+        if (c && db_events_get(c, json_string_value(v), &e) == 1) {
+            if (event_reference_hash(e.pdu, rv, h) == 0)
+                b = b64_encode(h, sizeof h);
+            db_event_clear(&e);
+        }
+        db_put(c);
+        json_array_append_new(out, json_pack("[O,{s:s}]", v, "sha256", b ? b : "unknown"));
+        free(b);
+    }
+    return out;
+}
+
 /* A PDU of `sender` signed by `server` with key k: prevs and auths (arrays, stolen), depth one
  * more than the deepest prev (or `depth` when there is none); *id its event ID (malloc'd). */
 static json_t *mk(const char *version, const char *room, const char *type, const char *sk,
@@ -111,6 +137,14 @@ static json_t *mk(const char *version, const char *room, const char *type, const
         json_object_set_new(pdu, "room_id", json_string(room));
     if (sk)
         json_object_set_new(pdu, "state_key", json_string(sk));
+    if (rv->event_ids == ROOMVER_EVID_V1) { /* the sender names it; references carry hashes */
+        static int serial;
+        char eid[64];
+        snprintf(eid, sizeof eid, "$v1ev%d:%s", ++serial, server);
+        json_object_set_new(pdu, "event_id", json_string(eid));
+        json_object_set_new(pdu, "prev_events", v1_refs(rv, prevs));
+        json_object_set_new(pdu, "auth_events", v1_refs(rv, auths));
+    }
     event_set_content_hash(pdu);
     event_sign(pdu, rv, server, k);
     *id = event_compute_id(pdu, rv);
@@ -159,10 +193,10 @@ static bool only_extremity(const char *room, const char *id)
 
 /* A v10 public room of alice's, with bob (remote) joined through the receive path. Sets
  * *bob_join. */
-static char *room_with_bob(char **bob_join)
+static char *room_with_bob_in(const char *version, char **bob_join)
 {
     char *room = NULL, why[256];
-    json_t *req = json_pack("{s:s,s:s}", "preset", "public_chat", "room_version", "10");
+    json_t *req = json_pack("{s:s,s:s}", "preset", "public_chat", "room_version", version);
     CHECK_INT(room_create(ALICE, req, &room, why, sizeof why), ROOM_OK);
     json_decref(req);
     if (!room)
@@ -170,7 +204,7 @@ static char *room_with_bob(char **bob_join)
     char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
     char *jr = cur(room, "m.room.join_rules", "");
     json_t *x = extremities(room);
-    json_t *join = mk("10", room, "m.room.member", BOB, BOB, member("join"), json_deep_copy(x),
+    json_t *join = mk(version, room, "m.room.member", BOB, BOB, member("join"), json_deep_copy(x),
                       IDS(create, pl, jr), 0, &remote, REMOTE, bob_join);
     CHECK_INT(recv_(join, NULL), ROOM_RECV_ACCEPTED);
     json_decref(join);
@@ -179,6 +213,11 @@ static char *room_with_bob(char **bob_join)
     free(pl);
     free(jr);
     return room;
+}
+
+static char *room_with_bob(char **bob_join)
+{
+    return room_with_bob_in("10", bob_join);
 }
 
 /* Every test's start: alice's room with bob joined, its create, power levels and join rules
@@ -450,6 +489,322 @@ TEST(fork_resolves_current_state)
     fx_close(&f);
 }
 
+/* v8+ restricted rooms: carol (remote) joins through alice (local), who vouches for her:
+ * the join needs the signature of alice's server too (step 2), and auth rule 4.3.5 / v12
+ * 5.3.5 checks it (signed_by). */
+TEST(restricted_join_needs_the_authorising_server)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *jr2 = NULL, *cj = NULL, *am = cur(f.room, "m.room.member", ALICE), why[256];
+    json_t *rules = json_pack("{s:s,s:[{s:s,s:s}]}", "join_rule", "restricted", "allow", "type",
+                              "m.room_membership", "room_id", "!other:" LOCAL);
+    CHECK_INT(room_send(f.room, ALICE, "m.room.join_rules", "", rules, NULL, &jr2, why, sizeof why),
+              ROOM_OK);
+    json_decref(rules);
+    json_t *x = extremities(f.room);
+    json_t *c =
+        json_pack("{s:s,s:s}", "membership", "join", "join_authorised_via_users_server", ALICE);
+    json_t *j = mk("10", f.room, "m.room.member", CAROL, CAROL, c, json_deep_copy(x),
+                   IDS(f.create, f.pl, jr2, am), 0, &remote, REMOTE, &cj);
+    /* only carol's server signed: alice's server's signature is missing */
+    CHECK_INT(recv_(j, NULL), ROOM_RECV_DROPPED);
+    /* with it (as send_join adds it) the join passes */
+    event_sign(j, roomver_get("10"), LOCAL, &own);
+    CHECK_INT(recv_(j, NULL), ROOM_RECV_ACCEPTED);
+    char *m = cur(f.room, "m.room.member", CAROL);
+    CHECK_STR(m, cj);
+    free(m);
+    /* vouched for by a user of ours who is not in the room: signed, but rejected (the
+     * authorising user must be joined with the invite level) */
+    char *dj = NULL;
+    json_t *c2 = json_pack("{s:s,s:s}", "membership", "join", "join_authorised_via_users_server",
+                           "@nobody:" LOCAL);
+    json_t *j2 = mk("10", f.room, "m.room.member", "@dave:" REMOTE, "@dave:" REMOTE, c2,
+                    json_pack("[s]", cj), IDS(f.create, f.pl, jr2), 0, &remote, REMOTE, &dj);
+    event_sign(j2, roomver_get("10"), LOCAL, &own);
+    CHECK_INT(recv_(j2, NULL), ROOM_RECV_REJECTED);
+    json_decref(j2);
+    free(dj);
+    json_decref(j);
+    json_decref(x);
+    free(cj);
+    free(jr2);
+    free(am);
+    fx_close(&f);
+}
+
+/* Versions 1 and 2: event IDs chosen by the sender ("$x:remote.test", whose server must sign
+ * too), references with hashes; a join, a message, a fork joined by a local send. */
+TEST(version_1_events)
+{
+    char *bj = NULL, *mid = NULL, *tid = NULL, *lid = NULL, why[256];
+    char *room = room_with_bob_in("1", &bj);
+    if (!room)
+        return;
+    char *create = cur(room, "m.room.create", ""), *pl = cur(room, "m.room.power_levels", "");
+    json_t *msg = mk("1", room, "m.room.message", NULL, BOB,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "old"), IDS(bj),
+                     IDS(create, pl, bj), 0, &remote, REMOTE, &mid);
+    CHECK_STR(mid, json_string_value(json_object_get(msg, "event_id")));
+    CHECK_INT(recv_(msg, NULL), ROOM_RECV_ACCEPTED);
+    CHECK(only_extremity(room, mid));
+    /* an event ID of another server needs that server's signature too */
+    char *fid = NULL;
+    json_t *forged = mk("1", room, "m.room.message", NULL, BOB, json_pack("{s:s}", "body", "x"),
+                        IDS(mid), IDS(create, pl, bj), 0, &remote, REMOTE, &fid);
+    json_object_set_new(forged, "event_id", json_string("$stolen:" LOCAL));
+    CHECK_INT(recv_(forged, NULL), ROOM_RECV_DROPPED);
+    json_decref(forged);
+    free(fid);
+    /* alice's topic and bob's message on the same parent: a fork, joined by alice's next send */
+    json_t *t = json_pack("{s:s}", "topic", "t");
+    CHECK_INT(room_send(room, ALICE, "m.room.topic", "", t, NULL, &tid, why, sizeof why), ROOM_OK);
+    json_decref(t);
+    char *m2 = NULL;
+    json_t *msg2 = mk("1", room, "m.room.message", NULL, BOB, json_pack("{s:s}", "body", "y"),
+                      IDS(mid), IDS(create, pl, bj), 0, &remote, REMOTE, &m2);
+    CHECK_INT(recv_(msg2, NULL), ROOM_RECV_ACCEPTED);
+    json_t *x = extremities(room);
+    CHECK_INT(json_array_size(x), 2);
+    json_decref(x);
+    char *ct = cur(room, "m.room.topic", "");
+    CHECK_STR(ct, tid);
+    free(ct);
+    json_t *body = json_pack("{s:s}", "body", "merge");
+    CHECK_INT(room_send(room, ALICE, "m.room.message", NULL, body, NULL, &lid, why, sizeof why),
+              ROOM_OK);
+    json_decref(body);
+    CHECK(lid && only_extremity(room, lid));
+    json_decref(msg2);
+    json_decref(msg);
+    free(m2);
+    free(lid);
+    free(tid);
+    free(mid);
+    free(create);
+    free(pl);
+    free(bj);
+    free(room);
+}
+
+/* A figure, not a limit: 200 messages from bob in a row, each after the last. */
+TEST(linear_messages_timing)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *prev = strdup(f.bj);
+    int64_t t0 = clock_now_ms();
+    int ok = 0;
+    for (int i = 0; i < 200; i++) {
+        char *id = NULL;
+        json_t *p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+                       IDS(prev), IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &id);
+        ok += recv_(p, NULL) == ROOM_RECV_ACCEPTED;
+        json_decref(p);
+        free(prev);
+        prev = id;
+    }
+    int64_t dt = clock_now_ms() - t0;
+    CHECK_INT(ok, 200);
+    CHECK(only_extremity(f.room, prev));
+    printf("# 200 received messages in %lld ms (%.2f ms each, with building and signing)\n",
+           (long long)dt, dt / 200.0);
+    free(prev);
+    fx_close(&f);
+}
+
+/* Random forks: bob sends messages, display name changes, leaves and joins on random parents
+ * (one or two of the events stored with a state so far). After every receive the engine's
+ * invariants hold: the forward extremities are the accepted events nobody accepted follows,
+ * and the current state (table and group) is the resolution of the states at them. */
+static json_t *inv_cache;
+
+static const json_t *inv_fetch(void *ctx, const char *id)
+{
+    json_t *hit = json_object_get(inv_cache, id);
+    if (hit)
+        return hit;
+    struct dbc *c = db_get();
+    struct db_event e;
+    json_t *pdu = NULL;
+    if (c && db_events_get(c, id, &e) == 1) {
+        pdu = json_incref(e.pdu);
+        json_object_set_new(pdu, "event_id", json_string(id));
+        db_event_clear(&e);
+        json_object_set_new(inv_cache, id, pdu);
+    }
+    db_put(c);
+    return pdu;
+}
+
+static int64_t group_of(const char *id)
+{
+    struct db_event e;
+    int64_t g = 0;
+    if (standing(id, &e) == 1) {
+        g = e.state_group;
+        db_event_clear(&e);
+    }
+    return g;
+}
+
+static bool invariants_hold(const char *room, json_t *ext)
+{
+    bool ok = true;
+    json_t *x = extremities(room);
+    json_t *want = json_object(), *v;
+    size_t i;
+    json_array_foreach(ext, i, v) json_object_set_new(want, json_string_value(v), json_true());
+    ok = ok && json_array_size(x) == json_object_size(want);
+    json_array_foreach(x, i, v) ok = ok && json_object_get(want, json_string_value(v));
+    if (!ok)
+        UNIT_FAIL("extremities differ");
+    json_t *maps = json_array();
+    json_array_foreach(ext, i, v)
+    {
+        struct dbc *c = db_get();
+        json_array_append_new(maps, db_state_group_load(c, group_of(json_string_value(v))));
+        db_put(c);
+    }
+    char why[256];
+    struct stateres_ops ops = {inv_fetch, NULL, NULL, NULL};
+    json_t *res = stateres_resolve(roomver_get("10"), maps, &ops, why, sizeof why);
+    struct dbc *c = db_get();
+    json_t *cur = db_current_state(c, room);
+    struct db_room r;
+    json_t *grp = NULL;
+    if (db_rooms_get(c, room, false, &r) == 1) {
+        grp = db_state_group_load(c, r.state_group);
+        db_room_clear(&r);
+    }
+    db_put(c);
+    if (!res || !json_equal(res, cur)) {
+        ok = false;
+        UNIT_FAIL("current state is not the resolution of the extremities");
+    }
+    if (!grp || !json_equal(grp, cur)) {
+        ok = false;
+        UNIT_FAIL("the room's state group is not its current state");
+    }
+    json_decref(res);
+    json_decref(cur);
+    json_decref(grp);
+    json_decref(maps);
+    json_decref(x);
+    json_decref(want);
+    return ok;
+}
+
+static void random_forks(uint32_t seed)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    inv_cache = json_object();
+    json_t *ext = json_pack("[s]", f.bj);
+    json_t *pool = json_pack("[s]", f.bj); /* events stored with a state */
+    char *bob_member = strdup(f.bj);
+    json_t *joins = json_pack("[s]", f.bj); /* bob's accepted joins: any one may authorise */
+    int counts[10] = {0};
+    for (int round = 0; round < 60; round++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = seed >> 8;
+        size_t np = json_array_size(pool);
+        json_t *prevs = json_array();
+        json_array_append(prevs, json_array_get(pool, np - 1 - (r % (np < 6 ? np : 6))));
+        if ((r >> 4) % 3 == 0) {
+            json_t *other = json_array_get(pool, (r >> 8) % np);
+            if (!json_equal(other, json_array_get(prevs, 0)))
+                json_array_append(prevs, other);
+        }
+        int kind = (int)((r >> 12) % 10);
+        char *id = NULL;
+        json_t *p;
+        if (((r >> 17) ^ (r >> 5)) % 8 == 0 && json_array_size(ext) <= 10) {
+            /* alice (local) changes the topic: her event follows every extremity */
+            char why[256];
+            json_t *t = json_pack("{s:s,s:i}", "topic", "t", "n", round);
+            CHECK_INT(room_send(f.room, ALICE, "m.room.topic", "", t, NULL, &id, why, sizeof why),
+                      ROOM_OK);
+            json_decref(t);
+            json_decref(prevs);
+            json_array_clear(ext);
+            json_array_append_new(ext, json_string(id));
+            json_array_append_new(pool, json_string(id));
+            free(id);
+            if (!invariants_hold(f.room, ext)) {
+                UNIT_FAIL("round %d (local send)", round);
+                break;
+            }
+            continue;
+        }
+        if (kind < 6) {
+            const char *auth_m =
+                (r >> 20) % 2
+                    ? bob_member
+                    : json_string_value(json_array_get(joins, (r >> 21) % json_array_size(joins)));
+            p = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), prevs,
+                   IDS(f.create, f.pl, auth_m), 0, &remote, REMOTE, &id);
+        } else {
+            const char *m = kind < 8 ? "join" : kind == 8 ? "leave" : "join";
+            json_t *c = json_pack("{s:s,s:i}", "membership", m, "n", round);
+            /* join rules are an auth event of joins only (auth events selection) */
+            p = mk("10", f.room, "m.room.member", BOB, BOB, c, prevs,
+                   kind == 8 ? IDS(f.create, f.pl, bob_member)
+                             : IDS(f.create, f.pl, f.jr, bob_member),
+                   0, &remote, REMOTE, &id);
+        }
+        enum room_recv rc = recv_(p, NULL);
+        if (rc >= 0 && rc < 10)
+            counts[rc]++;
+        if (rc == ROOM_RECV_ACCEPTED || rc == ROOM_RECV_SOFT_FAILED || rc == ROOM_RECV_REJECTED)
+            json_array_append_new(pool, json_string(id));
+        if (rc == ROOM_RECV_ACCEPTED) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(json_object_get(p, "prev_events"), i, v)
+            {
+                for (size_t j = 0; j < json_array_size(ext); j++)
+                    if (json_equal(json_array_get(ext, j), v)) {
+                        json_array_remove(ext, j);
+                        break;
+                    }
+            }
+            json_array_append_new(ext, json_string(id));
+            if (kind >= 6) {
+                free(bob_member);
+                bob_member = strdup(id);
+                if (kind != 8)
+                    json_array_append_new(joins, json_string(id));
+            }
+        }
+        json_decref(p);
+        free(id);
+        if (!invariants_hold(f.room, ext)) {
+            UNIT_FAIL("round %d (answer %d)", round, rc);
+            break;
+        }
+    }
+    printf("# random forks: %d accepted, %d rejected, %d soft failed\n", counts[ROOM_RECV_ACCEPTED],
+           counts[ROOM_RECV_REJECTED], counts[ROOM_RECV_SOFT_FAILED]);
+    free(bob_member);
+    json_decref(joins);
+    json_decref(ext);
+    json_decref(pool);
+    json_decref(inv_cache);
+    fx_close(&f);
+}
+
+TEST(random_forks_keep_the_invariants)
+{
+    random_forks(12345);
+    random_forks(777);
+    random_forks(4242);
+}
+
 /* The fake remote's answers to the engine's fetches. */
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
@@ -545,9 +900,76 @@ TEST(fetching_missing_prev_and_auth)
     fx_close(&f);
 }
 
+/* The fake remote's /state_ids: the room's current state here (what the state before the
+ * asked-for event is in the test), with itself as the auth chain. */
+static json_t *fake_state_ids(void *ctx, const char *server, const char *room_id,
+                              const char *event_id)
+{
+    fetches++;
+    struct dbc *c = db_get();
+    json_t *st = c ? db_current_state(c, room_id) : NULL;
+    db_put(c);
+    json_t *ids = json_array(), *v;
+    const char *k;
+    json_object_foreach(st, k, v) json_array_append(ids, v);
+    json_decref(st);
+    return json_pack("{s:O,s:o}", "pdu_ids", ids, "auth_chain_ids", ids);
+}
+
+/* get_missing_events cannot close a gap: the state before the missing prev event is asked
+ * for, the prev event is stored as an outlier with that state, and the event is placed. */
+TEST(state_fallback_for_missing_prev)
+{
+    struct room_fetcher fetcher = {fake_get_event, fake_missing, fake_state_ids, NULL};
+    room_set_fetcher(&fetcher);
+    remote_has = json_object();
+    missing_reply = NULL;
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *m1 = NULL, *m2 = NULL, *m3 = NULL, *id = NULL, why[300];
+    json_t *p1 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(f.bj),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m1);
+    json_t *p2 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m1),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m2);
+    json_t *p3 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content), IDS(m2),
+                    IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m3);
+    json_object_set(remote_has, m2, p2);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p3, &id, why, sizeof why), ROOM_RECV_ACCEPTED);
+    CHECK_STR(id, m3);
+    free(id);
+    struct db_event e;
+    CHECK_INT(standing(m2, &e), 1);
+    CHECK(e.outlier && e.stream == 0 && e.state_group > 0);
+    db_event_clear(&e);
+    CHECK_INT(standing(m1, &e), 0);
+    CHECK_INT(standing(m3, &e), 1);
+    CHECK(!e.outlier && e.stream > 0);
+    db_event_clear(&e);
+    /* without /state_ids the gap stays */
+    room_set_fetcher(&(struct room_fetcher){fake_get_event, fake_missing, NULL, NULL});
+    char *m4 = NULL;
+    json_t *p4 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
+                    IDS("$gone"), IDS(f.create, f.pl, f.bj), 40, &remote, REMOTE, &m4);
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, p4, &id, why, sizeof why), ROOM_RECV_MISSING_PREV);
+    free(id);
+    free(m4);
+    json_decref(p4);
+    room_set_fetcher(NULL);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    json_decref(remote_has);
+    remote_has = NULL;
+    free(m1);
+    free(m2);
+    free(m3);
+    fx_close(&f);
+}
+
 /* A room made entirely on remote.test by @rob, then joined by alice through send_join's
  * answer: state and auth chain as outliers, the join with that state. */
-static void send_join_flow(const char *version, json_t *pl_extra)
+static char *send_join_flow(const char *version, json_t *pl_extra)
 {
     const struct room_version *rv = roomver_get(version);
     const char *ROB = "@rob:" REMOTE;
@@ -629,24 +1051,42 @@ static void send_join_flow(const char *version, json_t *pl_extra)
     free(plid);
     free(jrid);
     free(aj);
-    free(room);
+    return room;
 }
 
 TEST(send_join_v10)
 {
-    send_join_flow("10", NULL);
+    free(send_join_flow("10", NULL));
 }
 
 TEST(send_join_v12)
 {
-    send_join_flow("12", NULL);
+    free(send_join_flow("12", NULL));
 }
 
 TEST(send_join_v3_with_float_power_level)
 {
-    json_t *extra = json_pack("{s:f}", "@mod:" REMOTE, 50.57);
-    send_join_flow("3", extra);
+    json_t *extra = json_pack("{s:f,s:f}", "@mod:" REMOTE, 50.57, ALICE, 100.0);
+    char *room = send_join_flow("3", extra);
     json_decref(extra);
+    /* alice (100.0) may upgrade the room: the floats become integers (v10 refuses floats) */
+    char *repl = NULL, why[256];
+    enum room_rc rc = room_upgrade(room, ALICE, "10", NULL, &repl, why, sizeof why);
+    if (rc != ROOM_OK)
+        UNIT_FAIL("upgrade: %d %s", rc, why);
+    char *plid = repl ? cur(repl, "m.room.power_levels", "") : NULL;
+    struct db_event e;
+    if (plid && standing(plid, &e) == 1) {
+        json_t *users = json_object_get(json_object_get(e.pdu, "content"), "users");
+        CHECK(json_is_integer(json_object_get(users, "@mod:" REMOTE)));
+        CHECK_INT(json_integer_value(json_object_get(users, "@mod:" REMOTE)), 50);
+        db_event_clear(&e);
+    } else {
+        UNIT_FAIL("no power levels in the new room");
+    }
+    free(plid);
+    free(repl);
+    free(room);
 }
 
 int main(void)
@@ -667,7 +1107,12 @@ int main(void)
     RUN(missing_prev_and_auth);
     RUN(rejection_and_soft_failure);
     RUN(fork_resolves_current_state);
+    RUN(restricted_join_needs_the_authorising_server);
+    RUN(version_1_events);
+    RUN(linear_messages_timing);
+    RUN(random_forks_keep_the_invariants);
     RUN(fetching_missing_prev_and_auth);
+    RUN(state_fallback_for_missing_prev);
     RUN(send_join_v10);
     RUN(send_join_v12);
     RUN(send_join_v3_with_float_power_level);
