@@ -262,7 +262,8 @@ static int serve(const char *config_path)
         goto out_cfg;
     }
     ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
-    room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
+    room_init(cfg.server_name, keyring_own(), cfg.default_room_version,
+              federation_sender_listener);
     e2e_init(cfg.server_name);
 
     struct db_params dp = {
@@ -324,6 +325,10 @@ static int serve(const char *config_path)
         log_error("cannot start the search indexer");
         goto out_notify;
     }
+    if (federation_sender_start() < 0) {
+        log_error("cannot start the federation sender");
+        goto out_notify;
+    }
     if (http_start(&cfg) < 0)
         goto out_notify;
     log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,
@@ -346,6 +351,7 @@ static int serve(const char *config_path)
     rc = 0;
 out_notify:
     outbound_stop();
+    federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
     media_shutdown();
