@@ -84,6 +84,23 @@ static bool room_allows(const char *room_id, const char *origin)
 
 /* --- PDUs --------------------------------------------------------------------------------- */
 
+/* The event ID of an unchecked PDU (malloc'd), or NULL: by its room's version; for a room
+ * this server does not know, its event_id (room versions 1 and 2) or else the reference hash
+ * as from version 4 on (the only other ID format in use). */
+static char *pdu_event_id(const json_t *pdu)
+{
+    if (!json_is_object(pdu))
+        return NULL;
+    char *version = room_version_of(str(pdu, "room_id") ? str(pdu, "room_id") : "");
+    const struct room_version *rv = version ? roomver_get(version) : NULL;
+    free(version);
+    if (!rv && str(pdu, "event_id"))
+        return strdup(str(pdu, "event_id"));
+    if (!rv)
+        rv = roomver_get("11");
+    return rv ? event_compute_id(pdu, rv) : NULL;
+}
+
 /* The fate of one PDU as the answer's entry (new object); *transient when a retry may help. */
 static json_t *receive_one(const char *origin, const json_t *pdu, char **event_id,
                            bool *transient)
@@ -92,8 +109,10 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
     const char *room_id = str(pdu, "room_id");
     if (!json_is_object(pdu))
         return json_pack("{s:s}", "error", "PDU is not an object");
-    if (!room_id || !room_is_resident(room_id))
+    if (!room_id || !room_is_resident(room_id)) {
+        *event_id = pdu_event_id(pdu);
         return json_pack("{s:s}", "error", "This server is not in the room");
+    }
     json_t *acl = room_server_acl(room_id);
     bool allowed = fedacl_allowed(acl, origin);
     json_decref(acl);
@@ -115,15 +134,7 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
     return json_pack("{s:s}", "error", *why ? why : "PDU not accepted");
 }
 
-/* The event ID of an unchecked PDU by its room's version (malloc'd), or NULL. */
-static char *pdu_event_id(const json_t *pdu)
-{
-    char *version = room_version_of(str(pdu, "room_id") ? str(pdu, "room_id") : "");
-    const struct room_version *rv = version ? roomver_get(version) : NULL;
-    char *id = rv && json_is_object(pdu) ? event_compute_id(pdu, rv) : NULL;
-    free(version);
-    return id;
-}
+
 
 /* --- EDUs --------------------------------------------------------------------------------- */
 
