@@ -53,6 +53,7 @@ struct item {
     int kind;   /* DB_FEDQ_PDU or DB_FEDQ_EDU */
     char *key;  /* room ID, user ID or server name */
     char *body; /* JSON text of the PDU or EDU */
+    char *except; /* a server not to send to (the one a forwarded PDU came from), or NULL */
 };
 
 struct dest {
@@ -83,11 +84,13 @@ static void item_free(struct item *it)
         return;
     free(it->key);
     free(it->body);
+    free(it->except);
     free(it);
 }
 
-/* Queue in memory and wake the thread. json is borrowed. */
-static void push(enum scope scope, int kind, const char *key, const json_t *json)
+/* Queue in memory and wake the thread. json is borrowed; except may be NULL. */
+static void push_except(enum scope scope, int kind, const char *key, const json_t *json,
+                        const char *except)
 {
     if (!key || !json)
         return;
@@ -98,7 +101,8 @@ static void push(enum scope scope, int kind, const char *key, const json_t *json
     it->kind = kind;
     it->key = strdup(key);
     it->body = json_dumps(json, JSON_COMPACT);
-    if (!it->key || !it->body) {
+    it->except = except ? strdup(except) : NULL;
+    if (!it->key || !it->body || (except && !it->except)) {
         item_free(it);
         return;
     }
@@ -118,6 +122,16 @@ static void push(enum scope scope, int kind, const char *key, const json_t *json
     S.inbox_n++;
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mu);
+}
+
+static void push(enum scope scope, int kind, const char *key, const json_t *json)
+{
+    push_except(scope, kind, key, json, NULL);
+}
+
+void federation_sender_forward(const char *room_id, const json_t *pdu, const char *origin)
+{
+    push_except(TO_ROOM, DB_FEDQ_PDU, room_id, pdu, origin);
 }
 
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu)
@@ -219,6 +233,8 @@ static json_t *destinations(const struct item *it, json_t *cache)
         }
         json_decref(rooms);
     }
+    if (it->except)
+        json_object_del(set, it->except);
     json_t *out = json_array();
     const char *name;
     json_t *v;

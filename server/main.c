@@ -325,6 +325,7 @@ static int serve(const char *config_path)
         log_error("cannot start the search indexer");
         goto out_notify;
     }
+    federation_fetcher_register();
     if (federation_sender_start() < 0) {
         log_error("cannot start the federation sender");
         goto out_notify;

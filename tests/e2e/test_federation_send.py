@@ -352,6 +352,41 @@ class TestFederationSend(unittest.TestCase):
         self.assertEqual(len(r["pdus"]), 1)
         self.assertIn("not in the room", list(r["pdus"].values())[0]["error"])
 
+    def test_three_servers(self):
+        """A room on A joined from B and from C: each side's messages and typing reach both
+        others (B hears of C's join from A, the resident server, and then sends to C
+        directly)."""
+        r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
+                        token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+        for srv, name in ((self.B, "bob"), (self.C, "cyril")):
+            r = srv.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                         token=self.tok[name])
+            self.assertEqual(r.status, 200, f"{r}\n{srv.read_log()[-3000:]}")
+        cyril = self.uid("cyril", self.C)
+
+        def has(text):
+            return lambda b: any(e.get("content", {}).get("body") == text
+                                 for e in self.timeline(b, room))
+        # B learns of cyril's join through A
+        deadline = time.time() + WAIT_S
+        while time.time() < deadline:
+            r = self.B.get(f"{CS}/rooms/{q(room)}/state/m.room.member/{q(cyril)}",
+                           token=self.tok["bob"])
+            if r.status == 200 and r["membership"] == "join":
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
+        for srv, name, text in ((self.A, "alice", "from A to all"), (self.B, "bob", "from B to all"),
+                                (self.C, "cyril", "from C to all")):
+            marks = {o: self.since(o, n) for o, n in
+                     ((self.A, "alice"), (self.B, "bob"), (self.C, "cyril")) if o is not srv}
+            self.send_text(srv, name, text, room=room)
+            for other, since in marks.items():
+                oname = {self.A: "alice", self.B: "bob", self.C: "cyril"}[other]
+                self.wait_sync(other, oname, since, has(text), f"{text} on {oname}'s server")
+
     def test_z_stopped_destination_gets_the_queue(self):
         """B stops; A queues three messages; B comes back and receives them (A retries
         after its back-off, 2 s then 4 s ...)."""
