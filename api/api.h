@@ -9,6 +9,9 @@ extern const struct http_route api_routes[];
 /* Field `key` of the body: the string, or NULL when absent. When present but not a string,
  * answers 400 M_BAD_JSON and sets *bad. */
 const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, bool *bad);
+/* Query parameter `name` holding a token (from, to, at, since, next_batch): NULL when absent
+ * or empty, as clients send `from=` to mean "from the start" (Quaternion does). */
+const char *api_token_query(struct http_req *req, const char *name);
 /* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */

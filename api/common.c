@@ -1,5 +1,6 @@
 /* common.c - small helpers every Client-Server handler uses: typed access to optional body
- * fields with the spec's M_BAD_JSON on a wrong type, and the rate-limit reply. */
+ * fields with the spec's M_BAD_JSON on a wrong type, token query parameters, and the
+ * rate-limit reply. */
 #include <inttypes.h>
 
 #include "api/api.h"
@@ -16,6 +17,12 @@ const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, b
         return NULL;
     }
     return json_string_value(v);
+}
+
+const char *api_token_query(struct http_req *req, const char *name)
+{
+    const char *v = http_query(req, name);
+    return v && *v ? v : NULL;
 }
 
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad)

@@ -31,7 +31,7 @@ void api_public_rooms_get(struct http_req *req)
     const char *limit = http_query(req, "limit");
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, NULL, http_query(req, "since"), limit ? atoi(limit) : 0);
+    list(req, NULL, api_token_query(req, "since"), limit ? atoi(limit) : 0);
 }
 
 void api_public_rooms_post(struct http_req *req)
@@ -49,7 +49,7 @@ void api_public_rooms_post(struct http_req *req)
     }
     if (!own_server(req, http_query(req, "server")))
         return;
-    list(req, search, since, limit ? (int)json_integer_value(limit) : 0);
+    list(req, search, since && *since ? since : NULL, limit ? (int)json_integer_value(limit) : 0);
 }
 
 void api_directory_list_get(struct http_req *req)

@@ -27,16 +27,25 @@ void api_versions(struct http_req *req)
         json_pack("{s:o,s:{s:b}}", "versions", v, "unstable_features", "org.matrix.msc3814", 1));
 }
 
+/* Only what the operator configured: a guessed https://<server_name>/ sends clients that
+ * reached the server some other way (plain http on a test machine) to an address that does
+ * not answer. Without public_baseurl, 404 (as Synapse). */
 void api_wellknown_client(struct http_req *req)
 {
     const struct config *cfg = http_config(req);
+    if (!cfg->public_baseurl) {
+        http_reply_error(req, 404, "M_NOT_FOUND", "No .well-known/matrix/client configured");
+        return;
+    }
     http_reply_json(req, 200,
                     json_pack("{s:{s:s}}", "m.homeserver", "base_url", cfg->public_baseurl));
 }
 
-/* host[:port] of public_baseurl, with 443 when the URL names no port. */
-static char *delegated_server(struct http_req *req, const char *baseurl)
+/* host[:port] of public_baseurl, with 443 when the URL names no port; server_name:443
+ * without public_baseurl (federation through the reverse proxy on the usual port). */
+static char *delegated_server(struct http_req *req, const struct config *cfg)
 {
+    const char *baseurl = cfg->public_baseurl ? cfg->public_baseurl : cfg->server_name;
     const char *p = strstr(baseurl, "://");
     p = p ? p + 3 : baseurl;
     size_t n = strcspn(p, "/");
@@ -56,7 +65,7 @@ void api_wellknown_server(struct http_req *req)
         return;
     }
     http_reply_json(req, 200,
-                    json_pack("{s:s}", "m.server", delegated_server(req, cfg->public_baseurl)));
+                    json_pack("{s:s}", "m.server", delegated_server(req, cfg)));
 }
 
 void api_capabilities(struct http_req *req)

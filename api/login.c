@@ -118,12 +118,17 @@ void api_login(struct http_req *req)
                                                                    : ACCOUNT_FORBIDDEN;
     switch (rc) {
     case ACCOUNT_OK:
-        http_reply_json(req, 200,
-                        json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s}}}", "user_id", l.user_id,
-                                  "access_token", l.access_token, "device_id", l.device_id,
-                                  "home_server", cfg->server_name, "well_known", "m.homeserver",
-                                  "base_url", cfg->public_baseurl));
+    {
+        json_t *out = json_pack("{s:s,s:s,s:s,s:s}", "user_id", l.user_id, "access_token",
+                                l.access_token, "device_id", l.device_id, "home_server",
+                                cfg->server_name);
+        if (cfg->public_baseurl) /* clients switch to it: only what the operator set */
+            json_object_set_new(out, "well_known",
+                                json_pack("{s:{s:s}}", "m.homeserver", "base_url",
+                                          cfg->public_baseurl));
+        http_reply_json(req, 200, out);
         break;
+    }
     case ACCOUNT_FORBIDDEN:
         ratelimit_take("login_failed", who, &cfg->rc_login_failed, true, &retry);
         http_reply_error(req, 403, "M_FORBIDDEN", "Invalid username or password");

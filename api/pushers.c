@@ -40,7 +40,7 @@ void api_notifications(struct http_req *req)
         return;
     }
     bool bad = false;
-    json_t *out = pusher_notifications(http_user(req)->user_id, http_query(req, "from"),
+    json_t *out = pusher_notifications(http_user(req)->user_id, api_token_query(req, "from"),
                                        (int)(limit > 100 ? 100 : limit),
                                        only && strcmp(only, "highlight") == 0, &bad);
     if (out)

@@ -69,7 +69,7 @@ void api_relations(struct http_req *req)
     }
     enum room_rc rc =
         room_relations(room_id, http_user(req)->user_id, http_param(req, 1), http_param(req, 2),
-                       http_param(req, 3), http_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
+                       http_param(req, 3), api_token_query(req, "from"), dir ? dir[0] : 'b', (int)limit,
                        recurse && strcmp(recurse, "true") == 0, &out, why, sizeof why);
     if (rc == ROOM_FORBIDDEN) { /* spec: 404 when "the user does not have permission to read" */
         rc = ROOM_NOT_FOUND;
@@ -187,7 +187,7 @@ void api_hierarchy(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     const char *so = http_query(req, "suggested_only"), *lim = http_query(req, "limit");
-    const char *md = http_query(req, "max_depth"), *from = http_query(req, "from");
+    const char *md = http_query(req, "max_depth"), *from = api_token_query(req, "from");
     char why[256] = "", *end;
     if (!room_id)
         return;
@@ -205,10 +205,7 @@ void api_hierarchy(struct http_req *req)
     json_t *out = NULL;
     enum room_rc rc = room_hierarchy(room_id, http_user(req)->user_id, so && !strcmp(so, "true"),
                                      (int)limit, (int)depth, from, &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON)
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }
 
 void api_threads(struct http_req *req)
@@ -229,10 +226,7 @@ void api_threads(struct http_req *req)
     }
     json_t *out = NULL;
     enum room_rc rc = room_threads(room_id, http_user(req)->user_id,
-                                   inc && strcmp(inc, "participated") == 0, http_query(req, "from"),
+                                   inc && strcmp(inc, "participated") == 0, api_token_query(req, "from"),
                                    (int)(limit > 1000 ? 1000 : limit), &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON)
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, out, why);
+    api_reply_room(req, rc, out, why);
 }

@@ -414,13 +414,10 @@ void api_members(struct http_req *req)
     json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_members(room_id, http_user(req)->user_id, http_query(req, "at"),
+    enum room_rc rc = room_members(room_id, http_user(req)->user_id, api_token_query(req, "at"),
                                    http_query(req, "membership"),
                                    http_query(req, "not_membership"), &out, why, sizeof why);
-    if (rc == ROOM_BAD_JSON) /* a malformed `at`: a query parameter, not the body */
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
-    else
-        api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "chunk", out) : NULL, why);
+    api_reply_room(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "chunk", out) : NULL, why);
 }
 
 void api_messages(struct http_req *req)
@@ -452,8 +449,8 @@ void api_messages(struct http_req *req)
             return;
         }
     }
-    enum room_rc rc = room_messages(room_id, http_user(req)->user_id, http_query(req, "from"),
-                                    http_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
+    enum room_rc rc = room_messages(room_id, http_user(req)->user_id, api_token_query(req, "from"),
+                                    api_token_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
     json_decref(filter);
     api_reply_room(req, rc, out, why);

@@ -8,8 +8,9 @@ void api_search(struct http_req *req)
     int status;
     const char *errcode;
     char why[256] = "";
-    json_t *out = search_run(http_user(req)->user_id, http_json(req), http_query(req, "next_batch"),
-                             &status, &errcode, why, sizeof why);
+    json_t *out = search_run(http_user(req)->user_id, http_json(req),
+                             api_token_query(req, "next_batch"), &status, &errcode, why,
+                             sizeof why);
     if (out)
         http_reply_json(req, 200, out);
     else if (status == 500)

@@ -42,7 +42,7 @@ struct config_ratelimit {
 
 struct config {
     char *server_name;       /* required */
-    char *public_baseurl;    /* default "https://<server_name>/" */
+    char *public_baseurl;    /* ends in '/'; NULL when not configured (nothing advertised) */
     bool serve_server_wellknown; /* default false */
 
     struct config_listener *listeners; /* at least one */
@@ -75,6 +75,11 @@ struct config {
     size_t n_url_preview_ip_range_blacklist;
     char **url_preview_ip_range_whitelist; /* exceptions to the blacklist */
     size_t n_url_preview_ip_range_whitelist;
+    char **ip_range_blacklist; /* ip_range_blacklist: addresses push gateways (and federation)
+                                  are never reached at; unset or empty: the default list */
+    size_t n_ip_range_blacklist;
+    char **ip_range_whitelist; /* ip_range_whitelist: exceptions to it */
+    size_t n_ip_range_whitelist;
     struct thumbnail_size *thumbnail_sizes; /* thumbnail_sizes ({width, height, method}); none:
                                                Synapse's default five (thumbnail.h) */
     size_t n_thumbnail_sizes;
@@ -94,11 +99,6 @@ struct config {
     bool federation_verify_certificates; /* default true */
     char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
     size_t n_federation_custom_ca_list;
-    char **ip_range_blacklist; /* outbound federation never connects to these CIDR ranges;
-                                  default: loopback, private and reserved ranges */
-    size_t n_ip_range_blacklist;
-    char **ip_range_whitelist; /* exceptions to the blacklist (e.g. 127.0.0.1/32 in tests) */
-    size_t n_ip_range_whitelist;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */
@@ -126,14 +126,16 @@ void config_free(struct config *cfg);
 int config_parse_duration(const char *s, int64_t *out);
 
 /* Write a complete, commented starter configuration for `server_name` to f (the same text the
- * README documents): listener on `port` bound to 127.0.0.1, the given database args (any of
- * them NULL to omit), the given signing key and media paths, a random
- * registration_shared_secret, enable_registration as given. Returns 0, or -1 on I/O error, or
- * -1 with nothing written if server_name is invalid, port is outside 1..65535 or a path is
- * NULL. Paths must be UTF-8 (YAML carries nothing else). */
-int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
-                         const char *db_user, const char *db_name, const char *signing_key_path,
-                         const char *media_store_path, bool open_registration);
+ * README documents): listener on `port` bound to 127.0.0.1, public_baseurl (NULL: left
+ * commented out, so nothing is advertised), the given database args (any of them NULL to
+ * omit), the given signing key and media paths, a random registration_shared_secret,
+ * enable_registration as given. Returns 0, or -1 on I/O error, or -1 with nothing written if
+ * server_name is invalid, port is outside 1..65535 or a path is NULL. Paths must be UTF-8
+ * (YAML carries nothing else). */
+int config_write_default(FILE *f, const char *server_name, int port, const char *public_baseurl,
+                         const char *db_host, const char *db_user, const char *db_name,
+                         const char *signing_key_path, const char *media_store_path,
+                         bool open_registration);
 
 /* A server name the configuration accepts: the identifier grammar, no empty DNS labels, a
  * port within 1-65535. */

@@ -35,9 +35,10 @@ static void put_opt(FILE *f, const char *indent, const char *key, const char *va
         fprintf(f, "#%s%s: %s\n", indent, key, example);
 }
 
-int config_write_default(FILE *f, const char *server_name, int port, const char *db_host,
-                         const char *db_user, const char *db_name, const char *signing_key_path,
-                         const char *media_store_path, bool open_registration)
+int config_write_default(FILE *f, const char *server_name, int port, const char *public_baseurl,
+                         const char *db_host, const char *db_user, const char *db_name,
+                         const char *signing_key_path, const char *media_store_path,
+                         bool open_registration)
 {
     char secret[41];
     const char *reg = open_registration ? "true" : "false";
@@ -53,11 +54,18 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
           "# The domain in user IDs (@alice:SERVER_NAME). It cannot change once users exist.\n",
           f);
     put_kv(f, "", "server_name", server_name);
+    fputs("\n# The URL clients reach this server at (through the reverse proxy), served in\n"
+          "# /.well-known/matrix/client and in /login answers; clients switch to it. Unset,\n"
+          "# neither is sent and clients keep the address the user typed.\n",
+          f);
+    char example[300];
+    if ((size_t)snprintf(example, sizeof example, "https://%s/", server_name) >= sizeof example)
+        return -1;
+    put_opt(f, "", "public_baseurl", public_baseurl, example);
     fprintf(f,
-            "\n# The URL clients reach this server at, through the reverse proxy.\n"
-            "#public_baseurl: https://%s/\n\n"
-            "# Answer /.well-known/matrix/server, delegating federation to public_baseurl's\n"
-            "# host (port 443), so federation needs no port 8448.\n"
+            "\n# Answer /.well-known/matrix/server, delegating federation to public_baseurl's\n"
+            "# host (port 443; server_name's without public_baseurl), so federation needs no\n"
+            "# port 8448.\n"
             "serve_server_wellknown: false\n\n"
             "# Plain HTTP on loopback: TLS belongs to the reverse proxy in front, so tls must\n"
             "# stay false. x_forwarded trusts the proxy's X-Forwarded-For for client addresses\n"
@@ -77,7 +85,7 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "database:\n"
             "  name: psycopg2\n"
             "  args:\n",
-            server_name, port);
+            port);
     put_opt(f, "    ", "user", db_user, "amtsbote");
     fputs("#    password: change-me\n", f);
     put_opt(f, "    ", "database", db_name, "amtsbote");
@@ -128,9 +136,16 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# Federate only with these servers; leave out to federate with any.\n"
             "#federation_domain_whitelist:\n"
             "#  - example.org\n\n"
-            "# Room version for new rooms.\n"
+            "# Notaries for other servers' keys (default: none, keys come from each server).\n"
+            "#trusted_key_servers:\n"
+            "#  - server_name: keys.example.org\n"
+            "#    verify_keys: {\"ed25519:a_AbCd\": \"<base64 public key>\"}\n\n"
+            "# A closed federation with its own CA (replaces the system's CAs for federation).\n"
+            "#federation_custom_ca_list: [/etc/amtsbote/federation-ca.pem]\n\n"
+            "# Room version for new rooms. \"10\" while staff use clients older than room\n"
+            "# version 11 (nheko 0.11, Debian 12's, misreads 11 and 12); see the README.\n"
             "default_room_version: \"12\"\n\n"
-            "# error, warning, info or debug.\n"
+            "# error, warning, info (includes the access log: one line per request) or debug.\n"
             "log_level: info\n\n"
             "# HTTP worker threads per bind address.\n"
             "worker_threads: 4\n",

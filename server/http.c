@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/accesslog.h"
 #include "server/arena.h"
 #include "server/cjson.h"
 #include "server/log.h"
@@ -79,6 +80,7 @@ struct http_req {
     int resp_fd; /* http_reply_bytes from a file, else -1 */
     uint64_t resp_fd_len;
     char *resp_type, *resp_disposition; /* arena; NULL: JSON */
+    struct timespec started;            /* first callback, for the access log */
 };
 
 static const struct http_route *tables[MAX_TABLES];
@@ -284,6 +286,31 @@ const char *http_query(struct http_req *req, const char *name)
 const char *http_header(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct header_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_all *h = cls;
+    if (strcasecmp(key, h->name) == 0) {
+        if (h->n < h->max)
+            h->out[h->n] = value;
+        h->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max)
+{
+    struct header_all h = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_one, &h);
+    return h.n;
 }
 
 json_t *http_json(struct http_req *req)
@@ -577,6 +604,7 @@ static enum MHD_Result queue_options(struct http_req *r)
     if (!resp)
         return MHD_NO;
     r->replied = r->queued = true;
+    r->status = 204;
     add_common_headers(resp);
     enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
     MHD_destroy_response(resp);
@@ -606,12 +634,45 @@ static void req_free(struct http_req *r)
     free(r);
 }
 
+static enum MHD_Result access_log_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    accesslog_query(cls, key, value);
+    return MHD_YES;
+}
+
+/* The access log line of a finished request (server/accesslog.c masks the secrets): at
+ * info, as Synapse writes it. The client address honours the listener's x_forwarded. */
+static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
+{
+    static const char *const ended[] = {
+        [MHD_REQUEST_TERMINATED_WITH_ERROR] = "(connection error)",
+        [MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "(timed out)",
+        [MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "(server shutting down)",
+        [MHD_REQUEST_TERMINATED_READ_ERROR] = "(client went away)",
+        [MHD_REQUEST_TERMINATED_CLIENT_ABORT] = "(client went away)",
+    };
+    struct accesslog *l = arena_alloc(r->arena, sizeof *l);
+    struct timespec now;
+    if (!l || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return;
+    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : NULL, r->method,
+                    r->path);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, access_log_arg, l);
+    double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+    const char *why = (size_t)toe < sizeof ended / sizeof ended[0] ? ended[toe] : NULL;
+    accesslog_end(l, r->queued ? r->status : 0, ms, why);
+    log_info("%s", l->buf);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct http_req *r = *con_cls;
     if (!r)
         return;
+    access_log(r, toe);
     req_free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
@@ -796,6 +857,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         }
         r->conn = c;
+        clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->body_fd = r->resp_fd = -1;
         r->listener = cls;
         r->method = arena_strdup(r->arena, method);

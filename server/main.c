@@ -54,7 +54,7 @@ static void usage(FILE *f)
     fputs("usage:\n"
           "  amtsbote -c FILE                    serve with the configuration in FILE\n"
           "  amtsbote generate-config --server-name NAME [--out FILE] [--port N]\n"
-          "           [--signing-key FILE] [--media-store DIR] [--db-host HOST]\n"
+          "           [--public-baseurl URL] [--signing-key FILE] [--media-store DIR] [--db-host HOST]\n"
           "           [--db-user USER] [--db-name NAME] [--open-registration]\n"
           "                                      write a configuration and a signing key\n"
           "  amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin]\n"
@@ -80,6 +80,7 @@ static int cmd_generate_config(int argc, char **argv)
         {"server-name", required_argument, 0, 's'},
         {"out", required_argument, 0, 'o'},
         {"port", required_argument, 0, 'p'},
+        {"public-baseurl", required_argument, 0, 'b'},
         {"signing-key", required_argument, 0, 'k'},
         {"media-store", required_argument, 0, 'm'},
         {"db-host", required_argument, 0, 'H'},
@@ -90,7 +91,7 @@ static int cmd_generate_config(int argc, char **argv)
         {0, 0, 0, 0},
     };
     const char *server_name = NULL, *out = "homeserver.yaml", *key_path = NULL, *media = NULL;
-    const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote";
+    const char *db_host = NULL, *db_user = NULL, *db_name = "amtsbote", *baseurl = NULL;
     int port = 8008, open_reg = 0, ch;
     char dir[PATH_MAX], keybuf[PATH_MAX + 64], mediabuf[PATH_MAX + 16], err[256] = "";
 
@@ -105,6 +106,9 @@ static int cmd_generate_config(int argc, char **argv)
             break;
         case 'p':
             port = atoi(optarg);
+            break;
+        case 'b':
+            baseurl = optarg;
             break;
         case 'k':
             key_path = optarg;
@@ -138,6 +142,10 @@ static int cmd_generate_config(int argc, char **argv)
     }
     if (port < 1 || port > 65535) {
         fprintf(stderr, "generate-config: --port must be 1..65535\n");
+        return 2;
+    }
+    if (baseurl && strncmp(baseurl, "http://", 7) != 0 && strncmp(baseurl, "https://", 8) != 0) {
+        fprintf(stderr, "generate-config: --public-baseurl must be an http:// or https:// URL\n");
         return 2;
     }
     if (!config_server_name_ok(server_name, strlen(server_name))) {
@@ -180,8 +188,8 @@ static int cmd_generate_config(int argc, char **argv)
         return 1;
     }
     fchmod(fileno(f), 0600); /* it holds the registration shared secret */
-    int rc = config_write_default(f, server_name, port, db_host, db_user, db_name, key_path, media,
-                                  open_reg);
+    int rc = config_write_default(f, server_name, port, baseurl, db_host, db_user, db_name,
+                                  key_path, media, open_reg);
     if (fclose(f) != 0 || rc < 0) {
         fprintf(stderr, "generate-config: cannot write %s\n", out);
         return 1;
@@ -359,10 +367,10 @@ out_notify:
     notify_stop();
     notify_cleanup();
 out_db:
+    federation_shutdown();
     outbound_set_ip_range_filter(NULL);
     ipfilter_free(push_filter);
     ipfilter_free(preview_filter);
-    federation_shutdown();
     db_pool_close();
     pducache_free();
     account_cache_free();

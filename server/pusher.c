@@ -34,6 +34,7 @@
 #include "server/log.h"
 #include "server/ipfilter.h"
 #include "server/outbound.h"
+#include "server/token.h"
 #include "server/userslots.h"
 #include "server/worker.h"
 #include "storage/pushers.h"
@@ -406,14 +407,11 @@ json_t *pusher_notifications(const char *user_id, const char *from, int limit, b
                              bool *bad)
 {
     *bad = false;
-    long long before = INT64_MAX;
-    if (from) {
-        char *end;
-        before = strtoll(from, &end, 10);
-        if (!*from || *end || before <= 0) {
-            *bad = true;
-            return NULL;
-        }
+    int64_t before = INT64_MAX;
+    if (from && (token_parse(from, "#", &before, 1) < 0 || before <= 0 ||
+                 !token_stream_issued(NULL, before))) {
+        *bad = true;
+        return NULL;
     }
     struct dbc *c = db_get();
     json_t *rows = c ? db_notifications(c, user_id, before, limit, only_highlight) : NULL;

@@ -749,6 +749,11 @@ static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batc
         redacts = rv->redacts_in_content
                       ? json_string_value(json_object_get(it->content, "redacts"))
                       : it->top_redacts;
+        /* a pre-v11 redaction sent through /send with the newer shape (content.redacts) is
+         * a redaction of that event, as Synapse treats it: never one that names a target
+         * in content only, which clients reading content would believe */
+        if (!redacts)
+            redacts = json_string_value(json_object_get(it->content, "redacts"));
     }
     struct append_req a = {it->room_id,   bv->v.state_group, rv,       it->sender,
                            it->type,      it->state_key,     it->content, it->txn,
@@ -1077,6 +1082,31 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
 
 /* --- client format ----------------------------------------------------------------------- */
 
+/* A redaction names its target at the top level (room versions 1-10) or in content (11 and
+ * later); clients of either generation look in one place only, so a client event carries it
+ * in both (the v11 page's SHOULD, and content.redacts for the older versions). `ev` holds
+ * pdu's content by reference: it is copied before it is changed. */
+static void redacts_both_places(json_t *ev, const json_t *pdu)
+{
+    const char *type = json_string_value(json_object_get(pdu, "type"));
+    if (!type || strcmp(type, "m.room.redaction") != 0 ||
+        !json_is_object(json_object_get(pdu, "content")))
+        return;
+    /* the top level decides before v11 and never appears in later versions' events made
+     * here; content.redacts of a pre-v11 redaction equals it (see send_in_txn) */
+    json_t *top = json_object_get(pdu, "redacts");
+    json_t *in_content = json_object_get(json_object_get(pdu, "content"), "redacts");
+    json_t *target = json_is_string(top) ? top : json_is_string(in_content) ? in_content : NULL;
+    if (!target)
+        return;
+    json_object_set(ev, "redacts", target);
+    if (!json_equal(in_content, target)) {
+        json_t *content = json_copy(json_object_get(pdu, "content"));
+        json_object_set(content, "redacts", target);
+        json_object_set_new(ev, "content", content);
+    }
+}
+
 json_t *room_client_event(const json_t *pdu, const char *event_id, const char *room_id,
                           const char *redacted_by, int64_t now_ms)
 {
@@ -1093,10 +1123,7 @@ json_t *room_client_event(const json_t *pdu, const char *event_id, const char *r
         json_object_set_new(ev, "content", json_object());
     json_object_set_new(ev, "event_id", json_string(event_id));
     json_object_set_new(ev, "room_id", json_string(room_id));
-    /* pre-v11 redactions carry redacts at the top level: clients read it there too */
-    json_t *redacts = json_object_get(pdu, "redacts");
-    if (redacts)
-        json_object_set(ev, "redacts", redacts);
+    redacts_both_places(ev, pdu);
     json_t *u = json_object();
     json_int_t ts = json_integer_value(json_object_get(pdu, "origin_server_ts"));
     json_object_set_new(u, "age", json_integer(now_ms > ts ? now_ms - ts : 0));

@@ -23,7 +23,8 @@ enum room_rc {
     ROOM_INVALID_STATE,  /* createRoom's initial state is not acceptable */
     ROOM_NOT_LOCAL,      /* needs federation (a remote user or room) */
     ROOM_BAD_ALIAS,      /* m.room.canonical_alias names an alias not pointing to the room */
-    ROOM_BAD_PARAM,      /* a malformed parameter (M_INVALID_PARAM) */
+    ROOM_BAD_PARAM,      /* a malformed parameter, or a token this server did not issue
+                            (M_INVALID_PARAM) */
     ROOM_INCOMPATIBLE,   /* the room's version is not among those the other server supports */
     ROOM_UNAUTHORISABLE, /* a restricted room's conditions cannot be checked here */
 };

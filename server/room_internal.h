@@ -233,7 +233,7 @@ json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now);
 /* Add unsigned["m.relations"] to a client event. */
 void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now);
 /* "t<depth>_<stream>" -> position; 0 or -1. */
-int room_parse_token(const char *t, int64_t *depth, int64_t *stream);
+int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream);
 /* Does the PDU pass a RoomEventFilter's types, senders and contains_url? */
 bool room_filter_ok(json_t *f, const json_t *pdu);
 

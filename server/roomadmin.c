@@ -2,6 +2,7 @@
  * visibility in it, reports of rooms and events ("Reporting content"), and the checks the
  * engine makes before writing for a local client: a kick needs a kickee in the room, an
  * m.room.canonical_alias aliases that point to the room. (Upgrades: server/room_upgrade.c.) */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/roomver.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
@@ -57,14 +59,12 @@ enum room_rc room_set_visibility(const char *room_id, const char *user_id, bool 
 enum room_rc room_public_rooms(const char *search, const char *since, int limit, json_t **out,
                                char *why, size_t n)
 {
-    int offset = 0;
-    if (since) {
-        char tail;
-        if (sscanf(since, "o%d%c", &offset, &tail) != 1 || offset < 0) {
-            snprintf(why, n, "Invalid 'since' token");
-            return ROOM_BAD_JSON;
-        }
+    int64_t o = 0;
+    if (since && (token_parse(since, "o#", &o, 1) < 0 || o > INT_MAX)) {
+        snprintf(why, n, "Invalid 'since' token");
+        return ROOM_BAD_PARAM;
     }
+    int offset = (int)o;
     if (limit <= 0 || limit > PUBLIC_ROOMS_MAX)
         limit = limit <= 0 ? 100 : PUBLIC_ROOMS_MAX;
     struct dbc *c = db_get();

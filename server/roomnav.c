@@ -8,6 +8,7 @@
 #include "server/clock.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
@@ -120,9 +121,9 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
         limit = MAX_LIMIT;
     bool forward = dir == 'f';
     int64_t d = forward ? 0 : INT64_MAX, st = forward ? 0 : INT64_MAX;
-    if (from && room_parse_token(from, &d, &st) < 0) {
+    if (from && room_parse_token(c, from, &d, &st) < 0) {
         snprintf(why, n, "Invalid 'from' token");
-        rc = ROOM_BAD_JSON;
+        rc = ROOM_BAD_PARAM;
         goto out;
     }
     json_t *rows =
@@ -158,15 +159,11 @@ enum room_rc room_threads(const char *room_id, const char *user_id, bool partici
     json_t *cache = json_object();
     WITH_STANDING(room_id, user_id);
     int64_t before = INT64_MAX;
-    if (from) {
-        char *end;
-        long long v = strtoll(from, &end, 10);
-        if (!*from || *end || v <= 0) {
-            snprintf(why, n, "Invalid 'from' token");
-            rc = ROOM_BAD_JSON;
-            goto out;
-        }
-        before = v;
+    if (from && (token_parse(from, "#", &before, 1) < 0 || before <= 0 ||
+                 !token_stream_issued(c, before))) {
+        snprintf(why, n, "Invalid 'from' token");
+        rc = ROOM_BAD_PARAM;
+        goto out;
     }
     limit = limit <= 0 ? 10 : limit > MAX_LIMIT ? MAX_LIMIT : limit;
     json_t *rows = db_threads_page(c, room_id, participated ? user_id : NULL, before, limit + 1);

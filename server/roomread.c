@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
@@ -274,7 +275,7 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
     json_t *arr = json_array();
     int64_t now = clock_now_ms();
     struct sync_token sync_at;
-    if (at && room_parse_token(at, &(int64_t){0}, &(int64_t){0}) < 0 &&
+    if (at && room_parse_token(c, at, &(int64_t){0}, &(int64_t){0}) < 0 &&
         sync_token_parse(at, &sync_at) == 0) {
         /* a sync token (a client's last next_batch, as lazy-loading clients send): the state
          * after the room's last event at that stream position, never past the user's leaving */
@@ -292,10 +293,10 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
     }
     if (at) { /* the members as of a pagination token, never past the user's leaving */
         int64_t d, st;
-        if (room_parse_token(at, &d, &st) < 0) {
+        if (room_parse_token(c, at, &d, &st) < 0) {
             json_decref(arr);
             snprintf(why, n, "Invalid 'at' token");
-            rc = ROOM_BAD_JSON;
+            rc = ROOM_BAD_PARAM;
             goto out;
         }
         if (d > s.depth || (d == s.depth && st > s.stream)) {
@@ -387,14 +388,13 @@ out:
 
 /* --- /messages ----------------------------------------------------------------------------- */
 
-int room_parse_token(const char *t, int64_t *depth, int64_t *stream)
+int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream)
 {
-    long long d, s;
-    char tail;
-    if (!t || sscanf(t, "t%lld_%lld%c", &d, &s, &tail) != 2 || d < 0 || s < 0)
+    int64_t v[2];
+    if (token_parse(t, "t#_#", v, 2) < 0 || !token_stream_issued(c, v[1]))
         return -1;
-    *depth = d;
-    *stream = s;
+    *depth = v[0];
+    *stream = v[1];
     return 0;
 }
 
@@ -410,7 +410,7 @@ bool room_filter_ok(json_t *f, const json_t *pdu)
 static int position_of(struct dbc *c, const char *room_id, const char *tok, int64_t *depth,
                        int64_t *stream)
 {
-    if (room_parse_token(tok, depth, stream) == 0)
+    if (room_parse_token(c, tok, depth, stream) == 0)
         return 1;
     struct sync_token st;
     if (sync_token_parse(tok, &st) < 0)
@@ -444,7 +444,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             goto out;
         if (ok == 0) {
             snprintf(why, n, "Invalid 'from' token");
-            rc = ROOM_BAD_JSON;
+            rc = ROOM_BAD_PARAM;
             goto out;
         }
     } else if (forward) {
@@ -463,7 +463,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             goto out;
         if (ok == 0) {
             snprintf(why, n, "Invalid 'to' token");
-            rc = ROOM_BAD_JSON;
+            rc = ROOM_BAD_PARAM;
             goto out;
         }
     }

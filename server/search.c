@@ -20,6 +20,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/room.h"
+#include "server/token.h"
 #include "server/worker.h"
 #include "storage/search.h"
 
@@ -288,13 +289,8 @@ json_t *search_run(const char *user_id, const json_t *body, const char *next_bat
     int limit = lim ? (int)json_integer_value(lim) : DEFAULT_LIMIT;
     limit = limit < 1 ? 1 : limit > MAX_LIMIT ? MAX_LIMIT : limit;
     int64_t offset = 0;
-    if (next_batch) {
-        char *end;
-        long long v = strtoll(next_batch, &end, 10);
-        if (!*next_batch || *end || v < 0 || v > 1000000)
-            FAIL(400, "M_INVALID_PARAM", "Invalid next_batch");
-        offset = v;
-    }
+    if (next_batch && (token_parse(next_batch, "#", &offset, 1) < 0 || offset > 1000000))
+        FAIL(400, "M_INVALID_PARAM", "Invalid next_batch");
     bool recent = order && strcmp(json_string_value(order), "recent") == 0;
     keys = k ? json_incref(k) : json_pack("[sss]", "content.body", "content.name", "content.topic");
     words = words_of(term);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "server/room.h"
+#include "server/token.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
 
@@ -107,15 +108,12 @@ static json_t *chunk_of(const char *room_id, const char *user_id, bool *forbidde
 enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggested_only, int limit,
                             int max_depth, const char *from, json_t **out, char *why, size_t n)
 {
-    long offset = 0;
-    if (from) {
-        char *end;
-        offset = strtol(from, &end, 10);
-        if (!*from || *end || offset < 0 || offset > MAX_ROOMS) {
-            snprintf(why, n, "Invalid 'from' token");
-            return ROOM_BAD_JSON;
-        }
+    int64_t o = 0;
+    if (from && (token_parse(from, "#", &o, 1) < 0 || o > MAX_ROOMS)) {
+        snprintf(why, n, "Invalid 'from' token");
+        return ROOM_BAD_PARAM;
     }
+    long offset = (long)o;
     enum room_rc rc = ROOM_ERR;
     json_t *queue = json_pack("[{s:s,s:i}]", "room_id", root, "depth", 0);
     json_t *seen = json_object(), *rooms = json_array();

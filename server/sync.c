@@ -36,6 +36,7 @@
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/statemap.h"
+#include "server/token.h"
 #include "storage/events.h"
 #include "storage/keys.h"
 #include "storage/state.h"
@@ -48,13 +49,13 @@
 
 int sync_token_parse(const char *s, struct sync_token *t)
 {
-    long long a, b, c;
-    char tail;
-    if (!s || sscanf(s, "s%lld_%lld_%lld%c", &a, &b, &c, &tail) != 3 || a < 0 || b < 0 || c < 0)
+    int64_t v[3];
+    /* issued: pos never past the published position, inbox never past pos (server/token.c) */
+    if (token_parse(s, "s#_#_#", v, 3) < 0 || v[0] > notify_position() || v[2] > v[0])
         return -1;
-    t->pos = a;
-    t->typing = b;
-    t->inbox = c;
+    t->pos = v[0];
+    t->typing = v[1];
+    t->inbox = v[2];
     return 0;
 }
 

@@ -12,7 +12,8 @@
 struct sync_token {
     int64_t pos, typing, inbox;
 };
-/* 0, or -1 when `s` is not a sync token. */
+/* 0, or -1 when `s` is not a sync token this server issued (malformed, or a position past
+ * the published one). */
 int sync_token_parse(const char *s, struct sync_token *t);
 /* Into buf (at least 72 bytes). */
 void sync_token_format(const struct sync_token *t, char *buf, size_t n);

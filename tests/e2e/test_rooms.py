@@ -113,7 +113,7 @@ class Conversation(RoomsBase):
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.alice,
                                     query={"dir": "x"}), 400, "M_INVALID_PARAM")
         self.assertError(self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.alice,
-                                    query={"dir": "b", "from": "garbage"}), 400, "M_BAD_JSON")
+                                    query={"dir": "b", "from": "garbage"}), 400, "M_INVALID_PARAM")
 
     def test_transaction_ids(self):
         room = self.create()

@@ -247,7 +247,7 @@ class InitialAndIncremental(SyncBase):
         self.assertEqual(self.bodies(r["chunk"]), ["x1", "x2", "x3"])
         r = self.s.get(CS + f"/rooms/{q(room)}/messages", token=self.bob,
                        query={"from": "s1_x", "dir": "b"})
-        self.assertError(r, 400, "M_BAD_JSON")
+        self.assertError(r, 400, "M_INVALID_PARAM")  # a query parameter, not the body
 
     def test_bundled_aggregations_in_timeline(self):
         room = self.shared_room(self.bob)

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         quiet = 1;
     }
     if (config_parse((const char *)data, size, &c, err, sizeof err) == 0) {
-        if (!c.server_name || !c.signing_key_path || !c.public_baseurl || !c.n_listeners ||
+        if (!c.server_name || !c.signing_key_path || !c.n_listeners ||
             !c.media_store_path || !c.default_room_version)
             __builtin_trap();
         for (size_t i = 0; i < c.n_listeners; i++)
