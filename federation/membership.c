@@ -54,31 +54,12 @@ static bool acl_ok(struct http_req *req, const char *room_id)
     return ok;
 }
 
-/* The repeated `ver` query parameters (new array of strings). */
-static json_t *versions(struct http_req *req)
-{
-    json_t *out = json_array();
-    const char *t = http_target(req), *q = t ? strchr(t, '?') : NULL;
-    while (q && *q && json_array_size(out) < MAX_VERSIONS) {
-        q++;
-        const char *end = strchr(q, '&');
-        size_t len = end ? (size_t)(end - q) : strlen(q);
-        if (len > 4 && strncmp(q, "ver=", 4) == 0) {
-            char *v = http_pct_decode(q + 4, len - 4);
-            if (v)
-                json_array_append_new(out, json_string(v));
-            free(v);
-        }
-        q = end;
-    }
-    return out;
-}
-
 /* GET /make_{join,leave,knock}/{roomId}/{userId} */
 static void make(struct http_req *req, const char *membership)
 {
     const char *room_id = http_param(req, 0), *user_id = http_param(req, 1);
-    json_t *event = NULL, *vers = strcmp(membership, "leave") ? versions(req) : NULL;
+    json_t *event = NULL;
+    json_t *vers = strcmp(membership, "leave") ? http_query_all(req, "ver", MAX_VERSIONS) : NULL;
     char *version = NULL, why[512] = "";
     if (!acl_ok(req, room_id)) {
         json_decref(vers);
