@@ -307,7 +307,8 @@ class TestFederationSend(unittest.TestCase):
         r = self.B.get(f"{CS}/rooms/{q(self.room)}/state", token=self.tok["bob"])
         auth = [e["event_id"] for e in r.body
                 if (e["type"], e["state_key"]) in (("m.room.create", ""),
-                                                   ("m.room.power_levels", ""))]
+                                                   ("m.room.power_levels", ""),
+                                                   ("m.room.member", sender))]
         ev = {"type": "m.room.message", "room_id": self.room, "sender": sender,
               "content": {"msgtype": "m.text", "body": "forged"},
               "origin_server_ts": int(time.time() * 1000), "depth": 1000,
@@ -319,6 +320,14 @@ class TestFederationSend(unittest.TestCase):
         ref = dict(redacted)
         eid = "$" + b64u(hashlib.sha256(canonical(ref)).digest())
         return ev, eid
+
+    def _resign(self, ev, origin_srv):
+        ev = {k: v for k, v in ev.items() if k not in ("hashes", "signatures")}
+        ev["hashes"] = {"sha256": b64(hashlib.sha256(canonical(ev)).digest())}
+        redacted = dict(ev, content={})
+        ev["signatures"] = {origin_srv.server_name: {
+            origin_srv.key.key_id: origin_srv.key.sign(canonical(redacted))}}
+        return ev, "$" + b64u(hashlib.sha256(canonical(redacted)).digest())
 
     def test_server_not_in_room_is_not_applied(self):
         s_b = self.since(self.B, "bob")
@@ -351,6 +360,18 @@ class TestFederationSend(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(len(r["pdus"]), 1)
         self.assertIn("not in the room", list(r["pdus"].values())[0]["error"])
+        # PDUs of two rooms and a good one in one transaction (relayed by A): each answered
+        good, good_id = self._forged_event(self.A, self.uid("alice", self.A))
+        good["content"]["body"] = "relayed"  # re-hash and re-sign below
+        good, good_id = self._resign(good, self.A)
+        time.sleep(0.01)
+        bad, bad_id = self._forged_event(self.C, cyril)  # not the one B has already refused
+        r = self.send_txn(self.B, self.A, "m-" + os.urandom(4).hex(), pdus=[bad, ev2, good])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["pdus"]), 3, r)
+        self.assertIn("error", r["pdus"][bad_id])
+        self.assertEqual(r["pdus"][good_id], {}, r)
+        self.wait_sync(self.B, "bob", s_b, self.has_text("relayed"), "the good PDU on B")
 
     def test_three_servers(self):
         """A room on A joined from B and from C: each side's messages and typing reach both
