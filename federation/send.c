@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "federation/fed_internal.h"
 #include "federation/federation.h"
 #include "server/clock.h"
 #include "server/e2e.h"
@@ -216,8 +217,29 @@ static void edu_device_list(const char *origin, const json_t *c)
         e2e_device_list_touch(user_id);
 }
 
-/* EDU types this server takes (columns: type, handler). m.presence is ignored: presence
- * does not federate here. */
+/* m.presence: only with presence.enabled (else ignored, as the client API keeps nothing);
+ * each update must be for one of the origin's users, who shares a room with a local user
+ * (userdata_presence_put wakes those who share a room). */
+static void edu_presence(const char *origin, const json_t *c)
+{
+    if (!fed_cfg || !fed_cfg->presence_enabled)
+        return;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "push"), i, p)
+    {
+        const char *user_id = str(p, "user_id"), *presence = str(p, "presence");
+        json_t *rooms = NULL;
+        char why[128];
+        if (i >= FED_TXN_MAX_EDUS || !from_origin(user_id, origin) || !presence)
+            continue;
+        if (room_joined_rooms(user_id, &rooms) == ROOM_OK && json_array_size(rooms))
+            userdata_presence_put(user_id, presence, str(p, "status_msg"), why, sizeof why);
+        json_decref(rooms);
+    }
+}
+
+/* EDU types this server takes (columns: type, handler). */
 static const struct {
     const char *type;
     void (*handle)(const char *origin, const json_t *content);
@@ -227,6 +249,7 @@ static const struct {
     {"m.direct_to_device", edu_to_device},
     {"m.device_list_update", edu_device_list},
     {"m.signing_key_update", edu_device_list},
+    {"m.presence", edu_presence},
 };
 
 static void receive_edu(const char *origin, const json_t *edu)

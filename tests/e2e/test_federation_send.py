@@ -4,7 +4,7 @@ changes, redactions, typing, receipts and to-device messages flow both ways thro
 outbound transaction queue and show in the other side's /sync. Hand-signed transactions check
 the receiving side: a repeated txnId is answered from the stored result and not processed
 again; limits; a PDU for a room the server is not in; C, which is not in the room, cannot get
-an event or an EDU applied. Finally B is stopped while A queues events, and gets them when it
+an event or an EDU applied. Presence (enabled here) reaches servers sharing a room. Finally B is stopped while A queues events, and gets them when it
 comes back (same database, same name)."""
 import base64
 import hashlib
@@ -69,7 +69,7 @@ class TestFederationSend(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedsend-")
         cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca], "presence": {"enabled": True}}
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = Restartable(cls.ca, dict(ca_cfg))
         cls.C = FedServer(cls.ca, dict(ca_cfg))
@@ -228,6 +228,20 @@ class TestFederationSend(unittest.TestCase):
         self.wait_sync(self.A, "alice", s_a, has_receipt(self.uid("bob", self.B), eid_a),
                        "bob's receipt on A")
 
+    def test_presence(self):
+        s_a = self.since(self.A, "alice")
+        bob = self.uid("bob", self.B)
+        r = self.B.put(f"{CS}/presence/{q(bob)}/status",
+                       {"presence": "unavailable", "status_msg": "in a meeting"},
+                       token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.wait_sync(self.A, "alice", s_a, lambda b: any(
+            e["sender"] == bob and e["content"].get("status_msg") == "in a meeting"
+            for e in b.get("presence", {}).get("events", [])), "bob's presence on A")
+        r = self.A.get(f"{CS}/presence/{q(bob)}/status", token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["presence"], "unavailable")
+
     def test_to_device_both_ways(self):
         s_b = self.since(self.B, "bob")
         bob = self.uid("bob", self.B)
@@ -372,6 +386,11 @@ class TestFederationSend(unittest.TestCase):
         self.assertIn("error", r["pdus"][bad_id])
         self.assertEqual(r["pdus"][good_id], {}, r)
         self.wait_sync(self.B, "bob", s_b, self.has_text("relayed"), "the good PDU on B")
+        # A gets its own (hand-made) event too, relayed by B, so that both sides' DAGs agree
+        # again (B's next events point at it)
+        r = self.send_txn(self.A, self.B, "r-" + os.urandom(4).hex(), pdus=[good])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {good_id: {}}, r)
 
     def test_three_servers(self):
         """A room on A joined from B and from C: each side's messages and typing reach both
