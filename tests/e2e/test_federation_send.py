@@ -296,6 +296,12 @@ class TestFederationSend(unittest.TestCase):
         r = self.send_txn(self.B, self.A, "bige-" + os.urandom(4).hex(),
                           edus=[{"edu_type": "m.x", "content": {}}] * 101)
         self.assertEqual(r.status, 400, r)
+        # a transaction over the client API's 1 MiB body limit is read (20 PDUs of 60 KB)
+        big = [{"room_id": "!nowhere:example.org", "type": "m.room.message", "depth": i,
+                "content": {"body": "x" * 60000}} for i in range(20)]
+        r = self.send_txn(self.B, self.A, "large-" + os.urandom(4).hex(), pdus=big)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["pdus"]), 20, r)
         # unsigned
         r = self.B.request("PUT", f"{FED}/v1/send/x1", body={"origin": self.A.server_name,
                                                              "origin_server_ts": 1, "pdus": []})
