@@ -117,6 +117,10 @@ void federation_sender_listener(int64_t stream, const char *room_id, const json_
  * servers except `origin` (the spec's resident server). */
 void federation_sender_relay(const char *room_id, const json_t *ev, const char *origin);
 
+/* GET /event/{eventId}, POST /get_missing_events/{roomId} (federation/events.c). */
+void federation_get_event(struct http_req *req);
+void federation_get_missing_events(struct http_req *req);
+
 /* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
  * /state_ids on the origin of the event being received). Start-up. */
 void federation_fetcher_register(void);
