@@ -23,8 +23,8 @@ void federation_get_event(struct http_req *req)
         return;
     }
     http_reply_json(req, 200,
-                    json_pack("{s:s,s:I,s:[o]}", "origin", fed_cfg->server_name,
-                              "origin_server_ts", (json_int_t)clock_now_ms(), "pdus", pdu));
+                    json_pack("{s:s,s:I,s:[o]}", "origin", fed_cfg->server_name, "origin_server_ts",
+                              (json_int_t)clock_now_ms(), "pdus", pdu));
 }
 
 static bool id_list(const json_t *a)
@@ -54,10 +54,9 @@ void federation_get_missing_events(struct http_req *req)
                          MAX_IDS);
         return;
     }
-    enum room_rc rc = room_missing_events(
-        http_origin(req), http_param(req, 0), earliest, latest,
-        limit ? (int)json_integer_value(limit) : 10, min_depth ? json_integer_value(min_depth) : 0,
-        &events);
+    enum room_rc rc = room_missing_events(http_origin(req), http_param(req, 0), earliest, latest,
+                                          limit ? (int)json_integer_value(limit) : 10,
+                                          min_depth ? json_integer_value(min_depth) : 0, &events);
     if (rc == ROOM_FORBIDDEN)
         http_reply_error(req, 403, "M_FORBIDDEN", "Server is not in the room");
     else if (rc != ROOM_OK)

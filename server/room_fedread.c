@@ -116,9 +116,9 @@ enum room_rc room_missing_events(const char *origin, const char *room_id, const 
         }
     }
     enum room_rc rc = ROOM_OK;
-    for (size_t at = 0, visits = 0; at < json_array_size(queue) &&
-                                    json_array_size(found) < (size_t)limit &&
-                                    visits < MISSING_MAX_VISITS;
+    for (size_t at = 0, visits = 0;
+         at < json_array_size(queue) && json_array_size(found) < (size_t)limit &&
+         visits < MISSING_MAX_VISITS;
          at++, visits++) {
         const char *id = json_string_value(json_array_get(queue, at));
         if (json_object_get(seen, id))
@@ -132,8 +132,8 @@ enum room_rc room_missing_events(const char *origin, const char *room_id, const 
         }
         if (got == 0)
             continue;
-        bool ok = !e.rejected && e.room_id && strcmp(e.room_id, room_id) == 0 &&
-                  e.depth >= min_depth;
+        bool ok =
+            !e.rejected && e.room_id && strcmp(e.room_id, room_id) == 0 && e.depth >= min_depth;
         if (ok) {
             json_array_append(found, e.pdu);
             push_prevs(queue, e.pdu);
