@@ -963,6 +963,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->body_limit =
             (size_t)((r->route->flags & HTTP_BODY_FILE) ? config->max_upload_size
                                                         : config->max_request_body_size);
+        if ((r->route->flags & HTTP_BODY_TXN) && r->body_limit < HTTP_TXN_BODY_LIMIT)
+            r->body_limit = HTTP_TXN_BODY_LIMIT;
         if (r->route->flags & HTTP_BODY_FILE)
             crypto_hash_sha256_init(&r->sha);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
