@@ -20,6 +20,21 @@ struct config_listener {
     bool res_federation;     /* "federation" in any resources[].names */
 };
 
+/* trusted_key_servers[]: a notary whose /_matrix/key/v2/query answers are believed. */
+struct config_key_server {
+    char *server_name;     /* required */
+    char **key_ids;        /* verify_keys: key ID -> unpadded base64 public key; the notary's */
+    char **keys;           /* answers must carry a valid signature by one of them */
+    size_t n_keys;
+};
+
+/* old_signing_keys: a key this server signed with before, published in old_verify_keys. */
+struct config_old_key {
+    char *key_id;       /* "ed25519:..." */
+    char *key;          /* unpadded base64 public key */
+    int64_t expired_ts; /* when it stopped being used, ms */
+};
+
 struct config_ratelimit {
     double per_second; /* tokens added per second */
     double burst_count;
@@ -77,6 +92,13 @@ struct config {
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    struct config_old_key *old_signing_keys; /* default none */
+    size_t n_old_signing_keys;
+    struct config_key_server *trusted_key_servers; /* default none: keys fetched directly */
+    size_t n_trusted_key_servers;
+    bool federation_verify_certificates; /* default true */
+    char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
+    size_t n_federation_custom_ca_list;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */

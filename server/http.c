@@ -66,6 +66,7 @@ struct http_req {
     json_t *json;
     struct http_user user;
     bool have_user;
+    const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -86,6 +87,7 @@ static const struct http_route *tables[MAX_TABLES];
 static enum http_resource table_res[MAX_TABLES];
 static size_t n_tables;
 static http_authenticator authenticator;
+static http_server_authenticator server_authenticator;
 static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
@@ -108,6 +110,11 @@ static bool listener_serves(const struct config_listener *l, enum http_resource 
 void http_set_authenticator(http_authenticator fn)
 {
     authenticator = fn;
+}
+
+void http_set_server_authenticator(http_server_authenticator fn)
+{
+    server_authenticator = fn;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -281,6 +288,31 @@ const char *http_header(struct http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_all *h = cls;
+    if (strcasecmp(key, h->name) == 0) {
+        if (h->n < h->max)
+            h->out[h->n] = value;
+        h->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max)
+{
+    struct header_all h = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_one, &h);
+    return h.n;
+}
+
 json_t *http_json(struct http_req *req)
 {
     return req->json;
@@ -290,6 +322,91 @@ const char *http_body(struct http_req *req, size_t *len)
 {
     *len = req->body_len;
     return req->body ? req->body : "";
+}
+
+const char *http_origin(struct http_req *req)
+{
+    return req->origin;
+}
+
+void http_set_origin(struct http_req *req, const char *origin)
+{
+    req->origin = arena_strdup(req->arena, origin);
+}
+
+struct target_buf {
+    struct arena *arena;
+    char *s;
+    size_t len;
+    bool failed;
+};
+
+/* Append to the target; MHD turned '+' into ' ' before our (identity) unescape callback, and
+ * a raw query holds no spaces, so ' ' is put back as '+'. */
+static void target_add(struct target_buf *t, const char *s, size_t n)
+{
+    char *ns = t->failed ? NULL : arena_alloc(t->arena, t->len + n + 1);
+    if (!ns) {
+        t->failed = true;
+        return;
+    }
+    memcpy(ns, t->s, t->len);
+    for (size_t i = 0; i < n; i++)
+        ns[t->len + i] = s[i] == ' ' ? '+' : s[i];
+    t->len += n;
+    ns[t->len] = '\0';
+    t->s = ns;
+}
+
+static enum MHD_Result target_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct target_buf *t = cls;
+    target_add(t, t->s[t->len - 1] == '?' ? "" : "&", t->s[t->len - 1] == '?' ? 0 : 1);
+    target_add(t, key, strlen(key));
+    if (value) {
+        target_add(t, "=", 1);
+        target_add(t, value, strlen(value));
+    }
+    return MHD_YES;
+}
+
+const char *http_target(struct http_req *req)
+{
+    struct target_buf t = {.arena = req->arena, .s = (char *)"", .len = 0};
+    if (MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) <= 0)
+        return req->path;
+    target_add(&t, req->path, strlen(req->path));
+    target_add(&t, "?", 1);
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
+    return t.failed ? NULL : t.s;
+}
+
+struct query_all {
+    const char *name;
+    json_t *out;
+    size_t max;
+};
+
+static enum MHD_Result query_all_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct query_all *qa = cls;
+    if (!value || strcmp(key, qa->name) != 0 || json_array_size(qa->out) >= qa->max)
+        return MHD_YES;
+    char *dec = http_pct_decode(value, strlen(value));
+    if (dec)
+        json_array_append_new(qa->out, json_string(dec));
+    free(dec);
+    return MHD_YES;
+}
+
+json_t *http_query_all(struct http_req *req, const char *name, size_t max)
+{
+    struct query_all qa = {name, json_array(), max};
+    if (qa.out)
+        MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_all_arg, &qa);
+    return qa.out;
 }
 
 const struct http_user *http_user(struct http_req *req)
@@ -609,6 +726,12 @@ static bool authenticate(struct http_req *r)
 {
     if (r->route->auth == HTTP_AUTH_NONE)
         return true;
+    if (r->route->auth == HTTP_AUTH_SERVER) {
+        if (server_authenticator)
+            return server_authenticator(r);
+        http_reply_error(r, 401, "M_UNAUTHORIZED", "Federation is not enabled");
+        return false;
+    }
     const char *token = bearer_token(r);
     if (!token) {
         if (r->route->auth == HTTP_AUTH_OPTIONAL)

@@ -102,6 +102,26 @@ int room_apply_redaction(struct dbc *c, const struct room_version *rv, const jso
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
 
+/* Fill an event template `proto` (type, sender, state_key, content set; borrowed, changed) of
+ * room_id as this server would append it now: room_id, depth, prev_events (the extremities)
+ * and auth_events (from current state), then check the authorization rules against that
+ * state, any signature they need counting as present (the signers add them later). ROOM_OK,
+ * ROOM_NOT_FOUND (no extremities: this server is not in the room), ROOM_FORBIDDEN (why says
+ * which rule), ROOM_ERR. Not signed, hashed or stored. */
+enum room_rc room_template(struct dbc *c, const char *room_id, const struct room_version *rv,
+                           json_t *proto, char *why, size_t n);
+/* For a join to a restricted room by a user neither invited nor joined, who is joined to a
+ * room the join rules allow: a local joined member with the invite level to vouch for the
+ * join (join_authorised_via_users_server). malloc'd user ID, or NULL. */
+char *room_restricted_authoriser(const char *room_id, const char *user_id);
+
+/* Remember (storage/fedmember.h) user_id's `membership` of room_id, a room this server is
+ * not in, with the stripped form of state_pdus and the membership event `pdu`, and the
+ * servers to reach it through; wakes the user's /sync. All borrowed. 0 or -1. */
+int room_remember_remote(const char *user_id, const char *room_id, const char *membership,
+                         const char *event_id, const char *room_version, const json_t *pdu,
+                         const json_t *state_pdus, const json_t *servers);
+
 /* 1 if user_id is joined to room_id and its power level reaches what sending an event of
  * `type` (state or not) needs under the room's current state; 0 if not; -1 on error. */
 int room_may_send(struct dbc *c, const char *room_id, const char *user_id, const char *type,
