@@ -87,7 +87,8 @@ void federation_sender_listener(int64_t stream, const char *room_id, const json_
 void federation_sender_forward(const char *room_id, const json_t *pdu, const char *origin);
 
 /* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
- * /state_ids on the origin of the event being received). Start-up. */
+ * /state_ids, /backfill; the server asked first, then, when it fails, up to two other servers
+ * of the room). Start-up. */
 void federation_fetcher_register(void);
 
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
@@ -102,6 +103,16 @@ void federation_make_knock(struct http_req *req);
 void federation_send_knock(struct http_req *req);
 void federation_invite(struct http_req *req);
 void federation_query_directory(struct http_req *req);
+
+/* Event retrieval (federation/events.c): GET /event/{eventId}, /state/{roomId},
+ * /state_ids/{roomId}, /event_auth/{roomId}/{eventId}, /backfill/{roomId}; POST
+ * /get_missing_events/{roomId}. */
+void federation_event(struct http_req *req);
+void federation_state(struct http_req *req);
+void federation_state_ids(struct http_req *req);
+void federation_event_auth(struct http_req *req);
+void federation_get_missing_events(struct http_req *req);
+void federation_backfill(struct http_req *req);
 
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);

@@ -37,7 +37,7 @@ void room_standing_clear(struct standing *s)
     free(s->event_id);
 }
 
-static char *state_content_string(struct dbc *c, int64_t group, const char *type, const char *key)
+char *room_group_string(struct dbc *c, int64_t group, const char *type, const char *key)
 {
     char *ev = NULL, *out = NULL;
     if (db_state_group_get(c, group, type, "", &ev) < 0 || !ev)
@@ -69,7 +69,7 @@ enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_
     db_room_clear(&r);
     if (db_current_membership(c, room_id, user_id, &s->membership, &s->event_id) < 0)
         return ROOM_ERR;
-    char *hv = state_content_string(c, s->group, "m.room.history_visibility", "history_visibility");
+    char *hv = room_group_string(c, s->group, "m.room.history_visibility", "history_visibility");
     s->world_readable = hv && strcmp(hv, "world_readable") == 0;
     free(hv);
     if (s->membership && strcmp(s->membership, "join") == 0)
@@ -102,7 +102,7 @@ bool room_event_visible(struct dbc *c, const struct standing *s, const char *use
     if (hit)
         return json_is_true(hit);
     bool ok = false;
-    char *hv = state_content_string(c, group, "m.room.history_visibility", "history_visibility");
+    char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
     char *mev = NULL, *membership = NULL;
     if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
         struct db_event e;
@@ -391,7 +391,7 @@ out:
 int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream)
 {
     int64_t v[2];
-    if (token_parse(t, "t#_#", v, 2) < 0 || !token_stream_issued(c, v[1]))
+    if (token_parse(t, "t#_~", v, 2) < 0 || !token_stream_issued(c, v[1]))
         return -1;
     *depth = v[0];
     *stream = v[1];
@@ -425,9 +425,9 @@ static int position_of(struct dbc *c, const char *room_id, const char *tok, int6
     return 1;
 }
 
-enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
-                           const char *to, char dir, int limit, json_t *filter, json_t **out,
-                           char *why, size_t n)
+static enum room_rc messages_page(const char *room_id, const char *user_id, const char *from,
+                                  const char *to, char dir, int limit, json_t *filter,
+                                  json_t **out, char *why, size_t n)
 {
     int64_t fd, fs, td = -1, ts = -1;
     json_t *chunk = json_array(), *cache = json_object();
@@ -654,5 +654,24 @@ enum room_rc room_aliases(const char *room_id, const char *user_id, json_t **out
 out:
     room_standing_clear(&s);
     db_put(c);
+    return rc;
+}
+
+/* /messages; paging backwards past the earliest event this server has asks the room's other
+ * servers for more (room_backfill, server/room_backfill.c), then reads the page again. */
+enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
+                           const char *to, char dir, int limit, json_t *filter, json_t **out,
+                           char *why, size_t n)
+{
+    enum room_rc rc = messages_page(room_id, user_id, from, to, dir, limit, filter, out, why, n);
+    if (rc != ROOM_OK || dir == 'f' || to || json_object_get(*out, "end"))
+        return rc;
+    if (room_backfill(room_id, limit < 20 ? 20 : limit) <= 0)
+        return rc;
+    json_t *again = NULL;
+    if (messages_page(room_id, user_id, from, to, dir, limit, filter, &again, why, n) == ROOM_OK) {
+        json_decref(*out);
+        *out = again;
+    }
     return rc;
 }
