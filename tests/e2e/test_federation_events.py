@@ -20,6 +20,8 @@ CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
 WAIT_S = 30
 EARLY = 15
+BACKFILL_LINE = "GET /_matrix/federation/v1/backfill/"  # in A's access log
+GME_LINE = "POST /_matrix/federation/v1/get_missing_events/"
 
 
 def q(s):
@@ -175,6 +177,7 @@ class TestFederationEvents(unittest.TestCase):
         r = self.B.get(f"{CS}/sync?timeout=0", token=self.tok["bob"])
         self.assertEqual(r.status, 200, r)
         since = r["next_batch"]
+        backfills = self.A.read_log().count(BACKFILL_LINE)
         seen, frm = [], None
         for _ in range(10):  # bounded paging
             path = f"{CS}/rooms/{q(self.room)}/messages?dir=b&limit=10"
@@ -189,6 +192,7 @@ class TestFederationEvents(unittest.TestCase):
         want = [f"early {i}" for i in reversed(range(EARLY))]
         got = [b for b in seen if b and b.startswith("early")]
         self.assertEqual(got, want, f"B: {self.B.read_log()[-3000:]}")
+        self.assertGreater(self.A.read_log().count(BACKFILL_LINE), backfills)
         # an event fetched by backfill is readable by bob on its own
         r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(self.early[0])}",
                        token=self.tok["bob"])
@@ -254,9 +258,11 @@ class TestFederationEvents(unittest.TestCase):
         self.assertEqual(r["pdus"], {id1: {}, id2: {}}, self.A.read_log()[-3000:])
         r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(id1)}", token=self.tok["bob"])
         self.assertEqual(r.status, 404, r)
+        asked = self.A.read_log().count(GME_LINE)
         r = self.send_txn(self.B, self.A, [e2])
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r["pdus"], {id2: {}}, self.B.read_log()[-3000:])
+        self.assertGreater(self.A.read_log().count(GME_LINE), asked)
         for eid, body in ((id1, "gap 1"), (id2, "gap 2")):
             r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(eid)}", token=self.tok["bob"])
             self.assertEqual(r.status, 200, (eid, r, self.B.read_log()[-3000:]))
