@@ -13,7 +13,7 @@ const struct http_route federation_routes[] = {
     {"GET", "/_matrix/federation/v1/openid/userinfo", federation_openid_userinfo, HTTP_AUTH_NONE,
      0},
     {"PUT", "/_matrix/federation/v1/send/{txnId}", federation_send_txn, HTTP_AUTH_SERVER,
-     HTTP_BODY_JSON},
+     HTTP_BODY_JSON | HTTP_BODY_TXN},
     {"GET", "/_matrix/federation/v1/query/profile", federation_query_profile, HTTP_AUTH_SERVER,
      0},
     {"GET", "/_matrix/federation/v1/query/directory", federation_query_directory,

@@ -12,9 +12,11 @@
  *    allow the origin; then room_receive_pdu_fetching (the engine's checks, with bounded
  *    fetching of missing events). Its fate goes in pdus[event_id] ({} or {error}); one bad
  *    PDU never fails the transaction.
- * 5. The whole transaction has a time budget (FED_TXN_BUDGET_MS): PDUs left when it is spent
- *    answer an error and the answer is not stored, so the sender's retry processes them.
- *    Likewise when a PDU hit a transient failure (key fetch, database).
+ * 5. Each room's PDUs are received in order by one of up to FED_TXN_ROOM_THREADS workers, so
+ *    a slow room (fetching missing events) does not hold up the others. The answer waits at
+ *    most FED_TXN_BUDGET_MS: PDUs still being received then answer an error and the answer is
+ *    not stored, so the sender's retry asks again (the work goes on meanwhile). Likewise when
+ *    a PDU hit a transient failure (key fetch, database).
  * 6. Each EDU must come from one of the origin's users (its sender / user_id is on the
  *    origin) and concern a room whose ACL allows the origin; bad EDUs are skipped (EDUs have
  *    no per-item answer). */
@@ -22,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "federation/fed_internal.h"
 #include "federation/federation.h"
 #include "server/clock.h"
 #include "server/e2e.h"
@@ -37,7 +41,8 @@
 
 #define FED_TXN_MAX_PDUS 50
 #define FED_TXN_MAX_EDUS 100
-#define FED_TXN_BUDGET_MS 40000
+#define FED_TXN_BUDGET_MS 20000
+#define FED_TXN_ROOM_THREADS 4
 #define FED_TYPING_MS 30000
 #define MAX_RECEIPT_EVENTS 16
 #define ORIGIN_STRIPES 64
@@ -212,8 +217,29 @@ static void edu_device_list(const char *origin, const json_t *c)
         e2e_device_list_touch(user_id);
 }
 
-/* EDU types this server takes (columns: type, handler). m.presence is ignored: presence
- * does not federate here. */
+/* m.presence: only with presence.enabled (else ignored, as the client API keeps nothing);
+ * each update must be for one of the origin's users, who shares a room with a local user
+ * (userdata_presence_put wakes those who share a room). */
+static void edu_presence(const char *origin, const json_t *c)
+{
+    if (!fed_cfg || !fed_cfg->presence_enabled)
+        return;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "push"), i, p)
+    {
+        const char *user_id = str(p, "user_id"), *presence = str(p, "presence");
+        json_t *rooms = NULL;
+        char why[128];
+        if (i >= FED_TXN_MAX_EDUS || !from_origin(user_id, origin) || !presence)
+            continue;
+        if (room_joined_rooms(user_id, &rooms) == ROOM_OK && json_array_size(rooms))
+            userdata_presence_put(user_id, presence, str(p, "status_msg"), why, sizeof why);
+        json_decref(rooms);
+    }
+}
+
+/* EDU types this server takes (columns: type, handler). */
 static const struct {
     const char *type;
     void (*handle)(const char *origin, const json_t *content);
@@ -223,6 +249,7 @@ static const struct {
     {"m.direct_to_device", edu_to_device},
     {"m.device_list_update", edu_device_list},
     {"m.signing_key_update", edu_device_list},
+    {"m.presence", edu_presence},
 };
 
 static void receive_edu(const char *origin, const json_t *edu)
@@ -241,39 +268,196 @@ static void receive_edu(const char *origin, const json_t *edu)
 
 /* --- the transaction ------------------------------------------------------------------------ */
 
-/* Process the transaction; new answer; *keep false when it must not be stored. */
-static json_t *process(const char *origin, const json_t *pdus, const json_t *edus, bool *keep)
+/* One room's PDUs of a transaction, received in order by one worker. */
+struct room_group {
+    json_t *pdus;    /* deep copy, private to the worker */
+    size_t *idx;     /* their positions in the request's pdus */
+    size_t n_idx;
+    json_t *results; /* event_id -> entry, set when done */
+    bool transient;
+    bool done;
+};
+
+/* The PDU work of one transaction, shared by the handler and the workers; freed by the last
+ * of them (refs), because workers may outlive the answer (FED_TXN_BUDGET_MS). */
+struct txn_work {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    char *origin;
+    struct room_group *groups;
+    size_t n, next, finished;
+};
+
+static void work_unref(struct txn_work *w)
 {
-    int64_t deadline = clock_now_ms() + FED_TXN_BUDGET_MS;
-    json_t *results = json_object();
+    pthread_mutex_lock(&w->mu);
+    int left = --w->refs;
+    pthread_mutex_unlock(&w->mu);
+    if (left)
+        return;
+    for (size_t i = 0; i < w->n; i++) {
+        json_decref(w->groups[i].pdus);
+        json_decref(w->groups[i].results);
+        free(w->groups[i].idx);
+    }
+    free(w->groups);
+    free(w->origin);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+static void *room_worker(void *arg)
+{
+    struct txn_work *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if (w->next >= w->n) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        struct room_group *g = &w->groups[w->next++];
+        pthread_mutex_unlock(&w->mu);
+        json_t *results = json_object();
+        bool transient = false;
+        size_t i;
+        json_t *pdu;
+        json_array_foreach(g->pdus, i, pdu)
+        {
+            char *event_id = NULL;
+            json_t *entry = receive_one(w->origin, pdu, &event_id, &transient);
+            if (event_id)
+                json_object_set_new(results, event_id, entry);
+            else
+                json_decref(entry); /* no event ID to answer under (malformed) */
+            free(event_id);
+        }
+        pthread_mutex_lock(&w->mu);
+        g->results = results;
+        g->transient = transient;
+        g->done = true;
+        w->finished++;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    work_unref(w);
+    return NULL;
+}
+
+/* Group the PDUs by room (order kept within a room). NULL on OOM. */
+static struct txn_work *work_new(const char *origin, const json_t *pdus)
+{
+    struct txn_work *w = calloc(1, sizeof *w);
+    size_t np = json_array_size(pdus);
+    if (!w || !(w->origin = strdup(origin)) ||
+        !(w->groups = calloc(np ? np : 1, sizeof *w->groups))) {
+        if (w)
+            free(w->origin);
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    json_t *by_room = json_object();
     size_t i;
     json_t *pdu;
-    *keep = true;
     json_array_foreach(pdus, i, pdu)
     {
-        char *event_id = NULL;
-        bool transient = false;
-        json_t *entry;
-        if (clock_now_ms() > deadline) {
-            entry = json_pack("{s:s}", "error", "Not processed in time; send the transaction again");
-            transient = true;
-            event_id = pdu_event_id(pdu);
+        const char *room = str(pdu, "room_id");
+        json_t *gi = json_object_get(by_room, room ? room : "");
+        struct room_group *g;
+        if (gi) {
+            g = &w->groups[json_integer_value(gi)];
         } else {
-            entry = receive_one(origin, pdu, &event_id, &transient);
+            json_object_set_new(by_room, room ? room : "", json_integer((json_int_t)w->n));
+            g = &w->groups[w->n++];
+            g->pdus = json_array();
+            g->idx = calloc(np, sizeof *g->idx);
         }
-        if (transient)
-            *keep = false;
-        if (event_id)
-            json_object_set_new(results, event_id, entry);
-        else
-            json_decref(entry); /* no event ID to answer under (malformed) */
-        free(event_id);
+        if (g->idx) {
+            json_array_append_new(g->pdus, json_deep_copy(pdu));
+            g->idx[g->n_idx++] = i;
+        }
     }
+    json_decref(by_room);
+    return w;
+}
+
+/* Process the transaction: each room's PDUs on a worker (at most FED_TXN_ROOM_THREADS at a
+ * time, so one slow room does not hold up the others), the EDUs meanwhile here; wait for the
+ * PDUs until FED_TXN_BUDGET_MS. New answer; *keep false when it must not be stored. */
+static json_t *process(const char *origin, const json_t *pdus, const json_t *edus, bool *keep)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FED_TXN_BUDGET_MS / 1000;
+    json_t *results = json_object();
+    *keep = true;
+    struct txn_work *w = json_array_size(pdus) ? work_new(origin, pdus) : NULL;
+    if (json_array_size(pdus) && !w) {
+        json_decref(results);
+        return NULL;
+    }
+    size_t threads = 0;
+    if (w) {
+        w->refs = 1;
+        for (size_t t = 0; t < w->n && t < FED_TXN_ROOM_THREADS; t++) {
+            pthread_t th;
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            pthread_mutex_lock(&w->mu);
+            w->refs++;
+            pthread_mutex_unlock(&w->mu);
+            if (pthread_create(&th, &attr, room_worker, w) != 0) {
+                pthread_mutex_lock(&w->mu);
+                w->refs--;
+                pthread_mutex_unlock(&w->mu);
+            } else {
+                threads++;
+            }
+            pthread_attr_destroy(&attr);
+        }
+        if (!threads) { /* no thread to be had: here, then */
+            w->refs++;
+            room_worker(w);
+        }
+    }
+    size_t i;
     json_t *edu;
     json_array_foreach(edus, i, edu)
     {
         if (json_is_object(edu))
             receive_edu(origin, edu);
+    }
+    if (w) {
+        pthread_mutex_lock(&w->mu);
+        while (w->finished < w->n)
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
+                break;
+        for (size_t g = 0; g < w->n; g++) {
+            struct room_group *rg = &w->groups[g];
+            if (rg->done) {
+                json_object_update(results, rg->results);
+                if (rg->transient)
+                    *keep = false;
+                continue;
+            }
+            /* still being received: answered as not yet processed, the answer not kept, so
+             * the sender's retry asks again (the work goes on; a repeat is a duplicate) */
+            *keep = false;
+            for (size_t k = 0; k < rg->n_idx; k++) {
+                char *event_id = pdu_event_id(json_array_get(pdus, rg->idx[k]));
+                if (event_id)
+                    json_object_set_new(results, event_id,
+                                        json_pack("{s:s}", "error",
+                                                  "Not processed in time; send it again"));
+                free(event_id);
+            }
+        }
+        pthread_mutex_unlock(&w->mu);
+        work_unref(w);
     }
     return json_pack("{s:o}", "pdus", results);
 }

@@ -34,7 +34,11 @@ enum {
     HTTP_BODY_FILE = 1 << 1, /* body streamed to a temporary file under
                                 media_store_path/tmp as it arrives, limited by
                                 max_upload_size (media uploads); see http_body_file */
+    HTTP_BODY_TXN = 1 << 2,  /* a federation transaction (50 PDUs of up to 64 KiB and 100
+                                EDUs): the limit is HTTP_TXN_BODY_LIMIT, or
+                                max_request_body_size when that is larger */
 };
+#define HTTP_TXN_BODY_LIMIT (8 * 1024 * 1024)
 
 typedef void (*http_handler)(struct http_req *req);
 

@@ -321,6 +321,16 @@ enum room_rc userdata_presence_put(const char *user_id, const char *presence,
     json_decref(rooms);
     notify_end(t, rc == 0);
     db_put(c);
+    if (rc == 0 && ids_is_local(user_id)) { /* servers sharing a room hear of it (m.presence) */
+        json_t *edu = json_pack("{s:[{s:s,s:s,s:i,s:b}]}", "push", "user_id", user_id,
+                                "presence", presence, "last_active_ago", 0,
+                                "currently_active", strcmp(presence, "online") == 0);
+        if (edu && status_msg)
+            json_object_set_new(json_array_get(json_object_get(edu, "push"), 0), "status_msg",
+                                json_string(status_msg));
+        fedout_edu_user_rooms(user_id, "m.presence", edu);
+        json_decref(edu);
+    }
     return rc == 0 ? ROOM_OK : ROOM_ERR;
 }
 

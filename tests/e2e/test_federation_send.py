@@ -4,7 +4,7 @@ changes, redactions, typing, receipts and to-device messages flow both ways thro
 outbound transaction queue and show in the other side's /sync. Hand-signed transactions check
 the receiving side: a repeated txnId is answered from the stored result and not processed
 again; limits; a PDU for a room the server is not in; C, which is not in the room, cannot get
-an event or an EDU applied. Finally B is stopped while A queues events, and gets them when it
+an event or an EDU applied. Presence (enabled here) reaches servers sharing a room. Finally B is stopped while A queues events, and gets them when it
 comes back (same database, same name)."""
 import base64
 import hashlib
@@ -69,7 +69,7 @@ class TestFederationSend(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedsend-")
         cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca], "presence": {"enabled": True}}
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = Restartable(cls.ca, dict(ca_cfg))
         cls.C = FedServer(cls.ca, dict(ca_cfg))
@@ -228,6 +228,20 @@ class TestFederationSend(unittest.TestCase):
         self.wait_sync(self.A, "alice", s_a, has_receipt(self.uid("bob", self.B), eid_a),
                        "bob's receipt on A")
 
+    def test_presence(self):
+        s_a = self.since(self.A, "alice")
+        bob = self.uid("bob", self.B)
+        r = self.B.put(f"{CS}/presence/{q(bob)}/status",
+                       {"presence": "unavailable", "status_msg": "in a meeting"},
+                       token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.wait_sync(self.A, "alice", s_a, lambda b: any(
+            e["sender"] == bob and e["content"].get("status_msg") == "in a meeting"
+            for e in b.get("presence", {}).get("events", [])), "bob's presence on A")
+        r = self.A.get(f"{CS}/presence/{q(bob)}/status", token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["presence"], "unavailable")
+
     def test_to_device_both_ways(self):
         s_b = self.since(self.B, "bob")
         bob = self.uid("bob", self.B)
@@ -282,6 +296,12 @@ class TestFederationSend(unittest.TestCase):
         r = self.send_txn(self.B, self.A, "bige-" + os.urandom(4).hex(),
                           edus=[{"edu_type": "m.x", "content": {}}] * 101)
         self.assertEqual(r.status, 400, r)
+        # a transaction over the client API's 1 MiB body limit is read (20 PDUs of 60 KB)
+        big = [{"room_id": "!nowhere:example.org", "type": "m.room.message", "depth": i,
+                "content": {"body": "x" * 60000}} for i in range(20)]
+        r = self.send_txn(self.B, self.A, "large-" + os.urandom(4).hex(), pdus=big)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["pdus"]), 20, r)
         # unsigned
         r = self.B.request("PUT", f"{FED}/v1/send/x1", body={"origin": self.A.server_name,
                                                              "origin_server_ts": 1, "pdus": []})
@@ -307,7 +327,8 @@ class TestFederationSend(unittest.TestCase):
         r = self.B.get(f"{CS}/rooms/{q(self.room)}/state", token=self.tok["bob"])
         auth = [e["event_id"] for e in r.body
                 if (e["type"], e["state_key"]) in (("m.room.create", ""),
-                                                   ("m.room.power_levels", ""))]
+                                                   ("m.room.power_levels", ""),
+                                                   ("m.room.member", sender))]
         ev = {"type": "m.room.message", "room_id": self.room, "sender": sender,
               "content": {"msgtype": "m.text", "body": "forged"},
               "origin_server_ts": int(time.time() * 1000), "depth": 1000,
@@ -319,6 +340,14 @@ class TestFederationSend(unittest.TestCase):
         ref = dict(redacted)
         eid = "$" + b64u(hashlib.sha256(canonical(ref)).digest())
         return ev, eid
+
+    def _resign(self, ev, origin_srv):
+        ev = {k: v for k, v in ev.items() if k not in ("hashes", "signatures")}
+        ev["hashes"] = {"sha256": b64(hashlib.sha256(canonical(ev)).digest())}
+        redacted = dict(ev, content={})
+        ev["signatures"] = {origin_srv.server_name: {
+            origin_srv.key.key_id: origin_srv.key.sign(canonical(redacted))}}
+        return ev, "$" + b64u(hashlib.sha256(canonical(redacted)).digest())
 
     def test_server_not_in_room_is_not_applied(self):
         s_b = self.since(self.B, "bob")
@@ -351,6 +380,23 @@ class TestFederationSend(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(len(r["pdus"]), 1)
         self.assertIn("not in the room", list(r["pdus"].values())[0]["error"])
+        # PDUs of two rooms and a good one in one transaction (relayed by A): each answered
+        good, good_id = self._forged_event(self.A, self.uid("alice", self.A))
+        good["content"]["body"] = "relayed"  # re-hash and re-sign below
+        good, good_id = self._resign(good, self.A)
+        time.sleep(0.01)
+        bad, bad_id = self._forged_event(self.C, cyril)  # not the one B has already refused
+        r = self.send_txn(self.B, self.A, "m-" + os.urandom(4).hex(), pdus=[bad, ev2, good])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["pdus"]), 3, r)
+        self.assertIn("error", r["pdus"][bad_id])
+        self.assertEqual(r["pdus"][good_id], {}, r)
+        self.wait_sync(self.B, "bob", s_b, self.has_text("relayed"), "the good PDU on B")
+        # A gets its own (hand-made) event too, relayed by B, so that both sides' DAGs agree
+        # again (B's next events point at it)
+        r = self.send_txn(self.A, self.B, "r-" + os.urandom(4).hex(), pdus=[good])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {good_id: {}}, r)
 
     def test_three_servers(self):
         """A room on A joined from B and from C: each side's messages and typing reach both
