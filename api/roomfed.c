@@ -9,6 +9,7 @@
  * its job first: the request may end before the job does. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,8 +126,8 @@ static void *job_thread(void *arg)
         if (runners[i].kind == j->kind)
             runners[i].run(j);
     }
+    http_job_done(j->hj, j, job_free); /* j is the job's from here on */
     atomic_fetch_sub(&running, 1);
-    http_job_done(j->hj, j, job_free);
     return NULL;
 }
 
@@ -237,4 +238,13 @@ void api_remote_create(struct http_req *req, json_t *body)
     j->body = json_deep_copy(body);
     j->reply_room = true;
     park(req, j);
+}
+
+void api_remote_drain(int timeout_ms)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&running) > 0 && waited < timeout_ms; waited += 10)
+        nanosleep(&ts, NULL);
+    if (atomic_load(&running) > 0)
+        log_warn("shutdown: %d calls to other servers still running", atomic_load(&running));
 }
