@@ -16,6 +16,9 @@ const char *api_token_query(struct http_req *req, const char *name);
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
 void api_reply_limited(struct http_req *req, int64_t retry_after_ms);
+/* Take one action of the authenticated user from rc_message (sending messages, state events,
+ * redactions, as Synapse's rc_message). False when over the limit: answered with 429. */
+bool api_message_allowed(struct http_req *req);
 
 /* discovery.c */
 void api_versions(struct http_req *req);
@@ -65,6 +68,10 @@ void api_remote_leave(struct http_req *req, const char *room_id, const char *rea
 void api_remote_invite(struct http_req *req, const char *room_id, const char *invitee,
                        const char *reason);
 void api_remote_create(struct http_req *req, json_t *body);
+/* GET /messages backwards from `from` (may be NULL) once room_backfill has asked the room's
+ * other servers for older events; takes filter (may be NULL). */
+void api_remote_messages(struct http_req *req, const char *room_id, const char *from, int limit,
+                         json_t *filter);
 /* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
  * threads to end, so none touches the database after it closes. */
 void api_remote_drain(int timeout_ms);

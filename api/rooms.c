@@ -114,6 +114,8 @@ void api_send(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or transaction ID too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc =
         room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why, sizeof why);
@@ -131,6 +133,8 @@ void api_state_put(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     enum room_rc rc = room_send(room_id, http_user(req)->user_id, type, key, http_json(req), NULL,
                                 &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
@@ -414,6 +418,14 @@ void api_messages(struct http_req *req)
     enum room_rc rc = room_messages(room_id, http_user(req)->user_id, api_token_query(req, "from"),
                                     api_token_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
+    /* back past the earliest event here: other servers may have more (Server-Server API
+     * "Backfilling"); that wait runs off the HTTP thread (api/roomfed.c) */
+    if (rc == ROOM_OK && (!dir || dir[0] == 'b') && !api_token_query(req, "to") &&
+        !json_object_get(out, "end") && room_backfill_wanted(room_id)) {
+        json_decref(out);
+        api_remote_messages(req, room_id, api_token_query(req, "from"), (int)lim, filter);
+        return;
+    }
     json_decref(filter);
     api_reply_room(req, rc, out, why);
 }
@@ -431,6 +443,8 @@ void api_redact(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc = room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);

@@ -282,6 +282,10 @@ enum room_rc room_fed_backfill(const char *origin, const char *room_id, const js
 #define ROOM_BACKFILL_MAX 100
 #define ROOM_BACKFILL_SERVERS 3
 int room_backfill(const char *room_id, int limit);
+/* Would room_backfill ask anyone (a fetcher is registered, the earliest event has prev events
+ * not here, and the room's last backfill did not come back empty in the last 30 s)? Reads
+ * the database only: for /messages to decide whether to wait on other servers. */
+bool room_backfill_wanted(const char *room_id);
 
 /* --- membership in rooms on other servers (server/room_remote.c) --------------------------- */
 
@@ -347,7 +351,9 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
 enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
                                  char *why, size_t n);
 /* /messages: dir 'b' or 'f', from/to tokens (NULL: the natural ends), limit, filter
- * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. */
+ * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. Reads what this
+ * server has; a page that reaches its earliest event without `end` may want room_backfill
+ * (room_backfill_wanted) and a second read. */
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n);

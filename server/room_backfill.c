@@ -219,6 +219,19 @@ out:
     return out;
 }
 
+bool room_backfill_wanted(const char *room_id)
+{
+    int64_t group = 0;
+    if (!room_fetcher()->backfill || recently_empty(room_id))
+        return false;
+    json_t *from = wanted(room_id, &group);
+    bool yes = json_array_size(from) > 0;
+    json_decref(from);
+    if (!yes && from)
+        mark_empty(room_id);
+    return yes;
+}
+
 int room_backfill(const char *room_id, int limit)
 {
     const struct room_fetcher *f = room_fetcher();

@@ -425,9 +425,9 @@ static int position_of(struct dbc *c, const char *room_id, const char *tok, int6
     return 1;
 }
 
-static enum room_rc messages_page(const char *room_id, const char *user_id, const char *from,
-                                  const char *to, char dir, int limit, json_t *filter,
-                                  json_t **out, char *why, size_t n)
+enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
+                           const char *to, char dir, int limit, json_t *filter, json_t **out,
+                           char *why, size_t n)
 {
     int64_t fd, fs, td = -1, ts = -1;
     json_t *chunk = json_array(), *cache = json_object();
@@ -654,24 +654,5 @@ enum room_rc room_aliases(const char *room_id, const char *user_id, json_t **out
 out:
     room_standing_clear(&s);
     db_put(c);
-    return rc;
-}
-
-/* /messages; paging backwards past the earliest event this server has asks the room's other
- * servers for more (room_backfill, server/room_backfill.c), then reads the page again. */
-enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
-                           const char *to, char dir, int limit, json_t *filter, json_t **out,
-                           char *why, size_t n)
-{
-    enum room_rc rc = messages_page(room_id, user_id, from, to, dir, limit, filter, out, why, n);
-    if (rc != ROOM_OK || dir == 'f' || to || json_object_get(*out, "end"))
-        return rc;
-    if (room_backfill(room_id, limit < 20 ? 20 : limit) <= 0)
-        return rc;
-    json_t *again = NULL;
-    if (messages_page(room_id, user_id, from, to, dir, limit, filter, &again, why, n) == ROOM_OK) {
-        json_decref(*out);
-        *out = again;
-    }
     return rc;
 }
