@@ -172,6 +172,41 @@ class TestFederationEvents(unittest.TestCase):
                                self.B.key, self.B.server_name, content={"latest_events": "x"})
         self.assertEqual(r.status, 400, r)
 
+    def test_joined_history_is_redacted_and_the_acl_refuses(self):
+        """A room whose history is for joined members only: B, not joined when alice wrote,
+        gets the event redacted; then an ACL denying B refuses B's requests."""
+        r = self.A.post(f"{CS}/createRoom", {
+            "preset": "public_chat", "room_version": "10",
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "",
+                               "content": {"history_visibility": "joined"}}]},
+            token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+        r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/s1",
+                       {"msgtype": "m.text", "body": "before bob"}, token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        secret = r["event_id"]
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        r = self.fed_get(self.B, f"{FED}/v1/event/{q(secret)}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"][0]["content"], {})  # redacted for B
+        # and bob's /messages on B does not show it
+        r = self.B.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("before bob", self.bodies(r["chunk"]))
+        # the server ACL: B denied
+        r = self.A.put(f"{CS}/rooms/{q(room)}/state/m.room.server_acl/",
+                       {"allow": ["*"], "deny": [self.B.server_name.split(":")[0]]},
+                       token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        r = self.fed_get(self.B, f"{FED}/v1/state_ids/{q(room)}?event_id={q(secret)}")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.errcode, "M_FORBIDDEN")
+        r = self.fed_get(self.B, f"{FED}/v1/event/{q(secret)}")
+        self.assertEqual(r.status, 403, r)
+
     # --- backfill as the client's server ----------------------------------------------------
     def test_messages_backfills_history_from_before_the_join(self):
         r = self.B.get(f"{CS}/sync?timeout=0", token=self.tok["bob"])
