@@ -46,15 +46,6 @@ static void reply(struct http_req *req, enum room_rc rc, json_t *body, const cha
     http_reply_internal_cause(req, "%s", *why ? why : "room engine error");
 }
 
-/* The room's server ACL (spec "Server Access Control Lists"). False when it answered 403. */
-static bool acl_ok(struct http_req *req, const char *room_id)
-{
-    json_t *acl = room_server_acl(room_id);
-    bool ok = federation_acl_allows(req, acl);
-    json_decref(acl);
-    return ok;
-}
-
 /* A transaction-shaped answer (unlimited_pdu_transaction): origin, origin_server_ts, pdus
  * (stolen). */
 static json_t *transaction(struct http_req *req, json_t *pdus)
@@ -70,7 +61,7 @@ void federation_event(struct http_req *req)
     char *room_id = NULL, why[512] = "";
     enum room_rc rc =
         room_fed_event(http_origin(req), http_param(req, 0), &pdu, &room_id, why, sizeof why);
-    if (rc == ROOM_OK && !acl_ok(req, room_id)) {
+    if (rc == ROOM_OK && !federation_room_acl_allows(req, room_id)) {
         json_decref(pdu);
         free(room_id);
         return;
@@ -89,7 +80,7 @@ static void state(struct http_req *req, bool ids_only)
         http_reply_error(req, 400, "M_MISSING_PARAM", "event_id is required");
         return;
     }
-    if (!acl_ok(req, room_id))
+    if (!federation_room_acl_allows(req, room_id))
         return;
     enum room_rc rc =
         room_fed_state(http_origin(req), room_id, event_id, ids_only, &out, why, sizeof why);
@@ -112,7 +103,7 @@ void federation_event_auth(struct http_req *req)
     const char *room_id = http_param(req, 0);
     json_t *out = NULL;
     char why[512] = "";
-    if (!acl_ok(req, room_id))
+    if (!federation_room_acl_allows(req, room_id))
         return;
     enum room_rc rc = room_fed_event_auth(http_origin(req), room_id, http_param(req, 1), &out,
                                           why, sizeof why);
@@ -156,7 +147,7 @@ void federation_get_missing_events(struct http_req *req)
         limit = MISSING_MAX;
     if (limit < 0)
         limit = 0;
-    if (!acl_ok(req, room_id))
+    if (!federation_room_acl_allows(req, room_id))
         return;
     enum room_rc rc =
         room_fed_missing(http_origin(req), room_id, earliest, latest, (int)limit,
@@ -180,7 +171,7 @@ void federation_backfill(struct http_req *req)
         limit = BACKFILL_MAX;
     if (limit < 0)
         limit = 0;
-    if (!acl_ok(req, room_id)) {
+    if (!federation_room_acl_allows(req, room_id)) {
         json_decref(from);
         return;
     }

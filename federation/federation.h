@@ -92,6 +92,8 @@ bool federation_authenticate(struct http_req *req);
  * m.room.server_acl content is `acl` (borrowed; NULL when the room has none). Answers 403
  * M_FORBIDDEN and returns false when not. */
 bool federation_acl_allows(struct http_req *req, const json_t *acl);
+/* federation_acl_allows with room_id's current m.room.server_acl. */
+bool federation_room_acl_allows(struct http_req *req, const char *room_id);
 
 /* GET /_matrix/key/v2/server, /_matrix/key/v2/query (federation/keys.c). */
 void federation_key_server(struct http_req *req);

@@ -109,16 +109,9 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
         return ins < 0 ? ROOM_RECV_ERR : ROOM_RECV_REJECTED;
     }
     char *text = room_recv_stored_text(x->rv, ev);
-    struct db_event_meta m = {
-        .event_id = id,
-        .room_id = x->room_id,
-        .type = str(ev, "type"),
-        .state_key = str(ev, "state_key"),
-        .sender = str(ev, "sender"),
-        .origin_server_ts = json_integer_value(json_object_get(ev, "origin_server_ts")),
-        .depth = json_integer_value(json_object_get(ev, "depth")),
-        .state_group = backfill_group,
-    };
+    struct db_event_meta m;
+    room_recv_meta(ev, id, x->room_id, &m);
+    m.state_group = backfill_group;
     int64_t stream = 0;
     int rc = text ? db_backfill_store(x->c, &m, text, prevs, &stream) : -1;
     free(text);

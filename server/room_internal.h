@@ -99,6 +99,13 @@ char *room_create_event_id(const char *room_id);
  * it is unknown or already redacted. 0 or -1. */
 int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
                          const char *event_id);
+/* The event IDs of PDUs as stored or sent (the event_id key in v1/v2, else the reference
+ * hash; server/room_serve.c). New array; PDUs without one are left out. */
+json_t *room_pdu_ids(const struct room_version *rv, const json_t *pdus);
+/* The meta row of a checked event `ev` (with its strings borrowed from ev) of room_id. */
+struct db_event_meta;
+void room_recv_meta(const json_t *ev, const char *id, const char *room_id,
+                    struct db_event_meta *m);
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
 

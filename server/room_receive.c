@@ -290,6 +290,20 @@ json_t *room_recv_prev_ids(const json_t *pdu)
     return out;
 }
 
+void room_recv_meta(const json_t *ev, const char *id, const char *room_id,
+                    struct db_event_meta *m)
+{
+    *m = (struct db_event_meta){
+        .event_id = id,
+        .room_id = room_id,
+        .type = str(ev, "type"),
+        .state_key = str(ev, "state_key"),
+        .sender = str(ev, "sender"),
+        .origin_server_ts = json_integer_value(json_object_get(ev, "origin_server_ts")),
+        .depth = json_integer_value(json_object_get(ev, "depth")),
+    };
+}
+
 /* Insert the event row. */
 int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
                      const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
@@ -298,19 +312,12 @@ int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, 
     char *text = room_recv_stored_text(x->rv, ev);
     if (!text)
         return -1;
-    struct db_event_meta m = {
-        .event_id = id,
-        .room_id = x->room_id,
-        .type = str(ev, "type"),
-        .state_key = str(ev, "state_key"),
-        .sender = str(ev, "sender"),
-        .origin_server_ts = json_integer_value(json_object_get(ev, "origin_server_ts")),
-        .depth = json_integer_value(json_object_get(ev, "depth")),
-        .state_group = group,
-        .rejected = rejected,
-        .outlier = outlier,
-        .soft_failed = soft_failed,
-    };
+    struct db_event_meta m;
+    room_recv_meta(ev, id, x->room_id, &m);
+    m.state_group = group;
+    m.rejected = rejected;
+    m.outlier = outlier;
+    m.soft_failed = soft_failed;
     int64_t s = 0;
     int rc = promote ? db_events_promote(x->c, &m, prevs, &s)
                      : db_events_insert(x->c, &m, text, prevs, NULL, NULL, clock_now_ms(), &s);

@@ -240,8 +240,7 @@ static json_t *map_ids(const json_t *map)
     return ids;
 }
 
-/* IDs of PDUs as stored (event_id key in v1/v2, else computed). New array. */
-static json_t *pdu_ids(const struct room_version *rv, const json_t *pdus)
+json_t *room_pdu_ids(const struct room_version *rv, const json_t *pdus)
 {
     json_t *ids = json_array(), *v;
     size_t i;
@@ -329,7 +328,7 @@ enum room_rc room_fed_state(const char *origin, const char *room_id, const char 
         goto out;
     strip_unsigned(chain);
     if (ids_only) {
-        *out = json_pack("{s:O,s:o}", "pdu_ids", ids, "auth_chain_ids", pdu_ids(rv, chain));
+        *out = json_pack("{s:O,s:o}", "pdu_ids", ids, "auth_chain_ids", room_pdu_ids(rv, chain));
     } else {
         json_t *pdus = pdus_of(c, rv, origin, room_id, ids, MAX_STATE_EVENTS, cache);
         *out = pdus ? json_pack("{s:o,s:O}", "pdus", pdus, "auth_chain", chain) : NULL;
@@ -375,6 +374,19 @@ out:
         db_event_clear(&e);
     db_put(c);
     return rc;
+}
+
+/* A stored, not rejected event of room_id at depth >= min_depth, for the walks: 1 (fill e),
+ * 0 (skip it), -1. */
+static int usable(struct dbc *c, const char *room_id, const char *id, int64_t min_depth,
+                  struct db_event *e)
+{
+    int got = load(c, room_id, id, e);
+    if (got == 1 && (e->rejected || e->depth < min_depth)) {
+        db_event_clear(e);
+        return 0;
+    }
+    return got;
 }
 
 /* Append the IDs of the prev events of a stored PDU to `to`, unless in `seen` (then marked). */
@@ -436,14 +448,11 @@ enum room_rc room_fed_missing(const char *origin, const char *room_id, const jso
             if ((int)json_array_size(out) >= limit || ++looked > MAX_WALK)
                 break;
             struct db_event e;
-            int got = load(c, room_id, json_string_value(v), &e);
+            int got = usable(c, room_id, json_string_value(v), min_depth, &e);
             if (got < 0)
                 goto out;
-            if (got == 0 || e.rejected || e.depth < min_depth) {
-                if (got == 1)
-                    db_event_clear(&e);
+            if (got == 0)
                 continue;
-            }
             json_t *p = served(c, rv, origin, &e, cache);
             if (p)
                 json_array_append_new(out, p);
@@ -505,15 +514,12 @@ enum room_rc room_fed_backfill(const char *origin, const char *room_id, const js
         json_t *id = json_incref(json_array_get(json_array_get(queue, best), 1));
         json_array_remove(queue, best);
         struct db_event e;
-        int got = load(c, room_id, json_string_value(id), &e);
+        int got = usable(c, room_id, json_string_value(id), INT64_MIN, &e);
         json_decref(id);
         if (got < 0)
             goto out;
-        if (got == 0 || e.rejected) {
-            if (got == 1)
-                db_event_clear(&e);
+        if (got == 0)
             continue;
-        }
         json_t *p = served(c, rv, origin, &e, cache);
         if (p)
             json_array_append_new(out, p);
