@@ -14,10 +14,10 @@
 #include "server/ids.h"
 #include "server/room.h"
 
-#define BACKFILL_MAX 100   /* /backfill limit ceiling */
+#define BACKFILL_MAX 100     /* /backfill limit ceiling */
 #define BACKFILL_FROM_MAX 20 /* v= values read */
-#define MISSING_MAX 20      /* /get_missing_events limit ceiling; 10 by default */
-#define MISSING_IDS_MAX 100 /* earliest_events / latest_events entries */
+#define MISSING_MAX 20       /* /get_missing_events limit ceiling; 10 by default */
+#define MISSING_IDS_MAX 100  /* earliest_events / latest_events entries */
 
 /* The engine's answers as the spec's errors (columns: rc, status, errcode). */
 static const struct {
@@ -50,8 +50,8 @@ static void reply(struct http_req *req, enum room_rc rc, json_t *body, const cha
  * (stolen). */
 static json_t *transaction(struct http_req *req, json_t *pdus)
 {
-    return json_pack("{s:s,s:I,s:o}", "origin", http_config(req)->server_name,
-                     "origin_server_ts", (json_int_t)clock_now_ms(), "pdus", pdus);
+    return json_pack("{s:s,s:I,s:o}", "origin", http_config(req)->server_name, "origin_server_ts",
+                     (json_int_t)clock_now_ms(), "pdus", pdus);
 }
 
 /* GET /_matrix/federation/v1/event/{eventId} */
@@ -105,8 +105,8 @@ void federation_event_auth(struct http_req *req)
     char why[512] = "";
     if (!federation_room_acl_allows(req, room_id))
         return;
-    enum room_rc rc = room_fed_event_auth(http_origin(req), room_id, http_param(req, 1), &out,
-                                          why, sizeof why);
+    enum room_rc rc =
+        room_fed_event_auth(http_origin(req), room_id, http_param(req, 1), &out, why, sizeof why);
     reply(req, rc, out, why);
 }
 
@@ -149,9 +149,8 @@ void federation_get_missing_events(struct http_req *req)
         limit = 0;
     if (!federation_room_acl_allows(req, room_id))
         return;
-    enum room_rc rc =
-        room_fed_missing(http_origin(req), room_id, earliest, latest, (int)limit,
-                         md ? json_integer_value(md) : 0, &events, why, sizeof why);
+    enum room_rc rc = room_fed_missing(http_origin(req), room_id, earliest, latest, (int)limit,
+                                       md ? json_integer_value(md) : 0, &events, why, sizeof why);
     reply(req, rc, rc == ROOM_OK ? json_pack("{s:o}", "events", events) : NULL, why);
 }
 

@@ -81,8 +81,7 @@ static json_t *pick_pdus(json_t *ans)
     return json_is_array(pdus) ? json_incref(pdus) : NULL;
 }
 
-static json_t *get_event(void *ctx, const char *server, const char *room_id,
-                         const char *event_id)
+static json_t *get_event(void *ctx, const char *server, const char *room_id, const char *event_id)
 {
     char enc[1024], path[1200];
     if (remote_encode(event_id, enc, sizeof enc) < 0)
@@ -126,8 +125,8 @@ static json_t *backfill(void *ctx, const char *server, const char *room_id, cons
     json_t *v;
     if (remote_encode(room_id, enc, sizeof enc) < 0)
         return NULL;
-    int len = snprintf(path, sizeof path, "/_matrix/federation/v1/backfill/%s?limit=%d", enc,
-                       limit);
+    int len =
+        snprintf(path, sizeof path, "/_matrix/federation/v1/backfill/%s?limit=%d", enc, limit);
     json_array_foreach((json_t *)from, i, v)
     {
         if (i >= BACKFILL_FROM_MAX || remote_encode(json_string_value(v), enc, sizeof enc) < 0)

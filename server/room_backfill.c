@@ -139,9 +139,9 @@ static int fetch_auth(const struct room_fetcher *f, const char *origin, const ch
             return -1;
         json_t *pdu = f->get_event(f->ctx, origin, room_id, json_string_value(v));
         char *got = NULL, why[300];
-        enum room_recv r = pdu ? room_receive_outlier(origin, room_id, pdu, &got, NULL, why,
-                                                      sizeof why)
-                               : ROOM_RECV_ERR;
+        enum room_recv r =
+            pdu ? room_receive_outlier(origin, room_id, pdu, &got, NULL, why, sizeof why)
+                : ROOM_RECV_ERR;
         json_decref(pdu);
         free(got);
         if (r != ROOM_RECV_ACCEPTED && r != ROOM_RECV_DUPLICATE && r != ROOM_RECV_REJECTED)
@@ -271,8 +271,7 @@ int room_backfill(const char *room_id, int limit)
         json_t *missing = NULL;
         enum room_recv r =
             room_recv_run(origin, room_id, v, backfill_locked, &id, &missing, why, sizeof why);
-        if (r == ROOM_RECV_MISSING_AUTH &&
-            fetch_auth(f, origin, room_id, missing, &budget) == 0) {
+        if (r == ROOM_RECV_MISSING_AUTH && fetch_auth(f, origin, room_id, missing, &budget) == 0) {
             free(id);
             id = NULL;
             r = room_recv_run(origin, room_id, v, backfill_locked, &id, NULL, why, sizeof why);
@@ -280,8 +279,8 @@ int room_backfill(const char *room_id, int limit)
         if (r == ROOM_RECV_ACCEPTED)
             stored++;
         else if (r != ROOM_RECV_DUPLICATE)
-            log_info("backfill of %s from %s: %s not stored: %s", room_id, origin,
-                     id ? id : "?", why);
+            log_info("backfill of %s from %s: %s not stored: %s", room_id, origin, id ? id : "?",
+                     why);
         json_decref(missing);
         free(id);
     }

@@ -72,9 +72,9 @@ static bool server_sees(struct dbc *c, const char *server, int64_t group, json_t
     json_t *hit = json_object_get(cache, key);
     if (hit)
         return json_is_true(hit);
-    char *hv = group > 0 ? room_group_string(c, group, "m.room.history_visibility",
-                                             "history_visibility")
-                         : NULL;
+    char *hv = group > 0
+                   ? room_group_string(c, group, "m.room.history_visibility", "history_visibility")
+                   : NULL;
     bool ok;
     if (!hv || strcmp(hv, "world_readable") == 0 || strcmp(hv, "shared") == 0) {
         ok = true;
@@ -154,8 +154,8 @@ static int load(struct dbc *c, const char *room_id, const char *event_id, struct
     return got;
 }
 
-enum room_rc room_fed_event(const char *origin, const char *event_id, json_t **pdu,
-                            char **room_id, char *why, size_t n)
+enum room_rc room_fed_event(const char *origin, const char *event_id, json_t **pdu, char **room_id,
+                            char *why, size_t n)
 {
     struct dbc *c = db_get();
     struct db_event e = {0};
@@ -406,8 +406,8 @@ static void push_prevs(const json_t *pdu, json_t *to, json_t *seen)
 }
 
 enum room_rc room_fed_missing(const char *origin, const char *room_id, const json_t *earliest,
-                              const json_t *latest, int limit, int64_t min_depth,
-                              json_t **events, char *why, size_t n)
+                              const json_t *latest, int limit, int64_t min_depth, json_t **events,
+                              char *why, size_t n)
 {
     struct dbc *c = db_get();
     const struct room_version *rv = NULL;

@@ -207,6 +207,24 @@ class TestFederationEvents(unittest.TestCase):
         r = self.fed_get(self.B, f"{FED}/v1/event/{q(secret)}")
         self.assertEqual(r.status, 403, r)
 
+    def test_world_readable_room_answers_any_server(self):
+        r = self.A.post(f"{CS}/createRoom", {
+            "preset": "public_chat", "room_version": "10",
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "",
+                               "content": {"history_visibility": "world_readable"}}]},
+            token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+        r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/w1",
+                       {"msgtype": "m.text", "body": "for everyone"}, token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        eid = r["event_id"]
+        r = self.fed_get(self.C, f"{FED}/v1/event/{q(eid)}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"][0]["content"]["body"], "for everyone")
+        r = self.fed_get(self.C, f"{FED}/v1/state_ids/{q(room)}?event_id={q(eid)}")
+        self.assertEqual(r.status, 200, r)
+
     # --- backfill as the client's server ----------------------------------------------------
     def test_messages_backfills_history_from_before_the_join(self):
         r = self.B.get(f"{CS}/sync?timeout=0", token=self.tok["bob"])
