@@ -69,16 +69,21 @@ static json_t *pick_first_pdu(json_t *ans)
     return json_is_object(pdu) ? json_incref(pdu) : NULL;
 }
 
+/* A non-empty array under `key` (an empty one: that server has nothing, ask another). */
+static json_t *pick_nonempty(json_t *ans, const char *key)
+{
+    json_t *arr = json_object_get(ans, key);
+    return json_is_array(arr) && json_array_size(arr) ? json_incref(arr) : NULL;
+}
+
 static json_t *pick_events(json_t *ans)
 {
-    json_t *events = json_object_get(ans, "events");
-    return json_is_array(events) ? json_incref(events) : NULL;
+    return pick_nonempty(ans, "events");
 }
 
 static json_t *pick_pdus(json_t *ans)
 {
-    json_t *pdus = json_object_get(ans, "pdus");
-    return json_is_array(pdus) ? json_incref(pdus) : NULL;
+    return pick_nonempty(ans, "pdus");
 }
 
 static json_t *get_event(void *ctx, const char *server, const char *room_id, const char *event_id)

@@ -263,9 +263,33 @@ class TestFederationEvents(unittest.TestCase):
         self.assertIn(f"@bob:{self.B.server_name}", r["joined"])
 
     # --- get_missing_events as the receiving server ------------------------------------------
-    def _bob_event(self, body, prev, depth, auth):
+    def _anchor(self, room, body):
+        """A message of alice's that B holds too: (its ID, its depth, the auth events of a
+        message of bob's)."""
+        r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/{os.urandom(4).hex()}",
+                       {"msgtype": "m.text", "body": body}, token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        anchor = r["event_id"]
+        deadline = time.time() + WAIT_S
+        while time.time() < deadline:
+            r = self.B.get(f"{CS}/rooms/{q(room)}/event/{q(anchor)}", token=self.tok["bob"])
+            if r.status == 200:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.status, 200, "anchor did not reach B")
+        r = self.fed_get(self.B, f"{FED}/v1/event/{q(anchor)}")
+        depth = r["pdus"][0]["depth"]
+        r = self.A.get(f"{CS}/rooms/{q(room)}/state", token=self.tok["alice"])
+        auth = [e["event_id"] for e in r.body
+                if (e["type"], e["state_key"]) in (("m.room.create", ""),
+                                                   ("m.room.power_levels", ""),
+                                                   ("m.room.member", f"@bob:{self.B.server_name}"))]
+        self.assertEqual(len(auth), 3)
+        return anchor, depth, auth
+
+    def _bob_event(self, room, body, prev, depth, auth):
         """A message from bob, signed with B's key (room version 10)."""
-        ev = {"type": "m.room.message", "room_id": self.room,
+        ev = {"type": "m.room.message", "room_id": room,
               "sender": f"@bob:{self.B.server_name}",
               "content": {"msgtype": "m.text", "body": body},
               "origin_server_ts": int(time.time() * 1000), "depth": depth,
@@ -282,29 +306,35 @@ class TestFederationEvents(unittest.TestCase):
         return dest.fed_request("PUT", f"{FED}/v1/send/{os.urandom(6).hex()}", origin_srv.key,
                                 origin_srv.server_name, content=body)
 
-    def test_unknown_prev_event_completed_with_get_missing_events(self):
-        # a message from A that both servers hold, as the parent
-        r = self.A.put(f"{CS}/rooms/{q(self.room)}/send/m.room.message/anchor",
-                       {"msgtype": "m.text", "body": "anchor"}, token=self.tok["alice"])
+    def test_missing_events_asked_of_another_server_when_the_origin_has_none(self):
+        """A, B and C in a room; B gets from C a PDU whose prev event only A has: C answers
+        nothing, and B's fetcher asks A, the room's other server."""
+        r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
+                        token=self.tok["alice"])
         self.assertEqual(r.status, 200, r)
-        anchor = r["event_id"]
-        deadline = time.time() + WAIT_S
-        while time.time() < deadline:
-            r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(anchor)}", token=self.tok["bob"])
-            if r.status == 200:
-                break
-            time.sleep(0.2)
-        self.assertEqual(r.status, 200, "anchor did not reach B")
-        r = self.fed_get(self.B, f"{FED}/v1/event/{q(anchor)}")
-        depth = r["pdus"][0]["depth"]
-        r = self.A.get(f"{CS}/rooms/{q(self.room)}/state", token=self.tok["alice"])
-        auth = [e["event_id"] for e in r.body
-                if (e["type"], e["state_key"]) in (("m.room.create", ""),
-                                                   ("m.room.power_levels", ""),
-                                                   ("m.room.member", f"@bob:{self.B.server_name}"))]
-        self.assertEqual(len(auth), 3)
-        e1, id1 = self._bob_event("gap 1", anchor, depth + 1, auth)
-        e2, id2 = self._bob_event("gap 2", id1, depth + 2, auth)
+        room = r["room_id"]
+        for srv, name in ((self.B, "bob"), (self.C, "cyril")):
+            r = srv.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                         token=self.tok[name])
+            self.assertEqual(r.status, 200, r)
+        anchor, depth, auth = self._anchor(room, "anchor 2")
+        e1, id1 = self._bob_event(room, "other 1", anchor, depth + 1, auth)
+        e2, id2 = self._bob_event(room, "other 2", id1, depth + 2, auth)
+        r = self.send_txn(self.A, self.B, [e1, e2])
+        self.assertEqual(r["pdus"], {id1: {}, id2: {}}, self.A.read_log()[-3000:])
+        asked = self.A.read_log().count(GME_LINE)
+        r = self.send_txn(self.B, self.C, [e2])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {id2: {}}, self.B.read_log()[-3000:])
+        self.assertGreater(self.A.read_log().count(GME_LINE), asked)
+        r = self.B.get(f"{CS}/rooms/{q(room)}/event/{q(id1)}", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["content"]["body"], "other 1")
+
+    def test_unknown_prev_event_completed_with_get_missing_events(self):
+        anchor, depth, auth = self._anchor(self.room, "anchor")
+        e1, id1 = self._bob_event(self.room, "gap 1", anchor, depth + 1, auth)
+        e2, id2 = self._bob_event(self.room, "gap 2", id1, depth + 2, auth)
         # A gets both (from B, as B would send them); B gets only the second, from A
         r = self.send_txn(self.A, self.B, [e1, e2])
         self.assertEqual(r.status, 200, r)
