@@ -7,8 +7,8 @@
 #include "api/api.h"
 #include "server/account.h"
 #include "server/ids.h"
-#include "server/remote.h"
 #include "server/ratelimit.h"
+#include "server/remote.h"
 #include "server/room.h"
 
 #define MAX_DISPLAYNAME 256

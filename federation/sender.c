@@ -51,9 +51,9 @@ enum scope { TO_ROOM, TO_USER_ROOMS, TO_SERVER };
 struct item {
     struct item *next;
     enum scope scope;
-    int kind;   /* DB_FEDQ_PDU or DB_FEDQ_EDU */
-    char *key;  /* room ID, user ID or server name */
-    char *body; /* JSON text of the PDU or EDU */
+    int kind;     /* DB_FEDQ_PDU or DB_FEDQ_EDU */
+    char *key;    /* room ID, user ID or server name */
+    char *body;   /* JSON text of the PDU or EDU */
     char *except; /* a server not to send to (the one a forwarded PDU came from), or NULL */
 };
 
@@ -62,7 +62,7 @@ struct dest {
     char *name;
     int64_t next_ts; /* not before (back-off) */
     bool in_flight;
-    bool has_work; /* rows may be queued */
+    bool has_work;             /* rows may be queued */
     unsigned gen, started_gen; /* gen counts touches: an empty take clears has_work only when
                                   nothing was queued since the transaction started */
 };
@@ -330,13 +330,13 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
         *empty = true;
         goto out;
     }
-    json_t *body = json_pack("{s:s,s:I,s:o,s:o}", "origin", fed_cfg->server_name,
-                             "origin_server_ts", (json_int_t)clock_now_ms(), "pdus",
-                             parse_all(pdus), "edus", parse_all(edus));
+    json_t *body =
+        json_pack("{s:s,s:I,s:o,s:o}", "origin", fed_cfg->server_name, "origin_server_ts",
+                  (json_int_t)clock_now_ms(), "pdus", parse_all(pdus), "edus", parse_all(edus));
     snprintf(path, sizeof path, "/_matrix/federation/v1/send/%s", txn_id);
-    int status = body ? federation_request(dest, "PUT", path, body, SENDER_TIMEOUT_MS, &out, err,
-                                           sizeof err)
-                      : FED_ERR_TRANSPORT;
+    int status =
+        body ? federation_request(dest, "PUT", path, body, SENDER_TIMEOUT_MS, &out, err, sizeof err)
+             : FED_ERR_TRANSPORT;
     json_decref(body);
     c = db_get();
     if (!c) {

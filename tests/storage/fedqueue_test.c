@@ -62,8 +62,8 @@ TEST(queue_take_retry_done)
     json_decref(edus);
     pending = db_fedq_pending(c);
     CHECK(json_array_size(pending) == 1);
-    CHECK(strcmp(json_string_value(json_array_get(json_array_get(pending, 0), 0)),
-                 "b.example") == 0);
+    CHECK(strcmp(json_string_value(json_array_get(json_array_get(pending, 0), 0)), "b.example") ==
+          0);
     json_decref(pending);
     json_decref(dests);
     db_put(c);
