@@ -72,6 +72,8 @@ void api_remote_create(struct http_req *req, json_t *body);
  * other servers for older events; takes filter (may be NULL). */
 void api_remote_messages(struct http_req *req, const char *room_id, const char *from, int limit,
                          json_t *filter);
+/* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
+void api_remote_alias(struct http_req *req, const char *alias);
 /* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
  * threads to end, so none touches the database after it closes. */
 void api_remote_drain(int timeout_ms);

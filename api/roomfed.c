@@ -22,15 +22,16 @@
 
 #define MAX_THREADS 32
 
-enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_MESSAGES };
+enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_ALIAS, K_MESSAGES };
 
 /* One call: its input (copies), its outcome. Freed by the job (job_free). */
 struct job {
     enum kind kind;
     char *target, *user, *m, *reason; /* target: room ID or alias (K_JOIN), room ID else */
     char *invitee;                    /* K_INVITE */
-    json_t *servers, *body;           /* via/server_name (K_JOIN), createRoom body (K_CREATE),
-                                         the RoomEventFilter (K_MESSAGES) */
+    json_t *servers, *body;           /* via/server_name (K_JOIN; K_ALIAS: the answer),
+                                         createRoom body (K_CREATE), the RoomEventFilter
+                                         (K_MESSAGES) */
     char *from;                       /* K_MESSAGES: the token, may be NULL */
     int limit;                        /* K_MESSAGES */
     json_t *out;                      /* K_MESSAGES: the page */
@@ -122,6 +123,12 @@ static void run_messages(struct job *j)
                           j->why, sizeof j->why);
 }
 
+static void run_alias(struct job *j)
+{
+    j->rc = room_alias_remote(j->target, &j->room_id, &j->servers, j->why, sizeof j->why);
+    j->alias_missing = j->rc == ROOM_NOT_FOUND;
+}
+
 /* kind -> what runs it (columns: kind, function) */
 static const struct {
     enum kind kind;
@@ -131,6 +138,7 @@ static const struct {
     {K_LEAVE, run_leave},
     {K_INVITE, run_invite},
     {K_CREATE, run_create},
+    {K_ALIAS, run_alias},
     {K_MESSAGES, run_messages},
 };
 
@@ -178,6 +186,9 @@ static void job_finish(struct http_req *req, void *arg, void *result)
         http_reply_error(req, j->err.status, j->err.errcode, "%s", j->why);
     } else if (j->rc != ROOM_OK) {
         api_reply_room_error(req, j->rc, j->why);
+    } else if (j->kind == K_ALIAS) {
+        http_reply_json(req, 200,
+                        json_pack("{s:s,s:O}", "room_id", j->room_id, "servers", j->servers));
     } else if (j->reply_room) {
         http_reply_json(req, 200, json_pack("{s:s}", "room_id", j->room_id));
     } else {
@@ -280,4 +291,14 @@ void api_remote_drain(int timeout_ms)
         nanosleep(&ts, NULL);
     if (atomic_load(&running) > 0)
         log_warn("shutdown: %d calls to other servers still running", atomic_load(&running));
+}
+
+void api_remote_alias(struct http_req *req, const char *alias)
+{
+    struct job *j = job_new(req, K_ALIAS, alias, NULL);
+    if (!j) {
+        http_reply_internal(req);
+        return;
+    }
+    park(req, j);
 }
