@@ -14,7 +14,7 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, canonical
+from fedharness import FedServer, TestCA, b64, canonical, start_servers, stop_servers
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -32,10 +32,6 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def b64(data):
-    return base64.b64encode(data).decode().rstrip("=")
-
-
 class TestFederationEvents(unittest.TestCase):
 
     @classmethod
@@ -46,14 +42,7 @@ class TestFederationEvents(unittest.TestCase):
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.C = FedServer(cls.ca, dict(ca_cfg))
-        cls.servers = []
-        try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
-        except Exception:
-            cls.tearDownClass()
-            raise
+        cls.servers = start_servers(cls.A, cls.B, cls.C)
         cls.tok = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril")):
             srv.register(name)
@@ -74,11 +63,7 @@ class TestFederationEvents(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def fed_get(self, asker, path):
