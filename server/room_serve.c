@@ -231,6 +231,31 @@ out:
     return out;
 }
 
+/* The state before `e` read from its own state group when its prev events have no state here
+ * (the first event of a room joined over federation, whose prev events were never fetched):
+ * the group itself for a non-state event; for a state event the group it was derived from,
+ * but only when that group plus `e` is exactly e's group (the derivation may skip steps).
+ * New reference, or NULL (unknown or an error). */
+static json_t *state_from_group(struct dbc *c, const struct db_event *e)
+{
+    const char *type = str(e->pdu, "type"), *sk = str(e->pdu, "state_key");
+    json_t *after = e->state_group > 0 ? db_state_group_load(c, e->state_group) : NULL;
+    if (!after || !sk || !type)
+        return after;
+    int64_t parent = db_state_group_parent(c, e->state_group);
+    json_t *before = parent > 0 ? db_state_group_load(c, parent) : NULL, *check = NULL;
+    if (before && (check = json_deep_copy(before)) &&
+        statemap_set(check, type, sk, e->event_id) == 0 && json_equal(check, after)) {
+        json_decref(check);
+        json_decref(after);
+        return before;
+    }
+    json_decref(check);
+    json_decref(after);
+    json_decref(before);
+    return NULL;
+}
+
 /* IDs of a state map's values (new array). */
 static json_t *map_ids(const json_t *map)
 {
@@ -310,6 +335,8 @@ enum room_rc room_fed_state(const char *origin, const char *room_id, const char 
     bool unknown = false;
     if (got == 1 && !e.rejected && (e.state_group > 0 || !e.outlier))
         map = state_before(c, rv, &e, &unknown, why, n);
+    if (unknown && (map = state_from_group(c, &e)))
+        unknown = false;
     if (got == 0 || e.rejected || unknown || (!map && !e.outlier && e.state_group <= 0)) {
         snprintf(why, n, "Could not find the state at event %s", event_id);
         rc = ROOM_NOT_FOUND;

@@ -131,6 +131,25 @@ class TestFederationEvents(unittest.TestCase):
         r = self.fed_get(self.B, f"{FED}/v1/backfill/{q(self.room)}?limit=5")
         self.assertEqual(r.status, 400, r)
 
+    def test_state_at_a_join_over_federation(self):
+        """B answers /state_ids at bob's join, whose prev events it never fetched: the state
+        the join came into (without bob), read from the join's state group."""
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/state/m.room.member/"
+                       f"{q('@bob:' + self.B.server_name)}", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/state", token=self.tok["bob"])
+        join = [e["event_id"] for e in r.body if e["type"] == "m.room.member" and
+                e["state_key"] == f"@bob:{self.B.server_name}"][0]
+        r = self.B.fed_request("GET", f"{FED}/v1/state_ids/{q(self.room)}?event_id={q(join)}",
+                               self.A.key, self.A.server_name)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn(join, r["pdu_ids"])
+        self.assertGreaterEqual(len(r["pdu_ids"]), 5)
+        # A agrees on the state before the join
+        r2 = self.fed_get(self.B, f"{FED}/v1/state_ids/{q(self.room)}?event_id={q(join)}")
+        self.assertEqual(r2.status, 200, r2)
+        self.assertEqual(sorted(r["pdu_ids"]), sorted(r2["pdu_ids"]))
+
     def test_backfill_and_missing_events_served(self):
         v = self.early[10]
         r = self.fed_get(self.B, f"{FED}/v1/backfill/{q(self.room)}?v={q(v)}&limit=4")
