@@ -137,11 +137,17 @@ void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_
  * stream position of its transaction) and touch the user and every room they are in. */
 int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id)
 {
+    return e2e_record_change_for(c, t, user_id, NULL);
+}
+
+int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
+                          const char *only_for)
+{
     int64_t pos = 0;
     json_t *rooms = NULL;
-    if (db_device_list_changed(c, user_id, &pos, &rooms) < 0)
+    if (db_device_list_changed(c, user_id, only_for, &pos, &rooms) < 0)
         return -1;
-    notify_touch(t, pos, NULL, user_id, NOTIFY_DEVICES);
+    notify_touch(t, pos, NULL, only_for ? only_for : user_id, NOTIFY_DEVICES);
     size_t i;
     json_t *r;
     json_array_foreach(rooms, i, r)
