@@ -102,6 +102,7 @@ void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);
 /* sync.c */
 void api_sync(struct http_req *req);
+void api_slidingsync(struct http_req *req);
 /* userdata.c */
 /* Parse and check a Filter (JSON text); new object, or NULL with the reason in why. */
 json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n);

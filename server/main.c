@@ -33,6 +33,7 @@
 #include "server/e2e.h"
 #include "server/media.h"
 #include "server/notify.h"
+#include "server/ssconn.h"
 #include "server/outbound.h"
 #include "server/preview.h"
 #include "server/pusher.h"
@@ -341,6 +342,7 @@ out_notify:
     media_shutdown();
     notify_stop();
     notify_cleanup();
+    ssconn_cleanup();
 out_db:
     outbound_set_ip_range_filter(NULL);
     ipfilter_free(push_filter);
