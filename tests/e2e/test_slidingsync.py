@@ -291,3 +291,50 @@ class SlidingSync(ServerTestCase):
                     {"room_subscriptions": []},
                     {"extensions": {"to_device": {"enabled": True, "since": 5}}}):
             self.assertEqual(self.ss(tok, bad, status=400).errcode, "M_INVALID_PARAM", bad)
+
+    def test_lazy_members_heroes_and_kick(self):
+        self.s.register("hank")
+        self.s.register("ivy")
+        hank = self.s.login("hank")["access_token"]
+        ivy = self.s.login("ivy")["access_token"]
+        rid = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=hank)["room_id"]
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/join", {}, token=ivy).status, 200)
+        self.s.put(CS + f"/profile/{q('@hank:test.local')}/displayname",
+                   {"displayname": "Hank H."}, token=hank)
+        self.s.put(CS + f"/rooms/{q(rid)}/send/m.room.message/l1",
+                   {"msgtype": "m.text", "body": "from hank"}, token=hank)
+        body = {"lists": {"all": {"ranges": [[0, 9]], "timeline_limit": 1,
+                                  "required_state": [["m.room.member", "$LAZY"]]}}}
+        r = self.ss(ivy, body)
+        e = r["rooms"][rid]
+        # unnamed room: heroes with their display names; $LAZY gives the sender's member event
+        self.assertEqual([h["user_id"] for h in e["heroes"]], ["@hank:test.local"])
+        self.assertEqual(e["heroes"][0].get("displayname"), "Hank H.")
+        self.assertEqual([ev["state_key"] for ev in e["required_state"]], ["@hank:test.local"])
+        self.assertEqual(e["joined_count"], 2)
+        pos = r["pos"]
+        # hank again: his member event is not sent twice on the connection
+        self.s.put(CS + f"/rooms/{q(rid)}/send/m.room.message/l2",
+                   {"msgtype": "m.text", "body": "again"}, token=hank)
+        r = self.ss(ivy, body, pos=pos)
+        self.assertEqual(r["rooms"][rid].get("required_state", []), [])
+        pos = r["pos"]
+        # ivy is kicked: the room comes with membership leave and the kick; what follows in
+        # the room is never shown to her
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/kick",
+                                     {"user_id": "@ivy:test.local"}, token=hank).status, 200)
+        r = self.ss(ivy, body, pos=pos)
+        e = r["rooms"][rid]
+        self.assertEqual(e["membership"], "leave")
+        self.assertEqual(e["timeline"][-1]["type"], "m.room.member")
+        self.assertEqual(e["timeline"][-1]["content"]["membership"], "leave")
+        pos = r["pos"]
+        self.s.put(CS + f"/rooms/{q(rid)}/send/m.room.message/l3",
+                   {"msgtype": "m.text", "body": "secret after kick"}, token=hank)
+        r = self.ss(ivy, body, pos=pos)
+        self.assertNotIn(rid, r.get("rooms", {}))
+        fresh = self.ss(ivy, body)  # a new connection: the kick is still listed, not the secret
+        e = fresh["rooms"][rid]
+        self.assertEqual(e["membership"], "leave")
+        self.assertNotIn("secret after kick",
+                         [ev["content"].get("body") for ev in e.get("timeline", [])])
