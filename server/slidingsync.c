@@ -5,7 +5,8 @@
  *     by someone else; a leave of their own only when the connection got the room before),
  *     newest activity first (the newest event the user may know of; ties by room ID).
  *  2. Each list filters it (is_dm from m.direct, is_encrypted, is_invite, room_types,
- *     not_room_types, spaces from the joined spaces' m.space.child events), answers its
+ *     not_room_types, spaces from the joined spaces' m.space.child events, tags and not_tags
+ *     from m.tag), answers its
  *     `count`, and selects the rooms inside its ranges. Subscriptions select rooms the user
  *     has a membership in; others are ignored. A room selected several times gets the
  *     largest timeline_limit and the union of the required_state.
@@ -151,8 +152,12 @@ static int check_list(const json_t *l, char *why, size_t n)
     }
     if (check_strings(json_object_get(f, "room_types"), true) < 0 ||
         check_strings(json_object_get(f, "not_room_types"), true) < 0 ||
-        check_strings(json_object_get(f, "spaces"), false) < 0)
-        return bad(why, n, "room_types, not_room_types and spaces are arrays of at most 50");
+        check_strings(json_object_get(f, "spaces"), false) < 0 ||
+        check_strings(json_object_get(f, "tags"), false) < 0 ||
+        check_strings(json_object_get(f, "not_tags"), false) < 0)
+        return bad(why, n,
+                   "room_types, not_room_types, spaces, tags and not_tags are arrays of at "
+                   "most 50");
     return check_config(l, why, n);
 }
 
@@ -289,7 +294,23 @@ static bool filter_ok(const struct ss_ctx *x, const json_t *f, const json_t *row
         return false;
     if (children && !json_object_get(children, room_id))
         return false;
-    return true;
+    /* not_tags wins over tags */
+    const json_t *tags = json_object_get(row, "tags");
+    size_t i;
+    json_array_foreach(json_object_get(f, "not_tags"), i, v)
+    {
+        if (json_object_get(tags, json_string_value(v)))
+            return false;
+    }
+    const json_t *want = json_object_get(f, "tags");
+    if (!json_is_array(want))
+        return true;
+    json_array_foreach(want, i, v)
+    {
+        if (json_object_get(tags, json_string_value(v)))
+            return true;
+    }
+    return false;
 }
 
 static bool in_ranges(const json_t *l, size_t k)
@@ -729,10 +750,17 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
     /* step 3 */
     if (ss_rooms_build(&x, s.list, s.n, rooms_out, sent) < 0)
         goto out;
-    /* rooms sent before and not selected now keep their entry while the user has a
-     * membership there */
     const char *k;
     json_t *v;
+    /* the lists a room is in (MSC4186 "lists"; absent for a subscription alone) */
+    json_object_foreach(rooms_out, k, v)
+    {
+        json_t *names = json_object_get(json_object_get(s.where, k), "lists");
+        if (json_array_size(names))
+            json_object_set(v, "lists", names);
+    }
+    /* rooms sent before and not selected now keep their entry while the user has a
+     * membership there */
     json_object_foreach((json_t *)prev_rooms, k, v)
     {
         if (!json_object_get(sent, k) && json_object_get(by_id, k))

@@ -13,7 +13,8 @@
  * last (the stream position of the newest event the user may know of: at most the member
  * event's for a user no longer in the room), bump (the same over the event types that bump
  * a room, `bump_types`, a JSON array of strings, borrowed; 0 when none), encrypted (bool),
- * room_type (the create event's content.type, or null)}. */
+ * room_type (the create event's content.type, or null), tags (the `tags` object of the user's
+ * m.tag for the room, or null)}. */
 json_t *db_ss_rooms(struct dbc *c, const char *user_id, int64_t upto, const json_t *bump_types);
 
 /* The rooms named by the m.space.child events (with a non-empty `via`) in the current state

@@ -338,3 +338,32 @@ class SlidingSync(ServerTestCase):
         self.assertEqual(e["membership"], "leave")
         self.assertNotIn("secret after kick",
                          [ev["content"].get("body") for ev in e.get("timeline", [])])
+
+    def test_filters_spaces_tags_types(self):
+        tok = self.s.register("jo")["access_token"]
+        space = self.s.post(CS + "/createRoom", {"preset": "public_chat", "creation_content":
+                                                 {"type": "m.space"}}, token=tok)["room_id"]
+        child = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=tok)["room_id"]
+        other = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=tok)["room_id"]
+        r = self.s.put(CS + f"/rooms/{q(space)}/state/m.space.child/{q(child)}",
+                       {"via": ["test.local"]}, token=tok)
+        self.assertEqual(r.status, 200, r)
+        r = self.s.put(CS + f"/user/{q('@jo:test.local')}/rooms/{q(other)}/tags/m.favourite",
+                       {}, token=tok)
+        self.assertEqual(r.status, 200, r)
+
+        def rooms(filters):
+            r = self.ss(tok, {"lists": {"l": {"ranges": [[0, 9]], "timeline_limit": 0,
+                                              "required_state": [], "filters": filters}}})
+            self.assertEqual(r["lists"]["l"]["count"], len(r.get("rooms", {})))
+            for e in r.get("rooms", {}).values():
+                self.assertEqual(e["lists"], ["l"])
+            return set(r.get("rooms", {}))
+
+        self.assertEqual(rooms({"room_types": ["m.space"]}), {space})
+        self.assertEqual(rooms({"not_room_types": ["m.space"]}), {child, other})
+        self.assertEqual(rooms({"room_types": [None]}), {child, other})
+        self.assertEqual(rooms({"spaces": [space]}), {child})
+        self.assertEqual(rooms({"tags": ["m.favourite"]}), {other})
+        self.assertEqual(rooms({"not_tags": ["m.favourite"]}), {space, child})
+        self.assertEqual(rooms({"is_dm": False, "is_encrypted": False}), {space, child, other})
