@@ -16,9 +16,9 @@
  *     (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
  *     timeline's senders and targets and, without a gap, member changes since; each is sent
  *     once per connection (the snapshot remembers them). `$ME` is the user.
- *  4. name, avatar (from the same state), heroes (joined, invited, then left users, with
- *     display names from their member events) when the room has no name, counts, unread
- *     counts, bump_stamp (the newest event of a bumping type), is_dm; invites and knocks get
+ *  4. name, avatar (from the same state); for a joined room also heroes (joined, invited,
+ *     then left users, with display names from their member events) when the room has no
+ *     name, member counts and unread counts (these read the current state); bump_stamp (the newest event of a bumping type), is_dm; invites and knocks get
  *     their stripped state (invite_state / knock_state) instead, never the room's history. */
 #include "server/slidingsync_internal.h"
 
@@ -102,16 +102,37 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     int64_t g = db_sync_group_at_stream(x->c, r->room_id, t->to);
     if (g < 0)
         goto out;
-    now = g ? db_state_group_load(x->c, g) : json_object();
     bool whole = t->initial || t->rs_changed;
-    if (!whole) {
-        int64_t gs = db_sync_group_at_stream(x->c, r->room_id, t->from > 0 ? t->from : 0);
-        then = gs > 0 ? db_state_group_load(x->c, gs) : gs == 0 ? json_object() : NULL;
+    int64_t gs = whole ? -1 : db_sync_group_at_stream(x->c, r->room_id, t->from);
+    if (!whole && gs < 0)
+        goto out;
+    /* no state changed since the room was last sent: only the member events of the senders
+     * and heroes can be needed, a narrow read instead of two whole states */
+    bool same = !whole && gs == g;
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (same) {
+        json_t *users = json_array();
+        json_object_foreach(senders, key, v) json_array_append_new(users, json_string(key));
+        json_array_foreach(json_object_get(summary, "heroes"), i, v) json_array_append(users, v);
+        json_t *got = g && json_array_size(users) ? db_state_group_members(x->c, g, users)
+                                                  : json_object();
+        json_decref(users);
+        if (!got)
+            goto out;
+        now = json_object();
+        json_object_foreach(got, key, v) statemap_set(now, "m.room.member", key,
+                                                      json_string_value(v));
+        json_decref(got);
+        then = json_incref(now);
+    } else {
+        now = g ? db_state_group_load(x->c, g) : json_object();
+        if (!whole)
+            then = gs > 0 ? db_state_group_load(x->c, gs) : json_object();
     }
     if (!now || (!whole && !then))
         goto out;
-    const char *key;
-    json_t *v;
     json_object_foreach(now, key, v)
     {
         char *type = NULL, *skey = NULL;
@@ -156,13 +177,12 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     /* name, avatar and the heroes' member events come from the same read */
     const char *extra[] = {"m.room.name", "m.room.avatar"};
     json_t *fetch = json_deep_copy(ids);
-    for (size_t i = 0; i < 2; i++) {
+    for (i = 0; i < 2; i++) {
         const char *id = statemap_get(now, extra[i], "");
         if (id)
             json_array_append_new(fetch, json_string(id));
     }
     json_t *heroes = json_object_get(summary, "heroes");
-    size_t i;
     json_array_foreach(heroes, i, v)
     {
         const char *id = statemap_get(now, "m.room.member", json_string_value(v));
@@ -190,8 +210,10 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     else
         json_decref(out);
     /* name and avatar: when new or changed */
-    const char *name_id = statemap_get(now, "m.room.name", "");
-    const char *avatar_id = statemap_get(now, "m.room.avatar", "");
+    const char *name_id = same ? json_string_value(json_object_get(r->prev, "name"))
+                               : statemap_get(now, "m.room.name", "");
+    const char *avatar_id = same ? json_string_value(json_object_get(r->prev, "avatar"))
+                                 : statemap_get(now, "m.room.avatar", "");
     json_t *name = state_field(now, evs, "m.room.name", "name");
     json_t *avatar = state_field(now, evs, "m.room.avatar", "url");
     if (t->initial || !str_eq(json_object_get(r->prev, "name"), name_id ? name_id : "")) {
@@ -294,9 +316,9 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     json_object_set_new(entry, "num_live", json_integer((json_int_t)live));
     if (t->expanded)
         json_object_set_new(entry, "expanded_timeline", json_true());
-    json_object_set(entry, "joined_count", json_object_get(summary, "joined"));
-    json_object_set(entry, "invited_count", json_object_get(summary, "invited"));
     if (str_eq(json_object_get(r->row, "membership"), "join")) {
+        json_object_set(entry, "joined_count", json_object_get(summary, "joined"));
+        json_object_set(entry, "invited_count", json_object_get(summary, "invited"));
         json_int_t notes = 0, hl = 0;
         const char *k;
         json_t *v;
@@ -316,7 +338,7 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
 {
     int rc = -1;
     struct todo *todo = calloc(n ? n : 1, sizeof *todo);
-    json_t *by_limit = json_object(), *joined = json_array(), *summ_ids = json_array();
+    json_t *by_limit = json_object(), *joined = json_array();
     json_t *tls = json_object(), *sums = NULL, *counts = NULL;
     size_t nt = 0;
     if (!todo)
@@ -330,8 +352,10 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         bool dm = json_object_get(x->direct, r->room_id) != NULL;
         const json_t *p = r->prev;
         bool initial = !p;
+        /* a new membership; a join -> join (profile change) is only activity */
         bool moved = p && (!str_eq(json_object_get(p, "m"), ms) ||
-                           json_integer_value(json_object_get(p, "ms")) != mstream);
+                           (strcmp(ms, "join") != 0 &&
+                            json_integer_value(json_object_get(p, "ms")) != mstream));
         bool active = p && last > json_integer_value(json_object_get(p, "s"));
         bool expanded = p && r->timeline_limit > json_integer_value(json_object_get(p, "tl"));
         bool rs_changed = p && !str_eq(json_object_get(p, "rs"), r->rs_key);
@@ -363,7 +387,7 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
                                                     "since", (json_int_t)t->from, "upto",
                                                     (json_int_t)t->to));
         }
-        json_array_append_new(summ_ids, json_string(r->room_id));
+        /* summaries read the current state: only for rooms the user is in */
         if (strcmp(ms, "join") == 0)
             json_array_append_new(joined, json_string(r->room_id));
     }
@@ -379,8 +403,8 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         json_object_update(tls, got);
         json_decref(got);
     }
-    sums = json_array_size(summ_ids) ? db_sync_summaries(x->c, summ_ids, x->q->user_id)
-                                     : json_object();
+    sums = json_array_size(joined) ? db_sync_summaries(x->c, joined, x->q->user_id)
+                                   : json_object();
     counts = json_array_size(joined) ? db_push_counts(x->c, x->q->user_id, joined, x->upto)
                                      : json_object();
     if (!sums || !counts)
@@ -433,7 +457,6 @@ out:
     free(todo);
     json_decref(by_limit);
     json_decref(joined);
-    json_decref(summ_ids);
     json_decref(tls);
     json_decref(sums);
     json_decref(counts);

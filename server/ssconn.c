@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/token.h"
 
 struct snap {
     int64_t n;
@@ -78,18 +79,11 @@ static void drop(size_t i)
 
 static int parse_pos(const char *pos, int64_t *gen, int64_t *n)
 {
-    char *end;
-    if (!pos || !*pos)
+    int64_t v[2];
+    if (token_parse(pos, "#_#", v, 2) < 0)
         return -1;
-    long long g = strtoll(pos, &end, 10);
-    if (*end != '_' || end == pos)
-        return -1;
-    const char *p = end + 1;
-    long long v = strtoll(p, &end, 10);
-    if (*end || end == p)
-        return -1;
-    *gen = g;
-    *n = v;
+    *gen = v[0];
+    *n = v[1];
     return 0;
 }
 
