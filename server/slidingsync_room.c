@@ -29,6 +29,7 @@
 
 #include "server/statemap.h"
 #include "server/sync_internal.h"
+#include "storage/slidingsync.h"
 #include "storage/state.h"
 #include "storage/sync.h"
 
@@ -106,30 +107,33 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     int64_t gs = whole ? -1 : db_sync_group_at_stream(x->c, r->room_id, t->from);
     if (!whole && gs < 0)
         goto out;
-    /* no state changed since the room was last sent: only the member events of the senders
-     * and heroes can be needed, a narrow read instead of two whole states */
-    bool same = !whole && gs == g;
     const char *key;
     json_t *v;
     size_t i;
-    if (same) {
+    if (whole) {
+        now = g ? db_state_group_load(x->c, g) : json_object();
+    } else {
+        /* an update: only the keys that changed in the range, name and avatar, and the
+         * member events of the senders and heroes, not two whole states */
         json_t *users = json_array();
         json_object_foreach(senders, key, v) json_array_append_new(users, json_string(key));
         json_array_foreach(json_object_get(summary, "heroes"), i, v) json_array_append(users, v);
-        json_t *got = g && json_array_size(users) ? db_state_group_members(x->c, g, users)
-                                                  : json_object();
+        json_t *d = db_ss_state_delta(x->c, r->room_id, gs, g, t->from, t->to, users);
         json_decref(users);
-        if (!got)
+        if (!d)
             goto out;
         now = json_object();
-        json_object_foreach(got, key, v) statemap_set(now, "m.room.member", key,
-                                                      json_string_value(v));
-        json_decref(got);
-        then = json_incref(now);
-    } else {
-        now = g ? db_state_group_load(x->c, g) : json_object();
-        if (!whole)
-            then = gs > 0 ? db_state_group_load(x->c, gs) : json_object();
+        then = json_object();
+        const char *part[] = {"now", "then"};
+        for (int k = 0; k < 2; k++) {
+            json_array_foreach(json_object_get(d, part[k]), i, v)
+            {
+                statemap_set(k ? then : now, json_string_value(json_array_get(v, 0)),
+                             json_string_value(json_array_get(v, 1)),
+                             json_string_value(json_array_get(v, 2)));
+            }
+        }
+        json_decref(d);
     }
     if (!now || (!whole && !then))
         goto out;
@@ -210,10 +214,8 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     else
         json_decref(out);
     /* name and avatar: when new or changed */
-    const char *name_id = same ? json_string_value(json_object_get(r->prev, "name"))
-                               : statemap_get(now, "m.room.name", "");
-    const char *avatar_id = same ? json_string_value(json_object_get(r->prev, "avatar"))
-                                 : statemap_get(now, "m.room.avatar", "");
+    const char *name_id = statemap_get(now, "m.room.name", "");
+    const char *avatar_id = statemap_get(now, "m.room.avatar", "");
     json_t *name = state_field(now, evs, "m.room.name", "name");
     json_t *avatar = state_field(now, evs, "m.room.avatar", "url");
     if (t->initial || !str_eq(json_object_get(r->prev, "name"), name_id ? name_id : "")) {

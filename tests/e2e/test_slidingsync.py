@@ -367,3 +367,30 @@ class SlidingSync(ServerTestCase):
         self.assertEqual(rooms({"tags": ["m.favourite"]}), {other})
         self.assertEqual(rooms({"not_tags": ["m.favourite"]}), {space, child})
         self.assertEqual(rooms({"is_dm": False, "is_encrypted": False}), {space, child, other})
+
+    def test_state_change_on_update(self):
+        tok = self.s.register("kim")["access_token"]
+        rid = self.s.post(CS + "/createRoom", {"preset": "public_chat", "name": "before"},
+                          token=tok)["room_id"]
+        body = {"lists": {"l": {"ranges": [[0, 0]], "timeline_limit": 1,
+                                "required_state": [["m.room.name", ""], ["m.room.topic", ""]]}}}
+        r = self.ss(tok, body)
+        self.assertEqual(r["rooms"][rid]["name"], "before")
+        pos = r["pos"]
+        self.s.put(CS + f"/rooms/{q(rid)}/state/m.room.name/", {"name": "after"}, token=tok)
+        self.s.put(CS + f"/rooms/{q(rid)}/send/m.room.message/s1",
+                   {"msgtype": "m.text", "body": "x"}, token=tok)
+        r = self.ss(tok, body, pos=pos)
+        e = r["rooms"][rid]
+        self.assertEqual(e["name"], "after")
+        self.assertEqual([(ev["type"], ev["content"]) for ev in e["required_state"]],
+                         [("m.room.name", {"name": "after"})])
+        self.assertTrue(e["limited"])
+        pos = r["pos"]
+        # a message only: no name, no required_state
+        self.s.put(CS + f"/rooms/{q(rid)}/send/m.room.message/s2",
+                   {"msgtype": "m.text", "body": "y"}, token=tok)
+        r = self.ss(tok, body, pos=pos)
+        e = r["rooms"][rid]
+        self.assertNotIn("name", e)
+        self.assertNotIn("required_state", e)
