@@ -16,9 +16,6 @@
 #include "server/notify.h"
 #include "server/slidingsync.h"
 #include "server/ssconn.h"
-#include "server/userdata.h"
-
-#define MAX_TIMEOUT_MS 90000
 
 struct sspark {
     struct ss_req q;
@@ -102,23 +99,9 @@ void api_slidingsync(struct http_req *req)
     const char *conn = json_string_value(json_object_get(body, "conn_id"));
     p->conn_id = http_strdup(req, conn ? conn : "");
     int64_t timeout = 0;
-    const char *t = http_query(req, "timeout");
-    if (t && *t) {
-        char *end;
-        long long v = strtoll(t, &end, 10);
-        if (*end || v < 0) {
-            http_reply_error(req, 400, "M_INVALID_PARAM", "timeout must be a non-negative integer");
-            return;
-        }
-        timeout = v > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : v;
-    }
-    const char *sp = http_query(req, "set_presence");
-    if (sp && strcmp(sp, "online") != 0 && strcmp(sp, "offline") != 0 &&
-        strcmp(sp, "unavailable") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM",
-                         "set_presence must be online, offline or unavailable");
+    const char *sp = NULL;
+    if (!api_sync_params(req, &timeout, &sp))
         return;
-    }
     const char *pos = http_query(req, "pos");
     if (pos && *pos) {
         p->pos = http_strdup(req, pos);
@@ -128,10 +111,7 @@ void api_slidingsync(struct http_req *req)
             return;
         }
     }
-    if (http_config(req)->presence_enabled && (!sp || strcmp(sp, "offline") != 0)) {
-        char pwhy[128];
-        userdata_presence_put(u->user_id, sp ? sp : "online", NULL, pwhy, sizeof pwhy);
-    }
+    api_sync_presence(req, u->user_id, sp);
     p->body = json_incref(body);
     p->q.body = p->body;
     p->q.snap = p->snap;
