@@ -16,8 +16,27 @@ struct config_listener {
     bool tls;                /* listeners[].tls: unsupported here (use a reverse proxy) ->
                                 config error if true */
     bool x_forwarded;        /* listeners[].x_forwarded: trust X-Forwarded-For */
+    int max_connections_per_address; /* listeners[].max_connections_per_address (Amtsbote key):
+                                        connections open at once from one socket peer (IPv6: one
+                                        /64); 0 = no limit. Default 0 with x_forwarded (the peer
+                                        is the proxy), else 256 */
     bool res_client;         /* "client" in any resources[].names */
     bool res_federation;     /* "federation" in any resources[].names */
+};
+
+/* trusted_key_servers[]: a notary whose /_matrix/key/v2/query answers are believed. */
+struct config_key_server {
+    char *server_name;     /* required */
+    char **key_ids;        /* verify_keys: key ID -> unpadded base64 public key; the notary's */
+    char **keys;           /* answers must carry a valid signature by one of them */
+    size_t n_keys;
+};
+
+/* old_signing_keys: a key this server signed with before, published in old_verify_keys. */
+struct config_old_key {
+    char *key_id;       /* "ed25519:..." */
+    char *key;          /* unpadded base64 public key */
+    int64_t expired_ts; /* when it stopped being used, ms */
 };
 
 struct config_ratelimit {
@@ -74,9 +93,23 @@ struct config {
     bool allow_guest_access;   /* must stay false: guests are refused */
     enum log_level log_level;  /* log_level, default info */
     int worker_threads;        /* HTTP worker threads (Amtsbote key), default 4 */
+    int max_connections;       /* HTTP connections open at once, all listeners (Amtsbote key),
+                                  default 10000; RLIMIT_NOFILE is raised to fit at start-up */
+    int64_t request_header_timeout_ms; /* request_header_timeout (Amtsbote key), default 30s:
+                                          a request head must arrive within it (also the
+                                          keep-alive idle time) */
+    int64_t request_body_timeout_ms;   /* request_body_timeout (Amtsbote key), default 60s, plus
+                                          1 s per 4 KiB received */
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    struct config_old_key *old_signing_keys; /* default none */
+    size_t n_old_signing_keys;
+    struct config_key_server *trusted_key_servers; /* default none: keys fetched directly */
+    size_t n_trusted_key_servers;
+    bool federation_verify_certificates; /* default true */
+    char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
+    size_t n_federation_custom_ca_list;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */

@@ -140,13 +140,26 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# Federate only with these servers; leave out to federate with any.\n"
             "#federation_domain_whitelist:\n"
             "#  - example.org\n\n"
+            "# Notaries for other servers' keys (default: none, keys come from each server).\n"
+            "#trusted_key_servers:\n"
+            "#  - server_name: keys.example.org\n"
+            "#    verify_keys: {\"ed25519:a_AbCd\": \"<base64 public key>\"}\n\n"
+            "# A closed federation with its own CA (replaces the system's CAs for federation).\n"
+            "#federation_custom_ca_list: [/etc/amtsbote/federation-ca.pem]\n\n"
             "# Room version for new rooms. \"10\" while staff use clients older than room\n"
             "# version 11 (nheko 0.11, Debian 12's, misreads 11 and 12); see the README.\n"
             "default_room_version: \"12\"\n\n"
             "# error, warning, info (includes the access log: one line per request) or debug.\n"
             "log_level: info\n\n"
             "# HTTP worker threads per bind address.\n"
-            "worker_threads: 4\n",
+            "worker_threads: 4\n\n"
+            "# Connections open at once, all listeners together (a parked /sync holds one), and\n"
+            "# how long a client may take to send a request head (also the keep-alive idle\n"
+            "# time) and body (plus 1 s per 4 KiB). A listener's max_connections_per_address\n"
+            "# is 0 (no limit: the peer is the proxy) with x_forwarded, else 256.\n"
+            "#max_connections: 10000\n"
+            "#request_header_timeout: 30s\n"
+            "#request_body_timeout: 60s\n",
             reg, reg, secret);
     sodium_memzero(secret, sizeof secret);
     return fflush(f) == 0 && !ferror(f) ? 0 : -1;

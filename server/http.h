@@ -25,6 +25,8 @@ enum http_auth {
     HTTP_AUTH_NONE,     /* no access token looked at */
     HTTP_AUTH_OPTIONAL, /* token used if present; invalid token still rejected */
     HTTP_AUTH_REQUIRED, /* M_MISSING_TOKEN / M_UNKNOWN_TOKEN without a valid token */
+    HTTP_AUTH_SERVER,   /* a federation request signed with X-Matrix, checked by the server
+                           authenticator; the origin is then http_origin(req) */
 };
 
 enum {
@@ -59,10 +61,20 @@ enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
  * is served only on listeners that name its resource. */
 void http_add_routes(const struct http_route *table, enum http_resource res);
 void http_set_authenticator(http_authenticator fn);
+/* While `probe` returns true (the database cannot be reached), an answer of 500 goes out as
+ * 503 M_UNKNOWN with Retry-After instead. */
+void http_set_unavailable_probe(bool (*probe)(void));
+
+/* Check the X-Matrix signature of a HTTP_AUTH_SERVER request. Returns true after
+ * http_set_origin, or false after answering the request (401/403/500). Without one
+ * registered, such routes answer 401. */
+typedef bool (*http_server_authenticator)(struct http_req *req);
+void http_set_server_authenticator(http_server_authenticator fn);
 
 /* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
 int http_start(const struct config *cfg);
-/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
+/* Stop accepting, close connections that wait for a request, answer the requests in flight
+ * (waiting up to `grace_ms`) with Connection: close, then stop. */
 void http_stop(int grace_ms);
 
 /* --- inside a handler ------------------------------------------------------------------- */
@@ -72,6 +84,9 @@ const char *http_param(struct http_req *req, size_t i);
 const char *http_query(struct http_req *req, const char *name);
 /* Request header (case-insensitive name), or NULL. */
 const char *http_header(struct http_req *req, const char *name);
+/* Every value of a header that may repeat (case-insensitive name), in order: up to max into
+ * out. Returns how many there are (possibly more than max). */
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max);
 /* The parsed body (borrowed) for HTTP_BODY_JSON routes, else NULL. */
 json_t *http_json(struct http_req *req);
 /* Raw body bytes (borrowed) and length. */
@@ -81,6 +96,13 @@ const char *http_body(struct http_req *req, size_t *len);
  * handler took it with http_body_file_take (e.g. after renaming it). */
 const char *http_body_file(struct http_req *req, uint64_t *len, uint8_t sha256[32]);
 void http_body_file_take(struct http_req *req);
+/* The authenticated origin server of a HTTP_AUTH_SERVER request (else NULL); set by the
+ * server authenticator. */
+const char *http_origin(struct http_req *req);
+void http_set_origin(struct http_req *req, const char *origin);
+/* The request target as received: the path, then '?' and the query when there is one
+ * (rebuilt from the arguments in their order; what X-Matrix signs). Request memory. */
+const char *http_target(struct http_req *req);
 /* Authenticated user, or NULL. */
 const struct http_user *http_user(struct http_req *req);
 /* Client address (X-Forwarded-For when the listener trusts it). */
@@ -117,14 +139,17 @@ bool http_replied(struct http_req *req);
 
 /* Long-polling. A handler that has nothing to say yet calls http_suspend and returns without
  * replying. Once the connection is parked, `arm(req)` runs (on the same thread): it arranges
- * for http_resume(req) to be called, from any thread, exactly once and possibly at once.
- * After that, `resumed(req)` runs on an HTTP thread and either replies or suspends again.
- * A parked request holds no thread. */
+ * for http_resume(req) to be called, from any thread, at most once and possibly at once, and
+ * never after the request has ended (see http_on_end: a parker that may fire later holds
+ * something the on_end hook can disarm). After that, `resumed(req)` runs on an HTTP thread
+ * and either replies or suspends again. A parked request holds no thread. */
 typedef void (*http_park_fn)(struct http_req *req);
 void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
 void http_resume(struct http_req *req);
 /* Called with the ctx when the request ends, however it ends (also when the server stops
- * with the request still parked): release what ctx owns there. */
+ * with the request still parked, or when its client goes away while it is parked: the HTTP
+ * front notices within about a second and ends it): release what ctx owns there, and make
+ * sure no http_resume(req) comes afterwards. */
 void http_on_end(struct http_req *req, void (*fn)(void *ctx));
 /* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
 void http_set_ctx(struct http_req *req, void *ctx);

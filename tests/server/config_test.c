@@ -676,6 +676,50 @@ TEST(durations)
     CHECK(config_parse_duration("999999999999y", &v) == -1);
 }
 
+TEST(connection_limits)
+{
+    struct config c;
+    char err[256];
+    const char *y = "server_name: example.org\nsigning_key_path: k\n"
+                    "listeners: [{port: 8008}, {port: 8009, x_forwarded: true},\n"
+                    "  {port: 8010, x_forwarded: true, max_connections_per_address: 50}]\n"
+                    "database: {name: psycopg2}\n";
+    if (config_parse(y, strlen(y), &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.max_connections, 10000);
+    CHECK_INT(c.request_header_timeout_ms, 30000);
+    CHECK_INT(c.request_body_timeout_ms, 60000);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 256); /* a direct listener */
+    CHECK_INT(c.listeners[1].max_connections_per_address, 0);   /* behind a proxy: off */
+    CHECK_INT(c.listeners[2].max_connections_per_address, 50);
+    config_free(&c);
+    const char *set = "server_name: example.org\nsigning_key_path: k\n"
+                      "listeners: [{port: 8008, max_connections_per_address: 0}]\n"
+                      "database: {name: psycopg2}\nmax_connections: 20000\n"
+                      "request_header_timeout: 5s\nrequest_body_timeout: 2m\n";
+    if (config_parse(set, strlen(set), &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.max_connections, 20000);
+    CHECK_INT(c.request_header_timeout_ms, 5000);
+    CHECK_INT(c.request_body_timeout_ms, 120000);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 0);
+    config_free(&c);
+    const char *low = "server_name: example.org\nsigning_key_path: k\n"
+                      "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                      "max_connections: 3\n";
+    CHECK(config_parse(low, strlen(low), &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "max_connections") != NULL);
+    const char *fast = "server_name: example.org\nsigning_key_path: k\n"
+                       "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                       "request_header_timeout: 10\n";
+    CHECK(config_parse(fast, strlen(fast), &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "request_header_timeout") != NULL);
+}
+
 TEST(turn_and_user_directory)
 {
     struct config c;
@@ -698,6 +742,85 @@ TEST(turn_and_user_directory)
                       "turn_uris: ['http://x']\n";
     CHECK(config_parse(bad, strlen(bad), &c, err, sizeof err) == -1);
     CHECK(strstr(err, "turn_uris") != NULL);
+}
+
+TEST(federation_trust_keys)
+{
+    struct config c;
+    char err[256];
+    char text[2048];
+    /* defaults: certificates checked, no notary, Synapse's blacklist, no exceptions */
+    if (parse(minimal, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK(c.federation_verify_certificates);
+    CHECK_INT(c.n_trusted_key_servers, 0);
+    CHECK_INT(c.n_federation_custom_ca_list, 0);
+    CHECK_INT(c.n_ip_range_blacklist, 0); /* unset: ipfilter's default list */
+    CHECK_INT(c.n_ip_range_whitelist, 0);
+    config_free(&c);
+    snprintf(text, sizeof text,
+             "%strusted_key_servers:\n"
+             "  - server_name: notary.bund.example\n"
+             "    verify_keys:\n"
+             "      \"ed25519:auto\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"\n"
+             "      \"ed25519:old\": \"l8Hft5qXKn1vfHrg3p4+W8gELQVo8N13JkluMfmn2sQ=\"\n"
+             "  - server_name: 'land.example:8448'\n"
+             "    accept_keys_insecurely: true\n"
+             "federation_verify_certificates: false\n"
+             "federation_custom_ca_list: [/etc/ca/bund.pem, /etc/ca/land.pem]\n"
+             "ip_range_blacklist: ['10.0.0.0/8', 'fc00::/7']\n"
+             "ip_range_whitelist: ['10.1.0.0/16', '127.0.0.1']\n"
+             "old_signing_keys:\n"
+             "  \"ed25519:id\": {key: \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\", "
+             "expired_ts: 123456789123}\n",
+             minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.n_trusted_key_servers, 2);
+    CHECK_STR(c.trusted_key_servers[0].server_name, "notary.bund.example");
+    CHECK_INT(c.trusted_key_servers[0].n_keys, 2);
+    CHECK_STR(c.trusted_key_servers[0].key_ids[1], "ed25519:old");
+    CHECK_STR(c.trusted_key_servers[0].keys[0], "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw");
+    CHECK_STR(c.trusted_key_servers[1].server_name, "land.example:8448");
+    CHECK_INT(c.trusted_key_servers[1].n_keys, 0);
+    CHECK(!c.federation_verify_certificates);
+    CHECK_INT(c.n_federation_custom_ca_list, 2);
+    CHECK_STR(c.federation_custom_ca_list[1], "/etc/ca/land.pem");
+    CHECK_INT(c.n_ip_range_blacklist, 2);
+    CHECK_INT(c.n_ip_range_whitelist, 2);
+    CHECK_INT(c.n_old_signing_keys, 1);
+    CHECK_STR(c.old_signing_keys[0].key_id, "ed25519:id");
+    CHECK(c.old_signing_keys[0].expired_ts == 123456789123LL);
+    config_free(&c);
+    fails("old_signing_keys: {\"ed25519:x\": {key: short, expired_ts: 1}}\n",
+          "old_signing_keys.ed25519:x: key: expected");
+    fails("old_signing_keys: {\"ed25519:x\": {key: Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw}}\n",
+          "old_signing_keys.ed25519:x: expired_ts: expected");
+    fails("old_signing_keys: {\"rsa:x\": {}}\n", "old_signing_keys.rsa:x: expected a key ID");
+    fails("old_signing_keys: [a]\n", "old_signing_keys: expected a mapping");
+    /* errors name the key */
+    fails("trusted_key_servers: [{verify_keys: {}}]\n", "trusted_key_servers[0].server_name: required");
+    fails("trusted_key_servers: [{server_name: 'a b'}]\n", "trusted_key_servers[0].server_name");
+    fails("trusted_key_servers: [{server_name: a.example, verify_keys: {'ed25519:x': 'short'}}]\n",
+          "trusted_key_servers[0].verify_keys.ed25519:x: expected an unpadded base64");
+    fails("trusted_key_servers: [{server_name: a.example, verify_keys: [x]}]\n",
+          "trusted_key_servers[0].verify_keys: expected a mapping");
+    fails("trusted_key_servers: {server_name: a.example}\n", "trusted_key_servers: expected a list");
+    fails("federation_verify_certificates: maybe\n", "federation_verify_certificates");
+    /* Synapse's older spelling, but not both */
+    snprintf(text, sizeof text, "%sfederation_ip_range_blacklist: ['10.0.0.0/8']\n", minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.n_ip_range_blacklist, 1);
+    config_free(&c);
+    fails("ip_range_blacklist: ['10.0.0.0/8']\nfederation_ip_range_blacklist: ['10.0.0.0/8']\n",
+          "same setting as");
 }
 
 TEST(outbound_filters_and_thumbnail_sizes)
@@ -751,6 +874,9 @@ TEST(example_in_deploy_parses)
     }
     CHECK_STR(c.server_name, "example.org");
     CHECK(c.listeners[0].x_forwarded);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 0);
+    CHECK_INT(c.max_connections, 10000);
+    CHECK_INT(c.request_header_timeout_ms, 30000);
     CHECK_INT(c.n_federation_domain_whitelist, 2);
     config_free(&c);
 
@@ -881,7 +1007,9 @@ int main(void)
     RUN(secrets_stay_out_of_errors_and_logs);
     RUN(sizes);
     RUN(durations);
+    RUN(connection_limits);
     RUN(turn_and_user_directory);
+    RUN(federation_trust_keys);
     RUN(outbound_filters_and_thumbnail_sizes);
     RUN(example_in_deploy_parses);
     RUN(generated_config_reads_back);
