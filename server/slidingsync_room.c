@@ -16,9 +16,11 @@
  *     (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
  *     timeline's senders and targets and, without a gap, member changes since; each is sent
  *     once per connection (the snapshot remembers them). `$ME` is the user.
- *  4. name, avatar (from the same state); for a joined room also heroes (joined, invited,
- *     then left users, with display names from their member events) when the room has no
- *     name, member counts and unread counts (these read the current state); bump_stamp (the newest event of a bumping type), is_dm; invites and knocks get
+ *  4. name, avatar (from the same state); for a joined room also unread counts, and heroes
+ *     (joined, invited, then left users, with display names from their member events) when
+ *     the room has no name and member counts, these two when sent from scratch or when the
+ *     range may hold a member event (as /sync's summary; they read the current state);
+ *     bump_stamp (the newest event of a bumping type), is_dm; invites and knocks get
  *     their stripped state (invite_state / knock_state) instead, never the room's history. */
 #include "server/slidingsync_internal.h"
 
@@ -318,9 +320,11 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     json_object_set_new(entry, "num_live", json_integer((json_int_t)live));
     if (t->expanded)
         json_object_set_new(entry, "expanded_timeline", json_true());
-    if (str_eq(json_object_get(r->row, "membership"), "join")) {
+    if (summary) {
         json_object_set(entry, "joined_count", json_object_get(summary, "joined"));
         json_object_set(entry, "invited_count", json_object_get(summary, "invited"));
+    }
+    if (str_eq(json_object_get(r->row, "membership"), "join")) {
         json_int_t notes = 0, hl = 0;
         const char *k;
         json_t *v;
@@ -405,8 +409,25 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         json_object_update(tls, got);
         json_decref(got);
     }
-    sums = json_array_size(joined) ? db_sync_summaries(x->c, joined, x->q->user_id)
-                                   : json_object();
+    /* summaries (counts, heroes) for the joined rooms sent from scratch, and for updates
+     * whose range may hold a member event (one in the rows, or a gap); else they stand */
+    json_t *due = json_array();
+    for (size_t i = 0; i < nt; i++) {
+        struct todo *t = &todo[i];
+        if (!t->joinlike || !str_eq(json_object_get(t->r->row, "membership"), "join"))
+            continue;
+        const json_t *rows = json_object_get(tls, t->r->room_id);
+        bool need = t->initial || t->expanded || t->rs_changed ||
+                    json_array_size(rows) > (size_t)t->r->timeline_limit;
+        size_t j;
+        json_t *row;
+        json_array_foreach(rows, j, row) need =
+            need || str_eq(json_object_get(json_object_get(row, "pdu"), "type"), "m.room.member");
+        if (need)
+            json_array_append_new(due, json_string(t->r->room_id));
+    }
+    sums = json_array_size(due) ? db_sync_summaries(x->c, due, x->q->user_id) : json_object();
+    json_decref(due);
     counts = json_array_size(joined) ? db_push_counts(x->c, x->q->user_id, joined, x->upto)
                                      : json_object();
     if (!sums || !counts)
