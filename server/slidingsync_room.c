@@ -102,17 +102,14 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     bool want_lazy = rs_lazy(r->required_state);
     int rc = -1;
     json_t *now = NULL, *then = NULL, *ids = json_array(), *stubs = json_array(), *evs = NULL;
-    int64_t g = db_sync_group_at_stream(x->c, r->room_id, t->to);
-    if (g < 0)
-        goto out;
     bool whole = t->initial || t->rs_changed;
-    int64_t gs = whole ? -1 : db_sync_group_at_stream(x->c, r->room_id, t->from);
-    if (!whole && gs < 0)
-        goto out;
     const char *key;
     json_t *v;
     size_t i;
     if (whole) {
+        int64_t g = db_sync_group_at_stream(x->c, r->room_id, t->to);
+        if (g < 0)
+            goto out;
         now = g ? db_state_group_load(x->c, g) : json_object();
     } else {
         /* an update: only the keys that changed in the range, name and avatar, and the
@@ -120,7 +117,7 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
         json_t *users = json_array();
         json_object_foreach(senders, key, v) json_array_append_new(users, json_string(key));
         json_array_foreach(json_object_get(summary, "heroes"), i, v) json_array_append(users, v);
-        json_t *d = db_ss_state_delta(x->c, r->room_id, gs, g, t->from, t->to, users);
+        json_t *d = db_ss_state_delta(x->c, r->room_id, t->from, t->to, users);
         json_decref(users);
         if (!d)
             goto out;

@@ -65,17 +65,20 @@ json_t *db_ss_space_children(struct dbc *c, const char *user_id, const json_t *s
     return v;
 }
 
-json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t g_then, int64_t g_now,
-                          int64_t since, int64_t upto, const json_t *users)
+json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int64_t upto,
+                          const json_t *users)
 {
-    char gt[24], gn[24], s[24], u[24];
+    char sn[24], u[24];
     char *us = json_dumps(users, JSON_COMPACT);
     if (!us)
         return NULL;
-    const char *p[] = {room_id, db_i64(gt, g_then), db_i64(gn, g_now), db_i64(s, since),
-                       db_i64(u, upto), us};
-    /* each group's entry for a key is the newest on its chain of bases (as
-     * db_state_group_load reads it); a NULL event_id there means absent */
+    const char *p[] = {room_id, db_i64(sn, since), db_i64(u, upto), us};
+    /* the groups as db_sync_group_at_stream finds them; each group's entry for a key is the
+     * newest on its chain of bases (as db_state_group_load reads it), a NULL event_id there
+     * meaning absent */
+#define SS_AT(pos)                                                                             \
+    "(SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= " pos " AND "  \
+    "rejected IS NULL ORDER BY stream_ordering DESC LIMIT 1)"
 #define SS_PICK(chain)                                                                         \
     "(SELECT coalesce(json_agg(json_build_array(type, state_key, event_id)), '[]'::json) "    \
     "FROM (SELECT DISTINCT ON (x.type, x.state_key) x.type, x.state_key, x.event_id FROM "    \
@@ -85,17 +88,18 @@ json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t g_then, in
     json_t *v = db_json(db_exec(
         c,
         "WITH RECURSIVE keys(type, state_key) AS (SELECT DISTINCT e.type, e.state_key FROM "
-        "events e WHERE e.room_id = $1 AND e.stream_ordering > $4 AND e.stream_ordering <= $5 "
+        "events e WHERE e.room_id = $1 AND e.stream_ordering > $2 AND e.stream_ordering <= $3 "
         "AND e.state_key IS NOT NULL AND e.rejected IS NULL UNION SELECT 'm.room.member', m "
-        "FROM jsonb_array_elements_text($6::jsonb) AS m UNION VALUES ('m.room.name', ''), "
+        "FROM jsonb_array_elements_text($4::jsonb) AS m UNION VALUES ('m.room.name', ''), "
         "('m.room.avatar', '')), "
-        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = $3 UNION ALL "
-        "SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = cn.base), "
-        "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = $2 UNION ALL "
-        "SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON g.id = ct.base) "
+        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$3")
+        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = cn.base), "
+        "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$2")
+        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON g.id = ct.base) "
         "SELECT json_build_object('now', " SS_PICK("cn") ", 'then', " SS_PICK("ct") ")",
-        6, p));
+        4, p));
 #undef SS_PICK
+#undef SS_AT
     free(us);
     return v;
 }

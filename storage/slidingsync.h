@@ -22,11 +22,12 @@ json_t *db_ss_rooms(struct dbc *c, const char *user_id, int64_t upto, const json
 json_t *db_ss_space_children(struct dbc *c, const char *user_id, const json_t *spaces);
 
 /* The part of two states of room_id that an update of a room already sent needs: for the
- * groups g_then and g_now (0: empty), the entries of the keys of the accepted state events
- * with since < stream <= upto (the room's state changes in between, on a linear DAG), of
- * m.room.name and m.room.avatar, and of the m.room.member events of `users` (array of user
- * IDs, borrowed). New object {"then": [[type, state_key, event_id]...], "now": [...]}. */
-json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t g_then, int64_t g_now,
-                          int64_t since, int64_t upto, const json_t *users);
+ * states at stream positions `since` and `upto` (as db_sync_group_at_stream finds them), the
+ * entries of the keys of the accepted state events with since < stream <= upto (the room's
+ * state changes in between, on a linear DAG), of m.room.name and m.room.avatar, and of the
+ * m.room.member events of `users` (array of user IDs, borrowed). In one query. New object
+ * {"then": [[type, state_key, event_id]...], "now": [...]}. */
+json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int64_t upto,
+                          const json_t *users);
 
 #endif
