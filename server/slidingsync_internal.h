@@ -34,4 +34,11 @@ struct ss_room {
 int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *rooms,
                    json_t *sent);
 
+/* Extensions (server/slidingsync_ext.c), into `exts`; *news is set when one has something
+ * to say. `where`: room_id -> {"lists": [names], "sub": bool} of the selected rooms;
+ * `rooms_out`: the room results of this response. 0 or -1. */
+int ss_ext_keys(struct ss_ctx *x, json_t *exts, bool *news);
+int ss_ext_rooms(struct ss_ctx *x, const json_t *where, const json_t *rooms_out,
+                 int64_t typing_since, json_t *exts, bool *news);
+
 #endif
