@@ -28,6 +28,7 @@
 #include "server/filter.h"
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/room.h"
 #include "server/token.h"
 #include "storage/keys.h"
 #include "storage/sync.h"
@@ -246,6 +247,29 @@ static int fill_joined(struct sync_ctx *x, json_t *join, json_t *joined_ids, jso
     return 0;
 }
 
+/* A room this server is not in (a remote invite, knock or its rejection, storage/
+ * fedmember.h): invite_state / knock_state from the stored stripped state; a leave with the
+ * leave event alone as its timeline (when leaves are shown). m borrowed. */
+static void remote_section(const json_t *m, const char *ms, json_t *invite, json_t *knock,
+                           json_t *leave, bool show_leave)
+{
+    const char *room_id = json_string_value(json_object_get(m, "room_id"));
+    json_t *stripped = json_object_get(m, "stripped");
+    if (strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) {
+        bool inv = ms[0] == 'i';
+        json_object_set_new(inv ? invite : knock, room_id,
+                            json_pack("{s:{s:O}}", inv ? "invite_state" : "knock_state",
+                                      "events", stripped));
+    } else if (show_leave) {
+        json_t *ev = room_client_event(json_object_get(m, "pdu"),
+                                       json_string_value(json_object_get(m, "event_id")),
+                                       room_id, NULL, clock_now_ms());
+        json_object_set_new(leave, room_id,
+                            json_pack("{s:{s:[]},s:{s:[o*],s:b}}", "state", "events",
+                                      "timeline", "events", ev, "limited", 0));
+    }
+}
+
 static void put_account_data(json_t *rooms_join, json_t *body, json_t *ad, const json_t *filter)
 {
     const json_t *gf = json_object_get(filter, "account_data");
@@ -388,6 +412,10 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
                 if (from && json_object_get(json_object_get(ignored, "ignored_users"), from))
                     continue;
             }
+            if (json_object_get(m, "stripped")) { /* a room this server is not in */
+                remote_section(m, ms, invite, knock, leave, true);
+                continue;
+            }
             json_t *stripped = db_sync_stripped_state(x.c, room_id, q->user_id);
             if (!stripped)
                 goto out;
@@ -395,6 +423,9 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
             json_object_set_new(inv ? invite : knock, room_id,
                                 json_pack("{s:{s:o}}", inv ? "invite_state" : "knock_state",
                                           "events", stripped));
+        } else if (json_object_get(m, "stripped")) { /* rejected where this server is not */
+            if (moved)
+                remote_section(m, ms, invite, knock, leave, q->has_since || include_leave);
         } else if ((strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0) &&
                    (q->has_since ? moved : include_leave)) {
             json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",

@@ -143,6 +143,11 @@ static int64_t group_before(struct sync_ctx *x, const char *room_id, const json_
     int64_t depth = json_integer_value(json_object_get(first, "depth"));
     int64_t stream = json_integer_value(json_object_get(first, "stream"));
     int rc = db_events_group_at(x->c, room_id, depth, stream - 1, &g);
+    if (rc == 0) { /* nothing before it here: a join over federation (room_receive_state),
+                      whose state group derives from the state it joined into */
+        int64_t group = json_integer_value(json_object_get(first, "group"));
+        return group > 0 ? db_state_group_parent(x->c, group) : 0;
+    }
     return rc < 0 ? -1 : g;
 }
 

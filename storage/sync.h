@@ -10,7 +10,8 @@
 
 /* The user's current membership in every room they have not forgotten: new array of
  * {room_id, membership, event_id, stream, depth, sender} (the member event's orderings and
- * sender). */
+ * sender). Rooms this server is not in (remote_memberships, migration 0055) add `stripped`
+ * (the stripped state to show) and `pdu` (the membership event), depth 0. */
 json_t *db_sync_memberships(struct dbc *c, const char *user_id);
 
 /* The rooms of `rooms` (array of IDs, borrowed) where the user was joined at stream position
