@@ -126,6 +126,13 @@ void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);
 /* sync.c */
 void api_sync(struct http_req *req);
+void api_slidingsync(struct http_req *req);
+/* What GET /sync and sliding sync share (api/sync.c): the `timeout` (ms, at most 90 s) and
+ * `set_presence` query parameters; false when one is malformed (answered with 400). */
+bool api_sync_params(struct http_req *req, int64_t *timeout, const char **set_presence);
+/* Mark the user as set_presence says ("online" when NULL; not for "offline"), when presence
+ * is enabled. */
+void api_sync_presence(struct http_req *req, const char *user_id, const char *set_presence);
 /* userdata.c */
 /* Parse and check a Filter (JSON text); new object, or NULL with the reason in why. */
 json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n);

@@ -7,6 +7,7 @@
 #define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
 #define MSC3814 "/_matrix/client/unstable/org.matrix.msc3814.v1"
+#define MSC4186 "/_matrix/client/unstable/org.matrix.simplified_msc3575"
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
 #define J HTTP_BODY_JSON
@@ -44,6 +45,7 @@ const struct http_route api_routes[] = {
     {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
 
     {"GET", CS "/sync", api_sync, R, 0},
+    {"POST", MSC4186 "/sync", api_slidingsync, R, J},
     {"POST", CS "/user/{userId}/filter", api_filter_post, R, 0},
     {"GET", CS "/user/{userId}/filter/{filterId}", api_filter_get, R, 0},
     {"PUT", CS "/user/{userId}/account_data/{type}", api_account_data_put, R, J},

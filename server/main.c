@@ -34,6 +34,7 @@
 #include "server/e2e.h"
 #include "server/media.h"
 #include "server/notify.h"
+#include "server/ssconn.h"
 #include "server/outbound.h"
 #include "server/preview.h"
 #include "server/pusher.h"
@@ -401,6 +402,7 @@ out_notify:
     media_shutdown();
     notify_stop();
     notify_cleanup();
+    ssconn_cleanup();
 out_db:
     federation_shutdown();
     outbound_set_ip_range_filter(NULL);
