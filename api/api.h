@@ -4,6 +4,10 @@
 #include "server/http.h"
 
 extern const struct http_route api_routes[];
+/* GET /health, for every listener (api/ops.c). */
+extern const struct http_route api_health_routes[];
+/* GET /_synapse/metrics (and /metrics), for listeners with the `metrics` resource. */
+extern const struct http_route api_metrics_routes[];
 
 /* Helpers shared by the handlers (api/common.c). */
 /* Field `key` of the body: the string, or NULL when absent. When present but not a string,

@@ -13,7 +13,10 @@
  *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
  *  4. Remote media (other server names) needs federation: not found, for now.
  *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*); those a
- *     killed process left behind are removed at start-up, before anything is served. */
+ *     killed process left behind are removed at start-up, before anything is served.
+ *  6. With media_scanner.enabled, an upload is scanned by clamd (server/avscan.c) while still
+ *     in tmp: infected files (400 M_FORBIDDEN) and, with on_error: refuse, unscannable ones
+ *     (503 M_UNKNOWN) never reach the store. Empty uploads are not scanned. */
 #include "server/media.h"
 
 #include <ctype.h>
@@ -30,6 +33,7 @@
 
 #include <sodium.h>
 
+#include "server/avscan.h"
 #include "server/clock.h"
 #include "server/ids.h"
 #include "server/log.h"
@@ -122,6 +126,18 @@ int media_init(const struct config *cfg, const char *argv0)
     }
     (void)argv0;
     remove_stale_temps(tmp);
+    avscan_init(cfg);
+    if (avscan_enabled()) {
+        char where[300];
+        if (cfg->media_scanner.clamd_socket)
+            snprintf(where, sizeof where, "%s", cfg->media_scanner.clamd_socket);
+        else
+            snprintf(where, sizeof where, "%s:%d",
+                     cfg->media_scanner.clamd_host ? cfg->media_scanner.clamd_host : "127.0.0.1",
+                     cfg->media_scanner.clamd_port);
+        log_info("media: uploads are scanned by clamd at %s (on_error: %s)", where,
+                 cfg->media_scanner.on_error);
+    }
     n_sizes = thumbnail_n_default_sizes;
     if (cfg->n_thumbnail_sizes) {
         sizes = cfg->thumbnail_sizes;
@@ -243,6 +259,19 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
     }
     char sha_hex[65], id[MEDIA_ID_LEN + 1];
     hex(sha, sha_hex);
+    ids_random_alnum(id, MEDIA_ID_LEN);
+    id[MEDIA_ID_LEN] = '\0';
+    /* scanned before it is stored (invariant 6); the temporary file is removed by the caller */
+    enum avscan_verdict v =
+        tmp ? avscan_check(tmp, user_id, media_id ? media_id : id, NULL, 0) : AVSCAN_ACCEPT;
+    if (v == AVSCAN_INFECTED) {
+        fail(err, 400, "M_FORBIDDEN", "This file was refused: the virus scanner found malware");
+        return NULL;
+    }
+    if (v == AVSCAN_UNSCANNED) {
+        fail(err, 503, "M_UNKNOWN", "This file could not be checked for viruses; try later");
+        return NULL;
+    }
     if (put_file(tmp, "", (size_t)len, sha_hex, false) < 0) {
         fail_internal(err);
         return NULL;
@@ -275,8 +304,6 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
             fail_internal(err);
         }
     } else {
-        ids_random_alnum(id, MEDIA_ID_LEN);
-        id[MEDIA_ID_LEN] = '\0';
         char uri[400];
         snprintf(uri, sizeof uri, "mxc://%s/%s", server_name, id);
         if (db_media_insert(c, id, user_id, content_type, filename, (int64_t)len, sha_hex,
