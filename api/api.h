@@ -144,6 +144,7 @@ void api_media_download(struct http_req *req);
 void api_media_thumbnail(struct http_req *req);
 void api_media_legacy_read(struct http_req *req);
 void api_media_preview_url(struct http_req *req);
+void api_media_scan_encrypted(struct http_req *req);
 /* pushers.c */
 void api_pushers_get(struct http_req *req);
 void api_pushers_set(struct http_req *req);

@@ -5,11 +5,15 @@
  * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off
  * unless configured (server/preview.c). The rules are in server/media.c. Previews and
  * thumbnails that must be made park their request (server/httpjob.h) instead of holding an
- * HTTP worker while a site or an image decoder takes its time. */
+ * HTTP worker while a site or an image decoder takes its time. The content scanner's
+ * scan_encrypted lets clients have an encrypted attachment scanned (server/media_scan.c). */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "server/avscan.h"
+#include "server/b64.h"
 #include "server/httpjob.h"
 #include "server/ids.h"
 #include "server/media.h"
@@ -229,4 +233,70 @@ void api_media_preview_url(struct http_req *req)
     } else {
         http_reply_error(req, status, errcode, "%s", why);
     }
+}
+
+/* Decode base64 field `name` of obj into exactly n bytes. */
+static bool field_bytes(json_t *obj, const char *name, uint8_t *out, size_t n)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    size_t got = 0;
+    return s && b64_decode(s, strlen(s), out, n, &got) == 0 && got == n;
+}
+
+/* An error of the content scanner's API: its "reason" and "info", and the same as errcode and
+ * error for Matrix clients. */
+static void mcs_error(struct http_req *req, int status, const char *reason, const char *info)
+{
+    http_reply_error_extra(req, status, reason,
+                           json_pack("{s:s,s:s}", "reason", reason, "info", info), "%s", info);
+}
+
+/* POST /_matrix/media_proxy/unstable/scan_encrypted (matrix-content-scanner's API): scan an
+ * encrypted attachment of this server with the decryption material the client sends as the
+ * spec's EncryptedFile in `file`. {"clean": bool, "info": text}, as the content scanner. */
+void api_media_scan_encrypted(struct http_req *req)
+{
+    if (!avscan_enabled()) {
+        http_reply_error(req, 404, "M_UNRECOGNIZED", "Media scanning is not enabled");
+        return;
+    }
+    json_t *file = json_object_get(http_json(req), "file");
+    json_t *key = json_object_get(file, "key");
+    const char *url = json_string_value(json_object_get(file, "url"));
+    const char *alg = json_string_value(json_object_get(key, "alg"));
+    uint8_t k[32], iv[16], sha[32];
+    if (json_object_get(http_json(req), "encrypted_body")) {
+        mcs_error(req, 400, "MCS_MALFORMED_JSON",
+                  "encrypted_body is not supported: send file in the clear over TLS");
+        return;
+    }
+    if (!json_is_object(file) || !url || strncmp(url, "mxc://", 6) != 0 ||
+        (alg && strcmp(alg, "A256CTR") != 0) || !field_bytes(key, "k", k, sizeof k) ||
+        !field_bytes(file, "iv", iv, sizeof iv) ||
+        !field_bytes(json_object_get(file, "hashes"), "sha256", sha, sizeof sha)) {
+        sodium_memzero(k, sizeof k);
+        mcs_error(req, 400, "MCS_MALFORMED_JSON",
+                  "file must be an EncryptedFile (url, key.k, iv, hashes.sha256)");
+        return;
+    }
+    const char *sm = url + 6, *slash = strchr(sm, '/');
+    char *server = slash ? http_printf(req, "%.*s", (int)(slash - sm), sm) : NULL;
+    struct media_error err = {0};
+    bool clean = false;
+    int rc = server ? media_scan_encrypted(http_user(req)->user_id, server, slash + 1, k, iv,
+                                           sha, &clean, &err)
+                    : -1;
+    sodium_memzero(k, sizeof k);
+    if (!server) {
+        mcs_error(req, 400, "MCS_MALFORMED_JSON", "file.url is not an mxc:// URI");
+        return;
+    }
+    if (rc < 0 && err.errcode && strncmp(err.errcode, "MCS_", 4) == 0)
+        mcs_error(req, err.status, err.errcode, err.why);
+    else if (rc < 0)
+        reply_err(req, &err);
+    else
+        http_reply_json(req, 200,
+                        json_pack("{s:b,s:s}", "clean", clean, "info",
+                                  clean ? "File is clean" : "***VIRUS DETECTED***"));
 }

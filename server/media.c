@@ -12,8 +12,8 @@
  *     application/octet-stream) and a Content-Disposition that is inline only for those;
  *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
  *  4. Remote media (other server names) needs federation: not found, for now.
- *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*); those a
- *     killed process left behind are removed at start-up, before anything is served.
+ *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*, scan-*);
+ *     those a killed process left behind are removed at start-up, before anything is served.
  *  6. With media_scanner.enabled, an upload is scanned by clamd (server/avscan.c) while still
  *     in tmp: infected files (400 M_FORBIDDEN) and, with on_error: refuse, unscannable ones
  *     (503 M_UNKNOWN) never reach the store. Empty uploads are not scanned. */
@@ -93,7 +93,7 @@ static int mkdir_p(const char *dir)
 static void remove_stale_temps(const char *dir)
 {
     /* the prefixes of files made in tmp: http.c's uploads, put_file, thumbnail.c */
-    static const char *const prefixes[] = {"upload-", "put-", "thumb-"};
+    static const char *const prefixes[] = {"upload-", "put-", "thumb-", "scan-"};
     DIR *d = opendir(dir);
     struct dirent *e;
     size_t removed = 0;
@@ -154,6 +154,12 @@ void media_shutdown(void)
     thumbnail_shutdown();
     free(store);
     store = NULL;
+}
+
+int media_tmp_path(char *out, size_t n, const char *name)
+{
+    int w = snprintf(out, n, "%s/tmp/%s", store, name);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 static bool valid_media_id(const char *id)

@@ -69,6 +69,19 @@ typedef void (*media_thumb_done_fn)(void *arg, struct media_thumb_result *r);
  * runs exactly once, possibly before this returns (429 when the pool's queue is full). */
 void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, void *arg);
 void media_thumb_result_free(void *r);
+/* The path of a new file in media_store_path/tmp: `name` (e.g. "scan-XXXXXX" for mkstemp)
+ * appended; the prefix must be one remove_stale_temps knows. 0, or -1 when it does not fit. */
+int media_tmp_path(char *out, size_t n, const char *name);
+
+/* scan_encrypted (server/media_scan.c): scan the local media server/media_id, an encrypted
+ * attachment, by decrypting it (AES-256-CTR with key and iv) after checking its SHA-256.
+ * Callers check avscan_enabled first. Returns 0 with *clean, or -1 with *err (404 unknown media, 400 MCS_MEDIA_FAILED_TO_DECRYPT on a hash
+ * mismatch, 503 when clamd gives no verdict and on_error is refuse). The plaintext is written
+ * to a temporary file only for the scan. */
+int media_scan_encrypted(const char *user_id, const char *server, const char *media_id,
+                         const uint8_t key[32], const uint8_t iv[16], const uint8_t sha[32],
+                         bool *clean, struct media_error *err);
+
 /* Shutdown, before the HTTP front stops: thumbnails being made or waiting end (their
  * requests are answered). */
 void media_quiesce(void);

@@ -159,6 +159,33 @@ class TestMediaScan(ServerTestCase):
         self.assertIn(SIG, line[0])
         self.assertNotIn("EICAR-STANDARD", log)
 
+    def scan_encrypted(self, file):
+        return self.s.post("/_matrix/media_proxy/unstable/scan_encrypted", {"file": file},
+                           token=self.tok)
+
+    def test_scan_encrypted(self):
+        from nio.crypto import attachments  # AES-256-CTR as clients encrypt attachments
+        results = {}
+        for name, plain in (("clean", os.urandom(200 * 1024)), ("eicar", EICAR)):
+            cipher, info = attachments.encrypt_attachment(plain)
+            r = upload(self.s, self.tok, cipher)  # ciphertext: the upload scan sees nothing
+            self.assertEqual(r.status, 200, r)
+            info["url"] = r["content_uri"]
+            results[name] = self.scan_encrypted(info)
+            if name == "eicar":
+                bad = dict(info, hashes={"sha256": info["hashes"]["sha256"][::-1]})
+                r = self.scan_encrypted(bad)
+                self.assertError(r, 400, "MCS_MEDIA_FAILED_TO_DECRYPT")
+                self.assertEqual(r["reason"], "MCS_MEDIA_FAILED_TO_DECRYPT")  # the scanner's
+                self.assertError(self.scan_encrypted(dict(info, iv="short")), 400,
+                                 "MCS_MALFORMED_JSON")
+                missing = dict(info, url="mxc://test.local/AAAAAAAAAAAAAAAAAAAAAAAA")
+                self.assertEqual(self.scan_encrypted(missing).status, 404)
+        self.assertEqual((results["clean"].status, results["clean"]["clean"]), (200, True))
+        self.assertEqual((results["eicar"].status, results["eicar"]["clean"]), (200, False))
+        self.assertEqual(os.listdir(os.path.join(self.s.dir, "media", "tmp")), [])
+        self.assertNotIn("EICAR-STANDARD", self.s.read_log())
+
 
 class HungClamd:
     """A Unix socket that accepts connections and never answers."""

@@ -57,6 +57,11 @@ class TestOps(unittest.TestCase):
             with urllib.request.urlopen(base + "/health", timeout=10) as r:
                 self.assertEqual((r.status, r.read()), (200, b"OK"))
 
+    def test_scan_encrypted_off(self):
+        tok = self.s.register("opsscan")["access_token"]
+        r = self.s.post("/_matrix/media_proxy/unstable/scan_encrypted", {"file": {}}, token=tok)
+        self.assertEqual((r.status, r.errcode), (404, "M_UNRECOGNIZED"), r)
+
     def test_metrics_not_on_client_listener(self):
         for path in ("/_synapse/metrics", "/metrics"):
             r = self.s.get(path)
