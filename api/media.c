@@ -33,21 +33,70 @@ static void reply_out(struct http_req *req, struct media_out *o)
                      o->disposition[0] ? o->disposition : NULL);
 }
 
-static void upload(struct http_req *req, const char *media_id)
-{
-    uint64_t len = 0;
+/* An upload waiting for its virus scan (request memory). */
+struct upload_park {
+    const char *media_id, *user_id, *tmp, *content_type, *filename;
+    char new_id[MEDIA_ID_SIZE];
+    uint64_t len;
     uint8_t sha[32];
-    const char *tmp = http_body_file(req, &len, sha);
+};
+
+static void upload_answer(struct http_req *req, const struct upload_park *u,
+                          enum avscan_verdict v)
+{
     struct media_error err = {0};
-    json_t *out = media_upload(http_user(req)->user_id, media_id, tmp, len, sha,
-                               http_header(req, "Content-Type"), http_query(req, "filename"), &err);
+    json_t *out = media_upload_verdict(u->user_id, u->media_id, u->new_id, u->tmp, u->len,
+                                       u->sha, u->content_type, u->filename, v, &err);
     if (!out) {
         reply_err(req, &err);
         return;
     }
-    if (tmp)
+    if (u->tmp)
         http_body_file_take(req); /* moved into the store */
     http_reply_json(req, 200, out);
+}
+
+static void scanned(void *job, enum avscan_verdict v)
+{
+    enum avscan_verdict *r = malloc(sizeof *r);
+    if (r)
+        *r = v;
+    http_job_done(job, r, free);
+}
+
+static void scan_start(struct http_job *job, void *arg)
+{
+    struct upload_park *u = arg;
+    avscan_check_async(u->tmp, u->user_id, u->media_id ? u->media_id : u->new_id, scanned, job);
+}
+
+static void scan_finish(struct http_req *req, void *arg, void *result)
+{
+    if (!result)
+        http_reply_internal(req);
+    else
+        upload_answer(req, arg, *(enum avscan_verdict *)result);
+}
+
+/* Uploads are scanned (media_scanner) on the scan pool while the request is parked, so no
+ * HTTP worker waits for clamd. */
+static void upload(struct http_req *req, const char *media_id)
+{
+    struct upload_park *u = http_alloc(req, sizeof *u);
+    if (!u) {
+        http_reply_internal(req);
+        return;
+    }
+    u->tmp = http_body_file(req, &u->len, u->sha);
+    u->media_id = media_id;
+    u->user_id = http_user(req)->user_id;
+    u->content_type = http_header(req, "Content-Type");
+    u->filename = http_query(req, "filename");
+    media_new_id(u->new_id);
+    if (u->tmp && avscan_enabled())
+        http_job_park(req, scan_start, scan_finish, u);
+    else
+        upload_answer(req, u, AVSCAN_ACCEPT);
 }
 
 void api_media_upload(struct http_req *req)

@@ -33,15 +33,30 @@
 #include "server/clock.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/workpool.h"
 
 #define CHUNK 65536
 #define REPLY_MAX 512
+#define AVSCAN_THREADS 4 /* scans at once (clamd has its own MaxThreads) */
+#define AVSCAN_QUEUE 64  /* waiting beyond this: no verdict */
 
 static const struct config *cfg;
+static struct workpool pool = {.name = "avscan", .threads = AVSCAN_THREADS,
+                               .max_queued = AVSCAN_QUEUE};
 
-void avscan_init(const struct config *c)
+int avscan_init(const struct config *c)
 {
     cfg = c;
+    if (c->media_scanner.enabled && workpool_start(&pool) < 0) {
+        log_error("media scan: cannot start the scan threads");
+        return -1;
+    }
+    return 0;
+}
+
+void avscan_quiesce(void)
+{
+    workpool_stop(&pool);
 }
 
 int avscan_enabled(void)
@@ -287,4 +302,64 @@ enum avscan_verdict avscan_check(const char *path, const char *who, const char *
               media_id ? media_id : "-", who ? who : "-", (long long)(clock_mono_ms() - t0), why,
               allow ? "accepted (on_error: allow)" : "refused (on_error: refuse)");
     return allow ? AVSCAN_ACCEPT : AVSCAN_UNSCANNED;
+}
+
+struct async_scan {
+    char *path, *who, *media_id;
+    avscan_done_fn done;
+    void *arg;
+};
+
+static void async_free(struct async_scan *a)
+{
+    free(a->path);
+    free(a->who);
+    free(a->media_id);
+    free(a);
+}
+
+/* No verdict without asking clamd (queue full, stopping): as avscan_check decides then. */
+static enum avscan_verdict no_verdict(const char *who, const char *media_id, const char *why)
+{
+    bool allow = cfg->media_scanner.on_error && strcmp(cfg->media_scanner.on_error, "allow") == 0;
+    metrics_add(METRICS_MEDIA_UNSCANNED, 1);
+    log_error("media scan: media %s from %s not scanned: %s; %s", media_id ? media_id : "-",
+              who ? who : "-", why, allow ? "accepted (on_error: allow)" : "refused");
+    return allow ? AVSCAN_ACCEPT : AVSCAN_UNSCANNED;
+}
+
+static void async_work(void *arg, bool cancelled)
+{
+    struct async_scan *a = arg;
+    enum avscan_verdict v = cancelled ? no_verdict(a->who, a->media_id, "the server is stopping")
+                                      : avscan_check(a->path, a->who, a->media_id, NULL, 0);
+    a->done(a->arg, v);
+    async_free(a);
+}
+
+void avscan_check_async(const char *path, const char *who, const char *media_id,
+                        avscan_done_fn done, void *arg)
+{
+    if (!avscan_enabled()) {
+        done(arg, AVSCAN_ACCEPT);
+        return;
+    }
+    struct async_scan *a = calloc(1, sizeof *a);
+    if (a) {
+        a->path = strdup(path);
+        a->who = who ? strdup(who) : NULL;
+        a->media_id = media_id ? strdup(media_id) : NULL;
+        a->done = done;
+        a->arg = arg;
+    }
+    if (!a || !a->path || (who && !a->who) || (media_id && !a->media_id)) {
+        if (a)
+            async_free(a);
+        done(arg, no_verdict(who, media_id, "out of memory"));
+        return;
+    }
+    if (workpool_submit(&pool, async_work, a) < 0) {
+        async_free(a);
+        done(arg, no_verdict(who, media_id, "too many scans waiting"));
+    }
 }

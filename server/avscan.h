@@ -11,8 +11,11 @@ enum avscan_verdict {
     AVSCAN_UNSCANNED,  /* clamd could not be asked or gave no verdict, on_error: refuse */
 };
 
-/* Start-up: remember cfg->media_scanner (kept, not copied; cfg outlives the server). */
-void avscan_init(const struct config *cfg);
+/* Start-up: remember cfg->media_scanner (kept, not copied; cfg outlives the server) and,
+ * when scanning is on, start the scan pool. 0, or -1 (logged). */
+int avscan_init(const struct config *cfg);
+/* Shutdown: scans waiting end as AVSCAN_UNSCANNED (their done runs), running ones finish. */
+void avscan_quiesce(void);
 /* Whether scanning is on. */
 int avscan_enabled(void);
 
@@ -28,6 +31,14 @@ int avscan_enabled(void);
  * names). The file is neither changed nor removed: the caller does that. */
 enum avscan_verdict avscan_check(const char *path, const char *who, const char *media_id,
                                  char *sig, size_t siglen);
+
+/* avscan_check on the scan pool (AVSCAN_THREADS threads), so that no HTTP worker waits for
+ * clamd: done(arg, verdict) runs exactly once, on a pool thread, or at once on the caller's
+ * when the queue is full or the pool stopping (then as for no verdict: on_error decides).
+ * path, who and media_id are copied. */
+typedef void (*avscan_done_fn)(void *arg, enum avscan_verdict v);
+void avscan_check_async(const char *path, const char *who, const char *media_id,
+                        avscan_done_fn done, void *arg);
 
 /* The protocol step, for tests: scan `path` with clamd. Returns 0 clean, 1 infected (sig
  * filled), -1 no verdict (why filled). Ignores `enabled` and on_error. */

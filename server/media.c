@@ -43,6 +43,7 @@
 #include "storage/media.h"
 
 #define MEDIA_ID_LEN 24
+_Static_assert(MEDIA_ID_SIZE == MEDIA_ID_LEN + 1, "media.h's MEDIA_ID_SIZE");
 #define PENDING_MAX 20                  /* unfinished asynchronous uploads per user */
 #define PENDING_MS (24LL * 3600 * 1000) /* how long a created media ID waits for content */
 #define THUMB_THREADS 2   /* thumbnails made at once (each a child process) */
@@ -126,7 +127,8 @@ int media_init(const struct config *cfg, const char *argv0)
     }
     (void)argv0;
     remove_stale_temps(tmp);
-    avscan_init(cfg);
+    if (avscan_init(cfg) < 0)
+        return -1;
     if (avscan_enabled()) {
         char where[300];
         if (cfg->media_scanner.clamd_socket)
@@ -249,9 +251,29 @@ static bool header_text_ok(const char *s, size_t max)
     return true;
 }
 
+void media_new_id(char out[MEDIA_ID_SIZE])
+{
+    ids_random_alnum(out, MEDIA_ID_LEN);
+    out[MEDIA_ID_LEN] = '\0';
+}
+
 json_t *media_upload(const char *user_id, const char *media_id, const char *tmp, uint64_t len,
                      const uint8_t sha[32], const char *content_type, const char *filename,
                      struct media_error *err)
+{
+    char id[MEDIA_ID_SIZE];
+    media_new_id(id);
+    /* scanned before it is stored (invariant 6); the temporary file is removed by the caller */
+    enum avscan_verdict v =
+        tmp ? avscan_check(tmp, user_id, media_id ? media_id : id, NULL, 0) : AVSCAN_ACCEPT;
+    return media_upload_verdict(user_id, media_id, id, tmp, len, sha, content_type, filename, v,
+                                err);
+}
+
+json_t *media_upload_verdict(const char *user_id, const char *media_id, const char *new_id,
+                             const char *tmp, uint64_t len, const uint8_t sha[32],
+                             const char *content_type, const char *filename,
+                             enum avscan_verdict v, struct media_error *err)
 {
     if (!content_type || !*content_type)
         content_type = "application/octet-stream";
@@ -265,11 +287,10 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
     }
     char sha_hex[65], id[MEDIA_ID_LEN + 1];
     hex(sha, sha_hex);
-    ids_random_alnum(id, MEDIA_ID_LEN);
-    id[MEDIA_ID_LEN] = '\0';
-    /* scanned before it is stored (invariant 6); the temporary file is removed by the caller */
-    enum avscan_verdict v =
-        tmp ? avscan_check(tmp, user_id, media_id ? media_id : id, NULL, 0) : AVSCAN_ACCEPT;
+    if (new_id && strlen(new_id) == MEDIA_ID_LEN)
+        memcpy(id, new_id, MEDIA_ID_LEN + 1);
+    else
+        media_new_id(id);
     if (v == AVSCAN_INFECTED) {
         fail(err, 400, "M_FORBIDDEN", "This file was refused: the virus scanner found malware");
         return NULL;
@@ -595,4 +616,5 @@ void media_quiesce(void)
 {
     thumbnail_cancel();
     workpool_stop(&pool);
+    avscan_quiesce();
 }

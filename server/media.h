@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/avscan.h"
 #include "server/config.h"
 #include "server/thumbnail.h"
 
@@ -28,13 +29,23 @@ int media_init(const struct config *cfg, const char *argv0);
 void media_shutdown(void);
 
 /* An upload (the body in the temporary file `tmp`, NULL when empty, of `len` bytes with
- * SHA-256 `sha`) by user_id, stored content-addressed. With media_id non-NULL it fills that
+ * SHA-256 `sha`) by user_id, scanned (media_scanner; on this thread) and stored
+ * content-addressed. With media_id non-NULL it fills that
  * ID reserved by media_create (PUT /_matrix/media/v3/upload/{server}/{id}). Returns
  * {content_uri} (new; {} for the PUT), or NULL with *err. The temporary file is moved away on
  * success (the caller then calls http_body_file_take). */
 json_t *media_upload(const char *user_id, const char *media_id, const char *tmp, uint64_t len,
                      const uint8_t sha[32], const char *content_type, const char *filename,
                      struct media_error *err);
+/* A fresh media ID (24 letters and digits). */
+#define MEDIA_ID_SIZE 25
+void media_new_id(char out[MEDIA_ID_SIZE]);
+/* media_upload with the scan done already (avscan_check_async): v is its verdict, new_id (from
+ * media_new_id, may be NULL) the ID a new upload gets, as the scan's log line named it. */
+json_t *media_upload_verdict(const char *user_id, const char *media_id, const char *new_id,
+                             const char *tmp, uint64_t len, const uint8_t sha[32],
+                             const char *content_type, const char *filename,
+                             enum avscan_verdict v, struct media_error *err);
 /* POST /_matrix/media/v1/create: a media ID to upload to later. */
 json_t *media_create(const char *user_id, struct media_error *err);
 /* The content of mxc://server_name/media_id (download_name overrides the stored file name in
