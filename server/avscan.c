@@ -41,8 +41,8 @@
 #define AVSCAN_QUEUE 64  /* waiting beyond this: no verdict */
 
 static const struct config *cfg;
-static struct workpool pool = {.name = "avscan", .threads = AVSCAN_THREADS,
-                               .max_queued = AVSCAN_QUEUE};
+static struct workpool pool = {
+    .name = "avscan", .threads = AVSCAN_THREADS, .max_queued = AVSCAN_QUEUE};
 
 int avscan_init(const struct config *c)
 {
@@ -114,8 +114,8 @@ static int clamd_connect(int64_t deadline, char *why, size_t whylen)
             snprintf(why, whylen, "cannot connect to clamd at %s: %s", sock, strerror(errno));
         return fd;
     }
-    const char *host = cfg && cfg->media_scanner.clamd_host ? cfg->media_scanner.clamd_host
-                                                            : "127.0.0.1";
+    const char *host =
+        cfg && cfg->media_scanner.clamd_host ? cfg->media_scanner.clamd_host : "127.0.0.1";
     char port[16];
     snprintf(port, sizeof port, "%d", cfg ? cfg->media_scanner.clamd_port : 3310);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -266,8 +266,9 @@ int avscan_file(const char *path, char *sig, size_t siglen, char *why, size_t wh
     }
     goto out;
 sendfail:
-    snprintf(why, whylen, clock_mono_ms() >= deadline ? "clamd gave no verdict in time"
-                                                      : "clamd closed the connection");
+    snprintf(why, whylen,
+             clock_mono_ms() >= deadline ? "clamd gave no verdict in time"
+                                         : "clamd closed the connection");
 out:
     free(buf);
     if (cfd >= 0)
@@ -277,8 +278,8 @@ out:
     return rc;
 }
 
-enum avscan_verdict avscan_check(const char *path, const char *who, const char *media_id,
-                                 char *sig, size_t siglen)
+enum avscan_verdict avscan_check(const char *path, const char *who, const char *media_id, char *sig,
+                                 size_t siglen)
 {
     if (!avscan_enabled())
         return AVSCAN_ACCEPT;

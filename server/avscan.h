@@ -6,9 +6,9 @@
 #include "server/config.h"
 
 enum avscan_verdict {
-    AVSCAN_ACCEPT,     /* clean, or scanning off, or unscannable with on_error: allow */
-    AVSCAN_INFECTED,   /* clamd found a signature: do not store, do not serve */
-    AVSCAN_UNSCANNED,  /* clamd could not be asked or gave no verdict, on_error: refuse */
+    AVSCAN_ACCEPT,    /* clean, or scanning off, or unscannable with on_error: allow */
+    AVSCAN_INFECTED,  /* clamd found a signature: do not store, do not serve */
+    AVSCAN_UNSCANNED, /* clamd could not be asked or gave no verdict, on_error: refuse */
 };
 
 /* Start-up: remember cfg->media_scanner (kept, not copied; cfg outlives the server) and,
@@ -29,8 +29,8 @@ int avscan_enabled(void);
  * `who` (the uploading user, or the origin server of remote media) and `media_id` are only
  * for the log line written for every refusal and every failed scan (never file content or
  * names). The file is neither changed nor removed: the caller does that. */
-enum avscan_verdict avscan_check(const char *path, const char *who, const char *media_id,
-                                 char *sig, size_t siglen);
+enum avscan_verdict avscan_check(const char *path, const char *who, const char *media_id, char *sig,
+                                 size_t siglen);
 
 /* avscan_check on the scan pool (AVSCAN_THREADS threads), so that no HTTP worker waits for
  * clamd: done(arg, verdict) runs exactly once, on a pool thread, or at once on the caller's

@@ -26,7 +26,7 @@ static const int codes[] = {200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 40
                             405, 409, 411, 413, 415, 429, 500, 501, 502, 503, 504};
 #define N_CODES (sizeof codes / sizeof codes[0])
 /* Latency buckets (upper bounds, microseconds); the last bucket is +Inf. */
-static const int64_t bounds_us[] = {5000,   10000,   25000,   50000,   100000,  250000, 500000,
+static const int64_t bounds_us[] = {5000,    10000,   25000,   50000,    100000,   250000,  500000,
                                     1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
 #define N_BOUNDS (sizeof bounds_us / sizeof bounds_us[0])
 
@@ -48,7 +48,8 @@ static const struct {
 } counter_info[METRICS_N_COUNTERS] = {
     [METRICS_EVENTS_PERSISTED] = {"amtsbote_events_persisted_total",
                                   "Events persisted by the room engine"},
-    [METRICS_MEDIA_SCANNED] = {"amtsbote_media_scanned_total", "Files sent to clamd (whatever the outcome)"},
+    [METRICS_MEDIA_SCANNED] = {"amtsbote_media_scanned_total",
+                               "Files sent to clamd (whatever the outcome)"},
     [METRICS_MEDIA_INFECTED] = {"amtsbote_media_infected_total",
                                 "Files refused because clamd found malware"},
     [METRICS_MEDIA_UNSCANNED] = {"amtsbote_media_scan_errors_total",

@@ -27,10 +27,10 @@ void metrics_add(enum metrics_counter c, uint64_t n);
 
 /* Gauges read at scrape time. */
 struct metrics_gauges {
-    long sync_waiters;              /* parked /sync requests */
-    long db_open, db_in_use, db_max; /* database pool */
+    long sync_waiters;                        /* parked /sync requests */
+    long db_open, db_in_use, db_max;          /* database pool */
     long outbound_in_flight, outbound_queued; /* outbound HTTP (federation, push) */
-    long http_inflight;             /* requests being handled or parked */
+    long http_inflight;                       /* requests being handled or parked */
 };
 typedef void (*metrics_gauge_fn)(struct metrics_gauges *g);
 /* Register a filler run at each scrape (several may be registered; up to 8). */
