@@ -62,6 +62,30 @@ bool api_valid_room_id(const char *id);
 const char *api_room_param(struct http_req *req);
 /* Change the membership of `target` in the room as the requesting user (body: reason); m
  * "kick" is a leave of a user who is in the room (room_kick). */
+/* Calls that wait on other servers, run off the HTTP threads (api/roomfed.c); each answers
+ * the request. Join or knock (`m`) into target (room ID or alias) through `servers` (stolen,
+ * may be NULL), answering {room_id}; leave room_id (or reject its invite) answering {}; invite
+ * a user of another server answering {}; createRoom with `body` (copied) answering {room_id}. */
+void api_remote_join(struct http_req *req, const char *target, const char *m, const char *reason,
+                     json_t *servers);
+void api_remote_leave(struct http_req *req, const char *room_id, const char *reason);
+void api_remote_invite(struct http_req *req, const char *room_id, const char *invitee,
+                       const char *reason);
+void api_remote_create(struct http_req *req, json_t *body);
+/* GET /messages backwards from `from` (may be NULL) once room_backfill has asked the room's
+ * other servers for older events; takes filter (may be NULL). */
+void api_remote_messages(struct http_req *req, const char *room_id, const char *from, int limit,
+                         json_t *filter);
+/* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
+void api_remote_alias(struct http_req *req, const char *alias);
+/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
+ * threads to end, so none touches the database after it closes. */
+void api_remote_drain(int timeout_ms);
+
+/* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
+ * alias (another server's through /query/directory), take the via and server_name query
+ * parameters, and join or knock (`m`) through room_join_remote; answers {room_id}. */
+void api_join_target(struct http_req *req, const char *target, const char *m);
 void api_membership(struct http_req *req, const char *room_id, const char *target,
                     const char *membership, bool reply_room);
 /* rooms.c */

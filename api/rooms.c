@@ -13,35 +13,15 @@
 #define MAX_TXN_ID 255
 #define MAX_REASON 1024
 
-/* room_rc -> HTTP status and errcode */
-static const struct {
-    enum room_rc rc;
-    int status;
-    const char *errcode;
-} errors[] = {
-    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
-    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
-    {ROOM_TOO_LARGE, 413, "M_TOO_LARGE"},
-    {ROOM_BAD_VERSION, 400, "M_UNSUPPORTED_ROOM_VERSION"},
-    {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
-    {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
-    {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
-    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
-};
-
 /* Answer a failed engine call. */
 void api_reply_room_error(struct http_req *req, int rc, const char *why)
 {
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
-        if (errors[i].rc == rc) {
-            http_reply_error(req, errors[i].status, errors[i].errcode, "%s", why);
-            return;
-        }
-    }
-    /* ROOM_ERR: the engine's why says what failed (callers start it empty) */
-    http_reply_internal_cause(req, "%s", why && *why ? why : "room engine error");
+    const char *errcode;
+    int status = room_rc_http(rc, &errcode);
+    if (status)
+        http_reply_error(req, status, errcode, "%s", why);
+    else /* ROOM_ERR: the engine's why says what failed (callers start it empty) */
+        http_reply_internal_cause(req, "%s", why && *why ? why : "room engine error");
 }
 
 void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why)
@@ -81,6 +61,15 @@ const char *api_room_param(struct http_req *req)
 void api_create_room(struct http_req *req)
 {
     char why[512] = "", *room_id = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(http_json(req), "invite"), i, v)
+    {
+        if (json_is_string(v) && !ids_is_local(json_string_value(v))) {
+            api_remote_create(req, http_json(req)); /* invites through other servers */
+            return;
+        }
+    }
     enum room_rc rc =
         room_create(http_user(req)->user_id, http_json(req), &room_id, why, sizeof why);
     if (rc != ROOM_OK) {
@@ -216,13 +205,22 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
 {
     const char *reason;
     char why[512] = "", *id = NULL;
+    enum room_rc rc;
     if (!body_reason(req, &reason))
         return;
     const char *me = http_user(req)->user_id;
-    enum room_rc rc = strcmp(m, "kick") == 0
-                          ? room_kick(room_id, me, target, reason, &id, why, sizeof why)
-                          : room_membership(room_id, me, target, m, reason, NULL, &id, why,
-                                            sizeof why);
+    if (strcmp(m, "leave") == 0 && strcmp(target, me) == 0 && !reply_room) {
+        api_remote_leave(req, room_id, reason); /* through other servers when needed */
+        return;
+    }
+    if (strcmp(m, "invite") == 0 && !ids_is_local(target)) {
+        api_remote_invite(req, room_id, target, reason); /* signed by the invitee's server */
+        return;
+    }
+    if (strcmp(m, "kick") == 0)
+        rc = room_kick(room_id, me, target, reason, &id, why, sizeof why);
+    else
+        rc = room_membership(room_id, me, target, m, reason, NULL, &id, why, sizeof why);
     free(id);
     if (rc != ROOM_OK)
         api_reply_room_error(req, rc, why);
@@ -232,34 +230,42 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
         http_reply_json(req, 200, NULL);
 }
 
+#define MAX_VIA 20 /* servers named by via and server_name, each */
+
+void api_join_target(struct http_req *req, const char *target, const char *m)
+{
+    const char *reason;
+    json_t *servers = NULL;
+    if (!body_reason(req, &reason))
+        return;
+    if (target[0] == '#') {
+        const char *srv = ids_server_of(target);
+        if (!srv || !ids_server_name_valid(srv, strlen(srv))) {
+            http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
+            return;
+        }
+    } else if (!api_valid_room_id(target)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
+        return;
+    } else { /* server_name (deprecated) and via name servers to join through */
+        servers = http_query_all(req, "via", MAX_VIA);
+        json_t *more = http_query_all(req, "server_name", MAX_VIA);
+        json_array_extend(servers, more);
+        json_decref(more);
+    }
+    api_remote_join(req, target, m, reason, servers); /* resolves the alias, joins or knocks */
+}
+
 void api_join_room_id(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     if (room_id)
-        api_membership(req, room_id, http_user(req)->user_id, "join", true);
+        api_join_target(req, room_id, "join");
 }
 
 void api_join(struct http_req *req)
 {
-    const char *target = http_param(req, 0);
-    char *room_id = NULL;
-    if (target[0] == '#') {
-        enum room_rc rc = room_alias_get(target, &room_id);
-        if (rc == ROOM_NOT_FOUND) {
-            http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", target);
-            return;
-        }
-        if (rc != ROOM_OK) {
-            http_reply_internal(req);
-            return;
-        }
-        target = room_id;
-    } else if (!api_valid_room_id(target)) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
-        return;
-    }
-    api_membership(req, target, http_user(req)->user_id, "join", true);
-    free(room_id);
+    api_join_target(req, http_param(req, 0), "join");
 }
 
 /* Handlers whose body names a target user: invite, kick, ban, unban. */
@@ -276,7 +282,7 @@ static void target_membership(struct http_req *req, const char *m, bool must_be_
         http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'user_id'");
         return;
     }
-    if (must_be_local && !local_user(req, target))
+    if (must_be_local && ids_is_local(target) && !local_user(req, target))
         return;
     const char *lp, *srv;
     size_t ll, sl;
@@ -390,6 +396,14 @@ void api_messages(struct http_req *req)
     enum room_rc rc = room_messages(room_id, http_user(req)->user_id, api_token_query(req, "from"),
                                     api_token_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
+    /* back past the earliest event here: other servers may have more (Server-Server API
+     * "Backfilling"); that wait runs off the HTTP thread (api/roomfed.c) */
+    if (rc == ROOM_OK && (!dir || dir[0] == 'b') && !api_token_query(req, "to") &&
+        !json_object_get(out, "end") && room_backfill_wanted(room_id)) {
+        json_decref(out);
+        api_remote_messages(req, room_id, api_token_query(req, "from"), (int)lim, filter);
+        return;
+    }
     json_decref(filter);
     api_reply_room(req, rc, out, why);
 }
@@ -426,7 +440,7 @@ static bool local_alias(struct http_req *req, const char *alias)
     }
     if (!ids_is_local(alias)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
-                         "Room alias on another server: federation is not available yet");
+                         "Room aliases of another server are that server's to change");
         return false;
     }
     return true;
@@ -459,6 +473,16 @@ void api_alias_get(struct http_req *req)
 {
     const char *alias = http_param(req, 0);
     char *room_id = NULL;
+    const char *srv = alias[0] == '#' ? ids_server_of(alias) : NULL;
+    if (srv && !ids_is_local(alias) && ids_server_name_valid(srv, strlen(srv)) &&
+        strlen(alias) <= 255) {
+        if (!http_user(req)) /* no anonymous requests to other servers (amplification) */
+            http_reply_error(req, 401, "M_MISSING_TOKEN",
+                             "Resolving another server's alias needs an access token");
+        else
+            api_remote_alias(req, alias); /* GET /query/directory of its server */
+        return;
+    }
     if (!local_alias(req, alias))
         return;
     enum room_rc rc = room_alias_get(alias, &room_id);

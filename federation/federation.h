@@ -92,6 +92,8 @@ bool federation_authenticate(struct http_req *req);
  * m.room.server_acl content is `acl` (borrowed; NULL when the room has none). Answers 403
  * M_FORBIDDEN and returns false when not. */
 bool federation_acl_allows(struct http_req *req, const json_t *acl);
+/* federation_acl_allows with room_id's current m.room.server_acl. */
+bool federation_room_acl_allows(struct http_req *req, const char *room_id);
 
 /* GET /_matrix/key/v2/server, /_matrix/key/v2/query (federation/keys.c). */
 void federation_key_server(struct http_req *req);
@@ -100,8 +102,57 @@ void federation_key_query_post(struct http_req *req);
 
 /* GET /_matrix/federation/v1/version (federation/keys.c). */
 void federation_version(struct http_req *req);
+/* PUT /_matrix/federation/v1/send/{txnId} (federation/send.c). */
+void federation_send_txn(struct http_req *req);
+
+/* The outbound transaction sender (federation/sender.c): start its thread (after the
+ * database and the outbound client; queued PDUs and EDUs in PostgreSQL are picked up), and
+ * register it as the engine's EDU sink (server/fedout.h) and relay (room_set_relay). Stop: the
+ * thread ends (transactions in flight are abandoned and resent after a restart). */
+int federation_sender_start(void);
+/* Shutdown, before outbound_stop: no transaction starts any more, and one that then fails
+ * (the client stopping under it) is not counted as the destination's failure (no back-off
+ * carried into the next start). */
+void federation_sender_quiesce(void);
+void federation_sender_stop(void);
+/* For the metrics: items not yet written to the queue, destinations with queued rows, and
+ * transactions in flight. Thread-safe; takes the sender's lock (scrape time only). */
+void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight);
+/* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
+ * for the room's other servers. */
+void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);
+/* The engine's relay (room_set_relay, registered by federation_sender_start): a membership
+ * event another server gave us through send_join/leave/knock is queued for the room's other
+ * servers except `origin` (the spec's resident server). */
+void federation_sender_relay(const char *room_id, const json_t *ev, const char *origin);
+
+/* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
+ * /state_ids, /backfill; the server asked first, then, when it fails, up to two other servers
+ * of the room). Start-up. */
+void federation_fetcher_register(void);
+
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
 void federation_query_profile(struct http_req *req);
+
+/* The membership handshakes and the alias query (federation/membership.c). */
+void federation_make_join(struct http_req *req);
+void federation_send_join(struct http_req *req);
+void federation_make_leave(struct http_req *req);
+void federation_send_leave(struct http_req *req);
+void federation_make_knock(struct http_req *req);
+void federation_send_knock(struct http_req *req);
+void federation_invite(struct http_req *req);
+void federation_query_directory(struct http_req *req);
+
+/* Event retrieval (federation/events.c): GET /event/{eventId}, /state/{roomId},
+ * /state_ids/{roomId}, /event_auth/{roomId}/{eventId}, /backfill/{roomId}; POST
+ * /get_missing_events/{roomId}. */
+void federation_event(struct http_req *req);
+void federation_state(struct http_req *req);
+void federation_state_ids(struct http_req *req);
+void federation_event_auth(struct http_req *req);
+void federation_get_missing_events(struct http_req *req);
+void federation_backfill(struct http_req *req);
 
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);

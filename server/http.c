@@ -410,6 +410,33 @@ const char *http_target(struct http_req *req)
     return t.failed ? NULL : t.s;
 }
 
+struct query_all {
+    const char *name;
+    json_t *out;
+    size_t max;
+};
+
+static enum MHD_Result query_all_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct query_all *qa = cls;
+    if (!value || strcmp(key, qa->name) != 0 || json_array_size(qa->out) >= qa->max)
+        return MHD_YES;
+    char *dec = http_pct_decode(value, strlen(value));
+    if (dec)
+        json_array_append_new(qa->out, json_string(dec));
+    free(dec);
+    return MHD_YES;
+}
+
+json_t *http_query_all(struct http_req *req, const char *name, size_t max)
+{
+    struct query_all qa = {name, json_array(), max};
+    if (qa.out)
+        MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_all_arg, &qa);
+    return qa.out;
+}
+
 const struct http_user *http_user(struct http_req *req)
 {
     return req->have_user ? &req->user : NULL;
@@ -947,6 +974,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->body_limit =
             (size_t)((r->route->flags & HTTP_BODY_FILE) ? config->max_upload_size
                                                         : config->max_request_body_size);
+        if ((r->route->flags & HTTP_BODY_TXN) && r->body_limit < HTTP_TXN_BODY_LIMIT)
+            r->body_limit = HTTP_TXN_BODY_LIMIT;
         if (r->route->flags & HTTP_BODY_FILE)
             crypto_hash_sha256_init(&r->sha);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");

@@ -34,7 +34,11 @@ enum {
     HTTP_BODY_FILE = 1 << 1, /* body streamed to a temporary file under
                                 media_store_path/tmp as it arrives, limited by
                                 max_upload_size (media uploads); see http_body_file */
+    HTTP_BODY_TXN = 1 << 2,  /* a federation transaction (50 PDUs of up to 64 KiB and 100
+                                EDUs): the limit is HTTP_TXN_BODY_LIMIT, or
+                                max_request_body_size when that is larger */
 };
+#define HTTP_TXN_BODY_LIMIT (8 * 1024 * 1024)
 
 typedef void (*http_handler)(struct http_req *req);
 
@@ -83,6 +87,9 @@ void http_stop(int grace_ms);
 const char *http_param(struct http_req *req, size_t i);
 /* Decoded query parameter, or NULL. */
 const char *http_query(struct http_req *req, const char *name);
+/* Every value of a repeated query parameter (`ver`, `via`), decoded, in order, at most max:
+ * a new array of strings (invalid UTF-8 values left out). */
+json_t *http_query_all(struct http_req *req, const char *name, size_t max);
 /* Request header (case-insensitive name), or NULL. */
 const char *http_header(struct http_req *req, const char *name);
 /* Every value of a header that may repeat (case-insensitive name), in order: up to max into

@@ -64,6 +64,7 @@ static void ops_gauges(struct metrics_gauges *g)
     outbound_stats(&fl, &q);
     g->outbound_in_flight = fl;
     g->outbound_queued = q;
+    federation_sender_stats(&g->fed_inbox, &g->fed_dests_waiting, &g->fed_txn_in_flight);
 }
 
 static void usage(FILE *f)
@@ -315,7 +316,8 @@ static int serve(const char *config_path)
         goto out_cfg;
     }
     ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
-    room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
+    room_init(cfg.server_name, keyring_own(), cfg.default_room_version,
+              federation_sender_listener);
     e2e_init(cfg.server_name);
 
     struct db_params dp = {
@@ -381,6 +383,11 @@ static int serve(const char *config_path)
         log_error("cannot start the search indexer");
         goto out_notify;
     }
+    federation_fetcher_register();
+    if (federation_sender_start() < 0) {
+        log_error("cannot start the federation sender");
+        goto out_notify;
+    }
     fit_descriptors(&cfg);
     if (http_start(&cfg) < 0)
         goto out_notify;
@@ -398,12 +405,16 @@ static int serve(const char *config_path)
     }
     log_info("signal %d: shutting down", sig);
     notify_stop();   /* parked syncs answer now */
+    federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
+    api_remote_drain(SHUTDOWN_GRACE_MS); /* joins and invites through other servers end */
     rc = 0;
 out_notify:
+    federation_sender_quiesce();
     outbound_stop();
+    federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
     media_shutdown();

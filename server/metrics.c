@@ -197,6 +197,12 @@ char *metrics_render(size_t *len)
           "Outbound HTTP requests (federation, push) on the wire", g.outbound_in_flight);
     gauge(f, "amtsbote_outbound_requests_queued", "Outbound HTTP requests waiting to be sent",
           g.outbound_queued);
+    gauge(f, "amtsbote_federation_sender_inbox",
+          "Events and EDUs not yet written to the outbound transaction queue", g.fed_inbox);
+    gauge(f, "amtsbote_federation_destinations_queued",
+          "Destination servers with queued transactions", g.fed_dests_waiting);
+    gauge(f, "amtsbote_federation_transactions_in_flight",
+          "Outbound federation transactions being sent", g.fed_txn_in_flight);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

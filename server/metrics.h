@@ -30,6 +30,7 @@ struct metrics_gauges {
     long sync_waiters;                        /* parked /sync requests */
     long db_open, db_in_use, db_max;          /* database pool */
     long outbound_in_flight, outbound_queued; /* outbound HTTP (federation, push) */
+    long fed_inbox, fed_dests_waiting, fed_txn_in_flight; /* the federation sender */
     long http_inflight;                       /* requests being handled or parked */
 };
 typedef void (*metrics_gauge_fn)(struct metrics_gauges *g);

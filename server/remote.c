@@ -76,3 +76,19 @@ enum remote_rc remote_profile(const char *user_id, const char *server, json_t **
     *out = p;
     return p ? REMOTE_OK : REMOTE_UNREACHABLE;
 }
+
+int remote_send(const char *destination, const char *method, const char *path_query,
+                json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!request) {
+        snprintf(err, errlen, "federation is not configured");
+        return -1;
+    }
+    return request(destination, method, path_query, body, timeout_ms, out, err, errlen);
+}
+
+int remote_encode(const char *s, char *out, size_t cap)
+{
+    return pct_encode(s, out, cap);
+}

@@ -27,4 +27,13 @@ enum remote_rc {
  * *out a new object with displayname and avatar_url when they are strings. */
 enum remote_rc remote_profile(const char *user_id, const char *server, json_t **out);
 
+/* The registered request function itself (room_remote.c's handshakes): as remote_request_fn;
+ * -1 with err set when none is registered. */
+int remote_send(const char *destination, const char *method, const char *path_query,
+                json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
+
+/* Percent-encode s as one path segment or query value into out (cap bytes): 0, or -1 when it
+ * does not fit. */
+int remote_encode(const char *s, char *out, size_t cap);
+
 #endif

@@ -534,6 +534,55 @@ out:
     return rc;
 }
 
+static int any_signed(void *ctx, const json_t *ev, const char *server_name)
+{
+    return 1; /* a template: the servers sign it later, and the receiver checks */
+}
+
+enum room_rc room_template(struct dbc *c, const char *room_id, const struct room_version *rv,
+                           json_t *proto, char *why, size_t n)
+{
+    json_t *ext = db_rooms_extremities_depth(c, room_id, MAX_PREV_EVENTS), *prev = json_array();
+    json_t *auth_map = json_object(), *auth_ids = json_array();
+    enum room_rc rc = ROOM_ERR;
+    int64_t depth = 0;
+    size_t i;
+    json_t *v;
+    if (!ext || !prev || !auth_map || !auth_ids)
+        goto out;
+    json_array_foreach(ext, i, v)
+    {
+        if (i >= MAX_PREV_EVENTS)
+            break;
+        json_array_append(prev, json_array_get(v, 0));
+        if (json_integer_value(json_array_get(v, 1)) > depth)
+            depth = json_integer_value(json_array_get(v, 1));
+    }
+    if (!json_array_size(prev)) {
+        snprintf(why, n, "Unknown room %s", room_id);
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    json_object_set_new(proto, "room_id", json_string(room_id));
+    json_object_set_new(proto, "depth", json_integer(depth + 1));
+    if (room_select_auth(c, room_id, rv, proto, auth_map, auth_ids) < 0)
+        goto out;
+    json_object_set_new(proto, "prev_events", refs(c, rv, prev));
+    json_object_set_new(proto, "auth_events", refs(c, rv, auth_ids));
+    json_t *checked = json_copy(proto);
+    json_object_set_new(checked, "event_id", json_string("$template"));
+    struct auth_ops ops = {room_map_state, any_signed, auth_map};
+    int allowed = auth_check(rv, checked, &ops, why, n);
+    json_decref(checked);
+    rc = allowed < 0 ? ROOM_FORBIDDEN : ROOM_OK;
+out:
+    json_decref(ext);
+    json_decref(prev);
+    json_decref(auth_map);
+    json_decref(auth_ids);
+    return rc;
+}
+
 /* --- sending ----------------------------------------------------------------------------- */
 
 char *room_version_of(const char *room_id)
@@ -925,7 +974,7 @@ enum room_rc room_redact(const char *room_id, const char *sender, const char *ta
  * is neither invited nor joined: if the user is joined to one of the rooms the join rules
  * allow, a local joined member with the invite level that may vouch for the join (spec
  * "Restricted rooms"; auth rule 5.3.5). Returns a malloc'd user ID or NULL. */
-static char *restricted_authoriser(const char *room_id, const char *user_id)
+char *room_restricted_authoriser(const char *room_id, const char *user_id)
 {
     struct dbc *c = db_get();
     struct db_room r = {0};
@@ -1007,7 +1056,7 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
 {
     json_t *content = extra ? json_copy(extra) : json_object();
     if (strcmp(membership, "join") == 0 && strcmp(sender, target) == 0) {
-        char *via = restricted_authoriser(room_id, target);
+        char *via = room_restricted_authoriser(room_id, target);
         if (via)
             json_object_set_new(content, "join_authorised_via_users_server", json_string(via));
         free(via);
@@ -1031,6 +1080,39 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
         room_send(room_id, sender, "m.room.member", target, content, NULL, event_id, why, n);
     json_decref(content);
     return rc;
+}
+
+/* room_rc -> HTTP status and errcode, for both APIs (columns: rc, status, errcode) */
+static const struct {
+    enum room_rc rc;
+    int status;
+    const char *errcode;
+} rc_errors[] = {
+    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
+    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
+    {ROOM_TOO_LARGE, 413, "M_TOO_LARGE"},
+    {ROOM_BAD_VERSION, 400, "M_UNSUPPORTED_ROOM_VERSION"},
+    {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
+    {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
+    {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
+    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
+    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
+    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
+    {ROOM_CANNOT_GRANT, 400, "M_UNABLE_TO_GRANT_JOIN"},
+};
+
+int room_rc_http(int rc, const char **errcode)
+{
+    for (size_t i = 0; i < sizeof rc_errors / sizeof rc_errors[0]; i++) {
+        if ((int)rc_errors[i].rc == rc) {
+            *errcode = rc_errors[i].errcode;
+            return rc_errors[i].status;
+        }
+    }
+    *errcode = NULL;
+    return 0;
 }
 
 /* --- client format ----------------------------------------------------------------------- */

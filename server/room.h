@@ -25,7 +25,14 @@ enum room_rc {
     ROOM_BAD_ALIAS,      /* m.room.canonical_alias names an alias not pointing to the room */
     ROOM_BAD_PARAM,      /* a malformed parameter, or a token this server did not issue
                             (M_INVALID_PARAM) */
+    ROOM_INCOMPATIBLE,   /* the room's version is not among those the other server supports */
+    ROOM_UNAUTHORISABLE, /* a restricted room's conditions cannot be checked here */
+    ROOM_CANNOT_GRANT,   /* they are met, but no local member may vouch: ask another server */
 };
+
+/* The HTTP status and errcode (*errcode, static) both APIs answer a room_rc with; 0 (and
+ * NULL) for ROOM_OK and ROOM_ERR (an internal error: 500). */
+int room_rc_http(int rc, const char **errcode);
 
 /* A client's transaction: the same (device, txn_id) returns the first event again. */
 struct room_txn {
@@ -113,6 +120,10 @@ struct room_fetcher {
     /* GET /state_ids/{room_id}?event_id=: {"pdu_ids": [...], "auth_chain_ids": [...]}. */
     json_t *(*get_state_ids)(void *ctx, const char *server, const char *room_id,
                              const char *event_id);
+    /* GET /backfill/{room_id}?v=...&limit=: the PDUs (an array) of `server` from the events
+     * `from` (borrowed array of IDs) backwards. */
+    json_t *(*backfill)(void *ctx, const char *server, const char *room_id, const json_t *from,
+                        int limit);
     void *ctx;
 };
 /* Start-up: register the fetcher (copied; NULL: none). */
@@ -176,6 +187,153 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
                                   const json_t *state, const json_t *auth_chain,
                                   const json_t *join, char **event_id, char *why, size_t n);
 
+/* --- membership handshakes as the resident server (server/room_fed.c) ---------------------- */
+
+/* GET /make_join, /make_leave, /make_knock (Server-Server API "Joining Rooms", "Leaving Rooms",
+ * "Knocking upon a room"): the unsigned template of user_id's `membership` event ("join",
+ * "leave", "knock") in room_id, for `origin` (user_id must be of that server: ROOM_FORBIDDEN).
+ * `versions` (borrowed array of strings, NULL for leave) are those the other server supports
+ * ("1" when empty). On ROOM_OK *event (new object) and *room_version (malloc'd); on
+ * ROOM_INCOMPATIBLE *room_version names the room's version. ROOM_NOT_FOUND (this server is not
+ * in the room), ROOM_FORBIDDEN (the rules refuse it, or a restricted join's user is in none of
+ * the allowed rooms), ROOM_UNAUTHORISABLE (this server is in none of them), ROOM_CANNOT_GRANT
+ * (no local member may vouch for a user who qualifies), ROOM_ERR. */
+enum room_rc room_make_membership(const char *origin, const char *room_id, const char *user_id,
+                                  const char *membership, const json_t *versions, json_t **event,
+                                  char **room_version, char *why, size_t n);
+
+/* PUT /send_join, /send_leave, /send_knock (v2): check that `pdu` (borrowed) is `origin`'s
+ * user's `membership` event of room_id with ID event_id, countersign a restricted join this
+ * server authorised (join_authorised_via_users_server), and receive it (room_receive_pdu).
+ * On ROOM_OK: *signed (new: the PDU as accepted, with our signature when we added one) and,
+ * for a join, *state (the current state before it, PDUs) and *auth_chain (theirs and the
+ * join's); for a knock, *state is the knock_room_state. ROOM_BAD_PARAM (not such an event),
+ * ROOM_NOT_FOUND, ROOM_FORBIDDEN (rejected or soft failed), ROOM_ERR. */
+enum room_rc room_send_membership(const char *origin, const char *room_id, const char *event_id,
+                                  const char *membership, const json_t *pdu, json_t **signed_ev,
+                                  json_t **state, json_t **auth_chain, char *why, size_t n);
+
+/* Called after a join, leave or knock of `origin`'s user was accepted through send_join,
+ * send_leave or send_knock here (`pdu` borrowed, as accepted): the resident server passes it
+ * on to the room's other servers but origin (Server-Server API "Joining Rooms": "the resident
+ * server ... sends the event to the other servers in the room"). The outbound transaction
+ * queue registers it at start-up; NULL: not passed on. */
+typedef void (*room_relay_fn)(const char *room_id, const json_t *pdu, const char *origin);
+void room_set_relay(room_relay_fn fn);
+
+/* PUT /invite (v2): `origin` invites one of our users: check `pdu` (signatures, type, sender
+ * of origin, state_key a local user, ID event_id), sign it, remember the invite with the
+ * stripped form of invite_room_state for the invitee's /sync, and receive it too when this
+ * server is in the room. On ROOM_OK *signed (new). ROOM_INCOMPATIBLE (unknown version),
+ * ROOM_BAD_PARAM, ROOM_FORBIDDEN (no such user), ROOM_ERR. */
+enum room_rc room_receive_invite(const char *origin, const char *room_id, const char *event_id,
+                                 const char *room_version, const json_t *pdu,
+                                 const json_t *invite_room_state, json_t **signed_ev, char *why,
+                                 size_t n);
+
+/* The stripped-state PDUs other servers and invitees get (invite_room_state,
+ * knock_room_state): create, join rules, name, avatar, canonical alias, topic, encryption.
+ * New array, or NULL on error. */
+json_t *room_stripped_pdus(const char *room_id);
+
+/* The content of room_id's current m.room.server_acl (new), or NULL when it has none. */
+json_t *room_server_acl(const char *room_id);
+
+/* The servers of room_id's joined members (current state), this one included when it is in
+ * the room; new sorted array of server names, NULL on error. The outbound transaction queue
+ * sends a local event to each of these but this server. */
+json_t *room_servers(const char *room_id);
+
+/* --- events served to other servers (server/room_serve.c) --------------------------------- */
+/* Server-Server API "Retrieving events" and "Backfilling and retrieving missing events", as
+ * the room's history visibility allows `origin` (the authenticated server; room_serve.c's
+ * header has the rules). PDUs are in the federation format, without "unsigned"; an event the
+ * origin may not see is served redacted. Each returns ROOM_OK with a new *out,
+ * ROOM_NOT_FOUND (unknown room or event, or no state known at it), ROOM_FORBIDDEN (origin
+ * has no joined user in the room and it is not world_readable), ROOM_ERR. The room's server
+ * ACL is for the caller to apply. */
+
+/* GET /event/{eventId}: the PDU, and its room (malloc'd) for the ACL. */
+enum room_rc room_fed_event(const char *origin, const char *event_id, json_t **pdu,
+                            char **room_id, char *why, size_t n);
+/* GET /state and /state_ids: the state before event_id (the resolution of the states after
+ * its prev events) and its auth chain: {"pdus", "auth_chain"} or, ids_only, {"pdu_ids",
+ * "auth_chain_ids"}. */
+enum room_rc room_fed_state(const char *origin, const char *room_id, const char *event_id,
+                            bool ids_only, json_t **out, char *why, size_t n);
+/* GET /event_auth: {"auth_chain": [...]} of event_id. */
+enum room_rc room_fed_event_auth(const char *origin, const char *room_id, const char *event_id,
+                                 json_t **out, char *why, size_t n);
+/* POST /get_missing_events: breadth first through the prev_events of latest_events (borrowed
+ * array of IDs), never through earliest_events, at most `limit` events of depth >= min_depth;
+ * *events a new array, the oldest first. */
+enum room_rc room_fed_missing(const char *origin, const char *room_id, const json_t *earliest,
+                              const json_t *latest, int limit, int64_t min_depth,
+                              json_t **events, char *why, size_t n);
+/* GET /backfill: the events `from` (borrowed array of IDs) and those before them, the deepest
+ * first, at most `limit`; *pdus a new array. */
+enum room_rc room_fed_backfill(const char *origin, const char *room_id, const json_t *from,
+                               int limit, json_t **pdus, char *why, size_t n);
+
+/* --- backfill from other servers (server/room_backfill.c) --------------------------------- */
+/* Extend room_id's history backwards: when its earliest timeline event has prev events this
+ * server lacks, ask the room's other servers (the registered fetcher's backfill, at most
+ * ROOM_BACKFILL_SERVERS of them, each bounded in time by the fetcher) for up to `limit` events
+ * before it (ROOM_BACKFILL_MAX at most), check each (format, signatures, hash, auth against
+ * its own auth events) and store the accepted ones in the timeline below everything there
+ * (negative stream orderings, storage/backfill.h): they never change current state or
+ * extremities, never reach /sync as new, and are read with the state before the earliest
+ * event the room had. Returns how many events were stored (0: nothing to do or nothing got),
+ * -1 on error. Blocks on the network; call it without a database connection held. */
+#define ROOM_BACKFILL_MAX 100
+#define ROOM_BACKFILL_SERVERS 3
+int room_backfill(const char *room_id, int limit);
+/* Would room_backfill ask anyone (a fetcher is registered, the earliest event has prev events
+ * not here, and the room's last backfill did not come back empty in the last 30 s)? Reads
+ * the database only: for /messages to decide whether to wait on other servers. */
+bool room_backfill_wanted(const char *room_id);
+
+/* --- membership in rooms on other servers (server/room_remote.c) --------------------------- */
+
+/* An error another server answered, passed through to the client (status 0: none). */
+struct room_remote_err {
+    int status;
+    char errcode[64];
+};
+
+/* Join or knock (`membership`) user_id into room_id through another server: make_join /
+ * send_join v2 (or make_knock / send_knock) with the servers in `servers` (borrowed array,
+ * may be NULL), then the room ID's server (v1-11), then those of a remembered invite or knock,
+ * first answer wins. A join stores the answer's state and auth chain (room_receive_state): the
+ * room and the join then appear in the user's /sync. When this server is already in the room
+ * it is room_membership. `reason` may be NULL. On failure *err holds what the other server
+ * answered (passed through), or why explains. */
+enum room_rc room_join_remote(const char *room_id, const char *user_id, const char *membership,
+                              const char *reason, const json_t *servers, char **event_id,
+                              struct room_remote_err *err, char *why, size_t n);
+
+/* Leave room_id: when this server is in the room, room_membership's leave, then (until the
+ * outbound transaction queue carries it) the leave is handed to the room's other servers with
+ * /send_leave; when user_id only has a remote invite or knock, the rejection goes through
+ * make_leave / send_leave v2 with the servers remembered with it. */
+enum room_rc room_leave_remote(const char *room_id, const char *user_id, const char *reason,
+                               char **event_id, struct room_remote_err *err, char *why, size_t n);
+
+/* Invite a user of another server: the invite is built here (content: membership, the
+ * fields of `extra` (borrowed, may be NULL; e.g. is_direct) and the reason), signed by the
+ * invitee's server (PUT /invite v2) and then received into the room like any PDU. */
+enum room_rc room_invite_remote(const char *room_id, const char *sender, const char *target,
+                                const char *reason, const json_t *extra, char **event_id,
+                                struct room_remote_err *err, char *why, size_t n);
+
+/* Resolve a room alias of another server (GET /query/directory): *room_id (malloc'd) and
+ * *servers (new array). ROOM_NOT_FOUND, ROOM_FORBIDDEN (federation refused), ROOM_ERR. */
+enum room_rc room_alias_remote(const char *alias, char **room_id, json_t **servers, char *why,
+                               size_t n);
+
+/* Is this server in room_id (a local user joined there)? */
+bool room_is_resident(const char *room_id);
+
 /* --- reads (server/roomread.c), with the spec's visibility rules ------------------------- */
 
 /* Room IDs the user has joined (new array). */
@@ -199,7 +357,9 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
 enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
                                  char *why, size_t n);
 /* /messages: dir 'b' or 'f', from/to tokens (NULL: the natural ends), limit, filter
- * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. */
+ * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. Reads what this
+ * server has; a page that reaches its earliest event without `end` may want room_backfill
+ * (room_backfill_wanted) and a second read. */
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n);

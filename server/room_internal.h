@@ -99,8 +99,35 @@ char *room_create_event_id(const char *room_id);
  * it is unknown or already redacted. 0 or -1. */
 int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
                          const char *event_id);
+/* The event IDs of PDUs as stored or sent (the event_id key in v1/v2, else the reference
+ * hash; server/room_serve.c). New array; PDUs without one are left out. */
+json_t *room_pdu_ids(const struct room_version *rv, const json_t *pdus);
+/* The meta row of a checked event `ev` (with its strings borrowed from ev) of room_id. */
+struct db_event_meta;
+void room_recv_meta(const json_t *ev, const char *id, const char *room_id,
+                    struct db_event_meta *m);
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
+
+/* Fill an event template `proto` (type, sender, state_key, content set; borrowed, changed) of
+ * room_id as this server would append it now: room_id, depth, prev_events (the extremities)
+ * and auth_events (from current state), then check the authorization rules against that
+ * state, any signature they need counting as present (the signers add them later). ROOM_OK,
+ * ROOM_NOT_FOUND (no extremities: this server is not in the room), ROOM_FORBIDDEN (why says
+ * which rule), ROOM_ERR. Not signed, hashed or stored. */
+enum room_rc room_template(struct dbc *c, const char *room_id, const struct room_version *rv,
+                           json_t *proto, char *why, size_t n);
+/* For a join to a restricted room by a user neither invited nor joined, who is joined to a
+ * room the join rules allow: a local joined member with the invite level to vouch for the
+ * join (join_authorised_via_users_server). malloc'd user ID, or NULL. */
+char *room_restricted_authoriser(const char *room_id, const char *user_id);
+
+/* Remember (storage/fedmember.h) user_id's `membership` of room_id, a room this server is
+ * not in, with the stripped form of state_pdus and the membership event `pdu`, and the
+ * servers to reach it through; wakes the user's /sync. All borrowed. 0 or -1. */
+int room_remember_remote(const char *user_id, const char *room_id, const char *membership,
+                         const char *event_id, const char *room_version, const json_t *pdu,
+                         const json_t *state_pdus, const json_t *servers);
 
 /* 1 if user_id is joined to room_id and its power level reaches what sending an event of
  * `type` (state or not) needs under the room's current state; 0 if not; -1 on error. */
@@ -159,6 +186,14 @@ int room_recv_map_signed(void *ctx, const json_t *ev, const char *server);
  * unknown (IDs appended to missing), -1 error. */
 int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *missing, char *why,
                          size_t n);
+/* Resolve state maps (a non-empty array, borrowed) of the room (server/stateres.h). New
+ * reference, or NULL (why says why). */
+json_t *room_recv_resolve(struct room_recv_ctx *x, json_t *maps, char *why, size_t n);
+/* The PDU as stored: without "event_id" from v3, in its version's encoding. malloc'd or NULL. */
+char *room_recv_stored_text(const struct room_version *rv, const json_t *checked);
+/* Is `ev` (checked, with "event_id") an event of room_id? (v12: the create event names the
+ * room by its own ID.) */
+bool room_recv_of_room(const struct room_version *rv, const json_t *ev, const char *room_id);
 /* Store a received event (or, with promote, give a stored outlier its standing). */
 int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
                      const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
@@ -208,6 +243,9 @@ void room_standing_clear(struct standing *s);
 /* Rule 2 for one event with the state after it (group); cache: group -> verdict. */
 bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
                         json_t *cache);
+/* content[key] (malloc'd string) of the state event (type, "") in state group `group`, or
+ * NULL when absent or not a string. */
+char *room_group_string(struct dbc *c, int64_t group, const char *type, const char *key);
 /* A stored event in client format (new reference) or NULL. */
 json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now);
 /* Add unsigned["m.relations"] to a client event. */
@@ -216,6 +254,11 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
 int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream);
 /* Does the PDU pass a RoomEventFilter's types, senders and contains_url? */
 bool room_filter_ok(json_t *f, const json_t *pdu);
+/* The users `user_id` ignores (m.ignored_user_list's ignored_users; spec "Ignoring Users"):
+ * a new object, {} when none; NULL on error. */
+json_t *room_ignored_users(struct dbc *c, const char *user_id);
+/* Whether pdu is hidden from a user ignoring `ignored`: a non-state event of one of them. */
+bool room_ignored(const json_t *ignored, const json_t *pdu);
 
 /* Run `body` with a connection and the user's standing; answers ROOM_* codes. */
 #define WITH_STANDING(room_id, user_id)                                                            \

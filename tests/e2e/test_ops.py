@@ -106,6 +106,9 @@ class TestOps(unittest.TestCase):
         self.assertGreaterEqual(value(text, "amtsbote_events_persisted_total"), ev0 + 6)
         self.assertEqual(value(text, "amtsbote_db_pool_max"), 8)
         self.assertGreaterEqual(value(text, "amtsbote_db_pool_connections"), 1)
+        for g in ("amtsbote_federation_destinations_queued", "amtsbote_outbound_requests_queued",
+                  "amtsbote_federation_transactions_in_flight"):
+            self.assertIsNotNone(value(text, g), g)
         # route patterns only: no room ID, user ID or raw path in the metrics
         self.assertNotIn(room, text)
         self.assertNotIn("opsuser", text)
