@@ -4,6 +4,10 @@
 #include "server/http.h"
 
 extern const struct http_route api_routes[];
+/* GET /health, for every listener (api/ops.c). */
+extern const struct http_route api_health_routes[];
+/* GET /_synapse/metrics (and /metrics), for listeners with the `metrics` resource. */
+extern const struct http_route api_metrics_routes[];
 
 /* Helpers shared by the handlers (api/common.c). */
 /* Field `key` of the body: the string, or NULL when absent. When present but not a string,
@@ -171,6 +175,7 @@ void api_media_download(struct http_req *req);
 void api_media_thumbnail(struct http_req *req);
 void api_media_legacy_read(struct http_req *req);
 void api_media_preview_url(struct http_req *req);
+void api_media_scan_encrypted(struct http_req *req);
 /* pushers.c */
 void api_pushers_get(struct http_req *req);
 void api_pushers_set(struct http_req *req);

@@ -136,6 +136,8 @@ const struct http_route api_routes[] = {
     {"POST", "/_matrix/media/v3/upload", api_media_upload, R, F},
     {"PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}", api_media_upload_to, R, F},
     {"POST", "/_matrix/media/v1/create", api_media_create, R, 0},
+    /* the content scanner's API (matrix-content-scanner), for encrypted attachments */
+    {"POST", "/_matrix/media_proxy/unstable/scan_encrypted", api_media_scan_encrypted, R, J},
     {"GET", V1 "/media/config", api_media_config, R, 0},
     {"GET", "/_matrix/media/v3/config", api_media_config, R, 0},
     {"GET", V1 "/media/download/{serverName}/{mediaId}", api_media_download, R, 0},
