@@ -5,7 +5,7 @@
  * A request with `pos` names a connection state (server/ssconn.h) by user, device and
  * conn_id; one the server does not have (never issued to this user and device, replaced,
  * forgotten) answers 400 M_UNKNOWN_POS and the client starts again. A response with nothing
- * to say parks the connection on the notifier as GET /sync does (api/sync.c) and is computed
+ * to say parks the connection on the notifier through a waker, as GET /sync does, and is computed
  * again from the same state when woken, so nothing falls between. Each response's state is
  * stored under a new pos; the presented one stays valid until a newer one is presented. */
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "server/clock.h"
+#include "server/httpjob.h"
 #include "server/notify.h"
 #include "server/slidingsync.h"
 #include "server/ssconn.h"
@@ -25,6 +26,7 @@ struct sspark {
     int64_t deadline;
     int64_t at, typing; /* what the empty response covered */
     json_t *rooms;      /* owned */
+    struct http_waker *waker; /* the current waiter's, or NULL */
 };
 
 static void release(struct sspark *p)
@@ -36,26 +38,31 @@ static void release(struct sspark *p)
     p->q.body = p->q.snap = NULL;
 }
 
+/* The request ended (answered, or unanswered when its client went away or the server
+ * stopped): the waiter, if any, resumes nothing after this. */
 static void on_end(void *ctx)
 {
-    release(ctx);
-}
-
-static void wake(void *arg)
-{
-    http_resume(arg);
+    struct sspark *p = ctx;
+    http_waker_detach(&p->waker);
+    release(p);
 }
 
 static void arm(struct http_req *req)
 {
     struct sspark *p = http_ctx(req);
-    notify_wait(p->q.user_id, p->rooms, p->at, p->typing, p->deadline - clock_mono_ms(), wake,
-                req);
+    p->waker = http_waker_new(req);
+    if (!p->waker) { /* cannot wait: answer at once, as a timeout would */
+        http_resume(req);
+        return;
+    }
+    notify_wait(p->q.user_id, p->rooms, p->at, p->typing, p->deadline - clock_mono_ms(),
+                http_waker_fire, p->waker);
 }
 
 static void respond(struct http_req *req)
 {
     struct sspark *p = http_ctx(req);
+    http_waker_detach(&p->waker); /* woken (or never parked): that waiter is done with us */
     struct ss_result r;
     if (ss_compute(&p->q, &r) < 0) {
         release(p);

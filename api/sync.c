@@ -8,31 +8,23 @@
  * `since`, so nothing can fall between the two computations. If a wake turns out to concern
  * nothing the user may see, the request parks again for the rest of its timeout. A parked
  * request can end before its waiter fires (the client went away): the waiter holds a
- * `wake_ref`, not the request, and resumes it only while it lives (http.h). */
-#include <pthread.h>
+ * waker (server/httpjob.h), not the request, and resumes it only while it lives. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "server/clock.h"
+#include "server/httpjob.h"
 #include "server/notify.h"
 #include "server/sync.h"
 #include "server/userdata.h"
 
 #define MAX_TIMEOUT_MS 90000
 
-/* What a waiter holds: the request until it ends. Two owners, the waiter (let go in wake) and
- * the request (at its next wake-up or its end); freed when both have let go. */
-struct wake_ref {
-    pthread_mutex_t mu;
-    int refs;
-    struct http_req *req; /* NULL once the request ended */
-};
-
 struct park {
     struct sync_req q;
-    struct wake_ref *wref; /* the current waiter's, or NULL */
+    struct http_waker *wref; /* the current waiter's, or NULL */
     json_t *filter; /* owned; released with the reply */
     int64_t deadline;
     int64_t pos, typing; /* what the empty response covered */
@@ -52,30 +44,10 @@ static void park_release(struct park *p)
 
 static void respond(struct http_req *req);
 
-static void wake_ref_drop(struct wake_ref *w)
-{
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    bool last = --w->refs == 0;
-    pthread_mutex_unlock(&w->mu);
-    if (last) {
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-    }
-}
-
-/* The request lets go of its waiter's ref; after its end the waiter resumes nothing. */
+/* The request lets go of its waiter's waker; after its end the waiter resumes nothing. */
 static void park_drop_waiter(struct park *p)
 {
-    struct wake_ref *w = p->wref;
-    if (!w)
-        return;
-    p->wref = NULL;
-    pthread_mutex_lock(&w->mu);
-    w->req = NULL;
-    pthread_mutex_unlock(&w->mu);
-    wake_ref_drop(w);
+    http_waker_detach(&p->wref);
 }
 
 /* The request ended (also unanswered, when the server stopped with it parked, or when its
@@ -86,30 +58,17 @@ static void park_end(void *ctx)
     park_release(ctx);
 }
 
-static void wake(void *arg)
-{
-    struct wake_ref *w = arg;
-    pthread_mutex_lock(&w->mu);
-    if (w->req)
-        http_resume(w->req);
-    pthread_mutex_unlock(&w->mu);
-    wake_ref_drop(w);
-}
-
 static void arm(struct http_req *req)
 {
     struct park *p = http_ctx(req);
     int64_t left = p->deadline - clock_mono_ms();
-    struct wake_ref *w = calloc(1, sizeof *w);
+    struct http_waker *w = http_waker_new(req);
     if (!w) { /* cannot wait: answer at once, as a timeout would */
         http_resume(req);
         return;
     }
-    pthread_mutex_init(&w->mu, NULL);
-    w->refs = 2;
-    w->req = req;
     p->wref = w;
-    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, wake, w);
+    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, http_waker_fire, w);
 }
 
 static void respond(struct http_req *req)

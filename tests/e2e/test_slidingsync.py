@@ -394,3 +394,33 @@ class SlidingSync(ServerTestCase):
         e = r["rooms"][rid]
         self.assertNotIn("name", e)
         self.assertNotIn("required_state", e)
+
+    def test_parked_request_of_a_client_that_left(self):
+        """A long-poll whose client goes away ends while parked (the HTTP front notices within
+        about a second); a send that then wakes its waiter must resume nothing (it used to
+        resume the freed request: libmicrohttpd aborted, or ASan spoke at shutdown)."""
+        import json
+        import socket
+        tok = self.s.register("leaver")["access_token"]
+        self.tok["leaver"] = tok
+        rid = self.room("leaver")
+        body = {"conn_id": "leaving", "lists": {"all": {"ranges": [[0, 9]],
+                                                         "timeline_limit": 1}}}
+        pos = self.ss(tok, body)["pos"]
+        data = json.dumps(body).encode()
+        socks = []
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", self.s.port))
+            c.sendall((f"POST {SS}?pos={pos}&timeout=20000 HTTP/1.1\r\nHost: t\r\n"
+                       f"Authorization: Bearer {tok}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(data)}\r\n\r\n").encode() + data)
+            socks.append(c)
+        time.sleep(0.5)
+        for c in socks:
+            c.close()
+        time.sleep(2.5)  # the front ends the parked requests of the closed sockets
+        self.msg(rid, "leaver", "wake the waiters of requests that ended")
+        time.sleep(0.5)
+        r = self.ss(tok, body, pos=pos)
+        self.assertIn(rid, r["rooms"])
+        self.assertEqual(self.s.get("/_matrix/client/versions").status, 200)
