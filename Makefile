@@ -23,7 +23,7 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-proto
               -Wformat=2 -Wno-unused-parameter -Wvla
 BASE_CFLAGS = -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -I. -Ibuild/gen $(WARN) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS        = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LIBS        = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lpthread -lm
 # libvips (thumbnails) is not linked: server/thumbnail.c loads it with dlopen in a child
 # process; only that file sees its headers (the glib ones as system headers)
 VIPS_CFLAGS = $(shell pkg-config --cflags vips 2>/dev/null | sed 's/-I/-isystem /g')
@@ -126,8 +126,8 @@ bench: deps
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/config_write.c server/ids.c \
-                 server/accesslog.c \
-                 server/log.c
+                 server/accesslog.c server/log.c server/xmatrix.c server/sign.c server/iprange.c \
+                 server/fedacl.c server/fedresolve.c
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do \

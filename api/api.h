@@ -55,6 +55,10 @@ bool api_valid_room_id(const char *id);
 const char *api_room_param(struct http_req *req);
 /* Change the membership of `target` in the room as the requesting user (body: reason); m
  * "kick" is a leave of a user who is in the room (room_kick). */
+/* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
+ * alias (another server's through /query/directory), take the via and server_name query
+ * parameters, and join or knock (`m`) through room_join_remote; answers {room_id}. */
+void api_join_target(struct http_req *req, const char *target, const char *m);
 void api_membership(struct http_req *req, const char *room_id, const char *target,
                     const char *membership, bool reply_room);
 /* rooms.c */

@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "server/ids.h"
 #include "server/room.h"
 
 static bool own_server(struct http_req *req, const char *server)
 {
-    if (server && strcmp(server, http_config(req)->server_name) != 0) {
+    if (server && !ids_is_local_server(server)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
                          "Listing another server's rooms needs federation, not available yet");
         return false;

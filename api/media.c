@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "server/httpjob.h"
+#include "server/ids.h"
 #include "server/media.h"
 #include "server/preview.h"
 
@@ -52,7 +53,7 @@ void api_media_upload(struct http_req *req)
 
 void api_media_upload_to(struct http_req *req)
 {
-    if (strcmp(http_param(req, 0), http_config(req)->server_name) != 0) {
+    if (!ids_is_local_server(http_param(req, 0))) {
         http_reply_error(req, 403, "M_FORBIDDEN", "Media IDs of other servers");
         return;
     }

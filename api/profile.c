@@ -1,12 +1,13 @@
 /* profile.c - user profiles (Client-Server API s. "Profiles"): displayname and avatar_url
- * of local users. A user sets only their own profile. Remote profiles need federation and
- * answer 404 M_NOT_FOUND until it exists. */
+ * of local users, and of other servers' users through a federation profile query
+ * (server/remote.c). A user sets only their own profile. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "server/account.h"
 #include "server/ids.h"
+#include "server/remote.h"
 #include "server/room.h"
 
 #define MAX_DISPLAYNAME 256
@@ -36,6 +37,26 @@ static json_t *load_profile(struct http_req *req)
 
     if (ids_user_id_split(uid, &lp, &lp_len, &server, &server_len) < 0) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
+        return NULL;
+    }
+    const char *me = http_config(req)->server_name;
+    if (server_len != strlen(me) || memcmp(server, me, server_len) != 0) {
+        /* only users of this server make it ask others: no anonymous amplification */
+        if (!http_user(req)) {
+            http_reply_error(req, 401, "M_MISSING_TOKEN",
+                             "Profiles of other servers' users need an access token");
+            return NULL;
+        }
+        char *name = http_strdup(req, server);
+        enum remote_rc rr = remote_profile(uid, name, &profile);
+        if (rr == REMOTE_OK)
+            return profile;
+        /* the spec's answers for a profile are 200, 403 and 404 */
+        if (rr == REMOTE_REFUSED)
+            http_reply_error(req, 403, "M_FORBIDDEN", "Federation with %s is not allowed", name);
+        else
+            http_reply_error(req, 404, "M_NOT_FOUND", "Profile was not found%s",
+                             rr == REMOTE_UNREACHABLE ? " (the user's server did not answer)" : "");
         return NULL;
     }
     enum account_rc rc = account_profile(uid, &profile);

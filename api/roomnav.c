@@ -28,21 +28,7 @@ static bool int_query(struct http_req *req, const char *name, long long *out)
 
 void api_knock(struct http_req *req)
 {
-    const char *target = http_param(req, 0);
-    char *room_id = NULL;
-    if (target[0] == '#') {
-        enum room_rc rc = room_alias_get(target, &room_id);
-        if (rc != ROOM_OK) {
-            api_reply_room_error(req, rc, "Room alias not found");
-            return;
-        }
-        target = room_id;
-    } else if (!api_valid_room_id(target)) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
-        return;
-    }
-    api_membership(req, target, http_user(req)->user_id, "knock", true);
-    free(room_id);
+    api_join_target(req, http_param(req, 0), "knock");
 }
 
 void api_context(struct http_req *req)

@@ -29,6 +29,8 @@ static const struct {
     {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
     {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
     {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
+    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
+    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
 };
 
 /* Answer a failed engine call. */
@@ -184,12 +186,11 @@ static bool local_user(struct http_req *req, const char *user_id)
 {
     const char *lp, *srv;
     size_t ll, sl;
-    const char *own = http_config(req)->server_name;
     if (!user_id || ids_user_id_split(user_id, &lp, &ll, &srv, &sl) < 0) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
         return false;
     }
-    if (sl != strlen(own) || memcmp(srv, own, sl) != 0) {
+    if (!ids_is_local(user_id)) {
         http_reply_error(req, 403, "M_FORBIDDEN",
                          "%s is on another server: federation is not available yet", user_id);
         return false;
@@ -208,55 +209,119 @@ static bool local_user(struct http_req *req, const char *user_id)
     return true;
 }
 
+/* The repeated query parameters `name` (new array of decoded strings, at most 20). */
+static json_t *query_list(struct http_req *req, const char *name)
+{
+    json_t *out = json_array();
+    size_t nl = strlen(name);
+    const char *t = http_target(req), *q = t ? strchr(t, '?') : NULL;
+    while (q && *q && json_array_size(out) < 20) {
+        q++;
+        const char *end = strchr(q, '&');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        if (len > nl + 1 && strncmp(q, name, nl) == 0 && q[nl] == '=') {
+            char *v = http_pct_decode(q + nl + 1, len - nl - 1);
+            if (v)
+                json_array_append_new(out, json_string(v));
+            free(v);
+        }
+        q = end;
+    }
+    return out;
+}
+
+/* Answer an engine result of a call that may have gone to another server: the other
+ * server's error passes through (Server-Server API: "passed through to clients"). */
+static void reply_remote(struct http_req *req, enum room_rc rc, const struct room_remote_err *err,
+                         const char *why, json_t *ok_body)
+{
+    if (rc == ROOM_OK)
+        http_reply_json(req, 200, ok_body);
+    else if (err->status)
+        http_reply_error(req, err->status, err->errcode, "%s", why);
+    else
+        api_reply_room_error(req, rc, why);
+    if (rc != ROOM_OK)
+        json_decref(ok_body);
+}
+
 void api_membership(struct http_req *req, const char *room_id, const char *target, const char *m,
                     bool reply_room)
 {
     const char *reason;
     char why[512] = "", *id = NULL;
+    struct room_remote_err err = {0};
+    enum room_rc rc;
     if (!body_reason(req, &reason))
         return;
     const char *me = http_user(req)->user_id;
-    enum room_rc rc = strcmp(m, "kick") == 0
-                          ? room_kick(room_id, me, target, reason, &id, why, sizeof why)
-                          : room_membership(room_id, me, target, m, reason, NULL, &id, why,
-                                            sizeof why);
-    free(id);
-    if (rc != ROOM_OK)
-        api_reply_room_error(req, rc, why);
-    else if (reply_room)
-        http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
+    if (strcmp(m, "kick") == 0)
+        rc = room_kick(room_id, me, target, reason, &id, why, sizeof why);
+    else if (strcmp(m, "leave") == 0 && strcmp(target, me) == 0)
+        rc = room_leave_remote(room_id, me, reason, &id, &err, why, sizeof why);
+    else if (strcmp(m, "invite") == 0 && !ids_is_local(target))
+        rc = room_invite_remote(room_id, me, target, reason, NULL, &id, &err, why, sizeof why);
     else
-        http_reply_json(req, 200, NULL);
+        rc = room_membership(room_id, me, target, m, reason, NULL, &id, why, sizeof why);
+    free(id);
+    reply_remote(req, rc, &err, why,
+                 reply_room ? json_pack("{s:s}", "room_id", room_id) : json_object());
+}
+
+void api_join_target(struct http_req *req, const char *target, const char *m)
+{
+    const char *reason;
+    char *room_id = NULL, *id = NULL, why[512] = "";
+    json_t *servers = NULL;
+    struct room_remote_err err = {0};
+    enum room_rc rc;
+    if (!body_reason(req, &reason))
+        return;
+    if (target[0] == '#') {
+        const char *srv = ids_server_of(target);
+        if (!srv || !ids_server_name_valid(srv, strlen(srv))) {
+            http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
+            return;
+        }
+        rc = ids_is_local(target) ? room_alias_get(target, &room_id)
+                                  : room_alias_remote(target, &room_id, &servers, why, sizeof why);
+        if (rc == ROOM_NOT_FOUND) {
+            http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", target);
+            goto out;
+        }
+        if (rc != ROOM_OK) {
+            api_reply_room_error(req, rc, why);
+            goto out;
+        }
+        target = room_id;
+    } else if (!api_valid_room_id(target)) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
+        return;
+    } else { /* server_name (deprecated) and via name servers to join through */
+        servers = query_list(req, "via");
+        json_t *more = query_list(req, "server_name");
+        json_array_extend(servers, more);
+        json_decref(more);
+    }
+    rc = room_join_remote(target, http_user(req)->user_id, m, reason, servers, &id, &err, why,
+                          sizeof why);
+    reply_remote(req, rc, &err, why, json_pack("{s:s}", "room_id", target));
+out:
+    free(id);
+    free(room_id);
+    json_decref(servers);
 }
 
 void api_join_room_id(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
     if (room_id)
-        api_membership(req, room_id, http_user(req)->user_id, "join", true);
+        api_join_target(req, room_id, "join");
 }
 
 void api_join(struct http_req *req)
 {
-    const char *target = http_param(req, 0);
-    char *room_id = NULL;
-    if (target[0] == '#') {
-        enum room_rc rc = room_alias_get(target, &room_id);
-        if (rc == ROOM_NOT_FOUND) {
-            http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", target);
-            return;
-        }
-        if (rc != ROOM_OK) {
-            http_reply_internal(req);
-            return;
-        }
-        target = room_id;
-    } else if (!api_valid_room_id(target)) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
-        return;
-    }
-    api_membership(req, target, http_user(req)->user_id, "join", true);
-    free(room_id);
+    api_join_target(req, http_param(req, 0), "join");
 }
 
 /* Handlers whose body names a target user: invite, kick, ban, unban. */
@@ -273,7 +338,7 @@ static void target_membership(struct http_req *req, const char *m, bool must_be_
         http_reply_error(req, 400, "M_MISSING_PARAM", "Missing 'user_id'");
         return;
     }
-    if (must_be_local && !local_user(req, target))
+    if (must_be_local && ids_is_local(target) && !local_user(req, target))
         return;
     const char *lp, *srv;
     size_t ll, sl;
@@ -414,13 +479,12 @@ void api_redact(struct http_req *req)
 /* A local alias "#name:our.server"; answers and returns false otherwise. */
 static bool local_alias(struct http_req *req, const char *alias)
 {
-    const char *own = http_config(req)->server_name;
     const char *colon = alias ? strchr(alias, ':') : NULL;
     if (!alias || alias[0] != '#' || !colon || colon == alias + 1 || strlen(alias) > 255) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
         return false;
     }
-    if (strcmp(colon + 1, own) != 0) {
+    if (!ids_is_local(alias)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
                          "Room alias on another server: federation is not available yet");
         return false;

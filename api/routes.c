@@ -39,8 +39,9 @@ const struct http_route api_routes[] = {
     {"DELETE", CS "/devices/{deviceId}", api_device_delete, R, J},
     {"POST", CS "/delete_devices", api_delete_devices, R, J},
 
-    {"GET", CS "/profile/{userId}", api_profile, N, 0},
-    {"GET", CS "/profile/{userId}/{field}", api_profile_field_get, N, 0},
+    {"GET", CS "/profile/{userId}", api_profile, HTTP_AUTH_OPTIONAL, 0},
+    {"GET", CS "/profile/{userId}/{field}", api_profile_field_get, HTTP_AUTH_OPTIONAL,
+     0},
     {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
 
     {"GET", CS "/sync", api_sync, R, 0},

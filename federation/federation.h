@@ -1,9 +1,87 @@
-/* federation.h - the Server-Server API: route table and outbound helpers. */
+/* federation.h - the Server-Server API: route table, start-up, and the outbound request that
+ * every federation sender (keys, joins, transactions) goes through. */
 #ifndef AMTSBOTE_FEDERATION_H
 #define AMTSBOTE_FEDERATION_H
+#include <jansson.h>
+
 #include "server/http.h"
 
+/* The federation route table (federation/routes.c). Rows with HTTP_AUTH_SERVER get X-Matrix
+ * authentication, the origin allow-list and the signing-key checks before their handler runs;
+ * the handler reads the origin with http_origin(req). */
 extern const struct http_route federation_routes[];
+
+/* Start-up, before serving: keep cfg (it must outlive the server), load
+ * federation_custom_ca_list, parse ip_range_blacklist/whitelist, register the X-Matrix
+ * authenticator with server/http.c and the key fetcher with server/keyring.c. Returns 0, or -1
+ * with a message in err. */
+int federation_init(const struct config *cfg, char *err, size_t errlen);
+/* Release what federation_init loaded. */
+void federation_shutdown(void);
+
+/* What federation_request returns besides an HTTP status. */
+enum {
+    FED_ERR_TRANSPORT = -1, /* no answer: DNS, connect, TLS (certificate), timeout, size */
+    FED_ERR_REFUSED = -2,   /* never sent: destination off federation_domain_whitelist, not a
+                               server name, or this server itself */
+};
+
+/* Send a signed request to another server and wait for its JSON answer.
+ *
+ * destination: the server name (before delegation), e.g. "example.org" or "1.2.3.4:8448".
+ * path_query: path and query, already percent-encoded ("/_matrix/federation/v1/query/profile
+ *   ?user_id=%40a%3Aexample.org"); it is what X-Matrix signs.
+ * body: the JSON content (borrowed), or NULL for none (GET).
+ * The request is refused without being sent when the destination is not on a configured
+ * federation_domain_whitelist; the destination is resolved as the spec's "Resolving server
+ * names" says (results cached); the connection refuses addresses in ip_range_blacklist
+ * (unless in ip_range_whitelist) and checks the certificate as federation_verify_certificates
+ * and federation_custom_ca_list say; redirects are not followed; answers over 32 MiB are
+ * transport errors.
+ * Returns the HTTP status with *out the parsed JSON answer (new reference; NULL if the body
+ * was not JSON), or FED_ERR_TRANSPORT / FED_ERR_REFUSED with *out NULL and a reason in err
+ * (never secrets). Blocks up to timeout_ms plus resolution (at most 10 s); any thread. */
+int federation_request(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
+
+/* Whether `server_name` may be talked to at all under federation_domain_whitelist. */
+bool federation_domain_allowed(const char *server_name);
+
+/* The key fetcher registered with keyring_init: notaries of trusted_key_servers first, then
+ * the server itself (federation/keyfetch.c). */
+int federation_fetch_keys(const char *server_name, const char *key_id, int64_t min_valid_ts);
+/* Fetch server_name's keys from itself only (GET /_matrix/key/v2/server), as a notary does.
+ * 0 when a verified answer was stored, else -1. */
+int federation_fetch_keys_direct(const char *server_name);
+
+/* The X-Matrix check of HTTP_AUTH_SERVER routes (federation/auth.c). */
+bool federation_authenticate(struct http_req *req);
+
+/* For the room-scoped federation endpoints (make_join, send_join, state, backfill, ... and
+ * per PDU/EDU in /send): whether the authenticated origin may act in a room whose current
+ * m.room.server_acl content is `acl` (borrowed; NULL when the room has none). Answers 403
+ * M_FORBIDDEN and returns false when not. */
+bool federation_acl_allows(struct http_req *req, const json_t *acl);
+
+/* GET /_matrix/key/v2/server, /_matrix/key/v2/query (federation/keys.c). */
+void federation_key_server(struct http_req *req);
+void federation_key_query_get(struct http_req *req);
+void federation_key_query_post(struct http_req *req);
+
+/* GET /_matrix/federation/v1/version (federation/keys.c). */
+void federation_version(struct http_req *req);
+/* GET /_matrix/federation/v1/query/profile (federation/query.c). */
+void federation_query_profile(struct http_req *req);
+
+/* The membership handshakes and the alias query (federation/membership.c). */
+void federation_make_join(struct http_req *req);
+void federation_send_join(struct http_req *req);
+void federation_make_leave(struct http_req *req);
+void federation_send_leave(struct http_req *req);
+void federation_make_knock(struct http_req *req);
+void federation_send_knock(struct http_req *req);
+void federation_invite(struct http_req *req);
+void federation_query_directory(struct http_req *req);
 
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);

@@ -67,6 +67,15 @@ static int power_value(const struct room_version *rv, const json_t *v, int64_t *
         *out = json_integer_value(v);
         return 0;
     }
+    /* v1-5 ("floaty" power levels): a float counts truncated, 50.57 as 50; beyond a 64-bit
+     * integer it is unusable */
+    if (!rv->strict_canonical_json && json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d > -9.2e18 && d < 9.2e18))
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
     if (!rv->integer_power_levels && json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
@@ -607,8 +616,9 @@ int auth_check(const struct room_version *rv, const json_t *ev, const struct aut
     if (!type || !sender)
         return reject(why, n, "event has no type or sender");
 
-    /* 1: m.room.create */
-    if (is(type, "m.room.create") && is(state_key, ""))
+    /* 1: m.room.create, whatever its state_key (a create event with another state_key is
+     * still a create event: it must have no prev_events, so it cannot enter a room) */
+    if (is(type, "m.room.create"))
         return check_create(rv, ev, why, n);
 
     const json_t *create = state(ops, "m.room.create", "");

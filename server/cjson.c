@@ -9,10 +9,19 @@
  * Keys and strings may contain NUL (jansson's *_len accessors are used throughout). Strings
  * are assumed to be valid UTF-8, which jansson checks unless a caller used a *_nocheck
  * constructor. Recursion depth is bounded by the input's, which callers bound when parsing
- * (jansson: 2048). */
+ * (jansson: 2048).
+ *
+ * Events of room versions 1-5 need not follow these rules (appendix: "Servers SHOULD be
+ * capable of handling JSON which is considered invalid by these restrictions"), yet their
+ * IDs, hashes and signatures are still computed over an encoding: cjson_encode_compat writes
+ * any 64-bit integer, and reals the way the Python reference implementation writes them
+ * (repr: the shortest digits that read back as the same double, "50.0", "1e+16"), so a float
+ * power level of an old room hashes to what its sender hashed. */
 #include "server/cjson.h"
 
 #include <assert.h>
+#include <math.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +34,7 @@ struct out {
     char *buf;
     size_t len, cap;
     int failed;
+    int compat; /* cjson_encode_compat: v1-5 events */
 };
 
 static void put(struct out *o, const char *s, size_t n)
@@ -94,6 +104,69 @@ static int key_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
+/* A finite double as Python's repr writes it: the shortest digit string that reads back as
+ * the same double, in positional notation when the decimal exponent is in [-4, 16) (with
+ * ".0" for integral values), else d[.ddd]e+XX / e-XX. Returns the length, or -1 for
+ * NaN and infinities (which JSON cannot carry). */
+static int py_repr(double d, char *buf, size_t n)
+{
+    char tmp[40], digits[24];
+    if (!isfinite(d))
+        return -1;
+    for (int p = 1; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp = [-]D[.DDD]e(+|-)XX */
+    const char *s = tmp;
+    bool neg = *s == '-';
+    if (neg)
+        s++;
+    size_t nd = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.' && nd < sizeof digits - 1)
+            digits[nd++] = *s;
+    digits[nd] = '\0';
+    int x = *s == 'e' ? atoi(s + 1) : 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        digits[--nd] = '\0';
+    size_t o = 0;
+    char out[64];
+    if (neg)
+        out[o++] = '-';
+    if (x >= -4 && x < 16) {
+        if (x < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int i = -1; i > x; i--)
+                out[o++] = '0';
+            for (size_t i = 0; i < nd; i++)
+                out[o++] = digits[i];
+        } else {
+            for (int i = 0; i <= x; i++)
+                out[o++] = (size_t)i < nd ? digits[i] : '0';
+            out[o++] = '.';
+            if ((size_t)x + 1 < nd)
+                for (size_t i = (size_t)x + 1; i < nd; i++)
+                    out[o++] = digits[i];
+            else
+                out[o++] = '0';
+        }
+        out[o] = '\0';
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (size_t i = 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+        snprintf(out + o, sizeof out - o, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+    }
+    int len = snprintf(buf, n, "%s", out);
+    return len > 0 && (size_t)len < n ? len : -1;
+}
+
 static void encode(struct out *o, const json_t *v)
 {
     char num[32];
@@ -145,7 +218,7 @@ static void encode(struct out *o, const json_t *v)
         break;
     case JSON_INTEGER: {
         json_int_t x = json_integer_value(v);
-        if (x > CJSON_MAX_INT || x < -CJSON_MAX_INT) {
+        if (!o->compat && (x > CJSON_MAX_INT || x < -CJSON_MAX_INT)) {
             o->failed = 1;
             return;
         }
@@ -157,6 +230,14 @@ static void encode(struct out *o, const json_t *v)
         /* A real with an integral value in range is that integer ("1e10" is 10000000000,
          * per the spec's examples); any other real has no canonical form. */
         double d = json_real_value(v);
+        if (o->compat) {
+            int len = py_repr(d, num, sizeof num);
+            if (len < 0)
+                o->failed = 1;
+            else
+                put(o, num, (size_t)len);
+            break;
+        }
         if (!(d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT) || d != (double)(long long)d) {
             o->failed = 1;
             return;
@@ -179,9 +260,9 @@ static void encode(struct out *o, const json_t *v)
     }
 }
 
-char *cjson_encode(const json_t *v, size_t *len)
+static char *encode_top(const json_t *v, size_t *len, int compat)
 {
-    struct out o = {0};
+    struct out o = {.compat = compat};
     if (!v)
         return NULL;
     encode(&o, v);
@@ -194,6 +275,45 @@ char *cjson_encode(const json_t *v, size_t *len)
     if (len)
         *len = o.len;
     return o.buf;
+}
+
+char *cjson_encode(const json_t *v, size_t *len)
+{
+    return encode_top(v, len, 0);
+}
+
+char *cjson_encode_compat(const json_t *v, size_t *len)
+{
+    return encode_top(v, len, 1);
+}
+
+/* Every number an integer in range; with `integral_reals`, reals with such a value too. */
+static int numbers_ok(const json_t *v, int integral_reals)
+{
+    if (!v)
+        return 0;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return integral_reals && d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT &&
+               d == (double)(long long)d;
+    }
+    if (json_is_integer(v))
+        return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *val;
+        json_object_foreach((json_t *)v, k, val) if (!numbers_ok(val, integral_reals)) return 0;
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (!numbers_ok(json_array_get(v, i), integral_reals))
+                return 0;
+    }
+    return 1;
+}
+
+int cjson_strict(const json_t *v)
+{
+    return numbers_ok(v, 0);
 }
 
 size_t cjson_depth(const json_t *v)
@@ -220,22 +340,5 @@ size_t cjson_depth(const json_t *v)
 
 int cjson_valid(const json_t *v)
 {
-    if (!v)
-        return 0;
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        return d <= CJSON_MAX_INT && d >= -CJSON_MAX_INT && d == (double)(long long)d;
-    }
-    if (json_is_integer(v))
-        return json_integer_value(v) <= CJSON_MAX_INT && json_integer_value(v) >= -CJSON_MAX_INT;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *val;
-        json_object_foreach((json_t *)v, k, val) if (!cjson_valid(val)) return 0;
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (!cjson_valid(json_array_get(v, i)))
-                return 0;
-    }
-    return 1;
+    return numbers_ok(v, 1);
 }

@@ -32,6 +32,7 @@
 
 #include "server/ids.h"
 #include "server/ipfilter.h"
+#include "server/iprange.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
 #define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
@@ -53,6 +54,10 @@ enum ktype {
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
     K_THUMBSIZES, /* struct thumbnail_size * at off, count at off2; items: thumbsize_keys */
+    K_NOTARIES,  /* struct config_key_server * at off, count at off2; items: keyserver_keys */
+    K_OLDKEYS,   /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
+    K_STRMAP,    /* mapping of strings to strings: char ** names at off, values at off3, count
+                    at off2; optional check per value */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
 };
 
@@ -73,6 +78,9 @@ static const char *const expected[] = {
     [K_RESOURCES] = "a list of resources such as {names: [client, federation]}",
     [K_THUMBSIZES] = "a list of sizes such as {width: 32, height: 32, method: crop}",
     [K_RESNAMES] = "a list of resource names",
+    [K_NOTARIES] = "a list of key servers such as {server_name: example.org}",
+    [K_OLDKEYS] = "a mapping of key IDs to {key, expired_ts}",
+    [K_STRMAP] = "a mapping of names to strings",
     [K_IGNORED] = "anything",
 };
 
@@ -82,6 +90,7 @@ struct key {
     size_t off;         /* destination in the table's struct, or NO_DEST */
     const char *dflt;   /* default, written as in YAML (lists: space-separated); NULL = zero */
     size_t off2;        /* lists: where the item count goes */
+    size_t off3;        /* K_STRMAP: where the values go */
     bool required;      /* absent or null -> "<path>: required" */
     long long min, max; /* K_INT, K_SIZE bounds */
     bool (*check)(const char *s, size_t len); /* K_STR, K_STRLIST items: extra validation */
@@ -94,6 +103,7 @@ static bool baseurl_ok(const char *s, size_t len);
 static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
 static bool turn_uri_ok(const char *s, size_t len);
+static bool key_b64_ok(const char *s, size_t len);
 
 #define SERVER_NAME_WANTED "a server name such as example.org or example.org:8448"
 
@@ -142,10 +152,6 @@ static const struct key config_keys[] = {
      .off2 = C(n_url_preview_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
     {"url_preview_ip_range_whitelist", K_STRLIST, C(url_preview_ip_range_whitelist), NULL,
      .off2 = C(n_url_preview_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
-    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
-     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
-    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
-     .off2 = C(n_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
     {"thumbnail_sizes", K_THUMBSIZES, C(thumbnail_sizes), NULL, .off2 = C(n_thumbnail_sizes)},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
@@ -162,6 +168,22 @@ static const struct key config_keys[] = {
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
      .off2 = C(n_federation_domain_whitelist), .check = config_server_name_ok,
      .arg = SERVER_NAME_WANTED},
+    {"old_signing_keys", K_OLDKEYS, C(old_signing_keys), NULL, .off2 = C(n_old_signing_keys)},
+    {"trusted_key_servers", K_NOTARIES, C(trusted_key_servers), NULL,
+     .off2 = C(n_trusted_key_servers)},
+    {"federation_verify_certificates", K_BOOL, C(federation_verify_certificates), "true"},
+    {"federation_custom_ca_list", K_STRLIST, C(federation_custom_ca_list), NULL,
+     .off2 = C(n_federation_custom_ca_list)},
+    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), IPRANGE_DEFAULT_BLACKLIST,
+     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
+     .arg = "an address range such as 10.0.0.0/8 or fc00::/7",
+     .alias = "federation_ip_range_blacklist"},
+    /* Synapse's older name for the same setting */
+    {"federation_ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
+     .arg = "an address range such as 10.0.0.0/8 or fc00::/7", .alias = "ip_range_blacklist"},
+    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL, .off2 = C(n_ip_range_whitelist),
+     .check = iprange_ok, .arg = "an address range such as 127.0.0.1/32"},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
      .arg = "a turn: or turns: URI"},
     {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
@@ -186,7 +208,6 @@ static const struct key config_keys[] = {
     {"report_stats", K_IGNORED, NO_DEST, NULL},
     {"pid_file", K_IGNORED, NO_DEST, NULL},
     {"log_config", K_IGNORED, NO_DEST, NULL},
-    {"trusted_key_servers", K_IGNORED, NO_DEST, NULL},
     {"suppress_key_server_warning", K_IGNORED, NO_DEST, NULL},
     {"macaroon_secret_key", K_IGNORED, NO_DEST, NULL},
     {"form_secret", K_IGNORED, NO_DEST, NULL},
@@ -222,6 +243,16 @@ static const struct key thumbsize_keys[] = {
     {"method", K_STR, T(method), "scale", .check = method_ok, .arg = "crop or scale"},
 };
 #undef T
+#define KS(field) offsetof(struct config_key_server, field)
+/* One element of trusted_key_servers. Same columns. */
+static const struct key keyserver_keys[] = {
+    {"server_name", K_STR, KS(server_name), NULL, .required = true, .check = config_server_name_ok,
+     .arg = SERVER_NAME_WANTED},
+    {"verify_keys", K_STRMAP, KS(key_ids), NULL, .off2 = KS(n_keys), .off3 = KS(keys),
+     .check = key_b64_ok, .arg = "an unpadded base64 ed25519 public key"},
+    {"accept_keys_insecurely", K_IGNORED, NO_DEST, NULL},
+};
+#undef KS
 
 /* One element of listeners[].resources; its base is still the listener. Same columns. */
 static const struct key resource_keys[] = {
@@ -262,6 +293,7 @@ struct walk {
 
 static int walk_table(struct parse *p, yaml_node_t *map, const struct key *rows, size_t n,
                       void *base, const char *shown);
+static int check_keys(struct parse *p, yaml_node_t *map, const char *shown);
 
 /* Record the first error as "<path>: <message>". Returns -1, for `return fail(...)`. */
 __attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const char *path,
@@ -507,6 +539,17 @@ static bool turn_uri_ok(const char *s, size_t len)
     return true;
 }
 
+/* 32 bytes in base64: 43 characters unpadded (44 padded), of the standard alphabet. */
+static bool key_b64_ok(const char *s, size_t len)
+{
+    if (len != 43 && !(len == 44 && s[43] == '='))
+        return false;
+    for (size_t i = 0; i < 43; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
+            return false;
+    return true;
+}
+
 static bool baseurl_ok(const char *s, size_t len)
 {
     size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
@@ -666,6 +709,9 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_RESOURCES:
     case K_RESNAMES:
     case K_THUMBSIZES:
+    case K_NOTARIES:
+    case K_OLDKEYS:
+    case K_STRMAP:
     case K_IGNORED:
         break;
     }
@@ -722,28 +768,45 @@ static int set_strlist(struct parse *p, const struct key *row, void *base, yaml_
     return 0;
 }
 
-static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
-                         const char *path)
+/* A list of mappings, each walked with `rows` into a new array of `size`-byte elements stored
+ * at row->off (count at row->off2). An empty list is the error `if_empty` (NULL: allowed). */
+static int set_maplist(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path, const struct key *rows, size_t nrows, size_t size,
+                       const char *if_empty)
 {
     char ipath[PATH_LEN];
-    struct config_listener **dst = (struct config_listener **)(void *)((char *)base + row->off);
+    void **dst = (void **)(void *)((char *)base + row->off);
     size_t *count = (size_t *)(void *)((char *)base + row->off2);
 
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(p, path, "expected %s", expected[K_LISTENERS]);
+        return fail(p, path, "expected %s", expected[row->type]);
     size_t n = seq_len(v);
     if (!n)
-        return fail(p, path, "at least one listener is required");
+        return if_empty ? fail(p, path, "%s", if_empty) : 0;
     /* Stored before the walk, so config_free releases whatever a failing element held. */
-    if (!(*dst = calloc(n, sizeof **dst)))
+    if (!(*dst = calloc(n, size)))
         return fail(p, path, "out of memory");
     *count = n;
     for (size_t i = 0; i < n; i++) {
         path_index(ipath, path, i);
-        if (walk_table(p, seq_item(p, v, i), listener_keys, COUNT(listener_keys), &(*dst)[i],
-                       ipath) < 0)
+        if (walk_table(p, seq_item(p, v, i), rows, nrows, (char *)*dst + i * size, ipath) < 0)
             return -1;
-        if (!(*dst)[i].res_client && !(*dst)[i].res_federation)
+    }
+    return 0;
+}
+
+static int set_listeners(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                         const char *path)
+{
+    char ipath[PATH_LEN];
+    if (set_maplist(p, row, base, v, path, listener_keys, COUNT(listener_keys),
+                    sizeof(struct config_listener), "at least one listener is required") < 0)
+        return -1;
+    struct config_listener *l = *(struct config_listener **)(void *)((char *)base + row->off);
+    size_t n = *(size_t *)(void *)((char *)base + row->off2);
+    for (size_t i = 0; i < n; i++) {
+        path_index(ipath, path, i);
+        if (!l[i].res_client && !l[i].res_federation)
             log_warn("config: %s serves neither the client nor the federation API", ipath);
     }
     return 0;
@@ -773,6 +836,95 @@ static int set_thumbsizes(struct parse *p, const struct key *row, void *base, ya
         free(r.method);
         if (rc < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* A mapping of names to non-empty string values, kept as two lists of equal length. */
+static int set_strmap(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                      const char *path)
+{
+    char ipath[PATH_LEN];
+    char ***names = (char ***)(void *)((char *)base + row->off);
+    char ***values = (char ***)(void *)((char *)base + row->off3);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(p, path, "expected %s", expected[K_STRMAP]);
+    if (check_keys(p, v, path) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    /* Stored before filling, so config_free releases a partial map. */
+    if (!(*names = calloc(n + 1, sizeof **names)) || !(*values = calloc(n + 1, sizeof **values)))
+        return fail(p, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *kv = v->data.mapping.pairs.start + i;
+        size_t klen = 0, len = 0;
+        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key), &klen);
+        const char *s = scalar(yaml_document_get_node(&p->doc, kv->value), &len);
+        path_join(ipath, path, k, klen);
+        if (!s || !len)
+            return fail(p, ipath, "expected a string");
+        if (row->check && !row->check(s, len))
+            return fail(p, ipath, "expected %s", row->arg);
+        if (!((*names)[i] = strdup(k)) || !((*values)[i] = strdup(s)))
+            return fail(p, ipath, "out of memory");
+        *count = i + 1;
+    }
+    return 0;
+}
+
+/* The value of `name` in mapping m, or NULL. */
+static yaml_node_t *map_get(struct parse *p, yaml_node_t *m, const char *name)
+{
+    for (yaml_node_pair_t *kv = m->data.mapping.pairs.start; kv < m->data.mapping.pairs.top; kv++) {
+        size_t len = 0;
+        const char *k = scalar(yaml_document_get_node(&p->doc, kv->key), &len);
+        if (k && strcmp(k, name) == 0)
+            return yaml_document_get_node(&p->doc, kv->value);
+    }
+    return NULL;
+}
+
+/* Synapse's old_signing_keys: {"ed25519:id": {key: <base64>, expired_ts: <ms>}}. */
+static int set_oldkeys(struct parse *p, const struct key *row, void *base, yaml_node_t *v,
+                       const char *path)
+{
+    char ipath[PATH_LEN];
+    struct config_old_key **dst = (struct config_old_key **)(void *)((char *)base + row->off);
+    size_t *count = (size_t *)(void *)((char *)base + row->off2);
+
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(p, path, "expected %s", expected[K_OLDKEYS]);
+    if (check_keys(p, v, path) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (!n)
+        return 0;
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return fail(p, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *kv = v->data.mapping.pairs.start + i;
+        size_t klen = 0, len = 0, tlen = 0;
+        const char *id = scalar(yaml_document_get_node(&p->doc, kv->key), &klen);
+        yaml_node_t *m = yaml_document_get_node(&p->doc, kv->value);
+        long long ts;
+        path_join(ipath, path, id, klen);
+        if (strncmp(id, "ed25519:", 8) != 0 || klen < 9 || klen > 63)
+            return fail(p, ipath, "expected a key ID such as ed25519:a_AbCd");
+        if (m->type != YAML_MAPPING_NODE)
+            return fail(p, ipath, "expected a mapping such as {key: ..., expired_ts: ...}");
+        const char *key = scalar(map_get(p, m, "key"), &len);
+        yaml_node_t *tn = map_get(p, m, "expired_ts");
+        const char *t = scalar(tn, &tlen);
+        if (!key || !key_b64_ok(key, len))
+            return fail(p, ipath, "key: expected an unpadded base64 ed25519 public key");
+        if (!t || !plain(tn) || parse_int(t, &ts) < 0 || ts < 0)
+            return fail(p, ipath, "expired_ts: expected a timestamp in milliseconds");
+        *count = i + 1; /* before the copies, so config_free releases a partial entry */
+        if (!((*dst)[i].key_id = strdup(id)) || !((*dst)[i].key = strdup(key)))
+            return fail(p, ipath, "out of memory");
+        (*dst)[i].expired_ts = ts;
     }
     return 0;
 }
@@ -905,6 +1057,16 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
             break;
         case K_THUMBSIZES:
             rc = set_thumbsizes(p, row, w->base, v, spath);
+            break;
+        case K_NOTARIES:
+            rc = set_maplist(p, row, w->base, v, spath, keyserver_keys, COUNT(keyserver_keys),
+                             sizeof(struct config_key_server), NULL);
+            break;
+        case K_STRMAP:
+            rc = set_strmap(p, row, w->base, v, spath);
+            break;
+        case K_OLDKEYS:
+            rc = set_oldkeys(p, row, w->base, v, spath);
             break;
         default:
             rc = set_scalar(p, row, w->base, v, spath);
@@ -1082,6 +1244,19 @@ void config_free(struct config *c)
     free(c->default_room_version);
     free_list(c->federation_domain_whitelist, c->n_federation_domain_whitelist);
     free_list(c->turn_uris, c->n_turn_uris);
+    for (size_t i = 0; i < c->n_trusted_key_servers; i++) {
+        struct config_key_server *ks = &c->trusted_key_servers[i];
+        free(ks->server_name);
+        free_list(ks->key_ids, ks->n_keys + (ks->key_ids && ks->key_ids[ks->n_keys]));
+        free_list(ks->keys, ks->n_keys + (ks->keys && ks->keys[ks->n_keys]));
+    }
+    free(c->trusted_key_servers);
+    for (size_t i = 0; i < c->n_old_signing_keys; i++) {
+        free(c->old_signing_keys[i].key_id);
+        free(c->old_signing_keys[i].key);
+    }
+    free(c->old_signing_keys);
+    free_list(c->federation_custom_ca_list, c->n_federation_custom_ca_list);
     free_list(c->url_preview_domains, c->n_url_preview_domains);
     free_list(c->url_preview_ip_range_blacklist, c->n_url_preview_ip_range_blacklist);
     free_list(c->url_preview_ip_range_whitelist, c->n_url_preview_ip_range_whitelist);

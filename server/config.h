@@ -20,6 +20,21 @@ struct config_listener {
     bool res_federation;     /* "federation" in any resources[].names */
 };
 
+/* trusted_key_servers[]: a notary whose /_matrix/key/v2/query answers are believed. */
+struct config_key_server {
+    char *server_name;     /* required */
+    char **key_ids;        /* verify_keys: key ID -> unpadded base64 public key; the notary's */
+    char **keys;           /* answers must carry a valid signature by one of them */
+    size_t n_keys;
+};
+
+/* old_signing_keys: a key this server signed with before, published in old_verify_keys. */
+struct config_old_key {
+    char *key_id;       /* "ed25519:..." */
+    char *key;          /* unpadded base64 public key */
+    int64_t expired_ts; /* when it stopped being used, ms */
+};
+
 struct config_ratelimit {
     double per_second; /* tokens added per second */
     double burst_count;
@@ -60,11 +75,6 @@ struct config {
     size_t n_url_preview_ip_range_blacklist;
     char **url_preview_ip_range_whitelist; /* exceptions to the blacklist */
     size_t n_url_preview_ip_range_whitelist;
-    char **ip_range_blacklist; /* ip_range_blacklist: addresses push gateways (and federation)
-                                  are never reached at; unset or empty: the default list */
-    size_t n_ip_range_blacklist;
-    char **ip_range_whitelist; /* ip_range_whitelist: exceptions to it */
-    size_t n_ip_range_whitelist;
     struct thumbnail_size *thumbnail_sizes; /* thumbnail_sizes ({width, height, method}); none:
                                                Synapse's default five (thumbnail.h) */
     size_t n_thumbnail_sizes;
@@ -77,6 +87,18 @@ struct config {
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
+    struct config_old_key *old_signing_keys; /* default none */
+    size_t n_old_signing_keys;
+    struct config_key_server *trusted_key_servers; /* default none: keys fetched directly */
+    size_t n_trusted_key_servers;
+    bool federation_verify_certificates; /* default true */
+    char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
+    size_t n_federation_custom_ca_list;
+    char **ip_range_blacklist; /* outbound federation never connects to these CIDR ranges;
+                                  default: loopback, private and reserved ranges */
+    size_t n_ip_range_blacklist;
+    char **ip_range_whitelist; /* exceptions to the blacklist (e.g. 127.0.0.1/32 in tests) */
+    size_t n_ip_range_whitelist;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */

@@ -26,6 +26,7 @@
 #include "server/b64.h"
 #include "server/cjson.h"
 #include "server/clock.h"
+#include "server/ids.h"
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/sign.h"
@@ -33,11 +34,9 @@
 #include "server/e2e_internal.h"
 #include "storage/keys.h"
 
-static const char *own_server = "";
-
 void e2e_init(const char *server_name)
 {
-    own_server = server_name;
+    (void)server_name; /* "is it local?" is answered by ids_is_local (server/ids.h) */
 }
 
 void e2e_fail(struct e2e_error *e, int status, const char *errcode, const char *fmt, ...)
@@ -58,14 +57,13 @@ void e2e_fail_internal(struct e2e_error *e)
 /* The server part of a user ID, or NULL when it is not one. */
 const char *e2e_server_of(const char *user_id)
 {
-    const char *colon = user_id && user_id[0] == '@' ? strchr(user_id, ':') : NULL;
-    return colon && colon[1] && strlen(user_id) <= MAX_ID ? colon + 1 : NULL;
+    return user_id && user_id[0] == '@' && strlen(user_id) <= MAX_ID ? ids_server_of(user_id)
+                                                                       : NULL;
 }
 
 bool e2e_is_local(const char *user_id)
 {
-    const char *s = e2e_server_of(user_id);
-    return s && strcmp(s, own_server) == 0;
+    return ids_is_local_server(e2e_server_of(user_id));
 }
 
 /* failures[server] for a remote user, whose keys need federation. */

@@ -110,10 +110,15 @@ const char *event_redacts(const json_t *pdu, const struct room_version *rv)
 
 /* SHA-256 of the canonical JSON of `obj` (borrowed). Returns 0, or -1 if `obj` is not
  * canonicalisable or on OOM. */
-static int hash_canonical(const json_t *obj, uint8_t out[32])
+cjson_encoder event_encoder(const struct room_version *rv)
+{
+    return rv && !rv->strict_canonical_json ? cjson_encode_compat : cjson_encode;
+}
+
+static int hash_canonical(const json_t *obj, uint8_t out[32], cjson_encoder enc)
 {
     size_t len;
-    char *text = cjson_encode(obj, &len);
+    char *text = enc(obj, &len);
     if (!text)
         return -1;
     crypto_hash_sha256(out, (const unsigned char *)text, len);
@@ -131,7 +136,9 @@ int event_content_hash(const json_t *pdu, uint8_t out[32])
     json_object_del(copy, "unsigned");
     json_object_del(copy, "signatures");
     json_object_del(copy, "hashes");
-    int rc = hash_canonical(copy, out);
+    /* the compat encoder for every version: v6+ events are checked strict (event_check_format,
+     * room_append) before they are hashed, and on such trees both encoders agree */
+    int rc = hash_canonical(copy, out, cjson_encode_compat);
     json_decref(copy);
     return rc;
 }
@@ -229,7 +236,7 @@ int event_reference_hash(const json_t *pdu, const struct room_version *rv, uint8
     json_object_del(red, "signatures");
     json_object_del(red, "unsigned");
     json_object_del(red, "age_ts");
-    int rc = hash_canonical(red, out);
+    int rc = hash_canonical(red, out, event_encoder(rv));
     json_decref(red);
     return rc;
 }
@@ -292,7 +299,7 @@ int event_sign(json_t *pdu, const struct room_version *rv, const char *server_na
     json_t *red = event_redact(pdu, rv);
     if (!red)
         return -1;
-    int rc = sign_json(red, server_name, k);
+    int rc = sign_json_enc(red, server_name, k, event_encoder(rv));
     if (rc == 0 && json_object_set(pdu, "signatures", json_object_get(red, "signatures")) < 0)
         rc = -1;
     json_decref(red);
@@ -306,7 +313,7 @@ int event_verify(const json_t *pdu, const struct room_version *rv, const char *s
     json_t *red = event_redact(pdu, rv);
     if (!red)
         return -1;
-    int rc = sign_verify_json(red, server_name, key_id, pk);
+    int rc = sign_verify_json_enc(red, server_name, key_id, pk, event_encoder(rv));
     json_decref(red);
     return rc;
 }
@@ -410,19 +417,12 @@ static bool signatures_ok(const json_t *sigs)
     return true;
 }
 
-/* Bytes of `pdu` as canonical JSON. Versions before 6 must not enforce canonical JSON, so an
- * event holding floats is measured in jansson's sorted compact form instead. Returns 0 or -1. */
+/* Bytes of `pdu` in its version's encoding (event_encoder). Returns 0 or -1. */
 static int encoded_size(const json_t *pdu, const struct room_version *rv, size_t *len)
 {
-    char *text = cjson_encode(pdu, len);
-    if (text) {
-        free(text);
-        return 0;
-    }
-    if (rv->strict_canonical_json)
-        return -1;
-    *len = json_dumpb(pdu, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS); /* size only; 0: error */
-    return *len ? 0 : -1;
+    char *text = event_encoder(rv)(pdu, len);
+    free(text);
+    return text ? 0 : -1;
 }
 
 int event_check_format(const json_t *pdu, const struct room_version *rv, char *why, size_t n)
@@ -486,7 +486,7 @@ int event_check_format(const json_t *pdu, const struct room_version *rv, char *w
         return fail(why, n, "%s", "depth out of range");
 
     /* v6+: "Servers MUST strictly enforce the JSON format" (integers in range, no floats) */
-    if (rv->strict_canonical_json && !cjson_valid(pdu))
+    if (rv->strict_canonical_json && !cjson_strict(pdu))
         return fail(why, n, "%s", "event holds a non-integer or out-of-range number");
 
     /* the whole event, signatures included, as canonical JSON */

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/cjson.h"
 #include "server/roomver.h"
 #include "server/sign.h"
 
@@ -52,6 +53,10 @@ int event_sign(json_t *pdu, const struct room_version *rv, const char *server_na
  * Returns 0 if valid, -1 if not. */
 int event_verify(const json_t *pdu, const struct room_version *rv, const char *server_name,
                  const char *key_id, const uint8_t pk[32]);
+
+/* The encoding a room version's events are hashed and signed in: canonical JSON for v6+,
+ * cjson_encode_compat for v1-5 (whose events may hold floats and integers beyond 2^53). */
+cjson_encoder event_encoder(const struct room_version *rv);
 
 /* Accessors returning borrowed strings (NULL when absent or not a string). */
 const char *event_type(const json_t *pdu);

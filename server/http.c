@@ -66,6 +66,7 @@ struct http_req {
     json_t *json;
     struct http_user user;
     bool have_user;
+    const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -86,6 +87,7 @@ static const struct http_route *tables[MAX_TABLES];
 static enum http_resource table_res[MAX_TABLES];
 static size_t n_tables;
 static http_authenticator authenticator;
+static http_server_authenticator server_authenticator;
 static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
@@ -108,6 +110,11 @@ static bool listener_serves(const struct config_listener *l, enum http_resource 
 void http_set_authenticator(http_authenticator fn)
 {
     authenticator = fn;
+}
+
+void http_set_server_authenticator(http_server_authenticator fn)
+{
+    server_authenticator = fn;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -290,6 +297,64 @@ const char *http_body(struct http_req *req, size_t *len)
 {
     *len = req->body_len;
     return req->body ? req->body : "";
+}
+
+const char *http_origin(struct http_req *req)
+{
+    return req->origin;
+}
+
+void http_set_origin(struct http_req *req, const char *origin)
+{
+    req->origin = arena_strdup(req->arena, origin);
+}
+
+struct target_buf {
+    struct arena *arena;
+    char *s;
+    size_t len;
+    bool failed;
+};
+
+/* Append to the target; MHD turned '+' into ' ' before our (identity) unescape callback, and
+ * a raw query holds no spaces, so ' ' is put back as '+'. */
+static void target_add(struct target_buf *t, const char *s, size_t n)
+{
+    char *ns = t->failed ? NULL : arena_alloc(t->arena, t->len + n + 1);
+    if (!ns) {
+        t->failed = true;
+        return;
+    }
+    memcpy(ns, t->s, t->len);
+    for (size_t i = 0; i < n; i++)
+        ns[t->len + i] = s[i] == ' ' ? '+' : s[i];
+    t->len += n;
+    ns[t->len] = '\0';
+    t->s = ns;
+}
+
+static enum MHD_Result target_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct target_buf *t = cls;
+    target_add(t, t->s[t->len - 1] == '?' ? "" : "&", t->s[t->len - 1] == '?' ? 0 : 1);
+    target_add(t, key, strlen(key));
+    if (value) {
+        target_add(t, "=", 1);
+        target_add(t, value, strlen(value));
+    }
+    return MHD_YES;
+}
+
+const char *http_target(struct http_req *req)
+{
+    struct target_buf t = {.arena = req->arena, .s = (char *)"", .len = 0};
+    if (MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) <= 0)
+        return req->path;
+    target_add(&t, req->path, strlen(req->path));
+    target_add(&t, "?", 1);
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
+    return t.failed ? NULL : t.s;
 }
 
 const struct http_user *http_user(struct http_req *req)
@@ -609,6 +674,12 @@ static bool authenticate(struct http_req *r)
 {
     if (r->route->auth == HTTP_AUTH_NONE)
         return true;
+    if (r->route->auth == HTTP_AUTH_SERVER) {
+        if (server_authenticator)
+            return server_authenticator(r);
+        http_reply_error(r, 401, "M_UNAUTHORIZED", "Federation is not enabled");
+        return false;
+    }
     const char *token = bearer_token(r);
     if (!token) {
         if (r->route->auth == HTTP_AUTH_OPTIONAL)

@@ -25,6 +25,8 @@ enum http_auth {
     HTTP_AUTH_NONE,     /* no access token looked at */
     HTTP_AUTH_OPTIONAL, /* token used if present; invalid token still rejected */
     HTTP_AUTH_REQUIRED, /* M_MISSING_TOKEN / M_UNKNOWN_TOKEN without a valid token */
+    HTTP_AUTH_SERVER,   /* a federation request signed with X-Matrix, checked by the server
+                           authenticator; the origin is then http_origin(req) */
 };
 
 enum {
@@ -60,6 +62,12 @@ enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
 void http_add_routes(const struct http_route *table, enum http_resource res);
 void http_set_authenticator(http_authenticator fn);
 
+/* Check the X-Matrix signature of a HTTP_AUTH_SERVER request. Returns true after
+ * http_set_origin, or false after answering the request (401/403/500). Without one
+ * registered, such routes answer 401. */
+typedef bool (*http_server_authenticator)(struct http_req *req);
+void http_set_server_authenticator(http_server_authenticator fn);
+
 /* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
 int http_start(const struct config *cfg);
 /* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
@@ -81,6 +89,13 @@ const char *http_body(struct http_req *req, size_t *len);
  * handler took it with http_body_file_take (e.g. after renaming it). */
 const char *http_body_file(struct http_req *req, uint64_t *len, uint8_t sha256[32]);
 void http_body_file_take(struct http_req *req);
+/* The authenticated origin server of a HTTP_AUTH_SERVER request (else NULL); set by the
+ * server authenticator. */
+const char *http_origin(struct http_req *req);
+void http_set_origin(struct http_req *req, const char *origin);
+/* The request target as received: the path, then '?' and the query when there is one
+ * (rebuilt from the arguments in their order; what X-Matrix signs). Request memory. */
+const char *http_target(struct http_req *req);
 /* Authenticated user, or NULL. */
 const struct http_user *http_user(struct http_req *req);
 /* Client address (X-Forwarded-For when the listener trusts it). */

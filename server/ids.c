@@ -13,6 +13,34 @@
 #include <string.h>
 #include <sys/socket.h>
 
+static const char *local_server = "";
+
+void ids_set_local_server(const char *server_name)
+{
+    local_server = server_name ? server_name : "";
+}
+
+const char *ids_local_server(void)
+{
+    return local_server;
+}
+
+const char *ids_server_of(const char *id)
+{
+    const char *colon = id ? strchr(id, ':') : NULL;
+    return colon && colon[1] ? colon + 1 : NULL;
+}
+
+bool ids_is_local_server(const char *server)
+{
+    return server && *local_server && strcmp(server, local_server) == 0;
+}
+
+bool ids_is_local(const char *id)
+{
+    return ids_is_local_server(ids_server_of(id));
+}
+
 /* user_id_char = DIGIT / %x61-7A / "-" / "." / "=" / "_" / "/" / "+" */
 bool ids_localpart_valid(const char *lp, size_t len)
 {

@@ -19,6 +19,21 @@ bool ids_server_name_valid(const char *s, size_t len);
  * (historical localpart grammar, valid server name, total <= 255 bytes), else -1. */
 int ids_user_id_split(const char *uid, const char **lp, size_t *lp_len, const char **server,
                       size_t *server_len);
+/* --- which identifiers are this server's (one answer for api/, server/ and federation/) ------ */
+
+/* Start-up (server/main.c, before any thread): this server's name (borrowed; must outlive
+ * the process). Until then nothing is local. */
+void ids_set_local_server(const char *server_name);
+/* This server's name ("" before ids_set_local_server). */
+const char *ids_local_server(void);
+/* The server part of a user, room, event or alias ID ("@a:b" -> "b": everything after the
+ * first ':'), or NULL when there is none (no ':', or nothing after it; v12 room IDs). */
+const char *ids_server_of(const char *id);
+/* Is `server` (a server name) this server? */
+bool ids_is_local_server(const char *server);
+/* Is the user, room, event or alias ID `id` on this server? false for NULL. */
+bool ids_is_local(const char *id);
+
 /* Device IDs we mint: A-Z (as Synapse), `n` chars, NUL-terminated into out[n+1]. Both random
  * functions need sodium_init() to have succeeded. */
 void ids_random_upper(char *out, size_t n);

@@ -26,6 +26,7 @@
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/ids.h"
 #include "server/ipfilter.h"
 #include "server/keyring.h"
 #include "server/log.h"
@@ -249,11 +250,26 @@ static int serve(const char *config_path)
     }
     keyring_set_own(&key);
     sodium_memzero(&key, sizeof key);
+    struct keyring_old_key old[KEYRING_MAX_OLD];
+    if (cfg.n_old_signing_keys > KEYRING_MAX_OLD) {
+        log_error("config: old_signing_keys: at most %d keys", KEYRING_MAX_OLD);
+        goto out_cfg;
+    }
+    for (size_t i = 0; i < cfg.n_old_signing_keys; i++) {
+        snprintf(old[i].key_id, sizeof old[i].key_id, "%s", cfg.old_signing_keys[i].key_id);
+        snprintf(old[i].key, sizeof old[i].key, "%s", cfg.old_signing_keys[i].key);
+        old[i].expired_ts = cfg.old_signing_keys[i].expired_ts;
+    }
+    if (keyring_set_own_old(old, cfg.n_old_signing_keys) < 0) {
+        log_error("config: old_signing_keys: not ed25519 public keys");
+        goto out_cfg;
+    }
     if (!roomver_get(cfg.default_room_version)) {
         log_error("config: default_room_version '%s' is not a known room version",
                   cfg.default_room_version);
         goto out_cfg;
     }
+    ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
     room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
     e2e_init(cfg.server_name);
 
@@ -302,6 +318,10 @@ static int serve(const char *config_path)
         goto out_notify;
     preview_set_filter(preview_filter);
     outbound_set_ip_range_filter(push_filter); /* push gateways and federation */
+    if (federation_init(&cfg, err, sizeof err) < 0) {
+        log_error("config: %s", err);
+        goto out_notify;
+    }
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
@@ -343,6 +363,7 @@ out_db:
     outbound_set_ip_range_filter(NULL);
     ipfilter_free(push_filter);
     ipfilter_free(preview_filter);
+    federation_shutdown();
     db_pool_close();
     pducache_free();
     account_cache_free();

@@ -319,7 +319,7 @@ static void disposition(const char *name, bool inl, char *out, size_t n)
 
 static bool local_id(const char *server, const char *media_id, struct media_error *err)
 {
-    if (!server || strcmp(server, server_name) != 0) {
+    if (!ids_is_local_server(server)) {
         fail(err, 404, "M_NOT_FOUND", "Media from other servers needs federation");
         return false;
     }

@@ -110,7 +110,7 @@ static const json_t *own_state(void *ctx, const char *type, const char *state_ke
 static int own_signed(void *ctx, const json_t *ev, const char *server_name)
 {
     struct own_ctx *o = ctx;
-    if (strcmp(server_name, eng.server_name) != 0)
+    if (!ids_is_local_server(server_name))
         return 0;
     return event_verify(o->pdu, o->rv, server_name, eng.key.key_id, eng.key.pk) == 0;
 }
@@ -128,8 +128,7 @@ json_t *room_load_pdu(struct dbc *c, const char *event_id)
     return pdu;
 }
 
-/* The event ID of a v12 room's create event: the room ID with "$" for "!". */
-static char *create_event_id(const char *room_id)
+char *room_create_event_id(const char *room_id)
 {
     size_t n = strlen(room_id) + 1;
     char *id = malloc(n);
@@ -155,7 +154,7 @@ int room_select_auth(struct dbc *c, const char *room_id, const struct room_versi
         types[i] = keys[i].type;
         skeys[i] = keys[i].state_key;
     }
-    char *cid = rv->create_in_auth_events ? NULL : create_event_id(room_id);
+    char *cid = rv->create_in_auth_events ? NULL : room_create_event_id(room_id);
     /* one query for every selected key (and the v12 create event) */
     json_t *found = db_current_state_events(c, room_id, types, skeys, n, cid);
     free(cid);
@@ -212,7 +211,7 @@ static int pick_auth(json_t *pre, const char *room_id, const struct room_version
     if (!rv->create_in_auth_events) {
         char *k = statemap_key("m.room.create", "");
         json_t *create = json_object_get(pre, k);
-        char *cid = create_event_id(room_id);
+        char *cid = room_create_event_id(room_id);
         int ok = create && cid &&
                  strcmp(json_string_value(json_object_get(create, "event_id")), cid) == 0;
         if (ok)
@@ -292,8 +291,8 @@ static enum room_rc check_redaction(struct dbc *c, const struct append_req *a, c
     return out;
 }
 
-static int apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
-                           const char *event_id)
+int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
+                         const char *event_id)
 {
     const char *target = event_redacts(pdu, rv);
     struct db_event e;
@@ -302,7 +301,7 @@ static int apply_redaction(struct dbc *c, const struct room_version *rv, const j
     int rc = 0;
     if (!e.redacted_by) {
         json_t *red = event_redact(e.pdu, rv);
-        char *text = red ? cjson_encode(red, NULL) : NULL;
+        char *text = red ? event_encoder(rv)(red, NULL) : NULL;
         rc = text ? db_events_redact(c, target, text, event_id) : -1;
         free(text);
         json_decref(red);
@@ -394,7 +393,7 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
         db_relations_put(c, event_id, room_id, rel_to, rel_type,
                          json_string_value(json_object_get(rel, "key")), a->sender) < 0)
         return -1;
-    if (strcmp(a->type, "m.room.redaction") == 0 && apply_redaction(c, a->rv, pdu, event_id) < 0)
+    if (strcmp(a->type, "m.room.redaction") == 0 && room_apply_redaction(c, a->rv, pdu, event_id) < 0)
         return -1;
     if (room_push_actions(c, b, room_id, pdu, event_id) < 0)
         return -1;
@@ -419,10 +418,12 @@ enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch
 
     if (!pdu || !auth_map || !auth_ids)
         goto out;
-    if (!cjson_valid(a->content)) {
+    /* whatever the room version: floats in old rooms are for reading, not for new events
+     * (rooms/v1 "Deprecated formatting": prevent users from sending them) */
+    if (!cjson_strict(a->content)) {
         snprintf(why, n,
                  "Event content may only hold integers in [-(2^53-1), 2^53-1], no "
-                 "fractions");
+                 "floats (1.0 and 1e10 included)");
         rc = ROOM_BAD_JSON;
         goto out;
     }
@@ -525,6 +526,55 @@ out:
     free(id);
     free(rid);
     json_decref(pdu);
+    json_decref(prev);
+    json_decref(auth_map);
+    json_decref(auth_ids);
+    return rc;
+}
+
+static int any_signed(void *ctx, const json_t *ev, const char *server_name)
+{
+    return 1; /* a template: the servers sign it later, and the receiver checks */
+}
+
+enum room_rc room_template(struct dbc *c, const char *room_id, const struct room_version *rv,
+                           json_t *proto, char *why, size_t n)
+{
+    json_t *ext = db_rooms_extremities_depth(c, room_id, MAX_PREV_EVENTS), *prev = json_array();
+    json_t *auth_map = json_object(), *auth_ids = json_array();
+    enum room_rc rc = ROOM_ERR;
+    int64_t depth = 0;
+    size_t i;
+    json_t *v;
+    if (!ext || !prev || !auth_map || !auth_ids)
+        goto out;
+    json_array_foreach(ext, i, v)
+    {
+        if (i >= MAX_PREV_EVENTS)
+            break;
+        json_array_append(prev, json_array_get(v, 0));
+        if (json_integer_value(json_array_get(v, 1)) > depth)
+            depth = json_integer_value(json_array_get(v, 1));
+    }
+    if (!json_array_size(prev)) {
+        snprintf(why, n, "Unknown room %s", room_id);
+        rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    json_object_set_new(proto, "room_id", json_string(room_id));
+    json_object_set_new(proto, "depth", json_integer(depth + 1));
+    if (room_select_auth(c, room_id, rv, proto, auth_map, auth_ids) < 0)
+        goto out;
+    json_object_set_new(proto, "prev_events", refs(c, rv, prev));
+    json_object_set_new(proto, "auth_events", refs(c, rv, auth_ids));
+    json_t *checked = json_copy(proto);
+    json_object_set_new(checked, "event_id", json_string("$template"));
+    struct auth_ops ops = {room_map_state, any_signed, auth_map};
+    int allowed = auth_check(rv, checked, &ops, why, n);
+    json_decref(checked);
+    rc = allowed < 0 ? ROOM_FORBIDDEN : ROOM_OK;
+out:
+    json_decref(ext);
     json_decref(prev);
     json_decref(auth_map);
     json_decref(auth_ids);
@@ -922,7 +972,7 @@ enum room_rc room_redact(const char *room_id, const char *sender, const char *ta
  * is neither invited nor joined: if the user is joined to one of the rooms the join rules
  * allow, a local joined member with the invite level that may vouch for the join (spec
  * "Restricted rooms"; auth rule 5.3.5). Returns a malloc'd user ID or NULL. */
-static char *restricted_authoriser(const char *room_id, const char *user_id)
+char *room_restricted_authoriser(const char *room_id, const char *user_id)
 {
     struct dbc *c = db_get();
     struct db_room r = {0};
@@ -968,8 +1018,7 @@ static char *restricted_authoriser(const char *room_id, const char *user_id)
     {
         const char *cand =
             json_string_value(json_object_get(json_object_get(v, "pdu"), "state_key"));
-        const char *colon = cand ? strchr(cand, ':') : NULL;
-        if (!colon || strcmp(colon + 1, eng.server_name) != 0)
+        if (!ids_is_local(cand))
             continue;
         json_t *map = json_object(), *ids = json_array();
         json_t *proto = json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "sender", cand,
@@ -1005,7 +1054,7 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
 {
     json_t *content = extra ? json_copy(extra) : json_object();
     if (strcmp(membership, "join") == 0 && strcmp(sender, target) == 0) {
-        char *via = restricted_authoriser(room_id, target);
+        char *via = room_restricted_authoriser(room_id, target);
         if (via)
             json_object_set_new(content, "join_authorised_via_users_server", json_string(via));
         free(via);

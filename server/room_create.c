@@ -18,6 +18,7 @@
 #include "server/account.h"
 #include "server/clock.h"
 #include "server/ids.h"
+#include "server/log.h"
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/roomver.h"
@@ -201,11 +202,6 @@ static enum room_rc check_create(json_t *req, char *why, size_t n)
             snprintf(why, n, "'invite' must list user IDs");
             return ROOM_BAD_JSON;
         }
-        if (sl != strlen(eng.server_name) || memcmp(srv, eng.server_name, sl) != 0) {
-            snprintf(why, n, "Cannot invite %s: federation is not available yet",
-                     json_string_value(v));
-            return ROOM_NOT_LOCAL;
-        }
     }
     if (json_array_size(json_object_get(req, "invite_3pid"))) {
         snprintf(why, n, "Third-party invites by e-mail are not supported");
@@ -238,7 +234,30 @@ static enum room_rc check_create(json_t *req, char *why, size_t n)
 
 enum room_rc room_create(const char *creator, json_t *req, char **room_id_out, char *why, size_t n)
 {
-    return room_create_banned(creator, req, NULL, room_id_out, why, n);
+    enum room_rc rc = room_create_banned(creator, req, NULL, room_id_out, why, n);
+    if (rc != ROOM_OK)
+        return rc;
+    /* users of other servers are invited once the room exists, each through its server
+     * (PUT /invite v2); one that fails leaves the room and the other invites as they are */
+    json_t *extra = json_is_true(json_object_get(req, "is_direct"))
+                        ? json_pack("{s:b}", "is_direct", 1)
+                        : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(req, "invite"), i, v)
+    {
+        const char *target = json_string_value(v);
+        char *id = NULL, w[256];
+        struct room_remote_err err;
+        if (ids_is_local(target))
+            continue;
+        if (room_invite_remote(*room_id_out, creator, target, NULL, extra, &id, &err, w,
+                               sizeof w) != ROOM_OK)
+            log_info("createRoom %s: invite of %s failed: %s", *room_id_out, target, w);
+        free(id);
+    }
+    json_decref(extra);
+    return ROOM_OK;
 }
 
 enum room_rc room_create_banned(const char *creator, json_t *req, json_t *bans, char **room_id_out,
@@ -391,6 +410,8 @@ enum room_rc room_create_banned(const char *creator, json_t *req, json_t *bans, 
                                                "ban"));
     json_array_foreach(invites, i, v)
     {
+        if (!ids_is_local(json_string_value(v)))
+            continue; /* after the room exists: room_create */
         json_t *inv = json_pack("{s:s}", "membership", "invite");
         if (is_direct)
             json_object_set_new(inv, "is_direct", json_true());

@@ -93,8 +93,34 @@ int room_select_auth(struct dbc *c, const char *room_id, const struct room_versi
                      json_t *proto, json_t *auth_map, json_t *auth_ids);
 /* auth_ops.state over a statemap_key -> PDU object (ctx). */
 const json_t *room_map_state(void *ctx, const char *type, const char *state_key);
+/* The event ID of a v12 room's create event: the room ID with "$" for "!" (malloc'd). */
+char *room_create_event_id(const char *room_id);
+/* Replace the stored target of the redaction `pdu` (event_id) by its redacted form, unless
+ * it is unknown or already redacted. 0 or -1. */
+int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
+                         const char *event_id);
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
+
+/* Fill an event template `proto` (type, sender, state_key, content set; borrowed, changed) of
+ * room_id as this server would append it now: room_id, depth, prev_events (the extremities)
+ * and auth_events (from current state), then check the authorization rules against that
+ * state, any signature they need counting as present (the signers add them later). ROOM_OK,
+ * ROOM_NOT_FOUND (no extremities: this server is not in the room), ROOM_FORBIDDEN (why says
+ * which rule), ROOM_ERR. Not signed, hashed or stored. */
+enum room_rc room_template(struct dbc *c, const char *room_id, const struct room_version *rv,
+                           json_t *proto, char *why, size_t n);
+/* For a join to a restricted room by a user neither invited nor joined, who is joined to a
+ * room the join rules allow: a local joined member with the invite level to vouch for the
+ * join (join_authorised_via_users_server). malloc'd user ID, or NULL. */
+char *room_restricted_authoriser(const char *room_id, const char *user_id);
+
+/* Remember (storage/fedmember.h) user_id's `membership` of room_id, a room this server is
+ * not in, with the stripped form of state_pdus and the membership event `pdu`, and the
+ * servers to reach it through; wakes the user's /sync. All borrowed. 0 or -1. */
+int room_remember_remote(const char *user_id, const char *room_id, const char *membership,
+                         const char *event_id, const char *room_version, const json_t *pdu,
+                         const json_t *state_pdus, const json_t *servers);
 
 /* 1 if user_id is joined to room_id and its power level reaches what sending an event of
  * `type` (state or not) needs under the room's current state; 0 if not; -1 on error. */
@@ -115,6 +141,70 @@ int room_deferred_flush(struct dbc *c, struct batch *b);
 void room_deferred_clear(struct batch *b);
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
                       const char *event_id);
+
+/* --- receiving (server/room_receive.c, shared with server/room_outlier.c) ------------------ */
+
+/* What one receive reads, inside the transaction that holds the room's writer lock. */
+struct room_recv_ctx {
+    struct dbc *c;
+    const struct room_version *rv;
+    const char *room_id;
+    json_t *cache;    /* event ID -> PDU with "event_id", or null when unknown here */
+    json_t *rejected; /* event ID -> true */
+    bool failed;      /* a database error while loading */
+};
+/* A stored event of this room (borrowed from the cache), or NULL: unknown, or of another room
+ * (which counts as unknown: "fetched events checked to belong to the room"). */
+const json_t *room_recv_load(struct room_recv_ctx *x, const char *id);
+/* stateres_ops.rejected over a room_recv_ctx. */
+int room_recv_rejected(void *ctx, const char *id);
+/* The event ID of a prev_events / auth_events entry (plain from v3, [id, hashes] before). */
+const char *room_recv_ref_id(const json_t *entry);
+/* The IDs of a PDU's prev_events (new array). */
+json_t *room_recv_prev_ids(const json_t *pdu);
+
+/* auth_ops state over a state map (statemap key -> event ID, through the cache), a map of
+ * PDUs (statemap key -> PDU), or a stored state group (one lookup per key: the auth rules
+ * read a handful, and a room's whole state may be large); ctx is a struct room_recv_state. */
+struct room_recv_state {
+    struct room_recv_ctx *x;
+    const json_t *map;  /* IDs, or NULL */
+    const json_t *pdus; /* PDUs, or NULL */
+    int64_t group;      /* without map and pdus: this state group */
+};
+const json_t *room_recv_map_state(void *ctx, const char *type, const char *state_key);
+int room_recv_map_signed(void *ctx, const json_t *ev, const char *server);
+
+/* Step 4: `ev` against its own auth_events. 0 passes, 1 fails (rejected; why set), 2 some are
+ * unknown (IDs appended to missing), -1 error. */
+int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *missing, char *why,
+                         size_t n);
+/* Store a received event (or, with promote, give a stored outlier its standing). */
+int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
+                     const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
+                     int64_t *stream, bool promote);
+/* The state group after an accepted event whose state before is the group `before`. */
+int64_t room_recv_group_after(struct room_recv_ctx *x, const json_t *ev, const char *id,
+                              int64_t before);
+/* Relations, redaction and notifications of an accepted event (state before it: `before`). */
+int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                           const char *id, const struct room_recv_state *before);
+/* Queue an accepted event for the announcement after COMMIT. */
+void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const json_t *ev);
+/* The part of a receive that runs under the room's writer lock: `ev` is the checked PDU (with
+ * "event_id"), missing collects unknown event IDs. */
+typedef enum room_recv (*room_recv_step)(struct room_recv_ctx *x, struct batch *b,
+                                         const json_t *ev, const char *id, json_t *missing,
+                                         char *why, size_t n);
+/* Steps 1-3 for `pdu` of room_id (outside any lock), then `locked` in a transaction holding
+ * the room's writer lock, then commit (what is kept) or roll back. As room_receive_pdu. */
+enum room_recv room_recv_run(const char *origin, const char *room_id, const json_t *pdu,
+                             room_recv_step locked, char **event_id, json_t **missing, char *why,
+                             size_t n);
+/* ROOM_RECV_RETRY for PDU_RETRY, else ROOM_RECV_DROPPED. */
+enum room_recv room_recv_verdict(int pdu_verdict);
+/* Commit what is kept (accepted, rejected, soft failed) or roll back; announce. */
+enum room_recv room_recv_finish(struct dbc *c, struct batch *b, enum room_recv rc);
 
 /* --- reading (server/roomread.c) ------------------------------------------------------------ */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/ids.h"
 #include "server/push.h"
 #include "server/roomver.h"
 #include "server/room_internal.h"
@@ -36,11 +37,6 @@ static const json_t *ruleset_for(struct batch *b, const char *user_id)
     return r;
 }
 
-static bool is_local(const char *user_id)
-{
-    const char *colon = strchr(user_id, ':');
-    return colon && strcmp(colon + 1, eng.server_name) == 0;
-}
 
 /* Members with rules of their own ("rules": their store, as the append view and
  * db_push_targets read it with the members): their effective set into the batch's cache,
@@ -166,7 +162,7 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
     json_array_foreach(members, i, m)
     {
         const char *uid = json_string_value(json_object_get(m, "user_id"));
-        if (!uid || !is_local(uid) || (sender && strcmp(uid, sender) == 0))
+        if (!uid || !ids_is_local(uid) || (sender && strcmp(uid, sender) == 0))
             continue;
         struct push_ctx ctx = {
             .user_id = uid,

@@ -100,11 +100,17 @@ static json_int_t top_level(const json_t *pl)
 }
 
 /* A level as an integer: before v10 levels could be numeric strings ("50"), which v10+
- * rejects. NULL (drop it) when it is neither. New reference. */
+ * rejects, and before v6 floats (50.57 counts as 50), which v6+ rejects. NULL (drop it) when
+ * it is none of these. New reference. */
 static json_t *as_level(const json_t *v)
 {
     if (json_is_integer(v))
         return json_incref((json_t *)v);
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return d < 9007199254740992.0 && d > -9007199254740992.0 ? json_integer((json_int_t)d)
+                                                                  : NULL;
+    }
     const char *s = json_string_value(v);
     char *end;
     long long x = s && *s ? strtoll(s, &end, 10) : 0;
@@ -293,6 +299,7 @@ static enum room_rc leave_old_room(const char *room_id, const char *new_room, co
     eid = NULL;
     if (rc == ROOM_OK && old_pl) { /* only moderators may still speak or invite */
         json_t *restricted = json_deep_copy(old_pl);
+        integer_levels(restricted); /* a new event: no floats, even in an old room */
         json_int_t need = max_i(level_or(restricted, "users_default", 0) + 1, 50);
         json_object_set_new(restricted, "events_default", json_integer(need));
         json_object_set_new(restricted, "invite", json_integer(need));

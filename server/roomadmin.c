@@ -165,7 +165,7 @@ static enum room_rc check_one_alias(struct dbc *c, const char *room_id, const js
         return ROOM_BAD_PARAM;
     }
     char *target = NULL;
-    int r = strcmp(colon + 1, eng.server_name) == 0 ? db_aliases_get(c, alias, &target, NULL) : 0;
+    int r = ids_is_local(alias) ? db_aliases_get(c, alias, &target, NULL) : 0;
     bool ok = r == 1 && target && strcmp(target, room_id) == 0;
     free(target);
     if (r < 0)

@@ -230,6 +230,11 @@ char *sign_bytes_b64(const struct sign_key *k, const uint8_t *msg, size_t len)
 
 int sign_json(json_t *obj, const char *entity, const struct sign_key *k)
 {
+    return sign_json_enc(obj, entity, k, cjson_encode);
+}
+
+int sign_json_enc(json_t *obj, const char *entity, const struct sign_key *k, cjson_encoder enc)
+{
     json_t *sigs, *unsig, *mine;
     char *text = NULL, *sig = NULL;
     size_t len;
@@ -242,7 +247,7 @@ int sign_json(json_t *obj, const char *entity, const struct sign_key *k)
     unsig = json_incref(json_object_get(obj, "unsigned"));
     json_object_del(obj, "signatures");
     json_object_del(obj, "unsigned");
-    text = cjson_encode(obj, &len);
+    text = enc(obj, &len);
     sig = text ? sign_bytes_b64(k, (const uint8_t *)text, len) : NULL;
     if (sig) {
         if (!json_is_object(sigs)) { /* absent, or not an object: start afresh */
@@ -273,6 +278,12 @@ int sign_json(json_t *obj, const char *entity, const struct sign_key *k)
 int sign_verify_json(const json_t *obj, const char *entity, const char *key_id,
                      const uint8_t pk[32])
 {
+    return sign_verify_json_enc(obj, entity, key_id, pk, cjson_encode);
+}
+
+int sign_verify_json_enc(const json_t *obj, const char *entity, const char *key_id,
+                         const uint8_t pk[32], cjson_encoder enc)
+{
     uint8_t sig[crypto_sign_BYTES + 3];
     size_t siglen = 0, len;
     int rc = -1;
@@ -291,7 +302,7 @@ int sign_verify_json(const json_t *obj, const char *entity, const char *key_id,
         return -1;
     json_object_del(copy, "signatures");
     json_object_del(copy, "unsigned");
-    char *text = cjson_encode(copy, &len);
+    char *text = enc(copy, &len);
     if (text && crypto_sign_verify_detached(sig, (const uint8_t *)text, len, pk) == 0)
         rc = 0;
     free(text);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/cjson.h"
+
 struct sign_key {
     char key_id[64];  /* "ed25519:a_AbCd" */
     uint8_t seed[32]; /* secret seed, the thing stored on disk */
@@ -35,6 +37,12 @@ int sign_json(json_t *obj, const char *entity, const struct sign_key *k);
  * ed25519 public key `pk`. Returns 0 when valid, -1 when missing, malformed or wrong. */
 int sign_verify_json(const json_t *obj, const char *entity, const char *key_id,
                      const uint8_t pk[32]);
+
+/* The same with another encoder (server/cjson.h): cjson_encode_compat for events of room
+ * versions 1-5. */
+int sign_json_enc(json_t *obj, const char *entity, const struct sign_key *k, cjson_encoder enc);
+int sign_verify_json_enc(const json_t *obj, const char *entity, const char *key_id,
+                         const uint8_t pk[32], cjson_encoder enc);
 
 /* Raw detached ed25519 over bytes; returns malloc'd unpadded base64 signature. */
 char *sign_bytes_b64(const struct sign_key *k, const uint8_t *msg, size_t len);

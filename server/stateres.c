@@ -135,8 +135,13 @@ static const json_t *check_state(void *p, const char *type, const char *state_ke
     if (!cc->ev)
         return NULL;
     json_t *auth = json_object_get(cc->ev, "auth_events");
+    const struct stateres_ops *ops = cc->r->ops;
     for (size_t i = 0; i < json_array_size(auth); i++) {
-        const json_t *a = fetch(cc->r, auth_id(json_array_get(auth, i)));
+        const char *aid = auth_id(json_array_get(auth, i));
+        if (aid && ops->rejected && ops->rejected(ops->ctx, aid))
+            continue; /* "the appropriate state event from the event's auth_events is used if
+                         the auth event is not rejected" */
+        const json_t *a = fetch(cc->r, aid);
         if (a && str(a, "type") && strcmp(str(a, "type"), type) == 0 && str(a, "state_key") &&
             strcmp(str(a, "state_key"), state_key) == 0)
             return a;
@@ -516,6 +521,28 @@ static int v1_desc(void *ctx, const char *x, const char *y) /* depth down, sha1 
     return -v1_asc(ctx, x, y);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* Sort the string array `keys` from index `from` on (byte order is code point order). */
+static void sort_keys(json_t *keys, size_t from)
+{
+    size_t n = json_array_size(keys);
+    if (n <= from + 1)
+        return;
+    json_t **v = malloc((n - from) * sizeof *v);
+    if (!v)
+        return;
+    for (size_t i = from; i < n; i++)
+        v[i - from] = json_incref(json_array_get(keys, i));
+    qsort(v, n - from, sizeof *v, key_cmp);
+    for (size_t i = from; i < n; i++)
+        json_array_set_new(keys, i, v[i - from]);
+    free(v);
+}
+
 static json_t *resolve_v1(struct res *r, const json_t *sets)
 {
     json_t *state = json_object(), *groups = json_object(), *v;
@@ -558,6 +585,7 @@ static json_t *resolve_v1(struct res *r, const json_t *sets)
         json_array_append_new(auth_keys, json_string(pl));
     if (json_object_get(groups, jr))
         json_array_append_new(auth_keys, json_string(jr));
+    size_t fixed = json_array_size(auth_keys); /* power levels and join rules come first */
     char *member_prefix = statemap_key("m.room.member", "");
     json_t *others = json_array();
     json_object_foreach(groups, k, v)
@@ -569,6 +597,11 @@ static json_t *resolve_v1(struct res *r, const json_t *sets)
         else
             json_array_append_new(others, json_string(k));
     }
+    /* Member keys (and the other keys) in code point order of their keys: the members are
+     * resolved one after another against R, each result written to R at once, so the order
+     * must not depend on the order of the state sets (jansson iterates in insertion order). */
+    sort_keys(auth_keys, fixed);
+    sort_keys(others, 0);
     json_array_foreach(auth_keys, i, v)
     {
         json_t *ids = json_object_get(groups, json_string_value(v));

@@ -18,6 +18,9 @@ struct stateres_ops {
     /* As auth_ops.signed_by; may be NULL. */
     int (*signed_by)(void *ctx, const json_t *ev, const char *server_name);
     void *ctx;
+    /* 1 if the event was rejected (v2 "Rejected events": such auth events are not used when
+     * the partial state lacks a key the rules need). May be NULL: nothing was rejected. */
+    int (*rejected)(void *ctx, const char *event_id);
 };
 
 /* Resolve `state_sets` (a JSON array of state maps, borrowed) with rv's algorithm (v1, v2 or

@@ -214,6 +214,11 @@ static int64_t group_before(struct ctx *x, const char *room_id, const json_t *fi
     int64_t depth = json_integer_value(json_object_get(first, "depth"));
     int64_t stream = json_integer_value(json_object_get(first, "stream"));
     int rc = db_events_group_at(x->c, room_id, depth, stream - 1, &g);
+    if (rc == 0) { /* nothing before it here: a join over federation (room_receive_state),
+                      whose state group derives from the state it joined into */
+        int64_t group = json_integer_value(json_object_get(first, "group"));
+        return group > 0 ? db_state_group_parent(x->c, group) : 0;
+    }
     return rc < 0 ? -1 : g;
 }
 
@@ -469,6 +474,29 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
     return 0;
 }
 
+/* A room this server is not in (a remote invite, knock or its rejection, storage/
+ * fedmember.h): invite_state / knock_state from the stored stripped state; a leave with the
+ * leave event alone as its timeline (when leaves are shown). m borrowed. */
+static void remote_section(const json_t *m, const char *ms, json_t *invite, json_t *knock,
+                           json_t *leave, bool show_leave)
+{
+    const char *room_id = json_string_value(json_object_get(m, "room_id"));
+    json_t *stripped = json_object_get(m, "stripped");
+    if (strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) {
+        bool inv = ms[0] == 'i';
+        json_object_set_new(inv ? invite : knock, room_id,
+                            json_pack("{s:{s:O}}", inv ? "invite_state" : "knock_state",
+                                      "events", stripped));
+    } else if (show_leave) {
+        json_t *ev = room_client_event(json_object_get(m, "pdu"),
+                                       json_string_value(json_object_get(m, "event_id")),
+                                       room_id, NULL, clock_now_ms());
+        json_object_set_new(leave, room_id,
+                            json_pack("{s:{s:[]},s:{s:[o*],s:b}}", "state", "events",
+                                      "timeline", "events", ev, "limited", 0));
+    }
+}
+
 static void put_account_data(json_t *rooms_join, json_t *body, json_t *ad, const json_t *filter)
 {
     const json_t *gf = json_object_get(filter, "account_data");
@@ -570,6 +598,9 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
                 continue; /* no event there since the token: no timeline to read */
             json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
                                                     fresh ? 0 : x.since, "upto", x.upto));
+        } else if (json_object_get(m, "stripped")) { /* a room this server is not in */
+            if (moved)
+                remote_section(m, ms, invite, knock, leave, q->has_since || include_leave);
         } else if ((strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) && moved) {
             json_t *stripped = db_sync_stripped_state(x.c, room_id, q->user_id);
             if (!stripped)

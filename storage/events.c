@@ -13,8 +13,8 @@
 /* The row, its edges, the extremities and the transaction ID in one statement. */
 static const char insert_sql[] =
     "WITH ins AS (INSERT INTO events (event_id, room_id, type, state_key, sender, "
-    "origin_server_ts, depth, state_group, rejected, outlier, json, stream_ordering) VALUES "
-    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 THEN NULL ELSE "
+    "origin_server_ts, depth, state_group, rejected, outlier, json, soft_failed, stream_ordering) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $16, CASE WHEN $10 THEN NULL ELSE "
     "nextval('stream_ordering_seq') END) RETURNING event_nid, stream_ordering), "
     "edges AS (INSERT INTO event_edges (event_nid, prev_event_id) SELECT DISTINCT "
     "ins.event_nid, p FROM ins, jsonb_array_elements_text($12::jsonb) AS p), "
@@ -26,12 +26,14 @@ static const char insert_sql[] =
     "SELECT $5, $13, $14, $1, $15 FROM ins WHERE $14::text IS NOT NULL) "
     "SELECT stream_ordering FROM ins";
 
+#define NPARAMS 16
+
 /* Text parameters of insert_sql for one event (bufs: 4 x 24 bytes of number text). */
 static void insert_params(const struct db_event_meta *m, const char *json, const char *prev,
                           const char *txn_device, const char *txn_id, int64_t now_ms,
-                          char bufs[4][24], const char *p[15])
+                          char bufs[4][24], const char *p[NPARAMS])
 {
-    const char *v[15] = {m->event_id,
+    const char *v[NPARAMS] = {m->event_id,
                          m->room_id,
                          m->type,
                          m->state_key,
@@ -45,7 +47,8 @@ static void insert_params(const struct db_event_meta *m, const char *json, const
                          prev,
                          txn_device ? txn_device : "",
                          txn_id,
-                         db_i64(bufs[3], now_ms)};
+                         db_i64(bufs[3], now_ms),
+                         m->soft_failed ? "t" : "f"};
     memcpy(p, v, sizeof v);
 }
 
@@ -54,18 +57,55 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
                      int64_t now_ms, int64_t *stream)
 {
     char bufs[4][24];
-    const char *p[15];
-    char *prev = json_dumps(prev_events ? prev_events : json_array(), JSON_COMPACT);
+    const char *p[NPARAMS];
+    char *prev = prev_events ? json_dumps(prev_events, JSON_COMPACT) : strdup("[]");
     if (!prev)
         return -1;
     insert_params(m, json, prev, txn_device, txn_id, now_ms, bufs, p);
-    PGresult *res = db_exec(c, insert_sql, 15, p);
+    PGresult *res = db_exec(c, insert_sql, NPARAMS, p);
     free(prev);
     if (!res)
         return db_unique_violation(c) ? 1 : -1;
     *stream = db_int(res, 0, 0);
     PQclear(res);
     return 0;
+}
+
+/* An outlier (stored without state) joins the timeline: its state group, standing and stream
+ * position, and the extremities as insert_sql moves them (its edges are already stored). */
+static const char promote_sql[] =
+    "WITH up AS (UPDATE events SET state_group = $3, outlier = $4, soft_failed = $5, "
+    "rejected = $6, stream_ordering = CASE WHEN $4 THEN NULL ELSE "
+    "nextval('stream_ordering_seq') END WHERE event_id = $1 AND room_id = $2 AND outlier AND "
+    "NOT soft_failed AND rejected IS NULL AND state_group IS NULL RETURNING stream_ordering), "
+    "gone AS (DELETE FROM room_extremities WHERE NOT $4 AND room_id = $2 AND event_id IN "
+    "(SELECT jsonb_array_elements_text($7::jsonb)) AND EXISTS (SELECT 1 FROM up)), "
+    "ext AS (INSERT INTO room_extremities (room_id, event_id) SELECT $2, $1 FROM up "
+    "WHERE NOT $4 ON CONFLICT DO NOTHING) "
+    "SELECT stream_ordering FROM up";
+
+int db_events_promote(struct dbc *c, const struct db_event_meta *m, json_t *prev_events,
+                      int64_t *stream)
+{
+    char g[24];
+    char *prev = prev_events ? json_dumps(prev_events, JSON_COMPACT) : strdup("[]");
+    if (!prev)
+        return -1;
+    const char *p[7] = {m->event_id,
+                        m->room_id,
+                        m->state_group > 0 ? db_i64(g, m->state_group) : NULL,
+                        m->outlier ? "t" : "f",
+                        m->soft_failed ? "t" : "f",
+                        m->rejected,
+                        prev};
+    PGresult *res = db_exec(c, promote_sql, 7, p);
+    free(prev);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) > 0;
+    *stream = found ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return found ? 0 : 1;
 }
 
 /* Notifications of events stored in this transaction; the stream position is read from the
@@ -92,7 +132,7 @@ int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size
     const char **sqls = calloc(k, sizeof *sqls);
     int *ns = calloc(k, sizeof *ns);
     const char *const **ps = calloc(k, sizeof *ps);
-    const char **pbuf = calloc(n ? n * 15 : 1, sizeof *pbuf);
+    const char **pbuf = calloc(n ? n * NPARAMS : 1, sizeof *pbuf);
     char(*bufs)[4][24] = calloc(n ? n : 1, sizeof *bufs);
     PGresult **rs = calloc(k, sizeof *rs);
     char *push = json_array_size(push_rows) ? json_dumps(push_rows, JSON_COMPACT) : NULL;
@@ -103,10 +143,10 @@ int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size
     size_t j = 0;
     for (size_t i = 0; i < n; i++, j++) {
         insert_params(&rows[i].m, rows[i].json, rows[i].prev, rows[i].txn_device, rows[i].txn_id,
-                      now_ms, bufs[i], pbuf + i * 15);
+                      now_ms, bufs[i], pbuf + i * NPARAMS);
         sqls[j] = insert_sql;
-        ns[j] = 15;
-        ps[j] = pbuf + i * 15;
+        ns[j] = NPARAMS;
+        ps[j] = pbuf + i * NPARAMS;
     }
     if (push) {
         sqls[j] = push_insert_sql;
@@ -139,7 +179,7 @@ out:
 
 #define EVENT_COLS                                                                                 \
     "event_id, room_id, redacted_by, stream_ordering, depth, state_group, "                        \
-    "rejected IS NOT NULL, outlier, json"
+    "rejected IS NOT NULL, outlier, json, soft_failed"
 
 static void fill_event(PGresult *res, int i, struct db_event *out)
 {
@@ -152,6 +192,7 @@ static void fill_event(PGresult *res, int i, struct db_event *out)
     out->rejected = db_bool(res, i, 6);
     out->outlier = db_bool(res, i, 7);
     out->pdu = json_loads(db_val(res, i, 8), JSON_ALLOW_NUL, NULL);
+    out->soft_failed = db_bool(res, i, 9);
 }
 
 int db_events_get(struct dbc *c, const char *event_id, struct db_event *out)

@@ -14,7 +14,8 @@ struct db_event_meta {
     int64_t origin_server_ts, depth;
     int64_t state_group; /* the state after the event */
     const char *rejected; /* NULL when accepted */
-    bool outlier;
+    bool outlier;         /* not in the timeline: no stream ordering, no extremity */
+    bool soft_failed;     /* received, soft failed (stored as an outlier with its state) */
 };
 
 /* Append the PDU (`json`: its canonical JSON) in one statement: the row, its prev_events
@@ -26,6 +27,12 @@ int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *j
                      json_t *prev_events, const char *txn_device, const char *txn_id,
                      int64_t now_ms, int64_t *stream);
 
+/* Give a stored outlier without state (the send_join answer's, or one fetched as an auth
+ * event) the standing `m` describes (state group, outlier, soft_failed, rejected; the other
+ * fields are the stored ones): a stream position and the extremities as db_events_insert
+ * would. Returns 0 (*stream set), 1 if there is no such outlier, -1. */
+int db_events_promote(struct dbc *c, const struct db_event_meta *m, json_t *prev_events,
+                      int64_t *stream);
 /* One event for db_events_insert_commit: what db_events_insert takes (prev as JSON text). */
 struct db_event_row {
     struct db_event_meta m;
@@ -43,7 +50,7 @@ struct db_event {
     json_t *pdu;          /* parsed PDU (owned); for v3+ rooms without an "event_id" key */
     char *event_id, *room_id, *redacted_by; /* malloc'd; redacted_by may be NULL */
     int64_t stream, depth, state_group;
-    bool rejected, outlier;
+    bool rejected, outlier, soft_failed;
 };
 /* Returns 1 (fill *out; free with db_event_clear), 0 if unknown, -1. */
 int db_events_get(struct dbc *c, const char *event_id, struct db_event *out);

@@ -421,3 +421,15 @@ done:
     free(ka.buf);
     return out;
 }
+
+int64_t db_state_group_parent(struct dbc *c, int64_t group)
+{
+    char g[24];
+    const char *p[] = {db_i64(g, group)};
+    PGresult *res = db_exec(c, "SELECT coalesce(parent, 0) FROM state_groups WHERE id = $1", 1, p);
+    if (!res)
+        return -1;
+    int64_t out = PQntuples(res) ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return out;
+}

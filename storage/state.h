@@ -14,6 +14,8 @@
 int64_t db_state_group_new(struct dbc *c, const char *room_id, int64_t parent, json_t *changes);
 /* The whole state of a group as a new state map (group 0: empty). NULL on error. */
 json_t *db_state_group_load(struct dbc *c, int64_t group);
+/* The group `group` was derived from (0 when none), or -1 on error. */
+int64_t db_state_group_parent(struct dbc *c, int64_t group);
 /* Rows stored for one group (its delta); -1 on error. For tests and metrics. */
 long db_state_group_rows(struct dbc *c, int64_t group);
 

@@ -15,11 +15,17 @@ json_t *db_sync_memberships(struct dbc *c, const char *user_id)
     const char *p[] = {user_id};
     return db_json(db_exec(
         c,
-        "SELECT coalesce(json_agg(json_build_object('room_id', cs.room_id, 'membership', "
-        "cs.membership, 'event_id', cs.event_id, 'stream', e.stream_ordering, 'depth', "
-        "e.depth)), '[]'::json) FROM current_state cs JOIN events e ON e.event_id = "
-        "cs.event_id WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND NOT EXISTS "
-        "(SELECT 1 FROM room_forgotten f WHERE f.user_id = $1 AND f.room_id = cs.room_id)",
+        "SELECT coalesce(json_agg(m.j), '[]'::json) FROM (SELECT json_build_object('room_id', "
+        "cs.room_id, 'membership', cs.membership, 'event_id', cs.event_id, 'stream', "
+        "e.stream_ordering, 'depth', e.depth) AS j FROM current_state cs JOIN events e ON "
+        "e.event_id = cs.event_id WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND NOT "
+        "EXISTS (SELECT 1 FROM room_forgotten f WHERE f.user_id = $1 AND f.room_id = "
+        "cs.room_id) UNION ALL SELECT json_build_object('room_id', r.room_id, 'membership', "
+        "r.membership, 'event_id', r.event_id, 'stream', r.stream_ordering, 'depth', 0, "
+        "'stripped', r.stripped, 'pdu', r.pdu::json) FROM remote_memberships r WHERE r.user_id "
+        "= $1 AND NOT EXISTS (SELECT 1 FROM current_state cs WHERE cs.room_id = r.room_id AND "
+        "cs.type = 'm.room.member' AND cs.state_key = $1) AND NOT EXISTS (SELECT 1 FROM "
+        "room_forgotten f WHERE f.user_id = $1 AND f.room_id = r.room_id)) m",
         1, p));
 }
 

@@ -9,7 +9,9 @@
 #include "storage/db.h"
 
 /* The user's current membership in every room they have not forgotten: new array of
- * {room_id, membership, event_id, stream, depth} (the member event's orderings). */
+ * {room_id, membership, event_id, stream, depth} (the member event's orderings). Rooms this
+ * server is not in (remote_memberships, migration 0055) add `stripped` (the stripped state
+ * to show) and `pdu` (the membership event), depth 0. */
 json_t *db_sync_memberships(struct dbc *c, const char *user_id);
 
 /* Timelines: for each {room_id, since, upto} of `ranges` (array, borrowed), the newest `limit`

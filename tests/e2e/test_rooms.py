@@ -344,6 +344,17 @@ class VersionsAndErrors(RoomsBase):
         self.assertError(self.send(room, big), 413, "M_TOO_LARGE")
         r = self.send(room, {"n": 1.5})
         self.assertError(r, 400, "M_BAD_JSON")
+        # integral floats too: canonical JSON has integers only (they were rewritten before)
+        for raw in (b'{"n": 1.0}', b'{"n": 1e10}', b'{"a": [{"n": -0.0}]}'):
+            r = self.s.request("PUT", CS + f"/rooms/{q(room)}/send/m.room.message/{self.txn()}",
+                               raw=raw, token=self.alice)
+            self.assertError(r, 400, "M_BAD_JSON")
+        # auth rule 1 holds for every m.room.create, whatever its state_key
+        r = self.s.put(CS + f"/rooms/{q(room)}/state/m.room.create/x", {"creator": "x"},
+                       token=self.alice)
+        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertError(self.send(room, {"creator": "x"}, etype="m.room.create"), 403,
+                         "M_FORBIDDEN")
         # a rejected send leaves no trace
         page = self.messages(room, self.alice, dir="b", limit="5")
         self.assertEqual(self.bodies(page["chunk"]), [])

@@ -153,6 +153,41 @@ TEST(create_rules)
     json_decref(st);
 }
 
+/* Defect 1: rule 1 applies to every m.room.create event, whatever its state_key. An admin's
+ * m.room.create with state_key "x" inside an existing room has prev_events: rejected by 1.1,
+ * not allowed by rule 8 as an ordinary state event. */
+TEST(create_with_other_state_key)
+{
+    json_t *st = room("10", "public");
+    json_t *c = ev("m.room.create", "@alice:a.org", "x", json_pack("{s:s}", "creator",
+                                                                   "@alice:a.org"));
+    DENY("10", st, c, "1.1");
+    json_t *msg = ev("m.room.create", "@alice:a.org", NULL, json_object());
+    json_object_del(msg, "state_key");
+    DENY("10", st, msg, "1.1");
+    json_decref(st);
+}
+
+/* v1-5 "floaty" power levels: 50.57 counts as 50 (enough for state_default 50); from v6 a
+ * float is no power level at all (users_default 0 applies). */
+TEST(float_power_levels)
+{
+    const char *vs[] = {"1", "5", "6", "10"};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+        json_t *st = room(vs[i], "public");
+        json_object_set_new(json_object_get(json_object_get(sget(st, "m.room.power_levels"),
+                                                             "content"),
+                                            "users"),
+                            "@mod:a.org", json_real(50.57));
+        json_t *topic = ev("m.room.topic", "@mod:a.org", "", json_pack("{s:s}", "topic", "t"));
+        if (strcmp(vs[i], "6") < 0 && strlen(vs[i]) == 1)
+            ALLOW(vs[i], st, topic);
+        else
+            DENY(vs[i], st, topic, "8");
+        json_decref(st);
+    }
+}
+
 TEST(first_join_and_basic_joins)
 {
     json_t *st = json_object();
@@ -437,6 +472,8 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     RUN(create_rules);
+    RUN(create_with_other_state_key);
+    RUN(float_power_levels);
     RUN(first_join_and_basic_joins);
     RUN(restricted_and_knock);
     RUN(invite_kick_ban_leave);

@@ -179,6 +179,64 @@ TEST(numbers_built_by_hand)
     check("{\"a\":[1,{\"b\":[1.0]}]}", "{\"a\":[1,{\"b\":[1]}]}");
 }
 
+/* v1-5 events: reals as Python's repr writes them (the expected strings are Python 3's own
+ * output), any 64-bit integer; strict canonical JSON refuses every real. */
+static void compat(json_t *v, const char *want)
+{
+    size_t len = 0;
+    char *got = cjson_encode_compat(v, &len);
+    if (!want) {
+        if (got)
+            UNIT_FAIL("want refusal, got %s", got);
+    } else if (!got || strcmp(got, want) != 0 || len != strlen(want)) {
+        UNIT_FAIL("compat: got %s, want %s", got ? got : "(null)", want);
+    }
+    free(got);
+    json_decref(v);
+}
+
+TEST(compat_encoding_for_old_rooms)
+{
+    compat(json_real(50.57), "50.57");
+    compat(json_real(1.0), "1.0");
+    compat(json_real(1e10), "10000000000.0");
+    compat(json_real(1e16), "1e+16");
+    compat(json_real(1e22), "1e+22");
+    compat(json_real(1.5e-5), "1.5e-05");
+    compat(json_real(0.0001), "0.0001");
+    compat(json_real(-0.0), "-0.0");
+    compat(json_real(0.5), "0.5");
+    compat(json_real(123456789012345678.0), "1.2345678901234568e+17");
+    compat(json_real(12345678901234567.0), "1.2345678901234568e+16");
+    compat(json_real(0.1 + 0.2), "0.30000000000000004");
+    compat(json_real(5.114698E4), "51146.98");
+    compat(json_real(1e-300), "1e-300");
+    compat(json_real(-2.5), "-2.5");
+    compat(json_integer(9007199254740993LL), "9007199254740993");
+    compat(json_integer(INT64_MIN), "-9223372036854775808");
+    compat(json_pack("{s:f,s:I,s:[i]}", "b", 50.0, "a", (json_int_t)INT64_MAX, "c", 1),
+           "{\"a\":9223372036854775807,\"b\":50.0,\"c\":[1]}");
+    /* on strict trees both encoders agree */
+    json_t *t = json_pack("{s:i,s:[s,i]}", "x", -7, "y", "z", 9);
+    char *a = cjson_encode(t, NULL), *b = cjson_encode_compat(t, NULL);
+    CHECK(a && b && strcmp(a, b) == 0);
+    free(a);
+    free(b);
+    CHECK(cjson_strict(t));
+    json_decref(t);
+    /* strict: no reals at all, integral or not */
+    json_t *r = json_pack("{s:[f]}", "a", 1.0);
+    CHECK(!cjson_strict(r));
+    CHECK(cjson_valid(r)); /* the older, laxer predicate (cross-signing keys) */
+    json_decref(r);
+    r = json_real(1e10);
+    CHECK(!cjson_strict(r));
+    json_decref(r);
+    r = json_integer(9007199254740992LL);
+    CHECK(!cjson_strict(r));
+    json_decref(r);
+}
+
 TEST(scalars_and_null)
 {
     check("\"x\"", "\"x\"");
@@ -236,6 +294,7 @@ int main(void)
     RUN(nul_in_strings_and_keys);
     RUN(key_order_is_code_point_not_utf16);
     RUN(numbers_built_by_hand);
+    RUN(compat_encoding_for_old_rooms);
     RUN(scalars_and_null);
     RUN(depth);
     RUN(roundtrip_of_its_own_output);

@@ -740,6 +740,88 @@ TEST(outbound_filters_and_thumbnail_sizes)
     }
 }
 
+TEST(federation_trust_keys)
+{
+    struct config c;
+    char err[256];
+    char text[2048];
+    /* defaults: certificates checked, no notary, Synapse's blacklist, no exceptions */
+    if (parse(minimal, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK(c.federation_verify_certificates);
+    CHECK_INT(c.n_trusted_key_servers, 0);
+    CHECK_INT(c.n_federation_custom_ca_list, 0);
+    CHECK_INT(c.n_ip_range_blacklist, 19);
+    CHECK_STR(c.ip_range_blacklist[0], "127.0.0.0/8");
+    CHECK_INT(c.n_ip_range_whitelist, 0);
+    config_free(&c);
+    snprintf(text, sizeof text,
+             "%strusted_key_servers:\n"
+             "  - server_name: notary.bund.example\n"
+             "    verify_keys:\n"
+             "      \"ed25519:auto\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"\n"
+             "      \"ed25519:old\": \"l8Hft5qXKn1vfHrg3p4+W8gELQVo8N13JkluMfmn2sQ=\"\n"
+             "  - server_name: 'land.example:8448'\n"
+             "    accept_keys_insecurely: true\n"
+             "federation_verify_certificates: false\n"
+             "federation_custom_ca_list: [/etc/ca/bund.pem, /etc/ca/land.pem]\n"
+             "ip_range_blacklist: ['10.0.0.0/8', 'fc00::/7']\n"
+             "ip_range_whitelist: ['10.1.0.0/16', '127.0.0.1']\n"
+             "old_signing_keys:\n"
+             "  \"ed25519:id\": {key: \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\", "
+             "expired_ts: 123456789123}\n",
+             minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.n_trusted_key_servers, 2);
+    CHECK_STR(c.trusted_key_servers[0].server_name, "notary.bund.example");
+    CHECK_INT(c.trusted_key_servers[0].n_keys, 2);
+    CHECK_STR(c.trusted_key_servers[0].key_ids[1], "ed25519:old");
+    CHECK_STR(c.trusted_key_servers[0].keys[0], "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw");
+    CHECK_STR(c.trusted_key_servers[1].server_name, "land.example:8448");
+    CHECK_INT(c.trusted_key_servers[1].n_keys, 0);
+    CHECK(!c.federation_verify_certificates);
+    CHECK_INT(c.n_federation_custom_ca_list, 2);
+    CHECK_STR(c.federation_custom_ca_list[1], "/etc/ca/land.pem");
+    CHECK_INT(c.n_ip_range_blacklist, 2);
+    CHECK_INT(c.n_ip_range_whitelist, 2);
+    CHECK_INT(c.n_old_signing_keys, 1);
+    CHECK_STR(c.old_signing_keys[0].key_id, "ed25519:id");
+    CHECK(c.old_signing_keys[0].expired_ts == 123456789123LL);
+    config_free(&c);
+    fails("old_signing_keys: {\"ed25519:x\": {key: short, expired_ts: 1}}\n",
+          "old_signing_keys.ed25519:x: key: expected");
+    fails("old_signing_keys: {\"ed25519:x\": {key: Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw}}\n",
+          "old_signing_keys.ed25519:x: expired_ts: expected");
+    fails("old_signing_keys: {\"rsa:x\": {}}\n", "old_signing_keys.rsa:x: expected a key ID");
+    fails("old_signing_keys: [a]\n", "old_signing_keys: expected a mapping");
+    /* errors name the key */
+    fails("trusted_key_servers: [{verify_keys: {}}]\n", "trusted_key_servers[0].server_name: required");
+    fails("trusted_key_servers: [{server_name: 'a b'}]\n", "trusted_key_servers[0].server_name");
+    fails("trusted_key_servers: [{server_name: a.example, verify_keys: {'ed25519:x': 'short'}}]\n",
+          "trusted_key_servers[0].verify_keys.ed25519:x: expected an unpadded base64");
+    fails("trusted_key_servers: [{server_name: a.example, verify_keys: [x]}]\n",
+          "trusted_key_servers[0].verify_keys: expected a mapping");
+    fails("trusted_key_servers: {server_name: a.example}\n", "trusted_key_servers: expected a list");
+    fails("ip_range_blacklist: ['10.0.0.0/33']\n", "ip_range_blacklist[0]: expected an address range");
+    fails("ip_range_whitelist: [localhost]\n", "ip_range_whitelist[0]");
+    fails("federation_verify_certificates: maybe\n", "federation_verify_certificates");
+    /* Synapse's older spelling, but not both */
+    snprintf(text, sizeof text, "%sfederation_ip_range_blacklist: ['10.0.0.0/8']\n", minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.n_ip_range_blacklist, 1);
+    config_free(&c);
+    fails("ip_range_blacklist: ['10.0.0.0/8']\nfederation_ip_range_blacklist: ['10.0.0.0/8']\n",
+          "same setting as");
+}
+
 TEST(example_in_deploy_parses)
 {
     struct config c;
@@ -881,6 +963,7 @@ int main(void)
     RUN(durations);
     RUN(turn_and_user_directory);
     RUN(outbound_filters_and_thumbnail_sizes);
+    RUN(federation_trust_keys);
     RUN(example_in_deploy_parses);
     RUN(generated_config_reads_back);
     return unit_done();

@@ -725,6 +725,41 @@ TEST(accessors)
     CHECK(event_type(NULL) == NULL && event_sender(NULL) == NULL);
 }
 
+/* Defect 3: a v1-5 power levels event with a float level and an integer beyond 2^53 still
+ * gets a content hash, an event ID and a signature that verifies. The hash and ID were computed
+ * independently with Python's json (as the reference server encodes) and hashlib. */
+TEST(old_rooms_with_floats)
+{
+    json_t *ev = load("{\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"sender\":"
+                      "\"@a:x.org\",\"room_id\":\"!r:x.org\",\"content\":{\"users\":{"
+                      "\"@a:x.org\":100,\"@b:x.org\":50.57},\"ban\":50.0,\"big\":"
+                      "9007199254740993},\"depth\":5,\"prev_events\":[\"$p\"],"
+                      "\"auth_events\":[\"$c\"],\"origin_server_ts\":1}");
+    const struct room_version *v3 = roomver_get("3");
+    CHECK(event_set_content_hash(ev) == 0);
+    CHECK_STR(hash_of(ev), "a+la92rd3XTzOCYG/5L59c5DkKWZCyRMIlM42S+RqcE");
+    CHECK(event_content_hash_ok(ev));
+    char *id = event_compute_id(ev, v3);
+    CHECK_STR(id, "$R0FsmVmI6hLsbJ+3ipuv/gjB94rIVG9Spf6VY3S/81Q");
+    free(id);
+    CHECK(event_sign(ev, v3, "domain", &key) == 0);
+    CHECK(event_verify(ev, v3, "domain", "ed25519:1", key.pk) == 0);
+    char why[128];
+    CHECK(event_check_format(ev, v3, why, sizeof why) == 0);
+    /* in v6+ the same event is not valid: floats and big integers are refused */
+    json_t *v6 = json_deep_copy(ev);
+    CHECK(event_check_format(v6, roomver_get("6"), why, sizeof why) < 0);
+    json_object_del(json_object_get(v6, "content"), "big");
+    CHECK(event_check_format(v6, roomver_get("6"), why, sizeof why) < 0); /* 50.57 */
+    json_object_set_new(json_object_get(json_object_get(v6, "content"), "users"), "@b:x.org",
+                        json_integer(50));
+    CHECK(event_check_format(v6, roomver_get("6"), why, sizeof why) < 0); /* 50.0 */
+    json_object_set_new(json_object_get(v6, "content"), "ban", json_integer(50));
+    CHECK(event_check_format(v6, roomver_get("6"), why, sizeof why) == 0);
+    json_decref(v6);
+    json_decref(ev);
+}
+
 int main(void)
 {
     size_t n;
@@ -746,5 +781,6 @@ int main(void)
     RUN(format_identifiers);
     RUN(format_numbers_and_size);
     RUN(accessors);
+    RUN(old_rooms_with_floats);
     return unit_done();
 }

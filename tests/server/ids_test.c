@@ -187,6 +187,29 @@ TEST(random_ids)
     CHECK(empty[0] == '\0');
 }
 
+TEST(local_ids)
+{
+    CHECK(!ids_is_local("@a:example.org")); /* nothing is local before start-up says so */
+    ids_set_local_server("example.org");
+    CHECK_STR(ids_local_server(), "example.org");
+    CHECK(ids_is_local("@a:example.org"));
+    CHECK(ids_is_local("!room:example.org"));
+    CHECK(ids_is_local("#alias:example.org"));
+    CHECK(ids_is_local("$ev:example.org"));
+    CHECK(!ids_is_local("@a:example.org:8448"));
+    CHECK(!ids_is_local("@a:example.org.evil"));
+    CHECK(!ids_is_local("@a:other.org"));
+    CHECK(!ids_is_local("!Ab3hashonly")); /* v12 room IDs name no server */
+    CHECK(!ids_is_local("@a:"));
+    CHECK(!ids_is_local(NULL));
+    CHECK(ids_is_local_server("example.org"));
+    CHECK(!ids_is_local_server("Example.org"));
+    CHECK(!ids_is_local_server(NULL));
+    CHECK_STR(ids_server_of("@a:b:8448"), "b:8448");
+    CHECK(ids_server_of("@nocolon") == NULL);
+    ids_set_local_server(NULL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -196,5 +219,6 @@ int main(void)
     RUN(server_names);
     RUN(user_id_split);
     RUN(random_ids);
+    RUN(local_ids);
     return unit_done();
 }

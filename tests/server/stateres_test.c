@@ -18,7 +18,7 @@ static const json_t *fetch(void *ctx, const char *id)
     return json_object_get(events, id);
 }
 
-static const struct stateres_ops ops = {fetch, NULL, NULL};
+static const struct stateres_ops ops = {fetch, NULL, NULL, NULL};
 
 /* Add an event; auth is a NULL-terminated list of event IDs. Returns its ID. */
 static const char *add(const char *id, const char *type, const char *sk, const char *sender,
@@ -170,6 +170,50 @@ TEST(topics_by_mainline_then_time)
     json_decref(s2);
 }
 
+/* v2 "Rejected events": when the partial state lacks a key, a rejected auth event is not
+ * used in its place. Bob's member key is in neither state set (an unconflicted event of his
+ * keeps $mb in both auth chains, out of the conflicted set), so bob's topic can pass only
+ * through its own auth event $mb: with $mb known as rejected it fails, and alice's earlier
+ * topic stays. */
+static const char *rejected_id;
+
+static int is_rejected(void *ctx, const char *id)
+{
+    return rejected_id && strcmp(id, rejected_id) == 0;
+}
+
+TEST(rejected_auth_events_not_used)
+{
+    json_t *s1 = base_state("10");
+    char *bk = statemap_key("m.room.member", B);
+    json_object_del(s1, bk);
+    free(bk);
+    add("$xb", "x.bob", "", B, NULL, 7, AUTH("$create", "$mb", "$pl1"));
+    statemap_set(s1, "x.bob", "", "$xb");
+    json_t *s2 = json_deep_copy(s1);
+    add("$ta", "m.room.topic", "", A, json_pack("{s:s}", "topic", "alice"), 7,
+        AUTH("$create", "$ma", "$pl1"));
+    add("$tb", "m.room.topic", "", B, json_pack("{s:s}", "topic", "bob"), 7,
+        AUTH("$create", "$mb", "$pl1"));
+    statemap_set(s1, "m.room.topic", "", "$ta");
+    statemap_set(s2, "m.room.topic", "", "$tb");
+    char why[256];
+    json_t *sets = json_pack("[O,O]", s1, s2);
+    struct stateres_ops with = {fetch, NULL, NULL, is_rejected};
+    rejected_id = NULL;
+    json_t *r = stateres_resolve(roomver_get("10"), sets, &with, why, sizeof why);
+    CHECK_STR(statemap_get(r, "m.room.topic", ""), "$tb");
+    json_decref(r);
+    rejected_id = "$mb";
+    r = stateres_resolve(roomver_get("10"), sets, &with, why, sizeof why);
+    CHECK_STR(statemap_get(r, "m.room.topic", ""), "$ta");
+    json_decref(r);
+    rejected_id = NULL;
+    json_decref(sets);
+    json_decref(s1);
+    json_decref(s2);
+}
+
 TEST(tie_break_by_event_id)
 {
     json_t *s1 = base_state("10"), *s2 = json_deep_copy(s1);
@@ -216,6 +260,40 @@ TEST(version_1_depth_ordering)
     CHECK_STR(statemap_get(r, "m.room.power_levels", ""), "$plb");
     CHECK_STR(statemap_get(r, "m.room.name", ""), "$n1");
     json_decref(r);
+    json_decref(s1);
+    json_decref(s2);
+}
+
+/* Defect 2: version 1 resolves the member keys one after another, each result written to R
+ * at once, so their order must not follow the order of the state sets. bob's member key
+ * conflicts between two joins; dave's between two invites by bob. Resolved first, bob is
+ * joined in R and dave's later invite passes; resolved after dave, bob is absent from R and
+ * the earlier invite stays. The keys are inserted in opposite orders in the two sets. */
+TEST(version_1_member_order)
+{
+    json_t *s1 = base_state("1");
+    const char *D = "@dave:x";
+    add("$mb2", "m.room.member", B, B, json_pack("{s:s,s:s}", "membership", "join",
+                                                  "displayname", "Bob"),
+        7, AUTH("$create", "$jr", "$pl1", "$mb"));
+    add("$invd1", "m.room.member", D, B, mem("invite"), 8, AUTH("$create", "$jr", "$pl1", "$mb"));
+    add("$invd2", "m.room.member", D, B, json_pack("{s:s,s:s}", "membership", "invite",
+                                                    "reason", "again"),
+        9, AUTH("$create", "$jr", "$pl1", "$mb2"));
+    statemap_set(s1, "m.room.member", D, "$invd1");
+    json_t *s2 = json_object();
+    statemap_set(s2, "m.room.member", D, "$invd2"); /* dave's key before bob's */
+    json_t *rest = json_deep_copy(s1);
+    char *dk = statemap_key("m.room.member", D);
+    json_object_del(rest, dk);
+    free(dk);
+    json_object_update(s2, rest);
+    statemap_set(s2, "m.room.member", B, "$mb2");
+    json_t *r = resolve2("1", s1, s2); /* checks both orders agree */
+    CHECK_STR(statemap_get(r, "m.room.member", B), "$mb2");
+    CHECK_STR(statemap_get(r, "m.room.member", D), "$invd2");
+    json_decref(r);
+    json_decref(rest);
     json_decref(s1);
     json_decref(s2);
 }
@@ -293,9 +371,11 @@ int main(void)
     RUN(ban_racing_power_change);
     RUN(join_racing_join_rule_change);
     RUN(topics_by_mainline_then_time);
+    RUN(rejected_auth_events_not_used);
     RUN(tie_break_by_event_id);
     RUN(unconflicted_passes_through);
     RUN(version_1_depth_ordering);
+    RUN(version_1_member_order);
     RUN(version_12_starts_from_nothing);
     RUN(random_forks_terminate_and_agree);
     json_decref(events);

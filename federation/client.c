@@ -1,0 +1,177 @@
+/* client.c - outbound federation: start-up of the federation side and the one request
+ * function every sender uses (Server-Server API "Request Authentication", "TLS", "Resolving
+ * server names").
+ *
+ * A request is refused before anything is sent when the destination is not on a configured
+ * federation_domain_whitelist (or is this server); otherwise it is signed with X-Matrix over
+ * the exact path and query sent, the destination is resolved, and libcurl connects with the
+ * configured trust (federation_verify_certificates, federation_custom_ca_list replacing the
+ * system's CAs) and the address policy (ip_range_blacklist unless ip_range_whitelist), checked
+ * on every address before connect(2). Invariants:
+ *   1. Only federation_init writes the state here, before any thread serves; afterwards it is
+ *      read-only, so no lock is needed.
+ *   2. Errors name the destination and the cause, never a key or a signature. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "federation/fed_internal.h"
+#include "federation/federation.h"
+#include "server/iprange.h"
+#include "server/keyring.h"
+#include "server/log.h"
+#include "server/remote.h"
+#include "server/xmatrix.h"
+
+#define CA_FILE_MAX (1 << 20)
+/* send_join and /state answers of large rooms run to megabytes; a hostile server is held to
+ * this much memory per request */
+#define FED_MAX_RESPONSE (32u << 20)
+
+const struct config *fed_cfg;
+static char *ca_pem;
+static size_t ca_pem_len;
+static struct iprange *black, *white;
+static size_t n_black, n_white;
+
+static bool addr_allowed(const struct sockaddr *sa)
+{
+    uint8_t a[16];
+    return iprange_from_sockaddr(sa, a) == 0 && iprange_allowed(black, n_black, white, n_white, a);
+}
+
+void fed_base_opts(struct httpc_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ca_pem = ca_pem;
+    o->ca_pem_len = ca_pem_len;
+    o->insecure = fed_cfg && !fed_cfg->federation_verify_certificates;
+    o->addr_ok = addr_allowed;
+}
+
+/* Append the file at path to ca_pem. 0, or -1 with err. */
+static int load_ca(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "federation_custom_ca_list: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = realloc(ca_pem, ca_pem_len + CA_FILE_MAX + 2);
+    if (!buf) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ca_pem = buf;
+    size_t n = fread(ca_pem + ca_pem_len, 1, CA_FILE_MAX + 1, f);
+    fclose(f);
+    ca_pem[ca_pem_len + n] = '\0';
+    if (n > CA_FILE_MAX || !strstr(ca_pem + ca_pem_len, "-----BEGIN CERTIFICATE-----")) {
+        snprintf(err, errlen, "federation_custom_ca_list: %s: %s", path,
+                 n > CA_FILE_MAX ? "larger than 1 MiB" : "no PEM certificate in it");
+        return -1;
+    }
+    ca_pem_len += n;
+    ca_pem[ca_pem_len++] = '\n';
+    return 0;
+}
+
+static int parse_ranges(char **list, size_t n, struct iprange **out, size_t *count)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (iprange_parse(list[i], strlen(list[i]), &(*out)[i]) < 0)
+            return -1; /* the configuration walker checked them */
+    *count = n;
+    return 0;
+}
+
+int federation_init(const struct config *cfg, char *err, size_t errlen)
+{
+    fed_cfg = cfg;
+    for (size_t i = 0; i < cfg->n_federation_custom_ca_list; i++)
+        if (load_ca(cfg->federation_custom_ca_list[i], err, errlen) < 0)
+            return -1;
+    if (parse_ranges(cfg->ip_range_blacklist, cfg->n_ip_range_blacklist, &black, &n_black) < 0 ||
+        parse_ranges(cfg->ip_range_whitelist, cfg->n_ip_range_whitelist, &white, &n_white) < 0) {
+        snprintf(err, errlen, "ip_range_blacklist/ip_range_whitelist: cannot load");
+        return -1;
+    }
+    if (!cfg->federation_verify_certificates)
+        log_warn("federation_verify_certificates is false: other servers' certificates are not "
+                 "checked");
+    keyring_init(cfg->server_name, federation_fetch_keys);
+    remote_init(federation_request);
+    http_set_server_authenticator(federation_authenticate);
+    return 0;
+}
+
+void federation_shutdown(void)
+{
+    free(ca_pem);
+    free(black);
+    free(white);
+    ca_pem = NULL;
+    black = white = NULL;
+    ca_pem_len = n_black = n_white = 0;
+}
+
+bool federation_domain_allowed(const char *server_name)
+{
+    if (!fed_cfg || !fed_cfg->federation_domain_whitelist)
+        return true;
+    for (size_t i = 0; i < fed_cfg->n_federation_domain_whitelist; i++)
+        if (strcmp(fed_cfg->federation_domain_whitelist[i], server_name) == 0)
+            return true;
+    return false;
+}
+
+int federation_request(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
+{
+    struct fed_target t;
+    struct httpc_opts o;
+    char url[4096];
+    int rc = FED_ERR_REFUSED;
+
+    *out = NULL;
+    if (!fed_cfg || strcmp(destination, fed_cfg->server_name) == 0) {
+        snprintf(err, errlen, "%.255s is this server", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (!federation_domain_allowed(destination)) {
+        snprintf(err, errlen, "%.255s is not in federation_domain_whitelist", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (fed_resolve(destination, &t, err, errlen) < 0)
+        return FED_ERR_TRANSPORT;
+    if ((size_t)snprintf(url, sizeof url, "%s%s", t.url_base, path_query) >= sizeof url) {
+        snprintf(err, errlen, "request target too long");
+        return FED_ERR_REFUSED;
+    }
+    char *sig = xmatrix_sign_header(keyring_own(), fed_cfg->server_name, destination, method,
+                                    path_query, body);
+    size_t hl = sig ? strlen(sig) + sizeof "Authorization: " : 0;
+    char *auth = sig ? malloc(hl) : NULL;
+    if (!auth) {
+        snprintf(err, errlen, "cannot sign the request");
+        goto out;
+    }
+    snprintf(auth, hl, "Authorization: %s", sig);
+    const char *headers[] = {auth, NULL};
+    fed_base_opts(&o);
+    o.headers = headers;
+    o.connect_to = t.connect_to[0] ? t.connect_to : NULL;
+    o.max_body = FED_MAX_RESPONSE;
+    rc = httpc_json_opts(method, url, body, &o, timeout_ms, out, err, errlen);
+    if (rc < 0)
+        rc = FED_ERR_TRANSPORT;
+out:
+    free(sig);
+    free(auth);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/* remote.c - queries to other servers on behalf of local users (Server-Server API "Querying
+ * for information"), over the request function federation registered. Answers are treated
+ * as untrusted input: only the expected fields, only strings, bounded in size. */
+#include "server/remote.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+
+#define REMOTE_TIMEOUT_MS 10000
+#define PROFILE_FIELD_MAX 1024
+
+static remote_request_fn request;
+
+void remote_init(remote_request_fn fn)
+{
+    request = fn;
+}
+
+/* Percent-encode s for a query value into out (cap bytes). 0, or -1 when it does not fit. */
+static int pct_encode(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_' || c == '~';
+        if (o + (plain ? 1 : 3) >= cap)
+            return -1;
+        if (plain) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+enum remote_rc remote_profile(const char *user_id, const char *server, json_t **out)
+{
+    char enc[800], path[900], err[256];
+    json_t *body = NULL;
+    *out = NULL;
+    if (!request || pct_encode(user_id, enc, sizeof enc) < 0)
+        return REMOTE_UNREACHABLE;
+    snprintf(path, sizeof path, "/_matrix/federation/v1/query/profile?user_id=%s", enc);
+    int st = request(server, "GET", path, NULL, REMOTE_TIMEOUT_MS, &body, err, sizeof err);
+    if (st == -2) {
+        log_info("profile of %s: %s", user_id, err);
+        return REMOTE_REFUSED;
+    }
+    if (st == 404) {
+        json_decref(body);
+        return REMOTE_NOT_FOUND;
+    }
+    if (st != 200 || !json_is_object(body)) {
+        log_info("profile of %s: %s", user_id, st < 0 ? err : "unexpected answer");
+        json_decref(body);
+        return REMOTE_UNREACHABLE;
+    }
+    json_t *p = json_object();
+    static const char *const fields[] = {"displayname", "avatar_url"};
+    for (size_t i = 0; p && i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(body, fields[i]);
+        if (json_is_string(v) && json_string_length(v) <= PROFILE_FIELD_MAX)
+            json_object_set(p, fields[i], v);
+    }
+    json_decref(body);
+    *out = p;
+    return p ? REMOTE_OK : REMOTE_UNREACHABLE;
+}
+
+int remote_send(const char *destination, const char *method, const char *path_query,
+                json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!request) {
+        snprintf(err, errlen, "federation is not configured");
+        return -1;
+    }
+    return request(destination, method, path_query, body, timeout_ms, out, err, errlen);
+}
+
+int remote_encode(const char *s, char *out, size_t cap)
+{
+    return pct_encode(s, out, cap);
+}
