@@ -106,6 +106,7 @@ int federation_init(const struct config *cfg, char *err, size_t errlen)
                  "checked");
     keyring_init(cfg->server_name, federation_fetch_keys);
     remote_init(federation_request);
+    remote_init_raw(federation_request_raw);
     http_set_server_authenticator(federation_authenticate);
     return 0;
 }
@@ -170,6 +171,77 @@ int federation_request(const char *destination, const char *method, const char *
     rc = httpc_json_opts(method, url, body, &o, timeout_ms, out, err, errlen);
     if (rc < 0)
         rc = FED_ERR_TRANSPORT;
+out:
+    free(sig);
+    free(auth);
+    return rc;
+}
+
+/* The connect-to part ("chost:cport") of a curl CONNECT_TO entry "host:port:chost:cport". */
+static const char *connect_part(const char *entry)
+{
+    const char *p = entry;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p)
+            return NULL;
+    }
+    p = strchr(p, ':'); /* before the port */
+    p = p ? strchr(p + 1, ':') : NULL;
+    return p && p[1] ? p + 1 : NULL;
+}
+
+int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
+                           long timeout_ms, struct outbound_res *res, char *err, size_t errlen)
+{
+    struct fed_target t;
+    char url[4096];
+    memset(res, 0, sizeof *res);
+    if (!fed_cfg || strcmp(destination, fed_cfg->server_name) == 0) {
+        snprintf(err, errlen, "%.255s is this server", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (!federation_domain_allowed(destination)) {
+        snprintf(err, errlen, "%.255s is not in federation_domain_whitelist", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (fed_resolve(destination, &t, err, errlen) < 0)
+        return FED_ERR_TRANSPORT;
+    if ((size_t)snprintf(url, sizeof url, "%s%s", t.url_base, path_query) >= sizeof url) {
+        snprintf(err, errlen, "request target too long");
+        return FED_ERR_REFUSED;
+    }
+    char *sig = xmatrix_sign_header(keyring_own(), fed_cfg->server_name, destination, "GET",
+                                    path_query, NULL);
+    size_t hl = sig ? strlen(sig) + sizeof "Authorization: " : 0;
+    char *auth = sig ? malloc(hl) : NULL;
+    int rc = FED_ERR_REFUSED;
+    if (!auth) {
+        snprintf(err, errlen, "cannot sign the request");
+        goto out;
+    }
+    snprintf(auth, hl, "Authorization: %s", sig);
+    const char *headers[] = {auth, NULL};
+    struct outbound_req r = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .destination = destination,
+        .timeout_ms = timeout_ms,
+        .max_body = max_body,
+        .filter = outbound_ip_range_filter(),
+        .connect_to = t.connect_to[0] ? connect_part(t.connect_to) : NULL,
+        .tls_no_verify = !fed_cfg->federation_verify_certificates,
+        .ca_pem = ca_pem,
+        .ca_pem_len = ca_pem_len,
+    };
+    if (outbound_fetch(&r, res) < 0) {
+        snprintf(err, errlen, "%s", res->why);
+        outbound_res_clear(res);
+        rc = FED_ERR_TRANSPORT;
+        goto out;
+    }
+    rc = (int)res->status;
 out:
     free(sig);
     free(auth);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "server/http.h"
+#include "server/outbound.h"
 
 /* The federation route table (federation/routes.c). Rows with HTTP_AUTH_SERVER get X-Matrix
  * authentication, the origin allow-list and the signing-key checks before their handler runs;
@@ -44,6 +45,14 @@ enum {
 int federation_request(const char *destination, const char *method, const char *path_query,
                        json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
 
+/* A signed GET whose answer is kept as bytes (media over federation: multipart/mixed), over
+ * the server's outbound client with the same policy as federation_request (allow-list,
+ * discovery, address policy, TLS trust). Returns the HTTP status with *res filled (release
+ * with outbound_res_clear; res->content_type set), or FED_ERR_TRANSPORT / FED_ERR_REFUSED
+ * with *res empty and a reason in err. Answers over max_body bytes are transport errors. */
+int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
+                           long timeout_ms, struct outbound_res *res, char *err, size_t errlen);
+
 /* Whether `server_name` may be talked to at all under federation_domain_whitelist. */
 bool federation_domain_allowed(const char *server_name);
 
@@ -82,6 +91,11 @@ void federation_make_knock(struct http_req *req);
 void federation_send_knock(struct http_req *req);
 void federation_invite(struct http_req *req);
 void federation_query_directory(struct http_req *req);
+
+/* End-to-end encryption for other servers (federation/userkeys.c). */
+void federation_user_devices(struct http_req *req);
+void federation_user_keys_query(struct http_req *req);
+void federation_user_keys_claim(struct http_req *req);
 
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);

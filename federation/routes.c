@@ -30,5 +30,11 @@ const struct http_route federation_routes[] = {
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {"PUT", "/_matrix/federation/v2/invite/{roomId}/{eventId}", federation_invite,
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
+    {"GET", "/_matrix/federation/v1/user/devices/{userId}", federation_user_devices,
+     HTTP_AUTH_SERVER, 0},
+    {"POST", "/_matrix/federation/v1/user/keys/query", federation_user_keys_query,
+     HTTP_AUTH_SERVER, HTTP_BODY_JSON},
+    {"POST", "/_matrix/federation/v1/user/keys/claim", federation_user_keys_claim,
+     HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {0},
 };

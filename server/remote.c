@@ -3,17 +3,20 @@
  * as untrusted input: only the expected fields, only strings, bounded in size. */
 #include "server/remote.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/log.h"
+#include "server/outbound.h"
 
 #define REMOTE_TIMEOUT_MS 10000
 #define PROFILE_FIELD_MAX 1024
 
 static remote_request_fn request;
+static remote_raw_fn request_raw;
 
 void remote_init(remote_request_fn fn)
 {
@@ -91,4 +94,58 @@ int remote_send(const char *destination, const char *method, const char *path_qu
 int remote_encode(const char *s, char *out, size_t cap)
 {
     return pct_encode(s, out, cap);
+}
+
+void remote_init_raw(remote_raw_fn fn)
+{
+    request_raw = fn;
+}
+
+int remote_get_raw(const char *destination, const char *path_query, size_t max_body,
+                   long timeout_ms, struct outbound_res *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (!request_raw) {
+        snprintf(err, errlen, "federation is not configured");
+        return -1;
+    }
+    return request_raw(destination, path_query, max_body, timeout_ms, res, err, errlen);
+}
+
+struct batch_arg {
+    struct remote_call *call;
+    long timeout_ms;
+};
+
+static void *batch_one(void *p)
+{
+    struct batch_arg *a = p;
+    struct remote_call *c = a->call;
+    c->status = remote_send(c->destination, c->method, c->path_query, c->body, a->timeout_ms,
+                            &c->answer, c->err, sizeof c->err);
+    return NULL;
+}
+
+void remote_send_all(struct remote_call *calls, size_t n, long timeout_ms)
+{
+    pthread_t th[REMOTE_BATCH_MAX];
+    struct batch_arg args[REMOTE_BATCH_MAX];
+    bool started[REMOTE_BATCH_MAX] = {0};
+    for (size_t i = 0; i < n; i++) {
+        calls[i].answer = NULL;
+        calls[i].status = -1;
+        calls[i].err[0] = '\0';
+        if (i >= REMOTE_BATCH_MAX) {
+            snprintf(calls[i].err, sizeof calls[i].err, "too many servers in one request");
+            continue;
+        }
+        args[i] = (struct batch_arg){&calls[i], timeout_ms};
+        if (n == 1 || pthread_create(&th[i], NULL, batch_one, &args[i]) != 0)
+            batch_one(&args[i]); /* one call, or no thread to spare: on this thread */
+        else
+            started[i] = true;
+    }
+    for (size_t i = 0; i < n && i < REMOTE_BATCH_MAX; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
 }

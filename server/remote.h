@@ -16,6 +16,32 @@ typedef int (*remote_request_fn)(const char *destination, const char *method,
 /* Register the request function; call once at start-up, before serving. */
 void remote_init(remote_request_fn fn);
 
+struct outbound_res;
+/* The shape of federation_request_raw: a signed GET whose answer stays bytes (media). */
+typedef int (*remote_raw_fn)(const char *destination, const char *path_query, size_t max_body,
+                             long timeout_ms, struct outbound_res *res, char *err,
+                             size_t errlen);
+/* Register it; once at start-up. */
+void remote_init_raw(remote_raw_fn fn);
+/* Call it: as remote_raw_fn; -1 with err and *res empty when none is registered. */
+int remote_get_raw(const char *destination, const char *path_query, size_t max_body,
+                   long timeout_ms, struct outbound_res *res, char *err, size_t errlen);
+
+/* One request of a batch sent with remote_send_all. The caller fills destination, method,
+ * path_query and body (borrowed, may be NULL); remote_send_all fills status (as
+ * remote_send's result), answer (new reference or NULL; the caller releases it) and err. */
+struct remote_call {
+    const char *destination, *method, *path_query;
+    json_t *body;
+    int status;
+    json_t *answer;
+    char err[160];
+};
+#define REMOTE_BATCH_MAX 64 /* calls in one batch; the rest answer -1 "too many" */
+/* Send the calls concurrently (a thread each, so one slow server delays none of the others)
+ * and return when every one has ended: each waits at most timeout_ms (plus discovery). */
+void remote_send_all(struct remote_call *calls, size_t n, long timeout_ms);
+
 enum remote_rc {
     REMOTE_OK,
     REMOTE_NOT_FOUND,  /* the server answered that there is no such thing */

@@ -1,0 +1,184 @@
+"""Federation II (issue 13): queries and end-to-end encryption across servers, with two
+instances on loopback (fedharness.py). A client on A queries and claims the keys of a user on
+B (real Olm keys uploaded on B first), failures are reported per server, B answers
+/user/devices, /user/keys/query and /user/keys/claim for its own users only; remote media
+through the client's own server; publicRooms over federation refused unless
+allow_public_rooms_over_federation; timestamp_to_event over federation."""
+import shutil
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+import olm
+
+from fedharness import FedServer, TestCA, canonical, start_servers, stop_servers
+
+CS = "/_matrix/client/v3"
+FED = "/_matrix/federation/v1"
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def signable(obj):
+    return canonical({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
+
+
+class Device:
+    """A real Olm account behind one login on a server."""
+
+    def __init__(self, server, user):
+        r = server.login(user)
+        self.s, self.token, self.user_id, self.device_id = (server, r["access_token"],
+                                                            r["user_id"], r["device_id"])
+        self.acct = olm.Account()
+
+    def device_keys(self):
+        ik = self.acct.identity_keys
+        dk = {"user_id": self.user_id, "device_id": self.device_id,
+              "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+              "keys": {f"curve25519:{self.device_id}": ik["curve25519"],
+                       f"ed25519:{self.device_id}": ik["ed25519"]}}
+        dk["signatures"] = {self.user_id: {
+            f"ed25519:{self.device_id}": self.acct.sign(signable(dk).decode())}}
+        return dk
+
+    def otks(self, n):
+        self.acct.generate_one_time_keys(n)
+        keys = self.acct.one_time_keys["curve25519"]
+        self.acct.mark_keys_as_published()
+        out = {}
+        for kid, key in keys.items():
+            obj = {"key": key}
+            obj["signatures"] = {self.user_id: {
+                f"ed25519:{self.device_id}": self.acct.sign(signable(obj).decode())}}
+            out[f"signed_curve25519:{kid}"] = obj
+        return out
+
+    def upload(self, otks=0):
+        body = {"device_keys": self.device_keys()}
+        if otks:
+            body["one_time_keys"] = self.otks(otks)
+        r = self.s.post(CS + "/keys/upload", body, token=self.token)
+        assert r.status == 200, r
+        return body
+
+
+class TestFederationQuery(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedquery-")
+        cls.ca = TestCA(cls.tmp)
+        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+        cls.A = FedServer(cls.ca, dict(ca_cfg))
+        cls.B = FedServer(cls.ca, dict(ca_cfg))
+        cls.B.overrides["allow_public_rooms_over_federation"] = True
+        try:
+            cls.servers = start_servers(cls.A, cls.B)
+        except Exception:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+        for srv, names in ((cls.A, ["alice"]), (cls.B, ["bob", "bea", "carl"])):
+            for n in names:
+                srv.register(n)
+        cls.alice = cls.A.login("alice")["access_token"]
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_servers(cls.servers)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def uid(self, name, server):
+        return f"@{name}:{server.server_name}"
+
+    def fed(self, server, method, path, content=None, origin=None):
+        """A request to `server` signed as A (or origin)."""
+        o = origin or self.A
+        return server.fed_request(method, path, o.key, o.server_name, content=content)
+
+    # --- keys of another server's users ----------------------------------------------------
+    def test_query_and_claim_remote_keys(self):
+        bob = Device(self.B, "bob")
+        up = bob.upload(otks=3)
+        r = self.A.post(CS + "/keys/query", {"device_keys": {bob.user_id: []}}, token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["failures"], {})
+        got = r["device_keys"][bob.user_id][bob.device_id]
+        self.assertEqual(signable(got), signable(up["device_keys"]))
+        self.assertEqual(got["signatures"], up["device_keys"]["signatures"])
+        # only the device asked for
+        r = self.A.post(CS + "/keys/query", {"device_keys": {bob.user_id: ["NOSUCH"]}},
+                        token=self.alice)
+        self.assertEqual(r["device_keys"][bob.user_id], {}, r)
+        # claims hand out each one-time key once, signed by bob's device
+        seen = set()
+        for _ in range(3):
+            r = self.A.post(CS + "/keys/claim",
+                            {"one_time_keys": {bob.user_id: {bob.device_id: "signed_curve25519"}}},
+                            token=self.alice)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r["failures"], {})
+            (kid, key), = r["one_time_keys"][bob.user_id][bob.device_id].items()
+            self.assertEqual(up["one_time_keys"][kid], key)
+            seen.add(kid)
+        self.assertEqual(len(seen), 3)
+        r = self.A.post(CS + "/keys/claim",
+                        {"one_time_keys": {bob.user_id: {bob.device_id: "signed_curve25519"}}},
+                        token=self.alice)
+        self.assertEqual(r["one_time_keys"], {}, r)
+
+    def test_failures_per_server(self):
+        bea = Device(self.B, "bea")
+        bea.upload()
+        dead = "127.0.0.1:1"  # nothing listens there: connection refused
+        t0 = time.time()
+        r = self.A.post(CS + "/keys/query",
+                        {"device_keys": {bea.user_id: [], f"@x:{dead}": []}, "timeout": 5000},
+                        token=self.alice)
+        self.assertLess(time.time() - t0, 15)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(dead, r["failures"])
+        self.assertNotIn(self.B.server_name, r["failures"])
+        self.assertIn(bea.device_id, r["device_keys"][bea.user_id])
+        r = self.A.post(CS + "/keys/claim",
+                        {"one_time_keys": {f"@x:{dead}": {"D": "signed_curve25519"}}},
+                        token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(dead, r["failures"])
+
+    def test_federation_endpoints_local_users_only(self):
+        carl = Device(self.B, "carl")
+        up = carl.upload(otks=1)
+        r = self.fed(self.B, "GET", f"{FED}/user/devices/{q(carl.user_id)}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["user_id"], carl.user_id)
+        self.assertIsInstance(r["stream_id"], int)
+        self.assertGreater(r["stream_id"], 0)
+        (dev,) = r["devices"]
+        self.assertEqual(dev["device_id"], carl.device_id)
+        self.assertNotIn("device_display_name", dev)
+        self.assertEqual(signable(dev["keys"]), signable(up["device_keys"]))
+        r = self.fed(self.B, "GET", f"{FED}/user/devices/{q(self.uid('alice', self.A))}")
+        self.assertEqual(r.status, 400, r)
+        # unsigned: refused
+        r = self.B.get(f"{FED}/user/devices/{q(carl.user_id)}")
+        self.assertEqual(r.status, 401, r)
+        r = self.fed(self.B, "POST", f"{FED}/user/keys/query",
+                     {"device_keys": {carl.user_id: [], "@other:elsewhere.example": []}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(list(r["device_keys"]), [carl.user_id])
+        self.assertIn(carl.device_id, r["device_keys"][carl.user_id])
+        r = self.fed(self.B, "POST", f"{FED}/user/keys/query", {"device_keys": "x"})
+        self.assertEqual(r.status, 400, r)
+        r = self.fed(self.B, "POST", f"{FED}/user/keys/claim",
+                     {"one_time_keys": {carl.user_id: {carl.device_id: "signed_curve25519"}}})
+        self.assertEqual(r.status, 200, r)
+        (kid, key), = r["one_time_keys"][carl.user_id][carl.device_id].items()
+        self.assertEqual(up["one_time_keys"][kid], key)
+
+
+if __name__ == "__main__":
+    unittest.main()
