@@ -92,6 +92,14 @@ void federation_send_knock(struct http_req *req);
 void federation_invite(struct http_req *req);
 void federation_query_directory(struct http_req *req);
 
+/* GET and POST /_matrix/federation/v1/publicRooms (federation/directory.c): 403 unless
+ * allow_public_rooms_over_federation. */
+void federation_public_rooms_get(struct http_req *req);
+void federation_public_rooms_post(struct http_req *req);
+
+/* GET /_matrix/federation/v1/timestamp_to_event/{roomId} (federation/directory.c). */
+void federation_timestamp_to_event(struct http_req *req);
+
 /* End-to-end encryption for other servers (federation/userkeys.c). */
 void federation_user_devices(struct http_req *req);
 void federation_user_keys_query(struct http_req *req);

@@ -36,5 +36,11 @@ const struct http_route federation_routes[] = {
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {"POST", "/_matrix/federation/v1/user/keys/claim", federation_user_keys_claim,
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
+    {"GET", "/_matrix/federation/v1/publicRooms", federation_public_rooms_get, HTTP_AUTH_SERVER,
+     0},
+    {"POST", "/_matrix/federation/v1/publicRooms", federation_public_rooms_post,
+     HTTP_AUTH_SERVER, HTTP_BODY_JSON},
+    {"GET", "/_matrix/federation/v1/timestamp_to_event/{roomId}", federation_timestamp_to_event,
+     HTTP_AUTH_SERVER, 0},
     {0},
 };

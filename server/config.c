@@ -143,6 +143,8 @@ static const struct key config_keys[] = {
     {"password_config", K_SECTION, NO_DEST, NULL},
     {"password_config.enabled", K_BOOL, C(password_enabled), "true"},
     {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
+    {"allow_public_rooms_over_federation", K_BOOL, C(allow_public_rooms_over_federation),
+     "false"},
     {"enable_authenticated_media", K_BOOL, C(enable_authenticated_media), "true"},
     {"url_preview_enabled", K_BOOL, C(url_preview_enabled), "false"},
     {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,

@@ -80,6 +80,58 @@ enum remote_rc remote_profile(const char *user_id, const char *server, json_t **
     return p ? REMOTE_OK : REMOTE_UNREACHABLE;
 }
 
+enum remote_rc remote_public_rooms(const char *server, const char *since, int limit,
+                                   const json_t *filter, json_t **out, int *status)
+{
+    char path[1200], enc[800] = "", err[256];
+    json_t *ans = NULL, *body = NULL;
+    *out = NULL;
+    *status = 0;
+    if (!request || (since && remote_encode(since, enc, sizeof enc) < 0))
+        return REMOTE_UNREACHABLE;
+    int st;
+    if (filter) {
+        body = json_pack("{s:O}", "filter", filter);
+        if (body && since)
+            json_object_set_new(body, "since", json_string(since));
+        if (body && limit > 0)
+            json_object_set_new(body, "limit", json_integer(limit));
+        st = body ? request(server, "POST", "/_matrix/federation/v1/publicRooms", body,
+                            REMOTE_TIMEOUT_MS, &ans, err, sizeof err)
+                  : -1;
+        json_decref(body);
+    } else {
+        snprintf(path, sizeof path, "/_matrix/federation/v1/publicRooms?limit=%d%s%s",
+                 limit > 0 ? limit : 0, since ? "&since=" : "", since ? enc : "");
+        st = request(server, "GET", path, NULL, REMOTE_TIMEOUT_MS, &ans, err, sizeof err);
+    }
+    if (st == -2) {
+        json_decref(ans);
+        return REMOTE_REFUSED;
+    }
+    json_t *chunk = json_object_get(ans, "chunk");
+    if (st != 200 || !json_is_array(chunk)) {
+        if (st < 0)
+            log_info("publicRooms of %s: %s", server, err);
+        *status = st > 0 && st != 200 ? st : 0;
+        json_decref(ans);
+        return st == 404 ? REMOTE_NOT_FOUND : REMOTE_UNREACHABLE;
+    }
+    json_t *o = json_pack("{s:O}", "chunk", chunk);
+    static const char *const fields[] = {"next_batch", "prev_batch"};
+    for (size_t i = 0; o && i < 2; i++) {
+        json_t *v = json_object_get(ans, fields[i]);
+        if (json_is_string(v) && json_string_length(v) <= PROFILE_FIELD_MAX)
+            json_object_set(o, fields[i], v);
+    }
+    json_t *est = json_object_get(ans, "total_room_count_estimate");
+    if (o && json_is_integer(est))
+        json_object_set(o, "total_room_count_estimate", est);
+    json_decref(ans);
+    *out = o;
+    return o ? REMOTE_OK : REMOTE_UNREACHABLE;
+}
+
 int remote_send(const char *destination, const char *method, const char *path_query,
                 json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
 {

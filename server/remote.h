@@ -53,6 +53,13 @@ enum remote_rc {
  * *out a new object with displayname and avatar_url when they are strings. */
 enum remote_rc remote_profile(const char *user_id, const char *server, json_t **out);
 
+/* Another server's public room directory (GET or, with a filter, POST
+ * /_matrix/federation/v1/publicRooms). REMOTE_OK with *out a new object holding only the
+ * spec's fields (chunk, next_batch, prev_batch, total_room_count_estimate); otherwise *status
+ * is the other server's refusal (403, 404...) or 0 when it could not be reached. */
+enum remote_rc remote_public_rooms(const char *server, const char *since, int limit,
+                                   const json_t *filter, json_t **out, int *status);
+
 /* The registered request function itself (room_remote.c's handshakes): as remote_request_fn;
  * -1 with err set when none is registered. */
 int remote_send(const char *destination, const char *method, const char *path_query,

@@ -179,6 +179,84 @@ class TestFederationQuery(unittest.TestCase):
         (kid, key), = r["one_time_keys"][carl.user_id][carl.device_id].items()
         self.assertEqual(up["one_time_keys"][kid], key)
 
+    def test_tracked_user_keys_through_user_devices(self):
+        """bob of B joins alice's room on A: A now shares a room with him, fetches his whole
+        list with /user/devices and keeps it (invariant 4 of server/e2e_fed.c)."""
+        bob = Device(self.B, "bob")
+        up = bob.upload()
+        room = self.A.post(CS + "/createRoom", {"preset": "public_chat"}, token=self.alice)
+        self.assertEqual(room.status, 200, room)
+        room = room["room_id"]
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=bob.token)
+        self.assertEqual(r.status, 200, r)
+        path = f"/_matrix/federation/v1/user/devices/{q(bob.user_id)}"
+        before = self.B.read_log().count(path)
+        for _ in range(2):  # fetched, then from the cache
+            r = self.A.post(CS + "/keys/query", {"device_keys": {bob.user_id: [bob.device_id]}},
+                            token=self.alice)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r["failures"], {})
+            got = r["device_keys"][bob.user_id][bob.device_id]
+            self.assertEqual(signable(got), signable(up["device_keys"]))
+        self.assertEqual(self.B.read_log().count(path), before + 1)  # B's access log
+        # timestamp_to_event over federation: B has a user in the room
+        ts = int(time.time() * 1000) + 60_000
+        r = self.fed(self.A, "GET", f"{FED}/timestamp_to_event/{q(room)}?ts={ts}&dir=b",
+                     origin=self.B)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r["event_id"].startswith("$"), r)
+        self.assertIsInstance(r["origin_server_ts"], int)
+        r = self.fed(self.A, "GET", f"{FED}/timestamp_to_event/{q(room)}?ts=0&dir=b",
+                     origin=self.B)
+        self.assertEqual(r.status, 404, r)
+        r = self.fed(self.A, "GET", f"{FED}/timestamp_to_event/{q(room)}?ts=x&dir=b",
+                     origin=self.B)
+        self.assertEqual(r.status, 400, r)
+        other = self.A.post(CS + "/createRoom", {}, token=self.alice)["room_id"]
+        r = self.fed(self.A, "GET", f"{FED}/timestamp_to_event/{q(other)}?ts={ts}&dir=b",
+                     origin=self.B)
+        self.assertEqual(r.status, 403, r)
+        # the client's own /timestamp_to_event stays local
+        r = self.A.get(f"/_matrix/client/v1/rooms/{q(room)}/timestamp_to_event?ts={ts}&dir=b",
+                       token=self.alice)
+        self.assertEqual(r.status, 200, r)
+
+    # --- the public room directory over federation ------------------------------------------
+    def test_public_rooms_over_federation(self):
+        btok = self.B.login("carl")["access_token"]
+        r = self.B.post(CS + "/createRoom", {"visibility": "public", "name": "Amtsstube B",
+                                             "preset": "public_chat"}, token=btok)
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+        # B allows it (allow_public_rooms_over_federation: true), A by default does not
+        r = self.fed(self.B, "GET", f"{FED}/publicRooms?limit=10")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(room, [c["room_id"] for c in r["chunk"]])
+        r = self.fed(self.B, "POST", f"{FED}/publicRooms",
+                     {"limit": 10, "filter": {"generic_search_term": "amtsstube"}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([c["room_id"] for c in r["chunk"]], [room])
+        r = self.fed(self.A, "GET", f"{FED}/publicRooms", origin=self.B)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+        r = self.fed(self.A, "POST", f"{FED}/publicRooms", {}, origin=self.B)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+        self.assertEqual(self.B.get(f"{FED}/publicRooms").status, 401)
+        # clients: ?server= asks the other server through their own
+        r = self.A.get(f"{CS}/publicRooms?server={q(self.B.server_name)}", token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(room, [c["room_id"] for c in r["chunk"]])
+        r = self.A.post(f"{CS}/publicRooms?server={q(self.B.server_name)}",
+                        {"filter": {"generic_search_term": "amtsstube"}}, token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([c["room_id"] for c in r["chunk"]], [room])
+        r = self.B.get(f"{CS}/publicRooms?server={q(self.A.server_name)}", token=btok)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+        r = self.A.get(f"{CS}/publicRooms?server={q(self.B.server_name)}")
+        self.assertEqual(r.status, 401, r)
+        # without server (or naming itself): the local directory, no token needed
+        self.assertEqual(self.A.get(f"{CS}/publicRooms").status, 200)
+
 
 if __name__ == "__main__":
     unittest.main()
