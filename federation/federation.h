@@ -100,6 +100,11 @@ void federation_public_rooms_post(struct http_req *req);
 /* GET /_matrix/federation/v1/timestamp_to_event/{roomId} (federation/directory.c). */
 void federation_timestamp_to_event(struct http_req *req);
 
+/* GET /_matrix/federation/v1/media/download/{mediaId} and /thumbnail/{mediaId}
+ * (federation/media.c). */
+void federation_media_download(struct http_req *req);
+void federation_media_thumbnail(struct http_req *req);
+
 /* End-to-end encryption for other servers (federation/userkeys.c). */
 void federation_user_devices(struct http_req *req);
 void federation_user_keys_query(struct http_req *req);

@@ -11,7 +11,8 @@
  *  3. What is served carries a Content-Type from a list of harmless types (anything else is
  *     application/octet-stream) and a Content-Disposition that is inline only for those;
  *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
- *  4. Remote media (other server names) needs federation: not found, for now. */
+ *  4. Media of other servers is fetched through federation and cached (server/media_remote.c);
+ *     its thumbnails are asked of the other server or made here from the cached original. */
 #include "server/media.h"
 
 #include <ctype.h>
@@ -30,10 +31,12 @@
 #include "server/clock.h"
 #include "server/ids.h"
 #include "server/log.h"
+#include "server/media_internal.h"
 #include "server/thumbnail.h"
 #include "server/userslots.h"
 #include "server/workpool.h"
 #include "storage/media.h"
+#include "storage/remote.h"
 
 #define MEDIA_ID_LEN 24
 #define PENDING_MAX 20                  /* unfinished asynchronous uploads per user */
@@ -44,14 +47,14 @@
 
 static char *store; /* media_store_path */
 static char server_name[256];
+int64_t media_max_size; /* max_upload_size: also the limit on remote media */
 static const struct thumbnail_size *sizes = thumbnail_default_sizes;
 static size_t n_sizes;
 static struct userslots making = USERSLOTS_INIT;
 static struct workpool pool = {.name = "thumbnails", .threads = THUMB_THREADS,
                                .max_queued = THUMB_QUEUE};
 
-__attribute__((format(printf, 4, 5))) static void fail(struct media_error *e, int status,
-                                                       const char *errcode, const char *fmt, ...)
+void media_fail(struct media_error *e, int status, const char *errcode, const char *fmt, ...)
 {
     e->status = status;
     e->errcode = errcode;
@@ -61,9 +64,9 @@ __attribute__((format(printf, 4, 5))) static void fail(struct media_error *e, in
     va_end(ap);
 }
 
-static void fail_internal(struct media_error *e)
+void media_fail_internal(struct media_error *e)
 {
-    fail(e, 500, "M_UNKNOWN", "Internal server error");
+    media_fail(e, 500, "M_UNKNOWN", "Internal server error");
 }
 
 static int mkdir_p(const char *dir)
@@ -86,6 +89,7 @@ int media_init(const struct config *cfg, const char *argv0)
 {
     free(store);
     store = strdup(cfg->media_store_path);
+    media_max_size = cfg->max_upload_size;
     snprintf(server_name, sizeof server_name, "%s", cfg->server_name);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/tmp", cfg->media_store_path);
@@ -123,24 +127,24 @@ static bool valid_media_id(const char *id)
     return true;
 }
 
-static void hex(const uint8_t sha[32], char out[65])
+void media_hex(const uint8_t sha[32], char out[65])
 {
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", sha[i]);
 }
 
 /* The stored file of a content hash (thumbnail: under thumbnails/). */
-static void file_of(const char *sha_hex, bool thumb, char *out, size_t n)
+void media_file_of(const char *sha_hex, bool thumb, char *out, size_t n)
 {
     snprintf(out, n, "%s/%s%.2s/%.2s/%s", store, thumb ? "thumbnails/" : "", sha_hex, sha_hex + 2,
              sha_hex);
 }
 
 /* Move (or, for a buffer, write) content into the store under its hash. 0 or -1. */
-static int put_file(const char *tmp, const char *buf, size_t len, const char *sha_hex, bool thumb)
+int media_put_file(const char *tmp, const char *buf, size_t len, const char *sha_hex, bool thumb)
 {
     char dest[4096], dir[4096];
-    file_of(sha_hex, thumb, dest, sizeof dest);
+    media_file_of(sha_hex, thumb, dest, sizeof dest);
     snprintf(dir, sizeof dir, "%s", dest);
     *strrchr(dir, '/') = '\0';
     if (mkdir_p(dir) < 0)
@@ -207,22 +211,22 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
     if (!content_type || !*content_type)
         content_type = "application/octet-stream";
     if (!header_text_ok(content_type, 255)) {
-        fail(err, 400, "M_INVALID_PARAM", "Invalid Content-Type");
+        media_fail(err, 400, "M_INVALID_PARAM", "Invalid Content-Type");
         return NULL;
     }
     if (filename && (!*filename || !header_text_ok(filename, 255))) {
-        fail(err, 400, "M_INVALID_PARAM", "Invalid filename");
+        media_fail(err, 400, "M_INVALID_PARAM", "Invalid filename");
         return NULL;
     }
     char sha_hex[65], id[MEDIA_ID_LEN + 1];
-    hex(sha, sha_hex);
-    if (put_file(tmp, "", (size_t)len, sha_hex, false) < 0) {
-        fail_internal(err);
+    media_hex(sha, sha_hex);
+    if (media_put_file(tmp, "", (size_t)len, sha_hex, false) < 0) {
+        media_fail_internal(err);
         return NULL;
     }
     struct dbc *c = db_get();
     if (!c) {
-        fail_internal(err);
+        media_fail_internal(err);
         return NULL;
     }
     json_t *out = NULL;
@@ -235,17 +239,17 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
         } else if (filled == 0) {
             int got = db_media_get(c, media_id, &m);
             if (got == 1 && strcmp(m.user_id, user_id) != 0)
-                fail(err, 403, "M_FORBIDDEN", "This media ID belongs to someone else");
+                media_fail(err, 403, "M_FORBIDDEN", "This media ID belongs to someone else");
             else if (got == 1 && m.sha256)
-                fail(err, 409, "M_CANNOT_OVERWRITE_MEDIA", "This media has been uploaded");
+                media_fail(err, 409, "M_CANNOT_OVERWRITE_MEDIA", "This media has been uploaded");
             else if (got >= 0)
-                fail(err, 404, "M_NOT_FOUND", "Unknown or expired media ID");
+                media_fail(err, 404, "M_NOT_FOUND", "Unknown or expired media ID");
             else
-                fail_internal(err);
+                media_fail_internal(err);
             if (got == 1)
                 db_media_clear(&m);
         } else {
-            fail_internal(err);
+            media_fail_internal(err);
         }
     } else {
         ids_random_alnum(id, MEDIA_ID_LEN);
@@ -256,7 +260,7 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
                             clock_now_ms()) == 0)
             out = json_pack("{s:s}", "content_uri", uri);
         else
-            fail_internal(err);
+            media_fail_internal(err);
     }
     db_put(c);
     return out;
@@ -272,11 +276,11 @@ json_t *media_create(const char *user_id, struct media_error *err)
     int rc = c ? db_media_reserve(c, id, user_id, now, now + PENDING_MS, PENDING_MAX) : -1;
     db_put(c);
     if (rc < 0) {
-        fail_internal(err);
+        media_fail_internal(err);
         return NULL;
     }
     if (rc == 0) {
-        fail(err, 429, "M_LIMIT_EXCEEDED", "Too many media IDs waiting for their upload");
+        media_fail(err, 429, "M_LIMIT_EXCEEDED", "Too many media IDs waiting for their upload");
         return NULL;
     }
     char uri[400];
@@ -286,7 +290,7 @@ json_t *media_create(const char *user_id, struct media_error *err)
 }
 
 /* Content types served as they are (and inline); anything else is an opaque download. */
-static bool safe_type(const char *t)
+bool media_safe_type(const char *t)
 {
     static const char *const ok[] = {
         "image/jpeg", "image/gif",  "image/png",       "image/apng", "image/webp",
@@ -302,7 +306,7 @@ static bool safe_type(const char *t)
 }
 
 /* Content-Disposition with the file name in RFC 5987 form (UTF-8, percent-encoded). */
-static void disposition(const char *name, bool inl, char *out, size_t n)
+void media_disposition(const char *name, bool inl, char *out, size_t n)
 {
     size_t o = (size_t)snprintf(out, n, "%s", inl ? "inline" : "attachment");
     if (!name || !*name || o >= n)
@@ -320,11 +324,11 @@ static void disposition(const char *name, bool inl, char *out, size_t n)
 static bool local_id(const char *server, const char *media_id, struct media_error *err)
 {
     if (!ids_is_local_server(server)) {
-        fail(err, 404, "M_NOT_FOUND", "Media from other servers needs federation");
+        media_fail(err, 404, "M_NOT_FOUND", "Media from other servers needs federation");
         return false;
     }
     if (!valid_media_id(media_id)) {
-        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
         return false;
     }
     return true;
@@ -337,20 +341,20 @@ static int lookup(const char *media_id, struct db_media *m, struct media_error *
     int got = c ? db_media_get(c, media_id, m) : -1;
     db_put(c);
     if (got < 0) {
-        fail_internal(err);
+        media_fail_internal(err);
         return -1;
     }
     if (got == 0) {
-        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
         return -1;
     }
     if (!m->sha256) {
         bool expired = m->expires_ts <= clock_now_ms();
         db_media_clear(m);
         if (expired)
-            fail(err, 404, "M_NOT_FOUND", "Unknown media");
+            media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
         else
-            fail(err, 504, "M_NOT_YET_UPLOADED", "The media has not been uploaded yet");
+            media_fail(err, 504, "M_NOT_YET_UPLOADED", "The media has not been uploaded yet");
         return -1;
     }
     return 0;
@@ -361,22 +365,24 @@ int media_download(const char *server, const char *media_id, const char *downloa
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    if (server && !ids_is_local_server(server))
+        return media_remote_download(server, media_id, download_name, out, err);
     struct db_media m;
     if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
         return -1;
     char path[4096];
-    file_of(m.sha256, false, path, sizeof path);
+    media_file_of(m.sha256, false, path, sizeof path);
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         log_error("media %s: its file %s is missing", media_id, path);
         db_media_clear(&m);
-        fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
         return -1;
     }
     const char *type =
-        m.content_type && safe_type(m.content_type) ? m.content_type : "application/octet-stream";
+        m.content_type && media_safe_type(m.content_type) ? m.content_type : "application/octet-stream";
     snprintf(out->content_type, sizeof out->content_type, "%s", type);
-    disposition(download_name ? download_name : m.upload_name, safe_type(type), out->disposition,
+    media_disposition(download_name ? download_name : m.upload_name, media_safe_type(type), out->disposition,
                 sizeof out->disposition);
     out->len = (uint64_t)m.size;
     if (m.size == 0) { /* an empty file: a buffer, not a descriptor */
@@ -398,10 +404,12 @@ int media_thumbnail_find(const char *server, const char *media_id, int width, in
     out->fd = -1;
     int i = thumbnail_select(sizes, n_sizes, width, height, strcmp(method, "crop") == 0);
     if (i < 0) {
-        fail(err, 400, "M_INVALID_PARAM", "width and height must be positive");
+        media_fail(err, 400, "M_INVALID_PARAM", "width and height must be positive");
         return -1;
     }
     const struct thumbnail_size *sz = &sizes[i];
+    if (server && !ids_is_local_server(server))
+        return media_remote_thumbnail(server, media_id, sz, user_id, out, t, err);
     struct db_media m;
     if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
         return -1;
@@ -414,11 +422,11 @@ int media_thumbnail_find(const char *server, const char *media_id, int width, in
     db_put(c);
     int rc = -1;
     if (got < 0) {
-        fail_internal(err);
+        media_fail_internal(err);
         goto out;
     }
     if (got == 1) { /* made before */
-        file_of(sha, true, path, sizeof path);
+        media_file_of(sha, true, path, sizeof path);
         out->fd = open(path, O_RDONLY);
         if (out->fd >= 0) {
             out->len = (uint64_t)size;
@@ -429,12 +437,12 @@ int media_thumbnail_find(const char *server, const char *media_id, int width, in
         }
     }
     if (!userslots_take(&making, user_id, THUMBS_PER_USER)) {
-        fail(err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again shortly");
+        media_fail(err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again shortly");
         goto out;
     }
     snprintf(t->media_id, sizeof t->media_id, "%s", media_id);
     snprintf(t->user_id, sizeof t->user_id, "%s", user_id);
-    file_of(m.sha256, false, t->src, sizeof t->src);
+    media_file_of(m.sha256, false, t->src, sizeof t->src);
     t->size = *sz;
     rc = 1;
 out:
@@ -442,6 +450,16 @@ out:
     free(sha);
     db_media_clear(&m);
     return rc;
+}
+
+bool media_thumb_slot_take(const char *user_id)
+{
+    return userslots_take(&making, user_id, THUMBS_PER_USER);
+}
+
+void media_thumb_slot_give(const char *user_id)
+{
+    userslots_give(&making, user_id);
 }
 
 /* Make t's thumbnail (blocking: a pool thread) and store it. 0 with *out, or -1 with *err. */
@@ -455,17 +473,21 @@ static int make(const struct media_thumb *t, struct media_out *out, struct media
     const char *ttype = NULL;
     if (thumbnail_make(t->src, t->size.width, t->size.height, t->size.crop, &buf, &len, &ttype) <
         0) {
-        fail(err, 400, "M_UNKNOWN", "Cannot make a thumbnail of this media");
+        media_fail(err, 400, "M_UNKNOWN", "Cannot make a thumbnail of this media");
         return -1;
     }
     uint8_t digest[32];
     char hexd[65];
     crypto_hash_sha256(digest, (const unsigned char *)buf, len);
-    hex(digest, hexd);
+    media_hex(digest, hexd);
     struct dbc *c;
-    if (put_file(NULL, buf, len, hexd, true) == 0 && (c = db_get()) != NULL) {
-        db_thumbnail_put(c, t->media_id, t->size.width, t->size.height, method, ttype, hexd,
-                         (int64_t)len);
+    if (media_put_file(NULL, buf, len, hexd, true) == 0 && (c = db_get()) != NULL) {
+        if (t->server[0])
+            db_remote_thumb_put(c, t->server, t->media_id, t->size.width, t->size.height, method,
+                                ttype, (int64_t)len, hexd);
+        else
+            db_thumbnail_put(c, t->media_id, t->size.width, t->size.height, method, ttype, hexd,
+                             (int64_t)len);
         db_put(c);
     }
     out->buf = buf;
@@ -488,7 +510,7 @@ static void make_work(void *arg, bool cancelled)
     if (r) {
         r->out.fd = -1;
         if (cancelled) {
-            fail(&r->err, 503, "M_UNKNOWN", "The server is stopping");
+            media_fail(&r->err, 503, "M_UNKNOWN", "The server is stopping");
             r->rc = -1;
         } else {
             r->rc = make(&mk->t, &r->out, &r->err);
@@ -515,7 +537,7 @@ void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, 
     if (r) {
         r->out.fd = -1;
         r->rc = -1;
-        fail(&r->err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again");
+        media_fail(&r->err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again");
     }
     done(arg, r);
 }

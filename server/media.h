@@ -43,7 +43,8 @@ int media_download(const char *server_name, const char *media_id, const char *do
                    struct media_out *out, struct media_error *err);
 /* A thumbnail to make: the source file and the configured size serving the request. */
 struct media_thumb {
-    char media_id[32];
+    char server[256]; /* "" for this server's media, else the remote media's server */
+    char media_id[256];
     char user_id[256];
     char src[4096];
     struct thumbnail_size size;
@@ -72,5 +73,14 @@ void media_thumb_result_free(void *r);
 /* Shutdown, before the HTTP front stops: thumbnails being made or waiting end (their
  * requests are answered). */
 void media_quiesce(void);
+
+/* Over federation (server/media_remote.c): the answer of GET
+ * /_matrix/federation/v1/media/download/{mediaId} for this server's media: *out becomes a
+ * multipart/mixed buffer (a JSON part, then the media). 0, or -1 with *err. */
+int media_fed_download(const char *media_id, struct media_out *out, struct media_error *err);
+/* Turn a download or thumbnail answer (buf or fd) into the federation's multipart/mixed
+ * answer, in place (out->buf, content_type with the boundary, no disposition). 0 or -1
+ * (out unchanged then). */
+int media_multipart_wrap(struct media_out *out);
 
 #endif

@@ -13,6 +13,7 @@ import urllib.parse
 import olm
 
 from fedharness import FedServer, TestCA, canonical, start_servers, stop_servers
+from test_media import image_size, png
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation/v1"
@@ -76,6 +77,7 @@ class TestFederationQuery(unittest.TestCase):
         cls.A = FedServer(cls.ca, dict(ca_cfg))
         cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.B.overrides["allow_public_rooms_over_federation"] = True
+        cls.A.overrides["max_upload_size"] = "1M"  # remote media beyond it is refused
         try:
             cls.servers = start_servers(cls.A, cls.B)
         except Exception:
@@ -256,6 +258,96 @@ class TestFederationQuery(unittest.TestCase):
         self.assertEqual(r.status, 401, r)
         # without server (or naming itself): the local directory, no token needed
         self.assertEqual(self.A.get(f"{CS}/publicRooms").status, 200)
+
+    # --- media of another server ------------------------------------------------------------
+    def upload_b(self, data, ctype, name):
+        tok = self.B.login("carl")["access_token"]
+        r = self.B.request("POST", f"/_matrix/media/v3/upload?filename={q(name)}", raw=data,
+                           token=tok, headers={"Content-Type": ctype})
+        self.assertEqual(r.status, 200, r)
+        uri = r["content_uri"]
+        self.assertTrue(uri.startswith(f"mxc://{self.B.server_name}/"), uri)
+        return uri.rsplit("/", 1)[1]
+
+    def parse_multipart(self, r):
+        ctype = r.headers.get("Content-Type") or r.headers.get("content-type")
+        self.assertTrue(ctype.startswith("multipart/mixed; boundary="), ctype)
+        boundary = ctype.split("boundary=", 1)[1].encode()
+        parts = r.raw.split(b"--" + boundary)
+        self.assertEqual(parts[0], b"")
+        self.assertTrue(parts[-1].startswith(b"--"), parts[-1][:10])
+        out = []
+        for p in parts[1:-1]:
+            head, body = p[2:].split(b"\r\n\r\n", 1)
+            self.assertTrue(body.endswith(b"\r\n"))
+            hdrs = dict(line.split(b": ", 1) for line in head.split(b"\r\n"))
+            out.append(({k.decode().lower(): v.decode() for k, v in hdrs.items()}, body[:-2]))
+        return out
+
+    def test_remote_media_download_and_thumbnail(self):
+        image = png(200, 100)
+        mid = self.upload_b(image, "image/png", "plan.png")
+        # B serves it over federation as multipart/mixed: JSON, then the media
+        r = self.fed(self.B, "GET", f"{FED}/media/download/{mid}")
+        self.assertEqual(r.status, 200, r)
+        (h1, b1), (h2, b2) = self.parse_multipart(r)
+        self.assertEqual(h1["content-type"], "application/json")
+        self.assertEqual(b1, b"{}")
+        self.assertEqual((h2["content-type"], b2), ("image/png", image))
+        self.assertIn("plan.png", h2["content-disposition"])
+        self.assertEqual(self.B.get(f"{FED}/media/download/{mid}").status, 401)
+        self.assertEqual(self.fed(self.B, "GET", f"{FED}/media/download/nosuchmedia").status, 404)
+        # alice on A downloads through her own server, once fetched and then cached
+        path = f"/_matrix/federation/v1/media/download/{mid}"
+        before = self.B.read_log().count(path)
+        for _ in range(2):
+            r = self.A.get(f"/_matrix/client/v1/media/download/{self.B.server_name}/{mid}",
+                           token=self.alice)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.raw, image)
+            self.assertEqual(r.headers.get("Content-Type"), "image/png")
+            self.assertIn("plan.png", r.headers.get("Content-Disposition"))
+        self.assertEqual(self.B.read_log().count(path), before + 1)
+        # a thumbnail of the cached original is made on A
+        r = self.A.get(f"/_matrix/client/v1/media/thumbnail/{self.B.server_name}/{mid}"
+                       "?width=32&height=32&method=crop", token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        w, h = image_size(r.raw)
+        self.assertLessEqual(max(w, h), 96)
+        self.assertNotIn(f"/_matrix/federation/v1/media/thumbnail/{mid}", self.B.read_log())
+        # a thumbnail of media A has not seen is asked of B
+        mid2 = self.upload_b(png(300, 300), "image/png", "big.png")
+        r = self.A.get(f"/_matrix/client/v1/media/thumbnail/{self.B.server_name}/{mid2}"
+                       "?width=32&height=32&method=crop", token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("Content-Type").startswith("image/"), r.headers)
+        image_size(r.raw)
+        self.assertIn(f"/_matrix/federation/v1/media/thumbnail/{mid2}", self.B.read_log())
+        # B answers thumbnails over federation as multipart too
+        r = self.fed(self.B, "GET", f"{FED}/media/thumbnail/{mid2}?width=32&height=32")
+        self.assertEqual(r.status, 200, r)
+        (_, _), (h2, b2) = self.parse_multipart(r)
+        self.assertTrue(h2["content-type"].startswith("image/"))
+        image_size(b2)
+
+    def test_remote_media_refusals(self):
+        # unknown at B: 404 through A
+        r = self.A.get(f"/_matrix/client/v1/media/download/{self.B.server_name}/nosuchmedia",
+                       token=self.alice)
+        self.assertEqual((r.status, r.errcode), (404, "M_NOT_FOUND"), r)
+        # a bad media ID never leaves A
+        r = self.A.get(f"/_matrix/client/v1/media/download/{self.B.server_name}/a.b",
+                       token=self.alice)
+        self.assertEqual(r.status, 404, r)
+        # larger than A's max_upload_size (1M): refused, not kept
+        mid = self.upload_b(b"x" * 1_500_000, "application/octet-stream", "big.bin")
+        for _ in range(2):
+            r = self.A.get(f"/_matrix/client/v1/media/download/{self.B.server_name}/{mid}",
+                           token=self.alice)
+            self.assertEqual((r.status, r.errcode), (502, "M_TOO_LARGE"), r)
+        # a server that cannot be reached
+        r = self.A.get("/_matrix/client/v1/media/download/127.0.0.1:1/abcdef", token=self.alice)
+        self.assertEqual(r.status, 502, r)
 
 
 if __name__ == "__main__":
