@@ -209,27 +209,6 @@ static bool local_user(struct http_req *req, const char *user_id)
     return true;
 }
 
-/* The repeated query parameters `name` (new array of decoded strings, at most 20). */
-static json_t *query_list(struct http_req *req, const char *name)
-{
-    json_t *out = json_array();
-    size_t nl = strlen(name);
-    const char *t = http_target(req), *q = t ? strchr(t, '?') : NULL;
-    while (q && *q && json_array_size(out) < 20) {
-        q++;
-        const char *end = strchr(q, '&');
-        size_t len = end ? (size_t)(end - q) : strlen(q);
-        if (len > nl + 1 && strncmp(q, name, nl) == 0 && q[nl] == '=') {
-            char *v = http_pct_decode(q + nl + 1, len - nl - 1);
-            if (v)
-                json_array_append_new(out, json_string(v));
-            free(v);
-        }
-        q = end;
-    }
-    return out;
-}
-
 /* Answer an engine result of a call that may have gone to another server: the other
  * server's error passes through (Server-Server API: "passed through to clients"). */
 static void reply_remote(struct http_req *req, enum room_rc rc, const struct room_remote_err *err,
@@ -268,6 +247,8 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
                  reply_room ? json_pack("{s:s}", "room_id", room_id) : json_object());
 }
 
+#define MAX_VIA 20 /* servers named by via and server_name, each */
+
 void api_join_target(struct http_req *req, const char *target, const char *m)
 {
     const char *reason;
@@ -298,8 +279,8 @@ void api_join_target(struct http_req *req, const char *target, const char *m)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
         return;
     } else { /* server_name (deprecated) and via name servers to join through */
-        servers = query_list(req, "via");
-        json_t *more = query_list(req, "server_name");
+        servers = http_query_all(req, "via", MAX_VIA);
+        json_t *more = http_query_all(req, "server_name", MAX_VIA);
         json_array_extend(servers, more);
         json_decref(more);
     }

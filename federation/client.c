@@ -4,10 +4,11 @@
  *
  * A request is refused before anything is sent when the destination is not on a configured
  * federation_domain_whitelist (or is this server); otherwise it is signed with X-Matrix over
- * the exact path and query sent, the destination is resolved, and libcurl connects with the
- * configured trust (federation_verify_certificates, federation_custom_ca_list replacing the
- * system's CAs) and the address policy (ip_range_blacklist unless ip_range_whitelist), checked
- * on every address before connect(2). Invariants:
+ * the exact path and query sent, the destination is resolved, and the server's outbound HTTP
+ * client (server/outbound.c) connects with the configured trust (federation_verify_certificates,
+ * federation_custom_ca_list replacing the system's CAs) and the address filter
+ * (ip_range_blacklist unless ip_range_whitelist), checked on every address it connects to,
+ * at most four requests in flight per destination server. Invariants:
  *   1. Only federation_init writes the state here, before any thread serves; afterwards it is
  *      read-only, so no lock is needed.
  *   2. Errors name the destination and the cause, never a key or a signature. */
@@ -18,7 +19,6 @@
 
 #include "federation/fed_internal.h"
 #include "federation/federation.h"
-#include "server/iprange.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/remote.h"
@@ -32,22 +32,13 @@
 const struct config *fed_cfg;
 static char *ca_pem;
 static size_t ca_pem_len;
-static struct iprange *black, *white;
-static size_t n_black, n_white;
-
-static bool addr_allowed(const struct sockaddr *sa)
+void fed_base_req(struct outbound_req *r)
 {
-    uint8_t a[16];
-    return iprange_from_sockaddr(sa, a) == 0 && iprange_allowed(black, n_black, white, n_white, a);
-}
-
-void fed_base_opts(struct httpc_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->ca_pem = ca_pem;
-    o->ca_pem_len = ca_pem_len;
-    o->insecure = fed_cfg && !fed_cfg->federation_verify_certificates;
-    o->addr_ok = addr_allowed;
+    memset(r, 0, sizeof *r);
+    r->ca_pem = ca_pem;
+    r->ca_pem_len = ca_pem_len;
+    r->tls_no_verify = fed_cfg && !fed_cfg->federation_verify_certificates;
+    r->filter = outbound_ip_range_filter();
 }
 
 /* Append the file at path to ca_pem. 0, or -1 with err. */
@@ -78,29 +69,12 @@ static int load_ca(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_ranges(char **list, size_t n, struct iprange **out, size_t *count)
-{
-    *out = calloc(n ? n : 1, sizeof **out);
-    if (!*out)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (iprange_parse(list[i], strlen(list[i]), &(*out)[i]) < 0)
-            return -1; /* the configuration walker checked them */
-    *count = n;
-    return 0;
-}
-
 int federation_init(const struct config *cfg, char *err, size_t errlen)
 {
     fed_cfg = cfg;
     for (size_t i = 0; i < cfg->n_federation_custom_ca_list; i++)
         if (load_ca(cfg->federation_custom_ca_list[i], err, errlen) < 0)
             return -1;
-    if (parse_ranges(cfg->ip_range_blacklist, cfg->n_ip_range_blacklist, &black, &n_black) < 0 ||
-        parse_ranges(cfg->ip_range_whitelist, cfg->n_ip_range_whitelist, &white, &n_white) < 0) {
-        snprintf(err, errlen, "ip_range_blacklist/ip_range_whitelist: cannot load");
-        return -1;
-    }
     if (!cfg->federation_verify_certificates)
         log_warn("federation_verify_certificates is false: other servers' certificates are not "
                  "checked");
@@ -114,11 +88,8 @@ int federation_init(const struct config *cfg, char *err, size_t errlen)
 void federation_shutdown(void)
 {
     free(ca_pem);
-    free(black);
-    free(white);
     ca_pem = NULL;
-    black = white = NULL;
-    ca_pem_len = n_black = n_white = 0;
+    ca_pem_len = 0;
 }
 
 bool federation_domain_allowed(const char *server_name)
@@ -135,7 +106,7 @@ int federation_request(const char *destination, const char *method, const char *
                        json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
 {
     struct fed_target t;
-    struct httpc_opts o;
+    struct outbound_req r;
     char url[4096];
     int rc = FED_ERR_REFUSED;
 
@@ -164,31 +135,25 @@ int federation_request(const char *destination, const char *method, const char *
     }
     snprintf(auth, hl, "Authorization: %s", sig);
     const char *headers[] = {auth, NULL};
-    fed_base_opts(&o);
-    o.headers = headers;
-    o.connect_to = t.connect_to[0] ? t.connect_to : NULL;
-    o.max_body = FED_MAX_RESPONSE;
-    rc = httpc_json_opts(method, url, body, &o, timeout_ms, out, err, errlen);
-    if (rc < 0)
+    fed_base_req(&r);
+    r.method = method;
+    r.url = url;
+    r.headers = headers;
+    r.destination = destination;
+    r.connect_to = t.connect_to[0] ? t.connect_to : NULL;
+    r.timeout_ms = timeout_ms;
+    r.max_body = FED_MAX_RESPONSE;
+    enum outbound_err why = OUTBOUND_OK;
+    rc = httpc_json_req(&r, body, out, &why, err, errlen);
+    if (rc < 0) {
+        if (why == OUTBOUND_E_BLOCKED) /* say which setting refused it */
+            snprintf(err, errlen, "%s (ip_range_blacklist)", outbound_strerror(why));
         rc = FED_ERR_TRANSPORT;
+    }
 out:
     free(sig);
     free(auth);
     return rc;
-}
-
-/* The connect-to part ("chost:cport") of a curl CONNECT_TO entry "host:port:chost:cport". */
-static const char *connect_part(const char *entry)
-{
-    const char *p = entry;
-    if (*p == '[') {
-        p = strchr(p, ']');
-        if (!p)
-            return NULL;
-    }
-    p = strchr(p, ':'); /* before the port */
-    p = p ? strchr(p + 1, ':') : NULL;
-    return p && p[1] ? p + 1 : NULL;
 }
 
 int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
@@ -222,19 +187,15 @@ int federation_request_raw(const char *destination, const char *path_query, size
     }
     snprintf(auth, hl, "Authorization: %s", sig);
     const char *headers[] = {auth, NULL};
-    struct outbound_req r = {
-        .method = "GET",
-        .url = url,
-        .headers = headers,
-        .destination = destination,
-        .timeout_ms = timeout_ms,
-        .max_body = max_body,
-        .filter = outbound_ip_range_filter(),
-        .connect_to = t.connect_to[0] ? connect_part(t.connect_to) : NULL,
-        .tls_no_verify = !fed_cfg->federation_verify_certificates,
-        .ca_pem = ca_pem,
-        .ca_pem_len = ca_pem_len,
-    };
+    struct outbound_req r;
+    fed_base_req(&r);
+    r.method = "GET";
+    r.url = url;
+    r.headers = headers;
+    r.destination = destination;
+    r.connect_to = t.connect_to[0] ? t.connect_to : NULL;
+    r.timeout_ms = timeout_ms;
+    r.max_body = max_body;
     if (outbound_fetch(&r, res) < 0) {
         snprintf(err, errlen, "%s", res->why);
         outbound_res_clear(res);

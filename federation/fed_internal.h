@@ -10,14 +10,15 @@
 /* The configuration given to federation_init; valid while serving. */
 extern const struct config *fed_cfg;
 
-/* Outbound options every federation connection uses: CA bundle, certificate checking and the
- * address policy (no headers, no connect-to). */
-void fed_base_opts(struct httpc_opts *o);
+/* A request with what every federation connection uses: CA bundle, certificate checking and
+ * the address filter (the rest zeroed). */
+void fed_base_req(struct outbound_req *r);
 
 /* Where to send requests for a server name. */
 struct fed_target {
     char url_base[330];   /* "https://<Host header>", the path follows */
-    char connect_to[600]; /* curl CONNECT_TO entry, "" when the URL's host and port are it */
+    char connect_to[300]; /* outbound_req.connect_to: "host:port" or "[v6]:port" to connect to
+                             while the URL's host stays in Host, SNI and the certificate check */
 };
 
 /* Resolve server_name (Server-Server API "Resolving server names"), cached: well-known

@@ -79,6 +79,26 @@ void federation_key_query_post(struct http_req *req);
 
 /* GET /_matrix/federation/v1/version (federation/keys.c). */
 void federation_version(struct http_req *req);
+/* PUT /_matrix/federation/v1/send/{txnId} (federation/send.c). */
+void federation_send_txn(struct http_req *req);
+
+/* The outbound transaction sender (federation/sender.c): start its thread (after the
+ * database and the outbound client; queued PDUs and EDUs in PostgreSQL are picked up), and
+ * register it as the engine's room listener target and EDU sink (server/fedout.h). Stop: the
+ * thread ends (transactions in flight are abandoned and resent after a restart). */
+int federation_sender_start(void);
+void federation_sender_stop(void);
+/* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
+ * for the room's other servers. */
+void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);
+/* A PDU another server gave us to place in the room (send_join, send_leave, send_knock): the
+ * room's other servers hear of it from us (the spec's resident server), except `origin`. */
+void federation_sender_forward(const char *room_id, const json_t *pdu, const char *origin);
+
+/* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
+ * /state_ids on the origin of the event being received). Start-up. */
+void federation_fetcher_register(void);
+
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
 void federation_query_profile(struct http_req *req);
 

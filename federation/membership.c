@@ -11,6 +11,7 @@
 #include "federation/federation.h"
 #include "server/ids.h"
 #include "server/room.h"
+#include "server/roomver.h"
 
 #define MAX_VERSIONS 32
 
@@ -53,31 +54,12 @@ static bool acl_ok(struct http_req *req, const char *room_id)
     return ok;
 }
 
-/* The repeated `ver` query parameters (new array of strings). */
-static json_t *versions(struct http_req *req)
-{
-    json_t *out = json_array();
-    const char *t = http_target(req), *q = t ? strchr(t, '?') : NULL;
-    while (q && *q && json_array_size(out) < MAX_VERSIONS) {
-        q++;
-        const char *end = strchr(q, '&');
-        size_t len = end ? (size_t)(end - q) : strlen(q);
-        if (len > 4 && strncmp(q, "ver=", 4) == 0) {
-            char *v = http_pct_decode(q + 4, len - 4);
-            if (v)
-                json_array_append_new(out, json_string(v));
-            free(v);
-        }
-        q = end;
-    }
-    return out;
-}
-
 /* GET /make_{join,leave,knock}/{roomId}/{userId} */
 static void make(struct http_req *req, const char *membership)
 {
     const char *room_id = http_param(req, 0), *user_id = http_param(req, 1);
-    json_t *event = NULL, *vers = strcmp(membership, "leave") ? versions(req) : NULL;
+    json_t *event = NULL;
+    json_t *vers = strcmp(membership, "leave") ? http_query_all(req, "ver", MAX_VERSIONS) : NULL;
     char *version = NULL, why[512] = "";
     if (!acl_ok(req, room_id)) {
         json_decref(vers);
@@ -109,6 +91,23 @@ void federation_make_knock(struct http_req *req)
     make(req, "knock");
 }
 
+/* The accepted membership event goes to the room's other servers (federation/sender.c), in
+ * federation form: event_id only in room versions 1 and 2. */
+static void forward(const char *room_id, const json_t *ev, const char *origin)
+{
+    char *version = room_version_of(room_id);
+    const struct room_version *rv = version ? roomver_get(version) : NULL;
+    free(version);
+    if (!rv || !json_is_object(ev))
+        return;
+    json_t *pdu = json_copy((json_t *)ev);
+    if (rv->event_ids != ROOMVER_EVID_V1)
+        json_object_del(pdu, "event_id");
+    json_object_del(pdu, "unsigned");
+    federation_sender_forward(room_id, pdu, origin);
+    json_decref(pdu);
+}
+
 /* PUT /send_{join,leave,knock}/{roomId}/{eventId} */
 static void send(struct http_req *req, const char *membership)
 {
@@ -124,6 +123,7 @@ static void send(struct http_req *req, const char *membership)
         reply_error(req, rc, why, NULL);
         return;
     }
+    forward(room_id, signed_ev, http_origin(req));
     if (strcmp(membership, "join") == 0) {
         /* omit_members is declined: the full state is answered (members_omitted false) */
         json_t *body = json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain,

@@ -3,13 +3,14 @@
  * /.well-known/matrix/server and SRV queries through glibc's resolver (res_nquery and
  * ns_parserr), and caches the outcome per server name.
  *
- * The connection itself is made by libcurl: the URL names the Host header (so Host, SNI and
- * the certificate check all use it) and CONNECT_TO points the socket at the SRV target or
- * port 8448; the target's A/AAAA records are resolved by libcurl and each address passes the
- * ip_range policy before connect(2). Cache: a fixed table of CACHE_SLOTS names under one
+ * The connection itself is made by the outbound client: the URL names the Host header (so
+ * Host, SNI and the certificate check all use it) and connect_to points the socket at the SRV
+ * target or port 8448; the target's A/AAAA records are resolved by libcurl and each address
+ * passes the ip_range filter before connect(2). Cache: a fixed table of CACHE_SLOTS names under one
  * mutex, replaced round-robin; lookups run without the lock held, so two threads may resolve
  * the same name at once (harmless: the later result wins). */
 #include <arpa/nameser.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -21,9 +22,12 @@
 #include "server/clock.h"
 #include "server/fedresolve.h"
 #include "server/log.h"
+#include "server/outbound.h"
 
 #define CACHE_SLOTS 256
 #define WELLKNOWN_TIMEOUT_MS 10000
+#define WELLKNOWN_REDIRECTS 5
+#define WELLKNOWN_MAX_BODY (64 * 1024)
 #define WELLKNOWN_DEFAULT_S (24 * 3600)
 #define WELLKNOWN_MAX_S (48 * 3600)
 #define WELLKNOWN_MIN_S 300 /* as Synapse: max-age=0 must not mean a fetch per request */
@@ -78,26 +82,66 @@ static void cache_put(const char *name, const struct fed_target *t, int64_t ttl_
     pthread_mutex_unlock(&cache_lock);
 }
 
-/* GET https://<host>/.well-known/matrix/server. FR_FOUND with m.server in wk, or FR_ABSENT;
- * *ttl_s how long the answer may be kept: its max-age (24 h without one, 5 minutes to 48 h), or
- * after `failures` earlier failures in a row 5 minutes doubled that often, at most an hour. */
+/* max-age=N of a Cache-Control value, -1 when none. */
+static int64_t max_age(const char *cc)
+{
+    char low[128];
+    size_t n = strlen(cc) < sizeof low - 1 ? strlen(cc) : sizeof low - 1;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)cc[i]);
+    low[n] = '\0';
+    if (strstr(low, "no-store") || strstr(low, "no-cache"))
+        return 0;
+    const char *at = strstr(low, "max-age=");
+    if (!at)
+        return -1;
+    int64_t v = 0;
+    for (at += 8; *at >= '0' && *at <= '9' && v < INT64_C(1) << 40; at++)
+        v = v * 10 + (*at - '0');
+    return v;
+}
+
+/* GET https://<host>/.well-known/matrix/server, following up to WELLKNOWN_REDIRECTS https
+ * redirects ("30x redirects should be followed, however redirection loops should be
+ * avoided"). FR_FOUND with m.server in wk, or FR_ABSENT; *ttl_s how long the answer may be
+ * kept: its max-age (24 h without one, 5 minutes to 48 h), or after `failures` earlier
+ * failures in a row 5 minutes doubled that often, at most an hour. */
 static enum fedresolve_state wellknown(const char *host, char wk[256], int failures, int64_t *ttl_s)
 {
-    char url[320], err[160];
+    char url[sizeof ((struct outbound_res *)0)->location];
+    struct outbound_req r;
+    struct outbound_res res = {0};
     int64_t age = -1;
-    json_t *body = NULL;
-    struct httpc_opts o;
-    fed_base_opts(&o);
-    o.max_redirects = 5; /* "30x redirects should be followed ... loops avoided" */
-    o.max_age_s = &age;
+    enum fedresolve_state st = FR_ABSENT;
+    const char *headers[] = {"Accept: application/json", NULL};
+
     snprintf(url, sizeof url, "https://%s/.well-known/matrix/server", host);
-    int status =
-        httpc_json_opts("GET", url, NULL, &o, WELLKNOWN_TIMEOUT_MS, &body, err, sizeof err);
-    enum fedresolve_state st =
-        status == 200 && fedresolve_wellknown(body, wk) == 0 ? FR_FOUND : FR_ABSENT;
-    json_decref(body);
+    for (int hop = 0; hop <= WELLKNOWN_REDIRECTS; hop++) {
+        fed_base_req(&r);
+        r.url = url;
+        r.headers = headers;
+        r.timeout_ms = WELLKNOWN_TIMEOUT_MS;
+        r.max_body = WELLKNOWN_MAX_BODY;
+        if (outbound_fetch(&r, &res) < 0) {
+            log_debug("well-known of %s: %s", host, res.why);
+            break;
+        }
+        if (res.status >= 300 && res.status < 400 && res.location[0] &&
+            strncmp(res.location, "https://", 8) == 0 && hop < WELLKNOWN_REDIRECTS) {
+            snprintf(url, sizeof url, "%s", res.location);
+            outbound_res_clear(&res);
+            continue;
+        }
+        json_t *body = res.status == 200 && res.body ? json_loadb(res.body, res.len, 0, NULL) : NULL;
+        if (fedresolve_wellknown(body, wk) == 0) {
+            st = FR_FOUND;
+            age = max_age(res.cache_control);
+        }
+        json_decref(body);
+        break;
+    }
+    outbound_res_clear(&res);
     if (st == FR_ABSENT) {
-        log_debug("well-known of %s: %s", host, status < 0 ? err : "no valid m.server");
         *ttl_s = FAILURE_CACHE_S << (failures < 4 ? failures : 4);
         if (*ttl_s > FAILURE_CACHE_MAX_S)
             *ttl_s = FAILURE_CACHE_MAX_S;
@@ -162,28 +206,14 @@ static void srv(const char *name, struct fedresolve_srv *out, int64_t *ttl_s)
         *ttl_s = ttl;
 }
 
-/* The URL base and CONNECT_TO entry for a finished resolution. */
+/* The URL base and connect-to entry for a finished resolution. */
 static int target_of(const struct fedresolve_out *r, struct fed_target *t)
 {
-    const char *hh = r->host_header;
-    const char *port_at = hh[0] == '[' ? strstr(hh, "]:") : strchr(hh, ':');
-    int url_port = 443;
-    char url_host[sizeof r->host_header];
-    if (port_at) {
-        port_at += hh[0] == '[' ? 2 : 1;
-        url_port = 0;
-        for (const char *c = port_at; *c >= '0' && *c <= '9'; c++)
-            url_port = url_port * 10 + (*c - '0');
-        snprintf(url_host, sizeof url_host, "%.*s", (int)(port_at - hh - 1), hh);
-    } else {
-        snprintf(url_host, sizeof url_host, "%s", hh);
-    }
-    if ((size_t)snprintf(t->url_base, sizeof t->url_base, "https://%s", hh) >= sizeof t->url_base)
-        return -1;
     bool v6 = strchr(r->connect_host, ':') != NULL;
-    if ((size_t)snprintf(t->connect_to, sizeof t->connect_to, "%s:%d:%s%s%s:%d", url_host, url_port,
-                         v6 ? "[" : "", r->connect_host, v6 ? "]" : "",
-                         r->connect_port) >= sizeof t->connect_to)
+    if ((size_t)snprintf(t->url_base, sizeof t->url_base, "https://%s", r->host_header) >=
+            sizeof t->url_base ||
+        (size_t)snprintf(t->connect_to, sizeof t->connect_to, "%s%s%s:%d", v6 ? "[" : "",
+                         r->connect_host, v6 ? "]" : "", r->connect_port) >= sizeof t->connect_to)
         return -1;
     return 0;
 }

@@ -12,6 +12,8 @@ const struct http_route federation_routes[] = {
     {"GET", "/_matrix/federation/v1/version", federation_version, HTTP_AUTH_NONE, 0},
     {"GET", "/_matrix/federation/v1/openid/userinfo", federation_openid_userinfo, HTTP_AUTH_NONE,
      0},
+    {"PUT", "/_matrix/federation/v1/send/{txnId}", federation_send_txn, HTTP_AUTH_SERVER,
+     HTTP_BODY_JSON},
     {"GET", "/_matrix/federation/v1/query/profile", federation_query_profile, HTTP_AUTH_SERVER,
      0},
     {"GET", "/_matrix/federation/v1/query/directory", federation_query_directory,

@@ -32,7 +32,6 @@
 
 #include "server/ids.h"
 #include "server/ipfilter.h"
-#include "server/iprange.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
 #define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
@@ -54,10 +53,10 @@ enum ktype {
     K_RESOURCES, /* list of mappings, each walked with resource_keys */
     K_RESNAMES,  /* list of resource names: sets the listener's res_* flags */
     K_THUMBSIZES, /* struct thumbnail_size * at off, count at off2; items: thumbsize_keys */
-    K_NOTARIES,  /* struct config_key_server * at off, count at off2; items: keyserver_keys */
-    K_OLDKEYS,   /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
-    K_STRMAP,    /* mapping of strings to strings: char ** names at off, values at off3, count
-                    at off2; optional check per value */
+    K_NOTARIES,   /* struct config_key_server * at off, count at off2; items: keyserver_keys */
+    K_OLDKEYS,    /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
+    K_STRMAP,     /* mapping of strings to strings: char ** names at off, values at off3, count
+                     at off2; optional check per value */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
 };
 
@@ -154,6 +153,15 @@ static const struct key config_keys[] = {
      .off2 = C(n_url_preview_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE},
     {"url_preview_ip_range_whitelist", K_STRLIST, C(url_preview_ip_range_whitelist), NULL,
      .off2 = C(n_url_preview_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
+    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE,
+     .alias = "federation_ip_range_blacklist"},
+    /* Synapse's older name for the same setting */
+    {"federation_ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
+     .off2 = C(n_ip_range_blacklist), .check = ipfilter_range_ok, .arg = IP_RANGE,
+     .alias = "ip_range_blacklist"},
+    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL,
+     .off2 = C(n_ip_range_whitelist), .check = ipfilter_range_ok, .arg = IP_RANGE},
     {"thumbnail_sizes", K_THUMBSIZES, C(thumbnail_sizes), NULL, .off2 = C(n_thumbnail_sizes)},
     {"max_request_body_size", K_SIZE, C(max_request_body_size), "1M", .min = 1024,
      .max = INT64_MAX},
@@ -176,16 +184,6 @@ static const struct key config_keys[] = {
     {"federation_verify_certificates", K_BOOL, C(federation_verify_certificates), "true"},
     {"federation_custom_ca_list", K_STRLIST, C(federation_custom_ca_list), NULL,
      .off2 = C(n_federation_custom_ca_list)},
-    {"ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), IPRANGE_DEFAULT_BLACKLIST,
-     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
-     .arg = "an address range such as 10.0.0.0/8 or fc00::/7",
-     .alias = "federation_ip_range_blacklist"},
-    /* Synapse's older name for the same setting */
-    {"federation_ip_range_blacklist", K_STRLIST, C(ip_range_blacklist), NULL,
-     .off2 = C(n_ip_range_blacklist), .check = iprange_ok,
-     .arg = "an address range such as 10.0.0.0/8 or fc00::/7", .alias = "ip_range_blacklist"},
-    {"ip_range_whitelist", K_STRLIST, C(ip_range_whitelist), NULL, .off2 = C(n_ip_range_whitelist),
-     .check = iprange_ok, .arg = "an address range such as 127.0.0.1/32"},
     {"turn_uris", K_STRLIST, C(turn_uris), NULL, .off2 = C(n_turn_uris), .check = turn_uri_ok,
      .arg = "a turn: or turns: URI"},
     {"turn_shared_secret", K_STR, C(turn_shared_secret), NULL},
@@ -245,6 +243,7 @@ static const struct key thumbsize_keys[] = {
     {"method", K_STR, T(method), "scale", .check = method_ok, .arg = "crop or scale"},
 };
 #undef T
+
 #define KS(field) offsetof(struct config_key_server, field)
 /* One element of trusted_key_servers. Same columns. */
 static const struct key keyserver_keys[] = {

@@ -76,6 +76,11 @@ struct config {
     size_t n_url_preview_ip_range_blacklist;
     char **url_preview_ip_range_whitelist; /* exceptions to the blacklist */
     size_t n_url_preview_ip_range_whitelist;
+    char **ip_range_blacklist; /* ip_range_blacklist: addresses push gateways (and federation)
+                                  are never reached at; unset or empty: the default list */
+    size_t n_ip_range_blacklist;
+    char **ip_range_whitelist; /* ip_range_whitelist: exceptions to it */
+    size_t n_ip_range_whitelist;
     struct thumbnail_size *thumbnail_sizes; /* thumbnail_sizes ({width, height, method}); none:
                                                Synapse's default five (thumbnail.h) */
     size_t n_thumbnail_sizes;
@@ -95,11 +100,6 @@ struct config {
     bool federation_verify_certificates; /* default true */
     char **federation_custom_ca_list; /* PEM files replacing the system's CAs for federation */
     size_t n_federation_custom_ca_list;
-    char **ip_range_blacklist; /* outbound federation never connects to these CIDR ranges;
-                                  default: loopback, private and reserved ranges */
-    size_t n_ip_range_blacklist;
-    char **ip_range_whitelist; /* exceptions to the blacklist (e.g. 127.0.0.1/32 in tests) */
-    size_t n_ip_range_whitelist;
     char **turn_uris;          /* turn_uris: TURN servers for /voip/turnServer; NULL = none */
     size_t n_turn_uris;
     char *turn_shared_secret;  /* turn_shared_secret (coturn's static-auth-secret) */

@@ -26,6 +26,7 @@
 #include "server/b64.h"
 #include "server/cjson.h"
 #include "server/clock.h"
+#include "server/fedout.h"
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/notify.h"
@@ -134,6 +135,14 @@ int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_i
     if (db_device_list_changed(c, user_id, &pos, &rooms) < 0)
         return -1;
     notify_touch(t, pos, NULL, user_id, NOTIFY_DEVICES);
+    if (ids_is_local(user_id)) {
+        /* servers sharing a room with the user query the keys again (m.device_list_update;
+         * which device changed is not known here: the receiver resyncs the whole list) */
+        json_t *edu = json_pack("{s:s,s:s,s:I,s:[]}", "user_id", user_id, "device_id", "",
+                                "stream_id", (json_int_t)pos, "prev_id");
+        fedout_edu_user_rooms(user_id, "m.device_list_update", edu);
+        json_decref(edu);
+    }
     size_t i;
     json_t *r;
     json_array_foreach(rooms, i, r)
@@ -644,6 +653,30 @@ json_t *e2e_changes(const char *user_id, const char *from, const char *to, struc
 
 /* --- /sendToDevice ------------------------------------------------------------------------ */
 
+/* One m.direct_to_device EDU per server of `remote` ({server: {user: {device: content}}}).
+ * The message ID is derived from the client's transaction, so a repeated request is a repeated
+ * message the receiving server drops. Only for local senders (received EDUs are not relayed). */
+static void send_remote(const char *sender, const char *device_id, const char *type,
+                        const char *txn_id, const json_t *remote)
+{
+    char message_id[512];
+    if (!e2e_is_local(sender) || !json_object_size(remote))
+        return;
+    int len = snprintf(message_id, sizeof message_id, "%s.%s", device_id ? device_id : "",
+                       txn_id ? txn_id : "");
+    if (len < 0 || (size_t)len >= sizeof message_id)
+        return;
+    const char *server;
+    json_t *msgs;
+    json_object_foreach((json_t *)remote, server, msgs)
+    {
+        json_t *edu = json_pack("{s:s,s:s,s:s,s:O}", "sender", sender, "type", type,
+                                "message_id", message_id, "messages", msgs);
+        fedout_edu_server(server, "m.direct_to_device", edu);
+        json_decref(edu);
+    }
+}
+
 int e2e_send_to_device(const char *sender, const char *device_id, const char *type,
                        const char *txn_id, const json_t *body, struct e2e_error *err)
 {
@@ -652,7 +685,7 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
         e2e_fail(err, 400, "M_BAD_JSON", "messages must be an object of user IDs");
         return -1;
     }
-    json_t *rows = json_array();
+    json_t *rows = json_array(), *remote = json_object();
     int rc = -1;
     const char *u;
     json_t *devs;
@@ -671,9 +704,14 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
                 goto out;
             }
         }
-        if (!e2e_is_local(u)) { /* remote devices need federation; a bad user ID gets nothing */
-            if (e2e_server_of(u))
-                log_warn("sendToDevice: %s is on another server; not delivered", u);
+        if (!e2e_is_local(u)) { /* remote devices: an EDU to their server; a bad ID: nothing */
+            const char *server = e2e_server_of(u);
+            if (server) {
+                json_t *by = json_object_get(remote, server);
+                if (!by)
+                    json_object_set_new(remote, server, by = json_object());
+                json_object_set(by, u, devs);
+            }
             continue;
         }
         json_object_foreach(devs, d, content)
@@ -692,6 +730,7 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
         }
     }
     rc = 0;
+    send_remote(sender, device_id, type, txn_id, remote);
     if (!json_array_size(rows))
         goto out;
     struct dbc *c = db_get();
@@ -719,5 +758,6 @@ internal:
     rc = -1;
 out:
     json_decref(rows);
+    json_decref(remote);
     return rc;
 }

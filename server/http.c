@@ -288,6 +288,31 @@ const char *http_header(struct http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_all *h = cls;
+    if (strcasecmp(key, h->name) == 0) {
+        if (h->n < h->max)
+            h->out[h->n] = value;
+        h->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max)
+{
+    struct header_all h = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_one, &h);
+    return h.n;
+}
+
 json_t *http_json(struct http_req *req)
 {
     return req->json;
@@ -355,6 +380,33 @@ const char *http_target(struct http_req *req)
     target_add(&t, "?", 1);
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
     return t.failed ? NULL : t.s;
+}
+
+struct query_all {
+    const char *name;
+    json_t *out;
+    size_t max;
+};
+
+static enum MHD_Result query_all_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct query_all *qa = cls;
+    if (!value || strcmp(key, qa->name) != 0 || json_array_size(qa->out) >= qa->max)
+        return MHD_YES;
+    char *dec = http_pct_decode(value, strlen(value));
+    if (dec)
+        json_array_append_new(qa->out, json_string(dec));
+    free(dec);
+    return MHD_YES;
+}
+
+json_t *http_query_all(struct http_req *req, const char *name, size_t max)
+{
+    struct query_all qa = {name, json_array(), max};
+    if (qa.out)
+        MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_all_arg, &qa);
+    return qa.out;
 }
 
 const struct http_user *http_user(struct http_req *req)

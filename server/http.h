@@ -78,8 +78,14 @@ void http_stop(int grace_ms);
 const char *http_param(struct http_req *req, size_t i);
 /* Decoded query parameter, or NULL. */
 const char *http_query(struct http_req *req, const char *name);
+/* Every value of a repeated query parameter (`ver`, `via`), decoded, in order, at most max:
+ * a new array of strings (invalid UTF-8 values left out). */
+json_t *http_query_all(struct http_req *req, const char *name, size_t max);
 /* Request header (case-insensitive name), or NULL. */
 const char *http_header(struct http_req *req, const char *name);
+/* Every value of a header that may repeat (case-insensitive name), in order: up to max into
+ * out. Returns how many there are (possibly more than max). */
+size_t http_header_all(struct http_req *req, const char *name, const char **out, size_t max);
 /* The parsed body (borrowed) for HTTP_BODY_JSON routes, else NULL. */
 json_t *http_json(struct http_req *req);
 /* Raw body bytes (borrowed) and length. */

@@ -28,6 +28,7 @@
 
 #include "server/b64.h"
 #include "server/clock.h"
+#include "server/ids.h"
 #include "server/log.h"
 #include "storage/serverkeys.h"
 
@@ -209,7 +210,7 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
                   uint8_t pk[32])
 {
     bool stale = false;
-    if (strcmp(server, own_server) == 0) {
+    if (strcmp(server, own_server) == 0 || ids_is_local_server(server)) {
         if (strcmp(key_id, own.key_id) == 0) {
             memcpy(pk, own.pk, 32);
             return 1;

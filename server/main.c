@@ -270,7 +270,8 @@ static int serve(const char *config_path)
         goto out_cfg;
     }
     ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
-    room_init(cfg.server_name, keyring_own(), cfg.default_room_version, NULL);
+    room_init(cfg.server_name, keyring_own(), cfg.default_room_version,
+              federation_sender_listener);
     e2e_init(cfg.server_name);
 
     struct db_params dp = {
@@ -332,6 +333,11 @@ static int serve(const char *config_path)
         log_error("cannot start the search indexer");
         goto out_notify;
     }
+    federation_fetcher_register();
+    if (federation_sender_start() < 0) {
+        log_error("cannot start the federation sender");
+        goto out_notify;
+    }
     if (http_start(&cfg) < 0)
         goto out_notify;
     log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,
@@ -354,16 +360,17 @@ static int serve(const char *config_path)
     rc = 0;
 out_notify:
     outbound_stop();
+    federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
     media_shutdown();
     notify_stop();
     notify_cleanup();
 out_db:
+    federation_shutdown();
     outbound_set_ip_range_filter(NULL);
     ipfilter_free(push_filter);
     ipfilter_free(preview_filter);
-    federation_shutdown();
     db_pool_close();
     pducache_free();
     account_cache_free();

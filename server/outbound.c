@@ -339,6 +339,14 @@ static void finished(struct job *j, CURLcode cc)
         curl_easy_getinfo(j->h, CURLINFO_CONTENT_TYPE, &ct);
         if (ct)
             snprintf(j->res.content_type, sizeof j->res.content_type, "%s", ct);
+        struct curl_header *cc_hdr = NULL;
+        if (curl_easy_header(j->h, "Cache-Control", 0, CURLH_HEADER, -1, &cc_hdr) == CURLHE_OK &&
+            strlen(cc_hdr->value) < sizeof j->res.cache_control)
+            snprintf(j->res.cache_control, sizeof j->res.cache_control, "%s", cc_hdr->value);
+        char *loc = NULL;
+        curl_easy_getinfo(j->h, CURLINFO_REDIRECT_URL, &loc);
+        if (loc && strlen(loc) < sizeof j->res.location)
+            snprintf(j->res.location, sizeof j->res.location, "%s", loc);
         j->res.truncated = j->overflow;
     }
     job_end(j, e, e == OUTBOUND_OK ? NULL : curl_easy_strerror(cc));

@@ -68,6 +68,11 @@ struct outbound_res {
     size_t len;
     bool truncated;         /* truncate was set and the body was cut at max_body */
     char content_type[128]; /* "" when none */
+    char cache_control[128]; /* the Cache-Control header, "" when none (federation caches
+                                /.well-known/matrix/server answers by it) */
+    char location[512];     /* a 3xx answer's redirect target, absolute; "" when none or too
+                               long (redirects are not followed: callers that must follow
+                               them, as server discovery, do so themselves) */
     char why[160];          /* what went wrong, for logs (no URL: it may hold secrets) */
 };
 

@@ -203,6 +203,14 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
                                   const char *membership, const json_t *pdu, json_t **signed_ev,
                                   json_t **state, json_t **auth_chain, char *why, size_t n);
 
+/* Called after a join, leave or knock of `origin`'s user was accepted through send_join,
+ * send_leave or send_knock here (`pdu` borrowed, as accepted): the resident server passes it
+ * on to the room's other servers but origin (Server-Server API "Joining Rooms": "the resident
+ * server ... sends the event to the other servers in the room"). The outbound transaction
+ * queue registers it at start-up; NULL: not passed on. */
+typedef void (*room_relay_fn)(const char *room_id, const json_t *pdu, const char *origin);
+void room_set_relay(room_relay_fn fn);
+
 /* PUT /invite (v2): `origin` invites one of our users: check `pdu` (signatures, type, sender
  * of origin, state_key a local user, ID event_id), sign it, remember the invite with the
  * stripped form of invite_room_state for the invitee's /sync, and receive it too when this

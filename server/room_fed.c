@@ -34,6 +34,13 @@
 #define MAX_INVITE_STATE 50  /* invite_room_state entries kept */
 #define MAX_INVITE_STATE_IN 100 /* invite_room_state entries accepted (v12 checks them all) */
 
+static room_relay_fn relay;
+
+void room_set_relay(room_relay_fn fn)
+{
+    relay = fn;
+}
+
 static const char *str(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -312,6 +319,8 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
         if (!(*state = room_stripped_pdus(room_id)))
             goto out;
     }
+    if (relay && r == ROOM_RECV_ACCEPTED)
+        relay(room_id, ev, origin);
     *signed_ev = ev;
     ev = NULL;
     rc = ROOM_OK;

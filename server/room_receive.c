@@ -24,7 +24,9 @@
  * when it follows every extremity, else the resolution of the states at all the extremities
  * (a fork is joined, or left open). Every event state resolution or the auth checks read is
  * loaded through one cache that refuses events of other rooms ("fetched events checked to
- * belong to the room") and knows which were rejected.
+ * belong to the room") and knows which were rejected. A redaction is applied when both it
+ * and its target are here and its sender's server is the target's or it has the redact level
+ * (v3 "Handling redactions"); one that came first waits in pending_redactions.
  *
  * Outliers (the send_join answer's events, fetched auth events) are server/room_outlier.c's. */
 #include "server/room.h"
@@ -327,6 +329,49 @@ int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, 
 /* Relations and the redaction an accepted event brings, and its notifications. For v3+ the
  * redaction is applied when its sender's server is the target's, or the sender has the redact
  * level in the state before it (v3 "Handling redactions"); v1/v2 redactions passed rule 11. */
+/* v3 "Handling redactions": may `red` (the state before it: st) redact `target`? In v1/v2 rule
+ * 11 decided when the redaction was accepted. */
+static bool redaction_applies(struct room_recv_ctx *x, const json_t *red, const json_t *target,
+                              const struct room_recv_state *st)
+{
+    if (x->rv->event_ids == ROOMVER_EVID_V1)
+        return true;
+    const char *a = ids_server_of(str(target, "sender")), *s = ids_server_of(str(red, "sender"));
+    if (a && s && strcmp(a, s) == 0)
+        return true;
+    struct auth_ops ops = {room_recv_map_state, NULL, (void *)st};
+    const json_t *pl = room_recv_map_state((void *)st, "m.room.power_levels", "");
+    const json_t *r = json_object_get(json_object_get(pl, "content"), "redact");
+    int64_t need = json_is_integer(r) ? json_integer_value(r) : 50;
+    return auth_user_power(x->rv, &ops, str(red, "sender")) >= need;
+}
+
+/* Redactions that arrived before `ev` (its ID: id), applied now that it is here. */
+static int late_redactions(struct room_recv_ctx *x, const json_t *ev, const char *id)
+{
+    json_t *reds = db_pending_redactions_take(x->c, x->room_id, id);
+    if (!reds)
+        return -1;
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    json_array_foreach(reds, i, v)
+    {
+        const char *rid = json_string_value(v);
+        const json_t *red = room_recv_load(x, rid);
+        struct db_event e;
+        if (!red || db_events_get(x->c, rid, &e) != 1)
+            continue;
+        struct room_recv_state st = {x, NULL, NULL, e.state_group};
+        bool ok = !e.rejected && redaction_applies(x, red, ev, &st);
+        db_event_clear(&e);
+        if (ok && room_apply_redaction(x->c, x->rv, red, rid) < 0)
+            rc = -1;
+    }
+    json_decref(reds);
+    return rc;
+}
+
 int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
                            const char *id, const struct room_recv_state *before)
 {
@@ -340,20 +385,12 @@ int room_recv_side_effects(struct room_recv_ctx *x, struct batch *b, const json_
     const char *target =
         strcmp(str(ev, "type"), "m.room.redaction") == 0 ? event_redacts(ev, x->rv) : NULL;
     const json_t *t = target ? room_recv_load(x, target) : NULL;
-    if (t) {
-        bool ok = x->rv->event_ids == ROOMVER_EVID_V1;
-        const char *a = ids_server_of(str(t, "sender")), *s = ids_server_of(str(ev, "sender"));
-        ok = ok || (a && s && strcmp(a, s) == 0);
-        if (!ok) {
-            struct auth_ops ops = {room_recv_map_state, NULL, (void *)before};
-            const json_t *pl = room_recv_map_state((void *)before, "m.room.power_levels", "");
-            const json_t *r = json_object_get(json_object_get(pl, "content"), "redact");
-            int64_t need = json_is_integer(r) ? json_integer_value(r) : 50;
-            ok = auth_user_power(x->rv, &ops, str(ev, "sender")) >= need;
-        }
-        if (ok && room_apply_redaction(x->c, x->rv, ev, id) < 0)
-            return -1;
-    }
+    if (t && redaction_applies(x, ev, t, before) && room_apply_redaction(x->c, x->rv, ev, id) < 0)
+        return -1;
+    if (target && !t && db_pending_redaction_put(x->c, x->room_id, target, id) < 0)
+        return -1;
+    if (late_redactions(x, ev, id) < 0)
+        return -1;
     json_t *plain = json_copy((json_t *)ev);
     json_object_del(plain, "event_id");
     int rc = room_push_actions(x->c, b, x->room_id, plain, id);

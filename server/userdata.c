@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/fedout.h"
+#include "server/ids.h"
 #include "server/notify.h"
 #include "storage/state.h"
 #include "storage/userdata.h"
@@ -221,6 +223,16 @@ enum room_rc userdata_receipt(const char *user_id, const char *room_id, const ch
     if (found > 0 && pos > 0)
         notify_touch(t, pos, room_id, NULL, NOTIFY_RECEIPT);
     notify_end(t, found > 0);
+    if (found > 0 && strcmp(type, "m.read") == 0 && ids_is_local(user_id)) {
+        /* public receipts go to the room's other servers (m.receipt EDU) */
+        json_t *data = json_pack("{s:I}", "ts", (json_int_t)clock_now_ms());
+        if (thread_id)
+            json_object_set_new(data, "thread_id", json_string(thread_id));
+        json_t *edu = json_pack("{s:{s:{s:{s:[s],s:o}}}}", room_id, "m.read", user_id,
+                                "event_ids", event_id, "data", data);
+        fedout_edu_room(room_id, "m.receipt", edu);
+        json_decref(edu);
+    }
     if (found == 0) {
         snprintf(why, n, "Unknown event %s in %s", event_id, room_id);
         rc = ROOM_NOT_FOUND;
@@ -252,6 +264,12 @@ enum room_rc userdata_typing(const char *user_id, const char *room_id, bool typi
     if (timeout_ms > MAX_TYPING_MS)
         timeout_ms = MAX_TYPING_MS;
     notify_typing_set(room_id, user_id, typing, timeout_ms);
+    if (ids_is_local(user_id)) { /* the room's other servers hear of it (m.typing EDU) */
+        json_t *edu = json_pack("{s:s,s:s,s:b}", "room_id", room_id, "user_id", user_id,
+                                "typing", typing);
+        fedout_edu_room(room_id, "m.typing", edu);
+        json_decref(edu);
+    }
     return ROOM_OK;
 }
 
@@ -303,6 +321,16 @@ enum room_rc userdata_presence_put(const char *user_id, const char *presence,
     json_decref(rooms);
     notify_end(t, rc == 0);
     db_put(c);
+    if (rc == 0 && ids_is_local(user_id)) { /* servers sharing a room hear of it (m.presence) */
+        json_t *edu = json_pack("{s:[{s:s,s:s,s:i,s:b}]}", "push", "user_id", user_id,
+                                "presence", presence, "last_active_ago", 0,
+                                "currently_active", strcmp(presence, "online") == 0);
+        if (edu && status_msg)
+            json_object_set_new(json_array_get(json_object_get(edu, "push"), 0), "status_msg",
+                                json_string(status_msg));
+        fedout_edu_user_rooms(user_id, "m.presence", edu);
+        json_decref(edu);
+    }
     return rc == 0 ? ROOM_OK : ROOM_ERR;
 }
 

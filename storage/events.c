@@ -528,3 +528,33 @@ json_t *db_threads_page(struct dbc *c, const char *room_id, const char *particip
         4, p);
     return page_rows(res);
 }
+
+int db_pending_redaction_put(struct dbc *c, const char *room_id, const char *target,
+                             const char *redaction_id)
+{
+    const char *p[] = {target, redaction_id, room_id};
+    PGresult *res = db_exec(c,
+                            "INSERT INTO pending_redactions (target, redaction_id, room_id) "
+                            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            3, p);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+json_t *db_pending_redactions_take(struct dbc *c, const char *room_id, const char *target)
+{
+    const char *p[] = {target, room_id};
+    PGresult *res = db_exec(c,
+                            "DELETE FROM pending_redactions WHERE target = $1 AND room_id = $2 "
+                            "RETURNING redaction_id",
+                            2, p);
+    if (!res)
+        return NULL;
+    json_t *out = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(out, json_string(db_val(res, i, 0)));
+    PQclear(res);
+    return out;
+}

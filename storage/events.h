@@ -61,6 +61,11 @@ void db_event_clear(struct db_event *e);
 int db_events_redact(struct dbc *c, const char *event_id, const char *redacted_json,
                      const char *redacted_by);
 
+/* Redactions whose target is not here yet: remember one (0 or -1), or take those waiting for
+ * `target` (a new array of redaction event IDs, empty when none; NULL on error). */
+int db_pending_redaction_put(struct dbc *c, const char *room_id, const char *target,
+                             const char *redaction_id);
+json_t *db_pending_redactions_take(struct dbc *c, const char *room_id, const char *target);
 /* Transaction IDs: the event a device's txn_id produced, malloc'd into *event_id (NULL when
  * new). 0 or -1. */
 int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,

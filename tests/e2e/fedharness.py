@@ -286,18 +286,27 @@ class FakeOrigin:
 
 class WellKnownServer:
     """HTTPS on 127.0.0.1:443 answering /.well-known/matrix/server with `body` (a dict, or
-    None for 404), as a domain's web server does. Needs the port: check `ok`."""
+    None for 404), as a domain's web server does, after a redirect when `redirect`. Needs the
+    port: check `ok`."""
 
-    def __init__(self, ca, body, max_age=3600):
+    def __init__(self, ca, body, max_age=3600, redirect=False):
         import http.server
         outer = self
         self.hits = 0
+        self.redirect = redirect
         self.body, self.max_age = body, max_age
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.hits += 1
-                if self.path != "/.well-known/matrix/server" or outer.body is None:
+                if self.path == "/.well-known/matrix/server" and outer.redirect:
+                    self.send_response(302)  # as a web server moving the file would
+                    self.send_header("Location", "https://localhost/moved/matrix-server")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path not in ("/.well-known/matrix/server", "/moved/matrix-server") \
+                        or outer.body is None:
                     self.send_response(404)
                     self.end_headers()
                     return

@@ -1,6 +1,7 @@
 """Server discovery end to end (Server-Server API "Resolving server names", step 3.2): B is
 called "localhost" (no port); A finds it through https://localhost/.well-known/matrix/server
-(a Python HTTPS server on 127.0.0.1:443, skipped when that port is taken), which delegates to
+(a Python HTTPS server on 127.0.0.1:443, skipped when that port is taken; the file has moved,
+a 302 says where), which delegates to
 localhost:<B's TLS front>; A then connects there with SNI and certificate check for
 "localhost" and Host "localhost:<port>". The well-known answer is cached for its max-age."""
 import shutil
@@ -17,7 +18,7 @@ class TestDiscovery(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="amtsbote-disc-")
         cls.ca = TestCA(cls.tmp)
-        cls.wk = WellKnownServer(cls.ca, None)
+        cls.wk = WellKnownServer(cls.ca, None, redirect=True)
         if not cls.wk.ok:
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise unittest.SkipTest("127.0.0.1:443 is not available")
@@ -46,9 +47,9 @@ class TestDiscovery(unittest.TestCase):
         r = self.A.get(path, token=self.tok)
         self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
         self.assertEqual(r.body, {"displayname": "Bob Local"})
-        self.assertEqual(self.wk.hits, 1)
+        self.assertEqual(self.wk.hits, 2)  # the redirect was followed
         self.assertGreater(self.B.front.connections, before)
-        # cached: the well-known is not asked again
+        # cached for its max-age: the well-known is not asked again
         r = self.A.get(path, token=self.tok)
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(self.wk.hits, 1)
+        self.assertEqual(self.wk.hits, 2)

@@ -186,6 +186,40 @@ class TestFederationTrust(unittest.TestCase):
             fresh.close()
             stale.close()
 
+    def raw_get(self, server, path, headers):
+        """GET with repeated headers (urllib folds them); returns (status, errcode)."""
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.putrequest("GET", path)
+        for k, v in headers:
+            c.putheader(k, v)
+        c.endheaders()
+        r = c.getresponse()
+        body = json.loads(r.read() or b"{}")
+        c.close()
+        return r.status, body.get("errcode")
+
+    def test_several_authorization_headers(self):
+        path = profile_path(f"@bob:{self.B.server_name}")
+        good = xmatrix(self.A.key, self.A.server_name, self.B.server_name, "GET", path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good)]), (200, None))
+        # one header per signing key: each must be valid
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good)] * 2),
+                         (200, None))
+        forged = xmatrix(Key(self.A.key.version), self.A.server_name, self.B.server_name, "GET",
+                         path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good),
+                                                     ("Authorization", forged)]),
+                         (401, "M_UNAUTHORIZED"))
+        other = xmatrix(self.N.key, self.N.server_name, self.B.server_name, "GET", path)
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", good),
+                                                     ("Authorization", other)]),
+                         (401, "M_UNAUTHORIZED"))
+        # another scheme next to X-Matrix is not ours to judge
+        self.assertEqual(self.raw_get(self.B, path, [("Authorization", "Bearer x"),
+                                                     ("Authorization", good)]), (200, None))
+
     def test_wrong_destination_refused(self):
         r = self.from_A(destination=self.N.server_name)
         self.assertError(r, 401, "M_UNAUTHORIZED")

@@ -329,8 +329,10 @@ class VersionsAndErrors(RoomsBase):
         self.assertError(r, 400, "M_ROOM_IN_USE")
         r = self.s.post(CS + "/createRoom", {"preset": "everyone_admin"}, token=self.alice)
         self.assertError(r, 400, "M_BAD_JSON")
+        # a user of another server is invited once the room exists; an unreachable server
+        # leaves the room as it is (the failure is logged)
         r = self.s.post(CS + "/createRoom", {"invite": ["@x:elsewhere.org"]}, token=self.alice)
-        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertEqual(r.status, 200, r)
         self.assertError(self.s.post(CS + "/createRoom", {}), 401, "M_MISSING_TOKEN")
 
     def test_send_errors(self):

@@ -805,6 +805,60 @@ TEST(random_forks_keep_the_invariants)
     random_forks(4242);
 }
 
+/* v3+ "Handling redactions": a redaction of bob's that arrives before the message it redacts
+ * is applied when the message arrives; one that arrives after is applied at once. */
+TEST(redactions_early_and_late)
+{
+    struct fx f;
+    if (fx_open(&f) < 0)
+        return;
+    char *m1 = NULL, *r1 = NULL, *m2 = NULL, *r2 = NULL;
+    json_t *pm1 = mk("10", f.room, "m.room.message", NULL, BOB,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "secret"), IDS(f.bj),
+                     IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m1);
+    json_t *pr1 = mk("10", f.room, "m.room.redaction", NULL, BOB, json_object(), IDS(f.bj),
+                     IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &r1);
+    json_object_set_new(pr1, "redacts", json_string(m1)); /* v10: at the top level */
+    event_set_content_hash(pr1);
+    json_object_del(pr1, "signatures");
+    event_sign(pr1, roomver_get("10"), REMOTE, &remote);
+    free(r1);
+    r1 = event_compute_id(pr1, roomver_get("10"));
+    CHECK_INT(recv_(pr1, NULL), ROOM_RECV_ACCEPTED); /* the target is not here yet */
+    CHECK_INT(recv_(pm1, NULL), ROOM_RECV_ACCEPTED);
+    struct db_event e;
+    CHECK_INT(standing(m1, &e), 1);
+    CHECK(e.redacted_by && strcmp(e.redacted_by, r1) == 0);
+    CHECK_INT(json_object_size(json_object_get(e.pdu, "content")), 0);
+    db_event_clear(&e);
+    /* in order */
+    json_t *pm2 = mk("10", f.room, "m.room.message", NULL, BOB,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "oops"), IDS(m1),
+                     IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &m2);
+    CHECK_INT(recv_(pm2, NULL), ROOM_RECV_ACCEPTED);
+    json_t *pr2 = mk("10", f.room, "m.room.redaction", NULL, BOB, json_object(), IDS(m2),
+                     IDS(f.create, f.pl, f.bj), 0, &remote, REMOTE, &r2);
+    json_object_set_new(pr2, "redacts", json_string(m2));
+    event_set_content_hash(pr2);
+    json_object_del(pr2, "signatures");
+    event_sign(pr2, roomver_get("10"), REMOTE, &remote);
+    free(r2);
+    r2 = event_compute_id(pr2, roomver_get("10"));
+    CHECK_INT(recv_(pr2, NULL), ROOM_RECV_ACCEPTED);
+    CHECK_INT(standing(m2, &e), 1);
+    CHECK(e.redacted_by && strcmp(e.redacted_by, r2) == 0);
+    db_event_clear(&e);
+    json_decref(pm1);
+    json_decref(pr1);
+    json_decref(pm2);
+    json_decref(pr2);
+    free(m1);
+    free(r1);
+    free(m2);
+    free(r2);
+    fx_close(&f);
+}
+
 /* The fake remote's answers to the engine's fetches. */
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
@@ -1111,6 +1165,7 @@ int main(void)
     RUN(version_1_events);
     RUN(linear_messages_timing);
     RUN(random_forks_keep_the_invariants);
+    RUN(redactions_early_and_late);
     RUN(fetching_missing_prev_and_auth);
     RUN(state_fallback_for_missing_prev);
     RUN(send_join_v10);
