@@ -19,6 +19,7 @@
 
 #include "federation/fed_internal.h"
 #include "federation/federation.h"
+#include "server/ids.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/remote.h"
@@ -102,17 +103,22 @@ bool federation_domain_allowed(const char *server_name)
     return false;
 }
 
-int federation_request(const char *destination, const char *method, const char *path_query,
-                       json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
+int federation_prepare(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, struct federation_prepared *p, char *err,
+                       size_t errlen)
 {
     struct fed_target t;
-    struct outbound_req r;
-    char url[4096];
-    int rc = FED_ERR_REFUSED;
+    char *sig = NULL;
+    size_t n = 0;
 
-    *out = NULL;
+    memset(p, 0, sizeof *p);
     if (!fed_cfg || strcmp(destination, fed_cfg->server_name) == 0) {
         snprintf(err, errlen, "%.255s is this server", destination);
+        return FED_ERR_REFUSED;
+    }
+    if (!ids_server_name_valid(destination, strlen(destination)) ||
+        strlen(destination) >= sizeof p->destination) {
+        snprintf(err, errlen, "not a server name");
         return FED_ERR_REFUSED;
     }
     if (!federation_domain_allowed(destination)) {
@@ -121,90 +127,95 @@ int federation_request(const char *destination, const char *method, const char *
     }
     if (fed_resolve(destination, &t, err, errlen) < 0)
         return FED_ERR_TRANSPORT;
-    if ((size_t)snprintf(url, sizeof url, "%s%s", t.url_base, path_query) >= sizeof url) {
+    if ((size_t)snprintf(p->url, sizeof p->url, "%s%s", t.url_base, path_query) >= sizeof p->url) {
         snprintf(err, errlen, "request target too long");
         return FED_ERR_REFUSED;
     }
-    char *sig = xmatrix_sign_header(keyring_own(), fed_cfg->server_name, destination, method,
-                                    path_query, body);
+    snprintf(p->destination, sizeof p->destination, "%s", destination);
+    snprintf(p->connect_to, sizeof p->connect_to, "%s", t.connect_to);
+    sig = xmatrix_sign_header(keyring_own(), fed_cfg->server_name, destination, method, path_query,
+                              body);
     size_t hl = sig ? strlen(sig) + sizeof "Authorization: " : 0;
-    char *auth = sig ? malloc(hl) : NULL;
-    if (!auth) {
-        snprintf(err, errlen, "cannot sign the request");
-        goto out;
-    }
-    snprintf(auth, hl, "Authorization: %s", sig);
-    const char *headers[] = {auth, NULL};
-    fed_base_req(&r);
-    r.method = method;
-    r.url = url;
-    r.headers = headers;
-    r.destination = destination;
-    r.connect_to = t.connect_to[0] ? t.connect_to : NULL;
-    r.timeout_ms = timeout_ms;
-    r.max_body = FED_MAX_RESPONSE;
-    enum outbound_err why = OUTBOUND_OK;
-    rc = httpc_json_req(&r, body, out, &why, err, errlen);
-    if (rc < 0) {
-        if (why == OUTBOUND_E_BLOCKED) /* say which setting refused it */
-            snprintf(err, errlen, "%s (ip_range_blacklist)", outbound_strerror(why));
-        rc = FED_ERR_TRANSPORT;
-    }
-out:
+    if (sig && (p->auth = malloc(hl)))
+        snprintf(p->auth, hl, "Authorization: %s", sig);
     free(sig);
-    free(auth);
+    if (body)
+        p->body = json_dumps(body, JSON_COMPACT);
+    if (!p->auth || (body && !p->body)) {
+        federation_prepared_clear(p);
+        snprintf(err, errlen, "cannot sign the request");
+        return FED_ERR_REFUSED;
+    }
+    p->headers[n++] = p->auth;
+    p->headers[n++] = "Accept: application/json";
+    if (body)
+        p->headers[n++] = "Content-Type: application/json";
+    p->headers[n] = NULL;
+    fed_base_req(&p->req);
+    p->req.method = method;
+    p->req.url = p->url;
+    p->req.headers = p->headers;
+    p->req.body = p->body;
+    p->req.body_len = p->body ? strlen(p->body) : 0;
+    p->req.destination = p->destination;
+    p->req.connect_to = p->connect_to[0] ? p->connect_to : NULL;
+    p->req.timeout_ms = timeout_ms;
+    p->req.max_body = FED_MAX_RESPONSE;
+    return 0;
+}
+
+void federation_prepared_clear(struct federation_prepared *p)
+{
+    if (!p)
+        return;
+    free(p->auth);
+    free(p->body);
+    p->auth = p->body = NULL;
+}
+
+int federation_request(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
+{
+    struct federation_prepared p;
+    struct outbound_res res;
+
+    *out = NULL;
+    int rc = federation_prepare(destination, method, path_query, body, timeout_ms, &p, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (outbound_fetch(&p.req, &res) < 0) {
+        if (res.err == OUTBOUND_E_BLOCKED) /* say which setting refused it */
+            snprintf(err, errlen, "%s (ip_range_blacklist)", outbound_strerror(res.err));
+        else
+            snprintf(err, errlen, "%s", res.why);
+        rc = FED_ERR_TRANSPORT;
+    } else {
+        rc = (int)res.status;
+        if (res.body)
+            *out = json_loadb(res.body, res.len, 0, NULL);
+    }
+    outbound_res_clear(&res);
+    federation_prepared_clear(&p);
     return rc;
 }
 
 int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
                            long timeout_ms, struct outbound_res *res, char *err, size_t errlen)
 {
-    struct fed_target t;
-    char url[4096];
+    struct federation_prepared p;
     memset(res, 0, sizeof *res);
-    if (!fed_cfg || strcmp(destination, fed_cfg->server_name) == 0) {
-        snprintf(err, errlen, "%.255s is this server", destination);
-        return FED_ERR_REFUSED;
-    }
-    if (!federation_domain_allowed(destination)) {
-        snprintf(err, errlen, "%.255s is not in federation_domain_whitelist", destination);
-        return FED_ERR_REFUSED;
-    }
-    if (fed_resolve(destination, &t, err, errlen) < 0)
-        return FED_ERR_TRANSPORT;
-    if ((size_t)snprintf(url, sizeof url, "%s%s", t.url_base, path_query) >= sizeof url) {
-        snprintf(err, errlen, "request target too long");
-        return FED_ERR_REFUSED;
-    }
-    char *sig = xmatrix_sign_header(keyring_own(), fed_cfg->server_name, destination, "GET",
-                                    path_query, NULL);
-    size_t hl = sig ? strlen(sig) + sizeof "Authorization: " : 0;
-    char *auth = sig ? malloc(hl) : NULL;
-    int rc = FED_ERR_REFUSED;
-    if (!auth) {
-        snprintf(err, errlen, "cannot sign the request");
-        goto out;
-    }
-    snprintf(auth, hl, "Authorization: %s", sig);
-    const char *headers[] = {auth, NULL};
-    struct outbound_req r;
-    fed_base_req(&r);
-    r.method = "GET";
-    r.url = url;
-    r.headers = headers;
-    r.destination = destination;
-    r.connect_to = t.connect_to[0] ? t.connect_to : NULL;
-    r.timeout_ms = timeout_ms;
-    r.max_body = max_body;
-    if (outbound_fetch(&r, res) < 0) {
+    int rc = federation_prepare(destination, "GET", path_query, NULL, timeout_ms, &p, err, errlen);
+    if (rc < 0)
+        return rc;
+    p.headers[1] = NULL; /* any type: multipart/mixed */
+    p.req.max_body = max_body;
+    if (outbound_fetch(&p.req, res) < 0) {
         snprintf(err, errlen, "%s", res->why);
         outbound_res_clear(res);
         rc = FED_ERR_TRANSPORT;
-        goto out;
+    } else {
+        rc = (int)res->status;
     }
-    rc = (int)res->status;
-out:
-    free(sig);
-    free(auth);
+    federation_prepared_clear(&p);
     return rc;
 }

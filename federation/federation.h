@@ -12,10 +12,10 @@
  * the handler reads the origin with http_origin(req). */
 extern const struct http_route federation_routes[];
 
-/* Start-up, before serving: keep cfg (it must outlive the server), load
- * federation_custom_ca_list, parse ip_range_blacklist/whitelist, register the X-Matrix
- * authenticator with server/http.c and the key fetcher with server/keyring.c. Returns 0, or -1
- * with a message in err. */
+/* Start-up, before serving and after outbound_set_ip_range_filter: keep cfg (it must outlive
+ * the server), load federation_custom_ca_list, register the X-Matrix authenticator with
+ * server/http.c, the key fetcher with server/keyring.c and federation_request with
+ * server/remote.c. Returns 0, or -1 with a message in err. */
 int federation_init(const struct config *cfg, char *err, size_t errlen);
 /* Release what federation_init loaded. */
 void federation_shutdown(void);
@@ -41,9 +41,38 @@ enum {
  * transport errors.
  * Returns the HTTP status with *out the parsed JSON answer (new reference; NULL if the body
  * was not JSON), or FED_ERR_TRANSPORT / FED_ERR_REFUSED with *out NULL and a reason in err
- * (never secrets). Blocks up to timeout_ms plus resolution (at most 10 s); any thread. */
+ * (never secrets). Blocks up to timeout_ms plus resolution when the destination is not
+ * cached (the well-known fetch at most 10 s, each SRV query at most about 8 s); any worker
+ * thread, never an outbound callback. */
 int federation_request(const char *destination, const char *method, const char *path_query,
                        json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen);
+
+/* A signed federation request ready for the outbound client, for senders that submit it
+ * themselves with a callback (outbound_submit: many destinations concurrently, nothing
+ * blocks). `req` points into this struct; outbound_submit copies what it needs, so the struct
+ * may be cleared as soon as it returns. */
+struct federation_prepared {
+    struct outbound_req req; /* url, method, headers (X-Matrix, JSON), body, destination (the
+                                concurrency key), connect_to, CA list, verification, address
+                                filter, timeout, 32 MiB response limit: all set */
+    char url[4096];
+    char connect_to[300];
+    char destination[256];
+    char *auth; /* "Authorization: X-Matrix ..." */
+    char *body; /* the JSON text, or NULL */
+    const char *headers[4];
+};
+
+/* The first half of federation_request: the checks, resolution and signing. Returns 0 with *p
+ * filled (release with federation_prepared_clear), or FED_ERR_REFUSED (never to be sent) /
+ * FED_ERR_TRANSPORT (the destination could not be resolved) with a reason in err. Blocks for
+ * resolution when the destination is not cached: call it from a worker thread, not from an
+ * outbound callback. */
+int federation_prepare(const char *destination, const char *method, const char *path_query,
+                       json_t *body, long timeout_ms, struct federation_prepared *p, char *err,
+                       size_t errlen);
+/* Free what federation_prepare allocated; NULL-safe, idempotent. */
+void federation_prepared_clear(struct federation_prepared *p);
 
 /* A signed GET whose answer is kept as bytes (media over federation: multipart/mixed), over
  * the server's outbound client with the same policy as federation_request (allow-list,

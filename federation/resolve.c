@@ -115,12 +115,16 @@ static enum fedresolve_state wellknown(const char *host, char wk[256], int failu
     enum fedresolve_state st = FR_ABSENT;
     const char *headers[] = {"Accept: application/json", NULL};
 
+    int64_t deadline = clock_mono_ms() + WELLKNOWN_TIMEOUT_MS; /* for all hops together */
     snprintf(url, sizeof url, "https://%s/.well-known/matrix/server", host);
     for (int hop = 0; hop <= WELLKNOWN_REDIRECTS; hop++) {
+        long left = (long)(deadline - clock_mono_ms());
+        if (left <= 0) /* 0 would mean the client's default */
+            break;
         fed_base_req(&r);
         r.url = url;
         r.headers = headers;
-        r.timeout_ms = WELLKNOWN_TIMEOUT_MS;
+        r.timeout_ms = left;
         r.max_body = WELLKNOWN_MAX_BODY;
         if (outbound_fetch(&r, &res) < 0) {
             log_debug("well-known of %s: %s", host, res.why);

@@ -683,7 +683,8 @@ static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
     struct timespec now;
     if (!l || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
         return;
-    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : NULL, r->method,
+    /* who: the user of an access token, or the origin server of an X-Matrix request */
+    accesslog_begin(l, http_client_ip(r), r->have_user ? r->user.user_id : r->origin, r->method,
                     r->path);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, access_log_arg, l);
     double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +

@@ -4,6 +4,7 @@ refused when unsigned, mis-signed, for another destination, with an unknown key,
 server off the allow-list), keys fetched through a trusted notary, outbound allow-list, TLS
 trust (federation_custom_ca_list, certificate failures) and the loopback address policy."""
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -122,6 +123,9 @@ class TestFederationTrust(unittest.TestCase):
         self.assertEqual(r["displayname"], "Bob B")
         # B fetched A's keys through the notary it trusts, which fetched them from A
         self.assertIn(f"through notary {self.N.server_name}", self.B.read_log())
+        # the access log names the authenticated origin
+        self.assertRegex(self.B.read_log(),
+                         rf' {re.escape(self.A.server_name)} "GET {re.escape(PROFILE)}\?')
         # the field filter and query string are part of what is signed
         r = self.from_A(path=profile_path(f"@bob:{self.B.server_name}") + "&field=displayname")
         self.assertEqual(r.status, 200, r)
