@@ -55,6 +55,17 @@ bool api_valid_room_id(const char *id);
 const char *api_room_param(struct http_req *req);
 /* Change the membership of `target` in the room as the requesting user (body: reason); m
  * "kick" is a leave of a user who is in the room (room_kick). */
+/* Calls that wait on other servers, run off the HTTP threads (api/roomfed.c); each answers
+ * the request. Join or knock (`m`) into target (room ID or alias) through `servers` (stolen,
+ * may be NULL), answering {room_id}; leave room_id (or reject its invite) answering {}; invite
+ * a user of another server answering {}; createRoom with `body` (copied) answering {room_id}. */
+void api_remote_join(struct http_req *req, const char *target, const char *m, const char *reason,
+                     json_t *servers);
+void api_remote_leave(struct http_req *req, const char *room_id, const char *reason);
+void api_remote_invite(struct http_req *req, const char *room_id, const char *invitee,
+                       const char *reason);
+void api_remote_create(struct http_req *req, json_t *body);
+
 /* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
  * alias (another server's through /query/directory), take the via and server_name query
  * parameters, and join or knock (`m`) through room_join_remote; answers {room_id}. */

@@ -83,6 +83,15 @@ const char *api_room_param(struct http_req *req)
 void api_create_room(struct http_req *req)
 {
     char why[512] = "", *room_id = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(http_json(req), "invite"), i, v)
+    {
+        if (json_is_string(v) && !ids_is_local(json_string_value(v))) {
+            api_remote_create(req, http_json(req)); /* invites through other servers */
+            return;
+        }
+    }
     enum room_rc rc =
         room_create(http_user(req)->user_id, http_json(req), &room_id, why, sizeof why);
     if (rc != ROOM_OK) {
@@ -209,42 +218,34 @@ static bool local_user(struct http_req *req, const char *user_id)
     return true;
 }
 
-/* Answer an engine result of a call that may have gone to another server: the other
- * server's error passes through (Server-Server API: "passed through to clients"). */
-static void reply_remote(struct http_req *req, enum room_rc rc, const struct room_remote_err *err,
-                         const char *why, json_t *ok_body)
-{
-    if (rc == ROOM_OK)
-        http_reply_json(req, 200, ok_body);
-    else if (err->status)
-        http_reply_error(req, err->status, err->errcode, "%s", why);
-    else
-        api_reply_room_error(req, rc, why);
-    if (rc != ROOM_OK)
-        json_decref(ok_body);
-}
-
 void api_membership(struct http_req *req, const char *room_id, const char *target, const char *m,
                     bool reply_room)
 {
     const char *reason;
     char why[512] = "", *id = NULL;
-    struct room_remote_err err = {0};
     enum room_rc rc;
     if (!body_reason(req, &reason))
         return;
     const char *me = http_user(req)->user_id;
+    if (strcmp(m, "leave") == 0 && strcmp(target, me) == 0 && !reply_room) {
+        api_remote_leave(req, room_id, reason); /* through other servers when needed */
+        return;
+    }
+    if (strcmp(m, "invite") == 0 && !ids_is_local(target)) {
+        api_remote_invite(req, room_id, target, reason); /* signed by the invitee's server */
+        return;
+    }
     if (strcmp(m, "kick") == 0)
         rc = room_kick(room_id, me, target, reason, &id, why, sizeof why);
-    else if (strcmp(m, "leave") == 0 && strcmp(target, me) == 0)
-        rc = room_leave_remote(room_id, me, reason, &id, &err, why, sizeof why);
-    else if (strcmp(m, "invite") == 0 && !ids_is_local(target))
-        rc = room_invite_remote(room_id, me, target, reason, NULL, &id, &err, why, sizeof why);
     else
         rc = room_membership(room_id, me, target, m, reason, NULL, &id, why, sizeof why);
     free(id);
-    reply_remote(req, rc, &err, why,
-                 reply_room ? json_pack("{s:s}", "room_id", room_id) : json_object());
+    if (rc != ROOM_OK)
+        api_reply_room_error(req, rc, why);
+    else if (reply_room)
+        http_reply_json(req, 200, json_pack("{s:s}", "room_id", room_id));
+    else
+        http_reply_json(req, 200, NULL);
 }
 
 #define MAX_VIA 20 /* servers named by via and server_name, each */
@@ -252,10 +253,7 @@ void api_membership(struct http_req *req, const char *room_id, const char *targe
 void api_join_target(struct http_req *req, const char *target, const char *m)
 {
     const char *reason;
-    char *room_id = NULL, *id = NULL, why[512] = "";
     json_t *servers = NULL;
-    struct room_remote_err err = {0};
-    enum room_rc rc;
     if (!body_reason(req, &reason))
         return;
     if (target[0] == '#') {
@@ -264,17 +262,6 @@ void api_join_target(struct http_req *req, const char *target, const char *m)
             http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room alias");
             return;
         }
-        rc = ids_is_local(target) ? room_alias_get(target, &room_id)
-                                  : room_alias_remote(target, &room_id, &servers, why, sizeof why);
-        if (rc == ROOM_NOT_FOUND) {
-            http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", target);
-            goto out;
-        }
-        if (rc != ROOM_OK) {
-            api_reply_room_error(req, rc, why);
-            goto out;
-        }
-        target = room_id;
     } else if (!api_valid_room_id(target)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Expected a room ID or alias");
         return;
@@ -284,13 +271,7 @@ void api_join_target(struct http_req *req, const char *target, const char *m)
         json_array_extend(servers, more);
         json_decref(more);
     }
-    rc = room_join_remote(target, http_user(req)->user_id, m, reason, servers, &id, &err, why,
-                          sizeof why);
-    reply_remote(req, rc, &err, why, json_pack("{s:s}", "room_id", target));
-out:
-    free(id);
-    free(room_id);
-    json_decref(servers);
+    api_remote_join(req, target, m, reason, servers); /* resolves the alias, joins or knocks */
 }
 
 void api_join_room_id(struct http_req *req)

@@ -148,6 +148,18 @@ class TestFederationJoin(unittest.TestCase):
                                self.B.server_name)
         self.assertError(r, 404, "M_NOT_FOUND")
 
+    def test_join_and_leave_room_versions_1_and_3(self):
+        """Sender-chosen event IDs and [id, hashes] references (v1), hash IDs (v3)."""
+        for version in ("1", "3"):
+            room = self.create(preset="public_chat", room_version=version)
+            r = self.B.post(f"{CS}/join/{q(room)}", {}, token=self.tok["hugo"])
+            self.assertEqual(r.status, 200, f"{version}: {r}\n{self.B.read_log()[-3000:]}")
+            self.assertJoinedOnBoth(room, "hugo")
+            r = self.B.post(f"{CS}/rooms/{q(room)}/leave", {}, token=self.tok["hugo"])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.membership_on(self.A, self.tok["alice"], room,
+                                                self.uid("hugo", self.B)), "leave")
+
     def test_join_v12_room_with_via(self):
         room = self.create(preset="public_chat", room_version="12")
         self.assertNotIn(":", room)
@@ -238,7 +250,8 @@ class TestFederationJoin(unittest.TestCase):
                                               "invite": [carol]}, token=self.tok["alice"])
         self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
         room = r["room_id"]
-        self.assertEqual(self.membership_on(self.A, self.tok["alice"], room, carol), "invite")
+        self.assertEqual(self.membership_on(self.A, self.tok["alice"], room, carol), "invite",
+                         self.A.read_log()[-3000:])
         inv = self.sync(self.B, "ivy")["rooms"]["invite"][room]["invite_state"]["events"]
         mine = [e for e in inv if e["type"] == "m.room.member" and e["state_key"] == carol]
         self.assertTrue(mine[0]["content"]["is_direct"])
