@@ -224,6 +224,35 @@ class TestFederationQuery(unittest.TestCase):
                        token=self.alice)
         self.assertEqual(r.status, 200, r)
 
+    def test_device_list_update_reaches_the_cache(self):
+        """A new device of a user of B who shares a room with alice: B sends
+        m.device_list_update (fedsend's queue), A marks its copy stale and shows the user in
+        alice's device_lists.changed, and the next query fetches the list again."""
+        u = "dora"
+        self.B.register(u)
+        d1 = Device(self.B, u)
+        d1.upload()
+        room = self.A.post(CS + "/createRoom", {"preset": "public_chat"}, token=self.alice)
+        room = room["room_id"]
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=d1.token)
+        self.assertEqual(r.status, 200, r)
+        r = self.A.post(CS + "/keys/query", {"device_keys": {d1.user_id: []}}, token=self.alice)
+        self.assertEqual(list(r["device_keys"][d1.user_id]), [d1.device_id], r)
+        since = self.A.get(CS + "/sync?timeout=0", token=self.alice)["next_batch"]
+        d2 = Device(self.B, u)
+        d2.upload()
+        changed, deadline = False, time.time() + 20
+        while not changed and time.time() < deadline:
+            s = self.A.get(f"{CS}/sync?timeout=2000&since={q(since)}", token=self.alice)
+            self.assertEqual(s.status, 200, s)
+            since = s["next_batch"]
+            changed = d1.user_id in s.get("device_lists", {}).get("changed", [])
+        self.assertTrue(changed, "the device list update did not reach alice's /sync")
+        r = self.A.post(CS + "/keys/query", {"device_keys": {d1.user_id: []}}, token=self.alice)
+        self.assertEqual(sorted(r["device_keys"][d1.user_id]),
+                         sorted([d1.device_id, d2.device_id]), r)
+
     # --- the public room directory over federation ------------------------------------------
     def test_public_rooms_over_federation(self):
         btok = self.B.login("carl")["access_token"]
