@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +541,47 @@ void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, 
         media_fail(&r->err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again");
     }
     done(arg, r);
+}
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    struct media_thumb_result *r;
+};
+
+static void waited(void *arg, struct media_thumb_result *r)
+{
+    struct waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->r = r;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int media_thumbnail_wait(const struct media_thumb *t, struct media_out *out,
+                         struct media_error *err)
+{
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NULL};
+    media_thumbnail_run(t, waited, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    int rc = -1;
+    if (!w.r) {
+        media_fail_internal(err);
+    } else if (w.r->rc < 0) {
+        *err = w.r->err;
+    } else {
+        *out = w.r->out;
+        w.r->out.buf = NULL;
+        w.r->out.fd = -1;
+        rc = 0;
+    }
+    media_thumb_result_free(w.r);
+    return rc;
 }
 
 void media_thumb_result_free(void *p)

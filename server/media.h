@@ -70,6 +70,10 @@ typedef void (*media_thumb_done_fn)(void *arg, struct media_thumb_result *r);
  * runs exactly once, possibly before this returns (429 when the pool's queue is full). */
 void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, void *arg);
 void media_thumb_result_free(void *r);
+/* media_thumbnail_run, waiting for it on the caller's thread (a thread that may block, never
+ * an HTTP worker). 0 with *out, or -1 with *err. */
+int media_thumbnail_wait(const struct media_thumb *t, struct media_out *out,
+                         struct media_error *err);
 /* Shutdown, before the HTTP front stops: thumbnails being made or waiting end (their
  * requests are answered). */
 void media_quiesce(void);

@@ -379,5 +379,62 @@ class TestFederationQuery(unittest.TestCase):
         self.assertEqual(r.status, 502, r)
 
 
+class TestWaitsHoldNoWorker(unittest.TestCase):
+    """A server with one HTTP worker stays responsive while a client's /keys/query and a
+    remote media download wait on a server that accepts connections and never answers: those
+    calls are parked on threads of their own (api/parked.c)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import socket
+        import threading
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedpark-")
+        cls.ca = TestCA(cls.tmp)
+        cls.A = FedServer(cls.ca, {"federation_custom_ca_list": [cls.ca.ca], "worker_threads": 1})
+        cls.silent = socket.socket()
+        cls.silent.bind(("127.0.0.1", 0))
+        cls.silent.listen(16)  # the kernel completes handshakes; nobody ever reads
+        cls.slow = f"127.0.0.1:{cls.silent.getsockname()[1]}"
+        try:
+            cls.servers = start_servers(cls.A)
+        except Exception:
+            cls.silent.close()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+        cls.A.register("alice")
+        cls.tok = cls.A.login("alice")["access_token"]
+        cls.threading = threading
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_servers(cls.servers)
+        cls.silent.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_worker_free_while_waiting(self):
+        results = []
+        calls = [
+            lambda: self.A.post(CS + "/keys/query",
+                                {"device_keys": {f"@x:{self.slow}": []}, "timeout": 3000},
+                                token=self.tok),
+            lambda: self.A.get(f"/_matrix/client/v1/media/download/{self.slow}/abcdef",
+                               token=self.tok, timeout=60),
+        ]
+        threads = [self.threading.Thread(target=lambda c=c: results.append(c())) for c in calls]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        r = self.A.get("/_matrix/client/versions")
+        self.assertEqual(r.status, 200)
+        self.assertLess(time.time() - t0, 1.5)
+        for t in threads:
+            t.join(60)
+        statuses = sorted(r.status for r in results)
+        self.assertEqual(statuses, [200, 502], results)
+        q = [r for r in results if r.status == 200][0]
+        self.assertIn(self.slow, q["failures"])
+
+
 if __name__ == "__main__":
     unittest.main()
