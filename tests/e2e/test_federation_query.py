@@ -253,6 +253,20 @@ class TestFederationQuery(unittest.TestCase):
         self.assertEqual(sorted(r["device_keys"][d1.user_id]),
                          sorted([d1.device_id, d2.device_id]), r)
 
+    # --- other queries ---------------------------------------------------------------------
+    def test_openid_userinfo_and_version(self):
+        uid = self.uid("alice", self.A)
+        r = self.A.post(f"{CS}/user/{q(uid)}/openid/request_token", {}, token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        # a third party asks A's federation API, without X-Matrix (the spec's security: none)
+        r = self.A.get(f"{FED}/openid/userinfo?access_token={q(r['access_token'])}")
+        self.assertEqual((r.status, r.body), (200, {"sub": uid}), r)
+        r = self.A.get(f"{FED}/openid/userinfo?access_token=nope")
+        self.assertEqual((r.status, r.errcode), (401, "M_UNKNOWN_TOKEN"), r)
+        r = self.A.get(f"{FED}/version")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["server"]["name"], "Amtsbote")
+
     # --- the public room directory over federation ------------------------------------------
     def test_public_rooms_over_federation(self):
         btok = self.B.login("carl")["access_token"]
