@@ -18,10 +18,7 @@
 
 static void reply_err(struct http_req *req, const struct media_error *e)
 {
-    if (e->status == 500 || !e->errcode)
-        http_reply_internal(req);
-    else
-        http_reply_error(req, e->status, e->errcode, "%s", e->why);
+    http_reply_failure(req, e->status, e->errcode, e->why);
 }
 
 static void reply_out(struct http_req *req, struct media_out *o)
@@ -181,29 +178,6 @@ void api_media_download(struct http_req *req)
         reply_out(req, &out);
 }
 
-static bool dimension(struct http_req *req, const char *name, int *v)
-{
-    const char *s = http_query(req, name);
-    char *end;
-    long n = s ? strtol(s, &end, 10) : -1;
-    if (!s || !*s || *end || n < 1 || n > 100000) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s must be a positive integer", name);
-        return false;
-    }
-    *v = (int)n;
-    return true;
-}
-
-static void thumb_made(void *job, struct media_thumb_result *r)
-{
-    http_job_done(job, r, media_thumb_result_free);
-}
-
-static void thumb_start(struct http_job *job, void *arg)
-{
-    media_thumbnail_run(arg, thumb_made, job);
-}
-
 static void thumb_finish(struct http_req *req, void *arg, void *result)
 {
     struct media_thumb_result *r = result;
@@ -221,15 +195,15 @@ static void thumb_finish(struct http_req *req, void *arg, void *result)
 void api_media_thumbnail(struct http_req *req)
 {
     int w, h;
-    const char *method = http_query(req, "method");
-    if (!dimension(req, "width", &w) || !dimension(req, "height", &h))
-        return;
-    if (method && strcmp(method, "crop") != 0 && strcmp(method, "scale") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "method must be crop or scale");
+    const char *method;
+    struct media_error qerr = {0};
+    if (media_thumb_query(http_query(req, "width"), http_query(req, "height"),
+                          http_query(req, "method"), &w, &h, &method, &qerr) < 0) {
+        reply_err(req, &qerr);
         return;
     }
     if (!ids_is_local_server(http_param(req, 0))) {
-        remote_run(req, w, h, method ? method : "scale");
+        remote_run(req, w, h, method);
         return;
     }
     struct media_out out;
@@ -239,15 +213,14 @@ void api_media_thumbnail(struct http_req *req)
         http_reply_internal(req);
         return;
     }
-    int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h,
-                                  method ? method : "scale", who(req), &out, t,
-                                  &err);
+    int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h, method,
+                                  who(req), &out, t, &err);
     if (rc < 0)
         reply_err(req, &err);
     else if (rc == 0)
         reply_out(req, &out);
     else /* made on the thumbnail pool while the request is parked */
-        http_job_park(req, thumb_start, thumb_finish, t);
+        http_job_park(req, media_thumbnail_job, thumb_finish, t);
 }
 
 /* The legacy reads: the spec's freeze of unauthenticated media. */

@@ -8,10 +8,8 @@ static void reply(struct http_req *req, json_t *out, const struct e2e_error *err
 {
     if (out)
         http_reply_json(req, 200, out);
-    else if (err->status == 500 || !err->errcode)
-        http_reply_internal(req);
     else
-        http_reply_error(req, err->status, err->errcode, "%s", err->why);
+        http_reply_failure(req, err->status, err->errcode, err->why);
 }
 
 void federation_user_devices(struct http_req *req)

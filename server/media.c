@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "server/clock.h"
+#include "server/httpjob.h"
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/media_internal.h"
@@ -541,6 +542,42 @@ void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, 
         media_fail(&r->err, 429, "M_LIMIT_EXCEEDED", "Too many thumbnails in progress; try again");
     }
     done(arg, r);
+}
+
+static void job_made(void *job, struct media_thumb_result *r)
+{
+    http_job_done(job, r, media_thumb_result_free);
+}
+
+void media_thumbnail_job(struct http_job *job, void *arg)
+{
+    media_thumbnail_run(arg, job_made, job);
+}
+
+/* A dimension of the thumbnail query: 0 with *v, -1 with *err. */
+static int dimension(const char *name, const char *s, int *v, struct media_error *err)
+{
+    char *end;
+    long n = s ? strtol(s, &end, 10) : -1;
+    if (!s || !*s || *end || n < 1 || n > 100000) {
+        media_fail(err, 400, "M_INVALID_PARAM", "%s must be a positive integer", name);
+        return -1;
+    }
+    *v = (int)n;
+    return 0;
+}
+
+int media_thumb_query(const char *width, const char *height, const char *method, int *w, int *h,
+                      const char **method_out, struct media_error *err)
+{
+    if (dimension("width", width, w, err) < 0 || dimension("height", height, h, err) < 0)
+        return -1;
+    if (method && strcmp(method, "crop") != 0 && strcmp(method, "scale") != 0) {
+        media_fail(err, 400, "M_INVALID_PARAM", "method must be crop or scale");
+        return -1;
+    }
+    *method_out = method ? method : "scale";
+    return 0;
 }
 
 struct waiter {

@@ -70,6 +70,17 @@ typedef void (*media_thumb_done_fn)(void *arg, struct media_thumb_result *r);
  * runs exactly once, possibly before this returns (429 when the pool's queue is full). */
 void media_thumbnail_run(const struct media_thumb *t, media_thumb_done_fn done, void *arg);
 void media_thumb_result_free(void *r);
+struct http_job;
+/* An http_job_start_fn (server/httpjob.h) for a parked thumbnail request: arg is the struct
+ * media_thumb from media_thumbnail_find (request memory); the job's result is a struct
+ * media_thumb_result (freed with media_thumb_result_free). */
+void media_thumbnail_job(struct http_job *job, void *arg);
+/* The thumbnail query of the client and federation APIs: width and height (positive integers
+ * up to 100000, required) and method ("crop" or "scale", NULL: "scale"). 0 with *w, *h,
+ * *method set, or -1 with *err (400 M_INVALID_PARAM). */
+int media_thumb_query(const char *width, const char *height, const char *method, int *w, int *h,
+                      const char **method_out, struct media_error *err);
+
 /* media_thumbnail_run, waiting for it on the caller's thread (a thread that may block, never
  * an HTTP worker). 0 with *out, or -1 with *err. */
 int media_thumbnail_wait(const struct media_thumb *t, struct media_out *out,

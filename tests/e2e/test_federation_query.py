@@ -10,9 +10,8 @@ import time
 import unittest
 import urllib.parse
 
-import olm
-
 from fedharness import FedServer, TestCA, canonical, start_servers, stop_servers
+from test_keys import Device as KeysDevice
 from test_media import image_size, png
 
 CS = "/_matrix/client/v3"
@@ -27,42 +26,14 @@ def signable(obj):
     return canonical({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
 
 
-class Device:
-    """A real Olm account behind one login on a server."""
-
-    def __init__(self, server, user):
-        r = server.login(user)
-        self.s, self.token, self.user_id, self.device_id = (server, r["access_token"],
-                                                            r["user_id"], r["device_id"])
-        self.acct = olm.Account()
-
-    def device_keys(self):
-        ik = self.acct.identity_keys
-        dk = {"user_id": self.user_id, "device_id": self.device_id,
-              "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
-              "keys": {f"curve25519:{self.device_id}": ik["curve25519"],
-                       f"ed25519:{self.device_id}": ik["ed25519"]}}
-        dk["signatures"] = {self.user_id: {
-            f"ed25519:{self.device_id}": self.acct.sign(signable(dk).decode())}}
-        return dk
-
-    def otks(self, n):
-        self.acct.generate_one_time_keys(n)
-        keys = self.acct.one_time_keys["curve25519"]
-        self.acct.mark_keys_as_published()
-        out = {}
-        for kid, key in keys.items():
-            obj = {"key": key}
-            obj["signatures"] = {self.user_id: {
-                f"ed25519:{self.device_id}": self.acct.sign(signable(obj).decode())}}
-            out[f"signed_curve25519:{kid}"] = obj
-        return out
+class Device(KeysDevice):
+    """A real Olm account behind one login (test_keys.py), uploading its keys."""
 
     def upload(self, otks=0):
         body = {"device_keys": self.device_keys()}
         if otks:
-            body["one_time_keys"] = self.otks(otks)
-        r = self.s.post(CS + "/keys/upload", body, token=self.token)
+            body["one_time_keys"] = self.signed_otks(otks)
+        r = self.post("/keys/upload", body)
         assert r.status == 200, r
         return body
 
