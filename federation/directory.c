@@ -23,8 +23,8 @@ static void list(struct http_req *req, const char *search, const char *since, in
 {
     char why[256] = "";
     json_t *out = NULL;
-    enum room_rc rc = room_public_rooms(search, since && *since ? since : NULL, limit, &out, why,
-                                        sizeof why);
+    enum room_rc rc =
+        room_public_rooms(search, since && *since ? since : NULL, limit, &out, why, sizeof why);
     if (rc == ROOM_OK)
         http_reply_json(req, 200, out);
     else if (rc == ROOM_BAD_PARAM)
@@ -64,7 +64,8 @@ void federation_timestamp_to_event(struct http_req *req)
     char *end = NULL, why[256] = "";
     long long ts = ts_s && *ts_s ? strtoll(ts_s, &end, 10) : -1;
     json_t *out = NULL;
-    if (!ts_s || !*ts_s || *end || ts < 0 || !dir || (strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0)) {
+    if (!ts_s || !*ts_s || *end || ts < 0 || !dir ||
+        (strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "ts and dir ('f' or 'b') are required");
         return;
     }

@@ -89,7 +89,10 @@ json_t *e2e_fed_query(const char *origin, const json_t *body, struct e2e_error *
         size_t i;
         json_t *d;
         bool ok = json_is_array(list);
-        json_array_foreach(list, i, d) ok = ok && json_is_string(d);
+        json_array_foreach(list, i, d)
+        {
+            ok = ok && json_is_string(d);
+        }
         if (!ok) {
             e2e_fail(err, 400, "M_BAD_JSON", "device_keys.%s must be a list of device IDs", u);
             goto out;
@@ -136,7 +139,7 @@ static void server_failed(json_t *failures, const char *server, const struct rem
     log_info("keys: %s: %s", server, c->status > 0 ? "unexpected answer" : c->err);
     json_object_set_new(failures, server,
                         json_pack("{s:i,s:s}", "status", st, "message",
-                                  c->status == -2   ? "Federation with this server is not allowed"
+                                  c->status == -2 ? "Federation with this server is not allowed"
                                   : c->status > 0 ? "The server refused the request"
                                                   : "The server could not be reached"));
 }
@@ -158,16 +161,37 @@ static bool key_for(const json_t *k, const char *user, const char *device)
            (!device || (d && strcmp(d, device) == 0));
 }
 
+/* Whether the array of strings `list` holds s. */
+static bool in_list(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (json_is_string(x) && strcmp(json_string_value(x), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The cached row of user (db_remote_devices_get's array), or NULL. */
+static json_t *row_of(const json_t *rows, const char *user)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(rows, i, x)
+    {
+        const char *u = json_string_value(json_object_get(x, "user_id"));
+        if (u && strcmp(u, user) == 0)
+            return x;
+    }
+    return NULL;
+}
+
 /* Whether the client asked for device d of a user: `asked` is its list ([] = all). */
 static bool asked_for(const json_t *asked, const char *d)
 {
-    if (!json_array_size(asked))
-        return true;
-    size_t i;
-    json_t *x;
-    json_array_foreach(asked, i, x) if (json_is_string(x) && strcmp(json_string_value(x), d) == 0)
-        return true;
-    return false;
+    return !json_array_size(asked) || in_list(asked, d);
 }
 
 /* Put a user's devices ({device_id: keys}) and cross-signing keys into the answer, the devices
@@ -178,9 +202,11 @@ static void answer_user(struct e2e_answer *a, const char *user, const json_t *as
     json_t *mine = json_object();
     const char *d;
     json_t *k;
-    json_object_foreach((json_t *)devices, d, k) if (asked_for(asked, d) &&
-                                                     key_for(k, user, d))
-        json_object_set(mine, d, k);
+    json_object_foreach((json_t *)devices, d, k)
+    {
+        if (asked_for(asked, d) && key_for(k, user, d))
+            json_object_set(mine, d, k);
+    }
     json_object_set_new(a->device_keys, user, mine);
     if (key_for(master, user, NULL))
         json_object_set(a->master, user, (json_t *)master);
@@ -242,8 +268,7 @@ struct server_plan {
     int query_call;         /* index of the keys/query call, or -1 */
 };
 
-void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *a,
-                      json_t *failures)
+void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *a, json_t *failures)
 {
     size_t n_servers = json_object_size(remote), ns = 0, nc = 0;
     struct server_plan *plans = calloc(n_servers ? n_servers : 1, sizeof *plans);
@@ -256,7 +281,10 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
     json_t *asked, *list;
     json_object_foreach((json_t *)remote, server, asked)
     {
-        json_object_foreach(asked, u, list) json_array_append_new(users, json_string(u));
+        json_object_foreach(asked, u, list)
+        {
+            json_array_append_new(users, json_string(u));
+        }
     }
     /* invariant 4: which users share a room with us, and what we hold of them */
     struct dbc *c = db_get();
@@ -268,11 +296,7 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
         json_t *x;
         json_array_foreach(users, i, x)
         {
-            size_t j;
-            json_t *y;
-            bool t = false;
-            json_array_foreach(tracked, j, y) t = t || json_equal(x, y);
-            if (!t)
+            if (!in_list(tracked, json_string_value(x)))
                 json_array_append(untracked, x);
         }
         if (tracked && json_array_size(untracked))
@@ -290,15 +314,8 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
         p->query_call = -1;
         json_object_foreach(asked, u, list)
         {
-            bool is_tracked = false;
-            size_t i;
-            json_t *x;
-            json_array_foreach(tracked, i, x) is_tracked =
-                is_tracked || strcmp(json_string_value(x), u) == 0;
-            json_t *row = NULL;
-            json_array_foreach(cached, i, x) if (strcmp(json_string_value(json_object_get(
-                                                            x, "user_id")),
-                                                        u) == 0) row = x;
+            bool is_tracked = in_list(tracked, u);
+            json_t *row = row_of(cached, u);
             if (is_tracked && row && !json_is_true(json_object_get(row, "stale"))) {
                 answer_user(a, u, list, json_object_get(row, "devices"),
                             json_object_get(row, "master_key"),
@@ -311,7 +328,8 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
                 if (!p->n_resync)
                     p->first = nc;
                 snprintf(paths[nc], PATH_MAX_LEN, "/_matrix/federation/v1/user/devices/%s", enc);
-                calls[nc] = (struct remote_call){.destination = server, .method = "GET", .path_query = paths[nc]};
+                calls[nc] = (struct remote_call){
+                    .destination = server, .method = "GET", .path_query = paths[nc]};
                 nc++;
                 p->n_resync++;
                 json_array_append_new(p->resync, json_string(u));
@@ -323,9 +341,11 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
             json_t *b = json_pack("{s:O}", "device_keys", p->query);
             json_array_append_new(bodies, b);
             p->query_call = (int)nc;
-            calls[nc++] = (struct remote_call){
-                .destination = server, .method = "POST",
-                .path_query = "/_matrix/federation/v1/user/keys/query", .body = b};
+            calls[nc++] =
+                (struct remote_call){.destination = server,
+                                     .method = "POST",
+                                     .path_query = "/_matrix/federation/v1/user/keys/query",
+                                     .body = b};
         } else if (json_object_size(p->query)) {
             struct remote_call none = {.status = -1};
             snprintf(none.err, sizeof none.err, "too many servers in one request");
@@ -365,7 +385,8 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
         {
             if (!of_server(u, p->server))
                 continue;
-            answer_user(a, u, list, json_is_object(json_object_get(dk, u)) ? json_object_get(dk, u) : NULL,
+            answer_user(a, u, list,
+                        json_is_object(json_object_get(dk, u)) ? json_object_get(dk, u) : NULL,
                         json_object_get(json_object_get(rc->answer, "master_keys"), u),
                         json_object_get(json_object_get(rc->answer, "self_signing_keys"), u));
         }
@@ -399,9 +420,10 @@ void e2e_remote_claim(const json_t *remote, long timeout_ms, json_t *keys, json_
     {
         json_t *b = json_pack("{s:O}", "one_time_keys", asked);
         json_array_append_new(bodies, b);
-        calls[i++] = (struct remote_call){
-            .destination = server, .method = "POST",
-            .path_query = "/_matrix/federation/v1/user/keys/claim", .body = b};
+        calls[i++] = (struct remote_call){.destination = server,
+                                          .method = "POST",
+                                          .path_query = "/_matrix/federation/v1/user/keys/claim",
+                                          .body = b};
     }
     remote_send_all(calls, n, timeout_ms);
     i = 0;

@@ -79,12 +79,10 @@ int media_multipart_wrap(struct media_out *out)
     free(out->buf);
     out->buf = buf;
     out->len = total;
-    snprintf(out->content_type, sizeof out->content_type, "multipart/mixed; boundary=%s",
-             boundary);
+    snprintf(out->content_type, sizeof out->content_type, "multipart/mixed; boundary=%s", boundary);
     out->disposition[0] = '\0';
     return 0;
 }
-
 
 /* --- this server's media for others ------------------------------------------------------ */
 
@@ -121,9 +119,8 @@ static bool remote_ids_ok(const char *server, const char *media_id, struct media
 /* GET a federation media endpoint of `server` and take its media part: *body (malloc'd),
  * *len, the part's type and file name. The part may redirect (Location): followed once,
  * under the same address policy. 0, or -1 with *err (404 when the other server says so). */
-static int fetch_part(const char *server, const char *path, char **body, size_t *len,
-                      char *type, size_t type_cap, char *name, size_t name_cap,
-                      struct media_error *err)
+static int fetch_part(const char *server, const char *path, char **body, size_t *len, char *type,
+                      size_t type_cap, char *name, size_t name_cap, struct media_error *err)
 {
     char why[256];
     struct outbound_res res;
@@ -151,7 +148,8 @@ static int fetch_part(const char *server, const char *path, char **body, size_t 
     }
     multipart_filename(p[1].disposition, name, name_cap);
     if (p[1].location[0]) { /* the media is elsewhere: one plain GET, same address policy */
-        struct outbound_req r = {.url = p[1].location, .timeout_ms = REMOTE_MEDIA_TIMEOUT_MS,
+        struct outbound_req r = {.url = p[1].location,
+                                 .timeout_ms = REMOTE_MEDIA_TIMEOUT_MS,
                                  .max_body = (size_t)media_max_size,
                                  .filter = outbound_ip_range_filter()};
         struct outbound_res loc;
@@ -205,8 +203,8 @@ static int fetch_original(const char *server, const char *media_id, struct db_re
     char path[512], type[128], name[256], sha[65];
     char *body = NULL;
     size_t len = 0;
-    snprintf(path, sizeof path, "/_matrix/federation/v1/media/download/%s?timeout_ms=%d",
-             media_id, REMOTE_MEDIA_TIMEOUT_MS);
+    snprintf(path, sizeof path, "/_matrix/federation/v1/media/download/%s?timeout_ms=%d", media_id,
+             REMOTE_MEDIA_TIMEOUT_MS);
     if (fetch_part(server, path, &body, &len, type, sizeof type, name, sizeof name, err) < 0)
         return -1;
     int rc = -1;
@@ -258,8 +256,8 @@ int media_remote_download(const char *server, const char *media_id, const char *
         media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
         return -1;
     }
-    const char *type = media_safe_type(m.content_type) ? m.content_type
-                                                        : "application/octet-stream";
+    const char *type =
+        media_safe_type(m.content_type) ? m.content_type : "application/octet-stream";
     snprintf(out->content_type, sizeof out->content_type, "%s", type);
     media_disposition(download_name ? download_name : m.upload_name, media_safe_type(type),
                       out->disposition, sizeof out->disposition);
@@ -290,8 +288,8 @@ static int serve_thumb(const struct db_remote_media *m, struct media_out *out)
 
 /* Make it here from the original: fill t and take a slot (1), or -1 with *err. */
 static int make_here(const char *server, const char *media_id, const struct thumbnail_size *sz,
-                     const char *user_id, const struct db_remote_media *orig,
-                     struct media_thumb *t, struct media_error *err)
+                     const char *user_id, const struct db_remote_media *orig, struct media_thumb *t,
+                     struct media_error *err)
 {
     if (!media_thumb_slot_take(user_id)) {
         media_fail(err, 429, "M_LIMIT_EXCEEDED",
@@ -315,8 +313,8 @@ int media_remote_thumbnail(const char *server, const char *media_id,
     if (!remote_ids_ok(server, media_id, err))
         return -1;
     struct dbc *c = db_get();
-    int thumb = c ? db_remote_thumb_get(c, server, media_id, sz->width, sz->height, method, &m)
-                  : -1;
+    int thumb =
+        c ? db_remote_thumb_get(c, server, media_id, sz->width, sz->height, method, &m) : -1;
     int have = thumb >= 0 && c ? db_remote_media_get(c, server, media_id, &orig) : -1;
     db_put(c);
     if (thumb < 0 || have < 0) {

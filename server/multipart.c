@@ -155,4 +155,3 @@ void multipart_filename(const char *disp, char *out, size_t cap)
         if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
             out[0] = '\0'; /* control characters (and a NUL cut short) : no name */
 }
-

@@ -35,12 +35,12 @@ json_t *db_remote_devices_get(struct dbc *c, const json_t *users)
 }
 
 int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
-                          const char *devices, const char *master_key,
-                          const char *self_signing_key, int64_t now_ms)
+                          const char *devices, const char *master_key, const char *self_signing_key,
+                          int64_t now_ms)
 {
     char s[24], t[24];
-    const char *p[] = {user_id, db_i64(s, stream_id), devices, master_key, self_signing_key,
-                       db_i64(t, now_ms)};
+    const char *p[] = {user_id,    db_i64(s, stream_id), devices,
+                       master_key, self_signing_key,     db_i64(t, now_ms)};
     return db_run(c,
                   "INSERT INTO remote_device_lists (user_id, stream_id, stale, devices, "
                   "master_key, self_signing_key, fetched_ts) VALUES ($1, $2, false, $3, $4, $5, "
@@ -147,8 +147,8 @@ int db_remote_media_put(struct dbc *c, const char *server, const char *media_id,
                         const char *sha256, int64_t now_ms)
 {
     char s[24], t[24];
-    const char *p[] = {server, media_id, content_type, upload_name, db_i64(s, size), sha256,
-                       db_i64(t, now_ms)};
+    const char *p[] = {server,          media_id, content_type,     upload_name,
+                       db_i64(s, size), sha256,   db_i64(t, now_ms)};
     return db_run(c,
                   "INSERT INTO remote_media (server_name, media_id, content_type, upload_name, "
                   "size, sha256, fetched_ts) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO "
@@ -174,7 +174,7 @@ int db_remote_thumb_put(struct dbc *c, const char *server, const char *media_id,
                         const char *sha256)
 {
     char w[24], h[24], s[24];
-    const char *p[] = {server,  media_id,     db_i64(w, width), db_i64(h, height),
+    const char *p[] = {server, media_id,     db_i64(w, width), db_i64(h, height),
                        method, content_type, db_i64(s, size),  sha256};
     return db_run(c,
                   "INSERT INTO remote_media_thumbnails (server_name, media_id, width, height, "

@@ -16,8 +16,8 @@ json_t *db_remote_devices_get(struct dbc *c, const json_t *users);
 /* Store a user's fetched list (JSON texts; master/self_signing may be NULL), not stale.
  * 0 or -1. */
 int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
-                          const char *devices, const char *master_key,
-                          const char *self_signing_key, int64_t now_ms);
+                          const char *devices, const char *master_key, const char *self_signing_key,
+                          int64_t now_ms);
 /* The remote user's device list changed (m.device_list_update / m.signing_key_update): the
  * cached copy, if any, is stale and fetched again on the next /keys/query. 0 or -1. */
 int db_remote_devices_mark_stale(struct dbc *c, const char *user_id);
