@@ -6,7 +6,8 @@
  *
  * Invariants:
  *  1. Nothing larger than max_upload_size is fetched or kept: the answer is cut off at that
- *     size plus the multipart framing, and the media part is checked again.
+ *     size plus the multipart framing, and the media part is checked again. At most
+ *     FETCHES_MAX fetches run at once (each holds its answer in memory; 429 beyond).
  *  2. Every connection (to the other server, and to a Location it redirects the media part to)
  *     goes through the address policy (ip_range_blacklist / ip_range_whitelist), and the other
  *     server through federation_domain_whitelist.
@@ -19,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,9 @@
 
 #define REMOTE_MEDIA_TIMEOUT_MS 20000
 #define MULTIPART_SLACK (64 * 1024) /* framing and JSON part on top of the media */
+#define FETCHES_MAX 8 /* remote media fetches at once: each may hold max_upload_size in memory */
+
+static atomic_int fetching;
 
 /* --- multipart/mixed ------------------------------------------------------------------- */
 
@@ -119,14 +124,33 @@ static bool remote_ids_ok(const char *server, const char *media_id, struct media
 /* GET a federation media endpoint of `server` and take its media part: *body (malloc'd),
  * *len, the part's type and file name. The part may redirect (Location): followed once,
  * under the same address policy. 0, or -1 with *err (404 when the other server says so). */
+static int fetch_counted(const char *server, const char *path, size_t max, char **body, size_t *len,
+                         char *type, size_t type_cap, char *name, size_t name_cap,
+                         struct media_error *err);
+
 static int fetch_part(const char *server, const char *path, char **body, size_t *len, char *type,
                       size_t type_cap, char *name, size_t name_cap, struct media_error *err)
+{
+    *body = NULL;
+    if (atomic_fetch_add(&fetching, 1) >= FETCHES_MAX) {
+        atomic_fetch_sub(&fetching, 1);
+        media_fail(err, 429, "M_LIMIT_EXCEEDED", "Too many remote media fetches; try again");
+        return -1;
+    }
+    size_t max = (size_t)media_max_size + MULTIPART_SLACK;
+    int rc = fetch_counted(server, path, max, body, len, type, type_cap, name, name_cap, err);
+    atomic_fetch_sub(&fetching, 1);
+    return rc;
+}
+
+/* fetch_part's work, while counted in `fetching`. */
+static int fetch_counted(const char *server, const char *path, size_t max, char **body, size_t *len,
+                         char *type, size_t type_cap, char *name, size_t name_cap,
+                         struct media_error *err)
 {
     char why[256];
     struct outbound_res res;
     struct multipart_part p[2];
-    *body = NULL;
-    size_t max = (size_t)media_max_size + MULTIPART_SLACK;
     int st = remote_get_raw(server, path, max, REMOTE_MEDIA_TIMEOUT_MS, &res, why, sizeof why);
     if (st != 200) {
         if (st == 404)
