@@ -41,8 +41,8 @@ TEST(device_lists_cached_stale_forgotten)
     json_t *r = row(c, u);
     CHECK(r == NULL);
     CHECK_INT(db_remote_devices_put(c, u, 7, "{\"D1\":{\"user_id\":\"@bob:b.example\"}}",
-                                    "{\"user_id\":\"@bob:b.example\",\"usage\":[\"master\"]}",
-                                    NULL, 1000),
+                                    "{\"user_id\":\"@bob:b.example\",\"usage\":[\"master\"]}", NULL,
+                                    1000),
               0);
     r = row(c, u);
     CHECK(r != NULL);
@@ -83,8 +83,8 @@ TEST(sharing_and_stream_id)
         "('!s:a.example', 'm.room.member', '@dave:b.example', '$4', 'join'), "
         "('!s:a.example', 'm.room.member', '@eve:xa.example', '$5', 'join')");
     struct dbc *c = db_get();
-    json_t *users = json_pack("[s,s,s,s]", "@bob:b.example", "@carol:b.example",
-                              "@dave:b.example", "@nobody:b.example");
+    json_t *users = json_pack("[s,s,s,s]", "@bob:b.example", "@carol:b.example", "@dave:b.example",
+                              "@nobody:b.example");
     json_t *shared = db_users_sharing_with_server(c, users, "a.example");
     CHECK(json_is_array(shared));
     CHECK_INT(json_array_size(shared), 1); /* carol left; dave's room has no a.example user */
@@ -117,8 +117,7 @@ TEST(remote_media_rows)
     CHECK_INT(m.size, 10);
     db_remote_media_clear(&m);
     CHECK_INT(db_remote_media_get(c, "c.example", "abc", &m), 0);
-    CHECK_INT(db_remote_thumb_put(c, "b.example", "abc", 32, 32, "crop", "image/jpeg", 5, "22"),
-              0);
+    CHECK_INT(db_remote_thumb_put(c, "b.example", "abc", 32, 32, "crop", "image/jpeg", 5, "22"), 0);
     CHECK_INT(db_remote_thumb_get(c, "b.example", "abc", 32, 32, "scale", &m), 0);
     CHECK_INT(db_remote_thumb_get(c, "b.example", "abc", 32, 32, "crop", &m), 1);
     CHECK_STR(m.content_type, "image/jpeg");
