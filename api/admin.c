@@ -11,21 +11,36 @@
 #include "server/account.h"
 #include "server/clock.h"
 #include "server/ids.h"
+#include "server/ratelimit.h"
 #include "server/regtoken.h"
 #include "server/uia.h"
 
 #define MAX_PASSWORD 512
 #define MAX_DISPLAYNAME 256
 
+/* GET /_synapse/admin/v1/register: unauthenticated, so limited per client address
+ * (rc_registration's rate, a bucket of its own) and in the nonces outstanding. */
 void api_admin_register_nonce(struct http_req *req)
 {
+    const struct config *cfg = http_config(req);
     char nonce[33];
-    if (!http_config(req)->registration_shared_secret) {
+    int64_t retry;
+    if (!cfg->registration_shared_secret) {
         http_reply_error(req, 400, "M_UNKNOWN", "Shared secret registration is not enabled");
         return;
     }
-    if (regtoken_nonce_new(nonce) < 0) {
+    if (!ratelimit_take("admin_nonce", http_client_ip(req), &cfg->rc_registration, true,
+                        &retry)) {
+        api_reply_limited(req, retry);
+        return;
+    }
+    int rc = regtoken_nonce_new(nonce);
+    if (rc < 0) {
         http_reply_internal(req);
+        return;
+    }
+    if (rc == 0) {
+        api_reply_limited(req, REGTOKEN_NONCE_TTL_MS);
         return;
     }
     http_reply_json(req, 200, json_pack("{s:s}", "nonce", nonce));

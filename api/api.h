@@ -23,6 +23,9 @@ void api_run_parked(struct http_req *req, void (*work)(void *arg),
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
 void api_reply_limited(struct http_req *req, int64_t retry_after_ms);
+/* Take one action of the authenticated user from rc_message (sending messages, state events,
+ * redactions, as Synapse's rc_message). False when over the limit: answered with 429. */
+bool api_message_allowed(struct http_req *req);
 
 /* discovery.c */
 void api_versions(struct http_req *req);

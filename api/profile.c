@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "server/account.h"
 #include "server/ids.h"
+#include "server/ratelimit.h"
 #include "server/remote.h"
 #include "server/room.h"
 
@@ -27,9 +28,17 @@ static size_t field_max(const char *name)
     return 0;
 }
 
-/* Fetch the profile of the user in path parameter 0; answers and returns NULL on error. */
+/* Fetch the profile of the user in path parameter 0; answers and returns NULL on error.
+ * Requests without an access token are limited per client address (rc_registration, as
+ * /register/available): unauthenticated lookups must not be a free way to probe accounts. */
 static json_t *load_profile(struct http_req *req)
 {
+    int64_t retry;
+    if (!http_user(req) && !ratelimit_take("profile", http_client_ip(req),
+                                           &http_config(req)->rc_registration, true, &retry)) {
+        api_reply_limited(req, retry);
+        return NULL;
+    }
     const char *uid = http_param(req, 0);
     const char *lp, *server;
     size_t lp_len, server_len;

@@ -114,6 +114,8 @@ void api_send(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or transaction ID too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc =
         room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why, sizeof why);
@@ -131,6 +133,8 @@ void api_state_put(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     enum room_rc rc = room_send(room_id, http_user(req)->user_id, type, key, http_json(req), NULL,
                                 &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
@@ -431,6 +435,8 @@ void api_redact(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
         return;
     }
+    if (!api_message_allowed(req))
+        return;
     struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc = room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);

@@ -40,8 +40,7 @@ const struct http_route api_routes[] = {
     {"POST", CS "/delete_devices", api_delete_devices, R, J},
 
     {"GET", CS "/profile/{userId}", api_profile, HTTP_AUTH_OPTIONAL, 0},
-    {"GET", CS "/profile/{userId}/{field}", api_profile_field_get, HTTP_AUTH_OPTIONAL,
-     0},
+    {"GET", CS "/profile/{userId}/{field}", api_profile_field_get, HTTP_AUTH_OPTIONAL, 0},
     {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
 
     {"GET", CS "/sync", api_sync, R, 0},

@@ -6,7 +6,11 @@
  * wakes it (something for this user moved past the position computed, or typing changed in
  * one of their rooms, or the timeout passed), the response is computed again from the same
  * `since`, so nothing can fall between the two computations. If a wake turns out to concern
- * nothing the user may see, the request parks again for the rest of its timeout. */
+ * nothing the user may see, the request parks again for the rest of its timeout. A parked
+ * request can end before its waiter fires (the client went away): the waiter holds a
+ * `wake_ref`, not the request, and resumes it only while it lives (http.h). */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +22,17 @@
 
 #define MAX_TIMEOUT_MS 90000
 
+/* What a waiter holds: the request until it ends. Two owners, the waiter (let go in wake) and
+ * the request (at its next wake-up or its end); freed when both have let go. */
+struct wake_ref {
+    pthread_mutex_t mu;
+    int refs;
+    struct http_req *req; /* NULL once the request ended */
+};
+
 struct park {
     struct sync_req q;
+    struct wake_ref *wref; /* the current waiter's, or NULL */
     json_t *filter; /* owned; released with the reply */
     int64_t deadline;
     int64_t pos, typing; /* what the empty response covered */
@@ -39,27 +52,70 @@ static void park_release(struct park *p)
 
 static void respond(struct http_req *req);
 
-/* The request ended (also unanswered, when the server stopped with it parked). */
+static void wake_ref_drop(struct wake_ref *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+    }
+}
+
+/* The request lets go of its waiter's ref; after its end the waiter resumes nothing. */
+static void park_drop_waiter(struct park *p)
+{
+    struct wake_ref *w = p->wref;
+    if (!w)
+        return;
+    p->wref = NULL;
+    pthread_mutex_lock(&w->mu);
+    w->req = NULL;
+    pthread_mutex_unlock(&w->mu);
+    wake_ref_drop(w);
+}
+
+/* The request ended (also unanswered, when the server stopped with it parked, or when its
+ * client went away). */
 static void park_end(void *ctx)
 {
+    park_drop_waiter(ctx);
     park_release(ctx);
 }
 
 static void wake(void *arg)
 {
-    http_resume(arg);
+    struct wake_ref *w = arg;
+    pthread_mutex_lock(&w->mu);
+    if (w->req)
+        http_resume(w->req);
+    pthread_mutex_unlock(&w->mu);
+    wake_ref_drop(w);
 }
 
 static void arm(struct http_req *req)
 {
     struct park *p = http_ctx(req);
     int64_t left = p->deadline - clock_mono_ms();
-    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, wake, req);
+    struct wake_ref *w = calloc(1, sizeof *w);
+    if (!w) { /* cannot wait: answer at once, as a timeout would */
+        http_resume(req);
+        return;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    w->refs = 2;
+    w->req = req;
+    p->wref = w;
+    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, wake, w);
 }
 
 static void respond(struct http_req *req)
 {
     struct park *p = http_ctx(req);
+    park_drop_waiter(p); /* woken (or never parked): that waiter is done with us */
     struct sync_result r;
     if (sync_compute(&p->q, &r) < 0) {
         park_release(p);

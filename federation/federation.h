@@ -113,16 +113,21 @@ void federation_send_txn(struct http_req *req);
 
 /* The outbound transaction sender (federation/sender.c): start its thread (after the
  * database and the outbound client; queued PDUs and EDUs in PostgreSQL are picked up), and
- * register it as the engine's room listener target and EDU sink (server/fedout.h). Stop: the
+ * register it as the engine's EDU sink (server/fedout.h) and relay (room_set_relay). Stop: the
  * thread ends (transactions in flight are abandoned and resent after a restart). */
 int federation_sender_start(void);
 void federation_sender_stop(void);
 /* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
  * for the room's other servers. */
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);
-/* A PDU another server gave us to place in the room (send_join, send_leave, send_knock): the
- * room's other servers hear of it from us (the spec's resident server), except `origin`. */
-void federation_sender_forward(const char *room_id, const json_t *pdu, const char *origin);
+/* The engine's relay (room_set_relay, registered by federation_sender_start): a membership
+ * event another server gave us through send_join/leave/knock is queued for the room's other
+ * servers except `origin` (the spec's resident server). */
+void federation_sender_relay(const char *room_id, const json_t *ev, const char *origin);
+
+/* GET /event/{eventId}, POST /get_missing_events/{roomId} (federation/events.c). */
+void federation_get_event(struct http_req *req);
+void federation_get_missing_events(struct http_req *req);
 
 /* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
  * /state_ids on the origin of the event being received). Start-up. */

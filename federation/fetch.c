@@ -16,8 +16,8 @@ static json_t *ask(const char *server, const char *method, const char *path, jso
 {
     json_t *out = NULL;
     char err[256];
-    int status = federation_request(server, method, path, body, FETCH_TIMEOUT_MS, &out, err,
-                                    sizeof err);
+    int status =
+        federation_request(server, method, path, body, FETCH_TIMEOUT_MS, &out, err, sizeof err);
     if (status != 200 || !json_is_object(out)) {
         json_decref(out);
         return NULL;
@@ -25,8 +25,7 @@ static json_t *ask(const char *server, const char *method, const char *path, jso
     return out;
 }
 
-static json_t *get_event(void *ctx, const char *server, const char *room_id,
-                         const char *event_id)
+static json_t *get_event(void *ctx, const char *server, const char *room_id, const char *event_id)
 {
     char enc[1024], path[1200];
     if (remote_encode(event_id, enc, sizeof enc) < 0)

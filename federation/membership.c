@@ -11,7 +11,6 @@
 #include "federation/federation.h"
 #include "server/ids.h"
 #include "server/room.h"
-#include "server/roomver.h"
 
 #define MAX_VERSIONS 32
 
@@ -91,23 +90,6 @@ void federation_make_knock(struct http_req *req)
     make(req, "knock");
 }
 
-/* The accepted membership event goes to the room's other servers (federation/sender.c), in
- * federation form: event_id only in room versions 1 and 2. */
-static void forward(const char *room_id, const json_t *ev, const char *origin)
-{
-    char *version = room_version_of(room_id);
-    const struct room_version *rv = version ? roomver_get(version) : NULL;
-    free(version);
-    if (!rv || !json_is_object(ev))
-        return;
-    json_t *pdu = json_copy((json_t *)ev);
-    if (rv->event_ids != ROOMVER_EVID_V1)
-        json_object_del(pdu, "event_id");
-    json_object_del(pdu, "unsigned");
-    federation_sender_forward(room_id, pdu, origin);
-    json_decref(pdu);
-}
-
 /* PUT /send_{join,leave,knock}/{roomId}/{eventId} */
 static void send(struct http_req *req, const char *membership)
 {
@@ -123,7 +105,6 @@ static void send(struct http_req *req, const char *membership)
         reply_error(req, rc, why, NULL);
         return;
     }
-    forward(room_id, signed_ev, http_origin(req));
     if (strcmp(membership, "join") == 0) {
         /* omit_members is declined: the full state is answered (members_omitted false) */
         json_t *body = json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain,

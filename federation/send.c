@@ -107,8 +107,7 @@ static char *pdu_event_id(const json_t *pdu)
 }
 
 /* The fate of one PDU as the answer's entry (new object); *transient when a retry may help. */
-static json_t *receive_one(const char *origin, const json_t *pdu, char **event_id,
-                           bool *transient)
+static json_t *receive_one(const char *origin, const json_t *pdu, char **event_id, bool *transient)
 {
     char why[512] = "";
     const char *room_id = str(pdu, "room_id");
@@ -138,8 +137,6 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
     }
     return json_pack("{s:s}", "error", *why ? why : "PDU not accepted");
 }
-
-
 
 /* --- EDUs --------------------------------------------------------------------------------- */
 
@@ -270,8 +267,8 @@ static void receive_edu(const char *origin, const json_t *edu)
 
 /* One room's PDUs of a transaction, received in order by one worker. */
 struct room_group {
-    json_t *pdus;    /* deep copy, private to the worker */
-    size_t *idx;     /* their positions in the request's pdus */
+    json_t *pdus; /* deep copy, private to the worker */
+    size_t *idx;  /* their positions in the request's pdus */
     size_t n_idx;
     json_t *results; /* event_id -> entry, set when done */
     bool transient;
@@ -450,9 +447,9 @@ static json_t *process(const char *origin, const json_t *pdus, const json_t *edu
             for (size_t k = 0; k < rg->n_idx; k++) {
                 char *event_id = pdu_event_id(json_array_get(pdus, rg->idx[k]));
                 if (event_id)
-                    json_object_set_new(results, event_id,
-                                        json_pack("{s:s}", "error",
-                                                  "Not processed in time; send it again"));
+                    json_object_set_new(
+                        results, event_id,
+                        json_pack("{s:s}", "error", "Not processed in time; send it again"));
                 free(event_id);
             }
         }

@@ -34,6 +34,7 @@
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/room.h"
+#include "server/roomver.h"
 #include "storage/fedqueue.h"
 
 #define SENDER_MAX_PDUS 50
@@ -50,9 +51,9 @@ enum scope { TO_ROOM, TO_USER_ROOMS, TO_SERVER };
 struct item {
     struct item *next;
     enum scope scope;
-    int kind;   /* DB_FEDQ_PDU or DB_FEDQ_EDU */
-    char *key;  /* room ID, user ID or server name */
-    char *body; /* JSON text of the PDU or EDU */
+    int kind;     /* DB_FEDQ_PDU or DB_FEDQ_EDU */
+    char *key;    /* room ID, user ID or server name */
+    char *body;   /* JSON text of the PDU or EDU */
     char *except; /* a server not to send to (the one a forwarded PDU came from), or NULL */
 };
 
@@ -61,7 +62,7 @@ struct dest {
     char *name;
     int64_t next_ts; /* not before (back-off) */
     bool in_flight;
-    bool has_work; /* rows may be queued */
+    bool has_work;             /* rows may be queued */
     unsigned gen, started_gen; /* gen counts touches: an empty take clears has_work only when
                                   nothing was queued since the transaction started */
 };
@@ -129,9 +130,20 @@ static void push(enum scope scope, int kind, const char *key, const json_t *json
     push_except(scope, kind, key, json, NULL);
 }
 
-void federation_sender_forward(const char *room_id, const json_t *pdu, const char *origin)
+void federation_sender_relay(const char *room_id, const json_t *ev, const char *origin)
 {
+    /* in federation form: event_id only in room versions 1 and 2, no unsigned */
+    char *version = room_version_of(room_id);
+    const struct room_version *rv = version ? roomver_get(version) : NULL;
+    free(version);
+    if (!rv || !json_is_object(ev))
+        return;
+    json_t *pdu = json_copy((json_t *)ev);
+    if (rv->event_ids != ROOMVER_EVID_V1)
+        json_object_del(pdu, "event_id");
+    json_object_del(pdu, "unsigned");
     push_except(TO_ROOM, DB_FEDQ_PDU, room_id, pdu, origin);
+    json_decref(pdu);
 }
 
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu)
@@ -318,13 +330,13 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
         *empty = true;
         goto out;
     }
-    json_t *body = json_pack("{s:s,s:I,s:o,s:o}", "origin", fed_cfg->server_name,
-                             "origin_server_ts", (json_int_t)clock_now_ms(), "pdus",
-                             parse_all(pdus), "edus", parse_all(edus));
+    json_t *body =
+        json_pack("{s:s,s:I,s:o,s:o}", "origin", fed_cfg->server_name, "origin_server_ts",
+                  (json_int_t)clock_now_ms(), "pdus", parse_all(pdus), "edus", parse_all(edus));
     snprintf(path, sizeof path, "/_matrix/federation/v1/send/%s", txn_id);
-    int status = body ? federation_request(dest, "PUT", path, body, SENDER_TIMEOUT_MS, &out, err,
-                                           sizeof err)
-                      : FED_ERR_TRANSPORT;
+    int status =
+        body ? federation_request(dest, "PUT", path, body, SENDER_TIMEOUT_MS, &out, err, sizeof err)
+             : FED_ERR_TRANSPORT;
     json_decref(body);
     c = db_get();
     if (!c) {
@@ -498,6 +510,7 @@ int federation_sender_start(void)
     }
     pthread_mutex_unlock(&S.mu);
     fedout_set(&sink);
+    room_set_relay(federation_sender_relay);
     return 0;
 }
 
@@ -509,6 +522,7 @@ void federation_sender_stop(void)
         return;
     }
     fedout_set(NULL);
+    room_set_relay(NULL);
     S.stopping = true;
     pthread_cond_broadcast(&S.cv);
     pthread_mutex_unlock(&S.mu);

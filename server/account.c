@@ -380,18 +380,21 @@ static enum account_rc verify_password(struct dbc *c, const char *user_id, const
     int rc = db_users_get(c, user_id, &u);
     if (rc < 0)
         return ACCOUNT_ERR;
+    /* Spend the same time as a real check so that timing does not reveal accounts. */
+    static const char dummy[] = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
+                                "9aQNB2wxbJOFGkpq5ocH6Xz5jV9aF2ZGi36bd7IjwXU";
     if (rc == 0) {
-        /* Spend the same time as a real check so that timing does not reveal accounts. */
-        static const char dummy[] = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
-                                    "9aQNB2wxbJOFGkpq5ocH6Xz5jV9aF2ZGi36bd7IjwXU";
         account_check_password(dummy, password);
         return ACCOUNT_FORBIDDEN;
     }
+    /* The password first: only who knows it learns that the account is deactivated (a
+     * deactivation keeps the hash; accounts deactivated before that have none and answer as
+     * a wrong password does). */
     enum account_rc out = ACCOUNT_FORBIDDEN;
-    if (account_check_password(u.password_hash, password))
+    if (!u.password_hash)
+        account_check_password(dummy, password);
+    else if (account_check_password(u.password_hash, password))
         out = u.deactivated ? ACCOUNT_DEACTIVATED : ACCOUNT_OK;
-    else if (u.deactivated)
-        out = ACCOUNT_DEACTIVATED;
     db_user_clear(&u);
     return out;
 }

@@ -173,6 +173,9 @@ static const struct key config_keys[] = {
      .arg = "guest access is not supported; set allow_guest_access: false"},
     {"log_level", K_LOGLEVEL, C(log_level), "info"},
     {"worker_threads", K_INT, C(worker_threads), "4", .min = 1, .max = 256},
+    {"max_connections", K_INT, C(max_connections), "10000", .min = 16, .max = 1000000},
+    {"request_header_timeout", K_DURATION, C(request_header_timeout_ms), "30s"},
+    {"request_body_timeout", K_DURATION, C(request_body_timeout_ms), "60s"},
     {"default_room_version", K_STR, C(default_room_version), "12", .check = roomver_ok,
      .arg = "a room version such as 10 or 12"},
     {"federation_domain_whitelist", K_STRLIST, C(federation_domain_whitelist), NULL,
@@ -204,6 +207,9 @@ static const struct key config_keys[] = {
     {"rc_login.failed_attempts", K_SECTION, NO_DEST, NULL},
     {"rc_login.failed_attempts.per_second", K_NUM, C(rc_login_failed.per_second), "0.17"},
     {"rc_login.failed_attempts.burst_count", K_NUM, C(rc_login_failed.burst_count), "3"},
+    {"rc_message", K_SECTION, NO_DEST, NULL},
+    {"rc_message.per_second", K_NUM, C(rc_message.per_second), "0.2"},
+    {"rc_message.burst_count", K_NUM, C(rc_message.burst_count), "10"},
     /* Synapse settings with no meaning here: accepted so a Synapse file loads unchanged. */
     {"report_stats", K_IGNORED, NO_DEST, NULL},
     {"pid_file", K_IGNORED, NO_DEST, NULL},
@@ -224,6 +230,9 @@ static const struct key listener_keys[] = {
     {"tls", K_FALSE, L(tls), "false",
      .arg = "TLS is terminated by the reverse proxy; set tls: false"},
     {"x_forwarded", K_BOOL, L(x_forwarded), "false"},
+    /* -1: not given; finish() picks the default from x_forwarded */
+    {"max_connections_per_address", K_INT, L(max_connections_per_address), "-1", .min = -1,
+     .max = 1000000},
     {"resources", K_RESOURCES, NO_DEST, NULL},
 };
 
@@ -1121,6 +1130,15 @@ static int finish(struct parse *p, struct config *c)
         snprintf(s, n, "%s/", c->public_baseurl);
         free(c->public_baseurl);
         c->public_baseurl = s;
+    }
+    if (c->request_header_timeout_ms < 100)
+        return fail(p, "request_header_timeout", "must be at least 100 ms");
+    if (c->request_body_timeout_ms < 100)
+        return fail(p, "request_body_timeout", "must be at least 100 ms");
+    for (size_t i = 0; i < c->n_listeners; i++) {
+        struct config_listener *l = &c->listeners[i];
+        if (l->max_connections_per_address < 0)
+            l->max_connections_per_address = l->x_forwarded ? 0 : 256;
     }
     if (c->registration_shared_secret && strlen(c->registration_shared_secret) < 16)
         log_warn("config: registration_shared_secret is short; anyone who guesses it can "

@@ -16,6 +16,10 @@ struct config_listener {
     bool tls;                /* listeners[].tls: unsupported here (use a reverse proxy) ->
                                 config error if true */
     bool x_forwarded;        /* listeners[].x_forwarded: trust X-Forwarded-For */
+    int max_connections_per_address; /* listeners[].max_connections_per_address (Amtsbote key):
+                                        connections open at once from one socket peer (IPv6: one
+                                        /64); 0 = no limit. Default 0 with x_forwarded (the peer
+                                        is the proxy), else 256 */
     bool res_client;         /* "client" in any resources[].names */
     bool res_federation;     /* "federation" in any resources[].names */
 };
@@ -90,6 +94,13 @@ struct config {
     bool allow_guest_access;   /* must stay false: guests are refused */
     enum log_level log_level;  /* log_level, default info */
     int worker_threads;        /* HTTP worker threads (Amtsbote key), default 4 */
+    int max_connections;       /* HTTP connections open at once, all listeners (Amtsbote key),
+                                  default 10000; RLIMIT_NOFILE is raised to fit at start-up */
+    int64_t request_header_timeout_ms; /* request_header_timeout (Amtsbote key), default 30s:
+                                          a request head must arrive within it (also the
+                                          keep-alive idle time) */
+    int64_t request_body_timeout_ms;   /* request_body_timeout (Amtsbote key), default 60s, plus
+                                          1 s per 4 KiB received */
     char *default_room_version; /* default "12" */
     char **federation_domain_whitelist; /* NULL = no allow-list configured */
     size_t n_federation_domain_whitelist;
@@ -110,6 +121,8 @@ struct config {
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */
     struct config_ratelimit rc_login_failed;       /* rc_login.failed_attempts, 0.17/s, 3 */
+    struct config_ratelimit rc_message;            /* per user: sending messages, state,
+                                                      redactions; default 0.2/s, burst 10 */
 };
 
 /* Parse YAML text. On success returns 0 with *out filled (free with config_free). On failure

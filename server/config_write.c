@@ -119,7 +119,8 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# Guest accounts are not supported; this must stay false.\n"
             "allow_guest_access: false\n\n"
             "# Rate limits: tokens per second and bucket size, per client address (registration,\n"
-            "# rc_login.address), per account, and per account after failed logins.\n"
+            "# rc_login.address), per account, per account after failed logins, and per user\n"
+            "# for sending messages, state events and redactions (rc_message).\n"
             "rc_registration:\n"
             "  per_second: 0.17\n"
             "  burst_count: 3\n"
@@ -132,7 +133,10 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "    burst_count: 3\n"
             "  failed_attempts:\n"
             "    per_second: 0.17\n"
-            "    burst_count: 3\n\n"
+            "    burst_count: 3\n"
+            "rc_message:\n"
+            "  per_second: 0.2\n"
+            "  burst_count: 10\n\n"
             "# Federate only with these servers; leave out to federate with any.\n"
             "#federation_domain_whitelist:\n"
             "#  - example.org\n\n"
@@ -150,7 +154,14 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "# error, warning, info (includes the access log: one line per request) or debug.\n"
             "log_level: info\n\n"
             "# HTTP worker threads per bind address.\n"
-            "worker_threads: 4\n",
+            "worker_threads: 4\n\n"
+            "# Connections open at once, all listeners together (a parked /sync holds one), and\n"
+            "# how long a client may take to send a request head (also the keep-alive idle\n"
+            "# time) and body (plus 1 s per 4 KiB). A listener's max_connections_per_address\n"
+            "# is 0 (no limit: the peer is the proxy) with x_forwarded, else 256.\n"
+            "#max_connections: 10000\n"
+            "#request_header_timeout: 30s\n"
+            "#request_body_timeout: 60s\n",
             reg, reg, secret);
     sodium_memzero(secret, sizeof secret);
     return fflush(f) == 0 && !ferror(f) ? 0 : -1;

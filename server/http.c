@@ -13,13 +13,23 @@
  *  2. A request's memory (arena, body, parsed JSON) is released in on_completed, whatever path
  *     the request took.
  *  3. `inflight` counts requests between their first callback and completion; shutdown waits
- *     for it to drain (bounded) after the listening sockets are closed. */
+ *     for it to drain (bounded) after the listening sockets are closed, closing connections
+ *     that wait for a request at once and answering the rest with `Connection: close`.
+ *  4. Every connection passes http_guard (server/http_guard.c): admitted by the accept policy
+ *     against max_connections and the listener's per-address limit, and given deadlines for
+ *     its request head and body. libmicrohttpd's own connection limit is set above ours so
+ *     that it never stops accepting silently.
+ *  5. A parked request is resumed once: by the http_resume its arm arranged, or, when its
+ *     client went away, by cancel_gone, which ends it; `waiter_pending` and `cancelled`
+ *     (under park_mu) decide which. Parkers call http_resume only while the request lives
+ *     (http.h). MHD_resume_connection is never called with park_mu held. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -37,6 +47,8 @@
 #include "server/accesslog.h"
 #include "server/arena.h"
 #include "server/cjson.h"
+#include "server/clock.h"
+#include "server/http_guard.h"
 #include "server/log.h"
 
 #define MAX_TABLES 16
@@ -44,6 +56,7 @@
 #define MAX_PARAMS 8
 #define MAX_DAEMONS 32
 #define MAX_JSON_DEPTH 100
+#define MHD_LOG_BURST 20 /* libmicrohttpd's messages logged per 10 s */
 
 struct http_req {
     struct MHD_Connection *conn;
@@ -60,6 +73,7 @@ struct http_req {
     bool replied;
     bool queued; /* a response has been handed to MHD */
     bool suspended;
+    bool waiter_pending, cancelled; /* invariant 5; under park_mu */
     http_park_fn arm, resumed;
     void *ctx;
     void (*on_end)(void *ctx);
@@ -67,10 +81,11 @@ struct http_req {
     struct http_user user;
     bool have_user;
     const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
+    struct http_guard_conn *gc; /* the connection's deadlines; may be NULL */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
-    char *body_path; /* malloc'd; unlinked in req_free unless taken */
+    char *body_path; /* malloc'd; unlinked in req_release unless taken */
     crypto_hash_sha256_state sha;
     uint8_t sha_out[32];
     /* the response, built by a handler and queued by the access callback */
@@ -92,6 +107,9 @@ static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
 static atomic_int inflight;
+static atomic_bool stopping; /* http_stop has begun: responses close their connection */
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER; /* invariant 5 */
+static bool (*unavailable_probe)(void);
 
 void http_add_routes(const struct http_route *table, enum http_resource res)
 {
@@ -115,6 +133,11 @@ void http_set_authenticator(http_authenticator fn)
 void http_set_server_authenticator(http_server_authenticator fn)
 {
     server_authenticator = fn;
+}
+
+void http_set_unavailable_probe(bool (*probe)(void))
+{
+    unavailable_probe = probe;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -593,6 +616,26 @@ static void add_common_headers(struct MHD_Response *resp)
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
         MHD_add_response_header(resp, headers[i][0], headers[i][1]);
+    if (atomic_load(&stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* A 500 while the database cannot be reached is a 503 the client may retry (Retry-After):
+ * the server is fine and recovers by itself once PostgreSQL is back. */
+static bool database_unavailable(struct http_req *r)
+{
+    static const char body[] =
+        "{\"errcode\":\"M_UNKNOWN\",\"error\":\"The database is unavailable; try again later\"}";
+    if (r->status != 500 || r->resp_type || !unavailable_probe || !unavailable_probe())
+        return false;
+    char *text = strdup(body);
+    if (!text)
+        return false;
+    free(r->resp_body);
+    r->resp_body = text;
+    r->resp_len = sizeof body - 1;
+    r->status = 503;
+    return true;
 }
 
 static enum MHD_Result queue_reply(struct http_req *r)
@@ -603,6 +646,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (!r->replied)
         http_reply_internal_cause(r, "no reply was made");
     r->queued = true;
+    bool retry_after = database_unavailable(r);
     if (r->resp_fd >= 0) {
         resp = MHD_create_response_from_fd((uint64_t)r->resp_fd_len, r->resp_fd);
         if (resp)
@@ -615,6 +659,8 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (!resp)
         return MHD_NO;
     add_common_headers(resp);
+    if (retry_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
     if (r->resp_type) {
         MHD_add_response_header(resp, "Content-Type", r->resp_type);
         if (r->resp_disposition)
@@ -648,10 +694,9 @@ static enum MHD_Result queue_options(struct http_req *r)
 
 /* --- request life cycle ----------------------------------------------------------------- */
 
-static void req_free(struct http_req *r)
+/* Release what the request holds, but not the struct itself. */
+static void req_release(struct http_req *r)
 {
-    if (!r)
-        return;
     if (r->on_end)
         r->on_end(r->ctx);
     json_decref(r->json);
@@ -666,7 +711,7 @@ static void req_free(struct http_req *r)
     if (r->resp_fd >= 0)
         close(r->resp_fd);
     arena_free(r->arena);
-    free(r);
+    r->arena = NULL;
 }
 
 static enum MHD_Result access_log_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -708,8 +753,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct http_req *r = *con_cls;
     if (!r)
         return;
+    http_guard_idle(r->gc); /* the connection waits for its next request now */
     access_log(r, toe);
-    req_free(r);
+    req_release(r);
+    free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
 }
@@ -900,6 +947,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->path = arena_strdup(r->arena, url);
         *con_cls = r;
         atomic_fetch_add(&inflight, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->gc = ci ? ci->socket_context : NULL;
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        http_guard_head_done(r->gc, te || (len && strcmp(len, "0") != 0));
 
         if (strcmp(method, "OPTIONS") == 0)
             return queue_options(r);
@@ -918,6 +971,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->body_limit =
             (size_t)((r->route->flags & HTTP_BODY_FILE) ? config->max_upload_size
                                                         : config->max_request_body_size);
+        if ((r->route->flags & HTTP_BODY_TXN) && r->body_limit < HTTP_TXN_BODY_LIMIT)
+            r->body_limit = HTTP_TXN_BODY_LIMIT;
         if (r->route->flags & HTTP_BODY_FILE)
             crypto_hash_sha256_init(&r->sha);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -936,6 +991,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        http_guard_body(r->gc, n);
         if (r->too_large || r->queued)
             return MHD_YES;
         if (r->body_len + n > r->body_limit) {
@@ -963,7 +1019,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
+    http_guard_busy(r->gc); /* the whole request is in: no deadline while it is handled */
     if (r->suspended) { /* back from http_resume */
+        http_guard_unpark(r->gc);
+        if (r->cancelled) /* the client went away (cancel_gone): close the connection */
+            return MHD_NO;
         r->suspended = false;
         r->resumed(r);
     } else if (!r->replied) {
@@ -971,6 +1031,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->suspended && !r->replied) {
         MHD_suspend_connection(r->conn);
+        pthread_mutex_lock(&park_mu);
+        r->waiter_pending = true;
+        pthread_mutex_unlock(&park_mu);
+        http_guard_park(r->gc, r);
         r->arm(r);
         return MHD_YES;
     }
@@ -1002,7 +1066,31 @@ void *http_ctx(struct http_req *req)
 
 void http_resume(struct http_req *req)
 {
-    MHD_resume_connection(req->conn);
+    pthread_mutex_lock(&park_mu);
+    bool resume = req->waiter_pending && !req->cancelled;
+    req->waiter_pending = false;
+    pthread_mutex_unlock(&park_mu);
+    if (resume)
+        MHD_resume_connection(req->conn);
+}
+
+/* http_guard's hooks for a parked request whose client went away: claim it (under the
+ * guard's lock) so that the waiter's later http_resume does not resume it, then resume it
+ * here to end it (on_request closes a cancelled request's connection). */
+static void *claim_gone(void *owner)
+{
+    struct http_req *r = owner;
+    pthread_mutex_lock(&park_mu);
+    bool mine = r->waiter_pending && !r->cancelled && !atomic_load(&stopping);
+    if (mine)
+        r->cancelled = true;
+    pthread_mutex_unlock(&park_mu);
+    return mine ? r->conn : NULL;
+}
+
+static void cancel_gone(void *token)
+{
+    MHD_resume_connection(token);
 }
 
 /* --- daemons ---------------------------------------------------------------------------- */
@@ -1014,7 +1102,52 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_warn("http: %s", msg);
+    /* a client that went away (or was cut off by http_guard) is routine, not a warning */
+    if (strstr(msg, "connection closure") || strstr(msg, "reset by peer") ||
+        strstr(msg, "Broken pipe")) {
+        log_debug("http: %s", msg);
+        return;
+    }
+    /* at most MHD_LOG_BURST lines per 10 s, so that no client can flood the log */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t window;
+    static unsigned lines, dropped;
+    pthread_mutex_lock(&mu);
+    int64_t now = clock_mono_ms();
+    if (now - window >= 10000) {
+        if (dropped)
+            log_warn("http: %u libmicrohttpd messages not logged in the last 10 s", dropped);
+        window = now;
+        lines = dropped = 0;
+    }
+    bool show = lines < MHD_LOG_BURST;
+    lines += show;
+    dropped += !show;
+    pthread_mutex_unlock(&mu);
+    if (show)
+        log_warn("http: %s", msg);
+}
+
+/* The accept policy (before libmicrohttpd allocates anything for the connection). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    const struct config_listener *l = cls;
+    unsigned per_address = (unsigned)l->max_connections_per_address;
+    return http_guard_admit((unsigned)(l - config->listeners), per_address, sa, len) ? MHD_YES
+                                                                                    : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = http_guard_open(ci ? ci->connect_fd : -1);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_guard_close(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static int start_daemon(const struct config_listener *l, const char *addr, int threads)
@@ -1039,11 +1172,16 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
         log_error("listener: too many bind addresses (max %d)", MAX_DAEMONS);
         return -1;
     }
+    /* libmicrohttpd splits its limit between the pool's threads and, at it, stops accepting
+     * without a word: give each thread room for all of ours, so http_guard decides. */
+    unsigned mhd_limit = ((unsigned)config->max_connections + 1) * (unsigned)threads;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)l->port, NULL, NULL, on_request, (void *)l, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        flags, (uint16_t)l->port, on_accept, (void *)l, on_request, (void *)l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(32 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
         log_error("listener: cannot listen on %s port %d (in use, or no permission?)", addr,
@@ -1059,6 +1197,15 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
 int http_start(const struct config *cfg)
 {
     config = cfg;
+    atomic_store(&stopping, false);
+    struct http_guard_limits gl = {.max_connections = (unsigned)cfg->max_connections,
+                                   .header_timeout_ms = cfg->request_header_timeout_ms,
+                                   .body_timeout_ms = cfg->request_body_timeout_ms};
+    http_guard_on_gone(claim_gone, cancel_gone);
+    if (http_guard_start(&gl) < 0) {
+        log_error("http: cannot start the connection deadline thread");
+        return -1;
+    }
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const struct config_listener *l = &cfg->listeners[i];
         for (size_t j = 0; j < l->n_bind_addresses; j++) {
@@ -1073,11 +1220,19 @@ int http_start(const struct config *cfg)
 
 void http_stop(int grace_ms)
 {
+    atomic_store(&stopping, true);
+    http_guard_stop(); /* no sweeps (nor cancels) while the daemons stop */
     for (size_t i = 0; i < n_daemons; i++)
         MHD_quiesce_daemon(daemons[i]);
+    /* Keep-alive connections between requests close now; the others with their response
+     * (Connection: close), so clients that keep sending cannot hold the stop. */
     struct timespec step = {0, 10 * 1000 * 1000};
-    for (int waited = 0; waited < grace_ms && atomic_load(&inflight) > 0; waited += 10)
+    for (int waited = 0; waited < grace_ms; waited += 10) {
+        http_guard_close_waiting();
+        if (atomic_load(&inflight) == 0)
+            break;
         nanosleep(&step, NULL);
+    }
     for (size_t i = 0; i < n_daemons; i++)
         MHD_stop_daemon(daemons[i]);
     n_daemons = 0;

@@ -34,7 +34,11 @@ enum {
     HTTP_BODY_FILE = 1 << 1, /* body streamed to a temporary file under
                                 media_store_path/tmp as it arrives, limited by
                                 max_upload_size (media uploads); see http_body_file */
+    HTTP_BODY_TXN = 1 << 2,  /* a federation transaction (50 PDUs of up to 64 KiB and 100
+                                EDUs): the limit is HTTP_TXN_BODY_LIMIT, or
+                                max_request_body_size when that is larger */
 };
+#define HTTP_TXN_BODY_LIMIT (8 * 1024 * 1024)
 
 typedef void (*http_handler)(struct http_req *req);
 
@@ -61,6 +65,9 @@ enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
  * is served only on listeners that name its resource. */
 void http_add_routes(const struct http_route *table, enum http_resource res);
 void http_set_authenticator(http_authenticator fn);
+/* While `probe` returns true (the database cannot be reached), an answer of 500 goes out as
+ * 503 M_UNKNOWN with Retry-After instead. */
+void http_set_unavailable_probe(bool (*probe)(void));
 
 /* Check the X-Matrix signature of a HTTP_AUTH_SERVER request. Returns true after
  * http_set_origin, or false after answering the request (401/403/500). Without one
@@ -70,7 +77,8 @@ void http_set_server_authenticator(http_server_authenticator fn);
 
 /* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
 int http_start(const struct config *cfg);
-/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
+/* Stop accepting, close connections that wait for a request, answer the requests in flight
+ * (waiting up to `grace_ms`) with Connection: close, then stop. */
 void http_stop(int grace_ms);
 
 /* --- inside a handler ------------------------------------------------------------------- */
@@ -141,14 +149,17 @@ bool http_replied(struct http_req *req);
 
 /* Long-polling. A handler that has nothing to say yet calls http_suspend and returns without
  * replying. Once the connection is parked, `arm(req)` runs (on the same thread): it arranges
- * for http_resume(req) to be called, from any thread, exactly once and possibly at once.
- * After that, `resumed(req)` runs on an HTTP thread and either replies or suspends again.
- * A parked request holds no thread. */
+ * for http_resume(req) to be called, from any thread, at most once and possibly at once, and
+ * never after the request has ended (see http_on_end: a parker that may fire later holds
+ * something the on_end hook can disarm). After that, `resumed(req)` runs on an HTTP thread
+ * and either replies or suspends again. A parked request holds no thread. */
 typedef void (*http_park_fn)(struct http_req *req);
 void http_suspend(struct http_req *req, http_park_fn arm, http_park_fn resumed);
 void http_resume(struct http_req *req);
 /* Called with the ctx when the request ends, however it ends (also when the server stops
- * with the request still parked): release what ctx owns there. */
+ * with the request still parked, or when its client goes away while it is parked: the HTTP
+ * front notices within about a second and ends it): release what ctx owns there, and make
+ * sure no http_resume(req) comes afterwards. */
 void http_on_end(struct http_req *req, void (*fn)(void *ctx));
 /* A pointer the handler keeps with the request across parking (e.g. from http_alloc). */
 void http_set_ctx(struct http_req *req, void *ctx);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@
 #include "storage/userdata.h"
 
 #define SHUTDOWN_GRACE_MS 10000
+#define FD_RESERVE 512 /* descriptors besides client connections: database, files, threads */
 
 static void usage(FILE *f)
 {
@@ -212,6 +214,34 @@ static int check_config(const struct config *cfg, char *err, size_t n)
     return 0;
 }
 
+/* Raise the soft RLIMIT_NOFILE so that max_connections client sockets fit beside the
+ * database connections and files; when the hard limit is too low, lower max_connections to
+ * what fits (warned), so the server refuses connections itself rather than failing accept()
+ * and dropping them silently. */
+static void fit_descriptors(struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->max_connections + FD_RESERVE + (rlim_t)cfg->database.cp_max;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur < want) {
+        rlim_t room = rl.rlim_cur > FD_RESERVE + 16 + (rlim_t)cfg->database.cp_max
+                          ? rl.rlim_cur - FD_RESERVE - (rlim_t)cfg->database.cp_max
+                          : 16;
+        log_warn("max_connections %d needs %llu file descriptors, the limit is %llu (raise "
+                 "LimitNOFILE / ulimit -n): serving at most %llu connections",
+                 cfg->max_connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)room);
+        cfg->max_connections = (int)room;
+    }
+}
+
 /* An address filter from a configured blacklist (unset or empty: Synapse's default) and
  * whitelist. NULL (logged) when a range is malformed. */
 static struct ipfilter *filter_of(const char *what, char **deny, size_t n_deny, char **allow,
@@ -308,6 +338,7 @@ static int serve(const char *config_path)
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
     http_set_authenticator(account_authenticate);
+    http_set_unavailable_probe(db_unavailable);
     push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
                             cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
     preview_filter = filter_of("url_preview_ip_range_blacklist",
@@ -338,6 +369,7 @@ static int serve(const char *config_path)
         log_error("cannot start the federation sender");
         goto out_notify;
     }
+    fit_descriptors(&cfg);
     if (http_start(&cfg) < 0)
         goto out_notify;
     log_info("amtsbote %s serving %s (schema version %d)", AMTSBOTE_VERSION, cfg.server_name,

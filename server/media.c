@@ -12,10 +12,13 @@
  *     application/octet-stream) and a Content-Disposition that is inline only for those;
  *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
  *  4. Media of other servers is fetched through federation and cached (server/media_remote.c);
- *     its thumbnails are asked of the other server or made here from the cached original. */
+ *     its thumbnails are asked of the other server or made here from the cached original.
+ *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*); those a
+ *     killed process left behind are removed at start-up, before anything is served. */
 #include "server/media.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,6 +90,29 @@ static int mkdir_p(const char *dir)
     return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Remove the temporary files of an earlier process (invariant 5) from dir. */
+static void remove_stale_temps(const char *dir)
+{
+    /* the prefixes of files made in tmp: http.c's uploads, put_file, thumbnail.c */
+    static const char *const prefixes[] = {"upload-", "put-", "thumb-"};
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t removed = 0;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        bool ours = false;
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+            ours = ours || strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0;
+        if (ours && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    if (removed)
+        log_info("media: removed %zu temporary file(s) left by an earlier run in %s", removed,
+                 dir);
+}
+
 int media_init(const struct config *cfg, const char *argv0)
 {
     free(store);
@@ -101,6 +127,7 @@ int media_init(const struct config *cfg, const char *argv0)
         return -1;
     }
     (void)argv0;
+    remove_stale_temps(tmp);
     n_sizes = thumbnail_n_default_sizes;
     if (cfg->n_thumbnail_sizes) {
         sizes = cfg->thumbnail_sizes;

@@ -10,8 +10,10 @@
  *     are ignored (evaluation) or stripped (stored rules), as "Historical Actions" says.
  *  3. Unknown condition kinds never match; a property that is absent or of the wrong type
  *     never matches, even the pattern "*".
- *  4. Globs (`*` any run, `?` one character) match code points, case-insensitively, in
- *     O(len(pattern) * len(value)) time: an NFA over the pattern, never backtracking.
+ *  4. Globs (`*` any run, `?` one character) match code points, case-insensitively, by a
+ *     bit-parallel NFA over the pattern, never backtracking: ceil((tokens + 1) / 64) word
+ *     operations a character. One evaluation of a user's rules spends at most
+ *     PUSH_GLOB_BUDGET on globs (push.h); a glob it cannot finish does not match.
  *     "Case-insensitive" is left to the server: here ASCII, Latin-1, Latin Extended-A,
  *     Greek and Cyrillic capitals fold to their small letters.
  *  5. event_match on content.body, content rules' patterns and contains_display_name match
@@ -271,19 +273,10 @@ enum glob_mode {
 
 #define TOK_STAR 0xFFFFFFFFu
 #define TOK_ONE 0xFFFFFFFEu
-#define GLOB_STACK 128
+#define GLOB_STACK_TOKENS 128 /* patterns of up to 128 bytes need no allocation ... */
+#define GLOB_STACK_WORDS 256  /* ... nor their state vectors (2 KiB) */
+#define GLOB_SETUP_COST 16    /* budget units a match costs before its first token */
 
-/* Let the states reachable without consuming a character (past `*`) be active too. */
-static void closure(bool *st, const uint32_t *tok, size_t m)
-{
-    for (size_t k = 0; k < m; k++)
-        if (st[k] && tok[k] == TOK_STAR)
-            st[k + 1] = true;
-}
-
-/* Does pattern[0..pn) match s[0..sn) in `mode`? State k of the NFA: the first k pattern
- * tokens matched. In the word modes a run may start at every boundary. False on allocation
- * failure. */
 /* The common case of a whole-value match without wildcards over ASCII (event types,
  * msgtypes, user IDs): a case-insensitive comparison. 1 or 0 when it decides, -1 when the
  * general matcher must (a wildcard, or a byte outside ASCII, which case folding may map). */
@@ -298,37 +291,133 @@ static int glob_plain(const char *pattern, size_t pn, const char *s, size_t sn)
     return pn == sn && strncasecmp(pattern, s, pn) == 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The NFA of a pattern as bit vectors of W words: bit k of a state vector stands for "the
+ * first k tokens matched" (k = 0..m). */
+struct glob_nfa {
+    size_t m, w;           /* tokens, words per vector */
+    uint64_t *star;        /* the `*` tokens (never two in a row) */
+    uint64_t *one;         /* the `?` tokens */
+    uint32_t *vals;        /* the distinct folded literals, the ASCII ones first, then the
+                              others sorted ... */
+    size_t nvals, nascii;  /* ... how many, how many ASCII ... */
+    uint64_t *masks;       /* ... and the tokens equal to each: vector i + 1 for vals[i];
+                              vector 0 is empty, for characters the pattern does not hold */
+    uint8_t ascii[128];    /* the vector of each ASCII character */
+};
+
+/* s |= (s & star) << 1: the states reachable past a `*` without consuming a character. One
+ * shift is enough, as a `*` never follows a `*`. */
+static void closure(uint64_t *s, const struct glob_nfa *a)
+{
+    uint64_t carry = 0;
+    for (size_t i = 0; i < a->w; i++) {
+        uint64_t st = s[i] & a->star[i];
+        s[i] |= (st << 1) | carry;
+        carry = st >> 63;
+    }
+}
+
+/* The vector of literal tokens equal to the folded code point fc (the empty one if none). */
+static uint64_t *literal_mask(const struct glob_nfa *a, uint32_t fc)
+{
+    if (fc < 128)
+        return a->masks + a->ascii[fc] * a->w;
+    const uint32_t *v =
+        bsearch(&fc, a->vals + a->nascii, a->nvals - a->nascii, sizeof *a->vals, cmp_u32);
+    return a->masks + (v ? (size_t)(v - a->vals) + 1 : 0) * a->w;
+}
+
+/* Does pattern[0..pn) match s[0..sn) in `mode`? A bit-parallel NFA (shift-and with stars):
+ * each character of s costs ceil((m+1)/64) word operations for a pattern of m tokens, never
+ * backtracking. In the word modes a run may start at every boundary. Each character costs
+ * that many units of *budget; when the budget runs out the match fails (and *budget is 0).
+ * False on allocation failure. */
 static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
-                       enum glob_mode mode)
+                       enum glob_mode mode, size_t *budget)
 {
     int plain = mode == GLOB_WHOLE ? glob_plain(pattern, pn, s, sn) : -1;
     if (plain >= 0)
         return plain == 1;
-    uint32_t tok_stack[GLOB_STACK];
-    bool st_stack[2 * (GLOB_STACK + 1)];
-    uint32_t *tok = pn <= GLOB_STACK ? tok_stack : malloc(pn * sizeof *tok);
-    bool *states = pn <= GLOB_STACK ? st_stack : malloc(2 * (pn + 1) * sizeof *states);
-    bool *cur = states;
+    /* Tokens (`*` runs collapse to one, `?` one code point, literals folded) and the sorted
+     * distinct non-ASCII literals: two arrays of at most pn entries. Every step of the setup
+     * is paid from the budget before it is taken. */
+    size_t cost = GLOB_SETUP_COST + pn * 4;
+    if (*budget < cost) {
+        *budget = 0;
+        return false;
+    }
+    *budget -= cost;
+    uint32_t tok_stack[2 * GLOB_STACK_TOKENS];
+    uint32_t *tok = pn <= GLOB_STACK_TOKENS ? tok_stack : malloc(2 * pn * sizeof *tok);
+    uint64_t stack[GLOB_STACK_WORDS], *block = NULL;
     bool found = false;
-    if (!tok || !states)
-        goto out;
-
-    size_t m = 0;
+    if (!tok)
+        return false;
+    struct glob_nfa a = {.vals = tok + (tok == tok_stack ? GLOB_STACK_TOKENS : pn)};
     const unsigned char *pp = (const unsigned char *)pattern, *pend = pp + pn;
     while (pp < pend) {
         uint32_t c = utf8_next(&pp, pend);
         if (mode != TEXT_WORDS && c == '*') {
-            if (m == 0 || tok[m - 1] != TOK_STAR)
-                tok[m++] = TOK_STAR;
+            if (a.m == 0 || tok[a.m - 1] != TOK_STAR)
+                tok[a.m++] = TOK_STAR;
         } else {
-            tok[m++] = mode != TEXT_WORDS && c == '?' ? TOK_ONE : fold(c);
+            tok[a.m++] = mode != TEXT_WORDS && c == '?' ? TOK_ONE : fold(c);
         }
     }
-    bool *nxt = cur + m + 1;
-    memset(cur, 0, (m + 1) * sizeof *cur);
+    memset(a.ascii, 0, sizeof a.ascii);
+    for (size_t k = 0; k < a.m; k++)
+        if (tok[k] < 128 && !a.ascii[tok[k]]) {
+            a.vals[a.nvals++] = tok[k];
+            a.ascii[tok[k]] = (uint8_t)a.nvals; /* at most 128 */
+        }
+    a.nascii = a.nvals;
+    for (size_t k = 0; k < a.m; k++)
+        if (tok[k] >= 128 && tok[k] != TOK_STAR && tok[k] != TOK_ONE)
+            a.vals[a.nvals++] = tok[k];
+    qsort(a.vals + a.nascii, a.nvals - a.nascii, sizeof *a.vals, cmp_u32);
+    size_t d = a.nascii;
+    for (size_t i = a.nascii; i < a.nvals; i++)
+        if (d == a.nascii || a.vals[d - 1] != a.vals[i])
+            a.vals[d++] = a.vals[i];
+    a.nvals = d;
+
+    /* The vectors, w words each: star, one, cur, nxt, the empty one, one per literal. */
+    size_t w = a.w = a.m / 64 + 1, need = (5 + a.nvals) * w;
+    cost = need / 2;
+    if (*budget < cost) {
+        *budget = 0;
+        goto out;
+    }
+    *budget -= cost;
+    block = need <= GLOB_STACK_WORDS ? stack : calloc(need, sizeof *block);
+    if (!block)
+        goto out;
+    if (block == stack)
+        memset(stack, 0, need * sizeof *stack);
+    a.star = block;
+    a.one = a.star + w;
+    uint64_t *cur = a.one + w, *nxt = cur + w;
+    a.masks = nxt + w;
+    for (size_t k = 0; k < a.m; k++) {
+        uint64_t bit = 1ull << (k & 63);
+        if (tok[k] == TOK_STAR)
+            a.star[k >> 6] |= bit;
+        else if (tok[k] == TOK_ONE)
+            a.one[k >> 6] |= bit;
+        else
+            literal_mask(&a, tok[k])[k >> 6] |= bit;
+    }
+    uint64_t final_bit = 1ull << (a.m & 63);
+    size_t final_word = a.m >> 6;
     if (mode == GLOB_WHOLE) {
-        cur[0] = true;
-        closure(cur, tok, m);
+        cur[0] = 1;
+        closure(cur, &a);
     }
 
     const unsigned char *p = (const unsigned char *)s, *end = p + sn;
@@ -339,34 +428,37 @@ static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
         bool c_word = p < end && word_char(c);
         if (mode == GLOB_WHOLE) {
             if (p == end) {
-                found = cur[m];
+                found = cur[final_word] & final_bit;
                 break;
             }
         } else {
             if (!prev_word) { /* the start of the value or after a boundary */
-                cur[0] = true;
-                closure(cur, tok, m);
+                cur[0] |= 1;
+                closure(cur, &a);
             }
-            if (cur[m] && !c_word) { /* the end of the value or before a boundary */
+            if ((cur[final_word] & final_bit) && !c_word) { /* before a boundary or the end */
                 found = true;
                 break;
             }
             if (p == end)
                 break;
         }
-        uint32_t fc = fold(c);
-        bool any = false;
-        memset(nxt, 0, (m + 1) * sizeof *nxt);
-        for (size_t k = 0; k < m; k++) {
-            if (!cur[k])
-                continue;
-            if (tok[k] == TOK_STAR)
-                any = nxt[k] = true;
-            else if (tok[k] == TOK_ONE || tok[k] == fc)
-                any = nxt[k + 1] = true;
+        if (*budget < w) {
+            *budget = 0;
+            break;
         }
-        closure(nxt, tok, m);
-        bool *t = cur;
+        *budget -= w;
+        uint32_t fc = c < 128 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : fold(c);
+        const uint64_t *lit = literal_mask(&a, fc);
+        uint64_t carry = 0, any = 0;
+        for (size_t i = 0; i < w; i++) {
+            uint64_t adv = cur[i] & (lit[i] | a.one[i]);
+            nxt[i] = (adv << 1) | carry | (cur[i] & a.star[i]);
+            carry = adv >> 63;
+            any |= nxt[i];
+        }
+        closure(nxt, &a);
+        uint64_t *t = cur;
         cur = nxt;
         nxt = t;
         if (!any && mode == GLOB_WHOLE)
@@ -375,10 +467,10 @@ static bool glob_match(const char *pattern, size_t pn, const char *s, size_t sn,
         p = q;
     }
 out:
+    if (block != stack)
+        free(block);
     if (tok != tok_stack)
         free(tok);
-    if (states != st_stack)
-        free(states);
     return found;
 }
 
@@ -493,7 +585,8 @@ static bool value_is(const json_t *x, const json_t *want, const struct push_ctx 
     return push_simple_value(x) && json_equal(x, want);
 }
 
-static bool condition_holds(const json_t *cond, const json_t *event, const struct push_ctx *ctx)
+static bool condition_holds(const json_t *cond, const json_t *event, const struct push_ctx *ctx,
+                            size_t *budget)
 {
     const char *kind = json_string_value(json_object_get(cond, "kind"));
     const char *key = json_string_value(json_object_get(cond, "key"));
@@ -507,7 +600,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
             is_placeholder(pattern) ? (pat ? strlen(pat) : 0) : json_string_length(pattern);
         return pat && json_is_string(v) &&
                glob_match(pat, pat_len, json_string_value(v), json_string_length(v),
-                          strcmp(key, "content.body") == 0 ? GLOB_WORDS : GLOB_WHOLE);
+                          strcmp(key, "content.body") == 0 ? GLOB_WORDS : GLOB_WHOLE, budget);
     }
     if (strcmp(kind, "event_property_is") == 0) {
         const json_t *want = json_object_get(cond, "value");
@@ -533,7 +626,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
         const char *name = ctx->display_name;
         return name && *name && json_is_string(body) &&
                glob_match(name, strlen(name), json_string_value(body), json_string_length(body),
-                          TEXT_WORDS);
+                          TEXT_WORDS, budget);
     }
     if (strcmp(kind, "room_member_count") == 0)
         return member_count_is(json_string_value(json_object_get(cond, "is")), ctx->member_count);
@@ -545,7 +638,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
 /* --- evaluation ------------------------------------------------------------------------- */
 
 static bool rule_matches(int kind, const json_t *rule, const json_t *event,
-                         const struct push_ctx *ctx)
+                         const struct push_ctx *ctx, size_t *budget)
 {
     const json_t *id = json_object_get(rule, "rule_id");
     switch (kind) {
@@ -554,7 +647,7 @@ static bool rule_matches(int kind, const json_t *rule, const json_t *event,
         const json_t *body = event_property(event, "content.body");
         return json_is_string(pattern) && json_is_string(body) &&
                glob_match(json_string_value(pattern), json_string_length(pattern),
-                          json_string_value(body), json_string_length(body), GLOB_WORDS);
+                          json_string_value(body), json_string_length(body), GLOB_WORDS, budget);
     }
     case K_ROOM:
         return json_is_string(id) && json_equal(id, json_object_get(event, "room_id"));
@@ -568,7 +661,7 @@ static bool rule_matches(int kind, const json_t *rule, const json_t *event,
             return false;
         json_array_foreach(conditions, i, c)
         {
-            if (!condition_holds(c, event, ctx))
+            if (!condition_holds(c, event, ctx, budget))
                 return false;
         }
         return true; /* no conditions: always */
@@ -630,6 +723,7 @@ int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx 
     const char *sender = json_string_value(json_object_get(event, "sender"));
     if (sender && ctx->user_id && strcmp(sender, ctx->user_id) == 0)
         return 0; /* "MUST NOT notify ... for events that the user has sent themselves" */
+    size_t budget = PUSH_GLOB_BUDGET;
     for (int k = 0; k < K_COUNT; k++) {
         size_t i;
         json_t *rule;
@@ -637,7 +731,7 @@ int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx 
         {
             const char *id = json_string_value(json_object_get(rule, "rule_id"));
             if (!id || json_is_false(json_object_get(rule, "enabled")) ||
-                !rule_matches(k, rule, event, ctx))
+                !rule_matches(k, rule, event, ctx, &budget))
                 continue;
             out->rule_id = id;
             apply_actions(json_object_get(rule, "actions"), out);

@@ -25,6 +25,21 @@ json_t *push_default_ruleset(const char *user_id);
  * reference counts are atomic). NULL only on allocation failure at the first call. */
 const json_t *push_predefined(void);
 
+/* Bounds on what one user's rules may cost (issue 17: a 200,000-byte glob made every message
+ * in the user's rooms cost seconds in the room's writer). The edits refuse a pattern longer
+ * than PUSH_PATTERN_MAX bytes, a rule with more than PUSH_CONDITIONS_MAX conditions and more
+ * than PUSH_RULES_MAX user-defined rules (all kinds together) or PUSH_STORE_MAX bytes of
+ * them; push_eval stops matching globs
+ * for a user once they cost PUSH_GLOB_BUDGET units (a unit: one character of a value against
+ * 64 pattern tokens), and a glob it could not finish does not match. The budget is some 30
+ * scans of a 64 KiB body with short patterns (about 5 ms): users within the limits do not
+ * reach it with ordinary messages. */
+#define PUSH_PATTERN_MAX 512
+#define PUSH_CONDITIONS_MAX 16
+#define PUSH_RULES_MAX 500
+#define PUSH_STORE_MAX 262144 /* bytes of a user's stored rules (pushrules.c refuses more) */
+#define PUSH_GLOB_BUDGET 2000000
+
 /* What the evaluator needs besides the event and the rule set. All borrowed. */
 struct push_ctx {
     const char *user_id;        /* whose rules these are; their own events never notify */
@@ -91,6 +106,8 @@ enum push_status {
     PUSH_BAD_JSON,         /* 400 M_BAD_JSON: the rule body is malformed */
     PUSH_DEFAULT_RULE,     /* 400 M_INVALID_PARAM: predefined rules cannot be deleted */
     PUSH_NOMEM,            /* 500 M_UNKNOWN: allocation failed; the store is unchanged */
+    PUSH_TOO_LARGE,        /* 400 M_TOO_LARGE: a pattern, a rule's conditions or the user's
+                              rules beyond the bounds above */
 };
 
 /* The HTTP status and Matrix errcode for `s` (PUSH_OK: 200 and NULL). Static strings. */
@@ -118,7 +135,9 @@ const json_t *push_find_rule(const json_t *ruleset, const char *kind, const char
  * and "coalesce" are stripped. An existing user rule of that kind and rule_id is replaced
  * and keeps its place and enabled state unless before/after move it; a new one is enabled
  * and goes to `before`'s place, after `after` (when both are given `before` wins, as the spec
- * says), or first among the user's rules of the kind. before/after may be NULL. On any error
+ * says), or first among the user's rules of the kind. before/after may be NULL. A pattern
+ * longer than PUSH_PATTERN_MAX bytes, more than PUSH_CONDITIONS_MAX conditions or a new rule
+ * beyond PUSH_RULES_MAX user-defined ones is PUSH_TOO_LARGE. On any error
  * the store is unchanged; *err (if err is non-NULL) is set to a static message for the
  * M_BAD_JSON / M_INVALID_PARAM answer, or NULL. */
 enum push_status push_put_rule(json_t *store, const char *kind, const char *rule_id,

@@ -29,6 +29,7 @@ static const struct {
     [PUSH_BAD_JSON] = {400, "M_BAD_JSON"},
     [PUSH_DEFAULT_RULE] = {400, "M_INVALID_PARAM"},
     [PUSH_NOMEM] = {500, "M_UNKNOWN"},
+    [PUSH_TOO_LARGE] = {400, "M_TOO_LARGE"},
 };
 
 const char *push_status_errcode(enum push_status s, int *http_status)
@@ -145,6 +146,43 @@ static ssize_t find_index(const json_t *list, const char *rule_id)
     return -1;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The bounds of push.h on a PUT body already checked for shape. */
+static enum push_status size_check(int kind, const json_t *body, const char **err)
+{
+    const json_t *conditions = json_object_get(body, "conditions");
+    const json_t *pattern = kind == K_CONTENT ? json_object_get(body, "pattern") : NULL;
+    if ((kind == K_OVERRIDE || kind == K_UNDERRIDE) &&
+        json_array_size(conditions) > PUSH_CONDITIONS_MAX) {
+        *err = "a push rule may have at most " STR(PUSH_CONDITIONS_MAX) " conditions";
+        return PUSH_TOO_LARGE;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        const json_t *p = json_object_get(c, "pattern");
+        if (json_is_string(p) && json_string_length(p) > PUSH_PATTERN_MAX)
+            pattern = p;
+    }
+    if (json_is_string(pattern) && json_string_length(pattern) > PUSH_PATTERN_MAX) {
+        *err = "a push rule pattern may be at most " STR(PUSH_PATTERN_MAX) " bytes long";
+        return PUSH_TOO_LARGE;
+    }
+    return PUSH_OK;
+}
+
+/* The user-defined rules in `store`, all kinds together. */
+static size_t user_rule_count(const json_t *store)
+{
+    size_t n = 0;
+    for (int k = 0; k < K_COUNT; k++)
+        n += json_array_size(json_object_get(store, push_kinds[k]));
+    return n;
+}
+
 static enum push_status rule_id_check(int kind, const char *rule_id, const char **err)
 {
     if (kind < 0) {
@@ -211,10 +249,17 @@ enum push_status push_put_rule(json_t *store, const char *kind, const char *rule
         return PUSH_BAD_JSON;
     }
 
+    if ((st = size_check(k, body, err)) != PUSH_OK)
+        return st;
+
     json_t *list = json_object_get(store, kind); /* borrowed */
     if (!json_is_array(list))
         list = NULL; /* no rules of this kind yet (or a malformed entry, replaced below) */
     ssize_t old = list ? find_index(list, rule_id) : -1;
+    if (old < 0 && user_rule_count(store) >= PUSH_RULES_MAX) {
+        *err = "too many push rules (at most " STR(PUSH_RULES_MAX) ")";
+        return PUSH_TOO_LARGE;
+    }
     const char *anchor = before ? before : after;
     ssize_t at = anchor && list ? find_index(list, anchor) : -1;
     if (anchor && (at < 0 || at == old)) {

@@ -122,6 +122,13 @@ json_t *pushrules_run(const char *user_id, enum pushrules_op op, const char *kin
         goto out;
     }
     stored = json_dumps(store, JSON_COMPACT);
+    _Static_assert(PUSH_STORE_MAX == 256 * 1024, "the message below says 256 KiB");
+    if (stored && strlen(stored) > PUSH_STORE_MAX && op != PUSHRULES_DELETE_RULE) {
+        /* the room writer reads the store with every event in the user's rooms */
+        fail(status, errcode, why, n, 400, "M_TOO_LARGE",
+             "Your push rules would take more than 256 KiB");
+        goto out;
+    }
     set = push_merge(store, user_id);
     published = set ? json_dumps(set, JSON_COMPACT) : NULL; /* {"global": ...}, as the spec */
     if (!stored || !published || db_push_store_put(c, user_id, stored) < 0)

@@ -3,8 +3,13 @@
  * Rate limits are a cache, not state that matters: a restart forgets them, and several server
  * processes each limit on their own (the roadmap allows this; nothing is lost). A bucket holds
  * up to burst_count tokens and gains per_second tokens per second; an action takes one.
- * The table is an open hash with linear probing; when it fills up, buckets that have refilled
- * completely are dropped (they carry no information). */
+ * The table is an open hash with linear probing. When it is three quarters full, buckets that
+ * have refilled completely are dropped (they carry no information), and if more than half of
+ * the table is still in use the fullest buckets go until half is free (among equally full
+ * ones the least recently used): a new key always finds a bucket, so a flood of keys
+ * (spoofed forwarded addresses) never refuses an innocent address, and the buckets that
+ * limit most, an address or account that used up its burst, are the last to be forgotten.
+ * An evicted key starts again with a full bucket. */
 #include "server/ratelimit.h"
 
 #include <math.h>
@@ -21,7 +26,8 @@
 struct bucket {
     char key[KEY_MAX]; /* "kind\x1fkey"; empty = free slot */
     double tokens;
-    int64_t updated_ms;
+    int64_t updated_ms; /* last refill */
+    int64_t used_ms;    /* last take: the order of eviction */
     double per_second, burst;
 };
 
@@ -44,28 +50,50 @@ static void refill(struct bucket *b, int64_t now)
     b->updated_ms = now;
 }
 
-/* Drop buckets that are full again; rehash the rest. Caller holds the lock. */
+/* The order of keeping: the emptiest first (relative to its burst), then the most recently
+ * used. The buckets have just been refilled. */
+static int by_keep(const void *a, const void *b)
+{
+    const struct bucket *x = *(const struct bucket *const *)a;
+    const struct bucket *y = *(const struct bucket *const *)b;
+    double fx = x->tokens / x->burst, fy = y->tokens / y->burst;
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    return x->used_ms < y->used_ms ? 1 : x->used_ms > y->used_ms ? -1 : 0;
+}
+
+/* Drop buckets that are full again, then the fullest beyond half the table; rehash the
+ * rest. Caller holds the lock. */
 static void prune(int64_t now)
 {
-    struct bucket *old = slots;
+    struct bucket *old = slots, **keep = malloc(SLOTS * sizeof *keep);
     slots = calloc(SLOTS, sizeof *slots);
-    if (!slots) {
+    if (!slots || !keep) {
+        free(slots);
+        free(keep);
         slots = old;
         return;
     }
-    used = 0;
+    size_t n = 0;
     for (size_t i = 0; i < SLOTS; i++) {
         if (!old[i].key[0])
             continue;
         refill(&old[i], now);
-        if (old[i].tokens >= old[i].burst)
-            continue;
-        size_t j = hash(old[i].key) & (SLOTS - 1);
+        if (old[i].tokens < old[i].burst)
+            keep[n++] = &old[i];
+    }
+    if (n > SLOTS / 2) {
+        qsort(keep, n, sizeof *keep, by_keep);
+        n = SLOTS / 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash(keep[i]->key) & (SLOTS - 1);
         while (slots[j].key[0])
             j = (j + 1) & (SLOTS - 1);
-        slots[j] = old[i];
-        used++;
+        slots[j] = *keep[i];
     }
+    used = n;
+    free(keep);
     free(old);
 }
 
@@ -87,21 +115,21 @@ bool ratelimit_take(const char *kind, const char *key, const struct config_ratel
     }
     if (used > SLOTS * 3 / 4)
         prune(now);
+    if (used >= SLOTS * 15 / 16) { /* pruning found no memory: fail open, as above */
+        pthread_mutex_unlock(&lock);
+        return true;
+    }
     size_t j = hash(full) & (SLOTS - 1);
     while (slots[j].key[0] && strcmp(slots[j].key, full) != 0)
         j = (j + 1) & (SLOTS - 1);
     struct bucket *b = &slots[j];
-    if (!b->key[0]) {
-        if (used > SLOTS * 15 / 16) { /* still full of active buckets: refuse */
-            pthread_mutex_unlock(&lock);
-            *retry_after_ms = 1000;
-            return false;
-        }
+    if (!b->key[0]) { /* a free slot: at most three quarters are in use */
         snprintf(b->key, sizeof b->key, "%s", full);
         b->tokens = rl->burst_count;
         b->updated_ms = now;
         used++;
     }
+    b->used_ms = now;
     b->per_second = rl->per_second;
     b->burst = rl->burst_count < 1 ? 1 : rl->burst_count;
     refill(b, now);

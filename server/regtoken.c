@@ -57,7 +57,8 @@ int regtoken_delete(const char *token)
 int regtoken_nonce_new(char out[33])
 {
     ids_random_alnum(out, 32);
-    WITH_DB(db_nonces_create(c, out, clock_now_ms()), -1);
+    int64_t now = clock_now_ms();
+    WITH_DB(db_nonces_create(c, out, now, now - REGTOKEN_NONCE_TTL_MS, REGTOKEN_NONCES_MAX), -1);
 }
 
 int regtoken_nonce_take(const char *nonce)

@@ -20,8 +20,11 @@ int regtoken_update(const char *token, int set_uses, int64_t uses_allowed, int s
 /* 1 deleted, 0 absent, -1. */
 int regtoken_delete(const char *token);
 
-/* Issue a single-use nonce valid for REGTOKEN_NONCE_TTL_MS into out[33]. 0 or -1. */
+/* Issue a single-use nonce valid for REGTOKEN_NONCE_TTL_MS into out[33] (Synapse's 60 s),
+ * unless REGTOKEN_NONCES_MAX unexpired ones are outstanding (each is a database row, and the
+ * endpoint needs no authentication). 1 issued, 0 too many, -1 on error. */
 #define REGTOKEN_NONCE_TTL_MS 60000
+#define REGTOKEN_NONCES_MAX 1000
 int regtoken_nonce_new(char out[33]);
 /* 1 if the nonce was issued here within its lifetime (and is now spent), 0 if not, -1. */
 int regtoken_nonce_take(const char *nonce);

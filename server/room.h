@@ -211,6 +211,19 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
 typedef void (*room_relay_fn)(const char *room_id, const json_t *pdu, const char *origin);
 void room_set_relay(room_relay_fn fn);
 
+/* --- events other servers ask for (server/room_fedread.c) ---------------------------------- */
+
+/* GET /event/{eventId} from `origin`: *pdu (new, federation form) when the event is stored, not
+ * rejected, and origin has a joined member in its room and passes its ACL; else
+ * ROOM_NOT_FOUND (whether it exists is not told). ROOM_ERR. */
+enum room_rc room_event_for_server(const char *origin, const char *event_id, json_t **pdu);
+/* POST /get_missing_events/{roomId} from `origin`: up to `limit` (1-50) events before
+ * `latest` (borrowed arrays of IDs) back to `earliest`, not below min_depth, oldest first
+ * (*events new). ROOM_FORBIDDEN when origin may not read the room (as above), ROOM_ERR. */
+enum room_rc room_missing_events(const char *origin, const char *room_id, const json_t *earliest,
+                                 const json_t *latest, int limit, int64_t min_depth,
+                                 json_t **events);
+
 /* PUT /invite (v2): `origin` invites one of our users: check `pdu` (signatures, type, sender
  * of origin, state_key a local user, ID event_id), sign it, remember the invite with the
  * stripped form of invite_room_state for the invitee's /sync, and receive it too when this

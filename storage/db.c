@@ -15,6 +15,10 @@
  *     generic plan until the statistics change, and a plan chosen while a table was nearly
  *     empty (a fresh server) would otherwise scan it whole for as long as the connection
  *     lives.
+ *  6. `down` says whether the database could not be reached the last time it was tried: set
+ *     when a connection cannot be opened or reset, or a statement fails because its connection
+ *     broke (SQLSTATE class 08, or the server shutting down); cleared by the next connection
+ *     opened or statement run. The HTTP front answers 503 instead of 500 while it is set.
  *  4. BEGIN is not sent on its own: db_begin marks the connection and the transaction's first
  *     statement carries it in the same round trip (libpq pipeline mode), and db_exec_many
  *     sends several statements in one round trip the same way. */
@@ -22,6 +26,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +59,25 @@ static struct {
     bool ready;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
+static atomic_bool down; /* invariant 6 */
+
+bool db_unavailable(void)
+{
+    return atomic_load(&down);
+}
+
+/* Note whether a failed statement on c failed because the connection is gone. */
+static void note_failure(struct dbc *c)
+{
+    /* SQLSTATEs of a server going away: admin_shutdown, crash_shutdown, cannot_connect_now */
+    static const char *const gone[] = {"57P01", "57P02", "57P03"};
+    bool lost = PQstatus(c->pg) != CONNECTION_OK || strncmp(c->sqlstate, "08", 2) == 0;
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0] && !lost; i++)
+        lost = strcmp(c->sqlstate, gone[i]) == 0;
+    if (lost)
+        atomic_store(&down, true);
+}
+
 static void notice_quiet(void *arg, const char *msg)
 {
     (void)arg;
@@ -77,9 +101,11 @@ static struct dbc *conn_open(char *err, size_t errlen)
             err[--n] = '\0';
         PQfinish(c->pg);
         free(c);
+        atomic_store(&down, true);
         return NULL;
     }
     PQsetNoticeProcessor(c->pg, notice_quiet, NULL);
+    atomic_store(&down, false);
     return c;
 }
 
@@ -103,6 +129,7 @@ int db_pool_open(const struct db_params *p, char *err, size_t errlen)
         KV("port", pool.port);
     }
     KV("application_name", "amtsbote");
+    KV("connect_timeout", "10"); /* an unreachable host must not hold a worker for minutes */
 #undef KV
     pool.keys[k] = NULL;
     pool.vals[k] = NULL;
@@ -167,6 +194,7 @@ struct dbc *db_get(void)
         PQreset(c->pg);
         c->n_stmts = 0;
         if (PQstatus(c->pg) != CONNECTION_OK) {
+            atomic_store(&down, true);
             log_error("database: connection lost and reset failed");
             db_put(c);
             return NULL;
@@ -204,10 +232,13 @@ static PGresult *check(struct dbc *c, PGresult *res, const char *sql)
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         c->sqlstate[0] = '\0';
+        if (atomic_load_explicit(&down, memory_order_relaxed))
+            atomic_store(&down, false);
         return res;
     }
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    note_failure(c);
     /* A unique violation is an expected outcome of a race the caller handles; say less. */
     if (strcmp(c->sqlstate, "23505") != 0) {
         const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);

@@ -4,6 +4,7 @@
  * group calls in a transaction; they never see SQL or libpq. */
 #ifndef AMTSBOTE_DB_H
 #define AMTSBOTE_DB_H
+#include <stdbool.h>
 #include <stddef.h>
 
 struct dbc;
@@ -28,6 +29,10 @@ void db_put(struct dbc *c);
 int db_begin(struct dbc *c);
 int db_commit(struct dbc *c);
 void db_rollback(struct dbc *c);
+
+/* Whether the database could not be reached at the last try (a connection could not be opened
+ * or broke); false again once a connection opens or a statement succeeds. Thread-safe. */
+bool db_unavailable(void);
 
 /* 1 if the last failed statement on c was a unique violation (a lost race on insert). */
 int db_unique_violation(const struct dbc *c);

@@ -68,17 +68,20 @@ int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int ma
                   &cur) < 0)
         return -1;
     if (!cur) {
-        const char *p2[] = {dest, new_txn_id, db_i64(mp, max_pdus), db_i64(me, max_edus)};
+        char mb[24];
+        const char *p2[] = {dest, new_txn_id, db_i64(mp, max_pdus), db_i64(me, max_edus),
+                            db_i64(mb, DB_FEDQ_MAX_BYTES)};
         if (db_run(c,
                    "WITH u AS (UPDATE fed_queue SET txn_id = $2 WHERE id IN ("
-                   "(SELECT id FROM fed_queue WHERE destination = $1 AND txn_id IS NULL AND "
-                   "kind = 0 ORDER BY id LIMIT $3::int) UNION ALL "
-                   "(SELECT id FROM fed_queue WHERE destination = $1 AND txn_id IS NULL AND "
-                   "kind = 1 ORDER BY id LIMIT $4::int)) RETURNING 1) "
+                   "SELECT id FROM (SELECT id, kind, row_number() OVER w AS rn, "
+                   "sum(length(body)) OVER w AS bytes FROM fed_queue WHERE destination = $1 "
+                   "AND txn_id IS NULL WINDOW w AS (PARTITION BY kind ORDER BY id)) x "
+                   "WHERE rn <= CASE kind WHEN 0 THEN $3::int ELSE $4::int END "
+                   "AND (bytes <= $5::bigint OR rn = 1)) RETURNING 1) "
                    "INSERT INTO fed_destinations (destination, txn_id) SELECT $1, $2 "
                    "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (destination) DO UPDATE "
                    "SET txn_id = EXCLUDED.txn_id",
-                   4, p2) < 0)
+                   5, p2) < 0)
             return -1;
         if (!(cur = strdup(new_txn_id)))
             return -1;

@@ -8,6 +8,10 @@
 #include "storage/db.h"
 
 enum { DB_FEDQ_PDU = 0, DB_FEDQ_EDU = 1 };
+/* A transaction carries at most this many bytes of PDUs and as many of EDUs (but always at
+ * least one of each kind queued), so that it stays within a receiver's body limit (8 MiB
+ * here, HTTP_TXN_BODY_LIMIT). */
+#define DB_FEDQ_MAX_BYTES (3 * 1024 * 1024)
 
 /* The stored answer to origin's transaction txn_id into *response (malloc'd JSON text; NULL
  * when it was not seen). 0 or -1. */
@@ -28,7 +32,8 @@ json_t *db_fedq_pending(struct dbc *c);
 /* The transaction to send to `dest`: the one in flight when there is one (same txn_id,
  * same rows), else a new one of the oldest max_pdus PDUs and max_edus EDUs under the ID
  * `new_txn_id`. *txn_id (malloc'd) and *pdus / *edus (new arrays of JSON text strings) are
- * set; both arrays empty when nothing is queued. 0 or -1. */
+ * set; both arrays empty when nothing is queued. Each kind is also bounded by
+ * DB_FEDQ_MAX_BYTES. 0 or -1. */
 int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int max_pdus,
                  int max_edus, char **txn_id, json_t **pdus, json_t **edus);
 /* `dest` answered txn_id: drop its rows, forget the transaction and the back-off. 0 or -1. */

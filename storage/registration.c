@@ -149,12 +149,20 @@ int db_regtokens_release(struct dbc *c, const char *token)
                   1, p);
 }
 
-int db_nonces_create(struct dbc *c, const char *nonce, int64_t now_ms)
+int db_nonces_create(struct dbc *c, const char *nonce, int64_t now_ms, int64_t min_ts,
+                     int64_t max)
 {
-    char ts[24];
-    const char *p[] = {nonce, db_i64(ts, now_ms)};
-    return db_run(c, "INSERT INTO admin_register_nonces (nonce, created_ts) VALUES ($1, $2)", 2,
-                  p);
+    char ts[24], min[24], cap[24];
+    const char *p[] = {nonce, db_i64(ts, now_ms), db_i64(min, min_ts), db_i64(cap, max)};
+    /* The DELETE's effect is not visible to the count in the same statement: the count
+     * leaves out the stale rows itself. */
+    return db_affected_one(db_exec(c,
+                                   "WITH stale AS (DELETE FROM admin_register_nonces "
+                                   "WHERE created_ts < $3) "
+                                   "INSERT INTO admin_register_nonces (nonce, created_ts) "
+                                   "SELECT $1, $2 WHERE (SELECT count(*) FROM "
+                                   "admin_register_nonces WHERE created_ts >= $3) < $4",
+                                   4, p));
 }
 
 int db_nonces_take(struct dbc *c, const char *nonce, int64_t min_ts)

@@ -35,8 +35,10 @@ int db_regtokens_complete(struct dbc *c, const char *token);
 /* Give back a reserved use that did not lead to an account. Returns 0 or -1. */
 int db_regtokens_release(struct dbc *c, const char *token);
 
-/* Store a fresh nonce. Returns 0 or -1. */
-int db_nonces_create(struct dbc *c, const char *nonce, int64_t now_ms);
+/* Store a fresh nonce, purging those issued before `min_ts`, unless `max` unexpired ones are
+ * outstanding. Returns 1 stored, 0 refused (too many), -1 on error. */
+int db_nonces_create(struct dbc *c, const char *nonce, int64_t now_ms, int64_t min_ts,
+                     int64_t max);
 /* Consume a nonce issued at or after `min_ts`: 1 if it was there (now gone), 0 if unknown or
  * stale, -1 on error. Older nonces are purged on the way. */
 int db_nonces_take(struct dbc *c, const char *nonce, int64_t min_ts);

@@ -98,7 +98,7 @@ int db_users_deactivate(struct dbc *c, const char *user_id, bool erase)
 {
     const char *p[] = {user_id, erase ? "t" : "f"};
     return db_affected_one(db_exec(c,
-                                "UPDATE users SET deactivated = true, password_hash = NULL, "
+                                "UPDATE users SET deactivated = true, "
                                 "displayname = CASE WHEN $2 THEN NULL ELSE displayname END, "
                                 "avatar_url = CASE WHEN $2 THEN NULL ELSE avatar_url END "
                                 "WHERE user_id = $1",

@@ -26,7 +26,8 @@ void db_user_clear(struct db_user *u);
 int db_users_exists_ci(struct dbc *c, const char *user_id);
 /* Set the password hash (NULL removes password login). Returns 1, 0 if absent, -1. */
 int db_users_set_password(struct dbc *c, const char *user_id, const char *hash);
-/* Mark deactivated: password removed; with erase, profile cleared. Returns 1, 0, -1. */
+/* Mark deactivated; with erase, profile cleared. The password hash stays, so that a login
+ * learns of the deactivation only with the right password. Returns 1, 0, -1. */
 int db_users_deactivate(struct dbc *c, const char *user_id, bool erase);
 /* Set displayname or avatar_url (field is one of those two names; value NULL clears).
  * Returns 1, 0 if absent, -1. */

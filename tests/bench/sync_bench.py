@@ -260,7 +260,11 @@ def main():
     srv = Server({"worker_threads": 4, "log_level": "warning",
                   "database": {"args": {"cp_min": 4, "cp_max": 10}},
                   "rc_message": {"per_second": 100000, "burst_count": 100000}},
-                 binary=binary).start()
+                 binary=binary)
+    # all its clients come from 127.0.0.1: no per-address limit (as behind a reverse proxy)
+    srv.overrides["listeners"] = [dict(srv.config()["listeners"][0],
+                                       max_connections_per_address=0)]
+    srv.start()
     try:
         run(srv, args)
     finally:

@@ -101,6 +101,8 @@ class Server:
             "rc_login": {"address": {"per_second": 1000, "burst_count": 1000},
                          "account": {"per_second": 1000, "burst_count": 1000},
                          "failed_attempts": {"per_second": 1000, "burst_count": 1000}},
+            # tests send many messages: the default (0.2/s, burst 10) is tested on its own
+            "rc_message": {"per_second": 1000, "burst_count": 1000},
         }
         return deep_merge(cfg, self.overrides)
 

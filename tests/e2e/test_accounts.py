@@ -384,6 +384,10 @@ class PasswordAndDeactivation(ServerTestCase):
         r = self.s.post(CS + "/login", {"type": "m.login.password", "password": "mia-pw",
                                         "identifier": {"type": "m.id.user", "user": "mia"}})
         self.assertError(r, 403, "M_USER_DEACTIVATED")
+        # a wrong password does not reveal the deactivation (issue 17, item 14)
+        r = self.s.post(CS + "/login", {"type": "m.login.password", "password": "guess",
+                                        "identifier": {"type": "m.id.user", "user": "mia"}})
+        self.assertError(r, 403, "M_FORBIDDEN")
         self.assertNotIn("displayname", self.s.get(CS + "/profile/@mia:test.local").body or {})
         # the name stays taken
         self.assertError(self.s.post(CS + "/register", {"username": "mia", "password": "x"}),

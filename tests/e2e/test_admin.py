@@ -45,6 +45,34 @@ class SharedSecretRegistration(ServerTestCase):
         self.assertEqual(self.s.post(ADMIN + "/register", body).status, 200)
         self.assertError(self.s.post(ADMIN + "/register", body), 400, "M_UNKNOWN")
 
+    def psql(self, sql):
+        return subprocess.run([os.path.join(self.s.pg["PGBIN"], "psql"), "-h",
+                               self.s.pg["PGHOST"], "-U", self.s.pg["PGUSER"], "-d",
+                               self.s.dbname, "-Atc", sql],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def test_nonces_bounded_and_expiring(self):
+        # issue 17: every unauthenticated GET wrote a row, without limit. At most 1,000
+        # unexpired nonces are outstanding; stale ones (over 60 s) go when a new one is made.
+        self.psql("INSERT INTO admin_register_nonces (nonce, created_ts) SELECT 'n' || i, "
+                  "(extract(epoch from now()) * 1000)::bigint FROM generate_series(1, 1000) i")
+        r = self.s.get(ADMIN + "/register")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertGreater(r["retry_after_ms"], 0)
+        self.psql("UPDATE admin_register_nonces SET created_ts = created_ts - 61000")
+        r = self.s.get(ADMIN + "/register")
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(int(self.psql("SELECT count(*) FROM admin_register_nonces")), 10)
+        # a nonce older than 60 s is refused
+        nonce = r["nonce"]
+        self.psql(f"UPDATE admin_register_nonces SET created_ts = created_ts - 61000 "
+                  f"WHERE nonce = '{nonce}'")
+        mac = hmac.new(Server.SHARED_SECRET.encode(), b"\0".join(
+            [nonce.encode(), b"late", b"pw", b"notadmin"]), hashlib.sha1).hexdigest()
+        r = self.s.post(ADMIN + "/register", {"nonce": nonce, "username": "late",
+                                              "password": "pw", "mac": mac})
+        self.assertError(r, 400, "M_UNKNOWN")
+
     def test_register_user_command(self):
         out = subprocess.run([BIN, "register-user", "-c", self.s.config_path, "-u", "cmduser",
                               "-p", "cmd-pw", "--admin"], capture_output=True, text=True,
@@ -180,12 +208,63 @@ class RateLimits(ServerTestCase):
         self.assertEqual(r.errcode, "M_LIMIT_EXCEEDED")
         self.assertGreater(r["retry_after_ms"], 0)
 
+    def test_admin_nonce_limited(self):
+        # the shared-secret nonce endpoint is unauthenticated: limited per address
+        for _ in range(2):
+            self.assertEqual(self.s.get(ADMIN + "/register").status, 200)
+        r = self.s.get(ADMIN + "/register")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertIn("retry_after_ms", r.body)
+
     def test_registration_limited(self):
         self.s.register("rl1")
         self.s.register("rl2")
         r = self.s.post(CS + "/register", {"username": "rl3", "password": "x"})
         self.assertError(r, 429, "M_LIMIT_EXCEEDED")
         self.assertIn("retry_after_ms", r.body)
+
+
+class MessageLimit(ServerTestCase):
+    """rc_message with Synapse's defaults (0.2/s, burst 10; null keeps the default) for
+    messages, state events and redactions, per user; and unauthenticated profile lookups
+    limited per address like /register/available (issue 17, item 8)."""
+    config = {"rc_message": None,
+              "rc_registration": {"per_second": 0.001, "burst_count": 3}}
+
+    def test_messages_limited_per_user(self):
+        a = self.s.register("msga")["access_token"]
+        b = self.s.register("msgb")["access_token"]
+        room = self.s.post(CS + "/createRoom", {"preset": "public_chat"}, token=a)["room_id"]
+        self.assertEqual(self.s.post(CS + f"/rooms/{room}/join", {}, token=b).status, 200)
+        ids = []
+        for i in range(10):
+            r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/t{i}",
+                           {"msgtype": "m.text", "body": str(i)}, token=a)
+            self.assertEqual(r.status, 200, r)
+            ids.append(r["event_id"])
+        r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/t10",
+                       {"msgtype": "m.text", "body": "10"}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertGreater(r["retry_after_ms"], 1000)  # a token every 5 s
+        self.assertLessEqual(r["retry_after_ms"], 5000)
+        r = self.s.put(CS + f"/rooms/{room}/state/m.room.topic/", {"topic": "x"}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        r = self.s.put(CS + f"/rooms/{room}/redact/{ids[0]}/r1", {}, token=a)
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        # another user has a bucket of their own
+        r = self.s.put(CS + f"/rooms/{room}/send/m.room.message/b1",
+                       {"msgtype": "m.text", "body": "b"}, token=b)
+        self.assertEqual(r.status, 200, r)
+
+    def test_unauthenticated_profile_limited(self):
+        tok = self.s.register("prof")["access_token"]
+        for _ in range(3):
+            self.assertEqual(self.s.get(CS + "/profile/@prof:test.local").status, 200)
+        r = self.s.get(CS + "/profile/@prof:test.local/displayname")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        for _ in range(5):  # with an access token: not limited
+            self.assertEqual(self.s.get(CS + "/profile/@prof:test.local", token=tok).status,
+                             200)
 
 
 class FailedLoginLimit(ServerTestCase):

@@ -296,6 +296,12 @@ class TestFederationSend(unittest.TestCase):
         r = self.send_txn(self.B, self.A, "bige-" + os.urandom(4).hex(),
                           edus=[{"edu_type": "m.x", "content": {}}] * 101)
         self.assertEqual(r.status, 400, r)
+        # a transaction over the client API's 1 MiB body limit is read (20 PDUs of 60 KB)
+        big = [{"room_id": "!nowhere:example.org", "type": "m.room.message", "depth": i,
+                "content": {"body": "x" * 60000}} for i in range(20)]
+        r = self.send_txn(self.B, self.A, "large-" + os.urandom(4).hex(), pdus=big)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["pdus"]), 20, r)
         # unsigned
         r = self.B.request("PUT", f"{FED}/v1/send/x1", body={"origin": self.A.server_name,
                                                              "origin_server_ts": 1, "pdus": []})
@@ -393,9 +399,24 @@ class TestFederationSend(unittest.TestCase):
         self.assertEqual(r["pdus"], {good_id: {}}, r)
 
     def test_three_servers(self):
-        """A room on A joined from B and from C: each side's messages and typing reach both
+        """A room on A joined from B and from C: each side's messages reach both
         others (B hears of C's join from A, the resident server, and then sends to C
         directly)."""
+        room = self._three_server_room()
+
+        def has(text):
+            return lambda b: any(e.get("content", {}).get("body") == text
+                                 for e in self.timeline(b, room))
+        for srv, name, text in ((self.A, "alice", "from A to all"), (self.B, "bob", "from B to all"),
+                                (self.C, "cyril", "from C to all")):
+            marks = {o: self.since(o, n) for o, n in
+                     ((self.A, "alice"), (self.B, "bob"), (self.C, "cyril")) if o is not srv}
+            self.send_text(srv, name, text, room=room)
+            for other, since in marks.items():
+                oname = {self.A: "alice", self.B: "bob", self.C: "cyril"}[other]
+                self.wait_sync(other, oname, since, has(text), f"{text} on {oname}'s server")
+
+    def _three_server_room(self):
         r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
                         token=self.tok["alice"])
         self.assertEqual(r.status, 200, r)
@@ -405,27 +426,71 @@ class TestFederationSend(unittest.TestCase):
                          token=self.tok[name])
             self.assertEqual(r.status, 200, f"{r}\n{srv.read_log()[-3000:]}")
         cyril = self.uid("cyril", self.C)
-
-        def has(text):
-            return lambda b: any(e.get("content", {}).get("body") == text
-                                 for e in self.timeline(b, room))
-        # B learns of cyril's join through A
         deadline = time.time() + WAIT_S
         while time.time() < deadline:
             r = self.B.get(f"{CS}/rooms/{q(room)}/state/m.room.member/{q(cyril)}",
                            token=self.tok["bob"])
             if r.status == 200 and r["membership"] == "join":
-                break
+                return room
             time.sleep(0.2)
-        self.assertEqual(r.status, 200, f"{r}\n{self.A.read_log()[-3000:]}")
-        for srv, name, text in ((self.A, "alice", "from A to all"), (self.B, "bob", "from B to all"),
-                                (self.C, "cyril", "from C to all")):
-            marks = {o: self.since(o, n) for o, n in
-                     ((self.A, "alice"), (self.B, "bob"), (self.C, "cyril")) if o is not srv}
-            self.send_text(srv, name, text, room=room)
-            for other, since in marks.items():
-                oname = {self.A: "alice", self.B: "bob", self.C: "cyril"}[other]
-                self.wait_sync(other, oname, since, has(text), f"{text} on {oname}'s server")
+        self.fail("C's join did not reach B")
+
+    def test_event_and_missing_events_endpoints(self):
+        room = self._three_server_room()
+        ids = [self.send_text(self.A, "alice", f"chain {i}", room=room) for i in range(4)]
+        # B may read A's events (it is in the room); C's view is the same
+        r = self.A.fed_request("GET", f"{FED}/v1/event/{q(ids[0])}", self.B.key,
+                               self.B.server_name)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"][0]["content"]["body"], "chain 0")
+        self.assertNotIn("event_id", r["pdus"][0])  # v10: the ID is the reference hash
+        r = self.A.fed_request("POST", f"{FED}/v1/get_missing_events/{q(room)}", self.B.key,
+                               self.B.server_name,
+                               content={"earliest_events": [ids[0]], "latest_events": [ids[3]],
+                                        "limit": 10})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["content"]["body"] for e in r["events"]], ["chain 1", "chain 2"])
+        # a server with nobody in the room reads nothing
+        other = self.A.post(f"{CS}/createRoom", {"room_version": "10"}, token=self.tok["alice"])
+        eid = self.send_text(self.A, "alice", "private", room=other["room_id"])
+        r = self.A.fed_request("GET", f"{FED}/v1/event/{q(eid)}", self.C.key, self.C.server_name)
+        self.assertEqual(r.status, 404, r)
+        r = self.A.fed_request("POST", f"{FED}/v1/get_missing_events/{q(other['room_id'])}",
+                               self.C.key, self.C.server_name,
+                               content={"earliest_events": [], "latest_events": [eid]})
+        self.assertEqual(r.status, 403, r)
+        r = self.A.fed_request("POST", f"{FED}/v1/get_missing_events/{q(room)}", self.B.key,
+                               self.B.server_name, content={"earliest_events": "x"})
+        self.assertEqual(r.status, 400, r)
+
+    def test_y_gap_filled_from_the_origin(self):
+        """B misses cyril's message (B is down; C will retry later), then gets alice's next
+        message, whose prev event is cyril's: B fetches the gap from A (get_missing_events)
+        and places both."""
+        room = self._three_server_room()
+        self.B.pause()
+        try:
+            self.send_text(self.C, "cyril", "gap 1", room=room)
+            deadline = time.time() + WAIT_S
+            seen = False
+            while time.time() < deadline and not seen:
+                r = self.A.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=1",
+                               token=self.tok["alice"])
+                seen = r.status == 200 and r["chunk"][0]["content"].get("body") == "gap 1"
+                time.sleep(0.1)
+            self.assertTrue(seen, "cyril's message did not reach A")
+        finally:
+            self.B.resume()
+        s_b = self.since(self.B, "bob")
+        self.send_text(self.A, "alice", "gap 2", room=room)
+
+        def both(b):
+            texts = [e.get("content", {}).get("body") for e in self.timeline(b, room)]
+            return "gap 2" in texts
+        self.wait_sync(self.B, "bob", s_b, both, "alice's message after the gap on B")
+        r = self.B.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=5", token=self.tok["bob"])
+        texts = [e["content"].get("body") for e in r["chunk"]]
+        self.assertIn("gap 1", texts)
 
     def test_z_stopped_destination_gets_the_queue(self):
         """B stops; A queues three messages; B comes back and receives them (A retries

@@ -1,7 +1,13 @@
 """/pushrules: the effective rule set (the predefined rules of v1.19 with the user's own),
 rule CRUD with before/after, enabled and actions, the spec's errors, m.push_rules account
 data in /sync, user rules deciding the unread counts /sync reports, and an invitee's own
-rules deciding whether an invite notifies (also when the invite comes with createRoom)."""
+rules deciding whether an invite notifies (also when the invite comes with createRoom); the
+bounds on a user's rules (pattern length, conditions, rule count) and on what evaluating
+them may cost a send (issue 17: one 200,000-byte glob stalled the room's writer)."""
+import json
+import os
+import subprocess
+import time
 import urllib.parse
 
 from harness import ServerTestCase
@@ -136,3 +142,68 @@ class TestPushRules(ServerTestCase):
             got = {n["room_id"] for n in self.s.get(CS + "/notifications", token=tok)
                    ["notifications"] if n["event"]["type"] == "m.room.member"}
             self.assertEqual(got, want)
+
+    def test_bounds(self):
+        tok = self.s.register("pbound")["access_token"]
+        r = self.s.put(PR + "/content/long", {"pattern": "a*" * 300, "actions": ["notify"]},
+                       token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        r = self.s.put(PR + "/content/huge", {"pattern": "a*" * 100000, "actions": ["notify"]},
+                       token=tok)
+        self.assertIn(r.status, (400, 413), r)  # 413 if over max_request_body_size
+        self.assertEqual(r.errcode, "M_TOO_LARGE", r)
+        r = self.s.put(PR + "/override/many", {"actions": [], "conditions": [
+            {"kind": "event_match", "key": "type", "pattern": "x"}] * 17}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        r = self.s.put(PR + "/content/fine", {"pattern": "a*" * 256, "actions": ["notify"]},
+                       token=tok)
+        self.assertEqual(r.status, 200, r)
+        # the stored rules in all: at most 256 KiB (the room writer reads them with every event)
+        big = [{"set_tweak": "x", "value": "y" * 1000}] * 300
+        r = self.s.put(PR + "/content/fat", {"pattern": "f", "actions": big}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        r = self.s.put(PR + "/content/fine/actions", {"actions": big}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        self.assertNotIn("huge", self.ids("content", tok))
+        # the number of rules: 500 in all kinds; replacing one is always allowed
+        for i in range(499):
+            r = self.s.put(PR + f"/room/{q(f'!r{i}:test.local')}", {"actions": []}, token=tok)
+            self.assertEqual(r.status, 200, r)
+        r = self.s.put(PR + "/sender/@x:test.local", {"actions": []}, token=tok)
+        self.assertError(r, 400, "M_TOO_LARGE")
+        r = self.s.put(PR + "/content/fine", {"pattern": "b", "actions": []}, token=tok)
+        self.assertEqual(r.status, 200, r)
+
+    def test_pathological_rules_do_not_stall_sends(self):
+        """A store written before the bounds (straight into the database) with the issue's
+        rule ("a*" 100,000 times) as a content rule and in three override conditions: a
+        60,000-byte message of 'a's into the owner's room is still answered promptly, and the
+        predefined rules decide for the owner (the globs gave up)."""
+        victim = self.s.register("pslow")
+        sender = self.s.register("psend")["access_token"]
+        room = self.s.post(CS + "/createRoom", {"preset": "public_chat"},
+                           token=sender)["room_id"]
+        self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=victim["access_token"])
+        pattern = "a*" * 99999 + "ab"
+        cond = {"kind": "event_match", "key": "content.body", "pattern": pattern}
+        store = {"content": [{"rule_id": "k", "enabled": True, "actions": ["notify"],
+                              "pattern": pattern}],
+                 "override": [{"rule_id": f"o{i}", "enabled": True, "actions": ["notify"],
+                               "conditions": [cond]} for i in range(3)],
+                 "room": [], "sender": [], "underride": [], "defaults": {}}
+        sql = ("INSERT INTO push_rules (user_id, store) VALUES ('%s', '%s') ON CONFLICT "
+               "(user_id) DO UPDATE SET store = EXCLUDED.store;" %
+               (victim["user_id"], json.dumps(store)))
+        subprocess.run([os.path.join(self.s.pg["PGBIN"], "psql"), "-h", self.s.pg["PGHOST"],
+                        "-U", self.s.pg["PGUSER"], "-d", self.s.dbname, "-q", "-v",
+                        "ON_ERROR_STOP=1", "-f", "-"], input=sql, text=True, check=True)
+        first = self.s.get(CS + "/sync", token=victim["access_token"])["next_batch"]
+        t0 = time.monotonic()
+        r = self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/slow1",
+                       {"msgtype": "m.text", "body": "a" * 60000}, token=sender, timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(took, 5.0)  # ASan build: ~0.1 s; 24.8 s (release) before the bounds
+        s = self.s.get(CS + "/sync?since=" + q(first), token=victim["access_token"]).body
+        unread = s["rooms"]["join"][room]["unread_notifications"]
+        self.assertEqual(unread["notification_count"], 1)  # .m.rule.room_one_to_one

@@ -238,6 +238,7 @@ TEST(defaults)
                                            &c.rc_login_account, &c.rc_login_failed};
     for (size_t i = 0; i < 4; i++)
         CHECK(rl[i]->per_second == 0.17 && rl[i]->burst_count == 3);
+    CHECK(c.rc_message.per_second == 0.2 && c.rc_message.burst_count == 10); /* Synapse's */
     config_free(&c);
 }
 
@@ -675,6 +676,50 @@ TEST(durations)
     CHECK(config_parse_duration("999999999999y", &v) == -1);
 }
 
+TEST(connection_limits)
+{
+    struct config c;
+    char err[256];
+    const char *y = "server_name: example.org\nsigning_key_path: k\n"
+                    "listeners: [{port: 8008}, {port: 8009, x_forwarded: true},\n"
+                    "  {port: 8010, x_forwarded: true, max_connections_per_address: 50}]\n"
+                    "database: {name: psycopg2}\n";
+    if (config_parse(y, strlen(y), &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.max_connections, 10000);
+    CHECK_INT(c.request_header_timeout_ms, 30000);
+    CHECK_INT(c.request_body_timeout_ms, 60000);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 256); /* a direct listener */
+    CHECK_INT(c.listeners[1].max_connections_per_address, 0);   /* behind a proxy: off */
+    CHECK_INT(c.listeners[2].max_connections_per_address, 50);
+    config_free(&c);
+    const char *set = "server_name: example.org\nsigning_key_path: k\n"
+                      "listeners: [{port: 8008, max_connections_per_address: 0}]\n"
+                      "database: {name: psycopg2}\nmax_connections: 20000\n"
+                      "request_header_timeout: 5s\nrequest_body_timeout: 2m\n";
+    if (config_parse(set, strlen(set), &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_INT(c.max_connections, 20000);
+    CHECK_INT(c.request_header_timeout_ms, 5000);
+    CHECK_INT(c.request_body_timeout_ms, 120000);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 0);
+    config_free(&c);
+    const char *low = "server_name: example.org\nsigning_key_path: k\n"
+                      "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                      "max_connections: 3\n";
+    CHECK(config_parse(low, strlen(low), &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "max_connections") != NULL);
+    const char *fast = "server_name: example.org\nsigning_key_path: k\n"
+                       "listeners: [{port: 8008}]\ndatabase: {name: psycopg2}\n"
+                       "request_header_timeout: 10\n";
+    CHECK(config_parse(fast, strlen(fast), &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "request_header_timeout") != NULL);
+}
+
 TEST(turn_and_user_directory)
 {
     struct config c;
@@ -829,6 +874,9 @@ TEST(example_in_deploy_parses)
     }
     CHECK_STR(c.server_name, "example.org");
     CHECK(c.listeners[0].x_forwarded);
+    CHECK_INT(c.listeners[0].max_connections_per_address, 0);
+    CHECK_INT(c.max_connections, 10000);
+    CHECK_INT(c.request_header_timeout_ms, 30000);
     CHECK_INT(c.n_federation_domain_whitelist, 2);
     config_free(&c);
 
@@ -889,6 +937,7 @@ TEST(generated_config_reads_back)
     CHECK_INT(c.worker_threads, 4);
     CHECK(c.federation_domain_whitelist == NULL);
     CHECK(c.rc_login_failed.per_second == 0.17 && c.rc_login_failed.burst_count == 3);
+    CHECK(c.rc_message.per_second == 0.2 && c.rc_message.burst_count == 10);
     const char *secret = c.registration_shared_secret;
     CHECK(secret && strlen(secret) >= 32);
     for (size_t i = 0; secret && secret[i]; i++)
@@ -958,6 +1007,7 @@ int main(void)
     RUN(secrets_stay_out_of_errors_and_logs);
     RUN(sizes);
     RUN(durations);
+    RUN(connection_limits);
     RUN(turn_and_user_directory);
     RUN(federation_trust_keys);
     RUN(outbound_filters_and_thumbnail_sizes);

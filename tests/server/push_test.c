@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/unit.h"
 
@@ -880,6 +881,199 @@ TEST(status_codes)
     CHECK_STR(push_status_errcode(PUSH_DEFAULT_RULE, NULL), "M_INVALID_PARAM");
 }
 
+/* --- bounds on the cost of a user's rules (issue 17) ------------------------------------- */
+
+/* The reference matcher: does p[0..pn) match s[0..sn) wholly? Plain recursion with a memo
+ * over (i, j); ASCII only, case-sensitive (the tests use lower case). */
+static int ref_whole(const char *p, size_t pn, const char *s, size_t sn, size_t i, size_t j,
+                     signed char *memo)
+{
+    signed char *m = &memo[i * (sn + 1) + j];
+    if (*m >= 0)
+        return *m;
+    int r;
+    if (i == pn)
+        r = j == sn;
+    else if (p[i] == '*')
+        r = ref_whole(p, pn, s, sn, i + 1, j, memo) ||
+            (j < sn && ref_whole(p, pn, s, sn, i, j + 1, memo));
+    else
+        r = j < sn && (p[i] == '?' || p[i] == s[j]) && ref_whole(p, pn, s, sn, i + 1, j + 1, memo);
+    return *m = (signed char)r;
+}
+
+static bool ref_match(const char *p, const char *s, bool words)
+{
+    size_t pn = strlen(p), sn = strlen(s);
+    signed char *memo = malloc((pn + 1) * (sn + 1));
+    bool found = false;
+    for (size_t a = 0; a <= sn && !found; a++) {
+        if (!words && a > 0)
+            break;
+        if (words && a > 0 && s[a - 1] != ' ') /* a run starts at a boundary */
+            continue;
+        for (size_t b = words ? a : sn; b <= sn && !found; b++) {
+            if (words && b < sn && s[b] != ' ') /* ... and ends at one */
+                continue;
+            memset(memo, -1, (pn + 1) * (sn + 1));
+            found = ref_whole(p, pn, s + a, b - a, 0, 0, memo);
+        }
+    }
+    free(memo);
+    return found;
+}
+
+/* Random patterns over {a, b, *, ?} and values over {a, b, space}, up to 150 tokens (three
+ * state words): the bit-parallel matcher agrees with the reference, whole and in words. */
+TEST(glob_agrees_with_reference)
+{
+    unsigned seed = 17;
+    char p[160], s[200];
+    int mismatches = 0;
+    for (int t = 0; t < 3000 && mismatches < 5; t++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t pn = (seed >> 8) % (t % 3 == 0 ? 150 : 12), sn = (seed >> 20) % 40 + pn / 2;
+        for (size_t i = 0; i < pn; i++) {
+            seed = seed * 1103515245u + 12345u;
+            p[i] = "ab*?a*ba"[(seed >> 16) % 8];
+        }
+        p[pn] = '\0';
+        for (size_t i = 0; i < sn; i++) {
+            seed = seed * 1103515245u + 12345u;
+            s[i] = "aab b"[(seed >> 16) % 5];
+        }
+        s[sn] = '\0';
+        bool whole = glob("content.topic", p, topic(s));
+        bool words = glob("content.body", p, message(BOB, s));
+        if (whole != ref_match(p, s, false) || words != ref_match(p, s, true)) {
+            UNIT_FAIL("pattern \"%s\" value \"%s\": whole %d words %d", p, s, whole, words);
+            mismatches++;
+        }
+    }
+}
+
+/* The budget's cost per character grows with the pattern's words of state: a long pattern
+ * matches across word boundaries of the state vector. */
+TEST(glob_long_patterns)
+{
+    char p[PUSH_PATTERN_MAX + 1], s[1000];
+    memset(p, 'x', PUSH_PATTERN_MAX);
+    p[PUSH_PATTERN_MAX] = '\0';
+    p[0] = '*';
+    p[200] = '?';
+    p[PUSH_PATTERN_MAX - 1] = '*';
+    memset(s, 'x', sizeof s - 1);
+    s[sizeof s - 1] = '\0';
+    CHECK(glob("content.topic", p, topic(s)));
+    CHECK(glob("content.body", p, message(BOB, s)));
+    s[500] = 'y'; /* fits the ? of the window that starts at 301 */
+    CHECK(glob("content.topic", p, topic(s)));
+    s[PUSH_PATTERN_MAX - 1] = '\0'; /* two windows left (at 0 and 1): y at 300 fits neither */
+    s[500] = 'x';
+    s[300] = 'y';
+    CHECK(!glob("content.topic", p, topic(s)));
+    CHECK(!glob("content.body", p, message(BOB, s)));
+    s[200] = 'y'; /* now the window at 1 has y under its ? ... */
+    s[300] = 'x';
+    CHECK(glob("content.topic", p, topic(s)));
+    s[PUSH_PATTERN_MAX - 2] = 'y'; /* ... but not at its last literal x */
+    CHECK(!glob("content.topic", p, topic(s)));
+    CHECK(glob("content.topic", "\xc3\xa9*\xc3\x89?\xc3\xa9",
+               topic("\xc3\x89x\xc3\xa9\xc3\xa9\xc3\x89")));
+    CHECK(
+        !glob("content.topic", "\xc3\xa9*\xc3\x89?\xc3\xa9", topic("\xc3\x89x\xc3\xa9\xc3\xa9y")));
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The rule of the issue: "a*" 100,000 times against a 60,000-byte body of 'a's took seconds
+ * per evaluation. A stored rule beyond today's bounds (written before them) costs at most the
+ * budget: evaluation ends quickly, the unfinished glob does not match and the predefined rules
+ * still decide. */
+TEST(pathological_glob_is_bounded)
+{
+    size_t pn = 200000, sn = 60000;
+    char *p = malloc(pn + 1), *s = malloc(sn + 1);
+    for (size_t i = 0; i < pn; i += 2) {
+        p[i] = 'a';
+        p[i + 1] = '*';
+    }
+    p[pn - 1] = 'b'; /* never matches: the NFA runs through the whole body */
+    p[pn] = '\0';
+    memset(s, 'a', sn);
+    s[sn] = '\0';
+    json_t *store = push_store_new();
+    json_t *rule = json_pack("{s:s,s:b,s:[s],s:s}", "rule_id", "k", "enabled", 1, "actions",
+                             "notify", "pattern", p);
+    json_array_append_new(json_object_get(store, "content"), rule);
+    json_t *over = json_pack("{s:s,s:b,s:[s],s:[{s:s,s:s,s:s}]}", "rule_id", "o", "enabled", 1,
+                             "actions", "notify", "conditions", "kind", "event_match", "key",
+                             "content.body", "pattern", p);
+    for (int i = 0; i < 3; i++)
+        json_array_append(json_object_get(store, "override"), over);
+    json_decref(over);
+    json_t *rules = push_merge(store, ME);
+    struct push_ctx c = {.user_id = ME, .display_name = "Alice", .member_count = 3};
+    double t0 = now_s();
+    struct push_result r = eval_with(rules, message(BOB, s), &c);
+    double took = now_s() - t0;
+    CHECK(took < 1.0); /* ASan build; ~0.02 s measured; minutes without the bounds */
+    CHECK_STR(r.rule_id, ".m.rule.message"); /* the globs gave up, the predefined rule decides */
+    json_decref(rules);
+    json_decref(store);
+    free(p);
+    free(s);
+}
+
+TEST(put_bounds)
+{
+    json_t *store = push_store_new();
+    char body[PUSH_PATTERN_MAX + 100];
+    char pat[PUSH_PATTERN_MAX + 2];
+    memset(pat, 'a', sizeof pat - 1);
+    pat[sizeof pat - 1] = '\0';
+    snprintf(body, sizeof body, "{'actions':['notify'],'pattern':'%s'}", pat);
+    CHECK_INT(put(store, "content", "c", body, NULL, NULL), PUSH_TOO_LARGE);
+    snprintf(body, sizeof body,
+             "{'actions':['notify'],'conditions':[{'kind':'event_match','key':'content.body',"
+             "'pattern':'%s'}]}",
+             pat);
+    CHECK_INT(put(store, "override", "o", body, NULL, NULL), PUSH_TOO_LARGE);
+    pat[PUSH_PATTERN_MAX] = '\0'; /* exactly the limit */
+    snprintf(body, sizeof body, "{'actions':['notify'],'pattern':'%s'}", pat);
+    CHECK_INT(put(store, "content", "c", body, NULL, NULL), PUSH_OK);
+    char conds[1500];
+    size_t n = (size_t)snprintf(conds, sizeof conds, "{'actions':[],'conditions':[");
+    for (int i = 0; i <= PUSH_CONDITIONS_MAX; i++)
+        n += (size_t)snprintf(conds + n, sizeof conds - n, "%s{'kind':'org.x'}", i ? "," : "");
+    snprintf(conds + n, sizeof conds - n, "]}");
+    CHECK_INT(put(store, "override", "o", conds, NULL, NULL), PUSH_TOO_LARGE);
+    /* the rule count: replacing an existing rule is always allowed */
+    json_t *b = J("{'actions':['notify'],'pattern':'w'}");
+    char id[32];
+    for (int i = 1; i < PUSH_RULES_MAX; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        CHECK_INT(push_put_rule(store, "content", id, b, NULL, NULL, NULL), PUSH_OK);
+    }
+    const char *err = NULL;
+    CHECK_INT(push_put_rule(store, "room", "!one:example.org", b, NULL, NULL, &err),
+              PUSH_TOO_LARGE);
+    CHECK(err && strstr(err, "too many"));
+    CHECK_INT(push_put_rule(store, "content", "r7", b, NULL, NULL, NULL), PUSH_OK);
+    CHECK_INT(push_delete_rule(store, "content", "r7"), PUSH_OK);
+    CHECK_INT(push_put_rule(store, "room", "!one:example.org", b, NULL, NULL, NULL), PUSH_OK);
+    json_decref(b);
+    int http = 0;
+    CHECK_STR(push_status_errcode(PUSH_TOO_LARGE, &http), "M_TOO_LARGE");
+    CHECK_INT(http, 400);
+    json_decref(store);
+}
+
 int main(void)
 {
     RUN(predefined_rules_in_spec_order);
@@ -902,5 +1096,9 @@ int main(void)
     RUN(put_validates);
     RUN(delete_enable_and_actions);
     RUN(status_codes);
+    RUN(glob_agrees_with_reference);
+    RUN(glob_long_patterns);
+    RUN(pathological_glob_is_bounded);
+    RUN(put_bounds);
     return unit_done();
 }

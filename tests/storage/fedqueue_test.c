@@ -62,9 +62,42 @@ TEST(queue_take_retry_done)
     json_decref(edus);
     pending = db_fedq_pending(c);
     CHECK(json_array_size(pending) == 1);
-    CHECK(strcmp(json_string_value(json_array_get(json_array_get(pending, 0), 0)),
-                 "b.example") == 0);
+    CHECK(strcmp(json_string_value(json_array_get(json_array_get(pending, 0), 0)), "b.example") ==
+          0);
     json_decref(pending);
+    json_decref(dests);
+    db_put(c);
+}
+
+TEST(byte_bound)
+{
+    struct dbc *c = db_get();
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    json_t *dests = json_pack("[s]", "big.example");
+    size_t len = 1024 * 1024 + 16;
+    char *body = malloc(len + 1);
+    CHECK(body != NULL);
+    if (!body) {
+        db_put(c);
+        return;
+    }
+    memset(body, 'x', len);
+    body[0] = '"';
+    body[len - 1] = '"';
+    body[len] = '\0';
+    for (int i = 0; i < 4; i++) /* 4 PDUs of 1 MiB: 2 fit under 3 MiB */
+        CHECK(db_fedq_add(c, dests, DB_FEDQ_PDU, body) == 0);
+    char *txn = NULL;
+    json_t *pdus = NULL, *edus = NULL;
+    CHECK(db_fedq_take(c, "big.example", "b1", 50, 100, &txn, &pdus, &edus) == 0);
+    CHECK(json_array_size(pdus) == 2);
+    CHECK(db_fedq_done(c, "big.example", txn) == 0);
+    free(txn);
+    json_decref(pdus);
+    json_decref(edus);
+    free(body);
     json_decref(dests);
     db_put(c);
 }
@@ -92,6 +125,7 @@ int main(void)
         return 1;
     }
     RUN(queue_take_retry_done);
+    RUN(byte_bound);
     RUN(received_answers);
     dbtest_close();
     return unit_done();
