@@ -75,6 +75,11 @@ void api_remote_leave(struct http_req *req, const char *room_id, const char *rea
 void api_remote_invite(struct http_req *req, const char *room_id, const char *invitee,
                        const char *reason);
 void api_remote_create(struct http_req *req, json_t *body);
+/* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
+void api_remote_alias(struct http_req *req, const char *alias);
+/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
+ * threads to end, so none touches the database after it closes. */
+void api_remote_drain(int timeout_ms);
 
 /* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
  * alias (another server's through /query/directory), take the via and server_name query

@@ -9,6 +9,7 @@
  * its job first: the request may end before the job does. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +21,14 @@
 
 #define MAX_THREADS 32
 
-enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE };
+enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_ALIAS };
 
 /* One call: its input (copies), its outcome. Freed by the job (job_free). */
 struct job {
     enum kind kind;
     char *target, *user, *m, *reason; /* target: room ID or alias (K_JOIN), room ID else */
     char *invitee;                    /* K_INVITE */
-    json_t *servers, *body;           /* via/server_name (K_JOIN), createRoom body (K_CREATE) */
+    json_t *servers, *body; /* via/server_name (K_JOIN; K_ALIAS: the answer), createRoom body */
     bool reply_room;
     /* outcome */
     enum room_rc rc;
@@ -107,15 +108,19 @@ static void run_create(struct job *j)
     j->rc = room_create(j->user, j->body, &j->room_id, j->why, sizeof j->why);
 }
 
+static void run_alias(struct job *j)
+{
+    j->rc = room_alias_remote(j->target, &j->room_id, &j->servers, j->why, sizeof j->why);
+    j->alias_missing = j->rc == ROOM_NOT_FOUND;
+}
+
 /* kind -> what runs it (columns: kind, function) */
 static const struct {
     enum kind kind;
     void (*run)(struct job *j);
 } runners[] = {
-    {K_JOIN, run_join},
-    {K_LEAVE, run_leave},
-    {K_INVITE, run_invite},
-    {K_CREATE, run_create},
+    {K_JOIN, run_join},     {K_LEAVE, run_leave}, {K_INVITE, run_invite},
+    {K_CREATE, run_create}, {K_ALIAS, run_alias},
 };
 
 static void *job_thread(void *arg)
@@ -125,8 +130,8 @@ static void *job_thread(void *arg)
         if (runners[i].kind == j->kind)
             runners[i].run(j);
     }
+    http_job_done(j->hj, j, job_free); /* j is the job's from here on */
     atomic_fetch_sub(&running, 1);
-    http_job_done(j->hj, j, job_free);
     return NULL;
 }
 
@@ -159,6 +164,9 @@ static void job_finish(struct http_req *req, void *arg, void *result)
         http_reply_error(req, j->err.status, j->err.errcode, "%s", j->why);
     } else if (j->rc != ROOM_OK) {
         api_reply_room_error(req, j->rc, j->why);
+    } else if (j->kind == K_ALIAS) {
+        http_reply_json(req, 200,
+                        json_pack("{s:s,s:O}", "room_id", j->room_id, "servers", j->servers));
     } else if (j->reply_room) {
         http_reply_json(req, 200, json_pack("{s:s}", "room_id", j->room_id));
     } else {
@@ -236,5 +244,24 @@ void api_remote_create(struct http_req *req, json_t *body)
     }
     j->body = json_deep_copy(body);
     j->reply_room = true;
+    park(req, j);
+}
+
+void api_remote_drain(int timeout_ms)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&running) > 0 && waited < timeout_ms; waited += 10)
+        nanosleep(&ts, NULL);
+    if (atomic_load(&running) > 0)
+        log_warn("shutdown: %d calls to other servers still running", atomic_load(&running));
+}
+
+void api_remote_alias(struct http_req *req, const char *alias)
+{
+    struct job *j = job_new(req, K_ALIAS, alias, NULL);
+    if (!j) {
+        http_reply_internal(req);
+        return;
+    }
     park(req, j);
 }

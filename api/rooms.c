@@ -13,37 +13,15 @@
 #define MAX_TXN_ID 255
 #define MAX_REASON 1024
 
-/* room_rc -> HTTP status and errcode */
-static const struct {
-    enum room_rc rc;
-    int status;
-    const char *errcode;
-} errors[] = {
-    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
-    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
-    {ROOM_TOO_LARGE, 413, "M_TOO_LARGE"},
-    {ROOM_BAD_VERSION, 400, "M_UNSUPPORTED_ROOM_VERSION"},
-    {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
-    {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
-    {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
-    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
-    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
-    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
-};
-
 /* Answer a failed engine call. */
 void api_reply_room_error(struct http_req *req, int rc, const char *why)
 {
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
-        if (errors[i].rc == rc) {
-            http_reply_error(req, errors[i].status, errors[i].errcode, "%s", why);
-            return;
-        }
-    }
-    /* ROOM_ERR: the engine's why says what failed (callers start it empty) */
-    http_reply_internal_cause(req, "%s", why && *why ? why : "room engine error");
+    const char *errcode;
+    int status = room_rc_http(rc, &errcode);
+    if (status)
+        http_reply_error(req, status, errcode, "%s", why);
+    else /* ROOM_ERR: the engine's why says what failed (callers start it empty) */
+        http_reply_internal_cause(req, "%s", why && *why ? why : "room engine error");
 }
 
 void api_reply_room(struct http_req *req, int rc, json_t *out, const char *why)
@@ -454,7 +432,7 @@ static bool local_alias(struct http_req *req, const char *alias)
     }
     if (!ids_is_local(alias)) {
         http_reply_error(req, 404, "M_NOT_FOUND",
-                         "Room alias on another server: federation is not available yet");
+                         "Room aliases of another server are that server's to change");
         return false;
     }
     return true;
@@ -487,6 +465,16 @@ void api_alias_get(struct http_req *req)
 {
     const char *alias = http_param(req, 0);
     char *room_id = NULL;
+    const char *srv = alias[0] == '#' ? ids_server_of(alias) : NULL;
+    if (srv && !ids_is_local(alias) && ids_server_name_valid(srv, strlen(srv)) &&
+        strlen(alias) <= 255) {
+        if (!http_user(req)) /* no anonymous requests to other servers (amplification) */
+            http_reply_error(req, 401, "M_MISSING_TOKEN",
+                             "Resolving another server's alias needs an access token");
+        else
+            api_remote_alias(req, alias); /* GET /query/directory of its server */
+        return;
+    }
     if (!local_alias(req, alias))
         return;
     enum room_rc rc = room_alias_get(alias, &room_id);

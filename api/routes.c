@@ -85,7 +85,7 @@ const struct http_route api_routes[] = {
     {"GET", CS "/rooms/{roomId}/messages", api_messages, R, 0},
     {"PUT", CS "/rooms/{roomId}/redact/{eventId}/{txnId}", api_redact, R, J},
     {"PUT", CS "/directory/room/{roomAlias}", api_alias_put, R, J},
-    {"GET", CS "/directory/room/{roomAlias}", api_alias_get, N, 0},
+    {"GET", CS "/directory/room/{roomAlias}", api_alias_get, HTTP_AUTH_OPTIONAL, 0},
     {"DELETE", CS "/directory/room/{roomAlias}", api_alias_delete, R, 0},
     {"GET", CS "/rooms/{roomId}/aliases", api_room_aliases, R, 0},
     {"POST", CS "/knock/{roomIdOrAlias}", api_knock, R, J},

@@ -50,8 +50,8 @@ static int check_signature(struct http_req *req, const struct xmatrix_auth *a, j
     uint8_t pk[32];
     int rc = keyring_lookup_request(a->origin, a->key, pk);
     if (rc < 0) {
-        http_reply_internal(req);
-        return -1;
+        unauthorized(req, "The origin's signing keys could not be fetched");
+        return 0;
     }
     if (rc == 0) {
         unauthorized(req, "The signing key is unknown or not valid now");

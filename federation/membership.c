@@ -14,33 +14,21 @@
 
 #define MAX_VERSIONS 32
 
-/* The engine's answers as the spec's errors (columns: rc, status, errcode). */
-static const struct {
-    enum room_rc rc;
-    int status;
-    const char *errcode;
-} errors[] = {
-    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
-    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
-    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
-    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
-    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
-    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
-};
-
+/* The engine's answer as the spec's error (server/room.c's table); M_INCOMPATIBLE_ROOM_VERSION
+ * carries the room's version. */
 static void reply_error(struct http_req *req, enum room_rc rc, const char *why,
                         const char *room_version)
 {
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
-        if (errors[i].rc != rc)
-            continue;
-        json_t *extra = rc == ROOM_INCOMPATIBLE && room_version
-                            ? json_pack("{s:s}", "room_version", room_version)
-                            : NULL;
-        http_reply_error_extra(req, errors[i].status, errors[i].errcode, extra, "%s", why);
+    const char *errcode;
+    int status = room_rc_http(rc, &errcode);
+    if (!status) {
+        http_reply_internal_cause(req, "%s", *why ? why : "room engine error");
         return;
     }
-    http_reply_internal_cause(req, "%s", *why ? why : "room engine error");
+    json_t *extra = rc == ROOM_INCOMPATIBLE && room_version
+                        ? json_pack("{s:s}", "room_version", room_version)
+                        : NULL;
+    http_reply_error_extra(req, status, errcode, extra, "%s", why);
 }
 
 /* The room's server ACL applies to every room-scoped endpoint (spec "Server Access Control
@@ -67,8 +55,7 @@ static void make(struct http_req *req, const char *membership)
     enum room_rc rc = room_make_membership(http_origin(req), room_id, user_id, membership, vers,
                                            &event, &version, why, sizeof why);
     if (rc == ROOM_OK)
-        http_reply_json(req, 200,
-                        json_pack("{s:s,s:o}", "room_version", version, "event", event));
+        http_reply_json(req, 200, json_pack("{s:s,s:o}", "room_version", version, "event", event));
     else
         reply_error(req, rc, why, version);
     json_decref(vers);
@@ -98,17 +85,17 @@ static void send(struct http_req *req, const char *membership)
     char why[512] = "";
     if (!acl_ok(req, room_id))
         return;
-    enum room_rc rc = room_send_membership(http_origin(req), room_id, event_id, membership,
-                                           http_json(req), &signed_ev, &state, &chain, why,
-                                           sizeof why);
+    enum room_rc rc =
+        room_send_membership(http_origin(req), room_id, event_id, membership, http_json(req),
+                             &signed_ev, &state, &chain, why, sizeof why);
     if (rc != ROOM_OK) {
         reply_error(req, rc, why, NULL);
         return;
     }
     if (strcmp(membership, "join") == 0) {
         /* omit_members is declined: the full state is answered (members_omitted false) */
-        json_t *body = json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain,
-                                 "members_omitted", 0);
+        json_t *body =
+            json_pack("{s:o,s:o,s:b}", "state", state, "auth_chain", chain, "members_omitted", 0);
         json_t *via = json_object_get(json_object_get(signed_ev, "content"),
                                       "join_authorised_via_users_server");
         if (json_is_string(via) && ids_is_local(json_string_value(via)))
@@ -155,9 +142,9 @@ void federation_invite(struct http_req *req)
     }
     if (!acl_ok(req, room_id))
         return;
-    enum room_rc rc = room_receive_invite(http_origin(req), room_id, event_id,
-                                          json_string_value(rv), ev, irs, &signed_ev, why,
-                                          sizeof why);
+    enum room_rc rc =
+        room_receive_invite(http_origin(req), room_id, event_id, json_string_value(rv), ev, irs,
+                            &signed_ev, why, sizeof why);
     if (rc != ROOM_OK)
         reply_error(req, rc, why, json_string_value(rv));
     else

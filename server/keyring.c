@@ -42,8 +42,8 @@ static struct sign_key own;
 static struct keyring_old_key own_old[KEYRING_MAX_OLD];
 static size_t n_own_old;
 static char own_server[256];
-static keyring_fetch_fn fetcher;
-static keyring_lookup_fn override_fn;
+static keyring_answer_fn fetcher;
+static keyring_fetch_fn override_fn; /* keyring_set_fetcher: a whole lookup instead */
 static void *override_ctx;
 
 /* Servers fetched recently: name, monotonic time of the attempt. */
@@ -97,13 +97,13 @@ const struct keyring_old_key *keyring_own_old(size_t *n)
     return own_old;
 }
 
-void keyring_set_lookup_override(keyring_lookup_fn fn, void *ctx)
+void keyring_set_fetcher(keyring_fetch_fn fn, void *ctx)
 {
     override_fn = fn;
     override_ctx = ctx;
 }
 
-void keyring_init(const char *server_name, keyring_fetch_fn fetch)
+void keyring_init(const char *server_name, keyring_answer_fn fetch)
 {
     snprintf(own_server, sizeof own_server, "%s", server_name);
     fetcher = fetch;
@@ -210,7 +210,10 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
                   uint8_t pk[32])
 {
     bool stale = false;
-    if (strcmp(server, own_server) == 0 || ids_is_local_server(server)) {
+    if (!server || !key_id)
+        return 0;
+    bool local = (own_server[0] && strcmp(server, own_server) == 0) || ids_is_local_server(server);
+    if (local && own.key_id[0]) {
         if (strcmp(key_id, own.key_id) == 0) {
             memcpy(pk, own.pk, 32);
             return 1;
@@ -227,17 +230,19 @@ static int lookup(const char *server, const char *key_id, int64_t at_ts, bool cu
     if (override_fn)
         return override_fn(override_ctx, server, key_id, at_ts, pk);
     int rc = from_store(server, key_id, at_ts, current, pk, &stale);
-    if (rc != 0 || !stale || !fetcher || !may_fetch(server))
+    if (rc != 0 || !stale || !fetcher)
         return rc;
+    if (!may_fetch(server))
+        return 0; /* asked within KEYRING_REFETCH_MS: that answer stands */
     if (atomic_fetch_add(&fetching, 1) >= KEYRING_MAX_FETCHING) {
         atomic_fetch_sub(&fetching, 1);
         log_info("keys of %s not fetched: %d fetches under way", server, KEYRING_MAX_FETCHING);
-        return 0;
+        return -1; /* cannot be told now */
     }
     int fetched = fetcher(server, key_id, at_ts);
     atomic_fetch_sub(&fetching, 1);
     if (fetched < 0)
-        return 0;
+        return -1; /* unreachable or no acceptable answer: cannot be told now */
     return from_store(server, key_id, at_ts, current, pk, &stale);
 }
 

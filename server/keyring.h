@@ -33,34 +33,40 @@ const struct keyring_old_key *keyring_own_old(size_t *n);
  * answer to keyring_store_answer. key_id is the key wanted, min_valid_ts the time it must be
  * valid at. Returns 0 when an answer was stored, -1 otherwise. Called without locks held,
  * from any thread. */
-typedef int (*keyring_fetch_fn)(const char *server_name, const char *key_id, int64_t min_valid_ts);
+typedef int (*keyring_answer_fn)(const char *server_name, const char *key_id, int64_t min_valid_ts);
 
 /* Set this server's name (its own key answers lookups for it) and the fetcher (NULL: cache
  * only). Call once at start-up, before serving. */
-void keyring_init(const char *server_name, keyring_fetch_fn fetch);
+void keyring_init(const char *server_name, keyring_answer_fn fetch);
 
-/* The lookup the engine verifies event signatures with: the ed25519 key `key_id` of
- * `server_name` as valid for a signature made at `at_ts` (ms): a current key while at_ts <=
- * its valid_until_ts (capped at 7 days after the fetch), an old_verify_keys entry while
- * at_ts < its expired_ts. A cache miss, or a current key valid for too short a time, asks
- * the fetcher (at most once per server every KEYRING_REFETCH_MS, and not while
- * KEYRING_MAX_FETCHING other fetches are under way). at_ts 0 accepts any key
- * ever published, whatever its validity (room versions 1-4 do not enforce valid_until_ts).
- * Returns 1 with pk filled,
- * 0 when no such key is known or it is not valid at at_ts, -1 on an internal error. Blocks
- * for the fetch (bounded by federation's timeouts); any thread. */
+/* A whole remote-key lookup in one function (same arguments and answers as keyring_lookup):
+ * when registered with keyring_set_fetcher it replaces the stored cache and the fetcher for
+ * other servers' keys. For tests without a database, or an embedder with its own key store;
+ * the server itself registers nothing here. */
+typedef int (*keyring_fetch_fn)(void *ctx, const char *server_name, const char *key_id,
+                                int64_t min_valid_ts, uint8_t pk[32]);
+/* Start-up (before threads): register it (NULL: back to the stored cache and fetcher). */
+void keyring_set_fetcher(keyring_fetch_fn fn, void *ctx);
+
+/* The lookup the engine verifies event signatures with (server/pdu.c): the ed25519 key
+ * `key_id` of `server_name` as valid for a signature made at `at_ts` (ms; the engine passes
+ * origin_server_ts where the room version enforces key validity, else 0): a current key while
+ * at_ts <= its valid_until_ts (capped at 7 days after the fetch), an old_verify_keys entry
+ * while at_ts < its expired_ts; at_ts 0 accepts any key ever published. This server's keys
+ * (current and old_signing_keys) answer directly. A cache miss, or a current key valid for too
+ * short a time, asks the fetcher, at most once per server every KEYRING_REFETCH_MS and with
+ * at most KEYRING_MAX_FETCHING fetches under way. Returns 1 with pk filled; 0 when the key is
+ * unknown (also just after a fetch that did not bring it) or not valid at at_ts (the spec's
+ * "skipped" signatures); -1 when it cannot be told now (the fetch failed: unreachable server
+ * or unacceptable answer; too many fetches under way; a database error): try again later.
+ * Blocks for the fetch (bounded by federation's timeouts): call it before taking any room
+ * lock; any thread. */
 int keyring_lookup(const char *server_name, const char *key_id, int64_t at_ts, uint8_t pk[32]);
 
 /* The lookup for request signatures (X-Matrix): as keyring_lookup at the current time, but a
- * key from old_verify_keys never qualifies (the spec allows those for events only). */
+ * key from old_verify_keys never qualifies (the spec allows those for events only). The
+ * authenticator refuses the request (401) on 0 and -1 alike. */
 int keyring_lookup_request(const char *server_name, const char *key_id, uint8_t pk[32]);
-
-/* A replacement for the whole remote lookup (tests with fake remote servers): same arguments
- * and answers as keyring_lookup, plus -1 "cannot tell now". Set before threads start; NULL
- * restores the cache-and-fetcher path. This server's own keys are still answered first. */
-typedef int (*keyring_lookup_fn)(void *ctx, const char *server_name, const char *key_id,
-                                 int64_t min_valid_ts, uint8_t pk[32]);
-void keyring_set_lookup_override(keyring_lookup_fn fn, void *ctx);
 
 #define KEYRING_REFETCH_MS 2000
 #define KEYRING_MAX_FETCHING 2 /* fetches under way at once; a miss beyond that is 0 */

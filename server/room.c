@@ -1080,6 +1080,38 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
     return rc;
 }
 
+/* room_rc -> HTTP status and errcode, for both APIs (columns: rc, status, errcode) */
+static const struct {
+    enum room_rc rc;
+    int status;
+    const char *errcode;
+} rc_errors[] = {
+    {ROOM_NOT_FOUND, 404, "M_NOT_FOUND"},
+    {ROOM_FORBIDDEN, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_JSON, 400, "M_BAD_JSON"},
+    {ROOM_TOO_LARGE, 413, "M_TOO_LARGE"},
+    {ROOM_BAD_VERSION, 400, "M_UNSUPPORTED_ROOM_VERSION"},
+    {ROOM_IN_USE, 400, "M_ROOM_IN_USE"},
+    {ROOM_INVALID_STATE, 400, "M_INVALID_ROOM_STATE"},
+    {ROOM_NOT_LOCAL, 403, "M_FORBIDDEN"},
+    {ROOM_BAD_ALIAS, 400, "M_BAD_ALIAS"},
+    {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
+    {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
+    {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
+};
+
+int room_rc_http(int rc, const char **errcode)
+{
+    for (size_t i = 0; i < sizeof rc_errors / sizeof rc_errors[0]; i++) {
+        if ((int)rc_errors[i].rc == rc) {
+            *errcode = rc_errors[i].errcode;
+            return rc_errors[i].status;
+        }
+    }
+    *errcode = NULL;
+    return 0;
+}
+
 /* --- client format ----------------------------------------------------------------------- */
 
 /* A redaction names its target at the top level (room versions 1-10) or in content (11 and

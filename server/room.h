@@ -29,6 +29,10 @@ enum room_rc {
     ROOM_UNAUTHORISABLE, /* a restricted room's conditions cannot be checked here */
 };
 
+/* The HTTP status and errcode (*errcode, static) both APIs answer a room_rc with; 0 (and
+ * NULL) for ROOM_OK and ROOM_ERR (an internal error: 500). */
+int room_rc_http(int rc, const char **errcode);
+
 /* A client's transaction: the same (device, txn_id) returns the first event again. */
 struct room_txn {
     const char *device_id, *txn_id;

@@ -30,8 +30,8 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-#define MAX_AUTH_CHAIN 50000 /* events of one send_join answer's auth chain */
-#define MAX_INVITE_STATE 50  /* invite_room_state entries kept */
+#define MAX_AUTH_CHAIN 50000    /* events of one send_join answer's auth chain */
+#define MAX_INVITE_STATE 50     /* invite_room_state entries kept */
 #define MAX_INVITE_STATE_IN 100 /* invite_room_state entries accepted (v12 checks them all) */
 
 static room_relay_fn relay;
@@ -274,8 +274,7 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
     ev = json_deep_copy(pdu);
     json_object_del(ev, "unsigned");
     /* invariant 2: countersign a restricted join one of our users vouches for */
-    const char *via =
-        str(json_object_get(ev, "content"), "join_authorised_via_users_server");
+    const char *via = str(json_object_get(ev, "content"), "join_authorised_via_users_server");
     if (strcmp(membership, "join") == 0 && via && ids_is_local(via) && rv->restricted &&
         event_sign(ev, rv, ids_local_server(), &eng.key) < 0)
         goto out;
@@ -362,10 +361,10 @@ static json_t *strip(const json_t *pdus, const json_t *own)
                                              "sender", sender, "content", content));
     }
     if (own)
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:O}", "type", "m.room.member",
-                                             "state_key", str(own, "state_key"), "sender",
-                                             str(own, "sender"), "content",
-                                             json_object_get(own, "content")));
+        json_array_append_new(out,
+                              json_pack("{s:s,s:s,s:s,s:O}", "type", "m.room.member", "state_key",
+                                        str(own, "state_key"), "sender", str(own, "sender"),
+                                        "content", json_object_get(own, "content")));
     return out;
 }
 
@@ -396,8 +395,8 @@ int room_remember_remote(const char *user_id, const char *room_id, const char *m
 /* invite_room_state's checks (Server-Server API invite v2: SHOULD from room version 12 on,
  * MAY before; done for v12+ here): an m.room.create event is there, and every entry is a
  * well-formed, correctly signed event of room_id. 0, or -1 with why. */
-static int check_invite_state(const struct room_version *rv, const char *room_id,
-                              const json_t *irs, char *why, size_t n)
+static int check_invite_state(const struct room_version *rv, const char *room_id, const json_t *irs,
+                              char *why, size_t n)
 {
     bool create = false;
     size_t i;
@@ -491,8 +490,14 @@ enum room_rc room_receive_invite(const char *origin, const char *room_id, const 
         free(got);
         json_decref(missing);
     }
-    *signed_ev = ev;
-    ev = NULL;
+    /* the answer is their event untouched but for our signature (unsigned included) */
+    *signed_ev = json_deep_copy(pdu);
+    if (!*signed_ev ||
+        json_object_set(*signed_ev, "signatures", json_object_get(ev, "signatures")) < 0) {
+        json_decref(*signed_ev);
+        *signed_ev = NULL;
+        goto out;
+    }
     rc = ROOM_OK;
 out:
     json_decref(checked);

@@ -92,6 +92,26 @@ static void keep_error(struct room_remote_err *err, int status, const json_t *bo
     }
 }
 
+/* One request to `server`: 0 with *ans (new) on 200; else -1 with the other server's error
+ * kept (err may be NULL) or the transport's reason in why, *ans NULL. */
+static int call(const char *server, const char *method, const char *path, json_t *body,
+                long timeout_ms, json_t **ans, struct room_remote_err *err, char *why, size_t n)
+{
+    char e[256];
+    int st = remote_send(server, method, path, body, timeout_ms, ans, e, sizeof e);
+    if (st == 200)
+        return 0;
+    if (st < 0)
+        snprintf(why, n, "%s: %s", server, e);
+    else if (err)
+        keep_error(err, st, *ans, why, n, server);
+    else
+        snprintf(why, n, "%s answered %d", server, st);
+    json_decref(*ans);
+    *ans = NULL;
+    return -1;
+}
+
 /* "/_matrix/federation/<ver>/<what>/<room>/<id>" with both parts percent-encoded. 0 or -1. */
 static int fed_path(char *out, size_t cap, const char *prefix, const char *a, const char *b)
 {
@@ -158,9 +178,8 @@ static json_t *make(const char *server, const char *room_id, const char *user_id
                     const char *membership, const struct room_version **rv,
                     struct room_remote_err *err, char *why, size_t n)
 {
-    char path[2400], e[256];
+    char path[2400], prefix[64];
     json_t *body = NULL, *ev = NULL;
-    char prefix[64];
     snprintf(prefix, sizeof prefix, "/_matrix/federation/v1/make_%s", membership);
     if (fed_path(path, sizeof path, prefix, room_id, user_id) < 0)
         return NULL;
@@ -173,15 +192,8 @@ static json_t *make(const char *server, const char *room_id, const char *user_id
                 used += (size_t)w;
         }
     }
-    int st = remote_send(server, "GET", path, NULL, REMOTE_MAKE_MS, &body, e, sizeof e);
-    if (st != 200) {
-        if (st < 0)
-            snprintf(why, n, "%s: %s", server, e);
-        else
-            keep_error(err, st, body, why, n, server);
-        json_decref(body);
+    if (call(server, "GET", path, NULL, REMOTE_MAKE_MS, &body, err, why, n) < 0)
         return NULL;
-    }
     const char *ver = str(body, "room_version");
     *rv = roomver_get(ver ? ver : "1");
     ev = json_object_get(body, "event");
@@ -195,30 +207,50 @@ static json_t *make(const char *server, const char *room_id, const char *user_id
     return ev;
 }
 
+/* The handshake through `server`: make_<membership>, our signed event (*ev, *id, *rv), and
+ * PUT <send_prefix>/<room>/<id>, whose answer goes to *ans. ROOM_OK, or ROOM_FORBIDDEN (an
+ * error of theirs, kept in err), ROOM_NOT_FOUND (no usable answer: try another server),
+ * ROOM_ERR; on failure nothing is left in the out-parameters. */
+static enum room_rc handshake(const char *server, const char *room_id, const char *user_id,
+                              const char *membership, const char *reason, const char *send_prefix,
+                              long timeout_ms, json_t **ev, char **id,
+                              const struct room_version **rv, json_t **ans,
+                              struct room_remote_err *err, char *why, size_t n)
+{
+    char path[2400];
+    *id = NULL;
+    *ans = NULL;
+    *ev = make(server, room_id, user_id, membership, rv, err, why, n);
+    if (!*ev)
+        return err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
+    enum room_rc rc = ROOM_ERR;
+    if (sign_template(*rv, *ev, user_id, reason, id) == 0 &&
+        fed_path(path, sizeof path, send_prefix, room_id, *id) == 0)
+        rc = call(server, "PUT", path, *ev, timeout_ms, ans, err, why, n) == 0 ? ROOM_OK
+             : err->status                                                     ? ROOM_FORBIDDEN
+                                                                               : ROOM_NOT_FOUND;
+    if (rc != ROOM_OK) {
+        json_decref(*ev);
+        free(*id);
+        *ev = NULL;
+        *id = NULL;
+    }
+    return rc;
+}
+
 /* One join through `server`. ROOM_OK, or an error (kept in err/why). */
 static enum room_rc join_via(const char *server, const char *room_id, const char *user_id,
                              const char *reason, char **event_id, struct room_remote_err *err,
                              char *why, size_t n)
 {
     const struct room_version *rv = NULL;
-    json_t *ev = make(server, room_id, user_id, "join", &rv, err, why, n), *ans = NULL;
-    char *id = NULL, path[2400], e[256];
-    enum room_rc rc = err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
-    if (!ev)
+    json_t *ev = NULL, *ans = NULL;
+    char *id = NULL;
+    enum room_rc rc =
+        handshake(server, room_id, user_id, "join", reason, "/_matrix/federation/v2/send_join",
+                  REMOTE_SEND_JOIN_MS, &ev, &id, &rv, &ans, err, why, n);
+    if (rc != ROOM_OK)
         return rc;
-    rc = ROOM_ERR;
-    if (sign_template(rv, ev, user_id, reason, &id) < 0 ||
-        fed_path(path, sizeof path, "/_matrix/federation/v2/send_join", room_id, id) < 0)
-        goto out;
-    int st = remote_send(server, "PUT", path, ev, REMOTE_SEND_JOIN_MS, &ans, e, sizeof e);
-    if (st != 200) {
-        if (st < 0)
-            snprintf(why, n, "%s: %s", server, e);
-        else
-            keep_error(err, st, ans, why, n, server);
-        rc = err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
-        goto out;
-    }
     json_t *state = json_object_get(ans, "state"), *chain = json_object_get(ans, "auth_chain");
     json_t *signed_ev = json_object_get(ans, "event");
     const json_t *join = json_is_object(signed_ev) ? signed_ev : ev;
@@ -230,13 +262,12 @@ static enum room_rc join_via(const char *server, const char *room_id, const char
     char *got = NULL;
     int64_t t0 = clock_mono_ms();
     enum room_recv r = room_receive_state(room_id, rv->id, state, chain, join, &got, why, n);
-    log_info("join of %s to %s through %s: %zu state, %zu auth chain events, %lld ms: %s",
-             user_id, room_id, server, json_array_size(state), json_array_size(chain),
+    log_info("join of %s to %s through %s: %zu state, %zu auth chain events, %lld ms: %s", user_id,
+             room_id, server, json_array_size(state), json_array_size(chain),
              (long long)(clock_mono_ms() - t0), why);
     if (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_DUPLICATE) {
         *event_id = got ? got : strdup(id);
         got = NULL;
-        rc = ROOM_OK;
     } else {
         rc = r == ROOM_RECV_REJECTED ? ROOM_FORBIDDEN : ROOM_ERR;
     }
@@ -248,40 +279,28 @@ out:
     return rc;
 }
 
-/* One knock through `server`. */
+/* One knock through `server`: remembered with the knock_room_state answered. */
 static enum room_rc knock_via(const char *server, const char *room_id, const char *user_id,
                               const char *reason, char **event_id, struct room_remote_err *err,
                               char *why, size_t n)
 {
     const struct room_version *rv = NULL;
-    json_t *ev = make(server, room_id, user_id, "knock", &rv, err, why, n), *ans = NULL;
-    json_t *servers = NULL;
-    char *id = NULL, path[2400], e[256];
-    enum room_rc rc = err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
-    if (!ev)
+    json_t *ev = NULL, *ans = NULL, *servers = NULL;
+    char *id = NULL;
+    enum room_rc rc =
+        handshake(server, room_id, user_id, "knock", reason, "/_matrix/federation/v1/send_knock",
+                  REMOTE_SEND_MS, &ev, &id, &rv, &ans, err, why, n);
+    if (rc != ROOM_OK)
         return rc;
-    rc = ROOM_ERR;
-    if (sign_template(rv, ev, user_id, reason, &id) < 0 ||
-        fed_path(path, sizeof path, "/_matrix/federation/v1/send_knock", room_id, id) < 0)
-        goto out;
-    int st = remote_send(server, "PUT", path, ev, REMOTE_SEND_MS, &ans, e, sizeof e);
-    if (st != 200) {
-        if (st < 0)
-            snprintf(why, n, "%s: %s", server, e);
-        else
-            keep_error(err, st, ans, why, n, server);
-        rc = err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
-        goto out;
-    }
     json_t *krs = json_object_get(ans, "knock_room_state");
     servers = json_pack("[s]", server);
     if (room_remember_remote(user_id, room_id, "knock", id, rv->id, ev,
-                             json_is_array(krs) ? krs : NULL, servers) < 0)
-        goto out;
-    *event_id = id;
-    id = NULL;
-    rc = ROOM_OK;
-out:
+                             json_is_array(krs) ? krs : NULL, servers) == 0) {
+        *event_id = id;
+        id = NULL;
+    } else {
+        rc = ROOM_ERR;
+    }
     json_decref(ev);
     json_decref(ans);
     json_decref(servers);
@@ -301,8 +320,8 @@ enum room_rc room_join_remote(const char *room_id, const char *user_id, const ch
     json_t *list = candidates(room_id, user_id, servers);
     if (!json_array_size(list)) { /* nobody else to ask: the local engine answers */
         json_decref(list);
-        return room_membership(room_id, user_id, user_id, membership, reason, NULL, event_id,
-                               why, n);
+        return room_membership(room_id, user_id, user_id, membership, reason, NULL, event_id, why,
+                               n);
     }
     enum room_rc rc = ROOM_NOT_FOUND;
     snprintf(why, n, "No server to join %s through (give server_name or via)", room_id);
@@ -324,31 +343,25 @@ enum room_rc room_join_remote(const char *room_id, const char *user_id, const ch
     return rc;
 }
 
-/* The leave (or rejection) `pdu` handed to `server` with send_leave v2. 0 or -1. */
+/* The leave `pdu` handed to `server` with send_leave v2. 0 or -1. */
 static int send_leave(const char *server, const char *room_id, const char *id, json_t *pdu,
-                      struct room_remote_err *err, char *why, size_t n)
+                      char *why, size_t n)
 {
-    char path[2400], e[256];
+    char path[2400];
     json_t *ans = NULL;
-    if (fed_path(path, sizeof path, "/_matrix/federation/v2/send_leave", room_id, id) < 0)
+    if (fed_path(path, sizeof path, "/_matrix/federation/v2/send_leave", room_id, id) < 0 ||
+        call(server, "PUT", path, pdu, REMOTE_SEND_MS, &ans, NULL, why, n) < 0)
         return -1;
-    int st = remote_send(server, "PUT", path, pdu, REMOTE_SEND_MS, &ans, e, sizeof e);
-    if (st != 200) {
-        if (st < 0)
-            snprintf(why, n, "%s: %s", server, e);
-        else if (err)
-            keep_error(err, st, ans, why, n, server);
-    }
     json_decref(ans);
-    return st == 200 ? 0 : -1;
+    return 0;
 }
 
 /* This server is in the room: the local leave, then handed to the other servers. */
 static enum room_rc leave_resident(const char *room_id, const char *user_id, const char *reason,
                                    char **event_id, char *why, size_t n)
 {
-    enum room_rc rc = room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id,
-                                      why, n);
+    enum room_rc rc =
+        room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why, n);
     if (rc != ROOM_OK)
         return rc;
     /* Until the outbound transaction queue carries local events, hand the leave to the
@@ -372,7 +385,7 @@ static enum room_rc leave_resident(const char *room_id, const char *user_id, con
         const char *s = json_string_value(v);
         if (!pdu || ids_is_local_server(s) || i >= 64)
             continue;
-        if (send_leave(s, room_id, *event_id, pdu, NULL, w, sizeof w) < 0)
+        if (send_leave(s, room_id, *event_id, pdu, w, sizeof w) < 0)
             log_info("leave of %s in %s not handed to %s: %s", user_id, room_id, s, w);
     }
     json_decref(pdu);
@@ -398,8 +411,7 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
     if (found == 0 || strcmp(m.membership, "leave") == 0) {
         db_remote_membership_clear(&m);
         /* not resident, nothing remote: the local engine explains (or it is a local room) */
-        return room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why,
-                               n);
+        return room_membership(room_id, user_id, user_id, "leave", reason, NULL, event_id, why, n);
     }
     json_t *list = candidates(room_id, user_id, NULL), *done = NULL;
     enum room_rc rc = ROOM_ERR;
@@ -408,27 +420,25 @@ enum room_rc room_leave_remote(const char *room_id, const char *user_id, const c
     json_array_foreach(list, i, v)
     {
         const struct room_version *rv = NULL;
-        const char *s = json_string_value(v);
+        json_t *ev = NULL, *ans = NULL;
         char *id = NULL;
         if (i >= MAX_TRIES)
             break;
-        json_t *ev = make(s, room_id, user_id, "leave", &rv, err, why, n);
-        if (ev && sign_template(rv, ev, user_id, reason, &id) == 0 &&
-            send_leave(s, room_id, id, ev, err, why, n) == 0) {
+        if (handshake(json_string_value(v), room_id, user_id, "leave", reason,
+                      "/_matrix/federation/v2/send_leave", REMOTE_SEND_MS, &ev, &id, &rv, &ans, err,
+                      why, n) == ROOM_OK) {
+            json_decref(ans);
             done = ev;
             *event_id = id;
             break;
         }
-        json_decref(ev);
-        free(id);
     }
     if (!done) {
         /* nobody could take the rejection: forget the invite here all the same (the other
          * servers keep it pending), as the spec allows a server that cannot reach the room */
         log_info("rejection of %s in %s: %s; rejected locally", user_id, room_id, why);
-        done = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "room_id",
-                         room_id, "sender", user_id, "state_key", user_id, "content",
-                         "membership", "leave");
+        done = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "type", "m.room.member", "room_id", room_id,
+                         "sender", user_id, "state_key", user_id, "content", "membership", "leave");
         char rnd[19], full[64];
         ids_random_alnum(rnd, 18);
         snprintf(full, sizeof full, "$%s", rnd);
@@ -452,7 +462,7 @@ enum room_rc room_invite_remote(const char *room_id, const char *sender, const c
                                 const char *reason, const json_t *extra, char **event_id,
                                 struct room_remote_err *err, char *why, size_t n)
 {
-    char *version = room_version_of(room_id), *id = NULL, *got = NULL, path[2400], e[256];
+    char *version = room_version_of(room_id), *id = NULL, *got = NULL, path[2400];
     const struct room_version *rv = roomver_get(version);
     const char *server = ids_server_of(target);
     json_t *proto = NULL, *state = NULL, *body = NULL, *ans = NULL, *missing = NULL;
@@ -499,25 +509,22 @@ enum room_rc room_invite_remote(const char *room_id, const char *sender, const c
         !(id = event_compute_id(proto, rv)) || !(state = room_stripped_pdus(room_id)) ||
         fed_path(path, sizeof path, "/_matrix/federation/v2/invite", room_id, id) < 0)
         goto out;
-    body = json_pack("{s:s,s:O,s:O}", "room_version", rv->id, "event", proto,
-                     "invite_room_state", state);
-    int st = body ? remote_send(server, "PUT", path, body, REMOTE_SEND_MS, &ans, e, sizeof e) : -1;
-    if (st != 200) {
-        if (st < 0)
-            snprintf(why, n, "%s: %s", server, e);
-        else
-            keep_error(err, st, ans, why, n, server);
+    body = json_pack("{s:s,s:O,s:O}", "room_version", rv->id, "event", proto, "invite_room_state",
+                     state);
+    if (!body)
+        goto out;
+    if (call(server, "PUT", path, body, REMOTE_SEND_MS, &ans, err, why, n) < 0) {
         rc = err->status ? ROOM_FORBIDDEN : ROOM_NOT_FOUND;
         goto out;
     }
     /* invariant 1: the answer must be our event, now signed by the invitee's server */
     json_t *signed_ev = json_object_get(ans, "event");
-    char *sid = json_is_object(signed_ev) ? (rv->event_ids == ROOMVER_EVID_V1
-                                                 ? (str(signed_ev, "event_id")
-                                                        ? strdup(str(signed_ev, "event_id"))
-                                                        : NULL)
-                                                 : event_compute_id(signed_ev, rv))
-                                          : NULL;
+    char *sid =
+        json_is_object(signed_ev)
+            ? (rv->event_ids == ROOMVER_EVID_V1
+                   ? (str(signed_ev, "event_id") ? strdup(str(signed_ev, "event_id")) : NULL)
+                   : event_compute_id(signed_ev, rv))
+            : NULL;
     bool same = sid && strcmp(sid, id) == 0;
     free(sid);
     if (!same || !pdu_signed_by(rv, signed_ev, server)) {

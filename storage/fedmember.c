@@ -81,15 +81,15 @@ void db_remote_membership_clear(struct db_remote_membership *m)
 }
 
 int db_remote_membership_put(struct dbc *c, const char *user_id, const char *room_id,
-                             const char *membership, const char *event_id,
-                             const char *room_version, const char *sender, const json_t *servers,
-                             const json_t *stripped, const char *pdu, int64_t *stream)
+                             const char *membership, const char *event_id, const char *room_version,
+                             const char *sender, const json_t *servers, const json_t *stripped,
+                             const char *pdu, int64_t *stream)
 {
     char *sv = json_dumps(servers, JSON_COMPACT), *st = json_dumps(stripped, JSON_COMPACT);
     int rc = -1;
     if (sv && st) {
-        const char *p[] = {user_id, room_id, membership, event_id, room_version, sender, sv, st,
-                           pdu};
+        const char *p[] = {user_id, room_id, membership, event_id, room_version,
+                           sender,  sv,      st,         pdu};
         PGresult *res = db_exec(
             c,
             "INSERT INTO remote_memberships (user_id, room_id, membership, event_id, "
@@ -135,8 +135,8 @@ int db_remote_membership_get(struct dbc *c, const char *user_id, const char *roo
     out->pdu = json_loads(db_val(res, 0, 6), 0, NULL);
     out->stream = db_int(res, 0, 7);
     PQclear(res);
-    if (!out->membership || !out->event_id || !out->room_version || !out->sender ||
-        !out->servers || !out->stripped || !out->pdu) {
+    if (!out->membership || !out->event_id || !out->room_version || !out->sender || !out->servers ||
+        !out->stripped || !out->pdu) {
         db_remote_membership_clear(out);
         return -1;
     }

@@ -36,9 +36,9 @@ void db_remote_membership_clear(struct db_remote_membership *m);
 /* Insert or replace user_id's row for room_id with a new stream position (written to
  * *stream). `servers` and `stripped` borrowed; `pdu` canonical JSON text. 0 or -1. */
 int db_remote_membership_put(struct dbc *c, const char *user_id, const char *room_id,
-                             const char *membership, const char *event_id,
-                             const char *room_version, const char *sender, const json_t *servers,
-                             const json_t *stripped, const char *pdu, int64_t *stream);
+                             const char *membership, const char *event_id, const char *room_version,
+                             const char *sender, const json_t *servers, const json_t *stripped,
+                             const char *pdu, int64_t *stream);
 
 /* The row of (user_id, room_id): 1 found (*out filled, clear it), 0 none, -1 error. */
 int db_remote_membership_get(struct dbc *c, const char *user_id, const char *room_id,

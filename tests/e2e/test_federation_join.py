@@ -14,7 +14,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, canonical
+from fedharness import (FedServer, TestCA, canonical, start_servers, stop_servers,
+                        user_with_name)
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -35,29 +36,21 @@ class TestFederationJoin(unittest.TestCase):
         cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.C = FedServer(cls.ca, dict(ca_cfg))
         cls.A.overrides["federation_domain_whitelist"] = [cls.B.server_name]
-        cls.servers = []
         try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.B, cls.C)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
         cls.tok = {}
         for srv, names in ((cls.A, ["alice"]), (cls.C, ["cyril"]),
                            (cls.B, ["bob", "bea", "carol", "dave", "erin", "frank", "gina",
                                     "hugo", "ivy"])):
             for n in names:
-                srv.register(n)
-                cls.tok[n] = srv.login(n)["access_token"]
+                cls.tok[n] = user_with_name(srv, n, n.capitalize())
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- helpers ------------------------------------------------------------------------
@@ -96,6 +89,9 @@ class TestFederationJoin(unittest.TestCase):
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
         self.assertEqual(r["room_id"], room)
         self.assertJoinedOnBoth(room, "bob")
+        r = self.A.get(f"{CS}/rooms/{q(room)}/state/m.room.member/{q(self.uid('bob', self.B))}",
+                       token=self.tok["alice"])
+        self.assertEqual(r["displayname"], "Bob")  # B's profile, in the event B signed
         # the room, its state and the join in bob's /sync on B
         s = self.sync(self.B, "bob")
         self.assertIn(room, s["rooms"]["join"])
@@ -116,8 +112,15 @@ class TestFederationJoin(unittest.TestCase):
     def test_join_by_alias_and_leave(self):
         room = self.create(preset="public_chat", room_alias_name="lobby")
         alias = f"#lobby:{self.A.server_name}"
-        # the directory query itself
+        # the client's alias lookup goes to A's /query/directory
         r = self.B.get(f"{CS}/directory/room/{q(alias)}", token=self.tok["bea"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["room_id"], room)
+        self.assertIn(self.A.server_name, r["servers"])
+        r = self.B.get(f"{CS}/directory/room/{q('#nope:' + self.A.server_name)}",
+                       token=self.tok["bea"])
+        self.assertError(r, 404, "M_NOT_FOUND")
+        self.assertError(self.B.get(f"{CS}/directory/room/{q(alias)}"), 401, "M_MISSING_TOKEN")
         r = self.B.post(f"{CS}/join/{q(alias)}", {}, token=self.tok["bea"])
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
         self.assertEqual(r["room_id"], room)
@@ -159,6 +162,10 @@ class TestFederationJoin(unittest.TestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(self.membership_on(self.A, self.tok["alice"], room,
                                                 self.uid("hugo", self.B)), "leave")
+            # and back: B is no longer in the room, so through A again
+            r = self.B.post(f"{CS}/join/{q(room)}", {}, token=self.tok["hugo"])
+            self.assertEqual(r.status, 200, f"{version}: {r}\n{self.B.read_log()[-3000:]}")
+            self.assertJoinedOnBoth(room, "hugo")
 
     def test_join_v12_room_with_via(self):
         room = self.create(preset="public_chat", room_version="12")
@@ -256,12 +263,10 @@ class TestFederationJoin(unittest.TestCase):
         mine = [e for e in inv if e["type"] == "m.room.member" and e["state_key"] == carol]
         self.assertTrue(mine[0]["content"]["is_direct"])
 
-    def test_v12_invite_needs_create_in_invite_room_state(self):
-        """A correctly signed v12 invite from A whose invite_room_state lacks the create
-        event: refused (invite v2: SHOULD from room version 12)."""
-        room = "!" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    def signed_invite(self, room, invitee):
+        """An invite PDU (v10+ format) from alice of A signed with A's key, and its event ID."""
         ev = {"type": "m.room.member", "room_id": room, "sender": self.uid("alice", self.A),
-              "state_key": self.uid("gina", self.B), "content": {"membership": "invite"},
+              "state_key": invitee, "content": {"membership": "invite"},
               "origin_server_ts": int(time.time() * 1000), "depth": 5,
               "prev_events": ["$" + "a" * 43], "auth_events": ["$" + "b" * 43]}
         ev["hashes"] = {"sha256": base64.b64encode(
@@ -270,6 +275,35 @@ class TestFederationJoin(unittest.TestCase):
         ref = {k: v for k, v in ev.items() if k not in ("signatures", "unsigned")}
         eid = "$" + base64.urlsafe_b64encode(
             hashlib.sha256(canonical(ref)).digest()).decode().rstrip("=")
+        return ev, eid
+
+    def test_invite_v2_signs_and_keeps_the_event(self):
+        room = f"!direct:{self.A.server_name}"
+        gina = self.uid("gina", self.B)
+        ev, eid = self.signed_invite(room, gina)
+        ev["unsigned"] = {"age": 5}
+        r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q(eid)}", self.A.key,
+                               self.A.server_name,
+                               content={"room_version": "10", "event": ev,
+                                        "invite_room_state": []})
+        self.assertEqual(r.status, 200, r)
+        out = r["event"]
+        self.assertIn(self.B.key.key_id, out["signatures"][self.B.server_name])
+        self.assertEqual(out["signatures"][self.A.server_name], ev["signatures"][self.A.server_name])
+        self.assertEqual({k: v for k, v in out.items() if k != "signatures"},
+                         {k: v for k, v in ev.items() if k != "signatures"})
+        self.assertIn(room, self.sync(self.B, "gina")["rooms"]["invite"])
+        # the wrong event ID in the path
+        r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q('$other')}", self.A.key,
+                               self.A.server_name,
+                               content={"room_version": "10", "event": ev})
+        self.assertError(r, 400, "M_INVALID_PARAM")
+
+    def test_v12_invite_needs_create_in_invite_room_state(self):
+        """A correctly signed v12 invite from A whose invite_room_state lacks the create
+        event: refused (invite v2: SHOULD from room version 12)."""
+        room = "!" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        ev, eid = self.signed_invite(room, self.uid("gina", self.B))
         r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q(eid)}", self.A.key,
                                self.A.server_name,
                                content={"room_version": "12", "event": ev,

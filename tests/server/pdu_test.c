@@ -188,7 +188,7 @@ int main(void)
     sign_key_generate(&a_key);
     sign_key_generate(&b_key);
     ids_set_local_server("local.test");
-    keyring_set_lookup_override(lookup, NULL);
+    keyring_set_fetcher(lookup, NULL);
     RUN(required_signers);
     RUN(valid_redacted_and_dropped);
     RUN(key_validity_by_version);

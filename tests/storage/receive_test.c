@@ -1154,7 +1154,7 @@ int main(void)
     snprintf(stranger.key_id, sizeof stranger.key_id, "ed25519:r1"); /* same ID, other key */
     ids_set_local_server(LOCAL);
     keyring_set_own(&own);
-    keyring_set_lookup_override(fake_lookup, NULL);
+    keyring_set_fetcher(fake_lookup, NULL);
     room_init(LOCAL, &own, "10", NULL);
     RUN(accept_join_and_message);
     RUN(drops_and_retries);

@@ -79,6 +79,9 @@ TEST(fetch_on_miss_and_validity)
     CHECK_INT(fetches, 2);
     /* unknown key, unknown server */
     CHECK_INT(keyring_lookup("r.example", "ed25519:nope", now, pk), 0);
+    /* a server whose keys cannot be fetched: cannot be told now, then (asked within
+     * KEYRING_REFETCH_MS) unknown */
+    CHECK_INT(keyring_lookup("x.example", "ed25519:x", now, pk), -1);
     CHECK_INT(keyring_lookup("x.example", "ed25519:x", now, pk), 0);
 }
 
@@ -146,13 +149,13 @@ TEST(fetches_under_way_bounded)
     usleep(200 * 1000);
     /* every fetch slot taken: a miss is answered at once, without a fetch */
     int64_t t0 = clock_mono_ms();
-    CHECK_INT(keyring_lookup("slowx.example", "ed25519:k", 0, pk), 0);
+    CHECK_INT(keyring_lookup("slowx.example", "ed25519:k", 0, pk), -1); /* try later */
     CHECK(clock_mono_ms() - t0 < 300);
     for (int i = 0; i < KEYRING_MAX_FETCHING; i++)
         pthread_join(t[i], NULL);
     CHECK_INT(slow_fetches, KEYRING_MAX_FETCHING);
     /* and once they are done, fetching resumes */
-    CHECK_INT(keyring_lookup("slowy.example", "ed25519:k", 0, pk), 0);
+    CHECK_INT(keyring_lookup("slowy.example", "ed25519:k", 0, pk), -1); /* it failed */
     CHECK_INT(slow_fetches, KEYRING_MAX_FETCHING + 1);
 }
 
