@@ -389,6 +389,31 @@ static int lookup(const char *media_id, struct db_media *m, struct media_error *
     return 0;
 }
 
+int media_serve_file(const char *sha, const char *content_type, const char *name, int64_t size,
+                     struct media_out *out, struct media_error *err)
+{
+    char path[4096];
+    media_file_of(sha, false, path, sizeof path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        log_error("media: the file %s is missing", path);
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
+        return -1;
+    }
+    const char *type =
+        content_type && media_safe_type(content_type) ? content_type : "application/octet-stream";
+    snprintf(out->content_type, sizeof out->content_type, "%s", type);
+    media_disposition(name, media_safe_type(type), out->disposition, sizeof out->disposition);
+    out->len = (uint64_t)size;
+    if (size == 0) { /* an empty file: a buffer, not a descriptor */
+        close(fd);
+        out->buf = malloc(1);
+    } else {
+        out->fd = fd;
+    }
+    return 0;
+}
+
 int media_download(const char *server, const char *media_id, const char *download_name,
                    struct media_out *out, struct media_error *err)
 {
@@ -399,29 +424,10 @@ int media_download(const char *server, const char *media_id, const char *downloa
     struct db_media m;
     if (!local_id(server, media_id, err) || lookup(media_id, &m, err) < 0)
         return -1;
-    char path[4096];
-    media_file_of(m.sha256, false, path, sizeof path);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        log_error("media %s: its file %s is missing", media_id, path);
-        db_media_clear(&m);
-        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
-        return -1;
-    }
-    const char *type =
-        m.content_type && media_safe_type(m.content_type) ? m.content_type : "application/octet-stream";
-    snprintf(out->content_type, sizeof out->content_type, "%s", type);
-    media_disposition(download_name ? download_name : m.upload_name, media_safe_type(type), out->disposition,
-                sizeof out->disposition);
-    out->len = (uint64_t)m.size;
-    if (m.size == 0) { /* an empty file: a buffer, not a descriptor */
-        close(fd);
-        out->buf = malloc(1);
-    } else {
-        out->fd = fd;
-    }
+    int rc = media_serve_file(m.sha256, m.content_type,
+                              download_name ? download_name : m.upload_name, m.size, out, err);
     db_media_clear(&m);
-    return 0;
+    return rc;
 }
 
 int media_thumbnail_find(const char *server, const char *media_id, int width, int height,

@@ -25,6 +25,11 @@ int media_put_file(const char *tmp, const char *buf, size_t len, const char *sha
 bool media_safe_type(const char *t);
 /* Content-Disposition for a file name (may be NULL). */
 void media_disposition(const char *name, bool inl, char *out, size_t n);
+/* Serve the stored file of hash sha (an original): *out with the file open (a buffer when it
+ * is empty), the type served only when harmless, the name in Content-Disposition (may be
+ * NULL). 0, or -1 with *err (404 when the file is missing, logged). */
+int media_serve_file(const char *sha, const char *content_type, const char *name, int64_t size,
+                     struct media_out *out, struct media_error *err);
 /* A thumbnail slot of user_id's: true when taken (give it back with media_thumb_slot_give). */
 bool media_thumb_slot_take(const char *user_id);
 void media_thumb_slot_give(const char *user_id);

@@ -271,29 +271,10 @@ int media_remote_download(const char *server, const char *media_id, const char *
     }
     if (got == 0 && fetch_original(server, media_id, &m, err) < 0)
         return -1;
-    char path[4096];
-    media_file_of(m.sha256, false, path, sizeof path);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        log_error("remote media %s/%s: its file is missing", server, media_id);
-        db_remote_media_clear(&m);
-        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
-        return -1;
-    }
-    const char *type =
-        media_safe_type(m.content_type) ? m.content_type : "application/octet-stream";
-    snprintf(out->content_type, sizeof out->content_type, "%s", type);
-    media_disposition(download_name ? download_name : m.upload_name, media_safe_type(type),
-                      out->disposition, sizeof out->disposition);
-    out->len = (uint64_t)m.size;
-    if (m.size == 0) {
-        close(fd);
-        out->buf = malloc(1);
-    } else {
-        out->fd = fd;
-    }
+    int rc = media_serve_file(m.sha256, m.content_type,
+                              download_name ? download_name : m.upload_name, m.size, out, err);
     db_remote_media_clear(&m);
-    return 0;
+    return rc;
 }
 
 /* Serve a stored thumbnail file. 0, or -1 when it is gone. */
