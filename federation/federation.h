@@ -116,6 +116,10 @@ void federation_send_txn(struct http_req *req);
  * register it as the engine's EDU sink (server/fedout.h) and relay (room_set_relay). Stop: the
  * thread ends (transactions in flight are abandoned and resent after a restart). */
 int federation_sender_start(void);
+/* Shutdown, before outbound_stop: no transaction starts any more, and one that then fails
+ * (the client stopping under it) is not counted as the destination's failure (no back-off
+ * carried into the next start). */
+void federation_sender_quiesce(void);
 void federation_sender_stop(void);
 /* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
  * for the room's other servers. */

@@ -71,7 +71,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    bool started, stopping;
+    bool started, stopping, quiet;
     struct item *inbox, **inbox_tail;
     size_t inbox_n;
     struct dest *dests;
@@ -343,7 +343,12 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
         *next_ts = clock_now_ms() + SENDER_RETRY_MIN_MS;
         goto out;
     }
-    if (status == 200 || status == FED_ERR_REFUSED) {
+    pthread_mutex_lock(&S.mu);
+    bool quiet = S.quiet;
+    pthread_mutex_unlock(&S.mu);
+    if (quiet && status != 200) {
+        /* shutting down: not the destination's failure; the same transaction goes next time */
+    } else if (status == 200 || status == FED_ERR_REFUSED) {
         if (status == FED_ERR_REFUSED)
             log_info("federation sender: %s refused (%s); its queue is dropped", dest, err);
         db_fedq_done(c, dest, txn_id);
@@ -408,7 +413,7 @@ static int64_t dispatch(void)
                 wake = d->next_ts;
             continue;
         }
-        if (S.in_flight >= SENDER_MAX_IN_FLIGHT)
+        if (S.in_flight >= SENDER_MAX_IN_FLIGHT || S.quiet)
             continue;
         pthread_t t;
         pthread_attr_t attr;
@@ -502,6 +507,7 @@ int federation_sender_start(void)
         return 0;
     }
     S.stopping = false;
+    S.quiet = false;
     S.started = true;
     if (pthread_create(&S.thread, NULL, sender_main, NULL) != 0) {
         S.started = false;
@@ -512,6 +518,13 @@ int federation_sender_start(void)
     fedout_set(&sink);
     room_set_relay(federation_sender_relay);
     return 0;
+}
+
+void federation_sender_quiesce(void)
+{
+    pthread_mutex_lock(&S.mu);
+    S.quiet = true;
+    pthread_mutex_unlock(&S.mu);
 }
 
 void federation_sender_stop(void)

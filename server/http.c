@@ -80,8 +80,8 @@ struct http_req {
     json_t *json;
     struct http_user user;
     bool have_user;
-    const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
     struct http_guard_conn *gc; /* the connection's deadlines; may be NULL */
+    const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -130,14 +130,14 @@ void http_set_authenticator(http_authenticator fn)
     authenticator = fn;
 }
 
-void http_set_server_authenticator(http_server_authenticator fn)
-{
-    server_authenticator = fn;
-}
-
 void http_set_unavailable_probe(bool (*probe)(void))
 {
     unavailable_probe = probe;
+}
+
+void http_set_server_authenticator(http_server_authenticator fn)
+{
+    server_authenticator = fn;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */

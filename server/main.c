@@ -386,12 +386,14 @@ static int serve(const char *config_path)
     }
     log_info("signal %d: shutting down", sig);
     notify_stop();   /* parked syncs answer now */
+    federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
     api_remote_drain(SHUTDOWN_GRACE_MS); /* joins and invites through other servers end */
     rc = 0;
 out_notify:
+    federation_sender_quiesce();
     outbound_stop();
     federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
