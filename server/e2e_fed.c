@@ -324,7 +324,7 @@ void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *
             }
             char enc[800];
             if (is_tracked && json_array_size(p->resync) < RESYNCS_PER_SERVER &&
-                nc < REMOTE_BATCH_MAX - n_servers && remote_encode(u, enc, sizeof enc) == 0) {
+                nc + n_servers < REMOTE_BATCH_MAX && remote_encode(u, enc, sizeof enc) == 0) {
                 if (!p->n_resync)
                     p->first = nc;
                 snprintf(paths[nc], PATH_MAX_LEN, "/_matrix/federation/v1/user/devices/%s", enc);

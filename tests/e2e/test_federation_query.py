@@ -121,6 +121,12 @@ class TestFederationQuery(unittest.TestCase):
                         token=self.alice)
         self.assertEqual(r.status, 200, r)
         self.assertIn(dead, r["failures"])
+        # more servers than one request asks at once (64): each still named in failures
+        many = {f"@x:127.0.0.1:{p}": [] for p in range(2, 80)}
+        r = self.A.post(CS + "/keys/query", {"device_keys": many, "timeout": 3000},
+                        token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r["failures"]), len(many), r)
 
     def test_federation_endpoints_local_users_only(self):
         carl = Device(self.B, "carl")
