@@ -120,8 +120,10 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
     json_t *acl = room_server_acl(room_id);
     bool allowed = fedacl_allowed(acl, origin);
     json_decref(acl);
-    if (!allowed)
+    if (!allowed) {
+        *event_id = pdu_event_id(pdu);
         return json_pack("{s:s}", "error", "Server is banned from this room");
+    }
     enum room_recv rc = room_receive_pdu_fetching(origin, pdu, event_id, why, sizeof why);
     switch (rc) {
     case ROOM_RECV_ACCEPTED:

@@ -192,7 +192,8 @@ static char *issue_token(struct dbc *c, const char *user_id, const char *device_
 
 /* Create or reuse the device and issue a token for it, inside the caller's transaction.
  * Reusing a device_id replaces that device's earlier tokens (spec: "Relationship between
- * access tokens and devices"). */
+ * access tokens and devices"). 1 when the device is new (the caller records a device-list
+ * change after committing: a device without keys is still a device), 0, or -1. */
 static int login_device(struct dbc *c, const char *user_id, const char *device_id,
                         const char *device_name, struct account_login *out)
 {
@@ -201,12 +202,12 @@ static int login_device(struct dbc *c, const char *user_id, const char *device_i
         ids_random_upper(fresh, DEVICE_ID_LEN);
         device_id = fresh;
     }
-    if (db_devices_upsert(c, user_id, device_id, device_name, clock_now_ms()) < 0 ||
-        db_tokens_delete_device(c, user_id, device_id) < 0)
+    int created = db_devices_upsert(c, user_id, device_id, device_name, clock_now_ms());
+    if (created < 0 || db_tokens_delete_device(c, user_id, device_id) < 0)
         return -1;
     out->access_token = issue_token(c, user_id, device_id);
     out->device_id = strdup(device_id);
-    return out->access_token && out->device_id ? 0 : -1;
+    return out->access_token && out->device_id ? created : -1;
 }
 
 /* Whether this process should record a device's use now: once per LAST_SEEN_INTERVAL_MS per
@@ -414,6 +415,7 @@ enum account_rc account_login_password(const char *user_id, const char *password
                                        struct account_login *out)
 {
     memset(out, 0, sizeof *out);
+    int created = -1;
     struct dbc *c = db_get();
     if (!c)
         return ACCOUNT_ERR;
@@ -424,14 +426,16 @@ enum account_rc account_login_password(const char *user_id, const char *password
     if (db_begin(c) < 0)
         goto out;
     out->user_id = strdup(user_id);
-    if (!out->user_id || login_device(c, user_id, device_id, device_name, out) < 0 ||
-        db_commit(c) < 0)
+    created = out->user_id ? login_device(c, user_id, device_id, device_name, out) : -1;
+    if (created < 0 || db_commit(c) < 0)
         goto out;
     rc = ACCOUNT_OK;
 out:
     if (rc != ACCOUNT_OK)
         account_login_clear(out);
     db_put(c);
+    if (rc == ACCOUNT_OK && created > 0)
+        e2e_device_list_touch(user_id);
     tokens_changed();
     return rc;
 }

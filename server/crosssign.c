@@ -155,7 +155,9 @@ int e2e_cross_signing_upload(const char *user_id, const json_t *body, struct e2e
         if (db_keys_cross_signing_put(c, user_id, usages[u], pub[u], text[u]) < 0)
             goto internal;
     }
-    if (e2e_record_change(c, t, user_id) < 0 || db_commit(c) < 0)
+    /* a user-signing key alone is private to its owner: only their devices learn of it */
+    if (e2e_record_change_for(c, t, user_id, given[0] || given[1] ? NULL : user_id) < 0 ||
+        db_commit(c) < 0)
         goto internal;
     notify_end(t, true);
     t = NULL;
@@ -337,6 +339,7 @@ json_t *e2e_signatures_upload(const char *user_id, const json_t *body, struct e2
     {
         const char *k;
         json_t *obj;
+        int theirs = 0;
         json_object_foreach(keys, k, obj)
         {
             int n = sign_one(c, user_id, mine, u, k, obj, failures);
@@ -344,7 +347,16 @@ json_t *e2e_signatures_upload(const char *user_id, const json_t *body, struct e2
                 notify_end(t, false);
                 goto internal;
             }
-            stored += n;
+            if (strcmp(u, user_id) == 0)
+                stored += n;
+            else
+                theirs += n;
+        }
+        /* a signature on another user's key (made with the user-signing key) is visible to
+         * the signer alone: only the signer's devices learn that u changed */
+        if (theirs && e2e_record_change_for(c, t, u, user_id) < 0) {
+            notify_end(t, false);
+            goto internal;
         }
     }
     if ((stored && e2e_record_change(c, t, user_id) < 0) || db_commit(c) < 0) {

@@ -130,14 +130,21 @@ void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_
  * stream position of its transaction) and touch the user and every room they are in. */
 int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id)
 {
+    return e2e_record_change_for(c, t, user_id, NULL);
+}
+
+int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
+                          const char *only_for)
+{
     int64_t pos = 0;
     json_t *rooms = NULL;
-    if (db_device_list_changed(c, user_id, &pos, &rooms) < 0)
+    if (db_device_list_changed(c, user_id, only_for, &pos, &rooms) < 0)
         return -1;
-    notify_touch(t, pos, NULL, user_id, NOTIFY_DEVICES);
-    if (ids_is_local(user_id)) {
+    notify_touch(t, pos, NULL, only_for ? only_for : user_id, NOTIFY_DEVICES);
+    if (!only_for && ids_is_local(user_id)) {
         /* servers sharing a room with the user query the keys again (m.device_list_update;
-         * which device changed is not known here: the receiver resyncs the whole list) */
+         * which device changed is not known here: the receiver resyncs the whole list); a
+         * change meant for one user only (only_for) stays here */
         json_t *edu = json_pack("{s:s,s:s,s:I,s:[]}", "user_id", user_id, "device_id", "",
                                 "stream_id", (json_int_t)pos, "prev_id");
         fedout_edu_user_rooms(user_id, "m.device_list_update", edu);

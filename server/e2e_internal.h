@@ -39,6 +39,10 @@ void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_
 /* Record a device-list change of user_id under ticket t (taken before any stream position
  * of the transaction) and touch the user and every room they are in. 0 or -1. */
 int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id);
+/* The same for a change only `only_for` may learn of (NULL: like e2e_record_change): their
+ * own new user-signing key, or their signature on user_id's key; only they are touched. */
+int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
+                          const char *only_for);
 
 /* Who reads keys, for what the answer may hold: user (may be NULL) sees the signatures made
  * by their own user-signing key and their own user_signing key; server (may be NULL) sees

@@ -320,6 +320,16 @@ bool filter_event_ok(const json_t *ef, const json_t *event)
     return true;
 }
 
+bool filter_event_narrows(const json_t *ef)
+{
+    static const char *const keys[] = {"types", "not_types", "senders", "not_senders",
+                                       "contains_url"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_get(ef, keys[i]))
+            return json_is_object(ef);
+    return false;
+}
+
 bool filter_room_ok(const json_t *rf, const char *room_id)
 {
     if (!json_is_object(rf))

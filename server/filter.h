@@ -61,6 +61,10 @@ bool filter_glob(const char *pattern, size_t plen, const char *s, size_t slen);
  * `limit` is not applied here; see filter_limit. */
 bool filter_event_ok(const json_t *ef, const json_t *event);
 
+/* Whether `ef` can turn events away by their own fields: it has types, not_types, senders,
+ * not_senders or contains_url (rooms / not_rooms are a matter of the room). False for NULL. */
+bool filter_event_narrows(const json_t *ef);
+
 /* Whether `room_id` passes the rooms / not_rooms of `rf`, a RoomFilter (the Filter's "room")
  * or a RoomEventFilter. Exact room IDs; not_rooms wins over rooms; an empty rooms list admits
  * nothing; NULL rf admits every room; a NULL room_id passes only when rf has no rooms list. */

@@ -1098,6 +1098,7 @@ static const struct {
     {ROOM_BAD_PARAM, 400, "M_INVALID_PARAM"},
     {ROOM_INCOMPATIBLE, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
     {ROOM_UNAUTHORISABLE, 400, "M_UNABLE_TO_AUTHORISE_JOIN"},
+    {ROOM_CANNOT_GRANT, 400, "M_UNABLE_TO_GRANT_JOIN"},
 };
 
 int room_rc_http(int rc, const char **errcode)

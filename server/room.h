@@ -27,6 +27,7 @@ enum room_rc {
                             (M_INVALID_PARAM) */
     ROOM_INCOMPATIBLE,   /* the room's version is not among those the other server supports */
     ROOM_UNAUTHORISABLE, /* a restricted room's conditions cannot be checked here */
+    ROOM_CANNOT_GRANT,   /* they are met, but no local member may vouch: ask another server */
 };
 
 /* The HTTP status and errcode (*errcode, static) both APIs answer a room_rc with; 0 (and
@@ -190,8 +191,9 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
  * `versions` (borrowed array of strings, NULL for leave) are those the other server supports
  * ("1" when empty). On ROOM_OK *event (new object) and *room_version (malloc'd); on
  * ROOM_INCOMPATIBLE *room_version names the room's version. ROOM_NOT_FOUND (this server is not
- * in the room), ROOM_FORBIDDEN (the rules refuse it), ROOM_UNAUTHORISABLE (a restricted join
- * with no local member able to vouch), ROOM_ERR. */
+ * in the room), ROOM_FORBIDDEN (the rules refuse it, or a restricted join's user is in none of
+ * the allowed rooms), ROOM_UNAUTHORISABLE (this server is in none of them), ROOM_CANNOT_GRANT
+ * (no local member may vouch for a user who qualifies), ROOM_ERR. */
 enum room_rc room_make_membership(const char *origin, const char *room_id, const char *user_id,
                                   const char *membership, const json_t *versions, json_t **event,
                                   char **room_version, char *why, size_t n);

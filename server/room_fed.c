@@ -125,6 +125,41 @@ static bool is_restricted(struct dbc *c, const char *room_id, const struct room_
     return r;
 }
 
+/* Why a restricted join cannot be vouched for here (Server-Server API make_join, 400): the
+ * user is in an allowed room but no local member may invite (M_UNABLE_TO_GRANT_JOIN: another
+ * server may), this server is in none of the allowed rooms (M_UNABLE_TO_AUTHORISE_JOIN), or
+ * the user is in none of those this server knows (403). */
+static enum room_rc restricted_refusal(struct dbc *c, const char *room_id, const char *user_id,
+                                       char *why, size_t n)
+{
+    json_t *jc = db_join_rules_content(c, room_id);
+    bool satisfied = false, known = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(jc, "allow"), i, v)
+    {
+        const char *t = str(v, "type"), *other = str(v, "room_id");
+        char *m = NULL;
+        if (!t || !other || strcmp(t, "m.room_membership") != 0 || !room_is_resident(other))
+            continue;
+        known = true;
+        if (db_current_membership(c, other, user_id, &m, NULL) == 0 && m && strcmp(m, "join") == 0)
+            satisfied = true;
+        free(m);
+    }
+    json_decref(jc);
+    if (satisfied) {
+        snprintf(why, n, "No member of this server may invite %s: try another server", user_id);
+        return ROOM_CANNOT_GRANT;
+    }
+    if (!known) {
+        snprintf(why, n, "This server is in none of the rooms the join rules allow");
+        return ROOM_UNAUTHORISABLE;
+    }
+    snprintf(why, n, "%s is in none of the rooms the join rules allow", user_id);
+    return ROOM_FORBIDDEN;
+}
+
 enum room_rc room_make_membership(const char *origin, const char *room_id, const char *user_id,
                                   const char *membership, const json_t *versions, json_t **event,
                                   char **room_version, char *why, size_t n)
@@ -166,8 +201,7 @@ enum room_rc room_make_membership(const char *origin, const char *room_id, const
         if (!mine || (strcmp(mine, "invite") != 0 && strcmp(mine, "join") != 0)) {
             via = room_restricted_authoriser(room_id, user_id);
             if (!via) {
-                snprintf(why, n, "No joined room of the allow list has %s here", user_id);
-                rc = ROOM_UNAUTHORISABLE;
+                rc = restricted_refusal(c, room_id, user_id, why, n);
                 goto out;
             }
             json_object_set_new(json_object_get(proto, "content"),

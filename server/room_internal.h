@@ -236,6 +236,11 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
 int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream);
 /* Does the PDU pass a RoomEventFilter's types, senders and contains_url? */
 bool room_filter_ok(json_t *f, const json_t *pdu);
+/* The users `user_id` ignores (m.ignored_user_list's ignored_users; spec "Ignoring Users"):
+ * a new object, {} when none; NULL on error. */
+json_t *room_ignored_users(struct dbc *c, const char *user_id);
+/* Whether pdu is hidden from a user ignoring `ignored`: a non-state event of one of them. */
+bool room_ignored(const json_t *ignored, const json_t *pdu);
 
 /* Run `body` with a connection and the user's standing; answers ROOM_* codes. */
 #define WITH_STANDING(room_id, user_id)                                                            \

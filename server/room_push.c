@@ -175,8 +175,9 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         const json_t *rules = ruleset_for(b, uid);
         if (!rules || push_eval(rules, ev, &ctx, &res) != 0 || !res.notify)
             continue;
-        json_t *row = json_pack("{s:s,s:s,s:s,s:b}", "user_id", uid, "room_id", room_id, "event_id",
-                                event_id, "highlight", res.highlight);
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s?,s:b}", "user_id", uid, "room_id", room_id,
+                                "event_id", event_id, "sender", sender, "highlight",
+                                res.highlight);
         json_t *tweaks = push_tweaks(res.actions); /* most rules: none, nothing stored */
         char *text = tweaks ? json_dumps(tweaks, JSON_COMPACT) : NULL;
         if (text)

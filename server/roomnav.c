@@ -8,15 +8,18 @@
 #include "server/clock.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/filter.h"
+#include "server/statemap.h"
 #include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
 #include "storage/state.h"
 
-/* Visible client events from rows of db_events_page / db_relations_page, up to limit. */
+/* Visible client events from rows of db_events_page / db_relations_page, up to limit; not
+ * those of users the user ignores (`ignored`, may be NULL). */
 static json_t *visible_rows(struct dbc *c, const struct standing *s, const char *user_id,
                             const char *room_id, json_t *rows, json_t *cache, json_t *filter,
-                            int limit, int64_t *last_d, int64_t *last_s)
+                            const json_t *ignored, int limit, int64_t *last_d, int64_t *last_s)
 {
     json_t *out = json_array();
     size_t i;
@@ -33,7 +36,7 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
         *last_d = d;
         *last_s = st;
         json_t *pdu = json_object_get(v, "pdu");
-        if (!room_filter_ok(filter, pdu) ||
+        if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
             !room_event_visible(c, s, user_id,
                                 json_integer_value(json_object_get(v, "state_group")), cache))
             continue;
@@ -46,48 +49,99 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
     return out;
 }
 
+#define CONTEXT_PAGES 20 /* pages read on each side of a /context event at most */
+
+/* Up to n events on one side of the position (*ld, *ls) that the filter, the ignore list and
+ * visibility let through, paging on while rows are turned away (at most CONTEXT_PAGES pages
+ * of n + 20 rows). *ld, *ls end at the last position examined. NULL on error. */
+static json_t *context_side(struct dbc *c, const struct standing *s, const char *user_id,
+                            const char *room_id, bool forward, int n, json_t *cache,
+                            json_t *filter, const json_t *ignored, int64_t *ld, int64_t *ls)
+{
+    json_t *out = json_array();
+    int page = n + 20;
+    for (int p = 0; p < CONTEXT_PAGES && (int)json_array_size(out) < n; p++) {
+        int64_t d0 = *ld, s0 = *ls;
+        json_t *rows = db_events_page(c, room_id, *ld, *ls, forward, page);
+        if (!rows) {
+            json_decref(out);
+            return NULL;
+        }
+        json_t *got = visible_rows(c, s, user_id, room_id, rows, cache, filter, ignored,
+                                   n - (int)json_array_size(out), ld, ls);
+        json_array_extend(out, got);
+        json_decref(got);
+        size_t nrows = json_array_size(rows);
+        json_decref(rows);
+        if (nrows < (size_t)page || (*ld == d0 && *ls == s0))
+            break; /* the end of the room, or only events past the user's leaving */
+    }
+    return out;
+}
+
 enum room_rc room_context(const char *room_id, const char *user_id, const char *event_id, int limit,
                           json_t *filter, json_t **out, char *why, size_t n)
 {
-    json_t *cache = json_object(), *event = NULL;
+    json_t *cache = json_object(), *event = NULL, *ignored = NULL;
     struct db_event e = {0};
     WITH_STANDING(room_id, user_id);
     rc = room_event(room_id, user_id, event_id, &event, why, n);
     if (rc != ROOM_OK)
         goto out;
     rc = ROOM_ERR;
-    if (db_events_get(c, event_id, &e) != 1)
+    if (db_events_get(c, event_id, &e) != 1 || !(ignored = room_ignored_users(c, user_id)))
         goto out;
     if (limit < 0)
         limit = 10;
     if (limit > MAX_LIMIT)
         limit = MAX_LIMIT;
     int before_n = limit / 2, after_n = limit - before_n;
-    json_t *rows_b = db_events_page(c, room_id, e.depth, e.stream, false, before_n + 20);
-    json_t *rows_a = db_events_page(c, room_id, e.depth, e.stream, true, after_n + 20);
-    if (!rows_b || !rows_a) {
-        json_decref(rows_b);
-        json_decref(rows_a);
+    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
+    json_t *before = context_side(c, &s, user_id, room_id, false, before_n, cache, filter,
+                                  ignored, &bd, &bs);
+    json_t *after = context_side(c, &s, user_id, room_id, true, after_n, cache, filter, ignored,
+                                 &ad, &as);
+    if (!before || !after) {
+        json_decref(before);
+        json_decref(after);
         goto out;
     }
-    int64_t bd = e.depth, bs = e.stream, ad = e.depth, as = e.stream;
-    json_t *before =
-        visible_rows(c, &s, user_id, room_id, rows_b, cache, filter, before_n, &bd, &bs);
-    json_t *after = visible_rows(c, &s, user_id, room_id, rows_a, cache, filter, after_n, &ad, &as);
-    json_decref(rows_b);
-    json_decref(rows_a);
-    /* the state at the last event returned */
+    /* the state at the event; with lazy_load_members only the member events of the senders
+     * of the events returned (spec: /context "state") */
+    bool lazy = filter_event_lazy_members(filter, NULL);
+    json_t *senders = json_object();
+    const json_t *lists[] = {before, after};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(lists[l], i, ev)
+        {
+            const char *who = json_string_value(json_object_get(ev, "sender"));
+            if (who)
+                json_object_set_new(senders, who, json_true());
+        }
+    }
+    const char *esender = json_string_value(json_object_get(e.pdu, "sender"));
+    if (esender)
+        json_object_set_new(senders, esender, json_true());
     json_t *state = json_array();
     json_t *map = db_state_group_load(c, e.state_group);
     const char *k;
     json_t *v;
     json_object_foreach(map, k, v)
     {
-        json_t *sev = room_client_event_of(c, json_string_value(v), clock_now_ms());
+        char *type = NULL, *skey = NULL;
+        bool take = !lazy;
+        if (lazy && statemap_split(k, &type, &skey) == 0)
+            take = strcmp(type, "m.room.member") != 0 || json_object_get(senders, skey);
+        free(type);
+        free(skey);
+        json_t *sev = take ? room_client_event_of(c, json_string_value(v), clock_now_ms()) : NULL;
         if (sev)
             json_array_append_new(state, sev);
     }
     json_decref(map);
+    json_decref(senders);
     char start[64], end[64];
     snprintf(start, sizeof start, "t%lld_%lld", (long long)bd, (long long)bs);
     snprintf(end, sizeof end, "t%lld_%lld", (long long)ad, (long long)as);
@@ -96,6 +150,7 @@ enum room_rc room_context(const char *room_id, const char *user_id, const char *
     rc = ROOM_OK;
 out:
     json_decref(event);
+    json_decref(ignored);
     db_event_clear(&e);
     json_decref(cache);
     room_standing_clear(&s);
@@ -133,7 +188,8 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
         goto out;
     bool more = (int)json_array_size(rows) > limit;
     int64_t ld = d, ls = st;
-    json_t *chunk = visible_rows(c, &s, user_id, room_id, rows, cache, NULL, limit, &ld, &ls);
+    json_t *chunk =
+        visible_rows(c, &s, user_id, room_id, rows, cache, NULL, NULL, limit, &ld, &ls);
     json_decref(rows);
     *out = json_pack("{s:o}", "chunk", chunk);
     if (more) {
@@ -171,7 +227,8 @@ enum room_rc room_threads(const char *room_id, const char *user_id, bool partici
         goto out;
     bool more = (int)json_array_size(rows) > limit;
     int64_t ld = 0, ls = 0;
-    json_t *chunk = visible_rows(c, &s, user_id, room_id, rows, cache, NULL, limit, &ld, &ls);
+    json_t *chunk =
+        visible_rows(c, &s, user_id, room_id, rows, cache, NULL, NULL, limit, &ld, &ls);
     *out = json_pack("{s:o}", "chunk", chunk);
     if (more) {
         char next[24];

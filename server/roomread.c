@@ -26,6 +26,7 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 #include "storage/sync.h"
+#include "storage/userdata.h"
 #include "server/sync.h"
 
 #define PAGE_FETCH 100
@@ -188,22 +189,29 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
     json_decref(sum);
 }
 
+/* The events a map's values name ({key: event_id}, borrowed) in client format: new array. */
+static json_t *client_events_of(struct dbc *c, const json_t *map)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    int64_t now = clock_now_ms();
+    json_object_foreach((json_t *)map, k, v)
+    {
+        json_t *ev = room_client_event_of(c, json_string_value(v), now);
+        if (ev)
+            json_array_append_new(arr, ev);
+    }
+    return arr;
+}
+
 enum room_rc room_state(const char *room_id, const char *user_id, json_t **out, char *why, size_t n)
 {
     WITH_STANDING(room_id, user_id);
     json_t *map = db_state_group_load(c, s.group);
     if (!map)
         goto out;
-    json_t *arr = json_array();
-    const char *k;
-    json_t *v;
-    int64_t now = clock_now_ms();
-    json_object_foreach(map, k, v)
-    {
-        json_t *ev = room_client_event_of(c, json_string_value(v), now);
-        if (ev)
-            json_array_append_new(arr, ev);
-    }
+    json_t *arr = client_events_of(c, map);
     json_decref(map);
     *out = arr;
     rc = ROOM_OK;
@@ -404,6 +412,24 @@ bool room_filter_ok(json_t *f, const json_t *pdu)
     return !f || filter_event_ok(f, pdu);
 }
 
+json_t *room_ignored_users(struct dbc *c, const char *user_id)
+{
+    json_t *content = db_account_data_get(c, user_id, "", "m.ignored_user_list");
+    if (!content)
+        return NULL;
+    json_t *users = json_object_get(content, "ignored_users");
+    json_t *out = json_is_object(users) ? json_incref(users) : json_object();
+    json_decref(content);
+    return out;
+}
+
+bool room_ignored(const json_t *ignored, const json_t *pdu)
+{
+    const char *sender = json_string_value(json_object_get(pdu, "sender"));
+    return sender && !json_object_get(pdu, "state_key") && json_object_size(ignored) &&
+           json_object_get(ignored, sender);
+}
+
 /* A /messages position from a pagination token ("t<depth>_<stream>") or a /sync token
  * ("s<pos>_..." as next_batch and prev_batch are): the boundary just after the room's newest
  * event at or before that stream position. 1, 0 when malformed, -1 on error. */
@@ -425,13 +451,41 @@ static int position_of(struct dbc *c, const char *room_id, const char *tok, int6
     return 1;
 }
 
+/* /messages with lazy_load_members: the member events of the senders of `events` (client
+ * events) in state group `group` (spec: the response's "state"), as a new array; NULL on
+ * error. */
+static json_t *lazy_members(struct dbc *c, const json_t *events, int64_t group)
+{
+    json_t *users = json_array(), *seen = json_object();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *who = json_string_value(json_object_get(ev, "sender"));
+        if (who && !json_object_get(seen, who)) {
+            json_object_set_new(seen, who, json_true());
+            json_array_append_new(users, json_string(who));
+        }
+    }
+    json_decref(seen);
+    json_t *ids = group > 0 && json_array_size(users) ? db_state_group_members(c, group, users)
+                                                      : json_object();
+    json_decref(users);
+    if (!ids)
+        return NULL;
+    json_t *out = client_events_of(c, ids);
+    json_decref(ids);
+    return out;
+}
+
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n)
 {
     int64_t fd, fs, td = -1, ts = -1;
-    json_t *chunk = json_array(), *cache = json_object();
+    json_t *chunk = json_array(), *cache = json_object(), *ignored = NULL;
     bool forward = dir == 'f', more = false;
+    int64_t group = 0;
     WITH_STANDING(room_id, user_id);
 
     if (limit <= 0)
@@ -473,6 +527,9 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         fd = s.depth;
         fs = s.stream + 1;
     }
+    ignored = room_ignored_users(c, user_id);
+    if (!ignored)
+        goto out;
     int64_t pd = fd, ps = fs;
     for (int page = 0; page < MAX_PAGES && (int)json_array_size(chunk) < limit; page++) {
         json_t *rows = db_events_page(c, room_id, pd, ps, forward, PAGE_FETCH);
@@ -497,7 +554,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             pd = d;
             ps = st;
             json_t *pdu = json_object_get(v, "pdu");
-            if (!room_filter_ok(filter, pdu) ||
+            if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
                 !room_event_visible(c, &s, user_id,
                                     json_integer_value(json_object_get(v, "state_group")), cache))
                 continue;
@@ -506,6 +563,8 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
                 json_string_value(json_object_get(v, "redacted_by")), clock_now_ms());
             room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
+            if (!group) /* lazy-loaded members are read at the chunk's first event */
+                group = json_integer_value(json_object_get(v, "state_group"));
             if ((int)json_array_size(chunk) == limit) {
                 more = true;
                 break;
@@ -523,6 +582,15 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     else
         snprintf(start, sizeof start, "t%lld_%lld", (long long)fd, (long long)fs);
     *out = json_pack("{s:s,s:O}", "start", start, "chunk", chunk);
+    if (filter_event_lazy_members(filter, NULL)) {
+        json_t *state = lazy_members(c, chunk, group);
+        if (!state) {
+            json_decref(*out);
+            *out = NULL;
+            goto out;
+        }
+        json_object_set_new(*out, "state", state);
+    }
     if (more) {
         snprintf(end, sizeof end, "t%lld_%lld", (long long)pd, (long long)ps);
         json_object_set_new(*out, "end", json_string(end));
@@ -531,6 +599,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
 out:
     json_decref(chunk);
     json_decref(cache);
+    json_decref(ignored);
     room_standing_clear(&s);
     db_put(c);
     return rc;

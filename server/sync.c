@@ -7,22 +7,17 @@
  *  1. Memberships decide the sections: rooms the user is joined to go under `join`; rooms
  *     whose invite / knock / leave (or ban) is in the range under `invite` / `knock` / `leave`
  *     (an initial sync lists current invites and knocks, and left rooms only with
- *     include_leave). A join inside the range makes that room start from scratch (full state).
- *  2. Timeline: the newest `limit` visible events of the range, `limited` when older ones were
- *     cut, `prev_batch` the /messages token just before the first. Visibility: an event after
- *     the user's current join is visible; anything else goes through the history-visibility
- *     rules of server/roomread.c.
- *  3. State: the full state at the start of the timeline for a room that starts from scratch
- *     (or full_state); after a gap (`limited`) the entries that differ from the state at
- *     `since`; otherwise nothing (the timeline carries every change). Lazy-loading keeps only
- *     the member events of the timeline's senders and the user's own.
+ *     include_leave; invites from users the user ignores are never listed). A join inside
+ *     the range makes that room start from scratch (full state) unless the user was joined
+ *     at `since` and stayed (a displayname change or a repeated /join is join -> join).
+ *  2-3. Timeline and state of each room: server/sync_room.c.
  *  4. Per room also: summary (when membership may have moved), ephemeral (typing, receipts),
  *     account data, unread counts (from event_push_actions, see server/room_push.c).
  *  5. Outside rooms: account data, presence (only when enabled), to-device messages (those up
  *     to since.inbox are deleted: presenting a token acknowledges them), device-list changes.
- * Assumes a linear room DAG for "state before an event" (the event before it in the stream);
- * federation brings forks and will read the state group of the prev events instead. */
+ */
 #include "server/sync.h"
+#include "server/sync_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,18 +29,15 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/room.h"
-#include "server/room_internal.h"
-#include "server/statemap.h"
 #include "server/token.h"
-#include "storage/events.h"
 #include "storage/keys.h"
-#include "storage/state.h"
 #include "storage/sync.h"
 #include "storage/userdata.h"
 
 #define DEFAULT_LIMIT 10
 #define MAX_TIMELINE 200
 #define MAX_TO_DEVICE 100
+#define LAZY_KEEP 10000 /* member events remembered per device (sync_lazy_members) */
 
 int sync_token_parse(const char *s, struct sync_token *t)
 {
@@ -95,40 +87,16 @@ static int timeline_limit(const json_t *filter)
     return filter_limit(room_part(filter, "timeline"), DEFAULT_LIMIT, MAX_TIMELINE);
 }
 
-/* Apply event_fields to a client event (stolen; new reference returned). */
-static json_t *project(json_t *ev, const json_t *fields)
-{
-    if (!json_is_array(fields))
-        return ev;
-    json_t *out = filter_project(ev, fields);
-    json_decref(ev);
-    return out ? out : json_object();
-}
+/* --- what changed ------------------------------------------------------------------------ */
 
-/* --- per room --------------------------------------------------------------------------- */
-
-struct ctx {
-    const struct sync_req *q;
-    struct dbc *c;
-    int64_t since, upto, now;
-    int limit;
-    bool lazy;
-    const json_t *fields;
-    bool federation_format;
-    /* what changed since `since` (server/notify.h kinds); everything when unknown */
-    bool known;
-    unsigned user_kinds;
-    json_t *room_kinds;
-};
-
-static unsigned room_kinds(const struct ctx *x, const char *room_id)
+static unsigned room_kinds(const struct sync_ctx *x, const char *room_id)
 {
     if (!x->known)
         return NOTIFY_ALL;
     return (unsigned)json_integer_value(json_object_get(x->room_kinds, room_id));
 }
 
-static unsigned any_room_kinds(const struct ctx *x)
+static unsigned any_room_kinds(const struct sync_ctx *x)
 {
     if (!x->known)
         return NOTIFY_ALL;
@@ -140,202 +108,6 @@ static unsigned any_room_kinds(const struct ctx *x)
         k |= (unsigned)json_integer_value(v);
     }
     return k;
-}
-
-static json_t *format_event(struct ctx *x, const char *room_id, json_t *row)
-{
-    const json_t *pdu = json_object_get(row, "pdu");
-    const char *id = json_string_value(json_object_get(row, "event_id"));
-    json_t *ev;
-    if (x->federation_format) {
-        ev = json_deep_copy(pdu);
-        json_object_set_new(ev, "event_id", json_string(id));
-    } else {
-        ev = room_client_event(pdu, id, room_id,
-                               json_string_value(json_object_get(row, "redacted_by")), x->now);
-        const char *txn = json_string_value(json_object_get(row, "txn_id"));
-        if (txn)
-            json_object_set_new(json_object_get(ev, "unsigned"), "transaction_id",
-                                json_string(txn));
-        if (json_is_true(json_object_get(row, "related"))) /* threads, edits, references */
-            room_aggregate(x->c, ev, x->q->user_id, x->now);
-    }
-    return project(ev, x->fields);
-}
-
-/* Step 2: the timeline of one room from its rows (newest first). Fills *timeline
- * (chronological), *first (the oldest row used, borrowed) and the senders seen. */
-static json_t *build_timeline(struct ctx *x, const char *room_id, json_t *rows,
-                              const json_t *member, json_t *senders, json_t **first,
-                              bool *limited)
-{
-    const json_t *tf = room_part(x->q->filter, "timeline");
-    int64_t join_stream = json_integer_value(json_object_get(member, "stream"));
-    bool joined = strcmp(json_string_value(json_object_get(member, "membership")), "join") == 0;
-    struct standing s = {.membership = (char *)json_string_value(json_object_get(member, "membership")),
-                         .event_id = (char *)json_string_value(json_object_get(member, "event_id")),
-                         .depth = INT64_MAX,
-                         .stream = INT64_MAX};
-    json_t *cache = json_object();
-    json_t *tl = json_array();
-    size_t n = json_array_size(rows);
-
-    *limited = n > (size_t)x->limit;
-    *first = NULL;
-    for (size_t i = 0; i < n && json_array_size(tl) < (size_t)x->limit; i++) {
-        json_t *row = json_array_get(rows, i);
-        const json_t *pdu = json_object_get(row, "pdu");
-        int64_t st = json_integer_value(json_object_get(row, "stream"));
-        bool visible = (joined && st >= join_stream) ||
-                       room_event_visible(x->c, &s, x->q->user_id,
-                                          json_integer_value(json_object_get(row, "group")), cache);
-        if (!visible) {
-            *limited = true; /* older history exists that the user may not read */
-            break;
-        }
-        *first = row;
-        if (!event_wanted(tf, pdu))
-            continue;
-        json_array_insert_new(tl, 0, format_event(x, room_id, row));
-        const char *sender = json_string_value(json_object_get(pdu, "sender"));
-        if (sender)
-            json_object_set_new(senders, sender, json_true());
-    }
-    json_decref(cache);
-    return tl;
-}
-
-/* The state group before the row `first` (or at upto when the timeline is empty). */
-static int64_t group_before(struct ctx *x, const char *room_id, const json_t *first)
-{
-    if (!first)
-        return db_sync_group_at_stream(x->c, room_id, x->upto);
-    int64_t g = 0;
-    int64_t depth = json_integer_value(json_object_get(first, "depth"));
-    int64_t stream = json_integer_value(json_object_get(first, "stream"));
-    int rc = db_events_group_at(x->c, room_id, depth, stream - 1, &g);
-    if (rc == 0) { /* nothing before it here: a join over federation (room_receive_state),
-                      whose state group derives from the state it joined into */
-        int64_t group = json_integer_value(json_object_get(first, "group"));
-        return group > 0 ? db_state_group_parent(x->c, group) : 0;
-    }
-    return rc < 0 ? -1 : g;
-}
-
-/* Step 3. Returns the state events (client format) for a room, or NULL on error. */
-static json_t *build_state(struct ctx *x, const char *room_id, bool from_scratch, bool limited,
-                           const json_t *first, json_t *senders, json_t *timeline_ids)
-{
-    const json_t *sf = room_part(x->q->filter, "state");
-    if (!from_scratch && !limited && (!x->lazy || !json_object_size(senders)))
-        return json_array(); /* the timeline carries every change */
-    json_t *ids = json_array(), *now = NULL, *then = NULL, *evs = NULL, *out = NULL;
-    int64_t gt = group_before(x, room_id, first);
-    if (gt < 0)
-        goto done;
-    if (!from_scratch && !limited) {
-        /* incremental lazy-loading: the members of this timeline's senders, even if sent
-         * before (the spec allows redundant ones; no per-device record of what was sent) */
-        const char *u;
-        json_t *v;
-        json_object_foreach(senders, u, v)
-        {
-            char *id = NULL;
-            if (gt && db_state_group_get(x->c, gt, "m.room.member", u, &id) < 0)
-                goto done;
-            if (id && !json_object_get(timeline_ids, id))
-                json_array_append_new(ids, json_string(id));
-            free(id);
-        }
-    } else {
-        now = gt ? db_state_group_load(x->c, gt) : json_object();
-        if (!from_scratch) {
-            int64_t gs = db_sync_group_at_stream(x->c, room_id, x->since);
-            then = gs > 0 ? db_state_group_load(x->c, gs) : gs == 0 ? json_object() : NULL;
-        }
-        if (!now || (!from_scratch && !then))
-            goto done;
-        const char *key;
-        json_t *v;
-        json_object_foreach(now, key, v)
-        {
-            const char *id = json_string_value(v);
-            if (!id || json_object_get(timeline_ids, id))
-                continue;
-            char *type = NULL, *skey = NULL;
-            if (statemap_split(key, &type, &skey) < 0)
-                continue;
-            bool lazy_member = x->lazy && strcmp(type, "m.room.member") == 0;
-            bool wanted_member =
-                json_object_get(senders, skey) || strcmp(skey, x->q->user_id) == 0;
-            bool changed = from_scratch || !json_equal(json_object_get(then, key), v);
-            bool take = lazy_member ? wanted_member : changed;
-            free(type);
-            free(skey);
-            if (take)
-                json_array_append_new(ids, json_string(id));
-        }
-    }
-    evs = json_array_size(ids) ? db_events_many(x->c, ids) : json_object();
-    if (!evs)
-        goto done;
-    out = json_array();
-    size_t i;
-    json_t *v;
-    json_array_foreach(ids, i, v)
-    {
-        const char *id = json_string_value(v);
-        json_t *row = json_object_get(evs, id);
-        if (!row || !event_wanted(sf, json_object_get(row, "pdu")))
-            continue;
-        json_object_set_new(row, "event_id", json_string(id));
-        json_array_append_new(out, format_event(x, room_id, row));
-    }
-done:
-    json_decref(ids);
-    json_decref(now);
-    json_decref(then);
-    json_decref(evs);
-    return out;
-}
-
-static json_t *room_events_wrap(json_t *events)
-{
-    return json_pack("{s:o}", "events", events);
-}
-
-/* One joined or left room's object; NULL on error. *worth: it has something to say. */
-static json_t *room_entry(struct ctx *x, const char *room_id, const json_t *member, json_t *rows,
-                          bool from_scratch, bool *worth)
-{
-    json_t *senders = json_object(), *timeline_ids = json_object(), *first = NULL;
-    bool limited = false;
-    json_t *tl = build_timeline(x, room_id, rows, member, senders, &first, &limited);
-    size_t i;
-    json_t *v;
-    json_array_foreach(tl, i, v)
-    {
-        json_object_set(timeline_ids, json_string_value(json_object_get(v, "event_id")),
-                        json_true());
-    }
-    json_t *state = build_state(x, room_id, from_scratch || x->q->full_state, limited, first,
-                                senders, timeline_ids);
-    json_decref(senders);
-    json_decref(timeline_ids);
-    if (!state) {
-        json_decref(tl);
-        return NULL;
-    }
-    json_t *timeline = json_pack("{s:o,s:b}", "events", tl, "limited", limited);
-    if (first) {
-        char tok[64];
-        snprintf(tok, sizeof tok, "t%" PRId64 "_%" PRId64,
-                 (int64_t)json_integer_value(json_object_get(first, "depth")),
-                 (int64_t)json_integer_value(json_object_get(first, "stream")));
-        json_object_set_new(timeline, "prev_batch", json_string(tok));
-    }
-    *worth = from_scratch || json_array_size(tl) || json_array_size(state);
-    return json_pack("{s:o,s:o}", "timeline", timeline, "state", room_events_wrap(state));
 }
 
 /* --- the whole response ----------------------------------------------------------------- */
@@ -382,7 +154,7 @@ static bool summary_due(const json_t *entry)
     return false;
 }
 
-static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *scratch,
+static int fill_joined(struct sync_ctx *x, json_t *join, json_t *joined_ids, json_t *scratch,
                        json_t *counts)
 {
     const struct sync_req *q = x->q;
@@ -427,7 +199,8 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
         if (room_wanted(ef, room_id)) {
             json_t *typing =
                 notify_typing_get(room_id, q->has_since && !scratch_room ? q->since.typing : -1);
-            if (typing && (json_array_size(typing) || q->has_since))
+            /* an empty list only tells a client that knew the room that typing stopped */
+            if (typing && (json_array_size(typing) || (q->has_since && !scratch_room)))
                 json_array_append_new(eph, json_pack("{s:s,s:{s:o}}", "type", "m.typing",
                                                      "content", "user_ids", typing));
             else
@@ -445,7 +218,7 @@ static int fill_joined(struct ctx *x, json_t *join, json_t *joined_ids, json_t *
                               "state", "events");
             json_object_set_new(join, room_id, entry);
         }
-        json_object_set_new(entry, "ephemeral", room_events_wrap(eph));
+        json_object_set_new(entry, "ephemeral", sync_events_wrap(eph));
         add_unread(entry, json_object_get(counts, room_id), per_thread);
         if (scratch_room || x->lazy || summary_due(entry))
             json_array_append(need_summary, rid);
@@ -509,7 +282,7 @@ static void put_account_data(json_t *rooms_join, json_t *body, json_t *ad, const
         if (event_wanted(gf, v))
             json_array_append(global, v);
     }
-    json_object_set_new(body, "account_data", room_events_wrap(global));
+    json_object_set_new(body, "account_data", sync_events_wrap(global));
     const char *room_id;
     json_t *list;
     json_object_foreach(json_object_get(ad, "rooms"), room_id, list)
@@ -532,22 +305,26 @@ static void put_account_data(json_t *rooms_join, json_t *body, json_t *ad, const
                               0, "state", "events", "ephemeral", "events");
             json_object_set_new(rooms_join, room_id, entry);
         }
-        json_object_set_new(entry, "account_data", room_events_wrap(evs));
+        json_object_set_new(entry, "account_data", sync_events_wrap(evs));
     }
 }
 
 int sync_compute(const struct sync_req *q, struct sync_result *r)
 {
     memset(r, 0, sizeof *r);
-    struct ctx x = {.q = q, .now = clock_now_ms()};
+    struct sync_ctx x = {.q = q, .now = clock_now_ms()};
     x.upto = notify_position();
     int64_t typing_now = notify_typing_serial();
     x.since = q->has_since ? q->since.pos : 0;
     if (x.since > x.upto)
         x.since = x.upto; /* a token from a restored database: start from here */
     x.limit = timeline_limit(q->filter);
-    const json_t *sf = room_part(q->filter, "state");
-    x.lazy = json_is_true(json_object_get(sf, "lazy_load_members"));
+    bool redundant = false;
+    x.lazy = filter_lazy_members(q->filter, &redundant);
+    /* the device's lazy-loading record: read for incremental syncs, cleared by initial ones */
+    bool record = x.lazy && !redundant && q->device_id;
+    const json_t *tf = room_part(q->filter, "timeline");
+    x.narrow = filter_event_narrows(tf);
     x.fields = json_object_get(q->filter, "event_fields");
     const char *fmt = json_string_value(json_object_get(q->filter, "event_format"));
     x.federation_format = fmt && strcmp(fmt, "federation") == 0;
@@ -556,7 +333,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
 
     int rc = -1;
     json_t *mems = NULL, *ranges = json_array(), *tls = NULL, *ad = NULL, *body = NULL;
-    json_t *counts = NULL;
+    json_t *counts = NULL, *stayed_in = NULL; /* rooms joined at since and throughout */
+    json_t *ignored = NULL;                 /* m.ignored_user_list, read for invites */
     json_t *joined_ids = json_array(), *scratch = json_object(), *member_of = json_object();
     json_t *join = json_object(), *invite = json_object(), *leave = json_object(),
            *knock = json_object();
@@ -572,14 +350,40 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     }
     if (!mems && !(mems = db_sync_memberships(x.c, q->user_id)))
         goto out;
+    if (record) {
+        x.lazy_new = json_array();
+        if (!q->has_since && db_lazy_members_reset(x.c, q->user_id, q->device_id) < 0)
+            goto out;
+    }
 
     x.room_kinds = json_object();
     x.known = q->has_since &&
               notify_changes(q->user_id, x.since, x.upto, &x.user_kinds, x.room_kinds) == 0;
 
-    /* step 1: sections */
+    /* step 1: sections. A join in the range is a new join unless the user was joined at
+     * `since` and had no other membership since (join -> join: a displayname change or a
+     * repeated /join); one query for the rooms whose member event of the user moved. */
     size_t i;
     json_t *m;
+    json_t *moved_joins = json_array();
+    if (q->has_since) {
+        json_array_foreach(mems, i, m)
+        {
+            const char *ms = json_string_value(json_object_get(m, "membership"));
+            int64_t mstream = json_integer_value(json_object_get(m, "stream"));
+            if (ms && strcmp(ms, "join") == 0 && mstream > x.since && mstream <= x.upto)
+                json_array_append(moved_joins, json_object_get(m, "room_id"));
+        }
+    }
+    json_t *stayed = json_array_size(moved_joins)
+                         ? db_sync_joined_throughout(x.c, q->user_id, moved_joins, x.since, x.upto)
+                         : json_array();
+    json_decref(moved_joins);
+    if (!stayed)
+        goto out;
+    stayed_in = json_object();
+    json_array_foreach(stayed, i, m) json_object_set(stayed_in, json_string_value(m), json_true());
+    json_decref(stayed);
     json_array_foreach(mems, i, m)
     {
         const char *room_id = json_string_value(json_object_get(m, "room_id"));
@@ -591,17 +395,27 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         json_object_set(member_of, room_id, m);
         if (strcmp(ms, "join") == 0) {
             json_array_append_new(joined_ids, json_string(room_id));
-            bool fresh = moved; /* initial sync, or joined within the range */
+            /* initial sync, or joined within the range */
+            bool fresh = moved && !json_object_get(stayed_in, room_id);
             if (fresh)
                 json_object_set_new(scratch, room_id, json_true());
             else if (!q->full_state && !(room_kinds(&x, room_id) & NOTIFY_EVENT))
                 continue; /* no event there since the token: no timeline to read */
             json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
                                                     fresh ? 0 : x.since, "upto", x.upto));
-        } else if (json_object_get(m, "stripped")) { /* a room this server is not in */
-            if (moved)
-                remote_section(m, ms, invite, knock, leave, q->has_since || include_leave);
         } else if ((strcmp(ms, "invite") == 0 || strcmp(ms, "knock") == 0) && moved) {
+            if (ms[0] == 'i') { /* spec: no invites from ignored users */
+                if (!ignored &&
+                    !(ignored = db_account_data_get(x.c, q->user_id, "", "m.ignored_user_list")))
+                    goto out;
+                const char *from = json_string_value(json_object_get(m, "sender"));
+                if (from && json_object_get(json_object_get(ignored, "ignored_users"), from))
+                    continue;
+            }
+            if (json_object_get(m, "stripped")) { /* a room this server is not in */
+                remote_section(m, ms, invite, knock, leave, true);
+                continue;
+            }
             json_t *stripped = db_sync_stripped_state(x.c, room_id, q->user_id);
             if (!stripped)
                 goto out;
@@ -609,6 +423,9 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
             json_object_set_new(inv ? invite : knock, room_id,
                                 json_pack("{s:{s:o}}", inv ? "invite_state" : "knock_state",
                                           "events", stripped));
+        } else if (json_object_get(m, "stripped")) { /* rejected where this server is not */
+            if (moved)
+                remote_section(m, ms, invite, knock, leave, q->has_since || include_leave);
         } else if ((strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0) &&
                    (q->has_since ? moved : include_leave)) {
             json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", room_id, "since",
@@ -621,17 +438,28 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     /* steps 2-3: timelines and state */
     /* the timelines and the unread counts of the joined rooms, in one round trip */
     if (json_array_size(ranges) && json_array_size(joined_ids)) {
-        if (db_sync_timelines_counts(x.c, ranges, x.limit + 1, q->user_id, q->device_id,
+        if (db_sync_timelines_counts(x.c, ranges, x.limit + 1, q->user_id, q->device_id, tf,
                                      joined_ids, x.upto, &tls, &counts) < 0)
             goto out;
     } else {
         tls = json_array_size(ranges)
-                  ? db_sync_timelines(x.c, ranges, x.limit + 1, q->user_id, q->device_id)
+                  ? db_sync_timelines(x.c, ranges, x.limit + 1, q->user_id, q->device_id, tf)
                   : json_object();
         counts = json_array_size(joined_ids)
                      ? db_push_counts(x.c, q->user_id, joined_ids, x.upto)
                      : json_object();
         if (!tls || !counts)
+            goto out;
+    }
+    /* a narrowing filter: where state moved in the range, the timeline may not show it */
+    if (x.narrow && json_array_size(ranges) && !(x.groups = db_sync_groups_at(x.c, ranges)))
+        goto out;
+    if (record && q->has_since && !q->full_state && json_array_size(ranges)) {
+        json_t *rooms = json_array();
+        json_array_foreach(ranges, i, m) json_array_append(rooms, json_object_get(m, "room_id"));
+        x.lazy_sent = db_lazy_members_get(x.c, q->user_id, q->device_id, rooms, x.since);
+        json_decref(rooms);
+        if (!x.lazy_sent)
             goto out;
     }
     json_array_foreach(ranges, i, m)
@@ -641,23 +469,26 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         bool joined = strcmp(json_string_value(json_object_get(mem, "membership")), "join") == 0;
         bool from_scratch = json_object_get(scratch, room_id) != NULL;
         json_t *rows = json_object_get(tls, room_id);
-        if (!rows && !from_scratch && !q->full_state && joined)
+        if (!rows && !from_scratch && !q->full_state && joined && !x.narrow)
             continue;
         if (!room_wanted(room_part(q->filter, "timeline"), room_id)) {
             rows = NULL;
         }
         bool worth = false;
         json_t *none = json_array();
-        json_t *entry = room_entry(&x, room_id, mem, rows ? rows : none, from_scratch, &worth);
+        json_t *entry = sync_room_entry(&x, room_id, mem, rows ? rows : none, from_scratch, &worth);
         json_decref(none);
         if (!entry)
             goto out;
-        if (!worth && !joined) {
+        if (!worth) {
             json_decref(entry);
             continue;
         }
         json_object_set_new(joined ? join : leave, room_id, entry);
     }
+    if (json_array_size(x.lazy_new) &&
+        db_lazy_members_put(x.c, q->user_id, q->device_id, x.lazy_new, x.upto, LAZY_KEEP) < 0)
+        goto out;
     if (fill_joined(&x, join, joined_ids, scratch, counts) < 0)
         goto out;
 
@@ -692,7 +523,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         }
         json_decref(ps);
     }
-    json_object_set_new(body, "presence", room_events_wrap(presence));
+    json_object_set_new(body, "presence", sync_events_wrap(presence));
 
     r->next.pos = x.upto;
     r->next.typing = typing_now;
@@ -716,7 +547,7 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     } else {
         kc = json_pack("{s:{},s:[]}", "counts", "unused_fallback");
     }
-    json_object_set_new(body, "to_device", room_events_wrap(to_device));
+    json_object_set_new(body, "to_device", sync_events_wrap(to_device));
     json_t *lists = q->has_since && ((x.user_kinds | any_room_kinds(&x)) &
                                      (NOTIFY_DEVICES | NOTIFY_MEMBER))
                         ? db_device_lists(x.c, q->user_id, x.since, x.upto)
@@ -763,6 +594,7 @@ out:
     json_decref(ranges);
     json_decref(tls);
     json_decref(counts);
+    json_decref(stayed_in);
     json_decref(ad);
     json_decref(body);
     json_decref(joined_ids);
@@ -773,5 +605,9 @@ out:
     json_decref(leave);
     json_decref(knock);
     json_decref(x.room_kinds);
+    json_decref(x.groups);
+    json_decref(x.lazy_sent);
+    json_decref(x.lazy_new);
+    json_decref(ignored);
     return rc;
 }

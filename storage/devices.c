@@ -15,11 +15,18 @@ int db_devices_upsert(struct dbc *c, const char *user_id, const char *device_id,
 {
     char ts[24];
     const char *p[] = {user_id, device_id, display_name, db_i64(ts, now_ms)};
-    return db_run(c,
-                  "INSERT INTO devices (user_id, device_id, display_name, created_ts) "
-                  "VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device_id) DO UPDATE SET "
-                  "display_name = coalesce(devices.display_name, EXCLUDED.display_name)",
-                  4, p);
+    /* xmax is 0 on a row version this statement inserted, not on an updated one */
+    PGresult *res = db_exec(c,
+                            "INSERT INTO devices (user_id, device_id, display_name, created_ts) "
+                            "VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device_id) DO UPDATE "
+                            "SET display_name = coalesce(devices.display_name, "
+                            "EXCLUDED.display_name) RETURNING xmax = 0",
+                            4, p);
+    if (!res)
+        return -1;
+    int created = PQntuples(res) == 1 && db_bool(res, 0, 0);
+    PQclear(res);
+    return created;
 }
 
 static json_t *device_row(PGresult *res, int i)

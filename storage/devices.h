@@ -8,7 +8,7 @@
 #include "storage/db.h"
 
 /* Create the device, or keep an existing one (its display name is only set when it had none
- * and `display_name` is given). Returns 0 or -1. */
+ * and `display_name` is given). Returns 1 (created), 0 (it existed) or -1. */
 int db_devices_upsert(struct dbc *c, const char *user_id, const char *device_id,
                       const char *display_name, int64_t now_ms);
 /* All devices of a user as a new JSON array of {device_id, display_name, last_seen_ip,

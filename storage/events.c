@@ -113,13 +113,19 @@ int db_events_promote(struct dbc *c, const struct db_event_meta *m, json_t *prev
  * subquery per row, not a join: a join lets a generic plan hash the whole events table
  * (jsonb_to_recordset is estimated at 100 rows), which made every send slower as the
  * database grew. */
+/* Not for a user who ignores the event's sender (m.ignored_user_list, spec "Ignoring
+ * Users"): `ign` finds them through the index account_data_ignorers, one probe per sender. */
 static const char push_insert_sql[] =
-    "WITH ins AS (INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
+    "WITH y AS (SELECT x.*, (SELECT e.stream_ordering FROM events e WHERE e.event_id = "
+    "x.event_id) AS stream FROM jsonb_to_recordset($1::jsonb) AS x(user_id text, room_id text, "
+    "event_id text, sender text, thread_id text, highlight boolean, tweaks text)), "
+    "ign AS (SELECT s.sender, a.user_id FROM (SELECT DISTINCT sender FROM y) s JOIN "
+    "account_data a ON a.type = 'm.ignored_user_list' AND a.room_id = '' AND (a.content::jsonb "
+    "-> 'ignored_users') ? s.sender), "
+    "ins AS (INSERT INTO event_push_actions (user_id, room_id, stream, event_id, "
     "thread_id, highlight, tweaks) SELECT user_id, room_id, stream, event_id, thread_id, "
-    "highlight, tweaks FROM (SELECT x.*, (SELECT e.stream_ordering FROM events e WHERE "
-    "e.event_id = x.event_id) AS stream FROM jsonb_to_recordset($1::jsonb) AS x(user_id text, "
-    "room_id text, event_id text, thread_id text, highlight boolean, tweaks text)) y WHERE "
-    "stream IS NOT NULL ON "
+    "highlight, tweaks FROM y WHERE stream IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ign "
+    "WHERE ign.sender = y.sender AND ign.user_id = y.user_id) ON "
     "CONFLICT DO NOTHING RETURNING user_id, room_id, event_id) " PUSH_ENQUEUE_SQL;
 
 int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size_t n,

@@ -39,7 +39,8 @@ struct db_event_row {
     const char *json, *prev, *txn_device, *txn_id;
 };
 /* Insert the rows (as db_events_insert would, in order), then the notifications `push_rows`
- * (array of {user_id, room_id, event_id, thread_id, highlight}, may be NULL), then COMMIT
+ * (array of {user_id, room_id, event_id, sender, thread_id, highlight}, may be NULL; none
+ * for a user who ignores the event's sender), then COMMIT
  * when `commit`: one round trip for all. streams[i] gets each row's stream ordering. 0, or
  * -1 (a unique violation included; nothing committed: roll back). */
 int db_events_insert_commit(struct dbc *c, const struct db_event_row *rows, size_t n,

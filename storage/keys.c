@@ -219,17 +219,18 @@ json_t *db_keys_signatures_on(struct dbc *c, const json_t *users)
 
 /* --- device lists ------------------------------------------------------------------------- */
 
-int db_device_list_changed(struct dbc *c, const char *user_id, int64_t *pos, json_t **rooms)
+int db_device_list_changed(struct dbc *c, const char *user_id, const char *only_for,
+                           int64_t *pos, json_t **rooms)
 {
-    const char *p[] = {user_id};
+    const char *p[] = {user_id, only_for};
     const char *const *pp[] = {p, p};
     const char *sqls[] = {
-        "INSERT INTO device_list_changes (user_id, stream) VALUES ($1, "
-        "nextval('stream_ordering_seq')) RETURNING stream",
+        "INSERT INTO device_list_changes (user_id, stream, only_for) VALUES ($1, "
+        "nextval('stream_ordering_seq'), $2) RETURNING stream",
         "SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 "
-        "AND membership = 'join'",
+        "AND membership = 'join' AND $2::text IS NULL",
     };
-    const int ns[] = {1, 1};
+    const int ns[] = {2, 2};
     PGresult *res[2];
     if (db_exec_many(c, 2, sqls, ns, pp, res) < 0)
         return -1;
@@ -252,7 +253,7 @@ json_t *db_device_lists(struct dbc *c, const char *user_id, int64_t since, int64
         "<= $3 AND e.type = 'm.room.member' AND e.rejected IS NULL), "
         "cand AS ("
         " SELECT d.user_id AS u, true AS news FROM device_list_changes d WHERE d.stream > $2 "
-        " AND d.stream <= $3"
+        " AND d.stream <= $3 AND d.only_for IS NULL"
         " UNION SELECT ch.u, true FROM ch WHERE ch.m = 'join' AND ch.u <> $1 AND ch.room_id "
         " IN (SELECT room_id FROM mine)"
         " UNION SELECT cs.state_key, true FROM ch JOIN current_state cs ON cs.room_id = "
@@ -266,10 +267,12 @@ json_t *db_device_lists(struct dbc *c, const char *user_id, int64_t since, int64
         " AND ch.m IN ('leave', 'ban') AND cs.state_key <> $1), "
         "judged AS (SELECT cand.u, cand.news, (cand.u = $1 OR EXISTS (SELECT 1 FROM "
         "current_state cs JOIN mine USING (room_id) WHERE cs.type = 'm.room.member' AND "
-        "cs.state_key = cand.u AND cs.membership = 'join')) AS shared FROM cand) "
+        "cs.state_key = cand.u AND cs.membership = 'join')) AS shared FROM cand), "
+        "private AS (SELECT d.user_id AS u FROM device_list_changes d WHERE d.stream > $2 "
+        "AND d.stream <= $3 AND d.only_for = $1) "
         "SELECT json_build_object("
-        "'changed', (SELECT coalesce(json_agg(DISTINCT u), '[]'::json) FROM judged WHERE "
-        "news AND shared), "
+        "'changed', (SELECT coalesce(json_agg(DISTINCT u), '[]'::json) FROM (SELECT u FROM "
+        "judged WHERE news AND shared UNION SELECT u FROM private) x), "
         "'left', (SELECT coalesce(json_agg(DISTINCT u), '[]'::json) FROM judged WHERE NOT news "
         "AND NOT shared))",
         3, p));

@@ -65,12 +65,16 @@ json_t *db_keys_signatures_on(struct dbc *c, const json_t *users);
 
 /* Record that a user's device list (or cross-signing identity) changed, at a new stream
  * position (*pos), and return the rooms they are joined to in *rooms (new array), so the
- * caller can wake the syncs of everyone who shares one. 0 or -1. */
-int db_device_list_changed(struct dbc *c, const char *user_id, int64_t *pos, json_t **rooms);
+ * caller can wake the syncs of everyone who shares one. With only_for set, the change is
+ * reported to that user alone (a private key or signature of theirs) and *rooms is empty.
+ * 0 or -1. */
+int db_device_list_changed(struct dbc *c, const char *user_id, const char *only_for,
+                           int64_t *pos, json_t **rooms);
 /* Device-list news for `user_id` in (since, upto]: {"changed": [...], "left": [...]} (new).
  * changed: users sharing a room whose devices changed, who joined a room the user is in, or
- * who are in a room the user joined; left: users who no longer share any room after a
- * membership change in the range. NULL on error. */
+ * who are in a room the user joined, and the users of changes meant for user_id alone (see
+ * db_device_list_changed); left: users who no longer share any room after a membership
+ * change in the range. NULL on error. */
 json_t *db_device_lists(struct dbc *c, const char *user_id, int64_t since, int64_t upto);
 
 /* --- to-device ---------------------------------------------------------------------------- */

@@ -9,18 +9,27 @@
 #include "storage/db.h"
 
 /* The user's current membership in every room they have not forgotten: new array of
- * {room_id, membership, event_id, stream, depth} (the member event's orderings). Rooms this
- * server is not in (remote_memberships, migration 0055) add `stripped` (the stripped state
- * to show) and `pdu` (the membership event), depth 0. */
+ * {room_id, membership, event_id, stream, depth, sender} (the member event's orderings and
+ * sender). Rooms this server is not in (remote_memberships, migration 0055) add `stripped`
+ * (the stripped state to show) and `pdu` (the membership event), depth 0. */
 json_t *db_sync_memberships(struct dbc *c, const char *user_id);
 
+/* The rooms of `rooms` (array of IDs, borrowed) where the user was joined at stream position
+ * `since` and has no member event other than a join in (since, upto]: new array of IDs. */
+json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *rooms,
+                                  int64_t since, int64_t upto);
+
 /* Timelines: for each {room_id, since, upto} of `ranges` (array, borrowed), the newest `limit`
- * events with since < stream <= upto, newest first. New object {room_id: [{event_id, depth,
- * stream, group, redacted_by, txn_id, related, pdu}]} holding only rooms that have events
- * there; txn_id is the client transaction ID when user_id's device_id sent the event, else
- * null; related is true when relations point at the event (threads, edits, reactions). */
+ * events with since < stream <= upto that user_id may be shown, newest first: not the
+ * non-state events of the users in their m.ignored_user_list (spec: "Ignoring Users"), and
+ * only those passing the types, not_types, senders, not_senders and contains_url of `tf`
+ * (a RoomEventFilter, borrowed, may be NULL; matched as filter_event_ok does), so the limit
+ * is filled from matching events. New object {room_id: [{event_id, depth, stream, group,
+ * redacted_by, txn_id, related, pdu}]} holding only rooms that have such events; txn_id is
+ * the client transaction ID when user_id's device_id sent the event, else null; related is
+ * true when relations point at the event (threads, edits, reactions). */
 json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
-                          const char *device_id);
+                          const char *device_id, const json_t *tf);
 
 /* Unread counts of the user in `rooms` after their read receipts: new object {room_id:
  * {thread_id: [notifications, highlights]}} (thread "main" for the main timeline and
@@ -28,8 +37,11 @@ json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *
 json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto);
 /* db_sync_timelines and db_push_counts(rooms) in one round trip. 0 (both set) or -1. */
 int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const char *user_id,
-                             const char *device_id, json_t *rooms, int64_t upto, json_t **tls,
-                             json_t **counts);
+                             const char *device_id, const json_t *tf, json_t *rooms, int64_t upto,
+                             json_t **tls, json_t **counts);
+/* For each {room_id, since, upto} of `ranges` (borrowed): the state groups at `since` and at
+ * `upto` (as db_sync_group_at_stream; 0 when none). New object {room_id: [g_since, g_upto]}. */
+json_t *db_sync_groups_at(struct dbc *c, json_t *ranges);
 
 /* Events by ID: new object {event_id: {pdu, redacted_by, stream}}. */
 json_t *db_events_many(struct dbc *c, json_t *ids);
@@ -54,5 +66,22 @@ json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id);
 json_t *db_sync_stripped_state(struct dbc *c, const char *room_id, const char *user_id);
 
 
+/* The member events of `users` (array of user IDs, borrowed) in state group `group`: new
+ * object {user_id: event_id} holding those that have one. */
+json_t *db_state_group_members(struct dbc *c, int64_t group, json_t *users);
+
+/* Lazy-loading record of a device (migration 0020): the member events /sync sent it. */
+/* Forget everything sent to the device (a sync without `since`). 0 or -1. */
+int db_lazy_members_reset(struct dbc *c, const char *user_id, const char *device_id);
+/* What was sent to the device in `rooms` (array, borrowed) by responses up to position
+ * `since` (a later response the client never acknowledged does not count): new object
+ * {room_id: {state_key: event_id}}. */
+json_t *db_lazy_members_get(struct dbc *c, const char *user_id, const char *device_id,
+                            json_t *rooms, int64_t since);
+/* Record `rows` (array of {room_id, state_key, event_id}, borrowed; for a repeated room and
+ * state_key the first counts) as sent at position pos, then keep only the device's newest
+ * `keep` rows. 0 or -1. */
+int db_lazy_members_put(struct dbc *c, const char *user_id, const char *device_id, json_t *rows,
+                        int64_t pos, int keep);
 
 #endif

@@ -186,10 +186,28 @@ class TestFederationJoin(unittest.TestCase):
             "type": "m.room.join_rules", "state_key": "",
             "content": {"join_rule": "restricted",
                         "allow": [{"type": "m.room_membership", "room_id": space}]}}])
-        # someone of B who is in no allowed room cannot be vouched for
+        # someone of B who is in no allowed room is refused
         r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
                         token=self.tok["gina"])
+        self.assertError(r, 403, "M_FORBIDDEN")
+        # allowed rooms A is not in: A cannot tell
+        elsewhere = self.create(room_version="10", initial_state=[{
+            "type": "m.room.join_rules", "state_key": "",
+            "content": {"join_rule": "restricted", "allow": [
+                {"type": "m.room_membership", "room_id": f"!gone:{self.B.server_name}"}]}}])
+        r = self.B.post(f"{CS}/join/{q(elsewhere)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["ivy"])
         self.assertError(r, 400, "M_UNABLE_TO_AUTHORISE_JOIN")
+        # ivy qualifies, but nobody on A may invite: another server would have to vouch
+        weak = self.create(room_version="10", power_level_content_override={
+            "invite": 100, "events": {}, "state_default": 50,
+            "users": {self.uid("alice", self.A): 50}}, initial_state=[{
+                "type": "m.room.join_rules", "state_key": "",
+                "content": {"join_rule": "restricted",
+                            "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+        r = self.B.post(f"{CS}/join/{q(weak)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["ivy"])
+        self.assertError(r, 400, "M_UNABLE_TO_GRANT_JOIN")
         r = self.B.post(f"{CS}/rooms/{q(room)}/join?server_name={q(self.A.server_name)}", {},
                         token=self.tok["ivy"])
         self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
@@ -385,6 +403,17 @@ class TestFederationJoin(unittest.TestCase):
                           room))
         self.assertEqual(ev["content"]["membership"], "join")
         self.assertEqual(ev["origin"], self.A.server_name)
+
+    def test_server_acl_refuses_join(self):
+        room = self.create(preset="public_chat")
+        r = self.A.put(f"{CS}/rooms/{q(room)}/state/m.room.server_acl/",
+                       {"allow": ["*"], "deny": ["127.0.0.1"], "allow_ip_literals": True},
+                       token=self.tok["alice"])
+        self.assertEqual(r.status, 200, r)
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["gina"])
+        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertIn("banned", r["error"])
 
     def test_server_off_allow_list(self):
         room = self.create(preset="public_chat")

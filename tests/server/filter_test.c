@@ -514,6 +514,33 @@ TEST(accessors)
     CHECK(filter_room_part(NULL, "state") == NULL);
 }
 
+TEST(narrows)
+{
+    static const char *const yes[] = {
+        "{\"types\": [\"m.room.message\"]}", "{\"not_types\": []}",
+        "{\"senders\": [\"@a:x\"]}", "{\"not_senders\": [\"@a:x\"]}",
+        "{\"contains_url\": false, \"limit\": 3}",
+    };
+    static const char *const no[] = {
+        "{}", "{\"limit\": 3}", "{\"rooms\": [\"!r:x\"], \"not_rooms\": []}",
+        "{\"lazy_load_members\": true}",
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        json_t *f = J(yes[i]);
+        CHECK(filter_event_narrows(f));
+        json_decref(f);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        json_t *f = J(no[i]);
+        CHECK(!filter_event_narrows(f));
+        json_decref(f);
+    }
+    CHECK(!filter_event_narrows(NULL));
+    json_t *arr = J("[\"types\"]");
+    CHECK(!filter_event_narrows(arr));
+    json_decref(arr);
+}
+
 int main(void)
 {
     RUN(glob_wildcards);
@@ -529,5 +556,6 @@ int main(void)
     RUN(validate_bounds);
     RUN(parse_param);
     RUN(accessors);
+    RUN(narrows);
     return unit_done();
 }

@@ -1,0 +1,45 @@
+/* sync_internal.h - what the two halves of /sync share: server/sync.c (the whole response:
+ * sections, ephemeral, account data, to-device, device lists) and server/sync_room.c (one
+ * room's timeline and state). Not for use outside them. */
+#ifndef AMTSBOTE_SYNC_INTERNAL_H
+#define AMTSBOTE_SYNC_INTERNAL_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/sync.h"
+#include "storage/db.h"
+
+/* One computation of a response. */
+struct sync_ctx {
+    const struct sync_req *q;
+    struct dbc *c;
+    int64_t since, upto, now;
+    int limit;
+    bool lazy;               /* lazy_load_members */
+    const json_t *fields;    /* event_fields, borrowed */
+    bool federation_format;
+    /* what changed since `since` (server/notify.h kinds); everything when unknown */
+    bool known;
+    unsigned user_kinds;
+    json_t *room_kinds;
+    /* a timeline filter that can turn events away (filter_event_narrows): state events of
+     * the range may be missing from the timeline; groups {room_id: [g_since, g_upto]} */
+    bool narrow;
+    json_t *groups;
+    /* lazy-loading record of the device (migration 0020): `lazy_sent` {room_id: {state_key:
+     * event_id}} what it has (NULL: nothing is left out), `lazy_new` the rows to record
+     * (NULL: nothing is recorded) */
+    json_t *lazy_sent, *lazy_new;
+};
+
+/* A {"events": events} object (events stolen). */
+json_t *sync_events_wrap(json_t *events);
+
+/* One joined or left room's object {timeline, state} from its rows (newest first, as
+ * db_sync_timelines gives them; borrowed); NULL on error. *worth: it has something to say.
+ * Notes the member events it sends in x->lazy_new. */
+json_t *sync_room_entry(struct sync_ctx *x, const char *room_id, const json_t *member,
+                        json_t *rows, bool from_scratch, bool *worth);
+
+#endif
