@@ -311,6 +311,14 @@ class TestFederationJoin(unittest.TestCase):
         self.assertEqual({k: v for k, v in out.items() if k != "signatures"},
                          {k: v for k, v in ev.items() if k != "signatures"})
         self.assertIn(room, self.sync(self.B, "gina")["rooms"]["invite"])
+        # an ignored inviter's invite is not shown (Client-Server API "Ignoring Users")
+        r = self.B.put(f"{CS}/user/{q(gina)}/account_data/m.ignored_user_list",
+                       {"ignored_users": {self.uid("alice", self.A): {}}}, token=self.tok["gina"])
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn(room, self.sync(self.B, "gina")["rooms"]["invite"])
+        r = self.B.put(f"{CS}/user/{q(gina)}/account_data/m.ignored_user_list",
+                       {"ignored_users": {}}, token=self.tok["gina"])
+        self.assertEqual(r.status, 200, r)
         # the wrong event ID in the path
         r = self.B.fed_request("PUT", f"{FED}/v2/invite/{q(room)}/{q('$other')}", self.A.key,
                                self.A.server_name,
