@@ -96,7 +96,7 @@ TEST(sharing_and_stream_id)
     CHECK_INT(sid, 0);
     int64_t pos = 0;
     json_t *rooms = NULL;
-    CHECK_INT(db_device_list_changed(c, "@alice:a.example", &pos, &rooms), 0);
+    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, &pos, &rooms), 0);
     json_decref(rooms);
     CHECK_INT(db_device_list_stream_id(c, "@alice:a.example", &sid), 0);
     CHECK_INT(sid, pos);
