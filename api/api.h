@@ -75,6 +75,10 @@ void api_remote_leave(struct http_req *req, const char *room_id, const char *rea
 void api_remote_invite(struct http_req *req, const char *room_id, const char *invitee,
                        const char *reason);
 void api_remote_create(struct http_req *req, json_t *body);
+/* GET /messages backwards from `from` (may be NULL) once room_backfill has asked the room's
+ * other servers for older events; takes filter (may be NULL). */
+void api_remote_messages(struct http_req *req, const char *room_id, const char *from, int limit,
+                         json_t *filter);
 /* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
 void api_remote_alias(struct http_req *req, const char *alias);
 /* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'

@@ -48,7 +48,8 @@ static json_t *load_profile(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
         return NULL;
     }
-    if (!ids_is_local_server(server)) { /* server ends uid: NUL-terminated */
+    const char *me = http_config(req)->server_name;
+    if (server_len != strlen(me) || memcmp(server, me, server_len) != 0) {
         /* only users of this server make it ask others: no anonymous amplification */
         if (!http_user(req)) {
             http_reply_error(req, 401, "M_MISSING_TOKEN",

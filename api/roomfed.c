@@ -1,5 +1,6 @@
 /* roomfed.c - Client-Server calls whose answer waits on other servers (joins, knocks and
- * leaves through them, invites of their users, alias lookups, createRoom with such invites).
+ * leaves through them, invites of their users, alias lookups, createRoom with such invites,
+ * /messages that backfills from them).
  *
  * The HTTP workers are an epoll pool: a handler that blocks holds every connection of its
  * thread, including the other server's own requests back to us while it answers (its key
@@ -21,14 +22,19 @@
 
 #define MAX_THREADS 32
 
-enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_ALIAS };
+enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_ALIAS, K_MESSAGES };
 
 /* One call: its input (copies), its outcome. Freed by the job (job_free). */
 struct job {
     enum kind kind;
     char *target, *user, *m, *reason; /* target: room ID or alias (K_JOIN), room ID else */
     char *invitee;                    /* K_INVITE */
-    json_t *servers, *body; /* via/server_name (K_JOIN; K_ALIAS: the answer), createRoom body */
+    json_t *servers, *body;           /* via/server_name (K_JOIN; K_ALIAS: the answer),
+                                         createRoom body (K_CREATE), the RoomEventFilter
+                                         (K_MESSAGES) */
+    char *from;                       /* K_MESSAGES: the token, may be NULL */
+    int limit;                        /* K_MESSAGES */
+    json_t *out;                      /* K_MESSAGES: the page */
     bool reply_room;
     /* outcome */
     enum room_rc rc;
@@ -52,6 +58,8 @@ static void job_free(void *p)
     free(j->reason);
     free(j->invitee);
     free(j->room_id);
+    free(j->from);
+    json_decref(j->out);
     json_decref(j->servers);
     json_decref(j->body);
     free(j);
@@ -108,6 +116,13 @@ static void run_create(struct job *j)
     j->rc = room_create(j->user, j->body, &j->room_id, j->why, sizeof j->why);
 }
 
+static void run_messages(struct job *j)
+{
+    room_backfill(j->target, j->limit < 20 ? 20 : j->limit);
+    j->rc = room_messages(j->target, j->user, j->from, NULL, 'b', j->limit, j->body, &j->out,
+                          j->why, sizeof j->why);
+}
+
 static void run_alias(struct job *j)
 {
     j->rc = room_alias_remote(j->target, &j->room_id, &j->servers, j->why, sizeof j->why);
@@ -119,8 +134,12 @@ static const struct {
     enum kind kind;
     void (*run)(struct job *j);
 } runners[] = {
-    {K_JOIN, run_join},     {K_LEAVE, run_leave}, {K_INVITE, run_invite},
-    {K_CREATE, run_create}, {K_ALIAS, run_alias},
+    {K_JOIN, run_join},
+    {K_LEAVE, run_leave},
+    {K_INVITE, run_invite},
+    {K_CREATE, run_create},
+    {K_ALIAS, run_alias},
+    {K_MESSAGES, run_messages},
 };
 
 static void *job_thread(void *arg)
@@ -158,6 +177,9 @@ static void job_finish(struct http_req *req, void *arg, void *result)
     struct job *j = result;
     if (!j) {
         http_reply_internal(req);
+    } else if (j->kind == K_MESSAGES) {
+        api_reply_room(req, j->rc, j->out, j->why);
+        j->out = NULL;
     } else if (j->alias_missing) {
         http_reply_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", j->target);
     } else if (j->rc != ROOM_OK && j->err.status) {
@@ -244,6 +266,21 @@ void api_remote_create(struct http_req *req, json_t *body)
     }
     j->body = json_deep_copy(body);
     j->reply_room = true;
+    park(req, j);
+}
+
+void api_remote_messages(struct http_req *req, const char *room_id, const char *from, int limit,
+                         json_t *filter)
+{
+    struct job *j = job_new(req, K_MESSAGES, room_id, NULL);
+    if (!j) {
+        json_decref(filter);
+        http_reply_internal(req);
+        return;
+    }
+    j->from = dup_or_null(from);
+    j->limit = limit;
+    j->body = filter;
     park(req, j);
 }
 

@@ -396,6 +396,14 @@ void api_messages(struct http_req *req)
     enum room_rc rc = room_messages(room_id, http_user(req)->user_id, api_token_query(req, "from"),
                                     api_token_query(req, "to"), dir ? dir[0] : 'b', (int)lim, filter,
                                     &out, why, sizeof why);
+    /* back past the earliest event here: other servers may have more (Server-Server API
+     * "Backfilling"); that wait runs off the HTTP thread (api/roomfed.c) */
+    if (rc == ROOM_OK && (!dir || dir[0] == 'b') && !api_token_query(req, "to") &&
+        !json_object_get(out, "end") && room_backfill_wanted(room_id)) {
+        json_decref(out);
+        api_remote_messages(req, room_id, api_token_query(req, "from"), (int)lim, filter);
+        return;
+    }
     json_decref(filter);
     api_reply_room(req, rc, out, why);
 }

@@ -32,6 +32,7 @@
 #include "server/fedacl.h"
 #include "server/keyring.h"
 #include "server/log.h"
+#include "server/room.h"
 #include "server/xmatrix.h"
 
 #define AUTH_MAX_HEADERS 8 /* signatures by several keys: one header each */
@@ -129,4 +130,12 @@ bool federation_acl_allows(struct http_req *req, const json_t *acl)
         return true;
     http_reply_error(req, 403, "M_FORBIDDEN", "Server is banned from this room");
     return false;
+}
+
+bool federation_room_acl_allows(struct http_req *req, const char *room_id)
+{
+    json_t *acl = room_server_acl(room_id);
+    bool ok = federation_acl_allows(req, acl);
+    json_decref(acl);
+    return ok;
 }

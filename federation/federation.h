@@ -100,6 +100,8 @@ bool federation_authenticate(struct http_req *req);
  * m.room.server_acl content is `acl` (borrowed; NULL when the room has none). Answers 403
  * M_FORBIDDEN and returns false when not. */
 bool federation_acl_allows(struct http_req *req, const json_t *acl);
+/* federation_acl_allows with room_id's current m.room.server_acl. */
+bool federation_room_acl_allows(struct http_req *req, const char *room_id);
 
 /* GET /_matrix/key/v2/server, /_matrix/key/v2/query (federation/keys.c). */
 void federation_key_server(struct http_req *req);
@@ -129,12 +131,9 @@ void federation_sender_listener(int64_t stream, const char *room_id, const json_
  * servers except `origin` (the spec's resident server). */
 void federation_sender_relay(const char *room_id, const json_t *ev, const char *origin);
 
-/* GET /event/{eventId}, POST /get_missing_events/{roomId} (federation/events.c). */
-void federation_get_event(struct http_req *req);
-void federation_get_missing_events(struct http_req *req);
-
 /* Register the engine's event fetcher (federation/fetch.c: /event, /get_missing_events,
- * /state_ids on the origin of the event being received). Start-up. */
+ * /state_ids, /backfill; the server asked first, then, when it fails, up to two other servers
+ * of the room). Start-up. */
 void federation_fetcher_register(void);
 
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
@@ -149,6 +148,16 @@ void federation_make_knock(struct http_req *req);
 void federation_send_knock(struct http_req *req);
 void federation_invite(struct http_req *req);
 void federation_query_directory(struct http_req *req);
+
+/* Event retrieval (federation/events.c): GET /event/{eventId}, /state/{roomId},
+ * /state_ids/{roomId}, /event_auth/{roomId}/{eventId}, /backfill/{roomId}; POST
+ * /get_missing_events/{roomId}. */
+void federation_event(struct http_req *req);
+void federation_state(struct http_req *req);
+void federation_state_ids(struct http_req *req);
+void federation_event_auth(struct http_req *req);
+void federation_get_missing_events(struct http_req *req);
+void federation_backfill(struct http_req *req);
 
 /* GET and POST /_matrix/federation/v1/publicRooms (federation/directory.c): 403 unless
  * allow_public_rooms_over_federation. */

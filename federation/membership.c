@@ -31,16 +31,6 @@ static void reply_error(struct http_req *req, enum room_rc rc, const char *why,
     http_reply_error_extra(req, status, errcode, extra, "%s", why);
 }
 
-/* The room's server ACL applies to every room-scoped endpoint (spec "Server Access Control
- * Lists"). False when it answered 403. */
-static bool acl_ok(struct http_req *req, const char *room_id)
-{
-    json_t *acl = room_server_acl(room_id);
-    bool ok = federation_acl_allows(req, acl);
-    json_decref(acl);
-    return ok;
-}
-
 /* GET /make_{join,leave,knock}/{roomId}/{userId} */
 static void make(struct http_req *req, const char *membership)
 {
@@ -48,7 +38,7 @@ static void make(struct http_req *req, const char *membership)
     json_t *event = NULL;
     json_t *vers = strcmp(membership, "leave") ? http_query_all(req, "ver", MAX_VERSIONS) : NULL;
     char *version = NULL, why[512] = "";
-    if (!acl_ok(req, room_id)) {
+    if (!federation_room_acl_allows(req, room_id)) {
         json_decref(vers);
         return;
     }
@@ -83,7 +73,7 @@ static void send(struct http_req *req, const char *membership)
     const char *room_id = http_param(req, 0), *event_id = http_param(req, 1);
     json_t *signed_ev = NULL, *state = NULL, *chain = NULL;
     char why[512] = "";
-    if (!acl_ok(req, room_id))
+    if (!federation_room_acl_allows(req, room_id))
         return;
     enum room_rc rc =
         room_send_membership(http_origin(req), room_id, event_id, membership, http_json(req),
@@ -140,7 +130,7 @@ void federation_invite(struct http_req *req)
         http_reply_error(req, 400, "M_BAD_JSON", "invite_room_state must be an array");
         return;
     }
-    if (!acl_ok(req, room_id))
+    if (!federation_room_acl_allows(req, room_id))
         return;
     enum room_rc rc =
         room_receive_invite(http_origin(req), room_id, event_id, json_string_value(rv), ev, irs,

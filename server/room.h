@@ -120,6 +120,10 @@ struct room_fetcher {
     /* GET /state_ids/{room_id}?event_id=: {"pdu_ids": [...], "auth_chain_ids": [...]}. */
     json_t *(*get_state_ids)(void *ctx, const char *server, const char *room_id,
                              const char *event_id);
+    /* GET /backfill/{room_id}?v=...&limit=: the PDUs (an array) of `server` from the events
+     * `from` (borrowed array of IDs) backwards. */
+    json_t *(*backfill)(void *ctx, const char *server, const char *room_id, const json_t *from,
+                        int limit);
     void *ctx;
 };
 /* Start-up: register the fetcher (copied; NULL: none). */
@@ -217,19 +221,6 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
 typedef void (*room_relay_fn)(const char *room_id, const json_t *pdu, const char *origin);
 void room_set_relay(room_relay_fn fn);
 
-/* --- events other servers ask for (server/room_fedread.c) ---------------------------------- */
-
-/* GET /event/{eventId} from `origin`: *pdu (new, federation form) when the event is stored, not
- * rejected, and origin has a joined member in its room and passes its ACL; else
- * ROOM_NOT_FOUND (whether it exists is not told). ROOM_ERR. */
-enum room_rc room_event_for_server(const char *origin, const char *event_id, json_t **pdu);
-/* POST /get_missing_events/{roomId} from `origin`: up to `limit` (1-50) events before
- * `latest` (borrowed arrays of IDs) back to `earliest`, not below min_depth, oldest first
- * (*events new). ROOM_FORBIDDEN when origin may not read the room (as above), ROOM_ERR. */
-enum room_rc room_missing_events(const char *origin, const char *room_id, const json_t *earliest,
-                                 const json_t *latest, int limit, int64_t min_depth,
-                                 json_t **events);
-
 /* PUT /invite (v2): `origin` invites one of our users: check `pdu` (signatures, type, sender
  * of origin, state_key a local user, ID event_id), sign it, remember the invite with the
  * stripped form of invite_room_state for the invitee's /sync, and receive it too when this
@@ -252,6 +243,55 @@ json_t *room_server_acl(const char *room_id);
  * the room; new sorted array of server names, NULL on error. The outbound transaction queue
  * sends a local event to each of these but this server. */
 json_t *room_servers(const char *room_id);
+
+/* --- events served to other servers (server/room_serve.c) --------------------------------- */
+/* Server-Server API "Retrieving events" and "Backfilling and retrieving missing events", as
+ * the room's history visibility allows `origin` (the authenticated server; room_serve.c's
+ * header has the rules). PDUs are in the federation format, without "unsigned"; an event the
+ * origin may not see is served redacted. Each returns ROOM_OK with a new *out,
+ * ROOM_NOT_FOUND (unknown room or event, or no state known at it), ROOM_FORBIDDEN (origin
+ * has no joined user in the room and it is not world_readable), ROOM_ERR. The room's server
+ * ACL is for the caller to apply. */
+
+/* GET /event/{eventId}: the PDU, and its room (malloc'd) for the ACL. */
+enum room_rc room_fed_event(const char *origin, const char *event_id, json_t **pdu,
+                            char **room_id, char *why, size_t n);
+/* GET /state and /state_ids: the state before event_id (the resolution of the states after
+ * its prev events) and its auth chain: {"pdus", "auth_chain"} or, ids_only, {"pdu_ids",
+ * "auth_chain_ids"}. */
+enum room_rc room_fed_state(const char *origin, const char *room_id, const char *event_id,
+                            bool ids_only, json_t **out, char *why, size_t n);
+/* GET /event_auth: {"auth_chain": [...]} of event_id. */
+enum room_rc room_fed_event_auth(const char *origin, const char *room_id, const char *event_id,
+                                 json_t **out, char *why, size_t n);
+/* POST /get_missing_events: breadth first through the prev_events of latest_events (borrowed
+ * array of IDs), never through earliest_events, at most `limit` events of depth >= min_depth;
+ * *events a new array, the oldest first. */
+enum room_rc room_fed_missing(const char *origin, const char *room_id, const json_t *earliest,
+                              const json_t *latest, int limit, int64_t min_depth,
+                              json_t **events, char *why, size_t n);
+/* GET /backfill: the events `from` (borrowed array of IDs) and those before them, the deepest
+ * first, at most `limit`; *pdus a new array. */
+enum room_rc room_fed_backfill(const char *origin, const char *room_id, const json_t *from,
+                               int limit, json_t **pdus, char *why, size_t n);
+
+/* --- backfill from other servers (server/room_backfill.c) --------------------------------- */
+/* Extend room_id's history backwards: when its earliest timeline event has prev events this
+ * server lacks, ask the room's other servers (the registered fetcher's backfill, at most
+ * ROOM_BACKFILL_SERVERS of them, each bounded in time by the fetcher) for up to `limit` events
+ * before it (ROOM_BACKFILL_MAX at most), check each (format, signatures, hash, auth against
+ * its own auth events) and store the accepted ones in the timeline below everything there
+ * (negative stream orderings, storage/backfill.h): they never change current state or
+ * extremities, never reach /sync as new, and are read with the state before the earliest
+ * event the room had. Returns how many events were stored (0: nothing to do or nothing got),
+ * -1 on error. Blocks on the network; call it without a database connection held. */
+#define ROOM_BACKFILL_MAX 100
+#define ROOM_BACKFILL_SERVERS 3
+int room_backfill(const char *room_id, int limit);
+/* Would room_backfill ask anyone (a fetcher is registered, the earliest event has prev events
+ * not here, and the room's last backfill did not come back empty in the last 30 s)? Reads
+ * the database only: for /messages to decide whether to wait on other servers. */
+bool room_backfill_wanted(const char *room_id);
 
 /* --- membership in rooms on other servers (server/room_remote.c) --------------------------- */
 
@@ -317,7 +357,9 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
 enum room_rc room_joined_members(const char *room_id, const char *user_id, json_t **out,
                                  char *why, size_t n);
 /* /messages: dir 'b' or 'f', from/to tokens (NULL: the natural ends), limit, filter
- * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. */
+ * (RoomEventFilter, borrowed, may be NULL). *out = {start, end?, chunk}. Reads what this
+ * server has; a page that reaches its earliest event without `end` may want room_backfill
+ * (room_backfill_wanted) and a second read. */
 enum room_rc room_messages(const char *room_id, const char *user_id, const char *from,
                            const char *to, char dir, int limit, json_t *filter, json_t **out,
                            char *why, size_t n);

@@ -265,18 +265,9 @@ static enum room_rc check_member_event(const struct room_version *rv, const char
 /* The IDs of the state events and of the join's auth events, for the auth chain query. */
 static json_t *chain_seeds(const struct room_version *rv, const json_t *state, const json_t *join)
 {
-    json_t *ids = json_array();
+    json_t *ids = room_pdu_ids(rv, state);
     size_t i;
     json_t *v;
-    json_array_foreach((json_t *)state, i, v)
-    {
-        char *id = rv->event_ids == ROOMVER_EVID_V1
-                       ? (str(v, "event_id") ? strdup(str(v, "event_id")) : NULL)
-                       : event_compute_id(v, rv);
-        if (id)
-            json_array_append_new(ids, json_string(id));
-        free(id);
-    }
     json_array_foreach(json_object_get(join, "auth_events"), i, v)
     {
         const char *id = room_recv_ref_id(v);

@@ -99,6 +99,13 @@ char *room_create_event_id(const char *room_id);
  * it is unknown or already redacted. 0 or -1. */
 int room_apply_redaction(struct dbc *c, const struct room_version *rv, const json_t *pdu,
                          const char *event_id);
+/* The event IDs of PDUs as stored or sent (the event_id key in v1/v2, else the reference
+ * hash; server/room_serve.c). New array; PDUs without one are left out. */
+json_t *room_pdu_ids(const struct room_version *rv, const json_t *pdus);
+/* The meta row of a checked event `ev` (with its strings borrowed from ev) of room_id. */
+struct db_event_meta;
+void room_recv_meta(const json_t *ev, const char *id, const char *room_id,
+                    struct db_event_meta *m);
 /* A stored PDU with its "event_id" key set (new reference), or NULL. */
 json_t *room_load_pdu(struct dbc *c, const char *event_id);
 
@@ -179,6 +186,14 @@ int room_recv_map_signed(void *ctx, const json_t *ev, const char *server);
  * unknown (IDs appended to missing), -1 error. */
 int room_recv_check_auth(struct room_recv_ctx *x, const json_t *ev, json_t *missing, char *why,
                          size_t n);
+/* Resolve state maps (a non-empty array, borrowed) of the room (server/stateres.h). New
+ * reference, or NULL (why says why). */
+json_t *room_recv_resolve(struct room_recv_ctx *x, json_t *maps, char *why, size_t n);
+/* The PDU as stored: without "event_id" from v3, in its version's encoding. malloc'd or NULL. */
+char *room_recv_stored_text(const struct room_version *rv, const json_t *checked);
+/* Is `ev` (checked, with "event_id") an event of room_id? (v12: the create event names the
+ * room by its own ID.) */
+bool room_recv_of_room(const struct room_version *rv, const json_t *ev, const char *room_id);
 /* Store a received event (or, with promote, give a stored outlier its standing). */
 int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
                      const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
@@ -228,6 +243,9 @@ void room_standing_clear(struct standing *s);
 /* Rule 2 for one event with the state after it (group); cache: group -> verdict. */
 bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
                         json_t *cache);
+/* content[key] (malloc'd string) of the state event (type, "") in state group `group`, or
+ * NULL when absent or not a string. */
+char *room_group_string(struct dbc *c, int64_t group, const char *type, const char *key);
 /* A stored event in client format (new reference) or NULL. */
 json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now);
 /* Add unsigned["m.relations"] to a client event. */

@@ -38,7 +38,7 @@ static const char *str(const json_t *o, const char *k)
 
 /* Is `ev` (checked, with "event_id") an event of room_id? In v12 the create event names the
  * room by its own ID. */
-static bool of_room(const struct room_version *rv, const json_t *ev, const char *room_id)
+bool room_recv_of_room(const struct room_version *rv, const json_t *ev, const char *room_id)
 {
     const char *type = str(ev, "type"), *sk = str(ev, "state_key");
     if (rv->room_id_from_create && type && sk && strcmp(type, "m.room.create") == 0 && !*sk) {
@@ -67,7 +67,7 @@ static int check_list(const struct room_version *rv, const char *room_id, const 
             snprintf(why, n, "%s", reason);
             return -1;
         }
-        if (pv == PDU_DROP || !of_room(rv, checked, room_id)) {
+        if (pv == PDU_DROP || !room_recv_of_room(rv, checked, room_id)) {
             log_info("send_join answer: event dropped: %s",
                      pv == PDU_DROP ? reason : "of another room");
         } else {
@@ -230,7 +230,7 @@ static enum room_recv with_state(const char *room_id, const struct room_version 
         goto out;
     }
     *event_id = strdup(id);
-    if (!of_room(rv, checked, room_id)) {
+    if (!room_recv_of_room(rv, checked, room_id)) {
         snprintf(why, n, "the event is of another room");
         rc = ROOM_RECV_DROPPED;
         goto out;
@@ -399,7 +399,7 @@ static enum room_recv outlier_locked(struct room_recv_ctx *x, struct batch *b, c
                                      const char *id, json_t *missing, char *why, size_t n)
 {
     char reason[300] = "";
-    if (!of_room(x->rv, ev, x->room_id)) {
+    if (!room_recv_of_room(x->rv, ev, x->room_id)) {
         snprintf(why, n, "the event is of another room");
         return ROOM_RECV_DROPPED;
     }

@@ -154,7 +154,7 @@ int room_recv_map_signed(void *ctx, const json_t *ev, const char *server)
 }
 
 /* Resolve state maps (a non-empty array, borrowed) of the room. New reference or NULL. */
-static json_t *resolve(struct room_recv_ctx *x, json_t *maps, char *why, size_t n)
+json_t *room_recv_resolve(struct room_recv_ctx *x, json_t *maps, char *why, size_t n)
 {
     if (json_array_size(maps) == 1)
         return json_deep_copy(json_array_get(maps, 0));
@@ -264,7 +264,7 @@ out:
 
 /* The PDU as stored: without "event_id" from v3 (room_load_pdu adds it back), in its room
  * version's encoding. malloc'd or NULL. */
-static char *stored_text(const struct room_version *rv, const json_t *checked)
+char *room_recv_stored_text(const struct room_version *rv, const json_t *checked)
 {
     json_t *copy = json_copy((json_t *)checked);
     if (!copy)
@@ -290,27 +290,34 @@ json_t *room_recv_prev_ids(const json_t *pdu)
     return out;
 }
 
-/* Insert the event row. */
-int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
-                     const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
-                     int64_t *stream, bool promote)
+void room_recv_meta(const json_t *ev, const char *id, const char *room_id,
+                    struct db_event_meta *m)
 {
-    char *text = stored_text(x->rv, ev);
-    if (!text)
-        return -1;
-    struct db_event_meta m = {
+    *m = (struct db_event_meta){
         .event_id = id,
-        .room_id = x->room_id,
+        .room_id = room_id,
         .type = str(ev, "type"),
         .state_key = str(ev, "state_key"),
         .sender = str(ev, "sender"),
         .origin_server_ts = json_integer_value(json_object_get(ev, "origin_server_ts")),
         .depth = json_integer_value(json_object_get(ev, "depth")),
-        .state_group = group,
-        .rejected = rejected,
-        .outlier = outlier,
-        .soft_failed = soft_failed,
     };
+}
+
+/* Insert the event row. */
+int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
+                     const char *rejected, bool outlier, bool soft_failed, json_t *prevs,
+                     int64_t *stream, bool promote)
+{
+    char *text = room_recv_stored_text(x->rv, ev);
+    if (!text)
+        return -1;
+    struct db_event_meta m;
+    room_recv_meta(ev, id, x->room_id, &m);
+    m.state_group = group;
+    m.rejected = rejected;
+    m.outlier = outlier;
+    m.soft_failed = soft_failed;
     int64_t s = 0;
     int rc = promote ? db_events_promote(x->c, &m, prevs, &s)
                      : db_events_insert(x->c, &m, text, prevs, NULL, NULL, clock_now_ms(), &s);
@@ -479,7 +486,7 @@ static int update_current(struct room_recv_ctx *x, const json_t *ev, const char 
             json_array_append_new(maps, m);
         db_event_clear(&e);
     }
-    json_t *cur = resolve(x, maps, why, n);
+    json_t *cur = room_recv_resolve(x, maps, why, n);
     json_decref(maps);
     if (!cur)
         goto out;
@@ -545,7 +552,7 @@ static int state_before(struct room_recv_ctx *x, const json_t *ev, json_t *prevs
         }
         json_array_append_new(maps, m);
     }
-    *map = resolve(x, maps, why, n);
+    *map = room_recv_resolve(x, maps, why, n);
     if (!*map) {
         rc = -1;
         goto out;

@@ -38,7 +38,7 @@ void room_standing_clear(struct standing *s)
     free(s->event_id);
 }
 
-static char *state_content_string(struct dbc *c, int64_t group, const char *type, const char *key)
+char *room_group_string(struct dbc *c, int64_t group, const char *type, const char *key)
 {
     char *ev = NULL, *out = NULL;
     if (db_state_group_get(c, group, type, "", &ev) < 0 || !ev)
@@ -70,7 +70,7 @@ enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_
     db_room_clear(&r);
     if (db_current_membership(c, room_id, user_id, &s->membership, &s->event_id) < 0)
         return ROOM_ERR;
-    char *hv = state_content_string(c, s->group, "m.room.history_visibility", "history_visibility");
+    char *hv = room_group_string(c, s->group, "m.room.history_visibility", "history_visibility");
     s->world_readable = hv && strcmp(hv, "world_readable") == 0;
     free(hv);
     if (s->membership && strcmp(s->membership, "join") == 0)
@@ -103,7 +103,7 @@ bool room_event_visible(struct dbc *c, const struct standing *s, const char *use
     if (hit)
         return json_is_true(hit);
     bool ok = false;
-    char *hv = state_content_string(c, group, "m.room.history_visibility", "history_visibility");
+    char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
     char *mev = NULL, *membership = NULL;
     if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
         struct db_event e;
@@ -399,7 +399,7 @@ out:
 int room_parse_token(struct dbc *c, const char *t, int64_t *depth, int64_t *stream)
 {
     int64_t v[2];
-    if (token_parse(t, "t#_#", v, 2) < 0 || !token_stream_issued(c, v[1]))
+    if (token_parse(t, "t#_~", v, 2) < 0 || !token_stream_issued(c, v[1]))
         return -1;
     *depth = v[0];
     *stream = v[1];

@@ -8,7 +8,8 @@
  * from an older backup, learns it at once and starts over, instead of being served as if
  * from a position that never existed. Invariants:
  *  1. A number is 1-18 ASCII digits: no sign, no space, no overflow (sscanf and strtoll
- *     accept all three).
+ *     accept all three). The shape character '~' alone takes a '-' first (the stream
+ *     positions of backfilled events are negative, storage/backfill.h).
  *  2. Stream positions only grow (one PostgreSQL sequence), so a position above the highest
  *     one handed out was never issued; after a restart the notifier starts from the
  *     sequence's value, so tokens from before the restart stay valid. */
@@ -26,11 +27,13 @@ int token_parse(const char *s, const char *shape, int64_t *v, size_t n)
     if (!s)
         return -1;
     for (const char *p = shape; *p; p++) {
-        if (*p != '#') {
+        if (*p != '#' && *p != '~') {
             if (*s++ != *p)
                 return -1;
             continue;
         }
+        bool neg = *p == '~' && *s == '-';
+        s += neg;
         int64_t x = 0;
         size_t digits = 0;
         for (; *s >= '0' && *s <= '9'; s++) {
@@ -40,7 +43,7 @@ int token_parse(const char *s, const char *shape, int64_t *v, size_t n)
         }
         if (!digits || got == n)
             return -1;
-        v[got++] = x;
+        v[got++] = neg ? -x : x;
     }
     return *s == '\0' && got == n ? 0 : -1;
 }

@@ -11,7 +11,8 @@ struct dbc;
 /* Parse `s` against `shape`: each '#' in the shape stands for a decimal number (1-18 digits,
  * no sign, space or other decoration, so it cannot overflow), stored in v[0..n) in order;
  * every other character must appear as is, and nothing may follow. Returns 0, or -1 when s
- * is NULL or does not fit (v is then unspecified). Example: token_parse(s, "t#_#", v, 2). */
+ * is NULL or does not fit (v is then unspecified). Example: token_parse(s, "t#_#", v, 2).
+ * '~' is a number that may be negative ("-" then digits). */
 int token_parse(const char *s, const char *shape, int64_t *v, size_t n);
 
 /* Whether a pagination token's stream position `pos` can have been issued: at most one past

@@ -881,7 +881,7 @@ static json_t *fake_missing(void *ctx, const char *server, const char *room_id,
 
 TEST(fetching_missing_prev_and_auth)
 {
-    struct room_fetcher fetcher = {fake_get_event, fake_missing, NULL, NULL};
+    struct room_fetcher fetcher = {fake_get_event, fake_missing, NULL, NULL, NULL};
     room_set_fetcher(&fetcher);
     remote_has = json_object();
     char *m1 = NULL, *m2 = NULL, *m3 = NULL, *d1 = NULL, *id = NULL, why[300];
@@ -974,7 +974,7 @@ static json_t *fake_state_ids(void *ctx, const char *server, const char *room_id
  * for, the prev event is stored as an outlier with that state, and the event is placed. */
 TEST(state_fallback_for_missing_prev)
 {
-    struct room_fetcher fetcher = {fake_get_event, fake_missing, fake_state_ids, NULL};
+    struct room_fetcher fetcher = {fake_get_event, fake_missing, fake_state_ids, NULL, NULL};
     room_set_fetcher(&fetcher);
     remote_has = json_object();
     missing_reply = NULL;
@@ -1001,7 +1001,7 @@ TEST(state_fallback_for_missing_prev)
     CHECK(!e.outlier && e.stream > 0);
     db_event_clear(&e);
     /* without /state_ids the gap stays */
-    room_set_fetcher(&(struct room_fetcher){fake_get_event, fake_missing, NULL, NULL});
+    room_set_fetcher(&(struct room_fetcher){fake_get_event, fake_missing, NULL, NULL, NULL});
     char *m4 = NULL;
     json_t *p4 = mk("10", f.room, "m.room.message", NULL, BOB, json_deep_copy(f.content),
                     IDS("$gone"), IDS(f.create, f.pl, f.bj), 40, &remote, REMOTE, &m4);
