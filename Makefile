@@ -12,11 +12,12 @@
 SHELL      := /bin/bash
 PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1 libcrypto
 # Debian packages: build, runtime (libvips for thumbnails), tests (libolm for real Olm/Megolm
-# keys, matrix-nio for a real client library, clang's runtime for LeakSanitizer).
+# keys, matrix-nio for a real client library, clang's runtime for LeakSanitizer, clamd for
+# the virus-scanning tests, which start their own with a local EICAR-only signature file).
 DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev \
               libpq-dev postgresql libcurl4-openssl-dev libssl-dev libyaml-dev libolm-dev python3 \
               libvips-dev \
-              python3-matrix-nio python3-olm
+              python3-matrix-nio python3-olm clamav-daemon
 PYTHON     := /usr/bin/python3
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -5,12 +5,16 @@
  * enable_authenticated_media is on, as the spec's freeze describes. URL previews are off
  * unless configured (server/preview.c). The rules are in server/media.c. Previews and
  * thumbnails that must be made park their request (server/httpjob.h) instead of holding an
- * HTTP worker while a site or an image decoder takes its time. */
+ * HTTP worker while a site or an image decoder takes its time. The content scanner's
+ * scan_encrypted lets clients have an encrypted attachment scanned (server/media_scan.c). */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "server/avscan.h"
+#include "server/b64.h"
 #include "server/httpjob.h"
 #include "server/ids.h"
 #include "server/media.h"
@@ -27,21 +31,70 @@ static void reply_out(struct http_req *req, struct media_out *o)
                      o->disposition[0] ? o->disposition : NULL);
 }
 
-static void upload(struct http_req *req, const char *media_id)
-{
-    uint64_t len = 0;
+/* An upload waiting for its virus scan (request memory). */
+struct upload_park {
+    const char *media_id, *user_id, *tmp, *content_type, *filename;
+    char new_id[MEDIA_ID_SIZE];
+    uint64_t len;
     uint8_t sha[32];
-    const char *tmp = http_body_file(req, &len, sha);
+};
+
+static void upload_answer(struct http_req *req, const struct upload_park *u,
+                          enum avscan_verdict v)
+{
     struct media_error err = {0};
-    json_t *out = media_upload(http_user(req)->user_id, media_id, tmp, len, sha,
-                               http_header(req, "Content-Type"), http_query(req, "filename"), &err);
+    json_t *out = media_upload_verdict(u->user_id, u->media_id, u->new_id, u->tmp, u->len,
+                                       u->sha, u->content_type, u->filename, v, &err);
     if (!out) {
         reply_err(req, &err);
         return;
     }
-    if (tmp)
+    if (u->tmp)
         http_body_file_take(req); /* moved into the store */
     http_reply_json(req, 200, out);
+}
+
+static void scanned(void *job, enum avscan_verdict v)
+{
+    enum avscan_verdict *r = malloc(sizeof *r);
+    if (r)
+        *r = v;
+    http_job_done(job, r, free);
+}
+
+static void scan_start(struct http_job *job, void *arg)
+{
+    struct upload_park *u = arg;
+    avscan_check_async(u->tmp, u->user_id, u->media_id ? u->media_id : u->new_id, scanned, job);
+}
+
+static void scan_finish(struct http_req *req, void *arg, void *result)
+{
+    if (!result)
+        http_reply_internal(req);
+    else
+        upload_answer(req, arg, *(enum avscan_verdict *)result);
+}
+
+/* Uploads are scanned (media_scanner) on the scan pool while the request is parked, so no
+ * HTTP worker waits for clamd. */
+static void upload(struct http_req *req, const char *media_id)
+{
+    struct upload_park *u = http_alloc(req, sizeof *u);
+    if (!u) {
+        http_reply_internal(req);
+        return;
+    }
+    u->tmp = http_body_file(req, &u->len, u->sha);
+    u->media_id = media_id;
+    u->user_id = http_user(req)->user_id;
+    u->content_type = http_header(req, "Content-Type");
+    u->filename = http_query(req, "filename");
+    media_new_id(u->new_id);
+    if (u->tmp && avscan_enabled())
+        http_job_park(req, scan_start, scan_finish, u);
+    else
+        upload_answer(req, u, AVSCAN_ACCEPT);
 }
 
 void api_media_upload(struct http_req *req)
@@ -291,4 +344,70 @@ void api_media_preview_url(struct http_req *req)
     } else {
         http_reply_error(req, status, errcode, "%s", why);
     }
+}
+
+/* Decode base64 field `name` of obj into exactly n bytes. */
+static bool field_bytes(json_t *obj, const char *name, uint8_t *out, size_t n)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    size_t got = 0;
+    return s && b64_decode(s, strlen(s), out, n, &got) == 0 && got == n;
+}
+
+/* An error of the content scanner's API: its "reason" and "info", and the same as errcode and
+ * error for Matrix clients. */
+static void mcs_error(struct http_req *req, int status, const char *reason, const char *info)
+{
+    http_reply_error_extra(req, status, reason,
+                           json_pack("{s:s,s:s}", "reason", reason, "info", info), "%s", info);
+}
+
+/* POST /_matrix/media_proxy/unstable/scan_encrypted (matrix-content-scanner's API): scan an
+ * encrypted attachment of this server with the decryption material the client sends as the
+ * spec's EncryptedFile in `file`. {"clean": bool, "info": text}, as the content scanner. */
+void api_media_scan_encrypted(struct http_req *req)
+{
+    if (!avscan_enabled()) {
+        http_reply_error(req, 404, "M_UNRECOGNIZED", "Media scanning is not enabled");
+        return;
+    }
+    json_t *file = json_object_get(http_json(req), "file");
+    json_t *key = json_object_get(file, "key");
+    const char *url = json_string_value(json_object_get(file, "url"));
+    const char *alg = json_string_value(json_object_get(key, "alg"));
+    uint8_t k[32], iv[16], sha[32];
+    if (json_object_get(http_json(req), "encrypted_body")) {
+        mcs_error(req, 400, "MCS_MALFORMED_JSON",
+                  "encrypted_body is not supported: send file in the clear over TLS");
+        return;
+    }
+    if (!json_is_object(file) || !url || strncmp(url, "mxc://", 6) != 0 ||
+        (alg && strcmp(alg, "A256CTR") != 0) || !field_bytes(key, "k", k, sizeof k) ||
+        !field_bytes(file, "iv", iv, sizeof iv) ||
+        !field_bytes(json_object_get(file, "hashes"), "sha256", sha, sizeof sha)) {
+        sodium_memzero(k, sizeof k);
+        mcs_error(req, 400, "MCS_MALFORMED_JSON",
+                  "file must be an EncryptedFile (url, key.k, iv, hashes.sha256)");
+        return;
+    }
+    const char *sm = url + 6, *slash = strchr(sm, '/');
+    char *server = slash ? http_printf(req, "%.*s", (int)(slash - sm), sm) : NULL;
+    struct media_error err = {0};
+    bool clean = false;
+    int rc = server ? media_scan_encrypted(http_user(req)->user_id, server, slash + 1, k, iv,
+                                           sha, &clean, &err)
+                    : -1;
+    sodium_memzero(k, sizeof k);
+    if (!server) {
+        mcs_error(req, 400, "MCS_MALFORMED_JSON", "file.url is not an mxc:// URI");
+        return;
+    }
+    if (rc < 0 && err.errcode && strncmp(err.errcode, "MCS_", 4) == 0)
+        mcs_error(req, err.status, err.errcode, err.why);
+    else if (rc < 0)
+        reply_err(req, &err);
+    else
+        http_reply_json(req, 200,
+                        json_pack("{s:b,s:s}", "clean", clean, "info",
+                                  clean ? "File is clean" : "***VIRUS DETECTED***"));
 }

@@ -7,6 +7,7 @@
 #define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
 #define MSC3814 "/_matrix/client/unstable/org.matrix.msc3814.v1"
+#define MSC4186 "/_matrix/client/unstable/org.matrix.simplified_msc3575"
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
 #define J HTTP_BODY_JSON
@@ -44,6 +45,7 @@ const struct http_route api_routes[] = {
     {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
 
     {"GET", CS "/sync", api_sync, R, 0},
+    {"POST", MSC4186 "/sync", api_slidingsync, R, J},
     {"POST", CS "/user/{userId}/filter", api_filter_post, R, 0},
     {"GET", CS "/user/{userId}/filter/{filterId}", api_filter_get, R, 0},
     {"PUT", CS "/user/{userId}/account_data/{type}", api_account_data_put, R, J},
@@ -135,6 +137,8 @@ const struct http_route api_routes[] = {
     {"POST", "/_matrix/media/v3/upload", api_media_upload, R, F},
     {"PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}", api_media_upload_to, R, F},
     {"POST", "/_matrix/media/v1/create", api_media_create, R, 0},
+    /* the content scanner's API (matrix-content-scanner), for encrypted attachments */
+    {"POST", "/_matrix/media_proxy/unstable/scan_encrypted", api_media_scan_encrypted, R, J},
     {"GET", V1 "/media/config", api_media_config, R, 0},
     {"GET", "/_matrix/media/v3/config", api_media_config, R, 0},
     {"GET", V1 "/media/download/{serverName}/{mediaId}", api_media_download, R, 0},

@@ -142,6 +142,41 @@ static void respond(struct http_req *req)
     sync_result_clear(&r);
 }
 
+bool api_sync_params(struct http_req *req, int64_t *timeout, const char **set_presence)
+{
+    *timeout = 0;
+    const char *t = http_query(req, "timeout");
+    if (t && *t) {
+        char *end;
+        long long v = strtoll(t, &end, 10);
+        if (*end || v < 0) {
+            http_reply_error(req, 400, "M_INVALID_PARAM", "timeout must be a non-negative integer");
+            return false;
+        }
+        *timeout = v > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : v;
+    }
+    const char *sp = http_query(req, "set_presence");
+    if (sp && strcmp(sp, "online") != 0 && strcmp(sp, "offline") != 0 &&
+        strcmp(sp, "unavailable") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM",
+                         "set_presence must be online, offline or unavailable");
+        return false;
+    }
+    *set_presence = sp;
+    return true;
+}
+
+void api_sync_presence(struct http_req *req, const char *user_id, const char *set_presence)
+{
+    /* "online" unless told otherwise; only stored when presence is enabled */
+    bool offline = set_presence && strcmp(set_presence, "offline") == 0;
+    if (http_config(req)->presence_enabled && !offline) {
+        char why[128];
+        userdata_presence_put(user_id, set_presence ? set_presence : "online", NULL, why,
+                              sizeof why);
+    }
+}
+
 /* The `filter` parameter: inline JSON or the ID of a stored filter. Answers on error. */
 static bool load_filter(struct http_req *req, const char *user_id, json_t **out)
 {
@@ -194,31 +229,13 @@ void api_sync(struct http_req *req)
     }
     p->q.full_state = fs && strcmp(fs, "true") == 0;
     int64_t timeout = 0;
-    const char *t = http_query(req, "timeout");
-    if (t && *t) {
-        char *end;
-        long long v = strtoll(t, &end, 10);
-        if (*end || v < 0) {
-            http_reply_error(req, 400, "M_INVALID_PARAM", "timeout must be a non-negative integer");
-            return;
-        }
-        timeout = v > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : v;
-    }
-    const char *sp = http_query(req, "set_presence");
-    if (sp && strcmp(sp, "online") != 0 && strcmp(sp, "offline") != 0 &&
-        strcmp(sp, "unavailable") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM",
-                         "set_presence must be online, offline or unavailable");
+    const char *sp = NULL;
+    if (!api_sync_params(req, &timeout, &sp))
         return;
-    }
     if (!load_filter(req, u->user_id, &p->filter))
         return;
     p->q.filter = p->filter;
-    /* "online" unless told otherwise; only stored when presence is enabled */
-    if (p->q.presence_enabled && (!sp || strcmp(sp, "offline") != 0)) {
-        char why[128];
-        userdata_presence_put(u->user_id, sp ? sp : "online", NULL, why, sizeof why);
-    }
+    api_sync_presence(req, u->user_id, sp);
     p->deadline = clock_mono_ms() + (p->q.full_state ? 0 : timeout);
     http_set_ctx(req, p);
     http_on_end(req, park_end);

@@ -123,6 +123,9 @@ int federation_sender_start(void);
  * carried into the next start). */
 void federation_sender_quiesce(void);
 void federation_sender_stop(void);
+/* For the metrics: items not yet written to the queue, destinations with queued rows, and
+ * transactions in flight. Thread-safe; takes the sender's lock (scrape time only). */
+void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight);
 /* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
  * for the room's other servers. */
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);

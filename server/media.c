@@ -13,8 +13,11 @@
  *     http.c adds a sandboxing Content-Security-Policy. Uploaded files never run as pages.
  *  4. Media of other servers is fetched through federation and cached (server/media_remote.c);
  *     its thumbnails are asked of the other server or made here from the cached original.
- *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*); those a
- *     killed process left behind are removed at start-up, before anything is served. */
+ *  5. media_store_path/tmp holds only files in the making (upload-*, put-*, thumb-*, scan-*);
+ *     those a killed process left behind are removed at start-up, before anything is served.
+ *  6. With media_scanner.enabled, an upload is scanned by clamd (server/avscan.c) while still
+ *     in tmp: infected files (400 M_FORBIDDEN) and, with on_error: refuse, unscannable ones
+ *     (503 M_UNKNOWN) never reach the store. Empty uploads are not scanned. */
 #include "server/media.h"
 
 #include <ctype.h>
@@ -32,6 +35,7 @@
 
 #include <sodium.h>
 
+#include "server/avscan.h"
 #include "server/clock.h"
 #include "server/httpjob.h"
 #include "server/ids.h"
@@ -44,6 +48,7 @@
 #include "storage/remote.h"
 
 #define MEDIA_ID_LEN 24
+_Static_assert(MEDIA_ID_SIZE == MEDIA_ID_LEN + 1, "media.h's MEDIA_ID_SIZE");
 #define PENDING_MAX 20                  /* unfinished asynchronous uploads per user */
 #define PENDING_MS (24LL * 3600 * 1000) /* how long a created media ID waits for content */
 #define THUMB_THREADS 2   /* thumbnails made at once (each a child process) */
@@ -94,7 +99,7 @@ static int mkdir_p(const char *dir)
 static void remove_stale_temps(const char *dir)
 {
     /* the prefixes of files made in tmp: http.c's uploads, put_file, thumbnail.c */
-    static const char *const prefixes[] = {"upload-", "put-", "thumb-"};
+    static const char *const prefixes[] = {"upload-", "put-", "thumb-", "scan-"};
     DIR *d = opendir(dir);
     struct dirent *e;
     size_t removed = 0;
@@ -128,6 +133,19 @@ int media_init(const struct config *cfg, const char *argv0)
     }
     (void)argv0;
     remove_stale_temps(tmp);
+    if (avscan_init(cfg) < 0)
+        return -1;
+    if (avscan_enabled()) {
+        char where[300];
+        if (cfg->media_scanner.clamd_socket)
+            snprintf(where, sizeof where, "%s", cfg->media_scanner.clamd_socket);
+        else
+            snprintf(where, sizeof where, "%s:%d",
+                     cfg->media_scanner.clamd_host ? cfg->media_scanner.clamd_host : "127.0.0.1",
+                     cfg->media_scanner.clamd_port);
+        log_info("media: uploads are scanned by clamd at %s (on_error: %s)", where,
+                 cfg->media_scanner.on_error);
+    }
     n_sizes = thumbnail_n_default_sizes;
     if (cfg->n_thumbnail_sizes) {
         sizes = cfg->thumbnail_sizes;
@@ -144,6 +162,12 @@ void media_shutdown(void)
     thumbnail_shutdown();
     free(store);
     store = NULL;
+}
+
+int media_tmp_path(char *out, size_t n, const char *name)
+{
+    int w = snprintf(out, n, "%s/tmp/%s", store, name);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 static bool valid_media_id(const char *id)
@@ -233,9 +257,29 @@ static bool header_text_ok(const char *s, size_t max)
     return true;
 }
 
+void media_new_id(char out[MEDIA_ID_SIZE])
+{
+    ids_random_alnum(out, MEDIA_ID_LEN);
+    out[MEDIA_ID_LEN] = '\0';
+}
+
 json_t *media_upload(const char *user_id, const char *media_id, const char *tmp, uint64_t len,
                      const uint8_t sha[32], const char *content_type, const char *filename,
                      struct media_error *err)
+{
+    char id[MEDIA_ID_SIZE];
+    media_new_id(id);
+    /* scanned before it is stored (invariant 6); the temporary file is removed by the caller */
+    enum avscan_verdict v =
+        tmp ? avscan_check(tmp, user_id, media_id ? media_id : id, NULL, 0) : AVSCAN_ACCEPT;
+    return media_upload_verdict(user_id, media_id, id, tmp, len, sha, content_type, filename, v,
+                                err);
+}
+
+json_t *media_upload_verdict(const char *user_id, const char *media_id, const char *new_id,
+                             const char *tmp, uint64_t len, const uint8_t sha[32],
+                             const char *content_type, const char *filename,
+                             enum avscan_verdict v, struct media_error *err)
 {
     if (!content_type || !*content_type)
         content_type = "application/octet-stream";
@@ -249,6 +293,18 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
     }
     char sha_hex[65], id[MEDIA_ID_LEN + 1];
     media_hex(sha, sha_hex);
+    if (new_id && strlen(new_id) == MEDIA_ID_LEN)
+        memcpy(id, new_id, MEDIA_ID_LEN + 1);
+    else
+        media_new_id(id);
+    if (v == AVSCAN_INFECTED) {
+        media_fail(err, 400, "M_FORBIDDEN", "This file was refused: the virus scanner found malware");
+        return NULL;
+    }
+    if (v == AVSCAN_UNSCANNED) {
+        media_fail(err, 503, "M_UNKNOWN", "This file could not be checked for viruses; try later");
+        return NULL;
+    }
     if (media_put_file(tmp, "", (size_t)len, sha_hex, false) < 0) {
         media_fail_internal(err);
         return NULL;
@@ -281,8 +337,6 @@ json_t *media_upload(const char *user_id, const char *media_id, const char *tmp,
             media_fail_internal(err);
         }
     } else {
-        ids_random_alnum(id, MEDIA_ID_LEN);
-        id[MEDIA_ID_LEN] = '\0';
         char uri[400];
         snprintf(uri, sizeof uri, "mxc://%s/%s", server_name, id);
         if (db_media_insert(c, id, user_id, content_type, filename, (int64_t)len, sha_hex,
@@ -669,4 +723,5 @@ void media_quiesce(void)
 {
     thumbnail_cancel();
     workpool_stop(&pool);
+    avscan_quiesce();
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/avscan.h"
 #include "server/config.h"
 #include "server/thumbnail.h"
 
@@ -28,13 +29,23 @@ int media_init(const struct config *cfg, const char *argv0);
 void media_shutdown(void);
 
 /* An upload (the body in the temporary file `tmp`, NULL when empty, of `len` bytes with
- * SHA-256 `sha`) by user_id, stored content-addressed. With media_id non-NULL it fills that
+ * SHA-256 `sha`) by user_id, scanned (media_scanner; on this thread) and stored
+ * content-addressed. With media_id non-NULL it fills that
  * ID reserved by media_create (PUT /_matrix/media/v3/upload/{server}/{id}). Returns
  * {content_uri} (new; {} for the PUT), or NULL with *err. The temporary file is moved away on
  * success (the caller then calls http_body_file_take). */
 json_t *media_upload(const char *user_id, const char *media_id, const char *tmp, uint64_t len,
                      const uint8_t sha[32], const char *content_type, const char *filename,
                      struct media_error *err);
+/* A fresh media ID (24 letters and digits). */
+#define MEDIA_ID_SIZE 25
+void media_new_id(char out[MEDIA_ID_SIZE]);
+/* media_upload with the scan done already (avscan_check_async): v is its verdict, new_id (from
+ * media_new_id, may be NULL) the ID a new upload gets, as the scan's log line named it. */
+json_t *media_upload_verdict(const char *user_id, const char *media_id, const char *new_id,
+                             const char *tmp, uint64_t len, const uint8_t sha[32],
+                             const char *content_type, const char *filename,
+                             enum avscan_verdict v, struct media_error *err);
 /* POST /_matrix/media/v1/create: a media ID to upload to later. */
 json_t *media_create(const char *user_id, struct media_error *err);
 /* The content of mxc://server_name/media_id (download_name overrides the stored file name in
@@ -85,6 +96,20 @@ int media_thumb_query(const char *width, const char *height, const char *method,
  * an HTTP worker). 0 with *out, or -1 with *err. */
 int media_thumbnail_wait(const struct media_thumb *t, struct media_out *out,
                          struct media_error *err);
+
+/* The path of a new file in media_store_path/tmp: `name` (e.g. "scan-XXXXXX" for mkstemp)
+ * appended; the prefix must be one remove_stale_temps knows. 0, or -1 when it does not fit. */
+int media_tmp_path(char *out, size_t n, const char *name);
+
+/* scan_encrypted (server/media_scan.c): scan the local media server/media_id, an encrypted
+ * attachment, by decrypting it (AES-256-CTR with key and iv) after checking its SHA-256.
+ * Callers check avscan_enabled first. Returns 0 with *clean, or -1 with *err (404 unknown media, 400 MCS_MEDIA_FAILED_TO_DECRYPT on a hash
+ * mismatch, 503 when clamd gives no verdict and on_error is refuse). The plaintext is written
+ * to a temporary file only for the scan. */
+int media_scan_encrypted(const char *user_id, const char *server, const char *media_id,
+                         const uint8_t key[32], const uint8_t iv[16], const uint8_t sha[32],
+                         bool *clean, struct media_error *err);
+
 /* Shutdown, before the HTTP front stops: thumbnails being made or waiting end (their
  * requests are answered). */
 void media_quiesce(void);
