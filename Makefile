@@ -128,7 +128,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/config_write.c server/ids.c \
                  server/accesslog.c server/log.c server/ipfilter.c server/xmatrix.c server/sign.c \
-                 server/fedacl.c server/fedresolve.c
+                 server/fedacl.c server/fedresolve.c server/multipart.c
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do \

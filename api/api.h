@@ -16,6 +16,13 @@ const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, b
 /* Query parameter `name` holding a token (from, to, at, since, next_batch): NULL when absent
  * or empty, as clients send `from=` to mean "from the start" (Quaternion does). */
 const char *api_token_query(struct http_req *req, const char *name);
+
+/* Park req and run work(arg) on a thread of its own (api/parked.c): for calls that wait on
+ * other servers. finish(req, arg) then answers on an HTTP thread; free_arg(arg) (may be NULL)
+ * runs once the request has ended, whether finish ran or not (server stopping). Takes arg. */
+void api_run_parked(struct http_req *req, void (*work)(void *arg),
+                    void (*finish)(struct http_req *req, void *arg), void (*free_arg)(void *arg),
+                    void *arg);
 /* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */

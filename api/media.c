@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "server/avscan.h"
@@ -21,10 +22,7 @@
 
 static void reply_err(struct http_req *req, const struct media_error *e)
 {
-    if (e->status == 500 || !e->errcode)
-        http_reply_internal(req);
-    else
-        http_reply_error(req, e->status, e->errcode, "%s", e->why);
+    http_reply_failure(req, e->status, e->errcode, e->why);
 }
 
 static void reply_out(struct http_req *req, struct media_out *o)
@@ -130,29 +128,6 @@ void api_media_config(struct http_req *req)
         json_pack("{s:I}", "m.upload.size", (json_int_t)http_config(req)->max_upload_size));
 }
 
-void api_media_download(struct http_req *req)
-{
-    struct media_out out;
-    struct media_error err = {0};
-    if (media_download(http_param(req, 0), http_param(req, 1), http_param(req, 2), &out, &err) < 0)
-        reply_err(req, &err);
-    else
-        reply_out(req, &out);
-}
-
-static bool dimension(struct http_req *req, const char *name, int *v)
-{
-    const char *s = http_query(req, name);
-    char *end;
-    long n = s ? strtol(s, &end, 10) : -1;
-    if (!s || !*s || *end || n < 1 || n > 100000) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "%s must be a positive integer", name);
-        return false;
-    }
-    *v = (int)n;
-    return true;
-}
-
 /* Whose work this is, for the per-user limits: the user, or the address of an
  * unauthenticated legacy read. */
 static const char *who(struct http_req *req)
@@ -162,14 +137,98 @@ static const char *who(struct http_req *req)
     return u ? u->user_id : ip ? ip : "ip:?";
 }
 
-static void thumb_made(void *job, struct media_thumb_result *r)
+/* Another server's media: fetched (when not cached) on a thread of its own, the request
+ * parked meanwhile (api/parked.c). */
+struct remote_job {
+    char *server, *media_id, *name, *who, *method;
+    int width, height; /* 0: a download */
+    int rc;
+    struct media_out out;
+    struct media_error err;
+    struct media_thumb t;
+};
+
+static void remote_free(void *p)
 {
-    http_job_done(job, r, media_thumb_result_free);
+    struct remote_job *j = p;
+    free(j->server);
+    free(j->media_id);
+    free(j->name);
+    free(j->who);
+    free(j->method);
+    if (j->rc == 0 && j->out.fd >= 0)
+        close(j->out.fd);
+    if (j->rc == 0)
+        free(j->out.buf);
+    free(j);
 }
 
-static void thumb_start(struct http_job *job, void *arg)
+static void remote_work(void *p)
 {
-    media_thumbnail_run(arg, thumb_made, job);
+    struct remote_job *j = p;
+    if (!j->width) {
+        j->rc = media_download(j->server, j->media_id, j->name, &j->out, &j->err);
+        return;
+    }
+    j->rc = media_thumbnail_find(j->server, j->media_id, j->width, j->height, j->method, j->who,
+                                 &j->out, &j->t, &j->err);
+    if (j->rc == 1)
+        j->rc = media_thumbnail_wait(&j->t, &j->out, &j->err);
+}
+
+static void remote_finish(struct http_req *req, void *p)
+{
+    struct remote_job *j = p;
+    if (j->rc < 0) {
+        reply_err(req, &j->err);
+        return;
+    }
+    reply_out(req, &j->out); /* takes buf or fd */
+    j->out.buf = NULL;
+    j->out.fd = -1;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Park a download (width 0) or thumbnail of another server's media. */
+static void remote_run(struct http_req *req, int width, int height, const char *method)
+{
+    struct remote_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->rc = -1;
+        j->out.fd = -1;
+        j->server = strdup(http_param(req, 0));
+        j->media_id = strdup(http_param(req, 1));
+        j->name = width ? NULL : dup_or_null(http_param(req, 2));
+        j->who = strdup(who(req));
+        j->method = strdup(method);
+        j->width = width;
+        j->height = height;
+    }
+    if (!j || !j->server || !j->media_id || !j->who || !j->method) {
+        if (j)
+            remote_free(j);
+        http_reply_internal(req);
+        return;
+    }
+    api_run_parked(req, remote_work, remote_finish, remote_free, j);
+}
+
+void api_media_download(struct http_req *req)
+{
+    struct media_out out;
+    struct media_error err = {0};
+    if (!ids_is_local_server(http_param(req, 0))) {
+        remote_run(req, 0, 0, "");
+        return;
+    }
+    if (media_download(http_param(req, 0), http_param(req, 1), http_param(req, 2), &out, &err) < 0)
+        reply_err(req, &err);
+    else
+        reply_out(req, &out);
 }
 
 static void thumb_finish(struct http_req *req, void *arg, void *result)
@@ -189,11 +248,15 @@ static void thumb_finish(struct http_req *req, void *arg, void *result)
 void api_media_thumbnail(struct http_req *req)
 {
     int w, h;
-    const char *method = http_query(req, "method");
-    if (!dimension(req, "width", &w) || !dimension(req, "height", &h))
+    const char *method;
+    struct media_error qerr = {0};
+    if (media_thumb_query(http_query(req, "width"), http_query(req, "height"),
+                          http_query(req, "method"), &w, &h, &method, &qerr) < 0) {
+        reply_err(req, &qerr);
         return;
-    if (method && strcmp(method, "crop") != 0 && strcmp(method, "scale") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "method must be crop or scale");
+    }
+    if (!ids_is_local_server(http_param(req, 0))) {
+        remote_run(req, w, h, method);
         return;
     }
     struct media_out out;
@@ -203,15 +266,14 @@ void api_media_thumbnail(struct http_req *req)
         http_reply_internal(req);
         return;
     }
-    int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h,
-                                  method ? method : "scale", who(req), &out, t,
-                                  &err);
+    int rc = media_thumbnail_find(http_param(req, 0), http_param(req, 1), w, h, method,
+                                  who(req), &out, t, &err);
     if (rc < 0)
         reply_err(req, &err);
     else if (rc == 0)
         reply_out(req, &out);
     else /* made on the thumbnail pool while the request is parked */
-        http_job_park(req, thumb_start, thumb_finish, t);
+        http_job_park(req, media_thumbnail_job, thumb_finish, t);
 }
 
 /* The legacy reads: the spec's freeze of unauthenticated media. */

@@ -102,7 +102,8 @@ const struct http_route api_routes[] = {
     {"POST", CS "/rooms/{roomId}/report/{eventId}", api_report_event, R, J},
     {"POST", CS "/rooms/{roomId}/report", api_report_room, R, J},
     {"POST", CS "/rooms/{roomId}/upgrade", api_upgrade, R, J},
-    {"GET", CS "/publicRooms", api_public_rooms_get, N, 0}, /* spec: no token */
+    /* spec: no token; one is used if given (another server's directory needs it) */
+    {"GET", CS "/publicRooms", api_public_rooms_get, HTTP_AUTH_OPTIONAL, 0},
     {"POST", CS "/publicRooms", api_public_rooms_post, R, J},
     {"GET", CS "/directory/list/room/{roomId}", api_directory_list_get, N, 0},
     {"PUT", CS "/directory/list/room/{roomId}", api_directory_list_put, R, J},

@@ -583,6 +583,14 @@ void http_reply_internal(struct http_req *req)
     http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
 }
 
+void http_reply_failure(struct http_req *req, int status, const char *errcode, const char *why)
+{
+    if (status == 500 || !errcode)
+        http_reply_internal(req);
+    else
+        http_reply_error(req, status, errcode, "%s", why);
+}
+
 void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
 {
     char cause[512];

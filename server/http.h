@@ -141,6 +141,9 @@ void http_reply_bytes(struct http_req *req, int status, char *body, int fd, uint
  * reply with a status of 500 or more leaves an error-level log line naming the route and the
  * message; http_reply_internal_cause adds the cause (no secrets in it) to that line. */
 void http_reply_internal(struct http_req *req);
+/* The answer of a layer's error struct (status, errcode, message): 500 or no errcode is
+ * http_reply_internal, anything else http_reply_error with the message. */
+void http_reply_failure(struct http_req *req, int status, const char *errcode, const char *why);
 void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool http_replied(struct http_req *req);
