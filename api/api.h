@@ -4,6 +4,10 @@
 #include "server/http.h"
 
 extern const struct http_route api_routes[];
+/* GET /health, for every listener (api/ops.c). */
+extern const struct http_route api_health_routes[];
+/* GET /_synapse/metrics (and /metrics), for listeners with the `metrics` resource. */
+extern const struct http_route api_metrics_routes[];
 
 /* Helpers shared by the handlers (api/common.c). */
 /* Field `key` of the body: the string, or NULL when absent. When present but not a string,
@@ -12,6 +16,13 @@ const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, b
 /* Query parameter `name` holding a token (from, to, at, since, next_batch): NULL when absent
  * or empty, as clients send `from=` to mean "from the start" (Quaternion does). */
 const char *api_token_query(struct http_req *req, const char *name);
+
+/* Park req and run work(arg) on a thread of its own (api/parked.c): for calls that wait on
+ * other servers. finish(req, arg) then answers on an HTTP thread; free_arg(arg) (may be NULL)
+ * runs once the request has ended, whether finish ran or not (server stopping). Takes arg. */
+void api_run_parked(struct http_req *req, void (*work)(void *arg),
+                    void (*finish)(struct http_req *req, void *arg), void (*free_arg)(void *arg),
+                    void *arg);
 /* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
@@ -126,6 +137,13 @@ void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);
 /* sync.c */
 void api_sync(struct http_req *req);
+void api_slidingsync(struct http_req *req);
+/* What GET /sync and sliding sync share (api/sync.c): the `timeout` (ms, at most 90 s) and
+ * `set_presence` query parameters; false when one is malformed (answered with 400). */
+bool api_sync_params(struct http_req *req, int64_t *timeout, const char **set_presence);
+/* Mark the user as set_presence says ("online" when NULL; not for "offline"), when presence
+ * is enabled. */
+void api_sync_presence(struct http_req *req, const char *user_id, const char *set_presence);
 /* userdata.c */
 /* Parse and check a Filter (JSON text); new object, or NULL with the reason in why. */
 json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n);
@@ -164,6 +182,7 @@ void api_media_download(struct http_req *req);
 void api_media_thumbnail(struct http_req *req);
 void api_media_legacy_read(struct http_req *req);
 void api_media_preview_url(struct http_req *req);
+void api_media_scan_encrypted(struct http_req *req);
 /* pushers.c */
 void api_pushers_get(struct http_req *req);
 void api_pushers_set(struct http_req *req);
