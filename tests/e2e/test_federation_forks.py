@@ -13,19 +13,14 @@ display name. nrw is restarted with
 its normal configuration; a message from hessen and one from nrw tie the forks together.
 Every instance must end with the same current state (state resolution v2): the demotion wins,
 the moderator's topic and ban are not in the resolved state."""
-import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 
-from fedharness import FedServer, TestCA
+from fedharness import Restartable, TestCA, start_servers, stop_servers
 
 CS = "/_matrix/client/v3"
 WAIT_S = 60
@@ -33,35 +28,6 @@ WAIT_S = 60
 
 def q(s):
     return urllib.parse.quote(s, safe="")
-
-
-class Restartable(FedServer):
-    """A FedServer that can be stopped and started again with its database and name,
-    optionally with extra configuration for the next run."""
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        assert self.proc.returncode == 0, self.read_log()[-5000:]
-
-    def resume(self, extra=None):
-        cfg = self.config()
-        cfg.update(extra or {})
-        with open(self.config_path, "w") as f:
-            json.dump(cfg, f, indent=2)
-        self.log = open(self.log_path, "a")
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0"
-        self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/_matrix/client/versions", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("server did not come back")
 
 
 class TestFederationForks(unittest.TestCase):
@@ -74,13 +40,10 @@ class TestFederationForks(unittest.TestCase):
         cls.A = Restartable(cls.ca, dict(ca_cfg))  # bund
         cls.B = Restartable(cls.ca, dict(ca_cfg))  # nrw
         cls.C = Restartable(cls.ca, dict(ca_cfg))  # hessen
-        cls.servers = []
         try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
+            cls.servers = start_servers(cls.A, cls.B, cls.C)
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
         cls.tok = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril"), (cls.C, "carl")):
@@ -90,11 +53,7 @@ class TestFederationForks(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- helpers ------------------------------------------------------------------------
