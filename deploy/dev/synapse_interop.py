@@ -142,6 +142,9 @@ class Synapse:
             "trusted_key_servers": [],
             "suppress_key_server_warning": True,
             "default_room_version": "10",
+            # Synapse caches a /sync answer for 2 minutes by default, so that polling with the
+            # same since token would not see new events: no cache
+            "caches": {"sync_response_cache_duration": 0},
             "rc_message": many, "rc_registration": many, "rc_joins": {"local": many,
                                                                        "remote": many},
             "rc_joins_per_room": many, "rc_invites": {"per_room": many, "per_user": many,
@@ -209,19 +212,36 @@ def ok(st, r, what):
     return r
 
 
+SYNC = {}  # token -> [next_batch, accumulated view in /sync's shape]
+
+
 def wait_sync(client, token, pred, what):
-    """Poll full /sync (timeout=0) until pred(sync_body) is true; bounded by WAIT seconds."""
+    """Poll /sync (timeout=0, incremental after the first: Synapse caches an identical full
+    sync for minutes) until pred(view) holds, where view gathers every timeline and state
+    event and every invite seen so far in /sync's shape. Bounded by WAIT seconds."""
+    since, view = SYNC.setdefault(token, [None, {"rooms": {"join": {}, "invite": {}}}])
     deadline = time.time() + WAIT
     last = None
     while time.time() < deadline:
-        st, r = client.req("GET", CS + "/sync", token=token,
-                           query={"timeout": "0", "filter": json.dumps(
-                               {"room": {"timeline": {"limit": 50}}})})
-        last = (st, r)
-        if st == 200 and pred(r):
-            return r
+        query = {"timeout": "0", "filter": json.dumps({"room": {"timeline": {"limit": 50}}})}
+        if SYNC[token][0]:
+            query["since"] = SYNC[token][0]
+        st, r = client.req("GET", CS + "/sync", token=token, query=query)
+        last = st
+        if st == 200:
+            SYNC[token][0] = r.get("next_batch")
+            rooms = r.get("rooms", {})
+            for rid, room in rooms.get("join", {}).items():
+                v = view["rooms"]["join"].setdefault(rid, {"timeline": {"events": []},
+                                                           "state": {"events": []}})
+                for part in ("timeline", "state"):
+                    v[part]["events"] += room.get(part, {}).get("events", [])
+            for rid, room in rooms.get("invite", {}).items():
+                view["rooms"]["invite"][rid] = room
+            if pred(view):
+                return view
         time.sleep(0.5)
-    raise AssertionError(f"not in /sync within {WAIT} s: {what} (last HTTP {last[0]})")
+    raise AssertionError(f"not in /sync within {WAIT} s: {what} (last HTTP {last})")
 
 
 def timeline_has(room_id, body_text):
