@@ -313,14 +313,18 @@ def main():
         sue, utok = S.register("sue")
         rooms = {}
 
-        def syn_joins_by_id():
-            rid = create(A, atok, preset="public_chat", name="Amtsbote room")
-            got = join(S, stok, rid, amt.server_name)
-            assert got == rid, got
-            rooms["a1"] = rid
-            wait_sync(A, atok, member_joined(rid, sam), f"{sam} joined on Amtsbote")
-            wait_sync(S, stok, member_joined(rid, sam), f"{sam} joined on Synapse")
-            return rid
+        def joins_by_id(host, htok, guest, gtok, guest_id, via, key):
+            """guest_id (on guest) joins a public room made on host, by room ID via `via`;
+            both sides' /sync show the join."""
+            def run():
+                rid = create(host, htok, preset="public_chat", name="interop " + key)
+                got = join(guest, gtok, rid, via)
+                assert got == rid, got
+                rooms[key] = rid
+                wait_sync(host, htok, member_joined(rid, guest_id), f"{guest_id} joined, host")
+                wait_sync(guest, gtok, member_joined(rid, guest_id), f"{guest_id} joined, guest")
+                return rid
+            return run
 
         def syn_joins_by_alias():
             alias = f"#interop:{amt.server_name}"
@@ -330,15 +334,6 @@ def main():
             rooms["a2"] = rid
             wait_sync(A, atok, member_joined(rid, sue), f"{sue} joined on Amtsbote")
             return f"{alias} -> {rid}"
-
-        def amt_joins_syn_room():
-            rid = create(S, stok, preset="public_chat", name="Synapse room")
-            got = join(A, btok, rid, syn.server_name)
-            assert got == rid, got
-            rooms["s1"] = rid
-            wait_sync(S, stok, member_joined(rid, bob), f"{bob} joined on Synapse")
-            wait_sync(A, btok, member_joined(rid, bob), f"{bob} joined on Amtsbote")
-            return rid
 
         def msg(room_key, sender, stok_, receiver, rtok_):
             def run():
@@ -366,9 +361,11 @@ def main():
             return run
 
         steps = [
-            ("Synapse user joins Amtsbote v10 room by ID", syn_joins_by_id, []),
+            ("Synapse user joins Amtsbote v10 room by ID",
+             joins_by_id(A, atok, S, stok, sam, amt.server_name, "a1"), []),
             ("Synapse user joins Amtsbote v10 room by alias", syn_joins_by_alias, []),
-            ("Amtsbote user joins Synapse v10 room by ID", amt_joins_syn_room, []),
+            ("Amtsbote user joins Synapse v10 room by ID",
+             joins_by_id(S, stok, A, btok, bob, syn.server_name, "s1"), []),
             ("message Amtsbote -> Synapse in Amtsbote room", msg("a1", A, atok, S, stok),
              ["a1"]),
             ("message Synapse -> Amtsbote in Amtsbote room", msg("a1", S, stok, A, atok),
