@@ -12,11 +12,12 @@
 SHELL      := /bin/bash
 PKGS       := libmicrohttpd jansson libsodium libpq libcurl yaml-0.1 libcrypto
 # Debian packages: build, runtime (libvips for thumbnails), tests (libolm for real Olm/Megolm
-# keys, matrix-nio for a real client library, clang's runtime for LeakSanitizer).
+# keys, matrix-nio for a real client library, clang's runtime for LeakSanitizer, clamd for
+# the virus-scanning tests, which start their own with a local EICAR-only signature file).
 DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev \
               libpq-dev postgresql libcurl4-openssl-dev libssl-dev libyaml-dev libolm-dev python3 \
               libvips-dev \
-              python3-matrix-nio python3-olm
+              python3-matrix-nio python3-olm clamav-daemon
 PYTHON     := /usr/bin/python3
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -127,7 +128,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/config_write.c server/ids.c \
                  server/accesslog.c server/log.c server/ipfilter.c server/xmatrix.c server/sign.c \
-                 server/fedacl.c server/fedresolve.c
+                 server/fedacl.c server/fedresolve.c server/multipart.c
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do \

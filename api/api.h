@@ -4,6 +4,10 @@
 #include "server/http.h"
 
 extern const struct http_route api_routes[];
+/* GET /health, for every listener (api/ops.c). */
+extern const struct http_route api_health_routes[];
+/* GET /_synapse/metrics (and /metrics), for listeners with the `metrics` resource. */
+extern const struct http_route api_metrics_routes[];
 
 /* Helpers shared by the handlers (api/common.c). */
 /* Field `key` of the body: the string, or NULL when absent. When present but not a string,
@@ -12,6 +16,16 @@ const char *api_opt_string(struct http_req *req, json_t *obj, const char *key, b
 /* Query parameter `name` holding a token (from, to, at, since, next_batch): NULL when absent
  * or empty, as clients send `from=` to mean "from the start" (Quaternion does). */
 const char *api_token_query(struct http_req *req, const char *name);
+
+/* Park req and run work(arg) on a thread of its own (api/parked.c): for calls that wait on
+ * other servers. finish(req, arg) then answers on an HTTP thread; free_arg(arg) (may be NULL)
+ * runs once the request has ended, whether finish ran or not (server stopping). Takes arg. */
+void api_run_parked(struct http_req *req, void (*work)(void *arg),
+                    void (*finish)(struct http_req *req, void *arg), void (*free_arg)(void *arg),
+                    void *arg);
+/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for the parked
+ * calls' threads to end, so none touches the database after it closes. */
+void api_parked_drain(int timeout_ms);
 /* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
@@ -74,9 +88,6 @@ void api_remote_messages(struct http_req *req, const char *room_id, const char *
                          json_t *filter);
 /* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
 void api_remote_alias(struct http_req *req, const char *alias);
-/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
- * threads to end, so none touches the database after it closes. */
-void api_remote_drain(int timeout_ms);
 
 /* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
  * alias (another server's through /query/directory), take the via and server_name query
@@ -126,6 +137,13 @@ void api_report_room(struct http_req *req);
 void api_upgrade(struct http_req *req);
 /* sync.c */
 void api_sync(struct http_req *req);
+void api_slidingsync(struct http_req *req);
+/* What GET /sync and sliding sync share (api/sync.c): the `timeout` (ms, at most 90 s) and
+ * `set_presence` query parameters; false when one is malformed (answered with 400). */
+bool api_sync_params(struct http_req *req, int64_t *timeout, const char **set_presence);
+/* Mark the user as set_presence says ("online" when NULL; not for "offline"), when presence
+ * is enabled. */
+void api_sync_presence(struct http_req *req, const char *user_id, const char *set_presence);
 /* userdata.c */
 /* Parse and check a Filter (JSON text); new object, or NULL with the reason in why. */
 json_t *api_filter_parse(const char *text, size_t len, char *why, size_t n);
@@ -164,6 +182,7 @@ void api_media_download(struct http_req *req);
 void api_media_thumbnail(struct http_req *req);
 void api_media_legacy_read(struct http_req *req);
 void api_media_preview_url(struct http_req *req);
+void api_media_scan_encrypted(struct http_req *req);
 /* pushers.c */
 void api_pushers_get(struct http_req *req);
 void api_pushers_set(struct http_req *req);

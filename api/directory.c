@@ -1,19 +1,42 @@
 /* directory.c - the public room directory (Client-Server API "Room discovery": GET/POST
- * /publicRooms, /directory/list/room/{roomId}). Only this server's rooms are listed: the
- * `server` parameter naming another server needs federation and answers 404. */
+ * /publicRooms, /directory/list/room/{roomId}). The `server` parameter naming another server
+ * asks that server (/_matrix/federation/v1/publicRooms, server/remote.c); that needs an access
+ * token, so that anonymous clients cannot make this server send requests. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "server/ids.h"
+#include "server/remote.h"
 #include "server/room.h"
 
-static bool own_server(struct http_req *req, const char *server)
+/* Answer from another server's directory; false when `server` is this server (or absent). */
+static bool other_server(struct http_req *req, const char *server, const char *since, int limit,
+                         const json_t *filter)
 {
-    if (server && !ids_is_local_server(server)) {
-        http_reply_error(req, 404, "M_NOT_FOUND",
-                         "Listing another server's rooms needs federation, not available yet");
+    if (!server || ids_is_local_server(server))
         return false;
+    if (!http_user(req)) {
+        http_reply_error(req, 401, "M_MISSING_TOKEN",
+                         "Other servers' directories need an access token");
+        return true;
+    }
+    json_t *out = NULL;
+    int status = 0;
+    switch (remote_public_rooms(server, since, limit, filter, &out, &status)) {
+    case REMOTE_OK:
+        http_reply_json(req, 200, out);
+        break;
+    case REMOTE_REFUSED:
+        http_reply_error(req, 403, "M_FORBIDDEN", "Federation with %s is not allowed", server);
+        break;
+    default:
+        if (status == 403)
+            http_reply_error(req, 403, "M_FORBIDDEN", "%s does not share its room directory",
+                             server);
+        else
+            http_reply_error(req, 502, "M_UNKNOWN", "Could not fetch the room directory of %s",
+                             server);
     }
     return true;
 }
@@ -29,7 +52,8 @@ static void list(struct http_req *req, const char *search, const char *since, in
 void api_public_rooms_get(struct http_req *req)
 {
     const char *limit = http_query(req, "limit");
-    if (!own_server(req, http_query(req, "server")))
+    if (other_server(req, http_query(req, "server"), http_query(req, "since"),
+                     limit ? atoi(limit) : 0, NULL))
         return;
     list(req, NULL, api_token_query(req, "since"), limit ? atoi(limit) : 0);
 }
@@ -47,7 +71,9 @@ void api_public_rooms_post(struct http_req *req)
         http_reply_error(req, 400, "M_BAD_JSON", "limit must be an integer, filter an object");
         return;
     }
-    if (!own_server(req, http_query(req, "server")))
+    if (other_server(req, http_query(req, "server"), since && *since ? since : NULL,
+                     limit ? (int)json_integer_value(limit) : 0,
+                     filter))
         return;
     list(req, search, since && *since ? since : NULL, limit ? (int)json_integer_value(limit) : 0);
 }

@@ -21,10 +21,12 @@ void api_versions(struct http_req *req)
     json_t *v = json_array();
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
         json_array_append_new(v, json_string(versions[i]));
-    /* unstable features that work: dehydrated devices (MSC3814) */
+    /* unstable features that work: dehydrated devices (MSC3814), native sliding sync
+     * (MSC4186, api/slidingsync.c) */
     http_reply_json(
         req, 200,
-        json_pack("{s:o,s:{s:b}}", "versions", v, "unstable_features", "org.matrix.msc3814", 1));
+        json_pack("{s:o,s:{s:b,s:b}}", "versions", v, "unstable_features", "org.matrix.msc3814", 1,
+                  "org.matrix.simplified_msc3575", 1));
 }
 
 /* Only what the operator configured: a guessed https://<server_name>/ sends clients that

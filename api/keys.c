@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "server/e2e.h"
+#include "server/ids.h"
 #include "server/uia.h"
 
 #define MAX_TXN_ID 255
@@ -18,10 +19,8 @@ static void reply(struct http_req *req, json_t *out, const struct e2e_error *err
 {
     if (out)
         http_reply_json(req, 200, out);
-    else if (err->status == 500 || !err->errcode)
-        http_reply_internal(req);
     else
-        http_reply_error(req, err->status, err->errcode, "%s", err->why);
+        http_reply_failure(req, err->status, err->errcode, err->why);
 }
 
 void api_keys_upload(struct http_req *req)
@@ -31,16 +30,82 @@ void api_keys_upload(struct http_req *req)
     reply(req, e2e_upload(u->user_id, u->device_id, http_json(req), &err), &err);
 }
 
+/* A query or claim naming other servers' users waits on them: on a thread of its own. */
+struct keys_job {
+    bool claim;
+    char *user_id;
+    json_t *body, *out;
+    struct e2e_error err;
+};
+
+static void keys_job_free(void *p)
+{
+    struct keys_job *j = p;
+    free(j->user_id);
+    json_decref(j->body);
+    json_decref(j->out);
+    free(j);
+}
+
+static void keys_work(void *p)
+{
+    struct keys_job *j = p;
+    j->out = j->claim ? e2e_claim(j->body, &j->err) : e2e_query(j->user_id, j->body, &j->err);
+}
+
+static void keys_finish(struct http_req *req, void *p)
+{
+    struct keys_job *j = p;
+    reply(req, j->out, &j->err);
+    j->out = NULL; /* the reply took it */
+}
+
+/* Whether the object `users` (user IDs as keys) names a user of another server. */
+static bool names_remote(const json_t *users)
+{
+    const char *u;
+    json_t *v;
+    json_object_foreach((json_t *)users, u, v)
+    {
+        if (!ids_is_local(u))
+            return true;
+    }
+    return false;
+}
+
+static void keys_run(struct http_req *req, bool claim, const char *field)
+{
+    json_t *body = http_json(req);
+    if (!names_remote(json_object_get(body, field))) {
+        struct e2e_error err = {0};
+        reply(req,
+              claim ? e2e_claim(body, &err) : e2e_query(http_user(req)->user_id, body, &err),
+              &err);
+        return;
+    }
+    struct keys_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->claim = claim;
+        j->user_id = strdup(http_user(req)->user_id);
+        j->body = json_deep_copy(body);
+    }
+    if (!j || !j->user_id || !j->body) {
+        if (j)
+            keys_job_free(j);
+        http_reply_internal(req);
+        return;
+    }
+    api_run_parked(req, keys_work, keys_finish, keys_job_free, j);
+}
+
 void api_keys_query(struct http_req *req)
 {
-    struct e2e_error err = {0};
-    reply(req, e2e_query(http_user(req)->user_id, http_json(req), &err), &err);
+    keys_run(req, false, "device_keys");
 }
 
 void api_keys_claim(struct http_req *req)
 {
-    struct e2e_error err = {0};
-    reply(req, e2e_claim(http_json(req), &err), &err);
+    keys_run(req, true, "one_time_keys");
 }
 
 void api_keys_changes(struct http_req *req)

@@ -7,6 +7,7 @@
 #define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
 #define MSC3814 "/_matrix/client/unstable/org.matrix.msc3814.v1"
+#define MSC4186 "/_matrix/client/unstable/org.matrix.simplified_msc3575"
 #define R HTTP_AUTH_REQUIRED
 #define N HTTP_AUTH_NONE
 #define J HTTP_BODY_JSON
@@ -44,6 +45,7 @@ const struct http_route api_routes[] = {
     {"PUT", CS "/profile/{userId}/{field}", api_profile_field_put, R, J},
 
     {"GET", CS "/sync", api_sync, R, 0},
+    {"POST", MSC4186 "/sync", api_slidingsync, R, J},
     {"POST", CS "/user/{userId}/filter", api_filter_post, R, 0},
     {"GET", CS "/user/{userId}/filter/{filterId}", api_filter_get, R, 0},
     {"PUT", CS "/user/{userId}/account_data/{type}", api_account_data_put, R, J},
@@ -100,7 +102,8 @@ const struct http_route api_routes[] = {
     {"POST", CS "/rooms/{roomId}/report/{eventId}", api_report_event, R, J},
     {"POST", CS "/rooms/{roomId}/report", api_report_room, R, J},
     {"POST", CS "/rooms/{roomId}/upgrade", api_upgrade, R, J},
-    {"GET", CS "/publicRooms", api_public_rooms_get, N, 0}, /* spec: no token */
+    /* spec: no token; one is used if given (another server's directory needs it) */
+    {"GET", CS "/publicRooms", api_public_rooms_get, HTTP_AUTH_OPTIONAL, 0},
     {"POST", CS "/publicRooms", api_public_rooms_post, R, J},
     {"GET", CS "/directory/list/room/{roomId}", api_directory_list_get, N, 0},
     {"PUT", CS "/directory/list/room/{roomId}", api_directory_list_put, R, J},
@@ -134,6 +137,8 @@ const struct http_route api_routes[] = {
     {"POST", "/_matrix/media/v3/upload", api_media_upload, R, F},
     {"PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}", api_media_upload_to, R, F},
     {"POST", "/_matrix/media/v1/create", api_media_create, R, 0},
+    /* the content scanner's API (matrix-content-scanner), for encrypted attachments */
+    {"POST", "/_matrix/media_proxy/unstable/scan_encrypted", api_media_scan_encrypted, R, J},
     {"GET", V1 "/media/config", api_media_config, R, 0},
     {"GET", "/_matrix/media/v3/config", api_media_config, R, 0},
     {"GET", V1 "/media/download/{serverName}/{mediaId}", api_media_download, R, 0},

@@ -8,31 +8,23 @@
  * `since`, so nothing can fall between the two computations. If a wake turns out to concern
  * nothing the user may see, the request parks again for the rest of its timeout. A parked
  * request can end before its waiter fires (the client went away): the waiter holds a
- * `wake_ref`, not the request, and resumes it only while it lives (http.h). */
-#include <pthread.h>
+ * waker (server/httpjob.h), not the request, and resumes it only while it lives. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "server/clock.h"
+#include "server/httpjob.h"
 #include "server/notify.h"
 #include "server/sync.h"
 #include "server/userdata.h"
 
 #define MAX_TIMEOUT_MS 90000
 
-/* What a waiter holds: the request until it ends. Two owners, the waiter (let go in wake) and
- * the request (at its next wake-up or its end); freed when both have let go. */
-struct wake_ref {
-    pthread_mutex_t mu;
-    int refs;
-    struct http_req *req; /* NULL once the request ended */
-};
-
 struct park {
     struct sync_req q;
-    struct wake_ref *wref; /* the current waiter's, or NULL */
+    struct http_waker *wref; /* the current waiter's, or NULL */
     json_t *filter; /* owned; released with the reply */
     int64_t deadline;
     int64_t pos, typing; /* what the empty response covered */
@@ -52,30 +44,10 @@ static void park_release(struct park *p)
 
 static void respond(struct http_req *req);
 
-static void wake_ref_drop(struct wake_ref *w)
-{
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    bool last = --w->refs == 0;
-    pthread_mutex_unlock(&w->mu);
-    if (last) {
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-    }
-}
-
-/* The request lets go of its waiter's ref; after its end the waiter resumes nothing. */
+/* The request lets go of its waiter's waker; after its end the waiter resumes nothing. */
 static void park_drop_waiter(struct park *p)
 {
-    struct wake_ref *w = p->wref;
-    if (!w)
-        return;
-    p->wref = NULL;
-    pthread_mutex_lock(&w->mu);
-    w->req = NULL;
-    pthread_mutex_unlock(&w->mu);
-    wake_ref_drop(w);
+    http_waker_detach(&p->wref);
 }
 
 /* The request ended (also unanswered, when the server stopped with it parked, or when its
@@ -86,30 +58,17 @@ static void park_end(void *ctx)
     park_release(ctx);
 }
 
-static void wake(void *arg)
-{
-    struct wake_ref *w = arg;
-    pthread_mutex_lock(&w->mu);
-    if (w->req)
-        http_resume(w->req);
-    pthread_mutex_unlock(&w->mu);
-    wake_ref_drop(w);
-}
-
 static void arm(struct http_req *req)
 {
     struct park *p = http_ctx(req);
     int64_t left = p->deadline - clock_mono_ms();
-    struct wake_ref *w = calloc(1, sizeof *w);
+    struct http_waker *w = http_waker_new(req);
     if (!w) { /* cannot wait: answer at once, as a timeout would */
         http_resume(req);
         return;
     }
-    pthread_mutex_init(&w->mu, NULL);
-    w->refs = 2;
-    w->req = req;
     p->wref = w;
-    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, wake, w);
+    notify_wait(p->q.user_id, p->rooms, p->pos, p->typing, left, http_waker_fire, w);
 }
 
 static void respond(struct http_req *req)
@@ -140,6 +99,41 @@ static void respond(struct http_req *req)
     http_reply_json(req, 200, r.body);
     r.body = NULL;
     sync_result_clear(&r);
+}
+
+bool api_sync_params(struct http_req *req, int64_t *timeout, const char **set_presence)
+{
+    *timeout = 0;
+    const char *t = http_query(req, "timeout");
+    if (t && *t) {
+        char *end;
+        long long v = strtoll(t, &end, 10);
+        if (*end || v < 0) {
+            http_reply_error(req, 400, "M_INVALID_PARAM", "timeout must be a non-negative integer");
+            return false;
+        }
+        *timeout = v > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : v;
+    }
+    const char *sp = http_query(req, "set_presence");
+    if (sp && strcmp(sp, "online") != 0 && strcmp(sp, "offline") != 0 &&
+        strcmp(sp, "unavailable") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM",
+                         "set_presence must be online, offline or unavailable");
+        return false;
+    }
+    *set_presence = sp;
+    return true;
+}
+
+void api_sync_presence(struct http_req *req, const char *user_id, const char *set_presence)
+{
+    /* "online" unless told otherwise; only stored when presence is enabled */
+    bool offline = set_presence && strcmp(set_presence, "offline") == 0;
+    if (http_config(req)->presence_enabled && !offline) {
+        char why[128];
+        userdata_presence_put(user_id, set_presence ? set_presence : "online", NULL, why,
+                              sizeof why);
+    }
 }
 
 /* The `filter` parameter: inline JSON or the ID of a stored filter. Answers on error. */
@@ -194,31 +188,13 @@ void api_sync(struct http_req *req)
     }
     p->q.full_state = fs && strcmp(fs, "true") == 0;
     int64_t timeout = 0;
-    const char *t = http_query(req, "timeout");
-    if (t && *t) {
-        char *end;
-        long long v = strtoll(t, &end, 10);
-        if (*end || v < 0) {
-            http_reply_error(req, 400, "M_INVALID_PARAM", "timeout must be a non-negative integer");
-            return;
-        }
-        timeout = v > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : v;
-    }
-    const char *sp = http_query(req, "set_presence");
-    if (sp && strcmp(sp, "online") != 0 && strcmp(sp, "offline") != 0 &&
-        strcmp(sp, "unavailable") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM",
-                         "set_presence must be online, offline or unavailable");
+    const char *sp = NULL;
+    if (!api_sync_params(req, &timeout, &sp))
         return;
-    }
     if (!load_filter(req, u->user_id, &p->filter))
         return;
     p->q.filter = p->filter;
-    /* "online" unless told otherwise; only stored when presence is enabled */
-    if (p->q.presence_enabled && (!sp || strcmp(sp, "offline") != 0)) {
-        char why[128];
-        userdata_presence_put(u->user_id, sp ? sp : "online", NULL, why, sizeof why);
-    }
+    api_sync_presence(req, u->user_id, sp);
     p->deadline = clock_mono_ms() + (p->q.full_state ? 0 : timeout);
     http_set_ctx(req, p);
     http_on_end(req, park_end);

@@ -81,6 +81,7 @@ int federation_init(const struct config *cfg, char *err, size_t errlen)
                  "checked");
     keyring_init(cfg->server_name, federation_fetch_keys);
     remote_init(federation_request);
+    remote_init_raw(federation_request_raw);
     http_set_server_authenticator(federation_authenticate);
     return 0;
 }
@@ -194,6 +195,27 @@ int federation_request(const char *destination, const char *method, const char *
             *out = json_loadb(res.body, res.len, 0, NULL);
     }
     outbound_res_clear(&res);
+    federation_prepared_clear(&p);
+    return rc;
+}
+
+int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
+                           long timeout_ms, struct outbound_res *res, char *err, size_t errlen)
+{
+    struct federation_prepared p;
+    memset(res, 0, sizeof *res);
+    int rc = federation_prepare(destination, "GET", path_query, NULL, timeout_ms, &p, err, errlen);
+    if (rc < 0)
+        return rc;
+    p.headers[1] = NULL; /* any type: multipart/mixed */
+    p.req.max_body = max_body;
+    if (outbound_fetch(&p.req, res) < 0) {
+        snprintf(err, errlen, "%s", res->why);
+        outbound_res_clear(res);
+        rc = FED_ERR_TRANSPORT;
+    } else {
+        rc = (int)res->status;
+    }
     federation_prepared_clear(&p);
     return rc;
 }

@@ -74,6 +74,14 @@ int federation_prepare(const char *destination, const char *method, const char *
 /* Free what federation_prepare allocated; NULL-safe, idempotent. */
 void federation_prepared_clear(struct federation_prepared *p);
 
+/* A signed GET whose answer is kept as bytes (media over federation: multipart/mixed), over
+ * the server's outbound client with the same policy as federation_request (allow-list,
+ * discovery, address policy, TLS trust). Returns the HTTP status with *res filled (release
+ * with outbound_res_clear; res->content_type set), or FED_ERR_TRANSPORT / FED_ERR_REFUSED
+ * with *res empty and a reason in err. Answers over max_body bytes are transport errors. */
+int federation_request_raw(const char *destination, const char *path_query, size_t max_body,
+                           long timeout_ms, struct outbound_res *res, char *err, size_t errlen);
+
 /* Whether `server_name` may be talked to at all under federation_domain_whitelist. */
 bool federation_domain_allowed(const char *server_name);
 
@@ -115,6 +123,9 @@ int federation_sender_start(void);
  * carried into the next start). */
 void federation_sender_quiesce(void);
 void federation_sender_stop(void);
+/* For the metrics: items not yet written to the queue, destinations with queued rows, and
+ * transactions in flight. Thread-safe; takes the sender's lock (scrape time only). */
+void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight);
 /* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
  * for the room's other servers. */
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);
@@ -150,6 +161,24 @@ void federation_state_ids(struct http_req *req);
 void federation_event_auth(struct http_req *req);
 void federation_get_missing_events(struct http_req *req);
 void federation_backfill(struct http_req *req);
+
+/* GET and POST /_matrix/federation/v1/publicRooms (federation/directory.c): 403 unless
+ * allow_public_rooms_over_federation. */
+void federation_public_rooms_get(struct http_req *req);
+void federation_public_rooms_post(struct http_req *req);
+
+/* GET /_matrix/federation/v1/timestamp_to_event/{roomId} (federation/directory.c). */
+void federation_timestamp_to_event(struct http_req *req);
+
+/* GET /_matrix/federation/v1/media/download/{mediaId} and /thumbnail/{mediaId}
+ * (federation/media.c). */
+void federation_media_download(struct http_req *req);
+void federation_media_thumbnail(struct http_req *req);
+
+/* End-to-end encryption for other servers (federation/userkeys.c). */
+void federation_user_devices(struct http_req *req);
+void federation_user_keys_query(struct http_req *req);
+void federation_user_keys_claim(struct http_req *req);
 
 /* GET /_matrix/federation/v1/openid/userinfo (federation/openid.c). */
 void federation_openid_userinfo(struct http_req *req);

@@ -79,6 +79,18 @@ static struct {
     unsigned txn_counter;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight)
+{
+    long w = 0;
+    pthread_mutex_lock(&S.mu);
+    for (struct dest *d = S.dests; d; d = d->next)
+        w += d->has_work;
+    *inbox = (long)S.inbox_n;
+    *in_flight = S.in_flight;
+    pthread_mutex_unlock(&S.mu);
+    *dests_waiting = w;
+}
+
 static void item_free(struct item *it)
 {
     if (!it)

@@ -103,6 +103,10 @@ static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
 static bool turn_uri_ok(const char *s, size_t len);
 static bool key_b64_ok(const char *s, size_t len);
+static bool on_error_ok(const char *s, size_t len)
+{
+    return strcmp(s, "refuse") == 0 || strcmp(s, "allow") == 0;
+}
 
 #define SERVER_NAME_WANTED "a server name such as example.org or example.org:8448"
 
@@ -142,6 +146,19 @@ static const struct key config_keys[] = {
     {"password_config", K_SECTION, NO_DEST, NULL},
     {"password_config.enabled", K_BOOL, C(password_enabled), "true"},
     {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
+    {"allow_public_rooms_over_federation", K_BOOL, C(allow_public_rooms_over_federation),
+     "false"},
+    {"media_scanner", K_SECTION, NO_DEST, NULL},
+    {"media_scanner.enabled", K_BOOL, C(media_scanner.enabled), "false"},
+    {"media_scanner.clamd_socket", K_STR, C(media_scanner.clamd_socket), NULL},
+    {"media_scanner.clamd_host", K_STR, C(media_scanner.clamd_host), NULL},
+    {"media_scanner.clamd_port", K_INT, C(media_scanner.clamd_port), "3310", .min = 1,
+     .max = 65535},
+    {"media_scanner.timeout", K_DURATION, C(media_scanner.timeout_ms), "30s"},
+    {"media_scanner.on_error", K_STR, C(media_scanner.on_error), "refuse", .check = on_error_ok,
+     .arg = "refuse or allow"},
+    {"media_scanner.max_scan_size", K_SIZE, C(media_scanner.max_scan_size), "50M", .min = 1,
+     .max = INT64_MAX},
     {"enable_authenticated_media", K_BOOL, C(enable_authenticated_media), "true"},
     {"url_preview_enabled", K_BOOL, C(url_preview_enabled), "false"},
     {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,
@@ -275,6 +292,7 @@ static const struct {
 } served_resources[] = {
     {"client", L(res_client)},
     {"federation", L(res_federation)},
+    {"metrics", L(res_metrics)},
 };
 #undef L
 #pragma GCC diagnostic pop
@@ -814,7 +832,7 @@ static int set_listeners(struct parse *p, const struct key *row, void *base, yam
     size_t n = *(size_t *)(void *)((char *)base + row->off2);
     for (size_t i = 0; i < n; i++) {
         path_index(ipath, path, i);
-        if (!l[i].res_client && !l[i].res_federation)
+        if (!l[i].res_client && !l[i].res_federation && !l[i].res_metrics)
             log_warn("config: %s serves neither the client nor the federation API", ipath);
     }
     return 0;
@@ -1133,6 +1151,10 @@ static int finish(struct parse *p, struct config *c)
         return fail(p, "request_header_timeout", "must be at least 100 ms");
     if (c->request_body_timeout_ms < 100)
         return fail(p, "request_body_timeout", "must be at least 100 ms");
+    if (c->media_scanner.timeout_ms < 100)
+        return fail(p, "media_scanner.timeout", "must be at least 100 ms");
+    if (c->media_scanner.clamd_socket && c->media_scanner.clamd_host)
+        return fail(p, "media_scanner", "give clamd_socket or clamd_host, not both");
     for (size_t i = 0; i < c->n_listeners; i++) {
         struct config_listener *l = &c->listeners[i];
         if (l->max_connections_per_address < 0)
@@ -1255,6 +1277,9 @@ void config_free(struct config *c)
     free(c->database.host);
     free(c->signing_key_path);
     free(c->media_store_path);
+    free(c->media_scanner.clamd_socket);
+    free(c->media_scanner.clamd_host);
+    free(c->media_scanner.on_error);
     if (c->registration_shared_secret)
         sodium_memzero(c->registration_shared_secret, strlen(c->registration_shared_secret));
     free(c->registration_shared_secret);

@@ -22,6 +22,7 @@ struct config_listener {
                                         is the proxy), else 256 */
     bool res_client;         /* "client" in any resources[].names */
     bool res_federation;     /* "federation" in any resources[].names */
+    bool res_metrics;        /* "metrics" in any resources[].names: /_synapse/metrics */
 };
 
 /* trusted_key_servers[]: a notary whose /_matrix/key/v2/query answers are believed. */
@@ -67,6 +68,7 @@ struct config {
     bool password_enabled;     /* password_config.enabled, default true */
     int64_t max_upload_size;   /* bytes; "50M" style suffixes K/M/G accepted; default 50M */
     int64_t max_request_body_size; /* JSON bodies; default 1M (Amtsbote key) */
+    bool allow_public_rooms_over_federation; /* default false: other servers get 403 */
     bool enable_authenticated_media; /* default true: the unauthenticated /_matrix/media/v3
                                         download and thumbnail endpoints are frozen */
     bool url_preview_enabled;  /* url_preview_enabled, default false (privacy) */
@@ -116,6 +118,15 @@ struct config {
     int64_t turn_user_lifetime_ms; /* turn_user_lifetime, default 1h */
     bool user_directory_enabled;   /* user_directory.enabled, default true */
     bool user_directory_search_all_users; /* user_directory.search_all_users, default false */
+    struct {
+        bool enabled;          /* media_scanner.enabled, default false */
+        char *clamd_socket;    /* clamd's LocalSocket; NULL: TCP to clamd_host:clamd_port */
+        char *clamd_host;      /* default NULL (127.0.0.1 when no socket is given) */
+        int clamd_port;        /* default 3310 */
+        int64_t timeout_ms;    /* media_scanner.timeout, default 30s: the whole scan */
+        char *on_error;        /* "refuse" (default) or "allow": when no verdict is had */
+        int64_t max_scan_size; /* default 50M: larger files have no verdict */
+    } media_scanner;           /* (Amtsbote keys) virus scanning of media with clamd */
     struct config_ratelimit rc_registration;       /* default 0.17/s, burst 3 */
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */

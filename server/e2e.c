@@ -34,6 +34,7 @@
 #include "server/sync.h"
 #include "server/e2e_internal.h"
 #include "storage/keys.h"
+#include "storage/remote.h"
 
 void e2e_init(const char *server_name)
 {
@@ -65,15 +66,6 @@ const char *e2e_server_of(const char *user_id)
 bool e2e_is_local(const char *user_id)
 {
     return ids_is_local_server(e2e_server_of(user_id));
-}
-
-/* failures[server] for a remote user, whose keys need federation. */
-void e2e_remote_failure(json_t *failures, const char *user_id)
-{
-    const char *s = e2e_server_of(user_id);
-    json_object_set_new(failures, s ? s : user_id,
-                        json_pack("{s:i,s:s}", "status", 503, "message",
-                                  "Federation is not available on this server"));
 }
 
 /* Canonical JSON of `v` without `signatures` and `unsigned` (what signatures cover);
@@ -173,6 +165,11 @@ int e2e_device_list_touch(const char *user_id)
     struct dbc *c = db_get();
     if (!c)
         return -1;
+    /* a remote user's update (the m.device_list_update EDU): our copy is stale */
+    if (!e2e_is_local(user_id) && db_remote_devices_mark_stale(c, user_id) < 0) {
+        db_put(c);
+        return -1;
+    }
     struct notify_ticket *t = notify_begin();
     int rc = e2e_record_change(c, t, user_id);
     notify_end(t, rc == 0);
@@ -374,10 +371,10 @@ out:
 
 /* --- /keys/query -------------------------------------------------------------------------- */
 
-/* Merge the stored signatures on (user, key) into obj; `viewer` NULL: all, else only those
- * by the key's owner or by the viewer (invariant 4). */
+/* Merge the stored signatures on (user, key) into obj. Without a viewer: all; else only those
+ * by the key's owner, by viewer_user, or by users of viewer_server (invariant 4). */
 static void merge_signatures(json_t *obj, const json_t *sigs, const char *user, const char *key,
-                             const char *viewer)
+                             const struct e2e_viewer *v)
 {
     size_t i;
     json_t *s;
@@ -388,11 +385,86 @@ static void merge_signatures(json_t *obj, const json_t *sigs, const char *user, 
         const char *su = json_string_value(json_object_get(s, "signer_user"));
         if (!tu || !tk || !su || strcmp(tu, user) != 0 || strcmp(tk, key) != 0)
             continue;
-        if (viewer && strcmp(su, user) != 0 && strcmp(su, viewer) != 0)
+        if (v && strcmp(su, user) != 0 && !(v->user && strcmp(su, v->user) == 0) &&
+            !(v->server && e2e_server_of(su) && strcmp(e2e_server_of(su), v->server) == 0))
             continue;
         e2e_add_signature(obj, su, json_string_value(json_object_get(s, "signer_key")),
                           json_string_value(json_object_get(s, "signature")));
     }
+}
+
+int e2e_query_local(const struct e2e_viewer *v, const json_t *local, struct e2e_answer *a)
+{
+    json_t *users = json_array(), *rows = NULL, *xs = NULL, *sigs = NULL;
+    const char *u;
+    json_t *list;
+    json_object_foreach((json_t *)local, u, list)
+    {
+        json_array_append_new(users, json_string(u));
+        json_object_set_new(a->device_keys, u, json_object());
+    }
+    int rc = -1;
+    if (!json_array_size(users)) {
+        rc = 0;
+        goto out;
+    }
+    struct dbc *c = db_get();
+    if (c) {
+        rows = db_keys_devices_query(c, local);
+        xs = rows ? db_keys_cross_signing_get(c, users) : NULL;
+        sigs = xs ? db_keys_signatures_on(c, users) : NULL;
+    }
+    db_put(c);
+    if (!sigs)
+        goto out;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *user = json_string_value(json_object_get(r, "user_id"));
+        const char *dev = json_string_value(json_object_get(r, "device_id"));
+        json_t *keys = json_object_get(r, "keys");
+        json_t *name = json_object_get(r, "display_name");
+        if (!user || !dev || !json_is_object(keys))
+            continue;
+        if (json_is_string(name) && v->names)
+            json_object_set_new(keys, "unsigned", json_pack("{s:O}", "device_display_name", name));
+        merge_signatures(keys, sigs, user, dev, NULL);
+        json_object_set(json_object_get(a->device_keys, user), dev, keys);
+    }
+    json_array_foreach(xs, i, r)
+    {
+        const char *user = json_string_value(json_object_get(r, "user_id"));
+        const char *usage = json_string_value(json_object_get(r, "usage"));
+        const char *pub = json_string_value(json_object_get(r, "public_key"));
+        json_t *key = json_object_get(r, "key");
+        if (!user || !usage || !pub || !json_is_object(key))
+            continue;
+        merge_signatures(key, sigs, user, pub, v);
+        if (strcmp(usage, "master") == 0)
+            json_object_set(a->master, user, key);
+        else if (strcmp(usage, "self_signing") == 0)
+            json_object_set(a->self, user, key);
+        else if (strcmp(usage, "user_signing") == 0 && a->user_signing && v->user &&
+                 strcmp(user, v->user) == 0)
+            json_object_set(a->user_signing, user, key);
+    }
+    rc = 0;
+out:
+    json_decref(users);
+    json_decref(rows);
+    json_decref(xs);
+    json_decref(sigs);
+    return rc;
+}
+
+/* The client's timeout for waiting on other servers (ms): `timeout` of the body, default
+ * 10 s, kept within [1 s, 30 s]. */
+static long remote_timeout(const json_t *body)
+{
+    json_t *t = json_object_get(body, "timeout");
+    json_int_t v = json_is_integer(t) ? json_integer_value(t) : 10000;
+    return v < 1000 ? 1000 : v > 30000 ? 30000 : (long)v;
 }
 
 json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *err)
@@ -402,10 +474,9 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
         e2e_fail(err, 400, "M_BAD_JSON", "device_keys must be an object of user IDs");
         return NULL;
     }
-    json_t *local = json_object(), *users = json_array(), *failures = json_object();
-    json_t *device_keys = json_object(), *master = json_object(), *self = json_object();
-    json_t *user_signing = json_object();
-    json_t *rows = NULL, *xs = NULL, *sigs = NULL, *out = NULL;
+    json_t *local = json_object(), *remote = json_object(), *failures = json_object();
+    struct e2e_answer a = {json_object(), json_object(), json_object(), json_object()};
+    json_t *out = NULL;
     const char *u;
     json_t *list;
     json_object_foreach(want, u, list)
@@ -423,132 +494,56 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
                 goto out;
             }
         }
-        if (!e2e_server_of(u))
+        const char *server = e2e_server_of(u);
+        if (!server)
             continue;
-        if (!e2e_is_local(u)) {
-            e2e_remote_failure(failures, u);
+        if (!e2e_is_local(u)) { /* grouped by server: one request each (server/e2e_fed.c) */
+            json_t *by = json_object_get(remote, server);
+            if (!by)
+                json_object_set_new(remote, server, by = json_object());
+            json_object_set(by, u, list);
             continue;
         }
         json_object_set(local, u, list);
-        json_array_append_new(users, json_string(u));
-        json_object_set_new(device_keys, u, json_object());
     }
-    struct dbc *c = db_get();
-    if (c && json_array_size(users)) {
-        rows = db_keys_devices_query(c, local);
-        xs = rows ? db_keys_cross_signing_get(c, users) : NULL;
-        sigs = xs ? db_keys_signatures_on(c, users) : NULL;
-    }
-    db_put(c);
-    if (!c || (json_array_size(users) && !sigs)) {
+    struct e2e_viewer v = {.user = requester, .names = true};
+    if (e2e_query_local(&v, local, &a) < 0) {
         e2e_fail_internal(err);
         goto out;
     }
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        const char *user = json_string_value(json_object_get(r, "user_id"));
-        const char *dev = json_string_value(json_object_get(r, "device_id"));
-        json_t *keys = json_object_get(r, "keys");
-        json_t *name = json_object_get(r, "display_name");
-        if (!user || !dev || !json_is_object(keys))
-            continue;
-        if (json_is_string(name))
-            json_object_set_new(keys, "unsigned", json_pack("{s:O}", "device_display_name", name));
-        merge_signatures(keys, sigs, user, dev, NULL);
-        json_object_set(json_object_get(device_keys, user), dev, keys);
-    }
-    json_array_foreach(xs, i, r)
-    {
-        const char *user = json_string_value(json_object_get(r, "user_id"));
-        const char *usage = json_string_value(json_object_get(r, "usage"));
-        const char *pub = json_string_value(json_object_get(r, "public_key"));
-        json_t *key = json_object_get(r, "key");
-        if (!user || !usage || !pub || !json_is_object(key))
-            continue;
-        if (strcmp(usage, "master") == 0) {
-            merge_signatures(key, sigs, user, pub, requester);
-            json_object_set(master, user, key);
-        } else if (strcmp(usage, "self_signing") == 0) {
-            merge_signatures(key, sigs, user, pub, requester);
-            json_object_set(self, user, key);
-        } else if (strcmp(usage, "user_signing") == 0 && strcmp(user, requester) == 0) {
-            merge_signatures(key, sigs, user, pub, requester);
-            json_object_set(user_signing, user, key);
-        }
-    }
-    out = json_pack("{s:O,s:O,s:O,s:O,s:O}", "device_keys", device_keys, "master_keys", master,
-                    "self_signing_keys", self, "user_signing_keys", user_signing, "failures",
-                    failures);
+    if (json_object_size(remote))
+        e2e_remote_query(remote, remote_timeout(body), &a, failures);
+    out = json_pack("{s:O,s:O,s:O,s:O,s:O}", "device_keys", a.device_keys, "master_keys",
+                    a.master, "self_signing_keys", a.self, "user_signing_keys", a.user_signing,
+                    "failures", failures);
 out:
     json_decref(local);
-    json_decref(users);
+    json_decref(remote);
     json_decref(failures);
-    json_decref(device_keys);
-    json_decref(master);
-    json_decref(self);
-    json_decref(user_signing);
-    json_decref(rows);
-    json_decref(xs);
-    json_decref(sigs);
+    e2e_answer_clear(&a);
     return out;
+}
+
+void e2e_answer_clear(struct e2e_answer *a)
+{
+    json_decref(a->device_keys);
+    json_decref(a->master);
+    json_decref(a->self);
+    json_decref(a->user_signing);
+    memset(a, 0, sizeof *a);
 }
 
 /* --- /keys/claim -------------------------------------------------------------------------- */
 
-json_t *e2e_claim(const json_t *body, struct e2e_error *err)
+int e2e_claim_local(const json_t *want, json_t *keys)
 {
-    json_t *want_in = json_object_get(body, "one_time_keys");
-    if (!json_is_object(want_in)) {
-        e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys must be an object of user IDs");
-        return NULL;
-    }
-    json_t *want = json_array(), *failures = json_object(), *keys = json_object();
-    json_t *rows = NULL, *out = NULL;
-    const char *u;
-    json_t *devs;
-    json_object_foreach(want_in, u, devs)
-    {
-        const char *d;
-        json_t *alg;
-        if (!json_is_object(devs)) {
-            e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s must map device IDs to algorithms",
-                     u);
-            goto out;
-        }
-        json_object_foreach(devs, d, alg)
-        {
-            if (!json_is_string(alg)) {
-                e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s.%s must be an algorithm", u, d);
-                goto out;
-            }
-        }
-        if (!e2e_server_of(u))
-            continue;
-        if (!e2e_is_local(u)) {
-            e2e_remote_failure(failures, u);
-            continue;
-        }
-        json_object_foreach(devs, d, alg)
-        {
-            if (json_array_size(want) >= MAX_CLAIMS) {
-                e2e_fail(err, 400, "M_TOO_LARGE", "At most %d devices in one claim", MAX_CLAIMS);
-                goto out;
-            }
-            json_array_append_new(
-                want, json_pack("{s:s,s:s,s:O}", "user_id", u, "device_id", d, "algorithm", alg));
-        }
-    }
-    if (json_array_size(want)) {
-        struct dbc *c = db_get();
-        rows = c ? db_keys_claim(c, want) : NULL;
-        db_put(c);
-        if (!rows) {
-            e2e_fail_internal(err);
-            goto out;
-        }
-    }
+    if (!json_array_size(want))
+        return 0;
+    struct dbc *c = db_get();
+    json_t *rows = c ? db_keys_claim(c, want) : NULL;
+    db_put(c);
+    if (!rows)
+        return -1;
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -565,12 +560,78 @@ json_t *e2e_claim(const json_t *body, struct e2e_error *err)
         }
         json_object_set_new(by_user, dev, json_pack("{s:O}", kid, json_object_get(r, "key")));
     }
+    json_decref(rows);
+    return 0;
+}
+
+int e2e_claim_parse(const json_t *want_in, json_t *want, json_t *remote, struct e2e_error *err)
+{
+    if (!json_is_object(want_in)) {
+        e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys must be an object of user IDs");
+        return -1;
+    }
+    size_t n = 0;
+    const char *u;
+    json_t *devs;
+    json_object_foreach((json_t *)want_in, u, devs)
+    {
+        const char *d;
+        json_t *alg;
+        if (!json_is_object(devs)) {
+            e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s must map device IDs to algorithms",
+                     u);
+            return -1;
+        }
+        json_object_foreach(devs, d, alg)
+        {
+            if (!json_is_string(alg)) {
+                e2e_fail(err, 400, "M_BAD_JSON", "one_time_keys.%s.%s must be an algorithm", u, d);
+                return -1;
+            }
+            if (++n > MAX_CLAIMS) {
+                e2e_fail(err, 400, "M_TOO_LARGE", "At most %d devices in one claim", MAX_CLAIMS);
+                return -1;
+            }
+        }
+        const char *server = e2e_server_of(u);
+        if (!server)
+            continue;
+        if (!e2e_is_local(u)) {
+            if (remote) {
+                json_t *by = json_object_get(remote, server);
+                if (!by)
+                    json_object_set_new(remote, server, by = json_object());
+                json_object_set(by, u, devs);
+            }
+            continue;
+        }
+        json_object_foreach(devs, d, alg)
+        {
+            json_array_append_new(
+                want, json_pack("{s:s,s:s,s:O}", "user_id", u, "device_id", d, "algorithm", alg));
+        }
+    }
+    return 0;
+}
+
+json_t *e2e_claim(const json_t *body, struct e2e_error *err)
+{
+    json_t *want = json_array(), *remote = json_object(), *failures = json_object();
+    json_t *keys = json_object(), *out = NULL;
+    if (e2e_claim_parse(json_object_get(body, "one_time_keys"), want, remote, err) < 0)
+        goto out;
+    if (e2e_claim_local(want, keys) < 0) {
+        e2e_fail_internal(err);
+        goto out;
+    }
+    if (json_object_size(remote))
+        e2e_remote_claim(remote, remote_timeout(body), keys, failures);
     out = json_pack("{s:O,s:O}", "one_time_keys", keys, "failures", failures);
 out:
     json_decref(want);
+    json_decref(remote);
     json_decref(failures);
     json_decref(keys);
-    json_decref(rows);
     return out;
 }
 

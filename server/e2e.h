@@ -57,8 +57,19 @@ json_t *e2e_dehydrated_delete(const char *user_id, struct e2e_error *err);
 json_t *e2e_dehydrated_events(const char *user_id, const char *device_id, const json_t *body,
                               struct e2e_error *err);
 
-/* The user's device list changed (a device was deleted or renamed): record it and wake the
- * syncs of everyone sharing a room. 0 or -1 (logged). */
+/* Over federation (server/e2e_fed.c), for local users only: GET /user/devices/{userId}
+ * ({user_id, stream_id, devices, master_key?, self_signing_key?}; 400 M_INVALID_PARAM for a
+ * user of another server), POST /user/keys/query and POST /user/keys/claim from `origin`
+ * (other servers' users in the request are left out). New object, or NULL with *err. */
+json_t *e2e_fed_user_devices(const char *user_id, struct e2e_error *err);
+json_t *e2e_fed_query(const char *origin, const json_t *body, struct e2e_error *err);
+json_t *e2e_fed_claim(const char *origin, const json_t *body, struct e2e_error *err);
+
+/* The user's device list changed (a device was deleted or renamed; for a user of another
+ * server: an m.device_list_update or m.signing_key_update EDU arrived): record it and wake the
+ * syncs of everyone sharing a room (device_lists.changed). For a remote user the cached copy
+ * of the list is marked stale too (db_remote_devices_mark_stale), so the next /keys/query
+ * fetches it again. 0 or -1 (logged). */
 int e2e_device_list_touch(const char *user_id);
 
 #endif

@@ -24,8 +24,6 @@ void e2e_fail_internal(struct e2e_error *e);
 const char *e2e_server_of(const char *user_id);
 /* Whether a user ID belongs to this server. */
 bool e2e_is_local(const char *user_id);
-/* failures[server] = {status 503, message} for a remote user, whose keys need federation. */
-void e2e_remote_failure(json_t *failures, const char *user_id);
 /* Canonical JSON of `v` without `signatures` and `unsigned` (malloc'd), or NULL. */
 char *e2e_signed_part(const json_t *v);
 /* Whether a and b are the same key apart from their signatures. */
@@ -45,5 +43,35 @@ int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_i
  * own new user-signing key, or their signature on user_id's key; only they are touched. */
 int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
                           const char *only_for);
+
+/* Who reads keys, for what the answer may hold: user (may be NULL) sees the signatures made
+ * by their own user-signing key and their own user_signing key; server (may be NULL) sees
+ * signatures by its users (an answer over federation); names: device display names. */
+struct e2e_viewer {
+    const char *user, *server;
+    bool names;
+};
+/* A /keys/query answer being built: objects owned by the struct (user_signing may be NULL). */
+struct e2e_answer {
+    json_t *device_keys, *master, *self, *user_signing;
+};
+void e2e_answer_clear(struct e2e_answer *a);
+/* Add the keys of the local users in `local` ({user_id: [device_id...]}, [] = all; borrowed)
+ * to *a as v may see them. 0, or -1 on a database error. */
+int e2e_query_local(const struct e2e_viewer *v, const json_t *local, struct e2e_answer *a);
+/* Check a claim's one_time_keys ({user: {device: algorithm}}): local rows {user_id,
+ * device_id, algorithm} appended to want, remote users into remote ({server: {user: {...}}};
+ * NULL: skipped). 0, or -1 with *err. */
+int e2e_claim_parse(const json_t *one_time_keys, json_t *want, json_t *remote,
+                    struct e2e_error *err);
+/* Claim the keys of `want` into keys ({user: {device: {key_id: key}}}). 0 or -1. */
+int e2e_claim_local(const json_t *want, json_t *keys);
+
+/* Other servers' users (server/e2e_fed.c): `remote` is {server: {user_id: request}} as the
+ * client asked; one request per server, all at once, each waiting at most timeout_ms; what
+ * arrives is merged into *a / keys, and failures[server] says which servers did not answer. */
+void e2e_remote_query(const json_t *remote, long timeout_ms, struct e2e_answer *a,
+                      json_t *failures);
+void e2e_remote_claim(const json_t *remote, long timeout_ms, json_t *keys, json_t *failures);
 
 #endif

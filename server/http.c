@@ -50,6 +50,7 @@
 #include "server/clock.h"
 #include "server/http_guard.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 #define MAX_TABLES 16
 #define MAX_SEGMENTS 24
@@ -96,10 +97,12 @@ struct http_req {
     uint64_t resp_fd_len;
     char *resp_type, *resp_disposition; /* arena; NULL: JSON */
     struct timespec started;            /* first callback, for the access log */
+    size_t metric_slot;                 /* the route's slot in server/metrics.c */
 };
 
 static const struct http_route *tables[MAX_TABLES];
-static enum http_resource table_res[MAX_TABLES];
+static unsigned table_res[MAX_TABLES];
+static size_t table_slot[MAX_TABLES]; /* metrics slot of each table's first row */
 static size_t n_tables;
 static http_authenticator authenticator;
 static http_server_authenticator server_authenticator;
@@ -119,10 +122,11 @@ void http_add_routes(const struct http_route *table, enum http_resource res)
     }
 }
 
-static bool listener_serves(const struct config_listener *l, enum http_resource res)
+static bool listener_serves(const struct config_listener *l, unsigned res)
 {
-    return (res == HTTP_RES_CLIENT && l->res_client) ||
-           (res == HTTP_RES_FEDERATION && l->res_federation);
+    return ((res & HTTP_RES_CLIENT) && l->res_client) ||
+           ((res & HTTP_RES_FEDERATION) && l->res_federation) ||
+           ((res & HTTP_RES_METRICS) && l->res_metrics);
 }
 
 void http_set_authenticator(http_authenticator fn)
@@ -280,6 +284,7 @@ static const struct http_route *route_find(struct http_req *r, const char *metho
                 *bad_escape = true;
                 return NULL;
             }
+            r->metric_slot = table_slot[t] + (size_t)(rt - tables[t]);
             return rt;
         }
     }
@@ -578,6 +583,14 @@ void http_reply_internal(struct http_req *req)
     http_reply_error(req, 500, "M_UNKNOWN", "Internal server error");
 }
 
+void http_reply_failure(struct http_req *req, int status, const char *errcode, const char *why)
+{
+    if (status == 500 || !errcode)
+        http_reply_internal(req);
+    else
+        http_reply_error(req, status, errcode, "%s", why);
+}
+
 void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
 {
     char cause[512];
@@ -746,6 +759,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     http_guard_idle(r->gc); /* the connection waits for its next request now */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    metrics_request(r->metric_slot, r->queued ? r->status : 0,
+                    (int64_t)(now.tv_sec - r->started.tv_sec) * 1000000 +
+                        (now.tv_nsec - r->started.tv_nsec) / 1000);
     access_log(r, toe);
     req_release(r);
     free(r);
@@ -934,6 +952,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->conn = c;
         clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->body_fd = r->resp_fd = -1;
+        r->metric_slot = metrics_unmatched_slot();
         r->listener = cls;
         r->method = arena_strdup(r->arena, method);
         r->path = arena_strdup(r->arena, url);
@@ -1186,10 +1205,38 @@ static int start_daemon(const struct config_listener *l, const char *addr, int t
     return 0;
 }
 
+static void http_gauges(struct metrics_gauges *g)
+{
+    g->http_inflight = atomic_load(&inflight);
+}
+
+/* Number every route row for server/metrics.c (once: tables are fixed by now). */
+static void metrics_setup(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    size_t n = 0;
+    for (size_t t = 0; t < n_tables; t++) {
+        table_slot[t] = n;
+        for (const struct http_route *rt = tables[t]; rt->pattern; rt++)
+            n++;
+    }
+    if (metrics_routes_init(n) < 0)
+        return;
+    for (size_t t = 0; t < n_tables; t++)
+        for (const struct http_route *rt = tables[t]; rt->pattern; rt++)
+            metrics_route_name(table_slot[t] + (size_t)(rt - tables[t]), rt->method,
+                               rt->pattern);
+    metrics_add_gauges(http_gauges);
+}
+
 int http_start(const struct config *cfg)
 {
     config = cfg;
     atomic_store(&stopping, false);
+    metrics_setup();
     struct http_guard_limits gl = {.max_connections = (unsigned)cfg->max_connections,
                                    .header_timeout_ms = cfg->request_header_timeout_ms,
                                    .body_timeout_ms = cfg->request_body_timeout_ms};

@@ -59,10 +59,11 @@ struct http_route {
 typedef int (*http_authenticator)(struct http_req *req, const char *token, struct http_user *out);
 
 /* Which listener resource a route table belongs to (Synapse's listeners[].resources names). */
-enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2 };
+enum http_resource { HTTP_RES_CLIENT = 1, HTTP_RES_FEDERATION = 2, HTTP_RES_METRICS = 4 };
 
 /* Register route tables (kept, not copied) and the authenticator before http_start. A table
- * is served only on listeners that name its resource. */
+ * is served only on listeners that name its resource (`res` may be several, or'ed). Every
+ * request is counted in server/metrics.c under its route's pattern. */
 void http_add_routes(const struct http_route *table, enum http_resource res);
 void http_set_authenticator(http_authenticator fn);
 /* While `probe` returns true (the database cannot be reached), an answer of 500 goes out as
@@ -140,6 +141,9 @@ void http_reply_bytes(struct http_req *req, int status, char *body, int fd, uint
  * reply with a status of 500 or more leaves an error-level log line naming the route and the
  * message; http_reply_internal_cause adds the cause (no secrets in it) to that line. */
 void http_reply_internal(struct http_req *req);
+/* The answer of a layer's error struct (status, errcode, message): 500 or no errcode is
+ * http_reply_internal, anything else http_reply_error with the message. */
+void http_reply_failure(struct http_req *req, int status, const char *errcode, const char *why);
 void http_reply_internal_cause(struct http_req *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool http_replied(struct http_req *req);

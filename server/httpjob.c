@@ -1,11 +1,13 @@
-/* httpjob.c - parked requests whose answer comes from work on another thread.
+/* httpjob.c - parked requests whose answer comes from work on another thread, and wakers:
+ * the handles long-polling waiters hold on parked requests.
  *
  * Invariants:
  *  1. A job has two owners, the request and the work; it is freed when both let go (the
  *     request when it ends however it ends, the work in http_job_done), so neither side
  *     can touch freed memory whichever ends first.
  *  2. http_resume is called at most once, under the job's lock, and only while the request
- *     has not ended. */
+ *     has not ended.
+ *  3. The same two rules hold for a waker, under its own lock. */
 #include "server/httpjob.h"
 
 #include <pthread.h>
@@ -87,4 +89,55 @@ void http_job_done(struct http_job *j, void *result, void (*free_result)(void *)
         http_resume(j->req);
     pthread_mutex_unlock(&j->mu);
     job_unref(j);
+}
+
+struct http_waker {
+    pthread_mutex_t mu;
+    int refs;
+    struct http_req *req; /* NULL once the request let go */
+};
+
+static void waker_unref(struct http_waker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+    }
+}
+
+struct http_waker *http_waker_new(struct http_req *req)
+{
+    struct http_waker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    w->refs = 2;
+    w->req = req;
+    return w;
+}
+
+void http_waker_fire(void *arg)
+{
+    struct http_waker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    if (w->req)
+        http_resume(w->req);
+    w->req = NULL; /* resumed at most once */
+    pthread_mutex_unlock(&w->mu);
+    waker_unref(w);
+}
+
+void http_waker_detach(struct http_waker **wp)
+{
+    struct http_waker *w = wp ? *wp : NULL;
+    if (!w)
+        return;
+    *wp = NULL;
+    pthread_mutex_lock(&w->mu);
+    w->req = NULL;
+    pthread_mutex_unlock(&w->mu);
+    waker_unref(w);
 }

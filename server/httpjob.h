@@ -23,4 +23,19 @@ void http_job_park(struct http_req *req, http_job_start_fn start, http_job_finis
  * has been answered, or at once if the request already ended (server stopping). */
 void http_job_done(struct http_job *job, void *result, void (*free_result)(void *));
 
+/* A waker: what a waiter on another thread (the notifier) holds on a parked request, so that
+ * it resumes the request only while the request lives (http.h: never after its end, which
+ * can come first when the client goes away). Two owners, the waiter and the request; freed
+ * when both have let go. */
+struct http_waker;
+
+/* A waker for req, to hand to the waiter (NULL when out of memory: answer at once). */
+struct http_waker *http_waker_new(struct http_req *req);
+/* The waiter's side, once: resume the request if it still lives, and let go. The signature
+ * is the notifier's callback (`arg` is the waker). */
+void http_waker_fire(void *arg);
+/* The request's side (when it is resumed, answers or ends): after this the waker resumes
+ * nothing; sets *w to NULL. NULL or *w NULL: nothing. */
+void http_waker_detach(struct http_waker **w);
+
 #endif

@@ -33,7 +33,9 @@
 #include "server/log.h"
 #include "server/e2e.h"
 #include "server/media.h"
+#include "server/metrics.h"
 #include "server/notify.h"
+#include "server/ssconn.h"
 #include "server/outbound.h"
 #include "server/preview.h"
 #include "server/pusher.h"
@@ -50,6 +52,21 @@
 
 #define SHUTDOWN_GRACE_MS 10000
 #define FD_RESERVE 512 /* descriptors besides client connections: database, files, threads */
+
+/* The gauges of the metrics that live in the notifier, the pool and the outbound client. */
+static void ops_gauges(struct metrics_gauges *g)
+{
+    int open = 0, in_use = 0, max = 0, fl = 0, q = 0;
+    g->sync_waiters = notify_waiters();
+    db_pool_stats(&open, &in_use, &max);
+    g->db_open = open;
+    g->db_in_use = in_use;
+    g->db_max = max;
+    outbound_stats(&fl, &q);
+    g->outbound_in_flight = fl;
+    g->outbound_queued = q;
+    federation_sender_stats(&g->fed_inbox, &g->fed_dests_waiting, &g->fed_txn_in_flight);
+}
 
 static void usage(FILE *f)
 {
@@ -337,6 +354,9 @@ static int serve(const char *config_path)
 
     http_add_routes(api_routes, HTTP_RES_CLIENT);
     http_add_routes(federation_routes, HTTP_RES_FEDERATION);
+    http_add_routes(api_health_routes, HTTP_RES_CLIENT | HTTP_RES_FEDERATION | HTTP_RES_METRICS);
+    http_add_routes(api_metrics_routes, HTTP_RES_METRICS);
+    metrics_add_gauges(ops_gauges);
     http_set_authenticator(account_authenticate);
     http_set_unavailable_probe(db_unavailable);
     push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
@@ -390,7 +410,7 @@ static int serve(const char *config_path)
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
-    api_remote_drain(SHUTDOWN_GRACE_MS); /* joins and invites through other servers end */
+    api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;
 out_notify:
     federation_sender_quiesce();
@@ -401,6 +421,7 @@ out_notify:
     media_shutdown();
     notify_stop();
     notify_cleanup();
+    ssconn_cleanup();
 out_db:
     federation_shutdown();
     outbound_set_ip_range_filter(NULL);

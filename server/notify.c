@@ -40,6 +40,7 @@
 #include "server/notify.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,6 +101,7 @@ static struct touch recent[RECENT]; /* ring of delivered touches */
 static size_t recent_next, recent_count;
 static int64_t recent_floor; /* the ring holds every delivered touch above this position */
 static struct notify_waiter *waiters;
+static atomic_long n_waiters; /* linked in `waiters`, for the metrics */
 static struct typing_room *typing_rooms[TYPING_BUCKETS];
 static int64_t typing_serial;
 
@@ -127,6 +129,12 @@ static void unlink_waiter(struct notify_waiter *w)
     if (w->next)
         w->next->prev = w->prev;
     w->prev = w->next = NULL;
+    atomic_fetch_sub_explicit(&n_waiters, 1, memory_order_relaxed);
+}
+
+long notify_waiters(void)
+{
+    return atomic_load_explicit(&n_waiters, memory_order_relaxed);
 }
 
 static void woken_add(struct woken *k, struct notify_waiter *w)
@@ -475,6 +483,7 @@ void notify_wait(const char *user_id, json_t *rooms, int64_t pos, int64_t typing
         if (waiters)
             waiters->prev = w;
         waiters = w;
+        atomic_fetch_add_explicit(&n_waiters, 1, memory_order_relaxed);
         pthread_cond_signal(&tick);
     }
     pthread_mutex_unlock(&mu);

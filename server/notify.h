@@ -17,6 +17,8 @@ int notify_start(int64_t stream_max);
 /* Wake every waiter (their requests answer at once) and stop the thread; from then on
  * notify_wait wakes at once. Safe to call twice. */
 void notify_stop(void);
+/* Requests parked in notify_wait now (for the metrics). */
+long notify_waiters(void);
 /* Release everything (after the HTTP front has stopped: no writer or reader is left). */
 void notify_cleanup(void);
 /* True once notify_stop has begun: long-polls should answer rather than park. */

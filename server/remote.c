@@ -3,17 +3,20 @@
  * as untrusted input: only the expected fields, only strings, bounded in size. */
 #include "server/remote.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/log.h"
+#include "server/outbound.h"
 
 #define REMOTE_TIMEOUT_MS 10000
 #define PROFILE_FIELD_MAX 1024
 
 static remote_request_fn request;
+static remote_raw_fn request_raw;
 
 void remote_init(remote_request_fn fn)
 {
@@ -77,6 +80,58 @@ enum remote_rc remote_profile(const char *user_id, const char *server, json_t **
     return p ? REMOTE_OK : REMOTE_UNREACHABLE;
 }
 
+enum remote_rc remote_public_rooms(const char *server, const char *since, int limit,
+                                   const json_t *filter, json_t **out, int *status)
+{
+    char path[1200], enc[800] = "", err[256];
+    json_t *ans = NULL, *body = NULL;
+    *out = NULL;
+    *status = 0;
+    if (!request || (since && remote_encode(since, enc, sizeof enc) < 0))
+        return REMOTE_UNREACHABLE;
+    int st;
+    if (filter) {
+        body = json_pack("{s:O}", "filter", filter);
+        if (body && since)
+            json_object_set_new(body, "since", json_string(since));
+        if (body && limit > 0)
+            json_object_set_new(body, "limit", json_integer(limit));
+        st = body ? request(server, "POST", "/_matrix/federation/v1/publicRooms", body,
+                            REMOTE_TIMEOUT_MS, &ans, err, sizeof err)
+                  : -1;
+        json_decref(body);
+    } else {
+        snprintf(path, sizeof path, "/_matrix/federation/v1/publicRooms?limit=%d%s%s",
+                 limit > 0 ? limit : 0, since ? "&since=" : "", since ? enc : "");
+        st = request(server, "GET", path, NULL, REMOTE_TIMEOUT_MS, &ans, err, sizeof err);
+    }
+    if (st == -2) {
+        json_decref(ans);
+        return REMOTE_REFUSED;
+    }
+    json_t *chunk = json_object_get(ans, "chunk");
+    if (st != 200 || !json_is_array(chunk)) {
+        if (st < 0)
+            log_info("publicRooms of %s: %s", server, err);
+        *status = st > 0 && st != 200 ? st : 0;
+        json_decref(ans);
+        return st == 404 ? REMOTE_NOT_FOUND : REMOTE_UNREACHABLE;
+    }
+    json_t *o = json_pack("{s:O}", "chunk", chunk);
+    static const char *const fields[] = {"next_batch", "prev_batch"};
+    for (size_t i = 0; o && i < 2; i++) {
+        json_t *v = json_object_get(ans, fields[i]);
+        if (json_is_string(v) && json_string_length(v) <= PROFILE_FIELD_MAX)
+            json_object_set(o, fields[i], v);
+    }
+    json_t *est = json_object_get(ans, "total_room_count_estimate");
+    if (o && json_is_integer(est))
+        json_object_set(o, "total_room_count_estimate", est);
+    json_decref(ans);
+    *out = o;
+    return o ? REMOTE_OK : REMOTE_UNREACHABLE;
+}
+
 int remote_send(const char *destination, const char *method, const char *path_query,
                 json_t *body, long timeout_ms, json_t **out, char *err, size_t errlen)
 {
@@ -91,4 +146,58 @@ int remote_send(const char *destination, const char *method, const char *path_qu
 int remote_encode(const char *s, char *out, size_t cap)
 {
     return pct_encode(s, out, cap);
+}
+
+void remote_init_raw(remote_raw_fn fn)
+{
+    request_raw = fn;
+}
+
+int remote_get_raw(const char *destination, const char *path_query, size_t max_body,
+                   long timeout_ms, struct outbound_res *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (!request_raw) {
+        snprintf(err, errlen, "federation is not configured");
+        return -1;
+    }
+    return request_raw(destination, path_query, max_body, timeout_ms, res, err, errlen);
+}
+
+struct batch_arg {
+    struct remote_call *call;
+    long timeout_ms;
+};
+
+static void *batch_one(void *p)
+{
+    struct batch_arg *a = p;
+    struct remote_call *c = a->call;
+    c->status = remote_send(c->destination, c->method, c->path_query, c->body, a->timeout_ms,
+                            &c->answer, c->err, sizeof c->err);
+    return NULL;
+}
+
+void remote_send_all(struct remote_call *calls, size_t n, long timeout_ms)
+{
+    pthread_t th[REMOTE_BATCH_MAX];
+    struct batch_arg args[REMOTE_BATCH_MAX];
+    bool started[REMOTE_BATCH_MAX] = {0};
+    for (size_t i = 0; i < n; i++) {
+        calls[i].answer = NULL;
+        calls[i].status = -1;
+        calls[i].err[0] = '\0';
+        if (i >= REMOTE_BATCH_MAX) {
+            snprintf(calls[i].err, sizeof calls[i].err, "too many servers in one request");
+            continue;
+        }
+        args[i] = (struct batch_arg){&calls[i], timeout_ms};
+        if (n == 1 || pthread_create(&th[i], NULL, batch_one, &args[i]) != 0)
+            batch_one(&args[i]); /* one call, or no thread to spare: on this thread */
+        else
+            started[i] = true;
+    }
+    for (size_t i = 0; i < n && i < REMOTE_BATCH_MAX; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "server/account.h"
+#include "server/metrics.h"
 #include "server/auth.h"
 #include "server/b64.h"
 #include "server/cjson.h"
@@ -374,6 +375,7 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
         free(text);
         if (rc != 0)
             return -1;
+        metrics_add(METRICS_EVENTS_PERSISTED, 1);
     }
     if (a->state_key) {
         const char *membership = strcmp(a->type, "m.room.member") == 0

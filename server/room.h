@@ -374,6 +374,10 @@ enum room_rc room_relations(const char *room_id, const char *user_id, const char
 /* How many steps of relations `recurse` follows (the spec suggests at least 3). */
 #define RELATIONS_RECURSION 3
 /* /timestamp_to_event: {event_id, origin_server_ts} nearest ts in direction dir. */
+/* The same for another server (GET /_matrix/federation/v1/timestamp_to_event): answered
+ * when one of its users is joined to the room (else ROOM_FORBIDDEN). */
+enum room_rc room_timestamp_server(const char *room_id, const char *server, int64_t ts, char dir,
+                                   json_t **out, char *why, size_t n);
 enum room_rc room_timestamp(const char *room_id, const char *user_id, int64_t ts, char dir,
                             json_t **out, char *why, size_t n);
 /* /threads: the room's thread roots (client events with their bundled m.thread summary), most

@@ -14,6 +14,7 @@
 
 #include "server/clock.h"
 #include "server/ids.h"
+#include "server/metrics.h"
 #include "server/push.h"
 #include "server/roomver.h"
 #include "server/room_internal.h"
@@ -231,6 +232,8 @@ static int flush(struct dbc *c, struct batch *b, bool commit)
     }
     int rc = db_events_insert_commit(c, rows, b->n_deferred, clock_now_ms(),
                                      commit ? b->push_rows : NULL, commit, streams);
+    if (rc == 0)
+        metrics_add(METRICS_EVENTS_PERSISTED, b->n_deferred);
     for (size_t i = 0; rc == 0 && i < b->n_deferred; i++)
         if (b->deferred[i].item < b->n)
             b->items[b->deferred[i].item].stream = streams[i];

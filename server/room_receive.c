@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/metrics.h"
 #include "server/auth.h"
 #include "server/clock.h"
 #include "server/event.h"
@@ -326,6 +327,8 @@ int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, 
         *stream = s;
     if (rc != 0)
         return -1;
+    if (!promote)
+        metrics_add(METRICS_EVENTS_PERSISTED, 1);
     /* what later reads of this receive see (the cache may hold "unknown" for it) */
     json_object_set(x->cache, id, (json_t *)ev);
     if (rejected)

@@ -269,6 +269,41 @@ out:
     return rc;
 }
 
+enum room_rc room_timestamp_server(const char *room_id, const char *server, int64_t ts, char dir,
+                                   json_t **out, char *why, size_t n)
+{
+    json_t *servers = room_servers(room_id);
+    bool member = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(servers, i, v) member = member || strcmp(json_string_value(v), server) == 0;
+    json_decref(servers);
+    if (!servers)
+        return ROOM_ERR;
+    if (!member) {
+        snprintf(why, n, "No user of %s is in the room", server);
+        return ROOM_FORBIDDEN;
+    }
+    struct dbc *c = db_get();
+    if (!c)
+        return ROOM_ERR;
+    char *event_id = NULL;
+    int64_t origin = 0;
+    enum room_rc rc = ROOM_ERR;
+    int found = db_events_by_ts(c, room_id, ts, dir, &event_id, &origin);
+    db_put(c);
+    if (found == 0) {
+        snprintf(why, n, "No event found %s %lld", dir == 'f' ? "after" : "before", (long long)ts);
+        rc = ROOM_NOT_FOUND;
+    } else if (found > 0) {
+        *out = json_pack("{s:s,s:I}", "event_id", event_id, "origin_server_ts",
+                         (json_int_t)origin);
+        rc = *out ? ROOM_OK : ROOM_ERR;
+    }
+    free(event_id);
+    return rc;
+}
+
 enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
                           size_t n)
 {

@@ -42,4 +42,16 @@ json_t *sync_events_wrap(json_t *events);
 json_t *sync_room_entry(struct sync_ctx *x, const char *room_id, const json_t *member,
                         json_t *rows, bool from_scratch, bool *worth);
 
+/* One row ({event_id, pdu, redacted_by, txn_id, related}, borrowed) as the client gets it
+ * (event_format, event_fields of the filter; bundled aggregations). New reference. */
+json_t *sync_format_event(struct sync_ctx *x, const char *room_id, json_t *row);
+
+/* Step 1 alone (for sliding sync, server/slidingsync.c): the timeline of one room from its
+ * rows (newest first, borrowed), visibility decided as for /sync: a new array of client
+ * events, oldest first. Adds the senders to `senders`; sets *limited, and prev_batch (the
+ * /messages token before the oldest event; "" when there is none). */
+json_t *sync_room_timeline(struct sync_ctx *x, const char *room_id, json_t *rows,
+                           const json_t *member, json_t *senders, bool *limited,
+                           char *prev_batch, size_t n);
+
 #endif

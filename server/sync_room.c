@@ -50,7 +50,7 @@ static json_t *project(json_t *ev, const json_t *fields)
     return out ? out : json_object();
 }
 
-static json_t *format_event(struct sync_ctx *x, const char *room_id, json_t *row)
+json_t *sync_format_event(struct sync_ctx *x, const char *room_id, json_t *row)
 {
     const json_t *pdu = json_object_get(row, "pdu");
     const char *id = json_string_value(json_object_get(row, "event_id"));
@@ -125,7 +125,7 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
             break;
         }
         *first = row;
-        json_array_insert_new(tl, 0, format_event(x, room_id, row));
+        json_array_insert_new(tl, 0, sync_format_event(x, room_id, row));
         const char *sender = json_string_value(json_object_get(pdu, "sender"));
         if (sender)
             json_object_set_new(senders, sender, json_true());
@@ -267,7 +267,7 @@ static json_t *build_state(struct sync_ctx *x, const char *room_id, bool from_sc
         if (x->lazy && type && strcmp(type, "m.room.member") == 0)
             lazy_note(x, room_id, json_string_value(json_object_get(pdu, "state_key")), id);
         json_object_set_new(row, "event_id", json_string(id));
-        json_array_append_new(out, format_event(x, room_id, row));
+        json_array_append_new(out, sync_format_event(x, room_id, row));
     }
 done:
     json_decref(ids);
@@ -276,6 +276,20 @@ done:
     json_decref(then);
     json_decref(evs);
     return out;
+}
+
+json_t *sync_room_timeline(struct sync_ctx *x, const char *room_id, json_t *rows,
+                           const json_t *member, json_t *senders, bool *limited,
+                           char *prev_batch, size_t n)
+{
+    json_t *first = NULL;
+    json_t *tl = build_timeline(x, room_id, rows, member, senders, &first, limited);
+    prev_batch[0] = 0;
+    if (first)
+        snprintf(prev_batch, n, "t%" PRId64 "_%" PRId64,
+                 (int64_t)json_integer_value(json_object_get(first, "depth")),
+                 (int64_t)json_integer_value(json_object_get(first, "stream")));
+    return tl;
 }
 
 json_t *sync_room_entry(struct sync_ctx *x, const char *room_id, const json_t *member,

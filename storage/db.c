@@ -213,6 +213,18 @@ struct dbc *db_get(void)
     return c;
 }
 
+void db_pool_stats(int *open, int *in_use, int *max)
+{
+    int idle = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (struct dbc *c = pool.idle; c; c = c->next_idle)
+        idle++;
+    *open = pool.open;
+    *max = pool.max;
+    pthread_mutex_unlock(&pool.lock);
+    *in_use = *open - idle;
+}
+
 void db_put(struct dbc *c)
 {
     if (!c)

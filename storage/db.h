@@ -34,6 +34,9 @@ void db_rollback(struct dbc *c);
  * or broke); false again once a connection opens or a statement succeeds. Thread-safe. */
 bool db_unavailable(void);
 
+/* The pool now: connections open, lent out, and the limit (for the metrics). Thread-safe. */
+void db_pool_stats(int *open, int *in_use, int *max);
+
 /* 1 if the last failed statement on c was a unique violation (a lost race on insert). */
 int db_unique_violation(const struct dbc *c);
 

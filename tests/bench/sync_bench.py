@@ -11,6 +11,8 @@
 2. Memory: the server's resident set size with those clients parked.
 3. Fan-out (informative): --fanout clients long-polling in the sender's room, all woken by
    one send; the time until each has its response.
+With --sliding every client uses native sliding sync (MSC4186) instead of GET /sync, as Element
+X's room list does: a list of range [0,19] with timeline_limit 1, long-polling on `pos`.
 
 Release build, private PostgreSQL cluster, loopback only; every loop is bounded in count and
 time (--max-seconds)."""
@@ -30,6 +32,27 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import ROOT, Server  # noqa: E402
 
 CS = "/_matrix/client/v3"
+SS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
+SLIDING = False  # --sliding
+SS_BODY = {"conn_id": "room-list", "lists": {"all": {
+    "ranges": [[0, 19]], "timeline_limit": 1,
+    "required_state": [["m.room.name", ""], ["m.room.member", "$LAZY"]]}}}
+
+
+def sync_call(since, timeout):
+    """(method, path, body) of one sync request: GET /sync or sliding sync."""
+    q = {"timeout": str(timeout)}
+    if SLIDING:
+        if since:
+            q["pos"] = since
+        return "POST", SS + "?" + urllib.parse.urlencode(q), SS_BODY
+    if since:
+        q["since"] = since
+    return "GET", CS + "/sync?" + urllib.parse.urlencode(q), None
+
+
+def next_token(body):
+    return body["pos"] if SLIDING else body["next_batch"]
 
 
 class Conn:
@@ -65,10 +88,7 @@ class Conn:
         return json.loads(payload)
 
     async def sync(self, since=None, timeout=0):
-        q = {"timeout": str(timeout)}
-        if since:
-            q["since"] = since
-        return await self.request("GET", CS + "/sync?" + urllib.parse.urlencode(q))
+        return await self.request(*sync_call(since, timeout))
 
     def close(self):
         if self.writer:
@@ -92,7 +112,7 @@ async def idle_loop(conn, since, stop):
     """Long-poll forever (until stop), as an idle client does."""
     while not stop.is_set():
         body = await conn.sync(since, timeout=60000)
-        since = body["next_batch"]
+        since = next_token(body)
 
 
 class Blocking:
@@ -115,17 +135,14 @@ class Blocking:
         return json.loads(payload)
 
     def sync(self, since=None, timeout=0):
-        q = {"timeout": str(timeout)}
-        if since:
-            q["since"] = since
-        return self.request("GET", CS + "/sync?" + urllib.parse.urlencode(q))
+        return self.request(*sync_call(since, timeout))
 
 
 def wake_rounds(port, tok_s, tok_r, room, rounds, deadline):
     """Receiver long-polls in a thread; the sender sends; time from the send leaving to the
     receiver's response arriving."""
     sender, receiver = Blocking(port, tok_s), Blocking(port, tok_r)
-    since = receiver.sync()["next_batch"]
+    since = next_token(receiver.sync())
     lat, send_lat = [], []
     path = CS + f"/rooms/{urllib.parse.quote(room)}/send/m.room.message/"
     for i in range(rounds):
@@ -146,7 +163,7 @@ def wake_rounds(port, tok_s, tok_r, room, rounds, deadline):
         send_lat.append((time.perf_counter() - t0) * 1000)
         th.join(35)
         lat.append((box["t"] - t0) * 1000)
-        since = box["body"]["next_batch"]
+        since = next_token(box["body"])
     if send_lat:
         after = [a - b for a, b in zip(lat, send_lat)]
         print(f"  (the send itself: p50 {pct(send_lat, 50):.2f} ms; the sync response came "
@@ -164,7 +181,7 @@ def idle_process(port, tokens, ready, stop):
         for t in tokens:
             c = Conn(port, t)
             await c.open()
-            since = (await c.sync())["next_batch"]
+            since = next_token(await c.sync())
             conns.append(c)
             tasks.append(asyncio.ensure_future(idle_loop(c, since, stop_ev)))
         ready.set()
@@ -194,7 +211,7 @@ async def fan_out(srv, tok_s, room, fan_tokens):
     for t in fan_tokens:
         c = Conn(srv.port, t)
         await c.open()
-        fans.append((c, (await c.sync())["next_batch"]))
+        fans.append((c, next_token(await c.sync())))
     done = []
 
     async def wait_one(c, since, t0):
@@ -255,7 +272,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--fanout", type=int, default=500)
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--sliding", action="store_true", help="native sliding sync (MSC4186)")
     args = ap.parse_args()
+    global SLIDING
+    SLIDING = args.sliding
     binary = os.environ.get("AMTSBOTE_BIN", os.path.join(ROOT, "build", "release", "amtsbote"))
     srv = Server({"worker_threads": 4, "log_level": "warning",
                   "database": {"args": {"cp_min": 4, "cp_max": 10}},

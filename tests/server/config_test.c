@@ -597,7 +597,7 @@ TEST(unknown_keys_only_warn)
                      "database:\n  name: psycopg2\n  args: {sslmode: require, database: x}\n"
                      "listeners:\n  - port: 1\n    bind_address: 0.0.0.0\n"
                      "    resources: [{names: [client, metrics, openid, keys, media]}]\n"
-                     "  - port: 2\n    resources: [{names: [metrics]}]\n";
+                     "  - port: 2\n    resources: [{names: [keys]}]\n";
     rc = parse_logged(db, &c, err, sizeof err, &logs);
     if (rc != 0) {
         UNIT_FAIL("%s", err);
@@ -606,7 +606,8 @@ TEST(unknown_keys_only_warn)
     }
     CHECK(strstr(logs, "unknown config key 'database.args.sslmode' ignored"));
     CHECK(strstr(logs, "unknown config key 'listeners[0].bind_address' ignored"));
-    CHECK(strstr(logs, "listeners[0].resources[0].names[1]: resource 'metrics' is not served"));
+    CHECK(!strstr(logs, "resource 'metrics' is not served")); /* it is: /_synapse/metrics */
+    CHECK(strstr(logs, "listeners[0].resources[0].names[3]: resource 'keys' is not served"));
     CHECK(strstr(logs, "listeners[0].resources[0].names[4]: resource 'media' is not served"));
     CHECK(strstr(logs, "listeners[1] serves neither the client nor the federation API"));
     CHECK(c.listeners[0].res_client && !c.listeners[0].res_federation);
@@ -986,6 +987,52 @@ TEST(generated_config_reads_back)
     free(buf);
 }
 
+/* media_scanner (off by default, on_error refuse) and the metrics listener resource. */
+TEST(media_scanner_and_metrics)
+{
+    struct config c;
+    char err[256], text[2048];
+    if (parse(minimal, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK(!c.media_scanner.enabled && !c.media_scanner.clamd_socket);
+    CHECK(!c.media_scanner.clamd_host && c.media_scanner.clamd_port == 3310);
+    CHECK_INT(c.media_scanner.timeout_ms, 30000);
+    CHECK_STR(c.media_scanner.on_error, "refuse");
+    CHECK_INT(c.media_scanner.max_scan_size, 50LL << 20);
+    CHECK(!c.listeners[0].res_metrics);
+    config_free(&c);
+    /* a second listener with the metrics resource only */
+    snprintf(text, sizeof text,
+             "server_name: example.org\nsigning_key_path: /k\n"
+             "listeners:\n"
+             "  - port: 8008\n"
+             "    resources: [{names: [client]}]\n"
+             "  - port: 9000\n"
+             "    resources: [{names: [metrics]}]\n"
+             "database: {name: psycopg2, args: {database: amtsbote}}\n"
+             "media_scanner: {enabled: true, clamd_host: av.example, clamd_port: 3311, "
+             "timeout: 5s, on_error: allow, max_scan_size: 10M}\n");
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK(c.media_scanner.enabled);
+    CHECK_STR(c.media_scanner.clamd_host, "av.example");
+    CHECK_INT(c.media_scanner.clamd_port, 3311);
+    CHECK_INT(c.media_scanner.timeout_ms, 5000);
+    CHECK_STR(c.media_scanner.on_error, "allow");
+    CHECK_INT(c.media_scanner.max_scan_size, 10LL << 20);
+    CHECK(c.listeners[1].res_metrics && !c.listeners[1].res_client);
+    CHECK(!c.listeners[0].res_metrics);
+    config_free(&c);
+    fails("media_scanner: {on_error: maybe}\n", "media_scanner.on_error: expected refuse or allow");
+    fails("media_scanner: {timeout: 10}\n", "media_scanner.timeout: must be at least 100 ms");
+    fails("media_scanner: {clamd_port: 0}\n", "media_scanner.clamd_port: must be between");
+    fails("media_scanner: {clamd_socket: /s, clamd_host: h}\n", "not both");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1013,5 +1060,6 @@ int main(void)
     RUN(outbound_filters_and_thumbnail_sizes);
     RUN(example_in_deploy_parses);
     RUN(generated_config_reads_back);
+    RUN(media_scanner_and_metrics);
     return unit_done();
 }

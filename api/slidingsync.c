@@ -1,0 +1,129 @@
+/* slidingsync.c - POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync (MSC4186
+ * "Simplified Sliding Sync"): the body's lists, subscriptions and extensions, the `pos` and
+ * `timeout` query parameters, the connection store, and long-polling.
+ *
+ * A request with `pos` names a connection state (server/ssconn.h) by user, device and
+ * conn_id; one the server does not have (never issued to this user and device, replaced,
+ * forgotten) answers 400 M_UNKNOWN_POS and the client starts again. A response with nothing
+ * to say parks the connection on the notifier through a waker, as GET /sync does, and is computed
+ * again from the same state when woken, so nothing falls between. Each response's state is
+ * stored under a new pos; the presented one stays valid until a newer one is presented. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "server/clock.h"
+#include "server/httpjob.h"
+#include "server/notify.h"
+#include "server/slidingsync.h"
+#include "server/ssconn.h"
+
+struct sspark {
+    struct ss_req q;
+    json_t *body; /* owned: q.body */
+    json_t *snap; /* owned: q.snap */
+    const char *conn_id, *pos;
+    int64_t deadline;
+    int64_t at, typing; /* what the empty response covered */
+    json_t *rooms;      /* owned */
+    struct http_waker *waker; /* the current waiter's, or NULL */
+};
+
+static void release(struct sspark *p)
+{
+    json_decref(p->body);
+    json_decref(p->snap);
+    json_decref(p->rooms);
+    p->body = p->snap = p->rooms = NULL;
+    p->q.body = p->q.snap = NULL;
+}
+
+/* The request ended (answered, or unanswered when its client went away or the server
+ * stopped): the waiter, if any, resumes nothing after this. */
+static void on_end(void *ctx)
+{
+    struct sspark *p = ctx;
+    http_waker_detach(&p->waker);
+    release(p);
+}
+
+static void arm(struct http_req *req)
+{
+    struct sspark *p = http_ctx(req);
+    p->waker = http_waker_new(req);
+    if (!p->waker) { /* cannot wait: answer at once, as a timeout would */
+        http_resume(req);
+        return;
+    }
+    notify_wait(p->q.user_id, p->rooms, p->at, p->typing, p->deadline - clock_mono_ms(),
+                http_waker_fire, p->waker);
+}
+
+static void respond(struct http_req *req)
+{
+    struct sspark *p = http_ctx(req);
+    http_waker_detach(&p->waker); /* woken (or never parked): that waiter is done with us */
+    struct ss_result r;
+    if (ss_compute(&p->q, &r) < 0) {
+        release(p);
+        http_reply_internal(req);
+        return;
+    }
+    if (r.empty && p->snap && clock_mono_ms() < p->deadline && !notify_stopping()) {
+        json_decref(p->rooms);
+        p->rooms = r.rooms;
+        r.rooms = NULL;
+        p->at = r.pos;
+        p->typing = r.typing;
+        ss_result_clear(&r);
+        http_suspend(req, arm, respond);
+        return;
+    }
+    char pos[48];
+    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap,
+               pos, sizeof pos);
+    r.snap = NULL;
+    json_object_set_new(r.body, "pos", json_string(pos));
+    release(p);
+    http_reply_json(req, 200, r.body);
+    r.body = NULL;
+    ss_result_clear(&r);
+}
+
+void api_slidingsync(struct http_req *req)
+{
+    const struct http_user *u = http_user(req);
+    struct sspark *p = http_alloc(req, sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->q.user_id = u->user_id;
+    p->q.device_id = u->device_id;
+    json_t *body = http_json(req);
+    char why[160];
+    if (ss_validate(body, why, sizeof why) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "%s", why);
+        return;
+    }
+    const char *conn = json_string_value(json_object_get(body, "conn_id"));
+    p->conn_id = http_strdup(req, conn ? conn : "");
+    int64_t timeout = 0;
+    const char *sp = NULL;
+    if (!api_sync_params(req, &timeout, &sp))
+        return;
+    const char *pos = http_query(req, "pos");
+    if (pos && *pos) {
+        p->pos = http_strdup(req, pos);
+        if (ssconn_get(u->user_id, u->device_id ? u->device_id : "", p->conn_id, pos, &p->snap) <
+            0) {
+            http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
+            return;
+        }
+    }
+    api_sync_presence(req, u->user_id, sp);
+    p->body = json_incref(body);
+    p->q.body = p->body;
+    p->q.snap = p->snap;
+    p->deadline = clock_mono_ms() + timeout;
+    http_set_ctx(req, p);
+    http_on_end(req, on_end);
+    respond(req);
+}
