@@ -23,6 +23,9 @@ const char *api_token_query(struct http_req *req, const char *name);
 void api_run_parked(struct http_req *req, void (*work)(void *arg),
                     void (*finish)(struct http_req *req, void *arg), void (*free_arg)(void *arg),
                     void *arg);
+/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for the parked
+ * calls' threads to end, so none touches the database after it closes. */
+void api_parked_drain(int timeout_ms);
 /* The boolean, or `dflt` when absent; wrong type answers M_BAD_JSON and sets *bad. */
 bool api_opt_bool(struct http_req *req, json_t *obj, const char *key, bool dflt, bool *bad);
 /* Answer 429 M_LIMIT_EXCEEDED with retry_after_ms. */
@@ -85,9 +88,6 @@ void api_remote_messages(struct http_req *req, const char *room_id, const char *
                          json_t *filter);
 /* GET /directory/room/{roomAlias} of another server's alias: {room_id, servers}. */
 void api_remote_alias(struct http_req *req, const char *alias);
-/* Shutdown, after outbound_stop and http_stop: wait (at most timeout_ms) for those calls'
- * threads to end, so none touches the database after it closes. */
-void api_remote_drain(int timeout_ms);
 
 /* POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and /knock/{roomIdOrAlias}: resolve an
  * alias (another server's through /query/directory), take the via and server_name query

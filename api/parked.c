@@ -1,15 +1,18 @@
 /* parked.c - Client-Server calls that wait on other servers without holding an HTTP worker:
- * /keys/query and /keys/claim naming other servers' users, and downloads and thumbnails of
- * other servers' media. As api/roomfed.c explains, a blocked epoll worker also holds the
- * other server's requests back to us (its key fetch), so such calls park their request
+ * joins, leaves, invites, alias lookups and backfilling /messages through other servers
+ * (api/roomfed.c), /keys/query and /keys/claim naming other servers' users, and downloads and
+ * thumbnails of other servers' media. A blocked epoll worker would also hold the other
+ * server's requests back to us (its key fetch), so such calls park their request
  * (server/httpjob.h) and run on a thread of their own, at most PARKED_THREADS at once (beyond
  * that on the HTTP thread, as before). The work reads only what its job copied. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "server/httpjob.h"
+#include "server/log.h"
 
 #define PARKED_THREADS 32
 
@@ -78,4 +81,13 @@ void api_run_parked(struct http_req *req, void (*work)(void *arg),
     }
     *j = (struct parked){work, finish, free_arg, arg, NULL};
     http_job_park(req, parked_start, parked_finish, j);
+}
+
+void api_parked_drain(int timeout_ms)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&running) > 0 && waited < timeout_ms; waited += 10)
+        nanosleep(&ts, NULL);
+    if (atomic_load(&running) > 0)
+        log_warn("shutdown: %d calls to other servers still running", atomic_load(&running));
 }

@@ -4,23 +4,16 @@
  *
  * The HTTP workers are an epoll pool: a handler that blocks holds every connection of its
  * thread, including the other server's own requests back to us while it answers (its key
- * fetch, say), which would then wait for our timeout. So these calls park the request
- * (server/httpjob.h) and run on a thread of their own, at most MAX_THREADS at once (beyond
- * that they run on the HTTP thread, as before). Everything the thread reads is copied into
- * its job first: the request may end before the job does. */
-#include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
+ * fetch, say), which would then wait for our timeout. So these calls run parked
+ * (api_run_parked, api/parked.c) on a thread of their own. Everything the thread reads is
+ * copied into its job first: the request may end before the job does. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
-#include "server/httpjob.h"
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/room.h"
-
-#define MAX_THREADS 32
 
 enum kind { K_JOIN, K_LEAVE, K_INVITE, K_CREATE, K_ALIAS, K_MESSAGES };
 
@@ -42,10 +35,7 @@ struct job {
     char why[512];
     char *room_id; /* the room answered */
     bool alias_missing;
-    struct http_job *hj;
 };
-
-static atomic_int running;
 
 static void job_free(void *p)
 {
@@ -142,42 +132,21 @@ static const struct {
     {K_MESSAGES, run_messages},
 };
 
-static void *job_thread(void *arg)
+static void job_run(void *arg)
 {
     struct job *j = arg;
     for (size_t i = 0; i < sizeof runners / sizeof runners[0]; i++) {
         if (runners[i].kind == j->kind)
             runners[i].run(j);
     }
-    http_job_done(j->hj, j, job_free); /* j is the job's from here on */
-    atomic_fetch_sub(&running, 1);
-    return NULL;
-}
-
-static void job_start(struct http_job *hj, void *arg)
-{
-    struct job *j = arg;
-    pthread_t t;
-    pthread_attr_t attr;
-    j->hj = hj;
-    if (atomic_fetch_add(&running, 1) < MAX_THREADS && pthread_attr_init(&attr) == 0) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, job_thread, j);
-        pthread_attr_destroy(&attr);
-        if (rc == 0)
-            return;
-    }
-    job_thread(j); /* too many at once: here, on the HTTP thread */
 }
 
 /* Answer from the outcome: the other server's error passes through (Server-Server API:
  * "passed through to clients"). */
-static void job_finish(struct http_req *req, void *arg, void *result)
+static void job_finish(struct http_req *req, void *arg)
 {
-    struct job *j = result;
-    if (!j) {
-        http_reply_internal(req);
-    } else if (j->kind == K_MESSAGES) {
+    struct job *j = arg;
+    if (j->kind == K_MESSAGES) {
         api_reply_room(req, j->rc, j->out, j->why);
         j->out = NULL;
     } else if (j->alias_missing) {
@@ -204,7 +173,7 @@ static void park(struct http_req *req, struct job *j)
         http_reply_internal(req);
         return;
     }
-    http_job_park(req, job_start, job_finish, j);
+    api_run_parked(req, job_run, job_finish, job_free, j);
 }
 
 static struct job *job_new(struct http_req *req, enum kind kind, const char *target,
@@ -282,15 +251,6 @@ void api_remote_messages(struct http_req *req, const char *room_id, const char *
     j->limit = limit;
     j->body = filter;
     park(req, j);
-}
-
-void api_remote_drain(int timeout_ms)
-{
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    for (int waited = 0; atomic_load(&running) > 0 && waited < timeout_ms; waited += 10)
-        nanosleep(&ts, NULL);
-    if (atomic_load(&running) > 0)
-        log_warn("shutdown: %d calls to other servers still running", atomic_load(&running));
 }
 
 void api_remote_alias(struct http_req *req, const char *alias)

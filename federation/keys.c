@@ -1,6 +1,8 @@
 /* keys.c - the server's published signing key and the notary service (Server-Server API
  * "Retrieving server keys": GET /_matrix/key/v2/server, GET and POST /_matrix/key/v2/query),
- * and GET /_matrix/federation/v1/version.
+ * and GET /_matrix/federation/v1/version. The older GET /_matrix/key/v2/server/{keyId} (gone
+ * from the spec, still requested by Synapse 1.67) gets the same answer: every current key,
+ * whatever the key ID, as Synapse answers it.
  *
  * The key answer is signed with the key it publishes, so that other servers (and notary
  * servers) can verify it; valid_until_ts is a day ahead, as Synapse publishes by default.

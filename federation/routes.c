@@ -7,6 +7,8 @@
 /* method, pattern, handler, auth, flags */
 const struct http_route federation_routes[] = {
     {"GET", "/_matrix/key/v2/server", federation_key_server, HTTP_AUTH_NONE, 0},
+    /* the older form with a key ID, still requested by Synapse 1.67: the same answer */
+    {"GET", "/_matrix/key/v2/server/{keyId}", federation_key_server, HTTP_AUTH_NONE, 0},
     {"GET", "/_matrix/key/v2/query/{serverName}", federation_key_query_get, HTTP_AUTH_NONE, 0},
     {"POST", "/_matrix/key/v2/query", federation_key_query_post, HTTP_AUTH_NONE, HTTP_BODY_JSON},
     {"GET", "/_matrix/federation/v1/version", federation_version, HTTP_AUTH_NONE, 0},

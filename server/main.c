@@ -410,7 +410,7 @@ static int serve(const char *config_path)
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
     http_stop(SHUTDOWN_GRACE_MS);
-    api_remote_drain(SHUTDOWN_GRACE_MS); /* joins and invites through other servers end */
+    api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;
 out_notify:
     federation_sender_quiesce();

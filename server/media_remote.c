@@ -16,7 +16,9 @@
  *     and server names are checked against the spec's grammar before any request.
  *  4. A remote thumbnail is asked of the other server when the original is not cached here;
  *     when the original is cached, or the other server has no thumbnail to give, it is made
- *     here from the original (fetched then). */
+ *     here from the original (fetched then).
+ *  5. With media_scanner.enabled, what is fetched (originals and thumbnails) is scanned by
+ *     clamd before it is kept or served (scan_bytes). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 
 #include <sodium.h>
 
+#include "server/avscan.h"
 #include "server/clock.h"
 #include "server/ids.h"
 #include "server/log.h"
@@ -211,6 +214,51 @@ static int fetch_counted(const char *server, const char *path, size_t max, char 
     return 0;
 }
 
+/* Invariant 5: fetched bytes are scanned by clamd (media_scanner) before they are kept or
+ * served, through a temporary file in media_store_path/tmp ("scan-", removed at once; a
+ * start-up removes any a crash left). 0 to keep them, or -1 with err filled as for an upload:
+ * 403 M_FORBIDDEN when infected, 503 when no verdict could be had and on_error refuses. */
+static int scan_bytes(const char *server, const char *media_id, const char *body, size_t len,
+                      struct media_error *err)
+{
+    if (!avscan_enabled())
+        return 0;
+    char tmp[600];
+    int fd = -1;
+    enum avscan_verdict v = AVSCAN_UNSCANNED;
+    if (media_tmp_path(tmp, sizeof tmp, "scan-XXXXXX") == 0 && (fd = mkstemp(tmp)) >= 0) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(fd, body + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        close(fd);
+        if (off == len)
+            v = avscan_check(tmp, server, media_id, NULL, 0);
+        else
+            log_error("media: remote media %s from %s: cannot write it for the scan", media_id,
+                      server);
+        unlink(tmp);
+    } else {
+        log_error("media: remote media %s from %s: no temporary file for the scan", media_id,
+                  server);
+    }
+    if (v == AVSCAN_INFECTED) {
+        media_fail(err, 403, "M_FORBIDDEN",
+                   "This file was refused: the virus scanner found malware");
+        return -1;
+    }
+    if (v == AVSCAN_UNSCANNED) {
+        media_fail(err, 503, "M_UNKNOWN", "This file could not be checked for viruses; try later");
+        return -1;
+    }
+    return 0;
+}
+
 /* Store bytes in the media store (thumb: under thumbnails/); the hash into sha. 0 or -1. */
 static int store_bytes(const char *body, size_t len, bool thumb, char sha[65])
 {
@@ -233,6 +281,8 @@ static int fetch_original(const char *server, const char *media_id, struct db_re
         return -1;
     int rc = -1;
     struct dbc *c = NULL;
+    if (scan_bytes(server, media_id, body, len, err) < 0)
+        goto out;
     if (store_bytes(body, len, false, sha) < 0 || !(c = db_get()) ||
         db_remote_media_put(c, server, media_id, type, name[0] ? name : NULL, (int64_t)len, sha,
                             clock_now_ms()) < 0) {
@@ -346,6 +396,10 @@ int media_remote_thumbnail(const char *server, const char *media_id,
              media_id, sz->width, sz->height, method, REMOTE_MEDIA_TIMEOUT_MS);
     if (fetch_part(server, path, &body, &len, type, sizeof type, name, sizeof name, err) == 0 &&
         strncasecmp(type, "image/", 6) == 0) {
+        if (scan_bytes(server, media_id, body, len, err) < 0) {
+            free(body);
+            goto out;
+        }
         if (store_bytes(body, len, true, sha) == 0 && (c = db_get())) {
             db_remote_thumb_put(c, server, media_id, sz->width, sz->height, method, type,
                                 (int64_t)len, sha);

@@ -64,6 +64,10 @@ class Discovery(ServerTestCase):
         (key_id,) = r["verify_keys"].keys()
         self.assertTrue(key_id.startswith("ed25519:"))
         self.assertIn(key_id, r["signatures"][self.s.server_name])
+        # the older form with a key ID, which Synapse 1.67 requests, gets the same answer
+        r2 = self.s.get("/_matrix/key/v2/server/" + key_id.replace(":", "%3A"))
+        self.assertEqual(r2.status, 200)
+        self.assertEqual(r2["verify_keys"], r["verify_keys"])
 
 
 class BadInput(ServerTestCase):

@@ -272,3 +272,58 @@ class TestMediaScanDown(unittest.TestCase):
             s.start()
         self.assertIn("media_scanner.on_error", str(e.exception))
         s.stop(check=False)
+
+
+@unittest.skipUnless(os.access(CLAMD, os.X_OK), "clamd (clamav-daemon) not installed")
+class TestRemoteMediaScan(unittest.TestCase):
+    """Remote media is scanned on fetch: B (no scanner) serves an EICAR file and a clean one;
+    A (scanner on) refuses the first to its client (403 M_FORBIDDEN, nothing cached: a second
+    try asks B again) and serves the second."""
+
+    @classmethod
+    def setUpClass(cls):
+        from fedharness import FedServer, TestCA, start_servers
+        cls.clamd = Clamd()
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-remote-scan-")
+        try:
+            cls.ca = TestCA(cls.tmp)
+            ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+            cls.A = FedServer(cls.ca, dict(ca_cfg, media_scanner={
+                "enabled": True, "clamd_socket": cls.clamd.sock, "timeout": "20s"}))
+            cls.B = FedServer(cls.ca, dict(ca_cfg))
+            cls.servers = start_servers(cls.A, cls.B)
+        except Exception:
+            cls.clamd.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+        cls.A.register("alice")
+        cls.B.register("bob")
+        cls.alice = cls.A.login("alice")["access_token"]
+        cls.bob = cls.B.login("bob")["access_token"]
+
+    @classmethod
+    def tearDownClass(cls):
+        from fedharness import stop_servers
+        try:
+            stop_servers(cls.servers)
+        finally:
+            cls.clamd.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def upload_b(self, data):
+        r = self.B.request("POST", UP, raw=data, token=self.bob,
+                           headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 200, r)
+        return r["content_uri"].rsplit("/", 1)[1]
+
+    def test_remote_media_scanned_on_fetch(self):
+        bad, good = self.upload_b(EICAR), self.upload_b(b"clean remote bytes " * 100)
+        path = f"/_matrix/federation/v1/media/download/{bad}"
+        for attempt in (1, 2):
+            r = self.A.get(f"{V1}/download/{self.B.server_name}/{bad}", token=self.alice)
+            self.assertEqual((r.status, r.get("errcode")), (403, "M_FORBIDDEN"), r)
+            self.assertEqual(self.B.read_log().count(path), attempt)  # nothing kept on A
+        self.assertIn(SIG, self.A.read_log())
+        r = self.A.get(f"{V1}/download/{self.B.server_name}/{good}", token=self.alice)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.raw, b"clean remote bytes " * 100)
