@@ -11,16 +11,12 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 
-from fedharness import FedServer, TestCA, canonical
+from fedharness import FedServer, Restartable, TestCA, canonical
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -37,30 +33,6 @@ def b64u(data):
 
 def b64(data):
     return base64.b64encode(data).decode().rstrip("=")
-
-
-class Restartable(FedServer):
-    """A FedServer that can be stopped and started again with its database and name."""
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        assert self.proc.returncode == 0, self.read_log()[-5000:]
-
-    def resume(self):
-        self.log = open(self.log_path, "a")
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0"
-        self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/_matrix/client/versions", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("server did not come back")
 
 
 class TestFederationSend(unittest.TestCase):
