@@ -3,7 +3,9 @@
  *
  *  1. The server list: the user's rooms with a membership (join, invite, knock; a kick or ban
  *     by someone else; a leave of their own only when the connection got the room before),
- *     newest activity first (the newest event the user may know of; ties by room ID).
+ *     newest activity first (the newest event the user may know of; ties by room ID). A
+ *     parked request woken again reuses the list it read and reads only the joined rooms
+ *     the notifier saw move (their new events), unless something named the user.
  *  2. Each list filters it (is_dm from m.direct, is_encrypted, is_invite, room_types,
  *     not_room_types, spaces from the joined spaces' m.space.child events, tags and not_tags
  *     from m.tag), answers its
@@ -414,6 +416,8 @@ void ss_result_clear(struct ss_result *r)
     json_decref(r->body);
     json_decref(r->snap);
     json_decref(r->rooms);
+    json_decref(r->list);
+    json_decref(r->direct);
     memset(r, 0, sizeof *r);
 }
 
@@ -439,6 +443,62 @@ static json_t *direct_rooms(struct dbc *c, const char *user_id)
     return out;
 }
 
+/* The room list of a previous computation (q->list, read at q->list_pos) brought to x->upto:
+ * the rooms the user is joined to that had events since get their activity, encryption,
+ * from one read of those rooms' new events. NULL (read it all again) when something named
+ * the user since, the notifier no longer knows, or on error; *direct_ok then tells whether
+ * q->direct still holds (no account data of the user moved). New reference. */
+static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
+{
+    const struct ss_req *q = x->q;
+    *direct_ok = false;
+    if (!q->list || q->list_pos > x->upto)
+        return NULL;
+    unsigned uk = 0;
+    json_t *rk = json_object(), *ids = json_array(), *moved = NULL, *out = NULL;
+    if (notify_changes(q->user_id, q->list_pos, x->upto, &uk, rk) < 0 ||
+        (uk & (NOTIFY_EVENT | NOTIFY_ACCOUNT | NOTIFY_MEMBER)))
+        goto out;
+    *direct_ok = true;
+    size_t i;
+    json_t *row;
+    json_array_foreach(q->list, i, row)
+    {
+        const char *id = json_string_value(json_object_get(row, "room_id"));
+        /* a room the user is not in shows activity only up to their membership */
+        if ((json_integer_value(json_object_get(rk, id)) & NOTIFY_EVENT) &&
+            strcmp(json_string_value(json_object_get(row, "membership")), "join") == 0)
+            json_array_append_new(ids, json_string(id));
+    }
+    if (!json_array_size(ids)) {
+        out = json_incref((json_t *)q->list);
+        goto out;
+    }
+    if (!(moved = db_ss_rooms_moved(x->c, ids, q->list_pos, x->upto, bt)))
+        goto out;
+    out = json_array();
+    json_array_foreach(q->list, i, row)
+    {
+        const json_t *m = json_object_get(moved, json_string_value(json_object_get(row, "room_id")));
+        if (!m) {
+            json_array_append(out, row);
+            continue;
+        }
+        json_t *c = json_copy(row); /* shallow: the members stay shared, never changed */
+        json_object_set(c, "last", json_object_get(m, "last"));
+        if (json_is_integer(json_object_get(m, "bump")))
+            json_object_set(c, "bump", json_object_get(m, "bump"));
+        if (json_is_true(json_object_get(m, "encrypted")))
+            json_object_set_new(c, "encrypted", json_true());
+        json_array_append_new(out, c);
+    }
+out:
+    json_decref(rk);
+    json_decref(ids);
+    json_decref(moved);
+    return out;
+}
+
 int ss_compute(const struct ss_req *q, struct ss_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -459,8 +519,13 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
     for (size_t i = 0; i < sizeof bump_types / sizeof *bump_types; i++)
         json_array_append_new(bt, json_string(bump_types[i]));
     x.c = db_get();
-    if (!x.c || !(all = db_ss_rooms(x.c, q->user_id, x.upto, bt)) ||
-        !(x.direct = direct_rooms(x.c, q->user_id)))
+    bool direct_ok = false;
+    if (!x.c)
+        goto out;
+    all = list_moved(&x, bt, &direct_ok);
+    x.direct = direct_ok && q->direct ? json_incref((json_t *)q->direct) : NULL;
+    if ((!all && !(all = db_ss_rooms(x.c, q->user_id, x.upto, bt))) ||
+        (!x.direct && !(x.direct = direct_rooms(x.c, q->user_id))))
         goto out;
 
     /* step 1: the server list */
@@ -567,6 +632,8 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                         (json_int_t)typing_now, "rooms", sent, "counts", counts);
     r->rooms = joined;
     joined = NULL;
+    r->list = json_incref(all);
+    r->direct = json_incref(x.direct);
     r->empty = !news;
     r->pos = x.upto;
     r->typing = typing_now;

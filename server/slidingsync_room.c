@@ -15,7 +15,10 @@
  *     config; for a room sent before with the same config only those that changed since
  *     (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
  *     timeline's senders and targets and, without a gap, member changes since; each is sent
- *     once per connection (the snapshot remembers them). `$ME` is the user.
+ *     once per connection (the snapshot's record holds, per user, the member event last
+ *     sent, and only while it is current: one that changed unsent is dropped). `$ME` is the
+ *     user. A range with no state event and no gap (every message) compares no state: only
+ *     $LAZY senders missing from the record are read, as /sync's lazy-loading reads them.
  *  4. name, avatar (from the same state); for a joined room also unread counts, and heroes
  *     (joined, invited, then left users, with display names from their member events) when
  *     the room has no name and member counts, these two when sent from scratch or when the
@@ -90,6 +93,95 @@ static json_t *state_field(const json_t *now, const json_t *evs, const char *typ
                : NULL;
 }
 
+/* The required_state events `ids` in client format, into entry's required_state when any
+ * (with `stubs` for deleted entries, stolen), or always when `always`. 0 or -1. */
+static int put_state(struct ss_ctx *x, const char *room_id, json_t *ids, const json_t *evs,
+                     json_t *stubs, bool always, json_t *entry)
+{
+    json_t *out = json_array();
+    struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
+    struct sync_ctx sx = {.q = &sq, .c = x->c, .upto = x->upto, .now = x->now};
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        json_t *row = json_object_get(evs, json_string_value(v));
+        if (!row)
+            continue;
+        json_object_set(row, "event_id", v);
+        json_array_append_new(out, sync_format_event(&sx, room_id, row));
+    }
+    if (stubs)
+        json_array_extend(out, stubs);
+    json_decref(stubs);
+    if (always || json_array_size(out))
+        json_object_set_new(entry, "required_state", out);
+    else
+        json_decref(out);
+    return 0;
+}
+
+/* Steps 3-4 for a room sent before with the same config whose range holds no state event
+ * and no gap (`rows` are all its events): the state did not move, so nothing changed and
+ * name and avatar stand; only $LAZY senders the record lacks need their member events, read
+ * at the newest row's state group as /sync's lazy-loading does. This is the path of every
+ * message: no state is compared. 0, -1, or 1 when it does not apply (the caller takes the
+ * general path). */
+static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
+                            json_t *tl_ids, const json_t *rows, json_t *snap_entry)
+{
+    struct ss_room *r = t->r;
+    const char *key;
+    json_t *v;
+    json_t *missing = json_array();
+    json_t *lazy = json_deep_copy(json_object_get(r->prev, "lazy"));
+    if (!lazy)
+        lazy = json_object();
+    bool want_lazy = rs_lazy(r->required_state);
+    json_object_foreach(senders, key, v)
+    {
+        bool lz = false;
+        /* an entry asked for by name goes out only when it changed: not here */
+        if (want_lazy && !json_object_get(lazy, key) &&
+            !rs_match(r->required_state, x->q->user_id, "m.room.member", key, &lz))
+            json_array_append_new(missing, json_string(key));
+    }
+    int64_t g = json_integer_value(json_object_get(json_array_get(rows, 0), "group"));
+    if (json_array_size(missing) && g <= 0) {
+        json_decref(missing);
+        json_decref(lazy);
+        return 1;
+    }
+    json_t *ids = json_array(), *mem = NULL, *evs = NULL;
+    int rc = -1;
+    if (json_array_size(missing)) {
+        if (!(mem = db_state_group_members(x->c, g, missing)))
+            goto out;
+        json_object_foreach(mem, key, v)
+        {
+            if (json_object_get(tl_ids, json_string_value(v)))
+                continue;
+            json_array_append(ids, v);
+            json_object_set(lazy, key, v);
+        }
+    }
+    evs = json_array_size(ids) ? db_events_many(x->c, ids) : json_object();
+    if (!evs)
+        goto out;
+    put_state(x, r->room_id, ids, evs, NULL, false, entry);
+    json_object_set(snap_entry, "name", json_object_get(r->prev, "name"));
+    json_object_set(snap_entry, "avatar", json_object_get(r->prev, "avatar"));
+    json_object_set(snap_entry, "lazy", lazy);
+    rc = 0;
+out:
+    json_decref(missing);
+    json_decref(lazy);
+    json_decref(ids);
+    json_decref(mem);
+    json_decref(evs);
+    return rc;
+}
+
 /* The state part of one joined or left room (steps 3-4). 0 or -1. */
 static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
                       json_t *tl_ids, bool limited, json_t *summary, json_t *snap_entry)
@@ -158,6 +250,11 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
             json_array_append_new(ids, json_string(id));
             if (member)
                 json_object_set_new(lazy, skey, json_string(id));
+        } else if (member && !take && !str_eq(json_object_get(lazy, skey), id) &&
+                   (changed || whole)) {
+            /* the record holds only member events current at this response (step 3),
+             * so a quiet range can trust it; one from the timeline is noted after */
+            json_object_del(lazy, skey);
         }
         free(type);
         free(skey);
@@ -196,22 +293,8 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     json_decref(fetch);
     if (!evs)
         goto out;
-    json_t *out = json_array();
-    struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
-    struct sync_ctx sx = {.q = &sq, .c = x->c, .upto = x->upto, .now = x->now};
-    json_array_foreach(ids, i, v)
-    {
-        json_t *row = json_object_get(evs, json_string_value(v));
-        if (!row)
-            continue;
-        json_object_set(row, "event_id", v);
-        json_array_append_new(out, sync_format_event(&sx, r->room_id, row));
-    }
-    json_array_extend(out, stubs);
-    if (whole || json_array_size(out))
-        json_object_set_new(entry, "required_state", out);
-    else
-        json_decref(out);
+    put_state(x, r->room_id, ids, evs, stubs, whole, entry);
+    stubs = NULL;
     /* name and avatar: when new or changed */
     const char *name_id = statemap_get(now, "m.room.name", "");
     const char *avatar_id = statemap_get(now, "m.room.avatar", "");
@@ -291,16 +374,25 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
         if (!t->initial && json_integer_value(json_object_get(row, "stream")) > last_sent)
             live++;
     }
-    int rc = room_state(x, t, entry, senders, tl_ids, limited, summary, snap_entry);
+    /* a quiet range: no gap, no state event, nothing asked again */
+    bool quiet = !t->initial && !t->rs_changed && !t->expanded && !limited &&
+                 json_array_size(rows) <= (size_t)r->timeline_limit &&
+                 !json_array_size(json_object_get(summary, "heroes"));
+    for (size_t i = 0; quiet && i < json_array_size(rows); i++)
+        quiet = !json_object_get(json_object_get(json_array_get(rows, i), "pdu"), "state_key");
+    int rc = quiet ? room_state_quiet(x, t, entry, senders, tl_ids, rows, snap_entry) : 1;
+    if (rc > 0)
+        rc = room_state(x, t, entry, senders, tl_ids, limited, summary, snap_entry);
     json_decref(senders);
     json_decref(tl_ids);
     if (rc < 0) {
         json_decref(tl);
         return -1;
     }
-    /* member events of the timeline count as sent for $LAZY */
+    /* member events of the timeline count as sent for $LAZY (oldest first: the newest of a
+     * user stays) */
     json_t *lazy = json_object_get(snap_entry, "lazy");
-    for (size_t i = 0; i < used; i++) {
+    for (size_t i = used; i-- > 0;) {
         const json_t *pdu = json_object_get(json_array_get(rows, i), "pdu");
         const char *sk = json_string_value(json_object_get(pdu, "state_key"));
         if (sk && str_eq(json_object_get(pdu, "type"), "m.room.member"))

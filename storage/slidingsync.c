@@ -45,6 +45,32 @@ json_t *db_ss_rooms(struct dbc *c, const char *user_id, int64_t upto, const json
     return v;
 }
 
+json_t *db_ss_rooms_moved(struct dbc *c, const json_t *rooms, int64_t since, int64_t upto,
+                          const json_t *bump_types)
+{
+    char sn[24], u[24];
+    char *r = json_dumps(rooms, JSON_COMPACT);
+    char *bt = json_dumps(bump_types, JSON_COMPACT);
+    json_t *v = NULL;
+    if (r && bt) {
+        const char *p[] = {r, db_i64(sn, since), db_i64(u, upto), bt};
+        v = db_json(db_exec(
+            c,
+            "WITH bt AS (SELECT array_agg(t) AS a FROM jsonb_array_elements_text($4::jsonb) t) "
+            "SELECT coalesce(json_object_agg(room_id, json_build_object('last', last, 'bump', "
+            "bump, 'encrypted', enc)), '{}'::json) FROM (SELECT e.room_id, max(e.stream_ordering) "
+            "AS last, max(e.stream_ordering) FILTER (WHERE e.type = ANY (bt.a)) AS bump, "
+            "bool_or(e.type = 'm.room.encryption' AND e.state_key = '') AS enc FROM events e "
+            "CROSS JOIN bt WHERE e.room_id = ANY (ARRAY(SELECT "
+            "jsonb_array_elements_text($1::jsonb))) AND e.stream_ordering > $2 AND "
+            "e.stream_ordering <= $3 AND e.rejected IS NULL GROUP BY e.room_id) d",
+            4, p));
+    }
+    free(r);
+    free(bt);
+    return v;
+}
+
 json_t *db_ss_space_children(struct dbc *c, const char *user_id, const json_t *spaces)
 {
     char *s = json_dumps(spaces, JSON_COMPACT);
