@@ -12,8 +12,9 @@
  *     history-visibility rules end the timeline). A user who left sees up to their leave.
  *     num_live counts the events after the previous response.
  *  3. required_state: the entries of the state at the end of the timeline that match the
- *     config; for a room sent before with the same config only those that changed since
- *     (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
+ *     config, those the timeline holds too (MSC4186 clients take state from required_state
+ *     only, never from the timeline); for a room sent before with the same config only
+ *     those that changed since (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
  *     timeline's senders and targets and, without a gap, member changes since; each is sent
  *     once per connection (the snapshot's record holds, per user, the member event last
  *     sent, and only while it is current: one that changed unsent is dropped). `$ME` is the
@@ -128,7 +129,7 @@ static int put_state(struct ss_ctx *x, const char *room_id, json_t *ids, const j
  * message: no state is compared. 0, -1, or 1 when it does not apply (the caller takes the
  * general path). */
 static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
-                            json_t *tl_ids, const json_t *rows, json_t *snap_entry)
+                            const json_t *rows, json_t *snap_entry)
 {
     struct ss_room *r = t->r;
     const char *key;
@@ -159,8 +160,6 @@ static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, jso
             goto out;
         json_object_foreach(mem, key, v)
         {
-            if (json_object_get(tl_ids, json_string_value(v)))
-                continue;
             json_array_append(ids, v);
             json_object_set(lazy, key, v);
         }
@@ -184,7 +183,7 @@ out:
 
 /* The state part of one joined or left room (steps 3-4). 0 or -1. */
 static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
-                      json_t *tl_ids, bool limited, json_t *summary, json_t *snap_entry)
+                      bool limited, json_t *summary, json_t *snap_entry)
 {
     struct ss_room *r = t->r;
     const json_t *prev_lazy = json_object_get(r->prev, "lazy");
@@ -246,7 +245,7 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
             take = json_object_get(senders, skey) ||
                    (!t->initial && !limited && changed && then);
         }
-        if (take && id && !json_object_get(tl_ids, id)) {
+        if (take && id) {
             json_array_append_new(ids, json_string(id));
             if (member)
                 json_object_set_new(lazy, skey, json_string(id));
@@ -353,7 +352,7 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
     struct sync_ctx sx = {.q = &sq, .c = x->c, .since = t->from, .upto = x->upto,
                           .now = x->now, .limit = r->timeline_limit};
-    json_t *senders = json_object(), *tl_ids = json_object();
+    json_t *senders = json_object();
     bool limited = false;
     char prev_batch[64];
     json_t *tl = sync_room_timeline(&sx, r->room_id, rows, r->row, senders, &limited,
@@ -363,8 +362,6 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     int64_t last_sent = json_integer_value(json_object_get(r->prev, "s"));
     for (size_t i = 0; i < used; i++) {
         json_t *row = json_array_get(rows, i);
-        json_object_set_new(tl_ids, json_string_value(json_object_get(row, "event_id")),
-                            json_true());
         const json_t *pdu = json_object_get(row, "pdu");
         if (str_eq(json_object_get(pdu, "type"), "m.room.member")) {
             const char *sk = json_string_value(json_object_get(pdu, "state_key"));
@@ -380,11 +377,10 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
                  !json_array_size(json_object_get(summary, "heroes"));
     for (size_t i = 0; quiet && i < json_array_size(rows); i++)
         quiet = !json_object_get(json_object_get(json_array_get(rows, i), "pdu"), "state_key");
-    int rc = quiet ? room_state_quiet(x, t, entry, senders, tl_ids, rows, snap_entry) : 1;
+    int rc = quiet ? room_state_quiet(x, t, entry, senders, rows, snap_entry) : 1;
     if (rc > 0)
-        rc = room_state(x, t, entry, senders, tl_ids, limited, summary, snap_entry);
+        rc = room_state(x, t, entry, senders, limited, summary, snap_entry);
     json_decref(senders);
-    json_decref(tl_ids);
     if (rc < 0) {
         json_decref(tl);
         return -1;

@@ -394,6 +394,14 @@ class SlidingSync(ServerTestCase):
         e = r["rooms"][rid]
         self.assertNotIn("name", e)
         self.assertNotIn("required_state", e)
+        # a state change that is in the timeline is in required_state too: MSC4186 clients
+        # take state from required_state only
+        self.s.put(CS + f"/rooms/{q(rid)}/state/m.room.topic/", {"topic": "t"}, token=tok)
+        r = self.ss(tok, body, pos=r["pos"])
+        e = r["rooms"][rid]
+        self.assertEqual([ev["type"] for ev in e["timeline"]], ["m.room.topic"])
+        self.assertEqual([(ev["type"], ev["content"]) for ev in e["required_state"]],
+                         [("m.room.topic", {"topic": "t"})])
 
     def test_parked_request_of_a_client_that_left(self):
         """A long-poll whose client goes away ends while parked (the HTTP front notices within
