@@ -156,7 +156,7 @@ static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, jso
     json_t *ids = json_array(), *mem = NULL, *evs = NULL;
     int rc = -1;
     if (json_array_size(missing)) {
-        if (!(mem = db_state_group_members(x->c, g, missing)))
+        if (!(mem = sync_group_members(x->c, g, missing)))
             goto out;
         json_object_foreach(mem, key, v)
         {

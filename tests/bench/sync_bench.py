@@ -241,8 +241,6 @@ async def fan_out(srv, tok_s, room, fan_tokens, perf=None):
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
                                        token=t), fan_tokens))
-    sender = Conn(srv.port, tok_s)
-    await sender.open()
     fans = []
     for t in fan_tokens:
         c = Conn(srv.port, t)
@@ -267,6 +265,8 @@ async def fan_out(srv, tok_s, room, fan_tokens, perf=None):
             break
         last = now
     rss_parked = rss_mb(srv.proc.pid)
+    sender = Conn(srv.port, tok_s)  # opened now: an idle keep-alive may be closed meanwhile
+    await sender.open()
     rec = None
     if perf:
         rec = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", perf, "-p",
