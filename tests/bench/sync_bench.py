@@ -241,19 +241,23 @@ async def fan_out(srv, tok_s, room, fan_tokens, perf=None):
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
                                        token=t), fan_tokens))
-    fans = []
+    fans, waits, done = [], [], []
+    t0 = [0.0]
+
+    async def wait_one(c, since, t0):
+        body = await c.sync(since, timeout=90000)
+        if t0[0]:
+            done.append((time.perf_counter() - t0[0]) * 1000)
+        else:
+            raise RuntimeError(f"a fan-out long-poll returned before the send: {body}")
+
+    # each long-polls right after its first sync: a kept-alive connection left idle while
+    # the others make theirs is closed by the front after a few seconds
     for t in fan_tokens:
         c = Conn(srv.port, t)
         await c.open()
-        fans.append((c, next_token(await c.sync())))
-    done = []
-
-    async def wait_one(c, since, t0):
-        await c.sync(since, timeout=30000)
-        done.append((time.perf_counter() - t0[0]) * 1000)
-
-    t0 = [0.0]
-    waits = [asyncio.ensure_future(wait_one(c, s, t0)) for c, s in fans]
+        fans.append((c, None))
+        waits.append(asyncio.ensure_future(wait_one(c, next_token(await c.sync()), t0)))
     # until every request is parked: the server's CPU time stands still (at most 20 s)
     await asyncio.sleep(1.0)
     quiet_by = time.monotonic() + 20
