@@ -127,6 +127,14 @@ struct config {
         char *on_error;        /* "refuse" (default) or "allow": when no verdict is had */
         int64_t max_scan_size; /* default 50M: larger files have no verdict */
     } media_scanner;           /* (Amtsbote keys) virus scanning of media with clamd */
+    struct {
+        char *localpart;       /* system_mxid_localpart; NULL: server notices disabled */
+        char *display_name;    /* system_mxid_display_name; NULL: none */
+        char *avatar_url;      /* system_mxid_avatar_url; NULL: none */
+        char *room_name;       /* room_name, default "Server Notices" */
+        char *room_topic;      /* room_topic; NULL: none */
+        bool auto_join;        /* auto_join, default false: the user is invited */
+    } server_notices;          /* as Synapse's server_notices (admin API send_server_notice) */
     struct config_ratelimit rc_registration;       /* default 0.17/s, burst 3 */
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */

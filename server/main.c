@@ -24,6 +24,7 @@
 
 #include "api/api.h"
 #include "federation/federation.h"
+#include "server/adminrooms.h"
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -376,6 +377,10 @@ static int serve(const char *config_path)
     }
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
+    if (roompurge_init(&cfg) < 0) {
+        log_error("cannot start the room deletion pool");
+        goto out_notify;
+    }
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
@@ -418,6 +423,7 @@ out_notify:
     federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
+    roompurge_shutdown(); /* a deletion running ends first; those queued are marked failed */
     media_shutdown();
     notify_stop();
     notify_cleanup();

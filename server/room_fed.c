@@ -13,6 +13,7 @@
  *      users; never anything else another server sends. */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/adminrooms.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,10 @@ enum room_rc room_make_membership(const char *origin, const char *room_id, const
     *room_version = NULL;
     if (!ids_server_of(user_id) || strcmp(ids_server_of(user_id), origin) != 0) {
         snprintf(why, n, "%s is not a user of %s", user_id, origin);
+        return ROOM_FORBIDDEN;
+    }
+    if (strcmp(membership, "leave") != 0 && adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
         return ROOM_FORBIDDEN;
     }
     if (!room_is_resident(room_id)) {
@@ -475,6 +480,11 @@ enum room_rc room_receive_invite(const char *origin, const char *room_id, const 
     rc = check_member_event(rv, origin, room_id, event_id, "invite", pdu, &id, why, n);
     if (rc != ROOM_OK)
         goto out;
+    if (adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
     rc = ROOM_BAD_PARAM;
     const char *target = str(pdu, "state_key");
     if (!ids_is_local(target)) {
