@@ -151,7 +151,8 @@ void api_admin_room_media(struct http_req *req)
     struct media_error err = {0};
     if (!api_admin_only(req))
         return;
-    reply(req, media_admin_room_list(http_param(req, 0), &out, &err), out, &err);
+    int rc = media_admin_room_list(http_param(req, 0), &out, &err); /* before `out` is read */
+    reply(req, rc, out, &err);
 }
 
 static void quarantine(struct http_req *req, bool on)
@@ -201,7 +202,8 @@ static void protect(struct http_req *req, bool on)
     struct media_error err = {0};
     if (!api_admin_only(req))
         return;
-    reply(req, media_admin_protect(http_param(req, 0), on, &out, &err), out, &err);
+    int rc = media_admin_protect(http_param(req, 0), on, &out, &err);
+    reply(req, rc, out, &err);
 }
 
 void api_admin_media_protect(struct http_req *req)
@@ -220,7 +222,8 @@ void api_admin_media_delete(struct http_req *req)
     struct media_error err = {0};
     if (!api_admin_only(req))
         return;
-    reply(req, media_admin_delete(http_param(req, 0), http_param(req, 1), &out, &err), out, &err);
+    int rc = media_admin_delete(http_param(req, 0), http_param(req, 1), &out, &err);
+    reply(req, rc, out, &err);
 }
 
 void api_admin_media_info(struct http_req *req)
@@ -229,5 +232,6 @@ void api_admin_media_info(struct http_req *req)
     struct media_error err = {0};
     if (!api_admin_only(req))
         return;
-    reply(req, media_admin_info(http_param(req, 0), http_param(req, 1), &out, &err), out, &err);
+    int rc = media_admin_info(http_param(req, 0), http_param(req, 1), &out, &err);
+    reply(req, rc, out, &err);
 }

@@ -124,32 +124,40 @@ void api_admin_room_get(struct http_req *req)
 {
     json_t *out = NULL;
     const char *room_id = admin_room(req);
-    if (room_id)
-        reply_room_lookup(req, adminrooms_details(room_id, &out), out);
+    if (!room_id)
+        return;
+    enum room_rc rc = adminrooms_details(room_id, &out); /* before `out` is read */
+    reply_room_lookup(req, rc, out);
 }
 
 void api_admin_room_members(struct http_req *req)
 {
     json_t *out = NULL;
     const char *room_id = admin_room(req);
-    if (room_id)
-        reply_room_lookup(req, adminrooms_members(room_id, &out), out);
+    if (!room_id)
+        return;
+    enum room_rc rc = adminrooms_members(room_id, &out);
+    reply_room_lookup(req, rc, out);
 }
 
 void api_admin_room_state(struct http_req *req)
 {
     json_t *out = NULL;
     const char *room_id = admin_room(req);
-    if (room_id)
-        reply_room_lookup(req, adminrooms_state(room_id, http_query(req, "type"), &out), out);
+    if (!room_id)
+        return;
+    enum room_rc rc = adminrooms_state(room_id, http_query(req, "type"), &out);
+    reply_room_lookup(req, rc, out);
 }
 
 void api_admin_room_block_get(struct http_req *req)
 {
     json_t *out = NULL;
     const char *room_id = admin_room(req);
-    if (room_id)
-        api_reply_room(req, adminrooms_block_get(room_id, &out), out, "");
+    if (!room_id)
+        return;
+    enum room_rc rc = adminrooms_block_get(room_id, &out);
+    api_reply_room(req, rc, out, "");
 }
 
 void api_admin_room_block_put(struct http_req *req)
@@ -252,10 +260,9 @@ void api_admin_reports(struct http_req *req)
     if (!api_admin_only(req) || api_admin_paging(req, &from, &limit) < 0 ||
         api_admin_dir(req, "b", &backwards) < 0)
         return;
-    api_reply_room(req,
-                   adminrooms_reports(from, limit, !backwards, http_query(req, "room_id"),
-                                      http_query(req, "user_id"), &out),
-                   out, "");
+    enum room_rc rc = adminrooms_reports(from, limit, !backwards, http_query(req, "room_id"),
+                                         http_query(req, "user_id"), &out);
+    api_reply_room(req, rc, out, "");
 }
 
 /* Path parameter 0 as a report ID: 0, or -1 answered 400. */

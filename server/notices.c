@@ -53,8 +53,11 @@ static enum room_rc ensure_sender(const struct config *cfg, const char *sender)
         return ROOM_ERR;
     if (!avail)
         return ROOM_OK;
+    struct account_login l;
     enum account_rc rc = account_register(sender, NULL, false, cfg->server_notices.display_name,
-                                          NULL, false, NULL, NULL, NULL);
+                                          NULL, false, NULL, NULL, &l);
+    if (rc == ACCOUNT_OK)
+        account_login_clear(&l);
     if (rc != ACCOUNT_OK && rc != ACCOUNT_EXISTS)
         return ROOM_ERR;
     if (cfg->server_notices.avatar_url)
