@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "server/ids.h"
 #include "server/media_admin.h"
 
 static void reply(struct http_req *req, int rc, json_t *out, const struct media_error *err)
@@ -143,6 +144,18 @@ void api_admin_media_delete_older(struct http_req *req)
     j->size_gt = size_gt;
     j->keep_profiles = !kp || strcmp(kp, "true") == 0;
     api_run_parked(req, del_run, del_finish, del_free, j);
+}
+
+/* POST /_synapse/admin/v1/media/{serverName}/delete: the same, for this server only. */
+void api_admin_media_delete_older_at(struct http_req *req)
+{
+    if (!api_admin_only(req))
+        return;
+    if (!ids_is_local_server(http_param(req, 0))) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Can only delete local media");
+        return;
+    }
+    api_admin_media_delete_older(req);
 }
 
 void api_admin_room_media(struct http_req *req)

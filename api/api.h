@@ -259,6 +259,7 @@ void api_admin_media_protect(struct http_req *req);
 void api_admin_media_unprotect(struct http_req *req);
 void api_admin_media_delete(struct http_req *req);
 void api_admin_media_delete_older(struct http_req *req);
+void api_admin_media_delete_older_at(struct http_req *req);
 void api_admin_media_info(struct http_req *req);
 
 #endif

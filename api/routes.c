@@ -233,6 +233,8 @@ const struct http_route api_routes[] = {
     {"POST", ADMIN "/media/protect/{mediaId}", api_admin_media_protect, R, J},
     {"POST", ADMIN "/media/unprotect/{mediaId}", api_admin_media_unprotect, R, J},
     {"POST", ADMIN "/media/delete", api_admin_media_delete_older, R, J},
+    /* the path before Synapse 1.78, which synapse-admin still uses */
+    {"POST", ADMIN "/media/{serverName}/delete", api_admin_media_delete_older_at, R, J},
     {"GET", ADMIN "/media/{serverName}/{mediaId}", api_admin_media_info, R, 0},
     {"DELETE", ADMIN "/media/{serverName}/{mediaId}", api_admin_media_delete, R, J},
     {0},
