@@ -297,6 +297,11 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
         rc = ROOM_NOT_FOUND;
         goto out;
     }
+    if (strcmp(membership, "leave") != 0 && adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
     rc = check_member_event(rv, origin, room_id, event_id, membership, pdu, &id, why, n);
     if (rc != ROOM_OK)
         goto out;

@@ -2,10 +2,14 @@
 members, state, blocking, DELETE v2 with block + purge and its status, event reports, server
 notices, and the refusal of non-admins."""
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+import unittest
 import urllib.parse
 
+from fedharness import FakeOrigin, FedServer, TestCA, start_servers, stop_servers
 from harness import ServerTestCase
 
 CS = "/_matrix/client/v3"
@@ -353,3 +357,44 @@ class AdminNoNotices(ServerTestCase):
         r = self.s.post(A1 + "/send_server_notice",
                         {"user_id": "@dora:test.local", "content": {"body": "x"}}, token=admin)
         self.assertError(r, 400, "M_UNKNOWN")
+
+
+class AdminBlockFederation(unittest.TestCase):
+    """A blocked room refuses other servers' joins: make_join and send_join answer 403."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fed-")
+        cls.ca = TestCA(cls.tmp)
+        cls.A = FedServer(cls.ca, {"federation_custom_ca_list": [cls.ca.ca]})
+        try:
+            cls.servers = start_servers(cls.A)
+        except Exception:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+        cls.origin = FakeOrigin(cls.ca, int(time.time() * 1000) + 3600_000)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.origin.close()
+        stop_servers(cls.servers)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_remote_join_refused(self):
+        A, o = self.A, self.origin
+        admin = A.admin_register("boss", admin=True)["access_token"]
+        room = A.post(CS + "/createRoom", {"preset": "public_chat"}, token=admin)["room_id"]
+        user = q(f"@gast:{o.server_name}")
+        path = f"/_matrix/federation/v1/make_join/{q(room)}/{user}?ver=12&ver=10"
+        r = A.fed_request("GET", path, o.key, o.server_name)
+        self.assertEqual(r.status, 200, r)
+        template = r["event"]
+        self.assertEqual(A.put(A1 + f"/rooms/{q(room)}/block", {"block": True},
+                               token=admin).status, 200)
+        r = A.fed_request("GET", path, o.key, o.server_name)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+        # a join built from the earlier template, sent anyway
+        template["origin_server_ts"] = int(time.time() * 1000)
+        r = A.fed_request("PUT", f"/_matrix/federation/v2/send_join/{q(room)}/$x", o.key,
+                          o.server_name, content=template)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
