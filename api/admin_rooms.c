@@ -1,7 +1,7 @@
 /* admin_rooms.c - Synapse's admin API for rooms, event reports and server notices, with
  * Synapse's paths, fields, offset paging and errors (docs/admin_api/rooms.md,
  * event_reports.md, server_notices.md), for server admins only (403 M_FORBIDDEN otherwise):
- *   - GET /_synapse/admin/v1/rooms, /rooms/{roomId}, .../members, .../state;
+ *   - GET /_synapse/admin/v1/rooms, /rooms/{roomId}, .../members, .../state, .../messages;
  *   - GET/PUT /_synapse/admin/v1/rooms/{roomId}/block;
  *   - DELETE /_synapse/admin/v2/rooms/{roomId} (server/roompurge.c runs it in the background)
  *     and its status by room and by delete_id;
@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "server/adminrooms.h"
+#include "server/filter.h"
 #include "server/ids.h"
 #include "server/notices.h"
 
@@ -148,6 +149,31 @@ void api_admin_room_state(struct http_req *req)
         return;
     enum room_rc rc = adminrooms_state(room_id, http_query(req, "type"), &out);
     reply_room_lookup(req, rc, out);
+}
+
+void api_admin_room_messages(struct http_req *req)
+{
+    json_t *out = NULL, *filter = NULL;
+    bool backwards;
+    int64_t limit;
+    char why[256] = "";
+    const char *room_id = admin_room(req);
+    if (!room_id || api_admin_dir(req, "f", &backwards) < 0 ||
+        query_count(req, "limit", 10, &limit) < 0)
+        return;
+    const char *ft = http_query(req, "filter");
+    if (ft && !(filter = filter_parse_param(ft, FILTER_KIND_ROOM_EVENT, why, sizeof why))) {
+        http_reply_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", why);
+        return;
+    }
+    enum room_rc rc = adminrooms_messages(room_id, api_token_query(req, "from"),
+                                          api_token_query(req, "to"), !backwards, (int)limit,
+                                          filter, &out, why, sizeof why);
+    json_decref(filter);
+    if (rc == ROOM_NOT_FOUND)
+        http_reply_error(req, 404, "M_NOT_FOUND", "Room not found");
+    else
+        api_reply_room(req, rc, out, why);
 }
 
 void api_admin_room_block_get(struct http_req *req)

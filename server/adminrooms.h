@@ -24,6 +24,13 @@ enum room_rc adminrooms_details(const char *room_id, json_t **out);
 enum room_rc adminrooms_members(const char *room_id, json_t **out);
 enum room_rc adminrooms_state(const char *room_id, const char *type, json_t **out);
 
+/* .../messages: the room's timeline as /messages pages it (tokens t<depth>_<stream>, from
+ * NULL: the start (forwards) or the newest event (backwards); `to` may be NULL), every event
+ * whatever the history visibility, filtered by a RoomEventFilter (borrowed, may be NULL):
+ * {chunk, start, end?, state: []}. ROOM_NOT_FOUND, ROOM_BAD_PARAM (a token). */
+enum room_rc adminrooms_messages(const char *room_id, const char *from, const char *to,
+                                 bool forward, int limit, json_t *filter, json_t **out,
+                                 char *why, size_t n);
 /* Whether local users may not join room_id nor other servers join it through this one (a
  * database error answers true: the block is not lifted by an outage). */
 bool adminrooms_blocked(const char *room_id);

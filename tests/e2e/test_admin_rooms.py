@@ -161,6 +161,32 @@ class AdminRooms(ServerTestCase):
         self.assertError(self.s.get(A1 + "/rooms/not-a-room", token=self.admin), 400,
                          "M_INVALID_PARAM")
 
+    def test_messages(self):
+        room = self.create(self.alice, name="Verlauf",
+                           initial_state=[{"type": "m.room.history_visibility", "state_key": "",
+                                           "content": {"history_visibility": "joined"}}])
+        for i in range(5):
+            self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/m{i}",
+                       {"msgtype": "m.text", "body": f"m{i}"}, token=self.alice)
+        path = A1 + f"/rooms/{q(room)}/messages"
+        r = self.s.get(path, token=self.admin, query={"dir": "b", "limit": 3})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["content"].get("body") for e in r["chunk"]], ["m4", "m3", "m2"])
+        self.assertIn("end", r.body)
+        r2 = self.s.get(path, token=self.admin, query={"dir": "b", "limit": 3, "from": r["end"]})
+        self.assertEqual([e["content"].get("body") for e in r2["chunk"]][:2], ["m1", "m0"])
+        # forwards from the start, only messages (filter), to the end
+        f = self.s.get(path, token=self.admin,
+                       query={"limit": 100, "filter": '{"types": ["m.room.message"]}'})
+        self.assertEqual([e["content"]["body"] for e in f["chunk"]],
+                         ["m0", "m1", "m2", "m3", "m4"])
+        self.assertNotIn("end", f.body)
+        self.assertError(self.s.get(path, token=self.admin, query={"from": "garbage"}), 400,
+                         "M_INVALID_PARAM")
+        self.assertError(self.s.get(A1 + f"/rooms/{q('!no:test.local')}/messages",
+                                    token=self.admin), 404, "M_NOT_FOUND")
+        self.assertError(self.s.get(path, token=self.bob), 403, "M_FORBIDDEN")
+
     def test_block_unblock(self):
         room = self.create(self.alice, preset="public_chat", name="Blockiert")
         path = A1 + f"/rooms/{q(room)}/block"
