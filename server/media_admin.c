@@ -61,6 +61,16 @@ static int media_order(const char **order_by, const char *dir, bool *desc,
     return -1;
 }
 
+/* A lookup's 1 (found) as 0; 0 (unknown: 404) and -1 (500) as -1 with *err. */
+static int found(int rc, struct media_error *err)
+{
+    if (rc < 0)
+        media_fail_internal(err);
+    else if (rc == 0)
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
+    return rc > 0 ? 0 : -1;
+}
+
 static int local_user(const char *user_id, struct media_error *err)
 {
     if (!ids_is_local(user_id)) {
@@ -185,14 +195,8 @@ int media_admin_delete(const char *server, const char *media_id, json_t **out,
     struct dbc *c = db_get();
     int rc = c ? delete_one(c, media_id) : -1;
     db_put(c);
-    if (rc < 0) {
-        media_fail_internal(err);
+    if (found(rc, err) < 0)
         return -1;
-    }
-    if (rc == 0) {
-        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
-        return -1;
-    }
     *out = json_pack("{s:[s],s:i}", "deleted_media", media_id, "total", 1);
     return 0;
 }
@@ -341,14 +345,8 @@ int media_admin_protect(const char *media_id, bool on, json_t **out, struct medi
     struct dbc *c = db_get();
     int rc = c ? db_media_protect(c, media_id, on) : -1;
     db_put(c);
-    if (rc < 0) {
-        media_fail_internal(err);
+    if (found(rc, err) < 0)
         return -1;
-    }
-    if (rc == 0) {
-        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
-        return -1;
-    }
     *out = json_object();
     return 0;
 }
@@ -361,14 +359,8 @@ int media_admin_info(const char *server, const char *media_id, json_t **out,
     int rc = c ? db_admin_media_info(c, server, media_id, ids_is_local_server(server), &info)
                : -1;
     db_put(c);
-    if (rc < 0) {
-        media_fail_internal(err);
+    if (found(rc, err) < 0)
         return -1;
-    }
-    if (rc == 0) {
-        media_fail(err, 404, "M_NOT_FOUND", "Unknown media");
-        return -1;
-    }
     *out = json_pack("{s:o}", "media_info", info);
     return 0;
 }
