@@ -223,6 +223,7 @@ class AdminRooms(ServerTestCase):
             self.assertEqual(self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/t{i}",
                                         {"msgtype": "m.text", "body": f"n{i}"},
                                         token=self.bob).status, 200)
+        since = self.s.get(CS + "/sync", token=self.bob, query={"timeout": 0})["next_batch"]
         self.assertError(self.s.delete(A2 + f"/rooms/{q(room)}", {"block": "ja"},
                                        token=self.admin), 400, "M_BAD_JSON")
         r = self.s.delete(A2 + f"/rooms/{q(room)}", {"block": True, "purge": True},
@@ -246,6 +247,11 @@ class AdminRooms(ServerTestCase):
         self.assertError(self.s.get(CS + f"/directory/room/{q('#wegdamit:test.local')}"),
                          404, "M_NOT_FOUND")
         self.assertNotIn(room, self.s.get(CS + "/joined_rooms", token=self.bob)["joined_rooms"])
+        # the members' syncs go on, incremental and initial
+        for query in ({"since": since, "timeout": 0}, {"timeout": 0}):
+            r = self.s.get(CS + "/sync", token=self.bob, query=query)
+            self.assertEqual(r.status, 200, r)
+            self.assertNotIn(room, r.body.get("rooms", {}).get("join", {}))
         # ... and from every table that holds rooms
         for table in ("rooms", "events", "current_state", "state_groups", "room_aliases",
                       "event_relations", "event_search", "receipts", "event_push_actions",
