@@ -287,7 +287,8 @@ void api_admin_reports(struct http_req *req)
         api_admin_dir(req, "b", &backwards) < 0)
         return;
     enum room_rc rc = adminrooms_reports(from, limit, !backwards, http_query(req, "room_id"),
-                                         http_query(req, "user_id"), &out);
+                                         http_query(req, "user_id"),
+                                         http_query(req, "event_sender_user_id"), &out);
     api_reply_room(req, rc, out, "");
 }
 

@@ -423,13 +423,13 @@ enum room_rc adminrooms_block_set(const char *room_id, bool block, const char *a
 }
 
 enum room_rc adminrooms_reports(int64_t from, int64_t limit, bool forwards, const char *room_id,
-                                const char *user_id, json_t **out)
+                                const char *user_id, const char *sender, json_t **out)
 {
     int64_t total = 0;
     if (limit > REPORTS_LIMIT_MAX)
         limit = REPORTS_LIMIT_MAX;
     struct dbc *c = db_get();
-    json_t *list = c ? db_event_reports(c, from, limit, forwards, room_id, user_id, &total) : NULL;
+    json_t *list = c ? db_event_reports(c, from, limit, forwards, room_id, user_id, sender, &total) : NULL;
     db_put(c);
     if (!list)
         return ROOM_ERR;

@@ -38,9 +38,10 @@ bool adminrooms_blocked(const char *room_id);
 enum room_rc adminrooms_block_get(const char *room_id, json_t **out);
 enum room_rc adminrooms_block_set(const char *room_id, bool block, const char *admin);
 
-/* GET /_synapse/admin/v1/event_reports: {event_reports, total, next_token?} (new). */
+/* GET /_synapse/admin/v1/event_reports: {event_reports, total, next_token?} (new); the
+ * filters (NULL: any) are the room, the reporter and the reported event's sender. */
 enum room_rc adminrooms_reports(int64_t from, int64_t limit, bool forwards, const char *room_id,
-                                const char *user_id, json_t **out);
+                                const char *user_id, const char *sender, json_t **out);
 /* One report (with event_json), or delete one: ROOM_OK, ROOM_NOT_FOUND, ROOM_ERR. */
 enum room_rc adminrooms_report_get(int64_t id, json_t **out);
 enum room_rc adminrooms_report_delete(int64_t id);

@@ -184,21 +184,23 @@ fail:
     "WHERE s.room_id = r.room_id AND s.type = 'm.room.canonical_alias' AND s.state_key = '')"
 
 json_t *db_event_reports(struct dbc *c, int64_t from, int64_t limit, bool forwards,
-                         const char *room_id, const char *user_id, int64_t *total)
+                         const char *room_id, const char *user_id, const char *sender,
+                         int64_t *total)
 {
     char f[24], l[24];
     const char *p[] = {room_id, user_id, db_i64(f, from), db_i64(l, limit),
-                       forwards ? "f" : "b"};
+                       forwards ? "f" : "b", sender};
     PGresult *res = db_exec(
         c,
         "WITH m AS (SELECT r.*, count(*) OVER () AS total FROM event_reports r WHERE "
         "r.event_id IS NOT NULL AND ($1::text IS NULL OR r.room_id = $1) AND ($2::text IS NULL "
-        "OR r.user_id = $2) ORDER BY CASE WHEN $5 = 'f' THEN r.id END ASC, CASE WHEN $5 = 'b' "
+        "OR r.user_id = $2) AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM events s WHERE "
+        "s.event_id = r.event_id AND s.sender = $6)) ORDER BY CASE WHEN $5 = 'f' THEN r.id END ASC, CASE WHEN $5 = 'b' "
         "THEN r.id END DESC LIMIT $4 OFFSET $3) "
         "SELECT json_build_object(" REPORT_FIELDS_SQL "), r.total FROM m r LEFT JOIN events e ON "
         "e.event_id = r.event_id ORDER BY CASE WHEN $5 = 'f' THEN r.id END ASC, CASE WHEN "
         "$5 = 'b' THEN r.id END DESC",
-        5, p);
+        6, p);
     if (!res)
         return NULL;
     json_t *out = json_array();
@@ -211,12 +213,13 @@ json_t *db_event_reports(struct dbc *c, int64_t from, int64_t limit, bool forwar
     }
     PQclear(res);
     if (!*total && from > 0) { /* past the end: still tell the total */
-        const char *q[] = {room_id, user_id};
+        const char *q[] = {room_id, user_id, sender};
         res = db_exec(c,
                       "SELECT count(*) FROM event_reports r WHERE r.event_id IS NOT NULL AND "
                       "($1::text IS NULL OR r.room_id = $1) AND ($2::text IS NULL OR "
-                      "r.user_id = $2)",
-                      2, q);
+                      "r.user_id = $2) AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM events s "
+                      "WHERE s.event_id = r.event_id AND s.sender = $3))",
+                      3, q);
         if (res) {
             *total = db_int(res, 0, 0);
             PQclear(res);

@@ -36,10 +36,11 @@ int db_blocked_room_set(struct dbc *c, const char *room_id, bool block, const ch
 int db_room_purge(struct dbc *c, const char *room_id);
 
 /* Event reports (reports of a room without event are not listed), most recent first unless
- * forwards, filtered by room and reporter (NULL: any): a new array of Synapse's report
- * objects, *total the count matching. NULL on error. */
+ * forwards, filtered by room, reporter and the reported event's sender (NULL: any): a new
+ * array of Synapse's report objects, *total the count matching. NULL on error. */
 json_t *db_event_reports(struct dbc *c, int64_t from, int64_t limit, bool forwards,
-                         const char *room_id, const char *user_id, int64_t *total);
+                         const char *room_id, const char *user_id, const char *sender,
+                         int64_t *total);
 /* One report with event_json: 1 with *out (new), 0 unknown, -1. */
 int db_event_report_get(struct dbc *c, int64_t id, json_t **out);
 /* 1 deleted, 0 unknown, -1. */

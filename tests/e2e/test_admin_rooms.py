@@ -123,6 +123,20 @@ class AdminRooms(ServerTestCase):
                   "history_visibility", "state_events", "size", "alphabetical"):
             self.assertEqual(self.s.get(L, token=self.admin, query={"order_by": o}).status, 200,
                              o)
+        # the public_rooms and empty_rooms filters
+        pub = self.s.get(L, token=self.admin, query={"search_term": "Ordnung",
+                                                     "public_rooms": "false"})
+        self.assertEqual(pub["total_rooms"], 3)  # published in no directory
+        self.s.put(CS + f"/directory/list/room/{q(rb)}", {"visibility": "public"},
+                   token=self.alice)
+        pub = self.s.get(L, token=self.admin, query={"search_term": "Ordnung",
+                                                     "public_rooms": "true"})
+        self.assertEqual([x["room_id"] for x in pub["rooms"]], [rb])
+        self.assertEqual(self.s.get(L, token=self.admin, query={"search_term": "Ordnung",
+                                                                "empty_rooms": "true"}
+                                    )["total_rooms"], 0)
+        self.assertError(self.s.get(L, token=self.admin, query={"empty_rooms": "ja"}), 400,
+                         "M_INVALID_PARAM")
         self.assertError(self.s.get(L, token=self.admin, query={"order_by": "x"}), 400,
                          "M_INVALID_PARAM")
         self.assertError(self.s.get(L, token=self.admin, query={"from": "-1"}), 400,
@@ -332,6 +346,10 @@ class AdminRooms(ServerTestCase):
         self.assertEqual(self.s.get(L, token=self.admin,
                                     query={"room_id": room, "user_id": "@alice:test.local"}
                                     )["total"], 0)
+        for sender, total in (("@alice:test.local", 3), ("@bob:test.local", 0)):
+            self.assertEqual(self.s.get(L, token=self.admin,
+                                        query={"room_id": room, "event_sender_user_id": sender}
+                                        )["total"], total)
         one = self.s.get(L + f"/{x['id']}", token=self.admin)
         self.assertEqual(one.status, 200, one)
         self.assertEqual(one["event_json"]["type"], "m.room.message")  # the PDU
