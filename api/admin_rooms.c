@@ -4,7 +4,8 @@
  *   - GET /_synapse/admin/v1/rooms, /rooms/{roomId}, .../members, .../state, .../messages;
  *   - GET/PUT /_synapse/admin/v1/rooms/{roomId}/block;
  *   - DELETE /_synapse/admin/v2/rooms/{roomId} (server/roompurge.c runs it in the background)
- *     and its status by room and by delete_id;
+ *     and its status by room and by delete_id; DELETE /_synapse/admin/v1/rooms/{roomId}, the
+ *     same answered once done;
  *   - GET /_synapse/admin/v1/event_reports, GET/DELETE /event_reports/{reportId};
  *   - POST /_synapse/admin/v1/send_server_notice and PUT .../send_server_notice/{txnId}. */
 #include <stdio.h>
@@ -200,17 +201,16 @@ void api_admin_room_block_put(struct http_req *req)
     api_reply_room(req, rc, json_pack("{s:b}", "block", json_is_true(block)), "");
 }
 
-void api_admin_room_delete(struct http_req *req)
+/* Read a room deletion's body (v1 and v2) and start it: the delete ID (malloc'd), or NULL
+ * (answered). */
+static char *start_delete(struct http_req *req, const char *room_id, bool v1)
 {
     json_t *body = http_json(req);
     bool bad = false;
     char why[256] = "", *delete_id = NULL;
-    const char *room_id = admin_room(req);
-    if (!room_id)
-        return;
     if (!json_is_object(body)) {
         http_reply_error(req, 400, "M_NOT_JSON", "The body must be a JSON object, at least {}");
-        return;
+        return NULL;
     }
     struct roompurge_params p = {
         .new_room_user_id = api_opt_string(req, body, "new_room_user_id", &bad),
@@ -225,28 +225,93 @@ void api_admin_room_delete(struct http_req *req)
         if (v && !json_is_boolean(v)) {
             http_reply_error(req, 400, "M_BAD_JSON", "Param '%s' must be a boolean, if given",
                              flags[i]);
-            return;
+            return NULL;
         }
         *dest[i] = v ? json_is_true(v) : strcmp(flags[i], "purge") == 0;
     }
     if (bad)
-        return;
+        return NULL;
     if (p.new_room_user_id && !ids_is_local(p.new_room_user_id)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "User must be our own: %s",
                          p.new_room_user_id);
-        return;
+        return NULL;
     }
+    json_t *known = NULL;
+    if (v1 && !p.block && adminrooms_details(room_id, &known) == ROOM_NOT_FOUND) {
+        /* v1: only a block may name a room unknown here */
+        http_reply_error(req, 400, "M_UNKNOWN", "Room not found: %s", room_id);
+        return NULL;
+    }
+    json_decref(known);
     enum room_rc rc = roompurge_start(room_id, &p, &delete_id, why, sizeof why);
-    if (rc == ROOM_IN_USE) {
+    if (rc == ROOM_IN_USE)
         http_reply_error(req, 400, "M_UNKNOWN", "%s", why);
-        return;
-    }
-    if (rc != ROOM_OK) {
+    else if (rc != ROOM_OK)
         http_reply_failure(req, 503, "M_UNKNOWN", why[0] ? why : "Could not start the deletion");
+    return rc == ROOM_OK ? delete_id : NULL;
+}
+
+void api_admin_room_delete(struct http_req *req)
+{
+    const char *room_id = admin_room(req);
+    char *delete_id = room_id ? start_delete(req, room_id, false) : NULL;
+    if (!delete_id)
         return;
-    }
     http_reply_json(req, 200, json_pack("{s:s}", "delete_id", delete_id));
     free(delete_id);
+}
+
+/* DELETE /_synapse/admin/v1/rooms/{roomId}: the same, answered when it has ended (waited for
+ * on a parked request's thread). */
+#define V1_WAIT_MS (15 * 60 * 1000)
+struct v1_job {
+    char *delete_id;
+    enum room_rc rc;
+    json_t *status;
+};
+
+static void v1_run(void *arg)
+{
+    struct v1_job *j = arg;
+    j->rc = roompurge_wait(j->delete_id, V1_WAIT_MS, &j->status);
+}
+
+static void v1_finish(struct http_req *req, void *arg)
+{
+    struct v1_job *j = arg;
+    const char *st = json_string_value(json_object_get(j->status, "status"));
+    if (j->rc != ROOM_OK)
+        http_reply_error(req, 503, "M_UNKNOWN", "The deletion %s goes on in the background",
+                         j->delete_id);
+    else if (strcmp(st, "complete") != 0)
+        http_reply_error(req, 400, "M_UNKNOWN", "%s",
+                         json_string_value(json_object_get(j->status, "error")));
+    else
+        http_reply_json(req, 200, json_incref(json_object_get(j->status, "shutdown_room")));
+}
+
+static void v1_free(void *arg)
+{
+    struct v1_job *j = arg;
+    free(j->delete_id);
+    json_decref(j->status);
+    free(j);
+}
+
+void api_admin_room_delete_v1(struct http_req *req)
+{
+    const char *room_id = admin_room(req);
+    char *delete_id = room_id ? start_delete(req, room_id, true) : NULL;
+    if (!delete_id)
+        return;
+    struct v1_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(delete_id);
+        http_reply_internal(req);
+        return;
+    }
+    j->delete_id = delete_id;
+    api_run_parked(req, v1_run, v1_finish, v1_free, j);
 }
 
 void api_admin_room_delete_status(struct http_req *req)

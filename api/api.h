@@ -242,6 +242,7 @@ void api_admin_room_messages(struct http_req *req);
 void api_admin_room_block_get(struct http_req *req);
 void api_admin_room_block_put(struct http_req *req);
 void api_admin_room_delete(struct http_req *req);
+void api_admin_room_delete_v1(struct http_req *req);
 void api_admin_room_delete_status(struct http_req *req);
 void api_admin_delete_status(struct http_req *req);
 void api_admin_reports(struct http_req *req);

@@ -208,6 +208,7 @@ const struct http_route api_routes[] = {
      * literal paths before the patterns that would take them */
     {"GET", ADMIN "/rooms", api_admin_rooms_list, R, 0},
     {"GET", ADMIN "/rooms/{roomId}", api_admin_room_get, R, 0},
+    {"DELETE", ADMIN "/rooms/{roomId}", api_admin_room_delete_v1, R, J},
     {"GET", ADMIN "/rooms/{roomId}/members", api_admin_room_members, R, 0},
     {"GET", ADMIN "/rooms/{roomId}/state", api_admin_room_state, R, 0},
     {"GET", ADMIN "/rooms/{roomId}/messages", api_admin_room_messages, R, 0},

@@ -65,6 +65,12 @@ void roompurge_shutdown(void);
  * is already running; ROOM_ERR: the queue is full or the pool is not running. */
 enum room_rc roompurge_start(const char *room_id, const struct roompurge_params *p,
                              char **delete_id, char *why, size_t n);
+/* Wait (at most timeout_ms; less once roompurge_quiesce was called) for a deletion to end:
+ * ROOM_OK with its status object, ROOM_NOT_FOUND, ROOM_ERR when it has not ended. For the
+ * synchronous v1 API, on a thread that may block. */
+enum room_rc roompurge_wait(const char *delete_id, int64_t timeout_ms, json_t **out);
+/* Shutdown, before parked requests are drained: waiters return at once. */
+void roompurge_quiesce(void);
 /* Status objects {delete_id, room_id, status, error?, shutdown_room}: all of a room's
  * deletions of the last 24 h ({results: [...]}, ROOM_NOT_FOUND when none), or one by ID. */
 enum room_rc roompurge_status_room(const char *room_id, json_t **out);

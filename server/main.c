@@ -414,6 +414,7 @@ static int serve(const char *config_path)
     federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
+    roompurge_quiesce(); /* synchronous room deletions answer now (the work goes on) */
     http_stop(SHUTDOWN_GRACE_MS);
     api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;

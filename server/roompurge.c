@@ -18,10 +18,12 @@
  * refuses another); (2) tasks are kept 24 h after they end, at most TASKS_MAX in all; a task
  * is freed only when it has ended, under `mu`, and the worker owns its task's fields but the
  * status until then. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/adminrooms.h"
 #include "server/clock.h"
@@ -55,6 +57,8 @@ struct task {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ended = PTHREAD_COND_INITIALIZER; /* a task ended, or quiesce */
+static bool quiescing;
 static struct task *tasks[TASKS_MAX];
 static size_t n_tasks;
 static struct workpool pool = {.name = "roompurge", .threads = 1, .max_queued = 100};
@@ -81,8 +85,10 @@ static void set_status(struct task *t, enum task_status s, const char *error)
     t->status = s;
     if (error)
         snprintf(t->error, sizeof t->error, "%s", error);
-    if (s == T_COMPLETE || s == T_FAILED)
+    if (s == T_COMPLETE || s == T_FAILED) {
         t->ended_ts = clock_now_ms();
+        pthread_cond_broadcast(&ended);
+    }
     pthread_mutex_unlock(&mu);
 }
 
@@ -254,7 +260,18 @@ static void work(void *arg, bool cancelled)
 int roompurge_init(const struct config *cfg)
 {
     (void)cfg;
+    pthread_mutex_lock(&mu);
+    quiescing = false;
+    pthread_mutex_unlock(&mu);
     return workpool_start(&pool);
+}
+
+void roompurge_quiesce(void)
+{
+    pthread_mutex_lock(&mu);
+    quiescing = true;
+    pthread_cond_broadcast(&ended);
+    pthread_mutex_unlock(&mu);
 }
 
 void roompurge_shutdown(void)
@@ -376,6 +393,39 @@ enum room_rc roompurge_status_room(const char *room_id, json_t **out)
     }
     *out = json_pack("{s:o}", "results", results);
     return ROOM_OK;
+}
+
+enum room_rc roompurge_wait(const char *delete_id, int64_t timeout_ms, json_t **out)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    enum room_rc rc = ROOM_ERR;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        struct task *t = NULL;
+        for (size_t i = 0; i < n_tasks && !t; i++)
+            if (strcmp(tasks[i]->delete_id, delete_id) == 0)
+                t = tasks[i];
+        if (!t) {
+            rc = ROOM_NOT_FOUND;
+            break;
+        }
+        if (t->ended_ts) {
+            *out = task_json(t);
+            rc = ROOM_OK;
+            break;
+        }
+        if (quiescing || pthread_cond_timedwait(&ended, &mu, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
 enum room_rc roompurge_status_id(const char *delete_id, json_t **out)

@@ -311,6 +311,24 @@ class AdminRooms(ServerTestCase):
         # not blocked: a join is possible again (and the room is still known)
         self.assertFalse(self.s.get(A1 + f"/rooms/{q(room)}/block", token=self.admin)["block"])
 
+    def test_delete_v1_synchronous(self):
+        room = self.create(self.alice, preset="public_chat", name="Sofort")
+        self.assertEqual(self.join(room, self.carol).status, 200)
+        r = self.s.delete(A1 + f"/rooms/{q(room)}", {}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(r["kicked_users"]), ["@alice:test.local", "@carol:test.local"])
+        self.assertIsNone(r["new_room_id"])
+        self.assertError(self.s.get(A1 + f"/rooms/{q(room)}", token=self.admin), 404,
+                         "M_NOT_FOUND")  # purged (the default)
+        unknown = q("!unbekannt:elsewhere.example")
+        self.assertError(self.s.delete(A1 + f"/rooms/{unknown}", {}, token=self.admin), 400,
+                         "M_UNKNOWN")
+        r = self.s.delete(A1 + f"/rooms/{unknown}", {"block": True}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(self.s.get(A1 + f"/rooms/{unknown}/block", token=self.admin)["block"])
+        self.assertError(self.s.delete(A1 + f"/rooms/{q(room)}", {}, token=self.alice), 403,
+                         "M_FORBIDDEN")
+
     def test_event_reports(self):
         room = self.create(self.alice, preset="public_chat", name="Gemeldet", room_alias_name="gemeldet")
         self.assertEqual(self.join(room, self.bob).status, 200)
