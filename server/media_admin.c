@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/account.h"
 #include "server/clock.h"
 #include "server/ids.h"
 #include "server/log.h"
@@ -71,13 +72,19 @@ static int found(int rc, struct media_error *err)
     return rc > 0 ? 0 : -1;
 }
 
+/* A local user with an account: 0, or -1 with *err (400 another server's, 404 unknown). */
 static int local_user(const char *user_id, struct media_error *err)
 {
     if (!ids_is_local(user_id)) {
         media_fail(err, 400, "M_INVALID_PARAM", "Can only look up local users");
         return -1;
     }
-    return 0;
+    int free_id = account_available(user_id);
+    if (free_id < 0)
+        media_fail_internal(err);
+    else if (free_id)
+        media_fail(err, 404, "M_NOT_FOUND", "Unknown user");
+    return free_id == 0 ? 0 : -1;
 }
 
 int media_admin_user_list(const char *user_id, int64_t from, int64_t limit, const char *order_by,

@@ -90,6 +90,10 @@ class AdminMedia(ServerTestCase):
                          "M_INVALID_PARAM")
         self.assertError(self.s.get(path, token=self.admin, query={"limit": "-3"}), 400,
                          "M_INVALID_PARAM")
+        self.assertError(self.s.get(A1 + f"/users/{q('@niemand:test.local')}/media",
+                                    token=self.admin), 404, "M_NOT_FOUND")
+        self.assertError(self.s.get(A1 + f"/users/{q('@x:elsewhere.example')}/media",
+                                    token=self.admin), 400, "M_INVALID_PARAM")
         # DELETE with the same selection: the two largest
         r = self.s.delete(path + "?order_by=media_length&dir=b&limit=2", {}, token=self.admin)
         self.assertEqual(r.status, 200, r)
