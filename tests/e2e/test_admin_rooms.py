@@ -234,9 +234,22 @@ class AdminRooms(ServerTestCase):
                            room_alias_name="wegdamit")
         self.assertEqual(self.join(room, self.bob).status, 200)
         for i in range(5):
-            self.assertEqual(self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/t{i}",
-                                        {"msgtype": "m.text", "body": f"n{i}"},
-                                        token=self.bob).status, 200)
+            r = self.s.put(CS + f"/rooms/{q(room)}/send/m.room.message/t{i}",
+                           {"msgtype": "m.text", "body": f"n{i}"}, token=self.bob)
+            self.assertEqual(r.status, 200, r)
+            eid = r["event_id"]
+        self.s.put(CS + f"/rooms/{q(room)}/send/m.reaction/t9",
+                   {"m.relates_to": {"rel_type": "m.annotation", "event_id": eid, "key": "x"}},
+                   token=self.alice)
+        self.s.post(CS + f"/rooms/{q(room)}/receipt/m.read/{q(eid)}", {}, token=self.alice)
+        self.s.put(CS + f"/user/{q('@bob:test.local')}/rooms/{q(room)}/tags/u.work", {},
+                   token=self.bob)
+        tables = ("rooms", "events", "current_state", "state_groups", "room_aliases",
+                  "receipts", "event_push_actions", "room_extremities", "account_data",
+                  "event_relations")
+        for table in tables:  # the purge below has something to remove
+            self.assertNotEqual(
+                self.psql(f"SELECT count(*) FROM {table} WHERE room_id = '{room}'"), "0", table)
         since = self.s.get(CS + "/sync", token=self.bob, query={"timeout": 0})["next_batch"]
         self.assertError(self.s.delete(A2 + f"/rooms/{q(room)}", {"block": "ja"},
                                        token=self.admin), 400, "M_BAD_JSON")
@@ -267,9 +280,8 @@ class AdminRooms(ServerTestCase):
             self.assertEqual(r.status, 200, r)
             self.assertNotIn(room, r.body.get("rooms", {}).get("join", {}))
         # ... and from every table that holds rooms
-        for table in ("rooms", "events", "current_state", "state_groups", "room_aliases",
-                      "event_relations", "event_search", "receipts", "event_push_actions",
-                      "room_extremities", "account_data", "room_forgotten"):
+        for table in tables + ("event_search", "room_forgotten", "push_queue",
+                               "sync_lazy_members"):
             self.assertEqual(self.psql(f"SELECT count(*) FROM {table} WHERE room_id = '{room}'"),
                              "0", table)
         # blocked: joins are refused, also by ID through the client API
