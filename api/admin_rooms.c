@@ -1,7 +1,8 @@
 /* admin_rooms.c - Synapse's admin API for rooms, event reports and server notices, with
  * Synapse's paths, fields, offset paging and errors (docs/admin_api/rooms.md,
  * event_reports.md, server_notices.md), for server admins only (403 M_FORBIDDEN otherwise):
- *   - GET /_synapse/admin/v1/rooms, /rooms/{roomId}, .../members, .../state, .../messages;
+ *   - GET /_synapse/admin/v1/rooms, /rooms/{roomId}, .../members, .../state, .../messages,
+ *     .../forward_extremities;
  *   - GET/PUT /_synapse/admin/v1/rooms/{roomId}/block;
  *   - DELETE /_synapse/admin/v2/rooms/{roomId} (server/roompurge.c runs it in the background)
  *     and its status by room and by delete_id; DELETE /_synapse/admin/v1/rooms/{roomId}, the
@@ -149,6 +150,16 @@ void api_admin_room_state(struct http_req *req)
     if (!room_id)
         return;
     enum room_rc rc = adminrooms_state(room_id, http_query(req, "type"), &out);
+    reply_room_lookup(req, rc, out);
+}
+
+void api_admin_room_extremities(struct http_req *req)
+{
+    json_t *out = NULL;
+    const char *room_id = admin_room(req);
+    if (!room_id)
+        return;
+    enum room_rc rc = adminrooms_extremities(room_id, &out);
     reply_room_lookup(req, rc, out);
 }
 

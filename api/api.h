@@ -239,6 +239,7 @@ void api_admin_room_get(struct http_req *req);
 void api_admin_room_members(struct http_req *req);
 void api_admin_room_state(struct http_req *req);
 void api_admin_room_messages(struct http_req *req);
+void api_admin_room_extremities(struct http_req *req);
 void api_admin_room_block_get(struct http_req *req);
 void api_admin_room_block_put(struct http_req *req);
 void api_admin_room_delete(struct http_req *req);

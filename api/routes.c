@@ -212,6 +212,7 @@ const struct http_route api_routes[] = {
     {"GET", ADMIN "/rooms/{roomId}/members", api_admin_room_members, R, 0},
     {"GET", ADMIN "/rooms/{roomId}/state", api_admin_room_state, R, 0},
     {"GET", ADMIN "/rooms/{roomId}/messages", api_admin_room_messages, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}/forward_extremities", api_admin_room_extremities, R, 0},
     {"GET", ADMIN "/rooms/{roomId}/block", api_admin_room_block_get, R, 0},
     {"PUT", ADMIN "/rooms/{roomId}/block", api_admin_room_block_put, R, J},
     {"GET", ADMIN "/rooms/{roomId}/media", api_admin_room_media, R, 0},

@@ -391,6 +391,21 @@ out:
     return rc;
 }
 
+enum room_rc adminrooms_extremities(const char *room_id, json_t **out)
+{
+    enum room_rc rc;
+    json_decref(one_row(room_id, &rc));
+    if (rc != ROOM_OK)
+        return rc;
+    struct dbc *c = db_get();
+    json_t *x = c ? db_admin_room_extremities(c, room_id) : NULL;
+    db_put(c);
+    if (!x)
+        return ROOM_ERR;
+    *out = json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(x), "results", x);
+    return ROOM_OK;
+}
+
 bool adminrooms_blocked(const char *room_id)
 {
     struct dbc *c = db_get();

@@ -23,6 +23,8 @@ enum room_rc adminrooms_details(const char *room_id, json_t **out);
  * non-NULL. ROOM_NOT_FOUND for an unknown room. */
 enum room_rc adminrooms_members(const char *room_id, json_t **out);
 enum room_rc adminrooms_state(const char *room_id, const char *type, json_t **out);
+/* .../forward_extremities: {count, results: [{event_id, state_group, depth, received_ts}]}. */
+enum room_rc adminrooms_extremities(const char *room_id, json_t **out);
 
 /* .../messages: the room's timeline as /messages pages it (tokens t<depth>_<stream>, from
  * NULL: the start (forwards) or the newest event (backwards); `to` may be NULL), every event

@@ -84,6 +84,23 @@ json_t *db_admin_room_state(struct dbc *c, const char *room_id, const char *type
     return out;
 }
 
+json_t *db_admin_room_extremities(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(c,
+                            "SELECT coalesce(json_agg(json_build_object('event_id', x.event_id, "
+                            "'state_group', e.state_group, 'depth', e.depth, 'received_ts', "
+                            "NULL) ORDER BY e.depth DESC, x.event_id), '[]')::text FROM "
+                            "room_extremities x LEFT JOIN events e ON e.event_id = x.event_id "
+                            "WHERE x.room_id = $1",
+                            1, p);
+    if (!res)
+        return NULL;
+    json_t *out = json_loads(db_val(res, 0, 0), 0, NULL);
+    PQclear(res);
+    return out;
+}
+
 json_t *db_admin_room_local_members(struct dbc *c, const char *room_id, const char *local_suffix)
 {
     const char *p[] = {room_id, local_suffix};

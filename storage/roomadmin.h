@@ -19,6 +19,9 @@ json_t *db_admin_room_members(struct dbc *c, const char *room_id);
 /* The room's current state events (only of `type` when non-NULL): a new array of objects
  * {pdu, event_id, redacted_by}; NULL on error. */
 json_t *db_admin_room_state(struct dbc *c, const char *room_id, const char *type);
+/* The room's forward extremities: a new array of {event_id, state_group, depth, received_ts
+ * (null: not recorded)}, deepest first; NULL on error. */
+json_t *db_admin_room_extremities(struct dbc *c, const char *room_id);
 /* Local users joined, invited or knocking (user IDs ending in local_suffix): a new array of
  * [user_id, membership]; NULL on error. */
 json_t *db_admin_room_local_members(struct dbc *c, const char *room_id, const char *local_suffix);

@@ -63,6 +63,12 @@ class SynapseAdminUI(ServerTestCase):
         self.assertTrue(all(k in e for e in st["state"]
                             for k in ("event_id", "type", "sender", "origin_server_ts",
                                       "content")))
+        fx = self.call("GET", A1 + f"/rooms/{room}/forward_extremities?dir=f&from=0&limit=25"
+                                   "&order_by=depth")
+        self.assertEqual(fx["count"], 1)
+        self.assertEqual(fx["results"][0]["event_id"], ev)
+        for k in ("state_group", "depth", "received_ts"):
+            self.assertIn(k, fx["results"][0])
         # ReportList and ReportShow
         rep = self.call("GET", A1 + "/event_reports?dir=b&from=0&limit=10&order_by=received_ts")
         self.assertEqual(rep["total"], 1)
