@@ -6,8 +6,9 @@
  *   1. block the room when asked (first, so no local user joins again meanwhile);
  *   2. when new_room_user_id is given, that user creates a public room (the room_name, the
  *      users_default power -10 so the moved users cannot speak) and sends `message` there;
- *   3. every local member (joined, invited, knocking) leaves as themselves, forgets the room
- *      and, when joined and a new room exists, joins it (kicked_users / failed_to_kick_users);
+ *   3. every local member (joined, invited, knocking) leaves as themselves (as a client's leave,
+ *      handed to the room's other servers), forgets the room and, when joined and a new room
+ *      exists, joins it (kicked_users / failed_to_kick_users);
  *   4. local aliases move to the new room, or are deleted (local_aliases); the room leaves
  *      the public directory;
  *   5. when purge: unless force_purge, refused while a local user is still joined; then every
@@ -119,8 +120,10 @@ static char *make_new_room(struct task *t)
 static void remove_member(struct task *t, const char *user, const char *membership)
 {
     char why[256], *ev = NULL;
-    enum room_rc rc = room_membership(t->room_id, user, user, "leave", NULL, NULL, &ev, why,
-                                      sizeof why);
+    struct room_remote_err err;
+    /* as a client's leave: the other servers of the room hear of it (this is a pool thread:
+     * it may wait on them) */
+    enum room_rc rc = room_leave_remote(t->room_id, user, NULL, &ev, &err, why, sizeof why);
     free(ev);
     ev = NULL;
     pthread_mutex_lock(&mu);
