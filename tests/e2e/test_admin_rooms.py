@@ -478,3 +478,59 @@ class AdminBlockFederation(unittest.TestCase):
         r = A.fed_request("PUT", f"/_matrix/federation/v2/send_join/{q(room)}/$x", o.key,
                           o.server_name, content=template)
         self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+
+
+class AdminDeleteFederated(unittest.TestCase):
+    """Deleting a room another server's user is in: the local members' leaves reach that
+    server, and the purge here leaves the other server's copy alone."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fed-")
+        cls.ca = TestCA(cls.tmp)
+        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+        cls.A = FedServer(cls.ca, dict(ca_cfg))
+        cls.B = FedServer(cls.ca, dict(ca_cfg))
+        try:
+            cls.servers = start_servers(cls.A, cls.B)
+        except Exception:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_servers(cls.servers)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_remote_member_sees_the_leaves(self):
+        A, B = self.A, self.B
+        admin = A.admin_register("boss", admin=True)["access_token"]
+        alice = A.register("alice")["access_token"]
+        bob = B.register("bob")["access_token"]
+        room = A.post(CS + "/createRoom", {"preset": "public_chat"}, token=alice)["room_id"]
+        r = B.post(CS + f"/join/{q(room)}?server_name={q(A.server_name)}", {}, token=bob)
+        self.assertEqual(r.status, 200, r)
+        r = A.delete(A2 + f"/rooms/{q(room)}", {"block": True}, token=admin)
+        self.assertEqual(r.status, 200, r)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = A.get(A2 + f"/rooms/delete_status/{r['delete_id']}", token=admin)["status"]
+            if st in ("complete", "failed"):
+                break
+            time.sleep(0.1)
+        self.assertEqual(st, "complete")
+        alice_id = f"@alice:{A.server_name}"
+        path = CS + f"/rooms/{q(room)}/state/m.room.member/{q(alice_id)}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            m = B.get(path, token=bob)
+            if m.status == 200 and m["membership"] == "leave":
+                break
+            time.sleep(0.2)
+        self.assertEqual(m["membership"], "leave", m)
+        self.assertEqual(B.get(CS + f"/rooms/{q(room)}/joined_members", token=bob).status, 200)
+        # gone here; bob cannot come back through this server
+        self.assertEqual(A.get(A1 + f"/rooms/{q(room)}", token=admin).status, 404)
+        r = A.fed_request("GET", f"/_matrix/federation/v1/make_join/{q(room)}/"
+                          f"{q('@bob:' + B.server_name)}?ver=12", B.key, B.server_name)
+        self.assertEqual(r.status, 403, r)
