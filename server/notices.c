@@ -23,8 +23,8 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Whether user_id is invited to or joined room_id. */
-static bool still_there(const char *room_id, const char *user_id)
+/* Whether user_id is invited to or joined room_id (only invited: invited_only). */
+static bool member_of(const char *room_id, const char *user_id, bool invited_only)
 {
     char suffix[300];
     snprintf(suffix, sizeof suffix, ":%s", ids_local_server());
@@ -38,7 +38,7 @@ static bool still_there(const char *room_id, const char *user_id)
     {
         const char *ms = json_string_value(json_array_get(v, 1));
         if (strcmp(json_string_value(json_array_get(v, 0)), user_id) == 0 &&
-            (strcmp(ms, "join") == 0 || strcmp(ms, "invite") == 0))
+            ((!invited_only && strcmp(ms, "join") == 0) || strcmp(ms, "invite") == 0))
             there = true;
     }
     json_decref(m);
@@ -77,7 +77,7 @@ static char *room_for(const struct config *cfg, const char *sender, const char *
         *rc = ROOM_ERR;
         return NULL;
     }
-    if (got && still_there(room_id, user_id))
+    if (got && member_of(room_id, user_id, false))
         return room_id;
     free(room_id);
     room_id = NULL;
@@ -112,6 +112,17 @@ static char *room_for(const struct config *cfg, const char *sender, const char *
     }
     db_put(c);
     return room_id;
+}
+
+bool notices_invite_pending(const char *room_id, const char *user_id)
+{
+    char *mine = NULL;
+    struct dbc *c = db_get();
+    int got = c ? db_notice_room_get(c, user_id, &mine) : -1;
+    db_put(c);
+    bool pending = got > 0 && strcmp(mine, room_id) == 0 && member_of(room_id, user_id, true);
+    free(mine);
+    return pending;
 }
 
 enum room_rc notices_send(const struct config *cfg, const char *user_id, const char *type,

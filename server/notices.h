@@ -3,6 +3,7 @@
 #ifndef AMTSBOTE_NOTICES_H
 #define AMTSBOTE_NOTICES_H
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "server/config.h"
 #include "server/room.h"
@@ -15,4 +16,7 @@
 enum room_rc notices_send(const struct config *cfg, const char *user_id, const char *type,
                           const char *state_key, json_t *content, const struct room_txn *txn,
                           char **event_id, char *why, size_t n);
+/* Whether user_id is invited to room_id, their server-notices room (a client may not reject
+ * that invite, as in Synapse). A database error answers false. */
+bool notices_invite_pending(const char *room_id, const char *user_id);
 #endif

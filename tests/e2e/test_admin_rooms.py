@@ -406,6 +406,8 @@ class AdminRooms(ServerTestCase):
         tags = self.s.get(CS + f"/user/{q('@carol:test.local')}/rooms/{q(room)}/tags",
                           token=self.carol)["tags"]
         self.assertIn("m.server_notice", tags)
+        self.assertError(self.s.post(CS + f"/rooms/{q(room)}/leave", {}, token=self.carol), 403,
+                         "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM")
         self.assertEqual(self.join(room, self.carol).status, 200)
         # the next notice goes to the same room; the user cannot speak there
         r2 = self.s.post(path, body, token=self.admin)
@@ -420,6 +422,13 @@ class AdminRooms(ServerTestCase):
         b = self.s.put(path + "/txn1", body, token=self.admin)
         self.assertEqual(a.status, 200, a)
         self.assertEqual(a["event_id"], b["event_id"])
+        # once joined the user may leave; the next notice makes a new room
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/leave", {}, token=self.carol).status,
+                         200)
+        self.assertEqual(self.s.post(path, body, token=self.admin).status, 200)
+        invited = self.s.get(CS + "/sync", token=self.carol)["rooms"].get("invite", {})
+        self.assertEqual(len(invited), 1)
+        self.assertNotEqual(next(iter(invited)), room)
         self.assertError(self.s.post(path, {"user_id": "@nobody:test.local",
                                             "content": {"body": "x"}}, token=self.admin),
                          404, "M_NOT_FOUND")
