@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FakeOrigin, FedServer, TestCA, start_servers, stop_servers
+from fedharness import FedServer, TestCA, start_servers, stop_servers
 from harness import ServerTestCase
 
 CS = "/_matrix/client/v3"
@@ -448,50 +448,10 @@ class AdminNoNotices(ServerTestCase):
         self.assertError(r, 400, "M_UNKNOWN")
 
 
-class AdminBlockFederation(unittest.TestCase):
-    """A blocked room refuses other servers' joins: make_join and send_join answer 403."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fed-")
-        cls.ca = TestCA(cls.tmp)
-        cls.A = FedServer(cls.ca, {"federation_custom_ca_list": [cls.ca.ca]})
-        try:
-            cls.servers = start_servers(cls.A)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-        cls.origin = FakeOrigin(cls.ca, int(time.time() * 1000) + 3600_000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.origin.close()
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def test_remote_join_refused(self):
-        A, o = self.A, self.origin
-        admin = A.admin_register("boss", admin=True)["access_token"]
-        room = A.post(CS + "/createRoom", {"preset": "public_chat"}, token=admin)["room_id"]
-        user = q(f"@gast:{o.server_name}")
-        path = f"/_matrix/federation/v1/make_join/{q(room)}/{user}?ver=12&ver=10"
-        r = A.fed_request("GET", path, o.key, o.server_name)
-        self.assertEqual(r.status, 200, r)
-        template = r["event"]
-        self.assertEqual(A.put(A1 + f"/rooms/{q(room)}/block", {"block": True},
-                               token=admin).status, 200)
-        r = A.fed_request("GET", path, o.key, o.server_name)
-        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
-        # a join built from the earlier template, sent anyway
-        template["origin_server_ts"] = int(time.time() * 1000)
-        r = A.fed_request("PUT", f"/_matrix/federation/v2/send_join/{q(room)}/$x", o.key,
-                          o.server_name, content=template)
-        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
-
-
-class AdminDeleteFederated(unittest.TestCase):
-    """Deleting a room another server's user is in: the local members' leaves reach that
-    server, and the purge here leaves the other server's copy alone."""
+class AdminFederated(unittest.TestCase):
+    """Blocked and deleted rooms between two servers: a blocked room refuses other servers'
+    joins (make_join and send_join answer 403); deleting a room another server's user is in,
+    the local members' leaves reach that server, and the purge here leaves its copy alone."""
 
     @classmethod
     def setUpClass(cls):
@@ -510,6 +470,25 @@ class AdminDeleteFederated(unittest.TestCase):
     def tearDownClass(cls):
         stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_remote_join_refused(self):
+        A, B = self.A, self.B
+        admin = A.admin_register("chef", admin=True)["access_token"]
+        room = A.post(CS + "/createRoom", {"preset": "public_chat"}, token=admin)["room_id"]
+        user = q(f"@gast:{B.server_name}")
+        path = f"/_matrix/federation/v1/make_join/{q(room)}/{user}?ver=12&ver=10"
+        r = A.fed_request("GET", path, B.key, B.server_name)
+        self.assertEqual(r.status, 200, r)
+        template = r["event"]
+        self.assertEqual(A.put(A1 + f"/rooms/{q(room)}/block", {"block": True},
+                               token=admin).status, 200)
+        r = A.fed_request("GET", path, B.key, B.server_name)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
+        # a join built from the earlier template, sent anyway
+        template["origin_server_ts"] = int(time.time() * 1000)
+        r = A.fed_request("PUT", f"/_matrix/federation/v2/send_join/{q(room)}/$x", B.key,
+                          B.server_name, content=template)
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"), r)
 
     def test_remote_member_sees_the_leaves(self):
         A, B = self.A, self.B
