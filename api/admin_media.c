@@ -32,11 +32,11 @@ static void del_run(void *arg)
 {
     struct del_job *j = arg;
     if (j->kind == DEL_USER)
-        j->rc = media_admin_user_delete(j->user_id, j->limit, j->order_by, j->dir, &j->out,
-                                        &j->err);
+        j->rc =
+            media_admin_user_delete(j->user_id, j->limit, j->order_by, j->dir, &j->out, &j->err);
     else
-        j->rc = media_admin_delete_older(j->before_ts, j->size_gt, j->keep_profiles, &j->out,
-                                         &j->err);
+        j->rc =
+            media_admin_delete_older(j->before_ts, j->size_gt, j->keep_profiles, &j->out, &j->err);
 }
 
 static void del_finish(struct http_req *req, void *arg)

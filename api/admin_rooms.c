@@ -51,7 +51,8 @@ static int query_count(struct http_req *req, const char *name, int64_t dflt, int
 
 int api_admin_paging(struct http_req *req, int64_t *from, int64_t *limit)
 {
-    return query_count(req, "from", 0, from) < 0 || query_count(req, "limit", DEFAULT_LIMIT, limit) < 0
+    return query_count(req, "from", 0, from) < 0 ||
+                   query_count(req, "limit", DEFAULT_LIMIT, limit) < 0
                ? -1
                : 0;
 }
@@ -79,8 +80,10 @@ static int query_flag(struct http_req *req, const char *name)
         return 1;
     if (strcmp(s, "false") == 0)
         return 0;
-    http_reply_error(req, 400, "M_INVALID_PARAM", "Boolean query parameter %s must be one of "
-                     "['true', 'false']", name);
+    http_reply_error(req, 400, "M_INVALID_PARAM",
+                     "Boolean query parameter %s must be one of "
+                     "['true', 'false']",
+                     name);
     return -2;
 }
 
@@ -93,12 +96,13 @@ void api_admin_rooms_list(struct http_req *req)
     if (!api_admin_only(req) || api_admin_paging(req, &from, &limit) < 0 ||
         api_admin_dir(req, "f", &backwards) < 0)
         return;
-    int pub = query_flag(req, "public_rooms"), empty = pub == -2 ? -2 : query_flag(req, "empty_rooms");
+    int pub = query_flag(req, "public_rooms"),
+        empty = pub == -2 ? -2 : query_flag(req, "empty_rooms");
     if (pub == -2 || empty == -2)
         return;
-    enum room_rc rc = adminrooms_list(from, limit, http_query(req, "order_by"), backwards,
-                                      http_query(req, "search_term"), pub, empty, &out, why,
-                                      sizeof why);
+    enum room_rc rc =
+        adminrooms_list(from, limit, http_query(req, "order_by"), backwards,
+                        http_query(req, "search_term"), pub, empty, &out, why, sizeof why);
     api_reply_room(req, rc, out, why);
 }
 
@@ -178,9 +182,9 @@ void api_admin_room_messages(struct http_req *req)
         http_reply_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", why);
         return;
     }
-    enum room_rc rc = adminrooms_messages(room_id, api_token_query(req, "from"),
-                                          api_token_query(req, "to"), !backwards, (int)limit,
-                                          filter, &out, why, sizeof why);
+    enum room_rc rc =
+        adminrooms_messages(room_id, api_token_query(req, "from"), api_token_query(req, "to"),
+                            !backwards, (int)limit, filter, &out, why, sizeof why);
     json_decref(filter);
     if (rc == ROOM_NOT_FOUND)
         http_reply_error(req, 404, "M_NOT_FOUND", "Room not found");
@@ -332,8 +336,7 @@ void api_admin_room_delete_status(struct http_req *req)
     if (!room_id)
         return;
     if (roompurge_status_room(room_id, &out) != ROOM_OK) {
-        http_reply_error(req, 404, "M_NOT_FOUND", "No delete task for room_id '%s' found",
-                         room_id);
+        http_reply_error(req, 404, "M_NOT_FOUND", "No delete task for room_id '%s' found", room_id);
         return;
     }
     http_reply_json(req, 200, out);

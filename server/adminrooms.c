@@ -152,8 +152,8 @@ static bool matches(json_t *room, const char *term)
 {
     const char *name = json_string_value(json_object_get(room, "name"));
     const char *alias = json_string_value(json_object_get(room, "canonical_alias"));
-    if (contains_nocase(name, term) || strstr(json_string_value(json_object_get(room, "room_id")),
-                                              term))
+    if (contains_nocase(name, term) ||
+        strstr(json_string_value(json_object_get(room, "room_id")), term))
         return true;
     if (alias) {
         const char *colon = strchr(alias, ':');
@@ -203,9 +203,8 @@ enum room_rc adminrooms_list(int64_t from, int64_t limit, const char *order_by, 
         bool keep = (!search_term || !*search_term || matches(r, search_term)) &&
                     (public_rooms < 0 ||
                      json_is_true(json_object_get(r, "public")) == (public_rooms == 1)) &&
-                    (empty_rooms < 0 ||
-                     (json_integer_value(json_object_get(r, "joined_members")) == 0) ==
-                         (empty_rooms == 1));
+                    (empty_rooms < 0 || (json_integer_value(json_object_get(r, "joined_members")) ==
+                                         0) == (empty_rooms == 1));
         if (keep)
             v[cnt++] = r;
         else
@@ -288,11 +287,10 @@ enum room_rc adminrooms_state(const char *room_id, const char *type, json_t **ou
     int64_t now = clock_now_ms();
     json_array_foreach(rows, i, r)
     {
-        json_array_append_new(state, room_client_event(json_object_get(r, "pdu"),
-                                                       json_string_value(json_object_get(r, "event_id")),
-                                                       room_id,
-                                                       json_string_value(json_object_get(r, "redacted_by")),
-                                                       now));
+        json_array_append_new(
+            state, room_client_event(json_object_get(r, "pdu"),
+                                     json_string_value(json_object_get(r, "event_id")), room_id,
+                                     json_string_value(json_object_get(r, "redacted_by")), now));
     }
     json_decref(rows);
     *out = json_pack("{s:o}", "state", state);
@@ -306,8 +304,8 @@ static bool past(bool forward, int64_t d, int64_t s, int64_t td, int64_t ts)
 }
 
 enum room_rc adminrooms_messages(const char *room_id, const char *from, const char *to,
-                                 bool forward, int limit, json_t *filter, json_t **out,
-                                 char *why, size_t n)
+                                 bool forward, int limit, json_t *filter, json_t **out, char *why,
+                                 size_t n)
 {
     int64_t fd = 0, fs = 0, td = 0, ts = 0;
     enum room_rc rc;
@@ -362,10 +360,9 @@ enum room_rc adminrooms_messages(const char *room_id, const char *from, const ch
             if (!room_filter_ok(filter, pdu))
                 continue;
             json_array_append_new(
-                chunk, room_client_event(pdu, json_string_value(json_object_get(v, "event_id")),
-                                         room_id,
-                                         json_string_value(json_object_get(v, "redacted_by")),
-                                         clock_now_ms()));
+                chunk, room_client_event(
+                           pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+                           json_string_value(json_object_get(v, "redacted_by")), clock_now_ms()));
             if ((int)json_array_size(chunk) == limit) {
                 full = true;
                 exhausted = exhausted && i + 1 == nrows;
@@ -444,7 +441,8 @@ enum room_rc adminrooms_reports(int64_t from, int64_t limit, bool forwards, cons
     if (limit > REPORTS_LIMIT_MAX)
         limit = REPORTS_LIMIT_MAX;
     struct dbc *c = db_get();
-    json_t *list = c ? db_event_reports(c, from, limit, forwards, room_id, user_id, sender, &total) : NULL;
+    json_t *list =
+        c ? db_event_reports(c, from, limit, forwards, room_id, user_id, sender, &total) : NULL;
     db_put(c);
     if (!list)
         return ROOM_ERR;

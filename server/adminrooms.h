@@ -31,8 +31,8 @@ enum room_rc adminrooms_extremities(const char *room_id, json_t **out);
  * whatever the history visibility, filtered by a RoomEventFilter (borrowed, may be NULL):
  * {chunk, start, end?, state: []}. ROOM_NOT_FOUND, ROOM_BAD_PARAM (a token). */
 enum room_rc adminrooms_messages(const char *room_id, const char *from, const char *to,
-                                 bool forward, int limit, json_t *filter, json_t **out,
-                                 char *why, size_t n);
+                                 bool forward, int limit, json_t *filter, json_t **out, char *why,
+                                 size_t n);
 /* Whether local users may not join room_id nor other servers join it through this one (a
  * database error answers true: the block is not lifted by an outage). */
 bool adminrooms_blocked(const char *room_id);

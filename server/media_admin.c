@@ -42,8 +42,7 @@ static const char *const media_orders[] = {
 };
 
 /* Check order_by and dir; set *desc. 0 or -1 with *err. */
-static int media_order(const char **order_by, const char *dir, bool *desc,
-                       struct media_error *err)
+static int media_order(const char **order_by, const char *dir, bool *desc, struct media_error *err)
 {
     if (dir && strcmp(dir, "f") && strcmp(dir, "b")) {
         media_fail(err, 400, "M_INVALID_PARAM", "Unknown direction: %s", dir);
@@ -97,9 +96,9 @@ int media_admin_user_list(const char *user_id, int64_t from, int64_t limit, cons
     if (limit > USER_MEDIA_LIMIT_MAX)
         limit = USER_MEDIA_LIMIT_MAX;
     struct dbc *c = db_get();
-    json_t *media = c ? db_admin_user_media(c, user_id, ids_local_server(), order_by, desc, from,
-                                            limit, &total)
-                      : NULL;
+    json_t *media =
+        c ? db_admin_user_media(c, user_id, ids_local_server(), order_by, desc, from, limit, &total)
+          : NULL;
     db_put(c);
     if (!media) {
         media_fail_internal(err);
@@ -134,7 +133,9 @@ static int delete_one(struct dbc *c, const char *media_id)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(files, "thumbs"), i, v)
+    {
         unlink_unused(c, json_string_value(v), true);
+    }
     json_decref(files);
     return 1;
 }
@@ -171,9 +172,9 @@ int media_admin_user_delete(const char *user_id, int64_t limit, const char *orde
     if (limit > USER_MEDIA_LIMIT_MAX)
         limit = USER_MEDIA_LIMIT_MAX;
     struct dbc *c = db_get();
-    json_t *media = c ? db_admin_user_media(c, user_id, ids_local_server(), order_by, desc, 0,
-                                            limit, &total)
-                      : NULL;
+    json_t *media =
+        c ? db_admin_user_media(c, user_id, ids_local_server(), order_by, desc, 0, limit, &total)
+          : NULL;
     int rc = -1;
     if (!media) {
         media_fail_internal(err);
@@ -183,7 +184,9 @@ int media_admin_user_delete(const char *user_id, int64_t limit, const char *orde
     size_t i;
     json_t *v;
     json_array_foreach(media, i, v)
+    {
         json_array_append(ids, json_object_get(v, "media_id"));
+    }
     rc = delete_ids(c, ids, out, err);
     json_decref(ids);
 out:
@@ -208,12 +211,12 @@ int media_admin_delete(const char *server, const char *media_id, json_t **out,
     return 0;
 }
 
-int media_admin_delete_older(int64_t before_ts, int64_t size_gt, bool keep_profiles,
-                             json_t **out, struct media_error *err)
+int media_admin_delete_older(int64_t before_ts, int64_t size_gt, bool keep_profiles, json_t **out,
+                             struct media_error *err)
 {
     struct dbc *c = db_get();
-    json_t *ids = c ? db_admin_media_older(c, ids_local_server(), before_ts, size_gt,
-                                           keep_profiles, MEDIA_ADMIN_DELETE_MAX)
+    json_t *ids = c ? db_admin_media_older(c, ids_local_server(), before_ts, size_gt, keep_profiles,
+                                           MEDIA_ADMIN_DELETE_MAX)
                     : NULL;
     int rc = -1;
     if (!ids)
@@ -279,7 +282,7 @@ int media_admin_quarantine(const char *server, const char *media_id, bool on, co
                            json_t **out, struct media_error *err)
 {
     struct dbc *c = db_get();
-    int rc = !c ? -1
+    int rc = !c   ? -1
              : on ? db_media_quarantine(c, server, media_id, ids_is_local_server(server), by,
                                         clock_now_ms())
                   : db_media_unquarantine(c, server, media_id);
@@ -336,8 +339,8 @@ int media_admin_quarantine_user(const char *user_id, const char *by, json_t **ou
     if (local_user(user_id, err) < 0)
         return -1;
     struct dbc *c = db_get();
-    int64_t n = c ? db_media_quarantine_user(c, user_id, ids_local_server(), by, clock_now_ms())
-                  : -1;
+    int64_t n =
+        c ? db_media_quarantine_user(c, user_id, ids_local_server(), by, clock_now_ms()) : -1;
     db_put(c);
     if (n < 0) {
         media_fail_internal(err);
@@ -363,8 +366,7 @@ int media_admin_info(const char *server, const char *media_id, json_t **out,
 {
     json_t *info = NULL;
     struct dbc *c = db_get();
-    int rc = c ? db_admin_media_info(c, server, media_id, ids_is_local_server(server), &info)
-               : -1;
+    int rc = c ? db_admin_media_info(c, server, media_id, ids_is_local_server(server), &info) : -1;
     db_put(c);
     if (found(rc, err) < 0)
         return -1;

@@ -37,8 +37,8 @@ int media_admin_delete(const char *server, const char *media_id, json_t **out,
 /* POST /media/delete?before_ts&size_gt&keep_profiles: local media created before before_ts
  * (at most MEDIA_ADMIN_DELETE_MAX at once). {deleted_media, total}. */
 #define MEDIA_ADMIN_DELETE_MAX 10000
-int media_admin_delete_older(int64_t before_ts, int64_t size_gt, bool keep_profiles,
-                             json_t **out, struct media_error *err);
+int media_admin_delete_older(int64_t before_ts, int64_t size_gt, bool keep_profiles, json_t **out,
+                             struct media_error *err);
 /* GET /media/{server}/{id}: {media_info} (404 unknown, or remote media not cached). */
 int media_admin_info(const char *server, const char *media_id, json_t **out,
                      struct media_error *err);

@@ -81,11 +81,10 @@ static char *room_for(const struct config *cfg, const char *sender, const char *
         return room_id;
     free(room_id);
     room_id = NULL;
-    json_t *req = json_pack("{s:s,s:s,s:[s],s:{s:i}}", "preset", "private_chat", "name",
-                            cfg->server_notices.room_name ? cfg->server_notices.room_name
-                                                          : "Server Notices",
-                            "invite", user_id, "power_level_content_override", "users_default",
-                            -10);
+    json_t *req =
+        json_pack("{s:s,s:s,s:[s],s:{s:i}}", "preset", "private_chat", "name",
+                  cfg->server_notices.room_name ? cfg->server_notices.room_name : "Server Notices",
+                  "invite", user_id, "power_level_content_override", "users_default", -10);
     if (cfg->server_notices.room_topic)
         json_object_set_new(req, "topic", json_string(cfg->server_notices.room_topic));
     *rc = room_create(sender, req, &room_id, why, n);
@@ -98,8 +97,7 @@ static char *room_for(const struct config *cfg, const char *sender, const char *
     json_decref(order);
     if (cfg->server_notices.auto_join) {
         char *ev = NULL;
-        if (room_membership(room_id, user_id, user_id, "join", NULL, NULL, &ev, why, n) !=
-            ROOM_OK)
+        if (room_membership(room_id, user_id, user_id, "join", NULL, NULL, &ev, why, n) != ROOM_OK)
             log_warn("notices: %s could not join %s: %s", user_id, room_id, why);
         free(ev);
     }

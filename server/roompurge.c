@@ -38,13 +38,13 @@
 #define TASK_KEEP_MS (24 * 3600 * 1000LL)
 #define LOCAL_MEMBERS_MAX 100000
 #define DEFAULT_ROOM_NAME "Content Violation Notification"
-#define DEFAULT_MESSAGE                                                                       \
-    "Sharing illegal content on this server is not permitted and rooms in violation will be " \
+#define DEFAULT_MESSAGE                                                                            \
+    "Sharing illegal content on this server is not permitted and rooms in violation will be "      \
     "blocked."
 
 enum task_status { T_QUEUED, T_SHUTTING_DOWN, T_PURGING, T_COMPLETE, T_FAILED };
-static const char *const status_names[] = {"shutting_down", "shutting_down", "purging",
-                                           "complete", "failed"};
+static const char *const status_names[] = {"shutting_down", "shutting_down", "purging", "complete",
+                                           "failed"};
 
 struct task {
     char delete_id[25];
@@ -138,10 +138,9 @@ static void remove_member(struct task *t, const char *user, const char *membersh
         db_rooms_forget(c, t->room_id, user);
     db_put(c);
     if (t->new_room_id && strcmp(membership, "join") == 0 &&
-        room_membership(t->new_room_id, user, user, "join", NULL, NULL, &ev, why,
-                        sizeof why) != ROOM_OK)
-        log_warn("roompurge %s: %s could not join %s: %s", t->room_id, user, t->new_room_id,
-                 why);
+        room_membership(t->new_room_id, user, user, "join", NULL, NULL, &ev, why, sizeof why) !=
+            ROOM_OK)
+        log_warn("roompurge %s: %s could not join %s: %s", t->room_id, user, t->new_room_id, why);
     free(ev);
 }
 
@@ -169,7 +168,7 @@ static int shut_down(struct task *t)
     c = NULL;
     if (!members)
         goto fail;
-    if (t->new_room_user_id && json_array_size(members)) {
+    if (t->new_room_user_id) {
         char *nr = make_new_room(t);
         pthread_mutex_lock(&mu);
         t->new_room_id = nr;
@@ -226,7 +225,9 @@ static int purge(struct task *t)
     json_t *m;
     bool joined = false;
     json_array_foreach(members, i, m)
+    {
         joined = joined || strcmp(json_string_value(json_array_get(m, 1)), "join") == 0;
+    }
     json_decref(members);
     if (joined && !t->force_purge) {
         db_put(c);
@@ -366,9 +367,9 @@ out:
 static json_t *task_json(const struct task *t)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:{s:O,s:O,s:O,s:s?}}", "delete_id", t->delete_id,
-                          "room_id", t->room_id, "status", status_names[t->status],
-                          "shutdown_room", "kicked_users", t->kicked, "failed_to_kick_users",
-                          t->failed, "local_aliases", t->aliases, "new_room_id", t->new_room_id);
+                          "room_id", t->room_id, "status", status_names[t->status], "shutdown_room",
+                          "kicked_users", t->kicked, "failed_to_kick_users", t->failed,
+                          "local_aliases", t->aliases, "new_room_id", t->new_room_id);
     json_t *sr = json_object_get(o, "shutdown_room");
     if (!t->new_room_id)
         json_object_set_new(sr, "new_room_id", json_null());

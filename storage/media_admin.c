@@ -11,25 +11,25 @@
 #include "storage/db_internal.h"
 
 /* Synapse's media object of local media m with quarantine row q. */
-#define MEDIA_OBJECT_SQL                                                                     \
-    "json_build_object('media_id', m.media_id, 'created_ts', m.created_ts, "                \
-    "'last_access_ts', NULL, 'media_length', m.size, 'media_type', m.content_type, "        \
-    "'upload_name', m.upload_name, 'quarantined_by', q.quarantined_by, "                    \
+#define MEDIA_OBJECT_SQL                                                                           \
+    "json_build_object('media_id', m.media_id, 'created_ts', m.created_ts, "                       \
+    "'last_access_ts', NULL, 'media_length', m.size, 'media_type', m.content_type, "               \
+    "'upload_name', m.upload_name, 'quarantined_by', q.quarantined_by, "                           \
     "'safe_from_quarantine', m.safe_from_quarantine)"
 
 /* Sort keys by order_by ($3) and direction ($4): text keys, then numeric keys, then the ID. */
-#define MEDIA_ORDER_SQL                                                                      \
-    " ORDER BY CASE WHEN $4 = 'f' THEN CASE $3 WHEN 'media_id' THEN m.media_id WHEN "       \
-    "'upload_name' THEN m.upload_name WHEN 'media_type' THEN m.content_type WHEN "          \
-    "'quarantined_by' THEN q.quarantined_by END END ASC, "                                  \
-    "CASE WHEN $4 = 'b' THEN CASE $3 WHEN 'media_id' THEN m.media_id WHEN 'upload_name' "    \
-    "THEN m.upload_name WHEN 'media_type' THEN m.content_type WHEN 'quarantined_by' THEN "   \
-    "q.quarantined_by END END DESC, "                                                       \
-    "CASE WHEN $4 = 'f' THEN CASE $3 WHEN 'created_ts' THEN m.created_ts WHEN "             \
-    "'media_length' THEN m.size WHEN 'safe_from_quarantine' THEN "                          \
-    "m.safe_from_quarantine::int END END ASC, "                                             \
-    "CASE WHEN $4 = 'b' THEN CASE $3 WHEN 'created_ts' THEN m.created_ts WHEN "             \
-    "'media_length' THEN m.size WHEN 'safe_from_quarantine' THEN "                          \
+#define MEDIA_ORDER_SQL                                                                            \
+    " ORDER BY CASE WHEN $4 = 'f' THEN CASE $3 WHEN 'media_id' THEN m.media_id WHEN "              \
+    "'upload_name' THEN m.upload_name WHEN 'media_type' THEN m.content_type WHEN "                 \
+    "'quarantined_by' THEN q.quarantined_by END END ASC, "                                         \
+    "CASE WHEN $4 = 'b' THEN CASE $3 WHEN 'media_id' THEN m.media_id WHEN 'upload_name' "          \
+    "THEN m.upload_name WHEN 'media_type' THEN m.content_type WHEN 'quarantined_by' THEN "         \
+    "q.quarantined_by END END DESC, "                                                              \
+    "CASE WHEN $4 = 'f' THEN CASE $3 WHEN 'created_ts' THEN m.created_ts WHEN "                    \
+    "'media_length' THEN m.size WHEN 'safe_from_quarantine' THEN "                                 \
+    "m.safe_from_quarantine::int END END ASC, "                                                    \
+    "CASE WHEN $4 = 'b' THEN CASE $3 WHEN 'created_ts' THEN m.created_ts WHEN "                    \
+    "'media_length' THEN m.size WHEN 'safe_from_quarantine' THEN "                                 \
     "m.safe_from_quarantine::int END END DESC, m.media_id ASC "
 
 json_t *db_admin_user_media(struct dbc *c, const char *user_id, const char *server_name,
@@ -37,14 +37,14 @@ json_t *db_admin_user_media(struct dbc *c, const char *user_id, const char *serv
                             int64_t *total)
 {
     char f[24], l[24];
-    const char *p[] = {user_id, server_name, order_by, desc ? "b" : "f", db_i64(f, from),
-                       db_i64(l, limit)};
-    PGresult *res = db_exec(c,
-                            "SELECT " MEDIA_OBJECT_SQL "::text, count(*) OVER () FROM media m "
-                            "LEFT JOIN media_quarantine q ON q.server_name = $2 AND "
-                            "q.media_id = m.media_id WHERE m.user_id = $1" MEDIA_ORDER_SQL
-                            "LIMIT $6 OFFSET $5",
-                            6, p);
+    const char *p[] = {user_id,          server_name,     order_by,
+                       desc ? "b" : "f", db_i64(f, from), db_i64(l, limit)};
+    PGresult *res =
+        db_exec(c,
+                "SELECT " MEDIA_OBJECT_SQL "::text, count(*) OVER () FROM media m "
+                "LEFT JOIN media_quarantine q ON q.server_name = $2 AND "
+                "q.media_id = m.media_id WHERE m.user_id = $1" MEDIA_ORDER_SQL "LIMIT $6 OFFSET $5",
+                6, p);
     if (!res)
         return NULL;
     json_t *out = json_array();
@@ -131,8 +131,8 @@ json_t *db_admin_media_older(struct dbc *c, const char *server_name, int64_t bef
         5, p));
 }
 
-int db_media_quarantine(struct dbc *c, const char *server_name, const char *media_id,
-                        bool local, const char *by, int64_t now_ms)
+int db_media_quarantine(struct dbc *c, const char *server_name, const char *media_id, bool local,
+                        const char *by, int64_t now_ms)
 {
     char ts[24];
     const char *p[] = {server_name, media_id, by, db_i64(ts, now_ms), local ? "t" : "f"};
@@ -153,8 +153,7 @@ int db_media_quarantine(struct dbc *c, const char *server_name, const char *medi
 int db_media_unquarantine(struct dbc *c, const char *server_name, const char *media_id)
 {
     const char *p[] = {server_name, media_id};
-    return db_run(c, "DELETE FROM media_quarantine WHERE server_name = $1 AND media_id = $2", 2,
-                  p);
+    return db_run(c, "DELETE FROM media_quarantine WHERE server_name = $1 AND media_id = $2", 2, p);
 }
 
 int64_t db_media_quarantine_user(struct dbc *c, const char *user_id, const char *server_name,

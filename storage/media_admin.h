@@ -31,8 +31,8 @@ json_t *db_admin_media_older(struct dbc *c, const char *server_name, int64_t bef
 
 /* Quarantine one piece of media (by the admin `by`); local media protected from quarantine is
  * left alone. 1 quarantined, 0 protected, -1. */
-int db_media_quarantine(struct dbc *c, const char *server_name, const char *media_id,
-                        bool local, const char *by, int64_t now_ms);
+int db_media_quarantine(struct dbc *c, const char *server_name, const char *media_id, bool local,
+                        const char *by, int64_t now_ms);
 int db_media_unquarantine(struct dbc *c, const char *server_name, const char *media_id);
 /* Quarantine every unprotected local media of user_id; the number newly quarantined, -1. */
 int64_t db_media_quarantine_user(struct dbc *c, const char *user_id, const char *server_name,

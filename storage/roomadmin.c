@@ -11,9 +11,9 @@
 #include "storage/db_internal.h"
 
 /* The state types the listing shows, as one SQL list. */
-#define ADMIN_STATE_TYPES                                                                     \
-    "('m.room.create', 'm.room.name', 'm.room.topic', 'm.room.avatar', "                     \
-    "'m.room.canonical_alias', 'm.room.join_rules', 'm.room.guest_access', "                 \
+#define ADMIN_STATE_TYPES                                                                          \
+    "('m.room.create', 'm.room.name', 'm.room.topic', 'm.room.avatar', "                           \
+    "'m.room.canonical_alias', 'm.room.join_rules', 'm.room.guest_access', "                       \
     "'m.room.history_visibility', 'm.room.encryption', 'm.room.tombstone')"
 
 /* Membership rows of local users ($2 is ":" and the server name). */
@@ -191,13 +191,13 @@ fail:
 }
 
 /* Synapse's report fields; $1 room filter, $2 reporter filter. */
-#define REPORT_FIELDS_SQL                                                                     \
-    "'id', r.id, 'received_ts', r.received_ts, 'room_id', r.room_id, 'event_id', "           \
-    "r.event_id, 'user_id', r.user_id, 'reason', r.reason, 'score', r.score, 'sender', "     \
-    "e.sender, 'name', (SELECT n.json::json -> 'content' -> 'name' FROM current_state s JOIN " \
-    "events n ON n.event_id = s.event_id WHERE s.room_id = r.room_id AND s.type = "          \
-    "'m.room.name' AND s.state_key = ''), 'canonical_alias', (SELECT n.json::json -> "       \
-    "'content' -> 'alias' FROM current_state s JOIN events n ON n.event_id = s.event_id "    \
+#define REPORT_FIELDS_SQL                                                                          \
+    "'id', r.id, 'received_ts', r.received_ts, 'room_id', r.room_id, 'event_id', "                 \
+    "r.event_id, 'user_id', r.user_id, 'reason', r.reason, 'score', r.score, 'sender', "           \
+    "e.sender, 'name', (SELECT n.json::json -> 'content' -> 'name' FROM current_state s JOIN "     \
+    "events n ON n.event_id = s.event_id WHERE s.room_id = r.room_id AND s.type = "                \
+    "'m.room.name' AND s.state_key = ''), 'canonical_alias', (SELECT n.json::json -> "             \
+    "'content' -> 'alias' FROM current_state s JOIN events n ON n.event_id = s.event_id "          \
     "WHERE s.room_id = r.room_id AND s.type = 'm.room.canonical_alias' AND s.state_key = '')"
 
 json_t *db_event_reports(struct dbc *c, int64_t from, int64_t limit, bool forwards,
@@ -205,14 +205,15 @@ json_t *db_event_reports(struct dbc *c, int64_t from, int64_t limit, bool forwar
                          int64_t *total)
 {
     char f[24], l[24];
-    const char *p[] = {room_id, user_id, db_i64(f, from), db_i64(l, limit),
-                       forwards ? "f" : "b", sender};
+    const char *p[] = {room_id, user_id, db_i64(f, from), db_i64(l, limit), forwards ? "f" : "b",
+                       sender};
     PGresult *res = db_exec(
         c,
         "WITH m AS (SELECT r.*, count(*) OVER () AS total FROM event_reports r WHERE "
         "r.event_id IS NOT NULL AND ($1::text IS NULL OR r.room_id = $1) AND ($2::text IS NULL "
         "OR r.user_id = $2) AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM events s WHERE "
-        "s.event_id = r.event_id AND s.sender = $6)) ORDER BY CASE WHEN $5 = 'f' THEN r.id END ASC, CASE WHEN $5 = 'b' "
+        "s.event_id = r.event_id AND s.sender = $6)) ORDER BY CASE WHEN $5 = 'f' THEN r.id END "
+        "ASC, CASE WHEN $5 = 'b' "
         "THEN r.id END DESC LIMIT $4 OFFSET $3) "
         "SELECT json_build_object(" REPORT_FIELDS_SQL "), r.total FROM m r LEFT JOIN events e ON "
         "e.event_id = r.event_id ORDER BY CASE WHEN $5 = 'f' THEN r.id END ASC, CASE WHEN "
@@ -265,8 +266,8 @@ int db_event_report_delete(struct dbc *c, int64_t id)
 {
     char i[24];
     const char *p[] = {db_i64(i, id)};
-    return db_affected_one(db_exec(
-        c, "DELETE FROM event_reports WHERE id = $1 AND event_id IS NOT NULL", 1, p));
+    return db_affected_one(
+        db_exec(c, "DELETE FROM event_reports WHERE id = $1 AND event_id IS NOT NULL", 1, p));
 }
 
 int db_notice_room_get(struct dbc *c, const char *user_id, char **room_id)
