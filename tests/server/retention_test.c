@@ -3,6 +3,7 @@
  * and the effective max_lifetime of a room policy (server/retention.c). */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/config.h"
@@ -112,6 +113,33 @@ TEST(privacy_errors)
     fails("retention: {purge_jobs: {interval: 1h}}\n", "retention.purge_jobs: expected a list");
 }
 
+TEST(deploy_example_and_generated_config)
+{
+    struct config c;
+    char err[256];
+    if (config_load("deploy/homeserver.yaml.example", &c, err, sizeof err) != 0) {
+        UNIT_FAIL("deploy/homeserver.yaml.example: %s", err);
+        return;
+    }
+    CHECK(!c.retention.enabled);
+    CHECK(c.retention.n_purge_jobs == 1 && c.retention.purge_jobs[0].interval_ms == 86400000);
+    CHECK(c.user_ips_max_age_ms == INT64_C(28) * 86400000);
+    CHECK(c.redaction_retention_period_ms == INT64_C(7) * 86400000);
+    config_free(&c);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(config_write_default(f, "example.org", 8008, NULL, NULL, NULL, "amtsbote", "/k",
+                               "/m", false) == 0);
+    fclose(f);
+    CHECK(strstr(text, "user_ips_max_age: 28d") != NULL);
+    CHECK(config_parse(text, len, &c, err, sizeof err) == 0);
+    CHECK(c.user_ips_max_age_ms == INT64_C(28) * 86400000 && !c.forget_rooms_on_leave);
+    config_free(&c);
+    free(text);
+}
+
 static int64_t eff(const char *content, const struct retention_settings *s)
 {
     json_t *c = content ? json_loads(content, 0, NULL) : NULL;
@@ -149,5 +177,6 @@ int main(void)
     RUN(privacy_synapse_example);
     RUN(privacy_errors);
     RUN(effective_max_lifetime);
+    RUN(deploy_example_and_generated_config);
     return unit_done();
 }
