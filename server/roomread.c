@@ -148,6 +148,10 @@ json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now)
     struct db_event e;
     if (db_events_get(c, event_id, &e) != 1)
         return NULL;
+    if (retention_hidden(c, e.room_id, e.pdu, NULL, now)) { /* expired: as if gone */
+        db_event_clear(&e);
+        return NULL;
+    }
     json_t *ev = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, now);
     db_event_clear(&e);
     return ev;
