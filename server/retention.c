@@ -14,7 +14,7 @@
  *      URI, and its file only when no other media row shares it. */
 #include "server/retention.h"
 
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +65,26 @@ int64_t retention_effective_max(const json_t *content, const struct retention_se
     if (s->allowed_max && max > s->allowed_max)
         max = s->allowed_max;
     return max;
+}
+
+bool retention_content_ok(const json_t *content, char *why, size_t n)
+{
+    static const char *const keys[] = {"min_lifetime", "max_lifetime"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(content, keys[i]);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                  json_integer_value(v) > INT64_C(9007199254740991))) {
+            snprintf(why, n, "'%s' must be a positive integer of milliseconds", keys[i]);
+            return false;
+        }
+    }
+    const json_t *lo = json_object_get(content, "min_lifetime");
+    const json_t *hi = json_object_get(content, "max_lifetime");
+    if (lo && hi && json_integer_value(lo) > json_integer_value(hi)) {
+        snprintf(why, n, "'min_lifetime' must not exceed 'max_lifetime'");
+        return false;
+    }
+    return true;
 }
 
 void retention_configure(const struct config *cfg)

@@ -4,6 +4,7 @@
 #define AMTSBOTE_RETENTION_H
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "server/config.h"
@@ -23,6 +24,11 @@ int64_t retention_stated_max(const json_t *content, const struct retention_setti
  * the default's) when below it, then brought within [allowed_min, allowed_max] (each when
  * set). 0: events of the room never expire. Pure. */
 int64_t retention_effective_max(const json_t *content, const struct retention_settings *s);
+
+/* Whether content is a valid m.room.retention content, as Synapse checks what local clients
+ * send: min_lifetime and max_lifetime, where present, are integers from 1 to 2^53-1, and
+ * min_lifetime <= max_lifetime. Otherwise false with the reason in why. Pure. */
+bool retention_content_ok(const json_t *content, char *why, size_t n);
 
 /* Take the settings from cfg (copied; cfg may be freed afterwards). */
 void retention_configure(const struct config *cfg);

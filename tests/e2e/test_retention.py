@@ -124,6 +124,14 @@ class TestRetentionHidden(Helpers, ServerTestCase):
         # hidden, not yet purged: the job has not run since start-up
         self.assertEqual(self.psql(f"SELECT count(*) FROM events WHERE event_id = '{m1}'"), "1")
 
+    def test_bad_policy_refused(self):
+        a = self.s.register("badpolicy")["access_token"]
+        room = self.room(a)
+        for bad in ({"max_lifetime": "1d"}, {"max_lifetime": 0},
+                    {"min_lifetime": 5000, "max_lifetime": 1000}):
+            r = self.s.put(CS + f"/rooms/{q(room)}/state/m.room.retention/", bad, token=a)
+            self.assertError(r, 400, "M_BAD_JSON")
+
     def test_forget_rooms_on_leave_defaults_to_false(self):
         a = self.s.register("stays")["access_token"]
         room = self.room(a)

@@ -170,6 +170,30 @@ TEST(effective_max_lifetime)
     CHECK(retention_stated_max(NULL, &s) == 100000);         /* purge jobs select by this */
 }
 
+TEST(content_checked_like_synapse)
+{
+    static const struct {
+        const char *json;
+        bool ok;
+    } cases[] = {
+        {"{}", true},
+        {"{\"max_lifetime\": 86400000}", true},
+        {"{\"min_lifetime\": 1000, \"max_lifetime\": 2000}", true},
+        {"{\"max_lifetime\": \"1d\"}", false},
+        {"{\"max_lifetime\": 1.5}", false},
+        {"{\"max_lifetime\": 0}", false},
+        {"{\"min_lifetime\": -1}", false},
+        {"{\"min_lifetime\": 3000, \"max_lifetime\": 2000}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char why[128] = "";
+        json_t *c = json_loads(cases[i].json, 0, NULL);
+        if (retention_content_ok(c, why, sizeof why) != cases[i].ok)
+            UNIT_FAIL("%s", cases[i].json);
+        json_decref(c);
+    }
+}
+
 int main(void)
 {
     log_set_level(LOG_LVL_ERROR);
@@ -177,6 +201,7 @@ int main(void)
     RUN(privacy_synapse_example);
     RUN(privacy_errors);
     RUN(effective_max_lifetime);
+    RUN(content_checked_like_synapse);
     RUN(deploy_example_and_generated_config);
     return unit_done();
 }
