@@ -45,10 +45,14 @@ json_t *db_export_rooms(struct dbc *c, const char *user_id)
     const char *p[] = {user_id};
     return db_json(db_exec(
         c,
-        "SELECT coalesce(json_agg(json_build_object('room_id', s.room_id, 'membership', "
-        "s.membership, 'event_id', s.event_id, 'forgotten', EXISTS (SELECT 1 FROM room_forgotten "
-        "f WHERE f.user_id = $1 AND f.room_id = s.room_id)) ORDER BY s.room_id), '[]') FROM "
-        "current_state s WHERE s.type = 'm.room.member' AND s.state_key = $1",
+        "SELECT coalesce(json_agg(json_build_object('room_id', m.room_id, 'membership', "
+        "m.membership, 'event_id', m.event_id, 'forgotten', EXISTS (SELECT 1 FROM room_forgotten "
+        "f WHERE f.user_id = $1 AND f.room_id = m.room_id), 'remote', m.remote) ORDER BY "
+        "m.room_id), '[]') FROM (SELECT room_id, membership, event_id, false AS remote FROM "
+        "current_state WHERE type = 'm.room.member' AND state_key = $1 UNION ALL SELECT r.room_id, "
+        "r.membership, r.event_id, true FROM remote_memberships r WHERE r.user_id = $1 AND NOT "
+        "EXISTS (SELECT 1 FROM current_state c WHERE c.room_id = r.room_id AND c.type = "
+        "'m.room.member' AND c.state_key = $1)) m",
         1, p));
 }
 

@@ -14,7 +14,9 @@ json_t *db_export_profile(struct dbc *c, const char *user_id);
 json_t *db_export_devices(struct dbc *c, const char *user_id);
 /* [{room_id ("" for global), type, content}] */
 json_t *db_export_account_data(struct dbc *c, const char *user_id);
-/* [{room_id, membership, event_id, forgotten}]: every room the user has a membership in. */
+/* [{room_id, membership, event_id, forgotten, remote}]: every room the user has a membership
+ * in, also invites, knocks and rejections in rooms of other servers this one is not in
+ * (remote: true). */
 json_t *db_export_rooms(struct dbc *c, const char *user_id);
 /* Up to `limit` events the user sent, after (after_room, after_nid) in (room_id, event_nid)
  * order: [{nid, room_id, pdu}] with pdu the stored PDU object. Start with after_room "" and
