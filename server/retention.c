@@ -255,7 +255,8 @@ static void run_job(struct worker *w, const struct config_purge_job *j, int64_t 
     free(after);
     db_put(c);
     if (purged)
-        log_info("retention: purged %ld expired events", purged);
+        log_info("retention: purged %ld expired events in %lld ms", purged,
+                 (long long)(clock_now_ms() - now_ms));
 }
 
 static void purge_round(struct worker *w)
