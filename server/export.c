@@ -49,8 +49,8 @@ static void safe_name(const char *id, char *buf, size_t n)
     size_t i = 0;
     for (; id[i] && i + 1 < n; i++) {
         char ch = id[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  strchr("!:._-", ch);
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || strchr("!:._-", ch);
         buf[i] = ok ? ch : '_';
     }
     buf[i] = '\0';
@@ -318,12 +318,12 @@ static int run(const struct config *cfg, const char *user_id, struct out *o, boo
     long events = write_events(o, c, user_id);
     if (events < 0)
         goto out;
-    json_t *manifest = json_pack(
-        "{s:s,s:s,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "user_id", user_id, "server_name",
-        cfg->server_name, "exported_ts", (json_int_t)clock_now_ms(), "counts", "devices",
-        (json_int_t)json_array_size(devices), "account_data", (json_int_t)json_array_size(adata),
-        "rooms", (json_int_t)json_array_size(rooms), "events", (json_int_t)events, "media",
-        (json_int_t)json_array_size(media));
+    json_t *manifest =
+        json_pack("{s:s,s:s,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "user_id", user_id, "server_name",
+                  cfg->server_name, "exported_ts", (json_int_t)clock_now_ms(), "counts", "devices",
+                  (json_int_t)json_array_size(devices), "account_data",
+                  (json_int_t)json_array_size(adata), "rooms", (json_int_t)json_array_size(rooms),
+                  "events", (json_int_t)events, "media", (json_int_t)json_array_size(media));
     int w = put_json(o, "manifest.json", manifest);
     json_decref(manifest);
     if (w < 0)
@@ -369,8 +369,7 @@ int export_main(const char *config_path, int argc, char **argv)
     }
     const char *user_id = argv[optind];
     if (user_id[0] != '@' || !strchr(user_id, ':') || strlen(user_id) > 255) {
-        fprintf(stderr, "export-data: '%s' is not a user ID such as @alice:example.org\n",
-                user_id);
+        fprintf(stderr, "export-data: '%s' is not a user ID such as @alice:example.org\n", user_id);
         return 2;
     }
     struct config cfg;

@@ -195,8 +195,8 @@ static void purge_media(struct dbc *c, const json_t *contents)
 }
 
 /* Purge the expired events of one room (policy content may be NULL). Events deleted, or -1. */
-static long purge_room(struct worker *w, struct dbc *c, const char *room_id,
-                       const json_t *content, int64_t now_ms)
+static long purge_room(struct worker *w, struct dbc *c, const char *room_id, const json_t *content,
+                       int64_t now_ms)
 {
     int64_t max = retention_effective_max(content, &settings);
     long total = 0;
@@ -246,8 +246,8 @@ static void run_job(struct worker *w, const struct config_purge_job *j, int64_t 
         }
         size_t n = json_array_size(rooms);
         free(after);
-        after = n ? strdup(json_string_value(json_array_get(json_array_get(rooms, n - 1), 0)))
-                  : NULL;
+        after =
+            n ? strdup(json_string_value(json_array_get(json_array_get(rooms, n - 1), 0))) : NULL;
         json_decref(rooms);
         if (n < ROOMS_PAGE || !after)
             break;

@@ -141,10 +141,10 @@ long db_privacy_forget_ips(struct dbc *c, int64_t before_ts)
     char ts[24];
     const char *p[] = {db_i64(ts, before_ts)};
     return affected(db_exec(c,
-                               "UPDATE devices SET last_seen_ip = NULL, last_seen_user_agent = "
-                               "NULL WHERE last_seen_ts < $1 AND (last_seen_ip IS NOT NULL OR "
-                               "last_seen_user_agent IS NOT NULL)",
-                               1, p));
+                            "UPDATE devices SET last_seen_ip = NULL, last_seen_user_agent = "
+                            "NULL WHERE last_seen_ts < $1 AND (last_seen_ip IS NOT NULL OR "
+                            "last_seen_user_agent IS NOT NULL)",
+                            1, p));
 }
 
 long db_privacy_erase_redacted(struct dbc *c, int64_t before_ts)
@@ -152,8 +152,8 @@ long db_privacy_erase_redacted(struct dbc *c, int64_t before_ts)
     char ts[24];
     const char *p[] = {db_i64(ts, before_ts)};
     return affected(db_exec(c,
-                               "DELETE FROM event_search s USING events e, events r WHERE "
-                               "e.event_id = s.event_id AND e.redacted_by = r.event_id AND "
-                               "r.origin_server_ts < $1",
-                               1, p));
+                            "DELETE FROM event_search s USING events e, events r WHERE "
+                            "e.event_id = s.event_id AND e.redacted_by = r.event_id AND "
+                            "r.origin_server_ts < $1",
+                            1, p));
 }

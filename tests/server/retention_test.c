@@ -130,8 +130,8 @@ TEST(deploy_example_and_generated_config)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    CHECK(config_write_default(f, "example.org", 8008, NULL, NULL, NULL, "amtsbote", "/k",
-                               "/m", false) == 0);
+    CHECK(config_write_default(f, "example.org", 8008, NULL, NULL, NULL, "amtsbote", "/k", "/m",
+                               false) == 0);
     fclose(f);
     CHECK(strstr(text, "user_ips_max_age: 28d") != NULL);
     CHECK(config_parse(text, len, &c, err, sizeof err) == 0);
@@ -151,23 +151,23 @@ static int64_t eff(const char *content, const struct retention_settings *s)
 TEST(effective_max_lifetime)
 {
     struct retention_settings none = {.enabled = true};
-    CHECK(eff(NULL, &none) == 0);                            /* no policy: kept forever */
+    CHECK(eff(NULL, &none) == 0); /* no policy: kept forever */
     CHECK(eff("{}", &none) == 0);
     CHECK(eff("{\"max_lifetime\": 5000}", &none) == 5000);
-    CHECK(eff("{\"max_lifetime\": \"5000\"}", &none) == 0);  /* not an integer: ignored */
+    CHECK(eff("{\"max_lifetime\": \"5000\"}", &none) == 0); /* not an integer: ignored */
     CHECK(eff("{\"max_lifetime\": -5}", &none) == 0);
     CHECK(eff("{\"max_lifetime\": 5000, \"min_lifetime\": 9000}", &none) == 9000);
 
-    struct retention_settings s = {.enabled = true, .default_max = 100000,
-                                   .allowed_min = 2000, .allowed_max = 50000};
-    CHECK(eff(NULL, &s) == 50000);                           /* the default, clamped */
-    CHECK(eff("{\"min_lifetime\": 1}", &s) == 50000);        /* no own max: the default's */
-    CHECK(eff("{\"max_lifetime\": 1000}", &s) == 2000);      /* raised to allowed_min */
+    struct retention_settings s = {
+        .enabled = true, .default_max = 100000, .allowed_min = 2000, .allowed_max = 50000};
+    CHECK(eff(NULL, &s) == 50000);                      /* the default, clamped */
+    CHECK(eff("{\"min_lifetime\": 1}", &s) == 50000);   /* no own max: the default's */
+    CHECK(eff("{\"max_lifetime\": 1000}", &s) == 2000); /* raised to allowed_min */
     CHECK(eff("{\"max_lifetime\": 3000}", &s) == 3000);
-    CHECK(eff("{\"max_lifetime\": 900000}", &s) == 50000);   /* lowered to allowed_max */
+    CHECK(eff("{\"max_lifetime\": 900000}", &s) == 50000); /* lowered to allowed_max */
     /* the admin's ceiling wins over the room's min_lifetime */
     CHECK(eff("{\"max_lifetime\": 3000, \"min_lifetime\": 90000}", &s) == 50000);
-    CHECK(retention_stated_max(NULL, &s) == 100000);         /* purge jobs select by this */
+    CHECK(retention_stated_max(NULL, &s) == 100000); /* purge jobs select by this */
 }
 
 TEST(content_checked_like_synapse)
