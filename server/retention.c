@@ -110,7 +110,7 @@ void retention_configure(const struct config *cfg)
 bool retention_hidden(struct dbc *c, const char *room_id, const json_t *pdu, json_t *cache,
                       int64_t now_ms)
 {
-    if (!settings.enabled || json_object_get(pdu, "state_key"))
+    if (!settings.enabled || !room_id || json_object_get(pdu, "state_key"))
         return false;
     char key[300];
     int64_t max = 0;

@@ -124,6 +124,23 @@ class TestRetentionHidden(Helpers, ServerTestCase):
         # hidden, not yet purged: the job has not run since start-up
         self.assertEqual(self.psql(f"SELECT count(*) FROM events WHERE event_id = '{m1}'"), "1")
 
+    def test_expired_notifications_hidden(self):
+        a = self.s.register("notifier")["access_token"]
+        b = self.s.register("notified")["access_token"]
+        room = self.room(a, invite=["@notified:test.local"], is_direct=True)
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=b).status, 200)
+        self.state(a, room, "m.room.retention", {"max_lifetime": 1000})  # raised to 3 s
+        t0 = time.time()
+        ev = self.send(a, room, "Bitte melden")
+
+        def notified():
+            r = self.s.get(CS + "/notifications", token=b)
+            self.assertEqual(r.status, 200, r)
+            return [n["event"]["event_id"] for n in r["notifications"]]
+        self.wait_for("notification", lambda: ev in notified(), 2)
+        time.sleep(max(0, t0 + 3.5 - time.time()))
+        self.assertNotIn(ev, notified())
+
     def test_bad_policy_refused(self):
         a = self.s.register("badpolicy")["access_token"]
         room = self.room(a)
