@@ -285,6 +285,11 @@ class TestHousekeeping(Helpers, ServerTestCase):
         self.assertEqual(self.s.post(CS + f"/rooms/{q(pub)}/join", {}, token=a).status, 200)
         self.assertEqual(self.psql(f"SELECT count(*) FROM room_forgotten WHERE user_id = "
                                    f"'@leaver:test.local' AND room_id = '{pub}'"), "0")
+        # a kick forgets too (for the kicked user, not for the one who kicked)
+        r = self.s.post(CS + f"/rooms/{q(pub)}/kick", {"user_id": "@leaver:test.local"}, token=b)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.psql(f"SELECT user_id FROM room_forgotten WHERE room_id = "
+                                   f"'{pub}'"), "@leaver:test.local")
 
 
 class TestExportData(Helpers, ServerTestCase):
