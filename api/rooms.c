@@ -5,10 +5,11 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "server/notices.h"
 #include "server/account.h"
 #include "server/filter.h"
 #include "server/ids.h"
+#include "server/notices.h"
+#include "server/retention.h"
 #include "server/room.h"
 
 #define MAX_TXN_ID 255
@@ -110,6 +111,11 @@ void api_state_put(struct http_req *req)
         return;
     if (strlen(type) > 255 || strlen(key) > 255) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
+        return;
+    }
+    if (strcmp(type, "m.room.retention") == 0 &&
+        !retention_content_ok(http_json(req), why, sizeof why)) {
+        http_reply_error(req, 400, "M_BAD_JSON", "%s", why);
         return;
     }
     if (!api_message_allowed(req))
