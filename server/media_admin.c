@@ -295,6 +295,17 @@ int media_admin_quarantine(const char *server, const char *media_id, bool on, co
     return 0;
 }
 
+/* Answer {num_quarantined: n}, or fail (n < 0: an internal error). */
+static int num_quarantined(int64_t n, json_t **out, struct media_error *err)
+{
+    if (n < 0) {
+        media_fail_internal(err);
+        return -1;
+    }
+    *out = json_pack("{s:I}", "num_quarantined", (json_int_t)n);
+    return 0;
+}
+
 int media_admin_quarantine_room(const char *room_id, const char *by, json_t **out,
                                 struct media_error *err)
 {
@@ -325,12 +336,7 @@ int media_admin_quarantine_room(const char *room_id, const char *by, json_t **ou
     }
     db_put(c);
     json_decref(local);
-    if (n < 0) {
-        media_fail_internal(err);
-        return -1;
-    }
-    *out = json_pack("{s:I}", "num_quarantined", (json_int_t)n);
-    return 0;
+    return num_quarantined(n, out, err);
 }
 
 int media_admin_quarantine_user(const char *user_id, const char *by, json_t **out,
@@ -342,12 +348,7 @@ int media_admin_quarantine_user(const char *user_id, const char *by, json_t **ou
     int64_t n =
         c ? db_media_quarantine_user(c, user_id, ids_local_server(), by, clock_now_ms()) : -1;
     db_put(c);
-    if (n < 0) {
-        media_fail_internal(err);
-        return -1;
-    }
-    *out = json_pack("{s:I}", "num_quarantined", (json_int_t)n);
-    return 0;
+    return num_quarantined(n, out, err);
 }
 
 int media_admin_protect(const char *media_id, bool on, json_t **out, struct media_error *err)
