@@ -25,6 +25,7 @@
 
 #include "api/api.h"
 #include "federation/federation.h"
+#include "server/adminrooms.h"
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -382,6 +383,10 @@ static int serve(const char *config_path)
     }
     if (media_init(&cfg, "amtsbote") < 0)
         goto out_notify;
+    if (roompurge_init(&cfg) < 0) {
+        log_error("cannot start the room deletion pool");
+        goto out_notify;
+    }
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
@@ -421,6 +426,7 @@ static int serve(const char *config_path)
     federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
+    roompurge_quiesce(); /* synchronous room deletions answer now (the work goes on) */
     http_stop(SHUTDOWN_GRACE_MS);
     api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;
@@ -432,6 +438,7 @@ out_notify:
     search_stop();
     retention_stop();
     privacy_stop();
+    roompurge_shutdown(); /* a deletion running ends first; those queued are marked failed */
     media_shutdown();
     notify_stop();
     notify_cleanup();

@@ -1,5 +1,5 @@
-/* room_internal.h - what the room engine's files (room.c, roomread.c, roomadmin.c) share and
- * nobody else uses. */
+/* room_internal.h - what the room engine's files (room.c, roomread.c, roomadmin.c, and the
+ * admin API's adminrooms.c) share and nobody else uses. */
 #ifndef AMTSBOTE_ROOM_INTERNAL_H
 #define AMTSBOTE_ROOM_INTERNAL_H
 #include <jansson.h>
