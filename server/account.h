@@ -34,6 +34,10 @@ int account_check_password(const char *hash, const char *password);
  * and record the device's last use. Deactivated users' tokens are refused. */
 int account_authenticate(struct http_req *req, const char *token, struct http_user *out);
 
+/* An account's admin, locked, suspended or shadow-banned flag changed (server/useradmin.c):
+ * cached token lookups are forgotten, so the next request sees the change. */
+void account_flags_changed(void);
+
 /* 1 if the user ID is free (case-insensitively), 0 if taken, -1 on error. */
 int account_available(const char *user_id);
 /* Create an account; with `login`, also a device (device_id or a new one) and a token. When

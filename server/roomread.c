@@ -11,12 +11,18 @@
  *     shared and the user is joined now (or was until leaving after the event) -> visible;
  *     invited at the event and history invited -> visible; else hidden. A user who left
  *     never sees events after their leave.
+ *  3. Erased senders (GDPR erasure, server/useradmin.c): an event whose sender's account is
+ *     erased is served pruned (the redaction algorithm) to a user who was not joined when
+ *     it was sent; who was joined keeps seeing it whole (Synapse's visibility rule). This is
+ *     the only place that decides; every reader of events asks room_event_visibility.
  * Pagination tokens are "t<depth>_<stream>" (topological positions). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/clock.h"
+#include "server/event.h"
+#include "server/roomver.h"
 #include "server/filter.h"
 #include "server/log.h"
 #include "server/room.h"
@@ -26,6 +32,7 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 #include "storage/sync.h"
+#include "storage/useradmin.h"
 #include "storage/userdata.h"
 #include "server/sync.h"
 
@@ -93,16 +100,17 @@ enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_
     return ROOM_FORBIDDEN;
 }
 
-/* Rule 2 for one event, with the state after it (group). */
-bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
-                        json_t *cache)
+/* Rule 2 for one event, with the state after it (group): 0 hidden, 1 visible and the user was
+ * joined, 2 visible and the user was not joined. */
+static int membership_verdict(struct dbc *c, const struct standing *s, const char *user_id,
+                              int64_t group, json_t *cache)
 {
     char key[32];
     snprintf(key, sizeof key, "%lld", (long long)group);
     json_t *hit = json_object_get(cache, key);
     if (hit)
-        return json_is_true(hit);
-    bool ok = false;
+        return (int)json_integer_value(hit);
+    bool ok = false, joined = false;
     char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
     char *mev = NULL, *membership = NULL;
     if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
@@ -125,12 +133,63 @@ bool room_event_visible(struct dbc *c, const struct standing *s, const char *use
         ok = true;
     else if (strcmp(h, "invited") == 0 && membership && strcmp(membership, "invite") == 0)
         ok = true;
+    joined = membership && strcmp(membership, "join") == 0;
     free(hv);
     free(mev);
     free(membership);
-    json_object_set_new(cache, key, json_boolean(ok));
-    return ok;
+    int v = !ok ? 0 : joined ? 1 : 2;
+    json_object_set_new(cache, key, json_integer(v));
+    return v;
 }
+
+/* Rule 3: whether the sender is an erased account (cached per sender under "erased:<id>"). */
+static bool sender_erased(struct dbc *c, const char *sender, json_t *cache)
+{
+    char key[300];
+    if (!sender || snprintf(key, sizeof key, "erased:%s", sender) >= (int)sizeof key)
+        return false;
+    json_t *hit = json_object_get(cache, key);
+    if (hit)
+        return json_is_true(hit);
+    json_t *ids = json_pack("[s]", sender);
+    json_t *erased = ids ? db_useradmin_erased(c, ids) : NULL;
+    bool e = json_is_true(json_object_get(erased, sender));
+    json_decref(ids);
+    json_decref(erased);
+    json_object_set_new(cache, key, json_boolean(e));
+    return e;
+}
+
+enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, const char *user_id,
+                                    int64_t group, const json_t *pdu, json_t *cache)
+{
+    int v = membership_verdict(c, s, user_id, group, cache);
+    if (v == 0)
+        return ROOM_VIS_HIDDEN;
+    if (v == 2 && sender_erased(c, json_string_value(json_object_get(pdu, "sender")), cache))
+        return ROOM_VIS_PRUNED;
+    return ROOM_VIS_FULL;
+}
+
+json_t *room_served_pdu(struct dbc *c, const json_t *pdu, enum room_vis vis, json_t *cache)
+{
+    if (vis != ROOM_VIS_PRUNED)
+        return json_incref((json_t *)pdu);
+    json_t *rv_name = json_object_get(cache, "room_version");
+    if (!rv_name) {
+        struct db_room r;
+        const char *room_id = json_string_value(json_object_get(pdu, "room_id"));
+        if (!room_id || db_rooms_get(c, room_id, false, &r) != 1)
+            return NULL;
+        json_object_set_new(cache, "room_version", json_string(r.room_version));
+        db_room_clear(&r);
+        rv_name = json_object_get(cache, "room_version");
+    }
+    const struct room_version *rv = roomver_get(json_string_value(rv_name));
+    return rv ? event_redact(pdu, rv) : NULL;
+}
+
+
 
 enum room_rc room_joined_rooms(const char *user_id, json_t **out)
 {
@@ -253,18 +312,23 @@ enum room_rc room_event(const char *room_id, const char *user_id, const char *ev
 {
     struct db_event e = {0};
     json_t *cache = json_object();
+    enum room_vis vis = ROOM_VIS_HIDDEN;
     WITH_STANDING(room_id, user_id);
     int found = db_events_get(c, event_id, &e);
     if (found < 0)
         goto out;
     if (found == 0 || strcmp(e.room_id, room_id) != 0 || e.rejected || e.outlier ||
         (e.depth > s.depth || (e.depth == s.depth && e.stream > s.stream)) ||
-        !room_event_visible(c, &s, user_id, e.state_group, cache)) {
+        !(vis = room_event_visibility(c, &s, user_id, e.state_group, e.pdu, cache))) {
         snprintf(why, n, "Event not found");
         rc = ROOM_NOT_FOUND;
         goto out;
     }
-    *out = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
+    json_t *served = room_served_pdu(c, e.pdu, vis, cache);
+    if (!served)
+        goto out;
+    *out = room_client_event(served, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
+    json_decref(served);
     room_aggregate(c, *out, user_id, clock_now_ms());
     rc = ROOM_OK;
 out:
@@ -554,13 +618,17 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             pd = d;
             ps = st;
             json_t *pdu = json_object_get(v, "pdu");
-            if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
-                !room_event_visible(c, &s, user_id,
-                                    json_integer_value(json_object_get(v, "state_group")), cache))
+            if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu))
+                continue;
+            enum room_vis vis = room_event_visibility(
+                c, &s, user_id, json_integer_value(json_object_get(v, "state_group")), pdu, cache);
+            json_t *served = vis ? room_served_pdu(c, pdu, vis, cache) : NULL;
+            if (!served)
                 continue;
             json_t *cev = room_client_event(
-                pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+                served, json_string_value(json_object_get(v, "event_id")), room_id,
                 json_string_value(json_object_get(v, "redacted_by")), clock_now_ms());
+            json_decref(served);
             room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
             if (!group) /* lazy-loaded members are read at the chunk's first event */
