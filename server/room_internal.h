@@ -250,6 +250,8 @@ enum room_vis {
  * keeps for one request): group -> verdict, sender -> erased, the room version. */
 enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, const char *user_id,
                                     int64_t group, const json_t *pdu, json_t *cache);
+/* Whether sender is an erased account (GDPR erasure); cached in cache under "erased:<id>". */
+bool room_sender_erased(struct dbc *c, const char *sender, json_t *cache);
 /* The PDU to serve under a verdict: pdu itself (new reference), or for ROOM_VIS_PRUNED its
  * redacted form under the room's version (new). NULL on error. */
 json_t *room_served_pdu(struct dbc *c, const json_t *pdu, enum room_vis vis, json_t *cache);

@@ -142,8 +142,7 @@ static int membership_verdict(struct dbc *c, const struct standing *s, const cha
     return v;
 }
 
-/* Rule 3: whether the sender is an erased account (cached per sender under "erased:<id>"). */
-static bool sender_erased(struct dbc *c, const char *sender, json_t *cache)
+bool room_sender_erased(struct dbc *c, const char *sender, json_t *cache)
 {
     char key[300];
     if (!sender || snprintf(key, sizeof key, "erased:%s", sender) >= (int)sizeof key)
@@ -166,7 +165,7 @@ enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, con
     int v = membership_verdict(c, s, user_id, group, cache);
     if (v == 0)
         return ROOM_VIS_HIDDEN;
-    if (v == 2 && sender_erased(c, json_string_value(json_object_get(pdu, "sender")), cache))
+    if (v == 2 && room_sender_erased(c, json_string_value(json_object_get(pdu, "sender")), cache))
         return ROOM_VIS_PRUNED;
     return ROOM_VIS_FULL;
 }

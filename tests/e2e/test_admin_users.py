@@ -5,11 +5,15 @@ joined_rooms, devices, whois, shadow_ban, suspend), the spec's v1.18 /admin/susp
 admin audit log (table and file)."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+import unittest
 import urllib.parse
 import uuid
 
+from fedharness import FedServer, TestCA, start_servers, stop_servers
 from harness import ServerTestCase
 
 CS = "/_matrix/client/v3"
@@ -343,3 +347,45 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(mine[0]["status"], 200)
         self.assertEqual(mine[0]["client_ip"], "127.0.0.1")
         self.assertNotIn("sekrit", open(self.AUDIT).read())
+
+
+class ErasedOverFederation(unittest.TestCase):
+    """Another server asking for an erased user's event (/event, /backfill) gets it redacted,
+    as Synapse filters erased senders for servers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-erasefed-")
+        cls.ca = TestCA(cls.tmp)
+        cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+        cls.A = FedServer(cls.ca, dict(cfg))
+        cls.B = FedServer(cls.ca, dict(cfg))
+        cls.servers = start_servers(cls.A, cls.B)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_servers(cls.servers)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_erased_event_redacted_for_servers(self):
+        A, B = self.A, self.B
+        root = A.admin_register("root", "root-pw", admin=True)["access_token"]
+        A.register("eve")
+        eve = A.login("eve")["access_token"]
+        B.register("bob")
+        bob = B.login("bob")["access_token"]
+        r = A.post(f"{CS}/createRoom", {"preset": "public_chat"}, token=eve)
+        room = r["room_id"]
+        r = B.post(f"{CS}/join/{q(room)}?server_name={q(A.server_name)}", {}, token=bob)
+        self.assertEqual(r.status, 200, r)
+        sent = A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/t1",
+                     {"msgtype": "m.text", "body": "eve's words"}, token=eve)["event_id"]
+        fed = "/_matrix/federation/v1/event/" + q(sent)
+        r = A.fed_request("GET", fed, B.key, B.server_name)
+        self.assertEqual(r["pdus"][0]["content"].get("body"), "eve's words")
+        r = A.post(f"{A1}/deactivate/{q('@eve:' + A.server_name)}", {"erase": True},
+                   token=root)
+        self.assertEqual(r.status, 200, r)
+        r = A.fed_request("GET", fed, B.key, B.server_name)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"][0]["content"], {})
