@@ -432,7 +432,7 @@ static enum account_rc verify_password(struct dbc *c, const char *user_id, const
     if (!u.password_hash)
         account_check_password(dummy, password);
     else if (account_check_password(u.password_hash, password))
-        out = u.deactivated ? ACCOUNT_DEACTIVATED : ACCOUNT_OK;
+        out = u.deactivated ? ACCOUNT_DEACTIVATED : u.locked ? ACCOUNT_LOCKED : ACCOUNT_OK;
     db_user_clear(&u);
     return out;
 }

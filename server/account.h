@@ -16,6 +16,7 @@ enum account_rc {
     ACCOUNT_FORBIDDEN = 3,   /* wrong user or password */
     ACCOUNT_DEACTIVATED = 4, /* the account is deactivated */
     ACCOUNT_TOKEN_SPENT = 5, /* registration token no longer valid */
+    ACCOUNT_LOCKED = 6,      /* the account is locked (a login answers M_USER_LOCKED) */
 };
 
 /* The result of a login or registration: all malloc'd, freed by account_login_clear. */
@@ -54,7 +55,8 @@ enum account_rc account_resolve_user(const char *given, const char *server_name,
 enum account_rc account_login_password(const char *user_id, const char *password,
                                        const char *device_id, const char *device_name,
                                        struct account_login *out);
-/* ACCOUNT_OK if the password is right, ACCOUNT_FORBIDDEN if not, ACCOUNT_DEACTIVATED. */
+/* ACCOUNT_OK if the password is right, ACCOUNT_FORBIDDEN if not, ACCOUNT_DEACTIVATED,
+ * ACCOUNT_LOCKED. */
 enum account_rc account_verify_password(const char *user_id, const char *password);
 
 /* Log out the token's device (device and its tokens deleted) or just the token. */

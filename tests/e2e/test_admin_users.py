@@ -229,9 +229,14 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(self.s.put(f"{V1}/admin/lock/{q(uid)}", {"locked": False},
                                     token=self.tok).status, 200)
         self.assertEqual(self.s.get(CS + "/account/whoami", token=tok).status, 200)
-        # a locked account may still log out
+        # a locked account may still log out, and gets no new token until unlocked
         self.s.put(f"{V1}/admin/lock/{q(uid)}", {"locked": True}, token=self.tok)
         self.assertEqual(self.s.post(CS + "/logout", token=tok).status, 200)
+        r = self.s.post(CS + "/login", {"type": "m.login.password", "password":
+                                        "correct horse battery", "identifier":
+                                        {"type": "m.id.user", "user": "locky"}})
+        self.assertError(r, 401, "M_USER_LOCKED")
+        self.assertIs(r["soft_logout"], True)
 
     def test_shadow_ban(self):
         uid, tok = self.user("shadow")
@@ -250,6 +255,10 @@ class AdminUsers(ServerTestCase):
         self.assertError(self.s.get(f"{CS}/rooms/{room}/event/{r['event_id']}", token=wtok),
                          404, "M_NOT_FOUND")
         self.assertIs(self.s.get(f"{A2}/users/{q(uid)}", token=self.tok)["shadow_banned"], True)
+        # a room they create is made, without the invites
+        made = self.room(tok, invite=[wid])
+        inv = self.s.get(CS + "/sync", token=wtok)["rooms"].get("invite", {})
+        self.assertNotIn(made, inv)
         self.assertEqual(self.s.delete(f"{A1}/users/{q(uid)}/shadow_ban",
                                        token=self.tok).status, 200)
         self.assertEqual(self.send(tok, room, "visible again").status, 200)
