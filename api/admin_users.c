@@ -54,6 +54,22 @@ static void reply_rc(struct http_req *req, enum account_rc rc)
         http_reply_internal(req);
 }
 
+/* The account uid as Synapse describes it (new), or NULL after answering 404 (also for a
+ * deactivated account when live_only) or 500. */
+static json_t *target_user(struct http_req *req, const char *uid, bool live_only)
+{
+    json_t *u = NULL;
+    enum account_rc rc = useradmin_get(uid, &u);
+    if (rc == ACCOUNT_OK && live_only && json_is_true(json_object_get(u, "deactivated")))
+        rc = ACCOUNT_NOT_FOUND; /* the spec's /admin endpoints: not found, or deactivated */
+    if (rc != ACCOUNT_OK) {
+        json_decref(u);
+        reply_rc(req, rc);
+        return NULL;
+    }
+    return u;
+}
+
 /* A query parameter that must be "true" or "false": 1 / 0, dflt when absent, -2 after
  * answering 400. */
 static int query_bool(struct http_req *req, const char *name, int dflt)
@@ -143,16 +159,10 @@ void api_admin_users_list(struct http_req *req)
 
 void api_admin_user_get(struct http_req *req)
 {
-    json_t *out = NULL;
     const char *uid = local_target(req);
-    if (!uid)
-        return;
-    enum account_rc rc = useradmin_get(uid, &out);
-    if (rc != ACCOUNT_OK) {
-        reply_rc(req, rc);
-        return;
-    }
-    http_reply_json(req, 200, out);
+    json_t *u = uid ? target_user(req, uid, false) : NULL;
+    if (u)
+        http_reply_json(req, 200, u);
 }
 
 /* A string-or-null field of the PUT body: 1 present (value in *out, NULL for null), 0 absent,
@@ -262,15 +272,10 @@ void api_admin_user_put(struct http_req *req)
 
 void api_admin_user_admin_get(struct http_req *req)
 {
-    json_t *u = NULL;
     const char *uid = local_target(req);
-    if (!uid)
+    json_t *u = uid ? target_user(req, uid, false) : NULL;
+    if (!u)
         return;
-    enum account_rc rc = useradmin_get(uid, &u);
-    if (rc != ACCOUNT_OK) {
-        reply_rc(req, rc);
-        return;
-    }
     http_reply_json(req, 200, json_pack("{s:O}", "admin", json_object_get(u, "admin")));
     json_decref(u);
 }
@@ -342,12 +347,9 @@ void api_admin_reset_password(struct http_req *req)
 /* Answer 404 unless the user exists; true when it does. */
 static bool user_exists(struct http_req *req, const char *uid)
 {
-    json_t *u = NULL;
-    enum account_rc rc = useradmin_get(uid, &u);
+    json_t *u = target_user(req, uid, false);
     json_decref(u);
-    if (rc != ACCOUNT_OK)
-        reply_rc(req, rc);
-    return rc == ACCOUNT_OK;
+    return u != NULL;
 }
 
 void api_admin_user_joined_rooms(struct http_req *req)
@@ -518,19 +520,11 @@ void api_admin_moderation_get(struct http_req *req)
 {
     enum db_user_flag f;
     const char *field;
-    json_t *u = NULL;
     spec_flag(req, &f, &field);
     const char *uid = local_target(req);
-    if (!uid)
+    json_t *u = uid ? target_user(req, uid, true) : NULL;
+    if (!u)
         return;
-    enum account_rc rc = useradmin_get(uid, &u);
-    if (rc == ACCOUNT_OK && json_is_true(json_object_get(u, "deactivated")))
-        rc = ACCOUNT_NOT_FOUND; /* the spec: not found, or deactivated */
-    if (rc != ACCOUNT_OK) {
-        json_decref(u);
-        reply_rc(req, rc);
-        return;
-    }
     http_reply_json(req, 200, json_pack("{s:O}", field, json_object_get(u, field)));
     json_decref(u);
 }
@@ -549,16 +543,10 @@ void api_admin_moderation_put(struct http_req *req)
         http_reply_error(req, 400, "M_BAD_JSON", "%s must be a boolean", field);
         return;
     }
-    enum account_rc rc = useradmin_get(uid, &u);
-    bool deact = json_is_true(json_object_get(u, "deactivated"));
+    if (!(u = target_user(req, uid, true)))
+        return;
     bool other_admin = json_is_true(json_object_get(u, "admin"));
     json_decref(u);
-    if (rc == ACCOUNT_OK && deact)
-        rc = ACCOUNT_NOT_FOUND;
-    if (rc != ACCOUNT_OK) {
-        reply_rc(req, rc);
-        return;
-    }
     if (other_admin && json_is_true(v)) { /* the spec: not another administrator */
         http_reply_error(req, 403, "M_FORBIDDEN", "The target user is a server administrator");
         return;
