@@ -28,8 +28,9 @@ static bool require_admin(struct http_req *req)
     return true;
 }
 
-/* Path parameter 0 as a local user ID, after the admin check; NULL after answering. */
-static const char *local_target(struct http_req *req)
+/* Path parameter 0 as a user ID (of this server unless any_server), after the admin check;
+ * NULL after answering. */
+static const char *admin_target(struct http_req *req, bool any_server)
 {
     if (!require_admin(req))
         return NULL;
@@ -38,11 +39,16 @@ static const char *local_target(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
         return NULL;
     }
-    if (!ids_is_local(uid)) {
+    if (!any_server && !ids_is_local(uid)) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Can only look up local users");
         return NULL;
     }
     return uid;
+}
+
+static const char *local_target(struct http_req *req)
+{
+    return admin_target(req, false);
 }
 
 /* Answer a failed account call. */
@@ -108,11 +114,19 @@ static int64_t query_count(struct http_req *req, const char *name, int64_t dflt)
 static const struct {
     const char *order_by, *column;
 } user_orders[] = {
-    {"name", "user_id"},         {"is_guest", "user_id"},       {"admin", "admin"},
-    {"user_type", "user_type"},  {"deactivated", "deactivated"}, {"shadow_banned", "shadow_banned"},
-    {"displayname", "displayname"}, {"avatar_url", "avatar_url"}, {"creation_ts", "created_ts"},
-    {"last_seen_ts", "last_seen_ts"}, {"locked", "locked"},     {"suspended", "suspended"},
+    {"name", "user_id"},
+    {"is_guest", "user_id"}, /* there are no guests */
+    {"admin", "admin"},
+    {"user_type", "user_type"},
+    {"deactivated", "deactivated"},
+    {"shadow_banned", "shadow_banned"},
+    {"displayname", "displayname"},
+    {"avatar_url", "avatar_url"},
+    {"creation_ts", "created_ts"},
+    {"last_seen_ts", "last_seen_ts"},
 };
+
+#define MAX_NOT_USER_TYPES 8
 
 void api_admin_users_list(struct http_req *req)
 {
@@ -123,11 +137,18 @@ void api_admin_users_list(struct http_req *req)
         return;
     if (q.limit > MAX_LIMIT)
         q.limit = MAX_LIMIT;
-    int guests = query_bool(req, "guests", 1), deact = query_bool(req, "deactivated", 0),
+    /* v3 reads `deactivated` as a filter (absent: both), v2 as "include them too" */
+    bool v3 = strstr(http_route_pattern(req), "/admin/v3/") != NULL;
+    int guests = query_bool(req, "guests", 1), deact = query_bool(req, "deactivated", v3 ? -1 : 0),
         locked = query_bool(req, "locked", 0), admins = query_bool(req, "admins", -1);
     if (guests == -2 || deact == -2 || locked == -2 || admins == -2)
         return;
-    q.deactivated = deact == 1;
+    q.deactivated = v3 && deact == 1 ? 2 : deact;
+    json_t *not_types = http_query_all(req, "not_user_type", MAX_NOT_USER_TYPES);
+    char *nt = json_array_size(not_types) ? json_dumps(not_types, JSON_COMPACT) : NULL;
+    json_decref(not_types);
+    q.not_user_types = nt ? http_strdup(req, nt) : NULL;
+    free(nt);
     q.locked = locked == 1;
     q.admins = admins;
     q.name = http_query(req, "name");
@@ -201,6 +222,15 @@ void api_admin_user_put(struct http_req *req)
     int has_ut = has_av < 0 ? -1 : opt_nullable(req, body, "user_type", 64, &user_type);
     if (has_ut < 0)
         return;
+    /* Synapse: "" removes the display name or the avatar */
+    if (displayname && !*displayname)
+        displayname = NULL;
+    if (avatar && !*avatar)
+        avatar = NULL;
+    if (avatar && strncmp(avatar, "mxc://", 6) != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "avatar_url must be an MXC URI");
+        return;
+    }
     if (user_type && strcmp(user_type, "bot") != 0 && strcmp(user_type, "support") != 0) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid user type");
         return;
@@ -355,8 +385,8 @@ static bool user_exists(struct http_req *req, const char *uid)
 void api_admin_user_joined_rooms(struct http_req *req)
 {
     json_t *rooms = NULL;
-    const char *uid = local_target(req);
-    if (!uid || !user_exists(req, uid))
+    const char *uid = admin_target(req, true); /* other servers' users too, as Synapse */
+    if (!uid || (ids_is_local(uid) && !user_exists(req, uid)))
         return;
     if (room_joined_rooms(uid, &rooms) != ROOM_OK) {
         http_reply_internal(req);
@@ -371,38 +401,51 @@ void api_admin_user_devices(struct http_req *req)
     const char *uid = local_target(req);
     if (!uid || !user_exists(req, uid))
         return;
-    json_t *list = account_devices(uid);
+    json_t *list = useradmin_devices(uid, NULL);
     if (!list) {
         http_reply_internal(req);
         return;
-    }
-    size_t i;
-    json_t *d;
-    json_array_foreach(list, i, d)
-    {
-        json_object_set_new(d, "user_id", json_string(uid));
     }
     http_reply_json(req, 200, json_pack("{s:I,s:o}", "total", (json_int_t)json_array_size(list),
                                         "devices", list));
 }
 
+/* POST /_synapse/admin/v2/users/{userId}/devices {"device_id"}: a device without a token */
+void api_admin_user_device_create(struct http_req *req)
+{
+    bool bad = false;
+    const char *uid = local_target(req);
+    if (!uid || !user_exists(req, uid))
+        return;
+    const char *id = api_opt_string(req, http_json(req), "device_id", &bad);
+    if (bad)
+        return;
+    if (!id || !*id || strlen(id) > 255) {
+        http_reply_error(req, 400, "M_MISSING_PARAM", "device_id: a string of 1 to 255 bytes");
+        return;
+    }
+    if (useradmin_device_create(uid, id) != ACCOUNT_OK)
+        http_reply_internal(req);
+    else
+        http_reply_json(req, 201, NULL);
+}
+
 void api_admin_user_device_get(struct http_req *req)
 {
-    json_t *dev = NULL;
     const char *uid = local_target(req);
     if (!uid)
         return;
-    enum account_rc rc = account_device(uid, http_param(req, 1), &dev);
-    if (rc == ACCOUNT_NOT_FOUND) {
-        http_reply_error(req, 404, "M_NOT_FOUND", "Device not found");
-        return;
-    }
-    if (rc != ACCOUNT_OK) {
+    json_t *list = useradmin_devices(uid, http_param(req, 1));
+    if (!list) {
         http_reply_internal(req);
         return;
     }
-    json_object_set_new(dev, "user_id", json_string(uid));
-    http_reply_json(req, 200, dev);
+    json_t *dev = json_array_get(list, 0);
+    if (dev)
+        http_reply_json(req, 200, json_incref(dev));
+    else
+        http_reply_error(req, 404, "M_NOT_FOUND", "Device not found");
+    json_decref(list);
 }
 
 void api_admin_user_device_put(struct http_req *req)
@@ -502,8 +545,9 @@ void api_admin_suspend(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "suspend must be a boolean");
         return;
     }
+    /* Synapse answers {"user_<userId>_suspended": bool} */
     set_flag(req, uid, DB_FLAG_SUSPENDED, json_is_true(v),
-             json_pack("{s:s}", "user_id", uid));
+             json_pack("{s:b}", http_printf(req, "user_%s_suspended", uid), json_is_true(v)));
 }
 
 /* GET/PUT /_matrix/client/v1/admin/suspend|lock/{userId} (spec v1.18): which flag and its

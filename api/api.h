@@ -238,6 +238,7 @@ void api_admin_reset_password(struct http_req *req);
 void api_admin_user_joined_rooms(struct http_req *req);
 void api_admin_user_devices(struct http_req *req);
 void api_admin_user_device_get(struct http_req *req);
+void api_admin_user_device_create(struct http_req *req);
 void api_admin_user_device_put(struct http_req *req);
 void api_admin_user_device_delete(struct http_req *req);
 void api_admin_user_delete_devices(struct http_req *req);

@@ -206,6 +206,7 @@ const struct http_route api_routes[] = {
     /* user admin API (api/admin_users.c) */
 #define ADMIN2 "/_synapse/admin/v2"
     {"GET", ADMIN2 "/users", api_admin_users_list, R, 0},
+    {"GET", "/_synapse/admin/v3/users", api_admin_users_list, R, 0},
     {"GET", ADMIN2 "/users/{userId}", api_admin_user_get, R, 0},
     {"PUT", ADMIN2 "/users/{userId}", api_admin_user_put, R, J},
     {"GET", ADMIN "/users/{userId}/admin", api_admin_user_admin_get, R, 0},
@@ -214,6 +215,7 @@ const struct http_route api_routes[] = {
     {"POST", ADMIN "/reset_password/{userId}", api_admin_reset_password, R, J},
     {"GET", ADMIN "/users/{userId}/joined_rooms", api_admin_user_joined_rooms, R, 0},
     {"GET", ADMIN2 "/users/{userId}/devices", api_admin_user_devices, R, 0},
+    {"POST", ADMIN2 "/users/{userId}/devices", api_admin_user_device_create, R, J},
     {"POST", ADMIN2 "/users/{userId}/delete_devices", api_admin_user_delete_devices, R, J},
     {"GET", ADMIN2 "/users/{userId}/devices/{deviceId}", api_admin_user_device_get, R, 0},
     {"PUT", ADMIN2 "/users/{userId}/devices/{deviceId}", api_admin_user_device_put, R, J},

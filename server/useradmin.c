@@ -17,9 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/clock.h"
+#include "server/e2e.h"
 #include "server/log.h"
 #include "server/media_internal.h"
 #include "server/room.h"
+#include "storage/devices.h"
 #include "storage/state.h"
 
 json_t *useradmin_list(const struct db_user_query *q)
@@ -51,6 +54,26 @@ enum account_rc useradmin_get(const char *user_id, json_t **out)
     int n = db_useradmin_get(c, user_id, out);
     db_put(c);
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
+}
+
+json_t *useradmin_devices(const char *user_id, const char *device_id)
+{
+    struct dbc *c = db_get();
+    json_t *out = c ? db_useradmin_devices(c, user_id, device_id) : NULL;
+    db_put(c);
+    return out;
+}
+
+enum account_rc useradmin_device_create(const char *user_id, const char *device_id)
+{
+    struct dbc *c = db_get();
+    if (!c)
+        return ACCOUNT_ERR;
+    int n = db_devices_upsert(c, user_id, device_id, NULL, clock_now_ms());
+    db_put(c);
+    if (n > 0)
+        e2e_device_list_touch(user_id);
+    return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
 enum account_rc useradmin_set_flag(const char *user_id, enum db_user_flag f, bool on)

@@ -14,6 +14,12 @@
 json_t *useradmin_list(const struct db_user_query *q);
 /* One account as Synapse describes it (new in *out). ACCOUNT_OK, ACCOUNT_NOT_FOUND, ACCOUNT_ERR. */
 enum account_rc useradmin_get(const char *user_id, json_t **out);
+/* The user's devices as Synapse's admin API shows them, all or the one device_id (new array
+ * of at most one), or NULL on error. */
+json_t *useradmin_devices(const char *user_id, const char *device_id);
+/* Create a device without a token (POST /_synapse/admin/v2/users/{userId}/devices); an
+ * existing one is kept. */
+enum account_rc useradmin_device_create(const char *user_id, const char *device_id);
 /* Set a moderation flag (locked, suspended, shadow_banned); takes effect at the next
  * request of the user's tokens. */
 enum account_rc useradmin_set_flag(const char *user_id, enum db_user_flag f, bool on);

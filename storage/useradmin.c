@@ -5,9 +5,8 @@
  * Invariants:
  *  1. No value from a request is spliced into SQL: filters are parameters, and the ORDER BY
  *     column of the list comes from the caller's fixed table (db_user_query.order_sql).
- *  2. The list answers Synapse's row shapes: admin, deactivated and is_guest as 0/1,
- *     creation_ts in milliseconds; one account answers booleans and creation_ts in seconds,
- *     as Synapse's GET /_synapse/admin/v2/users/{userId} does. */
+ *  2. Synapse's shapes: the list's creation_ts is in milliseconds, one account's
+ *     (GET /_synapse/admin/v2/users/{userId}) in seconds, as Synapse answers them. */
 #include "storage/useradmin.h"
 
 #include <stdio.h>
@@ -17,24 +16,26 @@
 #include "storage/db_internal.h"
 
 /* The filter both the page and the count use ($1 user_id, $2 name, $3 admins, $4
- * deactivated, $5 locked). */
+ * deactivated as in db_user_query, $5 locked, $8 user types to leave out as a JSON array). */
 #define USER_FILTER                                                                                \
     "WHERE ($1::text IS NULL OR strpos(lower(u.user_id), lower($1)) > 0) "                         \
     "AND ($2::text IS NULL OR strpos(lower(split_part(substr(u.user_id, 2), ':', 1)), "            \
     "lower($2)) > 0 OR strpos(lower(coalesce(u.displayname, '')), lower($2)) > 0) "                \
-    "AND ($3::int = -1 OR u.admin = ($3::int = 1)) AND ($4::bool OR NOT u.deactivated) "          \
-    "AND ($5::bool OR NOT u.locked)"
+    "AND ($3::int = -1 OR u.admin = ($3::int = 1)) "                                               \
+    "AND CASE $4::int WHEN 0 THEN NOT u.deactivated WHEN 2 THEN u.deactivated ELSE true END "      \
+    "AND ($5::bool OR NOT u.locked) AND ($8::json IS NULL OR coalesce(u.user_type, '') NOT IN "    \
+    "(SELECT json_array_elements_text($8::json)))"
 
 int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out, int64_t *total)
 {
-    char sql[2048], adm[8], from[24], lim[24];
+    char sql[2048], adm[8], deact[8], from[24], lim[24];
     const char *dir = q->backwards ? "DESC" : "ASC";
     int n = snprintf(
         sql, sizeof sql,
         "WITH m AS (SELECT u.*, (SELECT max(d.last_seen_ts) FROM devices d WHERE d.user_id = "
         "u.user_id) AS last_seen_ts FROM users u " USER_FILTER ") "
         "SELECT coalesce(json_agg(json_build_object('name', user_id, 'user_type', user_type, "
-        "'is_guest', 0, 'admin', admin::int, 'deactivated', deactivated::int, 'erased', erased, "
+        "'is_guest', false, 'admin', admin, 'deactivated', deactivated, 'erased', erased, "
         "'shadow_banned', shadow_banned, 'displayname', displayname, 'avatar_url', avatar_url, "
         "'creation_ts', created_ts, 'last_seen_ts', last_seen_ts, 'locked', locked, "
         "'suspended', suspended, 'approved', true) ORDER BY %s %s, user_id %s), '[]'::json), "
@@ -44,9 +45,11 @@ int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out
     if (n < 0 || (size_t)n >= sizeof sql)
         return -1;
     snprintf(adm, sizeof adm, "%d", q->admins);
-    const char *p[] = {q->user_id, q->name, adm, q->deactivated ? "t" : "f",
-                       q->locked ? "t" : "f", db_i64(from, q->from), db_i64(lim, q->limit)};
-    PGresult *res = db_exec_once(c, sql, 7, p);
+    snprintf(deact, sizeof deact, "%d", q->deactivated);
+    const char *p[] = {q->user_id,     q->name,       adm,
+                       deact,          q->locked ? "t" : "f", db_i64(from, q->from),
+                       db_i64(lim, q->limit), q->not_user_types};
+    PGresult *res = db_exec_once(c, sql, 8, p);
     if (!res)
         return -1;
     int rc = -1;
@@ -80,6 +83,21 @@ int db_useradmin_get(struct dbc *c, const char *user_id, json_t **out)
         found = -1;
     PQclear(res);
     return found;
+}
+
+json_t *db_useradmin_devices(struct dbc *c, const char *user_id, const char *device_id)
+{
+    const char *p[] = {user_id, device_id};
+    return db_json(db_exec(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('device_id', d.device_id, 'display_name', "
+        "d.display_name, 'last_seen_ip', d.last_seen_ip, 'last_seen_user_agent', "
+        "d.last_seen_user_agent, 'last_seen_ts', d.last_seen_ts, 'user_id', d.user_id, "
+        "'dehydrated', h.device_id IS NOT NULL) ORDER BY d.device_id), '[]'::json) "
+        "FROM devices d LEFT JOIN dehydrated_devices h ON h.user_id = d.user_id AND "
+        "h.device_id = d.device_id WHERE d.user_id = $1 AND ($2::text IS NULL OR "
+        "d.device_id = $2)",
+        2, p));
 }
 
 int db_useradmin_set_flag(struct dbc *c, const char *user_id, enum db_user_flag f, bool on)

@@ -22,8 +22,11 @@ struct db_user_query {
     const char *user_id;   /* substring of the user ID (case-insensitive) */
     const char *name;      /* substring of the localpart or the displayname; wins over user_id */
     int admins;            /* 1: only admins, 0: no admins, -1: both */
-    bool deactivated;      /* include deactivated accounts */
+    int deactivated;       /* 1: include deactivated accounts, 0: leave them out (v2), -1:
+                              v3 without the parameter: both; 2: v3 "true": only them */
     bool locked;           /* include locked accounts */
+    const char *not_user_types; /* JSON array of user types to leave out ("" = no type), or
+                                   NULL */
     const char *order_sql; /* "user_id", "created_ts", ... a column from the caller's table */
     bool backwards;
     int64_t from, limit;
@@ -35,6 +38,10 @@ int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out
 /* One user as Synapse's GET /_synapse/admin/v2/users/{userId} answers (new object in *out).
  * 1, 0 when absent, -1. */
 int db_useradmin_get(struct dbc *c, const char *user_id, json_t **out);
+/* The devices of a user as Synapse's admin API lists them (device_id, display_name,
+ * last_seen_ip, last_seen_user_agent, last_seen_ts, user_id, dehydrated): all of them, or the
+ * one device_id (an array of at most one). New array, or NULL on error. */
+json_t *db_useradmin_devices(struct dbc *c, const char *user_id, const char *device_id);
 /* Set a flag. 1, 0 when the user is absent, -1. */
 int db_useradmin_set_flag(struct dbc *c, const char *user_id, enum db_user_flag f, bool on);
 /* Set user_type (NULL clears). 1, 0, -1. */

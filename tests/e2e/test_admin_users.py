@@ -102,9 +102,11 @@ class AdminUsers(ServerTestCase):
                                                            "@pager1:test.local"])
         self.assertEqual(r["next_token"], "2")
         u = r["users"][0]
-        for k in ("is_guest", "admin", "deactivated", "shadow_banned", "displayname",
-                  "avatar_url", "creation_ts", "locked", "user_type", "erased"):
+        for k in ("is_guest", "admin", "deactivated", "shadow_banned", "erased", "locked"):
+            self.assertIs(u[k], False, u)
+        for k in ("displayname", "avatar_url", "creation_ts", "user_type", "last_seen_ts"):
             self.assertIn(k, u)
+        self.assertGreater(u["creation_ts"], 10**12)  # ms in the list
         r2 = self.s.get(A2 + "/users", token=self.tok,
                         query={"name": "pager", "limit": "2", "from": "4"})
         self.assertEqual(len(r2["users"]), 1)
@@ -114,6 +116,23 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(r3["users"][0]["name"], "@pager4:test.local")
         r4 = self.s.get(A2 + "/users", token=self.tok, query={"admins": "true"})
         self.assertEqual([u["name"] for u in r4["users"]], ["@root:test.local"])
+        # not_user_type, and v3's deactivated filter
+        bot = f"{A2}/users/{q('@pagerbot:test.local')}"
+        self.assertEqual(self.s.put(bot, {"user_type": "bot"}, token=self.tok).status, 201)
+        r5 = self.s.get(A2 + "/users?name=pager&not_user_type=bot", token=self.tok)
+        self.assertEqual(r5["total"], 5)
+        r5 = self.s.get(A2 + "/users?name=pager&not_user_type=", token=self.tok)
+        self.assertEqual([u["name"] for u in r5["users"]], ["@pagerbot:test.local"])
+        self.s.post(f"{A1}/deactivate/{q('@pagerbot:test.local')}", {}, token=self.tok)
+        self.assertEqual(self.s.get(A2 + "/users", token=self.tok,
+                                    query={"name": "pager"})["total"], 5)
+        self.assertEqual(self.s.get(A2 + "/users", token=self.tok,
+                                    query={"name": "pager", "deactivated": "true"})["total"], 6)
+        v3 = "/_synapse/admin/v3/users"
+        self.assertEqual(self.s.get(v3, token=self.tok, query={"name": "pager"})["total"], 6)
+        self.assertEqual([u["name"] for u in self.s.get(
+            v3, token=self.tok, query={"name": "pager", "deactivated": "true"})["users"]],
+            ["@pagerbot:test.local"])
         for bad in ({"from": "-1"}, {"limit": "x"}, {"order_by": "password"},
                     {"dir": "up"}, {"deactivated": "yes"}):
             self.assertError(self.s.get(A2 + "/users", token=self.tok, query=bad), 400,
@@ -135,6 +154,10 @@ class AdminUsers(ServerTestCase):
         g = self.s.get(path, token=self.tok)
         self.assertEqual(g["displayname"], "Made Two")
         self.assertEqual(g["avatar_url"], "mxc://test.local/abc")
+        self.assertLess(g["creation_ts"], 10**11)  # seconds for one account, as Synapse
+        self.assertError(self.s.put(path, {"avatar_url": "https://x/y"}, token=self.tok), 400,
+                         "M_INVALID_PARAM")
+        self.assertIsNone(self.s.put(path, {"avatar_url": ""}, token=self.tok)["avatar_url"])
         a = self.s.get(f"{A1}/users/{q('@made:test.local')}/admin", token=self.tok)
         self.assertEqual(a.body, {"admin": True})
         self.assertEqual(self.s.put(f"{A1}/users/{q('@made:test.local')}/admin",
@@ -163,6 +186,13 @@ class AdminUsers(ServerTestCase):
         self.assertIn("SECOND", [d["device_id"] for d in devs["devices"]])
         d = self.s.get(f"{A2}/users/{q(uid)}/devices/SECOND", token=self.tok)
         self.assertEqual(d["user_id"], uid)
+        self.assertIs(d["dehydrated"], False)
+        self.assertIn("last_seen_user_agent", d.body)
+        self.assertEqual(self.s.post(f"{A2}/users/{q(uid)}/devices", {"device_id": "MADE"},
+                                     token=self.tok).status, 201)
+        self.assertEqual(self.s.get(f"{A2}/users/{q(uid)}/devices", token=self.tok)["total"], 3)
+        self.assertEqual(self.s.delete(f"{A2}/users/{q(uid)}/devices/MADE",
+                                       token=self.tok).status, 200)
         self.assertEqual(self.s.put(f"{A2}/users/{q(uid)}/devices/SECOND",
                                     {"display_name": "phone"}, token=self.tok).status, 200)
         self.assertEqual(self.s.get(f"{A2}/users/{q(uid)}/devices/SECOND",
@@ -206,7 +236,7 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(self.s.get(CS + "/sync", token=tok).status, 200)
         # Synapse's path lifts it
         r = self.s.put(f"{A1}/suspend/{q(uid)}", {"suspend": False}, token=self.tok)
-        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, {f"user_{uid}_suspended": False})
         self.assertEqual(self.send(tok, room, "after").status, 200)
         self.assertError(self.s.put(f"{V1}/admin/suspend/{q(self.root['user_id'])}",
                                     {"suspended": True}, token=self.tok), 403, "M_FORBIDDEN")
