@@ -4,8 +4,8 @@
  *  - Suspended (Client-Server API "Account suspension", v1.13/v1.18): reading goes on; the
  *    routes of suspended_routes answer 403 M_USER_SUSPENDED: sending messages and state,
  *    joining, knocking, inviting, creating rooms, moderating others, changing the profile,
- *    uploading media, aliases. Leaving, redacting, logging out, devices, keys, key backup and
- *    deactivation stay allowed, as the spec asks.
+ *    uploading media, aliases, redacting others' events. Leaving, redacting their own events,
+ *    logging out, devices, keys, key backup and deactivation stay allowed, as the spec asks.
  *  - Shadow-banned (Synapse's admin API): the routes of shadow_routes answer success without
  *    doing anything (sends and redactions a made-up event ID, invites and typing {}), so the
  *    user does not notice; room creation goes on with its invites dropped, as Synapse does. */
@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "server/ids.h"
+#include "server/room.h"
 
 #define CS "/_matrix/client/v3"
 
@@ -60,6 +61,26 @@ static bool route_is(const char *method, const char *pattern, const char *m, con
     return strcmp(method, m) == 0 && strcmp(pattern, p) == 0;
 }
 
+/* A suspended user may redact their own events only (Synapse: not other users' messages):
+ * true when event_id (in the path's room) is theirs or unknown to them (the handler then
+ * answers as usual), else false after answering 403 M_USER_SUSPENDED. */
+static bool own_event(struct http_req *req, const char *event_id)
+{
+    json_t *ev = NULL;
+    char why[256];
+    const char *me = http_user(req)->user_id;
+    if (!event_id ||
+        room_event(http_param(req, 0), me, event_id, &ev, why, sizeof why) != ROOM_OK)
+        return true;
+    const char *sender = json_string_value(json_object_get(ev, "sender"));
+    bool mine = sender && strcmp(sender, me) == 0;
+    json_decref(ev);
+    if (!mine)
+        http_reply_error(req, 403, "M_USER_SUSPENDED",
+                         "You cannot perform this action while suspended.");
+    return mine;
+}
+
 bool api_moderation_gate(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
@@ -67,13 +88,16 @@ bool api_moderation_gate(struct http_req *req)
     if (!u || !pattern || (!u->suspended && !u->shadow_banned))
         return true;
     if (u->suspended) {
+        if (route_is(method, pattern, "PUT", CS "/rooms/{roomId}/redact/{eventId}/{txnId}"))
+            return own_event(req, http_param(req, 1));
         for (size_t i = 0; i < sizeof suspended_routes / sizeof suspended_routes[0]; i++) {
             if (!route_is(method, pattern, suspended_routes[i].method,
                           suspended_routes[i].pattern))
                 continue;
             /* redacting their own events stays allowed, through /send as through /redact */
             if (i == 0 && strcmp(http_param(req, 1), "m.room.redaction") == 0)
-                return true;
+                return own_event(req, json_string_value(json_object_get(http_json(req),
+                                                                        "redacts")));
             http_reply_error(req, 403, "M_USER_SUSPENDED",
                              "You cannot perform this action while suspended.");
             return false;

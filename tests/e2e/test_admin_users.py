@@ -231,8 +231,16 @@ class AdminUsers(ServerTestCase):
         self.assertError(self.s.post(CS + "/createRoom", {}, token=tok), 403, "M_USER_SUSPENDED")
         self.assertError(self.s.put(f"{CS}/profile/{q(uid)}/displayname", {"displayname": "x"},
                                     token=tok), 403, "M_USER_SUSPENDED")
+        # their own events they may redact, other people's not
+        mine = self.messages(tok, room)
+        mine = [e["event_id"] for e in mine if e["content"].get("body") == "before"][0]
+        other = self.send(self.tok, room, "admin's")["event_id"]
+        self.assertError(self.s.put(f"{CS}/rooms/{room}/redact/{other}/r1", {}, token=tok),
+                         403, "M_USER_SUSPENDED")
+        self.assertEqual(self.s.put(f"{CS}/rooms/{room}/redact/{mine}/r2", {},
+                                    token=tok).status, 200)
         # reading works
-        self.assertIn("before", [e["content"].get("body") for e in self.messages(tok, room)])
+        self.assertIn("admin's", [e["content"].get("body") for e in self.messages(tok, room)])
         self.assertEqual(self.s.get(CS + "/sync", token=tok).status, 200)
         # Synapse's path lifts it
         r = self.s.put(f"{A1}/suspend/{q(uid)}", {"suspend": False}, token=self.tok)
