@@ -14,15 +14,15 @@
  *  3. Erased senders (GDPR erasure, server/useradmin.c): an event whose sender's account is
  *     erased is served pruned (the redaction algorithm) to a user who was not joined when
  *     it was sent; who was joined keeps seeing it whole (Synapse's visibility rule). This is
- *     the only place that decides; every reader of events asks room_event_visibility.
+ *     the only place that decides; every reader of events asks room_event_visibility, and
+ *     the events bundled into another's unsigned m.relations go through room_bundled_event
+ *     (server/room_erased.c), which applies the same rule.
  * Pagination tokens are "t<depth>_<stream>" (topological positions). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/clock.h"
-#include "server/event.h"
-#include "server/roomver.h"
 #include "server/filter.h"
 #include "server/log.h"
 #include "server/room.h"
@@ -32,7 +32,6 @@
 #include "storage/rooms.h"
 #include "storage/state.h"
 #include "storage/sync.h"
-#include "storage/useradmin.h"
 #include "storage/userdata.h"
 #include "server/sync.h"
 
@@ -100,6 +99,22 @@ enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_
     return ROOM_FORBIDDEN;
 }
 
+char *room_membership_at(struct dbc *c, int64_t group, const char *user_id)
+{
+    char *mev = NULL, *membership = NULL;
+    if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
+        struct db_event e;
+        if (db_events_get(c, mev, &e) == 1) {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(e.pdu, "content"), "membership"));
+            membership = m ? strdup(m) : NULL;
+            db_event_clear(&e);
+        }
+    }
+    free(mev);
+    return membership;
+}
+
 /* Rule 2 for one event, with the state after it (group): 0 hidden, 1 visible and the user was
  * joined, 2 visible and the user was not joined. */
 static int membership_verdict(struct dbc *c, const struct standing *s, const char *user_id,
@@ -112,16 +127,7 @@ static int membership_verdict(struct dbc *c, const struct standing *s, const cha
         return (int)json_integer_value(hit);
     bool ok = false, joined = false;
     char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
-    char *mev = NULL, *membership = NULL;
-    if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
-        struct db_event e;
-        if (db_events_get(c, mev, &e) == 1) {
-            const char *m =
-                json_string_value(json_object_get(json_object_get(e.pdu, "content"), "membership"));
-            membership = m ? strdup(m) : NULL;
-            db_event_clear(&e);
-        }
-    }
+    char *membership = room_membership_at(c, group, user_id);
     const char *h = hv ? hv : "shared";
     if (strcmp(h, "world_readable") == 0)
         ok = true;
@@ -135,28 +141,10 @@ static int membership_verdict(struct dbc *c, const struct standing *s, const cha
         ok = true;
     joined = membership && strcmp(membership, "join") == 0;
     free(hv);
-    free(mev);
     free(membership);
     int v = !ok ? 0 : joined ? 1 : 2;
     json_object_set_new(cache, key, json_integer(v));
     return v;
-}
-
-bool room_sender_erased(struct dbc *c, const char *sender, json_t *cache)
-{
-    char key[300];
-    if (!sender || snprintf(key, sizeof key, "erased:%s", sender) >= (int)sizeof key)
-        return false;
-    json_t *hit = json_object_get(cache, key);
-    if (hit)
-        return json_is_true(hit);
-    json_t *ids = json_pack("[s]", sender);
-    json_t *erased = ids ? db_useradmin_erased(c, ids) : NULL;
-    bool e = json_is_true(json_object_get(erased, sender));
-    json_decref(ids);
-    json_decref(erased);
-    json_object_set_new(cache, key, json_boolean(e));
-    return e;
 }
 
 enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, const char *user_id,
@@ -169,26 +157,6 @@ enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, con
         return ROOM_VIS_PRUNED;
     return ROOM_VIS_FULL;
 }
-
-json_t *room_served_pdu(struct dbc *c, const json_t *pdu, enum room_vis vis, json_t *cache)
-{
-    if (vis != ROOM_VIS_PRUNED)
-        return json_incref((json_t *)pdu);
-    json_t *rv_name = json_object_get(cache, "room_version");
-    if (!rv_name) {
-        struct db_room r;
-        const char *room_id = json_string_value(json_object_get(pdu, "room_id"));
-        if (!room_id || db_rooms_get(c, room_id, false, &r) != 1)
-            return NULL;
-        json_object_set_new(cache, "room_version", json_string(r.room_version));
-        db_room_clear(&r);
-        rv_name = json_object_get(cache, "room_version");
-    }
-    const struct room_version *rv = roomver_get(json_string_value(rv_name));
-    return rv ? event_redact(pdu, rv) : NULL;
-}
-
-
 
 enum room_rc room_joined_rooms(const char *user_id, json_t **out)
 {
@@ -223,15 +191,15 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
     json_t *rel = json_object();
     json_t *thread = json_object_get(sum, "m.thread");
     if (thread) {
-        json_t *latest =
-            room_client_event_of(c, json_string_value(json_object_get(thread, "latest")), now);
+        json_t *latest = room_bundled_event(
+            c, json_string_value(json_object_get(thread, "latest")), user_id, now);
         json_object_set_new(rel, "m.thread",
                             json_pack("{s:o*,s:O,s:O}", "latest_event", latest, "count",
                                       json_object_get(thread, "count"), "current_user_participated",
                                       json_object_get(thread, "participated")));
     }
     const char *edit = json_string_value(json_object_get(sum, "m.replace"));
-    json_t *edit_ev = edit ? room_client_event_of(c, edit, now) : NULL;
+    json_t *edit_ev = edit ? room_bundled_event(c, edit, user_id, now) : NULL;
     if (edit_ev)
         json_object_set_new(rel, "m.replace", edit_ev);
     json_t *refs = json_object_get(sum, "m.reference");

@@ -311,6 +311,12 @@ class AdminUsers(ServerTestCase):
         room = self.room(mtok, preset="public_chat")
         self.assertEqual(self.s.post(f"{CS}/join/{room}", token=etok).status, 200)
         sent = self.send(etok, room, "personal data")["event_id"]
+        edit = self.s.put(f"{CS}/rooms/{room}/send/m.room.message/edit1",
+                          {"msgtype": "m.text", "body": "* personal edit",
+                           "m.new_content": {"msgtype": "m.text", "body": "personal edit"},
+                           "m.relates_to": {"rel_type": "m.replace", "event_id": sent}},
+                          token=etok)
+        self.assertEqual(edit.status, 200, edit)
         up = self.s.request("POST", "/_matrix/media/v3/upload", raw=b"hello erasure",
                             token=etok, headers={"Content-Type": "text/plain"})
         self.assertEqual(up.status, 200, up)
@@ -333,6 +339,10 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(ev["content"], {})
         got = [e for e in self.messages(ltok, room) if e["event_id"] == sent]
         self.assertEqual(got[0]["content"], {})
+        # the bundled edit too (unsigned m.relations), and the member still sees it whole
+        self.assertNotIn("personal", json.dumps(self.messages(ltok, room)))
+        whole = self.s.get(f"{CS}/rooms/{room}/event/{sent}", token=mtok)
+        self.assertIn("personal edit", json.dumps(whole.body))
         sync = self.s.get(CS + "/sync", token=ltok,
                           query={"filter": json.dumps({"room": {"timeline": {"limit": 50}}})})
         tl = sync["rooms"]["join"][room]["timeline"]["events"]
