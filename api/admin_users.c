@@ -87,8 +87,10 @@ static int query_bool(struct http_req *req, const char *name, int dflt)
         return 1;
     if (strcmp(v, "false") == 0)
         return 0;
-    http_reply_error(req, 400, "M_INVALID_PARAM", "Boolean query parameter %s must be one of "
-                     "['true', 'false']", name);
+    http_reply_error(req, 400, "M_INVALID_PARAM",
+                     "Boolean query parameter %s must be one of "
+                     "['true', 'false']",
+                     name);
     return -2;
 }
 
@@ -133,7 +135,8 @@ void api_admin_users_list(struct http_req *req)
     if (!require_admin(req))
         return;
     struct db_user_query q = {.order_sql = "user_id"};
-    if ((q.from = query_count(req, "from", 0)) < 0 || (q.limit = query_count(req, "limit", 100)) < 0)
+    if ((q.from = query_count(req, "from", 0)) < 0 ||
+        (q.limit = query_count(req, "limit", 100)) < 0)
         return;
     if (q.limit > MAX_LIMIT)
         q.limit = MAX_LIMIT;
@@ -160,8 +163,7 @@ void api_admin_users_list(struct http_req *req)
             if (strcmp(order, user_orders[i].order_by) == 0)
                 q.order_sql = user_orders[i].column;
         if (!q.order_sql) {
-            http_reply_error(req, 400, "M_INVALID_PARAM", "Unknown value for order_by: %s",
-                             order);
+            http_reply_error(req, 400, "M_INVALID_PARAM", "Unknown value for order_by: %s", order);
             return;
         }
     }
@@ -217,7 +219,8 @@ void api_admin_user_put(struct http_req *req)
         return;
     const char *password = NULL, *displayname = NULL, *avatar = NULL, *user_type = NULL;
     int has_pw = opt_nullable(req, body, "password", MAX_PASSWORD, &password);
-    int has_dn = has_pw < 0 ? -1 : opt_nullable(req, body, "displayname", MAX_PROFILE, &displayname);
+    int has_dn =
+        has_pw < 0 ? -1 : opt_nullable(req, body, "displayname", MAX_PROFILE, &displayname);
     int has_av = has_dn < 0 ? -1 : opt_nullable(req, body, "avatar_url", MAX_PROFILE, &avatar);
     int has_ut = has_av < 0 ? -1 : opt_nullable(req, body, "user_type", 64, &user_type);
     if (has_ut < 0)
@@ -242,7 +245,8 @@ void api_admin_user_put(struct http_req *req)
         return;
     if ((adm && !json_is_boolean(adm)) || (deact && !json_is_boolean(deact)) ||
         (lock && !json_is_boolean(lock))) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "admin, deactivated and locked must be "
+        http_reply_error(req, 400, "M_INVALID_PARAM",
+                         "admin, deactivated and locked must be "
                          "booleans");
         return;
     }
@@ -361,8 +365,10 @@ void api_admin_reset_password(struct http_req *req)
     if (bad)
         return;
     if (!pw || strlen(pw) > MAX_PASSWORD) {
-        http_reply_error(req, 400, "M_MISSING_PARAM", "new_password: a string of at most %d "
-                         "bytes is required", MAX_PASSWORD);
+        http_reply_error(req, 400, "M_MISSING_PARAM",
+                         "new_password: a string of at most %d "
+                         "bytes is required",
+                         MAX_PASSWORD);
         return;
     }
     struct http_user who = {.user_id = uid};
@@ -392,8 +398,9 @@ void api_admin_user_joined_rooms(struct http_req *req)
         http_reply_internal(req);
         return;
     }
-    http_reply_json(req, 200, json_pack("{s:o,s:I}", "joined_rooms", rooms, "total",
-                                        (json_int_t)json_array_size(rooms)));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:o,s:I}", "joined_rooms", rooms, "total", (json_int_t)json_array_size(rooms)));
 }
 
 void api_admin_user_devices(struct http_req *req)
@@ -406,8 +413,9 @@ void api_admin_user_devices(struct http_req *req)
         http_reply_internal(req);
         return;
     }
-    http_reply_json(req, 200, json_pack("{s:I,s:o}", "total", (json_int_t)json_array_size(list),
-                                        "devices", list));
+    http_reply_json(
+        req, 200,
+        json_pack("{s:I,s:o}", "total", (json_int_t)json_array_size(list), "devices", list));
 }
 
 /* POST /_synapse/admin/v2/users/{userId}/devices {"device_id"}: a device without a token */
@@ -461,8 +469,7 @@ void api_admin_user_device_put(struct http_req *req)
         http_reply_error(req, 400, "M_TOO_LARGE", "display_name too long");
         return;
     }
-    enum account_rc rc =
-        name ? account_device_rename(uid, http_param(req, 1), name) : ACCOUNT_OK;
+    enum account_rc rc = name ? account_device_rename(uid, http_param(req, 1), name) : ACCOUNT_OK;
     if (rc == ACCOUNT_NOT_FOUND)
         http_reply_error(req, 404, "M_NOT_FOUND", "Device not found");
     else if (rc != ACCOUNT_OK)

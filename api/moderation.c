@@ -69,8 +69,7 @@ static bool own_event(struct http_req *req, const char *event_id)
     json_t *ev = NULL;
     char why[256];
     const char *me = http_user(req)->user_id;
-    if (!event_id ||
-        room_event(http_param(req, 0), me, event_id, &ev, why, sizeof why) != ROOM_OK)
+    if (!event_id || room_event(http_param(req, 0), me, event_id, &ev, why, sizeof why) != ROOM_OK)
         return true;
     const char *sender = json_string_value(json_object_get(ev, "sender"));
     bool mine = sender && strcmp(sender, me) == 0;
@@ -91,13 +90,12 @@ bool api_moderation_gate(struct http_req *req)
         if (route_is(method, pattern, "PUT", CS "/rooms/{roomId}/redact/{eventId}/{txnId}"))
             return own_event(req, http_param(req, 1));
         for (size_t i = 0; i < sizeof suspended_routes / sizeof suspended_routes[0]; i++) {
-            if (!route_is(method, pattern, suspended_routes[i].method,
-                          suspended_routes[i].pattern))
+            if (!route_is(method, pattern, suspended_routes[i].method, suspended_routes[i].pattern))
                 continue;
             /* redacting their own events stays allowed, through /send as through /redact */
             if (i == 0 && strcmp(http_param(req, 1), "m.room.redaction") == 0)
-                return own_event(req, json_string_value(json_object_get(http_json(req),
-                                                                        "redacts")));
+                return own_event(req,
+                                 json_string_value(json_object_get(http_json(req), "redacts")));
             http_reply_error(req, 403, "M_USER_SUSPENDED",
                              "You cannot perform this action while suspended.");
             return false;

@@ -110,9 +110,9 @@ void audit_request_ended(struct http_req *req, int status)
 
     if (audit_fd < 0)
         return;
-    json_t *line = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:i,s:s}", "ts", (json_int_t)now, "admin",
-                             who, "method", method, "path", masked->buf, "target", target,
-                             "status", status, "client_ip", ip ? ip : "-");
+    json_t *line = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:i,s:s}", "ts", (json_int_t)now, "admin", who,
+                             "method", method, "path", masked->buf, "target", target, "status",
+                             status, "client_ip", ip ? ip : "-");
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(line);
     if (!text)

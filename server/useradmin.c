@@ -111,8 +111,8 @@ static void leave_all(const char *user_id)
         json_array_foreach(rooms, i, r)
         {
             char why[256], *event_id = NULL;
-            enum room_rc rc = room_membership(json_string_value(r), user_id, user_id, "leave",
-                                              NULL, NULL, &event_id, why, sizeof why);
+            enum room_rc rc = room_membership(json_string_value(r), user_id, user_id, "leave", NULL,
+                                              NULL, &event_id, why, sizeof why);
             free(event_id);
             if (rc != ROOM_OK)
                 log_warn("deactivate %s: leaving %s failed: %s", user_id, json_string_value(r),

@@ -46,9 +46,14 @@ int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out
         return -1;
     snprintf(adm, sizeof adm, "%d", q->admins);
     snprintf(deact, sizeof deact, "%d", q->deactivated);
-    const char *p[] = {q->user_id,     q->name,       adm,
-                       deact,          q->locked ? "t" : "f", db_i64(from, q->from),
-                       db_i64(lim, q->limit), q->not_user_types};
+    const char *p[] = {q->user_id,
+                       q->name,
+                       adm,
+                       deact,
+                       q->locked ? "t" : "f",
+                       db_i64(from, q->from),
+                       db_i64(lim, q->limit),
+                       q->not_user_types};
     PGresult *res = db_exec_once(c, sql, 8, p);
     if (!res)
         return -1;
@@ -117,8 +122,7 @@ int db_useradmin_set_flag(struct dbc *c, const char *user_id, enum db_user_flag 
 int db_useradmin_set_user_type(struct dbc *c, const char *user_id, const char *user_type)
 {
     const char *p[] = {user_id, user_type};
-    return db_affected_one(
-        db_exec(c, "UPDATE users SET user_type = $2 WHERE user_id = $1", 2, p));
+    return db_affected_one(db_exec(c, "UPDATE users SET user_type = $2 WHERE user_id = $1", 2, p));
 }
 
 json_t *db_useradmin_erased(struct dbc *c, const json_t *user_ids)

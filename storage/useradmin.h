@@ -19,22 +19,21 @@ enum db_user_flag {
 
 /* GET /_synapse/admin/v2/users: the filters (NULL / -1: not applied) and the page. */
 struct db_user_query {
-    const char *user_id;   /* substring of the user ID (case-insensitive) */
-    const char *name;      /* substring of the localpart or the displayname; wins over user_id */
-    int admins;            /* 1: only admins, 0: no admins, -1: both */
-    int deactivated;       /* 1: include deactivated accounts, 0: leave them out (v2), -1:
-                              v3 without the parameter: both; 2: v3 "true": only them */
-    bool locked;           /* include locked accounts */
+    const char *user_id; /* substring of the user ID (case-insensitive) */
+    const char *name;    /* substring of the localpart or the displayname; wins over user_id */
+    int admins;          /* 1: only admins, 0: no admins, -1: both */
+    int deactivated;     /* 1: include deactivated accounts, 0: leave them out (v2), -1:
+                            v3 without the parameter: both; 2: v3 "true": only them */
+    bool locked;         /* include locked accounts */
     const char *not_user_types; /* JSON array of user types to leave out ("" = no type), or
                                    NULL */
-    const char *order_sql; /* "user_id", "created_ts", ... a column from the caller's table */
+    const char *order_sql;      /* "user_id", "created_ts", ... a column from the caller's table */
     bool backwards;
     int64_t from, limit;
 };
 /* One page of users, each as Synapse lists them (new array in *out) and the count of all
  * that match in *total. 0 or -1. */
-int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out,
-                      int64_t *total);
+int db_useradmin_list(struct dbc *c, const struct db_user_query *q, json_t **out, int64_t *total);
 /* One user as Synapse's GET /_synapse/admin/v2/users/{userId} answers (new object in *out).
  * 1, 0 when absent, -1. */
 int db_useradmin_get(struct dbc *c, const char *user_id, json_t **out);
