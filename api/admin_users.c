@@ -264,16 +264,16 @@ void api_admin_user_put(struct http_req *req)
             http_reply_error(req, 400, "M_INVALID_USERNAME", "Invalid user ID");
             return;
         }
+        char *lp = http_strdup(req, uid + 1); /* Synapse's display name when none is given */
+        *strchr(lp, ':') = '\0';
         struct account_login l;
         rc = account_register(uid, password, adm && json_is_true(adm),
-                              displayname ? displayname : http_strdup(req, uid + 1), NULL, false,
-                              NULL, NULL, &l);
+                              displayname ? displayname : lp, NULL, false, NULL, NULL, &l);
         if (rc == ACCOUNT_OK)
             account_login_clear(&l);
-        if (rc == ACCOUNT_OK && !displayname) { /* Synapse: the localpart */
-            char *lp = http_strdup(req, uid + 1);
-            *strchr(lp, ':') = '\0';
-            rc = account_profile_set(uid, "displayname", lp);
+        if (rc == ACCOUNT_EXISTS) { /* the same ID in other letter case */
+            http_reply_error(req, 400, "M_USER_IN_USE", "User ID already taken");
+            return;
         }
     } else {
         if (has_pw && password) {
