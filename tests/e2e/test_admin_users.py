@@ -325,6 +325,8 @@ class AdminUsers(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         u = self.s.get(f"{A2}/users/{q(eid)}", token=self.tok)
         self.assertIs(u["erased"], True)
+        members = self.s.get(f"{CS}/rooms/{room}/joined_members", token=mtok)["joined"]
+        self.assertNotIn(eid, members)  # deactivation leaves the rooms
         self.assertIs(u["deactivated"], True)
         self.assertIsNone(u["displayname"])
         # the media is gone
