@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "server/ids.h"
+#include "server/pusher.h"
 #include "server/room.h"
 #include "server/useradmin.h"
 
@@ -401,6 +402,36 @@ void api_admin_user_joined_rooms(struct http_req *req)
     http_reply_json(
         req, 200,
         json_pack("{s:o,s:I}", "joined_rooms", rooms, "total", (json_int_t)json_array_size(rooms)));
+}
+
+/* GET /_synapse/admin/v1/users/{userId}/memberships: every membership, any server's user */
+void api_admin_user_memberships(struct http_req *req)
+{
+    const char *uid = admin_target(req, true);
+    if (!uid || (ids_is_local(uid) && !user_exists(req, uid)))
+        return;
+    json_t *m = useradmin_memberships(uid);
+    if (!m) {
+        http_reply_internal(req);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "memberships", m));
+}
+
+/* GET /_synapse/admin/v1/users/{userId}/pushers: {pushers, total} */
+void api_admin_user_pushers(struct http_req *req)
+{
+    const char *uid = local_target(req);
+    if (!uid || !user_exists(req, uid))
+        return;
+    json_t *out = pusher_list(uid);
+    if (!out) {
+        http_reply_internal(req);
+        return;
+    }
+    json_object_set_new(out, "total",
+                        json_integer((json_int_t)json_array_size(json_object_get(out, "pushers"))));
+    http_reply_json(req, 200, out);
 }
 
 void api_admin_user_devices(struct http_req *req)

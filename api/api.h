@@ -237,6 +237,8 @@ void api_admin_deactivate(struct http_req *req);
 void api_admin_reset_password(struct http_req *req);
 void api_admin_user_joined_rooms(struct http_req *req);
 void api_admin_user_devices(struct http_req *req);
+void api_admin_user_memberships(struct http_req *req);
+void api_admin_user_pushers(struct http_req *req);
 void api_admin_user_device_get(struct http_req *req);
 void api_admin_user_device_create(struct http_req *req);
 void api_admin_user_device_put(struct http_req *req);

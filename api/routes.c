@@ -214,6 +214,8 @@ const struct http_route api_routes[] = {
     {"POST", ADMIN "/deactivate/{userId}", api_admin_deactivate, R, J},
     {"POST", ADMIN "/reset_password/{userId}", api_admin_reset_password, R, J},
     {"GET", ADMIN "/users/{userId}/joined_rooms", api_admin_user_joined_rooms, R, 0},
+    {"GET", ADMIN "/users/{userId}/memberships", api_admin_user_memberships, R, 0},
+    {"GET", ADMIN "/users/{userId}/pushers", api_admin_user_pushers, R, 0},
     {"GET", ADMIN2 "/users/{userId}/devices", api_admin_user_devices, R, 0},
     {"POST", ADMIN2 "/users/{userId}/devices", api_admin_user_device_create, R, J},
     {"POST", ADMIN2 "/users/{userId}/delete_devices", api_admin_user_delete_devices, R, J},

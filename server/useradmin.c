@@ -64,6 +64,14 @@ json_t *useradmin_devices(const char *user_id, const char *device_id)
     return out;
 }
 
+json_t *useradmin_memberships(const char *user_id)
+{
+    struct dbc *c = db_get();
+    json_t *out = c ? db_useradmin_memberships(c, user_id) : NULL;
+    db_put(c);
+    return out;
+}
+
 enum account_rc useradmin_device_create(const char *user_id, const char *device_id)
 {
     struct dbc *c = db_get();

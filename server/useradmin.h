@@ -20,6 +20,9 @@ json_t *useradmin_devices(const char *user_id, const char *device_id);
 /* Create a device without a token (POST /_synapse/admin/v2/users/{userId}/devices); an
  * existing one is kept. */
 enum account_rc useradmin_device_create(const char *user_id, const char *device_id);
+/* {room_id: membership} of the user in every room this server knows a membership of (new),
+ * or NULL on error. */
+json_t *useradmin_memberships(const char *user_id);
 /* Set a moderation flag (locked, suspended, shadow_banned); takes effect at the next
  * request of the user's tokens. */
 enum account_rc useradmin_set_flag(const char *user_id, enum db_user_flag f, bool on);

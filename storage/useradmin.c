@@ -105,6 +105,15 @@ json_t *db_useradmin_devices(struct dbc *c, const char *user_id, const char *dev
         2, p));
 }
 
+json_t *db_useradmin_memberships(struct dbc *c, const char *user_id)
+{
+    const char *p[] = {user_id};
+    return db_json(db_exec(c,
+                           "SELECT coalesce(json_object_agg(room_id, membership), '{}'::json) "
+                           "FROM current_state WHERE type = 'm.room.member' AND state_key = $1",
+                           1, p));
+}
+
 int db_useradmin_set_flag(struct dbc *c, const char *user_id, enum db_user_flag f, bool on)
 {
     /* the statement of each flag (indexed by enum db_user_flag) */

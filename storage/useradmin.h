@@ -41,6 +41,9 @@ int db_useradmin_get(struct dbc *c, const char *user_id, json_t **out);
  * last_seen_ip, last_seen_user_agent, last_seen_ts, user_id, dehydrated): all of them, or the
  * one device_id (an array of at most one). New array, or NULL on error. */
 json_t *db_useradmin_devices(struct dbc *c, const char *user_id, const char *device_id);
+/* {room_id: membership} of every room whose current state has a member event of user_id
+ * (new), or NULL on error. */
+json_t *db_useradmin_memberships(struct dbc *c, const char *user_id);
 /* Set a flag. 1, 0 when the user is absent, -1. */
 int db_useradmin_set_flag(struct dbc *c, const char *user_id, enum db_user_flag f, bool on);
 /* Set user_type (NULL clears). 1, 0, -1. */
