@@ -8,6 +8,7 @@
 #include "server/clock.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/retention.h"
 #include "server/filter.h"
 #include "server/statemap.h"
 #include "server/token.h"
@@ -36,7 +37,8 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
         *last_d = d;
         *last_s = st;
         json_t *pdu = json_object_get(v, "pdu");
-        if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu))
+        if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
+            retention_hidden(c, room_id, pdu, cache, now))
             continue;
         enum room_vis vis = room_event_visibility(
             c, s, user_id, json_integer_value(json_object_get(v, "state_group")), pdu, cache);

@@ -26,9 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/filter.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/retention.h"
 #include "server/statemap.h"
 #include "server/sync_internal.h"
 #include "storage/events.h"
@@ -126,6 +128,10 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
         if (!vis) {
             *limited = true; /* older history exists that the user may not read */
             break;
+        }
+        if (retention_hidden(x->c, room_id, pdu, cache, clock_now_ms())) {
+            *limited = true; /* expired under the room's retention policy */
+            continue;
         }
         json_t *served = vis == ROOM_VIS_PRUNED ? room_served_pdu(x->c, pdu, vis, cache) : NULL;
         if (vis == ROOM_VIS_PRUNED && !served) {
