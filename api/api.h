@@ -265,4 +265,29 @@ void api_admin_media_delete_older(struct http_req *req);
 void api_admin_media_delete_older_at(struct http_req *req);
 void api_admin_media_info(struct http_req *req);
 
+/* --- user admin API (api/admin_users.c; Synapse's paths; api/moderation.c) --- */
+void api_admin_users_list(struct http_req *req);
+void api_admin_user_get(struct http_req *req);
+void api_admin_user_put(struct http_req *req);
+void api_admin_user_admin_get(struct http_req *req);
+void api_admin_user_admin_put(struct http_req *req);
+void api_admin_deactivate(struct http_req *req);
+void api_admin_reset_password(struct http_req *req);
+void api_admin_user_joined_rooms(struct http_req *req);
+void api_admin_user_devices(struct http_req *req);
+void api_admin_user_memberships(struct http_req *req);
+void api_admin_user_pushers(struct http_req *req);
+void api_admin_user_device_get(struct http_req *req);
+void api_admin_user_device_create(struct http_req *req);
+void api_admin_user_device_put(struct http_req *req);
+void api_admin_user_device_delete(struct http_req *req);
+void api_admin_user_delete_devices(struct http_req *req);
+void api_admin_shadow_ban(struct http_req *req);
+void api_admin_suspend(struct http_req *req);
+/* GET/PUT /_matrix/client/v1/admin/suspend|lock/{userId} (spec v1.18) */
+void api_admin_moderation_get(struct http_req *req);
+void api_admin_moderation_put(struct http_req *req);
+/* The http_gate: suspended accounts refused, shadow-banned ones answered without effect. */
+bool api_moderation_gate(struct http_req *req);
+
 #endif

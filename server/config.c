@@ -144,6 +144,7 @@ static const struct key config_keys[] = {
     {"database.args.cp_max", K_INT, C(database.cp_max), "10", .min = 1, .max = 1000},
     {"signing_key_path", K_STR, C(signing_key_path), NULL, .required = true},
     {"media_store_path", K_STR, C(media_store_path), "media_store"},
+    {"audit_log_path", K_STR, C(audit_log_path), NULL},
     {"enable_registration", K_BOOL, C(enable_registration), "false"},
     {"enable_registration_without_verification", K_BOOL,
      C(enable_registration_without_verification), "false"},
@@ -1333,6 +1334,7 @@ void config_free(struct config *c)
     free(c->database.host);
     free(c->signing_key_path);
     free(c->media_store_path);
+    free(c->audit_log_path);
     free(c->media_scanner.clamd_socket);
     free(c->media_scanner.clamd_host);
     free(c->media_scanner.on_error);

@@ -69,6 +69,8 @@ struct config {
 
     char *signing_key_path;    /* required */
     char *media_store_path;    /* default "media_store" */
+    char *audit_log_path;      /* admin audit log file, one line per state-changing admin
+                                  request (server/audit.c); NULL = table only (Amtsbote key) */
     bool enable_registration;  /* default false */
     bool enable_registration_without_verification; /* default false */
     bool registration_requires_token;               /* default false */

@@ -26,6 +26,7 @@
 #include "api/api.h"
 #include "federation/federation.h"
 #include "server/adminrooms.h"
+#include "server/audit.h"
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -365,6 +366,8 @@ static int serve(const char *config_path)
     http_add_routes(api_metrics_routes, HTTP_RES_METRICS);
     metrics_add_gauges(ops_gauges);
     http_set_authenticator(account_authenticate);
+    http_set_gate(api_moderation_gate);           /* suspended, shadow-banned accounts */
+    http_set_end_observer(audit_request_ended);   /* the admin audit log */
     http_set_unavailable_probe(db_unavailable);
     push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
                             cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
@@ -381,7 +384,7 @@ static int serve(const char *config_path)
         log_error("config: %s", err);
         goto out_notify;
     }
-    if (media_init(&cfg, "amtsbote") < 0)
+    if (media_init(&cfg, "amtsbote") < 0 || audit_init(&cfg) < 0)
         goto out_notify;
     if (roompurge_init(&cfg) < 0) {
         log_error("cannot start the room deletion pool");
@@ -440,6 +443,7 @@ out_notify:
     privacy_stop();
     roompurge_shutdown(); /* a deletion running ends first; those queued are marked failed */
     media_shutdown();
+    audit_shutdown();
     notify_stop();
     notify_cleanup();
     ssconn_cleanup();
