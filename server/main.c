@@ -3,6 +3,7 @@
  *   amtsbote -c FILE | --config FILE        serve
  *   amtsbote generate-config --server-name NAME [--out FILE] [options]
  *   amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin] [--url URL]
+ *   amtsbote -c FILE export-data USER_ID --output-directory DIR   (server/export.c)
  *   amtsbote --version
  *
  * Serving: load and check the configuration, load the signing key, open the database pool,
@@ -24,6 +25,8 @@
 
 #include "api/api.h"
 #include "federation/federation.h"
+#include "server/adminrooms.h"
+#include "server/audit.h"
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -38,6 +41,9 @@
 #include "server/ssconn.h"
 #include "server/outbound.h"
 #include "server/preview.h"
+#include "server/privacy.h"
+#include "server/retention.h"
+#include "server/export.h"
 #include "server/pusher.h"
 #include "server/search.h"
 #include "server/thumbnail.h"
@@ -78,6 +84,8 @@ static void usage(FILE *f)
           "                                      write a configuration and a signing key\n"
           "  amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin]\n"
           "           [--url URL]                create an account on a running server\n"
+          "  amtsbote -c FILE export-data USER_ID --output-directory DIR [--tar]\n"
+          "                                      export one user's data (GDPR Art. 15/20)\n"
           "  amtsbote --version\n",
           f);
 }
@@ -358,6 +366,8 @@ static int serve(const char *config_path)
     http_add_routes(api_metrics_routes, HTTP_RES_METRICS);
     metrics_add_gauges(ops_gauges);
     http_set_authenticator(account_authenticate);
+    http_set_gate(api_moderation_gate);           /* suspended, shadow-banned accounts */
+    http_set_end_observer(audit_request_ended);   /* the admin audit log */
     http_set_unavailable_probe(db_unavailable);
     push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
                             cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
@@ -374,14 +384,24 @@ static int serve(const char *config_path)
         log_error("config: %s", err);
         goto out_notify;
     }
-    if (media_init(&cfg, "amtsbote") < 0)
+    if (media_init(&cfg, "amtsbote") < 0 || audit_init(&cfg) < 0)
         goto out_notify;
+    if (roompurge_init(&cfg) < 0) {
+        log_error("cannot start the room deletion pool");
+        goto out_notify;
+    }
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
     }
     if (search_start() < 0) {
         log_error("cannot start the search indexer");
+        goto out_notify;
+    }
+    retention_configure(&cfg);
+    privacy_configure(&cfg);
+    if (retention_start() < 0 || privacy_start() < 0) {
+        log_error("cannot start the retention and housekeeping jobs");
         goto out_notify;
     }
     federation_fetcher_register();
@@ -409,6 +429,7 @@ static int serve(const char *config_path)
     federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
+    roompurge_quiesce(); /* synchronous room deletions answer now (the work goes on) */
     http_stop(SHUTDOWN_GRACE_MS);
     api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;
@@ -418,7 +439,11 @@ out_notify:
     federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
+    retention_stop();
+    privacy_stop();
+    roompurge_shutdown(); /* a deletion running ends first; those queued are marked failed */
     media_shutdown();
+    audit_shutdown();
     notify_stop();
     notify_cleanup();
     ssconn_cleanup();
@@ -457,6 +482,9 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0))
         return serve(argv[2]);
+    if (argc >= 4 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0) &&
+        strcmp(argv[3], "export-data") == 0)
+        return export_main(argv[2], argc - 3, argv + 3);
     usage(stderr);
     return 2;
 }

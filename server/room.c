@@ -19,6 +19,7 @@
  * append in one transaction. */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/privacy.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #include "server/account.h"
+#include "server/adminrooms.h"
 #include "server/metrics.h"
 #include "server/auth.h"
 #include "server/b64.h"
@@ -386,6 +388,8 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
             return -1;
         if (membership && strcmp(membership, "join") == 0 &&
             db_rooms_unforget(c, room_id, a->state_key) < 0)
+            return -1;
+        if (membership && privacy_member_left(c, room_id, a->state_key, membership) < 0)
             return -1;
     }
     json_t *rel = json_object_get(a->content, "m.relates_to");
@@ -1054,6 +1058,14 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
                              const char *membership, const char *reason, json_t *extra,
                              char **event_id, char *why, size_t n)
 {
+    /* a room blocked by an admin (server/roompurge.c): no local user joins, knocks or is
+     * invited there */
+    if ((strcmp(membership, "join") == 0 || strcmp(membership, "knock") == 0 ||
+         strcmp(membership, "invite") == 0) &&
+        adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        return ROOM_FORBIDDEN;
+    }
     json_t *content = extra ? json_copy(extra) : json_object();
     if (strcmp(membership, "join") == 0 && strcmp(sender, target) == 0) {
         char *via = room_restricted_authoriser(room_id, target);
