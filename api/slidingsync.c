@@ -7,8 +7,9 @@
  * forgotten) answers 400 M_UNKNOWN_POS and the client starts again. A response with nothing
  * to say parks the connection on the notifier through a waker, as GET /sync does, and is computed
  * again from the same state when woken, so nothing falls between; the room list read before
- * is kept for that and only the rooms that moved are read again (server/slidingsync.c). Each response's state is
- * stored under a new pos; the presented one stays valid until a newer one is presented. */
+ * is kept for that and only the rooms that moved are read again (server/slidingsync.c). Each
+ * response's state is stored under a new pos; the presented one stays valid until a newer one is
+ * presented. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +26,9 @@ struct sspark {
     json_t *snap; /* owned: q.snap */
     const char *conn_id, *pos;
     int64_t deadline;
-    int64_t at, typing; /* what the empty response covered */
-    json_t *rooms;      /* owned */
-    json_t *list, *direct; /* owned: q.list, q.direct (what the last computation read) */
+    int64_t at, typing;       /* what the empty response covered */
+    json_t *rooms;            /* owned */
+    json_t *list, *direct;    /* owned: q.list, q.direct (what the last computation read) */
     struct http_waker *waker; /* the current waiter's, or NULL */
 };
 
@@ -91,8 +92,8 @@ static void respond(struct http_req *req)
         return;
     }
     char pos[48];
-    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap,
-               pos, sizeof pos);
+    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap, pos,
+               sizeof pos);
     r.snap = NULL;
     json_object_set_new(r.body, "pos", json_string(pos));
     release(p);

@@ -80,8 +80,8 @@ static int check_rs(const json_t *rs, char *why, size_t n)
     json_t *p;
     json_array_foreach(rs, i, p)
     {
-        if (!json_is_array(p) || json_array_size(p) != 2 ||
-            !json_is_string(json_array_get(p, 0)) || !json_is_string(json_array_get(p, 1)))
+        if (!json_is_array(p) || json_array_size(p) != 2 || !json_is_string(json_array_get(p, 0)) ||
+            !json_is_string(json_array_get(p, 1)))
             return bad(why, n, "required_state entries are [type, state_key]");
     }
     return 0;
@@ -379,9 +379,11 @@ static void select_room(struct selection *s, const json_t *row, const json_t *cf
 static int cmp_pair(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
-    return c ? c : strcmp(json_string_value(json_array_get(x, 1)),
-                          json_string_value(json_array_get(y, 1)));
+    int c =
+        strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
+    return c ? c
+             : strcmp(json_string_value(json_array_get(x, 1)),
+                      json_string_value(json_array_get(y, 1)));
 }
 
 /* The canonical form of a room's required_state (sorted pairs), kept in s->held. */
@@ -479,7 +481,8 @@ static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
     out = json_array();
     json_array_foreach(q->list, i, row)
     {
-        const json_t *m = json_object_get(moved, json_string_value(json_object_get(row, "room_id")));
+        const json_t *m =
+            json_object_get(moved, json_string_value(json_object_get(row, "room_id")));
         if (!m) {
             json_array_append(out, row);
             continue;
@@ -568,8 +571,8 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                 goto out;
             }
             json_t *v;
-            json_array_foreach(ids, i, v) json_object_set_new(children, json_string_value(v),
-                                                             json_true());
+            json_array_foreach(ids, i, v)
+                json_object_set_new(children, json_string_value(v), json_true());
             json_decref(ids);
         }
         size_t k = 0;
@@ -620,11 +623,11 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                 (old_counts ? !json_equal(counts, old_counts) : json_object_size(counts) > 0);
     if (ss_ext_keys(&x, exts, &news) < 0 ||
         ss_ext_rooms(&x, s.where, rooms_out, json_integer_value(json_object_get(snap, "typing")),
-                  exts, &news) < 0)
+                     exts, &news) < 0)
         goto out;
 
-    r->body = json_pack("{s:O,s:O,s:O}", "lists", lists_out, "rooms", rooms_out, "extensions",
-                        exts);
+    r->body =
+        json_pack("{s:O,s:O,s:O}", "lists", lists_out, "rooms", rooms_out, "extensions", exts);
     const json_t *txn = json_object_get(q->body, "txn_id");
     if (json_is_string(txn))
         json_object_set(r->body, "txn_id", (json_t *)txn);

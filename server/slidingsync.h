@@ -26,12 +26,12 @@ struct ss_req {
 };
 
 struct ss_result {
-    json_t *body;  /* the response without `pos` (owned) */
-    json_t *snap;  /* the connection's state after it (owned) */
-    json_t *rooms; /* the joined rooms a long-poll waits on (owned) */
+    json_t *body;          /* the response without `pos` (owned) */
+    json_t *snap;          /* the connection's state after it (owned) */
+    json_t *rooms;         /* the joined rooms a long-poll waits on (owned) */
     json_t *list, *direct; /* the room list and m.direct rooms as of pos (owned), for
                             * ss_req.list and .direct next time */
-    bool empty;    /* nothing to say: a long-poll may wait */
+    bool empty;            /* nothing to say: a long-poll may wait */
     int64_t pos, typing;
 };
 

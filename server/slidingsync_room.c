@@ -14,12 +14,12 @@
  *  3. required_state: the entries of the state at the end of the timeline that match the
  *     config, those the timeline holds too (MSC4186 clients take state from required_state
  *     only, never from the timeline); for a room sent before with the same config only
- *     those that changed since (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
- *     timeline's senders and targets and, without a gap, member changes since; each is sent
- *     once per connection (the snapshot's record holds, per user, the member event last
- *     sent, and only while it is current: one that changed unsent is dropped). `$ME` is the
- *     user. A range with no state event and no gap (every message) compares no state: only
- *     $LAZY senders missing from the record are read, as /sync's lazy-loading reads them.
+ *     those that changed since (deleted ones as {type, state_key} stubs). `$LAZY` member events are
+ * those of the timeline's senders and targets and, without a gap, member changes since; each is
+ * sent once per connection (the snapshot's record holds, per user, the member event last sent, and
+ * only while it is current: one that changed unsent is dropped). `$ME` is the user. A range with no
+ * state event and no gap (every message) compares no state: only $LAZY senders missing from the
+ * record are read, as /sync's lazy-loading reads them.
  *  4. name, avatar (from the same state); for a joined room also unread counts, and heroes
  *     (joined, invited, then left users, with display names from their member events) when
  *     the room has no name and member counts, these two when sent from scratch or when the
@@ -90,8 +90,7 @@ static json_t *state_field(const json_t *now, const json_t *evs, const char *typ
 {
     const char *id = statemap_get(now, type, "");
     const json_t *row = id ? json_object_get(evs, id) : NULL;
-    return row ? json_object_get(json_object_get(json_object_get(row, "pdu"), "content"), f)
-               : NULL;
+    return row ? json_object_get(json_object_get(json_object_get(row, "pdu"), "content"), f) : NULL;
 }
 
 /* The required_state events `ids` in client format, into entry's required_state when any
@@ -242,8 +241,7 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
             take = changed;
         else if (member && want_lazy && !str_eq(json_object_get(lazy, skey), id)) {
             /* timeline senders and targets; without a gap, member changes since */
-            take = json_object_get(senders, skey) ||
-                   (!t->initial && !limited && changed && then);
+            take = json_object_get(senders, skey) || (!t->initial && !limited && changed && then);
         }
         if (take && id) {
             json_array_append_new(ids, json_string(id));
@@ -350,13 +348,17 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
 {
     struct ss_room *r = t->r;
     struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
-    struct sync_ctx sx = {.q = &sq, .c = x->c, .since = t->from, .upto = x->upto,
-                          .now = x->now, .limit = r->timeline_limit};
+    struct sync_ctx sx = {.q = &sq,
+                          .c = x->c,
+                          .since = t->from,
+                          .upto = x->upto,
+                          .now = x->now,
+                          .limit = r->timeline_limit};
     json_t *senders = json_object();
     bool limited = false;
     char prev_batch[64];
-    json_t *tl = sync_room_timeline(&sx, r->room_id, rows, r->row, senders, &limited,
-                                    prev_batch, sizeof prev_batch);
+    json_t *tl = sync_room_timeline(&sx, r->room_id, rows, r->row, senders, &limited, prev_batch,
+                                    sizeof prev_batch);
     /* the rows used are the newest len(tl); live ones came after the previous response */
     size_t used = json_array_size(tl), live = 0;
     int64_t last_sent = json_integer_value(json_object_get(r->prev, "s"));
@@ -424,8 +426,7 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     return 0;
 }
 
-int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *rooms,
-                   json_t *sent)
+int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *rooms, json_t *sent)
 {
     int rc = -1;
     struct todo *todo = calloc(n ? n : 1, sizeof *todo);
@@ -444,9 +445,10 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         const json_t *p = r->prev;
         bool initial = !p;
         /* a new membership; a join -> join (profile change) is only activity */
-        bool moved = p && (!str_eq(json_object_get(p, "m"), ms) ||
-                           (strcmp(ms, "join") != 0 &&
-                            json_integer_value(json_object_get(p, "ms")) != mstream));
+        bool moved =
+            p &&
+            (!str_eq(json_object_get(p, "m"), ms) ||
+             (strcmp(ms, "join") != 0 && json_integer_value(json_object_get(p, "ms")) != mstream));
         bool active = p && last > json_integer_value(json_object_get(p, "s"));
         bool expanded = p && r->timeline_limit > json_integer_value(json_object_get(p, "tl"));
         bool rs_changed = p && !str_eq(json_object_get(p, "rs"), r->rs_key);
@@ -460,8 +462,7 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         t->initial = initial || moved; /* a new membership starts the room again */
         t->expanded = expanded && !t->initial;
         t->rs_changed = rs_changed;
-        t->joinlike = strcmp(ms, "join") == 0 || strcmp(ms, "leave") == 0 ||
-                      strcmp(ms, "ban") == 0;
+        t->joinlike = strcmp(ms, "join") == 0 || strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0;
         t->from = t->initial || t->expanded ? 0 : json_integer_value(json_object_get(p, "s"));
         t->to = strcmp(ms, "join") == 0 ? x->upto : mstream;
         if (!t->joinlike)
@@ -474,9 +475,9 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
                 ranges = json_array();
                 json_object_set_new(by_limit, lk, ranges);
             }
-            json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", r->room_id,
-                                                    "since", (json_int_t)t->from, "upto",
-                                                    (json_int_t)t->to));
+            json_array_append_new(ranges,
+                                  json_pack("{s:s,s:I,s:I}", "room_id", r->room_id, "since",
+                                            (json_int_t)t->from, "upto", (json_int_t)t->to));
         }
         /* summaries read the current state: only for rooms the user is in */
         if (strcmp(ms, "join") == 0)
@@ -487,8 +488,8 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
     json_t *ranges;
     json_object_foreach(by_limit, lk, ranges)
     {
-        json_t *got = db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id,
-                                        x->q->device_id, NULL);
+        json_t *got =
+            db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id, x->q->device_id, NULL);
         if (!got)
             goto out;
         json_object_update(tls, got);

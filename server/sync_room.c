@@ -80,7 +80,7 @@ json_t *sync_format_event(struct sync_ctx *x, const char *room_id, json_t *row)
 #define MEMBER_SLOTS 8192 /* direct-mapped: a collision replaces */
 
 struct member_slot {
-    int64_t group;  /* 0: empty */
+    int64_t group; /* 0: empty */
     char *user_id;
     char *event_id; /* "" when the user has no member event in the group */
 };

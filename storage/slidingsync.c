@@ -102,14 +102,14 @@ json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int
     /* the groups as db_sync_group_at_stream finds them; each group's entry for a key is the
      * newest on its chain of bases (as db_state_group_load reads it), a NULL event_id there
      * meaning absent */
-#define SS_AT(pos)                                                                             \
-    "(SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= " pos " AND "  \
+#define SS_AT(pos)                                                                                 \
+    "(SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= " pos " AND "       \
     "rejected IS NULL ORDER BY stream_ordering DESC LIMIT 1)"
-#define SS_PICK(chain)                                                                         \
-    "(SELECT coalesce(json_agg(json_build_array(type, state_key, event_id)), '[]'::json) "    \
-    "FROM (SELECT DISTINCT ON (x.type, x.state_key) x.type, x.state_key, x.event_id FROM "    \
-    "state_group_entries x JOIN " chain " ch ON ch.id = x.state_group JOIN keys k ON k.type "  \
-    "= x.type AND k.state_key = x.state_key ORDER BY x.type, x.state_key, ch.seq DESC) a "    \
+#define SS_PICK(chain)                                                                             \
+    "(SELECT coalesce(json_agg(json_build_array(type, state_key, event_id)), '[]'::json) "         \
+    "FROM (SELECT DISTINCT ON (x.type, x.state_key) x.type, x.state_key, x.event_id FROM "         \
+    "state_group_entries x JOIN " chain " ch ON ch.id = x.state_group JOIN keys k ON k.type "      \
+    "= x.type AND k.state_key = x.state_key ORDER BY x.type, x.state_key, ch.seq DESC) a "         \
     "WHERE event_id IS NOT NULL)"
     json_t *v = db_json(db_exec(
         c,
@@ -118,11 +118,14 @@ json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int
         "AND e.state_key IS NOT NULL AND e.rejected IS NULL UNION SELECT 'm.room.member', m "
         "FROM jsonb_array_elements_text($4::jsonb) AS m UNION VALUES ('m.room.name', ''), "
         "('m.room.avatar', '')), "
-        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$3")
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = cn.base), "
-        "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$2")
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON g.id = ct.base) "
-        "SELECT json_build_object('now', " SS_PICK("cn") ", 'then', " SS_PICK("ct") ")",
+        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT(
+            "$3") " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = "
+                  "cn.base), "
+                  "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT(
+                      "$2") " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON "
+                            "g.id = ct.base) "
+                            "SELECT json_build_object('now', " SS_PICK("cn") ", 'then', " SS_PICK(
+                                "ct") ")",
         4, p));
 #undef SS_PICK
 #undef SS_AT
