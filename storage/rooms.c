@@ -310,8 +310,9 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         "  ORDER BY e.depth DESC NULLS LAST, x.event_id), '[]') FROM room_extremities x "
         "  LEFT JOIN events e ON e.event_id = x.event_id WHERE x.room_id = $1)::text, "
         " (SELECT coalesce(json_agg(json_build_object('user_id', s.state_key, 'displayname', "
-        "  (e.json::json)->'content'->>'displayname', 'rules', pr.store::json)), '[]') FROM "
-        "  current_state s JOIN events e ON e.event_id = s.event_id LEFT JOIN push_rules pr ON "
+        "  CASE WHEN pr.store IS NOT NULL THEN (SELECT (e.json::json)->'content'->>"
+        "  'displayname' FROM events e WHERE e.event_id = s.event_id) END, 'rules', "
+        "  pr.store::json)), '[]') FROM current_state s LEFT JOIN push_rules pr ON "
         "  pr.user_id = s.state_key WHERE s.room_id = $1 AND s.type = 'm.room.member' AND "
         "  s.membership = 'join')::text "
         "FROM r";

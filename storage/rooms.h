@@ -34,7 +34,8 @@ struct db_append_view {
     json_t *extremities;  /* [[event_id, depth], ...], deepest first */
     json_t *auth;         /* statemap_key -> PDU (with "event_id") for the requested keys */
     json_t *members;      /* [{user_id, displayname, rules}] of the joined members; rules:
-                             their push rule store (server/push.h), null if they have none */
+                             their push rule store (server/push.h), null if they have none
+                             (and then displayname null too: only their rules read it) */
 };
 /* Returns 1 and fills *out (free with db_append_view_clear), 0 if the room is unknown, -1.
  * txn_id may be NULL. */
