@@ -86,21 +86,11 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
 {
     (void)b;
     char reason[300] = "";
-    if (!room_recv_of_room(x->rv, ev, x->room_id)) {
-        snprintf(why, n, "the event is of another room");
-        return ROOM_RECV_DROPPED;
-    }
-    bool stored = room_recv_load(x, id) != NULL;
-    int a = 0;
-    if (!stored) {
-        a = room_recv_check_auth(x, ev, missing, reason, sizeof reason);
-        if (a < 0)
-            return ROOM_RECV_ERR;
-        if (a == 2) {
-            snprintf(why, n, "unknown auth events");
-            return ROOM_RECV_MISSING_AUTH;
-        }
-    }
+    enum room_recv out = ROOM_RECV_ERR;
+    int a = room_recv_admit(x, ev, id, missing, reason, sizeof reason, &out, why, n);
+    if (a < 0)
+        return out;
+    /* a == 2: stored (an outlier, say): it still gets its place in the timeline below */
     json_t *prevs = room_recv_prev_ids(ev);
     if (a == 1) {
         int ins = room_recv_insert(x, ev, id, 0, reason, true, false, prevs, NULL, false);
@@ -124,30 +114,6 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
     }
     snprintf(why, n, "backfilled at %lld", (long long)stream);
     return ROOM_RECV_ACCEPTED;
-}
-
-/* Fetch `ids` (unknown auth events) from origin and store them as outliers; *budget bounds
- * the fetches. 0 when all were stored, -1. */
-static int fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
-                      const json_t *ids, int *budget)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach((json_t *)ids, i, v)
-    {
-        if (!f->get_event || (*budget)-- <= 0)
-            return -1;
-        json_t *pdu = f->get_event(f->ctx, origin, room_id, json_string_value(v));
-        char *got = NULL, why[300];
-        enum room_recv r =
-            pdu ? room_receive_outlier(origin, room_id, pdu, &got, NULL, why, sizeof why)
-                : ROOM_RECV_ERR;
-        json_decref(pdu);
-        free(got);
-        if (r != ROOM_RECV_ACCEPTED && r != ROOM_RECV_DUPLICATE && r != ROOM_RECV_REJECTED)
-            return -1;
-    }
-    return 0;
 }
 
 /* Sort PDUs by depth, shallowest first (insertion sort: at most ROOM_BACKFILL_MAX). */
@@ -271,7 +237,8 @@ int room_backfill(const char *room_id, int limit)
         json_t *missing = NULL;
         enum room_recv r =
             room_recv_run(origin, room_id, v, backfill_locked, &id, &missing, why, sizeof why);
-        if (r == ROOM_RECV_MISSING_AUTH && fetch_auth(f, origin, room_id, missing, &budget) == 0) {
+        if (r == ROOM_RECV_MISSING_AUTH &&
+            room_recv_fetch_auth(f, origin, room_id, missing, &budget) == 0) {
             free(id);
             id = NULL;
             r = room_recv_run(origin, room_id, v, backfill_locked, &id, NULL, why, sizeof why);

@@ -14,7 +14,6 @@ Private PostgreSQL cluster, loopback only; every loop is bounded in count and ti
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -22,28 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from harness import ROOT, Server  # noqa: E402
+from fed_join_bench import fill_members, q  # noqa: E402
 
 CS = "/_matrix/client/v3"
-
-
-def q(s):
-    return urllib.parse.quote(s, safe="")
-
-
-def fill_members(srv, n):
-    """n users @mNNNN with a device and the access token 'bench-tok-NNNN' each, by SQL."""
-    sql = f"""
-INSERT INTO users (user_id, created_ts) SELECT '@m' || i || ':{srv.server_name}', 0
-  FROM generate_series(1, {n}) i;
-INSERT INTO devices (user_id, device_id, created_ts) SELECT '@m' || i || ':{srv.server_name}',
-  'D' || i, 0 FROM generate_series(1, {n}) i;
-INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts)
-  SELECT sha256(convert_to('bench-tok-' || i, 'UTF8')), '@m' || i || ':{srv.server_name}',
-  'D' || i, 0 FROM generate_series(1, {n}) i;
-"""
-    subprocess.run([os.path.join(srv.pg["PGBIN"], "psql"), "-q", "-v", "ON_ERROR_STOP=1",
-                    "-h", srv.pg["PGHOST"], "-U", srv.pg["PGUSER"], "-d", srv.dbname, "-c", sql],
-                   check=True, capture_output=True)
 
 
 def main():
