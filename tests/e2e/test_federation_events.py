@@ -266,6 +266,60 @@ class TestFederationEvents(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertIn(f"@bob:{self.B.server_name}", r["joined"])
 
+    def test_backfilled_history_obeys_visibility_at_each_event(self):
+        """Issue 13: events fetched by /backfill are read with the state at each of them: a
+        room whose history_visibility went to invited (with bert of B invited: A serves B
+        those events whole) and back to shared shows bob, who joined later from B, the shared
+        stretches of its history and not the invited one."""
+        tok = self.tok["alice"]
+        r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
+                        token=tok)
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+
+        def say(body):
+            r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/{os.urandom(4).hex()}",
+                           {"msgtype": "m.text", "body": body}, token=tok)
+            self.assertEqual(r.status, 200, r)
+
+        def visibility(v):
+            r = self.A.put(f"{CS}/rooms/{q(room)}/state/m.room.history_visibility/",
+                           {"history_visibility": v}, token=tok)
+            self.assertEqual(r.status, 200, r)
+
+        say("shared 1")
+        say("shared 2")
+        visibility("invited")
+        self.B.register("bert")
+        r = self.A.post(f"{CS}/rooms/{q(room)}/invite",
+                        {"user_id": f"@bert:{self.B.server_name}"}, token=tok)
+        self.assertEqual(r.status, 200, r)
+        say("invited only 1")
+        say("invited only 2")
+        visibility("shared")
+        say("shared 3")
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        seen, frm, topic_seen = [], None, False
+        for _ in range(10):  # bounded paging
+            path = f"{CS}/rooms/{q(room)}/messages?dir=b&limit=5"
+            if frm:
+                path += f"&from={q(frm)}"
+            r = self.B.get(path, token=self.tok["bob"])
+            self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
+            seen += self.bodies(r["chunk"])
+            if "end" not in r.body or any(e["type"] == "m.room.create" for e in r["chunk"]):
+                topic_seen = True
+                break
+            frm = r["end"]
+        self.assertTrue(topic_seen, "paging did not reach the start of the room")
+        self.assertEqual([b for b in seen if b], ["shared 3", "shared 2", "shared 1"],
+                         f"B: {self.B.read_log()[-3000:]}")
+        # alice, joined all along, sees everything on A
+        r = self.A.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token=tok)
+        self.assertEqual(len([b for b in self.bodies(r["chunk"]) if b]), 5)
+
     # --- get_missing_events as the receiving server ------------------------------------------
     def _anchor(self, room, body):
         """A message of alice's that B holds too: (its ID, its depth, the auth events of a
