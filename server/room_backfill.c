@@ -181,9 +181,9 @@ static json_t *auth_ids(const json_t *pdu)
     json_t *v;
     json_array_foreach(json_object_get(pdu, "auth_events"), i, v)
     {
-        json_t *idv = json_is_array(v) ? json_array_get(v, 0) : v;
-        if (json_is_string(idv))
-            json_array_append(out, idv);
+        const char *id = room_recv_ref_id(v);
+        if (id)
+            json_array_append_new(out, json_string(id));
     }
     return out;
 }

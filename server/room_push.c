@@ -187,7 +187,7 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         }
     }
     json_t *members = json_object_get(targets, "members");
-    if (!skey || !shared_ok)
+    if (!skey)
         shared_ok = shared_outcome(c, room_id, ev, content, targets, &creators, &shared_res);
     const json_t *shared = push_predefined();
     struct push_ctx ctx = {
