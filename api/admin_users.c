@@ -20,20 +20,11 @@
 #define MAX_PROFILE 1024
 #define MAX_LIMIT 1000
 
-static bool require_admin(struct http_req *req)
-{
-    if (!http_user(req)->is_admin) {
-        http_reply_error(req, 403, "M_FORBIDDEN", "You are not a server admin");
-        return false;
-    }
-    return true;
-}
-
 /* Path parameter 0 as a user ID (of this server unless any_server), after the admin check;
  * NULL after answering. */
 static const char *admin_target(struct http_req *req, bool any_server)
 {
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return NULL;
     const char *uid = http_param(req, 0);
     if (uid[0] != '@' || !strchr(uid, ':') || strlen(uid) > IDS_USER_ID_MAX) {
@@ -133,7 +124,7 @@ static const struct {
 
 void api_admin_users_list(struct http_req *req)
 {
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     struct db_user_query q = {.order_sql = "user_id"};
     if ((q.from = query_count(req, "from", 0)) < 0 ||

@@ -226,6 +226,7 @@ void api_admin_regtokens_new(struct http_req *req);
 void api_admin_regtoken_get(struct http_req *req);
 void api_admin_regtoken_put(struct http_req *req);
 void api_admin_regtoken_delete(struct http_req *req);
+void api_admin_server_version(struct http_req *req);
 /* admin_rooms.c, admin_media.c (Synapse's rooms, reports, notices and media admin API) */
 /* False (answered 403 M_FORBIDDEN) unless the requester is a server admin. */
 bool api_admin_only(struct http_req *req);

@@ -203,6 +203,7 @@ const struct http_route api_routes[] = {
     {"GET", ADMIN "/registration_tokens/{token}", api_admin_regtoken_get, R, 0},
     {"PUT", ADMIN "/registration_tokens/{token}", api_admin_regtoken_put, R, J},
     {"DELETE", ADMIN "/registration_tokens/{token}", api_admin_regtoken_delete, R, 0},
+    {"GET", ADMIN "/server_version", api_admin_server_version, N, 0},
 
     /* rooms, event reports, server notices and media (api/admin_rooms.c, admin_media.c);
      * literal paths before the patterns that would take them */

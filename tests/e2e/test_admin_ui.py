@@ -113,3 +113,34 @@ class SynapseAdminUI(ServerTestCase):
         r = self.s.request("POST", A1 + "/media/elsewhere.example/delete?before_ts=99999999999999",
                            token=self.admin)
         self.assertEqual(r.status, 400, r)
+
+    def test_login_and_users_pages(self):
+        # at login synapse-admin asks the version without a token
+        r = self.s.request("GET", A1 + "/server_version", None)
+        self.assertEqual(r.status, 200)
+        self.assertIn("server_version", r.body)
+        self.s.register("wilma")
+        # the users list: getList("users")
+        q = "deactivated=false&dir=f&from=0&guests=false&limit=10&locked=false&order_by=name"
+        body = self.call("GET", A2 + "/users?" + q)
+        self.assertIn("total", body)
+        names = [u["name"] for u in body["users"]]
+        self.assertIn("@wilma:" + self.s.server_name, names)
+        for u in body["users"]:
+            for k in ("name", "is_guest", "admin", "deactivated", "displayname",
+                      "avatar_url", "creation_ts", "user_type", "shadow_banned"):
+                self.assertIn(k, u)
+        uid = enc("@wilma:" + self.s.server_name)
+        # the user's show page and its tabs
+        user = self.call("GET", A2 + f"/users/{uid}")
+        self.assertEqual(user["name"], "@wilma:" + self.s.server_name)
+        self.assertIn("devices", self.call("GET", A2 + f"/users/{uid}/devices"))
+        self.assertIn("joined_rooms", self.call("GET", A1 + f"/users/{uid}/joined_rooms"))
+        self.assertIn("pushers", self.call("GET", A1 + f"/users/{uid}/pushers"))
+        self.assertIn("media", self.call("GET", A1 + f"/users/{uid}/media"))
+        who = self.call("GET", A1 + f"/whois/{uid}")
+        self.assertEqual(who["user_id"], "@wilma:" + self.s.server_name)
+        self.assertIn("devices", who)
+        # the edit form saves with PUT
+        self.call("PUT", A2 + f"/users/{uid}", {"displayname": "Wilma", "admin": False})
+        self.assertEqual(self.call("GET", A2 + f"/users/{uid}")["displayname"], "Wilma")
