@@ -6,8 +6,10 @@
  * conn_id; one the server does not have (never issued to this user and device, replaced,
  * forgotten) answers 400 M_UNKNOWN_POS and the client starts again. A response with nothing
  * to say parks the connection on the notifier through a waker, as GET /sync does, and is computed
- * again from the same state when woken, so nothing falls between. Each response's state is
- * stored under a new pos; the presented one stays valid until a newer one is presented. */
+ * again from the same state when woken, so nothing falls between; the room list read before
+ * is kept for that and only the rooms that moved are read again (server/slidingsync.c). Each
+ * response's state is stored under a new pos; the presented one stays valid until a newer one is
+ * presented. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,8 +26,9 @@ struct sspark {
     json_t *snap; /* owned: q.snap */
     const char *conn_id, *pos;
     int64_t deadline;
-    int64_t at, typing; /* what the empty response covered */
-    json_t *rooms;      /* owned */
+    int64_t at, typing;       /* what the empty response covered */
+    json_t *rooms;            /* owned */
+    json_t *list, *direct;    /* owned: q.list, q.direct (what the last computation read) */
     struct http_waker *waker; /* the current waiter's, or NULL */
 };
 
@@ -34,8 +37,10 @@ static void release(struct sspark *p)
     json_decref(p->body);
     json_decref(p->snap);
     json_decref(p->rooms);
-    p->body = p->snap = p->rooms = NULL;
-    p->q.body = p->q.snap = NULL;
+    json_decref(p->list);
+    json_decref(p->direct);
+    p->body = p->snap = p->rooms = p->list = p->direct = NULL;
+    p->q.body = p->q.snap = p->q.list = p->q.direct = NULL;
 }
 
 /* The request ended (answered, or unanswered when its client went away or the server
@@ -75,13 +80,20 @@ static void respond(struct http_req *req)
         r.rooms = NULL;
         p->at = r.pos;
         p->typing = r.typing;
+        /* a wake-up reads again only what moved (the room list, m.direct) */
+        json_decref(p->list);
+        json_decref(p->direct);
+        p->q.list = p->list = r.list;
+        p->q.direct = p->direct = r.direct;
+        p->q.list_pos = r.pos;
+        r.list = r.direct = NULL;
         ss_result_clear(&r);
         http_suspend(req, arm, respond);
         return;
     }
     char pos[48];
-    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap,
-               pos, sizeof pos);
+    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap, pos,
+               sizeof pos);
     r.snap = NULL;
     json_object_set_new(r.body, "pos", json_string(pos));
     release(p);

@@ -3,7 +3,9 @@
  *
  *  1. The server list: the user's rooms with a membership (join, invite, knock; a kick or ban
  *     by someone else; a leave of their own only when the connection got the room before),
- *     newest activity first (the newest event the user may know of; ties by room ID).
+ *     newest activity first (the newest event the user may know of; ties by room ID). A
+ *     parked request woken again reuses the list it read and reads only the joined rooms
+ *     the notifier saw move (their new events), unless something named the user.
  *  2. Each list filters it (is_dm from m.direct, is_encrypted, is_invite, room_types,
  *     not_room_types, spaces from the joined spaces' m.space.child events, tags and not_tags
  *     from m.tag), answers its
@@ -78,8 +80,8 @@ static int check_rs(const json_t *rs, char *why, size_t n)
     json_t *p;
     json_array_foreach(rs, i, p)
     {
-        if (!json_is_array(p) || json_array_size(p) != 2 ||
-            !json_is_string(json_array_get(p, 0)) || !json_is_string(json_array_get(p, 1)))
+        if (!json_is_array(p) || json_array_size(p) != 2 || !json_is_string(json_array_get(p, 0)) ||
+            !json_is_string(json_array_get(p, 1)))
             return bad(why, n, "required_state entries are [type, state_key]");
     }
     return 0;
@@ -377,9 +379,11 @@ static void select_room(struct selection *s, const json_t *row, const json_t *cf
 static int cmp_pair(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
-    return c ? c : strcmp(json_string_value(json_array_get(x, 1)),
-                          json_string_value(json_array_get(y, 1)));
+    int c =
+        strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
+    return c ? c
+             : strcmp(json_string_value(json_array_get(x, 1)),
+                      json_string_value(json_array_get(y, 1)));
 }
 
 /* The canonical form of a room's required_state (sorted pairs), kept in s->held. */
@@ -414,6 +418,8 @@ void ss_result_clear(struct ss_result *r)
     json_decref(r->body);
     json_decref(r->snap);
     json_decref(r->rooms);
+    json_decref(r->list);
+    json_decref(r->direct);
     memset(r, 0, sizeof *r);
 }
 
@@ -439,6 +445,63 @@ static json_t *direct_rooms(struct dbc *c, const char *user_id)
     return out;
 }
 
+/* The room list of a previous computation (q->list, read at q->list_pos) brought to x->upto:
+ * the rooms the user is joined to that had events since get their activity, encryption,
+ * from one read of those rooms' new events. NULL (read it all again) when something named
+ * the user since, the notifier no longer knows, or on error; *direct_ok then tells whether
+ * q->direct still holds (no account data of the user moved). New reference. */
+static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
+{
+    const struct ss_req *q = x->q;
+    *direct_ok = false;
+    if (!q->list || q->list_pos > x->upto)
+        return NULL;
+    unsigned uk = 0;
+    json_t *rk = json_object(), *ids = json_array(), *moved = NULL, *out = NULL;
+    if (notify_changes(q->user_id, q->list_pos, x->upto, &uk, rk) < 0 ||
+        (uk & (NOTIFY_EVENT | NOTIFY_ACCOUNT | NOTIFY_MEMBER)))
+        goto out;
+    *direct_ok = true;
+    size_t i;
+    json_t *row;
+    json_array_foreach(q->list, i, row)
+    {
+        const char *id = json_string_value(json_object_get(row, "room_id"));
+        /* a room the user is not in shows activity only up to their membership */
+        if ((json_integer_value(json_object_get(rk, id)) & NOTIFY_EVENT) &&
+            strcmp(json_string_value(json_object_get(row, "membership")), "join") == 0)
+            json_array_append_new(ids, json_string(id));
+    }
+    if (!json_array_size(ids)) {
+        out = json_incref((json_t *)q->list);
+        goto out;
+    }
+    if (!(moved = db_ss_rooms_moved(x->c, ids, q->list_pos, x->upto, bt)))
+        goto out;
+    out = json_array();
+    json_array_foreach(q->list, i, row)
+    {
+        const json_t *m =
+            json_object_get(moved, json_string_value(json_object_get(row, "room_id")));
+        if (!m) {
+            json_array_append(out, row);
+            continue;
+        }
+        json_t *c = json_copy(row); /* shallow: the members stay shared, never changed */
+        json_object_set(c, "last", json_object_get(m, "last"));
+        if (json_is_integer(json_object_get(m, "bump")))
+            json_object_set(c, "bump", json_object_get(m, "bump"));
+        if (json_is_true(json_object_get(m, "encrypted")))
+            json_object_set_new(c, "encrypted", json_true());
+        json_array_append_new(out, c);
+    }
+out:
+    json_decref(rk);
+    json_decref(ids);
+    json_decref(moved);
+    return out;
+}
+
 int ss_compute(const struct ss_req *q, struct ss_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -459,8 +522,13 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
     for (size_t i = 0; i < sizeof bump_types / sizeof *bump_types; i++)
         json_array_append_new(bt, json_string(bump_types[i]));
     x.c = db_get();
-    if (!x.c || !(all = db_ss_rooms(x.c, q->user_id, x.upto, bt)) ||
-        !(x.direct = direct_rooms(x.c, q->user_id)))
+    bool direct_ok = false;
+    if (!x.c)
+        goto out;
+    all = list_moved(&x, bt, &direct_ok);
+    x.direct = direct_ok && q->direct ? json_incref((json_t *)q->direct) : NULL;
+    if ((!all && !(all = db_ss_rooms(x.c, q->user_id, x.upto, bt))) ||
+        (!x.direct && !(x.direct = direct_rooms(x.c, q->user_id))))
         goto out;
 
     /* step 1: the server list */
@@ -503,8 +571,8 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                 goto out;
             }
             json_t *v;
-            json_array_foreach(ids, i, v) json_object_set_new(children, json_string_value(v),
-                                                             json_true());
+            json_array_foreach(ids, i, v)
+                json_object_set_new(children, json_string_value(v), json_true());
             json_decref(ids);
         }
         size_t k = 0;
@@ -555,11 +623,11 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                 (old_counts ? !json_equal(counts, old_counts) : json_object_size(counts) > 0);
     if (ss_ext_keys(&x, exts, &news) < 0 ||
         ss_ext_rooms(&x, s.where, rooms_out, json_integer_value(json_object_get(snap, "typing")),
-                  exts, &news) < 0)
+                     exts, &news) < 0)
         goto out;
 
-    r->body = json_pack("{s:O,s:O,s:O}", "lists", lists_out, "rooms", rooms_out, "extensions",
-                        exts);
+    r->body =
+        json_pack("{s:O,s:O,s:O}", "lists", lists_out, "rooms", rooms_out, "extensions", exts);
     const json_t *txn = json_object_get(q->body, "txn_id");
     if (json_is_string(txn))
         json_object_set(r->body, "txn_id", (json_t *)txn);
@@ -567,6 +635,8 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
                         (json_int_t)typing_now, "rooms", sent, "counts", counts);
     r->rooms = joined;
     joined = NULL;
+    r->list = json_incref(all);
+    r->direct = json_incref(x.direct);
     r->empty = !news;
     r->pos = x.upto;
     r->typing = typing_now;

@@ -18,13 +18,20 @@ struct ss_req {
     const json_t *body;    /* validated, borrowed */
     const json_t *snap;    /* the connection's state at the presented pos (borrowed); NULL:
                             * a new connection */
+    /* what a previous computation of this request read (ss_result.list, .direct; borrowed,
+     * may be NULL): reused, updated for the rooms that moved since list_pos, while nothing
+     * named the user (their memberships, account data) */
+    const json_t *list, *direct;
+    int64_t list_pos;
 };
 
 struct ss_result {
-    json_t *body;  /* the response without `pos` (owned) */
-    json_t *snap;  /* the connection's state after it (owned) */
-    json_t *rooms; /* the joined rooms a long-poll waits on (owned) */
-    bool empty;    /* nothing to say: a long-poll may wait */
+    json_t *body;          /* the response without `pos` (owned) */
+    json_t *snap;          /* the connection's state after it (owned) */
+    json_t *rooms;         /* the joined rooms a long-poll waits on (owned) */
+    json_t *list, *direct; /* the room list and m.direct rooms as of pos (owned), for
+                            * ss_req.list and .direct next time */
+    bool empty;            /* nothing to say: a long-poll may wait */
     int64_t pos, typing;
 };
 

@@ -12,10 +12,14 @@
  *     history-visibility rules end the timeline). A user who left sees up to their leave.
  *     num_live counts the events after the previous response.
  *  3. required_state: the entries of the state at the end of the timeline that match the
- *     config; for a room sent before with the same config only those that changed since
- *     (deleted ones as {type, state_key} stubs). `$LAZY` member events are those of the
- *     timeline's senders and targets and, without a gap, member changes since; each is sent
- *     once per connection (the snapshot remembers them). `$ME` is the user.
+ *     config, those the timeline holds too (MSC4186 clients take state from required_state
+ *     only, never from the timeline); for a room sent before with the same config only
+ *     those that changed since (deleted ones as {type, state_key} stubs). `$LAZY` member events are
+ * those of the timeline's senders and targets and, without a gap, member changes since; each is
+ * sent once per connection (the snapshot's record holds, per user, the member event last sent, and
+ * only while it is current: one that changed unsent is dropped). `$ME` is the user. A range with no
+ * state event and no gap (every message) compares no state: only $LAZY senders missing from the
+ * record are read, as /sync's lazy-loading reads them.
  *  4. name, avatar (from the same state); for a joined room also unread counts, and heroes
  *     (joined, invited, then left users, with display names from their member events) when
  *     the room has no name and member counts, these two when sent from scratch or when the
@@ -86,13 +90,99 @@ static json_t *state_field(const json_t *now, const json_t *evs, const char *typ
 {
     const char *id = statemap_get(now, type, "");
     const json_t *row = id ? json_object_get(evs, id) : NULL;
-    return row ? json_object_get(json_object_get(json_object_get(row, "pdu"), "content"), f)
-               : NULL;
+    return row ? json_object_get(json_object_get(json_object_get(row, "pdu"), "content"), f) : NULL;
+}
+
+/* The required_state events `ids` in client format, into entry's required_state when any
+ * (with `stubs` for deleted entries, stolen), or always when `always`. 0 or -1. */
+static int put_state(struct ss_ctx *x, const char *room_id, json_t *ids, const json_t *evs,
+                     json_t *stubs, bool always, json_t *entry)
+{
+    json_t *out = json_array();
+    struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
+    struct sync_ctx sx = {.q = &sq, .c = x->c, .upto = x->upto, .now = x->now};
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        json_t *row = json_object_get(evs, json_string_value(v));
+        if (!row)
+            continue;
+        json_object_set(row, "event_id", v);
+        json_array_append_new(out, sync_format_event(&sx, room_id, row));
+    }
+    if (stubs)
+        json_array_extend(out, stubs);
+    json_decref(stubs);
+    if (always || json_array_size(out))
+        json_object_set_new(entry, "required_state", out);
+    else
+        json_decref(out);
+    return 0;
+}
+
+/* Steps 3-4 for a room sent before with the same config whose range holds no state event
+ * and no gap (`rows` are all its events): the state did not move, so nothing changed and
+ * name and avatar stand; only $LAZY senders the record lacks need their member events, read
+ * at the newest row's state group as /sync's lazy-loading does. This is the path of every
+ * message: no state is compared. 0, -1, or 1 when it does not apply (the caller takes the
+ * general path). */
+static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
+                            const json_t *rows, json_t *snap_entry)
+{
+    struct ss_room *r = t->r;
+    const char *key;
+    json_t *v;
+    json_t *missing = json_array();
+    json_t *lazy = json_deep_copy(json_object_get(r->prev, "lazy"));
+    if (!lazy)
+        lazy = json_object();
+    bool want_lazy = rs_lazy(r->required_state);
+    json_object_foreach(senders, key, v)
+    {
+        bool lz = false;
+        /* an entry asked for by name goes out only when it changed: not here */
+        if (want_lazy && !json_object_get(lazy, key) &&
+            !rs_match(r->required_state, x->q->user_id, "m.room.member", key, &lz))
+            json_array_append_new(missing, json_string(key));
+    }
+    int64_t g = json_integer_value(json_object_get(json_array_get(rows, 0), "group"));
+    if (json_array_size(missing) && g <= 0) {
+        json_decref(missing);
+        json_decref(lazy);
+        return 1;
+    }
+    json_t *ids = json_array(), *mem = NULL, *evs = NULL;
+    int rc = -1;
+    if (json_array_size(missing)) {
+        if (!(mem = sync_group_members(x->c, g, missing)))
+            goto out;
+        json_object_foreach(mem, key, v)
+        {
+            json_array_append(ids, v);
+            json_object_set(lazy, key, v);
+        }
+    }
+    evs = json_array_size(ids) ? db_events_many(x->c, ids) : json_object();
+    if (!evs)
+        goto out;
+    put_state(x, r->room_id, ids, evs, NULL, false, entry);
+    json_object_set(snap_entry, "name", json_object_get(r->prev, "name"));
+    json_object_set(snap_entry, "avatar", json_object_get(r->prev, "avatar"));
+    json_object_set(snap_entry, "lazy", lazy);
+    rc = 0;
+out:
+    json_decref(missing);
+    json_decref(lazy);
+    json_decref(ids);
+    json_decref(mem);
+    json_decref(evs);
+    return rc;
 }
 
 /* The state part of one joined or left room (steps 3-4). 0 or -1. */
 static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *senders,
-                      json_t *tl_ids, bool limited, json_t *summary, json_t *snap_entry)
+                      bool limited, json_t *summary, json_t *snap_entry)
 {
     struct ss_room *r = t->r;
     const json_t *prev_lazy = json_object_get(r->prev, "lazy");
@@ -151,13 +241,17 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
             take = changed;
         else if (member && want_lazy && !str_eq(json_object_get(lazy, skey), id)) {
             /* timeline senders and targets; without a gap, member changes since */
-            take = json_object_get(senders, skey) ||
-                   (!t->initial && !limited && changed && then);
+            take = json_object_get(senders, skey) || (!t->initial && !limited && changed && then);
         }
-        if (take && id && !json_object_get(tl_ids, id)) {
+        if (take && id) {
             json_array_append_new(ids, json_string(id));
             if (member)
                 json_object_set_new(lazy, skey, json_string(id));
+        } else if (member && !take && !str_eq(json_object_get(lazy, skey), id) &&
+                   (changed || whole)) {
+            /* the record holds only member events current at this response (step 3),
+             * so a quiet range can trust it; one from the timeline is noted after */
+            json_object_del(lazy, skey);
         }
         free(type);
         free(skey);
@@ -196,22 +290,8 @@ static int room_state(struct ss_ctx *x, struct todo *t, json_t *entry, json_t *s
     json_decref(fetch);
     if (!evs)
         goto out;
-    json_t *out = json_array();
-    struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
-    struct sync_ctx sx = {.q = &sq, .c = x->c, .upto = x->upto, .now = x->now};
-    json_array_foreach(ids, i, v)
-    {
-        json_t *row = json_object_get(evs, json_string_value(v));
-        if (!row)
-            continue;
-        json_object_set(row, "event_id", v);
-        json_array_append_new(out, sync_format_event(&sx, r->room_id, row));
-    }
-    json_array_extend(out, stubs);
-    if (whole || json_array_size(out))
-        json_object_set_new(entry, "required_state", out);
-    else
-        json_decref(out);
+    put_state(x, r->room_id, ids, evs, stubs, whole, entry);
+    stubs = NULL;
     /* name and avatar: when new or changed */
     const char *name_id = statemap_get(now, "m.room.name", "");
     const char *avatar_id = statemap_get(now, "m.room.avatar", "");
@@ -268,20 +348,22 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
 {
     struct ss_room *r = t->r;
     struct sync_req sq = {.user_id = x->q->user_id, .device_id = x->q->device_id};
-    struct sync_ctx sx = {.q = &sq, .c = x->c, .since = t->from, .upto = x->upto,
-                          .now = x->now, .limit = r->timeline_limit};
-    json_t *senders = json_object(), *tl_ids = json_object();
+    struct sync_ctx sx = {.q = &sq,
+                          .c = x->c,
+                          .since = t->from,
+                          .upto = x->upto,
+                          .now = x->now,
+                          .limit = r->timeline_limit};
+    json_t *senders = json_object();
     bool limited = false;
     char prev_batch[64];
-    json_t *tl = sync_room_timeline(&sx, r->room_id, rows, r->row, senders, &limited,
-                                    prev_batch, sizeof prev_batch);
+    json_t *tl = sync_room_timeline(&sx, r->room_id, rows, r->row, senders, &limited, prev_batch,
+                                    sizeof prev_batch);
     /* the rows used are the newest len(tl); live ones came after the previous response */
     size_t used = json_array_size(tl), live = 0;
     int64_t last_sent = json_integer_value(json_object_get(r->prev, "s"));
     for (size_t i = 0; i < used; i++) {
         json_t *row = json_array_get(rows, i);
-        json_object_set_new(tl_ids, json_string_value(json_object_get(row, "event_id")),
-                            json_true());
         const json_t *pdu = json_object_get(row, "pdu");
         if (str_eq(json_object_get(pdu, "type"), "m.room.member")) {
             const char *sk = json_string_value(json_object_get(pdu, "state_key"));
@@ -291,16 +373,24 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
         if (!t->initial && json_integer_value(json_object_get(row, "stream")) > last_sent)
             live++;
     }
-    int rc = room_state(x, t, entry, senders, tl_ids, limited, summary, snap_entry);
+    /* a quiet range: no gap, no state event, nothing asked again */
+    bool quiet = !t->initial && !t->rs_changed && !t->expanded && !limited &&
+                 json_array_size(rows) <= (size_t)r->timeline_limit &&
+                 !json_array_size(json_object_get(summary, "heroes"));
+    for (size_t i = 0; quiet && i < json_array_size(rows); i++)
+        quiet = !json_object_get(json_object_get(json_array_get(rows, i), "pdu"), "state_key");
+    int rc = quiet ? room_state_quiet(x, t, entry, senders, rows, snap_entry) : 1;
+    if (rc > 0)
+        rc = room_state(x, t, entry, senders, limited, summary, snap_entry);
     json_decref(senders);
-    json_decref(tl_ids);
     if (rc < 0) {
         json_decref(tl);
         return -1;
     }
-    /* member events of the timeline count as sent for $LAZY */
+    /* member events of the timeline count as sent for $LAZY (oldest first: the newest of a
+     * user stays) */
     json_t *lazy = json_object_get(snap_entry, "lazy");
-    for (size_t i = 0; i < used; i++) {
+    for (size_t i = used; i-- > 0;) {
         const json_t *pdu = json_object_get(json_array_get(rows, i), "pdu");
         const char *sk = json_string_value(json_object_get(pdu, "state_key"));
         if (sk && str_eq(json_object_get(pdu, "type"), "m.room.member"))
@@ -336,8 +426,7 @@ static int room_joined(struct ss_ctx *x, struct todo *t, json_t *rows, json_t *s
     return 0;
 }
 
-int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *rooms,
-                   json_t *sent)
+int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *rooms, json_t *sent)
 {
     int rc = -1;
     struct todo *todo = calloc(n ? n : 1, sizeof *todo);
@@ -356,9 +445,10 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         const json_t *p = r->prev;
         bool initial = !p;
         /* a new membership; a join -> join (profile change) is only activity */
-        bool moved = p && (!str_eq(json_object_get(p, "m"), ms) ||
-                           (strcmp(ms, "join") != 0 &&
-                            json_integer_value(json_object_get(p, "ms")) != mstream));
+        bool moved =
+            p &&
+            (!str_eq(json_object_get(p, "m"), ms) ||
+             (strcmp(ms, "join") != 0 && json_integer_value(json_object_get(p, "ms")) != mstream));
         bool active = p && last > json_integer_value(json_object_get(p, "s"));
         bool expanded = p && r->timeline_limit > json_integer_value(json_object_get(p, "tl"));
         bool rs_changed = p && !str_eq(json_object_get(p, "rs"), r->rs_key);
@@ -372,8 +462,7 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         t->initial = initial || moved; /* a new membership starts the room again */
         t->expanded = expanded && !t->initial;
         t->rs_changed = rs_changed;
-        t->joinlike = strcmp(ms, "join") == 0 || strcmp(ms, "leave") == 0 ||
-                      strcmp(ms, "ban") == 0;
+        t->joinlike = strcmp(ms, "join") == 0 || strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0;
         t->from = t->initial || t->expanded ? 0 : json_integer_value(json_object_get(p, "s"));
         t->to = strcmp(ms, "join") == 0 ? x->upto : mstream;
         if (!t->joinlike)
@@ -386,9 +475,9 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
                 ranges = json_array();
                 json_object_set_new(by_limit, lk, ranges);
             }
-            json_array_append_new(ranges, json_pack("{s:s,s:I,s:I}", "room_id", r->room_id,
-                                                    "since", (json_int_t)t->from, "upto",
-                                                    (json_int_t)t->to));
+            json_array_append_new(ranges,
+                                  json_pack("{s:s,s:I,s:I}", "room_id", r->room_id, "since",
+                                            (json_int_t)t->from, "upto", (json_int_t)t->to));
         }
         /* summaries read the current state: only for rooms the user is in */
         if (strcmp(ms, "join") == 0)
@@ -399,8 +488,8 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
     json_t *ranges;
     json_object_foreach(by_limit, lk, ranges)
     {
-        json_t *got = db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id,
-                                        x->q->device_id, NULL);
+        json_t *got =
+            db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id, x->q->device_id, NULL);
         if (!got)
             goto out;
         json_object_update(tls, got);

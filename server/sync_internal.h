@@ -54,4 +54,11 @@ json_t *sync_room_timeline(struct sync_ctx *x, const char *room_id, json_t *rows
                            const json_t *member, json_t *senders, bool *limited,
                            char *prev_batch, size_t n);
 
+/* The member events of `users` (array of user IDs, borrowed) in state group `group`, as
+ * db_state_group_members gives them (new object {user_id: event_id}, NULL on error), through
+ * a bounded process-wide cache: a state group never changes, so what one request read serves
+ * every other (the /sync and sliding sync requests one message wakes all ask it for the
+ * sender). Thread-safe. */
+json_t *sync_group_members(struct dbc *c, int64_t group, json_t *users);
+
 #endif

@@ -18,10 +18,12 @@
  *     without include_redundant_members, those the device was already sent (and still
  *     current) are left out: the record is per device, kept in sync_lazy_members, and
  *     counts only what went out in responses up to `since` (so a response the client never
- *     got does not count).
+ *     got does not count). The senders' member events at a state group are read through a
+ *     process-wide cache shared with sliding sync (sync_group_members): groups never change.
  * Assumes a linear room DAG for "state before an event" (the event before it in the stream);
  * federation brings forks and will read the state group of the prev events instead. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,81 @@ json_t *sync_format_event(struct sync_ctx *x, const char *room_id, json_t *row)
             room_aggregate(x->c, ev, x->q->user_id, x->now);
     }
     return project(ev, x->fields);
+}
+
+/* --- member events by state group (cached) --------------------------------------------- */
+
+#define MEMBER_SLOTS 8192 /* direct-mapped: a collision replaces */
+
+struct member_slot {
+    int64_t group; /* 0: empty */
+    char *user_id;
+    char *event_id; /* "" when the user has no member event in the group */
+};
+
+static pthread_mutex_t members_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct member_slot members[MEMBER_SLOTS];
+
+static size_t member_slot_of(int64_t group, const char *user_id)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)group;
+    for (const char *s = user_id; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)(h % MEMBER_SLOTS);
+}
+
+json_t *sync_group_members(struct dbc *c, int64_t group, json_t *users)
+{
+    json_t *out = json_object(), *missing = json_array();
+    size_t i;
+    json_t *v;
+    pthread_mutex_lock(&members_mu);
+    json_array_foreach(users, i, v)
+    {
+        const char *u = json_string_value(v);
+        const struct member_slot *m = u ? &members[member_slot_of(group, u)] : NULL;
+        if (m && m->group == group && m->user_id && strcmp(m->user_id, u) == 0) {
+            if (*m->event_id)
+                json_object_set_new(out, u, json_string(m->event_id));
+        } else if (u) {
+            json_array_append(missing, v);
+        }
+    }
+    pthread_mutex_unlock(&members_mu);
+    if (!json_array_size(missing)) {
+        json_decref(missing);
+        return out;
+    }
+    json_t *got = db_state_group_members(c, group, missing);
+    if (!got) {
+        json_decref(missing);
+        json_decref(out);
+        return NULL;
+    }
+    pthread_mutex_lock(&members_mu);
+    json_array_foreach(missing, i, v)
+    {
+        const char *u = json_string_value(v);
+        const char *id = json_string_value(json_object_get(got, u));
+        struct member_slot *m = &members[member_slot_of(group, u)];
+        char *nu = strdup(u), *ne = strdup(id ? id : "");
+        if (nu && ne) {
+            free(m->user_id);
+            free(m->event_id);
+            m->group = group;
+            m->user_id = nu;
+            m->event_id = ne;
+        } else {
+            free(nu);
+            free(ne);
+        }
+        if (id)
+            json_object_set_new(out, u, json_string(id));
+    }
+    pthread_mutex_unlock(&members_mu);
+    json_decref(missing);
+    json_decref(got);
+    return out;
 }
 
 /* --- lazy-loading record ---------------------------------------------------------------- */
@@ -188,7 +265,7 @@ static int lazy_senders(struct sync_ctx *x, const char *room_id, int64_t gt, jso
     {
         json_array_append_new(users, json_string(u));
     }
-    json_t *got = db_state_group_members(x->c, gt, users);
+    json_t *got = sync_group_members(x->c, gt, users);
     json_decref(users);
     if (!got)
         return -1;

@@ -45,6 +45,32 @@ json_t *db_ss_rooms(struct dbc *c, const char *user_id, int64_t upto, const json
     return v;
 }
 
+json_t *db_ss_rooms_moved(struct dbc *c, const json_t *rooms, int64_t since, int64_t upto,
+                          const json_t *bump_types)
+{
+    char sn[24], u[24];
+    char *r = json_dumps(rooms, JSON_COMPACT);
+    char *bt = json_dumps(bump_types, JSON_COMPACT);
+    json_t *v = NULL;
+    if (r && bt) {
+        const char *p[] = {r, db_i64(sn, since), db_i64(u, upto), bt};
+        v = db_json(db_exec(
+            c,
+            "WITH bt AS (SELECT array_agg(t) AS a FROM jsonb_array_elements_text($4::jsonb) t) "
+            "SELECT coalesce(json_object_agg(room_id, json_build_object('last', last, 'bump', "
+            "bump, 'encrypted', enc)), '{}'::json) FROM (SELECT e.room_id, max(e.stream_ordering) "
+            "AS last, max(e.stream_ordering) FILTER (WHERE e.type = ANY (bt.a)) AS bump, "
+            "bool_or(e.type = 'm.room.encryption' AND e.state_key = '') AS enc FROM events e "
+            "CROSS JOIN bt WHERE e.room_id = ANY (ARRAY(SELECT "
+            "jsonb_array_elements_text($1::jsonb))) AND e.stream_ordering > $2 AND "
+            "e.stream_ordering <= $3 AND e.rejected IS NULL GROUP BY e.room_id) d",
+            4, p));
+    }
+    free(r);
+    free(bt);
+    return v;
+}
+
 json_t *db_ss_space_children(struct dbc *c, const char *user_id, const json_t *spaces)
 {
     char *s = json_dumps(spaces, JSON_COMPACT);
@@ -76,14 +102,14 @@ json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int
     /* the groups as db_sync_group_at_stream finds them; each group's entry for a key is the
      * newest on its chain of bases (as db_state_group_load reads it), a NULL event_id there
      * meaning absent */
-#define SS_AT(pos)                                                                             \
-    "(SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= " pos " AND "  \
+#define SS_AT(pos)                                                                                 \
+    "(SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= " pos " AND "       \
     "rejected IS NULL ORDER BY stream_ordering DESC LIMIT 1)"
-#define SS_PICK(chain)                                                                         \
-    "(SELECT coalesce(json_agg(json_build_array(type, state_key, event_id)), '[]'::json) "    \
-    "FROM (SELECT DISTINCT ON (x.type, x.state_key) x.type, x.state_key, x.event_id FROM "    \
-    "state_group_entries x JOIN " chain " ch ON ch.id = x.state_group JOIN keys k ON k.type "  \
-    "= x.type AND k.state_key = x.state_key ORDER BY x.type, x.state_key, ch.seq DESC) a "    \
+#define SS_PICK(chain)                                                                             \
+    "(SELECT coalesce(json_agg(json_build_array(type, state_key, event_id)), '[]'::json) "         \
+    "FROM (SELECT DISTINCT ON (x.type, x.state_key) x.type, x.state_key, x.event_id FROM "         \
+    "state_group_entries x JOIN " chain " ch ON ch.id = x.state_group JOIN keys k ON k.type "      \
+    "= x.type AND k.state_key = x.state_key ORDER BY x.type, x.state_key, ch.seq DESC) a "         \
     "WHERE event_id IS NOT NULL)"
     json_t *v = db_json(db_exec(
         c,
@@ -92,11 +118,14 @@ json_t *db_ss_state_delta(struct dbc *c, const char *room_id, int64_t since, int
         "AND e.state_key IS NOT NULL AND e.rejected IS NULL UNION SELECT 'm.room.member', m "
         "FROM jsonb_array_elements_text($4::jsonb) AS m UNION VALUES ('m.room.name', ''), "
         "('m.room.avatar', '')), "
-        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$3")
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = cn.base), "
-        "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT("$2")
-        " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON g.id = ct.base) "
-        "SELECT json_build_object('now', " SS_PICK("cn") ", 'then', " SS_PICK("ct") ")",
+        "cn(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT(
+            "$3") " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN cn ON g.id = "
+                  "cn.base), "
+                  "ct(id, base, seq) AS (SELECT id, base, seq FROM state_groups WHERE id = " SS_AT(
+                      "$2") " UNION ALL SELECT g.id, g.base, g.seq FROM state_groups g JOIN ct ON "
+                            "g.id = ct.base) "
+                            "SELECT json_build_object('now', " SS_PICK("cn") ", 'then', " SS_PICK(
+                                "ct") ")",
         4, p));
 #undef SS_PICK
 #undef SS_AT

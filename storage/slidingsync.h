@@ -17,6 +17,13 @@
  * m.tag for the room, or null)}. */
 json_t *db_ss_rooms(struct dbc *c, const char *user_id, int64_t upto, const json_t *bump_types);
 
+/* What moved in rooms (array of room IDs, borrowed) in (since, upto]: new object {room_id:
+ * {last, bump (null when no event of `bump_types` came), encrypted (an m.room.encryption
+ * arrived)}} holding the rooms with an accepted event in that range. The update of a room
+ * list db_ss_rooms read at `since`, for rooms the user stayed joined to. */
+json_t *db_ss_rooms_moved(struct dbc *c, const json_t *rooms, int64_t since, int64_t upto,
+                          const json_t *bump_types);
+
 /* The rooms named by the m.space.child events (with a non-empty `via`) in the current state
  * of `spaces` (array of room IDs, borrowed) that user_id is joined to: new array of IDs. */
 json_t *db_ss_space_children(struct dbc *c, const char *user_id, const json_t *spaces);

@@ -259,7 +259,7 @@ json_t *db_events_many(struct dbc *c, json_t *ids)
         c,
         "SELECT coalesce(json_object_agg(event_id, json_build_object('pdu', json::json, "
         "'redacted_by', redacted_by, 'stream', stream_ordering)), '{}'::json) FROM events "
-        "WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        "WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
         1, p));
     free(r);
     return v;
@@ -322,7 +322,8 @@ json_t *db_sync_summaries(struct dbc *c, json_t *rooms, const char *user_id)
         "current_state h WHERE h.room_id = cs.room_id AND h.type = 'm.room.member' AND "
         "h.state_key <> $2 ORDER BY h.membership NOT IN ('join', 'invite'), h.state_key "
         "LIMIT 5) hs) AS h FROM current_state cs WHERE cs.type = 'm.room.member' AND "
-        "cs.room_id IN (SELECT jsonb_array_elements_text($1::jsonb)) GROUP BY cs.room_id) x",
+        "cs.room_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) GROUP BY "
+        "cs.room_id) x",
         2, p));
     free(r);
     return v;
@@ -359,9 +360,10 @@ json_t *db_state_group_members(struct dbc *c, int64_t group, json_t *users)
         "g.id = ch.base) "
         "SELECT coalesce(json_object_agg(state_key, event_id) FILTER (WHERE event_id IS NOT "
         "NULL), '{}'::json) FROM (SELECT DISTINCT ON (x.state_key) x.state_key, x.event_id "
-        "FROM state_group_entries x JOIN chain ch ON ch.id = x.state_group WHERE x.type = "
-        "'m.room.member' AND x.state_key IN (SELECT jsonb_array_elements_text($2::jsonb)) "
-        "ORDER BY x.state_key, ch.seq DESC) m",
+        "FROM state_group_entries x JOIN state_groups sg ON sg.id = x.state_group WHERE "
+        "x.state_group = ANY (ARRAY(SELECT id FROM chain)) AND x.type = 'm.room.member' AND "
+        "x.state_key = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) "
+        "ORDER BY x.state_key, sg.seq DESC) m",
         2, p));
     free(u);
     return v;

@@ -9,8 +9,10 @@
    client, then with --idle clients long-polling (each a user of its own, in a room of its
    own, so a send concerns none of them).
 2. Memory: the server's resident set size with those clients parked.
-3. Fan-out (informative): --fanout clients long-polling in the sender's room, all woken by
-   one send; the time until each has its response.
+3. Fan-out: --fanout clients long-polling in the sender's room, all woken by one send; the
+   time until each has its response (p50, p99, last), the server's RSS with them parked and
+   after, and the CPU time the server and PostgreSQL spent answering them (--perf FILE
+   records a perf profile of the server during it).
 With --sliding every client uses native sliding sync (MSC4186) instead of GET /sync, as Element
 X's room list does: a list of range [0,19] with timeline_limit 1, long-polling on `pos`.
 
@@ -22,6 +24,8 @@ import http.client
 import json
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -96,8 +100,40 @@ class Conn:
 
 
 def pct(values, p):
+    if not values:
+        return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process (0.0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_cpu_s():
+    """CPU seconds of the private cluster's postmaster and its children (the backends)."""
+    try:
+        with open(os.path.join(ROOT, "var", "pg", "data", "postmaster.pid")) as f:
+            master = int(f.readline())
+    except (OSError, ValueError):
+        return 0.0
+    total = cpu_s(master)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == master:
+                total += cpu_s(int(d))
+    return total
 
 
 def rss_mb(pid):
@@ -201,33 +237,62 @@ def register_many(srv, prefix, n):
         return list(ex.map(lambda i: srv.register(f"{prefix}{i}")["access_token"], range(n)))
 
 
-async def fan_out(srv, tok_s, room, fan_tokens):
+async def fan_out(srv, tok_s, room, fan_tokens, perf=None):
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda t: srv.post(CS + f"/rooms/{urllib.parse.quote(room)}/join", {},
                                        token=t), fan_tokens))
-    sender = Conn(srv.port, tok_s)
-    await sender.open()
-    fans = []
+    fans, waits, done = [], [], []
+    t0 = [0.0]
+
+    async def wait_one(c, since, t0):
+        body = await c.sync(since, timeout=90000)
+        if t0[0]:
+            done.append((time.perf_counter() - t0[0]) * 1000)
+        else:
+            raise RuntimeError(f"a fan-out long-poll returned before the send: {body}")
+
+    # each long-polls right after its first sync: a kept-alive connection left idle while
+    # the others make theirs is closed by the front after a few seconds
     for t in fan_tokens:
         c = Conn(srv.port, t)
         await c.open()
-        fans.append((c, next_token(await c.sync())))
-    done = []
-
-    async def wait_one(c, since, t0):
-        await c.sync(since, timeout=30000)
-        done.append((time.perf_counter() - t0[0]) * 1000)
-
-    t0 = [0.0]
-    waits = [asyncio.ensure_future(wait_one(c, s, t0)) for c, s in fans]
+        fans.append((c, None))
+        waits.append(asyncio.ensure_future(wait_one(c, next_token(await c.sync()), t0)))
+    # until every request is parked: the server's CPU time stands still (at most 20 s)
     await asyncio.sleep(1.0)
+    quiet_by = time.monotonic() + 20
+    last = cpu_s(srv.proc.pid)
+    while time.monotonic() < quiet_by:
+        await asyncio.sleep(0.3)
+        now = cpu_s(srv.proc.pid)
+        if now - last < 0.02:
+            break
+        last = now
+    rss_parked = rss_mb(srv.proc.pid)
+    sender = Conn(srv.port, tok_s)  # opened now: an idle keep-alive may be closed meanwhile
+    await sender.open()
+    rec = None
+    if perf:
+        rec = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", perf, "-p",
+                                str(srv.proc.pid)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)
+    cpu0, pg0 = cpu_s(srv.proc.pid), pg_cpu_s()
     t0[0] = time.perf_counter()
     await sender.request("PUT", CS + f"/rooms/{urllib.parse.quote(room)}/send/"
                          f"m.room.message/fan{time.time_ns()}",
                          {"msgtype": "m.text", "body": "everyone"})
     await asyncio.wait_for(asyncio.gather(*waits), 60)
+    cpu1, pg1 = cpu_s(srv.proc.pid), pg_cpu_s()
+    if rec:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(30)
     print(f"fan-out to {len(fans)} in one room: first {min(done):.1f} ms, p50 "
-          f"{pct(done, 50):.1f} ms, last {max(done):.1f} ms", flush=True)
+          f"{pct(done, 50):.1f} ms, p99 {pct(done, 99):.1f} ms, last {max(done):.1f} ms",
+          flush=True)
+    print(f"  server CPU {(cpu1 - cpu0) * 1000:.0f} ms, PostgreSQL CPU {(pg1 - pg0) * 1000:.0f} "
+          f"ms for the {len(fans)} responses; server RSS {rss_parked:.1f} MB parked, "
+          f"{rss_mb(srv.proc.pid):.1f} MB after", flush=True)
     for c, _ in fans:
         c.close()
     sender.close()
@@ -263,7 +328,7 @@ def run(srv, args):
     proc.join(90)
 
     if args.fanout:
-        asyncio.run(fan_out(srv, tok_s, room, idle_tokens[:args.fanout]))
+        asyncio.run(fan_out(srv, tok_s, room, idle_tokens[:args.fanout], args.perf))
 
 
 def main():
@@ -272,6 +337,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--fanout", type=int, default=500)
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--perf", metavar="FILE", help="perf record the server during the fan-out")
     ap.add_argument("--sliding", action="store_true", help="native sliding sync (MSC4186)")
     args = ap.parse_args()
     global SLIDING

@@ -394,6 +394,14 @@ class SlidingSync(ServerTestCase):
         e = r["rooms"][rid]
         self.assertNotIn("name", e)
         self.assertNotIn("required_state", e)
+        # a state change that is in the timeline is in required_state too: MSC4186 clients
+        # take state from required_state only
+        self.s.put(CS + f"/rooms/{q(rid)}/state/m.room.topic/", {"topic": "t"}, token=tok)
+        r = self.ss(tok, body, pos=r["pos"])
+        e = r["rooms"][rid]
+        self.assertEqual([ev["type"] for ev in e["timeline"]], ["m.room.topic"])
+        self.assertEqual([(ev["type"], ev["content"]) for ev in e["required_state"]],
+                         [("m.room.topic", {"topic": "t"})])
 
     def test_parked_request_of_a_client_that_left(self):
         """A long-poll whose client goes away ends while parked (the HTTP front notices within
@@ -424,3 +432,109 @@ class SlidingSync(ServerTestCase):
         r = self.ss(tok, body, pos=pos)
         self.assertIn(rid, r["rooms"])
         self.assertEqual(self.s.get("/_matrix/client/versions").status, 200)
+
+    def park(self, token, body, pos, then, timeout=10000):
+        """Long-poll in a thread, do `then()` once it is parked; the response and its time."""
+        out = {}
+
+        def poll():
+            t0 = time.monotonic()
+            out["r"] = self.ss(token, body, pos=pos, timeout=timeout)
+            out["t"] = time.monotonic() - t0
+
+        th = threading.Thread(target=poll)
+        th.start()
+        time.sleep(0.5)
+        then()
+        th.join(timeout / 1000 + 10)
+        self.assertFalse(th.is_alive())
+        return out["r"], out["t"]
+
+    def test_parked_request_sees_the_list_move(self):
+        """A woken long-poll reuses the room list it read and reads only the rooms that moved:
+        their new order, encryption, and a new membership (which reads the list again) must
+        show as they would on a fresh request."""
+        tok = self.s.register("lena")["access_token"]
+        self.tok["lena"] = tok
+        old = self.room("lena", name="old")
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(old)}/join", {},
+                                     token=self.tok["bob"]).status, 200)
+        new = self.room("lena", name="new")
+        body = {"conn_id": "moving", "lists": {
+            "top": {"ranges": [[0, 0]], "timeline_limit": 1, "required_state": []},
+            "enc": {"ranges": [[0, 9]], "timeline_limit": 0, "required_state": [],
+                    "filters": {"is_encrypted": True}}}}
+        r = self.ss(tok, body)
+        self.assertEqual(set(r["rooms"]), {new})
+        self.assertEqual(r["lists"]["enc"]["count"], 0)
+        # bob's message moves "old" to the top of the window while lena waits
+        r, t = self.park(tok, body, r["pos"], lambda: self.msg(old, "bob", "to the top"))
+        self.assertLess(t, 5)
+        self.assertEqual(set(r["rooms"]), {old})
+        self.assertEqual(r["rooms"][old]["timeline"][-1]["content"]["body"], "to the top")
+        self.assertEqual(r["rooms"][old]["lists"], ["top"])
+        # bob turns encryption on in "old": the encrypted list counts it while lena waits
+        pl = self.s.get(CS + f"/rooms/{q(old)}/state/m.room.power_levels/", token=tok).body
+        pl["users"]["@bob:test.local"] = 100
+        put = self.s.put(CS + f"/rooms/{q(old)}/state/m.room.power_levels/", pl, token=tok)
+        self.assertEqual(put.status, 200, put)
+        r = self.ss(tok, body, pos=r["pos"])
+
+        def encrypt():
+            self.assertEqual(self.s.put(CS + f"/rooms/{q(old)}/state/m.room.encryption/",
+                                        {"algorithm": "m.megolm.v1.aes-sha2"},
+                                        token=self.tok["bob"]).status, 200)
+        r, t = self.park(tok, body, r["pos"], encrypt)
+        self.assertLess(t, 5)
+        self.assertEqual(r["lists"]["enc"]["count"], 1)
+        self.assertIn(old, r["rooms"])
+        # an invite while waiting: a new membership, the list is read again
+        other = self.room("bob", preset="private_chat")
+        invite = lambda: self.assertEqual(self.s.post(  # noqa: E731
+            CS + f"/rooms/{q(other)}/invite", {"user_id": "@lena:test.local"},
+            token=self.tok["bob"]).status, 200)
+        r, t = self.park(tok, body, r["pos"], invite)
+        self.assertLess(t, 5)
+        self.assertEqual(set(r["rooms"]), {other})
+        self.assertEqual(r["rooms"][other]["membership"], "invite")
+
+    def test_lazy_member_that_changed_unsent(self):
+        """$LAZY with timeline_limit 1: a member event that changed inside a gap (not a sender
+        then) must go out when that user next speaks, though the connection had the older
+        one; a second message of the same sender brings no member event again."""
+        tok = self.s.register("mo")["access_token"]
+        self.tok["mo"] = tok
+        rid = self.room("mo")
+        for who in ("bob", "carol"):
+            self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/join", {},
+                                         token=self.tok[who]).status, 200)
+        body = {"lists": {"all": {"ranges": [[0, 9]], "timeline_limit": 1,
+                                  "required_state": [["m.room.member", "$LAZY"]]}}}
+        self.msg(rid, "bob", "bob speaks")
+        r = self.ss(tok, body)
+        self.assertEqual([ev["state_key"] for ev in r["rooms"][rid]["required_state"]],
+                         ["@bob:test.local"])
+        pos = r["pos"]
+        # bob renames himself, then carol speaks twice: a gap over bob's change
+        self.assertEqual(self.s.put(CS + f"/rooms/{q(rid)}/state/m.room.member/"
+                                    f"{q('@bob:test.local')}",
+                                    {"membership": "join", "displayname": "Bobby"},
+                                    token=self.tok["bob"]).status, 200)
+        self.msg(rid, "carol", "one")
+        self.msg(rid, "carol", "two")
+        r = self.ss(tok, body, pos=pos)
+        e = r["rooms"][rid]
+        self.assertTrue(e["limited"])
+        self.assertEqual([ev["state_key"] for ev in e["required_state"]], ["@carol:test.local"])
+        pos = r["pos"]
+        # bob speaks: his new member event goes out
+        self.msg(rid, "bob", "it is me")
+        r = self.ss(tok, body, pos=pos)
+        e = r["rooms"][rid]
+        self.assertEqual([(ev["state_key"], ev["content"].get("displayname"))
+                          for ev in e.get("required_state", [])],
+                         [("@bob:test.local", "Bobby")])
+        # and only once
+        self.msg(rid, "bob", "me again")
+        r = self.ss(tok, body, pos=r["pos"])
+        self.assertEqual(r["rooms"][rid].get("required_state", []), [])
