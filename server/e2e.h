@@ -15,8 +15,10 @@ struct e2e_error {
     char why[256];
 };
 
-/* Start-up: the server name, to tell local users from remote ones. */
-void e2e_init(const char *server_name);
+/* Start-up: the server name, to tell local users from remote ones, and whether other servers
+ * may see device display names (allow_device_name_lookup_over_federation: in /user/devices,
+ * /user/keys/query and m.device_list_update). */
+void e2e_init(const char *server_name, bool device_names_over_federation);
 
 /* POST /keys/upload for (user_id, device_id); `body` borrowed. Returns the response
  * ({one_time_key_counts}) as a new object, or NULL with *err set. */
@@ -65,11 +67,19 @@ json_t *e2e_fed_user_devices(const char *user_id, struct e2e_error *err);
 json_t *e2e_fed_query(const char *origin, const json_t *body, struct e2e_error *err);
 json_t *e2e_fed_claim(const char *origin, const json_t *body, struct e2e_error *err);
 
-/* The user's device list changed (a device was deleted or renamed; for a user of another
- * server: an m.device_list_update or m.signing_key_update EDU arrived): record it and wake the
- * syncs of everyone sharing a room (device_lists.changed). For a remote user the cached copy
- * of the list is marked stale too (db_remote_devices_mark_stale), so the next /keys/query
- * fetches it again. 0 or -1 (logged). */
+/* A local user's device was added, renamed, deleted or re-keyed (server/e2e_devlist.c): record
+ * it, wake the syncs of everyone sharing a room (device_lists.changed) and send the servers
+ * sharing a room an m.device_list_update for it. e2e_devices_changed does so for each device
+ * ID in the borrowed array (one stream position each). 0 or -1 (logged). */
+int e2e_device_changed(const char *user_id, const char *device_id);
+int e2e_devices_changed(const char *user_id, const json_t *device_ids);
+/* An m.device_list_update from `origin` (content borrowed; the caller checked that the user
+ * is one of origin's): applied to the cached copy of the list when it holds every prev_id,
+ * else the copy is marked stale and the next /keys/query fetches the whole list; local users
+ * sharing a room see the user in device_lists.changed. 0 or -1 (logged). */
+int e2e_device_list_update(const char *user_id, const json_t *content);
+/* A remote user's keys changed in a way the cache cannot apply (m.signing_key_update): mark
+ * the copy stale and wake the syncs of everyone sharing a room. 0 or -1 (logged). */
 int e2e_device_list_touch(const char *user_id);
 
 #endif

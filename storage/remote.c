@@ -49,6 +49,17 @@ int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
                   6, p);
 }
 
+int db_remote_devices_apply(struct dbc *c, const char *user_id, int64_t old_stream_id,
+                            int64_t stream_id, const char *devices)
+{
+    char o[24], n[24];
+    const char *p[] = {user_id, db_i64(o, old_stream_id), db_i64(n, stream_id), devices};
+    return db_affected_one(db_exec(c,
+                                   "UPDATE remote_device_lists SET stream_id = $3, devices = $4 "
+                                   "WHERE user_id = $1 AND stream_id = $2 AND NOT stale",
+                                   4, p));
+}
+
 int db_remote_devices_mark_stale(struct dbc *c, const char *user_id)
 {
     const char *p[] = {user_id};
