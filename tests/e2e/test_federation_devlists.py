@@ -7,7 +7,8 @@ m.device_list_update per device change, each naming the previous one in prev_id.
 an update that follows its copy without asking B again; an update whose prev_id A never got
 (a lost EDU: here one the test sends signed as B) makes A fetch the whole list again with
 GET /user/devices, after which the chain goes on from that answer's stream_id. Device display
-names cross only from the server that allows it."""
+names cross only from the server that allows it. A claim over federation for a device whose
+one-time keys are used up gets its fallback key."""
 import os
 import shutil
 import tempfile
@@ -179,6 +180,26 @@ class TestFederationDeviceLists(unittest.TestCase):
         self.wait_changed(self.A, alice, since, bob)
         self.assertEqual(list(self.query(self.A, alice, bob)), [d1.device_id])
         self.assertEqual(self.fetches(bob), 2)
+
+    def test_claim_falls_back_over_federation(self):
+        alice = self.A.login("alice", PASSWORD)["access_token"]
+        d = Device(self.B, "bob", "Bobs Laptop")
+        r = d.post("/keys/upload", {"one_time_keys": d.signed_otks(1),
+                                    "fallback_keys": d.signed_otks(0, fallback=True)})
+        self.assertEqual(r.status, 200, r)
+        want = {"one_time_keys": {d.user_id: {d.device_id: "signed_curve25519"}}}
+        got = []
+        for _ in range(3):  # the one-time key, then the fallback key, which is kept
+            r = self.A.post(CS + "/keys/claim", want, token=alice)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r["failures"], {}, r)
+            keys = r["one_time_keys"][d.user_id][d.device_id]
+            self.assertEqual(len(keys), 1, r)
+            got.append(next(iter(keys.values())))
+        self.assertNotIn("fallback", got[0])
+        self.assertTrue(got[1].get("fallback"), got)
+        self.assertEqual(got[1], got[2])
+        self.assertIn(f"ed25519:{d.device_id}", got[1]["signatures"][d.user_id])
 
 
 if __name__ == "__main__":

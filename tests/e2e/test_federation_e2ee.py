@@ -290,6 +290,15 @@ class TestFederationE2EE(unittest.TestCase):
                          f"{cyril.undecrypted}\n{self.logs()}")
         self.assertIn(bob.user_id, cyril.changed,
                       f"bob not in hessen's device_lists.changed\n{self.logs()}")
+        # alice's later messages are in a session cyril only learnt of by the to-device
+        # message that waited for hessen in bund's queue
+        before = {cyril.texts[b].session_id for b, u in sent
+                  if u == alice.user_id and b.startswith("während")}
+        after = {cyril.texts[b].session_id for b, u in sent
+                 if u == alice.user_id and b.startswith("neue Sitzung")}
+        self.assertEqual(len(before), 1)
+        self.assertEqual(len(after), 1)
+        self.assertNotEqual(before, after)
         # cyril's client fetches bob's list again and finds the new device
         await self.until(lambda: self.knows_device(cyril, bob.user_id, bob2.nio.device_id),
                          "bob's new device known on hessen", cyril)
