@@ -14,12 +14,16 @@ on each.
    reaches cyril (keys claimed over federation) and cyril decrypts its message too.
 3. An image uploaded on bund, sent as an encrypted m.image with a thumbnail, is downloaded
    with a thumbnail by cyril through hessen (authenticated media, fetched over federation).
+4. After a long outage bund's queue for hessen waits out an hour's back-off; the first request
+   hessen signs after its restart ends it, and the to-device message and the event waiting
+   for hessen arrive at once (test_queue_goes_when_the_server_is_back).
 
 Every wait polls a condition under a deadline; nothing sleeps for a fixed time to let
 federation catch up."""
 import asyncio
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -374,6 +378,65 @@ class TestFederationE2EE(unittest.TestCase):
         self.assertLessEqual(max(w, h), 96)
         self.assertLess(len(r.raw), len(big))
         self.assertEqual(self.download(self.C, tok_c, mxc), big)
+    # --- back from a long outage ------------------------------------------------------------
+    def psql(self, server, sql):
+        env = dict(os.environ, **server.pg)
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.dbname, "-c",
+                        sql], check=True, capture_output=True, env=env)
+
+    def test_queue_goes_when_the_server_is_back(self):
+        A, C = self.A, self.C
+        A.register("anna")
+        C.register("cora")
+        anna = A.login("anna")
+        cora = C.login("cora")
+        ta, tc = anna["access_token"], cora["access_token"]
+        r = A.post(f"{CS}/createRoom", {"preset": "public_chat"}, token=ta)
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+        r = C.post(f"{CS}/join/{q(room)}?server_name={q(A.server_name)}", {}, token=tc)
+        self.assertEqual(r.status, 200, r)
+        since = C.get(f"{CS}/sync?timeout=0", token=tc)["next_batch"]
+        C.pause()
+        try:
+            r = A.put(f"{CS}/sendToDevice/m.test.ping/{os.urandom(6).hex()}",
+                      {"messages": {cora["user_id"]: {cora["device_id"]: {"n": 1}}}}, token=ta)
+            self.assertEqual(r.status, 200, r)
+            r = A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/{os.urandom(6).hex()}",
+                      {"msgtype": "m.text", "body": "nach der langen Störung"}, token=ta)
+            self.assertEqual(r.status, 200, r)
+            # bund has tried and backs off; as after an outage of hours, the back-off is an
+            # hour (set in its database while it is stopped; it reads it back at start)
+            deadline = time.time() + WAIT_S
+            while "federation sender: " + C.server_name not in A.read_log():
+                self.assertLess(time.time(), deadline, A.read_log()[-2000:])
+                time.sleep(0.2)
+            A.pause()
+            hour = 3600 * 1000
+            self.psql(A, f"UPDATE fed_destinations SET retry_ms = {hour}, next_ts = "
+                      f"(extract(epoch from now()) * 1000)::bigint + {hour} "
+                      f"WHERE destination = '{C.server_name}'")
+            A.resume()
+        finally:
+            C.resume()
+        # hessen's first signed request to bund (cora speaks) ends the back-off
+        r = C.put(f"{CS}/rooms/{q(room)}/send/m.room.message/{os.urandom(6).hex()}",
+                  {"msgtype": "m.text", "body": "wieder da"}, token=tc)
+        self.assertEqual(r.status, 200, r)
+        ping, text = False, False
+        deadline = time.time() + WAIT_S
+        while time.time() < deadline and not (ping and text):
+            r = C.get(f"{CS}/sync?timeout=1000&since={q(since)}", token=tc)
+            self.assertEqual(r.status, 200, r)
+            since = r["next_batch"]
+            ping = ping or any(e["type"] == "m.test.ping" and e["sender"] == anna["user_id"]
+                               for e in r.body.get("to_device", {}).get("events", []))
+            entry = r.body.get("rooms", {}).get("join", {}).get(room, {})
+            text = text or any(e["content"].get("body") == "nach der langen Störung"
+                               for e in entry.get("timeline", {}).get("events", []))
+        self.assertTrue(ping and text, f"to-device {ping}, event {text}\n{self.logs()}")
+        self.assertIn(f"{C.server_name} is back", A.read_log())
+
 
 if __name__ == "__main__":
     unittest.main()
