@@ -45,7 +45,8 @@ int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
                   "INSERT INTO remote_device_lists (user_id, stream_id, stale, devices, "
                   "master_key, self_signing_key, fetched_ts) VALUES ($1, $2, false, $3, $4, $5, "
                   "$6) ON CONFLICT (user_id) DO UPDATE SET stream_id = $2, stale = false, "
-                  "devices = $3, master_key = $4, self_signing_key = $5, fetched_ts = $6",
+                  "devices = $3, master_key = $4, self_signing_key = $5, fetched_ts = $6 "
+                  "WHERE remote_device_lists.stale OR remote_device_lists.stream_id <= $2",
                   6, p);
 }
 

@@ -13,8 +13,9 @@
  * {user_id, stream_id, stale (bool), devices (object), master_key, self_signing_key (objects
  * or null)} for those with a row, or NULL on error. */
 json_t *db_remote_devices_get(struct dbc *c, const json_t *users);
-/* Store a user's fetched list (JSON texts; master/self_signing may be NULL), not stale.
- * 0 or -1. */
+/* Store a user's fetched list (JSON texts; master/self_signing may be NULL), not stale;
+ * a fresh copy already past stream_id (an update applied while the list was fetched) is
+ * kept. 0 or -1. */
 int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
                           const char *devices, const char *master_key, const char *self_signing_key,
                           int64_t now_ms);

@@ -67,6 +67,12 @@ TEST(device_lists_cached_stale_forgotten)
     CHECK_INT(json_integer_value(json_object_get(r, "stream_id")), 10);
     CHECK(json_is_object(json_object_get(json_object_get(r, "devices"), "D2")));
     json_decref(r);
+    /* a fetch answered before that update does not undo it */
+    CHECK_INT(db_remote_devices_put(c, u, 9, "{}", NULL, NULL, 2000), 0);
+    r = row(c, u);
+    CHECK_INT(json_integer_value(json_object_get(r, "stream_id")), 10);
+    json_decref(r);
+    CHECK_INT(db_remote_devices_mark_stale(c, u), 0);
     CHECK_INT(db_remote_devices_put(c, u, 9, "{}", NULL, NULL, 2000), 0);
     r = row(c, u);
     CHECK(json_is_false(json_object_get(r, "stale")));
