@@ -31,7 +31,7 @@ import urllib.parse
 
 import nio
 
-from fedharness import Restartable, TestCA, start_servers, stop_servers
+from fedharness import keep_logs, start_laender, stop_servers
 from test_media import image_size, png
 
 CS = "/_matrix/client/v3"
@@ -91,17 +91,7 @@ class TestFederationE2EE(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fede2ee-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = Restartable(cls.ca, dict(ca_cfg))  # bund
-        cls.B = Restartable(cls.ca, dict(ca_cfg))  # nrw
-        cls.C = Restartable(cls.ca, dict(ca_cfg))  # hessen
-        try:
-            cls.servers = start_servers(cls.A, cls.B, cls.C)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+        start_laender(cls, "amtsbote-fede2ee-")
 
     @classmethod
     def tearDownClass(cls):
@@ -109,11 +99,8 @@ class TestFederationE2EE(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def tearDown(self):
-        keep = os.environ.get("FEDE2EE_KEEP_LOGS")  # a directory: logs go there
-        if keep:
-            os.makedirs(keep, exist_ok=True)
-            for n, s in (("bund", self.A), ("nrw", self.B), ("hessen", self.C)):
-                shutil.copy(s.log_path, os.path.join(keep, f"{self._testMethodName}-{n}.log"))
+        keep_logs("FEDE2EE_KEEP_LOGS", self._testMethodName,
+                  (("bund", self.A), ("nrw", self.B), ("hessen", self.C)))
 
     def logs(self):
         return "\n".join(f"--- {n}:\n{s.read_log()[-3000:]}" for n, s in
@@ -434,7 +421,11 @@ class TestFederationE2EE(unittest.TestCase):
             entry = r.body.get("rooms", {}).get("join", {}).get(room, {})
             text = text or any(e["content"].get("body") == "nach der langen Störung"
                                for e in entry.get("timeline", {}).get("events", []))
-        self.assertTrue(ping and text, f"to-device {ping}, event {text}\n{self.logs()}")
+        if not (ping and text):
+            m = C.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=20", token=tc)
+            self.fail(f"to-device {ping}, event {text}; hessen's /messages: "
+                      f"{[e['content'].get('body') for e in m.body.get('chunk', [])]}\n"
+                      f"{self.logs()}")
         self.assertIn(f"{C.server_name} is back", A.read_log())
 
 
