@@ -22,7 +22,8 @@
  * 3. Memory is bounded: the inbox holds at most SENDER_MAX_INBOX items (more are dropped with
  *    a warning) and the destination list holds only destinations with queued rows.
  * The one window a crash can lose is an event committed but not yet written to the queue
- * (between the listener and the sender thread's insert, normally milliseconds). */
+ * (between the listener and the sender thread's insert, normally milliseconds); a clean stop
+ * writes what the inbox holds before the thread ends. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,7 +531,22 @@ static void *sender_main(void *arg)
         }
         pthread_cond_timedwait(&S.cv, &S.mu, &ts);
     }
+    /* stopping: what the inbox still holds (events committed just before the signal) goes to
+     * the queue, to be sent after the restart, rather than being lost */
+    struct item *rest = S.inbox;
+    S.inbox = NULL;
+    S.inbox_n = 0;
     pthread_mutex_unlock(&S.mu);
+    if (rest) {
+        json_t *touched = json_object();
+        store_items(rest, touched);
+        json_decref(touched);
+    }
+    while (rest) {
+        struct item *next = rest->next;
+        item_free(rest);
+        rest = next;
+    }
     return NULL;
 }
 
