@@ -41,8 +41,8 @@ void devlist_apply(json_t *devices, const char *user_id, const json_t *content)
     const char *kd = json_string_value(json_object_get(keys, "device_id"));
     if (!d)
         return;
-    if (json_is_true(json_object_get(content, "deleted")) || !json_is_object(keys) || !ku ||
-        !kd || strcmp(ku, user_id) != 0 || strcmp(kd, d) != 0) {
+    if (json_is_true(json_object_get(content, "deleted")) || !json_is_object(keys) || !ku || !kd ||
+        strcmp(ku, user_id) != 0 || strcmp(kd, d) != 0) {
         json_object_del(devices, d);
         return;
     }

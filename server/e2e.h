@@ -29,8 +29,7 @@ json_t *e2e_query(const char *requester, const json_t *body, struct e2e_error *e
 /* POST /keys/claim. New response object, or NULL with *err. */
 json_t *e2e_claim(const json_t *body, struct e2e_error *err);
 /* GET /keys/changes between two sync tokens. New response object, or NULL with *err. */
-json_t *e2e_changes(const char *user_id, const char *from, const char *to,
-                    struct e2e_error *err);
+json_t *e2e_changes(const char *user_id, const char *from, const char *to, struct e2e_error *err);
 
 /* PUT /sendToDevice/{type}/{txnId} from (sender, device_id (NULL: none)). Returns 0, or -1
  * with *err. Repeating a transaction ID delivers nothing twice. */
@@ -40,8 +39,7 @@ int e2e_send_to_device(const char *sender, const char *device_id, const char *ty
 /* POST /keys/device_signing/upload. Whether this upload needs user-interactive auth first:
  * 1 when the user has a master key and the upload would replace a key with a different one,
  * 0 when not (the first upload, or the same keys again), -1 on error (*err). */
-int e2e_cross_signing_needs_auth(const char *user_id, const json_t *body,
-                                 struct e2e_error *err);
+int e2e_cross_signing_needs_auth(const char *user_id, const json_t *body, struct e2e_error *err);
 /* Check and store the keys (after any auth). 0, or -1 with *err. */
 int e2e_cross_signing_upload(const char *user_id, const json_t *body, struct e2e_error *err);
 /* POST /keys/signatures/upload: each signature verified before it is stored. New response

@@ -27,8 +27,8 @@
 #include "storage/remote.h"
 
 /* Record the change at a new position and touch the user (or only_for) and their rooms. */
-static int record(struct dbc *c, struct notify_ticket *t, const char *user_id,
-                  const char *only_for, const char *device_id, int64_t *pos, int64_t *prev)
+static int record(struct dbc *c, struct notify_ticket *t, const char *user_id, const char *only_for,
+                  const char *device_id, int64_t *pos, int64_t *prev)
 {
     json_t *rooms = NULL;
     if (db_device_list_changed(c, user_id, only_for, device_id, pos, prev, &rooms) < 0)
@@ -69,8 +69,8 @@ static void announce_signing_keys(struct dbc *c, const char *user_id)
 }
 
 /* m.device_list_update for a local user's device at position pos (invariants 1, 2). */
-static void announce_device(struct dbc *c, const char *user_id, const char *device_id,
-                            int64_t pos, int64_t prev)
+static void announce_device(struct dbc *c, const char *user_id, const char *device_id, int64_t pos,
+                            int64_t prev)
 {
     json_t *dev = NULL, *keys = NULL, *edu = NULL;
     char *text = NULL;
@@ -130,8 +130,7 @@ int e2e_devices_changed(const char *user_id, const json_t *device_ids)
     json_t *d;
     json_array_foreach(device_ids, i, d)
     {
-        if (json_is_string(d) &&
-            e2e_record_device_change(c, t, user_id, json_string_value(d)) < 0)
+        if (json_is_string(d) && e2e_record_device_change(c, t, user_id, json_string_value(d)) < 0)
             rc = -1;
     }
     notify_end(t, true);

@@ -46,19 +46,16 @@ TEST(step_follows_prev_id_chain)
 TEST(step_malformed_resyncs)
 {
     CHECK_INT(step(1, "{\"device_id\":\"D\",\"prev_id\":[1]}"), DEVLIST_RESYNC);
-    CHECK_INT(step(1, "{\"device_id\":\"D\",\"stream_id\":\"2\",\"prev_id\":[1]}"),
-              DEVLIST_RESYNC);
+    CHECK_INT(step(1, "{\"device_id\":\"D\",\"stream_id\":\"2\",\"prev_id\":[1]}"), DEVLIST_RESYNC);
     CHECK_INT(step(1, "{\"device_id\":\"D\",\"stream_id\":2,\"prev_id\":1}"), DEVLIST_RESYNC);
-    CHECK_INT(step(1, "{\"device_id\":\"D\",\"stream_id\":2,\"prev_id\":[\"1\"]}"),
-              DEVLIST_RESYNC);
+    CHECK_INT(step(1, "{\"device_id\":\"D\",\"stream_id\":2,\"prev_id\":[\"1\"]}"), DEVLIST_RESYNC);
     CHECK_INT(step(1, "{\"stream_id\":2,\"prev_id\":[1]}"), DEVLIST_RESYNC);
     CHECK_INT(step(1, "{\"device_id\":\"\",\"stream_id\":2,\"prev_id\":[1]}"), DEVLIST_RESYNC);
 }
 
 TEST(apply_one_device)
 {
-    json_t *devices = json_loads("{\"OLD\":{\"user_id\":\"@b:x\",\"device_id\":\"OLD\"}}", 0,
-                                 NULL);
+    json_t *devices = json_loads("{\"OLD\":{\"user_id\":\"@b:x\",\"device_id\":\"OLD\"}}", 0, NULL);
     json_t *c = json_loads("{\"user_id\":\"@b:x\",\"device_id\":\"NEW\",\"stream_id\":5,"
                            "\"device_display_name\":\"Tablet\",\"keys\":{\"user_id\":\"@b:x\","
                            "\"device_id\":\"NEW\",\"keys\":{\"ed25519:NEW\":\"k\"}}}",
@@ -67,9 +64,9 @@ TEST(apply_one_device)
     json_t *k = json_object_get(devices, "NEW");
     CHECK(k != NULL);
     CHECK_STR(json_string_value(json_object_get(json_object_get(k, "keys"), "ed25519:NEW")), "k");
-    CHECK_STR(json_string_value(
-                  json_object_get(json_object_get(k, "unsigned"), "device_display_name")),
-              "Tablet");
+    CHECK_STR(
+        json_string_value(json_object_get(json_object_get(k, "unsigned"), "device_display_name")),
+        "Tablet");
     CHECK(json_object_get(devices, "OLD") != NULL);
     json_decref(c);
     /* keys naming another device or user: the entry goes rather than take them */

@@ -123,9 +123,9 @@ TEST(sharing_and_stream_id)
     int64_t p2 = 0, p3 = 0, p4 = 0;
     CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, NULL, &p2, &prev, &rooms), 0);
     json_decref(rooms);
-    CHECK_INT(db_device_list_changed(c, "@alice:a.example", "@alice:a.example", NULL, &p3, &prev,
-                                     &rooms),
-              0);
+    CHECK_INT(
+        db_device_list_changed(c, "@alice:a.example", "@alice:a.example", NULL, &p3, &prev, &rooms),
+        0);
     json_decref(rooms);
     CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, "D2", &p4, &prev, &rooms), 0);
     json_decref(rooms);
