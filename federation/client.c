@@ -20,6 +20,7 @@
 #include "federation/fed_internal.h"
 #include "federation/federation.h"
 #include "server/ids.h"
+#include "server/fedlimit.h"
 #include "server/keyring.h"
 #include "server/log.h"
 #include "server/remote.h"
@@ -83,6 +84,9 @@ int federation_init(const struct config *cfg, char *err, size_t errlen)
     remote_init(federation_request);
     remote_init_raw(federation_request_raw);
     http_set_server_authenticator(federation_authenticate);
+    /* rc_federation: half the HTTP threads at most wait for an origin's slot */
+    fedlimit_configure(cfg, cfg->worker_threads / 2);
+    http_set_origin_limiter(fedlimit_enter, fedlimit_leave);
     return 0;
 }
 

@@ -258,8 +258,18 @@ static const struct key config_keys[] = {
     {"rc_message", K_SECTION, NO_DEST, NULL},
     {"rc_message.per_second", K_NUM, C(rc_message.per_second), "0.2"},
     {"rc_message.burst_count", K_NUM, C(rc_message.burst_count), "10"},
+    {"rc_federation", K_SECTION, NO_DEST, NULL},
+    {"rc_federation.window_size", K_DURATION, C(rc_federation.window_size_ms), "1000"},
+    {"rc_federation.sleep_limit", K_INT, C(rc_federation.sleep_limit), "10", .min = 1,
+     .max = 1000000},
+    {"rc_federation.sleep_delay", K_DURATION, C(rc_federation.sleep_delay_ms), "500"},
+    {"rc_federation.reject_limit", K_INT, C(rc_federation.reject_limit), "50", .min = 1,
+     .max = 1000000},
+    {"rc_federation.concurrent", K_INT, C(rc_federation.concurrent), "3", .min = 1,
+     .max = 1000000},
     /* Synapse settings with no meaning here: accepted so a Synapse file loads unchanged. */
     {"report_stats", K_IGNORED, NO_DEST, NULL},
+    {"federation_rr_transactions_per_room_per_second", K_IGNORED, NO_DEST, NULL}, /* outbound */
     {"pid_file", K_IGNORED, NO_DEST, NULL},
     {"log_config", K_IGNORED, NO_DEST, NULL},
     {"suppress_key_server_warning", K_IGNORED, NO_DEST, NULL},

@@ -167,6 +167,15 @@ struct config {
     struct config_ratelimit rc_login_failed;       /* rc_login.failed_attempts, 0.17/s, 3 */
     struct config_ratelimit rc_message;            /* per user: sending messages, state,
                                                       redactions; default 0.2/s, burst 10 */
+    struct {
+        int64_t window_size_ms; /* window_size, default 1000: retry_after_ms is
+                                   window_size / sleep_limit */
+        int sleep_limit;        /* default 10 */
+        int64_t sleep_delay_ms; /* sleep_delay, default 500: the longest a request waits
+                                   for one of its origin's `concurrent` slots */
+        int reject_limit;       /* default 50: requests of one origin in progress or waiting */
+        int concurrent;         /* default 3: requests of one origin in progress at once */
+    } rc_federation;            /* per origin server, inbound federation (server/fedlimit.c) */
 };
 
 /* Parse YAML text. On success returns 0 with *out filled (free with config_free). On failure

@@ -83,6 +83,7 @@ struct http_req {
     bool have_user;
     struct http_guard_conn *gc; /* the connection's deadlines; may be NULL */
     const char *origin; /* HTTP_AUTH_SERVER: the authenticated origin server */
+    bool origin_entered; /* origin_enter let it in: origin_leave at its end */
     char *client_ip;
     /* HTTP_BODY_FILE: the body streamed to a temporary file */
     int body_fd;
@@ -108,6 +109,8 @@ static http_authenticator authenticator;
 static http_server_authenticator server_authenticator;
 static http_gate request_gate;
 static http_end_observer end_observer;
+static http_origin_enter_fn origin_enter;
+static http_origin_leave_fn origin_leave;
 static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
@@ -144,6 +147,12 @@ void http_set_unavailable_probe(bool (*probe)(void))
 void http_set_server_authenticator(http_server_authenticator fn)
 {
     server_authenticator = fn;
+}
+
+void http_set_origin_limiter(http_origin_enter_fn enter, http_origin_leave_fn leave)
+{
+    origin_enter = enter;
+    origin_leave = leave;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -784,6 +793,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     access_log(r, toe);
     if (end_observer && r->route)
         end_observer(r, r->queued ? r->status : 0);
+    if (r->origin_entered && origin_leave)
+        origin_leave(r->origin);
     req_release(r);
     free(r);
     *con_cls = NULL;
@@ -812,8 +823,19 @@ static bool authenticate(struct http_req *r)
     if (r->route->auth == HTTP_AUTH_NONE)
         return true;
     if (r->route->auth == HTTP_AUTH_SERVER) {
-        if (server_authenticator)
-            return server_authenticator(r);
+        if (server_authenticator) {
+            if (!server_authenticator(r))
+                return false;
+            int64_t retry = 0;
+            if (origin_enter && r->origin && !origin_enter(r->origin, &retry)) {
+                json_t *extra = json_pack("{s:I}", "retry_after_ms", (json_int_t)retry);
+                http_reply_error_extra(r, 429, "M_LIMIT_EXCEEDED", extra,
+                                       "Too many requests from %s", r->origin);
+                return false;
+            }
+            r->origin_entered = origin_enter && r->origin;
+            return true;
+        }
         http_reply_error(r, 401, "M_UNAUTHORIZED", "Federation is not enabled");
         return false;
     }

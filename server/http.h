@@ -77,6 +77,13 @@ void http_set_unavailable_probe(bool (*probe)(void));
  * registered, such routes answer 401. */
 typedef bool (*http_server_authenticator)(struct http_req *req);
 void http_set_server_authenticator(http_server_authenticator fn);
+/* After a server is authenticated: may its request start? `enter` returns true (then `leave`
+ * is called with the same origin once the request ends, however it ends) or false with
+ * *retry_after_ms: the request is answered 429 M_LIMIT_EXCEEDED (server/fedlimit.h). Set at
+ * start-up, before any request; NULL: no limit. */
+typedef bool (*http_origin_enter_fn)(const char *origin, int64_t *retry_after_ms);
+typedef void (*http_origin_leave_fn)(const char *origin);
+void http_set_origin_limiter(http_origin_enter_fn enter, http_origin_leave_fn leave);
 
 /* A check run after authentication and before every handler: returns true to let the
  * handler run, or false after answering the request itself (a suspended account). */

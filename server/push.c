@@ -578,15 +578,20 @@ static bool is_placeholder(const json_t *v)
 }
 
 /* x (an event value) equals want (a condition's value); the placeholder means ctx->user_id. */
-static bool value_is(const json_t *x, const json_t *want, const struct push_ctx *ctx)
+static bool value_is(const json_t *x, const json_t *want, const struct push_ctx *ctx,
+                     unsigned *reads)
 {
-    if (is_placeholder(want))
+    if (is_placeholder(want)) {
+        *reads |= PUSH_READ_USER;
         return ctx->user_id && json_is_string(x) && strcmp(json_string_value(x), ctx->user_id) == 0;
+    }
     return push_simple_value(x) && json_equal(x, want);
 }
 
+/* Does `cond` hold? *reads gains PUSH_READ_* when the answer depended on the user's ID or
+ * display name (push.h). */
 static bool condition_holds(const json_t *cond, const json_t *event, const struct push_ctx *ctx,
-                            size_t *budget)
+                            size_t *budget, unsigned *reads)
 {
     const char *kind = json_string_value(json_object_get(cond, "kind"));
     const char *key = json_string_value(json_object_get(cond, "key"));
@@ -598,6 +603,8 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
         const char *pat = is_placeholder(pattern) ? ctx->user_id : json_string_value(pattern);
         size_t pat_len =
             is_placeholder(pattern) ? (pat ? strlen(pat) : 0) : json_string_length(pattern);
+        if (is_placeholder(pattern) && json_is_string(v))
+            *reads |= strcmp(key, "state_key") == 0 ? PUSH_READ_STATE_KEY : PUSH_READ_USER;
         return pat && json_is_string(v) &&
                glob_match(pat, pat_len, json_string_value(v), json_string_length(v),
                           strcmp(key, "content.body") == 0 ? GLOB_WORDS : GLOB_WHOLE, budget);
@@ -605,7 +612,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
     if (strcmp(kind, "event_property_is") == 0) {
         const json_t *want = json_object_get(cond, "value");
         const json_t *v = key ? event_property(event, key) : NULL;
-        return push_simple_value(want) && value_is(v, want, ctx);
+        return push_simple_value(want) && value_is(v, want, ctx, reads);
     }
     if (strcmp(kind, "event_property_contains") == 0) {
         const json_t *want = json_object_get(cond, "value");
@@ -616,7 +623,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
             return false;
         json_array_foreach(v, i, x)
         {
-            if (value_is(x, want, ctx))
+            if (value_is(x, want, ctx, reads))
                 return true;
         }
         return false;
@@ -624,6 +631,8 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
     if (strcmp(kind, "contains_display_name") == 0) {
         const json_t *body = event_property(event, "content.body");
         const char *name = ctx->display_name;
+        if (json_is_string(body))
+            *reads |= PUSH_READ_USER;
         return name && *name && json_is_string(body) &&
                glob_match(name, strlen(name), json_string_value(body), json_string_length(body),
                           TEXT_WORDS, budget);
@@ -638,7 +647,7 @@ static bool condition_holds(const json_t *cond, const json_t *event, const struc
 /* --- evaluation ------------------------------------------------------------------------- */
 
 static bool rule_matches(int kind, const json_t *rule, const json_t *event,
-                         const struct push_ctx *ctx, size_t *budget)
+                         const struct push_ctx *ctx, size_t *budget, unsigned *reads)
 {
     const json_t *id = json_object_get(rule, "rule_id");
     switch (kind) {
@@ -661,7 +670,7 @@ static bool rule_matches(int kind, const json_t *rule, const json_t *event,
             return false;
         json_array_foreach(conditions, i, c)
         {
-            if (!condition_holds(c, event, ctx, budget))
+            if (!condition_holds(c, event, ctx, budget, reads))
                 return false;
         }
         return true; /* no conditions: always */
@@ -711,6 +720,16 @@ json_t *push_tweaks(const json_t *actions)
     return out;
 }
 
+bool push_user_may_match(const char *user_id, const char *state_key)
+{
+    if (!user_id || !state_key || strpbrk(user_id, "*?"))
+        return true;
+    for (const unsigned char *p = (const unsigned char *)state_key; *p; p++)
+        if (*p >= 0x80)
+            return true; /* the fold reaches beyond ASCII: not worth the doubt */
+    return strcasecmp(user_id, state_key) == 0;
+}
+
 int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx *ctx,
               struct push_result *out)
 {
@@ -731,7 +750,7 @@ int push_eval(const json_t *ruleset, const json_t *event, const struct push_ctx 
         {
             const char *id = json_string_value(json_object_get(rule, "rule_id"));
             if (!id || json_is_false(json_object_get(rule, "enabled")) ||
-                !rule_matches(k, rule, event, ctx, &budget))
+                !rule_matches(k, rule, event, ctx, &budget, &out->reads))
                 continue;
             out->rule_id = id;
             apply_actions(json_object_get(rule, "actions"), out);

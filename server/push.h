@@ -61,7 +61,22 @@ struct push_result {
     const char *rule_id;   /* the deciding rule, borrowed from the rule set; NULL when no
                               rule matched or the event is the user's own */
     const json_t *actions; /* the deciding rule's actions, borrowed; NULL unless notify */
+    unsigned reads;        /* PUSH_READ_* flags: what of the user the outcome depended on */
 };
+
+/* What push_eval consulted of ctx->user_id and ctx->display_name on its way to the outcome
+ * (conditions of rules tried before the deciding one, and its own), so a caller can evaluate
+ * one rule set once for many users: with no flag set the outcome is the same for every user
+ * whose rules are this rule set and who did not send the event (same member count, power
+ * levels and creators); with PUSH_READ_STATE_KEY alone it is the same for every such user
+ * but those whose ID could match the event's state_key as a glob (push_user_may_match). */
+#define PUSH_READ_STATE_KEY 1u /* an event_match of "state_key" against the user's ID */
+#define PUSH_READ_USER 2u      /* any other comparison with the user's ID or display name */
+
+/* Could an event_match of `state_key` against user_id's ID hold (compared as push_eval does:
+ * glob, case-insensitive)? False only when it surely cannot: user_id holds no glob character,
+ * state_key is ASCII and the two differ beyond ASCII case. */
+bool push_user_may_match(const char *user_id, const char *state_key);
 
 /* Evaluate `ruleset` ({"global": {...}} as push_default_ruleset or push_merge make it)
  * against `event` (a client event or PDU: type, content, sender, state_key, room_id, ...).

@@ -701,9 +701,13 @@ static int batch_view_load(struct dbc *c, struct send_item *items, size_t count,
     }
     /* a batch of one checks its transaction ID in the view's own read */
     const struct room_txn *one = count == 1 ? items->txn : NULL;
+    bool messages = false; /* only message events use the members read here (room_push.c) */
+    i = 0;
+    for (struct send_item *it = items; it && i < count; it = it->next, i++)
+        messages = messages || !it->state_key;
     int found = db_rooms_append_view(c, items->room_id, items->sender,
                                      one ? one->device_id : NULL, one ? one->txn_id : NULL, types,
-                                     skeys, nk, &bv->v);
+                                     skeys, nk, messages, &bv->v);
     json_decref(seen);
     json_decref(protos);
     if (found <= 0)

@@ -11,9 +11,12 @@
  *   2. Backfilled events get negative stream orderings (storage/backfill.h): /messages orders
  *      by (depth, stream) and finds them where their depth puts them, /sync never sees them
  *      as new; they are no forward extremity and never change current state.
- *   3. Their state group is the state before the earliest event the room had (for a room
- *      joined over federation: the state the join came into), which decides who may read
- *      them (history visibility). Their own state is not computed (no /state_ids per event).
+ *   3. Each gets the state after it as its state group, which decides who may read it
+ *      (history visibility and membership at that event): walking back from the state before
+ *      the earliest event the room had (for a room joined over federation: the state the join
+ *      came into), each backfilled state event's key is set back to what it was before it,
+ *      which member and power levels events name among their auth events and the origin's
+ *      /state_ids at the event tells for other types (BACKFILL_STATE_ASKS a batch).
  *   4. The fetcher is called outside any room lock and without a database connection held;
  *      a room whose backfill got nothing is not asked again for BACKFILL_RETRY_MS. */
 #include "server/room.h"
@@ -26,13 +29,18 @@
 
 #include "server/clock.h"
 #include "server/ids.h"
+#include "server/event.h"
 #include "server/log.h"
+#include "server/roomver.h"
+#include "server/statemap.h"
 #include "storage/backfill.h"
 #include "storage/events.h"
 #include "storage/state.h"
 
 #define BACKFILL_RETRY_MS 30000
 #define BACKFILL_AUTH_FETCHES 50 /* missing auth events fetched for one backfill */
+#define BACKFILL_STATE_ASKS 8     /* /state_ids asked for one backfill (invariant 3) */
+#define BACKFILL_STATE_FETCHES 20 /* unknown state events fetched to find one key's event */
 #define RECENT_SLOTS 64
 
 static const char *str(const json_t *o, const char *k)
@@ -77,7 +85,9 @@ static void mark_empty(const char *room_id)
 
 /* --- storing one event ------------------------------------------------------------------------ */
 
-/* The state group backfilled events are read with (invariant 3), for the receive below. */
+/* The state groups backfilled events are read with (invariant 3), for the receive below:
+ * event ID -> group, and the group of any other. */
+static _Thread_local json_t *backfill_groups;
 static _Thread_local int64_t backfill_group;
 
 /* Under the room's writer lock: step 4, then the event's place (invariant 2). */
@@ -86,21 +96,11 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
 {
     (void)b;
     char reason[300] = "";
-    if (!room_recv_of_room(x->rv, ev, x->room_id)) {
-        snprintf(why, n, "the event is of another room");
-        return ROOM_RECV_DROPPED;
-    }
-    bool stored = room_recv_load(x, id) != NULL;
-    int a = 0;
-    if (!stored) {
-        a = room_recv_check_auth(x, ev, missing, reason, sizeof reason);
-        if (a < 0)
-            return ROOM_RECV_ERR;
-        if (a == 2) {
-            snprintf(why, n, "unknown auth events");
-            return ROOM_RECV_MISSING_AUTH;
-        }
-    }
+    enum room_recv out = ROOM_RECV_ERR;
+    int a = room_recv_admit(x, ev, id, missing, reason, sizeof reason, &out, why, n);
+    if (a < 0)
+        return out;
+    /* a == 2: stored (an outlier, say): it still gets its place in the timeline below */
     json_t *prevs = room_recv_prev_ids(ev);
     if (a == 1) {
         int ins = room_recv_insert(x, ev, id, 0, reason, true, false, prevs, NULL, false);
@@ -111,7 +111,8 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
     char *text = room_recv_stored_text(x->rv, ev);
     struct db_event_meta m;
     room_recv_meta(ev, id, x->room_id, &m);
-    m.state_group = backfill_group;
+    const json_t *g = backfill_groups ? json_object_get(backfill_groups, id) : NULL;
+    m.state_group = g ? json_integer_value(g) : backfill_group;
     int64_t stream = 0;
     int rc = text ? db_backfill_store(x->c, &m, text, prevs, &stream) : -1;
     free(text);
@@ -124,30 +125,6 @@ static enum room_recv backfill_locked(struct room_recv_ctx *x, struct batch *b, 
     }
     snprintf(why, n, "backfilled at %lld", (long long)stream);
     return ROOM_RECV_ACCEPTED;
-}
-
-/* Fetch `ids` (unknown auth events) from origin and store them as outliers; *budget bounds
- * the fetches. 0 when all were stored, -1. */
-static int fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
-                      const json_t *ids, int *budget)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach((json_t *)ids, i, v)
-    {
-        if (!f->get_event || (*budget)-- <= 0)
-            return -1;
-        json_t *pdu = f->get_event(f->ctx, origin, room_id, json_string_value(v));
-        char *got = NULL, why[300];
-        enum room_recv r =
-            pdu ? room_receive_outlier(origin, room_id, pdu, &got, NULL, why, sizeof why)
-                : ROOM_RECV_ERR;
-        json_decref(pdu);
-        free(got);
-        if (r != ROOM_RECV_ACCEPTED && r != ROOM_RECV_DUPLICATE && r != ROOM_RECV_REJECTED)
-            return -1;
-    }
-    return 0;
 }
 
 /* Sort PDUs by depth, shallowest first (insertion sort: at most ROOM_BACKFILL_MAX). */
@@ -164,6 +141,192 @@ static void by_depth(json_t *pdus)
             json_array_set_new(pdus, j, a);
         }
     }
+}
+
+/* --- the state of each backfilled event (invariant 3) ------------------------------------- */
+
+/* Is k ([type, state_key], as db_backfill_keys and batch_groups record them) that key? */
+static bool key_is(const json_t *k, const char *type, const char *state_key)
+{
+    const char *t = json_string_value(json_array_get(k, 0));
+    const char *sk = json_string_value(json_array_get(k, 1));
+    return t && sk && strcmp(t, type) == 0 && strcmp(sk, state_key) == 0;
+}
+
+/* Add to `keys` (event ID -> [type, state_key]) what the database knows of `ids`. */
+static void learn_stored(const char *room_id, json_t *keys, const json_t *ids)
+{
+    json_t *unknown = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (json_is_string(v) && !json_object_get(keys, json_string_value(v)))
+            json_array_append(unknown, v);
+    }
+    struct dbc *c = json_array_size(unknown) ? db_get() : NULL;
+    json_t *got = c ? db_backfill_keys(c, room_id, unknown) : NULL;
+    db_put(c);
+    if (json_is_object(got))
+        json_object_update(keys, got);
+    json_decref(got);
+    json_decref(unknown);
+}
+
+/* The IDs of pdu's auth_events (v1/v2: [id, hashes] pairs). New array. */
+static json_t *auth_ids(const json_t *pdu)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(pdu, "auth_events"), i, v)
+    {
+        const char *id = room_recv_ref_id(v);
+        if (id)
+            json_array_append_new(out, json_string(id));
+    }
+    return out;
+}
+
+/* The event at pdu's (type, state_key) in the state before pdu (a state event `id` of the
+ * batch): malloc'd, or NULL when the key was empty then (or it could not be found: logged).
+ * Member and power levels events name their predecessor among their own auth events (the
+ * auth events selection); for other types the origin is asked for the state before the event
+ * (/state_ids, *asks times a batch at most), and the events of that state not known here are
+ * fetched and stored as outliers (BACKFILL_STATE_FETCHES at most) until the one at the key is
+ * found. `keys` caches event ID -> [type, state_key] (null: could not be had). */
+static char *state_before_at(const struct room_fetcher *f, const char *origin,
+                             const char *room_id, const json_t *pdu, const char *id, json_t *keys,
+                             int *asks, int *budget)
+{
+    const char *type = str(pdu, "type"), *sk = str(pdu, "state_key");
+    bool from_auth =
+        strcmp(type, "m.room.member") == 0 || strcmp(type, "m.room.power_levels") == 0;
+    json_t *cands = NULL;
+    if (from_auth) {
+        cands = auth_ids(pdu);
+        learn_stored(room_id, keys, cands);
+        json_t *unknown = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(cands, i, v)
+        {
+            if (!json_object_get(keys, json_string_value(v)))
+                json_array_append(unknown, v);
+        }
+        if (json_array_size(unknown) &&
+            room_recv_fetch_auth(f, origin, room_id, unknown, budget) == 0)
+            learn_stored(room_id, keys, unknown);
+        json_decref(unknown);
+    } else if (f->get_state_ids && (*asks)-- > 0) {
+        json_t *ans = f->get_state_ids(f->ctx, origin, room_id, id);
+        cands = json_incref(json_object_get(ans, "pdu_ids"));
+        json_decref(ans);
+        if (!json_is_array(cands) || json_array_size(cands) > ROOM_FETCH_STATE_MAX) {
+            json_decref(cands);
+            cands = NULL;
+        } else {
+            learn_stored(room_id, keys, cands);
+        }
+    }
+    char *out = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(cands, i, v)
+    {
+        if (key_is(json_object_get(keys, json_string_value(v)), type, sk)) {
+            out = strdup(json_string_value(v));
+            break;
+        }
+    }
+    int fetches = BACKFILL_STATE_FETCHES;
+    for (i = 0; !from_auth && !out && f->get_event && i < json_array_size(cands); i++) {
+        const char *cid = json_string_value(json_array_get(cands, i));
+        if (!cid || json_object_get(keys, cid))
+            continue;
+        if (fetches-- <= 0)
+            break;
+        json_t *ev = f->get_event(f->ctx, origin, room_id, cid);
+        char *got = NULL, why[300];
+        enum room_recv r = ev ? room_receive_outlier(origin, room_id, ev, &got, NULL, why,
+                                                     sizeof why)
+                              : ROOM_RECV_ERR;
+        bool ok = (r == ROOM_RECV_ACCEPTED || r == ROOM_RECV_DUPLICATE) && got &&
+                  strcmp(got, cid) == 0 && str(ev, "type");
+        json_object_set_new(keys, cid,
+                            ok ? json_pack("[s,s?]", str(ev, "type"), str(ev, "state_key"))
+                               : json_null());
+        if (ok && key_is(json_object_get(keys, cid), type, sk))
+            out = strdup(cid);
+        json_decref(ev);
+        free(got);
+    }
+    if (!out && !from_auth)
+        log_info("backfill of %s: the %s before %s not found: taken as none", room_id, type, id);
+    json_decref(cands);
+    return out;
+}
+
+/* The state group (the state after it) of each PDU of the batch (sorted shallowest first),
+ * walking back from `after`, the state after the newest of them: a state event's group is
+ * derived from a group of the state before it, which has the event's key as it was before
+ * (state_before_at). Assumes the batch is one line of history (a fork in it is read as if
+ * linear). New object event ID -> group; NULL on error (then all get `after`). */
+static json_t *batch_groups(const struct room_fetcher *f, const char *origin, const char *room_id,
+                            const json_t *pdus, int64_t after, int *budget)
+{
+    char *version = room_version_of(room_id);
+    const struct room_version *rv = version ? roomver_get(version) : NULL;
+    free(version);
+    if (!rv)
+        return NULL;
+    json_t *keys = json_object(), *ids = json_array(), *out = json_object();
+    size_t i;
+    json_t *v;
+    json_array_foreach(pdus, i, v)
+    {
+        char *id = event_compute_id(v, rv);
+        json_array_append_new(ids, id ? json_string(id) : json_null());
+        if (id && str(v, "type") && str(v, "state_key"))
+            json_object_set_new(keys, id, json_pack("[s,s]", str(v, "type"), str(v, "state_key")));
+        free(id);
+    }
+    int asks = BACKFILL_STATE_ASKS;
+    int64_t cur = after;
+    for (i = json_array_size(pdus); out && i-- > 0;) {
+        const json_t *pdu = json_array_get(pdus, i);
+        const char *id = json_string_value(json_array_get(ids, i));
+        const char *type = str(pdu, "type"), *sk = str(pdu, "state_key");
+        if (!id)
+            continue;
+        if (!type || !sk) {
+            json_object_set_new(out, id, json_integer(cur));
+            continue;
+        }
+        char *prev = state_before_at(f, origin, room_id, pdu, id, keys, &asks, budget);
+        char *k = statemap_key(type, sk);
+        json_t *ch = json_object();
+        int64_t before = -1, mine = -1;
+        struct dbc *c = k ? db_get() : NULL;
+        if (c && json_object_set_new(ch, k, prev ? json_string(prev) : json_null()) == 0 &&
+            (before = db_state_group_new(c, room_id, cur, ch)) >= 0 &&
+            json_object_set_new(ch, k, json_string(id)) == 0)
+            mine = db_state_group_new(c, room_id, before, ch);
+        db_put(c);
+        json_decref(ch);
+        free(k);
+        free(prev);
+        if (mine < 0) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_object_set_new(out, id, json_integer(mine));
+        cur = before;
+    }
+    json_decref(keys);
+    json_decref(ids);
+    return out;
 }
 
 /* What to ask for: the prev events of the room's earliest timeline event that have no place
@@ -195,8 +358,9 @@ static json_t *wanted(const char *room_id, int64_t *group)
         if (!json_object_get(placed, json_string_value(v)))
             json_array_append(out, v);
     }
-    /* invariant 3: a backfilled event's group, else the state before the earliest event */
-    if (stream < 0 || !str(e.pdu, "state_key"))
+    /* invariant 3: the state before the earliest event (a state event's group is derived
+     * from the state before it) */
+    if (!str(e.pdu, "state_key"))
         *group = g;
     else if ((*group = db_state_group_parent(c, g)) < 0) {
         json_decref(out);
@@ -265,13 +429,17 @@ int room_backfill(const char *room_id, int limit)
         json_array_remove(pdus, json_array_size(pdus) - 1);
     by_depth(pdus);
     backfill_group = group;
+    backfill_groups = batch_groups(f, origin, room_id, pdus, group, &budget);
+    if (!backfill_groups)
+        log_info("backfill of %s: no state per event: all read with the earliest's", room_id);
     json_array_foreach(pdus, i, v)
     {
         char *id = NULL, why[300];
         json_t *missing = NULL;
         enum room_recv r =
             room_recv_run(origin, room_id, v, backfill_locked, &id, &missing, why, sizeof why);
-        if (r == ROOM_RECV_MISSING_AUTH && fetch_auth(f, origin, room_id, missing, &budget) == 0) {
+        if (r == ROOM_RECV_MISSING_AUTH &&
+            room_recv_fetch_auth(f, origin, room_id, missing, &budget) == 0) {
             free(id);
             id = NULL;
             r = room_recv_run(origin, room_id, v, backfill_locked, &id, NULL, why, sizeof why);
@@ -285,6 +453,8 @@ int room_backfill(const char *room_id, int limit)
         free(id);
     }
 out:
+    json_decref(backfill_groups);
+    backfill_groups = NULL;
     if (stored == 0)
         mark_empty(room_id);
     json_decref(from);

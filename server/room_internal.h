@@ -194,6 +194,18 @@ char *room_recv_stored_text(const struct room_version *rv, const json_t *checked
 /* Is `ev` (checked, with "event_id") an event of room_id? (v12: the create event names the
  * room by its own ID.) */
 bool room_recv_of_room(const struct room_version *rv, const json_t *ev, const char *room_id);
+/* The checks of an event received alone, under the room's writer lock (backfill,
+ * /get_missing_events, fetched outliers): it is of this room; unless already stored, step 4
+ * against its own auth events. Returns 0 (new, allowed), 1 (new, rejected: reason says why),
+ * 2 (already stored: not checked again), or -1 with *out the answer (ROOM_RECV_DROPPED,
+ * ROOM_RECV_ERR or ROOM_RECV_MISSING_AUTH, the IDs appended to missing) and why set. */
+int room_recv_admit(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *missing,
+                    char *reason, size_t rn, enum room_recv *out, char *why, size_t n);
+/* Fetch the events `ids` (array of IDs) from `origin` and store them as outliers, with their
+ * own missing auth events first; at most *budget fetches. Returns 0 when every one is stored
+ * (accepted or rejected), -1 when one could not be fetched or stored (or f fetches nothing). */
+int room_recv_fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
+                         const json_t *ids, int *budget);
 /* Store a received event (or, with promote, give a stored outlier its standing). */
 int room_recv_insert(struct room_recv_ctx *x, const json_t *ev, const char *id, int64_t group,
                      const char *rejected, bool outlier, bool soft_failed, json_t *prevs,

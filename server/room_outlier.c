@@ -394,25 +394,38 @@ enum room_recv room_receive_state(const char *room_id, const char *room_version,
 
 /* --- single outliers and the fetching receive ---------------------------------------------- */
 
+int room_recv_admit(struct room_recv_ctx *x, const json_t *ev, const char *id, json_t *missing,
+                    char *reason, size_t rn, enum room_recv *out, char *why, size_t n)
+{
+    if (!room_recv_of_room(x->rv, ev, x->room_id)) {
+        snprintf(why, n, "the event is of another room");
+        *out = ROOM_RECV_DROPPED;
+        return -1;
+    }
+    if (room_recv_load(x, id))
+        return 2;
+    int a = room_recv_check_auth(x, ev, missing, reason, rn);
+    if (a == 2)
+        snprintf(why, n, "unknown auth events");
+    if (a < 0 || a == 2) {
+        *out = a < 0 ? ROOM_RECV_ERR : ROOM_RECV_MISSING_AUTH;
+        return -1;
+    }
+    return a;
+}
+
 /* room_receive_outlier's part under the lock. */
 static enum room_recv outlier_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
                                      const char *id, json_t *missing, char *why, size_t n)
 {
     char reason[300] = "";
-    if (!room_recv_of_room(x->rv, ev, x->room_id)) {
-        snprintf(why, n, "the event is of another room");
-        return ROOM_RECV_DROPPED;
-    }
-    if (room_recv_load(x, id)) {
+    enum room_recv out = ROOM_RECV_ERR;
+    int a = room_recv_admit(x, ev, id, missing, reason, sizeof reason, &out, why, n);
+    if (a < 0)
+        return out;
+    if (a == 2) {
         snprintf(why, n, "already stored");
         return ROOM_RECV_DUPLICATE;
-    }
-    int a = room_recv_check_auth(x, ev, missing, reason, sizeof reason);
-    if (a < 0)
-        return ROOM_RECV_ERR;
-    if (a == 2) {
-        snprintf(why, n, "unknown auth events");
-        return ROOM_RECV_MISSING_AUTH;
     }
     json_t *prevs = room_recv_prev_ids(ev);
     int ins =
@@ -433,12 +446,12 @@ enum room_recv room_receive_outlier(const char *origin, const char *room_id, con
 static enum room_recv receive_fetching(const char *origin, const json_t *pdu, char **event_id,
                                        char *why, size_t n, int *budget, int depth_left);
 
-/* Fetch the events `ids` (array of IDs) from `origin` and store them as outliers, with their
- * own missing auth events first; at most *budget fetches. Returns 0 when every one is stored
- * (accepted or rejected), -1 when one could not be fetched or stored. */
-static int fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
-                      const json_t *ids, int *budget)
+/* room_internal.h */
+int room_recv_fetch_auth(const struct room_fetcher *f, const char *origin, const char *room_id,
+                         const json_t *ids, int *budget)
 {
+    if (!f->get_event)
+        return -1;
     json_t *todo = json_deep_copy(ids), *seen = json_object();
     int rc = 0;
     while (json_array_size(todo) && rc == 0) {
@@ -617,7 +630,7 @@ static enum room_recv receive_fetching(const char *origin, const json_t *pdu, ch
          round++) {
         int got;
         if (rc == ROOM_RECV_MISSING_AUTH)
-            got = f->get_event ? fetch_auth(f, origin, room_id, missing, budget) : -1;
+            got = room_recv_fetch_auth(f, origin, room_id, missing, budget);
         else {
             got = f->get_missing_events && depth_left > 0
                       ? fetch_prev(f, origin, room_id, pdu, *event_id, budget, depth_left)

@@ -38,7 +38,6 @@ static const json_t *ruleset_for(struct batch *b, const char *user_id)
     return r;
 }
 
-
 /* Members with rules of their own ("rules": their store, as the append view and
  * db_push_targets read it with the members): their effective set into the batch's cache,
  * once for the batch (users already there keep theirs). */
@@ -109,6 +108,29 @@ json_t *room_creators(struct dbc *c, const char *room_id)
     return out;
 }
 
+/* The predefined rule set's outcome for `ev`, evaluated once for nobody in particular with
+ * the room's count and power levels from `targets` (and *creators, looked up here once for an
+ * @room mention: the caller frees it). True when that outcome is every member's whose rules
+ * are the shared predefined set: it read nothing of the user (a join, a message without
+ * mentions), or only the state_key (an invite: then every such member's but the invitee's,
+ * push_user_may_match). False: evaluate each member. */
+static bool shared_outcome(struct dbc *c, const char *room_id, const json_t *ev,
+                           const json_t *content, const json_t *targets, json_t **creators,
+                           struct push_result *res)
+{
+    const json_t *shared = push_predefined();
+    if (!shared)
+        return false;
+    if (!*creators && json_is_true(json_object_get(json_object_get(content, "m.mentions"), "room")))
+        *creators = room_creators(c, room_id);
+    struct push_ctx ctx = {
+        .member_count = json_integer_value(json_object_get(targets, "count")),
+        .power_levels = json_object_get(targets, "power_levels"),
+        .creators = *creators,
+    };
+    return push_eval(shared, ev, &ctx, res) == 0 && !(res->reads & PUSH_READ_USER);
+}
+
 int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const json_t *pdu,
                       const char *event_id)
 {
@@ -121,16 +143,40 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
                                   strcmp(membership, "invite") == 0
                               ? skey
                               : NULL;
+    json_t *ev = json_object(); /* what the rules look at, borrowed from the PDU */
+    static const char *const keys[] = {"type", "content", "sender", "state_key"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *v = json_object_get(pdu, keys[k]);
+        if (v)
+            json_object_set(ev, keys[k], v);
+    }
+    json_object_set_new(ev, "room_id", json_string(room_id));
+    json_object_set_new(ev, "event_id", json_string(event_id));
     /* Within one batch, message events of a room see the same members and power levels:
      * the targets are read once (with the sender kept in, dropped below) until a state
-     * event, which may change them, clears the cache. */
+     * event, which may change them, clears the cache. A state event reads first only the
+     * members with rules of their own (and the invitee): enough when the predefined rules
+     * notify nobody else (shared_outcome), as for every membership change. */
     json_t *targets;
+    json_t *creators = NULL;
+    struct push_result shared_res = {0};
+    bool shared_ok = false;
     if (!skey && b->push_targets && strcmp(b->push_room, room_id) == 0) {
         targets = json_incref(b->push_targets);
     } else {
-        targets = db_push_targets(c, room_id, "", invitee);
-        if (!targets)
+        targets = db_push_targets(c, room_id, "", invitee, skey != NULL);
+        if (targets && skey) {
+            shared_ok = shared_outcome(c, room_id, ev, content, targets, &creators, &shared_res);
+            if (!shared_ok || shared_res.notify) { /* default members may be notified: all */
+                json_decref(targets);
+                targets = db_push_targets(c, room_id, "", invitee, false);
+            }
+        }
+        if (!targets) {
+            json_decref(ev);
+            json_decref(creators);
             return -1;
+        }
         /* an invitee, or a batch not seeded (room creation): their own rules, too */
         seed_rules(b, json_object_get(targets, "members"));
         json_decref(b->push_targets);
@@ -141,23 +187,15 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         }
     }
     json_t *members = json_object_get(targets, "members");
+    if (!skey)
+        shared_ok = shared_outcome(c, room_id, ev, content, targets, &creators, &shared_res);
+    const json_t *shared = push_predefined();
+    struct push_ctx ctx = {
+        .member_count = json_integer_value(json_object_get(targets, "count")),
+        .power_levels = json_object_get(targets, "power_levels"),
+        .creators = creators,
+    };
     json_t *rows = json_array();
-    json_t *ev = NULL;
-    if (json_array_size(members)) { /* what the rules look at, borrowed from the PDU */
-        static const char *const keys[] = {"type", "content", "sender", "state_key"};
-        ev = json_object();
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            json_t *v = json_object_get(pdu, keys[k]);
-            if (v)
-                json_object_set(ev, keys[k], v);
-        }
-        json_object_set_new(ev, "room_id", json_string(room_id));
-        json_object_set_new(ev, "event_id", json_string(event_id));
-    }
-    json_t *creators = NULL;
-    if (json_array_size(members) &&
-        json_is_true(json_object_get(json_object_get(content, "m.mentions"), "room")))
-        creators = room_creators(c, room_id);
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)
@@ -165,20 +203,21 @@ int room_push_actions(struct dbc *c, struct batch *b, const char *room_id, const
         const char *uid = json_string_value(json_object_get(m, "user_id"));
         if (!uid || !ids_is_local(uid) || (sender && strcmp(uid, sender) == 0))
             continue;
-        struct push_ctx ctx = {
-            .user_id = uid,
-            .display_name = json_string_value(json_object_get(m, "displayname")),
-            .member_count = json_integer_value(json_object_get(targets, "count")),
-            .power_levels = json_object_get(targets, "power_levels"),
-            .creators = creators,
-        };
+        ctx.user_id = uid;
+        ctx.display_name = json_string_value(json_object_get(m, "displayname"));
         struct push_result res = {0};
         const json_t *rules = ruleset_for(b, uid);
-        if (!rules || push_eval(rules, ev, &ctx, &res) != 0 || !res.notify)
+        if (!rules)
+            continue;
+        if (rules == shared && shared_ok &&
+            !((shared_res.reads & PUSH_READ_STATE_KEY) && push_user_may_match(uid, skey)))
+            res = shared_res;
+        else if (push_eval(rules, ev, &ctx, &res) != 0)
+            continue;
+        if (!res.notify)
             continue;
         json_t *row = json_pack("{s:s,s:s,s:s,s:s?,s:b}", "user_id", uid, "room_id", room_id,
-                                "event_id", event_id, "sender", sender, "highlight",
-                                res.highlight);
+                                "event_id", event_id, "sender", sender, "highlight", res.highlight);
         json_t *tweaks = push_tweaks(res.actions); /* most rules: none, nothing stored */
         char *text = tweaks ? json_dumps(tweaks, JSON_COMPACT) : NULL;
         if (text)

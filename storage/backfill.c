@@ -108,3 +108,19 @@ json_t *db_backfill_placed(struct dbc *c, const char *room_id, const json_t *ids
     json_decref(list);
     return out;
 }
+
+json_t *db_backfill_keys(struct dbc *c, const char *room_id, const json_t *ids)
+{
+    char *text = json_dumps(ids, JSON_COMPACT);
+    if (!text)
+        return NULL;
+    const char *p[] = {room_id, text};
+    json_t *out = db_json(db_exec(
+        c,
+        "SELECT coalesce(json_object_agg(event_id, json_build_array(type, state_key)), '{}') "
+        "FROM events WHERE room_id = $1 AND event_id IN (SELECT "
+        "jsonb_array_elements_text($2::jsonb))",
+        2, p));
+    free(text);
+    return out;
+}

@@ -27,4 +27,8 @@ int db_backfill_earliest(struct dbc *c, const char *room_id, char **event_id, in
  * the timeline, soft failed, or backfilled): a new object id -> true. NULL on error. */
 json_t *db_backfill_placed(struct dbc *c, const char *room_id, const json_t *ids);
 
+/* Which of `ids` (borrowed array of event IDs) are stored in room_id, rejected or not: a new
+ * object id -> [type, state_key] (state_key null for non-state events). NULL on error. */
+json_t *db_backfill_keys(struct dbc *c, const char *room_id, const json_t *ids);
+
 #endif

@@ -287,12 +287,14 @@ static char *text_array(const char *const *v, size_t n)
 
 int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id,
                          const char *device_id, const char *txn_id, const char *const *types,
-                         const char *const *keys, size_t n, struct db_append_view *out)
+                         const char *const *keys, size_t n, bool with_members,
+                         struct db_append_view *out)
 {
     /* first the writer lock, then one read of everything (see below) */
     memset(out, 0, sizeof *out);
     char *ta = text_array(types, n), *ka = text_array(keys, n);
-    const char *p[] = {room_id, user_id, device_id ? device_id : "", txn_id};
+    const char *p[] = {room_id, user_id, device_id ? device_id : "", txn_id,
+                       with_members ? "t" : "f"};
     int found = -1;
     if (!ta || !ka)
         goto done;
@@ -309,11 +311,13 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         " (SELECT coalesce(json_agg(json_build_array(x.event_id, coalesce(e.depth, 0)) "
         "  ORDER BY e.depth DESC NULLS LAST, x.event_id), '[]') FROM room_extremities x "
         "  LEFT JOIN events e ON e.event_id = x.event_id WHERE x.room_id = $1)::text, "
-        " (SELECT coalesce(json_agg(json_build_object('user_id', s.state_key, 'displayname', "
-        "  (e.json::json)->'content'->>'displayname', 'rules', pr.store::json)), '[]') FROM "
-        "  current_state s JOIN events e ON e.event_id = s.event_id LEFT JOIN push_rules pr ON "
+        " CASE WHEN $5::bool THEN (SELECT coalesce(json_agg(json_build_object('user_id', "
+        "  s.state_key, 'displayname', "
+        "  CASE WHEN pr.store IS NOT NULL THEN (SELECT (e.json::json)->'content'->>"
+        "  'displayname' FROM events e WHERE e.event_id = s.event_id) END, 'rules', "
+        "  pr.store::json)), '[]') FROM current_state s LEFT JOIN push_rules pr ON "
         "  pr.user_id = s.state_key WHERE s.room_id = $1 AND s.type = 'm.room.member' AND "
-        "  s.membership = 'join')::text "
+        "  s.membership = 'join')::text END "
         "FROM r";
     /* the auth events as rows, so that cached ones need no parsing (pducache.c) */
     static const char auth_sql[] =
@@ -322,7 +326,7 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         "s.state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))";
     const char *const sqls[] = {lock_sql, view_sql, auth_sql};
     const char *pa[] = {room_id, ta, ka};
-    const int ns[] = {1, 4, 3};
+    const int ns[] = {1, 5, 3};
     const char *const *ps[] = {p, p, pa};
     PGresult *rs[3];
     if (db_exec_many(c, 3, sqls, ns, ps, rs) < 0)
@@ -342,7 +346,7 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
         out->state_group = db_int(res, 0, 1);
         out->prior_event_id = db_val(res, 0, 2) ? strdup(db_val(res, 0, 2)) : NULL;
         out->extremities = json_loads(db_val(res, 0, 3), 0, NULL);
-        out->members = json_loads(db_val(res, 0, 4), 0, NULL);
+        out->members = db_val(res, 0, 4) ? json_loads(db_val(res, 0, 4), 0, NULL) : NULL;
         out->auth = json_object();
         for (int i = 0; i < PQntuples(auth); i++) {
             const char *id = db_val(auth, i, 0), *red = db_val(auth, i, 3);
@@ -361,7 +365,8 @@ int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id
                 json_decref(pdu);
             free(k);
         }
-        if (!out->room_version || !out->extremities || !out->members) {
+        if (!out->room_version || !out->extremities ||
+            (with_members && !out->members)) {
             db_append_view_clear(out);
             found = -1;
         }

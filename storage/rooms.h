@@ -34,13 +34,16 @@ struct db_append_view {
     json_t *extremities;  /* [[event_id, depth], ...], deepest first */
     json_t *auth;         /* statemap_key -> PDU (with "event_id") for the requested keys */
     json_t *members;      /* [{user_id, displayname, rules}] of the joined members; rules:
-                             their push rule store (server/push.h), null if they have none */
+                             their push rule store (server/push.h), null if they have none
+                             (and then displayname null too: only their rules read it) */
 };
 /* Returns 1 and fills *out (free with db_append_view_clear), 0 if the room is unknown, -1.
- * txn_id may be NULL. */
+ * txn_id may be NULL. Without with_members, members is NULL (not read: a batch of state
+ * events reads its push targets itself). */
 int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id,
                          const char *device_id, const char *txn_id, const char *const *types,
-                         const char *const *keys, size_t n, struct db_append_view *out);
+                         const char *const *keys, size_t n, bool with_members,
+                         struct db_append_view *out);
 void db_append_view_clear(struct db_append_view *v);
 
 /* Forward extremities with their depths: a new array of [event_id, depth], newest first, at

@@ -172,23 +172,27 @@ int db_push_actions_commit(struct dbc *c, json_t *rows)
 }
 
 json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
-                        const char *invitee)
+                        const char *invitee, bool rules_only)
 {
-    const char *p[] = {room_id, sender, invitee};
+    /* The display name (a parse of the member event) only for users with rules of their
+     * own: the predefined rules never read it (push.c), and parsing every member's event
+     * made each state event in a big room cost tens of milliseconds (issue 13). */
+    const char *p[] = {room_id, sender, invitee, rules_only ? "t" : "f"};
     return db_json(db_exec(
         c,
-        "WITH m AS (SELECT cs.state_key AS user_id, cs.membership, (e.json::json)->'content'->>"
-        "'displayname' AS displayname FROM current_state cs JOIN events e ON e.event_id = "
-        "cs.event_id WHERE cs.room_id = $1 AND cs.type = 'm.room.member' AND (cs.membership = "
-        "'join' OR cs.state_key = $3)) "
+        "WITH m AS (SELECT cs.state_key AS user_id, cs.membership, cs.event_id FROM "
+        "current_state cs WHERE cs.room_id = $1 AND cs.type = 'm.room.member' AND "
+        "(cs.membership = 'join' OR cs.state_key = $3)) "
         "SELECT json_build_object('members', coalesce((SELECT json_agg(json_build_object("
-        "'user_id', m.user_id, 'displayname', m.displayname, 'rules', pr.store::json)) FROM m "
-        "LEFT JOIN push_rules pr ON pr.user_id = m.user_id WHERE m.user_id <> $2), "
-        "'[]'::json), 'count', (SELECT count(*) FROM m WHERE membership = 'join'), "
+        "'user_id', m.user_id, 'displayname', CASE WHEN pr.store IS NOT NULL THEN (SELECT "
+        "(e.json::json)->'content'->>'displayname' FROM events e WHERE e.event_id = m.event_id) "
+        "END, 'rules', pr.store::json)) FROM m LEFT JOIN push_rules pr ON pr.user_id = "
+        "m.user_id WHERE m.user_id <> $2 AND (NOT $4::bool OR m.user_id = $3 OR pr.store IS "
+        "NOT NULL)), '[]'::json), 'count', (SELECT count(*) FROM m WHERE membership = 'join'), "
         "'power_levels', (SELECT (e.json::json)->'content' FROM current_state cs JOIN events e "
         "ON e.event_id = cs.event_id WHERE cs.room_id = $1 AND cs.type = 'm.room.power_levels' "
         "AND cs.state_key = ''))",
-        3, p));
+        4, p));
 }
 
 /* --- presence --------------------------------------------------------------------------- */

@@ -42,9 +42,11 @@ int db_push_actions_commit(struct dbc *c, json_t *rows);
 /* Who an event in room_id may notify, in one query: {"members": [{user_id, displayname,
  * rules (their push rule store, or null)}] of joined users other than `sender` (plus
  * `invitee` when non-NULL), "count": joined
- * members, "power_levels": content or null}; NULL on error. */
+ * members, "power_levels": content or null}; NULL on error. displayname is null for users
+ * without rules of their own (only their rules can read it). With rules_only, "members" holds
+ * only users with rules of their own and the invitee. */
 json_t *db_push_targets(struct dbc *c, const char *room_id, const char *sender,
-                        const char *invitee);
+                        const char *invitee, bool rules_only);
 
 /* Presence: set (status_msg may be NULL) and read. */
 int db_presence_put(struct dbc *c, const char *user_id, const char *presence,

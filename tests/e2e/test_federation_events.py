@@ -72,6 +72,22 @@ class TestFederationEvents(unittest.TestCase):
     def bodies(self, chunk):
         return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
 
+    def page_back(self, room, limit):
+        """Bob pages /messages on B back to the start of the room (at most 10 pages): the
+        message bodies seen (None for redacted ones) and whether the start was reached."""
+        seen, frm = [], None
+        for _ in range(10):  # bounded paging
+            path = f"{CS}/rooms/{q(room)}/messages?dir=b&limit={limit}"
+            if frm:
+                path += f"&from={q(frm)}"
+            r = self.B.get(path, token=self.tok["bob"])
+            self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
+            seen += self.bodies(r["chunk"])
+            if "end" not in r.body or any(e["type"] == "m.room.create" for e in r["chunk"]):
+                return seen, True
+            frm = r["end"]
+        return seen, False
+
     # --- serving, to a server in the room and to one that is not --------------------------
     def test_event_and_state_ids_answer_servers_in_the_room_only(self):
         eid = self.early[3]
@@ -235,17 +251,7 @@ class TestFederationEvents(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         since = r["next_batch"]
         backfills = self.A.read_log().count(BACKFILL_LINE)
-        seen, frm = [], None
-        for _ in range(10):  # bounded paging
-            path = f"{CS}/rooms/{q(self.room)}/messages?dir=b&limit=10"
-            if frm:
-                path += f"&from={q(frm)}"
-            r = self.B.get(path, token=self.tok["bob"])
-            self.assertEqual(r.status, 200, f"{r}\n{self.B.read_log()[-3000:]}")
-            seen += self.bodies(r["chunk"])
-            if "end" not in r.body or any(e["type"] == "m.room.create" for e in r["chunk"]):
-                break
-            frm = r["end"]
+        seen, _ = self.page_back(self.room, 10)
         want = [f"early {i}" for i in reversed(range(EARLY))]
         got = [b for b in seen if b and b.startswith("early")]
         self.assertEqual(got, want, f"B: {self.B.read_log()[-3000:]}")
@@ -265,6 +271,49 @@ class TestFederationEvents(unittest.TestCase):
         r = self.B.get(f"{CS}/rooms/{q(self.room)}/joined_members", token=self.tok["bob"])
         self.assertEqual(r.status, 200, r)
         self.assertIn(f"@bob:{self.B.server_name}", r["joined"])
+
+    def test_backfilled_history_obeys_visibility_at_each_event(self):
+        """Issue 13: events fetched by /backfill are read with the state at each of them: a
+        room whose history_visibility went to invited (with bert of B invited: A serves B
+        those events whole) and back to shared shows bob, who joined later from B, the shared
+        stretches of its history and not the invited one."""
+        tok = self.tok["alice"]
+        r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
+                        token=tok)
+        self.assertEqual(r.status, 200, r)
+        room = r["room_id"]
+
+        def say(body):
+            r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/{os.urandom(4).hex()}",
+                           {"msgtype": "m.text", "body": body}, token=tok)
+            self.assertEqual(r.status, 200, r)
+
+        def visibility(v):
+            r = self.A.put(f"{CS}/rooms/{q(room)}/state/m.room.history_visibility/",
+                           {"history_visibility": v}, token=tok)
+            self.assertEqual(r.status, 200, r)
+
+        say("shared 1")
+        say("shared 2")
+        visibility("invited")
+        self.B.register("bert")
+        r = self.A.post(f"{CS}/rooms/{q(room)}/invite",
+                        {"user_id": f"@bert:{self.B.server_name}"}, token=tok)
+        self.assertEqual(r.status, 200, r)
+        say("invited only 1")
+        say("invited only 2")
+        visibility("shared")
+        say("shared 3")
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        seen, reached = self.page_back(room, 5)
+        self.assertTrue(reached, "paging did not reach the start of the room")
+        self.assertEqual([b for b in seen if b], ["shared 3", "shared 2", "shared 1"],
+                         f"B: {self.B.read_log()[-3000:]}")
+        # alice, joined all along, sees everything on A
+        r = self.A.get(f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token=tok)
+        self.assertEqual(len([b for b in self.bodies(r["chunk"]) if b]), 5)
 
     # --- get_missing_events as the receiving server ------------------------------------------
     def _anchor(self, room, body):

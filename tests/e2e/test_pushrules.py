@@ -207,3 +207,72 @@ class TestPushRules(ServerTestCase):
         s = self.s.get(CS + "/sync?since=" + q(first), token=victim["access_token"]).body
         unread = s["rooms"]["join"][room]["unread_notifications"]
         self.assertEqual(unread["notification_count"], 1)  # .m.rule.room_one_to_one
+
+    def test_shared_evaluation_same_outcomes(self):
+        """Issue 13: the predefined rules are evaluated once per event for all members who
+        changed nothing; members with rules of their own are still evaluated each. The
+        notifications are the spec's, member by member, for joins, an invite, a topic,
+        messages with and without mentions."""
+        names = ["sh_owner", "sh_d1", "sh_d2", "sh_watch", "sh_name", "sh_inv"]
+        tok = {n: self.s.register(n)["access_token"] for n in names}
+        uid = {n: f"@{n}:test.local" for n in names}
+        # sh_watch is told about every member event and topic; sh_name about its name
+        for rule_id, cond in (("watch-m", {"kind": "event_match", "key": "type",
+                                           "pattern": "m.room.member"}),
+                              ("watch-t", {"kind": "event_match", "key": "type",
+                                           "pattern": "m.room.topic"})):
+            r = self.s.put(PR + f"/override/{rule_id}", {"conditions": [cond],
+                                                        "actions": ["notify"]},
+                           token=tok["sh_watch"])
+            self.assertEqual(r.status, 200, r)
+        r = self.s.put(PR + "/override/my-name", {"conditions": [
+            {"kind": "contains_display_name"}], "actions": ["notify", {"set_tweak": "highlight"}]},
+            token=tok["sh_name"])
+        self.assertEqual(r.status, 200, r)
+        self.s.put(CS + f"/profile/{q(uid['sh_name'])}/displayname", {"displayname": "Rosalind"},
+                   token=tok["sh_name"])
+        room = self.s.post(CS + "/createRoom", {"preset": "public_chat"},
+                           token=tok["sh_owner"])["room_id"]
+        for n in ("sh_d1", "sh_d2", "sh_watch", "sh_name"):
+            r = self.s.post(CS + f"/rooms/{q(room)}/join", {}, token=tok[n])
+            self.assertEqual(r.status, 200, r)
+        ev = {}
+
+        def put(key, typ, content, state_key=None):
+            type(self).n += 1
+            path = (f"/rooms/{q(room)}/state/{typ}/{q(state_key)}" if state_key is not None
+                    else f"/rooms/{q(room)}/send/{typ}/sh{self.n}")
+            r = self.s.put(CS + path, content, token=tok["sh_owner"])
+            self.assertEqual(r.status, 200, r)
+            ev[key] = r["event_id"]
+
+        r = self.s.post(CS + f"/rooms/{q(room)}/invite", {"user_id": uid["sh_inv"]},
+                        token=tok["sh_owner"])
+        self.assertEqual(r.status, 200, r)
+        put("topic", "m.room.topic", {"topic": "quiet"}, "")
+        put("plain", "m.room.message", {"msgtype": "m.text", "body": "hallo"})
+        put("named", "m.room.message", {"msgtype": "m.text", "body": "hallo Rosalind"})
+        put("mention", "m.room.message", {"msgtype": "m.text", "body": "d1!",
+                                          "m.mentions": {"user_ids": [uid["sh_d1"]]}})
+        put("notice", "m.room.message", {"msgtype": "m.notice", "body": "bot"})
+
+        def got(n):
+            out = {}
+            for x in self.s.get(CS + "/notifications?limit=100", token=tok[n])["notifications"]:
+                if x["room_id"] == room:
+                    e = x["event"]
+                    key = next((k for k, v in ev.items() if v == e["event_id"]), None)
+                    if key is None and e["type"] == "m.room.member":
+                        key = "member:" + e["state_key"].split(":")[0][1:]
+                    out[key] = "highlight" in json.dumps(x["actions"])
+            return out
+
+        plain = {"plain": False, "named": False, "mention": False}
+        self.assertEqual(got("sh_d1"), {**plain, "mention": True})
+        self.assertEqual(got("sh_d2"), plain)
+        # the watcher: the joins after its own and the invite; the topic; the messages
+        self.assertEqual(got("sh_watch"), {"member:sh_name": False, "member:sh_inv": False,
+                                           "topic": False, **plain})
+        self.assertEqual(got("sh_name"), {**plain, "named": True})
+        self.assertEqual(got("sh_inv"), {"member:sh_inv": False})
+        self.assertEqual(got("sh_owner"), {})

@@ -529,6 +529,47 @@ TEST(shared_template_decides_like_a_copy)
     CHECK_STR(r.rule_id, ".m.rule.invite_for_me");
 }
 
+/* Issue 13: what an evaluation read of the user, so room_push.c can evaluate the shared rules
+ * once for nobody in particular: a join and a plain message read nothing of the user, an
+ * invite only the state_key, a mention or a user's contains_display_name the user. */
+TEST(reads_of_the_user)
+{
+    const json_t *shared = push_predefined();
+    struct push_ctx nobody = {.member_count = 5};
+    struct push_result r = eval_with(
+        shared,
+        J("{'type':'m.room.member','state_key':'@carol:example.org','sender':"
+          "'@carol:example.org','content':{'membership':'join','displayname':'Carol'}}"),
+        &nobody);
+    CHECK(!r.notify && r.reads == 0);
+    CHECK_STR(r.rule_id, ".m.rule.member_event");
+    r = eval_with(shared, message(BOB, "hello"), &nobody);
+    CHECK(r.notify && r.reads == 0);
+    r = eval_with(shared,
+                  J("{'type':'m.room.member','state_key':'@carol:example.org','sender':"
+                    "'@bob:example.org','content':{'membership':'invite'}}"),
+                  &nobody);
+    CHECK(!r.notify && r.reads == PUSH_READ_STATE_KEY);
+    r = eval_with(shared,
+                  J("{'type':'m.room.message','sender':'@bob:example.org','content':{'msgtype':"
+                    "'m.text','body':'hi','m.mentions':{'user_ids':['@carol:example.org']}}}"),
+                  &nobody);
+    CHECK((r.reads & PUSH_READ_USER) != 0);
+    json_t *store = J("{'override':[{'rule_id':'n','enabled':true,'actions':['notify'],"
+                      "'conditions':[{'kind':'contains_display_name'}]}]}");
+    json_t *own = push_merge(store, ME);
+    json_decref(store);
+    r = eval_with(own, message(BOB, "hello"), &nobody);
+    CHECK((r.reads & PUSH_READ_USER) != 0);
+    json_decref(own);
+    /* who might an invite's state_key match: the invitee, in any case, and glob-like IDs */
+    CHECK(push_user_may_match("@carol:example.org", "@carol:example.org"));
+    CHECK(push_user_may_match("@Carol:example.org", "@carol:example.org"));
+    CHECK(push_user_may_match("@c*:example.org", "@carol:example.org"));
+    CHECK(push_user_may_match("@carol:example.org", "@c\xc3\xa4rol:example.org"));
+    CHECK(!push_user_may_match("@dave:example.org", "@carol:example.org"));
+}
+
 TEST(own_events_never_notify)
 {
     struct push_result r = eval(message(ME, "hello"), 2);
@@ -1088,6 +1129,7 @@ int main(void)
     RUN(predefined_outcomes);
     RUN(mentions);
     RUN(shared_template_decides_like_a_copy);
+    RUN(reads_of_the_user);
     RUN(own_events_never_notify);
     RUN(evaluation_order_and_actions);
     RUN(tweaks_of_the_deciding_rule);
