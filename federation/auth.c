@@ -120,6 +120,7 @@ bool federation_authenticate(struct http_req *req)
     if (ok != 1)
         return false;
     http_set_origin(req, a[0].origin);
+    federation_sender_wake(a[0].origin); /* it is up again: what waits for it goes now */
     return true;
 }
 

@@ -126,6 +126,12 @@ void federation_sender_stop(void);
 /* For the metrics: items not yet written to the queue, destinations with queued rows, and
  * transactions in flight. Thread-safe; takes the sender's lock (scrape time only). */
 void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight);
+/* A request signed by `server` arrived: if transactions for it wait out a back-off, they go
+ * now (Synapse does the same when a server it backs off from talks to it), so a server back
+ * from an outage gets its queue, to-device messages and device-list updates included, at
+ * once rather than after up to SENDER_RETRY_MAX_MS. Cheap: a lock and the list of waiting
+ * destinations. */
+void federation_sender_wake(const char *server);
 /* The room listener (server/room.h) main.c gives room_init: PDUs of local senders are queued
  * for the room's other servers. */
 void federation_sender_listener(int64_t stream, const char *room_id, const json_t *pdu);

@@ -207,9 +207,19 @@ static void edu_to_device(const char *origin, const json_t *c)
     json_decref(body);
 }
 
-/* m.device_list_update and m.signing_key_update: the remote user's keys changed; local users
- * who share a room see the user in device_lists.changed and query the keys again. */
+/* m.device_list_update: one device of a remote user changed; the cached list takes it when
+ * the prev_id chain holds, else it is fetched again (server/e2e_devlist.c); local users who
+ * share a room see the user in device_lists.changed. */
 static void edu_device_list(const char *origin, const json_t *c)
+{
+    const char *user_id = str(c, "user_id");
+    if (from_origin(user_id, origin))
+        e2e_device_list_update(user_id, c);
+}
+
+/* m.signing_key_update: the remote user's cross-signing keys changed; the cached list is
+ * fetched again with them. */
+static void edu_signing_key(const char *origin, const json_t *c)
 {
     const char *user_id = str(c, "user_id");
     if (from_origin(user_id, origin))
@@ -247,7 +257,7 @@ static const struct {
     {"m.receipt", edu_receipt},
     {"m.direct_to_device", edu_to_device},
     {"m.device_list_update", edu_device_list},
-    {"m.signing_key_update", edu_device_list},
+    {"m.signing_key_update", edu_signing_key},
     {"m.presence", edu_presence},
 };
 

@@ -17,10 +17,13 @@
  *    failure keeps them and the same transaction (same txnId, same PDUs) is sent again after
  *    the back-off: SENDER_RETRY_MIN_MS doubled per failure up to SENDER_RETRY_MAX_MS, kept in
  *    the database, so a restart loses neither the queue nor the back-off.
+ *    A request from the destination itself ends the back-off (federation_sender_wake): it is
+ *    up again.
  * 3. Memory is bounded: the inbox holds at most SENDER_MAX_INBOX items (more are dropped with
  *    a warning) and the destination list holds only destinations with queued rows.
  * The one window a crash can lose is an event committed but not yet written to the queue
- * (between the listener and the sender thread's insert, normally milliseconds). */
+ * (between the listener and the sender thread's insert, normally milliseconds); a clean stop
+ * writes what the inbox holds before the thread ends. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,7 @@
 #define SENDER_RETRY_MAX_MS (3600 * 1000)
 #define SENDER_TIMEOUT_MS 60000
 #define SENDER_IDLE_MS 60000
+#define SENDER_WAKE_MIN_MS 30000 /* federation_sender_wake ends a back-off at most so often */
 
 enum scope { TO_ROOM, TO_USER_ROOMS, TO_SERVER };
 
@@ -60,7 +64,8 @@ struct item {
 struct dest {
     struct dest *next;
     char *name;
-    int64_t next_ts; /* not before (back-off) */
+    int64_t next_ts;  /* not before (back-off) */
+    int64_t woken_ts; /* the last federation_sender_wake that ended a back-off */
     bool in_flight;
     bool has_work;             /* rows may be queued */
     unsigned gen, started_gen; /* gen counts touches: an empty take clears has_work only when
@@ -89,6 +94,26 @@ void federation_sender_stats(long *inbox, long *dests_waiting, long *in_flight)
     *in_flight = S.in_flight;
     pthread_mutex_unlock(&S.mu);
     *dests_waiting = w;
+}
+
+void federation_sender_wake(const char *server)
+{
+    if (!server)
+        return;
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&S.mu);
+    for (struct dest *d = S.dests; d; d = d->next) {
+        if (strcmp(d->name, server) == 0 && d->has_work && !d->in_flight && d->next_ts > now &&
+            now - d->woken_ts >= SENDER_WAKE_MIN_MS) {
+            /* the stored back-off doubles on from retry_ms if it fails again; a server that
+             * talks to us but keeps failing our transactions is tried at most this often */
+            d->next_ts = 0;
+            d->woken_ts = now;
+            pthread_cond_broadcast(&S.cv);
+            log_info("federation sender: %s is back; its queue goes now", server);
+        }
+    }
+    pthread_mutex_unlock(&S.mu);
 }
 
 static void item_free(struct item *it)
@@ -506,7 +531,22 @@ static void *sender_main(void *arg)
         }
         pthread_cond_timedwait(&S.cv, &S.mu, &ts);
     }
+    /* stopping: what the inbox still holds (events committed just before the signal) goes to
+     * the queue, to be sent after the restart, rather than being lost */
+    struct item *rest = S.inbox;
+    S.inbox = NULL;
+    S.inbox_n = 0;
     pthread_mutex_unlock(&S.mu);
+    if (rest) {
+        json_t *touched = json_object();
+        store_items(rest, touched);
+        json_decref(touched);
+    }
+    while (rest) {
+        struct item *next = rest->next;
+        item_free(rest);
+        rest = next;
+    }
     return NULL;
 }
 

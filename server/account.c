@@ -472,7 +472,7 @@ out:
         account_login_clear(out);
     db_put(c);
     if (rc == ACCOUNT_OK && created > 0)
-        e2e_device_list_touch(user_id);
+        e2e_device_changed(user_id, out->device_id);
     tokens_changed();
     return rc;
 }
@@ -490,8 +490,24 @@ enum account_rc account_logout(const struct http_user *who)
     db_put(c);
     tokens_changed();
     if (rc == 0 && who->device_id)
-        e2e_device_list_touch(who->user_id);
+        e2e_device_changed(who->user_id, who->device_id);
     return rc < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
+}
+
+/* The IDs of the user's devices (new array; empty on error): those a deletion announces. */
+static json_t *device_ids(struct dbc *c, const char *user_id)
+{
+    json_t *list = db_devices_list(c, user_id), *ids = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d)
+    {
+        json_t *id = json_object_get(d, "device_id");
+        if (json_is_string(id))
+            json_array_append(ids, id);
+    }
+    json_decref(list);
+    return ids;
 }
 
 enum account_rc account_logout_all(const char *user_id)
@@ -499,11 +515,13 @@ enum account_rc account_logout_all(const char *user_id)
     struct dbc *c = db_get();
     if (!c)
         return ACCOUNT_ERR;
+    json_t *gone = device_ids(c, user_id);
     long n = db_devices_delete_all(c, user_id, NULL, 0);
     db_put(c);
     tokens_changed();
     if (n > 0)
-        e2e_device_list_touch(user_id);
+        e2e_devices_changed(user_id, gone);
+    json_decref(gone);
     return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 
@@ -513,6 +531,7 @@ enum account_rc account_set_password(const struct http_user *who, const char *pa
     enum account_rc rc = ACCOUNT_ERR;
     char *hash = account_hash_password(password);
     struct dbc *c = NULL;
+    json_t *gone = NULL;
     if (!hash || !(c = db_get()))
         goto out;
     if (db_begin(c) < 0)
@@ -522,6 +541,8 @@ enum account_rc account_set_password(const struct http_user *who, const char *pa
         rc = n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_ERR;
         goto out;
     }
+    if (logout_devices && !(gone = device_ids(c, who->user_id)))
+        goto out;
     if (logout_devices &&
         db_devices_delete_all(c, who->user_id, who->device_id ? who->device_id : "",
                               who->token_id) < 0)
@@ -532,7 +553,8 @@ enum account_rc account_set_password(const struct http_user *who, const char *pa
 out:
     db_put(c);
     if (rc == ACCOUNT_OK && logout_devices)
-        e2e_device_list_touch(who->user_id);
+        e2e_devices_changed(who->user_id, gone);
+    json_decref(gone);
     if (hash) {
         sodium_memzero(hash, strlen(hash));
         free(hash);
@@ -543,12 +565,14 @@ out:
 
 enum account_rc account_deactivate(const char *user_id, bool erase)
 {
+    json_t *gone = NULL;
     enum account_rc rc = ACCOUNT_ERR;
     struct dbc *c = db_get();
     if (!c)
         return ACCOUNT_ERR;
     if (db_begin(c) < 0)
         goto out;
+    gone = device_ids(c, user_id);
     int n = db_users_deactivate(c, user_id, erase);
     if (n <= 0) {
         rc = n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_ERR;
@@ -561,7 +585,8 @@ enum account_rc account_deactivate(const char *user_id, bool erase)
 out:
     db_put(c);
     if (rc == ACCOUNT_OK)
-        e2e_device_list_touch(user_id);
+        e2e_devices_changed(user_id, gone);
+    json_decref(gone);
     tokens_changed();
     return rc;
 }
@@ -613,7 +638,7 @@ enum account_rc account_device_rename(const char *user_id, const char *device_id
     int n = db_devices_set_name(c, user_id, device_id, name);
     db_put(c);
     if (n > 0)
-        e2e_device_list_touch(user_id);
+        e2e_device_changed(user_id, device_id);
     return n < 0 ? ACCOUNT_ERR : n == 0 ? ACCOUNT_NOT_FOUND : ACCOUNT_OK;
 }
 
@@ -638,7 +663,7 @@ enum account_rc account_devices_delete(const char *user_id, json_t *device_ids)
 out:
     db_put(c);
     if (rc == ACCOUNT_OK && json_array_size(device_ids))
-        e2e_device_list_touch(user_id);
+        e2e_devices_changed(user_id, device_ids);
     tokens_changed();
     return rc;
 }

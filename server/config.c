@@ -155,6 +155,8 @@ static const struct key config_keys[] = {
     {"max_upload_size", K_SIZE, C(max_upload_size), "50M", .min = 1, .max = INT64_MAX},
     {"allow_public_rooms_over_federation", K_BOOL, C(allow_public_rooms_over_federation),
      "false"},
+    {"allow_device_name_lookup_over_federation", K_BOOL,
+     C(allow_device_name_lookup_over_federation), "false"},
     {"media_scanner", K_SECTION, NO_DEST, NULL},
     {"media_scanner.enabled", K_BOOL, C(media_scanner.enabled), "false"},
     {"media_scanner.clamd_socket", K_STR, C(media_scanner.clamd_socket), NULL},

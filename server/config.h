@@ -79,6 +79,7 @@ struct config {
     int64_t max_upload_size;   /* bytes; "50M" style suffixes K/M/G accepted; default 50M */
     int64_t max_request_body_size; /* JSON bodies; default 1M (Amtsbote key) */
     bool allow_public_rooms_over_federation; /* default false: other servers get 403 */
+    bool allow_device_name_lookup_over_federation; /* default false: no device names */
     bool enable_authenticated_media; /* default true: the unauthenticated /_matrix/media/v3
                                         download and thumbnail endpoints are frozen */
     bool url_preview_enabled;  /* url_preview_enabled, default false (privacy) */

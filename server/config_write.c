@@ -167,6 +167,8 @@ int config_write_default(FILE *f, const char *server_name, int port, const char 
             "#  - example.org\n\n"
             "# Let other servers read this server's public room directory.\n"
             "#allow_public_rooms_over_federation: false\n\n"
+            "# Let other servers see the display names of this server's users' devices.\n"
+            "#allow_device_name_lookup_over_federation: false\n\n"
             "# Notaries for other servers' keys (default: none, keys come from each server).\n"
             "#trusted_key_servers:\n"
             "#  - server_name: keys.example.org\n"

@@ -53,8 +53,8 @@ json_t *e2e_dehydrated_put(const char *user_id, const json_t *body, struct e2e_e
         free(old);
         return NULL;
     }
-    if (old)
-        e2e_device_list_touch(user_id);
+    if (old) /* the dehydrated device it replaces is gone */
+        e2e_device_changed(user_id, old);
     free(old);
     json_t *keys = json_object();
     static const char *const fields[] = {"device_keys", "one_time_keys", "fallback_keys"};
@@ -108,7 +108,7 @@ json_t *e2e_dehydrated_delete(const char *user_id, struct e2e_error *err)
         e2e_fail(err, 404, "M_NOT_FOUND", "No dehydrated device");
         return NULL;
     }
-    e2e_device_list_touch(user_id);
+    e2e_device_changed(user_id, device_id);
     json_t *out = json_pack("{s:s}", "device_id", device_id);
     free(device_id);
     return out;

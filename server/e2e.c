@@ -36,9 +36,12 @@
 #include "storage/keys.h"
 #include "storage/remote.h"
 
-void e2e_init(const char *server_name)
+bool e2e_names_over_federation;
+
+void e2e_init(const char *server_name, bool device_names_over_federation)
 {
     (void)server_name; /* "is it local?" is answered by ids_is_local (server/ids.h) */
+    e2e_names_over_federation = device_names_over_federation;
 }
 
 void e2e_fail(struct e2e_error *e, int status, const char *errcode, const char *fmt, ...)
@@ -124,57 +127,6 @@ void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_
         json_object_set_new(sigs, signer_user, by);
     }
     json_object_set_new(by, signer_key, json_string(sig));
-}
-
-/* Record a device-list change of user_id under ticket t (taken by the caller before any
- * stream position of its transaction) and touch the user and every room they are in. */
-int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id)
-{
-    return e2e_record_change_for(c, t, user_id, NULL);
-}
-
-int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
-                          const char *only_for)
-{
-    int64_t pos = 0;
-    json_t *rooms = NULL;
-    if (db_device_list_changed(c, user_id, only_for, &pos, &rooms) < 0)
-        return -1;
-    notify_touch(t, pos, NULL, only_for ? only_for : user_id, NOTIFY_DEVICES);
-    if (!only_for && ids_is_local(user_id)) {
-        /* servers sharing a room with the user query the keys again (m.device_list_update;
-         * which device changed is not known here: the receiver resyncs the whole list); a
-         * change meant for one user only (only_for) stays here */
-        json_t *edu = json_pack("{s:s,s:s,s:I,s:[]}", "user_id", user_id, "device_id", "",
-                                "stream_id", (json_int_t)pos, "prev_id");
-        fedout_edu_user_rooms(user_id, "m.device_list_update", edu);
-        json_decref(edu);
-    }
-    size_t i;
-    json_t *r;
-    json_array_foreach(rooms, i, r)
-    {
-        notify_touch(t, pos, json_string_value(r), NULL, NOTIFY_DEVICES);
-    }
-    json_decref(rooms);
-    return 0;
-}
-
-int e2e_device_list_touch(const char *user_id)
-{
-    struct dbc *c = db_get();
-    if (!c)
-        return -1;
-    /* a remote user's update (the m.device_list_update EDU): our copy is stale */
-    if (!e2e_is_local(user_id) && db_remote_devices_mark_stale(c, user_id) < 0) {
-        db_put(c);
-        return -1;
-    }
-    struct notify_ticket *t = notify_begin();
-    int rc = e2e_record_change(c, t, user_id);
-    notify_end(t, rc == 0);
-    db_put(c);
-    return rc;
 }
 
 /* --- /keys/upload ------------------------------------------------------------------------- */
@@ -315,7 +267,7 @@ json_t *e2e_upload(const char *user_id, const char *device_id, const json_t *bod
     if (dk_text) {
         t = notify_begin();
         int put = db_keys_device_put(c, user_id, device_id, dk_text);
-        if (put < 0 || (put == 1 && e2e_record_change(c, t, user_id) < 0))
+        if (put < 0 || (put == 1 && e2e_record_device_change(c, t, user_id, device_id) < 0))
             goto internal;
         if (put == 0) {
             e2e_fail(err, 404, "M_NOT_FOUND", "Unknown device");

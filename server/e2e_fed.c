@@ -4,9 +4,9 @@
  * client's /keys/query and /keys/claim reach other servers' users.
  *
  * Invariants:
- *  1. Over federation only local users are answered, without device display names (Synapse's
- *     allow_device_name_lookup_over_federation, default off), and with the cross-signing
- *     signatures of the key's owner and of the asking server's users only.
+ *  1. Over federation only local users are answered, with device display names only under
+ *     allow_device_name_lookup_over_federation (Synapse's key, default off), and with the
+ *     cross-signing signatures of the key's owner and of the asking server's users only.
  *  2. A client's request asks each other server once, all servers at the same time, each
  *     within the client's timeout; a server that does not answer is named in `failures` and
  *     the others' keys are still returned.
@@ -14,10 +14,11 @@
  *     user_id and device_id fields are the ones asked for, whose user belongs to the server
  *     that answered, are kept.
  *  4. Device lists of remote users who share a room with a local user are cached
- *     (storage/remote.h) and served while fresh; the m.device_list_update and
- *     m.signing_key_update EDUs mark them stale (e2e_device_list_touch), and the next query
- *     fetches the whole list again with /user/devices. Users sharing no room are asked each
- *     time, since no update would reach us. */
+ *     (storage/remote.h) and served while fresh; an m.device_list_update that follows the
+ *     copy's stream_id is applied to it, one after a gap and an m.signing_key_update mark it
+ *     stale (server/e2e_devlist.c), and the next query fetches the whole list again with
+ *     /user/devices. Users sharing no room are asked each time, since no update would
+ *     reach us. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ json_t *e2e_fed_user_devices(const char *user_id, struct e2e_error *err)
         e2e_fail(err, 400, "M_INVALID_PARAM", "Not a user of this server");
         return NULL;
     }
-    struct e2e_viewer v = {.names = false};
+    struct e2e_viewer v = {.names = e2e_names_over_federation};
     struct e2e_answer a = {json_object(), json_object(), json_object(), NULL};
     json_t *local = json_pack("{s:[]}", user_id), *out = NULL, *devices = json_array();
     int64_t stream_id = 0;
@@ -55,7 +56,11 @@ json_t *e2e_fed_user_devices(const char *user_id, struct e2e_error *err)
     json_t *keys;
     json_object_foreach(json_object_get(a.device_keys, user_id), d, keys)
     {
-        json_array_append_new(devices, json_pack("{s:s,s:O}", "device_id", d, "keys", keys));
+        json_t *dev = json_pack("{s:s,s:O}", "device_id", d, "keys", keys);
+        json_t *name = json_object_get(json_object_get(keys, "unsigned"), "device_display_name");
+        if (dev && json_is_string(name)) /* only with e2e_names_over_federation */
+            json_object_set(dev, "device_display_name", name);
+        json_array_append_new(devices, dev);
     }
     out = json_pack("{s:s,s:I,s:O}", "user_id", user_id, "stream_id", (json_int_t)stream_id,
                     "devices", devices);
@@ -100,7 +105,7 @@ json_t *e2e_fed_query(const char *origin, const json_t *body, struct e2e_error *
         if (e2e_server_of(u) && e2e_is_local(u)) /* others' users: not ours to answer */
             json_object_set(local, u, list);
     }
-    struct e2e_viewer v = {.server = origin, .names = false};
+    struct e2e_viewer v = {.server = origin, .names = e2e_names_over_federation};
     if (e2e_query_local(&v, local, &a) < 0) {
         e2e_fail_internal(err);
         goto out;

@@ -36,13 +36,22 @@ bool e2e_verified(const json_t *obj, const char *signer_user, const char *signer
 /* Set signatures[signer_user][signer_key] = sig on obj (borrowed). */
 void e2e_add_signature(json_t *obj, const char *signer_user, const char *signer_key,
                        const char *sig);
-/* Record a device-list change of user_id under ticket t (taken before any stream position
- * of the transaction) and touch the user and every room they are in. 0 or -1. */
+/* allow_device_name_lookup_over_federation (set by e2e_init). */
+extern bool e2e_names_over_federation;
+/* Record a change of user_id's keys that is not one device's (cross-signing keys, signatures
+ * on them) under ticket t (taken before any stream position of the transaction) and touch
+ * the user and every room they are in; for a local user the servers sharing a room get an
+ * m.signing_key_update. 0 or -1. */
 int e2e_record_change(struct dbc *c, struct notify_ticket *t, const char *user_id);
 /* The same for a change only `only_for` may learn of (NULL: like e2e_record_change): their
  * own new user-signing key, or their signature on user_id's key; only they are touched. */
 int e2e_record_change_for(struct dbc *c, struct notify_ticket *t, const char *user_id,
                           const char *only_for);
+/* Record a change of the local user's device `device_id` (added, renamed, deleted, new keys
+ * or signatures) in c's transaction under ticket t: its m.device_list_update, chained to the
+ * user's previous one by prev_id, goes to the servers sharing a room. 0 or -1. */
+int e2e_record_device_change(struct dbc *c, struct notify_ticket *t, const char *user_id,
+                             const char *device_id);
 
 /* Who reads keys, for what the answer may hold: user (may be NULL) sees the signatures made
  * by their own user-signing key and their own user_signing key; server (may be NULL) sees

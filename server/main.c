@@ -327,7 +327,7 @@ static int serve(const char *config_path)
     ids_set_local_server(cfg.server_name); /* the one answer to "is this local?" */
     room_init(cfg.server_name, keyring_own(), cfg.default_room_version,
               federation_sender_listener);
-    e2e_init(cfg.server_name);
+    e2e_init(cfg.server_name, cfg.allow_device_name_lookup_over_federation);
 
     struct db_params dp = {
         .host = cfg.database.host,

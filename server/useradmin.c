@@ -80,7 +80,7 @@ enum account_rc useradmin_device_create(const char *user_id, const char *device_
     int n = db_devices_upsert(c, user_id, device_id, NULL, clock_now_ms());
     db_put(c);
     if (n > 0)
-        e2e_device_list_touch(user_id);
+        e2e_device_changed(user_id, device_id);
     return n < 0 ? ACCOUNT_ERR : ACCOUNT_OK;
 }
 

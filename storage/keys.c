@@ -220,21 +220,26 @@ json_t *db_keys_signatures_on(struct dbc *c, const json_t *users)
 /* --- device lists ------------------------------------------------------------------------- */
 
 int db_device_list_changed(struct dbc *c, const char *user_id, const char *only_for,
-                           int64_t *pos, json_t **rooms)
+                           const char *device_id, int64_t *pos, int64_t *prev, json_t **rooms)
 {
-    const char *p[] = {user_id, only_for};
+    const char *p[] = {user_id, only_for, device_id};
     const char *const *pp[] = {p, p};
+    /* RETURNING's subquery sees the table as the statement began: the previous position */
     const char *sqls[] = {
-        "INSERT INTO device_list_changes (user_id, stream, only_for) VALUES ($1, "
-        "nextval('stream_ordering_seq'), $2) RETURNING stream",
+        "INSERT INTO device_list_changes (user_id, stream, only_for, device_id) VALUES ($1, "
+        "nextval('stream_ordering_seq'), $2, $3) RETURNING stream, (SELECT coalesce(max("
+        "d.stream), 0) FROM device_list_changes d WHERE d.user_id = $1 AND d.device_id IS NOT "
+        "NULL AND d.only_for IS NULL)",
         "SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 "
         "AND membership = 'join' AND $2::text IS NULL",
     };
-    const int ns[] = {2, 2};
+    const int ns[] = {3, 2}; /* the second statement takes $1 and $2 */
     PGresult *res[2];
     if (db_exec_many(c, 2, sqls, ns, pp, res) < 0)
         return -1;
     *pos = PQntuples(res[0]) ? db_int(res[0], 0, 0) : 0;
+    if (prev)
+        *prev = PQntuples(res[0]) ? db_int(res[0], 0, 1) : 0;
     PQclear(res[0]);
     *rooms = db_strings(res[1]);
     return *rooms && *pos ? 0 : -1;

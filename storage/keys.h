@@ -67,9 +67,11 @@ json_t *db_keys_signatures_on(struct dbc *c, const json_t *users);
  * position (*pos), and return the rooms they are joined to in *rooms (new array), so the
  * caller can wake the syncs of everyone who shares one. With only_for set, the change is
  * reported to that user alone (a private key or signature of theirs) and *rooms is empty.
- * 0 or -1. */
+ * device_id (may be NULL) names the device an m.device_list_update announces; *prev (prev
+ * may be NULL) is then the position of the user's previous announced change, 0 for none: the
+ * EDU's prev_id (migration 0110). 0 or -1. */
 int db_device_list_changed(struct dbc *c, const char *user_id, const char *only_for,
-                           int64_t *pos, json_t **rooms);
+                           const char *device_id, int64_t *pos, int64_t *prev, json_t **rooms);
 /* Device-list news for `user_id` in (since, upto]: {"changed": [...], "left": [...]} (new).
  * changed: users sharing a room whose devices changed, who joined a room the user is in, or
  * who are in a room the user joined, and the users of changes meant for user_id alone (see

@@ -45,8 +45,20 @@ int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
                   "INSERT INTO remote_device_lists (user_id, stream_id, stale, devices, "
                   "master_key, self_signing_key, fetched_ts) VALUES ($1, $2, false, $3, $4, $5, "
                   "$6) ON CONFLICT (user_id) DO UPDATE SET stream_id = $2, stale = false, "
-                  "devices = $3, master_key = $4, self_signing_key = $5, fetched_ts = $6",
+                  "devices = $3, master_key = $4, self_signing_key = $5, fetched_ts = $6 "
+                  "WHERE remote_device_lists.stale OR remote_device_lists.stream_id <= $2",
                   6, p);
+}
+
+int db_remote_devices_apply(struct dbc *c, const char *user_id, int64_t old_stream_id,
+                            int64_t stream_id, const char *devices)
+{
+    char o[24], n[24];
+    const char *p[] = {user_id, db_i64(o, old_stream_id), db_i64(n, stream_id), devices};
+    return db_affected_one(db_exec(c,
+                                   "UPDATE remote_device_lists SET stream_id = $3, devices = $4 "
+                                   "WHERE user_id = $1 AND stream_id = $2 AND NOT stale",
+                                   4, p));
 }
 
 int db_remote_devices_mark_stale(struct dbc *c, const char *user_id)

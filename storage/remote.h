@@ -13,11 +13,17 @@
  * {user_id, stream_id, stale (bool), devices (object), master_key, self_signing_key (objects
  * or null)} for those with a row, or NULL on error. */
 json_t *db_remote_devices_get(struct dbc *c, const json_t *users);
-/* Store a user's fetched list (JSON texts; master/self_signing may be NULL), not stale.
- * 0 or -1. */
+/* Store a user's fetched list (JSON texts; master/self_signing may be NULL), not stale;
+ * a fresh copy already past stream_id (an update applied while the list was fetched) is
+ * kept. 0 or -1. */
 int db_remote_devices_put(struct dbc *c, const char *user_id, int64_t stream_id,
                           const char *devices, const char *master_key, const char *self_signing_key,
                           int64_t now_ms);
+/* Apply an m.device_list_update to a cached list: devices (JSON text) and stream_id replace
+ * the row's, only while it is still at old_stream_id and not stale (else someone else got
+ * there first: the caller marks it stale). 1 applied, 0 not, -1 error. */
+int db_remote_devices_apply(struct dbc *c, const char *user_id, int64_t old_stream_id,
+                            int64_t stream_id, const char *devices);
 /* The remote user's device list changed (m.device_list_update / m.signing_key_update): the
  * cached copy, if any, is stale and fetched again on the next /keys/query. 0 or -1. */
 int db_remote_devices_mark_stale(struct dbc *c, const char *user_id);

@@ -16,16 +16,18 @@ import ctypes.util
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 
-from harness import Server, free_port
+from harness import Server
 
 _sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
 _sodium.sodium_init()
@@ -258,6 +260,31 @@ def start_servers(*servers):
 def stop_servers(servers):
     for s in servers:
         s.stop()
+
+
+def start_laender(cls, prefix):
+    """Three Restartable instances trusting one fresh test CA, started, on the test class:
+    cls.A (bund), cls.B (nrw), cls.C (hessen), cls.servers (for stop_servers), cls.tmp (the
+    CA's directory; removed here if a start fails, else by the caller)."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls.ca = TestCA(cls.tmp)
+    ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
+    cls.A, cls.B, cls.C = (Restartable(cls.ca, dict(ca_cfg)) for _ in range(3))
+    try:
+        cls.servers = start_servers(cls.A, cls.B, cls.C)
+    except Exception:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        raise
+
+
+def keep_logs(env_var, test_name, named):
+    """Copy the logs of `named` ((name, server) pairs) into the directory the environment
+    variable env_var names, if it is set, as <test_name>-<name>.log."""
+    keep = os.environ.get(env_var)
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        for n, s in named:
+            shutil.copy(s.log_path, os.path.join(keep, f"{test_name}-{n}.log"))
 
 
 def user_with_name(server, localpart, displayname):

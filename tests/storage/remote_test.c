@@ -57,6 +57,22 @@ TEST(device_lists_cached_stale_forgotten)
     r = row(c, u);
     CHECK(json_is_true(json_object_get(r, "stale")));
     json_decref(r);
+    /* an update is not applied to a stale copy */
+    CHECK_INT(db_remote_devices_apply(c, u, 7, 8, "{}"), 0);
+    CHECK_INT(db_remote_devices_put(c, u, 9, "{}", NULL, NULL, 2000), 0);
+    /* applied only on the copy it was computed from */
+    CHECK_INT(db_remote_devices_apply(c, u, 8, 10, "{\"D2\":{}}"), 0);
+    CHECK_INT(db_remote_devices_apply(c, u, 9, 10, "{\"D2\":{}}"), 1);
+    r = row(c, u);
+    CHECK_INT(json_integer_value(json_object_get(r, "stream_id")), 10);
+    CHECK(json_is_object(json_object_get(json_object_get(r, "devices"), "D2")));
+    json_decref(r);
+    /* a fetch answered before that update does not undo it */
+    CHECK_INT(db_remote_devices_put(c, u, 9, "{}", NULL, NULL, 2000), 0);
+    r = row(c, u);
+    CHECK_INT(json_integer_value(json_object_get(r, "stream_id")), 10);
+    json_decref(r);
+    CHECK_INT(db_remote_devices_mark_stale(c, u), 0);
     CHECK_INT(db_remote_devices_put(c, u, 9, "{}", NULL, NULL, 2000), 0);
     r = row(c, u);
     CHECK(json_is_false(json_object_get(r, "stale")));
@@ -96,10 +112,30 @@ TEST(sharing_and_stream_id)
     CHECK_INT(sid, 0);
     int64_t pos = 0;
     json_t *rooms = NULL;
-    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, &pos, &rooms), 0);
+    int64_t prev = -1;
+    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, "D1", &pos, &prev, &rooms), 0);
     json_decref(rooms);
+    CHECK_INT(prev, 0); /* the first announced change */
     CHECK_INT(db_device_list_stream_id(c, "@alice:a.example", &sid), 0);
     CHECK_INT(sid, pos);
+    /* prev_id chaining (migration 0110): the previous announced change, not a cross-signing
+     * change nor a private one, whose positions are still the stream_id of /user/devices */
+    int64_t p2 = 0, p3 = 0, p4 = 0;
+    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, NULL, &p2, &prev, &rooms), 0);
+    json_decref(rooms);
+    CHECK_INT(
+        db_device_list_changed(c, "@alice:a.example", "@alice:a.example", NULL, &p3, &prev, &rooms),
+        0);
+    json_decref(rooms);
+    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, "D2", &p4, &prev, &rooms), 0);
+    json_decref(rooms);
+    CHECK(p2 > pos && p3 > p2 && p4 > p3);
+    CHECK_INT(prev, pos);
+    CHECK_INT(db_device_list_changed(c, "@alice:a.example", NULL, "D1", &p2, &prev, &rooms), 0);
+    json_decref(rooms);
+    CHECK_INT(prev, p4);
+    CHECK_INT(db_device_list_stream_id(c, "@alice:a.example", &sid), 0);
+    CHECK_INT(sid, p2);
     db_put(c);
 }
 
