@@ -20,6 +20,9 @@ const struct http_route federation_routes[] = {
      0},
     {"GET", "/_matrix/federation/v1/query/directory", federation_query_directory,
      HTTP_AUTH_SERVER, 0},
+    /* any other query type: after the known ones (the first matching row wins) */
+    {"GET", "/_matrix/federation/v1/query/{queryType}", federation_query_other, HTTP_AUTH_SERVER,
+     0},
     {"GET", "/_matrix/federation/v1/make_join/{roomId}/{userId}", federation_make_join,
      HTTP_AUTH_SERVER, 0},
     {"PUT", "/_matrix/federation/v2/send_join/{roomId}/{eventId}", federation_send_join,
@@ -33,6 +36,8 @@ const struct http_route federation_routes[] = {
     {"PUT", "/_matrix/federation/v1/send_knock/{roomId}/{eventId}", federation_send_knock,
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {"PUT", "/_matrix/federation/v2/invite/{roomId}/{eventId}", federation_invite,
+     HTTP_AUTH_SERVER, HTTP_BODY_JSON},
+    {"PUT", "/_matrix/federation/v1/invite/{roomId}/{eventId}", federation_invite_v1,
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {"GET", "/_matrix/federation/v1/event/{eventId}", federation_event, HTTP_AUTH_SERVER, 0},
     {"GET", "/_matrix/federation/v1/state/{roomId}", federation_state, HTTP_AUTH_SERVER, 0},

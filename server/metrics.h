@@ -10,6 +10,8 @@ enum metrics_counter {
     METRICS_MEDIA_SCANNED,    /* files scanned by clamd */
     METRICS_MEDIA_INFECTED,   /* files refused as infected */
     METRICS_MEDIA_UNSCANNED,  /* scans without a verdict */
+    METRICS_FED_PDUS_SENT,    /* PDUs in outbound transactions the destination accepted */
+    METRICS_FED_CATCHUP_SKIPPED, /* queued PDUs not sent after an outage (catch-up) */
     METRICS_N_COUNTERS
 };
 
