@@ -120,6 +120,8 @@ bool federation_authenticate(struct http_req *req)
     if (ok != 1)
         return false;
     http_set_origin(req, a[0].origin);
+    /* a valid signed request from a server we are backing off from: it is probably up */
+    federation_sender_wake(a[0].origin);
     return true;
 }
 

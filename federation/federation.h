@@ -122,6 +122,11 @@ int federation_sender_start(void);
  * (the client stopping under it) is not counted as the destination's failure (no back-off
  * carried into the next start). */
 void federation_sender_quiesce(void);
+/* `origin` just made a valid signed request: if its queue waits out a back-off, try it now
+ * (as Synapse does on any request from a server it marked down). The back-off in the
+ * database stays, so the try catches up (newest PDUs first); a failure doubles it as usual.
+ * Cheap when the origin has nothing queued (a walk of the in-memory destination list). */
+void federation_sender_wake(const char *origin);
 void federation_sender_stop(void);
 /* For the metrics: items not yet written to the queue, destinations with queued rows, and
  * transactions in flight. Thread-safe; takes the sender's lock (scrape time only). */

@@ -24,6 +24,8 @@
  *    prev_events with /get_missing_events. So a long outage ends with one PDU per room, not
  *    a replay of every one, and the queue does not grow past one PDU per room plus what came
  *    since the last try. EDUs (to-device messages, device-list changes) are all kept.
+ *    A valid signed request from a destination in back-off ends the wait at once
+ *    (federation_sender_wake, as Synapse does).
  * 3. Memory is bounded: the inbox holds at most SENDER_MAX_INBOX items (more are dropped with
  *    a warning) and the destination list holds only destinations with queued rows.
  * The one window a crash can lose is an event committed but not yet written to the queue
@@ -549,6 +551,23 @@ int federation_sender_start(void)
     fedout_set(&sink);
     room_set_relay(federation_sender_relay);
     return 0;
+}
+
+void federation_sender_wake(const char *origin)
+{
+    if (!origin)
+        return;
+    pthread_mutex_lock(&S.mu);
+    for (struct dest *d = S.dests; d; d = d->next)
+        if (strcmp(d->name, origin) == 0) {
+            if (d->has_work && !d->in_flight && d->next_ts > clock_now_ms()) {
+                log_info("federation sender: %s is back; trying it now", origin);
+                d->next_ts = 0;
+                pthread_cond_signal(&S.cv);
+            }
+            break;
+        }
+    pthread_mutex_unlock(&S.mu);
 }
 
 void federation_sender_quiesce(void)

@@ -132,6 +132,34 @@ class TestFederationCatchUp(unittest.TestCase):
             time.sleep(0.25)
         self.assertIn("after", self.texts(room), self.logs())
 
+    def test_signed_request_from_destination_ends_back_off(self):
+        """nrw comes back while bund waits out a back-off; bob's message (a signed
+        transaction from nrw) makes bund try nrw at once, as Synapse does."""
+        r = self.A.post(f"{CS}/createRoom", {"preset": "public_chat", "room_version": "10"},
+                        token=self.atok)
+        room = r["room_id"]
+        r = self.B.post(f"{CS}/join/{q(room)}?server_name={q(self.A.server_name)}", {},
+                        token=self.btok)
+        self.assertEqual(r.status, 200, f"{r}\n{self.logs()}")
+        self.B.pause()
+        try:
+            for i in range(3):
+                r = self.A.put(f"{CS}/rooms/{q(room)}/send/m.room.message/w{i}",
+                               {"msgtype": "m.text", "body": f"wake {i}"}, token=self.atok)
+                self.assertEqual(r.status, 200, r)
+            time.sleep(7)  # tries at 0, 2 and 6 s failed: the next one is 8 s away
+        finally:
+            self.B.resume()
+        t0 = time.time()
+        r = self.B.put(f"{CS}/rooms/{q(room)}/send/m.room.message/back",
+                       {"msgtype": "m.text", "body": "back"}, token=self.btok)
+        self.assertEqual(r.status, 200, r)
+        want = {f"wake {i}" for i in range(3)}
+        while time.time() < t0 + WAIT_S and not want <= self.texts(room):
+            time.sleep(0.2)
+        self.assertEqual(want - self.texts(room), set(), self.logs())
+        self.assertIn("is back; trying it now", self.A.read_log())
+
 
 if __name__ == "__main__":
     unittest.main()
