@@ -170,12 +170,13 @@ def main():
         async def a_to_s():
             text = "vertraulich " + uuid.uuid4().hex[:6]
             eid = await e2.send(cl("alice"), st["room"], text)
-            # Synapse stored ciphertext only
+            await e2.expect_text(cl("sam"), text)
+            # what reached Synapse is ciphertext
             code, raw = S.req("GET", f"{si.CS}/rooms/{si.q(st['room'])}/event/{si.q(eid)}",
                               token=cl("sam").access_token)
-            if code != 200 or raw.get("type") != "m.room.encrypted":
+            if code != 200 or raw.get("type") != "m.room.encrypted" or "vertraulich" in \
+                    str(raw.get("content")):
                 raise AssertionError(f"on Synapse: {code} {raw}")
-            await e2.expect_text(cl("sam"), text)
             return "keys claimed and room key sent to Synapse over federation"
 
         async def s_to_a():
