@@ -3,8 +3,9 @@
  * server's published rooms, only when allow_public_rooms_over_federation is set (Synapse's
  * key, default false: 403 M_FORBIDDEN, so that a closed agency's directory is not readable by
  * every server); GET /timestamp_to_event/{roomId} ("Timestamp to event"): for servers with a
- * user in the room, subject to the room's server ACL. X-Matrix authenticated by the route
- * rows. */
+ * user in the room, subject to the room's server ACL; GET /hierarchy/{roomId} ("Spaces"): a
+ * space and its direct children as the asking server may see them (server/spaces.c), subject
+ * to the space's server ACL. X-Matrix authenticated by the route rows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,37 @@ void federation_timestamp_to_event(struct http_req *req)
         break;
     case ROOM_FORBIDDEN:
         http_reply_error(req, 403, "M_FORBIDDEN", "%s", why);
+        break;
+    default:
+        http_reply_internal(req);
+    }
+}
+
+void federation_hierarchy(struct http_req *req)
+{
+    const char *room_id = http_param(req, 0), *so = http_query(req, "suggested_only");
+    char why[256] = "";
+    json_t *out = NULL;
+    if (room_id[0] != '!' || strlen(room_id) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
+        return;
+    }
+    if (so && strcmp(so, "true") != 0 && strcmp(so, "false") != 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "suggested_only must be true or false");
+        return;
+    }
+    json_t *acl = room_server_acl(room_id);
+    bool ok = federation_acl_allows(req, acl);
+    json_decref(acl);
+    if (!ok)
+        return;
+    switch (room_hierarchy_server(room_id, http_origin(req), so && strcmp(so, "true") == 0, &out,
+                                  why, sizeof why)) {
+    case ROOM_OK:
+        http_reply_json(req, 200, out);
+        break;
+    case ROOM_NOT_FOUND:
+        http_reply_error(req, 404, "M_NOT_FOUND", "%s", why);
         break;
     default:
         http_reply_internal(req);

@@ -178,6 +178,8 @@ void federation_public_rooms_post(struct http_req *req);
 
 /* GET /_matrix/federation/v1/timestamp_to_event/{roomId} (federation/directory.c). */
 void federation_timestamp_to_event(struct http_req *req);
+/* GET /_matrix/federation/v1/hierarchy/{roomId} (federation/directory.c). */
+void federation_hierarchy(struct http_req *req);
 
 /* GET /_matrix/federation/v1/media/download/{mediaId} and /thumbnail/{mediaId}
  * (federation/media.c). */

@@ -61,6 +61,8 @@ const struct http_route federation_routes[] = {
      HTTP_AUTH_SERVER, HTTP_BODY_JSON},
     {"GET", "/_matrix/federation/v1/timestamp_to_event/{roomId}", federation_timestamp_to_event,
      HTTP_AUTH_SERVER, 0},
+    {"GET", "/_matrix/federation/v1/hierarchy/{roomId}", federation_hierarchy, HTTP_AUTH_SERVER,
+     0},
     {"GET", "/_matrix/federation/v1/media/download/{mediaId}", federation_media_download,
      HTTP_AUTH_SERVER, 0},
     {"GET", "/_matrix/federation/v1/media/thumbnail/{mediaId}", federation_media_thumbnail,
