@@ -58,6 +58,20 @@ void federation_public_rooms_post(struct http_req *req)
              limit ? (int)json_integer_value(limit) : 0);
 }
 
+/* A room-scoped request: the room ID looks like one (else 400) and the room's server ACL
+ * lets the origin in (else 403). Answers and returns false when not. */
+static bool room_scope(struct http_req *req, const char *room_id)
+{
+    if (room_id[0] != '!' || strlen(room_id) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
+        return false;
+    }
+    json_t *acl = room_server_acl(room_id);
+    bool ok = federation_acl_allows(req, acl);
+    json_decref(acl);
+    return ok;
+}
+
 void federation_timestamp_to_event(struct http_req *req)
 {
     const char *room_id = http_param(req, 0), *dir = http_query(req, "dir");
@@ -70,14 +84,7 @@ void federation_timestamp_to_event(struct http_req *req)
         http_reply_error(req, 400, "M_INVALID_PARAM", "ts and dir ('f' or 'b') are required");
         return;
     }
-    if (room_id[0] != '!' || strlen(room_id) > 255) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
-        return;
-    }
-    json_t *acl = room_server_acl(room_id);
-    bool ok = federation_acl_allows(req, acl);
-    json_decref(acl);
-    if (!ok)
+    if (!room_scope(req, room_id))
         return;
     switch (room_timestamp_server(room_id, http_origin(req), ts, dir[0], &out, why, sizeof why)) {
     case ROOM_OK:
@@ -99,18 +106,11 @@ void federation_hierarchy(struct http_req *req)
     const char *room_id = http_param(req, 0), *so = http_query(req, "suggested_only");
     char why[256] = "";
     json_t *out = NULL;
-    if (room_id[0] != '!' || strlen(room_id) > 255) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Invalid room ID");
-        return;
-    }
     if (so && strcmp(so, "true") != 0 && strcmp(so, "false") != 0) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "suggested_only must be true or false");
         return;
     }
-    json_t *acl = room_server_acl(room_id);
-    bool ok = federation_acl_allows(req, acl);
-    json_decref(acl);
-    if (!ok)
+    if (!room_scope(req, room_id))
         return;
     switch (room_hierarchy_server(room_id, http_origin(req), so && strcmp(so, "true") == 0, &out,
                                   why, sizeof why)) {

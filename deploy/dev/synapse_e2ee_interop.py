@@ -185,23 +185,16 @@ def main():
             await e2.expect_text(cl("alice"), text)
             return "keys claimed and room key sent to Amtsbote over federation"
 
-        async def device_syn_to_amt():
-            st["sam2"] = await e2.login(syn.client.base, sam, pw, "sam tablet")
-            await e2.knows_device(cl("alice"), cl("sam"), cl("sam2").device_id)
+        async def new_device(owner, base, user_id, device_name, other, other_server):
+            """owner logs in a second device on its server; `other` (on the other server)
+            sees it in its key query and the next message of `other` decrypts on both."""
+            dev = await e2.login(base, user_id, pw, device_name)
+            await e2.knows_device(cl(other), cl(owner), dev.device_id)
             text = "an beide Geräte " + uuid.uuid4().hex[:6]
-            await e2.send(cl("alice"), st["room"], text)
-            await e2.expect_text(cl("sam2"), text)
-            await e2.expect_text(cl("sam"), text)
-            return f"Amtsbote sees {cl('sam2').device_id}; both Synapse devices decrypt"
-
-        async def device_amt_to_syn():
-            st["alice2"] = await e2.login(amt.base, alice, pw, "alice phone")
-            await e2.knows_device(cl("sam"), cl("alice"), cl("alice2").device_id)
-            text = "an beide Geräte " + uuid.uuid4().hex[:6]
-            await e2.send(cl("sam"), st["room"], text)
-            await e2.expect_text(cl("alice2"), text)
-            await e2.expect_text(cl("alice"), text)
-            return f"Synapse sees {cl('alice2').device_id}; both Amtsbote devices decrypt"
+            await e2.send(cl(other), st["room"], text)
+            await e2.expect_text(dev, text)
+            await e2.expect_text(cl(owner), text)
+            return f"{other_server} sees {dev.device_id}; both devices decrypt"
 
         def plain_room():
             rid = si.create(A, ctok, preset="public_chat", name="catch-up")
@@ -260,9 +253,11 @@ def main():
             ("encrypted message Synapse -> Amtsbote decrypts", lambda: run(s_to_a()),
              ["room"]),
             ("device list update Synapse -> Amtsbote (new device gets keys)",
-             lambda: run(device_syn_to_amt()), ["room"]),
+             lambda: run(new_device("sam", syn.client.base, sam, "sam tablet", "alice",
+                                    "Amtsbote")), ["room"]),
             ("device list update Amtsbote -> Synapse (new device gets keys)",
-             lambda: run(device_amt_to_syn()), ["room"]),
+             lambda: run(new_device("alice", amt.base, alice, "alice phone", "sam",
+                                    "Synapse")), ["room"]),
             ("plain v10 room for catch-up: Synapse user joins", plain_room, []),
             ("catch-up: Synapse stopped, Amtsbote's messages all arrive after restart",
              catch_up_synapse_down, ["plain"]),

@@ -6,7 +6,6 @@ the room (amtsbote_federation_pdus_sent_total grows by a handful, not 25, and
 amtsbote_federation_catchup_pdus_skipped_total counts the rest), and nrw must still get every
 message, fetching the older ones through the newest one's prev_events (/get_missing_events):
 all 25 in nrw's /messages, and the newest in its /sync."""
-import os
 import re
 import shutil
 import sys
