@@ -1,10 +1,11 @@
 /* membership.c - the membership handshakes this server answers as a resident server
  * (Server-Server API "Joining Rooms": make_join, send_join v2; "Leaving Rooms (Rejecting
  * Invites)": make_leave, send_leave v2; "Knocking upon a room": make_knock, send_knock;
- * "Inviting to a room": invite v2) and the room alias query ("Querying for information":
- * query/directory). Every route is X-Matrix authenticated by its row; the room-scoped ones
- * also apply the room's server ACL. The engine (server/room_fed.c) does the work; this file
- * validates the request shapes and maps the engine's answers to the spec's status codes. */
+ * "Inviting to a room": invite v2, and the deprecated v1 in room version 1) and the room
+ * alias query ("Querying for information": query/directory). Every route is X-Matrix
+ * authenticated by its row; the room-scoped ones also apply the room's server ACL. The engine
+ * (server/room_fed.c) does the work; this file validates the request shapes and maps the
+ * engine's answers to the spec's status codes. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -241,8 +241,8 @@ enum room_rc room_hierarchy_server(const char *root, const char *server, bool su
             json_array_append_new(inaccessible, json_string(id));
         /* rooms unknown here are left out: this server cannot speak for them */
     }
-    *out = json_pack("{s:o,s:o,s:o}", "room", room, "children", children,
-                     "inaccessible_children", inaccessible);
+    *out = json_pack("{s:o,s:o,s:o}", "room", room, "children", children, "inaccessible_children",
+                     inaccessible);
     return ROOM_OK;
 }
 
@@ -286,9 +286,9 @@ enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggeste
         json_array_foreach(ordered, i, ch)
         {
             if (depth < max_depth)
-                json_array_append_new(queue,
-                                      json_pack("{s:O,s:i}", "room_id",
-                                                json_object_get(ch, "state_key"), "depth", depth + 1));
+                json_array_append_new(queue, json_pack("{s:O,s:i}", "room_id",
+                                                       json_object_get(ch, "state_key"), "depth",
+                                                       depth + 1));
         }
         json_object_set_new(chunk, "children_state", ordered);
         json_array_append_new(rooms, chunk);

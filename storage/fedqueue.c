@@ -1,7 +1,8 @@
 /* fedqueue.c - SQL for federation transactions (migration 0060): answers to received
  * transactions (idempotency per origin and transaction ID) and the per-destination outbound
- * queue (with the catch-up that follows an outage, db_fedq_catch_up). Invariant: the rows of a destination's transaction in flight carry its txn_id, and
- * fed_destinations.txn_id names it, until the destination answers (db_fedq_done). */
+ * queue (with the catch-up that follows an outage, db_fedq_catch_up). Invariant: the rows of a
+ * destination's transaction in flight carry its txn_id, and fed_destinations.txn_id names it, until
+ * the destination answers (db_fedq_done). */
 #include "storage/fedqueue.h"
 
 #include <stdlib.h>
