@@ -8,6 +8,7 @@
 #include "server/account.h"
 #include "server/filter.h"
 #include "server/ids.h"
+#include "server/retention.h"
 #include "server/room.h"
 
 #define MAX_TXN_ID 255
@@ -109,6 +110,11 @@ void api_state_put(struct http_req *req)
         return;
     if (strlen(type) > 255 || strlen(key) > 255) {
         http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or state key too long");
+        return;
+    }
+    if (strcmp(type, "m.room.retention") == 0 &&
+        !retention_content_ok(http_json(req), why, sizeof why)) {
+        http_reply_error(req, 400, "M_BAD_JSON", "%s", why);
         return;
     }
     if (!api_message_allowed(req))

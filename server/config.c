@@ -34,7 +34,7 @@
 #include "server/ipfilter.h"
 
 #define NO_DEST SIZE_MAX /* row whose value is checked but not stored */
-#define ROWS_MAX 128     /* rows per table: the size of a walk's `seen` set */
+#define ROWS_MAX 160     /* rows per table: the size of a walk's `seen` set */
 #define PATH_LEN 256     /* longest key path shown; every known path is far shorter */
 
 enum ktype {
@@ -57,6 +57,7 @@ enum ktype {
     K_OLDKEYS,    /* struct config_old_key * at off, count at off2: key ID -> {key, expired_ts} */
     K_STRMAP,     /* mapping of strings to strings: char ** names at off, values at off3, count
                      at off2; optional check per value */
+    K_PURGEJOBS,  /* struct config_purge_job * at off, count at off2; items: purgejob_keys */
     K_IGNORED,   /* a Synapse key Amtsbote knowingly does not use */
 };
 
@@ -80,6 +81,7 @@ static const char *const expected[] = {
     [K_NOTARIES] = "a list of key servers such as {server_name: example.org}",
     [K_OLDKEYS] = "a mapping of key IDs to {key, expired_ts}",
     [K_STRMAP] = "a mapping of names to strings",
+    [K_PURGEJOBS] = "a list of jobs such as {longest_max_lifetime: 3d, interval: 12h}",
     [K_IGNORED] = "anything",
 };
 
@@ -209,6 +211,21 @@ static const struct key config_keys[] = {
     {"user_directory", K_SECTION, NO_DEST, NULL},
     {"user_directory.enabled", K_BOOL, C(user_directory_enabled), "true"},
     {"user_directory.search_all_users", K_BOOL, C(user_directory_search_all_users), "false"},
+    /* Data protection: message retention (MSC1763) and housekeeping; server/retention.c and
+     * server/privacy.c apply them. */
+    {"retention", K_SECTION, NO_DEST, NULL},
+    {"retention.enabled", K_BOOL, C(retention.enabled), "false"},
+    {"retention.default_policy", K_SECTION, NO_DEST, NULL},
+    {"retention.default_policy.min_lifetime", K_DURATION, C(retention.default_min_lifetime_ms)},
+    {"retention.default_policy.max_lifetime", K_DURATION, C(retention.default_max_lifetime_ms)},
+    {"retention.allowed_lifetime_min", K_DURATION, C(retention.allowed_lifetime_min_ms)},
+    {"retention.allowed_lifetime_max", K_DURATION, C(retention.allowed_lifetime_max_ms)},
+    {"retention.purge_jobs", K_PURGEJOBS, C(retention.purge_jobs), NULL,
+     .off2 = C(retention.n_purge_jobs)},
+    {"delete_stale_devices_after", K_DURATION, C(delete_stale_devices_after_ms)},
+    {"user_ips_max_age", K_DURATION, C(user_ips_max_age_ms), "28d"},
+    {"redaction_retention_period", K_DURATION, C(redaction_retention_period_ms), "7d"},
+    {"forget_rooms_on_leave", K_BOOL, C(forget_rooms_on_leave), "false"},
     {"rc_registration", K_SECTION, NO_DEST, NULL},
     {"rc_registration.per_second", K_NUM, C(rc_registration.per_second), "0.17"},
     {"rc_registration.burst_count", K_NUM, C(rc_registration.burst_count), "3"},
@@ -278,6 +295,15 @@ static const struct key keyserver_keys[] = {
     {"accept_keys_insecurely", K_IGNORED, NO_DEST, NULL},
 };
 #undef KS
+
+#define PJ(field) offsetof(struct config_purge_job, field)
+/* One element of retention.purge_jobs. Same columns. */
+static const struct key purgejob_keys[] = {
+    {"shortest_max_lifetime", K_DURATION, PJ(shortest_max_lifetime_ms)},
+    {"longest_max_lifetime", K_DURATION, PJ(longest_max_lifetime_ms)},
+    {"interval", K_DURATION, PJ(interval_ms), NULL, .required = true},
+};
+#undef PJ
 
 /* One element of listeners[].resources; its base is still the listener. Same columns. */
 static const struct key resource_keys[] = {
@@ -738,6 +764,7 @@ static int set_text(struct parse *p, const struct key *row, void *base, const ch
     case K_NOTARIES:
     case K_OLDKEYS:
     case K_STRMAP:
+    case K_PURGEJOBS:
     case K_IGNORED:
         break;
     }
@@ -1094,6 +1121,10 @@ static int walk_map(struct parse *p, struct walk *w, yaml_node_t *map, const cha
         case K_OLDKEYS:
             rc = set_oldkeys(p, row, w->base, v, spath);
             break;
+        case K_PURGEJOBS:
+            rc = set_maplist(p, row, w->base, v, spath, purgejob_keys, COUNT(purgejob_keys),
+                             sizeof(struct config_purge_job), NULL);
+            break;
         default:
             rc = set_scalar(p, row, w->base, v, spath);
             break;
@@ -1153,6 +1184,18 @@ static int finish(struct parse *p, struct config *c)
         return fail(p, "request_body_timeout", "must be at least 100 ms");
     if (c->media_scanner.timeout_ms < 100)
         return fail(p, "media_scanner.timeout", "must be at least 100 ms");
+    if (c->retention.allowed_lifetime_min_ms && c->retention.allowed_lifetime_max_ms &&
+        c->retention.allowed_lifetime_min_ms > c->retention.allowed_lifetime_max_ms)
+        return fail(p, "retention.allowed_lifetime_min", "must not exceed allowed_lifetime_max");
+    for (size_t i = 0; i < c->retention.n_purge_jobs; i++) {
+        const struct config_purge_job *j = &c->retention.purge_jobs[i];
+        char jp[PATH_LEN];
+        path_index(jp, "retention.purge_jobs", i);
+        if (j->interval_ms < 100)
+            return fail(p, jp, "interval must be at least 100 ms");
+        if (j->longest_max_lifetime_ms && j->shortest_max_lifetime_ms >= j->longest_max_lifetime_ms)
+            return fail(p, jp, "shortest_max_lifetime must be below longest_max_lifetime");
+    }
     if (c->media_scanner.clamd_socket && c->media_scanner.clamd_host)
         return fail(p, "media_scanner", "give clamd_socket or clamd_host, not both");
     for (size_t i = 0; i < c->n_listeners; i++) {
@@ -1298,6 +1341,7 @@ void config_free(struct config *c)
         free(c->old_signing_keys[i].key);
     }
     free(c->old_signing_keys);
+    free(c->retention.purge_jobs);
     free_list(c->federation_custom_ca_list, c->n_federation_custom_ca_list);
     free_list(c->url_preview_domains, c->n_url_preview_domains);
     free_list(c->url_preview_ip_range_blacklist, c->n_url_preview_ip_range_blacklist);

@@ -40,6 +40,14 @@ struct config_old_key {
     int64_t expired_ts; /* when it stopped being used, ms */
 };
 
+/* retention.purge_jobs[]: a background job purging expired events in the rooms whose
+ * max_lifetime lies in (shortest_max_lifetime, longest_max_lifetime]. */
+struct config_purge_job {
+    int64_t shortest_max_lifetime_ms; /* 0: no lower bound */
+    int64_t longest_max_lifetime_ms;  /* 0: no upper bound */
+    int64_t interval_ms;              /* required */
+};
+
 struct config_ratelimit {
     double per_second; /* tokens added per second */
     double burst_count;
@@ -127,6 +135,21 @@ struct config {
         char *on_error;        /* "refuse" (default) or "allow": when no verdict is had */
         int64_t max_scan_size; /* default 50M: larger files have no verdict */
     } media_scanner;           /* (Amtsbote keys) virus scanning of media with clamd */
+    /* Data protection (Synapse's keys; the README's "Data protection" section). Durations in
+     * ms; 0 is "not set" wherever the key has no default. */
+    struct {
+        bool enabled;                     /* retention.enabled, default false */
+        int64_t default_min_lifetime_ms;  /* retention.default_policy.min_lifetime */
+        int64_t default_max_lifetime_ms;  /* retention.default_policy.max_lifetime */
+        int64_t allowed_lifetime_min_ms;  /* retention.allowed_lifetime_min */
+        int64_t allowed_lifetime_max_ms;  /* retention.allowed_lifetime_max */
+        struct config_purge_job *purge_jobs; /* none given: one job, every room, daily */
+        size_t n_purge_jobs;
+    } retention;
+    int64_t delete_stale_devices_after_ms; /* 0: devices are never pruned (default) */
+    int64_t user_ips_max_age_ms;           /* default 28d: last-seen IP/user agent forgotten */
+    int64_t redaction_retention_period_ms; /* default 7d: redacted content's last copies go */
+    bool forget_rooms_on_leave;            /* default false */
     struct config_ratelimit rc_registration;       /* default 0.17/s, burst 3 */
     struct config_ratelimit rc_login_address;      /* rc_login.address, default 0.17/s, 3 */
     struct config_ratelimit rc_login_account;      /* rc_login.account, default 0.17/s, 3 */

@@ -3,6 +3,7 @@
  *   amtsbote -c FILE | --config FILE        serve
  *   amtsbote generate-config --server-name NAME [--out FILE] [options]
  *   amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin] [--url URL]
+ *   amtsbote -c FILE export-data USER_ID --output-directory DIR   (server/export.c)
  *   amtsbote --version
  *
  * Serving: load and check the configuration, load the signing key, open the database pool,
@@ -38,6 +39,9 @@
 #include "server/ssconn.h"
 #include "server/outbound.h"
 #include "server/preview.h"
+#include "server/privacy.h"
+#include "server/retention.h"
+#include "server/export.h"
 #include "server/pusher.h"
 #include "server/search.h"
 #include "server/thumbnail.h"
@@ -78,6 +82,8 @@ static void usage(FILE *f)
           "                                      write a configuration and a signing key\n"
           "  amtsbote register-user -c FILE [-u USER] [-p PASSWORD] [--admin|--no-admin]\n"
           "           [--url URL]                create an account on a running server\n"
+          "  amtsbote -c FILE export-data USER_ID --output-directory DIR [--tar]\n"
+          "                                      export one user's data (GDPR Art. 15/20)\n"
           "  amtsbote --version\n",
           f);
 }
@@ -384,6 +390,12 @@ static int serve(const char *config_path)
         log_error("cannot start the search indexer");
         goto out_notify;
     }
+    retention_configure(&cfg);
+    privacy_configure(&cfg);
+    if (retention_start() < 0 || privacy_start() < 0) {
+        log_error("cannot start the retention and housekeeping jobs");
+        goto out_notify;
+    }
     federation_fetcher_register();
     if (federation_sender_start() < 0) {
         log_error("cannot start the federation sender");
@@ -418,6 +430,8 @@ out_notify:
     federation_sender_stop(); /* the queue stays in the database */
     pusher_stop();
     search_stop();
+    retention_stop();
+    privacy_stop();
     media_shutdown();
     notify_stop();
     notify_cleanup();
@@ -457,6 +471,9 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0))
         return serve(argv[2]);
+    if (argc >= 4 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0) &&
+        strcmp(argv[3], "export-data") == 0)
+        return export_main(argv[2], argc - 3, argv + 3);
     usage(stderr);
     return 2;
 }

@@ -34,6 +34,7 @@
 #include "server/log.h"
 #include "server/ipfilter.h"
 #include "server/outbound.h"
+#include "server/retention.h"
 #include "server/token.h"
 #include "server/userslots.h"
 #include "server/worker.h"
@@ -415,16 +416,21 @@ json_t *pusher_notifications(const char *user_id, const char *from, int limit, b
     }
     struct dbc *c = db_get();
     json_t *rows = c ? db_notifications(c, user_id, before, limit, only_highlight) : NULL;
-    db_put(c);
-    if (!rows)
+    if (!rows) {
+        db_put(c);
         return NULL;
-    json_t *list = json_array();
+    }
+    json_t *list = json_array(), *cache = json_object();
     size_t i;
     json_t *r;
     long long last = 0;
+    int64_t now = clock_now_ms();
     json_array_foreach(rows, i, r)
     {
         json_t *ev = json_object_get(r, "event");
+        last = json_integer_value(json_object_get(r, "stream"));
+        if (retention_hidden(c, json_string_value(json_object_get(r, "room_id")), ev, cache, now))
+            continue; /* expired under the room's retention policy */
         json_t *client = json_pack(
             "{s:O,s:O,s:O,s:O,s:O,s:O}", "event_id", json_object_get(r, "event_id"), "room_id",
             json_object_get(r, "room_id"), "type", json_object_get(ev, "type"), "sender",
@@ -447,8 +453,9 @@ json_t *pusher_notifications(const char *user_id, const char *from, int limit, b
                                               client, "read", json_object_get(r, "read"), "room_id",
                                               json_object_get(r, "room_id"), "ts",
                                               json_object_get(r, "ts")));
-        last = json_integer_value(json_object_get(r, "stream"));
     }
+    db_put(c);
+    json_decref(cache);
     size_t n = json_array_size(rows);
     json_decref(rows);
     json_t *out = json_pack("{s:o}", "notifications", list);

@@ -19,6 +19,7 @@
  * append in one transaction. */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/privacy.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -386,6 +387,8 @@ static int persist(struct dbc *c, const struct append_req *a, struct batch *b,
             return -1;
         if (membership && strcmp(membership, "join") == 0 &&
             db_rooms_unforget(c, room_id, a->state_key) < 0)
+            return -1;
+        if (membership && privacy_member_left(c, room_id, a->state_key, membership) < 0)
             return -1;
     }
     json_t *rel = json_object_get(a->content, "m.relates_to");

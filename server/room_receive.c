@@ -31,6 +31,7 @@
  * Outliers (the send_join answer's events, fetched auth events) are server/room_outlier.c's. */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/privacy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -690,6 +691,8 @@ static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, c
                         : NULL;
     if (m && strcmp(m, "join") == 0 && ids_is_local(str(ev, "state_key")) &&
         db_rooms_unforget(x->c, x->room_id, str(ev, "state_key")) < 0)
+        goto done;
+    if (m && privacy_member_left(x->c, x->room_id, str(ev, "state_key"), m) < 0)
         goto done;
     if (room_recv_side_effects(x, b, ev, id, &bs) < 0)
         goto done;

@@ -8,6 +8,7 @@
 #include "server/clock.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/retention.h"
 #include "server/filter.h"
 #include "server/statemap.h"
 #include "server/token.h"
@@ -38,7 +39,8 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
         json_t *pdu = json_object_get(v, "pdu");
         if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
             !room_event_visible(c, s, user_id,
-                                json_integer_value(json_object_get(v, "state_group")), cache))
+                                json_integer_value(json_object_get(v, "state_group")), cache) ||
+            retention_hidden(c, room_id, pdu, cache, now))
             continue;
         json_t *ev =
             room_client_event(pdu, json_string_value(json_object_get(v, "event_id")), room_id,

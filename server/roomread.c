@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/retention.h"
 #include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
@@ -147,6 +148,10 @@ json_t *room_client_event_of(struct dbc *c, const char *event_id, int64_t now)
     struct db_event e;
     if (db_events_get(c, event_id, &e) != 1)
         return NULL;
+    if (retention_hidden(c, e.room_id, e.pdu, NULL, now)) { /* expired: as if gone */
+        db_event_clear(&e);
+        return NULL;
+    }
     json_t *ev = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, now);
     db_event_clear(&e);
     return ev;
@@ -259,7 +264,8 @@ enum room_rc room_event(const char *room_id, const char *user_id, const char *ev
         goto out;
     if (found == 0 || strcmp(e.room_id, room_id) != 0 || e.rejected || e.outlier ||
         (e.depth > s.depth || (e.depth == s.depth && e.stream > s.stream)) ||
-        !room_event_visible(c, &s, user_id, e.state_group, cache)) {
+        !room_event_visible(c, &s, user_id, e.state_group, cache) ||
+        retention_hidden(c, room_id, e.pdu, cache, clock_now_ms())) {
         snprintf(why, n, "Event not found");
         rc = ROOM_NOT_FOUND;
         goto out;
@@ -556,7 +562,9 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             json_t *pdu = json_object_get(v, "pdu");
             if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
                 !room_event_visible(c, &s, user_id,
-                                    json_integer_value(json_object_get(v, "state_group")), cache))
+                                    json_integer_value(json_object_get(v, "state_group")),
+                                    cache) ||
+                retention_hidden(c, room_id, pdu, cache, clock_now_ms()))
                 continue;
             json_t *cev = room_client_event(
                 pdu, json_string_value(json_object_get(v, "event_id")), room_id,

@@ -26,9 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clock.h"
 #include "server/filter.h"
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/retention.h"
 #include "server/statemap.h"
 #include "server/sync_internal.h"
 #include "storage/events.h"
@@ -123,6 +125,10 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
         if (!visible) {
             *limited = true; /* older history exists that the user may not read */
             break;
+        }
+        if (retention_hidden(x->c, room_id, pdu, cache, clock_now_ms())) {
+            *limited = true; /* expired under the room's retention policy */
+            continue;
         }
         *first = row;
         json_array_insert_new(tl, 0, sync_format_event(x, room_id, row));
