@@ -58,6 +58,24 @@ void federation_public_rooms_post(struct http_req *req)
              limit ? (int)json_integer_value(limit) : 0);
 }
 
+/* The engine's answer: `out` (stolen) on ROOM_OK, else the error it names. */
+static void reply(struct http_req *req, enum room_rc rc, json_t *out, const char *why)
+{
+    switch (rc) {
+    case ROOM_OK:
+        http_reply_json(req, 200, out);
+        break;
+    case ROOM_NOT_FOUND:
+        http_reply_error(req, 404, "M_NOT_FOUND", "%s", why);
+        break;
+    case ROOM_FORBIDDEN:
+        http_reply_error(req, 403, "M_FORBIDDEN", "%s", why);
+        break;
+    default:
+        http_reply_internal(req);
+    }
+}
+
 /* A room-scoped request: the room ID looks like one (else 400) and the room's server ACL
  * lets the origin in (else 403). Answers and returns false when not. */
 static bool room_scope(struct http_req *req, const char *room_id)
@@ -86,19 +104,9 @@ void federation_timestamp_to_event(struct http_req *req)
     }
     if (!room_scope(req, room_id))
         return;
-    switch (room_timestamp_server(room_id, http_origin(req), ts, dir[0], &out, why, sizeof why)) {
-    case ROOM_OK:
-        http_reply_json(req, 200, out);
-        break;
-    case ROOM_NOT_FOUND:
-        http_reply_error(req, 404, "M_NOT_FOUND", "%s", why);
-        break;
-    case ROOM_FORBIDDEN:
-        http_reply_error(req, 403, "M_FORBIDDEN", "%s", why);
-        break;
-    default:
-        http_reply_internal(req);
-    }
+    enum room_rc rc =
+        room_timestamp_server(room_id, http_origin(req), ts, dir[0], &out, why, sizeof why);
+    reply(req, rc, out, why); /* after the call: it sets out */
 }
 
 void federation_hierarchy(struct http_req *req)
@@ -112,15 +120,7 @@ void federation_hierarchy(struct http_req *req)
     }
     if (!room_scope(req, room_id))
         return;
-    switch (room_hierarchy_server(room_id, http_origin(req), so && strcmp(so, "true") == 0, &out,
-                                  why, sizeof why)) {
-    case ROOM_OK:
-        http_reply_json(req, 200, out);
-        break;
-    case ROOM_NOT_FOUND:
-        http_reply_error(req, 404, "M_NOT_FOUND", "%s", why);
-        break;
-    default:
-        http_reply_internal(req);
-    }
+    enum room_rc rc = room_hierarchy_server(room_id, http_origin(req),
+                                            so && strcmp(so, "true") == 0, &out, why, sizeof why);
+    reply(req, rc, out, why);
 }
