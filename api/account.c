@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "server/account.h"
 #include "server/uia.h"
+#include "server/useradmin.h"
 
 #define MAX_PASSWORD 512
 
@@ -69,7 +70,7 @@ void api_deactivate(struct http_req *req)
     if (uia_run(req, &password_flow, 1, u->user_id, &reg_token) != 1)
         return;
     free(reg_token);
-    if (account_deactivate(u->user_id, erase) != ACCOUNT_OK) {
+    if (useradmin_deactivate(u->user_id, erase) != ACCOUNT_OK) {
         http_reply_internal(req);
         return;
     }

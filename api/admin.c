@@ -3,7 +3,8 @@
  *   - shared-secret registration: GET/POST /_synapse/admin/v1/register (nonce + HMAC-SHA1),
  *     what `amtsbote register-user` and Synapse's register_new_matrix_user speak;
  *   - registration tokens: /_synapse/admin/v1/registration_tokens (list, new, get, update,
- *     delete), for server admins only. */
+ *     delete), for server admins only;
+ *   - GET /_synapse/admin/v1/server_version, which synapse-admin asks at login (no token). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "server/ratelimit.h"
 #include "server/regtoken.h"
 #include "server/uia.h"
+#include "server/version.h"
 
 #define MAX_PASSWORD 512
 #define MAX_DISPLAYNAME 256
@@ -125,15 +127,6 @@ void api_admin_register(struct http_req *req)
 
 /* --- registration tokens --------------------------------------------------------------- */
 
-static bool require_admin(struct http_req *req)
-{
-    if (!http_user(req)->is_admin) {
-        http_reply_error(req, 403, "M_FORBIDDEN", "You are not a server admin");
-        return false;
-    }
-    return true;
-}
-
 /* Read an optional non-negative integer or null field. Returns 0 and sets *present and *out (-1
  * for null); answers 400 M_INVALID_PARAM and returns -1 when malformed. */
 static int opt_count(struct http_req *req, json_t *body, const char *key, int *present,
@@ -166,7 +159,7 @@ static void reply_token(struct http_req *req, int rc, json_t *tok)
 
 void api_admin_regtokens_list(struct http_req *req)
 {
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     const char *valid = http_query(req, "valid");
     int which = -1;
@@ -196,7 +189,7 @@ void api_admin_regtokens_new(struct http_req *req)
     int64_t uses, expiry, length;
     char gen[65];
 
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     const char *token = api_opt_string(req, body, "token", &bad);
     if (bad || opt_count(req, body, "uses_allowed", &has_uses, &uses, 0) < 0 ||
@@ -230,7 +223,7 @@ void api_admin_regtokens_new(struct http_req *req)
 void api_admin_regtoken_get(struct http_req *req)
 {
     json_t *tok = NULL;
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     int rc = regtoken_get(http_param(req, 0), &tok);
     reply_token(req, rc, tok);
@@ -242,7 +235,7 @@ void api_admin_regtoken_put(struct http_req *req)
     int has_uses, has_expiry;
     int64_t uses, expiry;
 
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     if (opt_count(req, body, "uses_allowed", &has_uses, &uses, 0) < 0 ||
         opt_count(req, body, "expiry_time", &has_expiry, &expiry, clock_now_ms()) < 0)
@@ -253,7 +246,13 @@ void api_admin_regtoken_put(struct http_req *req)
 
 void api_admin_regtoken_delete(struct http_req *req)
 {
-    if (!require_admin(req))
+    if (!api_admin_only(req))
         return;
     reply_token(req, regtoken_delete(http_param(req, 0)), NULL);
+}
+
+/* GET /_synapse/admin/v1/server_version: Synapse answers it without a token. */
+void api_admin_server_version(struct http_req *req)
+{
+    http_reply_json(req, 200, json_pack("{s:s}", "server_version", "Amtsbote " AMTSBOTE_VERSION));
 }

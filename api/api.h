@@ -226,5 +226,69 @@ void api_admin_regtokens_new(struct http_req *req);
 void api_admin_regtoken_get(struct http_req *req);
 void api_admin_regtoken_put(struct http_req *req);
 void api_admin_regtoken_delete(struct http_req *req);
+void api_admin_server_version(struct http_req *req);
+/* admin_rooms.c, admin_media.c (Synapse's rooms, reports, notices and media admin API) */
+/* False (answered 403 M_FORBIDDEN) unless the requester is a server admin. */
+bool api_admin_only(struct http_req *req);
+/* Synapse's offset paging: from (default 0) and limit (default 100), non-negative integers.
+ * 0, or -1 answered 400 M_INVALID_PARAM. */
+int api_admin_paging(struct http_req *req, int64_t *from, int64_t *limit);
+/* The dir parameter ("f" or "b", dflt when absent). 0, or -1 answered 400. */
+int api_admin_dir(struct http_req *req, const char *dflt, bool *backwards);
+void api_admin_rooms_list(struct http_req *req);
+void api_admin_room_get(struct http_req *req);
+void api_admin_room_members(struct http_req *req);
+void api_admin_room_state(struct http_req *req);
+void api_admin_room_messages(struct http_req *req);
+void api_admin_room_extremities(struct http_req *req);
+void api_admin_room_block_get(struct http_req *req);
+void api_admin_room_block_put(struct http_req *req);
+void api_admin_room_delete(struct http_req *req);
+void api_admin_room_delete_v1(struct http_req *req);
+void api_admin_room_delete_status(struct http_req *req);
+void api_admin_delete_status(struct http_req *req);
+void api_admin_reports(struct http_req *req);
+void api_admin_report_get(struct http_req *req);
+void api_admin_report_delete(struct http_req *req);
+void api_admin_server_notice(struct http_req *req);
+void api_admin_server_notice_txn(struct http_req *req);
+void api_admin_user_media(struct http_req *req);
+void api_admin_user_media_delete(struct http_req *req);
+void api_admin_user_media_quarantine(struct http_req *req);
+void api_admin_room_media(struct http_req *req);
+void api_admin_room_media_quarantine(struct http_req *req);
+void api_admin_media_quarantine(struct http_req *req);
+void api_admin_media_unquarantine(struct http_req *req);
+void api_admin_media_protect(struct http_req *req);
+void api_admin_media_unprotect(struct http_req *req);
+void api_admin_media_delete(struct http_req *req);
+void api_admin_media_delete_older(struct http_req *req);
+void api_admin_media_delete_older_at(struct http_req *req);
+void api_admin_media_info(struct http_req *req);
+
+/* --- user admin API (api/admin_users.c; Synapse's paths; api/moderation.c) --- */
+void api_admin_users_list(struct http_req *req);
+void api_admin_user_get(struct http_req *req);
+void api_admin_user_put(struct http_req *req);
+void api_admin_user_admin_get(struct http_req *req);
+void api_admin_user_admin_put(struct http_req *req);
+void api_admin_deactivate(struct http_req *req);
+void api_admin_reset_password(struct http_req *req);
+void api_admin_user_joined_rooms(struct http_req *req);
+void api_admin_user_devices(struct http_req *req);
+void api_admin_user_memberships(struct http_req *req);
+void api_admin_user_pushers(struct http_req *req);
+void api_admin_user_device_get(struct http_req *req);
+void api_admin_user_device_create(struct http_req *req);
+void api_admin_user_device_put(struct http_req *req);
+void api_admin_user_device_delete(struct http_req *req);
+void api_admin_user_delete_devices(struct http_req *req);
+void api_admin_shadow_ban(struct http_req *req);
+void api_admin_suspend(struct http_req *req);
+/* GET/PUT /_matrix/client/v1/admin/suspend|lock/{userId} (spec v1.18) */
+void api_admin_moderation_get(struct http_req *req);
+void api_admin_moderation_put(struct http_req *req);
+/* The http_gate: suspended accounts refused, shadow-banned ones answered without effect. */
+bool api_moderation_gate(struct http_req *req);
 
 #endif

@@ -85,5 +85,9 @@ void api_capabilities(struct http_req *req)
     json_object_set_new(
         caps, "m.room_versions",
         json_pack("{s:s,s:o}", "default", cfg->default_room_version, "available", avail));
+    /* v1.18: admins may suspend and lock (api/admin_users.c); omitted for everyone else */
+    if (http_user(req)->is_admin)
+        json_object_set_new(caps, "m.account_moderation",
+                            json_pack("{s:b,s:b}", "suspend", 1, "lock", 1));
     http_reply_json(req, 200, json_pack("{s:o}", "capabilities", caps));
 }

@@ -136,6 +136,10 @@ void api_login(struct http_req *req)
     case ACCOUNT_DEACTIVATED:
         http_reply_error(req, 403, "M_USER_DEACTIVATED", "This account has been deactivated");
         break;
+    case ACCOUNT_LOCKED: /* spec "Account locking": no new token until unlocked */
+        http_reply_error_extra(req, 401, "M_USER_LOCKED", json_pack("{s:b}", "soft_logout", 1),
+                               "This account has been locked");
+        break;
     default:
         http_reply_internal(req);
     }

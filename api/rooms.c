@@ -8,6 +8,7 @@
 #include "server/account.h"
 #include "server/filter.h"
 #include "server/ids.h"
+#include "server/notices.h"
 #include "server/retention.h"
 #include "server/room.h"
 
@@ -322,8 +323,15 @@ void api_unban(struct http_req *req)
 void api_leave(struct http_req *req)
 {
     const char *room_id = api_room_param(req);
-    if (room_id)
-        api_membership(req, room_id, http_user(req)->user_id, "leave", false);
+    if (!room_id)
+        return;
+    /* Synapse's server notices: the invite to one's notices room cannot be rejected */
+    if (notices_invite_pending(room_id, http_user(req)->user_id)) {
+        http_reply_error(req, 403, "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+                         "You cannot reject this invite");
+        return;
+    }
+    api_membership(req, room_id, http_user(req)->user_id, "leave", false);
 }
 
 void api_forget(struct http_req *req)

@@ -6,6 +6,7 @@
 #define CS "/_matrix/client/v3"
 #define V1 "/_matrix/client/v1"
 #define ADMIN "/_synapse/admin/v1"
+#define ADMIN2 "/_synapse/admin/v2"
 #define MSC3814 "/_matrix/client/unstable/org.matrix.msc3814.v1"
 #define MSC4186 "/_matrix/client/unstable/org.matrix.simplified_msc3575"
 #define R HTTP_AUTH_REQUIRED
@@ -202,5 +203,69 @@ const struct http_route api_routes[] = {
     {"GET", ADMIN "/registration_tokens/{token}", api_admin_regtoken_get, R, 0},
     {"PUT", ADMIN "/registration_tokens/{token}", api_admin_regtoken_put, R, J},
     {"DELETE", ADMIN "/registration_tokens/{token}", api_admin_regtoken_delete, R, 0},
+    {"GET", ADMIN "/server_version", api_admin_server_version, N, 0},
+
+    /* rooms, event reports, server notices and media (api/admin_rooms.c, admin_media.c);
+     * literal paths before the patterns that would take them */
+    {"GET", ADMIN "/rooms", api_admin_rooms_list, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}", api_admin_room_get, R, 0},
+    {"DELETE", ADMIN "/rooms/{roomId}", api_admin_room_delete_v1, R, J},
+    {"GET", ADMIN "/rooms/{roomId}/members", api_admin_room_members, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}/state", api_admin_room_state, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}/messages", api_admin_room_messages, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}/forward_extremities", api_admin_room_extremities, R, 0},
+    {"GET", ADMIN "/rooms/{roomId}/block", api_admin_room_block_get, R, 0},
+    {"PUT", ADMIN "/rooms/{roomId}/block", api_admin_room_block_put, R, J},
+    {"GET", ADMIN "/rooms/{roomId}/media", api_admin_room_media, R, 0},
+    {"GET", ADMIN "/room/{roomId}/media", api_admin_room_media, R, 0},
+    {"POST", ADMIN "/room/{roomId}/media/quarantine", api_admin_room_media_quarantine, R, J},
+    {"POST", ADMIN "/quarantine_media/{roomId}", api_admin_room_media_quarantine, R, J},
+    {"GET", ADMIN2 "/rooms/delete_status/{deleteId}", api_admin_delete_status, R, 0},
+    {"DELETE", ADMIN2 "/rooms/{roomId}", api_admin_room_delete, R, J},
+    {"GET", ADMIN2 "/rooms/{roomId}/delete_status", api_admin_room_delete_status, R, 0},
+    {"GET", ADMIN "/event_reports", api_admin_reports, R, 0},
+    {"GET", ADMIN "/event_reports/{reportId}", api_admin_report_get, R, 0},
+    {"DELETE", ADMIN "/event_reports/{reportId}", api_admin_report_delete, R, 0},
+    {"POST", ADMIN "/send_server_notice", api_admin_server_notice, R, J},
+    {"PUT", ADMIN "/send_server_notice/{txnId}", api_admin_server_notice_txn, R, J},
+    {"GET", ADMIN "/users/{userId}/media", api_admin_user_media, R, 0},
+    {"DELETE", ADMIN "/users/{userId}/media", api_admin_user_media_delete, R, J},
+    {"POST", ADMIN "/user/{userId}/media/quarantine", api_admin_user_media_quarantine, R, J},
+    {"POST", ADMIN "/media/quarantine/{serverName}/{mediaId}", api_admin_media_quarantine, R, J},
+    {"POST", ADMIN "/media/unquarantine/{serverName}/{mediaId}", api_admin_media_unquarantine,
+     R, J},
+    {"POST", ADMIN "/media/protect/{mediaId}", api_admin_media_protect, R, J},
+    {"POST", ADMIN "/media/unprotect/{mediaId}", api_admin_media_unprotect, R, J},
+    {"POST", ADMIN "/media/delete", api_admin_media_delete_older, R, J},
+    /* the path before Synapse 1.78, which synapse-admin still uses */
+    {"POST", ADMIN "/media/{serverName}/delete", api_admin_media_delete_older_at, R, J},
+    {"GET", ADMIN "/media/{serverName}/{mediaId}", api_admin_media_info, R, 0},
+    {"DELETE", ADMIN "/media/{serverName}/{mediaId}", api_admin_media_delete, R, J},
+    /* user admin API (api/admin_users.c) */
+    {"GET", ADMIN2 "/users", api_admin_users_list, R, 0},
+    {"GET", "/_synapse/admin/v3/users", api_admin_users_list, R, 0},
+    {"GET", ADMIN2 "/users/{userId}", api_admin_user_get, R, 0},
+    {"PUT", ADMIN2 "/users/{userId}", api_admin_user_put, R, J},
+    {"GET", ADMIN "/users/{userId}/admin", api_admin_user_admin_get, R, 0},
+    {"PUT", ADMIN "/users/{userId}/admin", api_admin_user_admin_put, R, J},
+    {"POST", ADMIN "/deactivate/{userId}", api_admin_deactivate, R, J},
+    {"POST", ADMIN "/reset_password/{userId}", api_admin_reset_password, R, J},
+    {"GET", ADMIN "/users/{userId}/joined_rooms", api_admin_user_joined_rooms, R, 0},
+    {"GET", ADMIN "/users/{userId}/memberships", api_admin_user_memberships, R, 0},
+    {"GET", ADMIN "/users/{userId}/pushers", api_admin_user_pushers, R, 0},
+    {"GET", ADMIN2 "/users/{userId}/devices", api_admin_user_devices, R, 0},
+    {"POST", ADMIN2 "/users/{userId}/devices", api_admin_user_device_create, R, J},
+    {"POST", ADMIN2 "/users/{userId}/delete_devices", api_admin_user_delete_devices, R, J},
+    {"GET", ADMIN2 "/users/{userId}/devices/{deviceId}", api_admin_user_device_get, R, 0},
+    {"PUT", ADMIN2 "/users/{userId}/devices/{deviceId}", api_admin_user_device_put, R, J},
+    {"DELETE", ADMIN2 "/users/{userId}/devices/{deviceId}", api_admin_user_device_delete, R, 0},
+    {"GET", ADMIN "/whois/{userId}", api_whois, R, 0},
+    {"POST", ADMIN "/users/{userId}/shadow_ban", api_admin_shadow_ban, R, 0},
+    {"DELETE", ADMIN "/users/{userId}/shadow_ban", api_admin_shadow_ban, R, 0},
+    {"PUT", ADMIN "/suspend/{userId}", api_admin_suspend, R, J},
+    {"GET", V1 "/admin/suspend/{userId}", api_admin_moderation_get, R, 0},
+    {"PUT", V1 "/admin/suspend/{userId}", api_admin_moderation_put, R, J},
+    {"GET", V1 "/admin/lock/{userId}", api_admin_moderation_get, R, 0},
+    {"PUT", V1 "/admin/lock/{userId}", api_admin_moderation_put, R, J},
     {0},
 };

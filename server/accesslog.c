@@ -89,18 +89,9 @@ static bool secret_key(const char *key)
     return false;
 }
 
-void accesslog_begin(struct accesslog *l, const char *client, const char *user,
-                     const char *method, const char *path)
+/* The path, its secret segments masked (secret_after), escaped. */
+static void put_path(struct accesslog *l, const char *path)
 {
-    l->len = 0;
-    l->n_query = 0;
-    l->buf[0] = '\0';
-    put_str(l, client && *client ? client : "-");
-    put_raw(l, " ", 1);
-    put_str(l, user ? user : "-");
-    put_raw(l, " \"", 2);
-    put_str(l, method);
-    put_raw(l, " ", 1);
     bool mask_next = false;
     const char *except = NULL;
     for (const char *seg = path;;) {
@@ -122,6 +113,29 @@ void accesslog_begin(struct accesslog *l, const char *client, const char *user,
         put_raw(l, "/", 1);
         seg += n + 1;
     }
+}
+
+void accesslog_begin(struct accesslog *l, const char *client, const char *user,
+                     const char *method, const char *path)
+{
+    l->len = 0;
+    l->n_query = 0;
+    l->buf[0] = '\0';
+    put_str(l, client && *client ? client : "-");
+    put_raw(l, " ", 1);
+    put_str(l, user ? user : "-");
+    put_raw(l, " \"", 2);
+    put_str(l, method);
+    put_raw(l, " ", 1);
+    put_path(l, path);
+}
+
+void accesslog_path(struct accesslog *l, const char *path)
+{
+    l->len = 0;
+    l->n_query = 0;
+    l->buf[0] = '\0';
+    put_path(l, path);
 }
 
 void accesslog_query(struct accesslog *l, const char *key, const char *value)

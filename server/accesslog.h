@@ -18,6 +18,8 @@ struct accesslog {
  * /registration_tokens/<token>) are masked. */
 void accesslog_begin(struct accesslog *l, const char *client, const char *user,
                      const char *method, const char *path);
+/* Only the path, masked and escaped as accesslog_begin writes it (the admin audit log). */
+void accesslog_path(struct accesslog *l, const char *path);
 /* Append one query parameter as received (value NULL for a bare key); the values of secret
  * parameters (access_token, token, client_secret, loginToken, ...) are masked. */
 void accesslog_query(struct accesslog *l, const char *key, const char *value);

@@ -46,6 +46,7 @@ struct token_slot {
     int64_t token_id, expires;
     uint64_t gen;
     bool admin, used;
+    bool locked, suspended, shadow_banned;
 };
 static struct token_slot token_cache[TOKEN_CACHE_SLOTS];
 static pthread_mutex_t token_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -72,7 +73,8 @@ static size_t token_slot_of(const uint8_t hash[32])
     return ((size_t)hash[0] | (size_t)hash[1] << 8) % TOKEN_CACHE_SLOTS;
 }
 
-/* 1 and *out filled (strings from the request arena) on a fresh hit, else 0. */
+/* 1 and *out filled (strings from the request arena) on a fresh hit (2 when the account is
+ * locked), else 0. */
 static int token_cache_get(struct http_req *req, const uint8_t hash[32], struct http_user *out)
 {
     int hit = 0;
@@ -84,13 +86,16 @@ static int token_cache_get(struct http_req *req, const uint8_t hash[32], struct 
         out->device_id = t->device_id ? http_strdup(req, t->device_id) : NULL;
         out->token_id = t->token_id;
         out->is_admin = t->admin;
-        hit = 1;
+        out->suspended = t->suspended;
+        out->shadow_banned = t->shadow_banned;
+        hit = t->locked ? 2 : 1;
     }
     pthread_mutex_unlock(&token_mu);
     return hit;
 }
 
-static void token_cache_put(const uint8_t hash[32], const struct http_user *u, uint64_t gen)
+static void token_cache_put(const uint8_t hash[32], const struct http_user *u, bool locked,
+                            uint64_t gen)
 {
     char *uid = strdup(u->user_id), *did = u->device_id ? strdup(u->device_id) : NULL;
     if (!uid || (u->device_id && !did)) {
@@ -107,6 +112,9 @@ static void token_cache_put(const uint8_t hash[32], const struct http_user *u, u
     t->device_id = did;
     t->token_id = u->token_id;
     t->admin = u->is_admin;
+    t->locked = locked;
+    t->suspended = u->suspended;
+    t->shadow_banned = u->shadow_banned;
     t->gen = gen;
     t->expires = clock_mono_ms() + TOKEN_CACHE_MS;
     t->used = true;
@@ -232,6 +240,26 @@ static bool touch_due(int64_t token_id)
     return due;
 }
 
+void account_flags_changed(void)
+{
+    tokens_changed();
+}
+
+/* A locked account (Client-Server API "Account locking") answers 401 M_USER_LOCKED with
+ * soft_logout on everything but /logout and /logout/all; the token stays valid. Returns the
+ * authenticator's answer: 1 to go on, -2 after answering. */
+static int locked_answer(struct http_req *req)
+{
+    const char *pat = http_route_pattern(req);
+    size_t n = pat ? strlen(pat) : 0;
+    if ((n >= 7 && strcmp(pat + n - 7, "/logout") == 0) ||
+        (n >= 11 && strcmp(pat + n - 11, "/logout/all") == 0))
+        return 1;
+    http_reply_error_extra(req, 401, "M_USER_LOCKED", json_pack("{s:b}", "soft_logout", 1),
+                           "This account has been locked");
+    return -2;
+}
+
 int account_authenticate(struct http_req *req, const char *token, struct http_user *out)
 {
     uint8_t hash[32];
@@ -239,7 +267,10 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
     int rc;
 
     token_hash(token, hash);
-    if (token_cache_get(req, hash, out)) {
+    int hit = token_cache_get(req, hash, out);
+    if (hit == 2)
+        return locked_answer(req);
+    if (hit) {
         if (out->device_id && touch_due(out->token_id)) { /* last seen, once a minute */
             struct dbc *c = db_get();
             if (c)
@@ -255,23 +286,29 @@ int account_authenticate(struct http_req *req, const char *token, struct http_us
     if (!c)
         return -1;
     rc = db_tokens_lookup(c, hash, &o);
-    if (rc == 1 && o.deactivated)
+    if (rc == 1 && o.deactivated) {
         rc = 0;
+        db_token_owner_clear(&o);
+    }
     if (rc == 1) {
         out->user_id = http_strdup(req, o.user_id);
         out->device_id = http_strdup(req, o.device_id);
         out->token_id = o.token_id;
         out->is_admin = o.admin;
+        out->suspended = o.suspended;
+        out->shadow_banned = o.shadow_banned;
         if (o.device_id && touch_due(o.token_id)) {
             const char *ua = http_header(req, "User-Agent");
             db_devices_touch(c, o.user_id, o.device_id, http_client_ip(req), ua, clock_now_ms(),
                              LAST_SEEN_INTERVAL_MS);
         }
+        token_cache_put(hash, out, o.locked, gen);
+        if (o.locked)
+            rc = -3;
         db_token_owner_clear(&o);
-        token_cache_put(hash, out, gen);
     }
     db_put(c);
-    return rc;
+    return rc == -3 ? locked_answer(req) : rc;
 }
 
 int account_available(const char *user_id)
@@ -395,7 +432,7 @@ static enum account_rc verify_password(struct dbc *c, const char *user_id, const
     if (!u.password_hash)
         account_check_password(dummy, password);
     else if (account_check_password(u.password_hash, password))
-        out = u.deactivated ? ACCOUNT_DEACTIVATED : ACCOUNT_OK;
+        out = u.deactivated ? ACCOUNT_DEACTIVATED : u.locked ? ACCOUNT_LOCKED : ACCOUNT_OK;
     db_user_clear(&u);
     return out;
 }

@@ -16,6 +16,7 @@ enum account_rc {
     ACCOUNT_FORBIDDEN = 3,   /* wrong user or password */
     ACCOUNT_DEACTIVATED = 4, /* the account is deactivated */
     ACCOUNT_TOKEN_SPENT = 5, /* registration token no longer valid */
+    ACCOUNT_LOCKED = 6,      /* the account is locked (a login answers M_USER_LOCKED) */
 };
 
 /* The result of a login or registration: all malloc'd, freed by account_login_clear. */
@@ -34,6 +35,10 @@ int account_check_password(const char *hash, const char *password);
  * and record the device's last use. Deactivated users' tokens are refused. */
 int account_authenticate(struct http_req *req, const char *token, struct http_user *out);
 
+/* An account's admin, locked, suspended or shadow-banned flag changed (server/useradmin.c):
+ * cached token lookups are forgotten, so the next request sees the change. */
+void account_flags_changed(void);
+
 /* 1 if the user ID is free (case-insensitively), 0 if taken, -1 on error. */
 int account_available(const char *user_id);
 /* Create an account; with `login`, also a device (device_id or a new one) and a token. When
@@ -50,7 +55,8 @@ enum account_rc account_resolve_user(const char *given, const char *server_name,
 enum account_rc account_login_password(const char *user_id, const char *password,
                                        const char *device_id, const char *device_name,
                                        struct account_login *out);
-/* ACCOUNT_OK if the password is right, ACCOUNT_FORBIDDEN if not, ACCOUNT_DEACTIVATED. */
+/* ACCOUNT_OK if the password is right, ACCOUNT_FORBIDDEN if not, ACCOUNT_DEACTIVATED,
+ * ACCOUNT_LOCKED. */
 enum account_rc account_verify_password(const char *user_id, const char *password);
 
 /* Log out the token's device (device and its tokens deleted) or just the token. */

@@ -105,6 +105,10 @@ static bool roomver_ok(const char *s, size_t len);
 static bool ip_ok(const char *s, size_t len);
 static bool turn_uri_ok(const char *s, size_t len);
 static bool key_b64_ok(const char *s, size_t len);
+static bool notices_localpart_ok(const char *s, size_t len)
+{
+    return ids_localpart_valid(s, len);
+}
 static bool on_error_ok(const char *s, size_t len)
 {
     return strcmp(s, "refuse") == 0 || strcmp(s, "allow") == 0;
@@ -140,6 +144,7 @@ static const struct key config_keys[] = {
     {"database.args.cp_max", K_INT, C(database.cp_max), "10", .min = 1, .max = 1000},
     {"signing_key_path", K_STR, C(signing_key_path), NULL, .required = true},
     {"media_store_path", K_STR, C(media_store_path), "media_store"},
+    {"audit_log_path", K_STR, C(audit_log_path), NULL},
     {"enable_registration", K_BOOL, C(enable_registration), "false"},
     {"enable_registration_without_verification", K_BOOL,
      C(enable_registration_without_verification), "false"},
@@ -161,6 +166,15 @@ static const struct key config_keys[] = {
      .arg = "refuse or allow"},
     {"media_scanner.max_scan_size", K_SIZE, C(media_scanner.max_scan_size), "50M", .min = 1,
      .max = INT64_MAX},
+    {"server_notices", K_SECTION, NO_DEST, NULL},
+    {"server_notices.system_mxid_localpart", K_STR, C(server_notices.localpart), NULL,
+     .check = notices_localpart_ok, .arg = "a user ID's local part such as server"},
+    {"server_notices.system_mxid_display_name", K_STR, C(server_notices.display_name), NULL},
+    {"server_notices.system_mxid_avatar_url", K_STR, C(server_notices.avatar_url), NULL},
+    {"server_notices.room_name", K_STR, C(server_notices.room_name), "Server Notices"},
+    {"server_notices.room_topic", K_STR, C(server_notices.room_topic), NULL},
+    {"server_notices.auto_join", K_BOOL, C(server_notices.auto_join), "false"},
+    {"server_notices.room_avatar_url", K_IGNORED, NO_DEST, NULL},
     {"enable_authenticated_media", K_BOOL, C(enable_authenticated_media), "true"},
     {"url_preview_enabled", K_BOOL, C(url_preview_enabled), "false"},
     {"url_preview_domain_whitelist", K_STRLIST, C(url_preview_domains), NULL,
@@ -1320,9 +1334,15 @@ void config_free(struct config *c)
     free(c->database.host);
     free(c->signing_key_path);
     free(c->media_store_path);
+    free(c->audit_log_path);
     free(c->media_scanner.clamd_socket);
     free(c->media_scanner.clamd_host);
     free(c->media_scanner.on_error);
+    free(c->server_notices.localpart);
+    free(c->server_notices.display_name);
+    free(c->server_notices.avatar_url);
+    free(c->server_notices.room_name);
+    free(c->server_notices.room_topic);
     if (c->registration_shared_secret)
         sodium_memzero(c->registration_shared_secret, strlen(c->registration_shared_secret));
     free(c->registration_shared_secret);

@@ -69,6 +69,8 @@ struct config {
 
     char *signing_key_path;    /* required */
     char *media_store_path;    /* default "media_store" */
+    char *audit_log_path;      /* admin audit log file, one line per state-changing admin
+                                  request (server/audit.c); NULL = table only (Amtsbote key) */
     bool enable_registration;  /* default false */
     bool enable_registration_without_verification; /* default false */
     bool registration_requires_token;               /* default false */
@@ -135,6 +137,14 @@ struct config {
         char *on_error;        /* "refuse" (default) or "allow": when no verdict is had */
         int64_t max_scan_size; /* default 50M: larger files have no verdict */
     } media_scanner;           /* (Amtsbote keys) virus scanning of media with clamd */
+    struct {
+        char *localpart;       /* system_mxid_localpart; NULL: server notices disabled */
+        char *display_name;    /* system_mxid_display_name; NULL: none */
+        char *avatar_url;      /* system_mxid_avatar_url; NULL: none */
+        char *room_name;       /* room_name, default "Server Notices" */
+        char *room_topic;      /* room_topic; NULL: none */
+        bool auto_join;        /* auto_join, default false: the user is invited */
+    } server_notices;          /* as Synapse's server_notices (admin API send_server_notice) */
     /* Data protection (Synapse's keys; the README's "Data protection" section). Durations in
      * ms; 0 is "not set" wherever the key has no default. */
     struct {

@@ -106,6 +106,8 @@ static size_t table_slot[MAX_TABLES]; /* metrics slot of each table's first row 
 static size_t n_tables;
 static http_authenticator authenticator;
 static http_server_authenticator server_authenticator;
+static http_gate request_gate;
+static http_end_observer end_observer;
 static const struct config *config;
 static struct MHD_Daemon *daemons[MAX_DAEMONS];
 static size_t n_daemons;
@@ -437,6 +439,21 @@ json_t *http_query_all(struct http_req *req, const char *name, size_t max)
     return qa.out;
 }
 
+void http_set_gate(http_gate fn)
+{
+    request_gate = fn;
+}
+
+void http_set_end_observer(http_end_observer fn)
+{
+    end_observer = fn;
+}
+
+const char *http_route_pattern(struct http_req *req)
+{
+    return req->route ? req->route->pattern : NULL;
+}
+
 const struct http_user *http_user(struct http_req *req)
 {
     return req->have_user ? &req->user : NULL;
@@ -765,6 +782,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                     (int64_t)(now.tv_sec - r->started.tv_sec) * 1000000 +
                         (now.tv_nsec - r->started.tv_nsec) / 1000);
     access_log(r, toe);
+    if (end_observer && r->route)
+        end_observer(r, r->queued ? r->status : 0);
     req_release(r);
     free(r);
     *con_cls = NULL;
@@ -852,6 +871,8 @@ static void dispatch(struct http_req *r)
     if ((r->route->flags & HTTP_BODY_JSON) && !parse_json_body(r))
         return;
     if (!authenticate(r))
+        return;
+    if (request_gate && !request_gate(r))
         return;
     r->route->handler(r);
     if (!r->replied && !r->suspended)

@@ -19,6 +19,8 @@ struct http_user {
     const char *device_id; /* may be NULL for tokens without a device */
     int64_t token_id;      /* row id of the access token */
     bool is_admin;
+    bool suspended;     /* may read, may not send, join, invite (M_USER_SUSPENDED) */
+    bool shadow_banned; /* sends and invites answer success and do nothing */
 };
 
 enum http_auth {
@@ -76,6 +78,15 @@ void http_set_unavailable_probe(bool (*probe)(void));
 typedef bool (*http_server_authenticator)(struct http_req *req);
 void http_set_server_authenticator(http_server_authenticator fn);
 
+/* A check run after authentication and before every handler: returns true to let the
+ * handler run, or false after answering the request itself (a suspended account). */
+typedef bool (*http_gate)(struct http_req *req);
+void http_set_gate(http_gate fn);
+/* Called once when a routed request ends (answered, or cut off: status 0), on the HTTP
+ * thread, before its memory is released: the admin audit log. */
+typedef void (*http_end_observer)(struct http_req *req, int status);
+void http_set_end_observer(http_end_observer fn);
+
 /* Start one daemon per listener bind address. Returns 0, or -1 (logged). */
 int http_start(const struct config *cfg);
 /* Stop accepting, close connections that wait for a request, answer the requests in flight
@@ -111,6 +122,8 @@ void http_set_origin(struct http_req *req, const char *origin);
 /* The request target as received: the path, then '?' and the query when there is one
  * (rebuilt from the arguments in their order; what X-Matrix signs). Request memory. */
 const char *http_target(struct http_req *req);
+/* The pattern of the route the request matched ("/_matrix/client/v3/rooms/{roomId}/..."). */
+const char *http_route_pattern(struct http_req *req);
 /* Authenticated user, or NULL. */
 const struct http_user *http_user(struct http_req *req);
 /* Client address (X-Forwarded-For when the listener trusts it). */

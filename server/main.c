@@ -25,6 +25,8 @@
 
 #include "api/api.h"
 #include "federation/federation.h"
+#include "server/adminrooms.h"
+#include "server/audit.h"
 #include "server/account.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -364,6 +366,8 @@ static int serve(const char *config_path)
     http_add_routes(api_metrics_routes, HTTP_RES_METRICS);
     metrics_add_gauges(ops_gauges);
     http_set_authenticator(account_authenticate);
+    http_set_gate(api_moderation_gate);           /* suspended, shadow-banned accounts */
+    http_set_end_observer(audit_request_ended);   /* the admin audit log */
     http_set_unavailable_probe(db_unavailable);
     push_filter = filter_of("ip_range_blacklist", cfg.ip_range_blacklist, cfg.n_ip_range_blacklist,
                             cfg.ip_range_whitelist, cfg.n_ip_range_whitelist);
@@ -380,8 +384,12 @@ static int serve(const char *config_path)
         log_error("config: %s", err);
         goto out_notify;
     }
-    if (media_init(&cfg, "amtsbote") < 0)
+    if (media_init(&cfg, "amtsbote") < 0 || audit_init(&cfg) < 0)
         goto out_notify;
+    if (roompurge_init(&cfg) < 0) {
+        log_error("cannot start the room deletion pool");
+        goto out_notify;
+    }
     if (pusher_start(cfg.push_include_content, push_filter) < 0) {
         log_error("cannot start the push sender");
         goto out_notify;
@@ -421,6 +429,7 @@ static int serve(const char *config_path)
     federation_sender_quiesce(); /* no new transactions; those in flight end just below */
     outbound_stop(); /* requests in flight end: parked previews answer, pushes stay queued */
     media_quiesce(); /* thumbnails waiting or being made end: their requests answer */
+    roompurge_quiesce(); /* synchronous room deletions answer now (the work goes on) */
     http_stop(SHUTDOWN_GRACE_MS);
     api_parked_drain(SHUTDOWN_GRACE_MS); /* calls waiting on other servers end */
     rc = 0;
@@ -432,7 +441,9 @@ out_notify:
     search_stop();
     retention_stop();
     privacy_stop();
+    roompurge_shutdown(); /* a deletion running ends first; those queued are marked failed */
     media_shutdown();
+    audit_shutdown();
     notify_stop();
     notify_cleanup();
     ssconn_cleanup();

@@ -473,6 +473,8 @@ int media_download(const char *server, const char *media_id, const char *downloa
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    if (media_quarantined(server, media_id, err))
+        return -1;
     if (server && !ids_is_local_server(server))
         return media_remote_download(server, media_id, download_name, out, err);
     struct db_media m;
@@ -491,6 +493,8 @@ int media_thumbnail_find(const char *server, const char *media_id, int width, in
     memset(out, 0, sizeof *out);
     memset(t, 0, sizeof *t);
     out->fd = -1;
+    if (media_quarantined(server, media_id, err))
+        return -1;
     int i = thumbnail_select(sizes, n_sizes, width, height, strcmp(method, "crop") == 0);
     if (i < 0) {
         media_fail(err, 400, "M_INVALID_PARAM", "width and height must be positive");

@@ -30,6 +30,10 @@ void media_disposition(const char *name, bool inl, char *out, size_t n);
  * NULL). 0, or -1 with *err (404 when the file is missing, logged). */
 int media_serve_file(const char *sha, const char *content_type, const char *name, int64_t size,
                      struct media_out *out, struct media_error *err);
+/* Whether server/media_id (server NULL: this server's) is quarantined by an admin
+ * (server/media_admin.c): true with *err 404 M_NOT_FOUND (also when the database cannot say:
+ * the quarantine is not lifted by an outage, *err 500 then). */
+bool media_quarantined(const char *server, const char *media_id, struct media_error *err);
 /* A thumbnail slot of user_id's: true when taken (give it back with media_thumb_slot_give). */
 bool media_thumb_slot_take(const char *user_id);
 void media_thumb_slot_give(const char *user_id);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "server/account.h"
+#include "server/adminrooms.h"
 #include "server/metrics.h"
 #include "server/auth.h"
 #include "server/b64.h"
@@ -1057,6 +1058,14 @@ enum room_rc room_membership(const char *room_id, const char *sender, const char
                              const char *membership, const char *reason, json_t *extra,
                              char **event_id, char *why, size_t n)
 {
+    /* a room blocked by an admin (server/roompurge.c): no local user joins, knocks or is
+     * invited there */
+    if ((strcmp(membership, "join") == 0 || strcmp(membership, "knock") == 0 ||
+         strcmp(membership, "invite") == 0) &&
+        adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        return ROOM_FORBIDDEN;
+    }
     json_t *content = extra ? json_copy(extra) : json_object();
     if (strcmp(membership, "join") == 0 && strcmp(sender, target) == 0) {
         char *via = room_restricted_authoriser(room_id, target);

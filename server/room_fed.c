@@ -13,6 +13,7 @@
  *      users; never anything else another server sends. */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/adminrooms.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,10 @@ enum room_rc room_make_membership(const char *origin, const char *room_id, const
         snprintf(why, n, "%s is not a user of %s", user_id, origin);
         return ROOM_FORBIDDEN;
     }
+    if (strcmp(membership, "leave") != 0 && adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        return ROOM_FORBIDDEN;
+    }
     if (!room_is_resident(room_id)) {
         snprintf(why, n, "Unknown room %s", room_id);
         return ROOM_NOT_FOUND;
@@ -290,6 +295,11 @@ enum room_rc room_send_membership(const char *origin, const char *room_id, const
     if (!rv || !room_is_resident(room_id)) {
         snprintf(why, n, "Unknown room %s", room_id);
         rc = ROOM_NOT_FOUND;
+        goto out;
+    }
+    if (strcmp(membership, "leave") != 0 && adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        rc = ROOM_FORBIDDEN;
         goto out;
     }
     rc = check_member_event(rv, origin, room_id, event_id, membership, pdu, &id, why, n);
@@ -475,6 +485,11 @@ enum room_rc room_receive_invite(const char *origin, const char *room_id, const 
     rc = check_member_event(rv, origin, room_id, event_id, "invite", pdu, &id, why, n);
     if (rc != ROOM_OK)
         goto out;
+    if (adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        rc = ROOM_FORBIDDEN;
+        goto out;
+    }
     rc = ROOM_BAD_PARAM;
     const char *target = str(pdu, "state_key");
     if (!ids_is_local(target)) {

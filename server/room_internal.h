@@ -1,5 +1,5 @@
-/* room_internal.h - what the room engine's files (room.c, roomread.c, roomadmin.c) share and
- * nobody else uses. */
+/* room_internal.h - what the room engine's files (room.c, roomread.c, roomadmin.c, and the
+ * admin API's adminrooms.c) share and nobody else uses. */
 #ifndef AMTSBOTE_ROOM_INTERNAL_H
 #define AMTSBOTE_ROOM_INTERNAL_H
 #include <jansson.h>
@@ -240,9 +240,28 @@ struct standing {
 enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_id,
                            struct standing *s, char *why, size_t n);
 void room_standing_clear(struct standing *s);
-/* Rule 2 for one event with the state after it (group); cache: group -> verdict. */
-bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
-                        json_t *cache);
+/* What a user may see of one event (roomread.c's rules 2 and 3). */
+enum room_vis {
+    ROOM_VIS_HIDDEN = 0, /* not at all */
+    ROOM_VIS_FULL,       /* as stored */
+    ROOM_VIS_PRUNED,     /* redacted: its sender is erased and the user was not joined at it */
+};
+/* The verdict for `pdu` with the state after it (group); cache (a JSON object the caller
+ * keeps for one request): group -> verdict, sender -> erased, the room version. */
+enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, const char *user_id,
+                                    int64_t group, const json_t *pdu, json_t *cache);
+/* The membership of user_id (malloc'd) in the state group, or NULL when none. */
+char *room_membership_at(struct dbc *c, int64_t group, const char *user_id);
+/* room_erased.c: whether sender is an erased account (GDPR erasure); cached in cache under
+ * "erased:<id>". */
+bool room_sender_erased(struct dbc *c, const char *sender, json_t *cache);
+/* The PDU to serve under a verdict: pdu itself (new reference), or for ROOM_VIS_PRUNED its
+ * redacted form under the room's version (new). NULL on error. */
+json_t *room_served_pdu(struct dbc *c, const json_t *pdu, enum room_vis vis, json_t *cache);
+/* A stored event bundled into another's unsigned m.relations (the latest thread reply, the
+ * latest edit) as a client event for user_id, pruned under rule 3 when its sender is erased
+ * and the user was not joined at it. New reference, or NULL. */
+json_t *room_bundled_event(struct dbc *c, const char *event_id, const char *user_id, int64_t now);
 /* content[key] (malloc'd string) of the state event (type, "") in state group `group`, or
  * NULL when absent or not a string. */
 char *room_group_string(struct dbc *c, int64_t group, const char *type, const char *key);

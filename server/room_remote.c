@@ -15,6 +15,7 @@
  *   3. Errors the other server answers reach the client unchanged (status and errcode). */
 #include "server/room.h"
 #include "server/room_internal.h"
+#include "server/adminrooms.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,10 @@ enum room_rc room_join_remote(const char *room_id, const char *user_id, const ch
 {
     *event_id = NULL;
     memset(err, 0, sizeof *err);
+    if (adminrooms_blocked(room_id)) {
+        snprintf(why, n, "This room has been blocked on this server");
+        return ROOM_FORBIDDEN;
+    }
     if (room_is_resident(room_id))
         return room_membership(room_id, user_id, user_id, membership, reason, NULL, event_id, why,
                                n);

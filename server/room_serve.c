@@ -9,6 +9,10 @@
  *   2. Each event served is judged with the state after it: history_visibility
  *      world_readable or shared (the default), or an asking server's user joined there (or
  *      invited, for "invited"), shows it; otherwise the redacted copy is served.
+ *   3. An erased account's events (GDPR erasure, server/useradmin.c) are served redacted to
+ *      every other server, as Synapse filters erased senders for servers; state events are
+ *      served as rule 2 says (their redacted form keeps what authorization needs anyway, and
+ *      /state of a large room would otherwise look up every member).
  * Events are served as stored: the federation format of their room version (event_id only in
  * v1/v2), redacted when redacted, without "unsigned". Every answer is bounded (limits below). */
 #include "server/room.h"
@@ -133,7 +137,10 @@ static json_t *served(struct dbc *c, const struct room_version *rv, const char *
     if (!pdu)
         return NULL;
     json_object_del(pdu, "unsigned");
-    if (e->state_group > 0 && !e->redacted_by && !server_sees(c, origin, e->state_group, cache)) {
+    if (!e->redacted_by &&
+        ((e->state_group > 0 && !server_sees(c, origin, e->state_group, cache)) ||
+         (!json_object_get(pdu, "state_key") &&
+          room_sender_erased(c, json_string_value(json_object_get(pdu, "sender")), cache)))) {
         json_t *red = event_redact(pdu, rv);
         json_decref(pdu);
         pdu = red;

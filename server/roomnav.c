@@ -38,13 +38,17 @@ static json_t *visible_rows(struct dbc *c, const struct standing *s, const char 
         *last_s = st;
         json_t *pdu = json_object_get(v, "pdu");
         if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
-            !room_event_visible(c, s, user_id,
-                                json_integer_value(json_object_get(v, "state_group")), cache) ||
             retention_hidden(c, room_id, pdu, cache, now))
             continue;
+        enum room_vis vis = room_event_visibility(
+            c, s, user_id, json_integer_value(json_object_get(v, "state_group")), pdu, cache);
+        json_t *served = vis ? room_served_pdu(c, pdu, vis, cache) : NULL;
+        if (!served)
+            continue;
         json_t *ev =
-            room_client_event(pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+            room_client_event(served, json_string_value(json_object_get(v, "event_id")), room_id,
                               json_string_value(json_object_get(v, "redacted_by")), now);
+        json_decref(served);
         room_aggregate(c, ev, user_id, now);
         json_array_append_new(out, ev);
     }

@@ -11,6 +11,12 @@
  *     shared and the user is joined now (or was until leaving after the event) -> visible;
  *     invited at the event and history invited -> visible; else hidden. A user who left
  *     never sees events after their leave.
+ *  3. Erased senders (GDPR erasure, server/useradmin.c): an event whose sender's account is
+ *     erased is served pruned (the redaction algorithm) to a user who was not joined when
+ *     it was sent; who was joined keeps seeing it whole (Synapse's visibility rule). This is
+ *     the only place that decides; every reader of events asks room_event_visibility, and
+ *     the events bundled into another's unsigned m.relations go through room_bundled_event
+ *     (server/room_erased.c), which applies the same rule.
  * Pagination tokens are "t<depth>_<stream>" (topological positions). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,17 +100,8 @@ enum room_rc room_standing(struct dbc *c, const char *room_id, const char *user_
     return ROOM_FORBIDDEN;
 }
 
-/* Rule 2 for one event, with the state after it (group). */
-bool room_event_visible(struct dbc *c, const struct standing *s, const char *user_id, int64_t group,
-                        json_t *cache)
+char *room_membership_at(struct dbc *c, int64_t group, const char *user_id)
 {
-    char key[32];
-    snprintf(key, sizeof key, "%lld", (long long)group);
-    json_t *hit = json_object_get(cache, key);
-    if (hit)
-        return json_is_true(hit);
-    bool ok = false;
-    char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
     char *mev = NULL, *membership = NULL;
     if (db_state_group_get(c, group, "m.room.member", user_id, &mev) == 0 && mev) {
         struct db_event e;
@@ -115,6 +112,23 @@ bool room_event_visible(struct dbc *c, const struct standing *s, const char *use
             db_event_clear(&e);
         }
     }
+    free(mev);
+    return membership;
+}
+
+/* Rule 2 for one event, with the state after it (group): 0 hidden, 1 visible and the user was
+ * joined, 2 visible and the user was not joined. */
+static int membership_verdict(struct dbc *c, const struct standing *s, const char *user_id,
+                              int64_t group, json_t *cache)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)group);
+    json_t *hit = json_object_get(cache, key);
+    if (hit)
+        return (int)json_integer_value(hit);
+    bool ok = false, joined = false;
+    char *hv = room_group_string(c, group, "m.room.history_visibility", "history_visibility");
+    char *membership = room_membership_at(c, group, user_id);
     const char *h = hv ? hv : "shared";
     if (strcmp(h, "world_readable") == 0)
         ok = true;
@@ -126,11 +140,23 @@ bool room_event_visible(struct dbc *c, const struct standing *s, const char *use
         ok = true;
     else if (strcmp(h, "invited") == 0 && membership && strcmp(membership, "invite") == 0)
         ok = true;
+    joined = membership && strcmp(membership, "join") == 0;
     free(hv);
-    free(mev);
     free(membership);
-    json_object_set_new(cache, key, json_boolean(ok));
-    return ok;
+    int v = !ok ? 0 : joined ? 1 : 2;
+    json_object_set_new(cache, key, json_integer(v));
+    return v;
+}
+
+enum room_vis room_event_visibility(struct dbc *c, const struct standing *s, const char *user_id,
+                                    int64_t group, const json_t *pdu, json_t *cache)
+{
+    int v = membership_verdict(c, s, user_id, group, cache);
+    if (v == 0)
+        return ROOM_VIS_HIDDEN;
+    if (v == 2 && room_sender_erased(c, json_string_value(json_object_get(pdu, "sender")), cache))
+        return ROOM_VIS_PRUNED;
+    return ROOM_VIS_FULL;
 }
 
 enum room_rc room_joined_rooms(const char *user_id, json_t **out)
@@ -170,15 +196,15 @@ void room_aggregate(struct dbc *c, json_t *ev, const char *user_id, int64_t now)
     json_t *rel = json_object();
     json_t *thread = json_object_get(sum, "m.thread");
     if (thread) {
-        json_t *latest =
-            room_client_event_of(c, json_string_value(json_object_get(thread, "latest")), now);
+        json_t *latest = room_bundled_event(
+            c, json_string_value(json_object_get(thread, "latest")), user_id, now);
         json_object_set_new(rel, "m.thread",
                             json_pack("{s:o*,s:O,s:O}", "latest_event", latest, "count",
                                       json_object_get(thread, "count"), "current_user_participated",
                                       json_object_get(thread, "participated")));
     }
     const char *edit = json_string_value(json_object_get(sum, "m.replace"));
-    json_t *edit_ev = edit ? room_client_event_of(c, edit, now) : NULL;
+    json_t *edit_ev = edit ? room_bundled_event(c, edit, user_id, now) : NULL;
     if (edit_ev)
         json_object_set_new(rel, "m.replace", edit_ev);
     json_t *refs = json_object_get(sum, "m.reference");
@@ -258,19 +284,24 @@ enum room_rc room_event(const char *room_id, const char *user_id, const char *ev
 {
     struct db_event e = {0};
     json_t *cache = json_object();
+    enum room_vis vis = ROOM_VIS_HIDDEN;
     WITH_STANDING(room_id, user_id);
     int found = db_events_get(c, event_id, &e);
     if (found < 0)
         goto out;
     if (found == 0 || strcmp(e.room_id, room_id) != 0 || e.rejected || e.outlier ||
         (e.depth > s.depth || (e.depth == s.depth && e.stream > s.stream)) ||
-        !room_event_visible(c, &s, user_id, e.state_group, cache) ||
+        !(vis = room_event_visibility(c, &s, user_id, e.state_group, e.pdu, cache)) ||
         retention_hidden(c, room_id, e.pdu, cache, clock_now_ms())) {
         snprintf(why, n, "Event not found");
         rc = ROOM_NOT_FOUND;
         goto out;
     }
-    *out = room_client_event(e.pdu, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
+    json_t *served = room_served_pdu(c, e.pdu, vis, cache);
+    if (!served)
+        goto out;
+    *out = room_client_event(served, e.event_id, e.room_id, e.redacted_by, clock_now_ms());
+    json_decref(served);
     room_aggregate(c, *out, user_id, clock_now_ms());
     rc = ROOM_OK;
 out:
@@ -561,14 +592,17 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             ps = st;
             json_t *pdu = json_object_get(v, "pdu");
             if (!room_filter_ok(filter, pdu) || room_ignored(ignored, pdu) ||
-                !room_event_visible(c, &s, user_id,
-                                    json_integer_value(json_object_get(v, "state_group")),
-                                    cache) ||
                 retention_hidden(c, room_id, pdu, cache, clock_now_ms()))
                 continue;
+            enum room_vis vis = room_event_visibility(
+                c, &s, user_id, json_integer_value(json_object_get(v, "state_group")), pdu, cache);
+            json_t *served = vis ? room_served_pdu(c, pdu, vis, cache) : NULL;
+            if (!served)
+                continue;
             json_t *cev = room_client_event(
-                pdu, json_string_value(json_object_get(v, "event_id")), room_id,
+                served, json_string_value(json_object_get(v, "event_id")), room_id,
                 json_string_value(json_object_get(v, "redacted_by")), clock_now_ms());
+            json_decref(served);
             room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
             if (!group) /* lazy-loaded members are read at the chunk's first event */

@@ -344,6 +344,11 @@ json_t *search_run(const char *user_id, const json_t *body, const char *next_bat
         if (!room_id || !event_id ||
             room_event(room_id, user_id, event_id, &ev, w, sizeof w) != ROOM_OK)
             continue; /* not visible to this user (history visibility) */
+        if (!json_object_size(json_object_get(ev, "content"))) {
+            json_decref(ev); /* served pruned (an erased sender, roomread.c rule 3): what the
+                                search matched is not the user's to see */
+            continue;
+        }
         if (!filter_passes(filter, ev)) {
             json_decref(ev);
             continue;

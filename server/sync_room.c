@@ -119,10 +119,13 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
         json_t *row = json_array_get(rows, i);
         const json_t *pdu = json_object_get(row, "pdu");
         int64_t st = json_integer_value(json_object_get(row, "stream"));
-        bool visible = (joined && st >= join_stream) ||
-                       room_event_visible(x->c, &s, x->q->user_id,
-                                          json_integer_value(json_object_get(row, "group")), cache);
-        if (!visible) {
+        enum room_vis vis =
+            joined && st >= join_stream
+                ? ROOM_VIS_FULL
+                : room_event_visibility(x->c, &s, x->q->user_id,
+                                        json_integer_value(json_object_get(row, "group")), pdu,
+                                        cache);
+        if (!vis) {
             *limited = true; /* older history exists that the user may not read */
             break;
         }
@@ -130,8 +133,20 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
             *limited = true; /* expired under the room's retention policy */
             continue;
         }
+        json_t *served = vis == ROOM_VIS_PRUNED ? room_served_pdu(x->c, pdu, vis, cache) : NULL;
+        if (vis == ROOM_VIS_PRUNED && !served) {
+            *limited = true;
+            break;
+        }
         *first = row;
-        json_array_insert_new(tl, 0, sync_format_event(x, room_id, row));
+        if (served) { /* an erased sender's event (roomread.c rule 3) */
+            json_t *pruned = json_copy(row);
+            json_object_set_new(pruned, "pdu", served);
+            json_array_insert_new(tl, 0, sync_format_event(x, room_id, pruned));
+            json_decref(pruned);
+        } else {
+            json_array_insert_new(tl, 0, sync_format_event(x, room_id, row));
+        }
         const char *sender = json_string_value(json_object_get(pdu, "sender"));
         if (sender)
             json_object_set_new(senders, sender, json_true());

@@ -187,7 +187,8 @@ int db_tokens_lookup(struct dbc *c, const uint8_t hash[32], struct db_token_owne
     const char *p[] = {hash_hex(h, hash)};
     memset(out, 0, sizeof *out);
     PGresult *res = db_exec(c,
-                            "SELECT t.id, t.user_id, t.device_id, u.admin, u.deactivated "
+                            "SELECT t.id, t.user_id, t.device_id, u.admin, u.deactivated, u.locked, "
+                            "u.suspended, u.shadow_banned "
                             "FROM access_tokens t JOIN users u USING (user_id) "
                             "WHERE t.token_hash = $1::bytea",
                             1, p);
@@ -200,6 +201,9 @@ int db_tokens_lookup(struct dbc *c, const uint8_t hash[32], struct db_token_owne
         out->device_id = db_val(res, 0, 2) ? strdup(db_val(res, 0, 2)) : NULL;
         out->admin = db_bool(res, 0, 3);
         out->deactivated = db_bool(res, 0, 4);
+        out->locked = db_bool(res, 0, 5);
+        out->suspended = db_bool(res, 0, 6);
+        out->shadow_banned = db_bool(res, 0, 7);
     }
     PQclear(res);
     return found;

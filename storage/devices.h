@@ -38,6 +38,7 @@ struct db_token_owner {
     char *user_id;   /* malloc'd */
     char *device_id; /* malloc'd, may be NULL */
     bool admin, deactivated;
+    bool locked, suspended, shadow_banned; /* migration 0095 */
 };
 /* Store a token hash. Returns 0 and sets *id, or -1. */
 int db_tokens_insert(struct dbc *c, const uint8_t hash[32], const char *user_id,

@@ -37,6 +37,7 @@ static int fill_user(PGresult *res, struct db_user *out)
         out->created_ts = db_int(res, 0, 4);
         out->displayname = dup_or_null(db_val(res, 0, 5));
         out->avatar_url = dup_or_null(db_val(res, 0, 6));
+        out->locked = db_bool(res, 0, 7);
     }
     PQclear(res);
     return found;
@@ -48,7 +49,7 @@ int db_users_get(struct dbc *c, const char *user_id, struct db_user *out)
     memset(out, 0, sizeof *out);
     PGresult *res = db_exec(c,
                             "SELECT user_id, password_hash, admin, deactivated, created_ts, "
-                            "displayname, avatar_url FROM users WHERE user_id = $1",
+                            "displayname, avatar_url, locked FROM users WHERE user_id = $1",
                             1, p);
     return res ? fill_user(res, out) : -1;
 }
@@ -59,7 +60,7 @@ int db_users_get_ci(struct dbc *c, const char *user_id, struct db_user *out)
     memset(out, 0, sizeof *out);
     PGresult *res = db_exec(c,
                             "SELECT user_id, password_hash, admin, deactivated, created_ts, "
-                            "displayname, avatar_url FROM users WHERE lower(user_id) = lower($1) "
+                            "displayname, avatar_url, locked FROM users WHERE lower(user_id) = lower($1) "
                             "ORDER BY user_id LIMIT 1",
                             1, p);
     return res ? fill_user(res, out) : -1;

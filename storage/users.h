@@ -12,6 +12,7 @@ struct db_user {
     bool admin, deactivated;
     int64_t created_ts;
     char *displayname, *avatar_url; /* NULL when unset */
+    bool locked;                    /* migration 0095 (storage/useradmin.c has the others) */
 };
 
 /* Insert a user. Returns 0, 1 if the user ID is taken, -1 on error. */

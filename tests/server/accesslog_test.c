@@ -62,10 +62,21 @@ TEST(escaped_and_bounded)
     CHECK(!strstr(l.buf, "SECRET"));
 }
 
+/* the admin audit log's path: masked as in the line, nothing else around it */
+TEST(path_only)
+{
+    struct accesslog l;
+    accesslog_path(&l, "/_synapse/admin/v1/registration_tokens/s3cret");
+    CHECK_STR(l.buf, "/_synapse/admin/v1/registration_tokens/<redacted>");
+    accesslog_path(&l, "/_synapse/admin/v2/users/%40a%3Ab\n");
+    CHECK_STR(l.buf, "/_synapse/admin/v2/users/%40a%3Ab\\x0a");
+}
+
 int main(void)
 {
     RUN(fields);
     RUN(secrets_masked);
     RUN(escaped_and_bounded);
+    RUN(path_only);
     return unit_done();
 }

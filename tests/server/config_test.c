@@ -1033,6 +1033,34 @@ TEST(media_scanner_and_metrics)
     fails("media_scanner: {clamd_socket: /s, clamd_host: h}\n", "not both");
 }
 
+TEST(server_notices)
+{
+    struct config c;
+    char err[256];
+    char text[2048];
+    CHECK(parse(minimal, &c, err, sizeof err) == 0);
+    CHECK(c.server_notices.localpart == NULL); /* off by default */
+    CHECK_STR(c.server_notices.room_name, "Server Notices");
+    CHECK(!c.server_notices.auto_join);
+    config_free(&c);
+    snprintf(text, sizeof text,
+             "%sserver_notices:\n  system_mxid_localpart: server\n"
+             "  system_mxid_display_name: Hinweise\n  room_name: Amtsmitteilungen\n"
+             "  room_avatar_url: mxc://example.org/x\n  auto_join: true\n",
+             minimal);
+    if (parse(text, &c, err, sizeof err) != 0) {
+        UNIT_FAIL("%s", err);
+        return;
+    }
+    CHECK_STR(c.server_notices.localpart, "server");
+    CHECK_STR(c.server_notices.display_name, "Hinweise");
+    CHECK_STR(c.server_notices.room_name, "Amtsmitteilungen");
+    CHECK(c.server_notices.auto_join);
+    config_free(&c);
+    fails("server_notices: {system_mxid_localpart: 'Not Valid'}\n",
+          "server_notices.system_mxid_localpart");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1061,5 +1089,6 @@ int main(void)
     RUN(example_in_deploy_parses);
     RUN(generated_config_reads_back);
     RUN(media_scanner_and_metrics);
+    RUN(server_notices);
     return unit_done();
 }
