@@ -147,6 +147,8 @@ void federation_fetcher_register(void);
 
 /* GET /_matrix/federation/v1/query/profile (federation/query.c). */
 void federation_query_profile(struct http_req *req);
+/* Any other query type: 404 M_NOT_FOUND (federation/query.c). */
+void federation_query_other(struct http_req *req);
 
 /* The membership handshakes and the alias query (federation/membership.c). */
 void federation_make_join(struct http_req *req);
@@ -156,6 +158,8 @@ void federation_send_leave(struct http_req *req);
 void federation_make_knock(struct http_req *req);
 void federation_send_knock(struct http_req *req);
 void federation_invite(struct http_req *req);
+/* The deprecated v1 invite: room version "1", answer [200, {event}]. */
+void federation_invite_v1(struct http_req *req);
 void federation_query_directory(struct http_req *req);
 
 /* Event retrieval (federation/events.c): GET /event/{eventId}, /state/{roomId},
@@ -175,6 +179,8 @@ void federation_public_rooms_post(struct http_req *req);
 
 /* GET /_matrix/federation/v1/timestamp_to_event/{roomId} (federation/directory.c). */
 void federation_timestamp_to_event(struct http_req *req);
+/* GET /_matrix/federation/v1/hierarchy/{roomId} (federation/directory.c). */
+void federation_hierarchy(struct http_req *req);
 
 /* GET /_matrix/federation/v1/media/download/{mediaId} and /thumbnail/{mediaId}
  * (federation/media.c). */

@@ -1,10 +1,11 @@
 /* membership.c - the membership handshakes this server answers as a resident server
  * (Server-Server API "Joining Rooms": make_join, send_join v2; "Leaving Rooms (Rejecting
  * Invites)": make_leave, send_leave v2; "Knocking upon a room": make_knock, send_knock;
- * "Inviting to a room": invite v2) and the room alias query ("Querying for information":
- * query/directory). Every route is X-Matrix authenticated by its row; the room-scoped ones
- * also apply the room's server ACL. The engine (server/room_fed.c) does the work; this file
- * validates the request shapes and maps the engine's answers to the spec's status codes. */
+ * "Inviting to a room": invite v2, and the deprecated v1 in room version 1) and the room
+ * alias query ("Querying for information": query/directory). Every route is X-Matrix
+ * authenticated by its row; the room-scoped ones also apply the room's server ACL. The engine
+ * (server/room_fed.c) does the work; this file validates the request shapes and maps the
+ * engine's answers to the spec's status codes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,32 @@ void federation_invite(struct http_req *req)
         reply_error(req, rc, why, json_string_value(rv));
     else
         http_reply_json(req, 200, json_pack("{s:o}", "event", signed_ev));
+}
+
+/* PUT /_matrix/federation/v1/invite/{roomId}/{eventId}: the deprecated form, whose body is
+ * the event itself (invite_room_state under unsigned) and whose answer is [200, {event}]. The
+ * spec: a server receiving it must assume room version "1" or "2"; the two sign and check an
+ * invite alike, so "1" (as Synapse). */
+void federation_invite_v1(struct http_req *req)
+{
+    const char *room_id = http_param(req, 0), *event_id = http_param(req, 1);
+    json_t *ev = http_json(req), *signed_ev = NULL;
+    json_t *irs = json_object_get(json_object_get(ev, "unsigned"), "invite_room_state");
+    char why[512] = "";
+    if (!json_is_object(ev)) {
+        http_reply_error(req, 400, "M_BAD_JSON", "the body must be the invite event");
+        return;
+    }
+    if (irs && !json_is_array(irs))
+        irs = NULL;
+    if (!federation_room_acl_allows(req, room_id))
+        return;
+    enum room_rc rc = room_receive_invite(http_origin(req), room_id, event_id, "1", ev, irs,
+                                          &signed_ev, why, sizeof why);
+    if (rc != ROOM_OK)
+        reply_error(req, rc, why, "1");
+    else
+        http_reply_json(req, 200, json_pack("[i,{s:o}]", 200, "event", signed_ev));
 }
 
 /* GET /_matrix/federation/v1/query/directory?room_alias= */

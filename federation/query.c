@@ -1,6 +1,7 @@
 /* query.c - GET /_matrix/federation/v1/query/profile (Server-Server API "Querying for
  * information"): a local user's public profile for another server, X-Matrix authenticated by
- * its route row. */
+ * its route row; and the generic /query/{queryType} for the types this server has no
+ * handler for. */
 #include <string.h>
 
 #include "federation/federation.h"
@@ -47,4 +48,12 @@ void federation_query_profile(struct http_req *req)
         return;
     }
     http_reply_json(req, 200, profile);
+}
+
+/* GET /_matrix/federation/v1/query/{queryType}: the generic form. The known types (profile,
+ * directory) have rows of their own ahead of this one in the route table; any other type has
+ * no handler here: 404 M_NOT_FOUND, as Synapse answers. */
+void federation_query_other(struct http_req *req)
+{
+    http_reply_error(req, 404, "M_NOT_FOUND", "No handler for this query type");
 }

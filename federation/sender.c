@@ -13,12 +13,19 @@
  * Invariants:
  * 1. At most one transaction in flight per destination; at most SENDER_MAX_IN_FLIGHT in all,
  *    each on its own thread, so a slow destination holds up nobody else.
- * 2. A transaction's rows and ID stay in the database until the destination answers 200; a
- *    failure keeps them and the same transaction (same txnId, same PDUs) is sent again after
- *    the back-off: SENDER_RETRY_MIN_MS doubled per failure up to SENDER_RETRY_MAX_MS, kept in
- *    the database, so a restart loses neither the queue nor the back-off.
- *    A request from the destination itself ends the back-off (federation_sender_wake): it is
- *    up again.
+ * 2. A transaction's rows stay in the database until the destination answers 200; a
+ *    failure keeps them and the destination is tried again after the back-off:
+ *    SENDER_RETRY_MIN_MS doubled per failure up to SENDER_RETRY_MAX_MS, kept in the
+ *    database, so a restart loses neither the queue nor the back-off. A transaction cut
+ *    short by our own shutdown goes again unchanged (same txnId, same PDUs).
+ * 4. Catch-up (as Synapse's per_destination_queue): a try after a failure first gives up the
+ *    failed transaction and keeps, of the PDUs queued for the destination, only the newest
+ *    of each room (db_fedq_catch_up); the destination fetches the rest through that event's
+ *    prev_events with /get_missing_events. So a long outage ends with one PDU per room, not
+ *    a replay of every one, and the queue does not grow past one PDU per room plus what came
+ *    since the last try. EDUs (to-device messages, device-list changes) are all kept.
+ *    A valid signed request from a destination in back-off ends the wait at once
+ *    (federation_sender_wake, as Synapse does).
  * 3. Memory is bounded: the inbox holds at most SENDER_MAX_INBOX items (more are dropped with
  *    a warning) and the destination list holds only destinations with queued rows.
  * The one window a crash can lose is an event committed but not yet written to the queue
@@ -36,6 +43,7 @@
 #include "server/fedout.h"
 #include "server/ids.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/room.h"
 #include "server/roomver.h"
 #include "storage/fedqueue.h"
@@ -352,6 +360,9 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
         return;
     }
     int rc = db_begin(c);
+    long skipped = 0;
+    if (rc == 0 && db_fedq_retry_ms(c, dest) > 0) /* the last attempt failed: catch up */
+        rc = (skipped = db_fedq_catch_up(c, dest)) < 0 ? -1 : 0;
     if (rc == 0)
         rc = db_fedq_take(c, dest, new_id, SENDER_MAX_PDUS, SENDER_MAX_EDUS, &txn_id, &pdus, &edus);
     if (rc == 0)
@@ -362,6 +373,12 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
     if (rc < 0) {
         *next_ts = clock_now_ms() + SENDER_RETRY_MIN_MS;
         goto out;
+    }
+    if (skipped > 0) {
+        metrics_add(METRICS_FED_CATCHUP_SKIPPED, (uint64_t)skipped);
+        log_info("federation sender: catching up with %s: %ld older PDUs left to its "
+                 "/get_missing_events",
+                 dest, skipped);
     }
     if (!json_array_size(pdus) && !json_array_size(edus)) {
         *empty = true;
@@ -389,6 +406,8 @@ static void send_one(const char *dest, int64_t *next_ts, bool *empty)
         if (status == FED_ERR_REFUSED)
             log_info("federation sender: %s refused (%s); its queue is dropped", dest, err);
         db_fedq_done(c, dest, txn_id);
+        if (status == 200)
+            metrics_add(METRICS_FED_PDUS_SENT, json_array_size(pdus));
     } else {
         int64_t retry = db_fedq_retry_ms(c, dest);
         retry = retry <= 0 ? SENDER_RETRY_MIN_MS : retry * 2;

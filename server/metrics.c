@@ -54,6 +54,11 @@ static const struct {
                                 "Files refused because clamd found malware"},
     [METRICS_MEDIA_UNSCANNED] = {"amtsbote_media_scan_errors_total",
                                  "Scans that gave no verdict (clamd down, timeout, too large)"},
+    [METRICS_FED_PDUS_SENT] = {"amtsbote_federation_pdus_sent_total",
+                               "PDUs in outbound federation transactions answered 200"},
+    [METRICS_FED_CATCHUP_SKIPPED] = {"amtsbote_federation_catchup_pdus_skipped_total",
+                                     "Queued PDUs not sent after an outage: the destination "
+                                     "fetches them through the newest one's prev_events"},
 };
 
 int metrics_routes_init(size_t n)

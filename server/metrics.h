@@ -6,10 +6,12 @@
 
 /* Counters others bump (each one atomic add). */
 enum metrics_counter {
-    METRICS_EVENTS_PERSISTED, /* events written by the room engine (local and received) */
-    METRICS_MEDIA_SCANNED,    /* files scanned by clamd */
-    METRICS_MEDIA_INFECTED,   /* files refused as infected */
-    METRICS_MEDIA_UNSCANNED,  /* scans without a verdict */
+    METRICS_EVENTS_PERSISTED,    /* events written by the room engine (local and received) */
+    METRICS_MEDIA_SCANNED,       /* files scanned by clamd */
+    METRICS_MEDIA_INFECTED,      /* files refused as infected */
+    METRICS_MEDIA_UNSCANNED,     /* scans without a verdict */
+    METRICS_FED_PDUS_SENT,       /* PDUs in outbound transactions the destination accepted */
+    METRICS_FED_CATCHUP_SKIPPED, /* queued PDUs not sent after an outage (catch-up) */
     METRICS_N_COUNTERS
 };
 
@@ -27,11 +29,11 @@ void metrics_add(enum metrics_counter c, uint64_t n);
 
 /* Gauges read at scrape time. */
 struct metrics_gauges {
-    long sync_waiters;                        /* parked /sync requests */
-    long db_open, db_in_use, db_max;          /* database pool */
-    long outbound_in_flight, outbound_queued; /* outbound HTTP (federation, push) */
+    long sync_waiters;                                    /* parked /sync requests */
+    long db_open, db_in_use, db_max;                      /* database pool */
+    long outbound_in_flight, outbound_queued;             /* outbound HTTP (federation, push) */
     long fed_inbox, fed_dests_waiting, fed_txn_in_flight; /* the federation sender */
-    long http_inflight;                       /* requests being handled or parked */
+    long http_inflight;                                   /* requests being handled or parked */
 };
 typedef void (*metrics_gauge_fn)(struct metrics_gauges *g);
 /* Register a filler run at each scrape (several may be registered; up to 8). */

@@ -391,6 +391,13 @@ enum room_rc room_threads(const char *room_id, const char *user_id, bool partici
 enum room_rc room_hierarchy(const char *root, const char *user_id, bool suggested_only,
                             int limit, int max_depth, const char *from, json_t **out,
                             char *why, size_t n);
+/* The federation form (GET /_matrix/federation/v1/hierarchy): `root` and its direct
+ * children as `server` may see them (public, knockable, world-readable, or with a joined user
+ * of that server, directly or, for restricted rooms, in a room of the allow list). *out =
+ * {room (with children_state), children, inaccessible_children}; children unknown here are
+ * left out. ROOM_NOT_FOUND when the root is unknown or not visible to the server. */
+enum room_rc room_hierarchy_server(const char *root, const char *server, bool suggested_only,
+                                   json_t **out, char *why, size_t n);
 /* Room summary (MSC3266 / v1.15): for members, invitees, and rooms one could join or peek. */
 enum room_rc room_summary(const char *room_id, const char *user_id, json_t **out, char *why,
                           size_t n);

@@ -1,7 +1,8 @@
 /* fedqueue.c - SQL for federation transactions (migration 0060): answers to received
  * transactions (idempotency per origin and transaction ID) and the per-destination outbound
- * queue. Invariant: the rows of a destination's transaction in flight carry its txn_id, and
- * fed_destinations.txn_id names it, until the destination answers (db_fedq_done). */
+ * queue (with the catch-up that follows an outage, db_fedq_catch_up). Invariant: the rows of a
+ * destination's transaction in flight carry its txn_id, and fed_destinations.txn_id names it, until
+ * the destination answers (db_fedq_done). */
 #include "storage/fedqueue.h"
 
 #include <stdlib.h>
@@ -103,6 +104,27 @@ int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int ma
     PQclear(r);
     *txn_id = cur;
     return 0;
+}
+
+long db_fedq_catch_up(struct dbc *c, const char *dest)
+{
+    const char *p[] = {dest};
+    if (db_run(c,
+               "WITH d AS (UPDATE fed_destinations SET txn_id = NULL WHERE destination = $1) "
+               "UPDATE fed_queue SET txn_id = NULL WHERE destination = $1 AND txn_id IS NOT NULL",
+               1, p) < 0)
+        return -1;
+    /* the newest queued PDU of each room stays; its prev_events lead the destination to the
+     * others (a PDU without room_id, which no room event lacks, is kept as it is) */
+    PGresult *r = db_exec(c,
+                          "DELETE FROM fed_queue WHERE id IN (SELECT id FROM (SELECT id, "
+                          "row_number() OVER (PARTITION BY coalesce(body::json->>'room_id', "
+                          "id::text) ORDER BY id DESC) AS rn FROM fed_queue "
+                          "WHERE destination = $1 AND kind = 0) x WHERE rn > 1)",
+                          1, p);
+    long n = db_affected(r);
+    PQclear(r);
+    return n;
 }
 
 int db_fedq_done(struct dbc *c, const char *dest, const char *txn_id)

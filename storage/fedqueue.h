@@ -36,6 +36,14 @@ json_t *db_fedq_pending(struct dbc *c);
  * DB_FEDQ_MAX_BYTES. 0 or -1. */
 int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int max_pdus,
                  int max_edus, char **txn_id, json_t **pdus, json_t **edus);
+/* Catch-up after `dest` failed (Synapse's per_destination_queue does the same): the
+ * transaction in flight is given up (its rows return to the queue; a new transaction takes
+ * them under a new ID, which the spec allows: PDUs are idempotent by event ID), and of the
+ * PDUs queued for `dest` only the newest of each room is kept. The destination learns the
+ * others through that event's prev_events (/get_missing_events), so an outage of any length
+ * costs one PDU per room instead of a replay of every one. EDUs are all kept. Returns the
+ * number of PDUs dropped, -1 on error. Run in the caller's transaction, before db_fedq_take. */
+long db_fedq_catch_up(struct dbc *c, const char *dest);
 /* `dest` answered txn_id: drop its rows, forget the transaction and the back-off. 0 or -1. */
 int db_fedq_done(struct dbc *c, const char *dest, const char *txn_id);
 /* Sending to `dest` failed: wait retry_ms (kept for the next failure) until next_ts. 0/-1. */

@@ -32,7 +32,7 @@ import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from fedharness import FedServer, TestCA  # noqa: E402
+from fedharness import Restartable, TestCA  # noqa: E402
 from harness import free_port, pg_env  # noqa: E402
 
 CS = "/_matrix/client/v3"
@@ -101,6 +101,11 @@ class Synapse:
         return e
 
     def start(self, amtsbote_name):
+        self.configure(amtsbote_name)
+        self.run()
+
+    def configure(self, amtsbote_name):
+        """A fresh database and homeserver.yaml federating with amtsbote_name only."""
         import yaml
         pgbin = self.pg["PGBIN"]
         subprocess.run([os.path.join(pgbin, "createdb"), "-h", self.pg["PGHOST"], "-U",
@@ -156,9 +161,14 @@ class Synapse:
         })
         with open(cfg_path, "w") as f:
             yaml.safe_dump(cfg, f)
+        self.cfg_path = cfg_path
         self.log_path = os.path.join(self.dir, "homeserver.log")
-        self.out = open(os.path.join(self.dir, "stdout.log"), "w")
-        self.proc = subprocess.Popen([PY, "-m", "synapse.app.homeserver", "-c", cfg_path],
+
+    def run(self):
+        """Start the configured Synapse (again: same database, same name) and wait until its
+        client listener answers (180 s at most)."""
+        self.out = open(os.path.join(self.dir, "stdout.log"), "a")
+        self.proc = subprocess.Popen([PY, "-m", "synapse.app.homeserver", "-c", self.cfg_path],
                                      cwd=self.dir, env=self.env(), stdout=self.out,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 180
@@ -175,6 +185,11 @@ class Synapse:
         raise RuntimeError("synapse did not answer within 180 s")
 
     def stop(self):
+        self.halt()
+        self.drop()
+
+    def halt(self):
+        """Stop the process (SIGTERM, then SIGKILL after 30 s); the database stays."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -184,6 +199,9 @@ class Synapse:
                 self.proc.wait()
         if self.proc:
             self.out.close()
+        self.proc = None
+
+    def drop(self):
         subprocess.run([os.path.join(self.pg["PGBIN"], "dropdb"), "-h", self.pg["PGHOST"], "-U",
                         self.pg["PGUSER"], "--if-exists", self.dbname])
 
@@ -215,18 +233,23 @@ def ok(st, r, what):
 SYNC = {}  # token -> [next_batch, accumulated view in /sync's shape]
 
 
-def wait_sync(client, token, pred, what):
+def wait_sync(client, token, pred, what, wait=None):
     """Poll /sync (timeout=0, incremental after the first: Synapse caches an identical full
     sync for minutes) until pred(view) holds, where view gathers every timeline and state
-    event and every invite seen so far in /sync's shape. Bounded by WAIT seconds."""
+    event and every invite seen so far in /sync's shape. Bounded by `wait` (default WAIT)
+    seconds; a server that does not answer meanwhile counts as a poll without news."""
     since, view = SYNC.setdefault(token, [None, {"rooms": {"join": {}, "invite": {}}}])
-    deadline = time.time() + WAIT
+    wait = wait or WAIT
+    deadline = time.time() + wait
     last = None
     while time.time() < deadline:
         query = {"timeout": "0", "filter": json.dumps({"room": {"timeline": {"limit": 50}}})}
         if SYNC[token][0]:
             query["since"] = SYNC[token][0]
-        st, r = client.req("GET", CS + "/sync", token=token, query=query)
+        try:
+            st, r = client.req("GET", CS + "/sync", token=token, query=query)
+        except (urllib.error.URLError, OSError) as e:
+            st, r = str(e), None
         last = st
         if st == 200:
             SYNC[token][0] = r.get("next_batch")
@@ -241,7 +264,7 @@ def wait_sync(client, token, pred, what):
             if pred(view):
                 return view
         time.sleep(0.5)
-    raise AssertionError(f"not in /sync within {WAIT} s: {what} (last HTTP {last})")
+    raise AssertionError(f"not in /sync within {wait} s: {what} (last HTTP {last})")
 
 
 def timeline_has(room_id, body_text):
@@ -285,28 +308,80 @@ def create(client, token, **body):
     return ok(st, r, "createRoom")["room_id"]
 
 
-def main():
+def source_arg(script):
+    """(Synapse source tree, --keep) from the command line, or None after printing usage."""
     if len(sys.argv) < 2 or not os.path.isfile(os.path.join(sys.argv[1], "synapse",
                                                              "__init__.py")):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
-        print("usage: synapse_interop.py SYNAPSE_SOURCE_TREE [--keep]", file=sys.stderr)
-        return 2
-    src = os.path.abspath(sys.argv[1])
-    keep = "--keep" in sys.argv[2:]
-    tmp = tempfile.mkdtemp(prefix="amtsbote-synapse-interop-")
+        print(f"usage: {script} SYNAPSE_SOURCE_TREE [--keep]", file=sys.stderr)
+        return None
+    return os.path.abspath(sys.argv[1]), "--keep" in sys.argv[2:]
+
+
+def open_pair(src, prefix):
+    """A temporary directory, one Amtsbote instance (restartable: pause/resume) and one
+    Synapse, configured to federate with each other only; neither is started yet."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
     ca = TestCA(tmp)
-    amt = FedServer(ca, {"federation_custom_ca_list": [ca.ca], "log_level": "info"})
+    amt = Restartable(ca, {"federation_custom_ca_list": [ca.ca], "log_level": "info"})
     syn = Synapse(src, tmp, ca)
     amt.overrides["federation_domain_whitelist"] = [amt.server_name, syn.server_name]
     amt.overrides["ip_range_whitelist"] = ["127.0.0.1/32"]
+    return tmp, amt, syn
+
+
+def start_pair(amt, syn):
+    amt.start()
+    syn.start(amt.server_name)
+    print(f"amtsbote {amt.server_name} (log {amt.log_path})\n"
+          f"synapse  {syn.server_name} (log {syn.log_path})", flush=True)
+
+
+def close_pair(tmp, amt, syn, keep):
+    """Stop both (Synapse's database dropped), keep or remove the directory."""
+    syn.stop()
+    try:
+        log = amt.stop(check=False)
+    except Exception as e:
+        log = f"amtsbote stop: {e}"
+        print(log)
+    if keep:
+        with open(os.path.join(tmp, "amtsbote.log"), "w") as f:
+            f.write(log or "")
+        print("kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_steps(steps, rooms):
+    """Run (name, fn, needs) steps: a step whose needed rooms (keys of `rooms`) are missing
+    fails as skipped."""
+    for name, fn, needs in steps:
+        if any(n not in rooms for n in needs):
+            RESULTS.append((name, False))
+            print(f"FAIL  {name}: skipped, its room was not joined", flush=True)
+            continue
+        check(name, fn)
+
+
+def summary(what):
+    """Print the summary line; the number of failures."""
+    failures = sum(1 for _, good in RESULTS if not good)
+    print(f"\n{len(RESULTS) - failures} of {len(RESULTS)} {what} passed", flush=True)
+    return failures
+
+
+def main():
+    args = source_arg("synapse_interop.py")
+    if not args:
+        return 2
+    src, keep = args
+    tmp, amt, syn = open_pair(src, "amtsbote-synapse-interop-")
     A = Client(amt.base)
     S = syn.client
     failures = 0
     try:
-        amt.start()
-        syn.start(amt.server_name)
-        print(f"amtsbote {amt.server_name} (log {amt.log_path})\n"
-              f"synapse  {syn.server_name} (log {syn.log_path})", flush=True)
+        start_pair(amt, syn)
         alice, atok = A.register("alice")
         bob, btok = A.register("bob")
         sam, stok = S.register("sam")
@@ -379,30 +454,13 @@ def main():
             ("Synapse invites Amtsbote user, accepted",
              invite(S, stok, A, btok, bob, "si"), []),
         ]
-        for name, fn, needs in steps:
-            if any(n not in rooms for n in needs):
-                RESULTS.append((name, False))
-                print(f"FAIL  {name}: skipped, its room was not joined", flush=True)
-                continue
-            check(name, fn)
-        failures = sum(1 for _, good in RESULTS if not good)
-        print(f"\n{len(RESULTS) - failures} of {len(RESULTS)} interop checks passed", flush=True)
+        run_steps(steps, rooms)
+        failures = summary("interop checks")
     except Exception as e:
         print(f"FAIL  set-up: {e}", flush=True)
         failures = max(failures, 1)
     finally:
-        syn.stop()
-        try:
-            log = amt.stop(check=False)
-        except Exception as e:
-            log = f"amtsbote stop: {e}"
-            print(log)
-        if keep:
-            with open(os.path.join(tmp, "amtsbote.log"), "w") as f:
-                f.write(log or "")
-            print("kept", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        close_pair(tmp, amt, syn, keep)
     return min(failures, 100)
 
 

@@ -135,6 +135,22 @@ class TestFederationTrust(unittest.TestCase):
             r = self.from_A(path=profile_path(f"@bob:{self.B.server_name}") + extra)
             self.assertEqual(r.status, 200, (extra, r))
 
+    def test_generic_query_and_v1_invite(self):
+        # a query type this server has no handler for: 404 M_NOT_FOUND (not M_UNRECOGNIZED)
+        r = self.from_A(path="/_matrix/federation/v1/query/no_such_type?x=1")
+        self.assertError(r, 404, "M_NOT_FOUND")
+        # the known types still reach their own handlers
+        r = self.from_A(path="/_matrix/federation/v1/query/directory")
+        self.assertError(r, 400, "M_MISSING_PARAM")
+        # the deprecated v1 invite is served (the event is checked as a v2 invite's is)
+        path = "/_matrix/federation/v1/invite/%21r%3Aexample.org/%24e"
+        r = self.B.fed_request("PUT", path, self.A.key, self.A.server_name,
+                               content={"type": "m.room.message"})
+        self.assertEqual(r.status // 100, 4, r)
+        self.assertNotEqual(r.errcode, "M_UNRECOGNIZED", r)
+        r = self.B.fed_request("PUT", path, self.A.key, self.A.server_name, content=[1])
+        self.assertError(r, 400, "M_BAD_JSON")
+
     def test_unsigned_and_malformed_refused(self):
         r = self.B.get(profile_path(f"@bob:{self.B.server_name}"))
         self.assertError(r, 401, "M_UNAUTHORIZED")
