@@ -165,7 +165,7 @@ class TestFederationCatchUp(unittest.TestCase):
         while time.time() < t0 + WAIT_S and not want <= self.texts(room):
             time.sleep(0.2)
         self.assertEqual(want - self.texts(room), set(), self.logs())
-        self.assertIn("is back; trying it now", self.A.read_log())
+        self.assertIn("is back; its queue goes now", self.A.read_log())
 
 
 if __name__ == "__main__":

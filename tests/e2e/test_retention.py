@@ -180,8 +180,10 @@ class TestRetentionPurge(Helpers, ServerTestCase):
         for uri in (only, shared, thumb):
             self.assertEqual(self.s.get(f"{V1}/download/{uri[6:]}", token=a).status, 200)
 
-        gone = lambda: self.psql(  # noqa: E731
-            f"SELECT count(*) FROM events WHERE event_id IN ('{img}', '{txt}', '{ref}')") == "0"
+        only_id = only.rsplit('/', 1)[1]
+        gone = lambda: self.psql(  # noqa: E731  (events first, then their media, same round)
+            f"SELECT count(*) FROM events WHERE event_id IN ('{img}', '{txt}', '{ref}')") == "0" \
+            and self.psql(f"SELECT count(*) FROM media WHERE media_id = '{only_id}'") == "0"
         self.wait_for("purge", gone)
         self.assertEqual(self.s.get(f"{V1}/download/{only[6:]}", token=a).status, 404)
         self.assertEqual(self.s.get(f"{V1}/download/{thumb[6:]}", token=a).status, 404)
