@@ -451,8 +451,10 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         if (!tls || !counts)
             goto out;
     }
-    /* a narrowing filter: where state moved in the range, the timeline may not show it */
-    if (x.narrow && json_array_size(ranges) && !(x.groups = db_sync_groups_at(x.c, ranges)))
+    /* where state moved in the range, the timeline may not show it: a narrowing filter, or
+     * (incremental) a fork, a merge or a gap (server/sync_room.c step 2) */
+    if ((x.narrow || q->has_since) && json_array_size(ranges) &&
+        !(x.groups = db_sync_groups_at(x.c, ranges)))
         goto out;
     if (record && q->has_since && !q->full_state && json_array_size(ranges)) {
         json_t *rooms = json_array();

@@ -72,7 +72,9 @@ json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *ro
     "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "                      \
     "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "              \
     "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "           \
-    "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "                   \
+    "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, 'parent', "        \
+    "(SELECT sg.parent FROM state_groups sg WHERE e.state_key IS NOT NULL AND sg.id = "         \
+    "e.state_group), "                                                                          \
     "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "         \
     "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'related', "             \
     "EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id), 'pdu', "         \

@@ -25,9 +25,10 @@ json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *ro
  * only those passing the types, not_types, senders, not_senders and contains_url of `tf`
  * (a RoomEventFilter, borrowed, may be NULL; matched as filter_event_ok does), so the limit
  * is filled from matching events. New object {room_id: [{event_id, depth, stream, group,
- * redacted_by, txn_id, related, pdu}]} holding only rooms that have such events; txn_id is
- * the client transaction ID when user_id's device_id sent the event, else null; related is
- * true when relations point at the event (threads, edits, reactions). */
+ * parent, redacted_by, txn_id, related, pdu}]} holding only rooms that have such events;
+ * parent is, for a state event, the parent of its state group (the state before it), else
+ * null; txn_id is the client transaction ID when user_id's device_id sent the event, else
+ * null; related is true when relations point at the event (threads, edits, reactions). */
 json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                           const char *device_id, const json_t *tf);
 
