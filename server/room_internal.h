@@ -223,6 +223,10 @@ void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const
 typedef enum room_recv (*room_recv_step)(struct room_recv_ctx *x, struct batch *b,
                                          const json_t *ev, const char *id, json_t *missing,
                                          char *why, size_t n);
+/* Steps 4-6 and persistence of a received PDU (room_receive_pdu's room_recv_step; also run
+ * for each PDU of a group, server/room_group.c). */
+enum room_recv room_recv_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                                const char *id, json_t *missing, char *why, size_t n);
 /* Steps 1-3 for `pdu` of room_id (outside any lock), then `locked` in a transaction holding
  * the room's writer lock, then commit (what is kept) or roll back. As room_receive_pdu. */
 enum room_recv room_recv_run(const char *origin, const char *room_id, const json_t *pdu,

@@ -577,8 +577,8 @@ out:
 }
 
 /* Steps 4-6 and persistence, in the transaction holding the room lock. */
-static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
-                                     const char *id, json_t *missing, char *why, size_t n)
+enum room_recv room_recv_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                                const char *id, json_t *missing, char *why, size_t n)
 {
     json_t *prevs = room_recv_prev_ids(ev), *before = NULL, *old_ext = NULL;
     enum room_recv out = ROOM_RECV_ERR;
@@ -796,5 +796,5 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
         snprintf(why, n, "invalid event: no room_id");
         return ROOM_RECV_DROPPED;
     }
-    return room_recv_run(origin, room_id, pdu, receive_locked, event_id, missing, why, n);
+    return room_recv_run(origin, room_id, pdu, room_recv_locked, event_id, missing, why, n);
 }
