@@ -9,9 +9,13 @@
  *    processed one at a time (a striped lock), so a retry that arrives while the first is
  *    still being processed waits for its stored answer.
  * 4. Each PDU: its room must be one this server is in and the room's m.room.server_acl must
- *    allow the origin; then room_receive_pdu_fetching (the engine's checks, with bounded
- *    fetching of missing events). Its fate goes in pdus[event_id] ({} or {error}); one bad
- *    PDU never fails the transaction.
+ *    allow the origin; then the engine's checks, with bounded fetching of missing events.
+ *    Its fate goes in pdus[event_id] ({} or {error}; a PDU dropped before its ID was known
+ *    answers under the ID computed from it); one bad PDU never fails the transaction. A
+ *    room's PDUs go to the engine in runs that end after each state event (the room and ACL
+ *    checks are made per run; a state event may change them), each run as a group that is
+ *    committed together (room_receive_group: one COMMIT for the run, each PDU's outcome its
+ *    own); a run of one goes through room_receive_pdu_fetching.
  * 5. Each room's PDUs are received in order by one of up to FED_TXN_ROOM_THREADS workers, so
  *    a slow room (fetching missing events) does not hold up the others. The answer waits at
  *    most FED_TXN_BUDGET_MS: PDUs still being received then answer an error and the answer is
@@ -148,8 +152,12 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
     return entry_of(rc, why, transient);
 }
 
-static void answer(json_t *results, char *event_id, json_t *entry)
+/* Put a PDU's entry into results under its event ID; a PDU dropped before its ID was known
+ * (bad signatures, say) is answered under the ID computed from it, when it has one. */
+static void answer(json_t *results, const json_t *pdu, char *event_id, json_t *entry)
 {
+    if (!event_id)
+        event_id = pdu_event_id(pdu);
     if (event_id)
         json_object_set_new(results, event_id, entry);
     else
@@ -161,8 +169,7 @@ static void answer(json_t *results, char *event_id, json_t *entry)
  * in runs that end after each state event (which may change the room's ACL, or whether this
  * server is in the room): for each run the room is checked as receive_one checks it, then
  * the run is received as a group, committed together (server/room_group.h). */
-static void receive_room(const char *origin, const json_t *pdus, json_t *results,
-                         bool *transient)
+static void receive_room(const char *origin, const json_t *pdus, json_t *results, bool *transient)
 {
     size_t n = json_array_size(pdus), i = 0;
     struct room_group_item *items = calloc(n ? n : 1, sizeof *items);
@@ -180,7 +187,7 @@ static void receive_room(const char *origin, const json_t *pdus, json_t *results
             for (; i < end; i++) { /* one by one: the errors as receive_one gives them */
                 char *event_id = NULL;
                 json_t *entry = receive_one(origin, json_array_get(pdus, i), &event_id, transient);
-                answer(results, event_id, entry);
+                answer(results, json_array_get(pdus, i), event_id, entry);
             }
             continue;
         }
@@ -188,7 +195,8 @@ static void receive_room(const char *origin, const json_t *pdus, json_t *results
             items[k - i] = (struct room_group_item){.pdu = json_array_get(pdus, k)};
         room_receive_group(origin, room_id, items, end - i);
         for (size_t k = 0; k < end - i; k++)
-            answer(results, items[k].event_id, entry_of(items[k].rc, items[k].why, transient));
+            answer(results, items[k].pdu, items[k].event_id,
+                   entry_of(items[k].rc, items[k].why, transient));
         i = end;
     }
     free(items);

@@ -168,9 +168,8 @@ void room_receive_group(const char *origin, const char *room_id, struct room_gro
             set(&items[i], ROOM_RECV_DROPPED, "invalid event: not of this group's room");
             continue;
         }
-        enum pdu_verdict v =
-            pdu_check(rv, items[i].pdu, &checked[i], &items[i].event_id, items[i].why,
-                      sizeof items[i].why);
+        enum pdu_verdict v = pdu_check(rv, items[i].pdu, &checked[i], &items[i].event_id,
+                                       items[i].why, sizeof items[i].why);
         if (v == PDU_DROP || v == PDU_RETRY) {
             log_info("pdu from %s dropped: %s", origin ? origin : "?", items[i].why);
             items[i].rc = room_recv_verdict(v);
