@@ -19,7 +19,16 @@
  *     goes through room_receive_pdu_fetching (which fetches outside any lock, and tries the
  *     PDU alone); the PDUs after it form the next group.
  *  4. At most ROOM_GROUP_MAX savepoints in one transaction, below PostgreSQL's 64 cached
- *     subtransaction IDs per backend. */
+ *     subtransaction IDs per backend.
+ *  5. What the PDUs of a group share, to spare round trips, is only what cannot change under
+ *     them: the entries of state groups read so far (a state group never changes once
+ *     stored; their IDs are never reused), and the event cache (events of this room loaded
+ *     or stored) as long as nothing rewrote a stored event. After each PDU its own entry
+ *     leaves the cache (a redaction that came first may have rewritten it), and the whole
+ *     cache is dropped after a state event or a redaction (which may rewrite others: the
+ *     target, a leaving member's erased events) and after a PDU rolled back to its
+ *     savepoint (what it left in the cache was never stored). The room's writer lock,
+ *     held throughout, keeps every other writer of the room out. */
 #include "server/room_group.h"
 #include "server/room_internal.h"
 
@@ -29,9 +38,38 @@
 
 #include "server/log.h"
 #include "server/pdu.h"
+#include "storage/state.h"
 #include "storage/rooms.h"
 
 #define ROOM_GROUP_MAX 48
+#define ROOM_GROUP_LOOKUPS 4096 /* state-group entries remembered in one group */
+
+int room_recv_group_get(struct room_recv_ctx *x, int64_t group, const char *type,
+                        const char *state_key, char **id)
+{
+    *id = NULL;
+    /* the key: group, type and state_key joined by the unit separator; unambiguous as long
+     * as the type has none (the auth rules ask for fixed types; any other is not kept) */
+    if (!x->lookups || !type || !state_key || strchr(type, '\x1f'))
+        return db_state_group_get(x->c, group, type, state_key, id);
+    size_t need = strlen(type) + strlen(state_key) + 48;
+    char *key = malloc(need);
+    if (!key)
+        return db_state_group_get(x->c, group, type, state_key, id);
+    snprintf(key, need, "%lld\x1f%s\x1f%s", (long long)group, type, state_key);
+    const json_t *hit = json_object_get(x->lookups, key);
+    if (hit) {
+        free(key);
+        if (json_is_string(hit) && !(*id = strdup(json_string_value(hit))))
+            return -1;
+        return 0;
+    }
+    int rc = db_state_group_get(x->c, group, type, state_key, id);
+    if (rc == 0 && json_object_size(x->lookups) < ROOM_GROUP_LOOKUPS)
+        json_object_set_new(x->lookups, key, *id ? json_string(*id) : json_null());
+    free(key);
+    return rc;
+}
 
 static bool stored(enum room_recv rc)
 {
@@ -82,6 +120,7 @@ static size_t place(const struct room_version *rv, const char *room_id,
                 set(&items[i], ROOM_RECV_ERR, "internal error");
         return n;
     }
+    json_t *cache = json_object(), *rejected = json_object(), *lookups = json_object();
     for (; i < n && placed < ROOM_GROUP_MAX; i++) {
         if (!checked[i])
             continue;
@@ -90,15 +129,21 @@ static size_t place(const struct room_version *rv, const char *room_id,
             break;
         }
         size_t rows = json_array_size(b.push_rows), queued = b.n;
-        struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
+        struct room_recv_ctx x = {c, rv, room_id, cache, rejected, false, lookups};
         json_t *missing = json_array();
         char why[300] = "";
         enum room_recv rc =
             room_recv_locked(&x, &b, checked[i], items[i].event_id, missing, why, sizeof why);
-        json_decref(x.cache);
-        json_decref(x.rejected);
         json_decref(missing);
         placed++;
+        const char *type = json_string_value(json_object_get(checked[i], "type"));
+        if (!stored(rc) || json_object_get(checked[i], "state_key") || !type ||
+            strcmp(type, "m.room.redaction") == 0) { /* invariant 5 */
+            json_object_clear(cache);
+            json_object_clear(rejected);
+        } else {
+            json_object_del(cache, items[i].event_id);
+        }
         if (stored(rc)) {
             set(&items[i], rc, why); /* final once the COMMIT below succeeds */
             continue;
@@ -121,6 +166,9 @@ static size_t place(const struct room_version *rv, const char *room_id,
         *slow = true; /* missing events, or an error: alone, with the fetcher's help */
         break;
     }
+    json_decref(cache);
+    json_decref(rejected);
+    json_decref(lookups);
     if (failed || room_push_commit(c, &b) < 0) {
         db_rollback(c);
         room_batch_announce(&b, false);

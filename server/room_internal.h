@@ -159,7 +159,14 @@ struct room_recv_ctx {
     json_t *cache;    /* event ID -> PDU with "event_id", or null when unknown here */
     json_t *rejected; /* event ID -> true */
     bool failed;      /* a database error while loading */
+    json_t *lookups;  /* state-group entries read so far, shared by a group's receives
+                         (server/room_group.c), or NULL: none kept */
 };
+/* One entry of a state group's state (db_state_group_get), remembered in x->lookups when
+ * that is set (state groups never change once stored). 0 (*id malloc'd, or NULL when
+ * absent) or -1. */
+int room_recv_group_get(struct room_recv_ctx *x, int64_t group, const char *type,
+                        const char *state_key, char **id);
 /* A stored event of this room (borrowed from the cache), or NULL: unknown, or of another room
  * (which counts as unknown: "fetched events checked to belong to the room"). */
 const json_t *room_recv_load(struct room_recv_ctx *x, const char *id);

@@ -143,7 +143,7 @@ const json_t *room_recv_map_state(void *ctx, const char *type, const char *state
     if (m->map)
         return room_recv_load(m->x, statemap_get(m->map, type, state_key));
     char *id = NULL;
-    if (m->group <= 0 || db_state_group_get(m->x->c, m->group, type, state_key, &id) < 0)
+    if (m->group <= 0 || room_recv_group_get(m->x, m->group, type, state_key, &id) < 0)
         m->x->failed = m->group > 0;
     const json_t *ev = room_recv_load(m->x, id);
     free(id);
@@ -768,7 +768,7 @@ enum room_recv room_recv_run(const char *origin, const char *room_id, const json
         room_batch_announce(&b, false);
         goto out;
     }
-    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
+    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false, NULL};
     rc = locked(&x, &b, checked, id, miss, why, n);
     json_decref(x.cache);
     json_decref(x.rejected);
