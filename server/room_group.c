@@ -175,8 +175,8 @@ static size_t place(const struct room_version *rv, const char *room_id,
         db_put(c);
         db_room_clear(&r);
         log_warn("federation: a group of PDUs in %s could not be stored", room_id);
-        for (size_t k = start; k < n; k++)
-            if (checked[k] || stored(items[k].rc))
+        for (size_t k = start; k < n; k++) /* a duplicate may be of a PDU rolled back here */
+            if (items[k].rc != ROOM_RECV_DROPPED)
                 set(&items[k], ROOM_RECV_ERR, "not stored: database error; send it again");
         *slow = false;
         return n;
