@@ -309,6 +309,62 @@ class TestFederationSend(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r["pdus"], {id1: {}, id2: {}}, r)
 
+    def test_group_with_redaction_and_state(self):
+        """A message, its redaction, a message, a topic change and a message in one
+        transaction: the redaction applies to the message before it in the same group, the
+        topic splits the group (the room is checked again after a state event), and each
+        later PDU is placed on the one before it."""
+        alice = self.uid("alice", self.A)
+        chain, prev, depth = [], None, None
+
+        def link(ev, body=None):
+            nonlocal prev, depth
+            if prev:
+                ev["prev_events"] = [prev]
+                ev["depth"] = depth + 1
+            if body is not None:
+                ev["content"] = {"msgtype": "m.text", "body": body}
+            ev["origin_server_ts"] = int(time.time() * 1000) + len(chain)
+            ev = {k: v for k, v in ev.items() if k not in ("hashes", "signatures")}
+            ev["hashes"] = {"sha256": b64(hashlib.sha256(canonical(ev)).digest())}
+            # v10 redaction keeps neither the content of these nor the top-level "redacts"
+            redacted = {k: v for k, v in ev.items() if k != "redacts"}
+            redacted["content"] = {}
+            ev["signatures"] = {self.A.server_name: {
+                self.A.key.key_id: self.A.key.sign(canonical(redacted))}}
+            eid = "$" + b64u(hashlib.sha256(canonical(redacted)).digest())
+            chain.append((ev, eid))
+            prev, depth = eid, ev["depth"]
+            return eid
+        base, _ = self._forged_event(self.A, alice)
+        base["depth"] = 5000  # above the other tests' hand-made events (/messages: by depth)
+        id1 = link(dict(base), "group red 1")
+        red = link(dict(base, type="m.room.redaction", redacts=id1, content={}))
+        link(dict(base), "group red 2")
+        topic = link(dict(base, type="m.room.topic", state_key="",
+                          content={"topic": "group topic"}))
+        id3 = link(dict(base), "group red 3")
+        r = self.send_txn(self.B, self.A, "gs-" + os.urandom(4).hex(), pdus=[e for e, _ in chain])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {eid: {} for _, eid in chain}, r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(id1)}", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("body", r["content"], r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/state/m.room.topic/", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["topic"], "group topic")
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/messages?dir=b&limit=5", token=self.tok["bob"])
+        self.assertEqual([e["event_id"] for e in r["chunk"]],
+                         [eid for _, eid in reversed(chain)], r)
+        self.assertEqual(r["chunk"][0]["event_id"], id3)
+        self.assertEqual(r["chunk"][3]["event_id"], red)
+        self.assertEqual(r["chunk"][1]["event_id"], topic)
+        # A gets its own (hand-made) events too, relayed by B, so that both DAGs agree again
+        r = self.send_txn(self.A, self.B, "gsr-" + os.urandom(4).hex(),
+                          pdus=[e for e, _ in chain])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {eid: {} for _, eid in chain}, r)
+
     def test_limits_and_bad_transactions(self):
         pdu = {"type": "m.room.message"}
         r = self.send_txn(self.B, self.A, "big-" + os.urandom(4).hex(), pdus=[pdu] * 51)
