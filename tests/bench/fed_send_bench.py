@@ -107,7 +107,11 @@ def main():
         if os.environ.get("FED_BENCH_LOG"):
             sends = [ln for ln in B.read_log().splitlines() if "/send/" in ln and "PUT" in ln]
             print("\n".join(sends[:5] + ["..."] + sends[-5:]))
-            print(f"B answered {len(sends)} transactions")
+            # B's own cost: the time its /send answers took, summed (from the access log)
+            busy = sum(float(ln.rsplit(" ", 1)[1].rstrip("ms")) for ln in sends
+                       if ln.endswith("ms")) / 1000
+            print(f"B answered {len(sends)} transactions in {busy:.2f} s of /send time "
+                  f"({n / busy if busy else 0:.0f} PDUs per second of it)")
         print(f"A: {n} messages sent by {k} clients in {sent_s:.2f} s ({n / sent_s:.0f}/s)")
         print(f"B: all {n} received through transactions after {total_s:.2f} s "
               f"({n / total_s:.0f} federated events/s sustained)")
