@@ -17,15 +17,11 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 
 from harness import Server
 
@@ -212,32 +208,8 @@ class FedServer(Server):
 
 
 class Restartable(FedServer):
-    """A FedServer that can be stopped and started again with its database and name,
-    optionally with extra top-level configuration for the next run (resume(extra))."""
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        assert self.proc.returncode == 0, self.read_log()[-5000:]
-
-    def resume(self, extra=None):
-        cfg = self.config()
-        cfg.update(extra or {})
-        with open(self.config_path, "w") as f:
-            json.dump(cfg, f, indent=2)
-        self.log = open(self.log_path, "a")
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0"
-        self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/_matrix/client/versions", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("server did not come back")
+    """A FedServer that is stopped and started again with its database and name (pause() and
+    resume(extra) of harness.Server); the name says so where tests do it."""
 
 
 def start_servers(*servers):
