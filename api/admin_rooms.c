@@ -18,6 +18,7 @@
 #include "server/filter.h"
 #include "server/ids.h"
 #include "server/notices.h"
+#include "server/room_txn.h"
 
 #define DEFAULT_LIMIT 100
 
@@ -431,11 +432,18 @@ static void send_notice(struct http_req *req, const char *txn_id)
         http_reply_error(req, 400, "M_MISSING_PARAM", "user_id and content are required");
         return;
     }
-    /* retransmissions of one admin device's txnId give the first event again */
-    char dev[600];
+    /* retransmissions of one admin device's txnId give the first event again (the path
+     * has no other part: the same txnId for another user is the same request, as in
+     * Synapse); migration 0140 knows this device shape */
+    char dev[600], key[ROOM_TXN_KEY_MAX];
     snprintf(dev, sizeof dev, "admin:%s:%s", http_user(req)->user_id,
              http_user(req)->device_id ? http_user(req)->device_id : "");
-    struct room_txn txn = {.device_id = dev, .txn_id = txn_id};
+    static const char *const path[] = {"send_server_notice"};
+    if (txn_id && room_txn_key(key, sizeof key, txn_id, path, 1) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+        return;
+    }
+    struct room_txn txn = {.device_id = dev, .txn_id = key};
     enum room_rc rc = notices_send(http_config(req), user_id, type, state_key, content,
                                    txn_id ? &txn : NULL, &event_id, why, sizeof why);
     if (rc == ROOM_BAD_PARAM)

@@ -11,6 +11,7 @@
 #include "server/notices.h"
 #include "server/retention.h"
 #include "server/room.h"
+#include "server/room_txn.h"
 
 #define MAX_TXN_ID 255
 #define MAX_REASON 1024
@@ -82,21 +83,37 @@ void api_create_room(struct http_req *req)
     free(room_id);
 }
 
+/* The client transaction of this request: its device and the key of txnId `txn` on the
+ * request path `path` (server/room_txn.h) in `key`. Answers 400 and returns false when the
+ * transaction ID is too long. */
+static bool request_txn(struct http_req *req, const char *txn, const char *const *path,
+                        size_t n_path, char key[ROOM_TXN_KEY_MAX], struct room_txn *t)
+{
+    const struct http_user *u = http_user(req);
+    if (strlen(txn) > MAX_TXN_ID || room_txn_key(key, ROOM_TXN_KEY_MAX, txn, path, n_path) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+        return false;
+    }
+    *t = (struct room_txn){.device_id = u->device_id ? u->device_id : "", .txn_id = key};
+    return true;
+}
+
 void api_send(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
     const char *room_id = api_room_param(req), *type = http_param(req, 1),
                *txn = http_param(req, 2);
-    char why[512] = "", *id = NULL;
+    char why[512] = "", *id = NULL, key[ROOM_TXN_KEY_MAX];
+    struct room_txn t;
     if (!room_id)
         return;
-    if (strlen(txn) > MAX_TXN_ID || strlen(type) > 255) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or transaction ID too long");
+    if (strlen(type) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type too long");
         return;
     }
-    if (!api_message_allowed(req))
+    const char *path[] = {"send", room_id, type};
+    if (!request_txn(req, txn, path, 3, key, &t) || !api_message_allowed(req))
         return;
-    struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc =
         room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
@@ -428,16 +445,13 @@ void api_redact(struct http_req *req)
     const char *room_id = api_room_param(req), *target = http_param(req, 1),
                *txn = http_param(req, 2);
     const char *reason;
-    char why[512] = "", *id = NULL;
+    char why[512] = "", *id = NULL, key[ROOM_TXN_KEY_MAX];
+    struct room_txn t;
     if (!room_id || !body_reason(req, &reason))
         return;
-    if (strlen(txn) > MAX_TXN_ID) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+    const char *path[] = {"redact", room_id, target};
+    if (!request_txn(req, txn, path, 3, key, &t) || !api_message_allowed(req))
         return;
-    }
-    if (!api_message_allowed(req))
-        return;
-    struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc = room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
 }
