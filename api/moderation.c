@@ -8,7 +8,8 @@
  *    logging out, devices, keys, key backup and deactivation stay allowed, as the spec asks.
  *  - Shadow-banned (Synapse's admin API): the routes of shadow_routes answer success without
  *    doing anything (sends and redactions a made-up event ID, the same for a retransmission
- *    of a txnId; invites and typing {}), so the user does not notice; room creation goes on with its invites dropped, as Synapse does. */
+ *    of a txnId; invites and typing {}), so the user does not notice; room creation goes on
+ *    with its invites dropped, as Synapse does. */
 #include <string.h>
 
 #include "api/api.h"
