@@ -71,12 +71,11 @@ int api_admin_dir(struct http_req *req, const char *dflt, bool *backwards)
     return 0;
 }
 
-/* An optional boolean query parameter: -1 absent, 0, 1; -2 answered 400. */
-static int query_flag(struct http_req *req, const char *name)
+int api_admin_query_bool(struct http_req *req, const char *name, int dflt)
 {
     const char *s = http_query(req, name);
     if (!s)
-        return -1;
+        return dflt;
     if (strcmp(s, "true") == 0)
         return 1;
     if (strcmp(s, "false") == 0)
@@ -97,8 +96,8 @@ void api_admin_rooms_list(struct http_req *req)
     if (!api_admin_only(req) || api_admin_paging(req, &from, &limit) < 0 ||
         api_admin_dir(req, "f", &backwards) < 0)
         return;
-    int pub = query_flag(req, "public_rooms"),
-        empty = pub == -2 ? -2 : query_flag(req, "empty_rooms");
+    int pub = api_admin_query_bool(req, "public_rooms", -1),
+        empty = pub == -2 ? -2 : api_admin_query_bool(req, "empty_rooms", -1);
     if (pub == -2 || empty == -2)
         return;
     enum room_rc rc =
