@@ -155,15 +155,26 @@ void api_state_get(struct http_req *req)
     api_reply_room(req, rc, content, why);
 }
 
-void api_state_all(struct http_req *req)
+/* A read of the path's room by the requesting user (server/room.h: room_state and the like):
+ * answer its result, as {key: result} when key is not NULL, or its error. */
+typedef enum room_rc (*room_read_fn)(const char *room_id, const char *user_id, json_t **out,
+                                     char *why, size_t n);
+static void reply_room_read(struct http_req *req, room_read_fn fn, const char *key)
 {
     const char *room_id = api_room_param(req);
     char why[512] = "";
-    json_t *state = NULL;
+    json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_state(room_id, http_user(req)->user_id, &state, why, sizeof why);
-    api_reply_room(req, rc, state, why);
+    enum room_rc rc = fn(room_id, http_user(req)->user_id, &out, why, sizeof why);
+    if (rc == ROOM_OK && key)
+        out = json_pack("{s:o}", key, out); /* steals out */
+    api_reply_room(req, rc, out, why);
+}
+
+void api_state_all(struct http_req *req)
+{
+    reply_room_read(req, room_state, NULL);
 }
 
 void api_event_get(struct http_req *req)
@@ -373,13 +384,7 @@ void api_joined_rooms(struct http_req *req)
 
 void api_joined_members(struct http_req *req)
 {
-    const char *room_id = api_room_param(req);
-    char why[512] = "";
-    json_t *out = NULL;
-    if (!room_id)
-        return;
-    enum room_rc rc = room_joined_members(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    api_reply_room(req, rc, out, why);
+    reply_room_read(req, room_joined_members, NULL);
 }
 
 void api_members(struct http_req *req)
@@ -538,11 +543,5 @@ void api_alias_delete(struct http_req *req)
 
 void api_room_aliases(struct http_req *req)
 {
-    const char *room_id = api_room_param(req);
-    char why[512] = "";
-    json_t *out = NULL;
-    if (!room_id)
-        return;
-    enum room_rc rc = room_aliases(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    api_reply_room(req, rc, json_pack("{s:o}", "aliases", out), why);
+    reply_room_read(req, room_aliases, "aliases");
 }
