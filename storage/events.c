@@ -282,7 +282,7 @@ json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *
         goto done;
     out = json_object();
     for (int i = 0; i < PQntuples(res); i++) {
-        char key[1024];
+        char key[1200]; /* as server/room_send.c's txn_key */
         snprintf(key, sizeof key, "%s\x1f%s\x1f%s", db_val(res, i, 0), db_val(res, i, 1),
                  db_val(res, i, 2));
         json_object_set_new(out, key, json_string(db_val(res, i, 3)));
