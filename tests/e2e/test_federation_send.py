@@ -8,15 +8,12 @@ an event or an EDU applied. Presence (enabled here) reaches servers sharing a ro
 comes back (same database, same name)."""
 import base64
 import hashlib
-import json
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, Restartable, TestCA, canonical
+from fedharness import FedServer, FedTestCase, Restartable, canonical
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -35,24 +32,13 @@ def b64(data):
     return base64.b64encode(data).decode().rstrip("=")
 
 
-class TestFederationSend(unittest.TestCase):
+class TestFederationSend(FedTestCase):
+    PREFIX = "amtsbote-fedsend-"
+    INSTANCES = {"A": FedServer, "B": Restartable, "C": FedServer}
+    CONFIG = {"presence": {"enabled": True}}
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedsend-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca], "presence": {"enabled": True}}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = Restartable(cls.ca, dict(ca_cfg))
-        cls.C = FedServer(cls.ca, dict(ca_cfg))
-        cls.servers = []
-        try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
-        except Exception:
-            cls.tearDownClass()
-            raise
+    def after_start(cls):
         cls.tok = {}
         cls.dev = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril")):
@@ -61,15 +47,6 @@ class TestFederationSend(unittest.TestCase):
             cls.tok[name] = r["access_token"]
             cls.dev[name] = r["device_id"]
         cls.room = cls._create_and_join()
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def _create_and_join(cls):
