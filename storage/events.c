@@ -497,6 +497,20 @@ int db_events_group_before(struct dbc *c, const char *room_id, int64_t depth, in
     return found;
 }
 
+int64_t db_events_min_depth(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(c,
+                            "SELECT depth FROM events WHERE room_id = $1 AND NOT outlier AND "
+                            "rejected IS NULL ORDER BY depth LIMIT 1",
+                            1, p);
+    if (!res)
+        return -1;
+    int64_t d = PQntuples(res) ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return d;
+}
+
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms)
 {

@@ -127,6 +127,10 @@ int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, ch
 int db_events_group_before(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
                            int64_t *group);
 
+/* The depth of the room's shallowest timeline event here (for a joined room, usually the join;
+ * lower once backfilled): 0 when none, -1 on error. */
+int64_t db_events_min_depth(struct dbc *c, const char *room_id);
+
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms);
 
