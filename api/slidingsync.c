@@ -9,7 +9,9 @@
  * again from the same state when woken, so nothing falls between; the room list read before
  * is kept for that and only the rooms that moved are read again (server/slidingsync.c). Each
  * response's state is stored under a new pos; the presented one stays valid until a newer one is
- * presented. */
+ * presented. A request whose pos stopped being good while it was computed or parked (the
+ * conn_id started again, or the client went on with a newer pos) answers M_UNKNOWN_POS and
+ * records nothing: an old connection is never revived (server/ssconn.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,12 @@ static void respond(struct http_req *req)
 {
     struct sspark *p = http_ctx(req);
     http_waker_detach(&p->waker); /* woken (or never parked): that waiter is done with us */
+    if (p->pos && !ssconn_valid(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
+                                p->pos)) {
+        release(p); /* the connection moved on without this request: nothing to compute */
+        http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
+        return;
+    }
     struct ss_result r;
     if (ss_compute(&p->q, &r) < 0) {
         release(p);
@@ -92,9 +100,15 @@ static void respond(struct http_req *req)
         return;
     }
     char pos[48];
-    ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos, r.snap, pos,
-               sizeof pos);
+    int put = ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos,
+                         r.snap, pos, sizeof pos);
     r.snap = NULL;
+    if (put < 0) { /* replaced, expired or superseded while computed or parked */
+        release(p);
+        ss_result_clear(&r);
+        http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
+        return;
+    }
     json_object_set_new(r.body, "pos", json_string(pos));
     release(p);
     http_reply_json(req, 200, r.body);
