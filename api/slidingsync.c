@@ -7,7 +7,8 @@
  * forgotten) answers 400 M_UNKNOWN_POS and the client starts again. A response with nothing
  * to say parks the connection on the notifier through a waker, as GET /sync does, and is computed
  * again from the same state when woken, so nothing falls between; the room list read before
- * is kept for that and only the rooms that moved are read again (server/slidingsync.c). Each
+ * is kept for that and only the rooms that moved are read again (server/slidingsync.c); the
+ * connection keeps the last list read too (ssconn_cache), so its next request does the same. Each
  * response's state is stored under a new pos; the presented one stays valid until a newer one is
  * presented. A request whose pos stopped being good while it was computed or parked (the
  * conn_id started again, or the client went on with a newer pos) answers M_UNKNOWN_POS and
@@ -100,8 +101,13 @@ static void respond(struct http_req *req)
         return;
     }
     char pos[48];
-    int put = ssconn_put(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos,
-                         r.snap, pos, sizeof pos);
+    /* the room list read goes with the connection: its next request starts from it */
+    json_t *cache = r.list ? json_pack("{s:I,s:O,s:O?}", "pos", (json_int_t)r.pos, "list", r.list,
+                                       "direct", r.direct)
+                           : NULL;
+    int put = ssconn_put_cached(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
+                                p->pos, r.snap, cache, pos, sizeof pos);
+    json_decref(cache);
     r.snap = NULL;
     if (put < 0) { /* replaced, expired or superseded while computed or parked */
         release(p);
@@ -143,6 +149,16 @@ void api_slidingsync(struct http_req *req)
             http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
             return;
         }
+        /* the room list the connection's last answer read: brought forward, not read again */
+        json_t *cache = ssconn_cache(u->user_id, u->device_id ? u->device_id : "", p->conn_id);
+        json_t *list = json_object_get(cache, "list");
+        if (json_is_array(list)) {
+            p->q.list = p->list = json_incref(list);
+            json_t *d = json_object_get(cache, "direct");
+            p->q.direct = p->direct = json_is_object(d) ? json_incref(d) : NULL;
+            p->q.list_pos = json_integer_value(json_object_get(cache, "pos"));
+        }
+        json_decref(cache);
     }
     api_sync_presence(req, u->user_id, sp);
     p->body = json_incref(body);

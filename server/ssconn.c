@@ -15,7 +15,9 @@
  *     (ssconn_put): a request parked on a pos that a newer request superseded, or on a
  *     connection that was replaced meanwhile, is refused, never revives anything.
  *  4. Snapshots are text in the store: no JSON is shared between threads, and their size is
- *     known exactly. */
+ *     known exactly. Besides them a connection may keep one cache (the room list its newest
+ *     answer read, so that the next request need not read it again); it stands for no pos
+ *     and counts towards SSCONN_BYTES. */
 #include "server/ssconn.h"
 
 #include <inttypes.h>
@@ -41,6 +43,8 @@ struct conn {
     size_t prefix; /* length of "user \x1f device \x1f" */
     int64_t gen, next, used, used_ms;
     struct snap s[SSCONN_SNAPS];
+    char *cache; /* ssconn_cache's text, or NULL */
+    size_t cache_len;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -85,6 +89,8 @@ static void conn_free(struct conn *c)
         return;
     for (int k = 0; k < SSCONN_SNAPS; k++)
         snap_clear(&c->s[k]);
+    nbytes -= c->cache_len;
+    free(c->cache);
     free(c->key);
     free(c);
 }
@@ -183,6 +189,25 @@ int ssconn_get(const char *user_id, const char *device_id, const char *conn_id, 
     return *snap ? 0 : -1;
 }
 
+json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id)
+{
+    size_t prefix, len = 0;
+    char *key = make_key(user_id, device_id, conn_id, &prefix), *text = NULL;
+    if (!key)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    size_t i = find(key, fnv(key));
+    if (i != SIZE_MAX && conns[i]->cache && (text = malloc(conns[i]->cache_len + 1))) {
+        memcpy(text, conns[i]->cache, conns[i]->cache_len + 1);
+        len = conns[i]->cache_len;
+    }
+    pthread_mutex_unlock(&lock);
+    free(key);
+    json_t *v = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    return v;
+}
+
 int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id,
                  const char *pos)
 {
@@ -244,10 +269,22 @@ static void expire_locked(int64_t idle_ms)
 int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
                const char *from, json_t *snap, char *out, size_t n)
 {
-    size_t prefix, len;
+    return ssconn_put_cached(user_id, device_id, conn_id, from, snap, NULL, out, n);
+}
+
+int ssconn_put_cached(const char *user_id, const char *device_id, const char *conn_id,
+                      const char *from, json_t *snap, const json_t *cache, char *out, size_t n)
+{
+    size_t prefix, len, clen = 0;
     out[0] = 0;
     char *text = json_dumps(snap, JSON_COMPACT);
+    char *ctext = cache ? json_dumps(cache, JSON_COMPACT) : NULL;
     json_decref(snap);
+    if (ctext && (clen = strlen(ctext)) > SSCONN_SNAP_MAX) {
+        free(ctext); /* too large to keep: the next request reads the list */
+        ctext = NULL;
+        clen = 0;
+    }
     char *key = make_key(user_id, device_id, conn_id, &prefix);
     int rc = -1;
     if (!text || !key)
@@ -287,6 +324,12 @@ int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
         c->used_ms = clock_mono_ms();
         conns[nconns++] = c;
     }
+    nbytes -= c->cache_len; /* replaced (or dropped) below */
+    free(c->cache);
+    c->cache = ctext;
+    c->cache_len = clen;
+    nbytes += clen;
+    ctext = NULL;
     evict(NULL, 0, len, c);
     /* a free slot, else the oldest answer to the same pos */
     struct snap *slot = NULL;
@@ -313,6 +356,7 @@ int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
     rc = 0;
 out:
     free(text);
+    free(ctext);
     free(key);
     return rc;
 }

@@ -94,6 +94,25 @@ TEST(expiry_and_bytes)
     CHECK(ssconn_bytes() == 0);
 }
 
+TEST(cache)
+{
+    char p[48], q[48];
+    json_t *list = json_pack("{s:i}", "pos", 5);
+    CHECK(ssconn_put_cached("@k:x", "D", "", NULL, snap(1), list, p, sizeof p) == 0);
+    json_t *c = ssconn_cache("@k:x", "D", "");
+    CHECK(c && json_equal(c, list));
+    json_decref(c);
+    CHECK(ssconn_cache("@k:x", "E", "") == NULL);
+    size_t with = ssconn_bytes();
+    CHECK(ssconn_put("@k:x", "D", "", p, snap(2), q, sizeof q) == 0); /* no cache: dropped */
+    CHECK(ssconn_cache("@k:x", "D", "") == NULL);
+    CHECK(ssconn_bytes() < with + 8);
+    /* a refused answer leaves the cache alone */
+    CHECK(ssconn_put_cached("@k:x", "D", "", "1_1", snap(3), list, q, sizeof q) == -1);
+    CHECK(ssconn_cache("@k:x", "D", "") == NULL);
+    json_decref(list);
+}
+
 TEST(copies)
 {
     char p[48];
@@ -124,6 +143,7 @@ int main(void)
     RUN(positions);
     RUN(superseded);
     RUN(expiry_and_bytes);
+    RUN(cache);
     RUN(copies);
     RUN(bounded_per_device);
     return unit_done();
