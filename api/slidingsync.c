@@ -33,6 +33,8 @@ struct sspark {
     json_t *rooms;            /* owned */
     json_t *list, *direct;    /* owned: q.list, q.direct (what the last computation read) */
     struct http_waker *waker; /* the current waiter's, or NULL */
+    json_t *cached;           /* owned: the list as the connection's cache gave it */
+    uint64_t serial;          /* that cache's serial */
 };
 
 static void release(struct sspark *p)
@@ -42,7 +44,8 @@ static void release(struct sspark *p)
     json_decref(p->rooms);
     json_decref(p->list);
     json_decref(p->direct);
-    p->body = p->snap = p->rooms = p->list = p->direct = NULL;
+    json_decref(p->cached);
+    p->body = p->snap = p->rooms = p->list = p->direct = p->cached = NULL;
     p->q.body = p->q.snap = p->q.list = p->q.direct = NULL;
 }
 
@@ -102,11 +105,12 @@ static void respond(struct http_req *req)
     }
     char pos[48];
     /* the room list read goes with the connection: its next request starts from it */
-    json_t *cache = r.list ? json_pack("{s:I,s:O,s:O?}", "pos", (json_int_t)r.pos, "list", r.list,
-                                       "direct", r.direct)
-                           : NULL;
+    bool same = r.list && r.list == p->cached && r.direct == p->q.direct;
+    json_t *cache = r.list && !same ? json_pack("{s:O,s:O?}", "list", r.list, "direct", r.direct)
+                                    : NULL;
     int put = ssconn_put_cached(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
-                                p->pos, r.snap, cache, pos, sizeof pos);
+                                p->pos, r.snap, cache, r.pos, same ? p->serial : 0, pos,
+                                sizeof pos);
     json_decref(cache);
     r.snap = NULL;
     if (put < 0) { /* replaced, expired or superseded while computed or parked */
@@ -150,13 +154,16 @@ void api_slidingsync(struct http_req *req)
             return;
         }
         /* the room list the connection's last answer read: brought forward, not read again */
-        json_t *cache = ssconn_cache(u->user_id, u->device_id ? u->device_id : "", p->conn_id);
+        int64_t at;
+        json_t *cache = ssconn_cache(u->user_id, u->device_id ? u->device_id : "", p->conn_id,
+                                     &at, &p->serial);
         json_t *list = json_object_get(cache, "list");
         if (json_is_array(list)) {
             p->q.list = p->list = json_incref(list);
+            p->cached = json_incref(list);
             json_t *d = json_object_get(cache, "direct");
             p->q.direct = p->direct = json_is_object(d) ? json_incref(d) : NULL;
-            p->q.list_pos = json_integer_value(json_object_get(cache, "pos"));
+            p->q.list_pos = at;
         }
         json_decref(cache);
     }

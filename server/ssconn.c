@@ -45,12 +45,15 @@ struct conn {
     struct snap s[SSCONN_SNAPS];
     char *cache; /* ssconn_cache's text, or NULL */
     size_t cache_len;
+    int64_t cache_pos;
+    uint64_t cache_serial;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *conns[SSCONN_MAX];
 static size_t nconns, nbytes;
-static int64_t gen_seq, use_seq;
+static int64_t gen_seq, use_seq, swept_ms;
+static uint64_t cache_seq;
 
 static uint64_t fnv(const char *s)
 {
@@ -189,10 +192,13 @@ int ssconn_get(const char *user_id, const char *device_id, const char *conn_id, 
     return *snap ? 0 : -1;
 }
 
-json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id)
+json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id,
+                     int64_t *pos, uint64_t *serial)
 {
     size_t prefix, len = 0;
     char *key = make_key(user_id, device_id, conn_id, &prefix), *text = NULL;
+    *pos = 0;
+    *serial = 0;
     if (!key)
         return NULL;
     pthread_mutex_lock(&lock);
@@ -200,6 +206,8 @@ json_t *ssconn_cache(const char *user_id, const char *device_id, const char *con
     if (i != SIZE_MAX && conns[i]->cache && (text = malloc(conns[i]->cache_len + 1))) {
         memcpy(text, conns[i]->cache, conns[i]->cache_len + 1);
         len = conns[i]->cache_len;
+        *pos = conns[i]->cache_pos;
+        *serial = conns[i]->cache_serial;
     }
     pthread_mutex_unlock(&lock);
     free(key);
@@ -269,11 +277,12 @@ static void expire_locked(int64_t idle_ms)
 int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
                const char *from, json_t *snap, char *out, size_t n)
 {
-    return ssconn_put_cached(user_id, device_id, conn_id, from, snap, NULL, out, n);
+    return ssconn_put_cached(user_id, device_id, conn_id, from, snap, NULL, 0, 0, out, n);
 }
 
 int ssconn_put_cached(const char *user_id, const char *device_id, const char *conn_id,
-                      const char *from, json_t *snap, const json_t *cache, char *out, size_t n)
+                      const char *from, json_t *snap, const json_t *cache, int64_t cache_pos,
+                      uint64_t unchanged, char *out, size_t n)
 {
     size_t prefix, len, clen = 0;
     out[0] = 0;
@@ -295,7 +304,10 @@ int ssconn_put_cached(const char *user_id, const char *device_id, const char *co
         goto out;
     }
     pthread_mutex_lock(&lock);
-    expire_locked(SSCONN_IDLE_MS);
+    if (clock_mono_ms() - swept_ms >= 60 * 1000) { /* idle ones, once a minute */
+        swept_ms = clock_mono_ms();
+        expire_locked(SSCONN_IDLE_MS);
+    }
     struct conn *c = NULL;
     int64_t parent = 0;
     if (from) { /* invariant 3 */
@@ -324,12 +336,16 @@ int ssconn_put_cached(const char *user_id, const char *device_id, const char *co
         c->used_ms = clock_mono_ms();
         conns[nconns++] = c;
     }
-    nbytes -= c->cache_len; /* replaced (or dropped) below */
-    free(c->cache);
-    c->cache = ctext;
-    c->cache_len = clen;
-    nbytes += clen;
-    ctext = NULL;
+    if (ctext || !unchanged || unchanged != c->cache_serial) { /* replace, or drop */
+        nbytes -= c->cache_len;
+        free(c->cache);
+        c->cache = ctext;
+        c->cache_len = clen;
+        c->cache_serial = ctext ? ++cache_seq : 0;
+        nbytes += clen;
+        ctext = NULL;
+    }
+    c->cache_pos = cache_pos;
     evict(NULL, 0, len, c);
     /* a free slot, else the oldest answer to the same pos */
     struct snap *slot = NULL;

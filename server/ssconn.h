@@ -26,10 +26,11 @@ int ssconn_get(const char *user_id, const char *device_id, const char *conn_id, 
                json_t **snap);
 
 /* The connection's room-list cache (what the newest response read: any JSON the caller
- * chose, see ssconn_put), for a request that presented a good pos: a new object the caller
- * frees, or NULL when none is kept. It is not part of any pos: a memory bound may drop it
- * alone. */
-json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id);
+ * chose, see ssconn_put_cached), for a request that presented a good pos: a new object the
+ * caller frees, with the position it stands for in *pos and its serial in *serial; or NULL
+ * when none is kept. It is not part of any pos: a memory bound may drop it alone. */
+json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id,
+                     int64_t *pos, uint64_t *serial);
 
 /* Whether `pos` is still good on the connection (as ssconn_get, without reading it): 1 or 0. */
 int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id,
@@ -43,11 +44,13 @@ int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id
  * connection is never revived), or when the snapshot cannot be kept (memory). */
 int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
                const char *from, json_t *snap, char *out, size_t n);
-/* As ssconn_put, and replace the connection's cache with `cache` (borrowed; NULL: keep none)
- * when the answer is recorded. */
+/* As ssconn_put, and, when the answer is recorded, set the connection's cache: to `cache`
+ * (borrowed) at position cache_pos; or, with cache NULL and `unchanged` the serial
+ * ssconn_cache gave (the cache still holds at cache_pos: nothing moved), keep it and only
+ * move its position, if no other request replaced it meanwhile; else drop it. */
 int ssconn_put_cached(const char *user_id, const char *device_id, const char *conn_id,
-                      const char *from, json_t *snap, const json_t *cache, char *out,
-                      size_t n);
+                      const char *from, json_t *snap, const json_t *cache, int64_t cache_pos,
+                      uint64_t unchanged, char *out, size_t n);
 
 /* Forget the connections unused for idle_ms or more (SSCONN_IDLE_MS happens on its own at
  * every ssconn_put; tests pass 0). */

@@ -96,20 +96,32 @@ TEST(expiry_and_bytes)
 
 TEST(cache)
 {
-    char p[48], q[48];
-    json_t *list = json_pack("{s:i}", "pos", 5);
-    CHECK(ssconn_put_cached("@k:x", "D", "", NULL, snap(1), list, p, sizeof p) == 0);
-    json_t *c = ssconn_cache("@k:x", "D", "");
-    CHECK(c && json_equal(c, list));
+    char p[48], q[48], r[48];
+    int64_t at;
+    uint64_t serial;
+    json_t *list = json_pack("{s:i}", "rooms", 5);
+    CHECK(ssconn_put_cached("@k:x", "D", "", NULL, snap(1), list, 10, 0, p, sizeof p) == 0);
+    json_t *c = ssconn_cache("@k:x", "D", "", &at, &serial);
+    CHECK(c && json_equal(c, list) && at == 10 && serial != 0);
     json_decref(c);
-    CHECK(ssconn_cache("@k:x", "E", "") == NULL);
-    size_t with = ssconn_bytes();
-    CHECK(ssconn_put("@k:x", "D", "", p, snap(2), q, sizeof q) == 0); /* no cache: dropped */
-    CHECK(ssconn_cache("@k:x", "D", "") == NULL);
-    CHECK(ssconn_bytes() < with + 8);
-    /* a refused answer leaves the cache alone */
-    CHECK(ssconn_put_cached("@k:x", "D", "", "1_1", snap(3), list, q, sizeof q) == -1);
-    CHECK(ssconn_cache("@k:x", "D", "") == NULL);
+    int64_t at_e;
+    uint64_t serial_e;
+    CHECK(ssconn_cache("@k:x", "E", "", &at_e, &serial_e) == NULL && serial_e == 0);
+    /* nothing moved: the same list now stands for 12 */
+    CHECK(ssconn_put_cached("@k:x", "D", "", p, snap(2), NULL, 12, serial, q, sizeof q) == 0);
+    uint64_t s2;
+    c = ssconn_cache("@k:x", "D", "", &at, &s2);
+    CHECK(c && json_equal(c, list) && at == 12 && s2 == serial);
+    json_decref(c);
+    /* another answer replaced it meanwhile: an unchanged claim on the old serial drops it */
+    CHECK(ssconn_put_cached("@k:x", "D", "", q, snap(3), list, 13, 0, r, sizeof r) == 0);
+    CHECK(ssconn_put_cached("@k:x", "D", "", q, snap(4), NULL, 14, serial, r, sizeof r) == 0);
+    CHECK(ssconn_cache("@k:x", "D", "", &at, &serial) == NULL);
+    /* a refused answer leaves the connection alone */
+    size_t before = ssconn_bytes();
+    CHECK(ssconn_put_cached("@k:x", "D", "", "1_1", snap(3), list, 15, 0, q, sizeof q) == -1);
+    CHECK(ssconn_cache("@k:x", "D", "", &at, &serial) == NULL);
+    CHECK(ssconn_bytes() == before);
     json_decref(list);
 }
 
