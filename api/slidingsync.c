@@ -13,6 +13,7 @@
  * presented. A request whose pos stopped being good while it was computed or parked (the
  * conn_id started again, or the client went on with a newer pos) answers M_UNKNOWN_POS and
  * records nothing: an old connection is never revived (server/ssconn.h). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +34,9 @@ struct sspark {
     json_t *rooms;            /* owned */
     json_t *list, *direct;    /* owned: q.list, q.direct (what the last computation read) */
     struct http_waker *waker; /* the current waiter's, or NULL */
-    json_t *cached;           /* owned: the list as the connection's cache gave it */
+    bool unchanged;           /* list and direct are still the connection cache's */
     uint64_t serial;          /* that cache's serial */
+    char *parked;             /* malloc'd: snap, list and direct as text while parked */
 };
 
 static void release(struct sspark *p)
@@ -44,9 +46,46 @@ static void release(struct sspark *p)
     json_decref(p->rooms);
     json_decref(p->list);
     json_decref(p->direct);
-    json_decref(p->cached);
-    p->body = p->snap = p->rooms = p->list = p->direct = p->cached = NULL;
+    free(p->parked);
+    p->parked = NULL;
+    p->body = p->snap = p->rooms = p->list = p->direct = NULL;
     p->q.body = p->q.snap = p->q.list = p->q.direct = NULL;
+}
+
+/* While parked, the connection's state waits as text (a third of the memory of the trees);
+ * `wake` turns it back. 0 or -1 (then nothing changed). */
+static int park_compact(struct sspark *p)
+{
+    json_t *all = json_pack("{s:O,s:O?,s:O?}", "snap", p->snap, "list", p->list, "direct",
+                            p->direct);
+    char *text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    json_decref(all);
+    if (!text)
+        return -1;
+    json_decref(p->snap);
+    json_decref(p->list);
+    json_decref(p->direct);
+    p->snap = p->list = p->direct = NULL;
+    p->q.snap = p->q.list = p->q.direct = NULL;
+    p->parked = text;
+    return 0;
+}
+
+static int park_expand(struct sspark *p)
+{
+    if (!p->parked)
+        return 0;
+    json_t *all = json_loads(p->parked, 0, NULL);
+    free(p->parked);
+    p->parked = NULL;
+    if (!all)
+        return -1;
+    json_t *l = json_object_get(all, "list"), *d = json_object_get(all, "direct");
+    p->q.snap = p->snap = json_incref(json_object_get(all, "snap"));
+    p->q.list = p->list = json_is_array(l) ? json_incref(l) : NULL;
+    p->q.direct = p->direct = json_is_object(d) ? json_incref(d) : NULL;
+    json_decref(all);
+    return p->snap ? 0 : -1;
 }
 
 /* The request ended (answered, or unanswered when its client went away or the server
@@ -68,6 +107,8 @@ static void arm(struct http_req *req)
     }
     notify_wait(p->q.user_id, p->rooms, p->at, p->typing, p->deadline - clock_mono_ms(),
                 http_waker_fire, p->waker);
+    json_decref(p->rooms); /* borrowed by notify_wait only during the call */
+    p->rooms = NULL;
 }
 
 static void respond(struct http_req *req)
@@ -81,11 +122,12 @@ static void respond(struct http_req *req)
         return;
     }
     struct ss_result r;
-    if (ss_compute(&p->q, &r) < 0) {
+    if (park_expand(p) < 0 || ss_compute(&p->q, &r) < 0) {
         release(p);
         http_reply_internal(req);
         return;
     }
+    p->unchanged = p->unchanged && r.list == p->q.list && r.direct == p->q.direct;
     if (r.empty && p->snap && clock_mono_ms() < p->deadline && !notify_stopping()) {
         json_decref(p->rooms);
         p->rooms = r.rooms;
@@ -100,12 +142,13 @@ static void respond(struct http_req *req)
         p->q.list_pos = r.pos;
         r.list = r.direct = NULL;
         ss_result_clear(&r);
+        park_compact(p); /* on failure the trees stay: only memory */
         http_suspend(req, arm, respond);
         return;
     }
     char pos[48];
     /* the room list read goes with the connection: its next request starts from it */
-    bool same = r.list && r.list == p->cached && r.direct == p->q.direct;
+    bool same = r.list && p->unchanged;
     json_t *cache = r.list && !same ? json_pack("{s:O,s:O?}", "list", r.list, "direct", r.direct)
                                     : NULL;
     int put = ssconn_put_cached(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
@@ -160,7 +203,7 @@ void api_slidingsync(struct http_req *req)
         json_t *list = json_object_get(cache, "list");
         if (json_is_array(list)) {
             p->q.list = p->list = json_incref(list);
-            p->cached = json_incref(list);
+            p->unchanged = true;
             json_t *d = json_object_get(cache, "direct");
             p->q.direct = p->direct = json_is_object(d) ? json_incref(d) : NULL;
             p->q.list_pos = at;
