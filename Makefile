@@ -126,7 +126,7 @@ bench: deps
 # libFuzzer targets (clang): every parser gets one. FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
-FUZZ_LIB_SRCS := server/cjson.c server/b64.c server/config.c server/config_write.c server/ids.c \
+FUZZ_LIB_SRCS := server/cjson.c server/b64.c $(wildcard server/config*.c) server/ids.c \
                  server/accesslog.c server/log.c server/ipfilter.c server/xmatrix.c server/sign.c \
                  server/fedacl.c server/fedresolve.c server/multipart.c
 fuzz:

@@ -1,5 +1,6 @@
-/* room_internal.h - what the room engine's files (room.c, roomread.c, roomadmin.c, and the
- * admin API's adminrooms.c) share and nobody else uses. */
+/* room_internal.h - what the room engine's files (room.c, room_send.c, room_member.c,
+ * room_client.c, roomread.c, roomadmin.c, ..., and the admin API's adminrooms.c) share and
+ * nobody else uses. */
 #ifndef AMTSBOTE_ROOM_INTERNAL_H
 #define AMTSBOTE_ROOM_INTERNAL_H
 #include <jansson.h>
@@ -14,6 +15,7 @@
 
 #define MAX_INITIAL_EVENTS 100
 #define MAX_INVITES 100
+#define MAX_AUTH_KEYS 8 /* auth events one event selects, at most */
 
 /* The engine's configuration (room_init). */
 struct room_engine {
@@ -69,6 +71,14 @@ struct append_req {
  * the state after it, and queues it in b. */
 enum room_rc room_append(struct dbc *c, const struct append_req *a, struct batch *b, int64_t *group,
                          char **event_id, char **room_id, char *why, size_t n);
+/* The auth keys to prefetch for the event template `proto` whatever the room version: the
+ * selection with the create event included (versions 1-11 select it; v12 needs it for the
+ * rules). Fills keys (MAX_AUTH_KEYS; strings borrowed from proto) and returns their number. */
+struct auth_key;
+size_t room_auth_superset(const json_t *proto, struct auth_key *keys);
+/* Whether the redaction a->redacts may be applied: its target's own sender, or anyone with
+ * the redact power level (spec "Redactions"). ROOM_OK, or the error explained in why. */
+enum room_rc room_check_redaction(struct dbc *c, const struct append_req *a, char *why, size_t n);
 /* The creators with unlimited power (room version 12+: the create event's sender and its
  * additional_creators; server/room_push.c). New array, or NULL when the room's version has
  * none such (or on error). */
