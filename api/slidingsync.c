@@ -36,7 +36,8 @@ struct sspark {
     struct http_waker *waker; /* the current waiter's, or NULL */
     bool unchanged;           /* list and direct are still the connection cache's */
     uint64_t serial;          /* that cache's serial */
-    char *parked;             /* malloc'd: snap, list and direct as text while parked */
+    char *parked;             /* malloc'd: list and direct as text while parked, or NULL */
+    bool compact;             /* parked without its trees (park_compact) */
 };
 
 static void release(struct sspark *p)
@@ -52,40 +53,63 @@ static void release(struct sspark *p)
     p->q.body = p->q.snap = p->q.list = p->q.direct = NULL;
 }
 
-/* While parked, the connection's state waits as text (a third of the memory of the trees);
- * `wake` turns it back. 0 or -1 (then nothing changed). */
+/* While parked, the connection's state is not held as trees: the snapshot is the store's
+ * (read again by the parked pos), the room list and m.direct the connection cache's when
+ * unchanged, else kept as compact text. park_expand brings them back when woken. 0 or -1
+ * (then nothing changed). */
 static int park_compact(struct sspark *p)
 {
-    json_t *all = json_pack("{s:O,s:O?,s:O?}", "snap", p->snap, "list", p->list, "direct",
-                            p->direct);
-    char *text = all ? json_dumps(all, JSON_COMPACT) : NULL;
-    json_decref(all);
-    if (!text)
-        return -1;
+    char *text = NULL;
+    if (!p->unchanged) {
+        json_t *all = json_pack("{s:O?,s:O?}", "list", p->list, "direct", p->direct);
+        text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+        json_decref(all);
+        if (!text)
+            return -1;
+    }
     json_decref(p->snap);
     json_decref(p->list);
     json_decref(p->direct);
     p->snap = p->list = p->direct = NULL;
     p->q.snap = p->q.list = p->q.direct = NULL;
     p->parked = text;
+    p->compact = true;
     return 0;
 }
 
+/* 0, or -1 when the pos is no longer good (M_UNKNOWN_POS) or on memory. */
 static int park_expand(struct sspark *p)
 {
-    if (!p->parked)
+    if (!p->compact)
         return 0;
-    json_t *all = json_loads(p->parked, 0, NULL);
-    free(p->parked);
-    p->parked = NULL;
-    if (!all)
+    p->compact = false;
+    const char *dev = p->q.device_id ? p->q.device_id : "";
+    if (ssconn_get(p->q.user_id, dev, p->conn_id, p->pos, &p->snap) < 0)
         return -1;
+    p->q.snap = p->snap;
+    json_t *all = NULL;
+    if (p->parked) {
+        all = json_loads(p->parked, 0, NULL);
+        free(p->parked);
+        p->parked = NULL;
+    } else {
+        int64_t at;
+        uint64_t serial;
+        all = ssconn_cache(p->q.user_id, dev, p->conn_id, &at, &serial);
+        /* the same text still stands for q.list_pos (nothing moved up to it); another
+         * answer of the connection may have replaced it meanwhile: then read it again */
+        if (all && serial != p->serial) {
+            json_decref(all);
+            all = NULL;
+        }
+    }
     json_t *l = json_object_get(all, "list"), *d = json_object_get(all, "direct");
-    p->q.snap = p->snap = json_incref(json_object_get(all, "snap"));
     p->q.list = p->list = json_is_array(l) ? json_incref(l) : NULL;
     p->q.direct = p->direct = json_is_object(d) ? json_incref(d) : NULL;
+    if (!p->list)
+        p->unchanged = false;
     json_decref(all);
-    return p->snap ? 0 : -1;
+    return 0;
 }
 
 /* The request ended (answered, or unanswered when its client went away or the server
@@ -122,7 +146,12 @@ static void respond(struct http_req *req)
         return;
     }
     struct ss_result r;
-    if (park_expand(p) < 0 || ss_compute(&p->q, &r) < 0) {
+    if (park_expand(p) < 0) {
+        release(p);
+        http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
+        return;
+    }
+    if (ss_compute(&p->q, &r) < 0) {
         release(p);
         http_reply_internal(req);
         return;
