@@ -139,8 +139,8 @@ static void respond(struct http_req *req)
 {
     struct sspark *p = http_ctx(req);
     http_waker_detach(&p->waker); /* woken (or never parked): that waiter is done with us */
-    if (p->pos && !ssconn_valid(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
-                                p->pos)) {
+    if (p->pos &&
+        !ssconn_valid(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos)) {
         release(p); /* the connection moved on without this request: nothing to compute */
         http_reply_error(req, 400, "M_UNKNOWN_POS", "Unknown position");
         return;
@@ -178,11 +178,11 @@ static void respond(struct http_req *req)
     char pos[48];
     /* the room list read goes with the connection: its next request starts from it */
     bool same = r.list && p->unchanged;
-    json_t *cache = r.list && !same ? json_pack("{s:O,s:O?}", "list", r.list, "direct", r.direct)
-                                    : NULL;
-    int put = ssconn_put_cached(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id,
-                                p->pos, r.snap, cache, r.pos, same ? p->serial : 0, pos,
-                                sizeof pos);
+    json_t *cache =
+        r.list && !same ? json_pack("{s:O,s:O?}", "list", r.list, "direct", r.direct) : NULL;
+    int put =
+        ssconn_put_cached(p->q.user_id, p->q.device_id ? p->q.device_id : "", p->conn_id, p->pos,
+                          r.snap, cache, r.pos, same ? p->serial : 0, pos, sizeof pos);
     json_decref(cache);
     r.snap = NULL;
     if (put < 0) { /* replaced, expired or superseded while computed or parked */
@@ -227,8 +227,8 @@ void api_slidingsync(struct http_req *req)
         }
         /* the room list the connection's last answer read: brought forward, not read again */
         int64_t at;
-        json_t *cache = ssconn_cache(u->user_id, u->device_id ? u->device_id : "", p->conn_id,
-                                     &at, &p->serial);
+        json_t *cache =
+            ssconn_cache(u->user_id, u->device_id ? u->device_id : "", p->conn_id, &at, &p->serial);
         json_t *list = json_object_get(cache, "list");
         if (json_is_array(list)) {
             p->q.list = p->list = json_incref(list);

@@ -473,9 +473,10 @@ static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
             json_int_t bump = json_integer_value(json_array_get(m, 1));
             unsigned k = (unsigned)json_integer_value(json_array_get(m, 2));
             json_object_set_new(moved, id,
-                                json_pack("{s:I,s:o,s:b}", "last", json_integer_value(json_array_get(m, 0)),
-                                          "bump", bump ? json_integer(bump) : json_null(),
-                                          "encrypted", (k & NOTIFY_ENCRYPT) != 0));
+                                json_pack("{s:I,s:o,s:b}", "last",
+                                          json_integer_value(json_array_get(m, 0)), "bump",
+                                          bump ? json_integer(bump) : json_null(), "encrypted",
+                                          (k & NOTIFY_ENCRYPT) != 0));
         } else {
             json_array_append_new(ids, json_string(id));
         }

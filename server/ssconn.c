@@ -192,8 +192,8 @@ int ssconn_get(const char *user_id, const char *device_id, const char *conn_id, 
     return *snap ? 0 : -1;
 }
 
-json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id,
-                     int64_t *pos, uint64_t *serial)
+json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id, int64_t *pos,
+                     uint64_t *serial)
 {
     size_t prefix, len = 0;
     char *key = make_key(user_id, device_id, conn_id, &prefix), *text = NULL;
@@ -216,8 +216,7 @@ json_t *ssconn_cache(const char *user_id, const char *device_id, const char *con
     return v;
 }
 
-int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id,
-                 const char *pos)
+int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id, const char *pos)
 {
     int64_t gen, n;
     size_t prefix;
@@ -274,8 +273,8 @@ static void expire_locked(int64_t idle_ms)
             drop(i);
 }
 
-int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
-               const char *from, json_t *snap, char *out, size_t n)
+int ssconn_put(const char *user_id, const char *device_id, const char *conn_id, const char *from,
+               json_t *snap, char *out, size_t n)
 {
     return ssconn_put_cached(user_id, device_id, conn_id, from, snap, NULL, 0, 0, out, n);
 }

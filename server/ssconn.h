@@ -9,13 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SSCONN_MAX 4096                       /* connections kept in all (LRU goes first) */
-#define SSCONN_PER_DEVICE 10                  /* connections kept per user and device */
-#define SSCONN_SNAPS 4                        /* snapshots per connection: the presented one
-                                               * and up to 3 answers to it (retries) */
-#define SSCONN_BYTES (64 * 1024 * 1024)       /* all snapshots together (LRU goes first) */
-#define SSCONN_SNAP_MAX (8 * 1024 * 1024)     /* one snapshot; a larger one is not kept */
-#define SSCONN_IDLE_MS (12LL * 3600 * 1000)   /* a connection unused this long is forgotten */
+#define SSCONN_MAX 4096                     /* connections kept in all (LRU goes first) */
+#define SSCONN_PER_DEVICE 10                /* connections kept per user and device */
+#define SSCONN_SNAPS 4                      /* the presented snapshot + 3 answers to it */
+#define SSCONN_BYTES (64 * 1024 * 1024)     /* all snapshots together (LRU goes first) */
+#define SSCONN_SNAP_MAX (8 * 1024 * 1024)   /* one snapshot; a larger one is not kept */
+#define SSCONN_IDLE_MS (12LL * 3600 * 1000) /* a connection unused this long is forgotten */
 
 /* The snapshot `pos` stands for on connection (user_id, device_id, conn_id): 0 with *snap a
  * new object (the caller frees it), or -1 when the connection or pos is not known (never
@@ -29,12 +28,11 @@ int ssconn_get(const char *user_id, const char *device_id, const char *conn_id, 
  * chose, see ssconn_put_cached), for a request that presented a good pos: a new object the
  * caller frees, with the position it stands for in *pos and its serial in *serial; or NULL
  * when none is kept. It is not part of any pos: a memory bound may drop it alone. */
-json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id,
-                     int64_t *pos, uint64_t *serial);
+json_t *ssconn_cache(const char *user_id, const char *device_id, const char *conn_id, int64_t *pos,
+                     uint64_t *serial);
 
 /* Whether `pos` is still good on the connection (as ssconn_get, without reading it): 1 or 0. */
-int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id,
-                 const char *pos);
+int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id, const char *pos);
 
 /* Record `snap` (stolen) as the state after a response computed from `from` (the pos the
  * request presented; NULL for a new connection, which replaces an old one of the same
@@ -42,8 +40,8 @@ int ssconn_valid(const char *user_id, const char *device_id, const char *conn_id
  * (out empty) when `from` is no longer good (the connection was replaced, expired, or the
  * client presented a newer pos meanwhile: the response must be M_UNKNOWN_POS and the old
  * connection is never revived), or when the snapshot cannot be kept (memory). */
-int ssconn_put(const char *user_id, const char *device_id, const char *conn_id,
-               const char *from, json_t *snap, char *out, size_t n);
+int ssconn_put(const char *user_id, const char *device_id, const char *conn_id, const char *from,
+               json_t *snap, char *out, size_t n);
 /* As ssconn_put, and, when the answer is recorded, set the connection's cache: to `cache`
  * (borrowed) at position cache_pos; or, with cache NULL and `unchanged` the serial
  * ssconn_cache gave (the cache still holds at cache_pos: nothing moved), keep it and only

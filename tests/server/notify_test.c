@@ -172,8 +172,7 @@ TEST(moves)
     unsigned msg = NOTIFY_EVENT | notify_event_kinds("m.room.message", NULL);
     notify_touch(t, p + 1, "!a", NULL, msg);
     notify_touch(t, p + 2, "!a", NULL, NOTIFY_EVENT | notify_event_kinds("m.reaction", NULL));
-    notify_touch(t, p + 3, "!b", NULL,
-                 NOTIFY_EVENT | notify_event_kinds("m.room.encryption", ""));
+    notify_touch(t, p + 3, "!b", NULL, NOTIFY_EVENT | notify_event_kinds("m.room.encryption", ""));
     notify_touch(t, p + 4, "!c", NULL, msg);
     notify_touch(t, p + 5, "!c", "@me:x", NOTIFY_EVENT | NOTIFY_MEMBER); /* not the engine's */
     notify_touch(t, p + 6, "!d", NULL, NOTIFY_RECEIPT);
