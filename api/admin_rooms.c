@@ -18,6 +18,7 @@
 #include "server/filter.h"
 #include "server/ids.h"
 #include "server/notices.h"
+#include "server/room_txn.h"
 
 #define DEFAULT_LIMIT 100
 
@@ -70,12 +71,11 @@ int api_admin_dir(struct http_req *req, const char *dflt, bool *backwards)
     return 0;
 }
 
-/* An optional boolean query parameter: -1 absent, 0, 1; -2 answered 400. */
-static int query_flag(struct http_req *req, const char *name)
+int api_admin_query_bool(struct http_req *req, const char *name, int dflt)
 {
     const char *s = http_query(req, name);
     if (!s)
-        return -1;
+        return dflt;
     if (strcmp(s, "true") == 0)
         return 1;
     if (strcmp(s, "false") == 0)
@@ -96,8 +96,8 @@ void api_admin_rooms_list(struct http_req *req)
     if (!api_admin_only(req) || api_admin_paging(req, &from, &limit) < 0 ||
         api_admin_dir(req, "f", &backwards) < 0)
         return;
-    int pub = query_flag(req, "public_rooms"),
-        empty = pub == -2 ? -2 : query_flag(req, "empty_rooms");
+    int pub = api_admin_query_bool(req, "public_rooms", -1),
+        empty = pub == -2 ? -2 : api_admin_query_bool(req, "empty_rooms", -1);
     if (pub == -2 || empty == -2)
         return;
     enum room_rc rc =
@@ -431,11 +431,18 @@ static void send_notice(struct http_req *req, const char *txn_id)
         http_reply_error(req, 400, "M_MISSING_PARAM", "user_id and content are required");
         return;
     }
-    /* retransmissions of one admin device's txnId give the first event again */
-    char dev[600];
+    /* retransmissions of one admin device's txnId give the first event again (the path
+     * has no other part: the same txnId for another user is the same request, as in
+     * Synapse); migration 0140 knows this device shape */
+    char dev[600], key[ROOM_TXN_KEY_MAX];
     snprintf(dev, sizeof dev, "admin:%s:%s", http_user(req)->user_id,
              http_user(req)->device_id ? http_user(req)->device_id : "");
-    struct room_txn txn = {.device_id = dev, .txn_id = txn_id};
+    static const char *const path[] = {"send_server_notice"};
+    if (txn_id && room_txn_key(key, sizeof key, txn_id, path, 1) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+        return;
+    }
+    struct room_txn txn = {.device_id = dev, .txn_id = key};
     enum room_rc rc = notices_send(http_config(req), user_id, type, state_key, content,
                                    txn_id ? &txn : NULL, &event_id, why, sizeof why);
     if (rc == ROOM_BAD_PARAM)

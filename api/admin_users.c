@@ -6,7 +6,6 @@
  *
  * Not implemented, ignored when given: threepids and external_ids in PUT /v2/users (Amtsbote
  * binds no third-party identifiers), guests (there are none: is_guest is always false). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,42 +67,6 @@ static json_t *target_user(struct http_req *req, const char *uid, bool live_only
     return u;
 }
 
-/* A query parameter that must be "true" or "false": 1 / 0, dflt when absent, -2 after
- * answering 400. */
-static int query_bool(struct http_req *req, const char *name, int dflt)
-{
-    const char *v = http_query(req, name);
-    if (!v)
-        return dflt;
-    if (strcmp(v, "true") == 0)
-        return 1;
-    if (strcmp(v, "false") == 0)
-        return 0;
-    http_reply_error(req, 400, "M_INVALID_PARAM",
-                     "Boolean query parameter %s must be one of "
-                     "['true', 'false']",
-                     name);
-    return -2;
-}
-
-/* A non-negative integer query parameter: the value, dflt when absent, -1 after answering. */
-static int64_t query_count(struct http_req *req, const char *name, int64_t dflt)
-{
-    const char *v = http_query(req, name);
-    if (!v)
-        return dflt;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (!*v || *end || errno || n < 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM",
-                         "Query parameter %s must be a string representing a positive integer.",
-                         name);
-        return -1;
-    }
-    return n;
-}
-
 /* order_by values of GET /v2/users and the column each sorts by */
 static const struct {
     const char *order_by, *column;
@@ -127,15 +90,16 @@ void api_admin_users_list(struct http_req *req)
     if (!api_admin_only(req))
         return;
     struct db_user_query q = {.order_sql = "user_id"};
-    if ((q.from = query_count(req, "from", 0)) < 0 ||
-        (q.limit = query_count(req, "limit", 100)) < 0)
+    if (api_admin_paging(req, &q.from, &q.limit) < 0)
         return;
     if (q.limit > MAX_LIMIT)
         q.limit = MAX_LIMIT;
     /* v3 reads `deactivated` as a filter (absent: both), v2 as "include them too" */
     bool v3 = strstr(http_route_pattern(req), "/admin/v3/") != NULL;
-    int guests = query_bool(req, "guests", 1), deact = query_bool(req, "deactivated", v3 ? -1 : 0),
-        locked = query_bool(req, "locked", 0), admins = query_bool(req, "admins", -1);
+    int guests = api_admin_query_bool(req, "guests", 1),
+        deact = api_admin_query_bool(req, "deactivated", v3 ? -1 : 0),
+        locked = api_admin_query_bool(req, "locked", 0),
+        admins = api_admin_query_bool(req, "admins", -1);
     if (guests == -2 || deact == -2 || locked == -2 || admins == -2)
         return;
     q.deactivated = v3 && deact == 1 ? 2 : deact;
@@ -148,7 +112,7 @@ void api_admin_users_list(struct http_req *req)
     q.admins = admins;
     q.name = http_query(req, "name");
     q.user_id = q.name ? NULL : http_query(req, "user_id"); /* name wins, as in Synapse */
-    const char *order = http_query(req, "order_by"), *dir = http_query(req, "dir");
+    const char *order = http_query(req, "order_by");
     if (order) {
         q.order_sql = NULL;
         for (size_t i = 0; i < sizeof user_orders / sizeof user_orders[0]; i++)
@@ -159,11 +123,8 @@ void api_admin_users_list(struct http_req *req)
             return;
         }
     }
-    if (dir && strcmp(dir, "f") != 0 && strcmp(dir, "b") != 0) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Unknown value for dir: %s", dir);
+    if (api_admin_dir(req, "f", &q.backwards) < 0)
         return;
-    }
-    q.backwards = dir && strcmp(dir, "b") == 0;
     json_t *out = useradmin_list(&q);
     if (!out) {
         http_reply_internal(req);

@@ -235,6 +235,9 @@ bool api_admin_only(struct http_req *req);
 int api_admin_paging(struct http_req *req, int64_t *from, int64_t *limit);
 /* The dir parameter ("f" or "b", dflt when absent). 0, or -1 answered 400. */
 int api_admin_dir(struct http_req *req, const char *dflt, bool *backwards);
+/* A query parameter that must be "true" or "false" (Synapse's parse_boolean): 1 / 0, dflt
+ * when absent, -2 answered 400 M_INVALID_PARAM. */
+int api_admin_query_bool(struct http_req *req, const char *name, int dflt);
 void api_admin_rooms_list(struct http_req *req);
 void api_admin_room_get(struct http_req *req);
 void api_admin_room_members(struct http_req *req);

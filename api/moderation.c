@@ -7,13 +7,15 @@
  *    uploading media, aliases, redacting others' events. Leaving, redacting their own events,
  *    logging out, devices, keys, key backup and deactivation stay allowed, as the spec asks.
  *  - Shadow-banned (Synapse's admin API): the routes of shadow_routes answer success without
- *    doing anything (sends and redactions a made-up event ID, invites and typing {}), so the
- *    user does not notice; room creation goes on with its invites dropped, as Synapse does. */
+ *    doing anything (sends and redactions a made-up event ID, the same for a retransmission
+ *    of a txnId; invites and typing {}), so the user does not notice; room creation goes on
+ *    with its invites dropped, as Synapse does. */
 #include <string.h>
 
 #include "api/api.h"
 #include "server/ids.h"
 #include "server/room.h"
+#include "server/room_txn.h"
 
 #define CS "/_matrix/client/v3"
 
@@ -115,8 +117,16 @@ bool api_moderation_gate(struct http_req *req)
         if (shadow_routes[i].answer == SHADOW_EMPTY) {
             http_reply_json(req, 200, NULL);
         } else {
-            char id[44];
-            ids_random_alnum(id, 43); /* as long as a room v4+ event ID */
+            char id[ROOM_TXN_HASH_HEX + 1];
+            if (strstr(pattern, "{txnId}")) { /* a retransmission gets the same made-up ID */
+                const char *parts[] = {u->user_id, u->device_id ? u->device_id : "", pattern,
+                                       http_param(req, 0), http_param(req, 1),
+                                       http_param(req, 2)};
+                room_txn_hash(id, parts, 6);
+            } else {
+                ids_random_alnum(id, ROOM_TXN_HASH_HEX);
+            }
+            id[43] = '\0'; /* as long as a room v4+ event ID */
             http_reply_json(req, 200, json_pack("{s:s+}", "event_id", "$", id));
         }
         return false;

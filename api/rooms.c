@@ -11,6 +11,7 @@
 #include "server/notices.h"
 #include "server/retention.h"
 #include "server/room.h"
+#include "server/room_txn.h"
 
 #define MAX_TXN_ID 255
 #define MAX_REASON 1024
@@ -82,21 +83,37 @@ void api_create_room(struct http_req *req)
     free(room_id);
 }
 
+/* The client transaction of this request: its device and the key of txnId `txn` on the
+ * request path `path` (server/room_txn.h) in `key`. Answers 400 and returns false when the
+ * transaction ID is too long. */
+static bool request_txn(struct http_req *req, const char *txn, const char *const *path,
+                        size_t n_path, char key[ROOM_TXN_KEY_MAX], struct room_txn *t)
+{
+    const struct http_user *u = http_user(req);
+    if (strlen(txn) > MAX_TXN_ID || room_txn_key(key, ROOM_TXN_KEY_MAX, txn, path, n_path) < 0) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+        return false;
+    }
+    *t = (struct room_txn){.device_id = u->device_id ? u->device_id : "", .txn_id = key};
+    return true;
+}
+
 void api_send(struct http_req *req)
 {
     const struct http_user *u = http_user(req);
     const char *room_id = api_room_param(req), *type = http_param(req, 1),
                *txn = http_param(req, 2);
-    char why[512] = "", *id = NULL;
+    char why[512] = "", *id = NULL, key[ROOM_TXN_KEY_MAX];
+    struct room_txn t;
     if (!room_id)
         return;
-    if (strlen(txn) > MAX_TXN_ID || strlen(type) > 255) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type or transaction ID too long");
+    if (strlen(type) > 255) {
+        http_reply_error(req, 400, "M_INVALID_PARAM", "Event type too long");
         return;
     }
-    if (!api_message_allowed(req))
+    const char *path[] = {"send", room_id, type};
+    if (!request_txn(req, txn, path, 3, key, &t) || !api_message_allowed(req))
         return;
-    struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc =
         room_send(room_id, u->user_id, type, NULL, http_json(req), &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
@@ -138,15 +155,26 @@ void api_state_get(struct http_req *req)
     api_reply_room(req, rc, content, why);
 }
 
-void api_state_all(struct http_req *req)
+/* A read of the path's room by the requesting user (server/room.h: room_state and the like):
+ * answer its result, as {key: result} when key is not NULL, or its error. */
+typedef enum room_rc (*room_read_fn)(const char *room_id, const char *user_id, json_t **out,
+                                     char *why, size_t n);
+static void reply_room_read(struct http_req *req, room_read_fn fn, const char *key)
 {
     const char *room_id = api_room_param(req);
     char why[512] = "";
-    json_t *state = NULL;
+    json_t *out = NULL;
     if (!room_id)
         return;
-    enum room_rc rc = room_state(room_id, http_user(req)->user_id, &state, why, sizeof why);
-    api_reply_room(req, rc, state, why);
+    enum room_rc rc = fn(room_id, http_user(req)->user_id, &out, why, sizeof why);
+    if (rc == ROOM_OK && key)
+        out = json_pack("{s:o}", key, out); /* steals out */
+    api_reply_room(req, rc, out, why);
+}
+
+void api_state_all(struct http_req *req)
+{
+    reply_room_read(req, room_state, NULL);
 }
 
 void api_event_get(struct http_req *req)
@@ -356,13 +384,7 @@ void api_joined_rooms(struct http_req *req)
 
 void api_joined_members(struct http_req *req)
 {
-    const char *room_id = api_room_param(req);
-    char why[512] = "";
-    json_t *out = NULL;
-    if (!room_id)
-        return;
-    enum room_rc rc = room_joined_members(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    api_reply_room(req, rc, out, why);
+    reply_room_read(req, room_joined_members, NULL);
 }
 
 void api_members(struct http_req *req)
@@ -428,16 +450,13 @@ void api_redact(struct http_req *req)
     const char *room_id = api_room_param(req), *target = http_param(req, 1),
                *txn = http_param(req, 2);
     const char *reason;
-    char why[512] = "", *id = NULL;
+    char why[512] = "", *id = NULL, key[ROOM_TXN_KEY_MAX];
+    struct room_txn t;
     if (!room_id || !body_reason(req, &reason))
         return;
-    if (strlen(txn) > MAX_TXN_ID) {
-        http_reply_error(req, 400, "M_INVALID_PARAM", "Transaction ID too long");
+    const char *path[] = {"redact", room_id, target};
+    if (!request_txn(req, txn, path, 3, key, &t) || !api_message_allowed(req))
         return;
-    }
-    if (!api_message_allowed(req))
-        return;
-    struct room_txn t = {u->device_id ? u->device_id : "", txn};
     enum room_rc rc = room_redact(room_id, u->user_id, target, reason, &t, &id, why, sizeof why);
     reply_event_id(req, rc, id, why);
 }
@@ -524,11 +543,5 @@ void api_alias_delete(struct http_req *req)
 
 void api_room_aliases(struct http_req *req)
 {
-    const char *room_id = api_room_param(req);
-    char why[512] = "";
-    json_t *out = NULL;
-    if (!room_id)
-        return;
-    enum room_rc rc = room_aliases(room_id, http_user(req)->user_id, &out, why, sizeof why);
-    api_reply_room(req, rc, json_pack("{s:o}", "aliases", out), why);
+    reply_room_read(req, room_aliases, "aliases");
 }

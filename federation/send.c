@@ -9,9 +9,13 @@
  *    processed one at a time (a striped lock), so a retry that arrives while the first is
  *    still being processed waits for its stored answer.
  * 4. Each PDU: its room must be one this server is in and the room's m.room.server_acl must
- *    allow the origin; then room_receive_pdu_fetching (the engine's checks, with bounded
- *    fetching of missing events). Its fate goes in pdus[event_id] ({} or {error}); one bad
- *    PDU never fails the transaction.
+ *    allow the origin; then the engine's checks, with bounded fetching of missing events.
+ *    Its fate goes in pdus[event_id] ({} or {error}; a PDU dropped before its ID was known
+ *    answers under the ID computed from it); one bad PDU never fails the transaction. A
+ *    room's PDUs go to the engine in runs that end after each state event (the room and ACL
+ *    checks are made per run; a state event may change them), each run as a group that is
+ *    committed together (room_receive_group: one COMMIT for the run, each PDU's outcome its
+ *    own); a run of one goes through room_receive_pdu_fetching.
  * 5. Each room's PDUs are received in order by one of up to FED_TXN_ROOM_THREADS workers, so
  *    a slow room (fetching missing events) does not hold up the others. The answer waits at
  *    most FED_TXN_BUDGET_MS: PDUs still being received then answer an error and the answer is
@@ -35,6 +39,7 @@
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/room.h"
+#include "server/room_group.h"
 #include "server/roomver.h"
 #include "server/userdata.h"
 #include "storage/fedqueue.h"
@@ -106,6 +111,25 @@ static char *pdu_event_id(const json_t *pdu)
     return rv ? event_compute_id(pdu, rv) : NULL;
 }
 
+/* The answer's entry for an outcome of the room engine (new object); *transient when a retry
+ * may help. */
+static json_t *entry_of(enum room_recv rc, const char *why, bool *transient)
+{
+    switch (rc) {
+    case ROOM_RECV_ACCEPTED:
+    case ROOM_RECV_DUPLICATE:
+    case ROOM_RECV_SOFT_FAILED: /* accepted as far as the sender can tell */
+        return json_object();
+    case ROOM_RECV_RETRY:
+    case ROOM_RECV_ERR:
+        *transient = true;
+        break;
+    default:
+        break;
+    }
+    return json_pack("{s:s}", "error", why && *why ? why : "PDU not accepted");
+}
+
 /* The fate of one PDU as the answer's entry (new object); *transient when a retry may help. */
 static json_t *receive_one(const char *origin, const json_t *pdu, char **event_id, bool *transient)
 {
@@ -125,19 +149,57 @@ static json_t *receive_one(const char *origin, const json_t *pdu, char **event_i
         return json_pack("{s:s}", "error", "Server is banned from this room");
     }
     enum room_recv rc = room_receive_pdu_fetching(origin, pdu, event_id, why, sizeof why);
-    switch (rc) {
-    case ROOM_RECV_ACCEPTED:
-    case ROOM_RECV_DUPLICATE:
-    case ROOM_RECV_SOFT_FAILED: /* accepted as far as the sender can tell */
-        return json_object();
-    case ROOM_RECV_RETRY:
-    case ROOM_RECV_ERR:
-        *transient = true;
-        break;
-    default:
-        break;
+    return entry_of(rc, why, transient);
+}
+
+/* Put a PDU's entry into results under its event ID; a PDU dropped before its ID was known
+ * (bad signatures, say) is answered under the ID computed from it, when it has one. */
+static void answer(json_t *results, const json_t *pdu, char *event_id, json_t *entry)
+{
+    if (!event_id)
+        event_id = pdu_event_id(pdu);
+    if (event_id)
+        json_object_set_new(results, event_id, entry);
+    else
+        json_decref(entry); /* no event ID to answer under (malformed) */
+    free(event_id);
+}
+
+/* One room's PDUs of a transaction (borrowed), in order, their entries into results. They go
+ * in runs that end after each state event (which may change the room's ACL, or whether this
+ * server is in the room): for each run the room is checked as receive_one checks it, then
+ * the run is received as a group, committed together (server/room_group.h). */
+static void receive_room(const char *origin, const json_t *pdus, json_t *results, bool *transient)
+{
+    size_t n = json_array_size(pdus), i = 0;
+    struct room_group_item *items = calloc(n ? n : 1, sizeof *items);
+    while (i < n) {
+        const json_t *first = json_array_get(pdus, i);
+        const char *room_id = str(first, "room_id");
+        size_t end = i;
+        while (end < n) {
+            const json_t *p = json_array_get(pdus, end++);
+            if (!json_is_object(p) || json_object_get(p, "state_key"))
+                break;
+        }
+        if (!items || end - i == 1 || !json_is_object(first) || !room_id ||
+            !room_allows(room_id, origin)) {
+            for (; i < end; i++) { /* one by one: the errors as receive_one gives them */
+                char *event_id = NULL;
+                json_t *entry = receive_one(origin, json_array_get(pdus, i), &event_id, transient);
+                answer(results, json_array_get(pdus, i), event_id, entry);
+            }
+            continue;
+        }
+        for (size_t k = i; k < end; k++)
+            items[k - i] = (struct room_group_item){.pdu = json_array_get(pdus, k)};
+        room_receive_group(origin, room_id, items, end - i);
+        for (size_t k = 0; k < end - i; k++)
+            answer(results, items[k].pdu, items[k].event_id,
+                   entry_of(items[k].rc, items[k].why, transient));
+        i = end;
     }
-    return json_pack("{s:s}", "error", *why ? why : "PDU not accepted");
+    free(items);
 }
 
 /* --- EDUs --------------------------------------------------------------------------------- */
@@ -330,18 +392,7 @@ static void *room_worker(void *arg)
         pthread_mutex_unlock(&w->mu);
         json_t *results = json_object();
         bool transient = false;
-        size_t i;
-        json_t *pdu;
-        json_array_foreach(g->pdus, i, pdu)
-        {
-            char *event_id = NULL;
-            json_t *entry = receive_one(w->origin, pdu, &event_id, &transient);
-            if (event_id)
-                json_object_set_new(results, event_id, entry);
-            else
-                json_decref(entry); /* no event ID to answer under (malformed) */
-            free(event_id);
-        }
+        receive_room(w->origin, g->pdus, results, &transient);
         pthread_mutex_lock(&w->mu);
         g->results = results;
         g->transient = transient;

@@ -304,23 +304,43 @@ static json_t *destinations(const struct item *it, json_t *cache)
     return out;
 }
 
-/* Write the inbox's items to the queue; the destinations touched go into `touched` (a set). */
+/* Write the inbox's items to the queue; the destinations touched go into `touched` (a set).
+ * Several items go in one database transaction (one commit, not one each: under a burst of
+ * sends the queue's commits were as many as the events'); should that fail, item by item,
+ * so that one bad item costs only itself. */
 static void store_items(struct item *list, json_t *touched)
 {
-    json_t *cache = json_object();
+    json_t *cache = json_object(), *all = json_array();
     struct dbc *c = db_get();
-    for (struct item *it = list; it; it = it->next) {
-        json_t *dests = destinations(it, cache);
-        if (json_array_size(dests) && c) {
-            if (db_fedq_add(c, dests, it->kind, it->body) < 0)
-                log_warn("federation sender: could not queue an item for %s", it->key);
-            else
-                add_servers(touched, dests);
+    for (struct item *it = list; it; it = it->next)
+        json_array_append_new(all, destinations(it, cache));
+    size_t i = 0;
+    bool tried = c && list && list->next && db_begin(c) == 0, together = tried;
+    for (struct item *it = list; together && it; it = it->next, i++) {
+        json_t *dests = json_array_get(all, i);
+        if (json_array_size(dests) && db_fedq_add(c, dests, it->kind, it->body) < 0)
+            together = false;
+    }
+    if (together && db_commit(c) == 0) {
+        json_t *dests;
+        json_array_foreach(all, i, dests) add_servers(touched, dests);
+    } else {
+        if (tried)
+            db_rollback(c);
+        i = 0;
+        for (struct item *it = list; it; it = it->next, i++) {
+            json_t *dests = json_array_get(all, i);
+            if (json_array_size(dests) && c) {
+                if (db_fedq_add(c, dests, it->kind, it->body) < 0)
+                    log_warn("federation sender: could not queue an item for %s", it->key);
+                else
+                    add_servers(touched, dests);
+            }
         }
-        json_decref(dests);
     }
     if (c)
         db_put(c);
+    json_decref(all);
     json_decref(cache);
 }
 

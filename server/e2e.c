@@ -30,6 +30,7 @@
 #include "server/ids.h"
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/room_txn.h"
 #include "server/sign.h"
 #include "server/sync.h"
 #include "server/e2e_internal.h"
@@ -613,18 +614,20 @@ json_t *e2e_changes(const char *user_id, const char *from, const char *to, struc
 /* --- /sendToDevice ------------------------------------------------------------------------ */
 
 /* One m.direct_to_device EDU per server of `remote` ({server: {user: {device: content}}}).
- * The message ID is derived from the client's transaction, so a repeated request is a repeated
- * message the receiving server drops. Only for local senders (received EDUs are not relayed). */
+ * The message ID is derived from the client's transaction (device, and the path's event type
+ * and txnId), so a repeated request is a repeated message the receiving server drops, and the
+ * same txnId for another event type is another message (receivers such as Synapse drop a
+ * message ID they saw, whatever its type). Only for local senders (received EDUs are not
+ * relayed). */
 static void send_remote(const char *sender, const char *device_id, const char *type,
                         const char *txn_id, const json_t *remote)
 {
-    char message_id[512];
+    char message_id[ROOM_TXN_HASH_HEX + 1];
     if (!e2e_is_local(sender) || !json_object_size(remote))
         return;
-    int len = snprintf(message_id, sizeof message_id, "%s.%s", device_id ? device_id : "",
-                       txn_id ? txn_id : "");
-    if (len < 0 || (size_t)len >= sizeof message_id)
-        return;
+    const char *parts[] = {device_id ? device_id : "", "sendToDevice", type,
+                           txn_id ? txn_id : ""};
+    room_txn_hash(message_id, parts, 4);
     const char *server;
     json_t *msgs;
     json_object_foreach((json_t *)remote, server, msgs)

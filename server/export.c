@@ -31,6 +31,7 @@
 
 #include "server/clock.h"
 #include "server/config.h"
+#include "server/dbpool.h"
 #include "server/ids.h"
 #include "storage/db.h"
 #include "storage/export.h"
@@ -388,17 +389,8 @@ int export_main(const char *config_path, int argc, char **argv)
         return 2;
     }
     memcpy(o.dir, dir, dl);
-    struct db_params dp = {
-        .host = cfg.database.host,
-        .user = cfg.database.user,
-        .password = cfg.database.password,
-        .dbname = cfg.database.dbname,
-        .port = cfg.database.port,
-        .min = 1,
-        .max = 2,
-    };
     int rc = 1;
-    if (db_pool_open(&dp, err, sizeof err) < 0) {
+    if (dbpool_open(&cfg, 1, 2, err, sizeof err) < 0) {
         fprintf(stderr, "export-data: database: %s\n", err);
     } else {
         rc = run(&cfg, user_id, &o, tar);

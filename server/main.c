@@ -29,6 +29,7 @@
 #include "server/audit.h"
 #include "server/account.h"
 #include "server/config.h"
+#include "server/dbpool.h"
 #include "server/http.h"
 #include "server/ids.h"
 #include "server/ipfilter.h"
@@ -329,16 +330,7 @@ static int serve(const char *config_path)
               federation_sender_listener);
     e2e_init(cfg.server_name, cfg.allow_device_name_lookup_over_federation);
 
-    struct db_params dp = {
-        .host = cfg.database.host,
-        .user = cfg.database.user,
-        .password = cfg.database.password,
-        .dbname = cfg.database.dbname,
-        .port = cfg.database.port,
-        .min = cfg.database.cp_min,
-        .max = cfg.database.cp_max,
-    };
-    if (db_pool_open(&dp, err, sizeof err) < 0) {
+    if (dbpool_open(&cfg, 0, 0, err, sizeof err) < 0) {
         log_error("database: %s", err);
         goto out_cfg;
     }

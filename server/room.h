@@ -34,7 +34,8 @@ enum room_rc {
  * NULL) for ROOM_OK and ROOM_ERR (an internal error: 500). */
 int room_rc_http(int rc, const char **errcode);
 
-/* A client's transaction: the same (device, txn_id) returns the first event again. */
+/* A client's transaction: the same (device, txn_id) returns the first event again. txn_id is
+ * a key of server/room_txn.h (the txnId and the request path it came on), compared only. */
 struct room_txn {
     const char *device_id, *txn_id;
 };

@@ -169,7 +169,14 @@ struct room_recv_ctx {
     json_t *cache;    /* event ID -> PDU with "event_id", or null when unknown here */
     json_t *rejected; /* event ID -> true */
     bool failed;      /* a database error while loading */
+    json_t *lookups;  /* state-group entries read so far, shared by a group's receives
+                         (server/room_group.c), or NULL: none kept */
 };
+/* One entry of a state group's state (db_state_group_get), remembered in x->lookups when
+ * that is set (state groups never change once stored). 0 (*id malloc'd, or NULL when
+ * absent) or -1. */
+int room_recv_group_get(struct room_recv_ctx *x, int64_t group, const char *type,
+                        const char *state_key, char **id);
 /* A stored event of this room (borrowed from the cache), or NULL: unknown, or of another room
  * (which counts as unknown: "fetched events checked to belong to the room"). */
 const json_t *room_recv_load(struct room_recv_ctx *x, const char *id);
@@ -233,6 +240,10 @@ void room_recv_queue(struct batch *b, int64_t stream, const char *room_id, const
 typedef enum room_recv (*room_recv_step)(struct room_recv_ctx *x, struct batch *b,
                                          const json_t *ev, const char *id, json_t *missing,
                                          char *why, size_t n);
+/* Steps 4-6 and persistence of a received PDU (room_receive_pdu's room_recv_step; also run
+ * for each PDU of a group, server/room_group.c). */
+enum room_recv room_recv_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                                const char *id, json_t *missing, char *why, size_t n);
 /* Steps 1-3 for `pdu` of room_id (outside any lock), then `locked` in a transaction holding
  * the room's writer lock, then commit (what is kept) or roll back. As room_receive_pdu. */
 enum room_recv room_recv_run(const char *origin, const char *room_id, const json_t *pdu,

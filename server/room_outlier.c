@@ -214,7 +214,7 @@ static enum room_recv with_state(const char *room_id, const struct room_version 
     struct dbc *c = NULL;
     struct db_room r = {0};
     struct batch b = {.n = 0};
-    struct room_recv_ctx x = {NULL, rv, room_id, json_object(), json_object(), false};
+    struct room_recv_ctx x = {NULL, rv, room_id, json_object(), json_object(), false, NULL};
     bool in_txn = false;
     *event_id = NULL;
     snprintf(why, n, "internal error");

@@ -143,7 +143,7 @@ const json_t *room_recv_map_state(void *ctx, const char *type, const char *state
     if (m->map)
         return room_recv_load(m->x, statemap_get(m->map, type, state_key));
     char *id = NULL;
-    if (m->group <= 0 || db_state_group_get(m->x->c, m->group, type, state_key, &id) < 0)
+    if (m->group <= 0 || room_recv_group_get(m->x, m->group, type, state_key, &id) < 0)
         m->x->failed = m->group > 0;
     const json_t *ev = room_recv_load(m->x, id);
     free(id);
@@ -577,8 +577,8 @@ out:
 }
 
 /* Steps 4-6 and persistence, in the transaction holding the room lock. */
-static enum room_recv receive_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
-                                     const char *id, json_t *missing, char *why, size_t n)
+enum room_recv room_recv_locked(struct room_recv_ctx *x, struct batch *b, const json_t *ev,
+                                const char *id, json_t *missing, char *why, size_t n)
 {
     json_t *prevs = room_recv_prev_ids(ev), *before = NULL, *old_ext = NULL;
     enum room_recv out = ROOM_RECV_ERR;
@@ -768,7 +768,7 @@ enum room_recv room_recv_run(const char *origin, const char *room_id, const json
         room_batch_announce(&b, false);
         goto out;
     }
-    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false};
+    struct room_recv_ctx x = {c, rv, room_id, json_object(), json_object(), false, NULL};
     rc = locked(&x, &b, checked, id, miss, why, n);
     json_decref(x.cache);
     json_decref(x.rejected);
@@ -796,5 +796,5 @@ enum room_recv room_receive_pdu(const char *origin, const json_t *pdu, char **ev
         snprintf(why, n, "invalid event: no room_id");
         return ROOM_RECV_DROPPED;
     }
-    return room_recv_run(origin, room_id, pdu, receive_locked, event_id, missing, why, n);
+    return room_recv_run(origin, room_id, pdu, room_recv_locked, event_id, missing, why, n);
 }

@@ -86,9 +86,13 @@ static size_t q_bucket(const char *room_id)
 struct batch_view {
     struct db_append_view v;
     const struct room_version *rv;
-    json_t *txns; /* "user\x1fdevice\x1ftxn" -> event ID, stored or made in this batch */
+    json_t *txns; /* txn_key -> event ID, stored or made in this batch */
 };
 
+/* "user\x1fdevice\x1fkey" (key: server/room_txn.h) in TXN_MAP_KEY bytes, which hold the
+ * longest: a 255-byte user, a server-notice admin "device" (api/admin_rooms.c, up to 517)
+ * and ROOM_TXN_KEY_MAX. storage/events.c's db_txn_lookup_many makes the same. */
+#define TXN_MAP_KEY 1200
 static void txn_key(char *buf, size_t n, const struct send_item *it)
 {
     snprintf(buf, n, "%s\x1f%s\x1f%s", it->sender, it->txn->device_id ? it->txn->device_id : "",
@@ -147,7 +151,7 @@ static int batch_view_load(struct dbc *c, struct send_item *items, size_t count,
     } else {
         bv->txns = json_object();
         if (one && one->txn_id && bv->v.prior_event_id) {
-            char key[1024];
+            char key[TXN_MAP_KEY];
             txn_key(key, sizeof key, items);
             json_object_set_new(bv->txns, key, json_string(bv->v.prior_event_id));
         }
@@ -167,7 +171,7 @@ static enum room_rc send_in_txn(struct dbc *c, struct send_item *it, struct batc
                                 struct batch *b)
 {
     enum room_rc rc = ROOM_ERR;
-    char *rid = NULL, key[1024];
+    char *rid = NULL, key[TXN_MAP_KEY];
     size_t n = sizeof it->why;
     char *why = it->why;
     const struct room_version *rv = bv->rv;

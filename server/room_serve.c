@@ -228,7 +228,7 @@ static json_t *state_before(struct dbc *c, const struct room_version *rv, const 
         out = json_object();
         goto out;
     }
-    struct room_recv_ctx x = {c, rv, e->room_id, json_object(), json_object(), false};
+    struct room_recv_ctx x = {c, rv, e->room_id, json_object(), json_object(), false, NULL};
     out = room_recv_resolve(&x, maps, why, n);
     json_decref(x.cache);
     json_decref(x.rejected);

@@ -505,6 +505,23 @@ void db_rollback(struct dbc *c)
     PQclear(res);
 }
 
+int db_savepoint(struct dbc *c)
+{
+    return db_run(c, "SAVEPOINT amtsbote_sp", 0, NULL);
+}
+
+int db_savepoint_rollback(struct dbc *c)
+{
+    if (c->begin_pending) /* nothing ran since BEGIN: nothing to undo */
+        return 0;
+    PGresult *res = PQexec(c->pg, "ROLLBACK TO SAVEPOINT amtsbote_sp");
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        log_warn("db: rollback to savepoint: %s", PQerrorMessage(c->pg));
+    PQclear(res);
+    return rc;
+}
+
 int db_unique_violation(const struct dbc *c)
 {
     return strcmp(c->sqlstate, "23505") == 0;

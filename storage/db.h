@@ -29,6 +29,13 @@ void db_put(struct dbc *c);
 int db_begin(struct dbc *c);
 int db_commit(struct dbc *c);
 void db_rollback(struct dbc *c);
+/* A savepoint inside the open transaction (one name, so each db_savepoint marks a new one
+ * and db_savepoint_rollback goes back to the latest): 0, or -1 (logged). Each savepoint that
+ * writes costs the transaction a subtransaction ID; PostgreSQL caches 64 per backend, so keep
+ * fewer than that in one transaction. db_savepoint_rollback undoes what ran since the latest
+ * db_savepoint (an aborted transaction becomes usable again) and keeps the savepoint. */
+int db_savepoint(struct dbc *c);
+int db_savepoint_rollback(struct dbc *c);
 
 /* Whether the database could not be reached at the last try (a connection could not be opened
  * or broke); false again once a connection opens or a statement succeeds. Thread-safe. */

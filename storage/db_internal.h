@@ -7,6 +7,12 @@
 
 #include "storage/db.h"
 
+/* The two halves of a client transaction key (storage/events.h) given as parameter `p`
+ * ("$4"), in SQL: the txnId and the path's scope. Both are counted in characters; the scope
+ * and its separator are ASCII, so the split is exact whatever the txnId holds. */
+#define DB_TXN_ID_SQL(p) "left(" p ", -65)"
+#define DB_TXN_SCOPE_SQL(p) "right(" p ", 64)"
+
 /* Run `sql` (a string literal: it is prepared once per connection and cached by address)
  * with text parameters (NULL = SQL NULL). Returns the result (caller PQclear()s it) when it
  * succeeded, NULL on error (logged, SQLSTATE kept for db_unique_violation). */

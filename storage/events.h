@@ -18,11 +18,18 @@ struct db_event_meta {
     bool soft_failed;     /* received, soft failed (stored as an outlier with its state) */
 };
 
+/* Client transaction keys (server/room_txn.c; Client-Server API "Transaction identifiers"):
+ * where a txn_id parameter below is not NULL it is a key: the client's txnId, "\x1f", then
+ * DB_TXN_SCOPE_HEX lower-case hex digits naming the request path it came on. event_txns keeps
+ * the two apart: a retransmission is the same (user, device, txnId, scope); /sync shows the
+ * sending device the bare txnId. */
+#define DB_TXN_SCOPE_HEX 64
+
 /* Append the PDU (`json`: its canonical JSON) in one statement: the row, its prev_events
  * edges (array, borrowed), the room's forward extremities (the prev events replaced by this
- * one; outliers leave them alone) and, when txn_id is non-NULL, the client's transaction ID.
- * Sets *stream to its stream ordering (0 for outliers). Returns 0, 1 if the event ID is
- * already stored, -1. */
+ * one; outliers leave them alone) and, when txn_id (a key, see above) is non-NULL, the
+ * client's transaction. Sets *stream to its stream ordering (0 for outliers). Returns 0, 1 if
+ * the event ID (or the transaction) is already stored, -1. */
 int db_events_insert(struct dbc *c, const struct db_event_meta *m, const char *json,
                      json_t *prev_events, const char *txn_device, const char *txn_id,
                      int64_t now_ms, int64_t *stream);
@@ -67,15 +74,8 @@ int db_events_redact(struct dbc *c, const char *event_id, const char *redacted_j
 int db_pending_redaction_put(struct dbc *c, const char *room_id, const char *target,
                              const char *redaction_id);
 json_t *db_pending_redactions_take(struct dbc *c, const char *room_id, const char *target);
-/* Transaction IDs: the event a device's txn_id produced, malloc'd into *event_id (NULL when
- * new). 0 or -1. */
-int db_txn_get(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
-               char **event_id);
-int db_txn_put(struct dbc *c, const char *user_id, const char *device_id, const char *txn_id,
-               const char *event_id, int64_t now_ms);
-
-/* Which of n (user, device, txn_id) triples already produced events: a new object mapping
- * "user\x1fdevice\x1ftxn" to the event ID; NULL on error. */
+/* Which of n (user, device, txn key) triples already produced events: a new object mapping
+ * "user\x1fdevice\x1fkey" to the event ID; NULL on error. */
 json_t *db_txn_lookup_many(struct dbc *c, const char *const *users, const char *const *devices,
                            const char *const *txns, size_t n);
 

@@ -298,8 +298,10 @@ int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
     const char *p[] = {sender, txn_device, txn_id, db_i64(ts, now_ms), type, m};
     PGresult *res = db_exec(
         c,
-        "WITH t AS (INSERT INTO to_device_txns (user_id, device_id, txn_id, ts) VALUES ($1, "
-        "$2, $3, $4) ON CONFLICT DO NOTHING RETURNING nextval('stream_ordering_seq') AS pos), "
+        "WITH t AS (INSERT INTO to_device_txns (user_id, device_id, txn_id, event_type, ts) "
+        "SELECT $1, $2, $3, $5, $4 WHERE NOT EXISTS (SELECT 1 FROM to_device_txns WHERE "
+        "user_id = $1 AND device_id = $2 AND txn_id = $3 AND event_type = '') "
+        "ON CONFLICT DO NOTHING RETURNING nextval('stream_ordering_seq') AS pos), "
         "ins AS (INSERT INTO device_inbox (user_id, device_id, stream, sender, type, content) "
         "SELECT d.user_id, d.device_id, t.pos, $1, $5, x.content FROM t, "
         "json_to_recordset($6::json) AS x(user_id text, device_id text, content text) "

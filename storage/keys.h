@@ -84,7 +84,9 @@ json_t *db_device_lists(struct dbc *c, const char *user_id, int64_t since, int64
 /* Queue to-device messages from sender's device `txn_device` under `txn_id` (idempotent):
  * `msgs` (borrowed) is an array of {user_id, device_id ("*": all devices), content (JSON
  * text)}; unknown devices are skipped. Sets *pos to the stream position used and *users to
- * the recipients (new array), or *pos = 0 when the transaction ID was used before. 0 or -1. */
+ * the recipients (new array), or *pos = 0 when the transaction ID was used before for the
+ * same `type` (the request path /sendToDevice/{type}/{txnId}; rows stored before migration
+ * 0140 match any type). 0 or -1. */
 int db_to_device_send(struct dbc *c, const char *sender, const char *txn_device,
                       const char *txn_id, const char *type, const json_t *msgs, int64_t now_ms,
                       int64_t *pos, json_t **users);

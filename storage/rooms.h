@@ -30,7 +30,7 @@ json_t *db_rooms_extremities(struct dbc *c, const char *room_id);
 struct db_append_view {
     char *room_version;   /* malloc'd */
     int64_t state_group;
-    char *prior_event_id; /* the event this (user, device, txn_id) already produced, or NULL */
+    char *prior_event_id; /* the event this (user, device, txn key) already produced, or NULL */
     json_t *extremities;  /* [[event_id, depth], ...], deepest first */
     json_t *auth;         /* statemap_key -> PDU (with "event_id") for the requested keys */
     json_t *members;      /* [{user_id, displayname, rules}] of the joined members; rules:
@@ -38,8 +38,8 @@ struct db_append_view {
                              (and then displayname null too: only their rules read it) */
 };
 /* Returns 1 and fills *out (free with db_append_view_clear), 0 if the room is unknown, -1.
- * txn_id may be NULL. Without with_members, members is NULL (not read: a batch of state
- * events reads its push targets itself). */
+ * txn_id (a transaction key, storage/events.h) may be NULL. Without with_members, members
+ * is NULL (not read: a batch of state events reads its push targets itself). */
 int db_rooms_append_view(struct dbc *c, const char *room_id, const char *user_id,
                          const char *device_id, const char *txn_id, const char *const *types,
                          const char *const *keys, size_t n, bool with_members,

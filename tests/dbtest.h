@@ -31,8 +31,8 @@ static int dbtest_admin(const char *sql)
     return ok ? 0 : -1;
 }
 
-/* Returns 0 when the pool is open on a fresh, migrated database. */
-static int dbtest_open(const char *stem)
+/* Returns 0 when the pool is open on a fresh, empty database (no migration applied). */
+static inline int dbtest_create(const char *stem)
 {
     char sql[128], err[256];
     snprintf(dbtest_name, sizeof dbtest_name, "unit_%s_%d", stem, (int)getpid());
@@ -40,7 +40,20 @@ static int dbtest_open(const char *stem)
     if (dbtest_admin(sql) < 0)
         return -1;
     struct db_params p = {.dbname = dbtest_name, .min = 1, .max = 4};
-    if (db_pool_open(&p, err, sizeof err) < 0 || db_migrate(err, sizeof err) < 0) {
+    if (db_pool_open(&p, err, sizeof err) < 0) {
+        fprintf(stderr, "dbtest: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 when the pool is open on a fresh, migrated database. */
+static inline int dbtest_open(const char *stem)
+{
+    char err[256];
+    if (dbtest_create(stem) < 0)
+        return -1;
+    if (db_migrate(err, sizeof err) < 0) {
         fprintf(stderr, "dbtest: %s\n", err);
         return -1;
     }

@@ -18,23 +18,12 @@ Private PostgreSQL cluster, loopback only; every loop is bounded in count and ti
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import ROOT  # noqa: E402
-from fedharness import FedServer, TestCA  # noqa: E402
-
-CS = "/_matrix/client/v3"
-
-
-def q(s):
-    return urllib.parse.quote(s, safe="")
+from fedbench import CS, q, two_servers
 
 
 def fill_members(srv, n):
@@ -60,18 +49,7 @@ def main():
     args = ap.parse_args()
     n = max(1, min(args.members, 20000))
     deadline = time.time() + args.max_seconds
-    binary = os.environ.get("AMTSBOTE_BIN", os.path.join(ROOT, "build", "release", "amtsbote"))
-    tmp = tempfile.mkdtemp(prefix="amtsbote-fedjoin-bench-")
-    ca = TestCA(tmp)
-    servers = []
-    try:
-        for _ in range(2):
-            s = FedServer(ca, {"federation_custom_ca_list": [ca.ca], "log_level": "info"})
-            s.binary = binary
-            servers.append(s)
-        A, B = servers
-        for s in servers:
-            s.start()
+    with two_servers("amtsbote-fedjoin-bench-", "info") as (A, B):
         A.register("owner")
         owner = A.login("owner")["access_token"]
         r = A.post(f"{CS}/createRoom", {"preset": "public_chat", "name": "Big room"},
@@ -114,14 +92,6 @@ def main():
         print(f"remote join into a room of {n + 1} members: {join_s:.2f} s{detail}")
         print(f"then joined_members and the first /sync on B: {sync_s:.2f} s")
         return 0
-    finally:
-        for s in servers:
-            if s.proc:
-                s.stop(check=False)
-            else:
-                s.front.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     sys.exit(main())

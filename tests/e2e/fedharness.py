@@ -11,21 +11,19 @@ instance's configuration), and X-Matrix signing in Python (libsodium through cty
 tests can send requests that are mis-signed on purpose.
 """
 import base64
+import copy
 import ctypes
 import ctypes.util
 import json
 import os
 import select
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
+import unittest
 
 from harness import Server
 
@@ -212,32 +210,8 @@ class FedServer(Server):
 
 
 class Restartable(FedServer):
-    """A FedServer that can be stopped and started again with its database and name,
-    optionally with extra top-level configuration for the next run (resume(extra))."""
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        assert self.proc.returncode == 0, self.read_log()[-5000:]
-
-    def resume(self, extra=None):
-        cfg = self.config()
-        cfg.update(extra or {})
-        with open(self.config_path, "w") as f:
-            json.dump(cfg, f, indent=2)
-        self.log = open(self.log_path, "a")
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0"
-        self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/_matrix/client/versions", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("server did not come back")
+    """A FedServer that is stopped and started again with its database and name (pause() and
+    resume(extra) of harness.Server); the name says so where tests do it."""
 
 
 def start_servers(*servers):
@@ -262,19 +236,53 @@ def stop_servers(servers):
         s.stop()
 
 
-def start_laender(cls, prefix):
-    """Three Restartable instances trusting one fresh test CA, started, on the test class:
-    cls.A (bund), cls.B (nrw), cls.C (hessen), cls.servers (for stop_servers), cls.tmp (the
-    CA's directory; removed here if a start fails, else by the caller)."""
-    cls.tmp = tempfile.mkdtemp(prefix=prefix)
-    cls.ca = TestCA(cls.tmp)
-    ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-    cls.A, cls.B, cls.C = (Restartable(cls.ca, dict(ca_cfg)) for _ in range(3))
-    try:
-        cls.servers = start_servers(cls.A, cls.B, cls.C)
-    except Exception:
+class FedTestCase(unittest.TestCase):
+    """Instances on loopback that trust one fresh test CA, made and started once per test class
+    as class attributes named by INSTANCES ({"A": FedServer, "B": Restartable, ...}, in start
+    order), each with CONFIG; stopped, and their directory removed, at the class's end.
+
+    Subclasses set PREFIX (the temporary directory's) and may override before_start() (per
+    instance configuration, which may name other instances: cls.A.overrides[...]) and
+    after_start() (users, rooms). If anything in setUpClass fails, what was started is stopped
+    before the error goes on (unittest runs no tearDownClass then)."""
+    PREFIX = "amtsbote-fed-"
+    INSTANCES = {"A": FedServer, "B": FedServer}
+    CONFIG = {}
+
+    @classmethod
+    def before_start(cls):
+        pass
+
+    @classmethod
+    def after_start(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix=cls.PREFIX)
+        cls.servers, made, starting = [], [], False
+        try:
+            cls.ca = TestCA(cls.tmp)
+            for name, kind in cls.INSTANCES.items():
+                cfg = copy.deepcopy(cls.CONFIG)
+                cfg["federation_custom_ca_list"] = [cls.ca.ca]
+                made.append(kind(cls.ca, cfg))
+                setattr(cls, name, made[-1])
+            cls.before_start()
+            starting = True  # start_servers cleans up after itself if a start fails
+            cls.servers = start_servers(*made)
+            cls.after_start()
+        except BaseException:
+            if not starting:
+                for s in made:
+                    s.front.close()
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_servers(cls.servers)
         shutil.rmtree(cls.tmp, ignore_errors=True)
-        raise
 
 
 def keep_logs(env_var, test_name, named):

@@ -119,6 +119,12 @@ class Server:
             json.dump(self.config(), f, indent=2)
         self.log_path = os.path.join(self.dir, "server.log")
         self.log = open(self.log_path, "w")
+        self._launch()
+        return self
+
+    def _launch(self):
+        """Start the binary on the written configuration (log appended to self.log) and wait
+        until it answers."""
         env = dict(os.environ)
         env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
@@ -130,10 +136,30 @@ class Server:
                 raise RuntimeError(f"server exited at start-up:\n{self.read_log()}")
             try:
                 with urllib.request.urlopen(self.base + "/_matrix/client/versions", timeout=2):
-                    return self
+                    return
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.05)
         raise RuntimeError(f"server did not answer within 60 s:\n{self.read_log()}")
+
+    def pause(self):
+        """SIGTERM and wait for a clean exit; the database, name and key stay (resume())."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        assert self.proc.returncode == 0, self.read_log()[-5000:]
+        self.log.close()
+
+    def resume(self, extra=None):
+        """Start again after pause(), optionally with extra top-level configuration."""
+        cfg = self.config()
+        cfg.update(extra or {})
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        self.log = open(self.log_path, "a")
+        self._launch()
+
+    def restart(self):
+        self.pause()
+        self.resume()
 
     def read_log(self):
         try:

@@ -296,6 +296,13 @@ class AdminUsers(ServerTestCase):
         self.assertNotIn("secret spam", bodies)
         self.assertError(self.s.get(f"{CS}/rooms/{room}/event/{r['event_id']}", token=wtok),
                          404, "M_NOT_FOUND")
+        # a retransmission gets the same made-up event ID, another txnId another one
+        path = f"{CS}/rooms/{room}/send/m.room.message/shadow-t1"
+        first = self.s.put(path, {"msgtype": "m.text", "body": "spam"}, token=tok)["event_id"]
+        self.assertEqual(self.s.put(path, {"msgtype": "m.text", "body": "spam"},
+                                    token=tok)["event_id"], first)
+        self.assertEqual(len(first), 44)
+        self.assertNotEqual(self.send(tok, room, "more spam")["event_id"], first)
         self.assertIs(self.s.get(f"{A2}/users/{q(uid)}", token=self.tok)["shadow_banned"], True)
         # a room they create is made, without the invites
         made = self.room(tok, invite=[wid])

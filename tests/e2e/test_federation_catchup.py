@@ -7,15 +7,13 @@ amtsbote_federation_catchup_pdus_skipped_total counts the rest), and nrw must st
 message, fetching the older ones through the newest one's prev_events (/get_missing_events):
 all 25 in nrw's /messages, and the newest in its /sync."""
 import re
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 import urllib.parse
 import urllib.request
 
-from fedharness import Restartable, TestCA, start_servers, stop_servers
+from fedharness import FedTestCase, Restartable
 from harness import free_port
 
 CS = "/_matrix/client/v3"
@@ -27,35 +25,25 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class TestFederationCatchUp(unittest.TestCase):
+class TestFederationCatchUp(FedTestCase):
+    PREFIX = "amtsbote-fedcatchup-"
+    INSTANCES = {"A": Restartable, "B": Restartable}  # bund, nrw
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedcatchup-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = Restartable(cls.ca, dict(ca_cfg))  # bund
-        cls.B = Restartable(cls.ca, dict(ca_cfg))  # nrw
+    def before_start(cls):
         cls.mport = free_port()
         cls.A.overrides["listeners"] = [
             {"port": cls.A.port, "bind_addresses": ["127.0.0.1"], "type": "http",
              "resources": [{"names": ["client", "federation"]}]},
             {"port": cls.mport, "bind_addresses": ["127.0.0.1"], "type": "http",
              "resources": [{"names": ["metrics"]}]}]
-        try:
-            cls.servers = start_servers(cls.A, cls.B)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+
+    @classmethod
+    def after_start(cls):
         cls.A.register("alice")
         cls.B.register("bob")
         cls.atok = cls.A.login("alice")["access_token"]
         cls.btok = cls.B.login("bob")["access_token"]
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def metric(self, name):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/_synapse/metrics",

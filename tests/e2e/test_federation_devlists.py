@@ -10,13 +10,11 @@ GET /user/devices, after which the chain goes on from that answer's stream_id. D
 names cross only from the server that allows it. A claim over federation for a device whose
 one-time keys are used up gets its fallback key."""
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, start_servers, stop_servers
+from fedharness import FedTestCase
 from test_keys import PASSWORD
 from test_keys import Device as KeysDevice
 
@@ -43,27 +41,17 @@ class Device(KeysDevice):
         assert r.status == 200, r
 
 
-class TestFederationDeviceLists(unittest.TestCase):
+class TestFederationDeviceLists(FedTestCase):
+    PREFIX = "amtsbote-feddevlists-"
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-feddevlists-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg, allow_device_name_lookup_over_federation=True))
-        try:
-            cls.servers = start_servers(cls.A, cls.B)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+    def before_start(cls):
+        cls.B.overrides["allow_device_name_lookup_over_federation"] = True
+
+    @classmethod
+    def after_start(cls):
         cls.A.register("alice", PASSWORD)
         cls.B.register("bob", PASSWORD)
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def logs(self):
         return f"--- A:\n{self.A.read_log()[-3000:]}\n--- B:\n{self.B.read_log()[-3000:]}"

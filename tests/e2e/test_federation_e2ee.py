@@ -22,7 +22,6 @@ Every wait polls a condition under a deadline; nothing sleeps for a fixed time t
 federation catch up."""
 import asyncio
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -31,7 +30,7 @@ import urllib.parse
 
 import nio
 
-from fedharness import keep_logs, start_laender, stop_servers
+from fedharness import FedTestCase, Restartable, keep_logs
 from test_media import image_size, png
 
 CS = "/_matrix/client/v3"
@@ -87,16 +86,9 @@ class Client:
         return self.nio.user_id
 
 
-class TestFederationE2EE(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        start_laender(cls, "amtsbote-fede2ee-")
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+class TestFederationE2EE(FedTestCase):
+    PREFIX = "amtsbote-fede2ee-"
+    INSTANCES = {"A": Restartable, "B": Restartable, "C": Restartable}  # bund, nrw, hessen
 
     def tearDown(self):
         keep_logs("FEDE2EE_KEEP_LOGS", self._testMethodName,

@@ -8,13 +8,11 @@ B in a transaction, and B completes it with /get_missing_events from A."""
 import base64
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, b64, canonical, start_servers, stop_servers
+from fedharness import FedServer, FedTestCase, b64, canonical
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -32,17 +30,12 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-class TestFederationEvents(unittest.TestCase):
+class TestFederationEvents(FedTestCase):
+    PREFIX = "amtsbote-fedevents-"
+    INSTANCES = {"A": FedServer, "B": FedServer, "C": FedServer}
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedevents-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
-        cls.C = FedServer(cls.ca, dict(ca_cfg))
-        cls.servers = start_servers(cls.A, cls.B, cls.C)
+    def after_start(cls):
         cls.tok = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril")):
             srv.register(name)
@@ -60,11 +53,6 @@ class TestFederationEvents(unittest.TestCase):
         r = cls.B.post(f"{CS}/join/{q(cls.room)}?server_name={q(cls.A.server_name)}", {},
                        token=cls.tok["bob"])
         assert r.status == 200, f"{r}\n{cls.B.read_log()[-3000:]}"
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def fed_get(self, asker, path):
         return self.A.fed_request("GET", path, asker.key, asker.server_name)

@@ -15,12 +15,11 @@ Every instance must end with the same current state (state resolution v2): the d
 the moderator's topic and ban are not in the resolved state."""
 import os
 import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import Restartable, TestCA, start_servers, stop_servers
+from fedharness import FedTestCase, Restartable
 
 CS = "/_matrix/client/v3"
 WAIT_S = 60
@@ -30,31 +29,17 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class TestFederationForks(unittest.TestCase):
+class TestFederationForks(FedTestCase):
+    PREFIX = "amtsbote-fedforks-"
+    INSTANCES = {"A": Restartable, "B": Restartable, "C": Restartable}  # bund, nrw, hessen
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedforks-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = Restartable(cls.ca, dict(ca_cfg))  # bund
-        cls.B = Restartable(cls.ca, dict(ca_cfg))  # nrw
-        cls.C = Restartable(cls.ca, dict(ca_cfg))  # hessen
-        try:
-            cls.servers = start_servers(cls.A, cls.B, cls.C)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+    def after_start(cls):
         cls.tok = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril"), (cls.C, "carl")):
             srv.register(name)
             cls.tok[name] = srv.login(name)["access_token"]
         cls.home = {"alice": cls.A, "bob": cls.B, "cyril": cls.C, "carl": cls.C}
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- helpers ------------------------------------------------------------------------
     def uid(self, name):

@@ -5,12 +5,10 @@ nobody knows; nrw (B) asks, signed. The public child is listed; the invite-only 
 ones are inaccessible until a user of nrw joins the space, after which the restricted one is
 listed with its allowed_room_ids; the unknown one is left out; suggested_only filters; an
 unknown or invisible root is 404."""
-import shutil
-import tempfile
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, start_servers, stop_servers
+from fedharness import FedTestCase
 
 CS = "/_matrix/client/v3"
 H = "/_matrix/federation/v1/hierarchy/"
@@ -20,20 +18,11 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class TestFederationHierarchy(unittest.TestCase):
+class TestFederationHierarchy(FedTestCase):
+    PREFIX = "amtsbote-fedhier-"
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedhier-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
-        try:
-            cls.servers = start_servers(cls.A, cls.B)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+    def after_start(cls):
         cls.A.register("alice")
         cls.B.register("bob")
         cls.atok = cls.A.login("alice")["access_token"]
@@ -60,11 +49,6 @@ class TestFederationHierarchy(unittest.TestCase):
             r = cls.A.put(f"{CS}/rooms/{q(cls.space)}/state/m.space.child/{q(child)}", content,
                           token=cls.atok)
             assert r.status == 200, r
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def ask(self, room, query=""):
         return self.A.fed_request("GET", H + q(room) + query, self.B.key, self.B.server_name)

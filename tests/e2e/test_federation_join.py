@@ -8,14 +8,11 @@ tested here.)"""
 import base64
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import (FedServer, TestCA, canonical, start_servers, stop_servers,
-                        user_with_name)
+from fedharness import FedServer, FedTestCase, canonical, user_with_name
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -25,33 +22,22 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class TestFederationJoin(unittest.TestCase):
+class TestFederationJoin(FedTestCase):
+    PREFIX = "amtsbote-fedjoin-"
+    INSTANCES = {"A": FedServer, "B": FedServer, "C": FedServer}
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedjoin-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
-        cls.C = FedServer(cls.ca, dict(ca_cfg))
+    def before_start(cls):
         cls.A.overrides["federation_domain_whitelist"] = [cls.B.server_name]
-        try:
-            cls.servers = start_servers(cls.A, cls.B, cls.C)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+
+    @classmethod
+    def after_start(cls):
         cls.tok = {}
         for srv, names in ((cls.A, ["alice"]), (cls.C, ["cyril"]),
                            (cls.B, ["bob", "bea", "carol", "dave", "erin", "frank", "gina",
                                     "hugo", "ivy"])):
             for n in names:
                 cls.tok[n] = user_with_name(srv, n, n.capitalize())
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- helpers ------------------------------------------------------------------------
     def uid(self, name, srv):

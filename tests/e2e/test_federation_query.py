@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, canonical, start_servers, stop_servers
+from fedharness import FedServer, FedTestCase, TestCA, canonical, start_servers, stop_servers
 from test_keys import Device as KeysDevice
 from test_media import image_size, png
 
@@ -38,31 +38,20 @@ class Device(KeysDevice):
         return body
 
 
-class TestFederationQuery(unittest.TestCase):
+class TestFederationQuery(FedTestCase):
+    PREFIX = "amtsbote-fedquery-"
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedquery-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
+    def before_start(cls):
         cls.B.overrides["allow_public_rooms_over_federation"] = True
         cls.A.overrides["max_upload_size"] = "1M"  # remote media beyond it is refused
-        try:
-            cls.servers = start_servers(cls.A, cls.B)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+
+    @classmethod
+    def after_start(cls):
         for srv, names in ((cls.A, ["alice"]), (cls.B, ["bob", "bea", "carl"])):
             for n in names:
                 srv.register(n)
         cls.alice = cls.A.login("alice")["access_token"]
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def uid(self, name, server):
         return f"@{name}:{server.server_name}"

@@ -2,13 +2,11 @@
 concurrent 1 and reject_limit 1, requests of one origin beyond the one in progress answer 429
 M_LIMIT_EXCEEDED with retry_after_ms, while another origin's requests at the same time are
 served; once the flood is over the origin is served again (its slot was given back)."""
-import shutil
-import tempfile
 import threading
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, TestCA, start_servers, stop_servers
+from fedharness import FedServer, FedTestCase
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -19,26 +17,20 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class TestFederationRateLimit(unittest.TestCase):
+class TestFederationRateLimit(FedTestCase):
+    PREFIX = "amtsbote-fedlimit-"
+    INSTANCES = {"A": FedServer, "B": FedServer, "C": FedServer}
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedlimit-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg, rc_federation={
+    def before_start(cls):
+        cls.A.overrides["rc_federation"] = {
             "concurrent": 1, "reject_limit": 1, "sleep_delay": 0, "window_size": 1000,
-            "sleep_limit": 10}))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
-        cls.C = FedServer(cls.ca, dict(ca_cfg))
-        cls.servers = start_servers(cls.A, cls.B, cls.C)
+            "sleep_limit": 10}
+
+    @classmethod
+    def after_start(cls):
         cls.A.register("alice")
         cls.profile = f"{FED}/v1/query/profile?user_id={q('@alice:' + cls.A.server_name)}"
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def ask(self, srv):
         return self.A.fed_request("GET", self.profile, srv.key, srv.server_name)

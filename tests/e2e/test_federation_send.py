@@ -8,15 +8,12 @@ an event or an EDU applied. Presence (enabled here) reaches servers sharing a ro
 comes back (same database, same name)."""
 import base64
 import hashlib
-import json
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from fedharness import FedServer, Restartable, TestCA, canonical
+from fedharness import FedServer, FedTestCase, Restartable, canonical
 
 CS = "/_matrix/client/v3"
 FED = "/_matrix/federation"
@@ -35,24 +32,13 @@ def b64(data):
     return base64.b64encode(data).decode().rstrip("=")
 
 
-class TestFederationSend(unittest.TestCase):
+class TestFederationSend(FedTestCase):
+    PREFIX = "amtsbote-fedsend-"
+    INSTANCES = {"A": FedServer, "B": Restartable, "C": FedServer}
+    CONFIG = {"presence": {"enabled": True}}
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fedsend-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca], "presence": {"enabled": True}}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = Restartable(cls.ca, dict(ca_cfg))
-        cls.C = FedServer(cls.ca, dict(ca_cfg))
-        cls.servers = []
-        try:
-            for s in (cls.A, cls.B, cls.C):
-                s.start()
-                cls.servers.append(s)
-        except Exception:
-            cls.tearDownClass()
-            raise
+    def after_start(cls):
         cls.tok = {}
         cls.dev = {}
         for srv, name in ((cls.A, "alice"), (cls.B, "bob"), (cls.C, "cyril")):
@@ -61,15 +47,6 @@ class TestFederationSend(unittest.TestCase):
             cls.tok[name] = r["access_token"]
             cls.dev[name] = r["device_id"]
         cls.room = cls._create_and_join()
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in cls.servers:
-            s.stop()
-        for s in (cls.A, cls.B, cls.C):
-            if s not in cls.servers:
-                s.front.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def _create_and_join(cls):
@@ -259,6 +236,111 @@ class TestFederationSend(unittest.TestCase):
         got = [e["content"]["n"] for e in r.body.get("to_device", {}).get("events", [])
                if e["type"] == "m.repeat"]
         self.assertEqual(got, [1])
+
+    def test_group_bad_pdus_among_good_ones_and_a_crash(self):
+        """One transaction, one room: PDUs are placed in order and committed together (server/
+        room_group.c), yet each answers for itself: a good message, one with a broken
+        signature (dropped), one from a user not in the room (rejected), a good message whose
+        prev event is the first one. The good ones are stored, the bad ones reported with an
+        error; B killed (SIGKILL) right after the 200 still has them when it comes back."""
+        alice = self.uid("alice", self.A)
+        good1, id1 = self._forged_event(self.A, alice)
+        good1["content"]["body"] = "group 1"
+        good1, id1 = self._resign(good1, self.A)
+        broken = dict(good1, content={"msgtype": "m.text", "body": "group broken"},
+                      origin_server_ts=good1["origin_server_ts"] + 1)
+        broken, broken_id = self._resign(broken, self.A)
+        sig = broken["signatures"][self.A.server_name]
+        sig[self.A.key.key_id] = self.A.key.sign(b"something else")
+        mallory, mallory_id = self._forged_event(self.A, self.uid("mallory", self.A))
+        mallory["prev_events"] = [id1]
+        mallory["content"]["body"] = "group mallory"
+        mallory, mallory_id = self._resign(mallory, self.A)
+        good2 = dict(good1, prev_events=[id1], depth=good1["depth"] + 1,
+                     content={"msgtype": "m.text", "body": "group 2"})
+        good2, id2 = self._resign(good2, self.A)
+        r = self.send_txn(self.B, self.A, "g-" + os.urandom(4).hex(),
+                          pdus=[good1, broken, mallory, good2])
+        self.assertEqual(r.status, 200, r)
+        self.B.proc.kill()  # no clean shutdown: what the 200 promised must be on disk
+        self.B.proc.wait(timeout=30)
+        try:
+            self.assertEqual(r["pdus"].get(id1), {}, r)
+            self.assertEqual(r["pdus"].get(id2), {}, r)
+            self.assertIn("signature", r["pdus"][broken_id]["error"], r)
+            self.assertIn("rejected", r["pdus"][mallory_id]["error"], r)
+        finally:
+            self.B.resume()
+        for eid, text in ((id1, "group 1"), (id2, "group 2")):
+            r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(eid)}", token=self.tok["bob"])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r["content"]["body"], text)
+        for eid in (broken_id, mallory_id):
+            r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(eid)}", token=self.tok["bob"])
+            self.assertEqual(r.status, 404, r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/messages?dir=b&limit=5", token=self.tok["bob"])
+        self.assertEqual([e["content"].get("body") for e in r["chunk"][:2]],
+                         ["group 2", "group 1"], r)
+        # A gets its own (hand-made) events too, relayed by B, so that both DAGs agree again
+        r = self.send_txn(self.A, self.B, "gr-" + os.urandom(4).hex(), pdus=[good1, good2])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {id1: {}, id2: {}}, r)
+
+    def test_group_with_redaction_and_state(self):
+        """A message, its redaction, a message, a topic change and a message in one
+        transaction: the redaction applies to the message before it in the same group, the
+        topic splits the group (the room is checked again after a state event), and each
+        later PDU is placed on the one before it."""
+        alice = self.uid("alice", self.A)
+        chain, prev, depth = [], None, None
+
+        def link(ev, body=None):
+            nonlocal prev, depth
+            if prev:
+                ev["prev_events"] = [prev]
+                ev["depth"] = depth + 1
+            if body is not None:
+                ev["content"] = {"msgtype": "m.text", "body": body}
+            ev["origin_server_ts"] = int(time.time() * 1000) + len(chain)
+            ev = {k: v for k, v in ev.items() if k not in ("hashes", "signatures")}
+            ev["hashes"] = {"sha256": b64(hashlib.sha256(canonical(ev)).digest())}
+            # v10 redaction keeps neither the content of these nor the top-level "redacts"
+            redacted = {k: v for k, v in ev.items() if k != "redacts"}
+            redacted["content"] = {}
+            ev["signatures"] = {self.A.server_name: {
+                self.A.key.key_id: self.A.key.sign(canonical(redacted))}}
+            eid = "$" + b64u(hashlib.sha256(canonical(redacted)).digest())
+            chain.append((ev, eid))
+            prev, depth = eid, ev["depth"]
+            return eid
+        base, _ = self._forged_event(self.A, alice)
+        base["depth"] = 5000  # above the other tests' hand-made events (/messages: by depth)
+        id1 = link(dict(base), "group red 1")
+        red = link(dict(base, type="m.room.redaction", redacts=id1, content={}))
+        link(dict(base), "group red 2")
+        topic = link(dict(base, type="m.room.topic", state_key="",
+                          content={"topic": "group topic"}))
+        id3 = link(dict(base), "group red 3")
+        r = self.send_txn(self.B, self.A, "gs-" + os.urandom(4).hex(), pdus=[e for e, _ in chain])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {eid: {} for _, eid in chain}, r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/event/{q(id1)}", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("body", r["content"], r)
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/state/m.room.topic/", token=self.tok["bob"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["topic"], "group topic")
+        r = self.B.get(f"{CS}/rooms/{q(self.room)}/messages?dir=b&limit=5", token=self.tok["bob"])
+        self.assertEqual([e["event_id"] for e in r["chunk"]],
+                         [eid for _, eid in reversed(chain)], r)
+        self.assertEqual(r["chunk"][0]["event_id"], id3)
+        self.assertEqual(r["chunk"][3]["event_id"], red)
+        self.assertEqual(r["chunk"][1]["event_id"], topic)
+        # A gets its own (hand-made) events too, relayed by B, so that both DAGs agree again
+        r = self.send_txn(self.A, self.B, "gsr-" + os.urandom(4).hex(),
+                          pdus=[e for e, _ in chain])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {eid: {} for _, eid in chain}, r)
 
     def test_limits_and_bad_transactions(self):
         pdu = {"type": "m.room.message"}

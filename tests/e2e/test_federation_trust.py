@@ -11,8 +11,8 @@ import time
 import unittest
 import urllib.parse
 
-from fedharness import (FakeOrigin, FedServer, Key, TestCA, start_servers, stop_servers,
-                        user_with_name, verify_json, xmatrix)
+from fedharness import (FakeOrigin, FedServer, FedTestCase, Key, TestCA, start_servers,
+                        stop_servers, user_with_name, verify_json, xmatrix)
 
 PROFILE = "/_matrix/federation/v1/query/profile"
 
@@ -21,38 +21,27 @@ def profile_path(user):
     return f"{PROFILE}?user_id={urllib.parse.quote(user)}"
 
 
-class TestFederationTrust(unittest.TestCase):
+class TestFederationTrust(FedTestCase):
     """A and B federate; N is a notary B trusts (trusted_key_servers with N's key); B allows
     only A and N (federation_domain_whitelist); N may only talk to A."""
 
+    INSTANCES = {"A": FedServer, "N": FedServer, "B": FedServer}
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amtsbote-fed-")
-        cls.ca = TestCA(cls.tmp)
-        ca_cfg = {"federation_custom_ca_list": [cls.ca.ca]}
-        cls.A = FedServer(cls.ca, dict(ca_cfg))
+    def before_start(cls):
         cls.old_key = Key("a_old")
         cls.A.overrides["old_signing_keys"] = {
             cls.old_key.key_id: {"key": cls.old_key.public, "expired_ts": 1_600_000_000_000}}
-        cls.N = FedServer(cls.ca, dict(ca_cfg))
-        cls.B = FedServer(cls.ca, dict(ca_cfg))
         cls.B.overrides.update({
             "trusted_key_servers": [{"server_name": cls.N.server_name,
                                      "verify_keys": {cls.N.key.key_id: cls.N.key.public}}],
             "federation_domain_whitelist": [cls.A.server_name, cls.N.server_name],
         })
         cls.N.overrides["federation_domain_whitelist"] = [cls.A.server_name]
-        try:
-            cls.servers = start_servers(cls.A, cls.N, cls.B)
-        except Exception:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-        user_with_name(cls.B, "bob", "Bob B")
 
     @classmethod
-    def tearDownClass(cls):
-        stop_servers(cls.servers)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def after_start(cls):
+        user_with_name(cls.B, "bob", "Bob B")
 
     def assertError(self, r, status, errcode):
         self.assertEqual(r.status, status, r)

@@ -9,35 +9,11 @@
 #include "server/config.h"
 #include "server/retention.h"
 #include "tests/unit.h"
+#include "tests/configtest.h"
 
-static const char *const minimal = "server_name: example.org\n"
-                                   "signing_key_path: /k\n"
-                                   "listeners:\n"
-                                   "  - port: 8008\n"
-                                   "    resources: [{names: [client]}]\n"
-                                   "database:\n"
-                                   "  name: psycopg2\n"
-                                   "  args: {database: amtsbote}\n";
-
-static int parse_extra(const char *extra, struct config *c, char *err, size_t n)
-{
-    char text[4096];
-    snprintf(text, sizeof text, "%s%s", minimal, extra);
-    return config_parse(text, strlen(text), c, err, n);
-}
-
-static void fails(const char *extra, const char *want)
-{
-    struct config c;
-    char err[256] = "";
-    if (parse_extra(extra, &c, err, sizeof err) == 0) {
-        UNIT_FAIL("accepted: %s", extra);
-        config_free(&c);
-        return;
-    }
-    if (!strstr(err, want))
-        UNIT_FAIL("error \"%s\" does not contain \"%s\"", err, want);
-}
+/* tests/configtest.h under the short names this file uses */
+#define parse_extra configtest_parse_extra
+#define fails configtest_fails
 
 TEST(privacy_defaults)
 {
