@@ -376,6 +376,23 @@ out:
     return rc;
 }
 
+void ssconn_drop_caches(const char *user_id)
+{
+    size_t lu = strlen(user_id);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < nconns; i++) {
+        struct conn *c = conns[i];
+        if (strncmp(c->key, user_id, lu) != 0 || c->key[lu] != '\x1f')
+            continue;
+        nbytes -= c->cache_len;
+        free(c->cache);
+        c->cache = NULL;
+        c->cache_len = 0;
+        c->cache_serial = 0;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void ssconn_expire(int64_t idle_ms)
 {
     pthread_mutex_lock(&lock);

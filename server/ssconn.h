@@ -50,6 +50,10 @@ int ssconn_put_cached(const char *user_id, const char *device_id, const char *co
                       const char *from, json_t *snap, const json_t *cache, int64_t cache_pos,
                       uint64_t unchanged, char *out, size_t n);
 
+/* Drop the room-list caches of every connection of user_id (something changed their list
+ * that the notifier does not name them for, e.g. a forgotten room). */
+void ssconn_drop_caches(const char *user_id);
+
 /* Forget the connections unused for idle_ms or more (SSCONN_IDLE_MS happens on its own at
  * every ssconn_put; tests pass 0). */
 void ssconn_expire(int64_t idle_ms);

@@ -599,3 +599,22 @@ class SlidingSync(ServerTestCase):
         self.assertNotEqual(f1, f2)
         self.ss(tok, body, pos=f2)
         self.assertEqual(self.ss(tok, body, pos=f1, status=400).errcode, "M_UNKNOWN_POS")
+
+    def test_forgotten_room_leaves_the_kept_list(self):
+        """A connection's next request starts from the room list its last answer read; a room
+        forgotten meanwhile (nothing in the stream names the user for it) must still drop out
+        of the list."""
+        tok = self.s.register("forgetful")["access_token"]
+        self.tok["forgetful"] = tok
+        rid = self.room("forgetful")
+        body = {"conn_id": "forget", "lists": {"all": {"ranges": [[0, 9]], "timeline_limit": 1}}}
+        r = self.ss(tok, body)
+        self.assertEqual(r["lists"]["all"]["count"], 1)
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/leave", {}, token=tok).status, 200)
+        r = self.ss(tok, body, pos=r["pos"])
+        self.assertEqual(r["rooms"][rid]["membership"], "leave")
+        self.assertEqual(r["lists"]["all"]["count"], 1)  # sent before: it stays, as left
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/forget", {}, token=tok).status, 200)
+        r = self.ss(tok, body, pos=r["pos"])
+        self.assertEqual(r["lists"]["all"]["count"], 0)
+        self.assertNotIn(rid, r.get("rooms", {}))

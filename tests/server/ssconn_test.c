@@ -117,6 +117,15 @@ TEST(cache)
     CHECK(ssconn_put_cached("@k:x", "D", "", q, snap(3), list, 13, 0, r, sizeof r) == 0);
     CHECK(ssconn_put_cached("@k:x", "D", "", q, snap(4), NULL, 14, serial, r, sizeof r) == 0);
     CHECK(ssconn_cache("@k:x", "D", "", &at, &serial) == NULL);
+    /* a forgotten room: the user's kept lists go, the positions stay */
+    CHECK(ssconn_put_cached("@k:x", "D", "", q, snap(5), list, 16, 0, r, sizeof r) == 0);
+    ssconn_drop_caches("@k:");
+    c = ssconn_cache("@k:x", "D", "", &at, &serial); /* "@k:" is another user */
+    CHECK(c != NULL);
+    json_decref(c);
+    ssconn_drop_caches("@k:x");
+    CHECK(ssconn_cache("@k:x", "D", "", &at, &serial) == NULL);
+    CHECK_INT(got("@k:x", "D", "", r), 5);
     /* a refused answer leaves the connection alone */
     size_t before = ssconn_bytes();
     CHECK(ssconn_put_cached("@k:x", "D", "", "1_1", snap(3), list, 15, 0, q, sizeof q) == -1);
