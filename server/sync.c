@@ -436,10 +436,14 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
     }
 
     /* steps 2-3: timelines and state */
-    /* the timelines and the unread counts of the joined rooms, in one round trip */
+    /* the timelines and the unread counts of the joined rooms, in one round trip; with them
+     * the state groups at the ends of the ranges where state may move unseen: a narrowing
+     * filter, or (incremental) a fork, a merge or a gap (server/sync_room.c step 2) */
+    bool want_groups = x.narrow || q->has_since;
     if (json_array_size(ranges) && json_array_size(joined_ids)) {
         if (db_sync_timelines_counts(x.c, ranges, x.limit + 1, q->user_id, q->device_id, tf,
-                                     joined_ids, x.upto, &tls, &counts) < 0)
+                                     joined_ids, x.upto, &tls, &counts,
+                                     want_groups ? &x.groups : NULL) < 0)
             goto out;
     } else {
         tls = json_array_size(ranges)
@@ -451,8 +455,8 @@ int sync_compute(const struct sync_req *q, struct sync_result *r)
         if (!tls || !counts)
             goto out;
     }
-    /* a narrowing filter: where state moved in the range, the timeline may not show it */
-    if (x.narrow && json_array_size(ranges) && !(x.groups = db_sync_groups_at(x.c, ranges)))
+    if (want_groups && json_array_size(ranges) && !x.groups &&
+        !(x.groups = db_sync_groups_at(x.c, ranges)))
         goto out;
     if (record && q->has_since && !q->full_state && json_array_size(ranges)) {
         json_t *rooms = json_array();

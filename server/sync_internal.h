@@ -24,7 +24,8 @@ struct sync_ctx {
     unsigned user_kinds;
     json_t *room_kinds;
     /* a timeline filter that can turn events away (filter_event_narrows): state events of
-     * the range may be missing from the timeline; groups {room_id: [g_since, g_upto]} */
+     * the range may be missing from the timeline; groups {room_id: [g_since, g_upto]} (read
+     * for a narrowing filter and for every incremental sync; else NULL) */
     bool narrow;
     json_t *groups;
     /* lazy-loading record of the device (migration 0020): `lazy_sent` {room_id: {state_key:

@@ -10,18 +10,23 @@
  *     event returned.
  *  2. State: the state at the start of the timeline for a room that starts from scratch (or
  *     full_state); after a gap (`limited`) the entries that differ from the state at
- *     `since`; otherwise nothing (the timeline carries every change). With a narrowing
- *     timeline filter, state events of the range may be missing from the timeline: then the
- *     state at the end of the range counts too (an entry changed by an event the timeline
- *     left out is given in its newest form), as Synapse does, so no state is lost.
+ *     `since`; otherwise nothing (the timeline carries every change). The state at the start
+ *     is the state before the first event in the DAG (its state group, or for a state event
+ *     that group's parent), not after its neighbour in the stream: after a fork that one may
+ *     be of the other branch. Where the timeline does not carry every change, the state at
+ *     the end of the range counts too (an entry changed by an event the timeline left out is
+ *     given in its newest form), as Synapse does, so no state is lost: with a narrowing
+ *     timeline filter (state events of the range may be missing from the timeline), and when
+ *     the state moved where no timeline event shows it (a fork or its merge inside the
+ *     timeline; a gap closed through /state_ids before it: the state before its first event
+ *     is not the state at `since`; then even an unlimited timeline gets the difference).
  *  3. Lazy-loading keeps only the member events of the timeline's senders and the user's own;
  *     without include_redundant_members, those the device was already sent (and still
  *     current) are left out: the record is per device, kept in sync_lazy_members, and
  *     counts only what went out in responses up to `since` (so a response the client never
  *     got does not count). The senders' member events at a state group are read through a
  *     process-wide cache shared with sliding sync (sync_group_members): groups never change.
- * Assumes a linear room DAG for "state before an event" (the event before it in the stream);
- * federation brings forks and will read the state group of the prev events instead. */
+ * The state at `since` is the state after the newest event at or below it in the stream. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -232,21 +237,42 @@ static json_t *build_timeline(struct sync_ctx *x, const char *room_id, json_t *r
     return tl;
 }
 
+/* The state group before the event of `row` (a timeline row): a state event's group is
+ * derived from the state before it (room.c persist, room_recv_group_after, the backfill), any
+ * other event's group is that state; 0 for an event with nothing before it (the create). Read
+ * from the event's place in the DAG, not from its neighbour in the stream, which after a fork
+ * may be an event of the other branch. */
+static int64_t row_group_before(const json_t *row)
+{
+    if (!json_object_get(json_object_get(row, "pdu"), "state_key"))
+        return json_integer_value(json_object_get(row, "group"));
+    return json_integer_value(json_object_get(row, "parent"));
+}
+
 /* The state group before the row `first` (or at upto when the timeline is empty). */
 static int64_t group_before(struct sync_ctx *x, const char *room_id, const json_t *first)
 {
     if (!first)
         return db_sync_group_at_stream(x->c, room_id, x->upto);
-    int64_t g = 0;
-    int64_t depth = json_integer_value(json_object_get(first, "depth"));
-    int64_t stream = json_integer_value(json_object_get(first, "stream"));
-    int rc = db_events_group_at(x->c, room_id, depth, stream - 1, &g);
-    if (rc == 0) { /* nothing before it here: a join over federation (room_receive_state),
-                      whose state group derives from the state it joined into */
-        int64_t group = json_integer_value(json_object_get(first, "group"));
-        return group > 0 ? db_state_group_parent(x->c, group) : 0;
+    return row_group_before(first);
+}
+
+/* Do the rows (newest first) from `first` to the newest form one chain, the state before each
+ * event being the state after the one before it in the stream? Then the timeline, applied to
+ * the state before `first`, ends in the state after the newest. A fork, its merge or a state
+ * resolution, and a gap closed through /state_ids (server/room_outlier.c) break the chain:
+ * the state then moved in ways no timeline event shows. */
+static bool rows_chained(const json_t *rows, const json_t *first)
+{
+    for (size_t i = 0; i + 1 < json_array_size(rows); i++) {
+        const json_t *row = json_array_get(rows, i);
+        if (row == first)
+            break;
+        if (row_group_before(row) !=
+            json_integer_value(json_object_get(json_array_get(rows, i + 1), "group")))
+            return false;
     }
-    return rc < 0 ? -1 : g;
+    return true;
 }
 
 /* --- state ------------------------------------------------------------------------------ */
@@ -318,33 +344,44 @@ static void pick_state(struct sync_ctx *x, const char *room_id, json_t *now, jso
 
 /* Step 2. Returns the state events (client format) for a room, or NULL on error. */
 static json_t *build_state(struct sync_ctx *x, const char *room_id, bool from_scratch,
-                           bool limited, const json_t *first, json_t *senders,
-                           json_t *timeline_ids)
+                           bool limited, const json_t *rows, const json_t *first,
+                           json_t *senders, json_t *timeline_ids)
 {
     const json_t *sf = filter_room_part(x->q->filter, "state");
-    const json_t *groups = x->narrow ? json_object_get(x->groups, room_id) : NULL;
+    const json_t *groups = json_object_get(x->groups, room_id); /* incremental or narrow */
     int64_t g_since = json_integer_value(json_array_get(groups, 0));
     int64_t g_end = json_integer_value(json_array_get(groups, 1));
     /* state events of the range the filtered timeline may not show */
-    bool hidden = groups && (from_scratch || g_end != g_since);
-    if (!from_scratch && !limited && !hidden && (!x->lazy || !json_object_size(senders)))
+    bool hidden = x->narrow && groups && (from_scratch || g_end != g_since);
+    /* the state moved where no timeline event shows it: within the timeline (a fork, its
+     * merge), or before it (the state before its first event is not the state at since) */
+    bool chained = !first || rows_chained(rows, first);
+    bool moved =
+        !chained || (!from_scratch && groups && first && row_group_before(first) != g_since);
+    if (!from_scratch && !limited && !hidden && !moved &&
+        (!x->lazy || !json_object_size(senders)))
         return json_array(); /* the timeline carries every change */
     json_t *ids = json_array(), *now = NULL, *end = NULL, *then = NULL, *evs = NULL, *out = NULL;
     int64_t gt = group_before(x, room_id, first);
     if (gt < 0)
         goto done;
-    if (!from_scratch && !limited && !hidden) {
+    if (!from_scratch && !limited && !hidden && !moved) {
         if (lazy_senders(x, room_id, gt, senders, timeline_ids, ids) < 0)
             goto done;
     } else {
+        /* the state at the end counts too when the timeline does not lead to it (as
+         * Synapse's state delta: start and end, less `since`, less the timeline) */
+        int64_t ge = groups ? g_end
+                            : json_integer_value(json_object_get(json_array_get(rows, 0), "group"));
+        bool want_end = (hidden || !chained) && ge != gt;
         now = gt ? db_state_group_load(x->c, gt) : json_object();
-        if (hidden && g_end != gt)
-            end = g_end ? db_state_group_load(x->c, g_end) : json_object();
+        if (want_end)
+            end = ge ? db_state_group_load(x->c, ge) : json_object();
         if (!from_scratch) {
             int64_t gs = groups ? g_since : db_sync_group_at_stream(x->c, room_id, x->since);
             then = gs > 0 ? db_state_group_load(x->c, gs) : gs == 0 ? json_object() : NULL;
         }
-        if (!now || (hidden && g_end != gt && !end) || (!from_scratch && !then))
+        if (!now || (want_end && !end) || (!from_scratch && !then))
             goto done;
         pick_state(x, room_id, now, end, then, senders, timeline_ids, ids);
     }
@@ -410,8 +447,8 @@ json_t *sync_room_entry(struct sync_ctx *x, const char *room_id, const json_t *m
         if (x->lazy && type && strcmp(type, "m.room.member") == 0)
             lazy_note(x, room_id, json_string_value(json_object_get(pdu, "state_key")), id);
     }
-    json_t *state = build_state(x, room_id, from_scratch || x->q->full_state, limited, first,
-                                senders, timeline_ids);
+    json_t *state = build_state(x, room_id, from_scratch || x->q->full_state, limited, rows,
+                                first, senders, timeline_ids);
     json_decref(senders);
     json_decref(timeline_ids);
     if (!state) {

@@ -72,7 +72,9 @@ json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *ro
     "SELECT coalesce(json_object_agg(x.room_id, t.evs), '{}'::json) FROM "                      \
     "jsonb_to_recordset($1::jsonb) AS x(room_id text, since bigint, upto bigint) "              \
     "CROSS JOIN LATERAL (SELECT json_agg(json_build_object('event_id', e.event_id, "           \
-    "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, "                   \
+    "'depth', e.depth, 'stream', e.stream_ordering, 'group', e.state_group, 'parent', "        \
+    "(SELECT sg.parent FROM state_groups sg WHERE e.state_key IS NOT NULL AND sg.id = "         \
+    "e.state_group), "                                                                          \
     "'redacted_by', e.redacted_by, 'txn_id', (SELECT t.txn_id FROM event_txns t WHERE "         \
     "t.event_id = e.event_id AND t.user_id = $3 AND t.device_id = $4), 'related', "             \
     "EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id), 'pdu', "         \
@@ -197,30 +199,49 @@ json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_
     return v;
 }
 
+/* per range: the state group after the newest event at or below `since`, and at `upto` */
+static const char groups_sql[] =
+    "SELECT coalesce(json_object_agg(x.room_id, json_build_array(coalesce((SELECT "
+    "e.state_group FROM events e WHERE e.room_id = x.room_id AND e.stream_ordering <= "
+    "x.since AND e.rejected IS NULL ORDER BY e.stream_ordering DESC LIMIT 1), 0), "
+    "coalesce((SELECT e.state_group FROM events e WHERE e.room_id = x.room_id AND "
+    "e.stream_ordering <= x.upto AND e.rejected IS NULL ORDER BY e.stream_ordering DESC "
+    "LIMIT 1), 0))), '{}'::json) FROM jsonb_to_recordset($1::jsonb) AS x(room_id text, "
+    "since bigint, upto bigint)";
+
 int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                              const char *device_id, const json_t *tf, json_t *rooms, int64_t upto,
-                             json_t **tls, json_t **counts)
+                             json_t **tls, json_t **counts, json_t **groups)
 {
     char l[24], u[24], *f = NULL;
     char *r = json_dumps(ranges, JSON_COMPACT), *ids = json_dumps(rooms, JSON_COMPACT);
     int rc = -1;
     *tls = *counts = NULL;
+    if (groups)
+        *groups = NULL;
     if (r && ids && filter_sql(tf, &f) == 0) {
         const char *tp[] = {r, db_i64(l, limit), user_id, device_id ? device_id : "", f};
         const char *cp[] = {user_id, ids, db_i64(u, upto)};
-        const char *const sqls[] = {f ? timelines_filtered_sql : timelines_sql, counts_sql};
-        const int ns[] = {f ? 5 : 4, 3};
-        const char *const *ps[] = {tp, cp};
-        PGresult *rs[2];
-        if (db_exec_many(c, 2, sqls, ns, ps, rs) == 0) {
+        const char *gp[] = {r};
+        const char *const sqls[] = {f ? timelines_filtered_sql : timelines_sql, counts_sql,
+                                    groups_sql};
+        const int ns[] = {f ? 5 : 4, 3, 1};
+        const char *const *ps[] = {tp, cp, gp};
+        PGresult *rs[3];
+        size_t k = groups ? 3 : 2;
+        if (db_exec_many(c, k, sqls, ns, ps, rs) == 0) {
             *tls = db_json(rs[0]);
             *counts = db_json(rs[1]);
-            rc = *tls && *counts ? 0 : -1;
+            json_t *g = groups ? db_json(rs[2]) : NULL;
+            rc = *tls && *counts && (!groups || g) ? 0 : -1;
             if (rc < 0) {
                 json_decref(*tls);
                 json_decref(*counts);
-                *tls = *counts = NULL;
+                json_decref(g);
+                *tls = *counts = g = NULL;
             }
+            if (groups)
+                *groups = g;
         }
     }
     free(r);
@@ -235,16 +256,7 @@ json_t *db_sync_groups_at(struct dbc *c, json_t *ranges)
     if (!r)
         return NULL;
     const char *p[] = {r};
-    json_t *v = db_json(db_exec(
-        c,
-        "SELECT coalesce(json_object_agg(x.room_id, json_build_array(coalesce((SELECT "
-        "e.state_group FROM events e WHERE e.room_id = x.room_id AND e.stream_ordering <= "
-        "x.since AND e.rejected IS NULL ORDER BY e.stream_ordering DESC LIMIT 1), 0), "
-        "coalesce((SELECT e.state_group FROM events e WHERE e.room_id = x.room_id AND "
-        "e.stream_ordering <= x.upto AND e.rejected IS NULL ORDER BY e.stream_ordering DESC "
-        "LIMIT 1), 0))), '{}'::json) FROM jsonb_to_recordset($1::jsonb) AS x(room_id text, "
-        "since bigint, upto bigint)",
-        1, p));
+    json_t *v = db_json(db_exec(c, groups_sql, 1, p));
     free(r);
     return v;
 }

@@ -25,9 +25,10 @@ json_t *db_sync_joined_throughout(struct dbc *c, const char *user_id, json_t *ro
  * only those passing the types, not_types, senders, not_senders and contains_url of `tf`
  * (a RoomEventFilter, borrowed, may be NULL; matched as filter_event_ok does), so the limit
  * is filled from matching events. New object {room_id: [{event_id, depth, stream, group,
- * redacted_by, txn_id, related, pdu}]} holding only rooms that have such events; txn_id is
- * the client transaction ID when user_id's device_id sent the event, else null; related is
- * true when relations point at the event (threads, edits, reactions). */
+ * parent, redacted_by, txn_id, related, pdu}]} holding only rooms that have such events;
+ * parent is, for a state event, the parent of its state group (the state before it), else
+ * null; txn_id is the client transaction ID when user_id's device_id sent the event, else
+ * null; related is true when relations point at the event (threads, edits, reactions). */
 json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                           const char *device_id, const json_t *tf);
 
@@ -35,10 +36,11 @@ json_t *db_sync_timelines(struct dbc *c, json_t *ranges, int limit, const char *
  * {thread_id: [notifications, highlights]}} (thread "main" for the main timeline and
  * unthreaded events); NULL on error. */
 json_t *db_push_counts(struct dbc *c, const char *user_id, json_t *rooms, int64_t upto);
-/* db_sync_timelines and db_push_counts(rooms) in one round trip. 0 (both set) or -1. */
+/* db_sync_timelines, db_push_counts(rooms) and, when groups is non-NULL, db_sync_groups_at
+ * (ranges) in one round trip. 0 (all set) or -1. */
 int db_sync_timelines_counts(struct dbc *c, json_t *ranges, int limit, const char *user_id,
                              const char *device_id, const json_t *tf, json_t *rooms, int64_t upto,
-                             json_t **tls, json_t **counts);
+                             json_t **tls, json_t **counts, json_t **groups);
 /* For each {room_id, since, upto} of `ranges` (borrowed): the state groups at `since` and at
  * `upto` (as db_sync_group_at_stream; 0 when none). New object {room_id: [g_since, g_upto]}. */
 json_t *db_sync_groups_at(struct dbc *c, json_t *ranges);
