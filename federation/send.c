@@ -23,7 +23,10 @@
  *    a PDU hit a transient failure (key fetch, database).
  * 6. Each EDU must come from one of the origin's users (its sender / user_id is on the
  *    origin) and concern a room whose ACL allows the origin; bad EDUs are skipped (EDUs have
- *    no per-item answer). */
+ *    no per-item answer).
+ * 7. The transaction's to-device messages (m.direct_to_device) are delivered before any of
+ *    its PDUs is received, so a room key never reaches /sync after the message it opens;
+ *    the other EDUs are received while the PDUs are. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,9 +326,15 @@ static const struct {
     {"m.presence", edu_presence},
 };
 
+static bool is_to_device(const json_t *edu)
+{
+    const char *type = json_is_object(edu) ? str(edu, "edu_type") : NULL;
+    return type && strcmp(type, "m.direct_to_device") == 0;
+}
+
 static void receive_edu(const char *origin, const json_t *edu)
 {
-    const char *type = str(edu, "edu_type");
+    const char *type = json_is_object(edu) ? str(edu, "edu_type") : NULL;
     const json_t *content = json_object_get(edu, "content");
     if (!type || !json_is_object(content))
         return;
@@ -459,6 +468,18 @@ static json_t *process(const char *origin, const json_t *pdus, const json_t *edu
         json_decref(results);
         return NULL;
     }
+    /* To-device messages first, before any PDU is received: a sender puts a Megolm key in
+     * the queue before the message it opens, and when both travel in one transaction the
+     * key must reach the recipient's /sync no later than the message (clients such as
+     * matrix-nio do not try an undecryptable event again when its key comes later). They are
+     * a row each, so the PDUs wait for little. */
+    size_t i;
+    json_t *edu;
+    json_array_foreach(edus, i, edu)
+    {
+        if (is_to_device(edu))
+            receive_edu(origin, edu);
+    }
     size_t threads = 0;
     if (w) {
         w->refs = 1;
@@ -484,11 +505,9 @@ static json_t *process(const char *origin, const json_t *pdus, const json_t *edu
             room_worker(w);
         }
     }
-    size_t i;
-    json_t *edu;
-    json_array_foreach(edus, i, edu)
+    json_array_foreach(edus, i, edu) /* the other EDUs while the PDUs are received */
     {
-        if (json_is_object(edu))
+        if (!is_to_device(edu))
             receive_edu(origin, edu);
     }
     if (w) {

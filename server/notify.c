@@ -302,6 +302,69 @@ void notify_end(struct notify_ticket *t, bool committed)
     woken_run(&k);
 }
 
+/* MSC4186 "bump_stamp": the event types that count as activity */
+static const char *const bump_types[] = {
+    "m.room.create", "m.room.message", "m.room.encrypted", "m.sticker",
+    "m.call.invite", "m.poll.start",   "m.beacon_info",
+};
+
+const char *const *notify_bump_types(size_t *n)
+{
+    *n = sizeof bump_types / sizeof *bump_types;
+    return bump_types;
+}
+
+unsigned notify_event_kinds(const char *type, const char *state_key)
+{
+    unsigned k = NOTIFY_TIMELINE;
+    for (size_t i = 0; type && i < sizeof bump_types / sizeof *bump_types; i++)
+        if (strcmp(type, bump_types[i]) == 0)
+            k |= NOTIFY_BUMP;
+    if (type && state_key && !*state_key && strcmp(type, "m.room.encryption") == 0)
+        k |= NOTIFY_ENCRYPT;
+    return k;
+}
+
+int notify_moves(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
+                 json_t *rooms, json_t *moves)
+{
+    *user_kinds = 0;
+    pthread_mutex_lock(&mu);
+    bool covered = recent_floor <= since && upto <= published;
+    for (size_t i = 0; covered && i < recent_count; i++) {
+        const struct touch *t = &recent[i];
+        if (t->pos <= since || t->pos > upto)
+            continue;
+        if (t->user_id && strcmp(t->user_id, user_id) == 0)
+            *user_kinds |= t->kind;
+        if (!t->room_id)
+            continue;
+        json_t *k = json_object_get(rooms, t->room_id);
+        json_object_set_new(rooms, t->room_id,
+                            json_integer((json_int_t)t->kind | json_integer_value(k)));
+        json_t *m = json_object_get(moves, t->room_id);
+        if (json_is_null(m))
+            continue; /* unknown already */
+        if (!(t->kind & NOTIFY_TIMELINE)) {
+            if (t->kind & NOTIFY_EVENT) /* an event outside the engine's batches */
+                json_object_set_new(moves, t->room_id, json_null());
+            continue;
+        }
+        if (!m) {
+            m = json_pack("[I,I,I]", (json_int_t)0, (json_int_t)0, (json_int_t)0);
+            json_object_set_new(moves, t->room_id, m);
+        }
+        if (t->pos > json_integer_value(json_array_get(m, 0)))
+            json_integer_set(json_array_get(m, 0), t->pos);
+        if ((t->kind & NOTIFY_BUMP) && t->pos > json_integer_value(json_array_get(m, 1)))
+            json_integer_set(json_array_get(m, 1), t->pos);
+        json_integer_set(json_array_get(m, 2),
+                         json_integer_value(json_array_get(m, 2)) | (json_int_t)t->kind);
+    }
+    pthread_mutex_unlock(&mu);
+    return covered ? 0 : -1;
+}
+
 int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
                    json_t *rooms)
 {

@@ -38,8 +38,18 @@ enum notify_kind {
     NOTIFY_INBOX = 1 << 4,    /* a to-device message for a user */
     NOTIFY_DEVICES = 1 << 5,  /* a device list changed */
     NOTIFY_MEMBER = 1 << 6,   /* a member event (with NOTIFY_EVENT): who shares a room moved */
-    NOTIFY_ALL = 0xff,
+    /* set only for the events of a room's timeline (the room engine's batches), with
+     * NOTIFY_EVENT; sliding sync keeps its room list in order from them (notify_moves) */
+    NOTIFY_TIMELINE = 1 << 7,
+    NOTIFY_BUMP = 1 << 8,    /* an event type that counts as activity (MSC4186 bump_stamp) */
+    NOTIFY_ENCRYPT = 1 << 9, /* m.room.encryption (state key "") */
+    NOTIFY_ALL = 0x3ff,
 };
+/* The NOTIFY_TIMELINE, NOTIFY_BUMP and NOTIFY_ENCRYPT bits for a room event of this type and
+ * state key (NULL: not a state event). */
+unsigned notify_event_kinds(const char *type, const char *state_key);
+/* The event types of NOTIFY_BUMP (static storage; *n of them). */
+const char *const *notify_bump_types(size_t *n);
 /* Record what the transaction wrote at position `pos`: a room (room_id, and `user_id` when
  * the change concerns one user in particular, e.g. the target of a member event) or only a
  * user (room_id NULL: account data, to-device). Strings are copied. */
@@ -60,6 +70,14 @@ int64_t notify_position(void);
  * notifier no longer remembers that far back (then assume everything changed). */
 int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
                    json_t *rooms);
+
+/* As notify_changes, and in `moves` (an object, filled) for every room with timeline events
+ * in (since, upto] (touches with NOTIFY_TIMELINE): room_id -> [last, bump, kinds], the newest
+ * such position, the newest of an activity event (0: none), and the OR of their kinds; null
+ * for a room also touched with NOTIFY_EVENT without NOTIFY_TIMELINE in the range (its
+ * positions are not known here: read them). 0, or -1 as notify_changes. */
+int notify_moves(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
+                 json_t *rooms, json_t *moves);
 
 /* A parked /sync. `rooms` are the rooms whose changes concern it (sorted by notify_wait). */
 typedef void (*notify_wake_fn)(void *arg);

@@ -64,7 +64,8 @@ void room_batch_announce(struct batch *b, bool committed)
         /* a member event also concerns its target, who may not be in the room yet */
         bool member = type && skey && strcmp(type, "m.room.member") == 0;
         notify_touch(b->ticket, b->items[i].stream, b->items[i].room_id, member ? skey : NULL,
-                     member ? NOTIFY_EVENT | NOTIFY_MEMBER : NOTIFY_EVENT);
+                     (member ? NOTIFY_EVENT | NOTIFY_MEMBER : NOTIFY_EVENT) |
+                         notify_event_kinds(type, skey));
     }
     notify_end(b->ticket, committed);
     b->ticket = NULL;

@@ -31,6 +31,7 @@
 #include "server/room.h"
 #include "server/room_internal.h"
 #include "server/retention.h"
+#include "server/ssconn.h"
 #include "server/token.h"
 #include "storage/events.h"
 #include "storage/rooms.h"
@@ -684,6 +685,8 @@ enum room_rc room_forget(const char *room_id, const char *user_id, char *why, si
         goto out;
     }
     rc = db_rooms_forget(c, room_id, user_id) < 0 ? ROOM_ERR : ROOM_OK;
+    if (rc == ROOM_OK) /* no stream position names this: sliding sync's kept lists must go */
+        ssconn_drop_caches(user_id);
 out:
     room_standing_clear(&s);
     db_put(c);

@@ -35,12 +35,6 @@
 #define MAX_FILTER_ITEMS 50
 #define MAX_TIMELINE 100
 
-/* MSC4186 "bump_stamp": the event types that count as activity */
-static const char *const bump_types[] = {
-    "m.room.create", "m.room.message", "m.room.encrypted", "m.sticker",
-    "m.call.invite", "m.poll.start",   "m.beacon_info",
-};
-
 /* --- validation ------------------------------------------------------------------------- */
 
 static bool is_uint(const json_t *v)
@@ -457,8 +451,9 @@ static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
     if (!q->list || q->list_pos > x->upto)
         return NULL;
     unsigned uk = 0;
-    json_t *rk = json_object(), *ids = json_array(), *moved = NULL, *out = NULL;
-    if (notify_changes(q->user_id, q->list_pos, x->upto, &uk, rk) < 0 ||
+    json_t *rk = json_object(), *ids = json_array(), *moved = json_object(), *out = NULL;
+    json_t *mv = json_object();
+    if (notify_moves(q->user_id, q->list_pos, x->upto, &uk, rk, mv) < 0 ||
         (uk & (NOTIFY_EVENT | NOTIFY_ACCOUNT | NOTIFY_MEMBER)))
         goto out;
     *direct_ok = true;
@@ -468,16 +463,35 @@ static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
     {
         const char *id = json_string_value(json_object_get(row, "room_id"));
         /* a room the user is not in shows activity only up to their membership */
-        if ((json_integer_value(json_object_get(rk, id)) & NOTIFY_EVENT) &&
-            strcmp(json_string_value(json_object_get(row, "membership")), "join") == 0)
+        if (!(json_integer_value(json_object_get(rk, id)) & NOTIFY_EVENT) ||
+            strcmp(json_string_value(json_object_get(row, "membership")), "join") != 0)
+            continue;
+        /* the notifier saw the room's new events (every woken connection of the room takes
+         * them from there: no read); else read them */
+        const json_t *m = json_object_get(mv, id);
+        if (json_is_array(m)) {
+            json_int_t bump = json_integer_value(json_array_get(m, 1));
+            unsigned k = (unsigned)json_integer_value(json_array_get(m, 2));
+            json_object_set_new(moved, id,
+                                json_pack("{s:I,s:o,s:b}", "last",
+                                          json_integer_value(json_array_get(m, 0)), "bump",
+                                          bump ? json_integer(bump) : json_null(), "encrypted",
+                                          (k & NOTIFY_ENCRYPT) != 0));
+        } else {
             json_array_append_new(ids, json_string(id));
+        }
     }
-    if (!json_array_size(ids)) {
+    if (json_array_size(ids)) {
+        json_t *got = db_ss_rooms_moved(x->c, ids, q->list_pos, x->upto, bt);
+        if (!got)
+            goto out;
+        json_object_update(moved, got);
+        json_decref(got);
+    }
+    if (!json_object_size(moved)) {
         out = json_incref((json_t *)q->list);
         goto out;
     }
-    if (!(moved = db_ss_rooms_moved(x->c, ids, q->list_pos, x->upto, bt)))
-        goto out;
     out = json_array();
     json_array_foreach(q->list, i, row)
     {
@@ -497,6 +511,7 @@ static json_t *list_moved(struct ss_ctx *x, const json_t *bt, bool *direct_ok)
     }
 out:
     json_decref(rk);
+    json_decref(mv);
     json_decref(ids);
     json_decref(moved);
     return out;
@@ -519,8 +534,10 @@ int ss_compute(const struct ss_req *q, struct ss_result *r)
     json_t *exts = json_object(), *counts = json_object(), *by_id = json_object();
     json_t **order = NULL;
     struct selection s = {.idx = json_object(), .held = json_array(), .where = json_object()};
-    for (size_t i = 0; i < sizeof bump_types / sizeof *bump_types; i++)
-        json_array_append_new(bt, json_string(bump_types[i]));
+    size_t nbt;
+    const char *const *bts = notify_bump_types(&nbt); /* MSC4186 bump_stamp */
+    for (size_t i = 0; i < nbt; i++)
+        json_array_append_new(bt, json_string(bts[i]));
     x.c = db_get();
     bool direct_ok = false;
     if (!x.c)

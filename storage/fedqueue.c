@@ -73,12 +73,15 @@ int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int ma
         const char *p2[] = {dest, new_txn_id, db_i64(mp, max_pdus), db_i64(me, max_edus),
                             db_i64(mb, DB_FEDQ_MAX_BYTES)};
         if (db_run(c,
-                   "WITH u AS (UPDATE fed_queue SET txn_id = $2 WHERE id IN ("
-                   "SELECT id FROM (SELECT id, kind, row_number() OVER w AS rn, "
-                   "sum(length(body)) OVER w AS bytes FROM fed_queue WHERE destination = $1 "
-                   "AND txn_id IS NULL WINDOW w AS (PARTITION BY kind ORDER BY id)) x "
-                   "WHERE rn <= CASE kind WHEN 0 THEN $3::int ELSE $4::int END "
-                   "AND (bytes <= $5::bigint OR rn = 1)) RETURNING 1) "
+                   "WITH x AS (SELECT id, kind, row_number() OVER w <= CASE kind WHEN 0 "
+                   "THEN $3::int ELSE $4::int END AND (sum(length(body)) OVER w <= "
+                   "$5::bigint OR row_number() OVER w = 1) AS fits FROM fed_queue WHERE "
+                   "destination = $1 AND txn_id IS NULL WINDOW w AS (PARTITION BY kind "
+                   "ORDER BY id)), "
+                   "cut AS (SELECT min(id) AS id FROM x WHERE kind = 1 AND NOT fits), "
+                   "u AS (UPDATE fed_queue SET txn_id = $2 WHERE id IN (SELECT x.id FROM x, "
+                   "cut WHERE x.fits AND (x.kind = 1 OR cut.id IS NULL OR x.id < cut.id)) "
+                   "RETURNING 1) "
                    "INSERT INTO fed_destinations (destination, txn_id) SELECT $1, $2 "
                    "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (destination) DO UPDATE "
                    "SET txn_id = EXCLUDED.txn_id",

@@ -33,7 +33,9 @@ json_t *db_fedq_pending(struct dbc *c);
  * same rows), else a new one of the oldest max_pdus PDUs and max_edus EDUs under the ID
  * `new_txn_id`. *txn_id (malloc'd) and *pdus / *edus (new arrays of JSON text strings) are
  * set; both arrays empty when nothing is queued. Each kind is also bounded by
- * DB_FEDQ_MAX_BYTES. 0 or -1. */
+ * DB_FEDQ_MAX_BYTES. No PDU goes before an EDU queued ahead of it: when EDUs are left
+ * for a later transaction, so are the PDUs queued after the first of them (a room key sent
+ * as a to-device message before the message it opens must not arrive after it). 0 or -1. */
 int db_fedq_take(struct dbc *c, const char *dest, const char *new_txn_id, int max_pdus,
                  int max_edus, char **txn_id, json_t **pdus, json_t **edus);
 /* Catch-up after `dest` failed (Synapse's per_destination_queue does the same): the

@@ -6,7 +6,9 @@
  *      newest event: the DAG keeps its tips and every state group stays resolvable, so the room
  *      goes on (Synapse's purge keeps state events and the extremities the same way).
  *   2. Everything keyed by a purged event ID (relations, search rows, push actions, queued
- *      pushes, transaction IDs, pending redactions) goes in the same statement as the event.
+ *      pushes, transaction IDs, pending redactions) goes in the same statement as the event;
+ *      the search indexer is fenced off meanwhile (storage/search.c), so it cannot index a
+ *      purged event after its search row was deleted.
  *   3. A media file on disk is reported for unlinking only when no other row (local or remote
  *      media, of the same kind) names its SHA-256: identical uploads share one file. */
 #include "storage/retention.h"
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "storage/db_internal.h"
+#include "storage/search.h"
 
 /* Rows a command changed (res cleared), or -1 when it failed. */
 static long affected(PGresult *res)
@@ -61,7 +64,13 @@ json_t *db_retention_purge(struct dbc *c, const char *room_id, int64_t before_ts
 {
     char ts[24], lim[24];
     const char *p[] = {room_id, db_i64(ts, before_ts), db_i64(lim, limit)};
-    return db_json(db_exec(
+    if (db_begin(c) < 0)
+        return NULL;
+    if (db_search_fence(c) < 0) {
+        db_rollback(c);
+        return NULL;
+    }
+    json_t *out = db_json(db_exec(
         c,
         "WITH doomed AS (SELECT e.event_nid, e.event_id FROM events e WHERE e.room_id = $1 AND "
         "e.state_key IS NULL AND NOT e.outlier AND e.stream_ordering IS NOT NULL AND "
@@ -80,6 +89,12 @@ json_t *db_retention_purge(struct dbc *c, const char *room_id, int64_t before_ts
         "RETURNING json) "
         "SELECT coalesce(json_agg((json::json)->'content'), '[]') FROM gone",
         3, p));
+    if (!out || db_commit(c) < 0) {
+        db_rollback(c);
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }
 
 int db_retention_mxc_referenced(struct dbc *c, const char *mxc)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "storage/db_internal.h"
+#include "storage/search.h"
 
 /* The state types the listing shows, as one SQL list. */
 #define ADMIN_STATE_TYPES                                                                          \
@@ -170,6 +171,8 @@ int db_room_purge(struct dbc *c, const char *room_id)
     };
     if (db_begin(c) < 0)
         return -1;
+    if (db_search_fence(c) < 0) /* first: the indexer adds no rows for what goes below */
+        goto fail;
     PGresult *res = db_exec(c, "SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", 1, p);
     if (!res)
         goto fail;

@@ -1,21 +1,42 @@
 /* search.c - SQL for full-text search (migration 0008): the indexer that copies searchable
  * text of committed events into event_search as tsvectors, and the query. The 'simple' text
  * search configuration is used: no stemming, so German, English and any other language
- * match alike, and every word is matched as a prefix (as Synapse does on PostgreSQL). */
+ * match alike, and every word is matched as a prefix (as Synapse does on PostgreSQL).
+ *
+ * Invariant: a purge (storage/roomadmin.c, storage/retention.c) never leaves search rows
+ * behind. The indexer reads events under READ COMMITTED; a statement that took its snapshot
+ * before a purge committed would still see the purged events and insert rows for them after
+ * the purge had deleted the room's search rows. So the single row of search_position is a
+ * fence: an indexer round holds it FOR UPDATE, a purge FOR SHARE (purges do not wait for each
+ * other), each from the first statement of its transaction. An indexer round that waited for a
+ * purge reads with a snapshot taken after the purge committed; a purge that waited for an
+ * indexer round deletes with a snapshot that sees the rows the round inserted. Lock order:
+ * search_position before any row of rooms or events. */
 #include "storage/search.h"
 
 #include <stdlib.h>
 
 #include "storage/db_internal.h"
 
+int db_search_fence(struct dbc *c)
+{
+    return db_run(c, "SELECT 1 FROM search_position FOR SHARE", 0, NULL);
+}
+
 int db_search_index(struct dbc *c, int64_t upto, int64_t batch, int64_t *done)
 {
     char u[24], b[24];
     const char *p[] = {db_i64(u, upto), db_i64(b, batch)};
+    if (db_begin(c) < 0)
+        return -1;
+    /* The fence first, in a statement of its own: the one below takes its snapshot only
+     * once no purge is running, and no purge starts until this round commits. */
+    if (db_run(c, "SELECT 1 FROM search_position FOR UPDATE", 0, NULL) < 0)
+        goto fail;
     PGresult *res = db_exec(
         c,
         "WITH pos AS (SELECT stream AS from_pos, least($1::bigint, stream + $2::bigint) AS "
-        "to_pos FROM search_position FOR UPDATE), "
+        "to_pos FROM search_position), "
         "ins AS (INSERT INTO event_search (event_id, room_id, stream, ts, key, vector) "
         "SELECT e.event_id, e.room_id, e.stream_ordering, e.origin_server_ts, k.key, "
         "to_tsvector('simple', k.val) FROM pos, events e CROSS JOIN LATERAL (SELECT CASE "
@@ -29,10 +50,15 @@ int db_search_index(struct dbc *c, int64_t upto, int64_t batch, int64_t *done)
         "UPDATE search_position SET stream = pos.to_pos FROM pos RETURNING stream",
         2, p);
     if (!res)
-        return -1;
+        goto fail;
     *done = PQntuples(res) ? db_int(res, 0, 0) : upto;
     PQclear(res);
+    if (db_commit(c) < 0)
+        goto fail;
     return 0;
+fail:
+    db_rollback(c);
+    return -1;
 }
 
 json_t *db_search_events(struct dbc *c, const json_t *words, const json_t *rooms,

@@ -12,6 +12,12 @@
  * the position the index reached. 0 or -1. */
 int db_search_index(struct dbc *c, int64_t upto, int64_t batch, int64_t *done);
 
+/* For a transaction that deletes events (a purge), as its first statement: waits for an
+ * indexer round in progress to commit and keeps the next from starting until this
+ * transaction ends, so the indexer cannot insert rows for events the purge deletes
+ * (storage/search.c). Purges do not wait for each other. 0 or -1 (the caller rolls back). */
+int db_search_fence(struct dbc *c);
+
 /* Events of `rooms` (borrowed array of room IDs) whose `keys` (borrowed array, e.g.
  * "content.body") match every word of `words` (borrowed array of lower-case words, each
  * matched as a prefix), not redacted. Ordered by rank (then newest) or, with `recent`, newest

@@ -144,7 +144,10 @@ class TestFederationE2EE(FedTestCase):
             if os.environ.get("FEDE2EE_HOLD"):
                 print("HOLD", [x.proc.pid for x in (self.A, self.B, self.C)], flush=True)
                 time.sleep(int(os.environ["FEDE2EE_HOLD"]))
-            self.fail(f"{what}: not within {wait} s\n{self.logs()}")
+            undecrypted = {c.user_id: [(e.sender, e.session_id) for e in c.undecrypted]
+                           for c in clients}
+            self.fail(f"{what}: not within {wait} s; undecrypted (sender, session): "
+                      f"{undecrypted}\n{self.logs()}")
 
     def knows_device(self, c, user_id, device_id):
         return device_id in c.nio.device_store.active_user_devices_dict(user_id) \

@@ -9,6 +9,7 @@ comes back (same database, same name)."""
 import base64
 import hashlib
 import os
+import threading
 import time
 import unittest
 import urllib.parse
@@ -236,6 +237,52 @@ class TestFederationSend(FedTestCase):
         got = [e["content"]["n"] for e in r.body.get("to_device", {}).get("events", [])
                if e["type"] == "m.repeat"]
         self.assertEqual(got, [1])
+
+    def test_to_device_not_after_the_message_of_its_transaction(self):
+        """A room key and the message it opens in one transaction: the key must be in bob's
+        /sync no later than the message (nio never retries an event it could not decrypt),
+        also while bob long-polls as the transaction lands. Many to-device EDUs come before
+        the key, so a receiver that took PDUs and EDUs in parallel shows the message first."""
+        bob = self.uid("bob", self.B)
+        alice = self.uid("alice", self.A)
+        ev, eid = self._forged_event(self.A, alice)
+        ev["content"]["body"] = "opened by the key before it"
+        ev, eid = self._resign(ev, self.A)
+        n = 40
+        edus = [{"edu_type": "m.direct_to_device",
+                 "content": {"sender": alice, "type": "m.test.key",
+                             "message_id": f"key-{eid}-{i}",
+                             "messages": {bob: {self.dev["bob"]: {"i": i}}}}}
+                for i in range(n)]
+        since = self.since(self.B, "bob")
+        seen, first_with_message = [], []
+        ready = threading.Event()
+
+        def poll():
+            nonlocal since
+            deadline = time.time() + WAIT_S
+            while time.time() < deadline and not first_with_message:
+                ready.set()
+                r = self.B.get(f"{CS}/sync?timeout=5000&since={since}", token=self.tok["bob"])
+                if r.status != 200:
+                    return
+                seen.extend(e["content"]["i"] for e in r.body.get("to_device", {})
+                            .get("events", []) if e["type"] == "m.test.key")
+                if any(e["event_id"] == eid for e in self.timeline(r.body)):
+                    first_with_message.append(list(seen))
+                since = r["next_batch"]
+
+        t = threading.Thread(target=poll)
+        t.start()
+        ready.wait(10)
+        time.sleep(0.2)  # bob's long-poll is waiting
+        r = self.send_txn(self.B, self.A, "k-" + os.urandom(4).hex(), pdus=[ev], edus=edus)
+        t.join(WAIT_S + 10)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r["pdus"], {eid: {}}, r)
+        self.assertTrue(first_with_message, f"message not in bob's sync\n{self.B.read_log()}")
+        self.assertEqual(sorted(first_with_message[0]), list(range(n)),
+                         "to-device messages came after the message of their transaction")
 
     def test_group_bad_pdus_among_good_ones_and_a_crash(self):
         """One transaction, one room: PDUs are placed in order and committed together (server/

@@ -538,3 +538,83 @@ class SlidingSync(ServerTestCase):
         self.msg(rid, "bob", "me again")
         r = self.ss(tok, body, pos=r["pos"])
         self.assertEqual(r["rooms"][rid].get("required_state", []), [])
+
+    def test_stale_pos_of_a_parked_request(self):
+        """MSC4186 "Connections": a pos the connection no longer stands for answers
+        M_UNKNOWN_POS, also for a request that was parked on it while the conn_id started again
+        (it used to revive the old connection and kill the new one) or while the client went
+        on with a newer pos (it used to forget the client's current pos)."""
+        tok = self.s.register("stale")["access_token"]
+        self.tok["stale"] = tok
+        rid = self.room("stale")
+        body = {"conn_id": "stale", "lists": {"all": {"ranges": [[0, 9]],
+                                                       "timeline_limit": 1}}}
+        a = self.ss(tok, body)["pos"]
+        out = {}
+
+        def poll(key, pos):
+            out[key] = self.s.post(SS, body, token=tok, query={"pos": pos, "timeout": "20000"},
+                                   timeout=60)
+
+        # 1. parked on a; the same conn_id starts again (no pos): the old connection is gone
+        th = threading.Thread(target=poll, args=("replaced", a))
+        th.start()
+        time.sleep(0.5)
+        b = self.ss(tok, body)["pos"]
+        self.msg(rid, "stale", "wake the parked request of the replaced connection")
+        th.join(30)
+        self.assertFalse(th.is_alive())
+        self.assertEqual(out["replaced"].status, 400, out["replaced"])
+        self.assertEqual(out["replaced"].errcode, "M_UNKNOWN_POS")
+        self.assertEqual(self.ss(tok, body, pos=a, status=400).errcode, "M_UNKNOWN_POS")
+        # the new connection is untouched: its pos answers, with the message
+        r = self.ss(tok, body, pos=b)
+        self.assertEqual(r["rooms"][rid]["timeline"][-1]["content"]["body"],
+                         "wake the parked request of the replaced connection")
+        c = r["pos"]
+
+        # 2. parked on c; the client cancels, retries c, and goes on with the answer's pos
+        th = threading.Thread(target=poll, args=("superseded", c))
+        th.start()
+        time.sleep(0.5)
+        d = self.ss(tok, body, pos=c)["pos"]  # a retry of c answers at once
+        e = self.ss(tok, body, pos=d)["pos"]  # the client went on: c is acknowledged away
+        self.msg(rid, "stale", "wake the request parked on an acknowledged pos")
+        th.join(30)
+        self.assertFalse(th.is_alive())
+        self.assertEqual(out["superseded"].status, 400, out["superseded"])
+        self.assertEqual(out["superseded"].errcode, "M_UNKNOWN_POS")
+        for old in (a, b, c):
+            self.assertEqual(self.ss(tok, body, pos=old, status=400).errcode, "M_UNKNOWN_POS",
+                             old)
+        # the client's current pos still answers (it used to be dropped by the stale answer)
+        r = self.ss(tok, body, pos=e)
+        self.assertEqual(r["rooms"][rid]["timeline"][-1]["content"]["body"],
+                         "wake the request parked on an acknowledged pos")
+        # presenting e acknowledged it: d, which e answered, is gone now
+        self.assertEqual(self.ss(tok, body, pos=d, status=400).errcode, "M_UNKNOWN_POS")
+        # and a retry of the current pos is still good, once answered or twice
+        f1 = self.ss(tok, body, pos=r["pos"])["pos"]
+        f2 = self.ss(tok, body, pos=r["pos"])["pos"]
+        self.assertNotEqual(f1, f2)
+        self.ss(tok, body, pos=f2)
+        self.assertEqual(self.ss(tok, body, pos=f1, status=400).errcode, "M_UNKNOWN_POS")
+
+    def test_forgotten_room_leaves_the_kept_list(self):
+        """A connection's next request starts from the room list its last answer read; a room
+        forgotten meanwhile (nothing in the stream names the user for it) must still drop out
+        of the list."""
+        tok = self.s.register("forgetful")["access_token"]
+        self.tok["forgetful"] = tok
+        rid = self.room("forgetful")
+        body = {"conn_id": "forget", "lists": {"all": {"ranges": [[0, 9]], "timeline_limit": 1}}}
+        r = self.ss(tok, body)
+        self.assertEqual(r["lists"]["all"]["count"], 1)
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/leave", {}, token=tok).status, 200)
+        r = self.ss(tok, body, pos=r["pos"])
+        self.assertEqual(r["rooms"][rid]["membership"], "leave")
+        self.assertEqual(r["lists"]["all"]["count"], 1)  # sent before: it stays, as left
+        self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/forget", {}, token=tok).status, 200)
+        r = self.ss(tok, body, pos=r["pos"])
+        self.assertEqual(r["lists"]["all"]["count"], 0)
+        self.assertNotIn(rid, r.get("rooms", {}))

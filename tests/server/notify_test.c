@@ -164,6 +164,35 @@ TEST(changes_since)
     json_decref(rk);
 }
 
+/* sliding sync's room list: each room's newest timeline position and activity from memory */
+TEST(moves)
+{
+    int64_t p = notify_position();
+    struct notify_ticket *t = notify_begin();
+    unsigned msg = NOTIFY_EVENT | notify_event_kinds("m.room.message", NULL);
+    notify_touch(t, p + 1, "!a", NULL, msg);
+    notify_touch(t, p + 2, "!a", NULL, NOTIFY_EVENT | notify_event_kinds("m.reaction", NULL));
+    notify_touch(t, p + 3, "!b", NULL, NOTIFY_EVENT | notify_event_kinds("m.room.encryption", ""));
+    notify_touch(t, p + 4, "!c", NULL, msg);
+    notify_touch(t, p + 5, "!c", "@me:x", NOTIFY_EVENT | NOTIFY_MEMBER); /* not the engine's */
+    notify_touch(t, p + 6, "!d", NULL, NOTIFY_RECEIPT);
+    notify_end(t, true);
+    unsigned uk = 0;
+    json_t *rk = json_object(), *mv = json_object();
+    CHECK_INT(notify_moves("@other:x", p, p + 6, &uk, rk, mv), 0);
+    json_t *a = json_object_get(mv, "!a"), *b = json_object_get(mv, "!b");
+    CHECK_INT((int)json_integer_value(json_array_get(a, 0)), (int)(p + 2)); /* last */
+    CHECK_INT((int)json_integer_value(json_array_get(a, 1)), (int)(p + 1)); /* bump */
+    CHECK(!(json_integer_value(json_array_get(a, 2)) & NOTIFY_ENCRYPT));
+    CHECK_INT((int)json_integer_value(json_array_get(b, 1)), 0);
+    CHECK(json_integer_value(json_array_get(b, 2)) & NOTIFY_ENCRYPT);
+    CHECK(json_is_null(json_object_get(mv, "!c"))); /* positions not known: read them */
+    CHECK(json_object_get(mv, "!d") == NULL);
+    CHECK_INT((int)json_integer_value(json_object_get(rk, "!d")), NOTIFY_RECEIPT);
+    json_decref(rk);
+    json_decref(mv);
+}
+
 int main(void)
 {
     notify_start(1000);
@@ -173,6 +202,7 @@ int main(void)
     RUN(timeout_wakes);
     RUN(typing_changes_and_expiry);
     RUN(changes_since);
+    RUN(moves);
     notify_stop();
     notify_cleanup();
     return unit_done();

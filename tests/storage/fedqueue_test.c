@@ -69,6 +69,45 @@ TEST(queue_take_retry_done)
     db_put(c);
 }
 
+/* EDUs left for the next transaction hold back the PDUs queued after them. */
+TEST(no_pdu_overtakes_an_edu)
+{
+    struct dbc *c = db_get();
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    json_t *dests = json_pack("[s]", "order.example");
+    CHECK(db_fedq_add(c, dests, DB_FEDQ_PDU, "{\"p\":0}") == 0);
+    for (int i = 0; i < 3; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "{\"key\":%d}", i);
+        CHECK(db_fedq_add(c, dests, DB_FEDQ_EDU, body) == 0);
+    }
+    CHECK(db_fedq_add(c, dests, DB_FEDQ_PDU, "{\"p\":1}") == 0);
+    char *txn = NULL;
+    json_t *pdus = NULL, *edus = NULL;
+    /* two EDUs fit: the PDU before them goes, the one after the third EDU waits */
+    CHECK(db_fedq_take(c, "order.example", "o1", 10, 2, &txn, &pdus, &edus) == 0);
+    CHECK_INT((int)json_array_size(pdus), 1);
+    CHECK_INT((int)json_array_size(edus), 2);
+    CHECK_STR(json_string_value(json_array_get(pdus, 0)), "{\"p\":0}");
+    CHECK(db_fedq_done(c, "order.example", txn) == 0);
+    free(txn);
+    json_decref(pdus);
+    json_decref(edus);
+    CHECK(db_fedq_take(c, "order.example", "o2", 10, 2, &txn, &pdus, &edus) == 0);
+    CHECK_INT((int)json_array_size(pdus), 1);
+    CHECK_INT((int)json_array_size(edus), 1);
+    CHECK_STR(json_string_value(json_array_get(edus, 0)), "{\"key\":2}");
+    CHECK_STR(json_string_value(json_array_get(pdus, 0)), "{\"p\":1}");
+    CHECK(db_fedq_done(c, "order.example", txn) == 0);
+    free(txn);
+    json_decref(pdus);
+    json_decref(edus);
+    json_decref(dests);
+    db_put(c);
+}
+
 TEST(byte_bound)
 {
     struct dbc *c = db_get();
@@ -125,6 +164,7 @@ int main(void)
         return 1;
     }
     RUN(queue_take_retry_done);
+    RUN(no_pdu_overtakes_an_edu);
     RUN(byte_bound);
     RUN(received_answers);
     dbtest_close();
