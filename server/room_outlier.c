@@ -7,8 +7,10 @@
  *
  * Outliers have no state group and no stream position; when one later arrives as a timeline
  * event (as a missing prev event), room_receive_pdu gives it its standing (storage:
- * db_events_promote). Everything here takes the room's writer lock as room_receive_pdu does
- * (server/room_receive.c), and calls the fetcher only outside it. */
+ * db_events_promote); the room's create needs nobody's help for that (nothing is before it).
+ * get_missing_events never asks below the room's shallowest timeline event here. Everything
+ * here takes the room's writer lock as room_receive_pdu does (server/room_receive.c), and
+ * calls the fetcher only outside it. */
 #include "server/room.h"
 #include "server/room_internal.h"
 
@@ -495,14 +497,21 @@ static int fetch_prev(const struct room_fetcher *f, const char *origin, const ch
 {
     struct dbc *c = db_get();
     json_t *earliest = c ? db_rooms_extremities(c, room_id) : NULL;
+    /* never below our own history (as Synapse): over a fork that reaches back before the join,
+     * the remote's walk would go on down to the create through events known here only as
+     * outliers of the send_join answer; the prev event the cut leaves open is placed through
+     * /state_ids (fill_from_state) */
+    int64_t ours = c ? db_events_min_depth(c, room_id) : -1;
     db_put(c);
     if (!earliest)
         return -1;
     json_t *latest = json_pack("[s]", event_id);
     int64_t depth = json_integer_value(json_object_get(pdu, "depth"));
-    json_t *got = f->get_missing_events(
-        f->ctx, origin, room_id, earliest, latest, ROOM_FETCH_MISSING_LIMIT,
-        depth > ROOM_FETCH_MISSING_LIMIT ? depth - ROOM_FETCH_MISSING_LIMIT : 0);
+    int64_t min_depth = depth > ROOM_FETCH_MISSING_LIMIT ? depth - ROOM_FETCH_MISSING_LIMIT : 0;
+    if (ours > min_depth)
+        min_depth = ours;
+    json_t *got = f->get_missing_events(f->ctx, origin, room_id, earliest, latest,
+                                        ROOM_FETCH_MISSING_LIMIT, min_depth);
     json_decref(earliest);
     json_decref(latest);
     if (!json_is_array(got) || !json_array_size(got)) {
@@ -574,6 +583,47 @@ static json_t *pdus_of(const struct room_fetcher *f, const struct room_version *
     return out;
 }
 
+/* The room's create event when `id` is that and it is stored here (new reference, as sent),
+ * else NULL. The state before it is known without asking anyone: nothing. A joining server
+ * has it as an outlier without state (the send_join answer's); get_missing_events over a fork
+ * that reaches back before the join brings the creator's join, whose only prev it is. */
+static json_t *local_create(const struct room_version *rv, const char *room_id, const char *id)
+{
+    struct dbc *c = db_get();
+    struct db_event e;
+    int found = c && id ? db_events_get(c, id, &e) : -1;
+    json_t *pdu = NULL;
+    if (found == 1) {
+        const char *type = str(e.pdu, "type"), *sk = str(e.pdu, "state_key");
+        if (strcmp(e.room_id, room_id) == 0 && type && strcmp(type, "m.room.create") == 0 && sk &&
+            !*sk && !json_array_size(json_object_get(e.pdu, "prev_events")))
+            pdu = room_load_pdu(c, id);
+        db_event_clear(&e);
+    }
+    db_put(c);
+    if (pdu && rv->event_ids != ROOMVER_EVID_V1)
+        json_object_del(pdu, "event_id");
+    return pdu;
+}
+
+/* Are all of `missing` (prev event IDs) the room's create event, stored here? */
+static bool only_local_create(const struct room_version *rv, const char *room_id,
+                              const json_t *missing)
+{
+    size_t i;
+    json_t *v;
+    if (!rv || !json_array_size(missing))
+        return false;
+    json_array_foreach(missing, i, v)
+    {
+        json_t *pdu = local_create(rv, room_id, json_string_value(v));
+        json_decref(pdu);
+        if (!pdu)
+            return false;
+    }
+    return true;
+}
+
 /* The last resort for prev events get_missing_events cannot bring (Synapse's way, as the spec
  * leaves it open): for each, the state before it from `origin` (/state_ids, then the events
  * not stored here), and the event itself, stored as an outlier with that state, so that the
@@ -591,10 +641,16 @@ static int fill_from_state(const struct room_fetcher *f, const char *origin, con
     json_array_foreach(missing, i, v)
     {
         const char *pid = json_string_value(v);
-        json_t *ids = pid ? f->get_state_ids(f->ctx, origin, room_id, pid) : NULL;
-        json_t *state = pdus_of(f, rv, origin, room_id, json_object_get(ids, "pdu_ids"));
-        json_t *chain = pdus_of(f, rv, origin, room_id, json_object_get(ids, "auth_chain_ids"));
-        json_t *pev = state && chain ? f->get_event(f->ctx, origin, room_id, pid) : NULL;
+        json_t *ids = NULL, *state = NULL, *chain = NULL, *pev = local_create(rv, room_id, pid);
+        if (pev) { /* nothing before it; it is its own auth chain */
+            state = json_array();
+            chain = json_pack("[O]", pev);
+        } else {
+            ids = pid ? f->get_state_ids(f->ctx, origin, room_id, pid) : NULL;
+            state = pdus_of(f, rv, origin, room_id, json_object_get(ids, "pdu_ids"));
+            chain = pdus_of(f, rv, origin, room_id, json_object_get(ids, "auth_chain_ids"));
+            pev = state && chain ? f->get_event(f->ctx, origin, room_id, pid) : NULL;
+        }
         char *got = NULL, why[300];
         enum room_recv r =
             pev ? with_state(room_id, rv, state, chain, pev, false, &got, why, sizeof why)
@@ -632,10 +688,15 @@ static enum room_recv receive_fetching(const char *origin, const json_t *pdu, ch
         if (rc == ROOM_RECV_MISSING_AUTH)
             got = room_recv_fetch_auth(f, origin, room_id, missing, budget);
         else {
-            got = f->get_missing_events && depth_left > 0
+            /* only the create is missing (an outlier of the join): placed here, no asking */
+            char *version = room_version_of(room_id);
+            bool local = only_local_create(roomver_get(version), room_id, missing);
+            free(version);
+            got = local ? fill_from_state(f, origin, room_id, missing)
+                  : f->get_missing_events && depth_left > 0
                       ? fetch_prev(f, origin, room_id, pdu, *event_id, budget, depth_left)
                       : -1;
-            if (got < 0 && f->get_state_ids && f->get_event)
+            if (got < 0 && !local && f->get_state_ids && f->get_event)
                 got = fill_from_state(f, origin, room_id, missing);
         }
         if (got < 0)

@@ -17,7 +17,10 @@
  *     the only place that decides; every reader of events asks room_event_visibility, and
  *     the events bundled into another's unsigned m.relations go through room_bundled_event
  *     (server/room_erased.c), which applies the same rule.
- * Pagination tokens are "t<depth>_<stream>" (topological positions). */
+ * Pagination tokens are "t<depth>_<stream>" (topological positions). The state at a position
+ * is read from the DAG (an event's state group, the state before an event), never from the
+ * event next to it in (depth, stream) order, which after a fork may be of another branch. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,17 +348,22 @@ enum room_rc room_members(const char *room_id, const char *user_id, const char *
             rc = ROOM_BAD_PARAM;
             goto out;
         }
-        if (d > s.depth || (d == s.depth && st > s.stream)) {
-            d = s.depth;
-            st = s.stream;
+        /* A token is the boundary just before the event at its position (a timeline's
+         * prev_batch, a backward /messages end): the state before that event in the DAG, its
+         * own state group's (db_events_group_before), not the state after the event before it
+         * by (depth, stream), which after a fork may be of the other branch. Past the room's
+         * newest event (a /messages start), or past the user's leaving: s.group, the room's
+         * current state or the state as of their leaving (room_standing). */
+        if (d < s.depth || (d == s.depth && st <= s.stream)) {
+            int64_t group = 0;
+            int got = db_events_group_before(c, room_id, d, st, &group);
+            if (got < 0) {
+                json_decref(arr);
+                goto out;
+            }
+            if (got)
+                s.group = group;
         }
-        int64_t group = 0;
-        int got = db_events_group_at(c, room_id, d, st, &group);
-        if (got < 0) {
-            json_decref(arr);
-            goto out;
-        }
-        s.group = group;
         s.depth = 0; /* read from s.group below */
     }
     if (s.depth == INT64_MAX) {
@@ -489,28 +497,45 @@ static int position_of(struct dbc *c, const char *room_id, const char *tok, int6
     return 1;
 }
 
-/* /messages with lazy_load_members: the member events of the senders of `events` (client
- * events) in state group `group` (spec: the response's "state"), as a new array; NULL on
- * error. */
-static json_t *lazy_members(struct dbc *c, const json_t *events, int64_t group)
+/* /messages with lazy_load_members (spec: the response's "state"): the member event of each
+ * sender in `senders` ({user_id: state group}, borrowed) as of the state after the newest of
+ * their events in the chunk, the membership that event was sent with. Not one group for the
+ * whole chunk: after a fork its first event may be of a branch another sender's join is not
+ * on, and a forward chunk starts before later senders joined. One query per distinct group
+ * (one in a chunk without state changes). New array of client events; NULL on error. */
+static json_t *lazy_members(struct dbc *c, const json_t *senders)
 {
-    json_t *users = json_array(), *seen = json_object();
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
+    json_t *by_group = json_object(), *ids = json_object();
+    const char *who;
+    json_t *g;
+    json_object_foreach((json_t *)senders, who, g)
     {
-        const char *who = json_string_value(json_object_get(ev, "sender"));
-        if (who && !json_object_get(seen, who)) {
-            json_object_set_new(seen, who, json_true());
-            json_array_append_new(users, json_string(who));
+        char key[24];
+        snprintf(key, sizeof key, "%" PRId64, (int64_t)json_integer_value(g));
+        json_t *users = json_object_get(by_group, key);
+        if (!users) {
+            users = json_array();
+            json_object_set_new(by_group, key, users);
         }
+        json_array_append_new(users, json_string(who));
     }
-    json_decref(seen);
-    json_t *ids = group > 0 && json_array_size(users) ? db_state_group_members(c, group, users)
-                                                      : json_object();
-    json_decref(users);
-    if (!ids)
-        return NULL;
+    const char *key;
+    json_t *users;
+    json_object_foreach(by_group, key, users)
+    {
+        int64_t group = strtoll(key, NULL, 10);
+        if (group <= 0)
+            continue;
+        json_t *got = db_state_group_members(c, group, users);
+        if (!got) {
+            json_decref(by_group);
+            json_decref(ids);
+            return NULL;
+        }
+        json_object_update(ids, got);
+        json_decref(got);
+    }
+    json_decref(by_group);
     json_t *out = client_events_of(c, ids);
     json_decref(ids);
     return out;
@@ -523,7 +548,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     int64_t fd, fs, td = -1, ts = -1;
     json_t *chunk = json_array(), *cache = json_object(), *ignored = NULL;
     bool forward = dir == 'f', more = false;
-    int64_t group = 0;
+    json_t *senders = json_object(); /* {user_id: group after their newest chunk event} */
     WITH_STANDING(room_id, user_id);
 
     if (limit <= 0)
@@ -606,8 +631,10 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
             json_decref(served);
             room_aggregate(c, cev, user_id, clock_now_ms());
             json_array_append_new(chunk, cev);
-            if (!group) /* lazy-loaded members are read at the chunk's first event */
-                group = json_integer_value(json_object_get(v, "state_group"));
+            const char *who = json_string_value(json_object_get(pdu, "sender"));
+            json_t *g = json_object_get(v, "state_group");
+            if (who && (forward || !json_object_get(senders, who)))
+                json_object_set(senders, who, g); /* the newest of theirs wins */
             if ((int)json_array_size(chunk) == limit) {
                 more = true;
                 break;
@@ -626,7 +653,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
         snprintf(start, sizeof start, "t%lld_%lld", (long long)fd, (long long)fs);
     *out = json_pack("{s:s,s:O}", "start", start, "chunk", chunk);
     if (filter_event_lazy_members(filter, NULL)) {
-        json_t *state = lazy_members(c, chunk, group);
+        json_t *state = lazy_members(c, senders);
         if (!state) {
             json_decref(*out);
             *out = NULL;
@@ -641,6 +668,7 @@ enum room_rc room_messages(const char *room_id, const char *user_id, const char 
     rc = ROOM_OK;
 out:
     json_decref(chunk);
+    json_decref(senders);
     json_decref(cache);
     json_decref(ignored);
     room_standing_clear(&s);

@@ -476,22 +476,39 @@ int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, ch
     return found;
 }
 
-int db_events_group_at(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
-                       int64_t *group)
+int db_events_group_before(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
+                           int64_t *group)
 {
     char d[24], st[24];
     const char *p[] = {room_id, db_i64(d, depth), db_i64(st, stream)};
+    /* a state event's group is derived from the state before it: that group's parent */
     PGresult *res = db_exec(c,
-                            "SELECT state_group FROM events WHERE room_id = $1 AND NOT outlier "
-                            "AND rejected IS NULL AND (depth, stream_ordering) <= ($2, $3) "
-                            "ORDER BY depth DESC, stream_ordering DESC LIMIT 1",
+                            "SELECT CASE WHEN e.state_key IS NULL THEN e.state_group ELSE "
+                            "(SELECT sg.parent FROM state_groups sg WHERE sg.id = e.state_group) "
+                            "END FROM events e WHERE e.room_id = $1 AND NOT e.outlier AND "
+                            "e.rejected IS NULL AND (e.depth, e.stream_ordering) >= ($2, $3) "
+                            "ORDER BY e.depth, e.stream_ordering LIMIT 1",
                             3, p);
     if (!res)
         return -1;
     int found = PQntuples(res) > 0;
-    *group = found ? db_int(res, 0, 0) : 0;
+    *group = found && db_val(res, 0, 0) ? db_int(res, 0, 0) : 0;
     PQclear(res);
     return found;
+}
+
+int64_t db_events_min_depth(struct dbc *c, const char *room_id)
+{
+    const char *p[] = {room_id};
+    PGresult *res = db_exec(c,
+                            "SELECT depth FROM events WHERE room_id = $1 AND NOT outlier AND "
+                            "rejected IS NULL ORDER BY depth LIMIT 1",
+                            1, p);
+    if (!res)
+        return -1;
+    int64_t d = PQntuples(res) ? db_int(res, 0, 0) : 0;
+    PQclear(res);
+    return d;
 }
 
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,

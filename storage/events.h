@@ -120,10 +120,16 @@ json_t *db_relations_summary(struct dbc *c, const char *parent, const char *send
 int db_events_by_ts(struct dbc *c, const char *room_id, int64_t ts, char dir, char **event_id,
                     int64_t *origin_ts);
 
-/* The state group after the newest timeline event at or before (depth, stream): 1 with
- * *group set, 0 if none, -1. */
-int db_events_group_at(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
-                       int64_t *group);
+/* The state before the first timeline event at or after (depth, stream) in the DAG: that
+ * event's state group, or for a state event its group's parent (0 before the create). Not the
+ * state after its neighbour in (depth, stream) order, which after a fork may be an event of
+ * another branch. 1 with *group set, 0 if no event is there (*group 0), -1. */
+int db_events_group_before(struct dbc *c, const char *room_id, int64_t depth, int64_t stream,
+                           int64_t *group);
+
+/* The depth of the room's shallowest timeline event here (for a joined room, usually the join;
+ * lower once backfilled): 0 when none, -1 on error. */
+int64_t db_events_min_depth(struct dbc *c, const char *room_id);
 
 int db_reports_put(struct dbc *c, const char *room_id, const char *event_id, const char *user_id,
                    const char *reason, int score, bool has_score, int64_t now_ms);

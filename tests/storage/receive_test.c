@@ -863,6 +863,7 @@ TEST(redactions_early_and_late)
 static json_t *remote_has;    /* event ID -> PDU, for get_event */
 static json_t *missing_reply; /* the answer to get_missing_events */
 static int fetches;
+static int64_t asked_min_depth; /* the last get_missing_events' min_depth */
 
 static json_t *fake_get_event(void *ctx, const char *server, const char *room_id,
                               const char *event_id)
@@ -876,6 +877,7 @@ static json_t *fake_missing(void *ctx, const char *server, const char *room_id,
                             int64_t min_depth)
 {
     fetches++;
+    asked_min_depth = min_depth;
     return missing_reply ? json_deep_copy(missing_reply) : NULL;
 }
 
@@ -1143,6 +1145,79 @@ TEST(send_join_v3_with_float_power_level)
     free(room);
 }
 
+/* After a join through send_join, get_missing_events over a fork reaching back before the join
+ * brings rob's own join (an outlier here, from the send_join answer): placing it needs the
+ * state before it, i.e. after the create, also an outlier here. That is known without asking:
+ * neither get_missing_events nor /state_ids for the create (as test_federation_forks' outage
+ * logs showed). And get_missing_events is never asked below our own history, where it finds
+ * only such outliers. */
+static void pre_join_outlier_placed_locally(const char *version)
+{
+    const struct room_version *rv = roomver_get(version);
+    char *room = send_join_flow(version, NULL);
+    char *rj = room ? cur(room, "m.room.member", "@rob:" REMOTE) : NULL;
+    struct db_event e;
+    if (!rj || standing(rj, &e) != 1) {
+        UNIT_FAIL("v%s: rob's join not stored", version);
+        free(rj);
+        free(room);
+        return;
+    }
+    CHECK(e.outlier && e.state_group <= 0);
+    json_t *pdu = json_deep_copy(e.pdu);
+    db_event_clear(&e);
+    if (rv->event_ids != ROOMVER_EVID_V1)
+        json_object_del(pdu, "event_id");
+    room_set_fetcher(&(struct room_fetcher){fake_get_event, fake_missing, fake_state_ids, NULL,
+                                            NULL});
+    remote_has = json_object();
+    missing_reply = NULL;
+    char *id = NULL, why[300] = "";
+    /* a gap: get_missing_events is not asked below alice's join (depth 5), where the remote's
+     * walk would only find what the send_join answer brought */
+    char *plid = cur(room, "m.room.power_levels", ""), *cid = cur(room, "m.room.create", "");
+    char *m = NULL;
+    json_t *gap = mk(version, room, "m.room.message", NULL, "@rob:" REMOTE,
+                     json_pack("{s:s,s:s}", "msgtype", "m.text", "body", "late"), IDS("$gone"),
+                     rv->room_id_from_create ? IDS(plid, rj) : IDS(cid, plid, rj), 9, &remote,
+                     REMOTE, &m);
+    asked_min_depth = -1;
+    CHECK_INT(room_receive_pdu_fetching(REMOTE, gap, &id, why, sizeof why),
+              ROOM_RECV_MISSING_PREV);
+    free(id);
+    id = NULL;
+    CHECK_INT(asked_min_depth, 5); /* before: 0 (9 less the limit) */
+    json_decref(gap);
+    free(m);
+    free(plid);
+    free(cid);
+    fetches = 0;
+    enum room_recv rc = room_receive_pdu_fetching(REMOTE, pdu, &id, why, sizeof why);
+    if (rc != ROOM_RECV_ACCEPTED)
+        UNIT_FAIL("v%s: rob's join: %d %s", version, rc, why);
+    CHECK_INT(fetches, 0); /* before: get_missing_events, then /state_ids of the create */
+    CHECK_INT(standing(rj, &e), 1);
+    CHECK(!e.outlier && e.state_group > 0);
+    db_event_clear(&e);
+    room_set_fetcher(NULL);
+    json_decref(remote_has);
+    remote_has = NULL;
+    json_decref(pdu);
+    free(id);
+    free(rj);
+    free(room);
+}
+
+TEST(pre_join_outlier_placed_locally_v10)
+{
+    pre_join_outlier_placed_locally("10");
+}
+
+TEST(pre_join_outlier_placed_locally_v12)
+{
+    pre_join_outlier_placed_locally("12");
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || dbtest_open("receive") < 0)
@@ -1171,6 +1246,8 @@ int main(void)
     RUN(send_join_v10);
     RUN(send_join_v12);
     RUN(send_join_v3_with_float_power_level);
+    RUN(pre_join_outlier_placed_locally_v10);
+    RUN(pre_join_outlier_placed_locally_v12);
     dbtest_close();
     return unit_done();
 }
