@@ -29,6 +29,7 @@
 #include "server/slidingsync_internal.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,81 @@ struct todo {
     bool initial, expanded, rs_changed, joinlike;
     int64_t from, to; /* timeline range */
 };
+
+/* --- $LAZY member events read at one position ----------------------------------------- */
+
+#define LAZY_SLOTS 1024 /* direct-mapped: a collision replaces */
+
+/* A row of db_events_many as read at stream position `upto`: the connections one wake-up
+ * answers read the same sender's member event at the same position, so one of them reads it
+ * and the others copy it, as /sync's woken requests share their room's new events. A row is
+ * only served at the position it was read at (a redaction moves the position). */
+struct lazy_slot {
+    int64_t upto; /* 0: empty */
+    char *event_id;
+    json_t *row; /* owned, never handed out: copies are */
+};
+
+static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lazy_slot lazy_slots[LAZY_SLOTS];
+
+static struct lazy_slot *lazy_slot_of(const char *event_id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *s = event_id; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return &lazy_slots[h % LAZY_SLOTS];
+}
+
+/* db_events_many(ids) at x->upto, from the slots where they hold. New object or NULL. */
+static json_t *events_at(struct ss_ctx *x, json_t *ids)
+{
+    json_t *out = json_object(), *missing = json_array();
+    size_t i;
+    json_t *v;
+    pthread_mutex_lock(&lazy_mu);
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        const struct lazy_slot *sl = id ? lazy_slot_of(id) : NULL;
+        if (sl && sl->upto == x->upto && strcmp(sl->event_id, id) == 0)
+            json_object_set_new(out, id, json_deep_copy(sl->row));
+        else if (id)
+            json_array_append(missing, v);
+    }
+    pthread_mutex_unlock(&lazy_mu);
+    bool all_held = !json_array_size(missing);
+    json_t *got = all_held ? NULL : db_events_many(x->c, missing);
+    json_decref(missing);
+    if (all_held)
+        return out;
+    if (!got) {
+        json_decref(out);
+        return NULL;
+    }
+    const char *key;
+    pthread_mutex_lock(&lazy_mu);
+    json_object_foreach(got, key, v)
+    {
+        struct lazy_slot *sl = lazy_slot_of(key);
+        char *id = strdup(key);
+        json_t *row = json_deep_copy(v);
+        if (!id || !row) {
+            free(id);
+            json_decref(row);
+            continue;
+        }
+        free(sl->event_id);
+        json_decref(sl->row);
+        sl->upto = x->upto;
+        sl->event_id = id;
+        sl->row = row;
+    }
+    pthread_mutex_unlock(&lazy_mu);
+    json_object_update(out, got);
+    json_decref(got);
+    return out;
+}
 
 /* The content field `f` of the state event (type, "") in `now`, from `evs`. */
 static json_t *state_field(const json_t *now, const json_t *evs, const char *type, const char *f)
@@ -163,7 +239,7 @@ static int room_state_quiet(struct ss_ctx *x, struct todo *t, json_t *entry, jso
             json_object_set(lazy, key, v);
         }
     }
-    evs = json_array_size(ids) ? db_events_many(x->c, ids) : json_object();
+    evs = json_array_size(ids) ? events_at(x, ids) : json_object();
     if (!evs)
         goto out;
     put_state(x, r->room_id, ids, evs, NULL, false, entry);
@@ -483,15 +559,22 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
         if (strcmp(ms, "join") == 0)
             json_array_append_new(joined, json_string(r->room_id));
     }
-    /* the reads of all rooms: timelines per distinct limit, summaries, unread counts */
+    /* the reads of all rooms: timelines per distinct limit, summaries, unread counts; with
+     * one limit (every list alike, as a woken connection's), the timelines and the unread
+     * counts in one round trip, as /sync reads them */
     const char *lk;
     json_t *ranges;
     json_object_foreach(by_limit, lk, ranges)
     {
-        json_t *got =
-            db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id, x->q->device_id, NULL);
-        if (!got)
+        json_t *got = NULL;
+        if (json_object_size(by_limit) == 1 && json_array_size(joined)) {
+            if (db_sync_timelines_counts(x->c, ranges, atoi(lk) + 1, x->q->user_id, x->q->device_id,
+                                         NULL, joined, x->upto, &got, &counts, NULL) < 0)
+                goto out;
+        } else if (!(got = db_sync_timelines(x->c, ranges, atoi(lk) + 1, x->q->user_id,
+                                             x->q->device_id, NULL))) {
             goto out;
+        }
         json_object_update(tls, got);
         json_decref(got);
     }
@@ -514,8 +597,9 @@ int ss_rooms_build(struct ss_ctx *x, struct ss_room *list, size_t n, json_t *roo
     }
     sums = json_array_size(due) ? db_sync_summaries(x->c, due, x->q->user_id) : json_object();
     json_decref(due);
-    counts = json_array_size(joined) ? db_push_counts(x->c, x->q->user_id, joined, x->upto)
-                                     : json_object();
+    if (!counts)
+        counts = json_array_size(joined) ? db_push_counts(x->c, x->q->user_id, joined, x->upto)
+                                         : json_object();
     if (!sums || !counts)
         goto out;
     /* steps 2-4 */

@@ -539,6 +539,43 @@ class SlidingSync(ServerTestCase):
         r = self.ss(tok, body, pos=r["pos"])
         self.assertEqual(r["rooms"][rid].get("required_state", []), [])
 
+    def test_lazy_sender_of_one_wake(self):
+        """Connections of several users woken by the same message each get its sender's
+        member event ($LAZY; the server reads it once for all of them), and only once."""
+        for n in ("lzo", "lz1", "lz2"):
+            self.tok[n] = self.s.register(n)["access_token"]
+        rid = self.room("lzo")
+        for n in ("lz1", "lz2"):
+            self.assertEqual(self.s.post(CS + f"/rooms/{q(rid)}/join", {},
+                                         token=self.tok[n]).status, 200)
+        body = {"lists": {"all": {"ranges": [[0, 9]], "timeline_limit": 1,
+                                  "required_state": [["m.room.member", "$LAZY"]]}}}
+        pos = {n: self.ss(self.tok[n], body)["pos"] for n in ("lz1", "lz2")}
+        out = {}
+
+        def poll(n):
+            out[n] = self.ss(self.tok[n], body, pos=pos[n], timeout=10000)
+
+        ths = [threading.Thread(target=poll, args=(n,)) for n in pos]
+        for th in ths:
+            th.start()
+        time.sleep(0.5)
+        self.msg(rid, "lzo", "to all")
+        for th in ths:
+            th.join(20)
+            self.assertFalse(th.is_alive())
+        for n in pos:
+            e = out[n]["rooms"][rid]
+            self.assertEqual(e["timeline"][-1]["content"]["body"], "to all")
+            self.assertEqual([(ev["state_key"], ev["content"]["membership"])
+                              for ev in e["required_state"]], [("@lzo:test.local", "join")])
+            pos[n] = out[n]["pos"]
+        self.msg(rid, "lzo", "again")
+        for n in pos:
+            e = self.ss(self.tok[n], body, pos=pos[n])["rooms"][rid]
+            self.assertEqual(e["timeline"][-1]["content"]["body"], "again")
+            self.assertEqual(e.get("required_state", []), [])
+
     def test_stale_pos_of_a_parked_request(self):
         """MSC4186 "Connections": a pos the connection no longer stands for answers
         M_UNKNOWN_POS, also for a request that was parked on it while the conn_id started again
