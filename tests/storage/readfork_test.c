@@ -33,54 +33,11 @@
 #define BOB "@bob:" REMOTE
 #define CAROL "@carol:" REMOTE
 
-static struct sign_key own, remote;
+#include "tests/storage/fakeremote.h"
 
-static int fake_lookup(void *ctx, const char *server, const char *key_id, int64_t min_ts,
-                       uint8_t pk[32])
-{
-    if (strcmp(server, REMOTE) == 0 && strcmp(key_id, remote.key_id) == 0) {
-        memcpy(pk, remote.pk, 32);
-        return 1;
-    }
-    return 0;
-}
+static struct sign_key own;
 
 /* --- building PDUs (as tests/storage/receive_test.c, version 10 only) ------------------------ */
-
-static int64_t depth_of(const char *id)
-{
-    struct dbc *c = db_get();
-    struct db_event e;
-    int64_t d = 0;
-    if (c && db_events_get(c, id, &e) == 1) {
-        d = e.depth;
-        db_event_clear(&e);
-    }
-    db_put(c);
-    return d;
-}
-
-static char *cur(const char *room, const char *type, const char *sk)
-{
-    struct dbc *c = db_get();
-    char *id = NULL;
-    if (c)
-        db_current_state_get(c, room, type, sk, &id);
-    db_put(c);
-    return id;
-}
-
-static json_t *ids(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (v[i])
-            json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-#define IDS(...)                                                                                   \
-    ids((const char *const[]){__VA_ARGS__},                                                        \
-        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* A PDU of `sender`'s (prevs and auths stolen), depth one more than the deepest prev; *id its
  * ID. */
@@ -351,7 +308,7 @@ int main(void)
     snprintf(remote.key_id, sizeof remote.key_id, "ed25519:r1");
     ids_set_local_server(LOCAL);
     keyring_set_own(&own);
-    keyring_set_fetcher(fake_lookup, NULL);
+    keyring_set_fetcher(fakeremote_lookup, NULL);
     room_init(LOCAL, &own, "10", NULL);
     RUN(members_at_start_token_after_a_fork);
     RUN(members_at_prev_batch_is_the_state_before_the_timeline);

@@ -33,7 +33,9 @@
 #define BOB "@bob:" REMOTE
 #define CAROL "@carol:" REMOTE
 
-static struct sign_key own, remote, stranger;
+#include "tests/storage/fakeremote.h"
+
+static struct sign_key own, stranger;
 static int fetch_mode; /* 0: serve remote.test's key; 1: the key server is unreachable */
 
 static int fake_lookup(void *ctx, const char *server, const char *key_id, int64_t min_ts,
@@ -41,51 +43,10 @@ static int fake_lookup(void *ctx, const char *server, const char *key_id, int64_
 {
     if (fetch_mode == 1)
         return -1;
-    if (strcmp(server, REMOTE) == 0 && strcmp(key_id, remote.key_id) == 0) {
-        memcpy(pk, remote.pk, 32);
-        return 1;
-    }
-    return 0;
+    return fakeremote_lookup(ctx, server, key_id, min_ts, pk);
 }
 
 /* --- building PDUs ------------------------------------------------------------------------- */
-
-static int64_t depth_of(const char *id)
-{
-    struct dbc *c = db_get();
-    struct db_event e;
-    int64_t d = 0;
-    if (c && db_events_get(c, id, &e) == 1) {
-        d = e.depth;
-        db_event_clear(&e);
-    }
-    db_put(c);
-    return d;
-}
-
-/* Current state event ID of (type, state_key) in a room (malloc'd) or NULL. */
-static char *cur(const char *room, const char *type, const char *sk)
-{
-    struct dbc *c = db_get();
-    char *id = NULL;
-    if (c)
-        db_current_state_get(c, room, type, sk, &id);
-    db_put(c);
-    return id;
-}
-
-/* Append IDs (NULL-terminated, NULLs inside skipped: use an end marker) to a new array. */
-static json_t *ids(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (v[i])
-            json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-#define IDS(...)                                                                                   \
-    ids((const char *const[]){__VA_ARGS__},                                                        \
-        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* [[id, {sha256: reference hash}], ...] of stored events (versions 1 and 2). New array. */
 static json_t *v1_refs(const struct room_version *rv, const json_t *ids)
