@@ -342,6 +342,8 @@ int notify_moves(const char *user_id, int64_t since, int64_t upto, unsigned *use
         json_t *k = json_object_get(rooms, t->room_id);
         json_object_set_new(rooms, t->room_id,
                             json_integer((json_int_t)t->kind | json_integer_value(k)));
+        if (!moves)
+            continue; /* notify_changes */
         json_t *m = json_object_get(moves, t->room_id);
         if (json_is_null(m))
             continue; /* unknown already */
@@ -368,23 +370,7 @@ int notify_moves(const char *user_id, int64_t since, int64_t upto, unsigned *use
 int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *user_kinds,
                    json_t *rooms)
 {
-    *user_kinds = 0;
-    pthread_mutex_lock(&mu);
-    bool covered = recent_floor <= since && upto <= published;
-    for (size_t i = 0; covered && i < recent_count; i++) {
-        const struct touch *t = &recent[i];
-        if (t->pos <= since || t->pos > upto)
-            continue;
-        if (t->user_id && strcmp(t->user_id, user_id) == 0)
-            *user_kinds |= t->kind;
-        if (t->room_id) {
-            json_t *k = json_object_get(rooms, t->room_id);
-            json_object_set_new(rooms, t->room_id,
-                                json_integer((json_int_t)t->kind | json_integer_value(k)));
-        }
-    }
-    pthread_mutex_unlock(&mu);
-    return covered ? 0 : -1;
+    return notify_moves(user_id, since, upto, user_kinds, rooms, NULL);
 }
 
 /* --- typing ----------------------------------------------------------------------------- */

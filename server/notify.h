@@ -72,7 +72,7 @@ int notify_changes(const char *user_id, int64_t since, int64_t upto, unsigned *u
                    json_t *rooms);
 
 /* As notify_changes, and in `moves` (an object, filled) for every room with timeline events
- * in (since, upto] (touches with NOTIFY_TIMELINE): room_id -> [last, bump, kinds], the newest
+ * in (since, upto] (touches with NOTIFY_TIMELINE; `moves` NULL: as notify_changes): room_id -> [last, bump, kinds], the newest
  * such position, the newest of an activity event (0: none), and the OR of their kinds; null
  * for a room also touched with NOTIFY_EVENT without NOTIFY_TIMELINE in the range (its
  * positions are not known here: read them). 0, or -1 as notify_changes. */
