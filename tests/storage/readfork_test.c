@@ -33,102 +33,21 @@
 #define BOB "@bob:" REMOTE
 #define CAROL "@carol:" REMOTE
 
-#include "tests/storage/fakeremote.h"
+#include "tests/storage/fakeroom.h"
 
 static struct sign_key own;
 
-/* --- building PDUs (as tests/storage/receive_test.c, version 10 only) ------------------------ */
-
-/* A PDU of `sender`'s (prevs and auths stolen), depth one more than the deepest prev; *id its
- * ID. */
+/* PDUs of `sender`'s and of bob's: see fakeroom_pdu. */
 static json_t *mk_by(const char *sender, const char *room, const char *type, const char *sk,
                      json_t *content, json_t *prevs, json_t *auths, char **id)
 {
-    int64_t depth = 0;
-    const struct room_version *rv = roomver_get("10");
-    size_t i;
-    json_t *v;
-    json_array_foreach(prevs, i, v)
-    {
-        int64_t d = depth_of(json_string_value(v));
-        if (d + 1 > depth)
-            depth = d + 1;
-    }
-    static int64_t last_ts;
-    int64_t ts = clock_now_ms() > last_ts ? clock_now_ms() : last_ts + 1;
-    last_ts = ts;
-    json_t *pdu =
-        json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I}", "type", type, "sender", sender, "room_id",
-                  room, "content", content, "prev_events", prevs, "auth_events", auths, "depth",
-                  (json_int_t)depth, "origin_server_ts", (json_int_t)ts);
-    if (sk)
-        json_object_set_new(pdu, "state_key", json_string(sk));
-    event_set_content_hash(pdu);
-    event_sign(pdu, rv, REMOTE, &remote);
-    *id = event_compute_id(pdu, rv);
-    return pdu;
+    return fakeroom_pdu(sender, room, type, sk, content, prevs, auths, 0, id);
 }
 
 static json_t *mk(const char *room, const char *type, const char *sk, json_t *content,
                   json_t *prevs, json_t *auths, char **id)
 {
     return mk_by(BOB, room, type, sk, content, prevs, auths, id);
-}
-
-static json_t *text(const char *body)
-{
-    return json_pack("{s:s,s:s}", "msgtype", "m.text", "body", body);
-}
-
-static json_t *renamed(const char *name)
-{
-    return json_pack("{s:s,s:s}", "membership", "join", "displayname", name);
-}
-
-static enum room_recv recv_(const json_t *pdu)
-{
-    char *id = NULL, why[300] = "";
-    enum room_recv rc = room_receive_pdu(REMOTE, pdu, &id, NULL, why, sizeof why);
-    if (getenv("RECV_DEBUG"))
-        fprintf(stderr, "receive -> %d (%s)\n", rc, why);
-    free(id);
-    return rc;
-}
-
-/* Alice's v10 public room with bob (remote) joined through the receive path. */
-struct fx {
-    char *room, *bj, *create, *pl, *jr;
-};
-
-static int fx_open(struct fx *f)
-{
-    char why[256];
-    memset(f, 0, sizeof *f);
-    json_t *req = json_pack("{s:s,s:s}", "preset", "public_chat", "room_version", "10");
-    CHECK_INT(room_create(ALICE, req, &f->room, why, sizeof why), ROOM_OK);
-    json_decref(req);
-    if (!f->room)
-        return -1;
-    f->create = cur(f->room, "m.room.create", "");
-    f->pl = cur(f->room, "m.room.power_levels", "");
-    f->jr = cur(f->room, "m.room.join_rules", "");
-    struct dbc *c = db_get();
-    json_t *x = c ? db_rooms_extremities(c, f->room) : NULL;
-    db_put(c);
-    json_t *join = mk(f->room, "m.room.member", BOB, json_pack("{s:s}", "membership", "join"), x,
-                      IDS(f->create, f->pl, f->jr), &f->bj);
-    CHECK_INT(recv_(join), ROOM_RECV_ACCEPTED);
-    json_decref(join);
-    return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-    free(f->room);
-    free(f->bj);
-    free(f->create);
-    free(f->pl);
-    free(f->jr);
 }
 
 /* --- tests ---------------------------------------------------------------------------------- */
